@@ -1,0 +1,122 @@
+// include/lightllm/engine.h — the public engine API used by the server, the CLI and embedders.
+//
+// An Engine owns one model, its tokenizer, the KV pool, the router thread, the runner and the
+// detokenizer thread (DESIGN.md §2). submit() validates and enqueues a request and returns at
+// once; its output arrives as StreamEvents on the callback, always from the engine's own
+// output thread, always ending with exactly one event whose `finished` is true. abort() (or a
+// client disconnect) ends a request at the next step and frees its KV slots.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lightllm/sampling_params.h"
+
+namespace lightllm {
+
+struct EngineConfig {
+  std::string model_dir;              // HF folder: config.json, *.safetensors, tokenizer files
+  std::string device = "cpu";         // "cpu" or "cuda"
+  int tp = 1;                         // tensor-parallel ranks
+  int64_t max_total_token_num = 0;    // KV pool slots; 0 = size from memory * mem_fraction
+  double mem_fraction = 0.9;          // share of free memory after weights for the KV pool
+  std::string kv_cache_dtype = "auto";  // "auto" (model dtype), "f32", "bf16", "int8"
+  int64_t batch_max_tokens = 0;       // max tokens in one prefill step; 0 = auto
+  int running_max_req_size = 1000;    // max concurrent running requests
+  int64_t max_req_total_len = 0;      // prompt + output limit per request; 0 = model context
+  double router_token_ratio = 0.0;    // 0 = plain future-token admission
+  int router_max_new_token_len = 1024;  // output-length estimate floor for admission
+  int64_t chunked_prefill_size = 0;   // 0 = no chunking
+  bool disable_prefix_cache = false;
+  int tokenizer_threads = 2;
+  int cpu_threads = 0;                // 0 = all cores
+};
+
+enum class FinishReason { none, length, stop, eos, abort, error };
+const char* finish_reason_name(FinishReason r);  // "length", "stop", ... (OpenAI's words)
+
+struct TopLogprob {
+  int32_t id;
+  std::string text;
+  float logprob;
+};
+
+struct TokenOutput {
+  int32_t id;
+  std::string text;  // the text this token completes (may be "" while UTF-8 is incomplete)
+  float logprob = 0.0f;
+  bool special = false;
+  std::vector<TopLogprob> top_logprobs;
+};
+
+struct StreamEvent {
+  uint64_t request_id = 0;
+  int index = 0;                    // which of the n completions
+  std::vector<TokenOutput> tokens;  // new tokens since the last event
+  bool finished = false;
+  FinishReason finish_reason = FinishReason::none;
+  std::string error;                // set when finish_reason == error
+  int prompt_tokens = 0;
+  int completion_tokens = 0;        // so far, for this index
+  int cached_prompt_tokens = 0;     // prompt tokens served from the prefix cache
+};
+
+struct GenerateRequest {
+  std::string prompt;                // text; ignored when prompt_ids is non-empty
+  std::vector<int32_t> prompt_ids;   // pre-tokenized prompt
+  bool add_special_tokens = true;    // BOS etc. when tokenizing `prompt`
+  SamplingParams params;
+};
+
+using StreamCallback = std::function<void(const StreamEvent&)>;
+
+struct EngineStats {
+  int running = 0;
+  int waiting = 0;
+  int paused = 0;
+  int64_t kv_total = 0;         // pool slots
+  int64_t kv_used = 0;          // slots held by running requests
+  int64_t kv_cached = 0;        // slots held only by the prefix cache
+  uint64_t requests_finished = 0;
+  uint64_t prompt_tokens_total = 0;
+  uint64_t generated_tokens_total = 0;
+};
+
+struct ModelInfo {
+  std::string name;             // folder name
+  std::string architecture;     // e.g. "LlamaForCausalLM"
+  int64_t vocab_size = 0;
+  int64_t max_context = 0;      // max_position_embeddings
+  std::string dtype;
+};
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+
+  // Loads the model and starts the engine threads. Errors name the file or flag at fault.
+  // (Defined by the engine library; returns nullptr and fills *error on failure.)
+  static std::unique_ptr<Engine> create(const EngineConfig& config, std::string* error);
+
+  // Validates and enqueues. On invalid input returns 0 and fills *error (nothing is enqueued).
+  // Otherwise returns the request id; `on_event` is called from the engine's output thread.
+  virtual uint64_t submit(GenerateRequest request, StreamCallback on_event, std::string* error) = 0;
+
+  // Ends a request (all its n completions) at the next step; its final event has reason abort.
+  virtual void abort(uint64_t request_id) = 0;
+
+  virtual EngineStats stats() const = 0;
+  virtual ModelInfo model_info() const = 0;
+
+  // Text <-> ids with the model's tokenizer, and its chat template.
+  virtual std::vector<int32_t> tokenize(const std::string& text, bool add_special_tokens) const = 0;
+  virtual std::string detokenize(const std::vector<int32_t>& ids, bool skip_special) const = 0;
+
+  // Stops accepting, aborts what is in flight (each gets its final event), joins threads.
+  virtual void shutdown() = 0;
+};
+
+}  // namespace lightllm
