@@ -1,0 +1,16 @@
+// src/cli/commands.h — each `lightllm <command>` lives in its own file and registers itself
+// on the CLI11 app here. A command's callback sets the process exit code through `exit_code`.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace lightllm::cli {
+
+// Exit codes: 0 ok, 1 runtime failure, 2 bad input (flags, files, JSON).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitBadInput = 2;
+
+void add_generate_command(CLI::App& app, int& exit_code);
+
+}  // namespace lightllm::cli

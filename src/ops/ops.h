@@ -1,0 +1,118 @@
+// src/ops/ops.h — the typed operator API that model layers call.
+// Each op checks shapes/dtypes, then dispatches on the tensors' device to a backend kernel
+// (src/kernels/cpu today, src/kernels/cuda later). Activations are f32 on the CPU backend;
+// weights may be f32, bf16 or f16. Outputs are preallocated by the caller (the model's
+// workspace), so ops never allocate on the hot path. Every op has a scalar reference in
+// src/kernels/ref that is the truth for tests.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/status.h"
+#include "core/tensor.h"
+
+namespace lightllm::ops {
+
+using core::Status;
+using core::Tensor;
+
+// out[t, :] = table[ids[t], :].  table: [vocab, hidden] (f32|bf16|f16); ids: [n_tokens] i32;
+// out: [n_tokens, hidden] f32. An id outside [0, vocab) is an invalid_argument error.
+Status embedding(const Tensor& table, const Tensor& ids, Tensor& out);
+
+// out = x / sqrt(mean(x^2) + eps) * weight.  x, out: [n_tokens, hidden] f32; weight: [hidden].
+// out may alias x.
+Status rms_norm(const Tensor& x, const Tensor& weight, float eps, Tensor& out);
+
+// Fused residual add + RMSNorm: residual += x; out = rms_norm(residual) * weight.
+// residual, x, out: [n_tokens, hidden] f32 (out may alias x, not residual).
+Status add_rms_norm(Tensor& residual, const Tensor& x, const Tensor& weight, float eps,
+                    Tensor& out);
+
+// out = (x - mean) / sqrt(var + eps) * weight + bias (bias optional: pass an undefined Tensor).
+Status layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps,
+                  Tensor& out);
+
+// nn.Linear: out[m, n] = sum_k x[m, k] * w[n, k] + bias[n].
+// x: [m, k] f32; w: [n, k] f32|bf16|f16; bias: [n] (optional, undefined Tensor = none);
+// out: [m, n] f32. Parallel over cores (OpenMP); bf16 weights use AVX-512 BF16 dot products
+// where the CPU has them (activations rounded to bf16, f32 accumulation), else exact f32 math.
+Status matmul(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& out);
+
+// out = silu(gate) * up.  gate, up, out: [n_tokens, inter] f32 (out may alias gate).
+Status silu_mul(const Tensor& gate, const Tensor& up, Tensor& out);
+// out = gelu(gate) * up, exact erf GELU or the tanh approximation.
+Status gelu_mul(const Tensor& gate, const Tensor& up, bool tanh_approx, Tensor& out);
+// In-place GELU (erf or tanh approximation) over any f32 tensor.
+Status gelu(Tensor& x, bool tanh_approx);
+
+// Row-wise softmax in place over the last dimension. x: [rows, cols] f32.
+Status softmax(Tensor& x);
+
+// --- Rotary position embedding -------------------------------------------------------------
+enum class RopeScaling { none, linear, dynamic_ntk, llama3 };
+
+struct RopeConfig {
+  int rotary_dim = 0;            // dims rotated per head (== head_dim unless partial rotary)
+  double theta = 10000.0;        // rope_theta
+  RopeScaling scaling = RopeScaling::none;
+  double factor = 1.0;           // rope_scaling.factor
+  int64_t original_max_position = 0;  // max_position_embeddings (dynamic) or
+                                      // rope_scaling.original_max_position_embeddings (llama3)
+  double low_freq_factor = 1.0;  // llama3
+  double high_freq_factor = 4.0; // llama3
+  bool interleaved = false;      // false: rotate halves (HF rotate_half, "neox");
+                                 // true: rotate adjacent pairs (GPT-J / ChatGLM / Cohere)
+};
+
+// inv_freq[i] for i in [0, rotary_dim/2) exactly as HF computes it (transformers'
+// modeling_rope_utils), for a sequence whose longest position so far is `seq_len`
+// (dynamic NTK rescales theta only when seq_len > original_max_position).
+std::vector<float> rope_inv_freq(const RopeConfig& cfg, int64_t seq_len);
+
+// Rotates q and k in place. q: [n_tokens, n_heads, head_dim]; k: [n_tokens, n_kv_heads,
+// head_dim] (f32); positions: [n_tokens] i32; inv_freq: [rotary_dim/2]. Only the first
+// rotary_dim dims of each head rotate; cos/sin are computed in f32 as HF does
+// (freqs = position * inv_freq; emb = cat(freqs, freqs); cos(emb), sin(emb)).
+Status rope(Tensor& q, Tensor& k, const Tensor& positions, const std::vector<float>& inv_freq,
+            const RopeConfig& cfg);
+
+// --- KV cache and attention over token slots (Token Attention, DESIGN.md §3) ---------------
+
+// One layer's view of the KV pool. k, v: [n_slots, n_kv_heads, head_dim] stored as f32, bf16,
+// f16, or i8; for i8, k_scale / v_scale: [n_slots, n_kv_heads] f32 hold one symmetric scale
+// per token per head (value = int8 * scale), written by store_kv, read inside attention.
+struct KvCacheView {
+  Tensor k, v;
+  Tensor k_scale, v_scale;  // only for i8 storage
+};
+
+// cache.k[slots[t]] = k[t]; cache.v[slots[t]] = v[t] (quantized for i8 / rounded for 16-bit).
+// k, v: [n_tokens, n_kv_heads, head_dim] f32; slots: [n_tokens] i32.
+Status store_kv(const Tensor& k, const Tensor& v, const Tensor& slots, KvCacheView& cache);
+
+// Where each request's tokens sit in the flat batch and in the KV pool. Built once per step
+// by the runner and shared by every layer (plan once, run per layer).
+struct AttentionMeta {
+  // Request r owns query rows [q_start[r], q_start[r+1]) of the flat batch. Those are the
+  // LAST q_len tokens of its sequence, whose total length (cached + new) is kv_len[r]; so
+  // query row i of r sits at position kv_len[r] - q_len + (i - q_start[r]).
+  const int32_t* q_start = nullptr;       // [n_reqs + 1]
+  const int32_t* kv_len = nullptr;        // [n_reqs]
+  const int32_t* req_row = nullptr;       // [n_reqs] row of req_to_token
+  const int32_t* req_to_token = nullptr;  // [max_reqs, max_len] slot of each position
+  int64_t req_to_token_stride = 0;        // max_len
+  int32_t n_reqs = 0;
+  int32_t sliding_window = 0;             // 0 = none; else attend to the last W positions
+  float scale = 0.0f;                     // softmax scale, usually 1/sqrt(head_dim)
+  const float* alibi_slopes = nullptr;    // [n_heads] or null; adds slope * (key_pos - query_pos)
+};
+
+// Causal attention with GQA/MQA over the padding-free batch, reading K/V through
+// req_to_token. q: [n_tokens, n_heads, head_dim] f32; out: [n_tokens, n_heads, head_dim] f32.
+// n_heads % n_kv_heads == 0; query head h reads kv head h / (n_heads / n_kv_heads).
+Status attention(const Tensor& q, const KvCacheView& cache, const AttentionMeta& meta,
+                 Tensor& out);
+
+}  // namespace lightllm::ops
