@@ -115,6 +115,12 @@ class Engine {
   virtual std::vector<int32_t> tokenize(const std::string& text, bool add_special_tokens) const = 0;
   virtual std::string detokenize(const std::vector<int32_t>& ids, bool skip_special) const = 0;
 
+  // Renders the model's chat template (tokenizer_config.json) over an OpenAI-style
+  // `{"messages": [...], ...extra template variables}` JSON object. Returns false and fills
+  // *error when the template or the messages are invalid.
+  virtual bool render_chat(const std::string& request_json, bool add_generation_prompt,
+                           std::string* prompt, std::string* error) const = 0;
+
   // Stops accepting, aborts what is in flight (each gets its final event), joins threads.
   virtual void shutdown() = 0;
 };
