@@ -1,0 +1,28 @@
+// src/models/layers/attention.cpp — self-attention over the flat batch (see attention.h).
+#include "models/layers/attention.h"
+
+namespace lightllm::models::layers {
+
+Status self_attention(const AttentionWeights& w, const AttentionShape& s, const Tensor& h,
+                      const StepBatch& batch, const std::vector<float>& inv_freq,
+                      ops::KvCacheView& kv, Workspace& ws, Tensor& out) {
+  const int64_t n_tokens = h.dim(0);
+  Tensor q = ws.get(Buf::q, {n_tokens, int64_t{s.n_heads} * s.head_dim});
+  Tensor k = ws.get(Buf::k, {n_tokens, int64_t{s.n_kv_heads} * s.head_dim});
+  Tensor v = ws.get(Buf::v, {n_tokens, int64_t{s.n_kv_heads} * s.head_dim});
+  LLM_RETURN_IF_ERROR(ops::matmul(h, w.wq, w.bq, q));
+  LLM_RETURN_IF_ERROR(ops::matmul(h, w.wk, w.bk, k));
+  LLM_RETURN_IF_ERROR(ops::matmul(h, w.wv, w.bv, v));
+
+  Tensor q3 = q.reshape({n_tokens, s.n_heads, s.head_dim});    // [n_tokens, n_heads, head_dim]
+  Tensor k3 = k.reshape({n_tokens, s.n_kv_heads, s.head_dim});  // [n_tokens, n_kv_heads, hd]
+  Tensor v3 = v.reshape({n_tokens, s.n_kv_heads, s.head_dim});
+  if (s.use_rope) LLM_RETURN_IF_ERROR(ops::rope(q3, k3, batch.positions, inv_freq, s.rope));
+  LLM_RETURN_IF_ERROR(ops::store_kv(k3, v3, batch.out_slots, kv));
+
+  Tensor attn = ws.get(Buf::attn_out, {n_tokens, s.n_heads, s.head_dim});
+  LLM_RETURN_IF_ERROR(ops::attention(q3, kv, batch.attn, attn));
+  return ops::matmul(attn.reshape({n_tokens, int64_t{s.n_heads} * s.head_dim}), w.wo, w.bo, out);
+}
+
+}  // namespace lightllm::models::layers

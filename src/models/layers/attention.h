@@ -1,0 +1,33 @@
+// src/models/layers/attention.h — the self-attention block shared by decoder families:
+// Q/K/V projections (+bias), rotary embedding, KV write into token slots, attention through
+// req_to_token, output projection.
+#pragma once
+
+#include <vector>
+
+#include "models/layers/workspace.h"
+#include "models/model.h"
+#include "ops/ops.h"
+
+namespace lightllm::models::layers {
+
+struct AttentionWeights {
+  Tensor wq, wk, wv, wo;  // [n_heads*head_dim, hidden], [n_kv*hd, hidden] x2, [hidden, n_heads*hd]
+  Tensor bq, bk, bv, bo;  // biases, undefined when the family has none
+};
+
+struct AttentionShape {
+  int n_heads = 0;
+  int n_kv_heads = 0;
+  int head_dim = 0;
+  bool use_rope = true;
+  ops::RopeConfig rope;
+};
+
+// out = attention(h) for every token of the step. h: [n_tokens, hidden] f32;
+// out: [n_tokens, hidden] f32 (must not alias h). inv_freq: [rotary_dim/2] for this step.
+Status self_attention(const AttentionWeights& w, const AttentionShape& s, const Tensor& h,
+                      const StepBatch& batch, const std::vector<float>& inv_freq,
+                      ops::KvCacheView& kv, Workspace& ws, Tensor& out);
+
+}  // namespace lightllm::models::layers

@@ -1,0 +1,49 @@
+// src/models/layers/common.cpp — see common.h.
+#include "models/layers/common.h"
+
+#include <cstring>
+
+#include "models/loader/model_config.h"
+
+namespace lightllm::models {
+
+Result<ops::RopeConfig> llama_rope_config(const loader::ModelConfig& cfg) {
+  ops::RopeConfig r;
+  r.theta = cfg.rope_theta;
+  r.rotary_dim = static_cast<int>(static_cast<double>(cfg.head_dim) * cfg.partial_rotary_factor);
+  r.original_max_position = cfg.max_position_embeddings;
+  if (!cfg.rope_scaling) return r;
+  const auto& rs = *cfg.rope_scaling;
+  r.factor = rs.factor;
+  if (rs.type == "linear") {
+    r.scaling = ops::RopeScaling::linear;
+  } else if (rs.type == "dynamic") {
+    r.scaling = ops::RopeScaling::dynamic_ntk;
+  } else if (rs.type == "llama3") {
+    r.scaling = ops::RopeScaling::llama3;
+    r.original_max_position = rs.original_max_position_embeddings;
+    r.low_freq_factor = rs.low_freq_factor;
+    r.high_freq_factor = rs.high_freq_factor;
+  } else if (rs.type != "default") {
+    return core::unimplemented("config.json: rope_scaling type '{}' is not supported", rs.type);
+  }
+  return r;
+}
+
+Status lm_head_rows(const Tensor& hidden, const std::vector<int32_t>& rows, const Tensor& lm_head,
+                    Workspace& ws, Tensor& logits) {
+  const int64_t n = static_cast<int64_t>(rows.size());
+  const int64_t h = hidden.dim(1);
+  if (logits.dim(0) != n || logits.dim(1) != lm_head.dim(0))
+    return core::internal_error("logits buffer {} does not fit {} rows x vocab {}",
+                                logits.describe(), n, lm_head.dim(0));
+  if (n == 0) return {};
+  Tensor last = ws.get(Buf::last_rows, {n, h});
+  for (int64_t i = 0; i < n; ++i) {
+    std::memcpy(last.data<float>() + i * h, hidden.data<float>() + int64_t{rows[i]} * h,
+                static_cast<size_t>(h) * sizeof(float));
+  }
+  return ops::matmul(last, lm_head, Tensor(), logits);
+}
+
+}  // namespace lightllm::models

@@ -1,0 +1,25 @@
+// src/models/layers/common.h — small pieces every family shares: the rotary configuration
+// read from config.json and the final projection of the rows that need logits.
+#pragma once
+
+#include <vector>
+
+#include "models/layers/workspace.h"
+#include "models/model.h"
+#include "ops/ops.h"
+
+namespace lightllm::models {
+namespace loader {
+struct ModelConfig;
+}
+
+// RoPE settings from config.json: rope_theta, rope_scaling (linear / dynamic / llama3),
+// partial_rotary_factor. Unknown scaling types are an unimplemented error naming the type.
+Result<ops::RopeConfig> llama_rope_config(const loader::ModelConfig& cfg);
+
+// logits[i] = lm_head · hidden[rows[i]]. hidden: [n_tokens, hidden]; lm_head: [vocab, hidden];
+// logits: [rows.size(), vocab] f32.
+Status lm_head_rows(const Tensor& hidden, const std::vector<int32_t>& rows, const Tensor& lm_head,
+                    Workspace& ws, Tensor& logits);
+
+}  // namespace lightllm::models

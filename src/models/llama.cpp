@@ -1,0 +1,191 @@
+// src/models/llama.cpp — the LLaMA family: LlamaForCausalLM, MistralForCausalLM (sliding
+// window), Qwen2ForCausalLM (q/k/v bias), InternLMForCausalLM (q/k/v/o bias).
+// HF reference: transformers/models/{llama,mistral,qwen2}/modeling_*.py and InternLM's
+// modeling_internlm.py. Pre-norm decoder: RMSNorm → attention (RoPE, GQA) → residual →
+// RMSNorm → SwiGLU MLP → residual; final RMSNorm; lm_head (or tied embeddings).
+// The variants differ only in the data of LlamaVariant.
+#include <cmath>
+#include <string_view>
+
+#include "models/layers/attention.h"
+#include "models/layers/mlp.h"
+#include "models/llama_family.h"
+#include "models/loader/model_config.h"
+#include "models/loader/weight_store.h"
+
+namespace lightllm::models {
+namespace {
+
+struct LlamaVariant {
+  std::string_view architecture;
+  bool qkv_bias_always = false;      // Qwen2: q/k/v always carry a bias, o never does
+  std::string_view bias_flag;        // config key turning on q/k/v/o biases ("" = none)
+  bool mlp_bias_flag = false;        // config "mlp_bias" adds gate/up/down biases (Llama)
+  bool sliding_window = false;       // honour config "sliding_window"
+  std::string_view sliding_switch;   // config key that must be true for the window ("" = none)
+};
+
+constexpr LlamaVariant kVariants[] = {
+    {.architecture = "LlamaForCausalLM", .bias_flag = "attention_bias", .mlp_bias_flag = true},
+    {.architecture = "MistralForCausalLM", .sliding_window = true},
+    {.architecture = "Qwen2ForCausalLM", .qkv_bias_always = true, .sliding_window = true,
+     .sliding_switch = "use_sliding_window"},
+    {.architecture = "InternLMForCausalLM", .bias_flag = "bias"},
+};
+
+struct LlamaLayer {
+  Tensor input_norm, post_norm;  // [hidden]
+  layers::AttentionWeights attn;
+  layers::GatedMlpWeights mlp;
+};
+
+bool json_flag(const nlohmann::json& raw, std::string_view key) {
+  if (key.empty()) return false;
+  auto it = raw.find(std::string(key));
+  return it != raw.end() && it->is_boolean() && it->get<bool>();
+}
+
+class LlamaModel final : public Model {
+ public:
+  const ModelShape& shape() const override { return shape_; }
+  int64_t weight_bytes() const override { return weight_bytes_; }
+
+  static Result<std::unique_ptr<Model>> load(const loader::ModelConfig& cfg,
+                                             loader::WeightStore& store, const LlamaVariant& var);
+
+  Status forward(const StepBatch& batch, KvStorage& kv, Tensor& logits,
+                 const LayerObserver& observer) override;
+
+ private:
+  ModelShape shape_;
+  int64_t intermediate_ = 0;
+  float eps_ = 1e-6f;
+  layers::AttentionShape attn_shape_;
+  int32_t sliding_window_ = 0;
+  Tensor embed_, final_norm_, lm_head_;
+  std::vector<LlamaLayer> layers_;
+  int64_t weight_bytes_ = 0;
+  Workspace ws_;
+};
+
+Result<std::unique_ptr<Model>> LlamaModel::load(const loader::ModelConfig& cfg,
+                                                loader::WeightStore& store,
+                                                const LlamaVariant& var) {
+  auto m = std::make_unique<LlamaModel>();
+  ModelShape& s = m->shape_;
+  s.architecture = std::string(var.architecture);
+  s.vocab = cfg.vocab_size;
+  s.hidden = cfg.hidden_size;
+  s.n_layers = static_cast<int>(cfg.num_hidden_layers);
+  s.n_heads = static_cast<int>(cfg.num_attention_heads);
+  s.n_kv_heads = static_cast<int>(cfg.num_key_value_heads);
+  s.head_dim = static_cast<int>(cfg.head_dim);
+  s.max_context = cfg.max_position_embeddings;
+  m->intermediate_ = cfg.intermediate_size;
+  m->eps_ = static_cast<float>(cfg.rms_norm_eps);
+  if (s.n_heads % s.n_kv_heads != 0)
+    return core::invalid_argument("config.json: num_attention_heads {} is not a multiple of "
+                                  "num_key_value_heads {}", s.n_heads, s.n_kv_heads);
+
+  LLM_ASSIGN_OR_RETURN(m->attn_shape_.rope, llama_rope_config(cfg));
+  m->attn_shape_.n_heads = s.n_heads;
+  m->attn_shape_.n_kv_heads = s.n_kv_heads;
+  m->attn_shape_.head_dim = s.head_dim;
+  if (var.sliding_window && (var.sliding_switch.empty() || json_flag(cfg.raw, var.sliding_switch)))
+    m->sliding_window_ = static_cast<int32_t>(cfg.sliding_window);
+
+  const bool qkv_bias = var.qkv_bias_always || json_flag(cfg.raw, var.bias_flag);
+  const bool o_bias = json_flag(cfg.raw, var.bias_flag);
+  const bool mlp_bias = var.mlp_bias_flag && json_flag(cfg.raw, "mlp_bias");
+
+  const int64_t H = s.hidden, I = m->intermediate_, D = s.head_dim;
+  const int64_t q_dim = s.n_heads * D, kv_dim = s.n_kv_heads * D;
+  LLM_ASSIGN_OR_RETURN(m->embed_, store.get("model.embed_tokens.weight", {s.vocab, H}));
+  LLM_ASSIGN_OR_RETURN(m->final_norm_, store.get("model.norm.weight", {H}));
+  if (cfg.tie_word_embeddings && !store.contains("lm_head.weight")) {
+    m->lm_head_ = m->embed_;
+  } else {
+    LLM_ASSIGN_OR_RETURN(m->lm_head_, store.get("lm_head.weight", {s.vocab, H}));
+  }
+  s.weight_dtype = m->embed_.dtype();
+
+  m->layers_.resize(static_cast<size_t>(s.n_layers));
+  for (int i = 0; i < s.n_layers; ++i) {
+    LlamaLayer& L = m->layers_[static_cast<size_t>(i)];
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    auto get = [&](const std::string& name, core::Shape shape, Tensor& out) -> Status {
+      LLM_ASSIGN_OR_RETURN(out, store.get(p + name, shape));
+      return {};
+    };
+    LLM_RETURN_IF_ERROR(get("input_layernorm.weight", {H}, L.input_norm));
+    LLM_RETURN_IF_ERROR(get("post_attention_layernorm.weight", {H}, L.post_norm));
+    LLM_RETURN_IF_ERROR(get("self_attn.q_proj.weight", {q_dim, H}, L.attn.wq));
+    LLM_RETURN_IF_ERROR(get("self_attn.k_proj.weight", {kv_dim, H}, L.attn.wk));
+    LLM_RETURN_IF_ERROR(get("self_attn.v_proj.weight", {kv_dim, H}, L.attn.wv));
+    LLM_RETURN_IF_ERROR(get("self_attn.o_proj.weight", {H, q_dim}, L.attn.wo));
+    if (qkv_bias) {
+      LLM_RETURN_IF_ERROR(get("self_attn.q_proj.bias", {q_dim}, L.attn.bq));
+      LLM_RETURN_IF_ERROR(get("self_attn.k_proj.bias", {kv_dim}, L.attn.bk));
+      LLM_RETURN_IF_ERROR(get("self_attn.v_proj.bias", {kv_dim}, L.attn.bv));
+    }
+    if (o_bias) LLM_RETURN_IF_ERROR(get("self_attn.o_proj.bias", {H}, L.attn.bo));
+    LLM_RETURN_IF_ERROR(get("mlp.gate_proj.weight", {I, H}, L.mlp.gate));
+    LLM_RETURN_IF_ERROR(get("mlp.up_proj.weight", {I, H}, L.mlp.up));
+    LLM_RETURN_IF_ERROR(get("mlp.down_proj.weight", {H, I}, L.mlp.down));
+    if (mlp_bias) {
+      LLM_RETURN_IF_ERROR(get("mlp.gate_proj.bias", {I}, L.mlp.gate_bias));
+      LLM_RETURN_IF_ERROR(get("mlp.up_proj.bias", {I}, L.mlp.up_bias));
+      LLM_RETURN_IF_ERROR(get("mlp.down_proj.bias", {H}, L.mlp.down_bias));
+    }
+  }
+  m->weight_bytes_ = store.total_bytes();
+  return std::unique_ptr<Model>(std::move(m));
+}
+
+Status LlamaModel::forward(const StepBatch& batch, KvStorage& kv, Tensor& logits,
+                           const LayerObserver& observer) {
+  const int64_t n_tokens = batch.n_tokens();
+  const int64_t H = shape_.hidden;
+  if (kv.layers.size() != layers_.size())
+    return core::internal_error("KV storage has {} layers, model has {}", kv.layers.size(),
+                                layers_.size());
+  Tensor residual = ws_.get(Buf::residual, {n_tokens, H});  // [n_tokens, hidden]
+  Tensor normed = ws_.get(Buf::normed, {n_tokens, H});
+  Tensor proj = ws_.get(Buf::proj_out, {n_tokens, H});
+  LLM_RETURN_IF_ERROR(ops::embedding(embed_, batch.token_ids, residual));
+  LLM_RETURN_IF_ERROR(ops::rms_norm(residual, layers_[0].input_norm, eps_, normed));
+
+  StepBatch step = batch;
+  step.attn.sliding_window = sliding_window_;
+  step.attn.scale = 1.0f / std::sqrt(static_cast<float>(shape_.head_dim));
+  const std::vector<float> inv_freq = ops::rope_inv_freq(attn_shape_.rope, batch.max_seq_len);
+
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    const LlamaLayer& L = layers_[l];
+    LLM_RETURN_IF_ERROR(layers::self_attention(L.attn, attn_shape_, normed, step, inv_freq,
+                                               kv.layers[l], ws_, proj));
+    LLM_RETURN_IF_ERROR(ops::add_rms_norm(residual, proj, L.post_norm, eps_, normed));
+    LLM_RETURN_IF_ERROR(layers::gated_mlp(L.mlp, layers::Activation::silu, normed, ws_, proj));
+    const Tensor& next_norm = l + 1 < layers_.size() ? layers_[l + 1].input_norm : final_norm_;
+    LLM_RETURN_IF_ERROR(ops::add_rms_norm(residual, proj, next_norm, eps_, normed));
+    if (observer) observer(static_cast<int>(l), residual);
+  }
+  return lm_head_rows(normed, batch.logit_rows, lm_head_, ws_, logits);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Model>> load_llama_family(const loader::ModelConfig& cfg,
+                                                 loader::WeightStore& store) {
+  for (const LlamaVariant& v : kVariants)
+    if (cfg.architecture == v.architecture) return LlamaModel::load(cfg, store, v);
+  return core::unimplemented("{} is not a LLaMA-family architecture", cfg.architecture);
+}
+
+std::vector<std::string> llama_family_architectures() {
+  std::vector<std::string> names;
+  for (const LlamaVariant& v : kVariants) names.emplace_back(v.architecture);
+  return names;
+}
+
+}  // namespace lightllm::models

@@ -1,0 +1,20 @@
+// src/models/llama_family.h — entry points of src/models/llama.cpp for the registry.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/model.h"
+
+namespace lightllm::models {
+namespace loader {
+struct ModelConfig;
+class WeightStore;
+}  // namespace loader
+
+Result<std::unique_ptr<Model>> load_llama_family(const loader::ModelConfig& cfg,
+                                                 loader::WeightStore& store);
+std::vector<std::string> llama_family_architectures();
+
+}  // namespace lightllm::models

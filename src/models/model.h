@@ -1,0 +1,81 @@
+// src/models/model.h — what every model family implements, and the flat batch it runs on.
+//
+// One forward pass runs one StepBatch: all tokens of all requests in the step concatenated
+// with no padding (DESIGN.md §5). Each token's K/V is written to its pool slot (out_slots)
+// and attention reads every request's history through req_to_token (Token Attention, §3).
+// Only the rows listed in logit_rows get logits (usually each request's last token).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "core/tensor.h"
+#include "ops/ops.h"
+
+namespace lightllm::models {
+
+using core::Result;
+using core::Status;
+using core::Tensor;
+
+struct StepBatch {
+  Tensor token_ids;               // [n_tokens] i32
+  Tensor positions;               // [n_tokens] i32, position of each token in its sequence
+  Tensor out_slots;               // [n_tokens] i32, KV slot each token's K/V is written to
+  ops::AttentionMeta attn;        // per-request offsets + req_to_token (built once per step)
+  std::vector<int32_t> logit_rows;  // rows of the flat batch that need logits, in output order
+  int64_t max_seq_len = 0;        // longest sequence in the batch (dynamic NTK rope)
+
+  int64_t n_tokens() const { return token_ids.defined() ? token_ids.dim(0) : 0; }
+};
+
+// Called after each decoder layer with the residual stream [n_tokens, hidden] (f32) — used by
+// the golden tests to name the first layer that diverges from the reference.
+using LayerObserver = std::function<void(int layer, const Tensor& hidden)>;
+
+// The KV pool memory of one device: one KvCacheView per layer, `capacity` token slots each.
+struct KvStorage {
+  std::vector<ops::KvCacheView> layers;
+  int64_t capacity = 0;
+  core::DType dtype = core::DType::f32;
+  // Bytes one token slot takes across all layers (K and V, plus int8 scales).
+  static int64_t bytes_per_token(int n_layers, int n_kv_heads, int head_dim, core::DType dtype);
+  static KvStorage allocate(int n_layers, int64_t capacity, int n_kv_heads, int head_dim,
+                            core::DType dtype);
+};
+
+struct ModelShape {
+  std::string architecture;
+  int64_t vocab = 0;
+  int64_t hidden = 0;
+  int n_layers = 0;
+  int n_heads = 0;
+  int n_kv_heads = 0;
+  int head_dim = 0;
+  int64_t max_context = 0;
+  core::DType weight_dtype = core::DType::f32;
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+  virtual const ModelShape& shape() const = 0;
+  // logits: [batch.logit_rows.size(), vocab] f32, allocated by the caller.
+  virtual Status forward(const StepBatch& batch, KvStorage& kv, Tensor& logits,
+                         const LayerObserver& observer = {}) = 0;
+  // Bytes of weights (for the bandwidth bound and memory sizing).
+  virtual int64_t weight_bytes() const = 0;
+};
+
+// Loads the model in `model_dir` (config.json + safetensors), choosing the family from
+// config.json's `architectures`. Errors name the file and tensor at fault.
+Result<std::unique_ptr<Model>> load_model(const std::string& model_dir);
+
+// The architectures load_model() knows, for error messages and the README table.
+std::vector<std::string> supported_architectures();
+
+}  // namespace lightllm::models

@@ -1,0 +1,54 @@
+// src/models/registry.cpp — config.json `architectures` → the family that loads it.
+// One table; adding a family is one line here plus its file.
+#include <string_view>
+
+#include "core/log.h"
+#include "models/llama_family.h"
+#include "models/loader/model_config.h"
+#include "models/loader/weight_store.h"
+#include "models/model.h"
+
+namespace lightllm::models {
+namespace {
+
+using Loader = Result<std::unique_ptr<Model>> (*)(const loader::ModelConfig&,
+                                                  loader::WeightStore&);
+using ArchList = std::vector<std::string> (*)();
+
+struct Family {
+  std::string_view name;
+  ArchList architectures;
+  Loader load;
+};
+
+constexpr Family kFamilies[] = {
+    {"llama", llama_family_architectures, load_llama_family},
+};
+
+}  // namespace
+
+std::vector<std::string> supported_architectures() {
+  std::vector<std::string> all;
+  for (const Family& f : kFamilies)
+    for (auto& a : f.architectures()) all.push_back(a);
+  return all;
+}
+
+Result<std::unique_ptr<Model>> load_model(const std::string& model_dir) {
+  LLM_ASSIGN_OR_RETURN(loader::ModelConfig cfg, loader::load_model_config(model_dir));
+  for (const Family& f : kFamilies) {
+    for (const auto& arch : f.architectures()) {
+      if (arch != cfg.architecture) continue;
+      LLM_ASSIGN_OR_RETURN(loader::WeightStore store, loader::WeightStore::open(model_dir));
+      auto model = f.load(cfg, store);
+      if (!model.ok()) return model.status().with_context("loading " + model_dir);
+      return model;
+    }
+  }
+  std::string known;
+  for (const auto& a : supported_architectures()) known += (known.empty() ? "" : ", ") + a;
+  return core::unimplemented("{}/config.json: architecture '{}' is not supported (supported: {})",
+                             model_dir, cfg.architecture, known);
+}
+
+}  // namespace lightllm::models
