@@ -1,0 +1,87 @@
+// src/ops/linear_ops.cpp — matmul (nn.Linear), gated activations, gelu, softmax:
+// checks + dispatch to the CPU kernels.
+#include "kernels/cpu/cpu_kernels.h"
+#include "ops/op_checks.h"
+#include "ops/ops.h"
+
+namespace lightllm::ops {
+
+using namespace detail;
+using core::DType;
+
+Status matmul(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& out) {
+  constexpr std::string_view op = "matmul";
+  LLM_RETURN_IF_ERROR(check_tensor(op, {"x", x}, 2));
+  LLM_RETURN_IF_ERROR(check_dtype(op, {"x", x}, {DType::f32}));
+  LLM_RETURN_IF_ERROR(check_tensor(op, {"w", w}, 2));
+  LLM_RETURN_IF_ERROR(check_dtype(op, {"w", w}, {DType::f32, DType::bf16, DType::f16}));
+  LLM_RETURN_IF_ERROR(check_dim(op, {"w", w}, 1, x.dim(1), "k = x.dim(1)"));
+  LLM_RETURN_IF_ERROR(check_tensor(op, {"out", out}, 2));
+  LLM_RETURN_IF_ERROR(check_dtype(op, {"out", out}, {DType::f32}));
+  LLM_RETURN_IF_ERROR(check_dim(op, {"out", out}, 0, x.dim(0), "m = x.dim(0)"));
+  LLM_RETURN_IF_ERROR(check_dim(op, {"out", out}, 1, w.dim(0), "n = w.dim(0)"));
+  if (bias.defined()) {
+    LLM_RETURN_IF_ERROR(check_tensor(op, {"bias", bias}, 1));
+    LLM_RETURN_IF_ERROR(check_dtype(op, {"bias", bias}, {DType::f32}));
+    LLM_RETURN_IF_ERROR(check_dim(op, {"bias", bias}, 0, w.dim(0), "n = w.dim(0)"));
+  }
+  LLM_RETURN_IF_ERROR(check_cpu(op, {&x, &w, &bias, &out}));
+  if (out.raw() == x.raw()) return core::invalid_argument("matmul: out must not alias x");
+  kernels::cpu::matmul({.x = x.data<float>(), .w = w.raw(), .w_dtype = w.dtype(),
+                        .bias = bias.defined() ? bias.data<float>() : nullptr,
+                        .out = out.data<float>(), .m = x.dim(0), .n = w.dim(0), .k = x.dim(1)});
+  return {};
+}
+
+namespace {
+
+Status gated(std::string_view op, const Tensor& gate, const Tensor& up, Tensor& out,
+             kernels::Activation act) {
+  LLM_RETURN_IF_ERROR(check_tensor_any_rank(op, {"gate", gate}));
+  LLM_RETURN_IF_ERROR(check_dtype(op, {"gate", gate}, {DType::f32}));
+  LLM_RETURN_IF_ERROR(check_tensor_any_rank(op, {"up", up}));
+  LLM_RETURN_IF_ERROR(check_dtype(op, {"up", up}, {DType::f32}));
+  LLM_RETURN_IF_ERROR(check_tensor_any_rank(op, {"out", out}));
+  LLM_RETURN_IF_ERROR(check_dtype(op, {"out", out}, {DType::f32}));
+  LLM_RETURN_IF_ERROR(check_same_shape(op, {"gate", gate}, {"up", up}));
+  LLM_RETURN_IF_ERROR(check_same_shape(op, {"gate", gate}, {"out", out}));
+  LLM_RETURN_IF_ERROR(check_cpu(op, {&gate, &up, &out}));
+  kernels::cpu::gated_act({.gate = gate.data<float>(), .up = up.data<float>(),
+                           .out = out.data<float>(), .n = gate.numel(), .act = act});
+  return {};
+}
+
+}  // namespace
+
+Status silu_mul(const Tensor& gate, const Tensor& up, Tensor& out) {
+  return gated("silu_mul", gate, up, out, kernels::Activation::silu);
+}
+
+Status gelu_mul(const Tensor& gate, const Tensor& up, bool tanh_approx, Tensor& out) {
+  return gated("gelu_mul", gate, up, out,
+               tanh_approx ? kernels::Activation::gelu_tanh : kernels::Activation::gelu_erf);
+}
+
+Status gelu(Tensor& x, bool tanh_approx) {
+  constexpr std::string_view op = "gelu";
+  LLM_RETURN_IF_ERROR(check_tensor_any_rank(op, {"x", x}));
+  LLM_RETURN_IF_ERROR(check_dtype(op, {"x", x}, {DType::f32}));
+  LLM_RETURN_IF_ERROR(check_cpu(op, {&x}));
+  kernels::cpu::gated_act(
+      {.gate = x.data<float>(), .up = nullptr, .out = x.data<float>(), .n = x.numel(),
+       .act = tanh_approx ? kernels::Activation::gelu_tanh : kernels::Activation::gelu_erf});
+  return {};
+}
+
+Status softmax(Tensor& x) {
+  constexpr std::string_view op = "softmax";
+  LLM_RETURN_IF_ERROR(check_tensor_any_rank(op, {"x", x}));
+  LLM_RETURN_IF_ERROR(check_dtype(op, {"x", x}, {DType::f32}));
+  LLM_RETURN_IF_ERROR(check_cpu(op, {&x}));
+  const int64_t cols = x.dim(-1);
+  if (cols == 0) return {};
+  kernels::cpu::softmax({.x = x.data<float>(), .rows = x.numel() / cols, .cols = cols});
+  return {};
+}
+
+}  // namespace lightllm::ops

@@ -1,0 +1,35 @@
+// src/ops/op_checks.h — argument checks shared by the ops. Each returns invalid_argument
+// (or unimplemented for the CUDA device, whose backend is not built yet) with a message that
+// names the op and the tensor: "matmul: w has dtype i8, expected f32|bf16|f16".
+#pragma once
+
+#include <initializer_list>
+#include <string_view>
+
+#include "core/status.h"
+#include "core/tensor.h"
+
+namespace lightllm::ops::detail {
+
+using core::DType;
+using core::Status;
+using core::Tensor;
+
+// A named tensor argument for checks: {"x", x}.
+struct Arg {
+  std::string_view name;
+  const Tensor& t;
+};
+
+// t is defined (non-null data), contiguous, and has exactly `ndim` dims.
+Status check_tensor(std::string_view op, const Arg& a, int ndim);
+// Like check_tensor but any ndim >= 1 (row-wise ops: rows = numel / last dim).
+Status check_tensor_any_rank(std::string_view op, const Arg& a);
+Status check_dtype(std::string_view op, const Arg& a, std::initializer_list<DType> allowed);
+// dim `d` of a equals `expected` (what it must match is named in `what`).
+Status check_dim(std::string_view op, const Arg& a, int d, int64_t expected, std::string_view what);
+Status check_same_shape(std::string_view op, const Arg& a, const Arg& b);
+// All tensors on the CPU: ok. Any on CUDA: unimplemented (backend not built).
+Status check_cpu(std::string_view op, std::initializer_list<const Tensor*> tensors);
+
+}  // namespace lightllm::ops::detail
