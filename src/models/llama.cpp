@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "models/layers/attention.h"
+#include "models/layers/common.h"
 #include "models/layers/mlp.h"
 #include "models/llama_family.h"
 #include "models/loader/model_config.h"
@@ -19,18 +20,19 @@ namespace {
 struct LlamaVariant {
   std::string_view architecture;
   bool qkv_bias_always = false;      // Qwen2: q/k/v always carry a bias, o never does
-  std::string_view bias_flag;        // config key turning on q/k/v/o biases ("" = none)
+  bool bias_flag = false;            // config "bias" (InternLM) turns on q/k/v/o biases
   bool mlp_bias_flag = false;        // config "mlp_bias" adds gate/up/down biases (Llama)
+  bool attention_bias_flag = false;  // config "attention_bias" (Llama) turns on q/k/v/o biases
   bool sliding_window = false;       // honour config "sliding_window"
-  std::string_view sliding_switch;   // config key that must be true for the window ("" = none)
+  bool needs_use_sliding_window = false;  // Qwen2: only when "use_sliding_window" is true
 };
 
 constexpr LlamaVariant kVariants[] = {
-    {.architecture = "LlamaForCausalLM", .bias_flag = "attention_bias", .mlp_bias_flag = true},
+    {.architecture = "LlamaForCausalLM", .mlp_bias_flag = true, .attention_bias_flag = true},
     {.architecture = "MistralForCausalLM", .sliding_window = true},
     {.architecture = "Qwen2ForCausalLM", .qkv_bias_always = true, .sliding_window = true,
-     .sliding_switch = "use_sliding_window"},
-    {.architecture = "InternLMForCausalLM", .bias_flag = "bias"},
+     .needs_use_sliding_window = true},
+    {.architecture = "InternLMForCausalLM", .bias_flag = true},
 };
 
 struct LlamaLayer {
@@ -38,12 +40,6 @@ struct LlamaLayer {
   layers::AttentionWeights attn;
   layers::GatedMlpWeights mlp;
 };
-
-bool json_flag(const nlohmann::json& raw, std::string_view key) {
-  if (key.empty()) return false;
-  auto it = raw.find(std::string(key));
-  return it != raw.end() && it->is_boolean() && it->get<bool>();
-}
 
 class LlamaModel final : public Model {
  public:
@@ -82,7 +78,7 @@ Result<std::unique_ptr<Model>> LlamaModel::load(const loader::ModelConfig& cfg,
   s.head_dim = static_cast<int>(cfg.head_dim);
   s.max_context = cfg.max_position_embeddings;
   m->intermediate_ = cfg.intermediate_size;
-  m->eps_ = static_cast<float>(cfg.rms_norm_eps);
+  m->eps_ = static_cast<float>(cfg.norm_eps);
   if (s.n_heads % s.n_kv_heads != 0)
     return core::invalid_argument("config.json: num_attention_heads {} is not a multiple of "
                                   "num_key_value_heads {}", s.n_heads, s.n_kv_heads);
@@ -91,12 +87,15 @@ Result<std::unique_ptr<Model>> LlamaModel::load(const loader::ModelConfig& cfg,
   m->attn_shape_.n_heads = s.n_heads;
   m->attn_shape_.n_kv_heads = s.n_kv_heads;
   m->attn_shape_.head_dim = s.head_dim;
-  if (var.sliding_window && (var.sliding_switch.empty() || json_flag(cfg.raw, var.sliding_switch)))
-    m->sliding_window_ = static_cast<int32_t>(cfg.sliding_window);
+  const bool window_on = var.sliding_window && cfg.sliding_window.has_value() &&
+                         (!var.needs_use_sliding_window || cfg.use_sliding_window.value_or(false));
+  if (window_on) m->sliding_window_ = static_cast<int32_t>(*cfg.sliding_window);
 
-  const bool qkv_bias = var.qkv_bias_always || json_flag(cfg.raw, var.bias_flag);
-  const bool o_bias = json_flag(cfg.raw, var.bias_flag);
-  const bool mlp_bias = var.mlp_bias_flag && json_flag(cfg.raw, "mlp_bias");
+  const bool attn_bias = (var.bias_flag && cfg.bias.value_or(false)) ||
+                         (var.attention_bias_flag && cfg.attention_bias);
+  const bool qkv_bias = var.qkv_bias_always || attn_bias;
+  const bool o_bias = attn_bias;
+  const bool mlp_bias = var.mlp_bias_flag && cfg.mlp_bias;
 
   const int64_t H = s.hidden, I = m->intermediate_, D = s.head_dim;
   const int64_t q_dim = s.n_heads * D, kv_dim = s.n_kv_heads * D;

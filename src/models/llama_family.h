@@ -7,12 +7,12 @@
 
 #include "models/model.h"
 
-namespace lightllm::models {
-namespace loader {
+namespace lightllm::loader {
 struct ModelConfig;
 class WeightStore;
-}  // namespace loader
+}  // namespace lightllm::loader
 
+namespace lightllm::models {
 Result<std::unique_ptr<Model>> load_llama_family(const loader::ModelConfig& cfg,
                                                  loader::WeightStore& store);
 std::vector<std::string> llama_family_architectures();

@@ -35,12 +35,12 @@ std::vector<std::string> supported_architectures() {
 }
 
 Result<std::unique_ptr<Model>> load_model(const std::string& model_dir) {
-  LLM_ASSIGN_OR_RETURN(loader::ModelConfig cfg, loader::load_model_config(model_dir));
+  LLM_ASSIGN_OR_RETURN(loader::ModelFiles files, loader::open_model_folder(model_dir));
+  const loader::ModelConfig& cfg = files.config;
   for (const Family& f : kFamilies) {
     for (const auto& arch : f.architectures()) {
       if (arch != cfg.architecture) continue;
-      LLM_ASSIGN_OR_RETURN(loader::WeightStore store, loader::WeightStore::open(model_dir));
-      auto model = f.load(cfg, store);
+      auto model = f.load(cfg, files.weights);
       if (!model.ok()) return model.status().with_context("loading " + model_dir);
       return model;
     }

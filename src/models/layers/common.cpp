@@ -12,20 +12,21 @@ Result<ops::RopeConfig> llama_rope_config(const loader::ModelConfig& cfg) {
   r.theta = cfg.rope_theta;
   r.rotary_dim = static_cast<int>(static_cast<double>(cfg.head_dim) * cfg.partial_rotary_factor);
   r.original_max_position = cfg.max_position_embeddings;
-  if (!cfg.rope_scaling) return r;
-  const auto& rs = *cfg.rope_scaling;
+  const loader::RopeScaling& rs = cfg.rope_scaling;
   r.factor = rs.factor;
-  if (rs.type == "linear") {
-    r.scaling = ops::RopeScaling::linear;
-  } else if (rs.type == "dynamic") {
-    r.scaling = ops::RopeScaling::dynamic_ntk;
-  } else if (rs.type == "llama3") {
-    r.scaling = ops::RopeScaling::llama3;
-    r.original_max_position = rs.original_max_position_embeddings;
-    r.low_freq_factor = rs.low_freq_factor;
-    r.high_freq_factor = rs.high_freq_factor;
-  } else if (rs.type != "default") {
-    return core::unimplemented("config.json: rope_scaling type '{}' is not supported", rs.type);
+  switch (rs.type) {
+    case loader::RopeType::none: break;
+    case loader::RopeType::linear: r.scaling = ops::RopeScaling::linear; break;
+    case loader::RopeType::dynamic: r.scaling = ops::RopeScaling::dynamic_ntk; break;
+    case loader::RopeType::llama3:
+      r.scaling = ops::RopeScaling::llama3;
+      r.original_max_position = rs.original_max_position_embeddings;
+      r.low_freq_factor = rs.low_freq_factor;
+      r.high_freq_factor = rs.high_freq_factor;
+      break;
+    default:
+      return core::unimplemented("{}: rope_scaling type '{}' is not supported by this model",
+                                 cfg.path, rs.type_name);
   }
   return r;
 }

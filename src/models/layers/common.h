@@ -8,11 +8,12 @@
 #include "models/model.h"
 #include "ops/ops.h"
 
-namespace lightllm::models {
-namespace loader {
+namespace lightllm::loader {
 struct ModelConfig;
-}
+class WeightStore;
+}  // namespace lightllm::loader
 
+namespace lightllm::models {
 // RoPE settings from config.json: rope_theta, rope_scaling (linear / dynamic / llama3),
 // partial_rotary_factor. Unknown scaling types are an unimplemented error naming the type.
 Result<ops::RopeConfig> llama_rope_config(const loader::ModelConfig& cfg);
