@@ -12,7 +12,7 @@
 #include "models/model.h"
 #include "models/step_batch_builder.h"
 
-namespace lightllm::testing {
+namespace lightllm::test_util {
 
 class DirectRunner {
  public:
@@ -91,4 +91,4 @@ class DirectRunner {
   std::vector<int32_t> seqs_;
 };
 
-}  // namespace lightllm::testing
+}  // namespace lightllm::test_util

@@ -26,7 +26,7 @@ TEST(Stories260K, GreedyIdsAndLogitsMatchLlama2c) {
   const int64_t vocab = (*model)->shape().vocab;
   ASSERT_EQ(vocab, 512);
 
-  testing::DirectRunner runner(**model, /*capacity=*/512, /*max_reqs=*/1, /*shuffle=*/true);
+  test_util::DirectRunner runner(**model, /*capacity=*/512, /*max_reqs=*/1, /*shuffle=*/true);
   std::vector<int32_t> generated = {ids[0]};
   for (size_t p = 0; p + 1 < ids.size(); ++p) {
     auto logits = runner.step({{generated.back()}}, false);
@@ -34,11 +34,12 @@ TEST(Stories260K, GreedyIdsAndLogitsMatchLlama2c) {
     const float* row = logits->data<float>();
     if (p < 4) {
       const auto expect = ref["logits_first4"][p].get<std::vector<float>>();
-      for (int64_t v = 0; v < vocab; ++v)
-        ASSERT_NEAR(row[v], expect[static_cast<size_t>(v)], 1e-4 * std::max(1.0f, std::abs(expect[static_cast<size_t>(v)])))
-            << "position " << p << " token " << v;
+      for (int64_t v = 0; v < vocab; ++v) {
+        const float e = expect[static_cast<size_t>(v)];
+        ASSERT_NEAR(row[v], e, 1e-4 * std::max(1.0f, std::abs(e))) << "position " << p << " token " << v;
+      }
     }
-    generated.push_back(testing::DirectRunner::argmax(row, vocab));
+    generated.push_back(test_util::DirectRunner::argmax(row, vocab));
   }
   EXPECT_EQ(generated, ids);
 }
@@ -52,10 +53,10 @@ TEST(Stories260K, FlatPrefillEqualsStepByStep) {
   ASSERT_TRUE(model.ok()) << model.status().to_string();
   const int64_t vocab = (*model)->shape().vocab;
   // The whole prefix in one prefill step: the argmax at every position is the next id.
-  testing::DirectRunner runner(**model, 512, 1, false);
+  test_util::DirectRunner runner(**model, 512, 1, false);
   auto logits = runner.step({ids}, /*all_logits=*/true);
   ASSERT_TRUE(logits.ok()) << logits.status().to_string();
   for (size_t p = 0; p + 1 < ids.size(); ++p)
-    EXPECT_EQ(testing::DirectRunner::argmax(logits->data<float>() + p * vocab, vocab), ids[p + 1])
+    EXPECT_EQ(test_util::DirectRunner::argmax(logits->data<float>() + p * vocab, vocab), ids[p + 1])
         << "position " << p;
 }
