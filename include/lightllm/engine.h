@@ -3,8 +3,9 @@
 // An Engine owns one model, its tokenizer, the KV pool, the router thread, the runner and the
 // detokenizer thread (DESIGN.md §2). submit() validates and enqueues a request and returns at
 // once; its output arrives as StreamEvents on the callback, always from the engine's own
-// output thread, always ending with exactly one event whose `finished` is true. abort() (or a
-// client disconnect) ends a request at the next step and frees its KV slots.
+// output thread. Each of the request's n completions (StreamEvent::index) ends with exactly
+// one event whose `finished` is true. abort() (or a client disconnect) ends a request at the
+// next step and frees its KV slots.
 #pragma once
 
 #include <cstdint>
@@ -56,6 +57,9 @@ struct StreamEvent {
   uint64_t request_id = 0;
   int index = 0;                    // which of the n completions
   std::vector<TokenOutput> tokens;  // new tokens since the last event
+  std::string text;                 // new text since the last event: the tokens' text plus, in
+                                    // the final event, any tail held back (stop-string prefix,
+                                    // incomplete UTF-8); stops right before a matched stop string
   bool finished = false;
   FinishReason finish_reason = FinishReason::none;
   std::string error;                // set when finish_reason == error
@@ -109,6 +113,9 @@ class Engine {
   virtual void abort(uint64_t request_id) = 0;
 
   virtual EngineStats stats() const = 0;
+  // The model's defaults (generation_config.json over the built-in ones): the starting point
+  // of every request's SamplingParams.
+  virtual SamplingParams default_sampling_params() const = 0;
   virtual ModelInfo model_info() const = 0;
 
   // Text <-> ids with the model's tokenizer, and its chat template.

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <new>
 
+#include <sys/mman.h>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -35,6 +37,8 @@ bool Shape::operator==(const Shape& o) const {
 }
 
 namespace {
+constexpr size_t kLazyAllocBytes = size_t{16} << 20;  // 16 MiB
+
 std::array<int64_t, kMaxDims> contiguous_strides(const Shape& s) {
   std::array<int64_t, kMaxDims> st{};
   int64_t acc = 1;
@@ -48,10 +52,18 @@ std::array<int64_t, kMaxDims> contiguous_strides(const Shape& s) {
 
 Tensor Tensor::empty(const Shape& shape, DType dtype) {
   const size_t bytes = static_cast<size_t>(shape.numel()) * dtype_size(dtype);
-  const size_t rounded = (bytes + 63) / 64 * 64;
-  void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
+  if (bytes >= kLazyAllocBytes) {
+    // Large buffers (the KV pool) come from the kernel as zero pages that are only backed by
+    // memory once written, so a pool sized for the worst case costs what is actually used.
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    std::shared_ptr<void> owner(p, [bytes](void* q) { munmap(q, bytes); });
+    return view(p, shape, dtype, Device::cpu, std::move(owner));
+  }
+  const size_t rounded = bytes == 0 ? 64 : (bytes + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, rounded);
   if (p == nullptr) throw std::bad_alloc();
-  std::memset(p, 0, rounded == 0 ? 64 : rounded);
+  std::memset(p, 0, rounded);
   std::shared_ptr<void> owner(p, [](void* q) { std::free(q); });
   return view(p, shape, dtype, Device::cpu, std::move(owner));
 }

@@ -1,0 +1,371 @@
+// src/engine/engine_impl.cpp — engine start-up, submission, the tokenizer pool and the router
+// thread (see engine_impl.h). The output thread lives in output_stage.cpp.
+#include "engine/engine_impl.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+#include "core/log.h"
+#include "engine/sampling/generation_defaults.h"
+#include "models/loader/model_config.h"
+#include "models/model.h"
+
+namespace lightllm {
+
+const char* finish_reason_name(FinishReason r) {
+  switch (r) {
+    case FinishReason::none: return "none";
+    case FinishReason::length: return "length";
+    case FinishReason::stop: return "stop";
+    case FinishReason::eos: return "stop";  // OpenAI and LightLLM both say "stop" for EOS
+    case FinishReason::abort: return "abort";
+    case FinishReason::error: return "error";
+  }
+  return "none";
+}
+
+std::unique_ptr<Engine> Engine::create(const EngineConfig& config, std::string* error) {
+  return engine::EngineImpl::create(config, error);
+}
+
+namespace engine {
+namespace {
+
+// Available memory (bytes) as the kernel reports it; 0 when unknown.
+int64_t available_memory_bytes() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  int64_t kb = 0;
+  std::string unit;
+  while (meminfo >> key >> kb >> unit)
+    if (key == "MemAvailable:") return kb * 1024;
+  return 0;
+}
+
+core::Result<core::DType> kv_dtype_for(const std::string& name, core::DType weights) {
+  if (name == "auto") return weights == core::DType::f32 ? core::DType::f32 : core::DType::bf16;
+  if (name == "f32" || name == "float32") return core::DType::f32;
+  if (name == "bf16" || name == "bfloat16") return core::DType::bf16;
+  if (name == "f16" || name == "float16") return core::DType::f16;
+  if (name == "int8") return core::DType::i8;
+  return core::invalid_argument("--kv-cache-dtype must be auto, f32, bf16, f16 or int8, got '{}'",
+                                name);
+}
+
+}  // namespace
+
+std::unique_ptr<Engine> EngineImpl::create(const EngineConfig& config, std::string* error) {
+  std::unique_ptr<EngineImpl> engine(new EngineImpl());
+  core::Status st = engine->start(config);
+  if (!st.ok()) {
+    if (error) *error = st.message();
+    engine->shutdown();
+    return nullptr;
+  }
+  return engine;
+}
+
+core::Status EngineImpl::start(const EngineConfig& config) {
+  config_ = config;
+  if (config.device != "cpu")
+    return core::unimplemented("--device {}: only the CPU backend is available in this build",
+                               config.device);
+  if (config.tp != 1) return core::unimplemented("--tp {}: tensor parallelism needs CUDA", config.tp);
+
+  LLM_ASSIGN_OR_RETURN(loader::ModelFiles files, loader::open_model_folder(config.model_dir));
+  LLM_ASSIGN_OR_RETURN(std::unique_ptr<models::Model> model, models::load_model(config.model_dir));
+  const models::ModelShape& shape = model->shape();
+
+  auto tok = tokenizer::Tokenizer::from_dir(config.model_dir);
+  if (tok.ok()) {
+    tokenizer_ = std::move(tok).value();
+  } else if (tok.status().code() == core::StatusCode::not_found) {
+    LLM_WARN("{}: no tokenizer ({}); only token-id prompts are accepted", config.model_dir,
+             tok.status().message());
+  } else {
+    return tok.status();
+  }
+
+  info_.name = std::filesystem::path(config.model_dir).filename().string();
+  if (info_.name.empty()) info_.name = std::filesystem::path(config.model_dir).parent_path().filename();
+  info_.architecture = shape.architecture;
+  info_.vocab_size = shape.vocab;
+  info_.max_context = shape.max_context;
+  info_.dtype = std::string(core::dtype_name(shape.weight_dtype));
+
+  sampling::GenerationDefaults gen;
+  gen.do_sample = files.generation.do_sample;
+  if (files.generation.temperature) gen.temperature = static_cast<float>(*files.generation.temperature);
+  if (files.generation.top_p) gen.top_p = static_cast<float>(*files.generation.top_p);
+  if (files.generation.top_k) gen.top_k = static_cast<int>(*files.generation.top_k);
+  if (files.generation.repetition_penalty)
+    gen.repetition_penalty = static_cast<float>(*files.generation.repetition_penalty);
+  defaults_ = sampling::default_sampling_params(gen);
+
+  for (int64_t id : files.config.eos_token_ids) eos_ids_.push_back(static_cast<int32_t>(id));
+  for (int64_t id : files.generation.eos_token_ids) eos_ids_.push_back(static_cast<int32_t>(id));
+  if (tokenizer_) eos_ids_.insert(eos_ids_.end(), tokenizer_->eos_ids().begin(), tokenizer_->eos_ids().end());
+  std::sort(eos_ids_.begin(), eos_ids_.end());
+  eos_ids_.erase(std::unique(eos_ids_.begin(), eos_ids_.end()), eos_ids_.end());
+
+  max_req_total_len_ = config.max_req_total_len > 0 ? config.max_req_total_len : shape.max_context;
+  if (max_req_total_len_ <= 0)
+    return core::invalid_argument("{}: config.json has no max_position_embeddings; pass "
+                                  "--max-req-total-len", config.model_dir);
+
+  // KV pool: an explicit size, or a share of the memory that is free now.
+  LLM_ASSIGN_OR_RETURN(core::DType kv_dtype, kv_dtype_for(config.kv_cache_dtype, shape.weight_dtype));
+  const int64_t per_token =
+      models::KvStorage::bytes_per_token(shape.n_layers, shape.n_kv_heads, shape.head_dim, kv_dtype);
+  int64_t capacity = config.max_total_token_num;
+  std::string bound = "--max-total-token-num";
+  if (capacity <= 0) {
+    const int64_t avail = available_memory_bytes();
+    capacity = static_cast<int64_t>(config.mem_fraction * static_cast<double>(avail)) / per_token;
+    bound = fmt::format("--mem-fraction {} of {:.1f} GiB available memory", config.mem_fraction,
+                        static_cast<double>(avail) / (1 << 30));
+  }
+  if (capacity < max_req_total_len_)
+    LLM_WARN("KV pool of {} tokens is smaller than --max-req-total-len {}", capacity,
+             max_req_total_len_);
+  if (capacity <= 0) return core::invalid_argument("KV pool size must be positive ({})", bound);
+  LLM_INFO("model {} ({}, {} layers, {} weights, {:.1f} MiB)", info_.name, info_.architecture,
+           shape.n_layers, info_.dtype, static_cast<double>(model->weight_bytes()) / (1 << 20));
+  LLM_INFO("KV cache: {} tokens of {} ({} bytes/token), bounded by {}", capacity,
+           core::dtype_name(kv_dtype), per_token, bound);
+
+  router::RouterConfig rc;
+  rc.max_total_tokens = capacity;
+  rc.running_max_req_size = config.running_max_req_size;
+  rc.max_req_total_len = max_req_total_len_;
+  rc.batch_max_tokens = config.batch_max_tokens;
+  rc.chunked_prefill_size = config.chunked_prefill_size;
+  rc.router_token_ratio = config.router_token_ratio;
+  rc.router_max_new_token_len = config.router_max_new_token_len;
+  rc.enable_prefix_cache = !config.disable_prefix_cache;
+  rc.eos_token_ids = eos_ids_;
+  router_ = std::make_unique<router::Router>(rc);
+  models::KvStorage kv = models::KvStorage::allocate(shape.n_layers, capacity, shape.n_kv_heads,
+                                                     shape.head_dim, kv_dtype);
+  runner_ = std::make_unique<ModelRunner>(std::move(model), std::move(kv), router_->req_to_token());
+  {
+    std::lock_guard lock(stats_mu_);
+    stats_.kv_total = capacity;
+  }
+
+  const int n_tok_threads = std::max(1, config.tokenizer_threads);
+  for (int i = 0; i < n_tok_threads; ++i) tokenizer_threads_.emplace_back([this] { tokenizer_loop(); });
+  router_thread_ = std::thread([this] { router_loop(); });
+  output_thread_ = std::thread([this] { output_loop(); });
+  return {};
+}
+
+EngineImpl::~EngineImpl() { shutdown(); }
+
+void EngineImpl::shutdown() {
+  if (stopping_.exchange(true)) return;
+  tokenize_queue_.close();
+  for (auto& t : tokenizer_threads_)
+    if (t.joinable()) t.join();
+  {  // everything still in flight ends with reason abort
+    std::lock_guard lock(live_mu_);
+    for (auto& [id, req] : live_) router_queue_.push({.kind = RouterCommand::Kind::abort, .id = id});
+  }
+  router_queue_.close();
+  if (router_thread_.joinable()) router_thread_.join();
+  output_queue_.close();
+  if (output_thread_.joinable()) output_thread_.join();
+}
+
+uint64_t EngineImpl::submit(GenerateRequest request, StreamCallback on_event, std::string* error) {
+  auto fail = [&](const std::string& msg) {
+    if (error) *error = msg;
+    return uint64_t{0};
+  };
+  if (stopping_) return fail("the engine is shutting down");
+  if (auto bad = request.params.validate(info_.vocab_size)) return fail(*bad);
+  if (request.params.best_of != request.params.n)
+    return fail("best_of > n is not supported yet: use n alone");
+  if (request.prompt_ids.empty() && request.prompt.empty()) return fail("the prompt is empty");
+  for (int32_t id : request.prompt_ids)
+    if (id < 0 || id >= info_.vocab_size)
+      return fail(fmt::format("prompt token id {} is outside the vocabulary [0, {})", id,
+                              info_.vocab_size));
+  if (request.prompt_ids.empty() && !tokenizer_)
+    return fail("this model folder has no tokenizer: send token ids instead of text");
+
+  auto req = std::make_shared<Request>();
+  req->id = next_request_id_++;
+  req->input = std::move(request);
+  req->on_event = std::move(on_event);
+  req->completions = req->input.params.n;
+  req->open_completions = req->completions;
+  {
+    std::lock_guard lock(live_mu_);
+    live_[req->id] = req;
+  }
+  const uint64_t id = req->id;
+  if (!tokenize_queue_.push(std::move(req))) {
+    std::lock_guard lock(live_mu_);
+    live_.erase(id);
+    return fail("the engine is shutting down");
+  }
+  return id;
+}
+
+void EngineImpl::abort(uint64_t request_id) {
+  router_queue_.push({.kind = RouterCommand::Kind::abort, .id = request_id});
+}
+
+void EngineImpl::tokenizer_loop() {
+  while (auto item = tokenize_queue_.pop()) {
+    std::shared_ptr<Request> req = std::move(*item);
+    req->prompt_ids = req->input.prompt_ids.empty()
+                          ? tokenizer_->encode(req->input.prompt, req->input.add_special_tokens)
+                          : req->input.prompt_ids;
+    const int64_t total = static_cast<int64_t>(req->prompt_ids.size()) + req->input.params.max_new_tokens;
+    RouterCommand cmd{.kind = RouterCommand::Kind::submit, .request = req};
+    if (req->prompt_ids.empty()) {
+      cmd.kind = RouterCommand::Kind::reject;
+      cmd.message = "the prompt is empty after tokenization";
+    } else if (total > max_req_total_len_) {
+      cmd.kind = RouterCommand::Kind::reject;
+      cmd.message = fmt::format(
+          "prompt ({} tokens) + max_new_tokens ({}) = {} exceeds the limit of {} tokens "
+          "(--max-req-total-len / the model context)",
+          req->prompt_ids.size(), req->input.params.max_new_tokens, total, max_req_total_len_);
+    }
+    router_queue_.push(std::move(cmd));
+  }
+}
+
+void EngineImpl::router_loop() {
+  for (;;) {
+    // Take new commands; wait for one only when there is nothing to run.
+    std::vector<RouterCommand> cmds = router_queue_.drain();
+    if (cmds.empty() && !router_->has_work()) {
+      auto cmd = router_queue_.pop();
+      if (!cmd) break;  // closed and drained
+      cmds.push_back(std::move(*cmd));
+    }
+    for (RouterCommand& cmd : cmds) handle_command(cmd);
+
+    if (router_->has_work()) {
+      core::Result<StepPlan> plan = router_->plan();
+      core::Status st = plan.status();
+      if (st.ok() && !plan->empty()) {
+        core::Result<StepResult> result = runner_->execute(*plan);
+        st = result.ok() ? router_->commit(*result) : result.status();
+      }
+      if (!st.ok()) {
+        // A failed step is a bug or a broken model: end every request with the error rather
+        // than spinning; the engine keeps accepting new ones.
+        LLM_ERROR("step failed: {}", st.to_string());
+        for (auto& [group, seqs] : group_seqs_)
+          for (uint64_t s : seqs) router_->abort(s);
+      }
+    }
+    OutputBatch out;
+    out.events = router_->take_events();
+    for (const auto& ev : out.events) {
+      auto open = group_open_.find(ev.group_id);
+      if (!ev.finished || open == group_open_.end()) continue;
+      if (--open->second == 0) {
+        group_open_.erase(open);
+        group_seqs_.erase(ev.group_id);
+      }
+    }
+    const router::RouterStats rs = router_->stats();
+    {
+      std::lock_guard lock(stats_mu_);
+      stats_.running = rs.running;
+      stats_.waiting = rs.waiting;
+      stats_.paused = rs.paused;
+      stats_.kv_used = rs.kv_used - rs.kv_cached;
+      stats_.kv_cached = rs.kv_cached;
+    }
+    if (!out.events.empty()) output_queue_.push(std::move(out));
+    if (router_queue_.closed() && router_->idle() && router_queue_.drain().empty()) break;
+  }
+}
+
+void EngineImpl::handle_command(RouterCommand& cmd) {
+  using Kind = RouterCommand::Kind;
+  if (cmd.kind == Kind::abort) {
+    auto it = group_seqs_.find(cmd.id);
+    if (it != group_seqs_.end()) {
+      for (uint64_t s : it->second) router_->abort(s);
+    } else {
+      early_aborts_.push_back(cmd.id);  // still being tokenized
+    }
+    return;
+  }
+  if (cmd.kind == Kind::finish) {
+    router_->finish(cmd.id, FinishReason::stop);
+    return;
+  }
+  const std::shared_ptr<Request>& req = cmd.request;
+  auto early = std::find(early_aborts_.begin(), early_aborts_.end(), req->id);
+  if (early != early_aborts_.end()) {
+    early_aborts_.erase(early);
+    output_queue_.push({.failed = req, .error = ""});
+    return;
+  }
+  if (cmd.kind == Kind::reject) {
+    output_queue_.push({.failed = req, .error = cmd.message});
+    return;
+  }
+  std::vector<uint64_t> seqs;
+  for (int i = 0; i < req->completions; ++i) {
+    const uint64_t seq_id = next_seq_id_++;
+    {
+      std::lock_guard lock(outputs_mu_);
+      CompletionState& c = outputs_[seq_id];
+      c.request = req;
+      c.index = i;
+      if (tokenizer_) {
+        c.detok = std::make_unique<tokenizer::IncrementalDetokenizer>(
+            *tokenizer_, req->input.params.skip_special_tokens, req->prompt_ids);
+        c.stops = std::make_unique<tokenizer::StopMatcher>(req->input.params.stop_sequences);
+      }
+    }
+    router::SequenceSpec spec{.seq_id = seq_id,
+                              .group_id = req->id,
+                              .index = i,
+                              .group_size = req->completions,
+                              .prompt = req->prompt_ids,
+                              .params = req->input.params};
+    core::Status st = router_->submit(std::move(spec));
+    if (!st.ok()) {
+      // Nothing of this request will be reported by the router: forget its outputs first.
+      seqs.push_back(seq_id);
+      {
+        std::lock_guard lock(outputs_mu_);
+        for (uint64_t s : seqs) outputs_.erase(s);
+      }
+      for (uint64_t s : seqs) router_->abort(s);
+      output_queue_.push({.failed = req, .error = st.message()});
+      return;
+    }
+    seqs.push_back(seq_id);
+  }
+  group_open_[req->id] = static_cast<int>(seqs.size());
+  group_seqs_[req->id] = std::move(seqs);
+}
+
+EngineStats EngineImpl::stats() const {
+  std::lock_guard lock(stats_mu_);
+  return stats_;
+}
+
+std::vector<int32_t> EngineImpl::tokenize(const std::string& text, bool add_special_tokens) const {
+  return tokenizer_ ? tokenizer_->encode(text, add_special_tokens) : std::vector<int32_t>{};
+}
+
+std::string EngineImpl::detokenize(const std::vector<int32_t>& ids, bool skip_special) const {
+  return tokenizer_ ? tokenizer_->decode(ids, skip_special) : std::string();
+}
+
+}  // namespace engine
+}  // namespace lightllm
