@@ -134,7 +134,7 @@ core::Status Router::schedule_prefill_chunks(StepPlan& plan, int64_t& budget) {
 }
 
 core::Status Router::admit_waiting(StepPlan& plan, int64_t& budget) {
-  if (paused_this_step_) return {};
+  if (paused_this_step_ && !running_.empty()) return {};  // let the paused ones go first
   const bool chunked = cfg_.chunked_prefill_size > 0;
   const int64_t held = pool_.used_count() - (cache_ ? cache_->evictable_size() : 0);
   const bool busy = is_busy(held, pool_.capacity(), cfg_.router_token_ratio);
@@ -234,10 +234,17 @@ core::Result<StepPlan> Router::plan() {
   StepPlan plan;
   plan.req_to_token = &req_to_token_;
   paused_this_step_ = false;
-  int64_t budget = cfg_.batch_max_tokens;
-  LLM_RETURN_IF_ERROR(schedule_decode(plan));
-  LLM_RETURN_IF_ERROR(schedule_prefill_chunks(plan, budget));
-  LLM_RETURN_IF_ERROR(admit_waiting(plan, budget));
+  while (true) {
+    int64_t budget = cfg_.batch_max_tokens;
+    LLM_RETURN_IF_ERROR(schedule_decode(plan));
+    LLM_RETURN_IF_ERROR(schedule_prefill_chunks(plan, budget));
+    LLM_RETURN_IF_ERROR(admit_waiting(plan, budget));
+    if (!plan.empty() || running_.empty() || !inflight_.empty()) break;
+    // Sequences are running but none could be fed: all are mid-prefill on a full pool (only
+    // possible with optimistic estimates). Pause the newest so the others can go on.
+    LLM_RETURN_IF_ERROR(pause(*running_.back()));
+    paused_this_step_ = true;
+  }
   if (plan.empty()) return plan;
   plan.step_id = next_step_id_++;
   InflightStep rec{plan.step_id, {}};
