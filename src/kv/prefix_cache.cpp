@@ -104,7 +104,8 @@ core::Result<PrefixCache::Node*> PrefixCache::insert(std::span<const int32_t> id
       ++node_count_;
       Node* leaf_ptr = leaf.get();
       node->children.emplace(ids[pos], std::move(leaf));
-      return leaf_ptr;
+      node = leaf_ptr;
+      break;
     }
     Node* child = it->second.get();
     const size_t l = common_prefix(child->key, ids.subspan(pos));
@@ -148,6 +149,18 @@ int64_t PrefixCache::evict(int64_t n_slots) {
     }
   }
   return freed;
+}
+
+std::vector<int32_t> PrefixCache::all_slots() const {
+  std::vector<int32_t> out;
+  std::vector<const Node*> stack{root_.get()};
+  while (!stack.empty()) {
+    const Node* n = stack.back();
+    stack.pop_back();
+    out.insert(out.end(), n->value.begin(), n->value.end());
+    for (const auto& [tok, c] : n->children) stack.push_back(c.get());
+  }
+  return out;
 }
 
 core::Status PrefixCache::check_invariants() const {

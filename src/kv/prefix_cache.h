@@ -62,6 +62,9 @@ class PrefixCache {
   int64_t protected_size() const { return protected_size_; }          // in nodes with ref > 0
   int64_t node_count() const { return node_count_; }
 
+  // Every slot the tree holds (any order). O(tree), for consistency checks.
+  std::vector<int32_t> all_slots() const;
+
   // O(tree) consistency check, for tests.
   core::Status check_invariants() const;
 

@@ -32,9 +32,11 @@ core::Status TokenPool::free(std::span<const int32_t> slots) {
   for (size_t i = 0; i < slots.size(); ++i) {
     const int32_t s = slots[i];
     if (s < 0 || s >= capacity_) {
+      for (size_t j = 0; j < i; ++j) in_use_[static_cast<size_t>(slots[j])] = 1;  // undo marks
       return core::internal_error("TokenPool::free: slot {} out of range [0, {})", s, capacity_);
     }
     if (in_use_[static_cast<size_t>(s)] != 1) {
+      for (size_t j = 0; j < i; ++j) in_use_[static_cast<size_t>(slots[j])] = 1;  // undo marks
       return core::internal_error("TokenPool::free: slot {} is not in use (double free?)", s);
     }
     in_use_[static_cast<size_t>(s)] = 2;  // temporary mark: catches duplicates within `slots`

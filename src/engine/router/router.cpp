@@ -35,7 +35,7 @@ core::Status Router::submit(SequenceSpec spec) {
         "prompt tokens ({}) + max_new_tokens ({}) = {} exceeds max_req_total_len {}", prompt_len,
         spec.params.max_new_tokens, total, cfg_.max_req_total_len);
   }
-  if (total - 1 > cfg_.max_total_tokens) {
+  if (total > cfg_.max_total_tokens) {  // admission needs peak (= total - 1) < capacity
     return core::invalid_argument(
         "prompt tokens ({}) + max_new_tokens ({}) cannot fit the KV pool of {} tokens", prompt_len,
         spec.params.max_new_tokens, cfg_.max_total_tokens);
@@ -275,6 +275,13 @@ core::Status Router::check_invariants() const {
     owned += s.kv_len - s.n_shared;
   }
   const int64_t cached = cache_ ? cache_->size() : 0;
+  if (cache_) {
+    for (const int32_t slot : cache_->all_slots()) {
+      if (owned_mark[static_cast<size_t>(slot)]) {
+        return core::internal_error("slot {} is owned by a sequence and by the prefix cache", slot);
+      }
+    }
+  }
   if (pool_.used_count() != owned + cached) {
     return core::internal_error("slot leak: pool used {} != owned by sequences {} + cached {}",
                                 pool_.used_count(), owned, cached);

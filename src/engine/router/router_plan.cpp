@@ -134,17 +134,30 @@ core::Status Router::schedule_prefill_chunks(StepPlan& plan, int64_t& budget) {
 }
 
 core::Status Router::admit_waiting(StepPlan& plan, int64_t& budget) {
-  if (paused_this_step_) return {};
+  if (paused_this_step_ && !running_.empty()) return {};  // let the paused ones go first
   const bool chunked = cfg_.chunked_prefill_size > 0;
   const int64_t held = pool_.used_count() - (cache_ ? cache_->evictable_size() : 0);
   const bool busy = is_busy(held, pool_.capacity(), cfg_.router_token_ratio);
 
+  // Chunked prefill delays a sequence's decoding: like LightLLM's SplitFuseReq, b also counts
+  // the prefill steps still ahead of it. Continuations are served oldest first with at least
+  // min(chunk, batch_max_tokens) tokens per step for the oldest, so a sequence's prefill ends
+  // within the sum of the prefill steps of itself and every older prefilling sequence.
+  const int64_t per_step = std::min(chunk_cap(), cfg_.batch_max_tokens);
+  auto steps_for = [per_step](int64_t tokens) { return (tokens + per_step - 1) / per_step; };
+  int64_t prefill_steps_ahead = 0;
   std::vector<TokenTuple> list;
-  list.reserve(seqs_.size());
+  list.reserve(seqs_.size() + waiting_.size());
+  for (const Seq* sp : running_) {
+    TokenTuple t = tuple_of(*sp, busy);
+    if (sp->in_prefill) {
+      prefill_steps_ahead += steps_for(sp->remaining_feed());
+      t.b += prefill_steps_ahead;
+    }
+    list.push_back(t);
+  }
   for (const auto& [id, sp] : seqs_) {
-    if (sp->state == SeqState::running) {
-      list.push_back(tuple_of(*sp, busy));
-    } else if (sp->state == SeqState::finished && sp->row >= 0) {
+    if (sp->state == SeqState::finished && sp->row >= 0) {
       list.push_back({sp->kv_len, 0});  // released when its in-flight step is committed
     }
   }
@@ -163,7 +176,9 @@ core::Status Router::admit_waiting(StepPlan& plan, int64_t& budget) {
       if (sibling_prefilling) break;
     }
 
-    const TokenTuple t = tuple_of(s, busy);
+    TokenTuple t = tuple_of(s, busy);
+    const int64_t own_steps = chunked ? steps_for(static_cast<int64_t>(s.tokens.size())) : 0;
+    if (chunked) t.b += prefill_steps_ahead + own_steps;
     tmp = list;
     tmp.push_back(t);
     const int64_t peak = peak_token_need(tmp);
@@ -203,6 +218,7 @@ core::Status Router::admit_waiting(StepPlan& plan, int64_t& budget) {
     s.was_paused = false;
     running_.push_back(&s);
     list.push_back(t);
+    if (chunked && n < feed) prefill_steps_ahead += own_steps;  // it keeps prefilling
     stats_.peak_estimate = peak;
     LLM_RETURN_IF_ERROR(add_entry(plan, s, n));
     budget -= n;
@@ -218,10 +234,17 @@ core::Result<StepPlan> Router::plan() {
   StepPlan plan;
   plan.req_to_token = &req_to_token_;
   paused_this_step_ = false;
-  int64_t budget = cfg_.batch_max_tokens;
-  LLM_RETURN_IF_ERROR(schedule_decode(plan));
-  LLM_RETURN_IF_ERROR(schedule_prefill_chunks(plan, budget));
-  LLM_RETURN_IF_ERROR(admit_waiting(plan, budget));
+  while (true) {
+    int64_t budget = cfg_.batch_max_tokens;
+    LLM_RETURN_IF_ERROR(schedule_decode(plan));
+    LLM_RETURN_IF_ERROR(schedule_prefill_chunks(plan, budget));
+    LLM_RETURN_IF_ERROR(admit_waiting(plan, budget));
+    if (!plan.empty() || running_.empty() || !inflight_.empty()) break;
+    // Sequences are running but none could be fed: all are mid-prefill on a full pool (only
+    // possible with optimistic estimates). Pause the newest so the others can go on.
+    LLM_RETURN_IF_ERROR(pause(*running_.back()));
+    paused_this_step_ = true;
+  }
   if (plan.empty()) return plan;
   plan.step_id = next_step_id_++;
   InflightStep rec{plan.step_id, {}};
