@@ -1,0 +1,269 @@
+#!/usr/bin/env python3
+"""Builds tiny random-weight HF models and their reference outputs for the C++ model tests.
+
+For each variant and dtype (f32, bf16) it writes tests/data/models/<variant>-<dtype>/:
+  config.json, generation_config.json, model.safetensors   (as save_pretrained writes them;
+                                                           bf16 models are stored in bf16)
+  golden.json   reference outputs computed by transformers on the CPU (see README.md)
+
+Run from the repository root:  python3 tools/goldens/make_goldens.py [--out tests/data/models]
+Deterministic: fixed seeds; rerunning with the same torch/transformers versions gives the same
+files. Needs torch + transformers (see README.md for the versions used).
+"""
+import argparse
+import copy
+import json
+import os
+import shutil
+
+import torch
+import transformers
+from safetensors.torch import save_file
+from transformers import (LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM,
+                          Qwen2Config, Qwen2ForCausalLM)
+
+PROMPT_LENGTHS = [5, 1, 17, 40]  # the first prompt also gets per-layer hidden states
+HIDDEN_PROMPT = 0
+NEW_TOKENS = 32
+VOCAB = 512
+BOS, EOS = 1, 2
+
+# Shared tiny shapes: hidden 64, 2 layers, 4 query heads, 2 kv heads (GQA), head_dim 16.
+COMMON = dict(vocab_size=VOCAB, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+              num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+              rms_norm_eps=1e-5, rope_theta=10000.0, bos_token_id=BOS, eos_token_id=EOS,
+              tie_word_embeddings=False, initializer_range=0.08, hidden_act="silu")
+
+
+def llama(**over):
+    return LlamaForCausalLM(LlamaConfig(**{**COMMON, **over}))
+
+
+def variants():
+    """name -> (builder of the f32 model, attn_implementation, extra notes)."""
+    return {
+        "llama": (lambda: llama(), "Llama GQA 4/2 heads"),
+        # The RoPE variants (and Qwen2, like Qwen2-0.5B) tie lm_head to the embeddings: it keeps
+        # tests/data small and covers tie_word_embeddings.
+        "llama-rope-linear": (
+            lambda: llama(tie_word_embeddings=True,
+                          rope_scaling={"rope_type": "linear", "factor": 2.0}),
+            "linear RoPE scaling, factor 2 (positions divided by 2)"),
+        "llama-rope-dynamic": (
+            lambda: llama(max_position_embeddings=16, tie_word_embeddings=True,
+                          rope_scaling={"rope_type": "dynamic", "factor": 2.0}),
+            "dynamic NTK RoPE, factor 2, max_position_embeddings 16: prompts longer than 16 "
+            "recompute the base from the current length (see README)"),
+        "llama-rope-llama3": (
+            lambda: llama(tie_word_embeddings=True,
+                          rope_scaling={"rope_type": "llama3", "factor": 4.0,
+                                        "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                                        "original_max_position_embeddings": 16}),
+            "Llama-3 RoPE scaling, factor 4, low 1, high 4, original_max 16"),
+        "mistral": (
+            lambda: MistralForCausalLM(MistralConfig(**{**COMMON, "sliding_window": 6})),
+            "Mistral, sliding_window 6: position i attends to positions (i-6, i]"),
+        "qwen2": (
+            lambda: Qwen2ForCausalLM(
+                Qwen2Config(**{**COMMON, "tie_word_embeddings": True}, use_sliding_window=False)),
+            "Qwen2: q/k/v bias, no o bias, tied embeddings"),
+        "internlm": (build_internlm_as_llama,
+                     "InternLM v1 (bias: true): q/k/v/o bias, MHA (4 heads); built as "
+                     "LlamaForCausalLM(attention_bias=True), saved with InternLM's config keys"),
+    }
+
+
+def build_internlm_as_llama():
+    # InternLM v1 has no GQA: num_key_value_heads = num_attention_heads.
+    return llama(num_key_value_heads=4, attention_bias=True, rms_norm_eps=1e-6)
+
+
+def internlm_config(model):
+    """config.json in the shape internlm/internlm-7b publishes (InternLMConfig keys)."""
+    c = model.config
+    return {
+        "architectures": ["InternLMForCausalLM"],
+        "bias": True,
+        "bos_token_id": BOS,
+        "eos_token_id": EOS,
+        "hidden_act": "silu",
+        "hidden_size": c.hidden_size,
+        "initializer_range": c.initializer_range,
+        "intermediate_size": c.intermediate_size,
+        "max_position_embeddings": c.max_position_embeddings,
+        "model_type": "internlm",
+        "num_attention_heads": c.num_attention_heads,
+        "num_hidden_layers": c.num_hidden_layers,
+        "pad_token_id": 0,
+        "rms_norm_eps": c.rms_norm_eps,
+        "tie_word_embeddings": False,
+        "torch_dtype": "float32" if model.dtype == torch.float32 else "bfloat16",
+        "transformers_version": transformers.__version__,
+        "use_cache": True,
+        "vocab_size": c.vocab_size,
+    }
+
+
+def randomize(model, gen):
+    """Weights with unit-scale activations: projections ~ N(0, 1/fan_in), embeddings N(0, 0.1)
+    (so the residual stream is not dominated by the input token, which would make greedy
+    continuations repeat one token). HF initialises norms to 1 and biases to 0; they get random
+    values too, so a wrong norm or a missing bias shows up in the logits."""
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("embed_tokens.weight"):
+                p.copy_(0.1 * torch.randn(p.shape, generator=gen))
+            elif name.endswith("lm_head.weight"):
+                p.copy_(torch.randn(p.shape, generator=gen) / p.shape[1] ** 0.5)
+            elif name.endswith("proj.weight"):
+                p.copy_(torch.randn(p.shape, generator=gen) / p.shape[1] ** 0.5)
+            elif name.endswith("norm.weight"):
+                p.copy_(1.0 + 0.2 * torch.randn(p.shape, generator=gen))
+            elif name.endswith(".bias"):
+                p.copy_(0.1 * torch.randn(p.shape, generator=gen))
+
+
+def prompts():
+    g = torch.Generator().manual_seed(1234)
+    return [torch.randint(3, VOCAB, (n,), generator=g).tolist() for n in PROMPT_LENGTHS]
+
+
+def r(x, digits):
+    """Floats rounded to `digits` significant digits (4 is exact for bf16 values; 6 is within
+    5e-7 relative of the f32 value)."""
+    fmt = "%." + str(digits) + "g"
+    return [float(fmt % v) for v in x]
+
+
+def nested(t, digits):
+    t = t.float()
+    if t.dim() == 1:
+        return r(t.tolist(), digits)
+    return [nested(row, digits) for row in t]
+
+
+def fresh(model):
+    # Dynamic RoPE keeps state between calls (max_seq_len_cached): use a fresh copy per prompt.
+    return copy.deepcopy(model)
+
+
+def run_prompt(model, ids, digits, want_hidden):
+    m = fresh(model)
+    x = torch.tensor([ids])
+    layer_outs = []
+    hooks = []
+    if want_hidden:
+        for layer in m.model.layers:
+            hooks.append(layer.register_forward_hook(
+                lambda mod, inp, out: layer_outs.append(out[0] if isinstance(out, tuple) else out)))
+    with torch.no_grad():
+        out = m(x, output_hidden_states=want_hidden, use_cache=False)
+    for h in hooks:
+        h.remove()
+    res = {"input_ids": ids, "logits": nested(out.logits[0], digits)}
+    if want_hidden:
+        res["hidden"] = {
+            "embeddings": nested(out.hidden_states[0][0], digits),
+            "layer_outputs": [nested(t[0], digits) for t in layer_outs],  # before the final norm
+            "final_norm": nested(out.hidden_states[-1][0], digits),
+        }
+    m = fresh(model)
+    with torch.no_grad():
+        gen = m.generate(x, attention_mask=torch.ones_like(x), do_sample=False,
+                         max_new_tokens=NEW_TOKENS, min_new_tokens=0, eos_token_id=None,
+                         pad_token_id=0, output_scores=True, return_dict_in_generate=True)
+    res["greedy"] = gen.sequences[0, len(ids):].tolist()
+    # Gap between the best and second-best logit at each greedy step: a C++ run in another
+    # summation order may legitimately pick differently where this is tiny (bf16 especially).
+    margins = []
+    for s in gen.scores:
+        top = torch.topk(s[0].float(), 2).values
+        margins.append(float("%.4g" % (top[0] - top[1]).item()))
+    res["greedy_margins"] = margins
+    return res
+
+
+def save_model(model, out_dir, name, dtype_name, note):
+    os.makedirs(out_dir, exist_ok=True)
+    if name == "internlm":
+        with open(os.path.join(out_dir, "config.json"), "w") as f:
+            json.dump(internlm_config(model), f, indent=2)
+        gen_cfg = {"bos_token_id": BOS, "eos_token_id": EOS, "pad_token_id": 0}
+        with open(os.path.join(out_dir, "generation_config.json"), "w") as f:
+            json.dump(gen_cfg, f, indent=2)
+        state = {k: v.contiguous() for k, v in model.state_dict().items()
+                 if not k.endswith("rotary_emb.inv_freq")}
+        save_file(state, os.path.join(out_dir, "model.safetensors"), metadata={"format": "pt"})
+    else:
+        model.save_pretrained(out_dir, safe_serialization=True)
+
+
+def check_feature_matters(name, model):
+    """The variant's special feature must change the logits of the longer prompts (else the
+    golden would not test it). Compares against the same weights without the feature."""
+    over = {"llama-rope-linear": {"rope_scaling": None}, "llama-rope-dynamic": {"rope_scaling": None},
+            "llama-rope-llama3": {"rope_scaling": None}, "mistral": {"sliding_window": None}}
+    if name not in over:
+        return
+    cfg = copy.deepcopy(model.config)
+    for k, v in over[name].items():
+        setattr(cfg, k, v)
+    cfg._attn_implementation = "eager"
+    plain = type(model)(cfg).eval()
+    plain.load_state_dict(model.state_dict())
+    x = torch.tensor([prompts()[3]])  # 40 tokens
+    with torch.no_grad():
+        a = fresh(model)(x, use_cache=False).logits[0]
+        b = plain(x, use_cache=False).logits[0]
+    diff = (a - b).abs().max(dim=-1).values
+    assert diff[-1] > 1e-3, f"{name}: feature does not change the logits ({diff[-1]})"
+    if name == "mistral":  # inside the window nothing may change
+        assert diff[:6].max() < 1e-5, f"mistral: positions < window differ ({diff[:6]})"
+    print(f"  {name}: feature changes last-position logits by {diff[-1]:.3g}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default="tests/data/models")
+    ap.add_argument("--only", default="", help="comma-separated variant names")
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    only = set(filter(None, args.only.split(",")))
+    ps = prompts()
+    for vi, (name, (build, note)) in enumerate(variants().items()):
+        if only and name not in only:
+            continue
+        torch.manual_seed(100 + vi)
+        base = build()
+        randomize(base, torch.Generator().manual_seed(200 + vi))
+        base.eval()
+        check_feature_matters(name, base)
+        for dtype_name, dtype, digits in (("f32", torch.float32, 6), ("bf16", torch.bfloat16, 4)):
+            model = copy.deepcopy(base).to(dtype)
+            model.config._attn_implementation = "eager"
+            out_dir = os.path.join(args.out, f"{name}-{dtype_name}")
+            shutil.rmtree(out_dir, ignore_errors=True)
+            save_model(model, out_dir, name, dtype_name, note)
+            golden = {
+                "_source": "tools/goldens/make_goldens.py",
+                "model": name,
+                "dtype": dtype_name,
+                "note": note,
+                "torch_version": torch.__version__,
+                "transformers_version": transformers.__version__,
+                "attn_implementation": "eager",
+                "digits": digits,
+                "greedy_new_tokens": NEW_TOKENS,
+                "greedy_ignores_eos": True,
+                "hidden_prompt_index": HIDDEN_PROMPT,
+                "prompts": [run_prompt(model, ids, digits, i == HIDDEN_PROMPT)
+                            for i, ids in enumerate(ps)],
+            }
+            with open(os.path.join(out_dir, "golden.json"), "w") as f:
+                json.dump(golden, f, separators=(",", ":"))
+            size = sum(os.path.getsize(os.path.join(out_dir, f)) for f in os.listdir(out_dir))
+            print(f"{out_dir}: {size / 1024:.0f} KiB, greedy[0]={golden['prompts'][0]['greedy'][:8]}")
+
+
+if __name__ == "__main__":
+    main()
