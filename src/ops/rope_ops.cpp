@@ -51,13 +51,12 @@ std::vector<float> rope_inv_freq(const RopeConfig& cfg, int64_t seq_len) {
   float base = static_cast<float>(cfg.theta);
   if (cfg.scaling == RopeScaling::dynamic_ntk && seq_len > cfg.original_max_position &&
       cfg.original_max_position > 0) {
-    // HF: base * ((factor * seq_len / max_pos) - (factor - 1)) ** (dim / (dim - 2)), where
-    // seq_len = max(position_ids) + 1 is an int64 tensor, so the math runs in float32.
-    float t = static_cast<float>(cfg.factor) * static_cast<float>(seq_len);
-    t = t / static_cast<float>(cfg.original_max_position);
-    t = t - static_cast<float>(cfg.factor - 1.0);
-    t = std::pow(t, static_cast<float>(static_cast<double>(dim) / (dim - 2)));
-    base = base * t;
+    // HF: base * ((factor * seq_len / max_pos) - (factor - 1)) ** (dim / (dim - 2)) on a
+    // 0-dim tensor; its value equals this f64 expression rounded once to f32.
+    const double t = cfg.factor * static_cast<double>(seq_len) /
+                         static_cast<double>(cfg.original_max_position) -
+                     (cfg.factor - 1.0);
+    base = static_cast<float>(cfg.theta * std::pow(t, static_cast<double>(dim) / (dim - 2)));
   }
   std::vector<float> inv = default_inv_freq(base, dim);
   if (cfg.scaling == RopeScaling::linear)
