@@ -11,8 +11,11 @@ using kernels::Activation;
 
 Tensor ref_gated(const Tensor& gate, const Tensor* up, Activation act) {
   Tensor out = Tensor::empty(gate.shape(), DType::f32);
-  kernels::ref::gated_act({.gate = gate.data<float>(), .up = up ? up->data<float>() : nullptr,
-                           .out = out.data<float>(), .n = gate.numel(), .act = act});
+  kernels::ref::gated_act({.gate = gate.data<float>(),
+                           .up = up ? up->data<float>() : nullptr,
+                           .out = out.data<float>(),
+                           .n = gate.numel(),
+                           .act = act});
   return out;
 }
 
@@ -40,8 +43,10 @@ TEST(GatedActivations, MatchReference) {
         for (bool tanh_approx : {false, true}) {
           Tensor x = copy_of(gate);
           ASSERT_TRUE(ops::gelu(x, tanh_approx).ok());
-          expect_close(x, ref_gated(gate, nullptr, tanh_approx ? Activation::gelu_tanh : Activation::gelu_erf),
-                       Tolerance::kF32Atol, Tolerance::kF32Rtol, "gelu");
+          expect_close(
+              x,
+              ref_gated(gate, nullptr, tanh_approx ? Activation::gelu_tanh : Activation::gelu_erf),
+              Tolerance::kF32Atol, Tolerance::kF32Rtol, "gelu");
         }
       }
     }

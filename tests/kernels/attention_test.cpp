@@ -63,17 +63,23 @@ Batch make_batch(const Scenario& s, uint32_t seed) {
     b.kv_len.push_back(s.kv_len[static_cast<size_t>(r)]);
     b.req_row.push_back(rows[static_cast<size_t>(r)]);
     for (int32_t j = 0; j < s.kv_len[static_cast<size_t>(r)]; ++j)
-      b.req_to_token[static_cast<size_t>(rows[static_cast<size_t>(r)] * b.stride + j)] = free_slots[next++];
+      b.req_to_token[static_cast<size_t>(rows[static_cast<size_t>(r)] * b.stride + j)] =
+          free_slots[next++];
   }
   const int64_t n_tokens = b.q_start.back();
   b.q = random_tensor({n_tokens, s.n_heads, s.head_dim}, seed + 1, -2.0f, 2.0f);
   b.k_all = random_tensor({b.n_slots, s.n_kv_heads, s.head_dim}, seed + 2);
   b.v_all = random_tensor({b.n_slots, s.n_kv_heads, s.head_dim}, seed + 3);
   for (int64_t h = 0; h < s.n_heads; ++h)  // BLOOM's slopes for a power-of-two head count
-    b.slopes.push_back(std::pow(2.0f, -8.0f * static_cast<float>(h + 1) / static_cast<float>(s.n_heads)));
-  b.meta = {.q_start = b.q_start.data(), .kv_len = b.kv_len.data(), .req_row = b.req_row.data(),
-            .req_to_token = b.req_to_token.data(), .req_to_token_stride = b.stride,
-            .n_reqs = n_reqs, .sliding_window = s.window,
+    b.slopes.push_back(
+        std::pow(2.0f, -8.0f * static_cast<float>(h + 1) / static_cast<float>(s.n_heads)));
+  b.meta = {.q_start = b.q_start.data(),
+            .kv_len = b.kv_len.data(),
+            .req_row = b.req_row.data(),
+            .req_to_token = b.req_to_token.data(),
+            .req_to_token_stride = b.stride,
+            .n_reqs = n_reqs,
+            .sliding_window = s.window,
             .scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim)),
             .alibi_slopes = s.alibi ? b.slopes.data() : nullptr};
   return b;
@@ -82,15 +88,25 @@ Batch make_batch(const Scenario& s, uint32_t seed) {
 Tensor ref_attention(const Batch& b, const ops::KvCacheView& c) {
   Tensor out = Tensor::empty(b.q.shape(), DType::f32);
   const ops::AttentionMeta& m = b.meta;
-  kernels::ref::attention({.q = b.q.data<float>(), .k_cache = c.k.raw(), .v_cache = c.v.raw(),
+  kernels::ref::attention({.q = b.q.data<float>(),
+                           .k_cache = c.k.raw(),
+                           .v_cache = c.v.raw(),
                            .k_scale = c.k_scale.defined() ? c.k_scale.data<float>() : nullptr,
                            .v_scale = c.v_scale.defined() ? c.v_scale.data<float>() : nullptr,
-                           .cache_dtype = c.k.dtype(), .out = out.data<float>(),
-                           .n_tokens = b.q.dim(0), .n_heads = b.q.dim(1), .n_kv_heads = c.k.dim(1),
-                           .head_dim = b.q.dim(2), .q_start = m.q_start, .kv_len = m.kv_len,
-                           .req_row = m.req_row, .req_to_token = m.req_to_token,
-                           .req_to_token_stride = m.req_to_token_stride, .n_reqs = m.n_reqs,
-                           .sliding_window = m.sliding_window, .scale = m.scale,
+                           .cache_dtype = c.k.dtype(),
+                           .out = out.data<float>(),
+                           .n_tokens = b.q.dim(0),
+                           .n_heads = b.q.dim(1),
+                           .n_kv_heads = c.k.dim(1),
+                           .head_dim = b.q.dim(2),
+                           .q_start = m.q_start,
+                           .kv_len = m.kv_len,
+                           .req_row = m.req_row,
+                           .req_to_token = m.req_to_token,
+                           .req_to_token_stride = m.req_to_token_stride,
+                           .n_reqs = m.n_reqs,
+                           .sliding_window = m.sliding_window,
+                           .scale = m.scale,
                            .alibi_slopes = m.alibi_slopes});
   return out;
 }
@@ -105,15 +121,25 @@ TEST(StoreKv, CpuMatchesReferenceBitForBit) {
     Tensor k = random_tensor({n, kvh, hd}, 41, -3.0f, 3.0f), v = random_tensor({n, kvh, hd}, 42);
     for (int64_t d = 0; d < hd; ++d) k.data<float>()[d] = 0.0f;  // an all-zero row: scale 0
     Tensor slots = Tensor::empty({n}, DType::i32);
-    for (int64_t t = 0; t < n; ++t) slots.data<int32_t>()[t] = static_cast<int32_t>((t * 7 + 3) % n_slots);
-    ops::KvCacheView want{Tensor::empty({n_slots, kvh, hd}, dt), Tensor::empty({n_slots, kvh, hd}, dt),
-                          Tensor::empty({n_slots, kvh}, DType::f32), Tensor::empty({n_slots, kvh}, DType::f32)};
-    kernels::ref::store_kv({.k = k.data<float>(), .v = v.data<float>(), .slots = slots.data<int32_t>(),
-                            .k_cache = want.k.raw(), .v_cache = want.v.raw(),
-                            .k_scale = want.k_scale.data<float>(), .v_scale = want.v_scale.data<float>(),
-                            .cache_dtype = dt, .n_tokens = n, .n_kv_heads = kvh, .head_dim = hd});
-    ops::KvCacheView got{Tensor::empty({n_slots, kvh, hd}, dt), Tensor::empty({n_slots, kvh, hd}, dt),
-                         Tensor::empty({n_slots, kvh}, DType::f32), Tensor::empty({n_slots, kvh}, DType::f32)};
+    for (int64_t t = 0; t < n; ++t)
+      slots.data<int32_t>()[t] = static_cast<int32_t>((t * 7 + 3) % n_slots);
+    ops::KvCacheView want{
+        Tensor::empty({n_slots, kvh, hd}, dt), Tensor::empty({n_slots, kvh, hd}, dt),
+        Tensor::empty({n_slots, kvh}, DType::f32), Tensor::empty({n_slots, kvh}, DType::f32)};
+    kernels::ref::store_kv({.k = k.data<float>(),
+                            .v = v.data<float>(),
+                            .slots = slots.data<int32_t>(),
+                            .k_cache = want.k.raw(),
+                            .v_cache = want.v.raw(),
+                            .k_scale = want.k_scale.data<float>(),
+                            .v_scale = want.v_scale.data<float>(),
+                            .cache_dtype = dt,
+                            .n_tokens = n,
+                            .n_kv_heads = kvh,
+                            .head_dim = hd});
+    ops::KvCacheView got{
+        Tensor::empty({n_slots, kvh, hd}, dt), Tensor::empty({n_slots, kvh, hd}, dt),
+        Tensor::empty({n_slots, kvh}, DType::f32), Tensor::empty({n_slots, kvh}, DType::f32)};
     ASSERT_TRUE(ops::store_kv(k, v, slots, got).ok());
     EXPECT_EQ(0, std::memcmp(got.k.raw(), want.k.raw(), want.k.nbytes())) << core::dtype_name(dt);
     EXPECT_EQ(0, std::memcmp(got.v.raw(), want.v.raw(), want.v.nbytes())) << core::dtype_name(dt);
@@ -153,8 +179,8 @@ TEST(Attention, MixedBatchMatchesReferenceForEveryKvDtypeGqaAndPath) {
           Tensor got = Tensor::empty(b.q.shape(), DType::f32);
           ASSERT_TRUE(ops::attention(b.q, cache, b.meta, got).ok());
           expect_close(got, want, Tolerance::kAttentionAtol, 0.0,
-                       fmt::format("attention {} heads {}/{} variant {} {}", core::dtype_name(dt), n_heads,
-                                   n_kv, variant, kernels::cpu::isa_name(isa)));
+                       fmt::format("attention {} heads {}/{} variant {} {}", core::dtype_name(dt),
+                                   n_heads, n_kv, variant, kernels::cpu::isa_name(isa)));
         }
       }
 }
@@ -197,7 +223,8 @@ TEST(Attention, Int8KvErrorIsWithinTheQuantizationBound) {
   const float max_sk = *std::max_element(ks, ks + c8.k_scale.numel());
   const float max_sv = *std::max_element(vs, vs + c8.v_scale.numel());
   float max_v = 0.0f;
-  for (int64_t i = 0; i < b.v_all.numel(); ++i) max_v = std::max(max_v, std::fabs(b.v_all.data<float>()[i]));
+  for (int64_t i = 0; i < b.v_all.numel(); ++i)
+    max_v = std::max(max_v, std::fabs(b.v_all.data<float>()[i]));
   const int64_t hd = s.head_dim;
   double worst_ratio = 0.0;
   for (int64_t row = 0; row < b.q.dim(0); ++row)

@@ -17,12 +17,15 @@ void expect_matmul_close(const Tensor& got, const Tensor& want, const Tensor& x,
     for (int64_t j = 0; j < n && failures < 5; ++j) {
       double scale = 0.0;
       for (int64_t kk = 0; kk < k; ++kk)
-        scale += std::fabs(x.data<float>()[i * k + kk] * kernels::ref::load_elem(w.raw(), w.dtype(), j * k + kk));
-      const double err = std::fabs(static_cast<double>(got.data<float>()[i * n + j]) - want.data<float>()[i * n + j]);
+        scale += std::fabs(x.data<float>()[i * k + kk] *
+                           kernels::ref::load_elem(w.raw(), w.dtype(), j * k + kk));
+      const double err = std::fabs(static_cast<double>(got.data<float>()[i * n + j]) -
+                                   want.data<float>()[i * n + j]);
       if (!(err <= rtol * scale + 1e-6 * std::fabs(want.data<float>()[i * n + j]))) {
         ADD_FAILURE() << what << " m=" << m << " n=" << n << " k=" << k << " at (" << i << "," << j
                       << ") got " << got.data<float>()[i * n + j] << " want "
-                      << want.data<float>()[i * n + j] << " err " << err << " bound " << rtol * scale;
+                      << want.data<float>()[i * n + j] << " err " << err << " bound "
+                      << rtol * scale;
         ++failures;
       }
     }
@@ -33,8 +36,8 @@ struct Case {
 };
 
 TEST(Matmul, MatchesReferenceForEveryWeightDtypeAndPath) {
-  const Case cases[] = {{1, 1, 1},    {1, 7, 83},   {7, 83, 769}, {3, 769, 64}, {64, 37, 129},
-                        {83, 7, 769}, {129, 21, 45}, {200, 9, 33}};
+  const Case cases[] = {{1, 1, 1},     {1, 7, 83},   {7, 83, 769},  {3, 769, 64},
+                        {64, 37, 129}, {83, 7, 769}, {129, 21, 45}, {200, 9, 33}};
   for (const Case& c : cases)
     for (DType dt : {DType::f32, DType::bf16, DType::f16})
       for (bool with_bias : {false, true}) {
@@ -42,9 +45,14 @@ TEST(Matmul, MatchesReferenceForEveryWeightDtypeAndPath) {
         Tensor w = convert(random_tensor({c.n, c.k}, 22), dt);
         Tensor bias = with_bias ? random_tensor({c.n}, 23) : Tensor();
         Tensor want = Tensor::empty({c.m, c.n}, DType::f32);
-        kernels::ref::matmul({.x = x.data<float>(), .w = w.raw(), .w_dtype = dt,
+        kernels::ref::matmul({.x = x.data<float>(),
+                              .w = w.raw(),
+                              .w_dtype = dt,
                               .bias = with_bias ? bias.data<float>() : nullptr,
-                              .out = want.data<float>(), .m = c.m, .n = c.n, .k = c.k});
+                              .out = want.data<float>(),
+                              .m = c.m,
+                              .n = c.n,
+                              .k = c.k});
         for (Isa isa : available_isas()) {
           IsaScope scope(isa);
           Tensor got = Tensor::empty({c.m, c.n}, DType::f32);

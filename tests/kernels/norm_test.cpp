@@ -18,8 +18,12 @@ TEST(Embedding, MatchesReferenceForEveryTableDtype) {
       Tensor ids = Tensor::empty({83}, DType::i32);
       for (int i = 0; i < 83; ++i) ids.data<int32_t>()[i] = (i * 37 + 5) % vocab;
       Tensor want = Tensor::empty({83, hidden}, DType::f32);
-      kernels::ref::embedding({.table = table.raw(), .table_dtype = dt, .ids = ids.data<int32_t>(),
-                               .out = want.data<float>(), .n_tokens = 83, .hidden = hidden});
+      kernels::ref::embedding({.table = table.raw(),
+                               .table_dtype = dt,
+                               .ids = ids.data<int32_t>(),
+                               .out = want.data<float>(),
+                               .n_tokens = 83,
+                               .hidden = hidden});
       for (Isa isa : available_isas()) {
         IsaScope scope(isa);
         Tensor got = Tensor::empty({83, hidden}, DType::f32);
@@ -36,8 +40,11 @@ TEST(RmsNorm, MatchesReference) {
       Tensor x = random_tensor({rows, hidden}, 2, -3.0f, 3.0f);
       Tensor w = random_tensor({hidden}, 3);
       Tensor want = Tensor::empty({rows, hidden}, DType::f32);
-      kernels::ref::rms_norm({.x = x.data<float>(), .weight = w.data<float>(),
-                              .out = want.data<float>(), .n_tokens = rows, .hidden = hidden,
+      kernels::ref::rms_norm({.x = x.data<float>(),
+                              .weight = w.data<float>(),
+                              .out = want.data<float>(),
+                              .n_tokens = rows,
+                              .hidden = hidden,
                               .eps = 1e-6f});
       for (Isa isa : available_isas()) {
         IsaScope scope(isa);
@@ -59,9 +66,13 @@ TEST(AddRmsNorm, UpdatesResidualAndNormalizesTheSum) {
       Tensor w = random_tensor({hidden}, 6);
       Tensor want_res = copy_of(res0);
       Tensor want = Tensor::empty({rows, hidden}, DType::f32);
-      kernels::ref::rms_norm({.x = x.data<float>(), .residual = want_res.data<float>(),
-                              .weight = w.data<float>(), .out = want.data<float>(),
-                              .n_tokens = rows, .hidden = hidden, .eps = 1e-5f});
+      kernels::ref::rms_norm({.x = x.data<float>(),
+                              .residual = want_res.data<float>(),
+                              .weight = w.data<float>(),
+                              .out = want.data<float>(),
+                              .n_tokens = rows,
+                              .hidden = hidden,
+                              .eps = 1e-5f});
       for (Isa isa : available_isas()) {
         IsaScope scope(isa);
         Tensor res = copy_of(res0);
@@ -81,9 +92,12 @@ TEST(LayerNorm, MatchesReferenceWithAndWithoutBias) {
         Tensor w = random_tensor({hidden}, 8);
         Tensor b = with_bias ? random_tensor({hidden}, 9) : Tensor();
         Tensor want = Tensor::empty({rows, hidden}, DType::f32);
-        kernels::ref::layer_norm({.x = x.data<float>(), .weight = w.data<float>(),
+        kernels::ref::layer_norm({.x = x.data<float>(),
+                                  .weight = w.data<float>(),
                                   .bias = with_bias ? b.data<float>() : nullptr,
-                                  .out = want.data<float>(), .n_tokens = rows, .hidden = hidden,
+                                  .out = want.data<float>(),
+                                  .n_tokens = rows,
+                                  .hidden = hidden,
                                   .eps = 1e-5f});
         for (Isa isa : available_isas()) {
           IsaScope scope(isa);

@@ -76,7 +76,8 @@ TEST(RopeHf, RotationMatchesTransformersCosSin) {
     for (int64_t t = 0; t < n; ++t) {
       pos.data<int32_t>()[t] = positions[static_cast<size_t>(t)];
       for (int64_t h = 0; h < 2; ++h)
-        for (int64_t d = 0; d < hd; ++d) q.data<float>()[(t * 2 + h) * hd + d] = d < half ? 1.0f : 0.5f;
+        for (int64_t d = 0; d < hd; ++d)
+          q.data<float>()[(t * 2 + h) * hd + d] = d < half ? 1.0f : 0.5f;
       for (int64_t d = 0; d < hd; ++d) k.data<float>()[t * hd + d] = d < half ? 1.0f : 0.5f;
       for (int64_t d = half; d < cfg.rotary_dim; ++d) {
         q.data<float>()[t * 2 * hd + d] = q.data<float>()[(t * 2 + 1) * hd + d] = 0.0f;
@@ -111,11 +112,18 @@ TEST(Rope, KernelMatchesReferenceForEveryLayout) {
         Tensor q0 = random_tensor({n_tokens, n_heads, hd}, 31);
         Tensor k0 = random_tensor({n_tokens, n_kv, hd}, 32);
         Tensor pos = Tensor::empty({n_tokens}, DType::i32);
-        for (int64_t t = 0; t < n_tokens; ++t) pos.data<int32_t>()[t] = static_cast<int32_t>(t * 131 % 5000);
+        for (int64_t t = 0; t < n_tokens; ++t)
+          pos.data<int32_t>()[t] = static_cast<int32_t>(t * 131 % 5000);
         Tensor qw = copy_of(q0), kw = copy_of(k0);
-        kernels::ref::rope({.q = qw.data<float>(), .k = kw.data<float>(), .positions = pos.data<int32_t>(),
-                            .inv_freq = inv.data(), .n_tokens = n_tokens, .n_heads = n_heads,
-                            .n_kv_heads = n_kv, .head_dim = hd, .rotary_dim = rotary_dim,
+        kernels::ref::rope({.q = qw.data<float>(),
+                            .k = kw.data<float>(),
+                            .positions = pos.data<int32_t>(),
+                            .inv_freq = inv.data(),
+                            .n_tokens = n_tokens,
+                            .n_heads = n_heads,
+                            .n_kv_heads = n_kv,
+                            .head_dim = hd,
+                            .rotary_dim = rotary_dim,
                             .interleaved = interleaved});
         for (Isa isa : available_isas()) {
           IsaScope scope(isa);
