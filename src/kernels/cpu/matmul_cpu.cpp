@@ -56,11 +56,15 @@ void tile_scalar(const void* xv, int64_t ldx, const void* w, int64_t k, float* o
   const float* x = static_cast<const float*>(xv);
   float acc[MR][NR] = {};
   for (int64_t kk = 0; kk < k; ++kk)
+#pragma GCC unroll 8
     for (int j = 0; j < NR; ++j) {
       const float wj = load_w<WT>(w, j * k + kk);
+#pragma GCC unroll 8
       for (int i = 0; i < MR; ++i) acc[i][j] += x[i * ldx + kk] * wj;
     }
+#pragma GCC unroll 8
   for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
     for (int j = 0; j < NR; ++j) out[i * ldo + j] = acc[i][j] + (bias ? bias[j] : 0.0f);
 }
 
@@ -106,7 +110,9 @@ LLM_TARGET_AVX2 void tile_avx2(const void* xv, int64_t ldx, const void* w, int64
       for (int j = 0; j < NR; ++j) acc[i][j] = _mm256_fmadd_ps(xi, wv[j], acc[i][j]);
     }
   }
+#pragma GCC unroll 8
   for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
     for (int j = 0; j < NR; ++j) {
       float s = hsum8(acc[i][j]);
       for (int64_t t = kk; t < k; ++t) s += x[i * ldx + t] * load_w<WT>(w, j * k + t);
@@ -148,7 +154,9 @@ LLM_TARGET_AVX512 void tile_avx512(const void* xv, int64_t ldx, const void* w, i
       for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_fmadd_ps(xi, wv[j], acc[i][j]);
     }
   }
+#pragma GCC unroll 8
   for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
     for (int j = 0; j < NR; ++j)
       out[i * ldo + j] = _mm512_reduce_add_ps(acc[i][j]) + (bias ? bias[j] : 0.0f);
 }
@@ -180,7 +188,9 @@ LLM_TARGET_AVX512BF16 void tile_dpbf16(const void* xv, int64_t ldx, const void* 
         acc[i][j] = _mm512_dpbf16_ps(acc[i][j], (__m512bh)xi, (__m512bh)wv[j]);
     }
   }
+#pragma GCC unroll 8
   for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
     for (int j = 0; j < NR; ++j)
       out[i * ldo + j] = _mm512_reduce_add_ps(acc[i][j]) + (bias ? bias[j] : 0.0f);
 }
