@@ -13,7 +13,7 @@ namespace lightllm::kernels {
 using core::DType;
 
 struct EmbeddingParams {
-  const void* table = nullptr;   // [vocab, hidden] f32 | bf16 | f16 (table_dtype)
+  const void* table = nullptr;  // [vocab, hidden] f32 | bf16 | f16 (table_dtype)
   DType table_dtype = DType::f32;
   const int32_t* ids = nullptr;  // [n_tokens], each in [0, vocab)
   float* out = nullptr;          // [n_tokens, hidden]
@@ -24,10 +24,10 @@ struct EmbeddingParams {
 // RMSNorm, optionally fused with the residual add (residual != null):
 //   residual += x; out = residual / rms(residual) * weight     (else out = x / rms(x) * weight)
 struct RmsNormParams {
-  const float* x = nullptr;      // [n_tokens, hidden]
-  float* residual = nullptr;     // [n_tokens, hidden] or null; updated in place
-  const float* weight = nullptr; // [hidden]
-  float* out = nullptr;          // [n_tokens, hidden]; may alias x (never residual)
+  const float* x = nullptr;       // [n_tokens, hidden]
+  float* residual = nullptr;      // [n_tokens, hidden] or null; updated in place
+  const float* weight = nullptr;  // [hidden]
+  float* out = nullptr;           // [n_tokens, hidden]; may alias x (never residual)
   int64_t n_tokens = 0;
   int64_t hidden = 0;
   float eps = 1e-6f;
@@ -35,10 +35,10 @@ struct RmsNormParams {
 
 // out = (x - mean) / sqrt(var + eps) * weight + bias, biased variance as torch.
 struct LayerNormParams {
-  const float* x = nullptr;      // [n_tokens, hidden]
-  const float* weight = nullptr; // [hidden]
-  const float* bias = nullptr;   // [hidden] or null
-  float* out = nullptr;          // [n_tokens, hidden]; may alias x
+  const float* x = nullptr;       // [n_tokens, hidden]
+  const float* weight = nullptr;  // [hidden]
+  const float* bias = nullptr;    // [hidden] or null
+  float* out = nullptr;           // [n_tokens, hidden]; may alias x
   int64_t n_tokens = 0;
   int64_t hidden = 0;
   float eps = 1e-5f;
@@ -46,8 +46,8 @@ struct LayerNormParams {
 
 // nn.Linear: out[m, n] = sum_k x[m, k] * w[n, k] + bias[n].
 struct MatmulParams {
-  const float* x = nullptr;     // [m, k]
-  const void* w = nullptr;      // [n, k] f32 | bf16 | f16 (w_dtype)
+  const float* x = nullptr;  // [m, k]
+  const void* w = nullptr;   // [n, k] f32 | bf16 | f16 (w_dtype)
   DType w_dtype = DType::f32;
   const float* bias = nullptr;  // [n] or null
   float* out = nullptr;         // [m, n]; must not alias x
@@ -121,20 +121,20 @@ struct AttentionParams {
   const float* k_scale = nullptr;  // [n_slots, n_kv_heads] (i8 only)
   const float* v_scale = nullptr;  // [n_slots, n_kv_heads] (i8 only)
   DType cache_dtype = DType::f32;
-  float* out = nullptr;            // [n_tokens, n_heads, head_dim]
+  float* out = nullptr;  // [n_tokens, n_heads, head_dim]
   int64_t n_tokens = 0;
   int64_t n_heads = 0;
   int64_t n_kv_heads = 0;
   int64_t head_dim = 0;
-  const int32_t* q_start = nullptr;       // [n_reqs + 1], q_start[0] == 0, q_start[n_reqs] == n_tokens
-  const int32_t* kv_len = nullptr;        // [n_reqs], kv_len[r] >= q_len_r
-  const int32_t* req_row = nullptr;       // [n_reqs]
+  const int32_t* q_start = nullptr;  // [n_reqs + 1], q_start[0] == 0, q_start[n_reqs] == n_tokens
+  const int32_t* kv_len = nullptr;   // [n_reqs], kv_len[r] >= q_len_r
+  const int32_t* req_row = nullptr;  // [n_reqs]
   const int32_t* req_to_token = nullptr;  // [max_reqs, req_to_token_stride]
   int64_t req_to_token_stride = 0;
   int32_t n_reqs = 0;
-  int32_t sliding_window = 0;             // 0 = unlimited
-  float scale = 1.0f;                     // softmax scale
-  const float* alibi_slopes = nullptr;    // [n_heads] or null
+  int32_t sliding_window = 0;           // 0 = unlimited
+  float scale = 1.0f;                   // softmax scale
+  const float* alibi_slopes = nullptr;  // [n_heads] or null
 };
 
 }  // namespace lightllm::kernels

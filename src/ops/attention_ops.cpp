@@ -35,20 +35,25 @@ Status check_cache(std::string_view op, const KvCacheView& c) {
 Status check_meta(const AttentionMeta& m, int64_t n_tokens, int64_t n_heads, int64_t n_slots) {
   if (m.n_reqs < 0) return core::invalid_argument("attention: meta.n_reqs = {} < 0", m.n_reqs);
   if (m.n_reqs > 0 && (!m.q_start || !m.kv_len || !m.req_row || !m.req_to_token))
-    return core::invalid_argument("attention: meta.q_start/kv_len/req_row/req_to_token must be set");
-  if (!(m.scale > 0.0f)) return core::invalid_argument("attention: meta.scale = {} must be > 0", m.scale);
+    return core::invalid_argument(
+        "attention: meta.q_start/kv_len/req_row/req_to_token must be set");
+  if (!(m.scale > 0.0f))
+    return core::invalid_argument("attention: meta.scale = {} must be > 0", m.scale);
   if (m.sliding_window < 0)
     return core::invalid_argument("attention: meta.sliding_window = {} < 0", m.sliding_window);
   if (m.n_reqs == 0) {
-    if (n_tokens != 0) return core::invalid_argument("attention: no requests but q has {} rows", n_tokens);
+    if (n_tokens != 0)
+      return core::invalid_argument("attention: no requests but q has {} rows", n_tokens);
     return {};
   }
   if (m.q_start[0] != 0 || m.q_start[m.n_reqs] != n_tokens)
-    return core::invalid_argument("attention: meta.q_start must run from 0 to n_tokens = {} (got {}..{})",
-                                  n_tokens, m.q_start[0], m.q_start[m.n_reqs]);
+    return core::invalid_argument(
+        "attention: meta.q_start must run from 0 to n_tokens = {} (got {}..{})", n_tokens,
+        m.q_start[0], m.q_start[m.n_reqs]);
   for (int32_t r = 0; r < m.n_reqs; ++r) {
     const int64_t q_len = m.q_start[r + 1] - m.q_start[r];
-    if (q_len < 0) return core::invalid_argument("attention: meta.q_start decreases at request {}", r);
+    if (q_len < 0)
+      return core::invalid_argument("attention: meta.q_start decreases at request {}", r);
     if (m.kv_len[r] < q_len || m.kv_len[r] > m.req_to_token_stride)
       return core::invalid_argument(
           "attention: meta.kv_len[{}] = {} must be in [q_len = {}, req_to_token_stride = {}]", r,
@@ -87,12 +92,17 @@ Status store_kv(const Tensor& k, const Tensor& v, const Tensor& slots, KvCacheVi
       return core::invalid_argument("store_kv: slots[{}] = {} is outside the KV pool [0, {})", t,
                                     s[t], cache.k.dim(0));
   const bool i8 = cache.k.dtype() == DType::i8;
-  kernels::cpu::store_kv({.k = k.data<float>(), .v = v.data<float>(), .slots = s,
-                          .k_cache = cache.k.raw(), .v_cache = cache.v.raw(),
+  kernels::cpu::store_kv({.k = k.data<float>(),
+                          .v = v.data<float>(),
+                          .slots = s,
+                          .k_cache = cache.k.raw(),
+                          .v_cache = cache.v.raw(),
                           .k_scale = i8 ? cache.k_scale.data<float>() : nullptr,
                           .v_scale = i8 ? cache.v_scale.data<float>() : nullptr,
-                          .cache_dtype = cache.k.dtype(), .n_tokens = k.dim(0),
-                          .n_kv_heads = k.dim(1), .head_dim = k.dim(2)});
+                          .cache_dtype = cache.k.dtype(),
+                          .n_tokens = k.dim(0),
+                          .n_kv_heads = k.dim(1),
+                          .head_dim = k.dim(2)});
   return {};
 }
 
@@ -109,20 +119,30 @@ Status attention(const Tensor& q, const KvCacheView& cache, const AttentionMeta&
   LLM_RETURN_IF_ERROR(check_cpu(op, {&q, &out}));
   const int64_t n_heads = q.dim(1), n_kv_heads = cache.k.dim(1);
   if (n_kv_heads == 0 || n_heads % n_kv_heads != 0)
-    return core::invalid_argument("attention: n_heads = {} of q is not a multiple of n_kv_heads = {}",
-                                  n_heads, n_kv_heads);
+    return core::invalid_argument(
+        "attention: n_heads = {} of q is not a multiple of n_kv_heads = {}", n_heads, n_kv_heads);
   if (out.raw() == q.raw()) return core::invalid_argument("attention: out must not alias q");
   LLM_RETURN_IF_ERROR(check_meta(meta, q.dim(0), n_heads, cache.k.dim(0)));
   const bool i8 = cache.k.dtype() == DType::i8;
-  kernels::cpu::attention({.q = q.data<float>(), .k_cache = cache.k.raw(), .v_cache = cache.v.raw(),
+  kernels::cpu::attention({.q = q.data<float>(),
+                           .k_cache = cache.k.raw(),
+                           .v_cache = cache.v.raw(),
                            .k_scale = i8 ? cache.k_scale.data<float>() : nullptr,
                            .v_scale = i8 ? cache.v_scale.data<float>() : nullptr,
-                           .cache_dtype = cache.k.dtype(), .out = out.data<float>(),
-                           .n_tokens = q.dim(0), .n_heads = n_heads, .n_kv_heads = n_kv_heads,
-                           .head_dim = q.dim(2), .q_start = meta.q_start, .kv_len = meta.kv_len,
-                           .req_row = meta.req_row, .req_to_token = meta.req_to_token,
-                           .req_to_token_stride = meta.req_to_token_stride, .n_reqs = meta.n_reqs,
-                           .sliding_window = meta.sliding_window, .scale = meta.scale,
+                           .cache_dtype = cache.k.dtype(),
+                           .out = out.data<float>(),
+                           .n_tokens = q.dim(0),
+                           .n_heads = n_heads,
+                           .n_kv_heads = n_kv_heads,
+                           .head_dim = q.dim(2),
+                           .q_start = meta.q_start,
+                           .kv_len = meta.kv_len,
+                           .req_row = meta.req_row,
+                           .req_to_token = meta.req_to_token,
+                           .req_to_token_stride = meta.req_to_token_stride,
+                           .n_reqs = meta.n_reqs,
+                           .sliding_window = meta.sliding_window,
+                           .scale = meta.scale,
                            .alibi_slopes = meta.alibi_slopes});
   return {};
 }

@@ -27,9 +27,14 @@ Status matmul(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& out)
   }
   LLM_RETURN_IF_ERROR(check_cpu(op, {&x, &w, &bias, &out}));
   if (out.raw() == x.raw()) return core::invalid_argument("matmul: out must not alias x");
-  kernels::cpu::matmul({.x = x.data<float>(), .w = w.raw(), .w_dtype = w.dtype(),
+  kernels::cpu::matmul({.x = x.data<float>(),
+                        .w = w.raw(),
+                        .w_dtype = w.dtype(),
                         .bias = bias.defined() ? bias.data<float>() : nullptr,
-                        .out = out.data<float>(), .m = x.dim(0), .n = w.dim(0), .k = x.dim(1)});
+                        .out = out.data<float>(),
+                        .m = x.dim(0),
+                        .n = w.dim(0),
+                        .k = x.dim(1)});
   return {};
 }
 
@@ -46,8 +51,11 @@ Status gated(std::string_view op, const Tensor& gate, const Tensor& up, Tensor& 
   LLM_RETURN_IF_ERROR(check_same_shape(op, {"gate", gate}, {"up", up}));
   LLM_RETURN_IF_ERROR(check_same_shape(op, {"gate", gate}, {"out", out}));
   LLM_RETURN_IF_ERROR(check_cpu(op, {&gate, &up, &out}));
-  kernels::cpu::gated_act({.gate = gate.data<float>(), .up = up.data<float>(),
-                           .out = out.data<float>(), .n = gate.numel(), .act = act});
+  kernels::cpu::gated_act({.gate = gate.data<float>(),
+                           .up = up.data<float>(),
+                           .out = out.data<float>(),
+                           .n = gate.numel(),
+                           .act = act});
   return {};
 }
 
@@ -68,7 +76,10 @@ Status gelu(Tensor& x, bool tanh_approx) {
   LLM_RETURN_IF_ERROR(check_dtype(op, {"x", x}, {DType::f32}));
   LLM_RETURN_IF_ERROR(check_cpu(op, {&x}));
   kernels::cpu::gated_act(
-      {.gate = x.data<float>(), .up = nullptr, .out = x.data<float>(), .n = x.numel(),
+      {.gate = x.data<float>(),
+       .up = nullptr,
+       .out = x.data<float>(),
+       .n = x.numel(),
        .act = tanh_approx ? kernels::Activation::gelu_tanh : kernels::Activation::gelu_erf});
   return {};
 }

@@ -26,8 +26,11 @@ Status embedding(const Tensor& table, const Tensor& ids, Tensor& out) {
     if (id[t] < 0 || id[t] >= vocab)
       return core::invalid_argument("embedding: ids[{}] = {} is out of range [0, {}) of table", t,
                                     id[t], vocab);
-  kernels::cpu::embedding({.table = table.raw(), .table_dtype = table.dtype(), .ids = id,
-                           .out = out.data<float>(), .n_tokens = ids.dim(0),
+  kernels::cpu::embedding({.table = table.raw(),
+                           .table_dtype = table.dtype(),
+                           .ids = id,
+                           .out = out.data<float>(),
+                           .n_tokens = ids.dim(0),
                            .hidden = table.dim(1)});
   return {};
 }
@@ -59,9 +62,12 @@ Status check_norm(std::string_view op, const Tensor& x, const Tensor& weight, co
 Status rms_norm(const Tensor& x, const Tensor& weight, float eps, Tensor& out) {
   LLM_RETURN_IF_ERROR(check_norm("rms_norm", x, weight, nullptr, out));
   const int64_t hidden = x.dim(-1);
-  kernels::cpu::rms_norm({.x = x.data<float>(), .weight = weight.data<float>(),
-                          .out = out.data<float>(), .n_tokens = x.numel() / hidden,
-                          .hidden = hidden, .eps = eps});
+  kernels::cpu::rms_norm({.x = x.data<float>(),
+                          .weight = weight.data<float>(),
+                          .out = out.data<float>(),
+                          .n_tokens = x.numel() / hidden,
+                          .hidden = hidden,
+                          .eps = eps});
   return {};
 }
 
@@ -76,9 +82,13 @@ Status add_rms_norm(Tensor& residual, const Tensor& x, const Tensor& weight, flo
   if (out.raw() == residual.raw() || x.raw() == residual.raw())
     return core::invalid_argument("add_rms_norm: out and x must not alias residual");
   const int64_t hidden = x.dim(-1);
-  kernels::cpu::rms_norm({.x = x.data<float>(), .residual = residual.data<float>(),
-                          .weight = weight.data<float>(), .out = out.data<float>(),
-                          .n_tokens = x.numel() / hidden, .hidden = hidden, .eps = eps});
+  kernels::cpu::rms_norm({.x = x.data<float>(),
+                          .residual = residual.data<float>(),
+                          .weight = weight.data<float>(),
+                          .out = out.data<float>(),
+                          .n_tokens = x.numel() / hidden,
+                          .hidden = hidden,
+                          .eps = eps});
   return {};
 }
 
@@ -86,10 +96,13 @@ Status layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, flo
                   Tensor& out) {
   LLM_RETURN_IF_ERROR(check_norm("layer_norm", x, weight, &bias, out));
   const int64_t hidden = x.dim(-1);
-  kernels::cpu::layer_norm({.x = x.data<float>(), .weight = weight.data<float>(),
+  kernels::cpu::layer_norm({.x = x.data<float>(),
+                            .weight = weight.data<float>(),
                             .bias = bias.defined() ? bias.data<float>() : nullptr,
-                            .out = out.data<float>(), .n_tokens = x.numel() / hidden,
-                            .hidden = hidden, .eps = eps});
+                            .out = out.data<float>(),
+                            .n_tokens = x.numel() / hidden,
+                            .hidden = hidden,
+                            .eps = eps});
   return {};
 }
 

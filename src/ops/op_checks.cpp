@@ -7,7 +7,8 @@ namespace lightllm::ops::detail {
 
 Status check_tensor_any_rank(std::string_view op, const Arg& a) {
   if (!a.t.defined()) return core::invalid_argument("{}: {} is undefined (null data)", op, a.name);
-  if (a.t.ndim() < 1) return core::invalid_argument("{}: {} must have at least one dim", op, a.name);
+  if (a.t.ndim() < 1)
+    return core::invalid_argument("{}: {} must have at least one dim", op, a.name);
   if (!a.t.is_contiguous())
     return core::invalid_argument("{}: {} ({}) must be contiguous", op, a.name, a.t.describe());
   return {};
@@ -32,7 +33,8 @@ Status check_dtype(std::string_view op, const Arg& a, std::initializer_list<DTyp
                                 core::dtype_name(a.t.dtype()), names);
 }
 
-Status check_dim(std::string_view op, const Arg& a, int d, int64_t expected, std::string_view what) {
+Status check_dim(std::string_view op, const Arg& a, int d, int64_t expected,
+                 std::string_view what) {
   if (a.t.dim(d) != expected)
     return core::invalid_argument("{}: {} has shape {}, dim {} must be {} ({})", op, a.name,
                                   a.t.shape().to_string(), d, expected, what);

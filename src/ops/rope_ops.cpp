@@ -35,8 +35,9 @@ void llama3_adjust(std::vector<float>& inv, const RopeConfig& c) {
   for (float& f : inv) {
     const float wavelen = two_pi / f;
     float scaled = wavelen > low_wavelen ? f / factor : f;
-    const float smooth = (static_cast<float>(old_ctx) / wavelen - static_cast<float>(c.low_freq_factor)) /
-                         static_cast<float>(c.high_freq_factor - c.low_freq_factor);
+    const float smooth =
+        (static_cast<float>(old_ctx) / wavelen - static_cast<float>(c.low_freq_factor)) /
+        static_cast<float>(c.high_freq_factor - c.low_freq_factor);
     const float smoothed = (1.0f - smooth) * scaled / factor + smooth * scaled;
     const bool medium = !(wavelen < high_wavelen) && !(wavelen > low_wavelen);
     f = medium ? smoothed : scaled;
@@ -51,13 +52,12 @@ std::vector<float> rope_inv_freq(const RopeConfig& cfg, int64_t seq_len) {
   float base = static_cast<float>(cfg.theta);
   if (cfg.scaling == RopeScaling::dynamic_ntk && seq_len > cfg.original_max_position &&
       cfg.original_max_position > 0) {
-    // HF: base * ((factor * seq_len / max_pos) - (factor - 1)) ** (dim / (dim - 2)), where
-    // seq_len = max(position_ids) + 1 is an int64 tensor, so the math runs in float32.
-    float t = static_cast<float>(cfg.factor) * static_cast<float>(seq_len);
-    t = t / static_cast<float>(cfg.original_max_position);
-    t = t - static_cast<float>(cfg.factor - 1.0);
-    t = std::pow(t, static_cast<float>(static_cast<double>(dim) / (dim - 2)));
-    base = base * t;
+    // HF: base * ((factor * seq_len / max_pos) - (factor - 1)) ** (dim / (dim - 2)) on a
+    // 0-dim tensor; its value equals this f64 expression rounded once to f32.
+    const double t =
+        cfg.factor * static_cast<double>(seq_len) / static_cast<double>(cfg.original_max_position) -
+        (cfg.factor - 1.0);
+    base = static_cast<float>(cfg.theta * std::pow(t, static_cast<double>(dim) / (dim - 2)));
   }
   std::vector<float> inv = default_inv_freq(base, dim);
   if (cfg.scaling == RopeScaling::linear)
@@ -81,17 +81,25 @@ Status rope(Tensor& q, Tensor& k, const Tensor& positions, const std::vector<flo
   LLM_RETURN_IF_ERROR(check_cpu(op, {&q, &k, &positions}));
   const int64_t head_dim = q.dim(2);
   if (cfg.rotary_dim <= 0 || cfg.rotary_dim % 2 != 0 || cfg.rotary_dim > head_dim)
-    return core::invalid_argument("rope: cfg.rotary_dim = {} must be even and in (0, head_dim = {}]",
-                                  cfg.rotary_dim, head_dim);
+    return core::invalid_argument(
+        "rope: cfg.rotary_dim = {} must be even and in (0, head_dim = {}]", cfg.rotary_dim,
+        head_dim);
   if (static_cast<int64_t>(inv_freq.size()) != cfg.rotary_dim / 2)
     return core::invalid_argument("rope: inv_freq has {} entries, expected rotary_dim / 2 = {}",
                                   inv_freq.size(), cfg.rotary_dim / 2);
   const int32_t* pos = positions.data<int32_t>();
   for (int64_t t = 0; t < positions.dim(0); ++t)
-    if (pos[t] < 0) return core::invalid_argument("rope: positions[{}] = {} is negative", t, pos[t]);
-  kernels::cpu::rope({.q = q.data<float>(), .k = k.data<float>(), .positions = pos,
-                      .inv_freq = inv_freq.data(), .n_tokens = q.dim(0), .n_heads = q.dim(1),
-                      .n_kv_heads = k.dim(1), .head_dim = head_dim, .rotary_dim = cfg.rotary_dim,
+    if (pos[t] < 0)
+      return core::invalid_argument("rope: positions[{}] = {} is negative", t, pos[t]);
+  kernels::cpu::rope({.q = q.data<float>(),
+                      .k = k.data<float>(),
+                      .positions = pos,
+                      .inv_freq = inv_freq.data(),
+                      .n_tokens = q.dim(0),
+                      .n_heads = q.dim(1),
+                      .n_kv_heads = k.dim(1),
+                      .head_dim = head_dim,
+                      .rotary_dim = cfg.rotary_dim,
                       .interleaved = cfg.interleaved});
   return {};
 }

@@ -96,7 +96,8 @@ LLM_TARGET_AVX2 void qk_avx2(const float* q, const float* k, int64_t n, int64_t 
       a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(kj + i), a0);
       a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), _mm256_loadu_ps(kj + i + 8), a1);
     }
-    for (; i < hd8; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(kj + i), a0);
+    for (; i < hd8; i += 8)
+      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(kj + i), a0);
     float acc = hsum8(_mm256_add_ps(a0, a1));
     for (; i < hd; ++i) acc += q[i] * kj[i];
     s[j] = acc;
@@ -137,18 +138,22 @@ LLM_TARGET_AVX512 void gather_avx512(const AttentionParams& p, const void* cache
       const __mmask16 m = tail_mask(hd - i);
       __m512 x;
       switch (p.cache_dtype) {
-        case DType::f32: x = _mm512_maskz_loadu_ps(m, static_cast<const float*>(cache) + base + i); break;
+        case DType::f32:
+          x = _mm512_maskz_loadu_ps(m, static_cast<const float*>(cache) + base + i);
+          break;
         case DType::bf16:
-          x = _mm512_castsi512_ps(_mm512_slli_epi32(
-              _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, static_cast<const uint16_t*>(cache) + base + i)),
-              16));
+          x = _mm512_castsi512_ps(
+              _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(
+                                    m, static_cast<const uint16_t*>(cache) + base + i)),
+                                16));
           break;
         case DType::f16:
-          x = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, static_cast<const uint16_t*>(cache) + base + i));
+          x = _mm512_cvtph_ps(
+              _mm256_maskz_loadu_epi16(m, static_cast<const uint16_t*>(cache) + base + i));
           break;
         default:  // i8
-          x = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
-                                _mm_maskz_loadu_epi8(m, static_cast<const int8_t*>(cache) + base + i))),
+          x = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(
+                                m, static_cast<const int8_t*>(cache) + base + i))),
                             _mm512_set1_ps(scales[row]));
           break;
       }
@@ -178,14 +183,15 @@ LLM_TARGET_AVX512 void qk_avx512(const float* q, const float* k, int64_t n, int6
     __m512 a = _mm512_setzero_ps();
     for (int64_t i = 0; i < hd; i += 16) {
       const __mmask16 m = tail_mask(hd - i);
-      a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + i), _mm512_maskz_loadu_ps(m, k + j * hd + i), a);
+      a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + i), _mm512_maskz_loadu_ps(m, k + j * hd + i),
+                          a);
     }
     s[j] = _mm512_reduce_add_ps(a);
   }
 }
 
-LLM_TARGET_AVX512 void pv_avx512(const float* w, const float* v, int64_t n, int64_t hd,
-                                 float alpha, float* acc) {
+LLM_TARGET_AVX512 void pv_avx512(const float* w, const float* v, int64_t n, int64_t hd, float alpha,
+                                 float* acc) {
   const __m512 va = _mm512_set1_ps(alpha);
   for (int64_t i = 0; i < hd; i += 64) {  // four 16-lane chunks of acc stay in registers
     const __mmask16 m0 = tail_mask(hd - i), m1 = tail_mask(std::max<int64_t>(0, hd - i - 16)),

@@ -126,8 +126,9 @@ void store_row(const float* src, int64_t n, void* cache, DType dtype, int64_t ds
       *scale = sc;
       int8_t* q = static_cast<int8_t*>(cache) + dst;
       for (int64_t d = 0; d < n; ++d)
-        q[d] = sc == 0.0f ? int8_t{0}
-                          : static_cast<int8_t>(std::clamp(std::nearbyint(src[d] / sc), -127.0f, 127.0f));
+        q[d] = sc == 0.0f
+                   ? int8_t{0}
+                   : static_cast<int8_t>(std::clamp(std::nearbyint(src[d] / sc), -127.0f, 127.0f));
       break;
     }
     default: break;
@@ -197,8 +198,8 @@ void rope(const RopeParams& p) {
       }
       rope_heads(p.q + t * p.n_heads * p.head_dim, p.n_heads, p.head_dim, half, p.interleaved,
                  c.data(), s.data());
-      rope_heads(p.k + t * p.n_kv_heads * p.head_dim, p.n_kv_heads, p.head_dim, half,
-                 p.interleaved, c.data(), s.data());
+      rope_heads(p.k + t * p.n_kv_heads * p.head_dim, p.n_kv_heads, p.head_dim, half, p.interleaved,
+                 c.data(), s.data());
     }
   }
 }

@@ -44,7 +44,9 @@ Isa active_isa() {
   return static_cast<Isa>(l < d ? l : d);
 }
 
-void set_isa_limit(Isa l) { limit().store(static_cast<int>(l), std::memory_order_relaxed); }
+void set_isa_limit(Isa l) {
+  limit().store(static_cast<int>(l), std::memory_order_relaxed);
+}
 
 const char* isa_name(Isa isa) {
   switch (isa) {

@@ -22,14 +22,24 @@
 namespace lightllm::kernels::cpu {
 namespace {
 
-constexpr int kNr = 4;                   // weight rows per tile
-constexpr int64_t kDecodeRows = 64;      // up to this many x rows: one pass over the weights
+constexpr int kNr = 4;                       // weight rows per tile
+constexpr int64_t kDecodeRows = 64;          // up to this many x rows: one pass over the weights
 constexpr int64_t kXBlockBytes = 256 << 10;  // x slice per row block for larger m
 
 // Tile signature: x [MR, ldx] (f32, or bf16 when the kernel packs x), w [NR, k] rows of the
 // weight, out [MR, ldo], bias [NR] or null.
 using TileFn = void (*)(const void* x, int64_t ldx, const void* w, int64_t k, float* out,
                         int64_t ldo, const float* bias);
+
+// Weight tiles are contiguous rows: while a tile runs, pull the same cache line of the next
+// tile (NR rows further on) into L1, so streaming stays ahead of use even though each row is
+// short (K * 2 bytes) for the hardware prefetcher to lock on. Prefetches never fault.
+template <DType WT, int NR>
+inline void prefetch_next_tile(const void* w, int64_t elem, int64_t k) {
+  const char* p =
+      static_cast<const char*>(w) + (elem + NR * k) * static_cast<int64_t>(core::dtype_size(WT));
+  __builtin_prefetch(p, 0, 3);
+}
 
 // --- scalar -------------------------------------------------------------------------------
 template <DType WT>
@@ -46,11 +56,15 @@ void tile_scalar(const void* xv, int64_t ldx, const void* w, int64_t k, float* o
   const float* x = static_cast<const float*>(xv);
   float acc[MR][NR] = {};
   for (int64_t kk = 0; kk < k; ++kk)
+#pragma GCC unroll 8
     for (int j = 0; j < NR; ++j) {
       const float wj = load_w<WT>(w, j * k + kk);
+#pragma GCC unroll 8
       for (int i = 0; i < MR; ++i) acc[i][j] += x[i * ldx + kk] * wj;
     }
+#pragma GCC unroll 8
   for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
     for (int j = 0; j < NR; ++j) out[i * ldo + j] = acc[i][j] + (bias ? bias[j] : 0.0f);
 }
 
@@ -58,7 +72,8 @@ void tile_scalar(const void* xv, int64_t ldx, const void* w, int64_t k, float* o
 template <DType WT>
 LLM_TARGET_AVX2 inline __m256 load_w8(const void* w, int64_t i) {
   if constexpr (WT == DType::f32) return _mm256_loadu_ps(static_cast<const float*>(w) + i);
-  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(w) + i));
+  const __m128i h =
+      _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(w) + i));
   if constexpr (WT == DType::bf16)
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
   return _mm256_cvtph_ps(h);
@@ -84,7 +99,10 @@ LLM_TARGET_AVX2 void tile_avx2(const void* xv, int64_t ldx, const void* w, int64
   for (; kk + 8 <= k; kk += 8) {
     __m256 wv[NR];
 #pragma GCC unroll 8
-    for (int j = 0; j < NR; ++j) wv[j] = load_w8<WT>(w, j * k + kk);
+    for (int j = 0; j < NR; ++j) {
+      wv[j] = load_w8<WT>(w, j * k + kk);
+      if (kk % 16 == 0) prefetch_next_tile<WT, NR>(w, j * k + kk, k);
+    }
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) {
       const __m256 xi = _mm256_loadu_ps(x + i * ldx + kk);
@@ -92,7 +110,9 @@ LLM_TARGET_AVX2 void tile_avx2(const void* xv, int64_t ldx, const void* w, int64
       for (int j = 0; j < NR; ++j) acc[i][j] = _mm256_fmadd_ps(xi, wv[j], acc[i][j]);
     }
   }
+#pragma GCC unroll 8
   for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
     for (int j = 0; j < NR; ++j) {
       float s = hsum8(acc[i][j]);
       for (int64_t t = kk; t < k; ++t) s += x[i * ldx + t] * load_w<WT>(w, j * k + t);
@@ -123,7 +143,10 @@ LLM_TARGET_AVX512 void tile_avx512(const void* xv, int64_t ldx, const void* w, i
     const __mmask16 m = k - kk >= 16 ? __mmask16(0xffff) : __mmask16((1u << (k - kk)) - 1);
     __m512 wv[NR];
 #pragma GCC unroll 8
-    for (int j = 0; j < NR; ++j) wv[j] = load_w16<WT>(w, j * k + kk, m);
+    for (int j = 0; j < NR; ++j) {
+      wv[j] = load_w16<WT>(w, j * k + kk, m);
+      prefetch_next_tile<WT, NR>(w, j * k + kk, k);
+    }
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) {
       const __m512 xi = _mm512_maskz_loadu_ps(m, x + i * ldx + kk);
@@ -131,7 +154,9 @@ LLM_TARGET_AVX512 void tile_avx512(const void* xv, int64_t ldx, const void* w, i
       for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_fmadd_ps(xi, wv[j], acc[i][j]);
     }
   }
+#pragma GCC unroll 8
   for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
     for (int j = 0; j < NR; ++j)
       out[i * ldo + j] = _mm512_reduce_add_ps(acc[i][j]) + (bias ? bias[j] : 0.0f);
 }
@@ -151,7 +176,10 @@ LLM_TARGET_AVX512BF16 void tile_dpbf16(const void* xv, int64_t ldx, const void* 
     const __mmask32 m = k - kk >= 32 ? __mmask32(0xffffffffu) : __mmask32((1u << (k - kk)) - 1);
     __m512i wv[NR];
 #pragma GCC unroll 8
-    for (int j = 0; j < NR; ++j) wv[j] = _mm512_maskz_loadu_epi16(m, wb + j * k + kk);
+    for (int j = 0; j < NR; ++j) {
+      wv[j] = _mm512_maskz_loadu_epi16(m, wb + j * k + kk);
+      prefetch_next_tile<DType::bf16, NR>(w, j * k + kk, k);
+    }
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) {
       const __m512i xi = _mm512_maskz_loadu_epi16(m, x + i * ldx + kk);
@@ -160,7 +188,9 @@ LLM_TARGET_AVX512BF16 void tile_dpbf16(const void* xv, int64_t ldx, const void* 
         acc[i][j] = _mm512_dpbf16_ps(acc[i][j], (__m512bh)xi, (__m512bh)wv[j]);
     }
   }
+#pragma GCC unroll 8
   for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
     for (int j = 0; j < NR; ++j)
       out[i * ldo + j] = _mm512_reduce_add_ps(acc[i][j]) + (bias ? bias[j] : 0.0f);
 }
@@ -182,13 +212,14 @@ struct Kernel {
   bool packs_bf16 = false;  // x is converted to bf16 before the tiles run
 };
 
-#define LLM_TABLE(FN, WT, MR)                                                          \
-  Kernel {                                                                             \
-    MR, {&FN<WT, 1, kNr>, &FN<WT, (MR > 1 ? 2 : 1), kNr>, &FN<WT, (MR > 2 ? 3 : 1), kNr>, \
-         &FN<WT, (MR > 3 ? 4 : 1), kNr>},                                              \
-        {&FN<WT, 1, 1>, &FN<WT, (MR > 1 ? 2 : 1), 1>, &FN<WT, (MR > 2 ? 3 : 1), 1>,      \
-         &FN<WT, (MR > 3 ? 4 : 1), 1>},                                                \
-        false                                                                          \
+#define LLM_TABLE(FN, WT, MR)                                                             \
+  Kernel {                                                                                \
+    MR,                                                                                   \
+        {&FN<WT, 1, kNr>, &FN<WT, (MR > 1 ? 2 : 1), kNr>, &FN<WT, (MR > 2 ? 3 : 1), kNr>, \
+         &FN<WT, (MR > 3 ? 4 : 1), kNr>},                                                 \
+        {&FN<WT, 1, 1>, &FN<WT, (MR > 1 ? 2 : 1), 1>, &FN<WT, (MR > 2 ? 3 : 1), 1>,       \
+         &FN<WT, (MR > 3 ? 4 : 1), 1>},                                                   \
+        false                                                                             \
   }
 
 template <DType WT>
@@ -203,12 +234,12 @@ Kernel select_kernel(DType w_dtype) {
   switch (w_dtype) {
     case DType::bf16:
       if (isa >= Isa::avx512_bf16)
-        return Kernel{4,
-                      {&tile_dpbf16<1, kNr>, &tile_dpbf16<2, kNr>, &tile_dpbf16<3, kNr>,
-                       &tile_dpbf16<4, kNr>},
-                      {&tile_dpbf16<1, 1>, &tile_dpbf16<2, 1>, &tile_dpbf16<3, 1>,
-                       &tile_dpbf16<4, 1>},
-                      true};
+        return Kernel{
+            4,
+            {&tile_dpbf16<1, kNr>, &tile_dpbf16<2, kNr>, &tile_dpbf16<3, kNr>,
+             &tile_dpbf16<4, kNr>},
+            {&tile_dpbf16<1, 1>, &tile_dpbf16<2, 1>, &tile_dpbf16<3, 1>, &tile_dpbf16<4, 1>},
+            true};
       return kernel_for<DType::bf16>(isa);
     case DType::f16: return kernel_for<DType::f16>(isa);
     default: return kernel_for<DType::f32>(isa);

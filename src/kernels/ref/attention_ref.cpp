@@ -71,7 +71,8 @@ void attention(const AttentionParams& p) {
     const int32_t* slots = p.req_to_token + p.req_row[r] * p.req_to_token_stride;
     for (int64_t row = q0; row < q1; ++row) {
       const int64_t pos = kv_len - (q1 - q0) + (row - q0);
-      const int64_t lo = p.sliding_window > 0 ? std::max<int64_t>(0, pos - p.sliding_window + 1) : 0;
+      const int64_t lo =
+          p.sliding_window > 0 ? std::max<int64_t>(0, pos - p.sliding_window + 1) : 0;
       for (int64_t h = 0; h < p.n_heads; ++h) {
         const int64_t kvh = h / group;
         const float* q = p.q + (row * p.n_heads + h) * p.head_dim;
@@ -95,7 +96,8 @@ void attention(const AttentionParams& p) {
             acc[static_cast<size_t>(d)] += w * kv_elem(p.v_cache, p.v_scale, p, slots[j], kvh, d);
         }
         float* out = p.out + (row * p.n_heads + h) * p.head_dim;
-        for (int64_t d = 0; d < p.head_dim; ++d) out[d] = static_cast<float>(acc[static_cast<size_t>(d)]);
+        for (int64_t d = 0; d < p.head_dim; ++d)
+          out[d] = static_cast<float>(acc[static_cast<size_t>(d)]);
       }
     }
   }

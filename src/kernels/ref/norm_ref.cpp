@@ -36,8 +36,7 @@ void rms_norm(const RmsNormParams& p) {
     double ss = 0.0;
     for (int64_t h = 0; h < p.hidden; ++h) ss += static_cast<double>(src[h]) * src[h];
     const double inv = 1.0 / std::sqrt(ss / static_cast<double>(p.hidden) + p.eps);
-    for (int64_t h = 0; h < p.hidden; ++h)
-      out[h] = static_cast<float>(src[h] * inv * p.weight[h]);
+    for (int64_t h = 0; h < p.hidden; ++h) out[h] = static_cast<float>(src[h] * inv * p.weight[h]);
   }
 }
 
