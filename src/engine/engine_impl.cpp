@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "engine/sampling/generation_defaults.h"
 #include "models/loader/model_config.h"
+#include "models/loader/weight_store.h"
 #include "models/model.h"
 
 namespace lightllm {
