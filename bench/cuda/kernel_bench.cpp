@@ -28,13 +28,13 @@ using lightllm::core::DType;
 
 namespace {
 
-#define CHECK_OK(expr)                                                                   \
-  do {                                                                                   \
-    auto _st = (expr);                                                                   \
-    if (!_st.ok()) {                                                                     \
+#define CHECK_OK(expr)                                                                  \
+  do {                                                                                  \
+    auto _st = (expr);                                                                  \
+    if (!_st.ok()) {                                                                    \
       std::fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, _st.to_string().c_str()); \
-      std::exit(1);                                                                      \
-    }                                                                                    \
+      std::exit(1);                                                                     \
+    }                                                                                   \
   } while (0)
 
 DeviceBuffer alloc(size_t bytes) {
@@ -81,7 +81,8 @@ void fill_random(DeviceBuffer& b, uint32_t seed) {
   for (auto& x : h) x = static_cast<uint16_t>((0x3000 + (rng() & 0x0fff)) | ((rng() & 1) << 15));
   for (size_t off = 0; off < b.size(); off += kChunk) {
     const size_t n = std::min(kChunk, b.size() - off);
-    if (cudaMemcpy(static_cast<char*>(b.data()) + off, h.data(), n, cudaMemcpyHostToDevice) != cudaSuccess) {
+    if (cudaMemcpy(static_cast<char*>(b.data()) + off, h.data(), n, cudaMemcpyHostToDevice) !=
+        cudaSuccess) {
       std::fprintf(stderr, "upload failed\n");
       std::exit(1);
     }
@@ -93,7 +94,8 @@ double g_copy_gbs = 0;
 void bench_copy() {
   const size_t bytes = size_t{1} << 30;
   DeviceBuffer src = alloc(bytes), dst = alloc(bytes);
-  const double ms = time_ms([&] { cudaMemcpyAsync(dst.data(), src.data(), bytes, cudaMemcpyDeviceToDevice); }, 10);
+  const double ms = time_ms(
+      [&] { cudaMemcpyAsync(dst.data(), src.data(), bytes, cudaMemcpyDeviceToDevice); }, 10);
   g_copy_gbs = 2.0 * bytes / (ms * 1e-3) / 1e9;
   std::printf("copy     D2D cudaMemcpy 1 GiB: %.3f ms, %.0f GB/s (read+write)\n", ms, g_copy_gbs);
 }
@@ -119,16 +121,29 @@ void bench_decode(DType dt, bool int8) {
       CHECK_OK(vs.upload(sc.data(), vs.size()));
       DeviceBuffer q = alloc(static_cast<size_t>(batch) * H * D * 2), out = alloc(q.size());
       fill_random(q, 4);
-      DeviceBuffer rt = alloc(perm.size() * 4), drow = alloc(rows.size() * 4), dlen = alloc(lens.size() * 4);
+      DeviceBuffer rt = alloc(perm.size() * 4), drow = alloc(rows.size() * 4),
+                   dlen = alloc(lens.size() * 4);
       CHECK_OK(rt.upload(perm.data(), rt.size()));
       CHECK_OK(drow.upload(rows.data(), drow.size()));
       CHECK_OK(dlen.upload(lens.data(), dlen.size()));
-      kc::DecodeAttentionParams p{.dtype = dt, .kv_int8 = int8, .q = q.data(), .k_cache = k.data(),
-                                  .v_cache = v.data(), .k_scale = ks.as<float>(), .v_scale = vs.as<float>(),
-                                  .req_to_token = rt.as<int32_t>(), .req_row = drow.as<int32_t>(),
-                                  .kv_len = dlen.as<int32_t>(), .out = out.data(), .n_reqs = batch,
-                                  .n_heads = H, .n_kv_heads = KVH, .head_dim = D,
-                                  .req_to_token_stride = ctx, .max_kv_len = ctx, .softmax_scale = 0.088f};
+      kc::DecodeAttentionParams p{.dtype = dt,
+                                  .kv_int8 = int8,
+                                  .q = q.data(),
+                                  .k_cache = k.data(),
+                                  .v_cache = v.data(),
+                                  .k_scale = ks.as<float>(),
+                                  .v_scale = vs.as<float>(),
+                                  .req_to_token = rt.as<int32_t>(),
+                                  .req_row = drow.as<int32_t>(),
+                                  .kv_len = dlen.as<int32_t>(),
+                                  .out = out.data(),
+                                  .n_reqs = batch,
+                                  .n_heads = H,
+                                  .n_kv_heads = KVH,
+                                  .head_dim = D,
+                                  .req_to_token_stride = ctx,
+                                  .max_kv_len = ctx,
+                                  .softmax_scale = 0.088f};
       DeviceBuffer ws = alloc(kc::decode_attention_workspace_bytes(p));
       p.workspace = ws.data();
       p.workspace_bytes = ws.size();
@@ -136,9 +151,11 @@ void bench_decode(DType dt, bool int8) {
       double bytes = 2.0 * static_cast<double>(n_slots) * KVH * D * static_cast<double>(elem);
       if (int8) bytes += 2.0 * static_cast<double>(n_slots) * KVH * 4;
       const double gbs = bytes / (ms * 1e-3) / 1e9;
-      std::printf("decode   %s%s batch %3d ctx %4d: %8.1f us  KV %7.1f MB  %6.0f GB/s  %5.1f%% of copy  (splits %d)\n",
-                  dt == DType::bf16 ? "bf16" : "f16 ", int8 ? "/int8kv" : "        ", batch, ctx, ms * 1e3,
-                  bytes / 1e6, gbs, 100.0 * gbs / g_copy_gbs, kc::decode_attention_splits(p));
+      std::printf(
+          "decode   %s%s batch %3d ctx %4d: %8.1f us  KV %7.1f MB  %6.0f GB/s  %5.1f%% of copy  "
+          "(splits %d)\n",
+          dt == DType::bf16 ? "bf16" : "f16 ", int8 ? "/int8kv" : "        ", batch, ctx, ms * 1e3,
+          bytes / 1e6, gbs, 100.0 * gbs / g_copy_gbs, kc::decode_attention_splits(p));
     }
   }
 }
@@ -153,8 +170,8 @@ void bench_prefill(DType dt) {
     std::vector<int32_t> perm(static_cast<size_t>(n_tokens));
     std::iota(perm.begin(), perm.end(), 0);
     std::shuffle(perm.begin(), perm.end(), std::mt19937(5));
-    std::vector<int32_t> rows(static_cast<size_t>(c.n_reqs)), lens(static_cast<size_t>(c.n_reqs), c.len),
-        qs(static_cast<size_t>(c.n_reqs) + 1);
+    std::vector<int32_t> rows(static_cast<size_t>(c.n_reqs)),
+        lens(static_cast<size_t>(c.n_reqs), c.len), qs(static_cast<size_t>(c.n_reqs) + 1);
     std::iota(rows.begin(), rows.end(), 0);
     for (int r = 0; r <= c.n_reqs; ++r) qs[static_cast<size_t>(r)] = r * c.len;
     DeviceBuffer q = alloc(static_cast<size_t>(n_tokens) * H * D * 2), out = alloc(q.size());
@@ -162,22 +179,34 @@ void bench_prefill(DType dt) {
     fill_random(q, 6);
     fill_random(k, 7);
     fill_random(v, 8);
-    DeviceBuffer rt = alloc(perm.size() * 4), drow = alloc(rows.size() * 4), dlen = alloc(lens.size() * 4),
-                 dqs = alloc(qs.size() * 4);
+    DeviceBuffer rt = alloc(perm.size() * 4), drow = alloc(rows.size() * 4),
+                 dlen = alloc(lens.size() * 4), dqs = alloc(qs.size() * 4);
     CHECK_OK(rt.upload(perm.data(), rt.size()));
     CHECK_OK(drow.upload(rows.data(), drow.size()));
     CHECK_OK(dlen.upload(lens.data(), dlen.size()));
     CHECK_OK(dqs.upload(qs.data(), dqs.size()));
-    kc::PrefillAttentionParams p{.dtype = dt, .q = q.data(), .k_cache = k.data(), .v_cache = v.data(),
-                                 .req_to_token = rt.as<int32_t>(), .req_row = drow.as<int32_t>(),
-                                 .q_start = dqs.as<int32_t>(), .kv_len = dlen.as<int32_t>(), .out = out.data(),
-                                 .n_reqs = c.n_reqs, .n_heads = H, .n_kv_heads = KVH, .head_dim = D,
-                                 .max_q_len = c.len, .req_to_token_stride = c.len,
-                                 .softmax_scale = 0.088f, .causal = true};
+    kc::PrefillAttentionParams p{.dtype = dt,
+                                 .q = q.data(),
+                                 .k_cache = k.data(),
+                                 .v_cache = v.data(),
+                                 .req_to_token = rt.as<int32_t>(),
+                                 .req_row = drow.as<int32_t>(),
+                                 .q_start = dqs.as<int32_t>(),
+                                 .kv_len = dlen.as<int32_t>(),
+                                 .out = out.data(),
+                                 .n_reqs = c.n_reqs,
+                                 .n_heads = H,
+                                 .n_kv_heads = KVH,
+                                 .head_dim = D,
+                                 .max_q_len = c.len,
+                                 .req_to_token_stride = c.len,
+                                 .softmax_scale = 0.088f,
+                                 .causal = true};
     const double ms = time_ms([&] { CHECK_OK(kc::prefill_attention(p, nullptr)); }, 10);
     const double flops = 4.0 * D * H * c.n_reqs * double(c.len) * c.len / 2;
     std::printf("prefill  %s %2d x %4d causal h32/kv8/d128: %8.3f ms  %6.1f TFLOP/s\n",
-                dt == DType::bf16 ? "bf16" : "f16 ", c.n_reqs, c.len, ms, flops / (ms * 1e-3) / 1e12);
+                dt == DType::bf16 ? "bf16" : "f16 ", c.n_reqs, c.len, ms,
+                flops / (ms * 1e-3) / 1e12);
   }
 }
 
@@ -188,20 +217,23 @@ void bench_gemm(DType dt) {
     const char* name;
     int64_t n, k;
   };
-  const Shape shapes[] = {{"qkv", 12288, 4096}, {"o", 4096, 4096}, {"gate_up", 22016, 4096}, {"down", 4096, 11008}};
+  const Shape shapes[] = {
+      {"qkv", 12288, 4096}, {"o", 4096, 4096}, {"gate_up", 22016, 4096}, {"down", 4096, 11008}};
   for (int64_t m : {int64_t{1}, int64_t{32}, int64_t{4096}}) {
     for (const Shape& s : shapes) {
-      DeviceBuffer x = alloc(static_cast<size_t>(m * s.k) * 2), w = alloc(static_cast<size_t>(s.n * s.k) * 2),
+      DeviceBuffer x = alloc(static_cast<size_t>(m * s.k) * 2),
+                   w = alloc(static_cast<size_t>(s.n * s.k) * 2),
                    out = alloc(static_cast<size_t>(m * s.n) * 2);
       fill_random(x, 9);
       fill_random(w, 10);
-      kc::GemmParams p{.dtype = dt, .x = x.data(), .w = w.data(), .out = out.data(), .m = m, .n = s.n, .k = s.k};
+      kc::GemmParams p{
+          .dtype = dt, .x = x.data(), .w = w.data(), .out = out.data(), .m = m, .n = s.n, .k = s.k};
       const double ms = time_ms([&] { CHECK_OK((*g)->gemm(p, nullptr)); }, 10);
       const double tflops = 2.0 * m * s.n * s.k / (ms * 1e-3) / 1e12;
       const double gbs = 2.0 * (s.n * s.k + m * s.k + m * s.n) / (ms * 1e-3) / 1e9;
       std::printf("gemm     %s m %4ld %-8s n %5ld k %5ld: %8.1f us  %6.1f TFLOP/s  %6.0f GB/s\n",
-                  dt == DType::bf16 ? "bf16" : "f16 ", static_cast<long>(m), s.name, static_cast<long>(s.n),
-                  static_cast<long>(s.k), ms * 1e3, tflops, gbs);
+                  dt == DType::bf16 ? "bf16" : "f16 ", static_cast<long>(m), s.name,
+                  static_cast<long>(s.n), static_cast<long>(s.k), ms * 1e3, tflops, gbs);
     }
   }
 }
@@ -211,8 +243,8 @@ void bench_gemm(DType dt) {
 int main() {
   auto info = lightllm::backend::cuda::device_info(0);
   CHECK_OK(info.status());
-  std::printf("GPU: %s (%d SMs, cc %d.%d, %.1f GiB)\n", info->name.c_str(), info->sm_count, info->major,
-              info->minor, static_cast<double>(info->total_memory) / (1 << 30));
+  std::printf("GPU: %s (%d SMs, cc %d.%d, %.1f GiB)\n", info->name.c_str(), info->sm_count,
+              info->major, info->minor, static_cast<double>(info->total_memory) / (1 << 30));
   g_flush = alloc(size_t{256} << 20);
   bench_copy();
   for (DType dt : {DType::bf16, DType::f16}) bench_decode(dt, false);

@@ -14,7 +14,7 @@ namespace lightllm::cuda_test {
 
 struct SlotLayout {
   int64_t n_slots = 0;
-  int stride = 0;                    // columns of req_to_token
+  int stride = 0;                     // columns of req_to_token
   std::vector<int32_t> req_to_token;  // [n_rows, stride]
   std::vector<int32_t> req_row;       // [n_reqs]
 };
@@ -42,7 +42,8 @@ inline SlotLayout make_slots(const std::vector<int32_t>& kv_len, uint32_t seed) 
     const int row = n - 1 - r;
     s.req_row[static_cast<size_t>(r)] = row;
     for (int j = 0; j < kv_len[static_cast<size_t>(r)]; ++j) {
-      s.req_to_token[static_cast<size_t>(row) * static_cast<size_t>(s.stride) + static_cast<size_t>(j)] = perm[next++];
+      s.req_to_token[static_cast<size_t>(row) * static_cast<size_t>(s.stride) +
+                     static_cast<size_t>(j)] = perm[next++];
     }
   }
   return s;
@@ -52,8 +53,8 @@ inline SlotLayout make_slots(const std::vector<int32_t>& kv_len, uint32_t seed) 
 // softmax over visible keys j (j < kv_len, causal: j <= pos, window w: j > pos - w).
 // kv(j, d) returns the dequantized K or V element of key j for kv head kvh.
 template <typename KFn, typename VFn>
-void attend_ref(const float* q /*[head_dim]*/, int head_dim, int kv_len, int pos, bool causal, int window,
-                double scale, KFn k_at, VFn v_at, double* out /*[head_dim]*/) {
+void attend_ref(const float* q /*[head_dim]*/, int head_dim, int kv_len, int pos, bool causal,
+                int window, double scale, KFn k_at, VFn v_at, double* out /*[head_dim]*/) {
   std::vector<double> s;
   std::vector<int> idx;
   double mx = -std::numeric_limits<double>::infinity();

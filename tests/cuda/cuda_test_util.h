@@ -101,6 +101,8 @@ inline void expect_close(const std::vector<float>& got, const std::vector<double
                     << worst;
 }
 
-inline void sync_ok() { ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess); }
+inline void sync_ok() {
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+}
 
 }  // namespace lightllm::cuda_test

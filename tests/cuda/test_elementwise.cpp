@@ -31,8 +31,14 @@ TEST_P(Elementwise, RmsNormAndFusedAdd) {
       auto w = random_values(dt, static_cast<size_t>(hidden), 0.5f, 1.5f, 3);
       auto dx = upload_half(dt, x), dres = upload_half(dt, res), dw = upload_half(dt, w);
       auto dout = zeros(n * 2);
-      kc::RmsNormParams p{.dtype = dt, .x = dx.data(), .residual = dres.data(), .weight = dw.data(),
-                          .out = dout.data(), .n_tokens = rows, .hidden = hidden, .eps = 1e-5f};
+      kc::RmsNormParams p{.dtype = dt,
+                          .x = dx.data(),
+                          .residual = dres.data(),
+                          .weight = dw.data(),
+                          .out = dout.data(),
+                          .n_tokens = rows,
+                          .hidden = hidden,
+                          .eps = 1e-5f};
       ASSERT_TRUE(kc::rmsnorm(p, nullptr).ok());
       auto got = download_half(dt, dout, n);
       ASSERT_TRUE(kc::add_rmsnorm(p, nullptr).ok());
@@ -75,9 +81,13 @@ TEST_P(Elementwise, LayerNormWithAndWithoutBias) {
       auto dx = upload_half(dt, x), dw = upload_half(dt, w), db = upload_half(dt, b);
       for (bool bias : {false, true}) {
         auto dout = zeros(n * 2);
-        kc::LayerNormParams p{.dtype = dt, .x = dx.data(), .weight = dw.data(),
-                              .bias = bias ? db.data() : nullptr, .out = dout.data(),
-                              .n_tokens = rows, .hidden = hidden};
+        kc::LayerNormParams p{.dtype = dt,
+                              .x = dx.data(),
+                              .weight = dw.data(),
+                              .bias = bias ? db.data() : nullptr,
+                              .out = dout.data(),
+                              .n_tokens = rows,
+                              .hidden = hidden};
         ASSERT_TRUE(kc::layernorm(p, nullptr).ok());
         auto got = download_half(dt, dout, n);
         std::vector<double> want(n);
@@ -92,10 +102,12 @@ TEST_P(Elementwise, LayerNormWithAndWithoutBias) {
           const double inv = 1.0 / std::sqrt(var / hidden + 1e-5);
           for (int64_t i = 0; i < hidden; ++i) {
             const size_t k = static_cast<size_t>(r * hidden + i);
-            want[k] = (x[k] - mean) * inv * w[static_cast<size_t>(i)] + (bias ? b[static_cast<size_t>(i)] : 0.0);
+            want[k] = (x[k] - mean) * inv * w[static_cast<size_t>(i)] +
+                      (bias ? b[static_cast<size_t>(i)] : 0.0);
           }
         }
-        expect_close(got, want, tol_for(dt), "layernorm " + std::to_string(rows) + "x" + std::to_string(hidden));
+        expect_close(got, want, tol_for(dt),
+                     "layernorm " + std::to_string(rows) + "x" + std::to_string(hidden));
       }
     }
   }
@@ -109,7 +121,7 @@ TEST_P(Elementwise, RotaryBothStylesPartialAndStrided) {
   };
   const Case cases[] = {{4, 1, 64, 64, kc::RotaryStyle::rotate_half},
                         {8, 2, 128, 128, kc::RotaryStyle::interleaved},
-                        {6, 3, 128, 64, kc::RotaryStyle::rotate_half},   // partial (e.g. phi)
+                        {6, 3, 128, 64, kc::RotaryStyle::rotate_half},  // partial (e.g. phi)
                         {2, 2, 80, 32, kc::RotaryStyle::interleaved}};  // partial (e.g. chatglm)
   for (const Case& c : cases) {
     for (int64_t n_tokens : {int64_t{1}, int64_t{7}, int64_t{83}}) {
@@ -127,12 +139,19 @@ TEST_P(Elementwise, RotaryBothStylesPartialAndStrided) {
       auto dqkv = upload_half(dt, qkv);
       auto dpos = upload(pos);
       auto dfreq = upload(inv_freq);
-      kc::RotaryParams p{.dtype = dt, .q = dqkv.data(),
+      kc::RotaryParams p{.dtype = dt,
+                         .q = dqkv.data(),
                          .k = static_cast<uint16_t*>(dqkv.data()) + int64_t{c.n_heads} * c.head_dim,
-                         .positions = dpos.as<int32_t>(), .inv_freq = dfreq.as<float>(),
-                         .n_tokens = n_tokens, .n_heads = c.n_heads, .n_kv_heads = c.n_kv_heads,
-                         .head_dim = c.head_dim, .rotary_dim = c.rotary_dim, .q_stride = row,
-                         .k_stride = row, .style = c.style};
+                         .positions = dpos.as<int32_t>(),
+                         .inv_freq = dfreq.as<float>(),
+                         .n_tokens = n_tokens,
+                         .n_heads = c.n_heads,
+                         .n_kv_heads = c.n_kv_heads,
+                         .head_dim = c.head_dim,
+                         .rotary_dim = c.rotary_dim,
+                         .q_stride = row,
+                         .k_stride = row,
+                         .style = c.style};
       ASSERT_TRUE(kc::rotary(p, nullptr).ok());
       auto got = download_half(dt, dqkv, n);
       std::vector<double> want(qkv.begin(), qkv.end());
@@ -141,17 +160,22 @@ TEST_P(Elementwise, RotaryBothStylesPartialAndStrided) {
         for (int h = 0; h < c.n_heads + c.n_kv_heads; ++h) {  // v heads stay untouched
           const size_t base = static_cast<size_t>(t * row + int64_t{h} * c.head_dim);
           for (int i = 0; i < half; ++i) {
-            const double ang = double(pos[static_cast<size_t>(t)]) * double(inv_freq[static_cast<size_t>(i)]);
-            const size_t i0 = base + static_cast<size_t>(c.style == kc::RotaryStyle::rotate_half ? i : 2 * i);
-            const size_t i1 = base + static_cast<size_t>(c.style == kc::RotaryStyle::rotate_half ? i + half : 2 * i + 1);
+            const double ang =
+                double(pos[static_cast<size_t>(t)]) * double(inv_freq[static_cast<size_t>(i)]);
+            const size_t i0 =
+                base + static_cast<size_t>(c.style == kc::RotaryStyle::rotate_half ? i : 2 * i);
+            const size_t i1 =
+                base +
+                static_cast<size_t>(c.style == kc::RotaryStyle::rotate_half ? i + half : 2 * i + 1);
             want[i0] = qkv[i0] * std::cos(ang) - qkv[i1] * std::sin(ang);
             want[i1] = qkv[i1] * std::cos(ang) + qkv[i0] * std::sin(ang);
           }
         }
       }
       // f32 angles of positions up to 5000: absolute error ~ 5000 * 2^-24 rad, well inside.
-      expect_close(got, want, tol_for(dt), "rotary d" + std::to_string(c.head_dim) + " rot" +
-                                               std::to_string(c.rotary_dim) + " n" + std::to_string(n_tokens));
+      expect_close(got, want, tol_for(dt),
+                   "rotary d" + std::to_string(c.head_dim) + " rot" + std::to_string(c.rotary_dim) +
+                       " n" + std::to_string(n_tokens));
     }
   }
 }
@@ -160,13 +184,18 @@ TEST_P(Elementwise, GatedActivations) {
   const DType dt = GetParam();
   for (int64_t rows : kRows) {
     for (int64_t inter : {int64_t{7}, int64_t{83}, int64_t{1000}}) {
-      const size_t n_in = static_cast<size_t>(rows * 2 * inter), n_out = static_cast<size_t>(rows * inter);
+      const size_t n_in = static_cast<size_t>(rows * 2 * inter),
+                   n_out = static_cast<size_t>(rows * inter);
       auto in = random_values(dt, n_in, -5.f, 5.f, 9);
       auto din = upload_half(dt, in);
       for (auto act : {kc::GatedAct::silu, kc::GatedAct::gelu_tanh}) {
         auto dout = zeros(n_out * 2);
-        kc::GatedActParams p{.dtype = dt, .in = din.data(), .out = dout.data(), .n_tokens = rows,
-                             .inter = inter, .act = act};
+        kc::GatedActParams p{.dtype = dt,
+                             .in = din.data(),
+                             .out = dout.data(),
+                             .n_tokens = rows,
+                             .inter = inter,
+                             .act = act};
         ASSERT_TRUE(kc::gated_activation(p, nullptr).ok());
         auto got = download_half(dt, dout, n_out);
         std::vector<double> want(n_out);
@@ -174,13 +203,15 @@ TEST_P(Elementwise, GatedActivations) {
           for (int64_t j = 0; j < inter; ++j) {
             const double g = in[static_cast<size_t>(t * 2 * inter + j)];
             const double u = in[static_cast<size_t>(t * 2 * inter + inter + j)];
-            const double a = act == kc::GatedAct::silu
-                                 ? g / (1 + std::exp(-g))
-                                 : 0.5 * g * (1 + std::tanh(std::sqrt(2 / M_PI) * (g + 0.044715 * g * g * g)));
+            const double a =
+                act == kc::GatedAct::silu
+                    ? g / (1 + std::exp(-g))
+                    : 0.5 * g * (1 + std::tanh(std::sqrt(2 / M_PI) * (g + 0.044715 * g * g * g)));
             want[static_cast<size_t>(t * inter + j)] = a * u;
           }
         }
-        expect_close(got, want, tol_for(dt, 3.0), act == kc::GatedAct::silu ? "silu_mul" : "gelu_tanh_mul");
+        expect_close(got, want, tol_for(dt, 3.0),
+                     act == kc::GatedAct::silu ? "silu_mul" : "gelu_tanh_mul");
       }
     }
   }
@@ -196,16 +227,23 @@ TEST_P(Elementwise, EmbeddingGatherWithShardRange) {
     auto dids = upload(ids);
     const size_t n = ids.size() * static_cast<size_t>(hidden);
     auto dout = zeros(n * 2);
-    kc::EmbeddingParams p{.dtype = dt, .ids = dids.as<int32_t>(), .table = dt_.data(), .out = dout.data(),
-                          .n_tokens = static_cast<int64_t>(ids.size()), .hidden = hidden,
-                          .vocab_start = vocab_start, .vocab_rows = vocab_rows};
+    kc::EmbeddingParams p{.dtype = dt,
+                          .ids = dids.as<int32_t>(),
+                          .table = dt_.data(),
+                          .out = dout.data(),
+                          .n_tokens = static_cast<int64_t>(ids.size()),
+                          .hidden = hidden,
+                          .vocab_start = vocab_start,
+                          .vocab_rows = vocab_rows};
     ASSERT_TRUE(kc::embedding(p, nullptr).ok());
     auto got = download_half(dt, dout, n);
     std::vector<double> want(n, 0.0);
     for (size_t t = 0; t < ids.size(); ++t) {
       const int64_t r = ids[t] - vocab_start;
       if (r < 0 || r >= vocab_rows) continue;
-      for (int64_t i = 0; i < hidden; ++i) want[t * static_cast<size_t>(hidden) + static_cast<size_t>(i)] = table[static_cast<size_t>(r * hidden + i)];
+      for (int64_t i = 0; i < hidden; ++i)
+        want[t * static_cast<size_t>(hidden) + static_cast<size_t>(i)] =
+            table[static_cast<size_t>(r * hidden + i)];
     }
     expect_close(got, want, Tol{0, 0}, "embedding h" + std::to_string(hidden));
   }
@@ -228,12 +266,20 @@ TEST_P(Elementwise, KvScatterPlainAndInt8RandomSlots) {
       const size_t cache_elems = static_cast<size_t>(n_slots * n_kv * head_dim);
       auto kcache = zeros(cache_elems * 2), vcache = zeros(cache_elems * 2);
       auto k8 = zeros(cache_elems), v8 = zeros(cache_elems);
-      auto ks = zeros(static_cast<size_t>(n_slots * n_kv) * 4), vs = zeros(static_cast<size_t>(n_slots * n_kv) * 4);
+      auto ks = zeros(static_cast<size_t>(n_slots * n_kv) * 4),
+           vs = zeros(static_cast<size_t>(n_slots * n_kv) * 4);
       auto* base = static_cast<uint16_t*>(dqkv.data());
-      kc::KvScatterParams p{.dtype = dt, .k = base + int64_t{n_kv} * head_dim, .v = base + int64_t{2} * n_kv * head_dim,
-                            .slots = dslots.as<int32_t>(), .k_cache = kcache.data(), .v_cache = vcache.data(),
-                            .n_tokens = n_tokens, .n_kv_heads = n_kv, .head_dim = head_dim,
-                            .k_stride = tok_stride, .v_stride = tok_stride};
+      kc::KvScatterParams p{.dtype = dt,
+                            .k = base + int64_t{n_kv} * head_dim,
+                            .v = base + int64_t{2} * n_kv * head_dim,
+                            .slots = dslots.as<int32_t>(),
+                            .k_cache = kcache.data(),
+                            .v_cache = vcache.data(),
+                            .n_tokens = n_tokens,
+                            .n_kv_heads = n_kv,
+                            .head_dim = head_dim,
+                            .k_stride = tok_stride,
+                            .v_stride = tok_stride};
       ASSERT_TRUE(kc::kv_scatter(p, nullptr).ok());
       p.k_cache = k8.data();
       p.v_cache = v8.data();
@@ -251,9 +297,11 @@ TEST_P(Elementwise, KvScatterPlainAndInt8RandomSlots) {
           const int64_t slot = slots[static_cast<size_t>(t)];
           const size_t dst = static_cast<size_t>((slot * n_kv + h) * head_dim);
           for (int which = 0; which < 2; ++which) {
-            const size_t src = static_cast<size_t>(t * tok_stride + int64_t{1 + which} * n_kv * head_dim + int64_t{h} * head_dim);
+            const size_t src = static_cast<size_t>(
+                t * tok_stride + int64_t{1 + which} * n_kv * head_dim + int64_t{h} * head_dim);
             float mx = 0;
-            for (int i = 0; i < head_dim; ++i) mx = std::max(mx, std::fabs(qkv[src + static_cast<size_t>(i)]));
+            for (int i = 0; i < head_dim; ++i)
+              mx = std::max(mx, std::fabs(qkv[src + static_cast<size_t>(i)]));
             const float scale = mx / 127.f;
             const float got_scale = (which == 0 ? gks : gvs)[static_cast<size_t>(slot * n_kv + h)];
             EXPECT_EQ(got_scale, scale);
@@ -277,8 +325,12 @@ TEST_P(Elementwise, KvScatterPlainAndInt8RandomSlots) {
 }
 
 TEST(ElementwiseErrors, BadArgumentsAreStatusNotCrash) {
-  kc::RmsNormParams p{.dtype = DType::f32, .x = reinterpret_cast<void*>(16), .weight = reinterpret_cast<void*>(16),
-                      .out = reinterpret_cast<void*>(16), .n_tokens = 1, .hidden = 8};
+  kc::RmsNormParams p{.dtype = DType::f32,
+                      .x = reinterpret_cast<void*>(16),
+                      .weight = reinterpret_cast<void*>(16),
+                      .out = reinterpret_cast<void*>(16),
+                      .n_tokens = 1,
+                      .hidden = 8};
   auto st = kc::rmsnorm(p, nullptr);
   EXPECT_EQ(st.code(), core::StatusCode::invalid_argument);
   EXPECT_NE(st.message().find("f32"), std::string::npos) << st.message();
@@ -287,7 +339,9 @@ TEST(ElementwiseErrors, BadArgumentsAreStatusNotCrash) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Dtypes, Elementwise, ::testing::Values(DType::bf16, DType::f16),
-                         [](const auto& info) { return std::string(core::dtype_name(info.param)); });
+                         [](const auto& info) {
+                           return std::string(core::dtype_name(info.param));
+                         });
 
 }  // namespace
 }  // namespace lightllm::cuda_test

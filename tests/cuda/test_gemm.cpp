@@ -26,8 +26,14 @@ TEST_P(Gemm, MatchesReferenceWithAndWithoutBias) {
     auto dx = upload_half(dt, x), dw = upload_half(dt, w), db = upload_half(dt, b);
     for (bool bias : {false, true}) {
       auto dout = zeros(static_cast<size_t>(s.m * s.n) * 2);
-      kc::GemmParams p{.dtype = dt, .x = dx.data(), .w = dw.data(), .bias = bias ? db.data() : nullptr,
-                       .out = dout.data(), .m = s.m, .n = s.n, .k = s.k};
+      kc::GemmParams p{.dtype = dt,
+                       .x = dx.data(),
+                       .w = dw.data(),
+                       .bias = bias ? db.data() : nullptr,
+                       .out = dout.data(),
+                       .m = s.m,
+                       .n = s.n,
+                       .k = s.k};
       auto st = (*g)->gemm(p, nullptr);
       ASSERT_TRUE(st.ok()) << st.to_string();
       auto got = download_half(dt, dout, static_cast<size_t>(s.m * s.n));
@@ -35,14 +41,16 @@ TEST_P(Gemm, MatchesReferenceWithAndWithoutBias) {
       for (int64_t i = 0; i < s.m; ++i) {
         for (int64_t j = 0; j < s.n; ++j) {
           double acc = bias ? b[static_cast<size_t>(j)] : 0.0;
-          for (int64_t kk = 0; kk < s.k; ++kk) acc += double(x[static_cast<size_t>(i * s.k + kk)]) * w[static_cast<size_t>(j * s.k + kk)];
+          for (int64_t kk = 0; kk < s.k; ++kk)
+            acc +=
+                double(x[static_cast<size_t>(i * s.k + kk)]) * w[static_cast<size_t>(j * s.k + kk)];
           want[static_cast<size_t>(i * s.n + j)] = acc;
         }
       }
       // Sums of k products of magnitude <= 1: absolute tolerance grows like sqrt(k).
       expect_close(got, want, tol_for(dt, std::sqrt(double(s.k)) / 4),
-                   "gemm " + std::to_string(s.m) + "x" + std::to_string(s.n) + "x" + std::to_string(s.k) +
-                       (bias ? " +bias" : ""));
+                   "gemm " + std::to_string(s.m) + "x" + std::to_string(s.n) + "x" +
+                       std::to_string(s.k) + (bias ? " +bias" : ""));
     }
   }
   const size_t plans = (*g)->cached_plans();
@@ -52,7 +60,8 @@ TEST_P(Gemm, MatchesReferenceWithAndWithoutBias) {
   auto w = random_values(dt, 64 * 128, -1.f, 1.f, 2);
   auto dx = upload_half(dt, x), dw = upload_half(dt, w);
   auto dout = zeros(64 * 2);
-  kc::GemmParams p{.dtype = dt, .x = dx.data(), .w = dw.data(), .out = dout.data(), .m = 1, .n = 64, .k = 128};
+  kc::GemmParams p{
+      .dtype = dt, .x = dx.data(), .w = dw.data(), .out = dout.data(), .m = 1, .n = 64, .k = 128};
   ASSERT_TRUE((*g)->gemm(p, nullptr).ok());
   EXPECT_EQ((*g)->cached_plans(), plans);
   p.dtype = DType::f32;
@@ -60,7 +69,9 @@ TEST_P(Gemm, MatchesReferenceWithAndWithoutBias) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Dtypes, Gemm, ::testing::Values(DType::bf16, DType::f16),
-                         [](const auto& info) { return std::string(core::dtype_name(info.param)); });
+                         [](const auto& info) {
+                           return std::string(core::dtype_name(info.param));
+                         });
 
 }  // namespace
 }  // namespace lightllm::cuda_test

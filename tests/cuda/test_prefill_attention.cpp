@@ -19,11 +19,14 @@ struct PrefillCase {
 
 void run_prefill(DType dt, const PrefillCase& c, uint32_t seed) {
   const int n_reqs = static_cast<int>(c.q_len.size());
-  std::vector<int32_t> q_start(static_cast<size_t>(n_reqs) + 1, 0), kv_len(static_cast<size_t>(n_reqs));
+  std::vector<int32_t> q_start(static_cast<size_t>(n_reqs) + 1, 0),
+      kv_len(static_cast<size_t>(n_reqs));
   int max_q = 0;
   for (int r = 0; r < n_reqs; ++r) {
-    q_start[static_cast<size_t>(r) + 1] = q_start[static_cast<size_t>(r)] + c.q_len[static_cast<size_t>(r)];
-    kv_len[static_cast<size_t>(r)] = c.q_len[static_cast<size_t>(r)] + c.prefix[static_cast<size_t>(r)];
+    q_start[static_cast<size_t>(r) + 1] =
+        q_start[static_cast<size_t>(r)] + c.q_len[static_cast<size_t>(r)];
+    kv_len[static_cast<size_t>(r)] =
+        c.q_len[static_cast<size_t>(r)] + c.prefix[static_cast<size_t>(r)];
     max_q = std::max(max_q, c.q_len[static_cast<size_t>(r)]);
   }
   const int n_tokens = q_start.back();
@@ -31,22 +34,36 @@ void run_prefill(DType dt, const PrefillCase& c, uint32_t seed) {
   const int D = c.head_dim;
   // q is a view into a wider qkv row to exercise q_stride.
   const int64_t q_stride = int64_t{c.n_heads + 2 * c.n_kv_heads} * D;
-  auto q = random_values(dt, static_cast<size_t>(n_tokens) * static_cast<size_t>(q_stride), -1.f, 1.f, seed + 1);
+  auto q = random_values(dt, static_cast<size_t>(n_tokens) * static_cast<size_t>(q_stride), -1.f,
+                         1.f, seed + 1);
   const size_t cache_elems = static_cast<size_t>(s.n_slots) * c.n_kv_heads * D;
   auto k = random_values(dt, cache_elems, -1.f, 1.f, seed + 2);
   auto v = random_values(dt, cache_elems, -1.f, 1.f, seed + 3);
   auto dq = upload_half(dt, q), dk = upload_half(dt, k), dv = upload_half(dt, v);
-  auto drt = upload(s.req_to_token), drow = upload(s.req_row), dqs = upload(q_start), dlen = upload(kv_len);
+  auto drt = upload(s.req_to_token), drow = upload(s.req_row), dqs = upload(q_start),
+       dlen = upload(kv_len);
   const size_t out_elems = static_cast<size_t>(n_tokens) * c.n_heads * D;
   auto dout = zeros(out_elems * 2);
   const double scale = 1.0 / std::sqrt(double(D));
-  kc::PrefillAttentionParams p{.dtype = dt, .q = dq.data(), .k_cache = dk.data(), .v_cache = dv.data(),
-                               .req_to_token = drt.as<int32_t>(), .req_row = drow.as<int32_t>(),
-                               .q_start = dqs.as<int32_t>(), .kv_len = dlen.as<int32_t>(), .out = dout.data(),
-                               .n_reqs = n_reqs, .n_heads = c.n_heads, .n_kv_heads = c.n_kv_heads,
-                               .head_dim = D, .max_q_len = max_q, .q_stride = q_stride,
-                               .req_to_token_stride = s.stride, .softmax_scale = static_cast<float>(scale),
-                               .causal = c.causal, .sliding_window = c.window};
+  kc::PrefillAttentionParams p{.dtype = dt,
+                               .q = dq.data(),
+                               .k_cache = dk.data(),
+                               .v_cache = dv.data(),
+                               .req_to_token = drt.as<int32_t>(),
+                               .req_row = drow.as<int32_t>(),
+                               .q_start = dqs.as<int32_t>(),
+                               .kv_len = dlen.as<int32_t>(),
+                               .out = dout.data(),
+                               .n_reqs = n_reqs,
+                               .n_heads = c.n_heads,
+                               .n_kv_heads = c.n_kv_heads,
+                               .head_dim = D,
+                               .max_q_len = max_q,
+                               .q_stride = q_stride,
+                               .req_to_token_stride = s.stride,
+                               .softmax_scale = static_cast<float>(scale),
+                               .causal = c.causal,
+                               .sliding_window = c.window};
   auto st = kc::prefill_attention(p, nullptr);
   ASSERT_TRUE(st.ok()) << st.to_string();
   sync_ok();
@@ -55,7 +72,8 @@ void run_prefill(DType dt, const PrefillCase& c, uint32_t seed) {
   std::vector<double> want(out_elems);
   const int group = c.n_heads / c.n_kv_heads;
   for (int r = 0; r < n_reqs; ++r) {
-    const int32_t* row = &s.req_to_token[static_cast<size_t>(s.req_row[static_cast<size_t>(r)]) * static_cast<size_t>(s.stride)];
+    const int32_t* row = &s.req_to_token[static_cast<size_t>(s.req_row[static_cast<size_t>(r)]) *
+                                         static_cast<size_t>(s.stride)];
     const int len = kv_len[static_cast<size_t>(r)], prefix = c.prefix[static_cast<size_t>(r)];
     for (int i = 0; i < c.q_len[static_cast<size_t>(r)]; ++i) {
       const int tok = q_start[static_cast<size_t>(r)] + i;
@@ -67,8 +85,8 @@ void run_prefill(DType dt, const PrefillCase& c, uint32_t seed) {
         auto v_at = [&](int j, int e) -> double {
           return v[(static_cast<size_t>(row[j]) * c.n_kv_heads + kvh) * D + e];
         };
-        attend_ref(&q[static_cast<size_t>(tok) * q_stride + static_cast<size_t>(h) * D], D, len, prefix + i,
-                   c.causal, c.window, scale, k_at, v_at,
+        attend_ref(&q[static_cast<size_t>(tok) * q_stride + static_cast<size_t>(h) * D], D, len,
+                   prefix + i, c.causal, c.window, scale, k_at, v_at,
                    &want[(static_cast<size_t>(tok) * c.n_heads + h) * D]);
       }
     }
@@ -106,7 +124,9 @@ TEST_P(PrefillAttention, NonCausalAndSlidingWindow) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Dtypes, PrefillAttention, ::testing::Values(DType::bf16, DType::f16),
-                         [](const auto& info) { return std::string(core::dtype_name(info.param)); });
+                         [](const auto& info) {
+                           return std::string(core::dtype_name(info.param));
+                         });
 
 }  // namespace
 }  // namespace lightllm::cuda_test

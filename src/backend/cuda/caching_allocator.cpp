@@ -32,7 +32,8 @@ Workspace& Workspace::operator=(Workspace&& o) noexcept {
 CachingAllocator::~CachingAllocator() {
   std::lock_guard lock(mu_);
   for (auto& [cap, p] : free_) cudaFree(p);
-  // Blocks still in use when the allocator dies are freed too: their Workspaces must not outlive it.
+  // Blocks still in use when the allocator dies are freed too: their Workspaces must not outlive
+  // it.
   for (auto& [p, cap] : in_use_) cudaFree(p);
 }
 

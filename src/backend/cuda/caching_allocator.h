@@ -64,8 +64,8 @@ class CachingAllocator {
   void give_back(void* ptr);
 
   mutable std::mutex mu_;
-  std::multimap<size_t, void*> free_;           // capacity -> block
-  std::unordered_map<void*, size_t> in_use_;    // block -> capacity
+  std::multimap<size_t, void*> free_;         // capacity -> block
+  std::unordered_map<void*, size_t> in_use_;  // block -> capacity
   size_t in_use_bytes_ = 0, cached_bytes_ = 0;
 };
 

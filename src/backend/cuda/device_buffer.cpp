@@ -7,7 +7,9 @@
 
 namespace lightllm::backend::cuda {
 
-DeviceBuffer::~DeviceBuffer() { reset(); }
+DeviceBuffer::~DeviceBuffer() {
+  reset();
+}
 
 DeviceBuffer::DeviceBuffer(DeviceBuffer&& o) noexcept
     : ptr_(std::exchange(o.ptr_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
@@ -82,7 +84,9 @@ core::Result<DeviceInfo> device_info(int device) {
   return info;
 }
 
-core::Status set_device(int device) { return LLM_CUDA_CHECK(cudaSetDevice(device)); }
+core::Status set_device(int device) {
+  return LLM_CUDA_CHECK(cudaSetDevice(device));
+}
 
 core::Status mem_info(size_t* free_bytes, size_t* total_bytes) {
   return LLM_CUDA_CHECK(cudaMemGetInfo(free_bytes, total_bytes));

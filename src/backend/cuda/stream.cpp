@@ -25,7 +25,9 @@ core::Result<Stream> Stream::create() {
   return s;
 }
 
-core::Status Stream::synchronize() const { return LLM_CUDA_CHECK(cudaStreamSynchronize(s_)); }
+core::Status Stream::synchronize() const {
+  return LLM_CUDA_CHECK(cudaStreamSynchronize(s_));
+}
 
 Event::~Event() {
   if (e_ != nullptr) cudaEventDestroy(e_);
@@ -49,7 +51,9 @@ core::Result<Event> Event::create(bool timing) {
 core::Status Event::record(cudaStream_t stream) const {
   return LLM_CUDA_CHECK(cudaEventRecord(e_, stream));
 }
-core::Status Event::synchronize() const { return LLM_CUDA_CHECK(cudaEventSynchronize(e_)); }
+core::Status Event::synchronize() const {
+  return LLM_CUDA_CHECK(cudaEventSynchronize(e_));
+}
 core::Status Event::wait_on(cudaStream_t stream) const {
   return LLM_CUDA_CHECK(cudaStreamWaitEvent(stream, e_, 0));
 }

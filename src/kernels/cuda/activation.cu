@@ -30,19 +30,22 @@ __global__ void gated_kernel(const T* __restrict__ in, T* __restrict__ out, int6
 
 core::Status gated_activation(const GatedActParams& p, cudaStream_t stream) {
   if (p.in == nullptr || p.out == nullptr || p.n_tokens < 0 || p.inter <= 0) {
-    return core::invalid_argument("gated_activation: null pointer or bad shape (inter={})", p.inter);
+    return core::invalid_argument("gated_activation: null pointer or bad shape (inter={})",
+                                  p.inter);
   }
   const int64_t total = p.n_tokens * p.inter;
   if (total == 0) return {};
   const unsigned blocks = static_cast<unsigned>(std::min<int64_t>((total + 255) / 256, 65535));
   if (p.act == GatedAct::silu) {
     LLM_DISPATCH_HALF("gated_activation", p.dtype,
-                      gated_kernel<T, GatedAct::silu><<<blocks, 256, 0, stream>>>(
-                          static_cast<const T*>(p.in), static_cast<T*>(p.out), p.n_tokens, p.inter));
+                      gated_kernel<T, GatedAct::silu>
+                      <<<blocks, 256, 0, stream>>>(static_cast<const T*>(p.in),
+                                                   static_cast<T*>(p.out), p.n_tokens, p.inter));
   } else {
     LLM_DISPATCH_HALF("gated_activation", p.dtype,
-                      gated_kernel<T, GatedAct::gelu_tanh><<<blocks, 256, 0, stream>>>(
-                          static_cast<const T*>(p.in), static_cast<T*>(p.out), p.n_tokens, p.inter));
+                      gated_kernel<T, GatedAct::gelu_tanh>
+                      <<<blocks, 256, 0, stream>>>(static_cast<const T*>(p.in),
+                                                   static_cast<T*>(p.out), p.n_tokens, p.inter));
   }
   return LLM_CUDA_CHECK_LAUNCH();
 }

@@ -15,9 +15,15 @@
 
 namespace lightllm::kernels::cuda {
 
-__device__ __forceinline__ float to_f32(__nv_bfloat16 x) { return __bfloat162float(x); }
-__device__ __forceinline__ float to_f32(__half x) { return __half2float(x); }
-__device__ __forceinline__ float to_f32(float x) { return x; }
+__device__ __forceinline__ float to_f32(__nv_bfloat16 x) {
+  return __bfloat162float(x);
+}
+__device__ __forceinline__ float to_f32(__half x) {
+  return __half2float(x);
+}
+__device__ __forceinline__ float to_f32(float x) {
+  return x;
+}
 
 template <typename T>
 __device__ __forceinline__ T from_f32(float x);
@@ -63,17 +69,17 @@ inline core::Status unsupported_dtype(const char* kernel, core::DType dt) {
 }  // namespace lightllm::kernels::cuda
 
 // Runs BODY with `T` bound to the CUDA type of DTYPE (f16 or bf16); other dtypes return an error.
-#define LLM_DISPATCH_HALF(KERNEL_NAME, DTYPE, ...)                                 \
-  switch (DTYPE) {                                                                 \
-    case ::lightllm::core::DType::bf16: {                                          \
-      using T = __nv_bfloat16;                                                     \
-      __VA_ARGS__;                                                                 \
-      break;                                                                       \
-    }                                                                              \
-    case ::lightllm::core::DType::f16: {                                           \
-      using T = __half;                                                            \
-      __VA_ARGS__;                                                                 \
-      break;                                                                       \
-    }                                                                              \
+#define LLM_DISPATCH_HALF(KERNEL_NAME, DTYPE, ...)                                    \
+  switch (DTYPE) {                                                                    \
+    case ::lightllm::core::DType::bf16: {                                             \
+      using T = __nv_bfloat16;                                                        \
+      __VA_ARGS__;                                                                    \
+      break;                                                                          \
+    }                                                                                 \
+    case ::lightllm::core::DType::f16: {                                              \
+      using T = __half;                                                               \
+      __VA_ARGS__;                                                                    \
+      break;                                                                          \
+    }                                                                                 \
     default: return ::lightllm::kernels::cuda::unsupported_dtype(KERNEL_NAME, DTYPE); \
   }

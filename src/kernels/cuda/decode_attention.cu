@@ -39,12 +39,14 @@ struct Vec8<int8_t> {  // 8 int8 as one 8-byte load
   }
 };
 
-constexpr int lanes_per_group(int d) { return d / 8 <= 8 ? 8 : (d / 8 <= 16 ? 16 : 32); }
+constexpr int lanes_per_group(int d) {
+  return d / 8 <= 8 ? 8 : (d / 8 <= 16 ? 16 : 32);
+}
 
 // Partial results: o [n_reqs, n_heads, n_splits, D] f32, then lse [n_reqs, n_heads, n_splits].
 template <typename T, typename KV, int D, int HB>
-__global__ void __launch_bounds__(kThreads) decode_split_kernel(DecodeAttentionParams p, int n_splits,
-                                                               int chunk) {
+__global__ void __launch_bounds__(kThreads)
+    decode_split_kernel(DecodeAttentionParams p, int n_splits, int chunk) {
   constexpr int LG = lanes_per_group(D);
   constexpr int NG = kThreads / LG;
   constexpr int kActive = D / 8;  // lanes of a group that hold data
@@ -64,7 +66,8 @@ __global__ void __launch_bounds__(kThreads) decode_split_kernel(DecodeAttentionP
   const size_t part_row = (static_cast<size_t>(r) * p.n_heads + head0) * n_splits + split;
 
   if (t_begin >= t_end) {  // empty chunk: contributes nothing
-    for (int j = threadIdx.x; j < HB; j += blockDim.x) part_lse[part_row + static_cast<size_t>(j) * n_splits] = -INFINITY;
+    for (int j = threadIdx.x; j < HB; j += blockDim.x)
+      part_lse[part_row + static_cast<size_t>(j) * n_splits] = -INFINITY;
     return;
   }
 
@@ -204,7 +207,8 @@ __global__ void __launch_bounds__(kThreads) decode_split_kernel(DecodeAttentionP
       lsum += s_l[g][j] * w;
       o += s_acc[g][j][d] * w;
     }
-    part_o[(part_row + static_cast<size_t>(j) * n_splits) * D + d] = o / lsum;  // lsum > 0: chunk not empty
+    part_o[(part_row + static_cast<size_t>(j) * n_splits) * D + d] =
+        o / lsum;  // lsum > 0: chunk not empty
     if (d == 0) part_lse[part_row + static_cast<size_t>(j) * n_splits] = mx + log2f(lsum);
   }
 }
@@ -277,7 +281,9 @@ core::Status launch_d(const DecodeAttentionParams& p, int n_splits, cudaStream_t
     case 80: launch_hb<T, KV, 80>(p, n_splits, stream); break;
     case 96: launch_hb<T, KV, 96>(p, n_splits, stream); break;
     case 128: launch_hb<T, KV, 128>(p, n_splits, stream); break;
-    default: return core::unimplemented("decode_attention: head_dim {} (have 64, 80, 96, 128)", p.head_dim);
+    default:
+      return core::unimplemented("decode_attention: head_dim {} (have 64, 80, 96, 128)",
+                                 p.head_dim);
   }
   return {};
 }
@@ -314,14 +320,16 @@ core::Status decode_attention(const DecodeAttentionParams& p, cudaStream_t strea
   }
   if (p.n_reqs == 0) return {};
   if (p.workspace_bytes < decode_attention_workspace_bytes(p) || p.workspace == nullptr) {
-    return core::invalid_argument("decode_attention: workspace of {} bytes, need {}", p.workspace_bytes,
-                                  decode_attention_workspace_bytes(p));
+    return core::invalid_argument("decode_attention: workspace of {} bytes, need {}",
+                                  p.workspace_bytes, decode_attention_workspace_bytes(p));
   }
   const int n_splits = decode_attention_splits(p);
   if (p.kv_int8) {
-    LLM_DISPATCH_HALF("decode_attention", p.dtype, LLM_RETURN_IF_ERROR((launch_d<T, int8_t>(p, n_splits, stream))));
+    LLM_DISPATCH_HALF("decode_attention", p.dtype,
+                      LLM_RETURN_IF_ERROR((launch_d<T, int8_t>(p, n_splits, stream))));
   } else {
-    LLM_DISPATCH_HALF("decode_attention", p.dtype, LLM_RETURN_IF_ERROR((launch_d<T, T>(p, n_splits, stream))));
+    LLM_DISPATCH_HALF("decode_attention", p.dtype,
+                      LLM_RETURN_IF_ERROR((launch_d<T, T>(p, n_splits, stream))));
   }
   return LLM_CUDA_CHECK_LAUNCH();
 }

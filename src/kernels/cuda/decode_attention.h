@@ -21,11 +21,11 @@ namespace lightllm::kernels::cuda {
 struct DecodeAttentionParams {
   core::DType dtype = core::DType::bf16;  // of q, out, and K/V unless kv_int8
   bool kv_int8 = false;                   // K/V caches are int8 with per-(slot, kv head) scales
-  const void* q = nullptr;       // [n_reqs, n_heads, head_dim], request stride q_stride
-  const void* k_cache = nullptr;  // [n_slots, n_kv_heads, head_dim]
-  const void* v_cache = nullptr;  // [n_slots, n_kv_heads, head_dim]
-  const float* k_scale = nullptr;  // [n_slots, n_kv_heads] (kv_int8 only)
-  const float* v_scale = nullptr;  // [n_slots, n_kv_heads] (kv_int8 only)
+  const void* q = nullptr;                // [n_reqs, n_heads, head_dim], request stride q_stride
+  const void* k_cache = nullptr;          // [n_slots, n_kv_heads, head_dim]
+  const void* v_cache = nullptr;          // [n_slots, n_kv_heads, head_dim]
+  const float* k_scale = nullptr;         // [n_slots, n_kv_heads] (kv_int8 only)
+  const float* v_scale = nullptr;         // [n_slots, n_kv_heads] (kv_int8 only)
   const int32_t* req_to_token = nullptr;  // [max_reqs, req_to_token_stride] -> slot
   const int32_t* req_row = nullptr;       // [n_reqs] row of each request in req_to_token
   const int32_t* kv_len = nullptr;        // [n_reqs] tokens to attend (new token included)
@@ -36,9 +36,9 @@ struct DecodeAttentionParams {
   int head_dim = 0;
   int64_t q_stride = 0;             // 0 means n_heads * head_dim
   int64_t req_to_token_stride = 0;  // columns of req_to_token
-  int max_kv_len = 0;  // host-known upper bound of kv_len[] (sizes the split)
-  float softmax_scale = 0.f;  // usually 1/sqrt(head_dim)
-  void* workspace = nullptr;  // at least decode_attention_workspace_bytes(*this) bytes
+  int max_kv_len = 0;               // host-known upper bound of kv_len[] (sizes the split)
+  float softmax_scale = 0.f;        // usually 1/sqrt(head_dim)
+  void* workspace = nullptr;        // at least decode_attention_workspace_bytes(*this) bytes
   size_t workspace_bytes = 0;
   int n_splits = 0;  // 0: chosen from the device's SM count (see decode_attention_splits)
 };

@@ -17,10 +17,12 @@ __global__ void embedding_kernel(EmbeddingParams p) {
   if (p.hidden % 8 == 0) {  // rows are 16-byte aligned when the base is (cudaMalloc: 256 B)
     const int64_t n = p.hidden / 8;
     for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
-      reinterpret_cast<uint4*>(o)[i] = valid ? reinterpret_cast<const uint4*>(src)[i] : uint4{0, 0, 0, 0};
+      reinterpret_cast<uint4*>(o)[i] =
+          valid ? reinterpret_cast<const uint4*>(src)[i] : uint4{0, 0, 0, 0};
     }
   } else {
-    for (int64_t i = threadIdx.x; i < p.hidden; i += blockDim.x) o[i] = valid ? src[i] : from_f32<T>(0.f);
+    for (int64_t i = threadIdx.x; i < p.hidden; i += blockDim.x)
+      o[i] = valid ? src[i] : from_f32<T>(0.f);
   }
 }
 

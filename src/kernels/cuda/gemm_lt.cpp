@@ -41,7 +41,8 @@ core::Result<GemmLt::Plan*> GemmLt::plan_for(const GemmParams& p) {
 
   const cudaDataType_t dt = p.dtype == core::DType::bf16 ? CUDA_R_16BF : CUDA_R_16F;
   auto plan = std::make_unique<Plan>();
-  LLM_RETURN_IF_ERROR(LLM_CUBLAS_CHECK(cublasLtMatmulDescCreate(&plan->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F)));
+  LLM_RETURN_IF_ERROR(
+      LLM_CUBLAS_CHECK(cublasLtMatmulDescCreate(&plan->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F)));
   const cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
   LLM_RETURN_IF_ERROR(LLM_CUBLAS_CHECK(
       cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta))));
@@ -49,15 +50,19 @@ core::Result<GemmLt::Plan*> GemmLt::plan_for(const GemmParams& p) {
       cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb))));
   if (p.bias != nullptr) {
     const cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
-    LLM_RETURN_IF_ERROR(LLM_CUBLAS_CHECK(
-        cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi))));
+    LLM_RETURN_IF_ERROR(LLM_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(
+        plan->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi))));
     LLM_RETURN_IF_ERROR(LLM_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(
         plan->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &p.bias, sizeof(p.bias))));
   }
-  const auto m = static_cast<uint64_t>(p.m), n = static_cast<uint64_t>(p.n), k = static_cast<uint64_t>(p.k);
-  LLM_RETURN_IF_ERROR(LLM_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan->a, dt, k, n, static_cast<int64_t>(k))));
-  LLM_RETURN_IF_ERROR(LLM_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan->b, dt, k, m, static_cast<int64_t>(k))));
-  LLM_RETURN_IF_ERROR(LLM_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan->c, dt, n, m, static_cast<int64_t>(n))));
+  const auto m = static_cast<uint64_t>(p.m), n = static_cast<uint64_t>(p.n),
+             k = static_cast<uint64_t>(p.k);
+  LLM_RETURN_IF_ERROR(
+      LLM_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan->a, dt, k, n, static_cast<int64_t>(k))));
+  LLM_RETURN_IF_ERROR(
+      LLM_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan->b, dt, k, m, static_cast<int64_t>(k))));
+  LLM_RETURN_IF_ERROR(
+      LLM_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan->c, dt, n, m, static_cast<int64_t>(n))));
 
   cublasLtMatmulPreference_t pref = nullptr;
   LLM_RETURN_IF_ERROR(LLM_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref)));
@@ -96,10 +101,9 @@ core::Status GemmLt::gemm(const GemmParams& p, cudaStream_t stream) {
         plan->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &p.bias, sizeof(p.bias))));
   }
   const float alpha = 1.f, beta = 0.f;
-  return LLM_CUBLAS_CHECK(cublasLtMatmul(static_cast<cublasLtHandle_t>(handle_), plan->desc, &alpha,
-                                         p.w, plan->a, p.x, plan->b, &beta, p.out, plan->c, p.out,
-                                         plan->c, &plan->algo, workspace_.data(), workspace_.size(),
-                                         stream));
+  return LLM_CUBLAS_CHECK(cublasLtMatmul(
+      static_cast<cublasLtHandle_t>(handle_), plan->desc, &alpha, p.w, plan->a, p.x, plan->b, &beta,
+      p.out, plan->c, p.out, plan->c, &plan->algo, workspace_.data(), workspace_.size(), stream));
 }
 
 }  // namespace lightllm::kernels::cuda

@@ -22,10 +22,10 @@ namespace lightllm::kernels::cuda {
 
 struct GemmParams {
   core::DType dtype = core::DType::bf16;  // of x, w, bias, out
-  const void* x = nullptr;     // [m, k] row-major
-  const void* w = nullptr;     // [n, k] row-major
-  const void* bias = nullptr;  // [n] or nullptr
-  void* out = nullptr;         // [m, n] row-major
+  const void* x = nullptr;                // [m, k] row-major
+  const void* w = nullptr;                // [n, k] row-major
+  const void* bias = nullptr;             // [n] or nullptr
+  void* out = nullptr;                    // [m, n] row-major
   int64_t m = 0, n = 0, k = 0;
 };
 

@@ -50,8 +50,10 @@ __global__ void kv_scatter_int8_kernel(KvScatterParams p, int64_t ks, int64_t vs
   const int64_t row = static_cast<int64_t>(p.slots[t]) * p.n_kv_heads + h;
   const T* k = static_cast<const T*>(p.k) + t * ks + static_cast<int64_t>(h) * p.head_dim;
   const T* v = static_cast<const T*>(p.v) + t * vs + static_cast<int64_t>(h) * p.head_dim;
-  quantize_row(k, static_cast<int8_t*>(p.k_cache) + row * p.head_dim, p.k_scale + row, p.head_dim, lane);
-  quantize_row(v, static_cast<int8_t*>(p.v_cache) + row * p.head_dim, p.v_scale + row, p.head_dim, lane);
+  quantize_row(k, static_cast<int8_t*>(p.k_cache) + row * p.head_dim, p.k_scale + row, p.head_dim,
+               lane);
+  quantize_row(v, static_cast<int8_t*>(p.v_cache) + row * p.head_dim, p.v_scale + row, p.head_dim,
+               lane);
 }
 
 core::Status check(const KvScatterParams& p, bool int8) {

@@ -17,13 +17,13 @@ namespace lightllm::kernels::cuda {
 
 struct KvScatterParams {
   core::DType dtype = core::DType::bf16;  // of k, v (and of the caches in the plain variant)
-  const void* k = nullptr;         // [n_tokens, n_kv_heads, head_dim], token stride k_stride
-  const void* v = nullptr;         // [n_tokens, n_kv_heads, head_dim], token stride v_stride
-  const int32_t* slots = nullptr;  // [n_tokens] destination slot of each token
-  void* k_cache = nullptr;         // [n_slots, n_kv_heads, head_dim] dtype, or int8 for the int8 variant
-  void* v_cache = nullptr;         // same
-  float* k_scale = nullptr;        // [n_slots, n_kv_heads] int8 variant only
-  float* v_scale = nullptr;        // [n_slots, n_kv_heads] int8 variant only
+  const void* k = nullptr;                // [n_tokens, n_kv_heads, head_dim], token stride k_stride
+  const void* v = nullptr;                // [n_tokens, n_kv_heads, head_dim], token stride v_stride
+  const int32_t* slots = nullptr;         // [n_tokens] destination slot of each token
+  void* k_cache = nullptr;   // [n_slots, n_kv_heads, head_dim] dtype, or int8 for the int8 variant
+  void* v_cache = nullptr;   // same
+  float* k_scale = nullptr;  // [n_slots, n_kv_heads] int8 variant only
+  float* v_scale = nullptr;  // [n_slots, n_kv_heads] int8 variant only
   int64_t n_tokens = 0;
   int n_kv_heads = 0;
   int head_dim = 0;

@@ -64,7 +64,8 @@ core::Status check_rms(const RmsNormParams& p, bool add) {
     return core::invalid_argument("rmsnorm: bad shape n_tokens={} hidden={}", p.n_tokens, p.hidden);
   }
   if (p.x == nullptr || p.weight == nullptr || p.out == nullptr || (add && p.residual == nullptr)) {
-    return core::invalid_argument("rmsnorm: null pointer (x, weight, out{})", add ? ", residual" : "");
+    return core::invalid_argument("rmsnorm: null pointer (x, weight, out{})",
+                                  add ? ", residual" : "");
   }
   return {};
 }
@@ -75,11 +76,11 @@ core::Status launch_rms(const RmsNormParams& p, cudaStream_t stream) {
   if (p.n_tokens == 0) return {};
   const int64_t xs = p.x_stride ? p.x_stride : p.hidden;
   const int64_t os = p.out_stride ? p.out_stride : p.hidden;
-  LLM_DISPATCH_HALF("rmsnorm", p.dtype,
-                    rmsnorm_kernel<T, kAdd><<<static_cast<unsigned>(p.n_tokens), kThreads, 0, stream>>>(
-                        static_cast<const T*>(p.x), static_cast<T*>(p.residual),
-                        static_cast<const T*>(p.weight), static_cast<T*>(p.out), p.hidden, xs, os,
-                        p.eps));
+  LLM_DISPATCH_HALF(
+      "rmsnorm", p.dtype,
+      rmsnorm_kernel<T, kAdd><<<static_cast<unsigned>(p.n_tokens), kThreads, 0, stream>>>(
+          static_cast<const T*>(p.x), static_cast<T*>(p.residual), static_cast<const T*>(p.weight),
+          static_cast<T*>(p.out), p.hidden, xs, os, p.eps));
   return LLM_CUDA_CHECK_LAUNCH();
 }
 
@@ -93,18 +94,19 @@ core::Status add_rmsnorm(const RmsNormParams& p, cudaStream_t stream) {
 }
 
 core::Status layernorm(const LayerNormParams& p, cudaStream_t stream) {
-  if (p.n_tokens < 0 || p.hidden <= 0 || p.x == nullptr || p.weight == nullptr || p.out == nullptr) {
+  if (p.n_tokens < 0 || p.hidden <= 0 || p.x == nullptr || p.weight == nullptr ||
+      p.out == nullptr) {
     return core::invalid_argument("layernorm: bad shape or null pointer (n_tokens={} hidden={})",
                                   p.n_tokens, p.hidden);
   }
   if (p.n_tokens == 0) return {};
   const int64_t xs = p.x_stride ? p.x_stride : p.hidden;
   const int64_t os = p.out_stride ? p.out_stride : p.hidden;
-  LLM_DISPATCH_HALF("layernorm", p.dtype,
-                    layernorm_kernel<T><<<static_cast<unsigned>(p.n_tokens), kThreads, 0, stream>>>(
-                        static_cast<const T*>(p.x), static_cast<const T*>(p.weight),
-                        static_cast<const T*>(p.bias), static_cast<T*>(p.out), p.hidden, xs, os,
-                        p.eps));
+  LLM_DISPATCH_HALF(
+      "layernorm", p.dtype,
+      layernorm_kernel<T><<<static_cast<unsigned>(p.n_tokens), kThreads, 0, stream>>>(
+          static_cast<const T*>(p.x), static_cast<const T*>(p.weight),
+          static_cast<const T*>(p.bias), static_cast<T*>(p.out), p.hidden, xs, os, p.eps));
   return LLM_CUDA_CHECK_LAUNCH();
 }
 

@@ -14,7 +14,7 @@ namespace lightllm::kernels::cuda {
 
 struct RmsNormParams {
   core::DType dtype = core::DType::bf16;  // of x, residual, weight, out
-  const void* x = nullptr;       // [n_tokens, hidden], row stride x_stride elements
+  const void* x = nullptr;                // [n_tokens, hidden], row stride x_stride elements
   void* residual = nullptr;      // [n_tokens, hidden] contiguous; add_rmsnorm only: in r, out x+r
   const void* weight = nullptr;  // [hidden]
   void* out = nullptr;           // [n_tokens, hidden], row stride out_stride elements

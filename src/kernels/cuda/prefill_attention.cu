@@ -23,7 +23,9 @@ __device__ __forceinline__ void cp_async16(void* dst, const void* src, bool vali
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
                "r"(valid ? 16 : 0));
 }
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+__device__ __forceinline__ void cp_async_commit() {
+  asm volatile("cp.async.commit_group;\n" ::);
+}
 template <int N>
 __device__ __forceinline__ void cp_async_wait() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
@@ -41,10 +43,11 @@ __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* 
 }
 
 template <typename T>
-__device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1);
+__device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
+                                         uint32_t b1);
 template <>
-__device__ __forceinline__ void mma16816<__nv_bfloat16>(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
-                                                        uint32_t b1) {
+__device__ __forceinline__ void mma16816<__nv_bfloat16>(float (&c)[4], const uint32_t (&a)[4],
+                                                        uint32_t b0, uint32_t b1) {
   asm volatile(
       "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
       "{%0,%1,%2,%3};\n"
@@ -70,12 +73,12 @@ __device__ __forceinline__ uint32_t pack2(float lo, float hi) {
 
 template <typename T, int D>
 __global__ void __launch_bounds__(kThreads) prefill_kernel(PrefillAttentionParams p) {
-  constexpr int LD = D + 8;         // smem row pitch in elements
-  constexpr int kChunks = D / 8;    // 16-byte chunks per row
+  constexpr int LD = D + 8;       // smem row pitch in elements
+  constexpr int kChunks = D / 8;  // 16-byte chunks per row
   extern __shared__ __align__(16) unsigned char smem_raw[];
   T* sQ = reinterpret_cast<T*>(smem_raw);
-  T* sK = sQ + kBM * LD;       // [2][kBN][LD]
-  T* sV = sK + 2 * kBN * LD;   // [2][kBN][LD]
+  T* sK = sQ + kBM * LD;      // [2][kBN][LD]
+  T* sV = sK + 2 * kBN * LD;  // [2][kBN][LD]
 
   const int r = blockIdx.z, h = blockIdx.y;
   const int m_tile = gridDim.x - 1 - blockIdx.x;  // longest causal tiles first
@@ -98,7 +101,8 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(PrefillAttentionParam
 
   const int64_t qs = p.q_stride ? p.q_stride : int64_t{p.n_heads} * D;
   const T* qbase = static_cast<const T*>(p.q) + static_cast<int64_t>(q0) * qs + int64_t{h} * D;
-  const int32_t* slot_row = p.req_to_token + static_cast<int64_t>(p.req_row[r]) * p.req_to_token_stride;
+  const int32_t* slot_row =
+      p.req_to_token + static_cast<int64_t>(p.req_row[r]) * p.req_to_token_stride;
   const T* kc = static_cast<const T*>(p.k_cache);
   const T* vc = static_cast<const T*>(p.v_cache);
 
@@ -263,9 +267,8 @@ core::Status launch(const PrefillAttentionParams& p, cudaStream_t stream) {
   constexpr size_t smem = size_t{kBM + 4 * kBN} * (D + 8) * sizeof(T);
   static bool attr_set = false;  // per instantiation; benign race (idempotent call)
   if (!attr_set) {
-    LLM_CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(prefill_kernel<T, D>,
-                                                  cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                  static_cast<int>(smem)));
+    LLM_CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(
+        prefill_kernel<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
     attr_set = true;
   }
   const dim3 grid((p.max_q_len + kBM - 1) / kBM, p.n_heads, p.n_reqs);
@@ -281,7 +284,8 @@ core::Status launch_d(const PrefillAttentionParams& p, cudaStream_t stream) {
     case 96: return launch<T, 96>(p, stream);
     case 128: return launch<T, 128>(p, stream);
     default:
-      return core::unimplemented("prefill_attention: head_dim {} (have 64, 80, 96, 128)", p.head_dim);
+      return core::unimplemented("prefill_attention: head_dim {} (have 64, 80, 96, 128)",
+                                 p.head_dim);
   }
 }
 
@@ -294,8 +298,9 @@ core::Status prefill_attention(const PrefillAttentionParams& p, cudaStream_t str
   }
   if (p.n_heads <= 0 || p.n_kv_heads <= 0 || p.n_heads % p.n_kv_heads != 0 || p.n_reqs < 0 ||
       p.max_q_len < 0 || p.sliding_window < 0) {
-    return core::invalid_argument("prefill_attention: bad shape n_heads={} n_kv_heads={} max_q_len={}",
-                                  p.n_heads, p.n_kv_heads, p.max_q_len);
+    return core::invalid_argument(
+        "prefill_attention: bad shape n_heads={} n_kv_heads={} max_q_len={}", p.n_heads,
+        p.n_kv_heads, p.max_q_len);
   }
   if (p.n_reqs == 0 || p.max_q_len == 0) return {};
   LLM_DISPATCH_HALF("prefill_attention", p.dtype, return launch_d<T>(p, stream));

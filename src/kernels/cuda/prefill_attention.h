@@ -35,7 +35,7 @@ struct PrefillAttentionParams {
   int n_heads = 0;
   int n_kv_heads = 0;
   int head_dim = 0;
-  int max_q_len = 0;  // host-known upper bound of q_len (sizes the grid)
+  int max_q_len = 0;     // host-known upper bound of q_len (sizes the grid)
   int64_t q_stride = 0;  // 0 means n_heads * head_dim
   int64_t req_to_token_stride = 0;
   float softmax_scale = 0.f;

@@ -53,8 +53,8 @@ core::Status rotary(const RotaryParams& p, cudaStream_t stream) {
   const int64_t ks = p.k_stride ? p.k_stride : int64_t{p.n_kv_heads} * p.head_dim;
   const size_t smem = sizeof(float) * p.rotary_dim;
   LLM_DISPATCH_HALF("rotary", p.dtype,
-                    rotary_kernel<T><<<static_cast<unsigned>(p.n_tokens), 256, smem, stream>>>(
-                        p, qs, ks));
+                    rotary_kernel<T>
+                    <<<static_cast<unsigned>(p.n_tokens), 256, smem, stream>>>(p, qs, ks));
   return LLM_CUDA_CHECK_LAUNCH();
 }
 

@@ -18,17 +18,17 @@ enum class RotaryStyle { rotate_half, interleaved };
 
 struct RotaryParams {
   core::DType dtype = core::DType::bf16;  // of q and k
-  void* q = nullptr;                  // [n_tokens, n_heads, head_dim], token stride q_stride
-  void* k = nullptr;                  // [n_tokens, n_kv_heads, head_dim], token stride k_stride; may be null
+  void* q = nullptr;                      // [n_tokens, n_heads, head_dim], token stride q_stride
+  void* k = nullptr;  // [n_tokens, n_kv_heads, head_dim], token stride k_stride; may be null
   const int32_t* positions = nullptr;  // [n_tokens] absolute positions
   const float* inv_freq = nullptr;     // [rotary_dim / 2]
   int64_t n_tokens = 0;
   int n_heads = 0;
   int n_kv_heads = 0;
   int head_dim = 0;
-  int rotary_dim = 0;      // even, <= head_dim, <= 1024
-  int64_t q_stride = 0;    // elements between tokens; 0 means n_heads * head_dim
-  int64_t k_stride = 0;    // 0 means n_kv_heads * head_dim
+  int rotary_dim = 0;    // even, <= head_dim, <= 1024
+  int64_t q_stride = 0;  // elements between tokens; 0 means n_heads * head_dim
+  int64_t k_stride = 0;  // 0 means n_kv_heads * head_dim
   RotaryStyle style = RotaryStyle::rotate_half;
 };
 
