@@ -165,49 +165,51 @@ void bench_prefill(DType dt) {
   struct Case {
     int n_reqs, len;
   };
-  for (Case c : {Case{16, 1024}, Case{4, 4096}}) {
-    const int n_tokens = c.n_reqs * c.len;
-    std::vector<int32_t> perm(static_cast<size_t>(n_tokens));
-    std::iota(perm.begin(), perm.end(), 0);
-    std::shuffle(perm.begin(), perm.end(), std::mt19937(5));
-    std::vector<int32_t> rows(static_cast<size_t>(c.n_reqs)),
-        lens(static_cast<size_t>(c.n_reqs), c.len), qs(static_cast<size_t>(c.n_reqs) + 1);
-    std::iota(rows.begin(), rows.end(), 0);
-    for (int r = 0; r <= c.n_reqs; ++r) qs[static_cast<size_t>(r)] = r * c.len;
-    DeviceBuffer q = alloc(static_cast<size_t>(n_tokens) * H * D * 2), out = alloc(q.size());
-    DeviceBuffer k = alloc(static_cast<size_t>(n_tokens) * KVH * D * 2), v = alloc(k.size());
-    fill_random(q, 6);
-    fill_random(k, 7);
-    fill_random(v, 8);
-    DeviceBuffer rt = alloc(perm.size() * 4), drow = alloc(rows.size() * 4),
-                 dlen = alloc(lens.size() * 4), dqs = alloc(qs.size() * 4);
-    CHECK_OK(rt.upload(perm.data(), rt.size()));
-    CHECK_OK(drow.upload(rows.data(), drow.size()));
-    CHECK_OK(dlen.upload(lens.data(), dlen.size()));
-    CHECK_OK(dqs.upload(qs.data(), dqs.size()));
-    kc::PrefillAttentionParams p{.dtype = dt,
-                                 .q = q.data(),
-                                 .k_cache = k.data(),
-                                 .v_cache = v.data(),
-                                 .req_to_token = rt.as<int32_t>(),
-                                 .req_row = drow.as<int32_t>(),
-                                 .q_start = dqs.as<int32_t>(),
-                                 .kv_len = dlen.as<int32_t>(),
-                                 .out = out.data(),
-                                 .n_reqs = c.n_reqs,
-                                 .n_heads = H,
-                                 .n_kv_heads = KVH,
-                                 .head_dim = D,
-                                 .max_q_len = c.len,
-                                 .req_to_token_stride = c.len,
-                                 .softmax_scale = 0.088f,
-                                 .causal = true};
-    const double ms = time_ms([&] { CHECK_OK(kc::prefill_attention(p, nullptr)); }, 10);
-    const double flops = 4.0 * D * H * c.n_reqs * double(c.len) * c.len / 2;
-    std::printf("prefill  %s %2d x %4d causal h32/kv8/d128: %8.3f ms  %6.1f TFLOP/s\n",
-                dt == DType::bf16 ? "bf16" : "f16 ", c.n_reqs, c.len, ms,
-                flops / (ms * 1e-3) / 1e12);
-  }
+  for (Case c : {Case{16, 1024}, Case{4, 4096}})
+    for (int tile_rows : {64, 128}) {
+      const int n_tokens = c.n_reqs * c.len;
+      std::vector<int32_t> perm(static_cast<size_t>(n_tokens));
+      std::iota(perm.begin(), perm.end(), 0);
+      std::shuffle(perm.begin(), perm.end(), std::mt19937(5));
+      std::vector<int32_t> rows(static_cast<size_t>(c.n_reqs)),
+          lens(static_cast<size_t>(c.n_reqs), c.len), qs(static_cast<size_t>(c.n_reqs) + 1);
+      std::iota(rows.begin(), rows.end(), 0);
+      for (int r = 0; r <= c.n_reqs; ++r) qs[static_cast<size_t>(r)] = r * c.len;
+      DeviceBuffer q = alloc(static_cast<size_t>(n_tokens) * H * D * 2), out = alloc(q.size());
+      DeviceBuffer k = alloc(static_cast<size_t>(n_tokens) * KVH * D * 2), v = alloc(k.size());
+      fill_random(q, 6);
+      fill_random(k, 7);
+      fill_random(v, 8);
+      DeviceBuffer rt = alloc(perm.size() * 4), drow = alloc(rows.size() * 4),
+                   dlen = alloc(lens.size() * 4), dqs = alloc(qs.size() * 4);
+      CHECK_OK(rt.upload(perm.data(), rt.size()));
+      CHECK_OK(drow.upload(rows.data(), drow.size()));
+      CHECK_OK(dlen.upload(lens.data(), dlen.size()));
+      CHECK_OK(dqs.upload(qs.data(), dqs.size()));
+      kc::PrefillAttentionParams p{.dtype = dt,
+                                   .q = q.data(),
+                                   .k_cache = k.data(),
+                                   .v_cache = v.data(),
+                                   .req_to_token = rt.as<int32_t>(),
+                                   .req_row = drow.as<int32_t>(),
+                                   .q_start = dqs.as<int32_t>(),
+                                   .kv_len = dlen.as<int32_t>(),
+                                   .out = out.data(),
+                                   .n_reqs = c.n_reqs,
+                                   .n_heads = H,
+                                   .n_kv_heads = KVH,
+                                   .head_dim = D,
+                                   .max_q_len = c.len,
+                                   .req_to_token_stride = c.len,
+                                   .softmax_scale = 0.088f,
+                                   .causal = true,
+                                   .block_rows = tile_rows};
+      const double ms = time_ms([&] { CHECK_OK(kc::prefill_attention(p, nullptr)); }, 10);
+      const double flops = 4.0 * D * H * c.n_reqs * double(c.len) * c.len / 2;
+      std::printf("prefill  %s %2d x %4d causal h32/kv8/d128 (%3d-row tiles): %8.3f ms  %6.1f TFLOP/s\n",
+                  dt == DType::bf16 ? "bf16" : "f16 ", c.n_reqs, c.len, tile_rows, ms,
+                  flops / (ms * 1e-3) / 1e12);
+    }
 }
 
 void bench_gemm(DType dt) {

@@ -17,7 +17,7 @@ struct PrefillCase {
   int window;
 };
 
-void run_prefill(DType dt, const PrefillCase& c, uint32_t seed) {
+void run_prefill(DType dt, const PrefillCase& c, uint32_t seed, int block_rows) {
   const int n_reqs = static_cast<int>(c.q_len.size());
   std::vector<int32_t> q_start(static_cast<size_t>(n_reqs) + 1, 0),
       kv_len(static_cast<size_t>(n_reqs));
@@ -63,7 +63,8 @@ void run_prefill(DType dt, const PrefillCase& c, uint32_t seed) {
                                .req_to_token_stride = s.stride,
                                .softmax_scale = static_cast<float>(scale),
                                .causal = c.causal,
-                               .sliding_window = c.window};
+                               .sliding_window = c.window,
+                               .block_rows = block_rows};
   auto st = kc::prefill_attention(p, nullptr);
   ASSERT_TRUE(st.ok()) << st.to_string();
   sync_ok();
@@ -94,7 +95,8 @@ void run_prefill(DType dt, const PrefillCase& c, uint32_t seed) {
   expect_close(got, want, tol_for(dt),
                "prefill heads=" + std::to_string(c.n_heads) + "/" + std::to_string(c.n_kv_heads) +
                    " d=" + std::to_string(D) + (c.causal ? " causal" : "") +
-                   (c.window ? " window=" + std::to_string(c.window) : ""));
+                   (c.window ? " window=" + std::to_string(c.window) : "") +
+                   " block_rows=" + std::to_string(block_rows));
 }
 
 class PrefillAttention : public ::testing::TestWithParam<DType> {};
@@ -110,7 +112,10 @@ TEST_P(PrefillAttention, VarlenCausalGqaWithPrefixes) {
       {{83, 40}, {9, 0}, 12, 4, 96, true, 0},
   };
   uint32_t seed = 300;
-  for (const auto& c : cases) run_prefill(GetParam(), c, seed++);
+  for (const auto& c : cases) {
+    for (int block_rows : {64, 128}) run_prefill(GetParam(), c, seed, block_rows);
+    ++seed;
+  }
 }
 
 TEST_P(PrefillAttention, NonCausalAndSlidingWindow) {
@@ -120,7 +125,10 @@ TEST_P(PrefillAttention, NonCausalAndSlidingWindow) {
       {{150}, {70}, 4, 4, 64, true, 64},
   };
   uint32_t seed = 400;
-  for (const auto& c : cases) run_prefill(GetParam(), c, seed++);
+  for (const auto& c : cases) {
+    for (int block_rows : {64, 128}) run_prefill(GetParam(), c, seed, block_rows);
+    ++seed;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Dtypes, PrefillAttention, ::testing::Values(DType::bf16, DType::f16),

@@ -1,7 +1,9 @@
 // src/kernels/cuda/decode_attention.cu — split-K decode attention over token slots.
 // Block = 128 threads, one (request, kv head, head chunk of HB query heads, split). The block is
-// cut into lane groups of LG lanes (LG = next power of two >= D/8); lane i of a group holds
-// dims [8i, 8i+8) of one token, so one K or V row is read with 16-byte loads (8-byte for int8).
+// cut into lane groups of LG lanes (LG = next power of two >= D/E); a lane holds E = 8 or 16
+// dims of one token as 8-element chunks gl, gl + D/E, ..., so one K or V row is read with
+// coalesced 16-byte loads (8-byte for int8). E = 16 (fewer lanes per token: fewer shuffles and
+// redundant exps per token) when HB <= 4; E = 8 when HB = 8 (register budget).
 // Each group walks its share of the chunk kU tokens at a time (loads issued before use) with
 // its own online softmax; groups are merged in shared memory, and the split's normalized
 // partial output and log2-sum-exp go to the workspace for the reduction kernel.
@@ -16,7 +18,6 @@ namespace lightllm::kernels::cuda {
 namespace {
 
 constexpr int kThreads = 128;
-constexpr int kUnroll = 4;
 constexpr int kMinChunk = 64;
 constexpr int kMaxSplits = 128;
 
@@ -32,24 +33,36 @@ struct Vec8 {  // 8 elements of T as one 16-byte load
 template <>
 struct Vec8<int8_t> {  // 8 int8 as one 8-byte load
   using Raw = uint2;
+  // int8 -> f32 without I2F: bias each byte by 128, splice it under the exponent of 2^23
+  // (PRMT), subtract 2^23 + 128 (FADD).
   __device__ static void to_float(const Raw& r, float (&f)[8]) {
-    const int8_t* e = reinterpret_cast<const int8_t*>(&r);
+    const uint32_t w[2] = {r.x ^ 0x80808080u, r.y ^ 0x80808080u};
 #pragma unroll
-    for (int i = 0; i < 8; ++i) f[i] = static_cast<float>(e[i]);
+    for (int h = 0; h < 2; ++h) {
+#pragma unroll
+      for (int b = 0; b < 4; ++b) {
+        f[4 * h + b] = __uint_as_float(__byte_perm(w[h], 0x4B000000u, 0x7540u | b)) - 8388736.f;
+      }
+    }
   }
 };
 
-constexpr int lanes_per_group(int d) {
-  return d / 8 <= 8 ? 8 : (d / 8 <= 16 ? 16 : 32);
+constexpr int pow2_ceil(int x) {
+  int p = 1;
+  while (p < x) p *= 2;
+  return p;
 }
 
 // Partial results: o [n_reqs, n_heads, n_splits, D] f32, then lse [n_reqs, n_heads, n_splits].
-template <typename T, typename KV, int D, int HB>
+template <typename T, typename KV, int D, int HB, int E>
 __global__ void __launch_bounds__(kThreads)
     decode_split_kernel(DecodeAttentionParams p, int n_splits, int chunk) {
-  constexpr int LG = lanes_per_group(D);
+  constexpr int kActive = D / E;  // lanes of a group that hold data
+  constexpr int LG = pow2_ceil(kActive);
   constexpr int NG = kThreads / LG;
-  constexpr int kActive = D / 8;  // lanes of a group that hold data
+  constexpr int NV = E / 8;            // 8-element chunks per lane
+  constexpr int kU = E == 16 ? 2 : 4;  // tokens per group per iteration
+  static_assert(D % E == 0 && LG <= 32, "head_dim must split evenly over the lanes");
   using V8 = Vec8<KV>;
   using Raw = typename V8::Raw;
 
@@ -75,28 +88,32 @@ __global__ void __launch_bounds__(kThreads)
   const bool active = gl < kActive;
   const float qscale = p.softmax_scale * 1.4426950408889634f;  // fold log2(e): exp2 below
 
-  float q[HB][8];
+  float q[HB][E];
   {
     const int64_t qs = p.q_stride ? p.q_stride : int64_t{p.n_heads} * D;
     const T* qrow = static_cast<const T*>(p.q) + r * qs;
 #pragma unroll
     for (int j = 0; j < HB; ++j) {
-      uint4 raw = make_uint4(0, 0, 0, 0);
-      if (active) raw = *reinterpret_cast<const uint4*>(qrow + (head0 + j) * D + gl * 8);
-      float f[8];
-      Vec8<T>::to_float(raw, f);
 #pragma unroll
-      for (int e = 0; e < 8; ++e) q[j][e] = f[e] * qscale;
+      for (int i = 0; i < NV; ++i) {
+        uint4 raw = make_uint4(0, 0, 0, 0);
+        if (active)
+          raw = *reinterpret_cast<const uint4*>(qrow + (head0 + j) * D + (gl + i * kActive) * 8);
+        float f[8];
+        Vec8<T>::to_float(raw, f);
+#pragma unroll
+        for (int e = 0; e < 8; ++e) q[j][i * 8 + e] = f[e] * qscale;
+      }
     }
   }
 
-  float m[HB], l[HB], acc[HB][8];
+  float m[HB], l[HB], acc[HB][E];
 #pragma unroll
   for (int j = 0; j < HB; ++j) {
     m[j] = -INFINITY;
     l[j] = 0.f;
 #pragma unroll
-    for (int e = 0; e < 8; ++e) acc[j][e] = 0.f;
+    for (int e = 0; e < E; ++e) acc[j][e] = 0.f;
   }
 
   const int32_t* row = p.req_to_token + static_cast<int64_t>(p.req_row[r]) * p.req_to_token_stride;
@@ -107,29 +124,32 @@ __global__ void __launch_bounds__(kThreads)
   // tokens are all past the end sees only masked scores.
   constexpr int kGroupsPerWarp = 32 / LG;
   const int warp_first = (grp / kGroupsPerWarp) * kGroupsPerWarp;
-  for (int base = t_begin + warp_first * kUnroll; base < t_end; base += NG * kUnroll) {
-    const int t0 = base + (grp - warp_first) * kUnroll;
-    int64_t off[kUnroll];
-    bool ok[kUnroll];
+  for (int base = t_begin + warp_first * kU; base < t_end; base += NG * kU) {
+    const int t0 = base + (grp - warp_first) * kU;
+    int64_t off[kU];
+    bool ok[kU];
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
+    for (int u = 0; u < kU; ++u) {
       ok[u] = t0 + u < t_end;
       const int slot = ok[u] ? row[t0 + u] : 0;
       off[u] = static_cast<int64_t>(slot) * p.n_kv_heads + kvh;
     }
-    Raw kr[kUnroll], vr[kUnroll];
+    Raw kr[kU][NV], vr[kU][NV];
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      kr[u] = Raw{};
-      vr[u] = Raw{};
-      if (ok[u] && active) {
-        kr[u] = *reinterpret_cast<const Raw*>(kc + off[u] * D + gl * 8);
-        vr[u] = *reinterpret_cast<const Raw*>(vc + off[u] * D + gl * 8);
+    for (int u = 0; u < kU; ++u) {
+#pragma unroll
+      for (int i = 0; i < NV; ++i) {
+        kr[u][i] = Raw{};
+        vr[u][i] = Raw{};
+        if (ok[u] && active) {
+          kr[u][i] = *reinterpret_cast<const Raw*>(kc + off[u] * D + (gl + i * kActive) * 8);
+          vr[u][i] = *reinterpret_cast<const Raw*>(vc + off[u] * D + (gl + i * kActive) * 8);
+        }
       }
     }
-    float ks[kUnroll], vs[kUnroll];
+    float ks[kU], vs[kU];
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
+    for (int u = 0; u < kU; ++u) {
       ks[u] = 1.f;
       vs[u] = 1.f;
       if constexpr (sizeof(KV) == 1) {
@@ -139,43 +159,58 @@ __global__ void __launch_bounds__(kThreads)
         }
       }
     }
-    float s[HB][kUnroll];
+    float s[HB][kU];
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      float kf[8];
-      V8::to_float(kr[u], kf);
+    for (int u = 0; u < kU; ++u) {
+      float d[HB];
+#pragma unroll
+      for (int j = 0; j < HB; ++j) d[j] = 0.f;
+#pragma unroll
+      for (int i = 0; i < NV; ++i) {
+        float kf[8];
+        V8::to_float(kr[u][i], kf);
+#pragma unroll
+        for (int j = 0; j < HB; ++j) {
+#pragma unroll
+          for (int e = 0; e < 8; ++e) d[j] += q[j][i * 8 + e] * kf[e];
+        }
+      }
 #pragma unroll
       for (int j = 0; j < HB; ++j) {
-        float d = 0.f;
 #pragma unroll
-        for (int e = 0; e < 8; ++e) d += q[j][e] * kf[e];
-#pragma unroll
-        for (int o = LG / 2; o > 0; o >>= 1) d += __shfl_xor_sync(0xffffffffu, d, o);
-        s[j][u] = ok[u] ? d * ks[u] : -INFINITY;
+        for (int o = LG / 2; o > 0; o >>= 1) d[j] += __shfl_xor_sync(0xffffffffu, d[j], o);
+        s[j][u] = ok[u] ? d[j] * ks[u] : -INFINITY;
       }
     }
 #pragma unroll
     for (int j = 0; j < HB; ++j) {
       float mx = m[j];
 #pragma unroll
-      for (int u = 0; u < kUnroll; ++u) mx = fmaxf(mx, s[j][u]);
+      for (int u = 0; u < kU; ++u) mx = fmaxf(mx, s[j][u]);
       const float corr = mx == -INFINITY ? 1.f : exp2f(m[j] - mx);
       m[j] = mx;
       l[j] *= corr;
 #pragma unroll
-      for (int e = 0; e < 8; ++e) acc[j][e] *= corr;
+      for (int e = 0; e < E; ++e) acc[j][e] *= corr;
     }
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      float vf[8];
-      V8::to_float(vr[u], vf);
+    for (int u = 0; u < kU; ++u) {
+      float pv[HB];
 #pragma unroll
       for (int j = 0; j < HB; ++j) {
         const float pj = s[j][u] == -INFINITY ? 0.f : exp2f(s[j][u] - m[j]);
         l[j] += pj;
-        const float pv = pj * vs[u];
+        pv[j] = pj * vs[u];
+      }
 #pragma unroll
-        for (int e = 0; e < 8; ++e) acc[j][e] += pv * vf[e];
+      for (int i = 0; i < NV; ++i) {
+        float vf[8];
+        V8::to_float(vr[u][i], vf);
+#pragma unroll
+        for (int j = 0; j < HB; ++j) {
+#pragma unroll
+          for (int e = 0; e < 8; ++e) acc[j][i * 8 + e] += pv[j] * vf[e];
+        }
       }
     }
   }
@@ -187,7 +222,10 @@ __global__ void __launch_bounds__(kThreads)
   for (int j = 0; j < HB; ++j) {
     if (active) {
 #pragma unroll
-      for (int e = 0; e < 8; ++e) s_acc[grp][j][gl * 8 + e] = acc[j][e];
+      for (int i = 0; i < NV; ++i) {
+#pragma unroll
+        for (int e = 0; e < 8; ++e) s_acc[grp][j][(gl + i * kActive) * 8 + e] = acc[j][i * 8 + e];
+      }
     }
     if (gl == 0) {
       s_m[grp][j] = m[j];
@@ -207,8 +245,7 @@ __global__ void __launch_bounds__(kThreads)
       lsum += s_l[g][j] * w;
       o += s_acc[g][j][d] * w;
     }
-    part_o[(part_row + static_cast<size_t>(j) * n_splits) * D + d] =
-        o / lsum;  // lsum > 0: chunk not empty
+    part_o[(part_row + static_cast<size_t>(j) * n_splits) * D + d] = o / lsum;  // lsum > 0
     if (d == 0) part_lse[part_row + static_cast<size_t>(j) * n_splits] = mx + log2f(lsum);
   }
 }
@@ -261,7 +298,8 @@ template <typename T, typename KV, int D, int HB>
 void launch_typed(const DecodeAttentionParams& p, int n_splits, cudaStream_t stream) {
   const int chunk = (p.max_kv_len + n_splits - 1) / n_splits;
   const dim3 grid(p.n_kv_heads * (p.n_heads / p.n_kv_heads / HB), p.n_reqs, n_splits);
-  decode_split_kernel<T, KV, D, HB><<<grid, kThreads, 0, stream>>>(p, n_splits, chunk);
+  constexpr int kE = HB == 8 ? 8 : 16;
+  decode_split_kernel<T, KV, D, HB, kE><<<grid, kThreads, 0, stream>>>(p, n_splits, chunk);
   decode_reduce_kernel<T, D><<<dim3(p.n_heads, p.n_reqs), 128, 0, stream>>>(p, n_splits);
 }
 

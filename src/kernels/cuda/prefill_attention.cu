@@ -1,6 +1,6 @@
 // src/kernels/cuda/prefill_attention.cu — FlashAttention-2-style varlen prefill on mma.sync.
-// Layout per block (4 warps, warp w owns query rows [16w, 16w+16) of the 64-row tile):
-//   smem: Q [64][D+8], K [2][64][D+8], V [2][64][D+8] (bf16/f16; +8 pad = conflict-free ldmatrix)
+// Layout per block (W = 4 or 8 warps, warp w owns query rows [16w, 16w+16) of the 16W-row tile):
+//   smem: Q [16W][D+8], K [2][64][D+8], V [2][64][D+8] (bf16/f16; +8 pad = conflict-free ldmatrix)
 //   regs: Q fragments [D/16][4], S [8][4] f32, O [D/8][4] f32, row max / sum for 2 rows.
 // Fragment conventions are those of PTX mma.m16n8k16: lane = 4*g + t holds C rows g and g+8,
 // columns 2t and 2t+1 of each 8-column block.
@@ -13,7 +13,7 @@
 namespace lightllm::kernels::cuda {
 namespace {
 
-constexpr int kBM = 64, kBN = 64, kThreads = 128;
+constexpr int kBN = 64;
 
 __device__ __forceinline__ uint32_t smem_addr(const void* p) {
   return static_cast<uint32_t>(__cvta_generic_to_shared(p));
@@ -71,8 +71,10 @@ __device__ __forceinline__ uint32_t pack2(float lo, float hi) {
          (static_cast<uint32_t>(*reinterpret_cast<uint16_t*>(&b)) << 16);
 }
 
-template <typename T, int D>
-__global__ void __launch_bounds__(kThreads) prefill_kernel(PrefillAttentionParams p) {
+// W warps per block; the query tile is 16 * W rows (64 or 128).
+template <typename T, int D, int W>
+__global__ void __launch_bounds__(32 * W) prefill_kernel(PrefillAttentionParams p) {
+  constexpr int kBM = 16 * W, kThreads = 32 * W;
   constexpr int LD = D + 8;       // smem row pitch in elements
   constexpr int kChunks = D / 8;  // 16-byte chunks per row
   extern __shared__ __align__(16) unsigned char smem_raw[];
@@ -262,31 +264,39 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(PrefillAttentionParam
   }
 }
 
-template <typename T, int D>
+template <typename T, int D, int W>
 core::Status launch(const PrefillAttentionParams& p, cudaStream_t stream) {
+  constexpr int kBM = 16 * W;
   constexpr size_t smem = size_t{kBM + 4 * kBN} * (D + 8) * sizeof(T);
   static bool attr_set = false;  // per instantiation; benign race (idempotent call)
   if (!attr_set) {
-    LLM_CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(
-        prefill_kernel<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
+    LLM_CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(prefill_kernel<T, D, W>,
+                                                  cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                  static_cast<int>(smem)));
     attr_set = true;
   }
   const dim3 grid((p.max_q_len + kBM - 1) / kBM, p.n_heads, p.n_reqs);
-  prefill_kernel<T, D><<<grid, kThreads, smem, stream>>>(p);
+  prefill_kernel<T, D, W><<<grid, 32 * W, smem, stream>>>(p);
   return LLM_CUDA_CHECK_LAUNCH();
 }
 
-template <typename T>
+template <typename T, int W>
 core::Status launch_d(const PrefillAttentionParams& p, cudaStream_t stream) {
   switch (p.head_dim) {
-    case 64: return launch<T, 64>(p, stream);
-    case 80: return launch<T, 80>(p, stream);
-    case 96: return launch<T, 96>(p, stream);
-    case 128: return launch<T, 128>(p, stream);
+    case 64: return launch<T, 64, W>(p, stream);
+    case 80: return launch<T, 80, W>(p, stream);
+    case 96: return launch<T, 96, W>(p, stream);
+    case 128: return launch<T, 128, W>(p, stream);
     default:
       return core::unimplemented("prefill_attention: head_dim {} (have 64, 80, 96, 128)",
                                  p.head_dim);
   }
+}
+
+template <typename T>
+core::Status launch_w(const PrefillAttentionParams& p, cudaStream_t stream) {
+  const int rows = p.block_rows != 0 ? p.block_rows : (p.max_q_len >= 128 ? 128 : 64);
+  return rows == 128 ? launch_d<T, 8>(p, stream) : launch_d<T, 4>(p, stream);
 }
 
 }  // namespace
@@ -297,13 +307,14 @@ core::Status prefill_attention(const PrefillAttentionParams& p, cudaStream_t str
     return core::invalid_argument("prefill_attention: null pointer");
   }
   if (p.n_heads <= 0 || p.n_kv_heads <= 0 || p.n_heads % p.n_kv_heads != 0 || p.n_reqs < 0 ||
-      p.max_q_len < 0 || p.sliding_window < 0) {
+      p.max_q_len < 0 || p.sliding_window < 0 ||
+      (p.block_rows != 0 && p.block_rows != 64 && p.block_rows != 128)) {
     return core::invalid_argument(
         "prefill_attention: bad shape n_heads={} n_kv_heads={} max_q_len={}", p.n_heads,
         p.n_kv_heads, p.max_q_len);
   }
   if (p.n_reqs == 0 || p.max_q_len == 0) return {};
-  LLM_DISPATCH_HALF("prefill_attention", p.dtype, return launch_d<T>(p, stream));
+  LLM_DISPATCH_HALF("prefill_attention", p.dtype, return launch_w<T>(p, stream));
   return {};
 }
 

@@ -1,5 +1,6 @@
 // src/kernels/cuda/prefill_attention.h — prefill attention over the flat, padding-free batch.
-// FlashAttention-2 style: per (query tile of 64 rows, query head, request) one block of 4 warps;
+// FlashAttention-2 style: per (query tile of 64 or 128 rows, query head, request) one block of
+// 4 or 8 warps (16 rows each);
 // Q fragments stay in registers, K/V tiles of 64 tokens are gathered from the KV pool through
 // req_to_token into shared memory (cp.async, double-buffered), S = QK^T and O += PV run on tensor
 // cores (mma.sync m16n8k16, f32 accumulation) with an online softmax.
@@ -41,6 +42,7 @@ struct PrefillAttentionParams {
   float softmax_scale = 0.f;
   bool causal = true;
   int sliding_window = 0;  // 0: none
+  int block_rows = 0;      // query rows per block: 64 (4 warps) or 128 (8 warps); 0 = by max_q_len
 };
 
 core::Status prefill_attention(const PrefillAttentionParams& p, cudaStream_t stream);
