@@ -2,8 +2,7 @@
 // Block = 128 threads, one (request, kv head, head chunk of HB query heads, split). The block is
 // cut into lane groups of LG lanes (LG = next power of two >= D/E); a lane holds E = 8 or 16
 // dims of one token as 8-element chunks gl, gl + D/E, ..., so one K or V row is read with
-// coalesced 16-byte loads (8-byte for int8). E = 16 (fewer lanes per token: fewer shuffles and
-// redundant exps per token) when HB <= 4; E = 8 when HB = 8 (register budget).
+// coalesced 16-byte loads (8-byte for int8). The launch uses E = 8 (measured faster than 16).
 // Each group walks its share of the chunk kU tokens at a time (loads issued before use) with
 // its own online softmax; groups are merged in shared memory, and the split's normalized
 // partial output and log2-sum-exp go to the workspace for the reduction kernel.
@@ -298,7 +297,9 @@ template <typename T, typename KV, int D, int HB>
 void launch_typed(const DecodeAttentionParams& p, int n_splits, cudaStream_t stream) {
   const int chunk = (p.max_kv_len + n_splits - 1) / n_splits;
   const dim3 grid(p.n_kv_heads * (p.n_heads / p.n_kv_heads / HB), p.n_reqs, n_splits);
-  constexpr int kE = HB == 8 ? 8 : 16;
+  // E = 8 for every head chunk: measured on an H200 (docs/PERFORMANCE.md, runs 1 and 2), E = 16
+  // for HB <= 4 was 3-11% slower at batch >= 32, so it stays a tuning option only.
+  constexpr int kE = 8;
   decode_split_kernel<T, KV, D, HB, kE><<<grid, kThreads, 0, stream>>>(p, n_splits, chunk);
   decode_reduce_kernel<T, D><<<dim3(p.n_heads, p.n_reqs), 128, 0, stream>>>(p, n_splits);
 }
