@@ -1,0 +1,257 @@
+// bench/cuda/kernel_bench.cpp — kernel benchmarks on the GPU machine (a benchmark, not a test).
+// Prints the GPU name, then:
+//   copy      device-to-device cudaMemcpy bandwidth (read + write bytes / time): the HBM yardstick
+//   decode    split-K token attention, 32 heads / 8 kv heads / d128, random slot order, batch
+//             1/32/128 x context 1k/4k: KV bytes read / time, and as % of the copy bandwidth
+//   prefill   FA2-style prefill, 32/8 heads, d128, causal, 16x1k and 4x4k tokens: TFLOP/s
+//             (causal FLOPs = 4 * D * heads * sum(q_len^2) / 2, the FlashAttention convention)
+//   gemm      cuBLASLt on Llama-7B linear shapes: TFLOP/s and weight bytes / time
+// L2 is flushed (a 256 MiB memset) before every timed launch; each launch is timed alone with
+// events, and the median of the runs is printed. bf16 and f16 (and int8 KV for decode).
+#include <algorithm>
+#include <cstdio>
+#include <functional>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include <cuda_runtime_api.h>
+
+#include "backend/cuda/device_buffer.h"
+#include "kernels/cuda/decode_attention.h"
+#include "kernels/cuda/gemm_lt.h"
+#include "kernels/cuda/prefill_attention.h"
+
+namespace kc = lightllm::kernels::cuda;
+using lightllm::backend::cuda::DeviceBuffer;
+using lightllm::core::DType;
+
+namespace {
+
+#define CHECK_OK(expr)                                                                  \
+  do {                                                                                  \
+    auto _st = (expr);                                                                  \
+    if (!_st.ok()) {                                                                    \
+      std::fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, _st.to_string().c_str()); \
+      std::exit(1);                                                                     \
+    }                                                                                   \
+  } while (0)
+
+DeviceBuffer alloc(size_t bytes) {
+  auto b = DeviceBuffer::allocate(bytes);
+  CHECK_OK(b.status());
+  return std::move(b).value();
+}
+
+DeviceBuffer g_flush;
+
+// Median milliseconds of `fn` over `iters` timed launches, L2 flushed before each.
+double time_ms(const std::function<void()>& fn, int iters) {
+  cudaEvent_t a, b;
+  cudaEventCreate(&a);
+  cudaEventCreate(&b);
+  fn();  // warm-up (and first-use setup such as cuBLASLt plans)
+  std::vector<float> ms;
+  for (int i = 0; i < iters; ++i) {
+    cudaMemsetAsync(g_flush.data(), i & 0xff, g_flush.size());
+    cudaEventRecord(a);
+    fn();
+    cudaEventRecord(b);
+    cudaEventSynchronize(b);
+    float t = 0;
+    cudaEventElapsedTime(&t, a, b);
+    ms.push_back(t);
+  }
+  cudaEventDestroy(a);
+  cudaEventDestroy(b);
+  if (cudaGetLastError() != cudaSuccess) {
+    std::fprintf(stderr, "CUDA error during timing\n");
+    std::exit(1);
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
+
+void fill_random(DeviceBuffer& b, uint32_t seed) {
+  // Small random 16-bit values (valid, finite bf16 and f16 alike): a 16 MiB random pattern
+  // uploaded repeatedly (host RNG over GiBs would dominate the run).
+  constexpr size_t kChunk = size_t{16} << 20;
+  std::vector<uint16_t> h(kChunk / 2);
+  std::mt19937 rng(seed);
+  for (auto& x : h) x = static_cast<uint16_t>((0x3000 + (rng() & 0x0fff)) | ((rng() & 1) << 15));
+  for (size_t off = 0; off < b.size(); off += kChunk) {
+    const size_t n = std::min(kChunk, b.size() - off);
+    if (cudaMemcpy(static_cast<char*>(b.data()) + off, h.data(), n, cudaMemcpyHostToDevice) !=
+        cudaSuccess) {
+      std::fprintf(stderr, "upload failed\n");
+      std::exit(1);
+    }
+  }
+}
+
+double g_copy_gbs = 0;
+
+void bench_copy() {
+  const size_t bytes = size_t{1} << 30;
+  DeviceBuffer src = alloc(bytes), dst = alloc(bytes);
+  const double ms = time_ms(
+      [&] { cudaMemcpyAsync(dst.data(), src.data(), bytes, cudaMemcpyDeviceToDevice); }, 10);
+  g_copy_gbs = 2.0 * bytes / (ms * 1e-3) / 1e9;
+  std::printf("copy     D2D cudaMemcpy 1 GiB: %.3f ms, %.0f GB/s (read+write)\n", ms, g_copy_gbs);
+}
+
+void bench_decode(DType dt, bool int8) {
+  const int H = 32, KVH = 8, D = 128;
+  for (int batch : {1, 32, 128}) {
+    for (int ctx : {1024, 4096}) {
+      const int64_t n_slots = int64_t{batch} * ctx;
+      std::vector<int32_t> perm(static_cast<size_t>(n_slots));
+      std::iota(perm.begin(), perm.end(), 0);
+      std::shuffle(perm.begin(), perm.end(), std::mt19937(1));
+      std::vector<int32_t> rows(static_cast<size_t>(batch)), lens(static_cast<size_t>(batch), ctx);
+      std::iota(rows.begin(), rows.end(), 0);
+      const size_t elem = int8 ? 1 : 2;
+      DeviceBuffer k = alloc(static_cast<size_t>(n_slots) * KVH * D * elem);
+      DeviceBuffer v = alloc(k.size());
+      DeviceBuffer ks = alloc(static_cast<size_t>(n_slots) * KVH * 4), vs = alloc(ks.size());
+      fill_random(k, 2);
+      fill_random(v, 3);
+      std::vector<float> sc(static_cast<size_t>(n_slots) * KVH, 0.01f);
+      CHECK_OK(ks.upload(sc.data(), ks.size()));
+      CHECK_OK(vs.upload(sc.data(), vs.size()));
+      DeviceBuffer q = alloc(static_cast<size_t>(batch) * H * D * 2), out = alloc(q.size());
+      fill_random(q, 4);
+      DeviceBuffer rt = alloc(perm.size() * 4), drow = alloc(rows.size() * 4),
+                   dlen = alloc(lens.size() * 4);
+      CHECK_OK(rt.upload(perm.data(), rt.size()));
+      CHECK_OK(drow.upload(rows.data(), drow.size()));
+      CHECK_OK(dlen.upload(lens.data(), dlen.size()));
+      kc::DecodeAttentionParams p{.dtype = dt,
+                                  .kv_int8 = int8,
+                                  .q = q.data(),
+                                  .k_cache = k.data(),
+                                  .v_cache = v.data(),
+                                  .k_scale = ks.as<float>(),
+                                  .v_scale = vs.as<float>(),
+                                  .req_to_token = rt.as<int32_t>(),
+                                  .req_row = drow.as<int32_t>(),
+                                  .kv_len = dlen.as<int32_t>(),
+                                  .out = out.data(),
+                                  .n_reqs = batch,
+                                  .n_heads = H,
+                                  .n_kv_heads = KVH,
+                                  .head_dim = D,
+                                  .req_to_token_stride = ctx,
+                                  .max_kv_len = ctx,
+                                  .softmax_scale = 0.088f};
+      DeviceBuffer ws = alloc(kc::decode_attention_workspace_bytes(p));
+      p.workspace = ws.data();
+      p.workspace_bytes = ws.size();
+      const double ms = time_ms([&] { CHECK_OK(kc::decode_attention(p, nullptr)); }, 20);
+      double bytes = 2.0 * static_cast<double>(n_slots) * KVH * D * static_cast<double>(elem);
+      if (int8) bytes += 2.0 * static_cast<double>(n_slots) * KVH * 4;
+      const double gbs = bytes / (ms * 1e-3) / 1e9;
+      std::printf(
+          "decode   %s%s batch %3d ctx %4d: %8.1f us  KV %7.1f MB  %6.0f GB/s  %5.1f%% of copy  "
+          "(splits %d)\n",
+          dt == DType::bf16 ? "bf16" : "f16 ", int8 ? "/int8kv" : "        ", batch, ctx, ms * 1e3,
+          bytes / 1e6, gbs, 100.0 * gbs / g_copy_gbs, kc::decode_attention_splits(p));
+    }
+  }
+}
+
+void bench_prefill(DType dt) {
+  const int H = 32, KVH = 8, D = 128;
+  struct Case {
+    int n_reqs, len;
+  };
+  for (Case c : {Case{16, 1024}, Case{4, 4096}})
+    for (int tile_rows : {64, 128}) {
+      const int n_tokens = c.n_reqs * c.len;
+      std::vector<int32_t> perm(static_cast<size_t>(n_tokens));
+      std::iota(perm.begin(), perm.end(), 0);
+      std::shuffle(perm.begin(), perm.end(), std::mt19937(5));
+      std::vector<int32_t> rows(static_cast<size_t>(c.n_reqs)),
+          lens(static_cast<size_t>(c.n_reqs), c.len), qs(static_cast<size_t>(c.n_reqs) + 1);
+      std::iota(rows.begin(), rows.end(), 0);
+      for (int r = 0; r <= c.n_reqs; ++r) qs[static_cast<size_t>(r)] = r * c.len;
+      DeviceBuffer q = alloc(static_cast<size_t>(n_tokens) * H * D * 2), out = alloc(q.size());
+      DeviceBuffer k = alloc(static_cast<size_t>(n_tokens) * KVH * D * 2), v = alloc(k.size());
+      fill_random(q, 6);
+      fill_random(k, 7);
+      fill_random(v, 8);
+      DeviceBuffer rt = alloc(perm.size() * 4), drow = alloc(rows.size() * 4),
+                   dlen = alloc(lens.size() * 4), dqs = alloc(qs.size() * 4);
+      CHECK_OK(rt.upload(perm.data(), rt.size()));
+      CHECK_OK(drow.upload(rows.data(), drow.size()));
+      CHECK_OK(dlen.upload(lens.data(), dlen.size()));
+      CHECK_OK(dqs.upload(qs.data(), dqs.size()));
+      kc::PrefillAttentionParams p{.dtype = dt,
+                                   .q = q.data(),
+                                   .k_cache = k.data(),
+                                   .v_cache = v.data(),
+                                   .req_to_token = rt.as<int32_t>(),
+                                   .req_row = drow.as<int32_t>(),
+                                   .q_start = dqs.as<int32_t>(),
+                                   .kv_len = dlen.as<int32_t>(),
+                                   .out = out.data(),
+                                   .n_reqs = c.n_reqs,
+                                   .n_heads = H,
+                                   .n_kv_heads = KVH,
+                                   .head_dim = D,
+                                   .max_q_len = c.len,
+                                   .req_to_token_stride = c.len,
+                                   .softmax_scale = 0.088f,
+                                   .causal = true,
+                                   .block_rows = tile_rows};
+      const double ms = time_ms([&] { CHECK_OK(kc::prefill_attention(p, nullptr)); }, 10);
+      const double flops = 4.0 * D * H * c.n_reqs * double(c.len) * c.len / 2;
+      std::printf("prefill  %s %2d x %4d causal h32/kv8/d128 (%3d-row tiles): %8.3f ms  %6.1f TFLOP/s\n",
+                  dt == DType::bf16 ? "bf16" : "f16 ", c.n_reqs, c.len, tile_rows, ms,
+                  flops / (ms * 1e-3) / 1e12);
+    }
+}
+
+void bench_gemm(DType dt) {
+  auto g = kc::GemmLt::create();
+  CHECK_OK(g.status());
+  struct Shape {
+    const char* name;
+    int64_t n, k;
+  };
+  const Shape shapes[] = {
+      {"qkv", 12288, 4096}, {"o", 4096, 4096}, {"gate_up", 22016, 4096}, {"down", 4096, 11008}};
+  for (int64_t m : {int64_t{1}, int64_t{32}, int64_t{4096}}) {
+    for (const Shape& s : shapes) {
+      DeviceBuffer x = alloc(static_cast<size_t>(m * s.k) * 2),
+                   w = alloc(static_cast<size_t>(s.n * s.k) * 2),
+                   out = alloc(static_cast<size_t>(m * s.n) * 2);
+      fill_random(x, 9);
+      fill_random(w, 10);
+      kc::GemmParams p{
+          .dtype = dt, .x = x.data(), .w = w.data(), .out = out.data(), .m = m, .n = s.n, .k = s.k};
+      const double ms = time_ms([&] { CHECK_OK((*g)->gemm(p, nullptr)); }, 10);
+      const double tflops = 2.0 * m * s.n * s.k / (ms * 1e-3) / 1e12;
+      const double gbs = 2.0 * (s.n * s.k + m * s.k + m * s.n) / (ms * 1e-3) / 1e9;
+      std::printf("gemm     %s m %4ld %-8s n %5ld k %5ld: %8.1f us  %6.1f TFLOP/s  %6.0f GB/s\n",
+                  dt == DType::bf16 ? "bf16" : "f16 ", static_cast<long>(m), s.name,
+                  static_cast<long>(s.n), static_cast<long>(s.k), ms * 1e3, tflops, gbs);
+    }
+  }
+}
+
+}  // namespace
+
+int main() {
+  auto info = lightllm::backend::cuda::device_info(0);
+  CHECK_OK(info.status());
+  std::printf("GPU: %s (%d SMs, cc %d.%d, %.1f GiB)\n", info->name.c_str(), info->sm_count,
+              info->major, info->minor, static_cast<double>(info->total_memory) / (1 << 30));
+  g_flush = alloc(size_t{256} << 20);
+  bench_copy();
+  for (DType dt : {DType::bf16, DType::f16}) bench_decode(dt, false);
+  bench_decode(DType::bf16, true);
+  for (DType dt : {DType::bf16, DType::f16}) bench_prefill(dt);
+  for (DType dt : {DType::bf16, DType::f16}) bench_gemm(dt);
+  return 0;
+}

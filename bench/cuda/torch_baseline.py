@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""bench/cuda/torch_baseline.py — PyTorch baselines for the shapes of kernel_bench, same GPU, same run.
+
+prefill: torch SDPA, flash backend forced, causal, 32 heads / 8 kv heads / d128, 16x1k and 4x4k,
+         bf16 and f16 (FLOPs counted as in kernel_bench: 4*D*H*sum(len^2)/2).
+decode:  SDPA on contiguous KV, batch 1/32/128 x ctx 1k/4k: the 4 query heads of a kv head are
+         folded into the query length (non-causal), so K/V are read once, as our kernel does.
+gemm:    torch.matmul(x, w.T) on the Llama-7B shapes of kernel_bench.
+Timing: triton.testing.do_bench (flushes L2 between runs), median. Run on the GPU machine.
+"""
+import torch
+import torch.nn.functional as F
+from torch.nn.attention import SDPBackend, sdpa_kernel
+from triton.testing import do_bench
+
+
+def ms_of(fn):
+    return do_bench(fn, warmup=5, rep=50, return_mode="median")
+
+
+def prefill(dtype, name):
+    H, KVH, D = 32, 8, 128
+    for b, s in ((16, 1024), (4, 4096)):
+        q = torch.randn(b, H, s, D, device="cuda", dtype=dtype)
+        k = torch.randn(b, KVH, s, D, device="cuda", dtype=dtype)
+        v = torch.randn_like(k)
+        flops = 4.0 * D * H * b * s * s / 2
+        try:
+            with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
+                fn = lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+                fn()
+                how = "flash, enable_gqa"
+                ms = ms_of(fn)
+        except Exception:  # older torch: expand kv heads (more bytes, same FLOPs)
+            ke = k.repeat_interleave(H // KVH, dim=1)
+            ve = v.repeat_interleave(H // KVH, dim=1)
+            with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
+                fn = lambda: F.scaled_dot_product_attention(q, ke, ve, is_causal=True)
+                fn()
+                how = "flash, kv expanded"
+                ms = ms_of(fn)
+        print(f"torch prefill {name} {b:2d} x {s:4d} causal h32/kv8/d128: {ms:8.3f} ms "
+              f"{flops / ms / 1e9:6.1f} TFLOP/s ({how})", flush=True)
+
+
+def decode(dtype, name):
+    H, KVH, D = 32, 8, 128
+    g = H // KVH
+    for b in (1, 32, 128):
+        for ctx in (1024, 4096):
+            q = torch.randn(b, KVH, g, D, device="cuda", dtype=dtype)
+            k = torch.randn(b, KVH, ctx, D, device="cuda", dtype=dtype)
+            v = torch.randn_like(k)
+            res = {}
+            for bk_name, bk in (("flash", SDPBackend.FLASH_ATTENTION), ("efficient", SDPBackend.EFFICIENT_ATTENTION)):
+                try:
+                    with sdpa_kernel(bk):
+                        fn = lambda: F.scaled_dot_product_attention(q, k, v)
+                        fn()
+                        res[bk_name] = ms_of(fn)
+                except Exception as e:  # noqa: BLE001
+                    res[bk_name] = None
+            nbytes = 2 * b * ctx * KVH * D * 2
+            parts = []
+            for bk_name, ms in res.items():
+                if ms is None:
+                    parts.append(f"{bk_name}: n/a")
+                else:
+                    parts.append(f"{bk_name}: {ms * 1e3:8.1f} us {nbytes / ms / 1e6:6.0f} GB/s")
+            print(f"torch decode  {name} batch {b:3d} ctx {ctx:4d}: " + "  ".join(parts), flush=True)
+
+
+def gemm(dtype, name):
+    for m in (1, 32, 4096):
+        for label, n, k in (("qkv", 12288, 4096), ("o", 4096, 4096), ("gate_up", 22016, 4096), ("down", 4096, 11008)):
+            x = torch.randn(m, k, device="cuda", dtype=dtype)
+            w = torch.randn(n, k, device="cuda", dtype=dtype)
+            ms = ms_of(lambda: torch.matmul(x, w.t()))
+            print(f"torch gemm {name} m {m:4d} {label:8s} n {n:5d} k {k:5d}: {ms * 1e3:8.1f} us "
+                  f"{2 * m * n * k / ms / 1e9:6.1f} TFLOP/s {2 * (n * k + m * k + m * n) / ms / 1e6:6.0f} GB/s", flush=True)
+
+
+def main():
+    print(f"GPU: {torch.cuda.get_device_name(0)}  torch {torch.__version__}", flush=True)
+    for dt, name in ((torch.bfloat16, "bf16"), (torch.float16, "f16 ")):
+        prefill(dt, name)
+    for dt, name in ((torch.bfloat16, "bf16"), (torch.float16, "f16 ")):
+        decode(dt, name)
+    gemm(torch.bfloat16, "bf16")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,376 @@
+// src/kernels/cuda/decode_attention.cu — split-K decode attention over token slots.
+// Block = 128 threads, one (request, kv head, head chunk of HB query heads, split). The block is
+// cut into lane groups of LG lanes (LG = next power of two >= D/E); a lane holds E = 8 or 16
+// dims of one token as 8-element chunks gl, gl + D/E, ..., so one K or V row is read with
+// coalesced 16-byte loads (8-byte for int8). The launch uses E = 8 (measured faster than 16).
+// Each group walks its share of the chunk kU tokens at a time (loads issued before use) with
+// its own online softmax; groups are merged in shared memory, and the split's normalized
+// partial output and log2-sum-exp go to the workspace for the reduction kernel.
+#include "kernels/cuda/decode_attention.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/cuda/common.cuh"
+
+namespace lightllm::kernels::cuda {
+namespace {
+
+constexpr int kThreads = 128;
+constexpr int kMinChunk = 64;
+constexpr int kMaxSplits = 128;
+
+template <typename T>
+struct Vec8 {  // 8 elements of T as one 16-byte load
+  using Raw = uint4;
+  __device__ static void to_float(const Raw& r, float (&f)[8]) {
+    const T* e = reinterpret_cast<const T*>(&r);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) f[i] = to_f32(e[i]);
+  }
+};
+template <>
+struct Vec8<int8_t> {  // 8 int8 as one 8-byte load
+  using Raw = uint2;
+  // int8 -> f32 without I2F: bias each byte by 128, splice it under the exponent of 2^23
+  // (PRMT), subtract 2^23 + 128 (FADD).
+  __device__ static void to_float(const Raw& r, float (&f)[8]) {
+    const uint32_t w[2] = {r.x ^ 0x80808080u, r.y ^ 0x80808080u};
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+#pragma unroll
+      for (int b = 0; b < 4; ++b) {
+        f[4 * h + b] = __uint_as_float(__byte_perm(w[h], 0x4B000000u, 0x7540u | b)) - 8388736.f;
+      }
+    }
+  }
+};
+
+constexpr int pow2_ceil(int x) {
+  int p = 1;
+  while (p < x) p *= 2;
+  return p;
+}
+
+// Partial results: o [n_reqs, n_heads, n_splits, D] f32, then lse [n_reqs, n_heads, n_splits].
+template <typename T, typename KV, int D, int HB, int E>
+__global__ void __launch_bounds__(kThreads)
+    decode_split_kernel(DecodeAttentionParams p, int n_splits, int chunk) {
+  constexpr int kActive = D / E;  // lanes of a group that hold data
+  constexpr int LG = pow2_ceil(kActive);
+  constexpr int NG = kThreads / LG;
+  constexpr int NV = E / 8;            // 8-element chunks per lane
+  constexpr int kU = E == 16 ? 2 : 4;  // tokens per group per iteration
+  static_assert(D % E == 0 && LG <= 32, "head_dim must split evenly over the lanes");
+  using V8 = Vec8<KV>;
+  using Raw = typename V8::Raw;
+
+  const int group_size = p.n_heads / p.n_kv_heads;
+  const int chunks_per_kv = group_size / HB;
+  const int kvh = blockIdx.x / chunks_per_kv;
+  const int head0 = kvh * group_size + (blockIdx.x % chunks_per_kv) * HB;
+  const int r = blockIdx.y, split = blockIdx.z;
+  const int len = p.kv_len[r];
+  const int t_begin = split * chunk, t_end = min(len, t_begin + chunk);
+
+  float* part_o = static_cast<float*>(p.workspace);
+  float* part_lse = part_o + static_cast<size_t>(p.n_reqs) * p.n_heads * n_splits * D;
+  const size_t part_row = (static_cast<size_t>(r) * p.n_heads + head0) * n_splits + split;
+
+  if (t_begin >= t_end) {  // empty chunk: contributes nothing
+    for (int j = threadIdx.x; j < HB; j += blockDim.x)
+      part_lse[part_row + static_cast<size_t>(j) * n_splits] = -INFINITY;
+    return;
+  }
+
+  const int grp = threadIdx.x / LG, gl = threadIdx.x % LG;
+  const bool active = gl < kActive;
+  const float qscale = p.softmax_scale * 1.4426950408889634f;  // fold log2(e): exp2 below
+
+  float q[HB][E];
+  {
+    const int64_t qs = p.q_stride ? p.q_stride : int64_t{p.n_heads} * D;
+    const T* qrow = static_cast<const T*>(p.q) + r * qs;
+#pragma unroll
+    for (int j = 0; j < HB; ++j) {
+#pragma unroll
+      for (int i = 0; i < NV; ++i) {
+        uint4 raw = make_uint4(0, 0, 0, 0);
+        if (active)
+          raw = *reinterpret_cast<const uint4*>(qrow + (head0 + j) * D + (gl + i * kActive) * 8);
+        float f[8];
+        Vec8<T>::to_float(raw, f);
+#pragma unroll
+        for (int e = 0; e < 8; ++e) q[j][i * 8 + e] = f[e] * qscale;
+      }
+    }
+  }
+
+  float m[HB], l[HB], acc[HB][E];
+#pragma unroll
+  for (int j = 0; j < HB; ++j) {
+    m[j] = -INFINITY;
+    l[j] = 0.f;
+#pragma unroll
+    for (int e = 0; e < E; ++e) acc[j][e] = 0.f;
+  }
+
+  const int32_t* row = p.req_to_token + static_cast<int64_t>(p.req_row[r]) * p.req_to_token_stride;
+  const KV* kc = static_cast<const KV*>(p.k_cache);
+  const KV* vc = static_cast<const KV*>(p.v_cache);
+
+  // The loop bound is uniform per warp (shuffles below need all 32 lanes); a group whose
+  // tokens are all past the end sees only masked scores.
+  constexpr int kGroupsPerWarp = 32 / LG;
+  const int warp_first = (grp / kGroupsPerWarp) * kGroupsPerWarp;
+  for (int base = t_begin + warp_first * kU; base < t_end; base += NG * kU) {
+    const int t0 = base + (grp - warp_first) * kU;
+    int64_t off[kU];
+    bool ok[kU];
+#pragma unroll
+    for (int u = 0; u < kU; ++u) {
+      ok[u] = t0 + u < t_end;
+      const int slot = ok[u] ? row[t0 + u] : 0;
+      off[u] = static_cast<int64_t>(slot) * p.n_kv_heads + kvh;
+    }
+    Raw kr[kU][NV], vr[kU][NV];
+#pragma unroll
+    for (int u = 0; u < kU; ++u) {
+#pragma unroll
+      for (int i = 0; i < NV; ++i) {
+        kr[u][i] = Raw{};
+        vr[u][i] = Raw{};
+        if (ok[u] && active) {
+          kr[u][i] = *reinterpret_cast<const Raw*>(kc + off[u] * D + (gl + i * kActive) * 8);
+          vr[u][i] = *reinterpret_cast<const Raw*>(vc + off[u] * D + (gl + i * kActive) * 8);
+        }
+      }
+    }
+    float ks[kU], vs[kU];
+#pragma unroll
+    for (int u = 0; u < kU; ++u) {
+      ks[u] = 1.f;
+      vs[u] = 1.f;
+      if constexpr (sizeof(KV) == 1) {
+        if (ok[u]) {
+          ks[u] = p.k_scale[off[u]];
+          vs[u] = p.v_scale[off[u]];
+        }
+      }
+    }
+    float s[HB][kU];
+#pragma unroll
+    for (int u = 0; u < kU; ++u) {
+      float d[HB];
+#pragma unroll
+      for (int j = 0; j < HB; ++j) d[j] = 0.f;
+#pragma unroll
+      for (int i = 0; i < NV; ++i) {
+        float kf[8];
+        V8::to_float(kr[u][i], kf);
+#pragma unroll
+        for (int j = 0; j < HB; ++j) {
+#pragma unroll
+          for (int e = 0; e < 8; ++e) d[j] += q[j][i * 8 + e] * kf[e];
+        }
+      }
+#pragma unroll
+      for (int j = 0; j < HB; ++j) {
+#pragma unroll
+        for (int o = LG / 2; o > 0; o >>= 1) d[j] += __shfl_xor_sync(0xffffffffu, d[j], o);
+        s[j][u] = ok[u] ? d[j] * ks[u] : -INFINITY;
+      }
+    }
+#pragma unroll
+    for (int j = 0; j < HB; ++j) {
+      float mx = m[j];
+#pragma unroll
+      for (int u = 0; u < kU; ++u) mx = fmaxf(mx, s[j][u]);
+      const float corr = mx == -INFINITY ? 1.f : exp2f(m[j] - mx);
+      m[j] = mx;
+      l[j] *= corr;
+#pragma unroll
+      for (int e = 0; e < E; ++e) acc[j][e] *= corr;
+    }
+#pragma unroll
+    for (int u = 0; u < kU; ++u) {
+      float pv[HB];
+#pragma unroll
+      for (int j = 0; j < HB; ++j) {
+        const float pj = s[j][u] == -INFINITY ? 0.f : exp2f(s[j][u] - m[j]);
+        l[j] += pj;
+        pv[j] = pj * vs[u];
+      }
+#pragma unroll
+      for (int i = 0; i < NV; ++i) {
+        float vf[8];
+        V8::to_float(vr[u][i], vf);
+#pragma unroll
+        for (int j = 0; j < HB; ++j) {
+#pragma unroll
+          for (int e = 0; e < 8; ++e) acc[j][i * 8 + e] += pv[j] * vf[e];
+        }
+      }
+    }
+  }
+
+  // Merge the NG groups: smem [NG][HB][D] accumulators + [NG][HB] (m, l).
+  __shared__ float s_acc[NG][HB][D];
+  __shared__ float s_m[NG][HB], s_l[NG][HB];
+#pragma unroll
+  for (int j = 0; j < HB; ++j) {
+    if (active) {
+#pragma unroll
+      for (int i = 0; i < NV; ++i) {
+#pragma unroll
+        for (int e = 0; e < 8; ++e) s_acc[grp][j][(gl + i * kActive) * 8 + e] = acc[j][i * 8 + e];
+      }
+    }
+    if (gl == 0) {
+      s_m[grp][j] = m[j];
+      s_l[grp][j] = l[j];
+    }
+  }
+  __syncthreads();
+  for (int idx = threadIdx.x; idx < HB * D; idx += blockDim.x) {
+    const int j = idx / D, d = idx % D;
+    float mx = -INFINITY;
+#pragma unroll
+    for (int g = 0; g < NG; ++g) mx = fmaxf(mx, s_m[g][j]);
+    float lsum = 0.f, o = 0.f;
+#pragma unroll
+    for (int g = 0; g < NG; ++g) {
+      const float w = s_m[g][j] == -INFINITY ? 0.f : exp2f(s_m[g][j] - mx);
+      lsum += s_l[g][j] * w;
+      o += s_acc[g][j][d] * w;
+    }
+    part_o[(part_row + static_cast<size_t>(j) * n_splits) * D + d] = o / lsum;  // lsum > 0
+    if (d == 0) part_lse[part_row + static_cast<size_t>(j) * n_splits] = mx + log2f(lsum);
+  }
+}
+
+// One block per (head, request): merges the splits by log2-sum-exp.
+template <typename T, int D>
+__global__ void decode_reduce_kernel(DecodeAttentionParams p, int n_splits) {
+  const int h = blockIdx.x, r = blockIdx.y;
+  const float* part_o = static_cast<const float*>(p.workspace);
+  const float* part_lse = part_o + static_cast<size_t>(p.n_reqs) * p.n_heads * n_splits * D;
+  const size_t base = (static_cast<size_t>(r) * p.n_heads + h) * n_splits;
+  float mx = -INFINITY;
+  for (int s = 0; s < n_splits; ++s) mx = fmaxf(mx, part_lse[base + s]);
+  T* out = static_cast<T*>(p.out) + (static_cast<size_t>(r) * p.n_heads + h) * D;
+  for (int d = threadIdx.x; d < D; d += blockDim.x) {
+    float o = 0.f, w_sum = 0.f;
+    if (mx != -INFINITY) {
+      for (int s = 0; s < n_splits; ++s) {
+        const float lse = part_lse[base + s];
+        if (lse == -INFINITY) continue;
+        const float w = exp2f(lse - mx);
+        w_sum += w;
+        o += w * part_o[(base + s) * D + d];
+      }
+      o /= w_sum;
+    }
+    out[d] = from_f32<T>(o);
+  }
+}
+
+int sm_count_of_current_device() {
+  static int cached[64] = {};
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return 132;
+  if (cached[dev] == 0) {
+    int n = 0;
+    cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev);
+    cached[dev] = n > 0 ? n : 132;
+  }
+  return cached[dev];
+}
+
+int heads_per_block(int group_size) {
+  if (group_size % 8 == 0) return 8;
+  if (group_size % 4 == 0) return 4;
+  return 1;
+}
+
+template <typename T, typename KV, int D, int HB>
+void launch_typed(const DecodeAttentionParams& p, int n_splits, cudaStream_t stream) {
+  const int chunk = (p.max_kv_len + n_splits - 1) / n_splits;
+  const dim3 grid(p.n_kv_heads * (p.n_heads / p.n_kv_heads / HB), p.n_reqs, n_splits);
+  // E = 8 for every head chunk: measured on an H200 (docs/PERFORMANCE.md, runs 1 and 2), E = 16
+  // for HB <= 4 was 3-11% slower at batch >= 32, so it stays a tuning option only.
+  constexpr int kE = 8;
+  decode_split_kernel<T, KV, D, HB, kE><<<grid, kThreads, 0, stream>>>(p, n_splits, chunk);
+  decode_reduce_kernel<T, D><<<dim3(p.n_heads, p.n_reqs), 128, 0, stream>>>(p, n_splits);
+}
+
+template <typename T, typename KV, int D>
+void launch_hb(const DecodeAttentionParams& p, int n_splits, cudaStream_t stream) {
+  switch (heads_per_block(p.n_heads / p.n_kv_heads)) {
+    case 8: launch_typed<T, KV, D, 8>(p, n_splits, stream); break;
+    case 4: launch_typed<T, KV, D, 4>(p, n_splits, stream); break;
+    default: launch_typed<T, KV, D, 1>(p, n_splits, stream); break;
+  }
+}
+
+template <typename T, typename KV>
+core::Status launch_d(const DecodeAttentionParams& p, int n_splits, cudaStream_t stream) {
+  switch (p.head_dim) {
+    case 64: launch_hb<T, KV, 64>(p, n_splits, stream); break;
+    case 80: launch_hb<T, KV, 80>(p, n_splits, stream); break;
+    case 96: launch_hb<T, KV, 96>(p, n_splits, stream); break;
+    case 128: launch_hb<T, KV, 128>(p, n_splits, stream); break;
+    default:
+      return core::unimplemented("decode_attention: head_dim {} (have 64, 80, 96, 128)",
+                                 p.head_dim);
+  }
+  return {};
+}
+
+}  // namespace
+
+int decode_attention_splits(const DecodeAttentionParams& p) {
+  if (p.n_splits > 0) return std::min(p.n_splits, kMaxSplits);
+  const int max_by_len = std::max(1, (p.max_kv_len + kMinChunk - 1) / kMinChunk);
+  const int hb = heads_per_block(std::max(1, p.n_heads / std::max(1, p.n_kv_heads)));
+  const int64_t base = int64_t{std::max(1, p.n_reqs)} * std::max(1, p.n_heads / hb);
+  const int64_t target = 4 * int64_t{sm_count_of_current_device()};
+  const int want = static_cast<int>((target + base - 1) / base);
+  return std::clamp(want, 1, std::min(max_by_len, kMaxSplits));
+}
+
+size_t decode_attention_workspace_bytes(const DecodeAttentionParams& p) {
+  const size_t rows = static_cast<size_t>(std::max(0, p.n_reqs)) * std::max(0, p.n_heads) *
+                      decode_attention_splits(p);
+  return rows * (static_cast<size_t>(std::max(0, p.head_dim)) + 1) * sizeof(float);
+}
+
+core::Status decode_attention(const DecodeAttentionParams& p, cudaStream_t stream) {
+  if (p.q == nullptr || p.k_cache == nullptr || p.v_cache == nullptr || p.req_to_token == nullptr ||
+      p.req_row == nullptr || p.kv_len == nullptr || p.out == nullptr ||
+      (p.kv_int8 && (p.k_scale == nullptr || p.v_scale == nullptr))) {
+    return core::invalid_argument("decode_attention: null pointer");
+  }
+  if (p.n_heads <= 0 || p.n_kv_heads <= 0 || p.n_heads % p.n_kv_heads != 0 || p.n_reqs < 0 ||
+      p.max_kv_len < 0 || p.req_to_token_stride < p.max_kv_len) {
+    return core::invalid_argument(
+        "decode_attention: bad shape n_heads={} n_kv_heads={} max_kv_len={} req_to_token_stride={}",
+        p.n_heads, p.n_kv_heads, p.max_kv_len, p.req_to_token_stride);
+  }
+  if (p.n_reqs == 0) return {};
+  if (p.workspace_bytes < decode_attention_workspace_bytes(p) || p.workspace == nullptr) {
+    return core::invalid_argument("decode_attention: workspace of {} bytes, need {}",
+                                  p.workspace_bytes, decode_attention_workspace_bytes(p));
+  }
+  const int n_splits = decode_attention_splits(p);
+  if (p.kv_int8) {
+    LLM_DISPATCH_HALF("decode_attention", p.dtype,
+                      LLM_RETURN_IF_ERROR((launch_d<T, int8_t>(p, n_splits, stream))));
+  } else {
+    LLM_DISPATCH_HALF("decode_attention", p.dtype,
+                      LLM_RETURN_IF_ERROR((launch_d<T, T>(p, n_splits, stream))));
+  }
+  return LLM_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace lightllm::kernels::cuda

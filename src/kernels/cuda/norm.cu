@@ -1,0 +1,113 @@
+// src/kernels/cuda/norm.cu — RMSNorm / add+RMSNorm / LayerNorm: one block per row.
+// Each thread walks the row with stride blockDim.x (any hidden size works, odd included);
+// the same thread re-reads what it wrote, so the fused residual needs no extra barrier.
+#include "kernels/cuda/norm.h"
+
+#include "kernels/cuda/common.cuh"
+
+namespace lightllm::kernels::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+
+template <typename T, bool kAdd>
+__global__ void rmsnorm_kernel(const T* __restrict__ x, T* __restrict__ residual,
+                               const T* __restrict__ w, T* __restrict__ out, int64_t hidden,
+                               int64_t x_stride, int64_t out_stride, float eps) {
+  const int64_t row = blockIdx.x;
+  const T* xr = x + row * x_stride;
+  T* rr = kAdd ? residual + row * hidden : nullptr;
+  float ss = 0.f;
+  for (int64_t i = threadIdx.x; i < hidden; i += blockDim.x) {
+    float v = to_f32(xr[i]);
+    if constexpr (kAdd) {
+      const T z = from_f32<T>(v + to_f32(rr[i]));
+      rr[i] = z;
+      v = to_f32(z);
+    }
+    ss += v * v;
+  }
+  ss = block_sum(ss);
+  const float inv = rsqrtf(ss / static_cast<float>(hidden) + eps);
+  T* orow = out + row * out_stride;
+  for (int64_t i = threadIdx.x; i < hidden; i += blockDim.x) {
+    const float v = kAdd ? to_f32(rr[i]) : to_f32(xr[i]);
+    orow[i] = from_f32<T>(v * inv * to_f32(w[i]));
+  }
+}
+
+template <typename T>
+__global__ void layernorm_kernel(const T* __restrict__ x, const T* __restrict__ w,
+                                 const T* __restrict__ b, T* __restrict__ out, int64_t hidden,
+                                 int64_t x_stride, int64_t out_stride, float eps) {
+  const int64_t row = blockIdx.x;
+  const T* xr = x + row * x_stride;
+  float s = 0.f;
+  for (int64_t i = threadIdx.x; i < hidden; i += blockDim.x) s += to_f32(xr[i]);
+  const float mean = block_sum(s) / static_cast<float>(hidden);
+  float ss = 0.f;  // second pass over the (cached) row: no cancellation problems
+  for (int64_t i = threadIdx.x; i < hidden; i += blockDim.x) {
+    const float d = to_f32(xr[i]) - mean;
+    ss += d * d;
+  }
+  const float inv = rsqrtf(block_sum(ss) / static_cast<float>(hidden) + eps);
+  T* orow = out + row * out_stride;
+  for (int64_t i = threadIdx.x; i < hidden; i += blockDim.x) {
+    float v = (to_f32(xr[i]) - mean) * inv * to_f32(w[i]);
+    if (b != nullptr) v += to_f32(b[i]);
+    orow[i] = from_f32<T>(v);
+  }
+}
+
+core::Status check_rms(const RmsNormParams& p, bool add) {
+  if (p.n_tokens < 0 || p.hidden <= 0) {
+    return core::invalid_argument("rmsnorm: bad shape n_tokens={} hidden={}", p.n_tokens, p.hidden);
+  }
+  if (p.x == nullptr || p.weight == nullptr || p.out == nullptr || (add && p.residual == nullptr)) {
+    return core::invalid_argument("rmsnorm: null pointer (x, weight, out{})",
+                                  add ? ", residual" : "");
+  }
+  return {};
+}
+
+template <bool kAdd>
+core::Status launch_rms(const RmsNormParams& p, cudaStream_t stream) {
+  LLM_RETURN_IF_ERROR(check_rms(p, kAdd));
+  if (p.n_tokens == 0) return {};
+  const int64_t xs = p.x_stride ? p.x_stride : p.hidden;
+  const int64_t os = p.out_stride ? p.out_stride : p.hidden;
+  LLM_DISPATCH_HALF(
+      "rmsnorm", p.dtype,
+      rmsnorm_kernel<T, kAdd><<<static_cast<unsigned>(p.n_tokens), kThreads, 0, stream>>>(
+          static_cast<const T*>(p.x), static_cast<T*>(p.residual), static_cast<const T*>(p.weight),
+          static_cast<T*>(p.out), p.hidden, xs, os, p.eps));
+  return LLM_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace
+
+core::Status rmsnorm(const RmsNormParams& p, cudaStream_t stream) {
+  return launch_rms<false>(p, stream);
+}
+core::Status add_rmsnorm(const RmsNormParams& p, cudaStream_t stream) {
+  return launch_rms<true>(p, stream);
+}
+
+core::Status layernorm(const LayerNormParams& p, cudaStream_t stream) {
+  if (p.n_tokens < 0 || p.hidden <= 0 || p.x == nullptr || p.weight == nullptr ||
+      p.out == nullptr) {
+    return core::invalid_argument("layernorm: bad shape or null pointer (n_tokens={} hidden={})",
+                                  p.n_tokens, p.hidden);
+  }
+  if (p.n_tokens == 0) return {};
+  const int64_t xs = p.x_stride ? p.x_stride : p.hidden;
+  const int64_t os = p.out_stride ? p.out_stride : p.hidden;
+  LLM_DISPATCH_HALF(
+      "layernorm", p.dtype,
+      layernorm_kernel<T><<<static_cast<unsigned>(p.n_tokens), kThreads, 0, stream>>>(
+          static_cast<const T*>(p.x), static_cast<const T*>(p.weight),
+          static_cast<const T*>(p.bias), static_cast<T*>(p.out), p.hidden, xs, os, p.eps));
+  return LLM_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace lightllm::kernels::cuda

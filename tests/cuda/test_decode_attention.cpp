@@ -1,0 +1,167 @@
+// tests/cuda/test_decode_attention.cpp — split-K decode attention over random token slots vs the
+// f64 reference: batch sizes 1/7/83, context lengths 1..769 (mixed in one batch), head_dim
+// 64/128 (and 80/96), GQA group 1/4/8, bf16/f16 KV and int8 KV with per-(slot, head) scales.
+#include "attention_ref.h"
+#include "cuda_test_util.h"
+#include "kernels/cuda/decode_attention.h"
+
+namespace lightllm::cuda_test {
+namespace {
+
+namespace kc = kernels::cuda;
+
+struct DecodeCase {
+  int n_reqs, n_heads, n_kv_heads, head_dim;
+  bool int8;
+  int forced_splits;  // 0: automatic
+};
+
+void run_decode(DType dt, const DecodeCase& c, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<int32_t> kv_len(static_cast<size_t>(c.n_reqs));
+  const int lens[] = {1, 7, 83, 769, 300, 2};
+  for (size_t r = 0; r < kv_len.size(); ++r) kv_len[r] = lens[(r + seed) % 6];
+  if (c.n_reqs > 2) kv_len[1] = 0;  // an empty request yields zeros
+  const int max_len = *std::max_element(kv_len.begin(), kv_len.end());
+  SlotLayout s = make_slots(kv_len, seed);
+  const int D = c.head_dim;
+  const size_t cache_elems = static_cast<size_t>(s.n_slots) * c.n_kv_heads * D;
+  const size_t q_elems = static_cast<size_t>(c.n_reqs) * c.n_heads * D;
+  auto q = random_values(dt, q_elems, -1.f, 1.f, seed + 1);
+  std::vector<float> k, v, ks, vs;
+  std::vector<int8_t> k8(cache_elems), v8(cache_elems);
+  DeviceBuffer dk, dv, dks, dvs;
+  if (c.int8) {
+    std::uniform_int_distribution<int> qd(-127, 127);
+    std::uniform_real_distribution<float> sd(0.002f, 0.02f);
+    for (size_t i = 0; i < cache_elems; ++i) {
+      k8[i] = static_cast<int8_t>(qd(rng));
+      v8[i] = static_cast<int8_t>(qd(rng));
+    }
+    ks.resize(static_cast<size_t>(s.n_slots) * c.n_kv_heads);
+    vs.resize(ks.size());
+    for (auto& x : ks) x = sd(rng);
+    for (auto& x : vs) x = sd(rng) * 5;
+    dk = upload(k8);
+    dv = upload(v8);
+    dks = upload(ks);
+    dvs = upload(vs);
+  } else {
+    k = random_values(dt, cache_elems, -1.f, 1.f, seed + 2);
+    v = random_values(dt, cache_elems, -1.f, 1.f, seed + 3);
+    dk = upload_half(dt, k);
+    dv = upload_half(dt, v);
+  }
+  auto dq = upload_half(dt, q);
+  auto drt = upload(s.req_to_token), drow = upload(s.req_row), dlen = upload(kv_len);
+  auto dout = zeros(q_elems * 2);
+  kc::DecodeAttentionParams p{.dtype = dt,
+                              .kv_int8 = c.int8,
+                              .q = dq.data(),
+                              .k_cache = dk.data(),
+                              .v_cache = dv.data(),
+                              .k_scale = c.int8 ? dks.as<float>() : nullptr,
+                              .v_scale = c.int8 ? dvs.as<float>() : nullptr,
+                              .req_to_token = drt.as<int32_t>(),
+                              .req_row = drow.as<int32_t>(),
+                              .kv_len = dlen.as<int32_t>(),
+                              .out = dout.data(),
+                              .n_reqs = c.n_reqs,
+                              .n_heads = c.n_heads,
+                              .n_kv_heads = c.n_kv_heads,
+                              .head_dim = D,
+                              .req_to_token_stride = s.stride,
+                              .max_kv_len = max_len,
+                              .softmax_scale = static_cast<float>(1.0 / std::sqrt(double(D))),
+                              .n_splits = c.forced_splits};
+  // A missing workspace is an error, not a crash.
+  EXPECT_EQ(kc::decode_attention(p, nullptr).code(), core::StatusCode::invalid_argument);
+  auto ws = zeros(kc::decode_attention_workspace_bytes(p));
+  p.workspace = ws.data();
+  p.workspace_bytes = kc::decode_attention_workspace_bytes(p);
+  auto st = kc::decode_attention(p, nullptr);
+  ASSERT_TRUE(st.ok()) << st.to_string();
+  sync_ok();
+  auto got = download_half(dt, dout, q_elems);
+
+  std::vector<double> want(q_elems);
+  const int group = c.n_heads / c.n_kv_heads;
+  for (int r = 0; r < c.n_reqs; ++r) {
+    const int32_t* row = &s.req_to_token[static_cast<size_t>(s.req_row[static_cast<size_t>(r)]) *
+                                         static_cast<size_t>(s.stride)];
+    for (int h = 0; h < c.n_heads; ++h) {
+      const int kvh = h / group;
+      auto at = [&](const std::vector<float>& cache, const std::vector<int8_t>& c8,
+                    const std::vector<float>& sc) {
+        return [&, kvh](int j, int e) -> double {
+          const size_t off = (static_cast<size_t>(row[j]) * c.n_kv_heads + kvh);
+          if (c.int8) return double(c8[off * D + e]) * sc[off];
+          return cache[off * D + e];
+        };
+      };
+      const size_t o = (static_cast<size_t>(r) * c.n_heads + h) * D;
+      const int len = kv_len[static_cast<size_t>(r)];
+      attend_ref(&q[o], D, len, len - 1, true, 0, 1.0 / std::sqrt(double(D)), at(k, k8, ks),
+                 at(v, v8, vs), &want[o]);
+    }
+  }
+  const double vmax = c.int8 ? 127 * 0.1 : 1.0;
+  expect_close(got, want, tol_for(dt, vmax),
+               "decode reqs=" + std::to_string(c.n_reqs) + " heads=" + std::to_string(c.n_heads) +
+                   "/" + std::to_string(c.n_kv_heads) + " d=" + std::to_string(D) +
+                   (c.int8 ? " int8" : "") +
+                   " splits=" + std::to_string(kc::decode_attention_splits(p)));
+}
+
+class DecodeAttention : public ::testing::TestWithParam<DType> {};
+
+TEST_P(DecodeAttention, MatchesReferenceOnOddShapes) {
+  const DecodeCase cases[] = {
+      {1, 8, 8, 64, false, 0},     {7, 32, 8, 128, false, 0}, {83, 32, 4, 128, false, 0},
+      {7, 8, 1, 64, false, 0},     {5, 16, 2, 128, false, 0},  // group 8, MQA, group 8 (hb 8)
+      {3, 12, 2, 64, false, 0},                                // group 6 -> 1 head per block
+      {4, 10, 2, 80, false, 0},    {4, 12, 4, 96, false, 0},  {7, 32, 8, 128, false, 1},
+      {7, 32, 8, 128, false, 128},  // forced split counts
+  };
+  uint32_t seed = 100;
+  for (const auto& c : cases) run_decode(GetParam(), c, seed++);
+}
+
+TEST_P(DecodeAttention, Int8KvMatchesReference) {
+  const DecodeCase cases[] = {{1, 8, 8, 64, true, 0},
+                              {7, 32, 8, 128, true, 0},
+                              {83, 32, 4, 128, true, 0},
+                              {3, 8, 1, 64, true, 0}};
+  uint32_t seed = 200;
+  for (const auto& c : cases) run_decode(GetParam(), c, seed++);
+}
+
+INSTANTIATE_TEST_SUITE_P(Dtypes, DecodeAttention, ::testing::Values(DType::bf16, DType::f16),
+                         [](const auto& info) {
+                           return std::string(core::dtype_name(info.param));
+                         });
+
+TEST(DecodeAttentionErrors, UnsupportedHeadDimIsUnimplemented) {
+  int dummy_i = 0;
+  kc::DecodeAttentionParams p{.q = &dummy_i,
+                              .k_cache = &dummy_i,
+                              .v_cache = &dummy_i,
+                              .req_to_token = &dummy_i,
+                              .req_row = &dummy_i,
+                              .kv_len = &dummy_i,
+                              .out = &dummy_i,
+                              .n_reqs = 1,
+                              .n_heads = 2,
+                              .n_kv_heads = 1,
+                              .head_dim = 72,
+                              .req_to_token_stride = 4,
+                              .max_kv_len = 4,
+                              .workspace = &dummy_i,
+                              .workspace_bytes = 1 << 20};
+  EXPECT_EQ(kc::decode_attention(p, nullptr).code(), core::StatusCode::unimplemented);
+  p.n_kv_heads = 3;
+  EXPECT_EQ(kc::decode_attention(p, nullptr).code(), core::StatusCode::invalid_argument);
+}
+
+}  // namespace
+}  // namespace lightllm::cuda_test
