@@ -1,0 +1,235 @@
+// src/tokenizer/unicode.cpp — UTF-8 decoding / repair and character classes (see unicode.h).
+#include "tokenizer/unicode.h"
+
+#include <cstdlib>
+#include <memory>
+
+#include <utf8proc.h>
+
+namespace lightllm::tokenizer {
+
+namespace {
+
+// Byte ranges of well-formed UTF-8 (Unicode Table 3-7): for a lead byte, the allowed range of the
+// second byte; later bytes are always 80..BF.
+bool second_byte_ok(unsigned char lead, unsigned char b) {
+  if (lead == 0xE0) return b >= 0xA0 && b <= 0xBF;
+  if (lead == 0xED) return b >= 0x80 && b <= 0x9F;
+  if (lead == 0xF0) return b >= 0x90 && b <= 0xBF;
+  if (lead == 0xF4) return b >= 0x80 && b <= 0x8F;
+  return b >= 0x80 && b <= 0xBF;
+}
+
+int seq_len(unsigned char lead) {
+  if (lead < 0x80) return 1;
+  if (lead >= 0xC2 && lead <= 0xDF) return 2;
+  if (lead >= 0xE0 && lead <= 0xEF) return 3;
+  if (lead >= 0xF0 && lead <= 0xF4) return 4;
+  return 0;
+}
+
+// Length of the maximal valid prefix of a sequence starting at s[i] (>= 1), and whether complete.
+size_t valid_prefix(std::string_view s, size_t i, bool& complete) {
+  const auto lead = static_cast<unsigned char>(s[i]);
+  const int n = seq_len(lead);
+  complete = false;
+  if (n == 0) return 1;
+  if (n == 1) {
+    complete = true;
+    return 1;
+  }
+  size_t k = 1;
+  for (; k < static_cast<size_t>(n); ++k) {
+    if (i + k >= s.size()) return k;
+    const auto b = static_cast<unsigned char>(s[i + k]);
+    const bool ok = k == 1 ? second_byte_ok(lead, b) : (b >= 0x80 && b <= 0xBF);
+    if (!ok) return k;
+  }
+  complete = true;
+  return k;
+}
+
+std::string utf8proc_apply(std::string_view s, utf8proc_option_t opts) {
+  utf8proc_uint8_t* out = nullptr;
+  const auto n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()),
+                              static_cast<utf8proc_ssize_t>(s.size()), &out, opts);
+  if (n < 0) return std::string(s);  // invalid input: leave it unchanged
+  std::string r(reinterpret_cast<char*>(out), static_cast<size_t>(n));
+  std::free(out);
+  return r;
+}
+
+}  // namespace
+
+int32_t decode_utf8(std::string_view s, size_t i, size_t& len) {
+  bool complete = false;
+  len = valid_prefix(s, i, complete);
+  if (!complete) {
+    len = 1;
+    return -1;
+  }
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data() + i);
+  switch (len) {
+    case 1: return p[0];
+    case 2: return ((p[0] & 0x1F) << 6) | (p[1] & 0x3F);
+    case 3: return ((p[0] & 0x0F) << 12) | ((p[1] & 0x3F) << 6) | (p[2] & 0x3F);
+    default:
+      return ((p[0] & 0x07) << 18) | ((p[1] & 0x3F) << 12) | ((p[2] & 0x3F) << 6) | (p[3] & 0x3F);
+  }
+}
+
+void append_utf8(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+std::string sanitize_utf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  size_t i = 0;
+  while (i < s.size()) {
+    bool complete = false;
+    const size_t n = valid_prefix(s, i, complete);
+    if (complete) {
+      out.append(s.data() + i, n);
+    } else {
+      out.append("\xEF\xBF\xBD");
+    }
+    i += n;
+  }
+  return out;
+}
+
+bool is_valid_utf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    if (static_cast<unsigned char>(s[i]) < 0x80) {
+      ++i;
+      continue;
+    }
+    bool complete = false;
+    const size_t n = valid_prefix(s, i, complete);
+    if (!complete) return false;
+    i += n;
+  }
+  return true;
+}
+
+size_t incomplete_utf8_suffix(std::string_view s) {
+  // Look back at most 3 bytes for a lead byte whose sequence is valid so far but unfinished.
+  const size_t lo = s.size() >= 3 ? s.size() - 3 : 0;
+  for (size_t i = s.size(); i-- > lo;) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    if (b >= 0x80 && b <= 0xBF) continue;  // continuation byte: keep looking for the lead
+    bool complete = false;
+    const size_t n = valid_prefix(s, i, complete);
+    if (!complete && i + n == s.size() && seq_len(b) > 1) return s.size() - i;
+    return 0;
+  }
+  return 0;
+}
+
+bool is_whitespace(uint32_t c) {
+  return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
+         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
+         c == 0x3000;
+}
+
+bool is_numeric(uint32_t c) {
+  const auto cat = utf8proc_category(static_cast<utf8proc_int32_t>(c));
+  return cat == UTF8PROC_CATEGORY_ND || cat == UTF8PROC_CATEGORY_NL || cat == UTF8PROC_CATEGORY_NO;
+}
+
+bool is_alphabetic(uint32_t c) {
+  const auto cat = utf8proc_category(static_cast<utf8proc_int32_t>(c));
+  switch (cat) {
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
+    case UTF8PROC_CATEGORY_NL: return true;
+    default: return false;
+  }
+}
+
+bool is_alphanumeric(uint32_t c) {
+  return is_alphabetic(c) || is_numeric(c);
+}
+
+bool is_punctuation(uint32_t c) {
+  if (c < 0x80) {
+    return (c >= 0x21 && c <= 0x2F) || (c >= 0x3A && c <= 0x40) || (c >= 0x5B && c <= 0x60) ||
+           (c >= 0x7B && c <= 0x7E);
+  }
+  const auto cat = utf8proc_category(static_cast<utf8proc_int32_t>(c));
+  return cat >= UTF8PROC_CATEGORY_PC && cat <= UTF8PROC_CATEGORY_PO;
+}
+
+bool is_control(uint32_t c) {
+  return utf8proc_category(static_cast<utf8proc_int32_t>(c)) == UTF8PROC_CATEGORY_CC;
+}
+
+std::string normalize_nfc(std::string_view s) {
+  return utf8proc_apply(s, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+}
+std::string normalize_nfd(std::string_view s) {
+  return utf8proc_apply(s, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_DECOMPOSE));
+}
+std::string normalize_nfkc(std::string_view s) {
+  return utf8proc_apply(
+      s, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT));
+}
+std::string normalize_nfkd(std::string_view s) {
+  return utf8proc_apply(
+      s, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT));
+}
+
+std::string to_lower(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    size_t len = 0;
+    const int32_t cp = decode_utf8(s, i, len);
+    if (cp < 0) {
+      out.append(s.substr(i, len));
+    } else if (cp == 0x130) {  // İ lowercases to "i̇" (two code points) in the full mapping
+      out.append("i\xCC\x87");
+    } else {
+      append_utf8(out, static_cast<uint32_t>(utf8proc_tolower(cp)));
+    }
+    i += len;
+  }
+  return out;
+}
+
+std::string to_upper(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    size_t len = 0;
+    const int32_t cp = decode_utf8(s, i, len);
+    if (cp < 0) {
+      out.append(s.substr(i, len));
+    } else {
+      append_utf8(out, static_cast<uint32_t>(utf8proc_toupper(cp)));
+    }
+    i += len;
+  }
+  return out;
+}
+
+}  // namespace lightllm::tokenizer

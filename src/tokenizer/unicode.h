@@ -1,0 +1,43 @@
+// src/tokenizer/unicode.h — UTF-8 helpers and the character classes the tokenizer pipeline needs,
+// with the semantics of Rust's `char` methods (HF tokenizers is written in Rust).
+// Invariants: every function accepts any bytes; decode_utf8 never reads past the end.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace lightllm::tokenizer {
+
+// Decodes one code point at s[i]; sets `len` to its byte length. Returns -1 (len 1) when the
+// sequence is invalid (lone continuation, overlong, surrogate, truncated, > U+10FFFF).
+int32_t decode_utf8(std::string_view s, size_t i, size_t& len);
+void append_utf8(std::string& out, uint32_t cp);
+
+// Replaces invalid sequences by U+FFFD exactly as Rust's String::from_utf8_lossy and Python's
+// bytes.decode("utf-8", "replace") do (one U+FFFD per maximal invalid subpart).
+std::string sanitize_utf8(std::string_view s);
+bool is_valid_utf8(std::string_view s);
+
+// Length of the longest suffix of `s` that is an incomplete (but so far valid) UTF-8 sequence:
+// 0 when s ends on a character boundary. Used by the incremental detokenizer.
+size_t incomplete_utf8_suffix(std::string_view s);
+
+// Rust char predicates.
+bool is_whitespace(uint32_t cp);    // White_Space property
+bool is_numeric(uint32_t cp);       // general category Nd | Nl | No
+bool is_alphabetic(uint32_t cp);    // letters, Nl, marks (approximation of Alphabetic)
+bool is_alphanumeric(uint32_t cp);  // is_alphabetic || is_numeric
+bool is_punctuation(uint32_t cp);   // ASCII punctuation or general category P*
+bool is_control(uint32_t cp);       // general category Cc
+
+// Unicode normalization forms through utf8proc; input must be valid UTF-8.
+std::string normalize_nfc(std::string_view s);
+std::string normalize_nfd(std::string_view s);
+std::string normalize_nfkc(std::string_view s);
+std::string normalize_nfkd(std::string_view s);
+// Full lowercase mapping per character (Rust char::to_lowercase).
+std::string to_lower(std::string_view s);
+std::string to_upper(std::string_view s);
+
+}  // namespace lightllm::tokenizer
