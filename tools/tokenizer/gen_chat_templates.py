@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Renders every chat template with jinja2 exactly as transformers does and writes the results.
+
+Templates: tests/data/tokenizer/templates/*.jinja (model templates written from their public
+definitions, plus stress.jinja) and ../shared/testdata/chat-templates/**/*.jinja (real files,
+referenced, never copied). Output: tests/data/tokenizer/templates/expected.json, a list of
+{"template", "conversation", "add_generation_prompt", "output"} or {..., "error": true} when
+jinja2 raises (our renderer must then fail too). The C++ test (chat_template_test.cpp) must
+reproduce every output character for character.
+"""
+import glob, json, os
+
+import jinja2
+import jinja2.ext
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+TEMPLATES = os.path.join(ROOT, "tests", "data", "tokenizer", "templates")
+SHARED = os.path.abspath(os.path.join(ROOT, "..", "shared", "testdata", "chat-templates"))
+
+CONVERSATIONS = {
+    "system_multi_turn": [
+        {"role": "system", "content": "You are a helpful assistant."},
+        {"role": "user", "content": "Hi there! What is 2+2?"},
+        {"role": "assistant", "content": "  2+2 is 4.  "},
+        {"role": "user", "content": "And 3*3? 中文 and emoji 🚀\n\nThanks."},
+    ],
+    "no_system": [
+        {"role": "user", "content": "Hello"},
+        {"role": "assistant", "content": "Hi! How can I help?"},
+        {"role": "user", "content": "Tell me a joke."},
+    ],
+    "single_user": [{"role": "user", "content": "  Write a haiku about the sea.  "}],
+    "bad_roles": [
+        {"role": "user", "content": "one"},
+        {"role": "user", "content": "two"},
+    ],
+}
+
+
+def make_env():
+    # Mirrors transformers.utils.chat_template_utils._compile_jinja_template.
+    def raise_exception(message):
+        raise jinja2.exceptions.TemplateError(message)
+
+    def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False):
+        return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators,
+                          sort_keys=sort_keys)
+
+    def strftime_now(fmt):
+        raise RuntimeError("tests pass date_string; strftime_now must not be reached")
+
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
+                                       extensions=[jinja2.ext.loopcontrols])
+    env.filters["tojson"] = tojson
+    env.globals["raise_exception"] = raise_exception
+    env.globals["strftime_now"] = strftime_now
+    return env
+
+
+def main():
+    env = make_env()
+    files = sorted(glob.glob(os.path.join(TEMPLATES, "*.jinja")))
+    shared = sorted(glob.glob(os.path.join(SHARED, "**", "*.jinja"), recursive=True))
+    out = []
+    for path in files + shared:
+        name = ("shared:" + os.path.relpath(path, SHARED)) if path in shared else os.path.basename(path)
+        with open(path, encoding="utf-8") as f:
+            source = f.read()
+        tmpl = env.from_string(source)
+        for conv_name, messages in CONVERSATIONS.items():
+            for gen in (True, False):
+                ctx = {"messages": messages, "add_generation_prompt": gen, "bos_token": "<s>",
+                       "eos_token": "</s>", "date_string": "26 Jul 2024"}
+                row = {"template": name, "conversation": conv_name, "add_generation_prompt": gen}
+                try:
+                    row["output"] = tmpl.render(**ctx)
+                except Exception as e:  # noqa: BLE001 - any failure must be a failure in C++ too
+                    row["error"] = True
+                    row["message"] = f"{type(e).__name__}: {e}"
+                out.append(row)
+    with open(os.path.join(TEMPLATES, "expected.json"), "w", encoding="utf-8") as f:
+        json.dump({"jinja2_version": jinja2.__version__, "conversations": CONVERSATIONS, "rows": out},
+                  f, ensure_ascii=False, indent=1)
+        f.write("\n")
+    print(len(out), "rows;", sum(1 for r in out if r.get("error")), "errors")
+
+
+if __name__ == "__main__":
+    main()
