@@ -259,13 +259,7 @@ void EngineImpl::router_loop() {
         core::Result<StepResult> result = runner_->execute(*plan);
         st = result.ok() ? router_->commit(*result) : result.status();
       }
-      if (!st.ok()) {
-        // A failed step is a bug or a broken model: end every request with the error rather
-        // than spinning; the engine keeps accepting new ones.
-        LLM_ERROR("step failed: {}", st.to_string());
-        for (auto& [group, seqs] : group_seqs_)
-          for (uint64_t s : seqs) router_->abort(s);
-      }
+      if (!st.ok()) fail_running(st);
     }
     OutputBatch out;
     out.events = router_->take_events();
@@ -288,6 +282,26 @@ void EngineImpl::router_loop() {
     }
     if (!out.events.empty()) output_queue_.push(std::move(out));
     if (router_queue_.closed() && router_->idle() && router_queue_.drain().empty()) break;
+  }
+}
+
+void EngineImpl::fail_running(const core::Status& st) {
+  // A failed step is a bug or a broken model: end every request with the error rather than
+  // spinning; the engine keeps accepting new ones.
+  LLM_ERROR("step failed: {}", st.to_string());
+  for (auto& [group, seqs] : group_seqs_) {
+    std::shared_ptr<Request> req;
+    {
+      std::lock_guard lock(outputs_mu_);
+      for (uint64_t s : seqs) {
+        auto it = outputs_.find(s);
+        if (it == outputs_.end()) continue;
+        req = it->second.request;
+        outputs_.erase(it);  // the router's abort events for it are then ignored
+      }
+    }
+    for (uint64_t s : seqs) router_->abort(s);
+    if (req) output_queue_.push({.failed = req, .error = "model step failed: " + st.message()});
   }
 }
 

@@ -86,6 +86,7 @@ class EngineImpl final : public Engine {
   void router_loop();
   void output_loop();
   void handle_command(RouterCommand& cmd);
+  void fail_running(const core::Status& st);
   void emit_output(const router::SeqEvent& ev);
   void fail_request(const std::shared_ptr<Request>& req, FinishReason reason,
                     const std::string& message);

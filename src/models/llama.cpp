@@ -137,6 +137,12 @@ Result<std::unique_ptr<Model>> LlamaModel::load(const loader::ModelConfig& cfg,
       LLM_RETURN_IF_ERROR(get("mlp.down_proj.bias", {H}, L.mlp.down_bias));
     }
   }
+  m->final_norm_ = small_weight_f32(m->final_norm_);
+  for (LlamaLayer& L : m->layers_) {
+    for (Tensor* t : {&L.input_norm, &L.post_norm, &L.attn.bq, &L.attn.bk, &L.attn.bv, &L.attn.bo,
+                      &L.mlp.gate_bias, &L.mlp.up_bias, &L.mlp.down_bias})
+      *t = small_weight_f32(*t);
+  }
   m->weight_bytes_ = store.total_bytes();
   return std::unique_ptr<Model>(std::move(m));
 }

@@ -31,6 +31,19 @@ Result<ops::RopeConfig> llama_rope_config(const loader::ModelConfig& cfg) {
   return r;
 }
 
+Tensor small_weight_f32(const Tensor& w) {
+  if (!w.defined() || w.dtype() == core::DType::f32) return w;
+  Tensor out = Tensor::empty(w.shape(), core::DType::f32);
+  float* dst = out.data<float>();
+  const int64_t n = w.numel();
+  if (w.dtype() == core::DType::bf16) {
+    for (int64_t i = 0; i < n; ++i) dst[i] = core::bf16_to_f32(w.data<core::bf16>()[i]);
+  } else {
+    for (int64_t i = 0; i < n; ++i) dst[i] = core::f16_to_f32(w.data<core::f16>()[i]);
+  }
+  return out;
+}
+
 Status lm_head_rows(const Tensor& hidden, const std::vector<int32_t>& rows, const Tensor& lm_head,
                     Workspace& ws, Tensor& logits) {
   const int64_t n = static_cast<int64_t>(rows.size());

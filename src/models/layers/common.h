@@ -18,6 +18,10 @@ namespace lightllm::models {
 // partial_rotary_factor. Unknown scaling types are an unimplemented error naming the type.
 Result<ops::RopeConfig> llama_rope_config(const loader::ModelConfig& cfg);
 
+// An f32 copy of a small weight (norm scales, biases): the CPU kernels keep activations and
+// these vectors in f32 whatever the checkpoint's dtype. f32 input is returned as is.
+Tensor small_weight_f32(const Tensor& w);
+
 // logits[i] = lm_head · hidden[rows[i]]. hidden: [n_tokens, hidden]; lm_head: [vocab, hidden];
 // logits: [rows.size(), vocab] f32.
 Status lm_head_rows(const Tensor& hidden, const std::vector<int32_t>& rows, const Tensor& lm_head,
