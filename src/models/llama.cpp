@@ -87,6 +87,7 @@ Result<std::unique_ptr<Model>> LlamaModel::load(const loader::ModelConfig& cfg,
   m->attn_shape_.n_heads = s.n_heads;
   m->attn_shape_.n_kv_heads = s.n_kv_heads;
   m->attn_shape_.head_dim = s.head_dim;
+  layers::init_rope(m->attn_shape_);
   const bool window_on = var.sliding_window && cfg.sliding_window.has_value() &&
                          (!var.needs_use_sliding_window || cfg.use_sliding_window.value_or(false));
   if (window_on) m->sliding_window_ = static_cast<int32_t>(*cfg.sliding_window);
@@ -163,12 +164,11 @@ Status LlamaModel::forward(const StepBatch& batch, KvStorage& kv, Tensor& logits
   StepBatch step = batch;
   step.attn.sliding_window = sliding_window_;
   step.attn.scale = 1.0f / std::sqrt(static_cast<float>(shape_.head_dim));
-  const std::vector<float> inv_freq = ops::rope_inv_freq(attn_shape_.rope, batch.max_seq_len);
 
   for (size_t l = 0; l < layers_.size(); ++l) {
     const LlamaLayer& L = layers_[l];
-    LLM_RETURN_IF_ERROR(layers::self_attention(L.attn, attn_shape_, normed, step, inv_freq,
-                                               kv.layers[l], ws_, proj));
+    LLM_RETURN_IF_ERROR(
+        layers::self_attention(L.attn, attn_shape_, normed, step, kv.layers[l], ws_, proj));
     LLM_RETURN_IF_ERROR(ops::add_rms_norm(residual, proj, L.post_norm, eps_, normed));
     LLM_RETURN_IF_ERROR(layers::gated_mlp(L.mlp, layers::Activation::silu, normed, ws_, proj));
     const Tensor& next_norm = l + 1 < layers_.size() ? layers_[l + 1].input_norm : final_norm_;

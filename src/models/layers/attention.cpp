@@ -3,9 +3,31 @@
 
 namespace lightllm::models::layers {
 
+void init_rope(AttentionShape& s) {
+  s.inv_freq = ops::rope_inv_freq(s.rope, s.rope.original_max_position);
+}
+
+namespace {
+
+// Rotates q/k of every request; per request when its frequencies depend on its length.
+Status apply_rope(const AttentionShape& s, const StepBatch& batch, Tensor& q, Tensor& k) {
+  if (s.rope.scaling != ops::RopeScaling::dynamic_ntk)
+    return ops::rope(q, k, batch.positions, s.inv_freq, s.rope);
+  const ops::AttentionMeta& m = batch.attn;
+  for (int32_t r = 0; r < m.n_reqs; ++r) {
+    const int64_t row0 = m.q_start[r], n = m.q_start[r + 1] - m.q_start[r];
+    if (n == 0) continue;
+    Tensor qr = q.rows(row0, n), kr = k.rows(row0, n);
+    const std::vector<float> inv_freq = ops::rope_inv_freq(s.rope, m.kv_len[r]);
+    LLM_RETURN_IF_ERROR(ops::rope(qr, kr, batch.positions.rows(row0, n), inv_freq, s.rope));
+  }
+  return {};
+}
+
+}  // namespace
+
 Status self_attention(const AttentionWeights& w, const AttentionShape& s, const Tensor& h,
-                      const StepBatch& batch, const std::vector<float>& inv_freq,
-                      ops::KvCacheView& kv, Workspace& ws, Tensor& out) {
+                      const StepBatch& batch, ops::KvCacheView& kv, Workspace& ws, Tensor& out) {
   const int64_t n_tokens = h.dim(0);
   Tensor q = ws.get(Buf::q, {n_tokens, int64_t{s.n_heads} * s.head_dim});
   Tensor k = ws.get(Buf::k, {n_tokens, int64_t{s.n_kv_heads} * s.head_dim});
@@ -17,7 +39,7 @@ Status self_attention(const AttentionWeights& w, const AttentionShape& s, const 
   Tensor q3 = q.reshape({n_tokens, s.n_heads, s.head_dim});    // [n_tokens, n_heads, head_dim]
   Tensor k3 = k.reshape({n_tokens, s.n_kv_heads, s.head_dim});  // [n_tokens, n_kv_heads, hd]
   Tensor v3 = v.reshape({n_tokens, s.n_kv_heads, s.head_dim});
-  if (s.use_rope) LLM_RETURN_IF_ERROR(ops::rope(q3, k3, batch.positions, inv_freq, s.rope));
+  if (s.use_rope) LLM_RETURN_IF_ERROR(apply_rope(s, batch, q3, k3));
   LLM_RETURN_IF_ERROR(ops::store_kv(k3, v3, batch.out_slots, kv));
 
   Tensor attn = ws.get(Buf::attn_out, {n_tokens, s.n_heads, s.head_dim});

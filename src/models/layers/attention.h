@@ -22,12 +22,17 @@ struct AttentionShape {
   int head_dim = 0;
   bool use_rope = true;
   ops::RopeConfig rope;
+  std::vector<float> inv_freq;  // [rotary_dim/2] for sequences within the trained length
 };
 
+// The rotary frequencies, computed once. Dynamic NTK scaling depends on each sequence's length
+// (as in HF, where it depends on the longest position seen), so for it self_attention
+// recomputes them per request from that request's length.
+void init_rope(AttentionShape& s);
+
 // out = attention(h) for every token of the step. h: [n_tokens, hidden] f32;
-// out: [n_tokens, hidden] f32 (must not alias h). inv_freq: [rotary_dim/2] for this step.
+// out: [n_tokens, hidden] f32 (must not alias h).
 Status self_attention(const AttentionWeights& w, const AttentionShape& s, const Tensor& h,
-                      const StepBatch& batch, const std::vector<float>& inv_freq,
-                      ops::KvCacheView& kv, Workspace& ws, Tensor& out);
+                      const StepBatch& batch, ops::KvCacheView& kv, Workspace& ws, Tensor& out);
 
 }  // namespace lightllm::models::layers
