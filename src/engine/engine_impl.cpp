@@ -8,6 +8,7 @@
 
 #include "core/log.h"
 #include "engine/sampling/generation_defaults.h"
+#include "kv/kv_sizing.h"
 #include "models/loader/model_config.h"
 #include "models/loader/weight_store.h"
 #include "models/model.h"
@@ -44,14 +45,10 @@ int64_t available_memory_bytes() {
   return 0;
 }
 
-core::Result<core::DType> kv_dtype_for(const std::string& name, core::DType weights) {
-  if (name == "auto") return weights == core::DType::f32 ? core::DType::f32 : core::DType::bf16;
-  if (name == "f32" || name == "float32") return core::DType::f32;
-  if (name == "bf16" || name == "bfloat16") return core::DType::bf16;
-  if (name == "f16" || name == "float16") return core::DType::f16;
-  if (name == "int8") return core::DType::i8;
-  return core::invalid_argument("--kv-cache-dtype must be auto, f32, bf16, f16 or int8, got '{}'",
-                                name);
+// "auto": the KV cache keeps the checkpoint's precision (f32 stays f32, 16-bit becomes bf16).
+core::Result<kv::KvDType> kv_dtype_for(const std::string& name, core::DType weights) {
+  if (name != "auto") return kv::parse_kv_dtype(name);
+  return kv::KvDType{weights == core::DType::f32 ? core::DType::f32 : core::DType::bf16};
 }
 
 }  // namespace
@@ -95,14 +92,7 @@ core::Status EngineImpl::start(const EngineConfig& config) {
   info_.max_context = shape.max_context;
   info_.dtype = std::string(core::dtype_name(shape.weight_dtype));
 
-  sampling::GenerationDefaults gen;
-  gen.do_sample = files.generation.do_sample;
-  if (files.generation.temperature) gen.temperature = static_cast<float>(*files.generation.temperature);
-  if (files.generation.top_p) gen.top_p = static_cast<float>(*files.generation.top_p);
-  if (files.generation.top_k) gen.top_k = static_cast<int>(*files.generation.top_k);
-  if (files.generation.repetition_penalty)
-    gen.repetition_penalty = static_cast<float>(*files.generation.repetition_penalty);
-  defaults_ = sampling::default_sampling_params(gen);
+  defaults_ = sampling::default_sampling_params(files.generation);
 
   for (int64_t id : files.config.eos_token_ids) eos_ids_.push_back(static_cast<int32_t>(id));
   for (int64_t id : files.generation.eos_token_ids) eos_ids_.push_back(static_cast<int32_t>(id));
@@ -116,9 +106,9 @@ core::Status EngineImpl::start(const EngineConfig& config) {
                                   "--max-req-total-len", config.model_dir);
 
   // KV pool: an explicit size, or a share of the memory that is free now.
-  LLM_ASSIGN_OR_RETURN(core::DType kv_dtype, kv_dtype_for(config.kv_cache_dtype, shape.weight_dtype));
-  const int64_t per_token =
-      models::KvStorage::bytes_per_token(shape.n_layers, shape.n_kv_heads, shape.head_dim, kv_dtype);
+  LLM_ASSIGN_OR_RETURN(kv::KvDType kv_dtype, kv_dtype_for(config.kv_cache_dtype, shape.weight_dtype));
+  const kv::KvShape kv_shape{shape.n_layers, shape.n_kv_heads, shape.head_dim};
+  LLM_ASSIGN_OR_RETURN(const int64_t per_token, kv::bytes_per_token(kv_shape, kv_dtype));
   int64_t capacity = config.max_total_token_num;
   std::string bound = "--max-total-token-num";
   if (capacity <= 0) {
@@ -134,7 +124,7 @@ core::Status EngineImpl::start(const EngineConfig& config) {
   LLM_INFO("model {} ({}, {} layers, {} weights, {:.1f} MiB)", info_.name, info_.architecture,
            shape.n_layers, info_.dtype, static_cast<double>(model->weight_bytes()) / (1 << 20));
   LLM_INFO("KV cache: {} tokens of {} ({} bytes/token), bounded by {}", capacity,
-           core::dtype_name(kv_dtype), per_token, bound);
+           core::dtype_name(kv_dtype.elem), per_token, bound);
 
   router::RouterConfig rc;
   rc.max_total_tokens = capacity;
@@ -148,7 +138,7 @@ core::Status EngineImpl::start(const EngineConfig& config) {
   rc.eos_token_ids = eos_ids_;
   router_ = std::make_unique<router::Router>(rc);
   models::KvStorage kv = models::KvStorage::allocate(shape.n_layers, capacity, shape.n_kv_heads,
-                                                     shape.head_dim, kv_dtype);
+                                                     shape.head_dim, kv_dtype.elem);
   runner_ = std::make_unique<ModelRunner>(std::move(model), std::move(kv), router_->req_to_token());
   {
     std::lock_guard lock(stats_mu_);

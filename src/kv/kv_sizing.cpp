@@ -7,7 +7,7 @@ core::Result<KvDType> parse_kv_dtype(std::string_view name) {
   if (name == "f32" || name == "float32") return KvDType{core::DType::f32, core::DType::f32};
   if (name == "f16" || name == "float16") return KvDType{core::DType::f16, core::DType::f32};
   if (name == "bf16" || name == "bfloat16") return KvDType{core::DType::bf16, core::DType::f32};
-  if (name == "int8") return KvDType{core::DType::i8, core::DType::f16};
+  if (name == "int8") return KvDType{core::DType::i8, core::DType::f32};
   return core::invalid_argument("kv_cache_dtype must be one of f32, f16, bf16, int8, got \"{}\"",
                                 name);
 }

@@ -23,12 +23,13 @@ struct KvShape {
 // The element type of the cache, and (int8 only) the scale's type.
 struct KvDType {
   core::DType elem = core::DType::bf16;  // f32, f16, bf16 or i8
-  core::DType scale = core::DType::f16;  // i8 only: f16 (default) or f32
+  core::DType scale = core::DType::f32;  // i8 only: f32 (what the kernels store) or f16
 };
 
 // Parses "--kv-cache-dtype": "f32", "f16", "bf16", "int8" ("auto" is resolved by the caller to
-// the model's dtype before calling this). "int8" uses f16 scales: 2·d/(d+2) >= 1.9x the bf16
-// capacity for head_dim d >= 38 (f32 scales would need d >= 76).
+// the model's dtype before calling this). "int8" uses f32 scales, as the CPU and CUDA kernels
+// store them: 2·d/(d+4) >= 1.9x the bf16 capacity for head_dim d >= 76 (f16 scales would
+// reach it from d >= 38; the kernels do not support them yet).
 core::Result<KvDType> parse_kv_dtype(std::string_view name);
 
 // Bytes of one slot; an invalid shape or dtype is an invalid_argument naming the field.

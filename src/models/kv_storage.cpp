@@ -3,12 +3,6 @@
 
 namespace lightllm::models {
 
-int64_t KvStorage::bytes_per_token(int n_layers, int n_kv_heads, int head_dim, core::DType dtype) {
-  int64_t per_layer = 2LL * n_kv_heads * head_dim * static_cast<int64_t>(core::dtype_size(dtype));
-  if (dtype == core::DType::i8) per_layer += 2LL * n_kv_heads * 4;  // f32 scale per token/head
-  return per_layer * n_layers;
-}
-
 KvStorage KvStorage::allocate(int n_layers, int64_t capacity, int n_kv_heads, int head_dim,
                               core::DType dtype) {
   KvStorage s;

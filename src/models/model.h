@@ -16,6 +16,10 @@
 #include "core/tensor.h"
 #include "ops/ops.h"
 
+namespace lightllm::loader {
+struct ModelConfig;
+}  // namespace lightllm::loader
+
 namespace lightllm::models {
 
 using core::Result;
@@ -42,8 +46,7 @@ struct KvStorage {
   std::vector<ops::KvCacheView> layers;
   int64_t capacity = 0;
   core::DType dtype = core::DType::f32;
-  // Bytes one token slot takes across all layers (K and V, plus int8 scales).
-  static int64_t bytes_per_token(int n_layers, int n_kv_heads, int head_dim, core::DType dtype);
+  // The pool for `capacity` slots; sizes come from kv::bytes_per_token (src/kv/kv_sizing.h).
   static KvStorage allocate(int n_layers, int64_t capacity, int n_kv_heads, int head_dim,
                             core::DType dtype);
 };
@@ -75,7 +78,11 @@ class Model {
 // config.json's `architectures`. Errors name the file and tensor at fault.
 Result<std::unique_ptr<Model>> load_model(const std::string& model_dir);
 
-// The architectures load_model() knows, for error messages and the README table.
+// The architectures load_model() knows (the registry in registry.cpp is the only list).
 std::vector<std::string> supported_architectures();
+
+// config.architecture when a family supports it; otherwise unimplemented, naming the
+// architecture, the config file and the supported list.
+Result<std::string> resolve_architecture(const loader::ModelConfig& config);
 
 }  // namespace lightllm::models

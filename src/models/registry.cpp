@@ -34,21 +34,29 @@ std::vector<std::string> supported_architectures() {
   return all;
 }
 
-Result<std::unique_ptr<Model>> load_model(const std::string& model_dir) {
-  LLM_ASSIGN_OR_RETURN(loader::ModelFiles files, loader::open_model_folder(model_dir));
-  const loader::ModelConfig& cfg = files.config;
-  for (const Family& f : kFamilies) {
-    for (const auto& arch : f.architectures()) {
-      if (arch != cfg.architecture) continue;
-      auto model = f.load(cfg, files.weights);
-      if (!model.ok()) return model.status().with_context("loading " + model_dir);
-      return model;
-    }
-  }
+namespace {
+const Family* family_of(const std::string& architecture) {
+  for (const Family& f : kFamilies)
+    for (const auto& arch : f.architectures())
+      if (arch == architecture) return &f;
+  return nullptr;
+}
+}  // namespace
+
+Result<std::string> resolve_architecture(const loader::ModelConfig& config) {
+  if (family_of(config.architecture) != nullptr) return config.architecture;
   std::string known;
   for (const auto& a : supported_architectures()) known += (known.empty() ? "" : ", ") + a;
-  return core::unimplemented("{}/config.json: architecture '{}' is not supported (supported: {})",
-                             model_dir, cfg.architecture, known);
+  return core::unimplemented("{}: architecture '{}' is not supported (supported: {})", config.path,
+                             config.architecture, known);
+}
+
+Result<std::unique_ptr<Model>> load_model(const std::string& model_dir) {
+  LLM_ASSIGN_OR_RETURN(loader::ModelFiles files, loader::open_model_folder(model_dir));
+  LLM_RETURN_IF_ERROR(resolve_architecture(files.config).status());
+  auto model = family_of(files.config.architecture)->load(files.config, files.weights);
+  if (!model.ok()) return model.status().with_context("loading " + model_dir);
+  return model;
 }
 
 }  // namespace lightllm::models

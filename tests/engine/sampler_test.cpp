@@ -205,7 +205,7 @@ TEST(Sampler, LogprobsAreRawLogSoftmax) {
 }
 
 TEST(GenerationDefaults, FileDefaultsOverBuiltins) {
-  GenerationDefaults d;
+  loader::GenerationDefaults d;
   d.do_sample = true;
   d.temperature = 0.6f;
   d.top_p = 0.9f;

@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "models/loader/architectures.h"
+#include "models/model.h"
 #include "models/loader/weight_store.h"
 
 using namespace lightllm;
@@ -24,7 +24,7 @@ TEST(GoldenModels, OpenAndMatchConfigShapes) {
     ASSERT_TRUE(m.ok()) << m.status().to_string();
     ++n;
     const ModelConfig& c = m->config;
-    ASSERT_TRUE(resolve_architecture(c).ok());
+    ASSERT_TRUE(models::resolve_architecture(c).ok());
     const bool bf16 = d.path().filename().string().find("-bf16") != std::string::npos;
     const core::DType want_dtype = bf16 ? core::DType::bf16 : core::DType::f32;
     EXPECT_EQ(c.dtype, want_dtype);

@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "loader/st_writer.h"
-#include "models/loader/architectures.h"
+#include "models/model.h"
 #include "models/loader/model_config.h"
 
 using namespace lightllm;
@@ -82,7 +82,7 @@ TEST(ModelConfig, EveryRealConfigParsesOrFailsCleanly) {
         EXPECT_EQ(c->rope_scaling.low_freq_factor, rs["low_freq_factor"].get<double>());
         EXPECT_EQ(c->rope_scaling.high_freq_factor, rs["high_freq_factor"].get<double>());
       }
-      auto arch = resolve_architecture(*c);
+      auto arch = models::resolve_architecture(*c);
       if (c->architecture != "MixtralForCausalLM") {
         ASSERT_TRUE(arch.ok()) << arch.status().to_string();
       }
@@ -91,7 +91,7 @@ TEST(ModelConfig, EveryRealConfigParsesOrFailsCleanly) {
       if (j->contains("architectures")) {
         EXPECT_EQ(c->architecture, (*j)["architectures"][0].get<std::string>());
       }
-      auto arch = resolve_architecture(*c);
+      auto arch = models::resolve_architecture(*c);
       if (!arch.ok()) {
         EXPECT_EQ(arch.status().code(), StatusCode::unimplemented);
         EXPECT_NE(arch.status().message().find(c->architecture), std::string::npos);
@@ -144,7 +144,7 @@ TEST(ModelConfig, SpotChecksOfKnownModels) {
   ASSERT_TRUE(ds.ok()) << ds.status().to_string();
   EXPECT_EQ(ds->rope_scaling.type, RopeType::yarn);
   EXPECT_EQ(ds->rope_scaling.factor, 40.0);
-  EXPECT_EQ(resolve_architecture(*ds).status().code(), StatusCode::unimplemented);
+  EXPECT_EQ(models::resolve_architecture(*ds).status().code(), StatusCode::unimplemented);
 
   auto glm2 = load_model_config(kConfigs + "/chatglm2-6b/config.json");
   ASSERT_TRUE(glm2.ok()) << glm2.status().to_string();  // num_layers / padded_vocab_size aliases
@@ -261,7 +261,7 @@ TEST(ModelConfig, UnknownArchitectureListsSupported) {
   j["architectures"] = {"FancyNetForCausalLM"};
   auto c = parse_model_config(j, "/m/config.json");
   ASSERT_TRUE(c.ok());
-  auto a = resolve_architecture(*c);
+  auto a = models::resolve_architecture(*c);
   ASSERT_FALSE(a.ok());
   EXPECT_EQ(a.status().code(), StatusCode::unimplemented);
   for (const char* s : {"FancyNetForCausalLM", "LlamaForCausalLM", "MistralForCausalLM",
