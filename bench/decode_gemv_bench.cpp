@@ -5,6 +5,9 @@
 // bandwidth measured in the same run by a multi-threaded memcpy (and, for reference, a
 // read-only sweep). Also prints f32 (and bf16) GEMM GFLOP/s at m = 128.
 // Usage: decode_gemv_bench [runs=7]   (threads: OMP_NUM_THREADS, default all cores)
+// On a machine shared with other work, run with OMP_WAIT_POLICY=passive: libgomp's default
+// spin-waiting at the end of each of the ~85 parallel regions per step collapses when a
+// worker thread is descheduled (measured 7x slower here under load).
 #include <omp.h>
 
 #include <algorithm>
@@ -88,8 +91,11 @@ struct Linear {
 int main(int argc, char** argv) {
   const int runs = argc > 1 ? std::atoi(argv[1]) : 7;
   const int64_t hidden = 768, inter = 2048, layers = 12, vocab = 32000;
-  std::printf("decode_gemv_bench: threads=%d isa=%s runs=%d\n", omp_get_max_threads(),
-              lightllm::kernels::cpu::isa_name(lightllm::kernels::cpu::active_isa()), runs);
+  const char* wait_policy = std::getenv("OMP_WAIT_POLICY");
+  std::printf("decode_gemv_bench: threads=%d isa=%s runs=%d OMP_WAIT_POLICY=%s\n",
+              omp_get_max_threads(),
+              lightllm::kernels::cpu::isa_name(lightllm::kernels::cpu::active_isa()), runs,
+              wait_policy ? wait_policy : "(unset)");
 
   std::vector<Linear> seq;
   uint32_t seed = 1;
