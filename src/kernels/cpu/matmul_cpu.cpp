@@ -280,6 +280,11 @@ void run_range(const Kernel& kern, const MatmulParams& p, const void* x, size_t 
 
 void matmul(const MatmulParams& p) {
   if (p.m <= 0 || p.n <= 0) return;
+  if (p.k <= 0) {  // empty dot products: out = bias (or 0)
+    for (int64_t i = 0; i < p.m; ++i)
+      for (int64_t j = 0; j < p.n; ++j) p.out[i * p.n + j] = p.bias ? p.bias[j] : 0.0f;
+    return;
+  }
   const Kernel kern = select_kernel(p.w_dtype);
   const void* x = p.x;
   size_t x_elem = sizeof(float);
