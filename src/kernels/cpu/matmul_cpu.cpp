@@ -320,15 +320,24 @@ void matmul(const MatmulParams& p) {
   }
   const int64_t n_tiles = (p.n + kNr - 1) / kNr;
   const bool parallel = p.m * p.n * p.k >= (1 << 15);
+  // Work is cut into ~8 chunks per thread, handed out dynamically: on a shared machine a
+  // descheduled thread then delays only its current chunk, not a fixed half of the op.
 #pragma omp parallel if (parallel)
   {
-    const int64_t nt = omp_get_num_threads(), tid = omp_get_thread_num();
+    const int64_t nt = omp_get_num_threads();
     if (n_tiles >= 4 * nt || p.m < 2 * kern.mr * nt) {  // split the weight rows
-      run_range(kern, p, x, x_elem, 0, p.m, n_tiles * tid / nt, n_tiles * (tid + 1) / nt);
+      const int64_t chunks = std::min<int64_t>(n_tiles, 8 * nt);
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t c = 0; c < chunks; ++c)
+        run_range(kern, p, x, x_elem, 0, p.m, n_tiles * c / chunks, n_tiles * (c + 1) / chunks);
     } else {  // few weight rows, many x rows: split x rows in multiples of mr
       const int64_t groups = (p.m + kern.mr - 1) / kern.mr;
-      const int64_t g0 = groups * tid / nt, g1 = groups * (tid + 1) / nt;
-      run_range(kern, p, x, x_elem, g0 * kern.mr, std::min(p.m, g1 * kern.mr), 0, n_tiles);
+      const int64_t chunks = std::min<int64_t>(groups, 8 * nt);
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t c = 0; c < chunks; ++c) {
+        const int64_t g0 = groups * c / chunks, g1 = groups * (c + 1) / chunks;
+        run_range(kern, p, x, x_elem, g0 * kern.mr, std::min(p.m, g1 * kern.mr), 0, n_tiles);
+      }
     }
   }
 }
