@@ -32,7 +32,7 @@ Status check_cache(std::string_view op, const KvCacheView& c) {
   return check_cpu(op, {&c.k, &c.v, &c.k_scale, &c.v_scale});
 }
 
-Status check_meta(const AttentionMeta& m, int64_t n_tokens, int64_t n_heads, int64_t n_slots) {
+Status check_meta(const AttentionMeta& m, int64_t n_tokens, int64_t n_slots) {
   if (m.n_reqs < 0) return core::invalid_argument("attention: meta.n_reqs = {} < 0", m.n_reqs);
   if (m.n_reqs > 0 && (!m.q_start || !m.kv_len || !m.req_row || !m.req_to_token))
     return core::invalid_argument(
@@ -66,7 +66,6 @@ Status check_meta(const AttentionMeta& m, int64_t n_tokens, int64_t n_heads, int
             "attention: req_to_token[{}][{}] = {} (request {}) is outside the KV pool [0, {})",
             m.req_row[r], j, slots[j], r, n_slots);
   }
-  (void)n_heads;
   return {};
 }
 
@@ -122,7 +121,7 @@ Status attention(const Tensor& q, const KvCacheView& cache, const AttentionMeta&
     return core::invalid_argument(
         "attention: n_heads = {} of q is not a multiple of n_kv_heads = {}", n_heads, n_kv_heads);
   if (out.raw() == q.raw()) return core::invalid_argument("attention: out must not alias q");
-  LLM_RETURN_IF_ERROR(check_meta(meta, q.dim(0), n_heads, cache.k.dim(0)));
+  LLM_RETURN_IF_ERROR(check_meta(meta, q.dim(0), cache.k.dim(0)));
   const bool i8 = cache.k.dtype() == DType::i8;
   kernels::cpu::attention({.q = q.data<float>(),
                            .k_cache = cache.k.raw(),

@@ -185,11 +185,26 @@ TEST(Attention, MixedBatchMatchesReferenceForEveryKvDtypeGqaAndPath) {
       }
 }
 
-TEST(Attention, OddHeadDimsAndLongDecode) {
+TEST(Attention, OddHeadDimsLongDecodeAndSplitK) {
   const Scenario cases[] = {
       {.q_len = {3, 1}, .kv_len = {9, 30}, .n_heads = 2, .n_kv_heads = 1, .head_dim = 7},
       {.q_len = {5, 1}, .kv_len = {5, 50}, .n_heads = 6, .n_kv_heads = 3, .head_dim = 80},
       {.q_len = {1, 1}, .kv_len = {4000, 1500}, .n_heads = 8, .n_kv_heads = 2, .head_dim = 128},
+      // One item only: the key range is split across threads (split-K) and merged; with a
+      // window most parts see no key of the row; ALiBi with two query rows.
+      {.q_len = {1}, .kv_len = {4000}, .n_heads = 4, .n_kv_heads = 1, .head_dim = 64},
+      {.q_len = {1},
+       .kv_len = {3000},
+       .n_heads = 4,
+       .n_kv_heads = 1,
+       .head_dim = 64,
+       .window = 300},
+      {.q_len = {2},
+       .kv_len = {2000},
+       .n_heads = 2,
+       .n_kv_heads = 1,
+       .head_dim = 64,
+       .alibi = true},
   };
   for (const Scenario& s : cases)
     for (DType dt : {DType::f32, DType::i8}) {

@@ -36,8 +36,8 @@ struct Case {
 };
 
 TEST(Matmul, MatchesReferenceForEveryWeightDtypeAndPath) {
-  const Case cases[] = {{1, 1, 1},     {1, 7, 83},   {7, 83, 769},  {3, 769, 64},
-                        {64, 37, 129}, {83, 7, 769}, {129, 21, 45}, {200, 9, 33}};
+  const Case cases[] = {{1, 3, 0},    {100, 3, 0},   {1, 1, 1},    {1, 7, 83},    {7, 83, 769},
+                        {3, 769, 64}, {64, 37, 129}, {83, 7, 769}, {129, 21, 45}, {200, 9, 33}};
   for (const Case& c : cases)
     for (DType dt : {DType::f32, DType::bf16, DType::f16})
       for (bool with_bias : {false, true}) {

@@ -6,14 +6,17 @@
 // head of the GQA group; scores go through an online (flash) softmax, so memory is
 // O(tile), never O(kv_len). Decode rows (q_len == 1) read each K/V row once per kv head.
 #include <immintrin.h>
+#include <omp.h>
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstring>
 #include <vector>
 
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/isa.h"
+#include "kernels/cpu/vec_exp.h"
 
 // GCC 12 warns inside its own AVX-512 headers (the self-initialised "undefined" vectors of
 // _mm*_undefined_*): a known false positive, silenced for this file only.
@@ -35,6 +38,8 @@ struct VecOps {
   void (*qk)(const float* q, const float* k, int64_t n, int64_t hd, float* s);
   // acc = alpha * acc + sum_j w[j] * v[j, :].   v: [n, hd]; acc: [hd]
   void (*pv)(const float* w, const float* v, int64_t n, int64_t hd, float alpha, float* acc);
+  // s[j] = exp(s[j] - m) for j < n; returns sum_j s[j].
+  float (*exp_sum)(float* s, int64_t n, float m);
 };
 
 // --- scalar ---------------------------------------------------------------------------------
@@ -78,6 +83,12 @@ void pv_scalar(const float* w, const float* v, int64_t n, int64_t hd, float alph
     for (int64_t i = 0; i < hd; ++i) acc[i] += w[j] * v[j * hd + i];
 }
 
+float exp_sum_scalar(float* s, int64_t n, float m) {
+  float sum = 0.0f;
+  for (int64_t j = 0; j < n; ++j) sum += (s[j] = std::exp(s[j] - m));
+  return sum;
+}
+
 // --- AVX2 -----------------------------------------------------------------------------------
 LLM_TARGET_AVX2 float hsum8(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -119,6 +130,20 @@ LLM_TARGET_AVX2 void pv_avx2(const float* w, const float* v, int64_t n, int64_t 
     for (int64_t j = 0; j < n; ++j) a += w[j] * v[j * hd + i];
     acc[i] = a;
   }
+}
+
+LLM_TARGET_AVX2 float exp_sum_avx2(float* s, int64_t n, float m) {
+  __m256 acc = _mm256_setzero_ps();
+  const __m256 vm = _mm256_set1_ps(m);
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const __m256 e = exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(s + j), vm));
+    _mm256_storeu_ps(s + j, e);
+    acc = _mm256_add_ps(acc, e);
+  }
+  float sum = hsum8(acc);
+  for (; j < n; ++j) sum += (s[j] = std::exp(s[j] - m));
+  return sum;
 }
 
 // --- AVX-512 --------------------------------------------------------------------------------
@@ -216,17 +241,40 @@ LLM_TARGET_AVX512 void pv_avx512(const float* w, const float* v, int64_t n, int6
   }
 }
 
+LLM_TARGET_AVX512 float exp_sum_avx512(float* s, int64_t n, float m) {
+  __m512 acc = _mm512_setzero_ps();
+  const __m512 vm = _mm512_set1_ps(m);
+  for (int64_t j = 0; j < n; j += 16) {
+    const __mmask16 k = tail_mask(n - j);
+    const __m512 e = exp_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, s + j), vm));
+    _mm512_mask_storeu_ps(s + j, k, e);
+    acc = _mm512_mask_add_ps(acc, k, acc, e);
+  }
+  return _mm512_reduce_add_ps(acc);
+}
+
 VecOps select_ops() {
   const Isa isa = active_isa();
-  if (isa >= Isa::avx512) return {&gather_avx512, &qk_avx512, &pv_avx512};
-  if (isa >= Isa::avx2) return {&gather_scalar, &qk_avx2, &pv_avx2};
-  return {&gather_scalar, &qk_scalar, &pv_scalar};
+  if (isa >= Isa::avx512) return {&gather_avx512, &qk_avx512, &pv_avx512, &exp_sum_avx512};
+  if (isa >= Isa::avx2) return {&gather_scalar, &qk_avx2, &pv_avx2, &exp_sum_avx2};
+  return {&gather_scalar, &qk_scalar, &pv_scalar, &exp_sum_scalar};
 }
+
+constexpr int64_t kMinSplitKeys = 256;  // split-K parts are at least this many keys
 
 struct Item {
   int32_t req;
   int32_t kvh;
   int32_t row0, row1;  // query rows [row0, row1) of the flat batch
+  int64_t key_lo = 0;  // only keys in [key_lo, key_hi] (split-K part)
+  int64_t key_hi = INT64_MAX;
+  int64_t partial = -1;  // -1: write out; else first partial row of this part
+};
+
+// Unnormalized results of split-K parts, merged after the parallel loop.
+// acc: [rows, head_dim]; m, l: [rows] (running max and sum of exp of each row).
+struct Partials {
+  std::vector<float> acc, m, l;
 };
 
 // Per-thread buffers, grown on demand and reused across calls.
@@ -234,7 +282,8 @@ struct Scratch {
   std::vector<float> k, v, s, acc, m, l;
 };
 
-void run_item(const AttentionParams& p, const VecOps& ops, const Item& it, Scratch& sc) {
+void run_item(const AttentionParams& p, const VecOps& ops, const Item& it, Scratch& sc,
+              Partials& parts) {
   const int64_t hd = p.head_dim, group = p.n_heads / p.n_kv_heads;
   const int64_t rq0 = p.q_start[it.req], q_len = p.q_start[it.req + 1] - rq0;
   const int64_t kv_len = p.kv_len[it.req];
@@ -242,8 +291,9 @@ void run_item(const AttentionParams& p, const VecOps& ops, const Item& it, Scrat
   auto pos_of = [&](int64_t row) { return kv_len - q_len + (row - rq0); };
   const int64_t rows = (it.row1 - it.row0) * group;
   const int64_t W = p.sliding_window;
-  const int64_t lo_all = W > 0 ? std::max<int64_t>(0, pos_of(it.row0) - W + 1) : 0;
-  const int64_t hi_all = pos_of(it.row1 - 1);  // inclusive
+  const int64_t lo_all =
+      std::max(it.key_lo, W > 0 ? std::max<int64_t>(0, pos_of(it.row0) - W + 1) : 0);
+  const int64_t hi_all = std::min(it.key_hi, pos_of(it.row1 - 1));  // inclusive
 
   sc.k.resize(static_cast<size_t>(kKeyBlock * hd));
   sc.v.resize(static_cast<size_t>(kKeyBlock * hd));
@@ -276,14 +326,19 @@ void run_item(const AttentionParams& p, const VecOps& ops, const Item& it, Scrat
         float& m = sc.m[static_cast<size_t>(rho)];
         const float m_new = std::max(m, mx);
         const float alpha = std::exp(m - m_new);  // 0 on the first tile (m = -inf)
-        float sum = 0.0f;
-        for (int64_t t = 0; t < cnt; ++t) sum += (s[t] = std::exp(s[t] - m_new));
+        const float sum = ops.exp_sum(s, cnt, m_new);
         float& l = sc.l[static_cast<size_t>(rho)];
         l = l * alpha + sum;
         m = m_new;
         ops.pv(s, sc.v.data() + off * hd, cnt, hd, alpha, sc.acc.data() + rho * hd);
       }
     }
+  }
+  if (it.partial >= 0) {  // a split-K part: keep the unnormalized state for the merge
+    std::copy(sc.acc.begin(), sc.acc.end(), parts.acc.begin() + it.partial * hd);
+    std::copy(sc.m.begin(), sc.m.end(), parts.m.begin() + it.partial);
+    std::copy(sc.l.begin(), sc.l.end(), parts.l.begin() + it.partial);
+    return;
   }
   for (int64_t row = it.row0; row < it.row1; ++row)
     for (int64_t g = 0; g < group; ++g) {
@@ -295,26 +350,95 @@ void run_item(const AttentionParams& p, const VecOps& ops, const Item& it, Scrat
     }
 }
 
+// Combines the split-K parts [first, first + n_parts) of one item into out.
+void merge_parts(const AttentionParams& p, const Item& it, const std::vector<Item>& items,
+                 size_t first, int64_t n_parts, const Partials& parts) {
+  const int64_t hd = p.head_dim, group = p.n_heads / p.n_kv_heads;
+  for (int64_t row = it.row0; row < it.row1; ++row)
+    for (int64_t g = 0; g < group; ++g) {
+      const int64_t rho = (row - it.row0) * group + g;
+      float mx = -INFINITY;
+      for (int64_t s = 0; s < n_parts; ++s)
+        mx = std::max(mx, parts.m[static_cast<size_t>(items[first + s].partial + rho)]);
+      float* out = p.out + (row * p.n_heads + it.kvh * group + g) * hd;
+      std::fill(out, out + hd, 0.0f);
+      float l = 0.0f;
+      for (int64_t s = 0; s < n_parts; ++s) {
+        const int64_t base = items[first + s].partial + rho;
+        if (parts.l[static_cast<size_t>(base)] == 0.0f) continue;  // no keys of this row here
+        const float w = std::exp(parts.m[static_cast<size_t>(base)] - mx);
+        l += parts.l[static_cast<size_t>(base)] * w;
+        const float* a = parts.acc.data() + base * hd;
+        for (int64_t i = 0; i < hd; ++i) out[i] += a[i] * w;
+      }
+      const float inv = 1.0f / l;
+      for (int64_t i = 0; i < hd; ++i) out[i] *= inv;
+    }
+}
+
 }  // namespace
 
 void attention(const AttentionParams& p) {
   const VecOps ops = select_ops();
-  std::vector<Item> items;
+  const int64_t group = p.n_heads / p.n_kv_heads;
+  std::vector<Item> base;
   int64_t work = 0;
   for (int32_t r = 0; r < p.n_reqs; ++r) {
     for (int32_t row = p.q_start[r]; row < p.q_start[r + 1]; row += kQueryBlock) {
       const int32_t row1 = std::min<int32_t>(p.q_start[r + 1], row + kQueryBlock);
-      for (int32_t kvh = 0; kvh < p.n_kv_heads; ++kvh) items.push_back({r, kvh, row, row1});
+      for (int32_t kvh = 0; kvh < p.n_kv_heads; ++kvh) base.push_back({r, kvh, row, row1});
     }
     work += static_cast<int64_t>(p.q_start[r + 1] - p.q_start[r]) * p.kv_len[r];
   }
+  const bool parallel = work * p.n_heads * p.head_dim >= (1 << 16);
+  const int64_t threads = parallel ? omp_get_max_threads() : 1;
+
+  // Too few items to fill the threads (decode of few requests / kv heads): split long key
+  // ranges into parts (flash-decoding) and merge them afterwards.
+  std::vector<Item> items;
+  struct Merge {
+    size_t base, first;
+    int64_t n_parts;
+  };
+  std::vector<Merge> merges;
+  int64_t partial_rows = 0;
+  const int64_t want_parts = static_cast<int64_t>(base.size()) < 2 * threads && !base.empty()
+                                 ? (2 * threads + static_cast<int64_t>(base.size()) - 1) /
+                                       static_cast<int64_t>(base.size())
+                                 : 1;
+  for (size_t b = 0; b < base.size(); ++b) {
+    const Item& it = base[b];
+    const int64_t q_len = p.q_start[it.req + 1] - p.q_start[it.req];
+    const int64_t hi = p.kv_len[it.req] - q_len + (it.row1 - p.q_start[it.req]) - 1;
+    const int64_t n_parts = std::min(want_parts, (hi + 1) / kMinSplitKeys);
+    if (n_parts <= 1) {
+      items.push_back(it);
+      continue;
+    }
+    merges.push_back({b, items.size(), n_parts});
+    for (int64_t s = 0; s < n_parts; ++s) {
+      Item part = it;
+      part.key_lo = (hi + 1) * s / n_parts;
+      part.key_hi = (hi + 1) * (s + 1) / n_parts - 1;
+      part.partial = partial_rows;
+      partial_rows += (it.row1 - it.row0) * group;
+      items.push_back(part);
+    }
+  }
+  Partials parts;
+  parts.acc.resize(static_cast<size_t>(partial_rows * p.head_dim));
+  parts.m.assign(static_cast<size_t>(partial_rows), -INFINITY);
+  parts.l.assign(static_cast<size_t>(partial_rows), 0.0f);
+
   const int64_t n_items = static_cast<int64_t>(items.size());
-#pragma omp parallel if (work * p.n_heads * p.head_dim >= (1 << 16))
+#pragma omp parallel if (parallel)
   {
     thread_local Scratch scratch;
 #pragma omp for schedule(dynamic, 1)
-    for (int64_t i = 0; i < n_items; ++i) run_item(p, ops, items[static_cast<size_t>(i)], scratch);
+    for (int64_t i = 0; i < n_items; ++i)
+      run_item(p, ops, items[static_cast<size_t>(i)], scratch, parts);
   }
+  for (const Merge& mg : merges) merge_parts(p, base[mg.base], items, mg.first, mg.n_parts, parts);
 }
 
 }  // namespace lightllm::kernels::cpu
