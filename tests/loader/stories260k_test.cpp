@@ -7,7 +7,7 @@
 
 #include <gtest/gtest.h>
 
-#include "models/loader/architectures.h"
+#include "models/model.h"
 #include "models/loader/weight_store.h"
 
 using namespace lightllm;
@@ -38,7 +38,7 @@ TEST(Stories260K, ConvertedFolderLoads) {
   EXPECT_EQ(c.rope_theta, 10000.0);
   EXPECT_EQ(c.bos_token_id, 1);
   EXPECT_EQ(c.eos_token_ids, (std::vector<int64_t>{2}));
-  EXPECT_TRUE(resolve_architecture(c).ok());
+  EXPECT_TRUE(models::resolve_architecture(c).ok());
   EXPECT_FALSE(m->weights.contains("lm_head.weight"));
   EXPECT_TRUE(m->weights.get("model.embed_tokens.weight", {512, 64}).ok());
   EXPECT_TRUE(m->weights.get("model.layers.4.self_attn.k_proj.weight", {32, 64}).ok());
