@@ -85,6 +85,13 @@ core::Status EngineImpl::start(const EngineConfig& config) {
     return tok.status();
   }
 
+  if (tokenizer_ && tokenizer_->config().chat_template) {
+    auto parsed = tokenizer::ChatTemplate::parse(*tokenizer_->config().chat_template);
+    if (!parsed.ok())
+      return parsed.status().with_context(config.model_dir + "/tokenizer_config.json chat_template");
+    chat_template_ = std::move(parsed).value();
+  }
+
   info_.name = std::filesystem::path(config.model_dir).filename().string();
   if (info_.name.empty()) info_.name = std::filesystem::path(config.model_dir).parent_path().filename();
   info_.architecture = shape.architecture;

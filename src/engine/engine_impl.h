@@ -25,6 +25,7 @@
 #include "engine/router/router.h"
 #include "engine/runner/model_runner.h"
 #include "lightllm/engine.h"
+#include "tokenizer/chat_template.h"
 #include "tokenizer/incremental_detokenizer.h"
 #include "tokenizer/stop_matcher.h"
 #include "tokenizer/tokenizer.h"
@@ -97,6 +98,7 @@ class EngineImpl final : public Engine {
   std::vector<int32_t> eos_ids_;
   int64_t max_req_total_len_ = 0;
   std::unique_ptr<tokenizer::Tokenizer> tokenizer_;  // null when the folder has none
+  std::optional<tokenizer::ChatTemplate> chat_template_;  // parsed once at start-up
   std::unique_ptr<router::Router> router_;
   std::unique_ptr<ModelRunner> runner_;
 
