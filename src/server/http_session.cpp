@@ -52,6 +52,10 @@ void HttpSession::on_header(beast::error_code ec) {
     return fail_request(431, fmt::format("request headers exceed {} bytes",
                                          limits_.max_header_bytes));
   }
+  if (ec == http::error::body_limit) {  // Content-Length already over the limit
+    return fail_request(413, fmt::format("request body exceeds the limit of {} bytes",
+                                         limits_.max_body_bytes));
+  }
   if (ec) {
     // EOF, timeout, reset, or garbage: answer garbage if the peer can still read, else close.
     if (ec == http::error::end_of_stream || ec == beast::error::timeout ||

@@ -76,6 +76,7 @@ NativeRequest parse_native(const ServerContext& ctx, const Json& body) {
   r.prompt.max_tokens_field = "parameters.max_new_tokens";
   if (inputs->is_string()) {
     r.prompt.text = inputs->get<std::string>();
+    if (r.prompt.text.empty()) bad_field("inputs", "inputs must not be empty");
   } else if (inputs->is_array()) {
     r.prompt.ids = *f.get_int_list("inputs", 0, ctx.model.vocab_size - 1);
     if (r.prompt.ids.empty()) bad_field("inputs", "inputs must not be empty");
