@@ -37,7 +37,9 @@ void gauge(std::string& out, const char* name, const char* help, double v) {
 }
 
 void counter(std::string& out, const char* name, const char* help, double v) {
-  out += fmt::format("# HELP {} {}\n# TYPE {} counter\n{}_total {}\n", name, help, name, name, num(v));
+  // As prometheus_client writes counters: HELP/TYPE on the _total name.
+  out += fmt::format("# HELP {}_total {}\n# TYPE {}_total counter\n{}_total {}\n", name, help, name,
+                     name, num(v));
 }
 
 }  // namespace

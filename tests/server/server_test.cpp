@@ -254,7 +254,7 @@ TEST_F(ServerTest, MetricsUseLightllmNames) {
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(r.headers["content-type"].rfind("text/plain", 0), 0u);
   const std::string& b = r.body;
-  EXPECT_NE(b.find("# TYPE lightllm_request_count counter\nlightllm_request_count_total 2\n"), std::string::npos) << b;
+  EXPECT_NE(b.find("# TYPE lightllm_request_count_total counter\nlightllm_request_count_total 2\n"), std::string::npos) << b;
   EXPECT_NE(b.find("lightllm_request_success_total 1\n"), std::string::npos);
   EXPECT_NE(b.find("lightllm_request_failure_total 1\n"), std::string::npos);
   EXPECT_NE(b.find("# TYPE lightllm_request_duration histogram"), std::string::npos);
