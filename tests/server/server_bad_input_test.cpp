@@ -117,5 +117,23 @@ TEST_F(BadInputTest, MalformedHttpAndHugeHeadersAreRejected) {
   EXPECT_TRUE(engine_->submitted().empty());
 }
 
+TEST(SlowClientTest, StalledRequestIsDroppedAfterTheReadTimeout) {
+  FakeEngine engine;
+  server::ServerConfig cfg;
+  cfg.port = 0;
+  cfg.limits.idle_timeout = std::chrono::milliseconds(300);
+  cfg.limits.read_timeout = std::chrono::milliseconds(300);
+  server::Server srv(engine, cfg);
+  ASSERT_TRUE(srv.start().ok());
+  TestConnection slow(srv.port());
+  slow.send_raw("POST /generate HTTP/1.1\r\nHost: x\r\n");  // headers never finish
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(slow.peer_closed());
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));
+  EXPECT_EQ(http_request(srv.port(), "GET", "/liveness").status, 200);
+  srv.shutdown();
+  engine.shutdown();
+}
+
 }  // namespace
 }  // namespace lightllm::testing
