@@ -66,8 +66,8 @@ int run_client(const ClientOptions& o) {
     asio::io_context io;
     beast::tcp_stream stream(io);
     stream.connect(asio::ip::tcp::resolver(io).resolve(host, port));
-    http::request<http::string_body> req(http::verb::post,
-                                         base_path + (o.stream ? "/generate_stream" : "/generate"), 11);
+    http::request<http::string_body> req(
+        http::verb::post, base_path + (o.stream ? "/generate_stream" : "/generate"), 11);
     req.set(http::field::host, host);
     req.set(http::field::content_type, "application/json");
     if (!o.api_key.empty()) req.set(http::field::authorization, "Bearer " + o.api_key);
@@ -96,8 +96,9 @@ int run_client(const ClientOptions& o) {
     const auto j = nlohmann::json::parse(parser.get().body(), nullptr, false);
     if (status != 200) {
       std::fprintf(stderr, "lightllm client: HTTP %d: %s\n", status,
-                   (!j.is_discarded() && j.contains("message")) ? j["message"].get<std::string>().c_str()
-                                                                : parser.get().body().c_str());
+                   (!j.is_discarded() && j.contains("message"))
+                       ? j["message"].get<std::string>().c_str()
+                       : parser.get().body().c_str());
       return status < 500 ? kExitBadInput : kExitFailure;
     }
     std::printf("%s\n", j["generated_text"][0].get<std::string>().c_str());
@@ -111,15 +112,18 @@ int run_client(const ClientOptions& o) {
 }  // namespace
 
 void add_client_command(CLI::App& app, int& exit_code) {
-  auto* cmd = app.add_subcommand("client", "Send a prompt to a running server and print the answer");
+  auto* cmd =
+      app.add_subcommand("client", "Send a prompt to a running server and print the answer");
   static ClientOptions o;
   cmd->add_option("--url", o.url, "server URL")->capture_default_str();
   cmd->add_option("--text", o.text, "prompt text")->required();
   cmd->add_flag("--stream", o.stream, "print tokens as they arrive");
   cmd->add_option("--max-new-tokens", o.max_new_tokens, "tokens to generate")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->add_option("--temperature", o.temperature, "sampling temperature; 0 = greedy")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->add_option("--api-key", o.api_key, "Bearer key, when the server requires one");
   cmd->callback([&exit_code] { exit_code = run_client(o); });
 }

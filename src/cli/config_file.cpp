@@ -34,7 +34,8 @@ std::vector<CLI::ConfigItem> YamlConfig::from_config(std::istream& input) const 
   }
   std::vector<CLI::ConfigItem> items;
   if (root.IsNull()) return items;
-  if (!root.IsMap()) throw CLI::ConfigError("config file: the top level must be a map of flag: value");
+  if (!root.IsMap())
+    throw CLI::ConfigError("config file: the top level must be a map of flag: value");
   for (const auto& kv : root) {
     std::string key = kv.first.as<std::string>();
     for (auto& c : key) {
@@ -47,7 +48,8 @@ std::vector<CLI::ConfigItem> YamlConfig::from_config(std::istream& input) const 
       item.inputs.push_back(v.as<std::string>());
     } else if (v.IsSequence()) {
       for (const auto& e : v) {
-        if (!e.IsScalar()) throw CLI::ConfigError("config file: " + key + ": list items must be scalars");
+        if (!e.IsScalar())
+          throw CLI::ConfigError("config file: " + key + ": list items must be scalars");
         item.inputs.push_back(e.as<std::string>());
       }
     } else if (v.IsNull()) {
@@ -62,7 +64,8 @@ std::vector<CLI::ConfigItem> YamlConfig::from_config(std::istream& input) const 
 
 void add_yaml_config_option(CLI::App& cmd) {
   cmd.config_formatter(std::make_shared<YamlConfig>());
-  cmd.set_config("--config", "", "YAML file setting any flag by its long name; flags on the command line win");
+  cmd.set_config("--config", "",
+                 "YAML file setting any flag by its long name; flags on the command line win");
   cmd.allow_config_extras(CLI::config_extras_mode::error);
 }
 

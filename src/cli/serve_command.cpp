@@ -18,8 +18,10 @@ int run_serve(ServeOptions& o) {
   if (cfg.model_dir.empty()) {
     cfg.model_dir = default_model_dir();
     if (cfg.model_dir.empty()) {
-      std::fprintf(stderr, "lightllm serve: no --model given and the bundled model (models/%s) was not found\n",
-                   kBundledModelName);
+      std::fprintf(
+          stderr,
+          "lightllm serve: no --model given and the bundled model (models/%s) was not found\n",
+          kBundledModelName);
       return kExitBadInput;
     }
   }
@@ -37,19 +39,21 @@ int run_serve(ServeOptions& o) {
   }
   const ModelInfo info = engine->model_info();
   const EngineStats stats = engine->stats();
-  std::printf("model: %s (%s, %s, context %lld) from %s\n", info.name.c_str(), info.architecture.c_str(),
-              info.dtype.c_str(), static_cast<long long>(info.max_context), cfg.model_dir.c_str());
-  std::printf("token capacity: %lld KV slots (kv-cache-dtype %s)\n", static_cast<long long>(stats.kv_total),
-              cfg.kv_cache_dtype.c_str());
+  std::printf("model: %s (%s, %s, context %lld) from %s\n", info.name.c_str(),
+              info.architecture.c_str(), info.dtype.c_str(),
+              static_cast<long long>(info.max_context), cfg.model_dir.c_str());
+  std::printf("token capacity: %lld KV slots (kv-cache-dtype %s)\n",
+              static_cast<long long>(stats.kv_total), cfg.kv_cache_dtype.c_str());
   std::printf("listening on %s\n", server.url().c_str());
   std::fflush(stdout);
   server.wait_for_signal();
   engine->shutdown();
   return kExitOk;
 #else
-  std::fprintf(stderr,
-               "lightllm serve: this binary was built without the engine library (lightllm_engine); "
-               "the server itself is in lightllm_server\n");
+  std::fprintf(
+      stderr,
+      "lightllm serve: this binary was built without the engine library (lightllm_engine); "
+      "the server itself is in lightllm_server\n");
   return kExitFailure;
 #endif
 }

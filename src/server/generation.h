@@ -59,11 +59,11 @@ struct ServerContext {
 // How a route describes its prompt to submit_generation().
 struct PromptSpec {
   std::string text;
-  std::vector<int32_t> ids;          // used instead of text when non-empty
+  std::vector<int32_t> ids;  // used instead of text when non-empty
   bool add_special_tokens = true;
-  std::string field = "prompt";      // named in errors about the prompt
+  std::string field = "prompt";  // named in errors about the prompt
   std::string max_tokens_field = "max_tokens";
-  bool max_tokens_given = true;      // false: max_new_tokens = what the context leaves
+  bool max_tokens_given = true;        // false: max_new_tokens = what the context leaves
   std::optional<int64_t> truncate_to;  // keep only the last K prompt tokens (user asked)
 };
 

@@ -41,20 +41,19 @@ void HttpSession::read_header() {
   parser_->header_limit(static_cast<std::uint32_t>(limits_.max_header_bytes));
   parser_->body_limit(limits_.max_body_bytes);
   stream_.expires_after(limits_.idle_timeout);
-  http::async_read_header(stream_, buffer_, *parser_,
-                          [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                            self->on_header(ec);
-                          });
+  http::async_read_header(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
 }
 
 void HttpSession::on_header(beast::error_code ec) {
   if (ec == http::error::header_limit) {
-    return fail_request(431, fmt::format("request headers exceed {} bytes",
-                                         limits_.max_header_bytes));
+    return fail_request(431,
+                        fmt::format("request headers exceed {} bytes", limits_.max_header_bytes));
   }
   if (ec == http::error::body_limit) {  // Content-Length already over the limit
-    return fail_request(413, fmt::format("request body exceeds the limit of {} bytes",
-                                         limits_.max_body_bytes));
+    return fail_request(
+        413, fmt::format("request body exceeds the limit of {} bytes", limits_.max_body_bytes));
   }
   if (ec) {
     // EOF, timeout, reset, or garbage: answer garbage if the peer can still read, else close.
@@ -74,16 +73,15 @@ void HttpSession::on_header(beast::error_code ec) {
     queue_write("HTTP/1.1 100 Continue\r\n\r\n");
   }
   stream_.expires_after(limits_.read_timeout);
-  http::async_read(stream_, buffer_, *parser_,
-                   [self = shared_from_this()](beast::error_code ec2, std::size_t) {
-                     self->on_body(ec2);
-                   });
+  http::async_read(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code ec2, std::size_t) { self->on_body(ec2); });
 }
 
 void HttpSession::on_body(beast::error_code ec) {
   if (ec == http::error::body_limit) {
-    return fail_request(413, fmt::format("request body exceeds the limit of {} bytes",
-                                         limits_.max_body_bytes));
+    return fail_request(
+        413, fmt::format("request body exceeds the limit of {} bytes", limits_.max_body_bytes));
   }
   if (ec == beast::error::timeout) {
     return fail_request(408, "request body did not arrive within the read timeout");
@@ -158,8 +156,8 @@ void HttpSession::notify_disconnect() {
 
 void HttpSession::respond(int status, std::string_view content_type, std::string body) {
   if (closed_ || !in_flight_ || response_done_ || streaming_) return;
-  std::string bytes = http_head(status, content_type, static_cast<long long>(body.size()),
-                                keep_alive_);
+  std::string bytes =
+      http_head(status, content_type, static_cast<long long>(body.size()), keep_alive_);
   if (!head_only_) bytes += body;
   response_done_ = true;
   queue_write(std::move(bytes));
@@ -196,10 +194,9 @@ void HttpSession::flush() {
   writing_buf_.clear();
   writing_buf_.swap(pending_);
   stream_.expires_after(limits_.write_timeout);
-  asio::async_write(stream_, asio::buffer(writing_buf_),
-                    [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                      self->on_write(ec);
-                    });
+  asio::async_write(
+      stream_, asio::buffer(writing_buf_),
+      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_write(ec); });
 }
 
 void HttpSession::on_write(beast::error_code ec) {

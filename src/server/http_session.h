@@ -32,8 +32,8 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
 struct HttpLimits {
-  std::size_t max_body_bytes = 8u << 20;   // larger bodies get 413
-  std::size_t max_header_bytes = 16u << 10;  // larger header blocks get 431
+  std::size_t max_body_bytes = 8u << 20;           // larger bodies get 413
+  std::size_t max_header_bytes = 16u << 10;        // larger header blocks get 431
   std::chrono::milliseconds read_timeout{30000};   // a started request must arrive within this
   std::chrono::milliseconds idle_timeout{60000};   // keep-alive wait for the next request
   std::chrono::milliseconds write_timeout{60000};  // each write must drain within this
@@ -56,7 +56,8 @@ class Dispatcher {
   virtual ~Dispatcher() = default;
   // Runs on the session strand. Must eventually call respond() or begin/end_stream() on the
   // session (possibly later, from a posted handler). May throw: the session answers 500.
-  virtual void dispatch(const HttpRequest& request, const std::shared_ptr<HttpSession>& session) = 0;
+  virtual void dispatch(const HttpRequest& request,
+                        const std::shared_ptr<HttpSession>& session) = 0;
 };
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {

@@ -44,19 +44,23 @@ const Json* Fields::get_raw(std::string_view key) const {
   return &*it;
 }
 
-bool Fields::has(std::string_view key) const { return get_raw(key) != nullptr; }
+bool Fields::has(std::string_view key) const {
+  return get_raw(key) != nullptr;
+}
 
 std::optional<bool> Fields::get_bool(std::string_view key) const {
   const Json* v = get_raw(key);
   if (!v) return std::nullopt;
-  if (!v->is_boolean()) bad_field(name(key), fmt::format("{} must be a boolean, got {}", name(key), v->type_name()));
+  if (!v->is_boolean())
+    bad_field(name(key), fmt::format("{} must be a boolean, got {}", name(key), v->type_name()));
   return v->get<bool>();
 }
 
 std::optional<std::string> Fields::get_string(std::string_view key) const {
   const Json* v = get_raw(key);
   if (!v) return std::nullopt;
-  if (!v->is_string()) bad_field(name(key), fmt::format("{} must be a string, got {}", name(key), v->type_name()));
+  if (!v->is_string())
+    bad_field(name(key), fmt::format("{} must be a string, got {}", name(key), v->type_name()));
   return v->get<std::string>();
 }
 
@@ -66,11 +70,13 @@ std::optional<int64_t> Fields::get_int(std::string_view key, int64_t lo, int64_t
   int64_t x = 0;
   if (v->is_number_integer()) {
     if (v->is_number_unsigned() && v->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
-      bad_field(name(key), fmt::format("{} must be in [{}, {}], got {}", name(key), lo, hi, v->dump()));
+      bad_field(name(key),
+                fmt::format("{} must be in [{}, {}], got {}", name(key), lo, hi, v->dump()));
     }
     x = v->get<int64_t>();
   } else if (v->is_number_float() && std::isfinite(v->get<double>()) &&
-             std::floor(v->get<double>()) == v->get<double>() && std::fabs(v->get<double>()) < 9e18) {
+             std::floor(v->get<double>()) == v->get<double>() &&
+             std::fabs(v->get<double>()) < 9e18) {
     x = static_cast<int64_t>(v->get<double>());
   } else {
     bad_field(name(key), fmt::format("{} must be an integer, got {}", name(key),
@@ -86,12 +92,13 @@ std::optional<double> Fields::get_number(std::string_view key, double lo, double
                                          bool lo_open) const {
   const Json* v = get_raw(key);
   if (!v) return std::nullopt;
-  if (!v->is_number()) bad_field(name(key), fmt::format("{} must be a number, got {}", name(key), v->type_name()));
+  if (!v->is_number())
+    bad_field(name(key), fmt::format("{} must be a number, got {}", name(key), v->type_name()));
   const double x = v->get<double>();
   const bool below = lo_open ? !(x > lo) : !(x >= lo);
   if (below || !(x <= hi)) {
-    bad_field(name(key), fmt::format("{} must be in {}{}, {}], got {}", name(key), lo_open ? "(" : "[",
-                                     lo, hi, v->dump()));
+    bad_field(name(key), fmt::format("{} must be in {}{}, {}], got {}", name(key),
+                                     lo_open ? "(" : "[", lo, hi, v->dump()));
   }
   return x;
 }
@@ -106,18 +113,22 @@ std::optional<std::vector<std::string>> Fields::get_strings(std::string_view key
   } else if (v->is_array()) {
     for (std::size_t i = 0; i < v->size(); ++i) {
       if (!(*v)[i].is_string()) {
-        bad_field(name(key), fmt::format("{}[{}] must be a string, got {}", name(key), i, (*v)[i].type_name()));
+        bad_field(name(key), fmt::format("{}[{}] must be a string, got {}", name(key), i,
+                                         (*v)[i].type_name()));
       }
       out.push_back((*v)[i].get<std::string>());
     }
   } else {
-    bad_field(name(key), fmt::format("{} must be a string or a list of strings, got {}", name(key), v->type_name()));
+    bad_field(name(key), fmt::format("{} must be a string or a list of strings, got {}", name(key),
+                                     v->type_name()));
   }
   if (out.size() > max_items) {
-    bad_field(name(key), fmt::format("{} may hold at most {} strings, got {}", name(key), max_items, out.size()));
+    bad_field(name(key), fmt::format("{} may hold at most {} strings, got {}", name(key), max_items,
+                                     out.size()));
   }
   for (const auto& s : out) {
-    if (s.empty()) bad_field(name(key), fmt::format("{} must not contain empty strings", name(key)));
+    if (s.empty())
+      bad_field(name(key), fmt::format("{} must not contain empty strings", name(key)));
   }
   return out;
 }
@@ -126,12 +137,15 @@ std::optional<std::vector<int32_t>> Fields::get_int_list(std::string_view key, i
                                                          int64_t hi) const {
   const Json* v = get_raw(key);
   if (!v) return std::nullopt;
-  if (!v->is_array()) bad_field(name(key), fmt::format("{} must be a list of integers, got {}", name(key), v->type_name()));
+  if (!v->is_array())
+    bad_field(name(key),
+              fmt::format("{} must be a list of integers, got {}", name(key), v->type_name()));
   std::vector<int32_t> out;
   for (std::size_t i = 0; i < v->size(); ++i) {
     const Json& e = (*v)[i];
     if (!e.is_number_integer() || e.get<int64_t>() < lo || e.get<int64_t>() > hi) {
-      bad_field(name(key), fmt::format("{}[{}] must be an integer in [{}, {}], got {}", name(key), i, lo, hi, e.dump()));
+      bad_field(name(key), fmt::format("{}[{}] must be an integer in [{}, {}], got {}", name(key),
+                                       i, lo, hi, e.dump()));
     }
     out.push_back(static_cast<int32_t>(e.get<int64_t>()));
   }

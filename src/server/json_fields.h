@@ -26,7 +26,9 @@ class ApiError : public std::runtime_error {
   ApiError(int status, std::string message, std::string param = "",
            std::string type = "invalid_request_error")
       : std::runtime_error(std::move(message)),
-        status_(status), param_(std::move(param)), type_(std::move(type)) {}
+        status_(status),
+        param_(std::move(param)),
+        type_(std::move(type)) {}
   int status() const { return status_; }
   const std::string& param() const { return param_; }
   const std::string& type() const { return type_; }

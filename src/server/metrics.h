@@ -37,7 +37,7 @@ struct RequestRecord {
   double duration_s = 0;
   double first_token_s = -1;  // < 0: no token was produced
   int prompt_tokens = 0;
-  int generated_tokens = 0;   // summed over the n completions
+  int generated_tokens = 0;  // summed over the n completions
   int max_new_tokens = 0;
   bool success = false;
 };

@@ -1,5 +1,6 @@
 // src/server/native_api.cpp — LightLLM's native API (lightllm/server/api_lightllm.py, api_http.py):
-//   POST /generate        {"inputs", "parameters"} -> {"generated_text": [..], "count_output_tokens",
+//   POST /generate        {"inputs", "parameters"} -> {"generated_text": [..],
+//   "count_output_tokens",
 //                         "finish_reason", "prompt_tokens", "tokens"? (return_details)}
 //   POST /generate_stream one SSE event per token:
 //                         data:{"token": {"id","text","logprob","special","count_output_tokens",
@@ -27,7 +28,8 @@ SamplingParams parse_parameters(const Json* raw, const ServerContext& ctx, bool*
   SamplingParams p;
   p.return_logprobs = true;  // LightLLM reports each token's logprob
   if (!raw) return p;
-  if (!raw->is_object()) bad_field("parameters", fmt::format("parameters must be an object, got {}", raw->type_name()));
+  if (!raw->is_object())
+    bad_field("parameters", fmt::format("parameters must be an object, got {}", raw->type_name()));
   const Fields f(*raw, "parameters.");
   f.reject_unknown({"do_sample", "temperature", "top_p", "top_k", "repetition_penalty",
                     "presence_penalty", "frequency_penalty", "max_new_tokens", "min_new_tokens",
@@ -38,9 +40,12 @@ SamplingParams parse_parameters(const Json* raw, const ServerContext& ctx, bool*
   if (auto v = f.get_number("temperature", 0.0, 1e6, true)) p.temperature = static_cast<float>(*v);
   if (auto v = f.get_number("top_p", 0.0, 1.0, true)) p.top_p = static_cast<float>(*v);
   if (auto v = f.get_int("top_k", -1, ctx.model.vocab_size)) p.top_k = static_cast<int>(*v);
-  if (auto v = f.get_number("repetition_penalty", 0.0, 1e6, true)) p.repetition_penalty = static_cast<float>(*v);
-  if (auto v = f.get_number("presence_penalty", -2.0, 2.0)) p.presence_penalty = static_cast<float>(*v);
-  if (auto v = f.get_number("frequency_penalty", -2.0, 2.0)) p.frequency_penalty = static_cast<float>(*v);
+  if (auto v = f.get_number("repetition_penalty", 0.0, 1e6, true))
+    p.repetition_penalty = static_cast<float>(*v);
+  if (auto v = f.get_number("presence_penalty", -2.0, 2.0))
+    p.presence_penalty = static_cast<float>(*v);
+  if (auto v = f.get_number("frequency_penalty", -2.0, 2.0))
+    p.frequency_penalty = static_cast<float>(*v);
   if (auto v = f.get_int("max_new_tokens", 1, ctx_len)) p.max_new_tokens = static_cast<int>(*v);
   if (auto v = f.get_int("min_new_tokens", 0, ctx_len)) p.min_new_tokens = static_cast<int>(*v);
   if (p.min_new_tokens > p.max_new_tokens) {
@@ -55,7 +60,8 @@ SamplingParams parse_parameters(const Json* raw, const ServerContext& ctx, bool*
   p.best_of = p.n;
   if (auto v = f.get_int("best_of", 1, 64)) p.best_of = static_cast<int>(*v);
   if (p.best_of < p.n) {
-    bad_field("parameters.best_of", fmt::format("parameters.best_of ({}) must be >= n ({})", p.best_of, p.n));
+    bad_field("parameters.best_of",
+              fmt::format("parameters.best_of ({}) must be >= n ({})", p.best_of, p.n));
   }
   if (auto v = f.get_int("seed", 0, INT64_MAX)) p.seed = static_cast<uint64_t>(*v);
   if (auto v = f.get_bool("return_details")) *details = *v;
@@ -81,11 +87,13 @@ NativeRequest parse_native(const ServerContext& ctx, const Json& body) {
     r.prompt.ids = *f.get_int_list("inputs", 0, ctx.model.vocab_size - 1);
     if (r.prompt.ids.empty()) bad_field("inputs", "inputs must not be empty");
   } else {
-    bad_field("inputs", fmt::format("inputs must be a string or a list of token ids, got {}", inputs->type_name()));
+    bad_field("inputs", fmt::format("inputs must be a string or a list of token ids, got {}",
+                                    inputs->type_name()));
   }
   const Json* params = f.get_raw("parameters");
   r.params = parse_parameters(params, ctx, &r.return_details);
-  if (params && params->contains("add_special_tokens") && (*params)["add_special_tokens"].is_boolean()) {
+  if (params && params->contains("add_special_tokens") &&
+      (*params)["add_special_tokens"].is_boolean()) {
     r.prompt.add_special_tokens = (*params)["add_special_tokens"].get<bool>();
   }
   return r;
@@ -104,37 +112,40 @@ void generate_whole(ServerContext& ctx, NativeRequest r, const SessionPtr& s) {
   auto col = std::make_shared<Collector>(r.params.n);
   const bool details = r.return_details;
   std::weak_ptr<HttpSession> ws = s;
-  submit_generation(ctx, std::move(r.prompt), r.params, s, [col, ws, details](const StreamEvent& ev) {
-    col->add(ev);
-    if (!col->all_finished()) return;
-    auto s = ws.lock();
-    if (!s) return;
-    if (const Completion* e = col->first_error()) {
-      s->respond(500, "application/json", error_body(e->error, "", "internal_error"));
-      return;
-    }
-    std::vector<std::string> texts;
-    std::vector<int> counts;
-    std::vector<std::string> reasons;
-    Json tokens = Json::array();
-    for (const auto& c : col->choices) {
-      texts.push_back(c.text);
-      counts.push_back(c.completion_tokens);
-      reasons.push_back(finish_reason_wire(c.finish));
-      Json list = Json::array();
-      for (const auto& t : c.tokens) list.push_back(token_json(t));
-      tokens.push_back(std::move(list));
-    }
-    Json out = {{"generated_text", texts},
-                {"count_output_tokens", one_or_list(counts)},
-                {"finish_reason", one_or_list(reasons)},
-                {"prompt_tokens", col->prompt_tokens}};
-    if (details) out["tokens"] = tokens.size() == 1 ? tokens[0] : tokens;
-    respond_json(s, 200, out);
-  });
+  submit_generation(
+      ctx, std::move(r.prompt), r.params, s, [col, ws, details](const StreamEvent& ev) {
+        col->add(ev);
+        if (!col->all_finished()) return;
+        auto s = ws.lock();
+        if (!s) return;
+        if (const Completion* e = col->first_error()) {
+          s->respond(500, "application/json", error_body(e->error, "", "internal_error"));
+          return;
+        }
+        std::vector<std::string> texts;
+        std::vector<int> counts;
+        std::vector<std::string> reasons;
+        Json tokens = Json::array();
+        for (const auto& c : col->choices) {
+          texts.push_back(c.text);
+          counts.push_back(c.completion_tokens);
+          reasons.push_back(finish_reason_wire(c.finish));
+          Json list = Json::array();
+          for (const auto& t : c.tokens) list.push_back(token_json(t));
+          tokens.push_back(std::move(list));
+        }
+        Json out = {{"generated_text", texts},
+                    {"count_output_tokens", one_or_list(counts)},
+                    {"finish_reason", one_or_list(reasons)},
+                    {"prompt_tokens", col->prompt_tokens}};
+        if (details) out["tokens"] = tokens.size() == 1 ? tokens[0] : tokens;
+        respond_json(s, 200, out);
+      });
 }
 
-std::string sse_event(const Json& j) { return "data:" + dump_json(j) + "\n\n"; }
+std::string sse_event(const Json& j) {
+  return "data:" + dump_json(j) + "\n\n";
+}
 
 void generate_stream(ServerContext& ctx, NativeRequest r, const SessionPtr& s) {
   if (r.params.n != 1 || r.params.best_of != 1) {
@@ -210,8 +221,10 @@ void handle_health(ServerContext& ctx, const HttpRequest&, const SessionPtr& s) 
 
 void handle_token_load(ServerContext& ctx, const HttpRequest&, const SessionPtr& s) {
   const EngineStats st = ctx.engine.stats();
-  const double load = st.kv_total > 0 ? static_cast<double>(st.kv_used) / static_cast<double>(st.kv_total) : 0.0;
-  respond_json(s, 200, {{"current_load", load}, {"logical_max_load", load}, {"dynamic_max_load", load}});
+  const double load =
+      st.kv_total > 0 ? static_cast<double>(st.kv_used) / static_cast<double>(st.kv_total) : 0.0;
+  respond_json(s, 200,
+               {{"current_load", load}, {"logical_max_load", load}, {"dynamic_max_load", load}});
 }
 
 void handle_tokens(ServerContext& ctx, const HttpRequest& req, const SessionPtr& s) {

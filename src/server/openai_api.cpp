@@ -33,7 +33,8 @@ void parse_common(const ServerContext& ctx, const Fields& f, OpenAiRequest& r) {
   r.model = f.get_string("model").value_or(ctx.model_name);
   r.stream = f.get_bool("stream").value_or(false);
   if (const Json* so = f.get_raw("stream_options")) {
-    if (!r.stream) bad_field("stream_options", "stream_options is only allowed when stream is true");
+    if (!r.stream)
+      bad_field("stream_options", "stream_options is only allowed when stream is true");
     if (!so->is_object()) bad_field("stream_options", "stream_options must be an object");
     const Fields sf(*so, "stream_options.");
     sf.reject_unknown({"include_usage", "continuous_usage_stats"});
@@ -51,9 +52,12 @@ void parse_common(const ServerContext& ctx, const Fields& f, OpenAiRequest& r) {
   if (auto v = f.get_bool("do_sample")) p.do_sample = *v;
   if (auto v = f.get_number("top_p", 0.0, 1.0, true)) p.top_p = static_cast<float>(*v);
   if (auto v = f.get_int("top_k", -1, ctx.model.vocab_size)) p.top_k = static_cast<int>(*v);
-  if (auto v = f.get_number("presence_penalty", -2.0, 2.0)) p.presence_penalty = static_cast<float>(*v);
-  if (auto v = f.get_number("frequency_penalty", -2.0, 2.0)) p.frequency_penalty = static_cast<float>(*v);
-  if (auto v = f.get_number("repetition_penalty", 0.0, 1e6, true)) p.repetition_penalty = static_cast<float>(*v);
+  if (auto v = f.get_number("presence_penalty", -2.0, 2.0))
+    p.presence_penalty = static_cast<float>(*v);
+  if (auto v = f.get_number("frequency_penalty", -2.0, 2.0))
+    p.frequency_penalty = static_cast<float>(*v);
+  if (auto v = f.get_number("repetition_penalty", 0.0, 1e6, true))
+    p.repetition_penalty = static_cast<float>(*v);
   if (auto v = f.get_int("n", 1, 64)) p.n = static_cast<int>(*v);
   p.best_of = p.n;
   if (auto v = f.get_strings("stop", 4)) p.stop_sequences = *v;
@@ -95,12 +99,33 @@ void set_max_tokens(const ServerContext& ctx, const Fields& f, OpenAiRequest& r,
 
 OpenAiRequest parse_completions(const ServerContext& ctx, const Json& body) {
   const Fields f(body);
-  f.reject_unknown({"model", "prompt", "max_tokens", "temperature", "top_p", "n", "stream",
-                    "stream_options", "logprobs", "echo", "stop", "presence_penalty",
-                    "frequency_penalty", "best_of", "logit_bias", "user", "suffix", "seed",
-                    "top_k", "min_tokens", "repetition_penalty", "ignore_eos",
-                    "skip_special_tokens", "add_special_tokens", "stop_token_ids",
-                    "truncate_prompt_tokens", "do_sample"});
+  f.reject_unknown({"model",
+                    "prompt",
+                    "max_tokens",
+                    "temperature",
+                    "top_p",
+                    "n",
+                    "stream",
+                    "stream_options",
+                    "logprobs",
+                    "echo",
+                    "stop",
+                    "presence_penalty",
+                    "frequency_penalty",
+                    "best_of",
+                    "logit_bias",
+                    "user",
+                    "suffix",
+                    "seed",
+                    "top_k",
+                    "min_tokens",
+                    "repetition_penalty",
+                    "ignore_eos",
+                    "skip_special_tokens",
+                    "add_special_tokens",
+                    "stop_token_ids",
+                    "truncate_prompt_tokens",
+                    "do_sample"});
   OpenAiRequest r;
   r.id = new_id("cmpl");
   r.created = unix_now();
@@ -108,7 +133,8 @@ OpenAiRequest parse_completions(const ServerContext& ctx, const Json& body) {
   if (f.get_bool("echo").value_or(false)) bad_field("echo", "echo is not supported");
   if (f.has("suffix")) bad_field("suffix", "suffix is not supported");
   if (auto v = f.get_int("best_of", 1, 64)) {
-    if (*v < r.params.n) bad_field("best_of", fmt::format("best_of ({}) must be >= n ({})", *v, r.params.n));
+    if (*v < r.params.n)
+      bad_field("best_of", fmt::format("best_of ({}) must be >= n ({})", *v, r.params.n));
     if (r.stream && *v != r.params.n) bad_field("best_of", "best_of must equal n when streaming");
     r.params.best_of = static_cast<int>(*v);
   }
@@ -121,7 +147,8 @@ OpenAiRequest parse_completions(const ServerContext& ctx, const Json& body) {
   if (!prompt) bad_field("prompt", "prompt is required");
   r.prompt.field = "prompt";
   const Json* one = prompt;
-  if (prompt->is_array() && prompt->size() == 1 && ((*prompt)[0].is_string() || (*prompt)[0].is_array())) {
+  if (prompt->is_array() && prompt->size() == 1 &&
+      ((*prompt)[0].is_string() || (*prompt)[0].is_array())) {
     one = &(*prompt)[0];  // a batch of one
   }
   if (one->is_string()) {
@@ -131,7 +158,8 @@ OpenAiRequest parse_completions(const ServerContext& ctx, const Json& body) {
     const Json wrap = {{"prompt", *one}};
     r.prompt.ids = *Fields(wrap).get_int_list("prompt", 0, ctx.model.vocab_size - 1);
   } else if (one->is_array() && one->size() > 1) {
-    bad_field("prompt", "batches of several prompts are not supported; send one prompt per request");
+    bad_field("prompt",
+              "batches of several prompts are not supported; send one prompt per request");
   } else {
     bad_field("prompt", "prompt must be a non-empty string or a list of token ids");
   }
@@ -141,7 +169,8 @@ OpenAiRequest parse_completions(const ServerContext& ctx, const Json& body) {
 // Normalizes OpenAI messages (string content or text parts) for Engine::render_chat.
 Json normalize_messages(const Json* messages) {
   if (!messages) bad_field("messages", "messages is required");
-  if (!messages->is_array()) bad_field("messages", fmt::format("messages must be a list, got {}", messages->type_name()));
+  if (!messages->is_array())
+    bad_field("messages", fmt::format("messages must be a list, got {}", messages->type_name()));
   if (messages->empty()) bad_field("messages", "messages must not be empty");
   Json out = Json::array();
   for (std::size_t i = 0; i < messages->size(); ++i) {
@@ -154,11 +183,15 @@ Json normalize_messages(const Json* messages) {
     static const char* kRoles[] = {"system", "developer", "user", "assistant", "tool"};
     bool known = false;
     for (const char* k : kRoles) known = known || *role == k;
-    if (!known) bad_field(at + ".role", fmt::format("{}.role '{}' is not one of system, developer, user, assistant, tool", at, *role));
+    if (!known)
+      bad_field(at + ".role",
+                fmt::format("{}.role '{}' is not one of system, developer, user, assistant, tool",
+                            at, *role));
     Json nm = m;
     const Json* content = mf.get_raw("content");
     if (!content) {
-      if (*role != "assistant") bad_field(at + ".content", fmt::format("{}.content is required", at));
+      if (*role != "assistant")
+        bad_field(at + ".content", fmt::format("{}.content is required", at));
       nm["content"] = "";
     } else if (content->is_array()) {
       std::string text;
@@ -167,14 +200,19 @@ Json normalize_messages(const Json* messages) {
         const std::string pat = fmt::format("{}.content[{}]", at, j);
         if (!part.is_object() || !part.contains("type") || part["type"] != "text" ||
             !part.contains("text") || !part["text"].is_string()) {
-          bad_field(pat, fmt::format("{} must be {{\"type\": \"text\", \"text\": ...}} (only text is supported)", pat));
+          bad_field(pat,
+                    fmt::format(
+                        "{} must be {{\"type\": \"text\", \"text\": ...}} (only text is supported)",
+                        pat));
         }
         if (!text.empty()) text += "\n";
         text += part["text"].get<std::string>();
       }
       nm["content"] = text;
     } else if (!content->is_string()) {
-      bad_field(at + ".content", fmt::format("{}.content must be a string or a list of parts, got {}", at, content->type_name()));
+      bad_field(at + ".content",
+                fmt::format("{}.content must be a string or a list of parts, got {}", at,
+                            content->type_name()));
     }
     out.push_back(std::move(nm));
   }
@@ -183,13 +221,40 @@ Json normalize_messages(const Json* messages) {
 
 OpenAiRequest parse_chat(const ServerContext& ctx, const Json& body) {
   const Fields f(body);
-  f.reject_unknown({"model", "messages", "max_tokens", "max_completion_tokens", "temperature",
-                    "top_p", "n", "stream", "stream_options", "logprobs", "top_logprobs", "stop",
-                    "presence_penalty", "frequency_penalty", "logit_bias", "user", "seed",
-                    "response_format", "tools", "tool_choice", "parallel_tool_calls", "store",
-                    "metadata", "service_tier", "top_k", "min_tokens", "repetition_penalty",
-                    "ignore_eos", "skip_special_tokens", "add_special_tokens", "stop_token_ids",
-                    "truncate_prompt_tokens", "do_sample", "add_generation_prompt",
+  f.reject_unknown({"model",
+                    "messages",
+                    "max_tokens",
+                    "max_completion_tokens",
+                    "temperature",
+                    "top_p",
+                    "n",
+                    "stream",
+                    "stream_options",
+                    "logprobs",
+                    "top_logprobs",
+                    "stop",
+                    "presence_penalty",
+                    "frequency_penalty",
+                    "logit_bias",
+                    "user",
+                    "seed",
+                    "response_format",
+                    "tools",
+                    "tool_choice",
+                    "parallel_tool_calls",
+                    "store",
+                    "metadata",
+                    "service_tier",
+                    "top_k",
+                    "min_tokens",
+                    "repetition_penalty",
+                    "ignore_eos",
+                    "skip_special_tokens",
+                    "add_special_tokens",
+                    "stop_token_ids",
+                    "truncate_prompt_tokens",
+                    "do_sample",
+                    "add_generation_prompt",
                     "chat_template_kwargs"});
   OpenAiRequest r;
   r.chat = true;
@@ -202,7 +267,8 @@ OpenAiRequest parse_chat(const ServerContext& ctx, const Json& body) {
     if (!r.logprobs) bad_field("top_logprobs", "top_logprobs requires logprobs to be true");
     r.top_logprobs = static_cast<int>(*v);
   }
-  if (const Json* t = f.get_raw("tools"); t && !t->empty()) bad_field("tools", "tools are not supported");
+  if (const Json* t = f.get_raw("tools"); t && !t->empty())
+    bad_field("tools", "tools are not supported");
   if (auto tc = f.get_raw("tool_choice"); tc && *tc != "none" && *tc != "auto") {
     bad_field("tool_choice", "tool_choice is not supported");
   }
@@ -214,7 +280,8 @@ OpenAiRequest parse_chat(const ServerContext& ctx, const Json& body) {
   set_max_tokens(ctx, f, r, true);
   Json tmpl = {{"messages", normalize_messages(f.get_raw("messages"))}};
   if (const Json* kw = f.get_raw("chat_template_kwargs")) {
-    if (!kw->is_object()) bad_field("chat_template_kwargs", "chat_template_kwargs must be an object");
+    if (!kw->is_object())
+      bad_field("chat_template_kwargs", "chat_template_kwargs must be an object");
     for (auto it = kw->begin(); it != kw->end(); ++it) {
       if (it.key() != "messages") tmpl[it.key()] = it.value();
     }
@@ -255,20 +322,24 @@ void respond_whole(ServerContext& ctx, OpenAiRequest r, const SessionPtr& s) {
       Json choice = {{"index", i}, {"finish_reason", finish_reason_wire(c.finish)}};
       if (meta->chat) {
         choice["message"] = {{"role", "assistant"}, {"content", c.text}};
-        choice["logprobs"] = meta->logprobs ? chat_logprobs(c.tokens, meta->top_logprobs) : Json(nullptr);
+        choice["logprobs"] =
+            meta->logprobs ? chat_logprobs(c.tokens, meta->top_logprobs) : Json(nullptr);
       } else {
         std::size_t offset = 0;
         choice["text"] = c.text;
-        choice["logprobs"] = meta->logprobs ? completion_logprobs(c.tokens, meta->top_logprobs, &offset) : Json(nullptr);
+        choice["logprobs"] = meta->logprobs
+                                 ? completion_logprobs(c.tokens, meta->top_logprobs, &offset)
+                                 : Json(nullptr);
       }
       choices.push_back(std::move(choice));
     }
-    Json out = {{"id", meta->id},
-                {"object", meta->chat ? "chat.completion" : "text_completion"},
-                {"created", meta->created},
-                {"model", meta->model},
-                {"choices", choices},
-                {"usage", usage_json(col->prompt_tokens, completion_tokens, col->cached_prompt_tokens)}};
+    Json out = {
+        {"id", meta->id},
+        {"object", meta->chat ? "chat.completion" : "text_completion"},
+        {"created", meta->created},
+        {"model", meta->model},
+        {"choices", choices},
+        {"usage", usage_json(col->prompt_tokens, completion_tokens, col->cached_prompt_tokens)}};
     respond_json(s, 200, out);
   });
 }
@@ -313,7 +384,9 @@ Json chat_logprobs(const std::vector<TokenOutput>& tokens, int top) {
       const auto& a = t.top_logprobs[k];
       alts.push_back({{"token", a.text}, {"logprob", a.logprob}, {"bytes", bytes_of(a.text)}});
     }
-    content.push_back({{"token", t.text}, {"logprob", t.logprob}, {"bytes", bytes_of(t.text)},
+    content.push_back({{"token", t.text},
+                       {"logprob", t.logprob},
+                       {"bytes", bytes_of(t.text)},
                        {"top_logprobs", alts}});
   }
   return {{"content", content}};
@@ -334,12 +407,9 @@ void handle_chat_completions(ServerContext& ctx, const HttpRequest& req, const S
 }
 
 void handle_models(ServerContext& ctx, const HttpRequest&, const SessionPtr& s) {
-  Json model = {{"id", ctx.model_name},
-                {"object", "model"},
-                {"created", ctx.created_unix},
-                {"owned_by", "lightllm"},
-                {"root", ctx.model.name},
-                {"max_model_len", ctx.context_limit}};
+  Json model = {{"id", ctx.model_name},        {"object", "model"},
+                {"created", ctx.created_unix}, {"owned_by", "lightllm"},
+                {"root", ctx.model.name},      {"max_model_len", ctx.context_limit}};
   respond_json(s, 200, {{"object", "list"}, {"data", Json::array({model})}});
 }
 

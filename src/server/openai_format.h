@@ -15,10 +15,10 @@ namespace lightllm::server {
 struct OpenAiRequest {
   bool chat = false;
   bool stream = false;
-  bool include_usage = false;   // stream_options.include_usage
-  bool logprobs = false;        // return logprobs at all
-  int top_logprobs = 0;         // alternatives per token
-  std::string id;               // "cmpl-..." / "chatcmpl-..."
+  bool include_usage = false;  // stream_options.include_usage
+  bool logprobs = false;       // return logprobs at all
+  int top_logprobs = 0;        // alternatives per token
+  std::string id;              // "cmpl-..." / "chatcmpl-..."
   std::string model;
   int64_t created = 0;
   PromptSpec prompt;

@@ -22,7 +22,9 @@ struct StreamState {
   bool failed = false;
 };
 
-std::string data_line(const Json& j) { return "data: " + dump_json(j) + "\n\n"; }
+std::string data_line(const Json& j) {
+  return "data: " + dump_json(j) + "\n\n";
+}
 
 Json chunk(const StreamState& st, Json choice) {
   Json c = {{"id", st.meta.id},
@@ -71,7 +73,8 @@ void on_stream_event(StreamState& st, HttpSession& s, const StreamEvent& ev) {
       st.failed = true;
       out += data_line(Json::parse(error_body(ev.error, "", "internal_error")));
     } else {
-      Json choice = {{"index", idx}, {"logprobs", nullptr},
+      Json choice = {{"index", idx},
+                     {"logprobs", nullptr},
                      {"finish_reason", finish_reason_wire(ev.finish_reason)}};
       if (chat) {
         choice["delta"] = Json::object();

@@ -69,15 +69,26 @@ class Router : public Dispatcher {
     if (p == "/v1/completions" && post) return handle_completions(ctx_, req, s);
     if (p == "/v1/chat/completions" && post) return handle_chat_completions(ctx_, req, s);
     if (p == "/v1/models" && get) return handle_models(ctx_, req, s);
-    static const char* kKnown[] = {"/generate", "/generate_stream", "/", "/health", "/healthz",
-                                   "/liveness", "/readiness", "/get_model_name", "/token_load",
-                                   "/tokens", "/metrics", "/v1/completions",
-                                   "/v1/chat/completions", "/v1/models"};
+    static const char* kKnown[] = {"/generate",
+                                   "/generate_stream",
+                                   "/",
+                                   "/health",
+                                   "/healthz",
+                                   "/liveness",
+                                   "/readiness",
+                                   "/get_model_name",
+                                   "/token_load",
+                                   "/tokens",
+                                   "/metrics",
+                                   "/v1/completions",
+                                   "/v1/chat/completions",
+                                   "/v1/models"};
     for (const char* k : kKnown) {
       if (p == k) {
         const auto verb = http::to_string(m);
-        throw ApiError(405, fmt::format("method {} is not allowed on {}",
-                                        std::string_view(verb.data(), verb.size()), p),
+        throw ApiError(405,
+                       fmt::format("method {} is not allowed on {}",
+                                   std::string_view(verb.data(), verb.size()), p),
                        "", "invalid_request_error");
       }
     }
@@ -154,7 +165,9 @@ struct Server::Impl {
 Server::Server(Engine& engine, ServerConfig config)
     : impl_(std::make_unique<Impl>(engine, std::move(config))) {}
 
-Server::~Server() { shutdown(); }
+Server::~Server() {
+  shutdown();
+}
 
 core::Status Server::start() {
   auto& m = *impl_;
@@ -178,7 +191,9 @@ core::Status Server::start() {
   return core::Status::ok_status();
 }
 
-uint16_t Server::port() const { return impl_->bound_port; }
+uint16_t Server::port() const {
+  return impl_->bound_port;
+}
 
 std::string Server::url() const {
   return fmt::format("http://{}:{}", impl_->config.host, impl_->bound_port);

@@ -20,11 +20,11 @@ namespace lightllm::server {
 
 struct ServerConfig {
   std::string host = "127.0.0.1";
-  uint16_t port = 8000;              // 0: any free port
-  std::string api_key;               // non-empty: require "Authorization: Bearer <key>"
+  uint16_t port = 8000;  // 0: any free port
+  std::string api_key;   // non-empty: require "Authorization: Bearer <key>"
   int io_threads = 2;
-  std::string served_model_name;     // "" = the model folder's name
-  int64_t max_req_total_len = 0;     // prompt + output per request; 0 = model context
+  std::string served_model_name;  // "" = the model folder's name
+  int64_t max_req_total_len = 0;  // prompt + output per request; 0 = model context
   HttpLimits limits;
   std::chrono::milliseconds shutdown_grace{5000};
 };

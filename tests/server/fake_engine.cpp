@@ -24,10 +24,13 @@ FakeEngine::FakeEngine(Options options)
   thread_ = std::thread([this] { loop(); });
 }
 
-FakeEngine::~FakeEngine() { shutdown(); }
+FakeEngine::~FakeEngine() {
+  shutdown();
+}
 
 uint64_t FakeEngine::submit(GenerateRequest request, StreamCallback on_event, std::string* error) {
-  if (request.prompt_ids.empty()) request.prompt_ids = tokenize(request.prompt, request.add_special_tokens);
+  if (request.prompt_ids.empty())
+    request.prompt_ids = tokenize(request.prompt, request.add_special_tokens);
   const auto fail = [&](const char* msg) {
     if (error) *error = msg;
     return uint64_t{0};
@@ -69,7 +72,8 @@ void FakeEngine::abort(uint64_t request_id) {
 }
 
 TokenOutput FakeEngine::make_token(const Active& a, int index, int step) const {
-  const uint64_t h = mix(mix(a.base, static_cast<uint64_t>(index) * 7919), static_cast<uint64_t>(step));
+  const uint64_t h =
+      mix(mix(a.base, static_cast<uint64_t>(index) * 7919), static_cast<uint64_t>(step));
   const SamplingParams& p = a.req.params;
   TokenOutput t;
   if (!p.ignore_eos && opt_.eos_after >= 0 && step >= opt_.eos_after && step >= p.min_new_tokens) {
@@ -86,7 +90,8 @@ TokenOutput FakeEngine::make_token(const Active& a, int index, int step) const {
   for (int k = 0; k < p.top_logprobs; ++k) {
     const int alt = (c + k) % kAlphabetSize;
     t.top_logprobs.push_back({kByteBase + static_cast<unsigned char>(kAlphabet[alt]),
-                              std::string(1, kAlphabet[alt]), t.logprob - 0.5f * static_cast<float>(k)});
+                              std::string(1, kAlphabet[alt]),
+                              t.logprob - 0.5f * static_cast<float>(k)});
   }
   return t;
 }
@@ -142,7 +147,8 @@ void FakeEngine::step(Active& a, std::vector<StreamEvent>& out) {
           std::size_t keep = 0;  // trailing held tokens that prefix some stop string
           for (std::size_t k = ch.held.size(); k > 0 && keep == 0; --k) {
             std::string tail;
-            for (std::size_t j = ch.held.size() - k; j < ch.held.size(); ++j) tail += ch.held[j].text;
+            for (std::size_t j = ch.held.size() - k; j < ch.held.size(); ++j)
+              tail += ch.held[j].text;
             for (const auto& s : p.stop_sequences) {
               if (s.size() > tail.size() && s.compare(0, tail.size(), tail) == 0) keep = k;
             }
@@ -236,7 +242,8 @@ std::string FakeEngine::detokenize(const std::vector<int32_t>& ids, bool skip_sp
 bool FakeEngine::render_chat(const std::string& request_json, bool add_generation_prompt,
                              std::string* prompt, std::string* error) const {
   const auto j = nlohmann::json::parse(request_json, nullptr, false);
-  if (j.is_discarded() || !j.contains("messages") || !j["messages"].is_array() || j["messages"].empty()) {
+  if (j.is_discarded() || !j.contains("messages") || !j["messages"].is_array() ||
+      j["messages"].empty()) {
     *error = "messages must be a non-empty list";
     return false;
   }

@@ -48,8 +48,8 @@ class FakeEngine : public Engine {
   ModelInfo model_info() const override;
   std::vector<int32_t> tokenize(const std::string& text, bool add_special_tokens) const override;
   std::string detokenize(const std::vector<int32_t>& ids, bool skip_special) const override;
-  bool render_chat(const std::string& request_json, bool add_generation_prompt,
-                   std::string* prompt, std::string* error) const override;
+  bool render_chat(const std::string& request_json, bool add_generation_prompt, std::string* prompt,
+                   std::string* error) const override;
   void shutdown() override;
 
   // Test introspection.
@@ -61,8 +61,8 @@ class FakeEngine : public Engine {
 
  private:
   struct Choice {
-    std::string emitted;                // text already sent
-    std::vector<TokenOutput> held;      // may still complete a stop string
+    std::string emitted;            // text already sent
+    std::vector<TokenOutput> held;  // may still complete a stop string
     int generated = 0;
     bool finished = false;
   };

@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
   app.add_option("--max-context", opt.max_context, "fake model context")->capture_default_str();
   app.add_option("--kv-total", opt.kv_total, "fake KV pool size")->capture_default_str();
   app.add_option("--step-ms", step_ms, "fake decode step time")->capture_default_str();
-  app.add_option("--eos-after", opt.eos_after, "fake EOS position; -1 never")->capture_default_str();
+  app.add_option("--eos-after", opt.eos_after, "fake EOS position; -1 never")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   opt.step_delay = std::chrono::milliseconds(step_ms);
   options.finalize();

@@ -21,10 +21,15 @@ class ServerTest : public ServerFixture {
 
 TEST_F(ServerTest, GenerateReturnsLightllmShapeAndMapsParameters) {
   auto r = post("/generate", {{"inputs", "hello"},
-                              {"parameters", {{"max_new_tokens", 7}, {"do_sample", true},
-                                              {"temperature", 0.5}, {"top_p", 0.9},
-                                              {"top_k", 5}, {"repetition_penalty", 1.1},
-                                              {"seed", 3}, {"ignore_eos", true}}}});
+                              {"parameters",
+                               {{"max_new_tokens", 7},
+                                {"do_sample", true},
+                                {"temperature", 0.5},
+                                {"top_p", 0.9},
+                                {"top_k", 5},
+                                {"repetition_penalty", 1.1},
+                                {"seed", 3},
+                                {"ignore_eos", true}}}});
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.headers["content-type"], "application/json");
   auto j = json::parse(r.body);
@@ -53,8 +58,12 @@ TEST_F(ServerTest, GenerateReturnsLightllmShapeAndMapsParameters) {
 
 TEST_F(ServerTest, GenerateNGivesListsAndDetails) {
   auto r = post("/generate", {{"inputs", "abc"},
-                              {"parameters", {{"max_new_tokens", 4}, {"n", 3}, {"do_sample", true},
-                                              {"seed", 11}, {"return_details", true}}}});
+                              {"parameters",
+                               {{"max_new_tokens", 4},
+                                {"n", 3},
+                                {"do_sample", true},
+                                {"seed", 11},
+                                {"return_details", true}}}});
   ASSERT_EQ(r.status, 200) << r.body;
   auto j = json::parse(r.body);
   ASSERT_EQ(j["generated_text"].size(), 3u);
@@ -72,7 +81,9 @@ TEST_F(ServerTest, GenerateNGivesListsAndDetails) {
 // token, generated_text, finished, finish_reason, details, and a blank line after each event.
 TEST_F(ServerTest, GenerateStreamFramingByteForByte) {
   const json params = {{"max_new_tokens", 5}};
-  auto whole = post("/generate", {{"inputs", "frame"}, {"parameters", {{"max_new_tokens", 5}, {"return_details", true}}}});
+  auto whole = post(
+      "/generate",
+      {{"inputs", "frame"}, {"parameters", {{"max_new_tokens", 5}, {"return_details", true}}}});
   ASSERT_EQ(whole.status, 200);
   const auto tokens = json::parse(whole.body)["tokens"];
   ASSERT_EQ(tokens.size(), 5u);
@@ -84,12 +95,12 @@ TEST_F(ServerTest, GenerateStreamFramingByteForByte) {
   std::string expected;
   for (std::size_t i = 0; i < tokens.size(); ++i) {
     const bool last = i + 1 == tokens.size();
-    expected += "data:{\"token\":{\"id\":" + tokens[i]["id"].dump() +
-                ",\"text\":" + tokens[i]["text"].dump() + ",\"logprob\":" + tokens[i]["logprob"].dump() +
-                ",\"special\":false,\"count_output_tokens\":" + std::to_string(i + 1) +
-                ",\"prompt_tokens\":6},\"generated_text\":null,\"finished\":" +
-                (last ? "true" : "false") + ",\"finish_reason\":" + (last ? "\"length\"" : "null") +
-                ",\"details\":null}\n\n";
+    expected +=
+        "data:{\"token\":{\"id\":" + tokens[i]["id"].dump() +
+        ",\"text\":" + tokens[i]["text"].dump() + ",\"logprob\":" + tokens[i]["logprob"].dump() +
+        ",\"special\":false,\"count_output_tokens\":" + std::to_string(i + 1) +
+        ",\"prompt_tokens\":6},\"generated_text\":null,\"finished\":" + (last ? "true" : "false") +
+        ",\"finish_reason\":" + (last ? "\"length\"" : "null") + ",\"details\":null}\n\n";
   }
   EXPECT_EQ(r.body, expected);
 }
@@ -103,20 +114,25 @@ TEST_F(ServerTest, RootRoutesOnStream) {
   EXPECT_EQ(sse_payloads(b.body).size(), 2u);
   // Same greedy text either way.
   std::string streamed;
-  for (auto& p : sse_payloads(b.body)) streamed += json::parse(p)["token"]["text"].get<std::string>();
+  for (auto& p : sse_payloads(b.body))
+    streamed += json::parse(p)["token"]["text"].get<std::string>();
   EXPECT_EQ(streamed, json::parse(a.body)["generated_text"][0]);
 }
 
 TEST_F(ServerTest, StopSequenceCutsTheOutput) {
-  auto full = post("/v1/completions", {{"prompt", "stop test"}, {"max_tokens", 30}, {"temperature", 0}});
+  auto full =
+      post("/v1/completions", {{"prompt", "stop test"}, {"max_tokens", 30}, {"temperature", 0}});
   ASSERT_EQ(full.status, 200);
   const std::string text = json::parse(full.body)["choices"][0]["text"];
   ASSERT_GE(text.size(), 10u);
   const std::string stop = text.substr(6, 2);
   const std::string want = text.substr(0, text.find(stop));
   for (bool stream : {false, true}) {
-    auto r = post("/v1/completions", {{"prompt", "stop test"}, {"max_tokens", 30}, {"temperature", 0},
-                                      {"stop", stop}, {"stream", stream}});
+    auto r = post("/v1/completions", {{"prompt", "stop test"},
+                                      {"max_tokens", 30},
+                                      {"temperature", 0},
+                                      {"stop", stop},
+                                      {"stream", stream}});
     ASSERT_EQ(r.status, 200);
     std::string got, reason;
     if (stream) {
@@ -138,7 +154,8 @@ TEST_F(ServerTest, StopSequenceCutsTheOutput) {
 
 TEST_F(ServerTest, SeedIsReproducible) {
   auto ask = [&](int seed) {
-    auto r = post("/v1/completions", {{"prompt", "seed"}, {"max_tokens", 12}, {"temperature", 1.0}, {"seed", seed}});
+    auto r = post("/v1/completions",
+                  {{"prompt", "seed"}, {"max_tokens", 12}, {"temperature", 1.0}, {"seed", seed}});
     EXPECT_EQ(r.status, 200);
     return json::parse(r.body)["choices"][0]["text"].get<std::string>();
   };
@@ -147,8 +164,12 @@ TEST_F(ServerTest, SeedIsReproducible) {
 }
 
 TEST_F(ServerTest, CompletionsShapeWithNAndLogprobs) {
-  auto r = post("/v1/completions", {{"model", "m"}, {"prompt", "hi"}, {"max_tokens", 3}, {"n", 2},
-                                    {"logprobs", 2}, {"seed", 1}});
+  auto r = post("/v1/completions", {{"model", "m"},
+                                    {"prompt", "hi"},
+                                    {"max_tokens", 3},
+                                    {"n", 2},
+                                    {"logprobs", 2},
+                                    {"seed", 1}});
   ASSERT_EQ(r.status, 200) << r.body;
   auto j = json::parse(r.body);
   EXPECT_EQ(j["object"], "text_completion");
@@ -176,10 +197,14 @@ TEST_F(ServerTest, CompletionsShapeWithNAndLogprobs) {
 }
 
 TEST_F(ServerTest, ChatUsesTemplateAndReturnsMessage) {
-  json msgs = json::array({{{"role", "system"}, {"content", "be brief"}},
-                           {{"role", "user"}, {"content", json::array({{{"type", "text"}, {"text", "hi"}}})}}});
-  auto r = post("/v1/chat/completions", {{"model", "m"}, {"messages", msgs}, {"max_completion_tokens", 4},
-                                         {"logprobs", true}, {"top_logprobs", 1}});
+  json msgs = json::array(
+      {{{"role", "system"}, {"content", "be brief"}},
+       {{"role", "user"}, {"content", json::array({{{"type", "text"}, {"text", "hi"}}})}}});
+  auto r = post("/v1/chat/completions", {{"model", "m"},
+                                         {"messages", msgs},
+                                         {"max_completion_tokens", 4},
+                                         {"logprobs", true},
+                                         {"top_logprobs", 1}});
   ASSERT_EQ(r.status, 200) << r.body;
   auto j = json::parse(r.body);
   EXPECT_EQ(j["object"], "chat.completion");
@@ -189,15 +214,19 @@ TEST_F(ServerTest, ChatUsesTemplateAndReturnsMessage) {
   ASSERT_EQ(c["logprobs"]["content"].size(), 4u);
   EXPECT_EQ(c["logprobs"]["content"][0]["top_logprobs"].size(), 1u);
   std::string prompt, err;
-  ASSERT_TRUE(engine_->render_chat(json{{"messages", {{{"role", "system"}, {"content", "be brief"}},
-                                                      {{"role", "user"}, {"content", "hi"}}}}}.dump(),
-                                   true, &prompt, &err));
+  ASSERT_TRUE(engine_->render_chat(
+      json{{"messages",
+            {{{"role", "system"}, {"content", "be brief"}}, {{"role", "user"}, {"content", "hi"}}}}}
+          .dump(),
+      true, &prompt, &err));
   EXPECT_EQ(engine_->submitted().back().prompt_ids, engine_->tokenize(prompt, false));
 }
 
 TEST_F(ServerTest, ChatStreamChunksAndUsage) {
   json msgs = json::array({{{"role", "user"}, {"content", "hi"}}});
-  auto r = post("/v1/chat/completions", {{"messages", msgs}, {"max_tokens", 3}, {"stream", true},
+  auto r = post("/v1/chat/completions", {{"messages", msgs},
+                                         {"max_tokens", 3},
+                                         {"stream", true},
                                          {"stream_options", {{"include_usage", true}}}});
   ASSERT_EQ(r.status, 200);
   auto ev = sse_payloads(r.body);
@@ -248,21 +277,25 @@ TEST_F(ServerTest, ModelsHealthAndSmallRoutes) {
 }
 
 TEST_F(ServerTest, MetricsUseLightllmNames) {
-  ASSERT_EQ(post("/generate", {{"inputs", "m"}, {"parameters", {{"max_new_tokens", 2}}}}).status, 200);
+  ASSERT_EQ(post("/generate", {{"inputs", "m"}, {"parameters", {{"max_new_tokens", 2}}}}).status,
+            200);
   ASSERT_EQ(post("/generate", {{"inputs", 5}}).status, 400);
   auto r = get("/metrics");
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(r.headers["content-type"].rfind("text/plain", 0), 0u);
   const std::string& b = r.body;
-  EXPECT_NE(b.find("# TYPE lightllm_request_count_total counter\nlightllm_request_count_total 2\n"), std::string::npos) << b;
+  EXPECT_NE(b.find("# TYPE lightllm_request_count_total counter\nlightllm_request_count_total 2\n"),
+            std::string::npos)
+      << b;
   EXPECT_NE(b.find("lightllm_request_success_total 1\n"), std::string::npos);
   EXPECT_NE(b.find("lightllm_request_failure_total 1\n"), std::string::npos);
   EXPECT_NE(b.find("# TYPE lightllm_request_duration histogram"), std::string::npos);
   EXPECT_NE(b.find("lightllm_request_duration_count 1\n"), std::string::npos);
   EXPECT_NE(b.find("lightllm_request_generated_tokens_sum 2\n"), std::string::npos);
   EXPECT_NE(b.find("lightllm_request_duration_bucket{le=\"+Inf\"} 1\n"), std::string::npos);
-  for (const char* g : {"lightllm_queue_size", "lightllm_batch_current_size", "lightllm_batch_pause_size",
-                        "lightllm_kv_total_tokens", "lightllm_kv_used_tokens"}) {
+  for (const char* g :
+       {"lightllm_queue_size", "lightllm_batch_current_size", "lightllm_batch_pause_size",
+        "lightllm_kv_total_tokens", "lightllm_kv_used_tokens"}) {
     EXPECT_NE(b.find(std::string("# TYPE ") + g + " gauge"), std::string::npos) << g;
   }
   // Every sample line is "name[{labels}] value".
@@ -279,12 +312,14 @@ TEST_F(ServerTest, MetricsUseLightllmNames) {
 TEST_F(ServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   TestConnection c(port());
   for (int i = 0; i < 3; ++i) {
-    c.send("POST", "/generate", json{{"inputs", "k"}, {"parameters", {{"max_new_tokens", 2}}}}.dump());
+    c.send("POST", "/generate",
+           json{{"inputs", "k"}, {"parameters", {{"max_new_tokens", 2}}}}.dump());
     auto r = c.read_response();
     ASSERT_EQ(r.status, 200) << i;
     EXPECT_EQ(r.headers["connection"], "keep-alive");
   }
-  c.send("POST", "/generate_stream", json{{"inputs", "k"}, {"parameters", {{"max_new_tokens", 2}}}}.dump());
+  c.send("POST", "/generate_stream",
+         json{{"inputs", "k"}, {"parameters", {{"max_new_tokens", 2}}}}.dump());
   EXPECT_EQ(c.read_response().status, 200);
   c.send("GET", "/liveness", "");
   EXPECT_EQ(c.read_response().status, 200);
@@ -293,14 +328,15 @@ TEST_F(ServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
 TEST_F(ServerTest, ClientDisconnectAbortsTheEngineRequest) {
   engine_->set_step_delay(20ms);
   TestConnection c(port());
-  c.send("POST", "/generate_stream", json{{"inputs", "long"}, {"parameters", {{"max_new_tokens", 200}}}}.dump());
+  c.send("POST", "/generate_stream",
+         json{{"inputs", "long"}, {"parameters", {{"max_new_tokens", 200}}}}.dump());
   c.read_until("\n\n");  // first event arrived
   ASSERT_EQ(engine_->active(), 1);
   c.close();
   ASSERT_TRUE(engine_->wait_idle(2000ms));
   ASSERT_EQ(engine_->aborted().size(), 1u);
   EXPECT_LT(engine_->stats().generated_tokens_total, 150u);  // stopped early, not run to the end
-  EXPECT_EQ(get("/liveness").status, 200);  // still serving
+  EXPECT_EQ(get("/liveness").status, 200);                   // still serving
 }
 
 TEST_F(ServerTest, ShutdownAbortsStreamsWithAFinalEvent) {
@@ -311,7 +347,8 @@ TEST_F(ServerTest, ShutdownAbortsStreamsWithAFinalEvent) {
   eo.step_delay = 20ms;
   start(eo, cfg);
   TestConnection c(port());
-  c.send("POST", "/generate_stream", json{{"inputs", "long"}, {"parameters", {{"max_new_tokens", 200}}}}.dump());
+  c.send("POST", "/generate_stream",
+         json{{"inputs", "long"}, {"parameters", {{"max_new_tokens", 200}}}}.dump());
   c.read_until("\n\n");
   std::thread stopper([&] { server_->shutdown(); });
   const std::string all = c.read_until("0\r\n\r\n");
@@ -329,7 +366,8 @@ TEST_F(ServerTest, OversizedBodyGets413AndServerKeepsServing) {
   const std::string big = json{{"inputs", std::string(5000, 'a')}}.dump();
   auto r = http_request(port(), "POST", "/generate", big);
   EXPECT_EQ(r.status, 413);
-  EXPECT_NE(json::parse(r.body)["error"]["message"].get<std::string>().find("1024"), std::string::npos);
+  EXPECT_NE(json::parse(r.body)["error"]["message"].get<std::string>().find("1024"),
+            std::string::npos);
   EXPECT_EQ(get("/liveness").status, 200);
 }
 
@@ -351,7 +389,8 @@ TEST_F(ServerTest, LongPromptRejectedUnlessTruncationAsked) {
   auto r = post("/v1/completions", {{"prompt", prompt}, {"max_tokens", 4}});
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(json::parse(r.body)["error"]["param"], "prompt");
-  auto t = post("/v1/completions", {{"prompt", prompt}, {"max_tokens", 4}, {"truncate_prompt_tokens", 100}});
+  auto t = post("/v1/completions",
+                {{"prompt", prompt}, {"max_tokens", 4}, {"truncate_prompt_tokens", 100}});
   ASSERT_EQ(t.status, 200) << t.body;
   EXPECT_EQ(json::parse(t.body)["usage"]["prompt_tokens"], 100);
   auto m = post("/v1/completions", {{"prompt", std::string(200, 'p')}, {"max_tokens", 100}});
@@ -364,8 +403,10 @@ TEST_F(ServerTest, ManyConcurrentStreams) {
   std::atomic<int> ok{0};
   for (int i = 0; i < 32; ++i) {
     ts.emplace_back([&, i] {
-      auto r = http_request(port(), "POST", "/generate_stream",
-                            json{{"inputs", "c" + std::to_string(i)}, {"parameters", {{"max_new_tokens", 8}}}}.dump());
+      auto r = http_request(
+          port(), "POST", "/generate_stream",
+          json{{"inputs", "c" + std::to_string(i)}, {"parameters", {{"max_new_tokens", 8}}}}
+              .dump());
       if (r.status == 200 && sse_payloads(r.body).size() == 8) ++ok;
     });
   }

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include <boost/asio.hpp>
 #include <gtest/gtest.h>
+#include <boost/asio.hpp>
 #include <nlohmann/json.hpp>
 
 #include "server/fake_engine.h"
