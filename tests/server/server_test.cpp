@@ -339,6 +339,19 @@ TEST_F(ServerTest, ClientDisconnectAbortsTheEngineRequest) {
   EXPECT_EQ(get("/liveness").status, 200);                   // still serving
 }
 
+TEST_F(ServerTest, ClientDisconnectAbortsANonStreamingRequestToo) {
+  engine_->set_step_delay(20ms);
+  TestConnection c(port());
+  c.send("POST", "/v1/chat/completions",
+         json{{"messages", {{{"role", "user"}, {"content", "x"}}}}, {"max_tokens", 200}}.dump());
+  for (int i = 0; i < 200 && engine_->active() == 0; ++i) std::this_thread::sleep_for(5ms);
+  ASSERT_EQ(engine_->active(), 1);
+  c.close();
+  ASSERT_TRUE(engine_->wait_idle(2000ms));
+  EXPECT_EQ(engine_->aborted().size(), 1u);
+  EXPECT_EQ(get("/liveness").status, 200);
+}
+
 TEST_F(ServerTest, ShutdownAbortsStreamsWithAFinalEvent) {
   TearDown();
   server::ServerConfig cfg;
