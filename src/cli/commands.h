@@ -13,5 +13,7 @@ inline constexpr int kExitBadInput = 2;
 
 void add_generate_command(CLI::App& app, int& exit_code);
 void add_tokenize_command(CLI::App& app, int& exit_code);
+void add_serve_command(CLI::App& app, int& exit_code);   // serve_command.cpp
+void add_client_command(CLI::App& app, int& exit_code);  // client_command.cpp
 
 }  // namespace lightllm::cli

@@ -1,45 +1,82 @@
 // src/cli/engine_flags.cpp — see engine_flags.h.
 #include "cli/engine_flags.h"
 
+#include <filesystem>
+#include <vector>
+
 namespace lightllm::cli {
 
-std::string default_model_dir() { return LIGHTLLM_DEFAULT_MODEL_DIR; }
+namespace fs = std::filesystem;
 
-void add_engine_flags(CLI::App& cmd, EngineConfig& cfg) {
-  cfg.model_dir = default_model_dir();
-  cmd.add_option("--model,--model-dir", cfg.model_dir, "HF model folder")->capture_default_str();
-  cmd.add_option("--device", cfg.device, "cpu or cuda")->capture_default_str();
-  cmd.add_option("--tp", cfg.tp, "Tensor-parallel ranks")->capture_default_str();
-  cmd.add_option("--max-total-token-num", cfg.max_total_token_num,
-                 "KV pool size in tokens (0: from memory x --mem-fraction)")
+std::string default_model_dir() {
+  std::vector<fs::path> candidates;
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    candidates.push_back(exe.parent_path() / ".." / "models" / kBundledModelName);
+    candidates.push_back(exe.parent_path() / "models" / kBundledModelName);
+  }
+#ifdef LIGHTLLM_SOURCE_MODELS_DIR
+  candidates.push_back(fs::path(LIGHTLLM_SOURCE_MODELS_DIR) / kBundledModelName);
+#endif
+  for (const auto& c : candidates) {
+    if (fs::is_directory(c, ec)) return fs::weakly_canonical(c, ec).string();
+  }
+  return "";
+}
+
+void add_engine_flags(CLI::App& cmd, EngineConfig& e) {
+  cmd.add_option("--model,--model-dir", e.model_dir,
+                 "HF model folder (config.json, *.safetensors, tokenizer); default: the bundled "
+                 "model in <repo>/models/" +
+                     std::string(kBundledModelName));
+  cmd.add_option("--device", e.device, "cpu or cuda")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
       ->capture_default_str();
-  cmd.add_option("--mem-fraction", cfg.mem_fraction,
-                 "Share of free memory after the weights given to the KV pool")
+  cmd.add_option("--tp", e.tp, "tensor-parallel ranks (GPUs)")
+      ->check(CLI::Range(1, 64))
       ->capture_default_str();
-  cmd.add_option("--kv-cache-dtype", cfg.kv_cache_dtype, "auto, f32, bf16 or int8")
+  cmd.add_option("--max-total-token-num", e.max_total_token_num,
+                 "KV pool size in tokens; 0 = from free memory x --mem-fraction")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  cmd.add_option("--batch-max-tokens", cfg.batch_max_tokens,
-                 "Max prompt tokens prefilled in one step (0: auto)")
+  cmd.add_option("--mem-fraction", e.mem_fraction,
+                 "share of free memory after weights for the KV pool")
+      ->check(CLI::Range(0.01, 1.0))
       ->capture_default_str();
-  cmd.add_option("--running-max-req-size", cfg.running_max_req_size,
-                 "Max requests running at once")
+  cmd.add_option("--kv-cache-dtype", e.kv_cache_dtype,
+                 "KV cache type: auto (model dtype), f32, bf16, int8")
+      ->check(CLI::IsMember({"auto", "f32", "bf16", "int8"}))
       ->capture_default_str();
-  cmd.add_option("--max-req-total-len", cfg.max_req_total_len,
-                 "Max prompt + output tokens per request (0: model context)")
+  cmd.add_option("--batch-max-tokens", e.batch_max_tokens,
+                 "max tokens in one prefill step; 0 = auto")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  cmd.add_option("--router-token-ratio", cfg.router_token_ratio,
-                 "Pool share kept for growth of running requests")
+  cmd.add_option("--running-max-req-size", e.running_max_req_size, "max requests running at once")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  cmd.add_option("--router-max-new-token-len", cfg.router_max_new_token_len,
-                 "Output-length estimate used by admission")
+  cmd.add_option("--max-req-total-len", e.max_req_total_len,
+                 "max prompt + output tokens per request; 0 = the model's context")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  cmd.add_option("--chunked-prefill-size", cfg.chunked_prefill_size,
-                 "Split prompts into prefill chunks of this many tokens (0: off)")
+  cmd.add_option("--router-token-ratio", e.router_token_ratio,
+                 "router admission token ratio; 0 = plain future-token admission")
+      ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
-  cmd.add_flag("--disable-prefix-cache", cfg.disable_prefix_cache, "Do not reuse shared prefixes");
-  cmd.add_option("--tokenizer-threads", cfg.tokenizer_threads, "Tokenizer threads")
+  cmd.add_option("--router-max-new-token-len", e.router_max_new_token_len,
+                 "output-length estimate floor used by admission")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  cmd.add_option("--cpu-threads", cfg.cpu_threads, "CPU backend threads (0: all cores)")
+  cmd.add_option("--chunked-prefill-size", e.chunked_prefill_size,
+                 "split prompts into chunks of this many tokens; 0 = off")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd.add_flag("--disable-prefix-cache", e.disable_prefix_cache, "turn off the radix prefix cache");
+  cmd.add_option("--tokenizer-threads", e.tokenizer_threads, "tokenizer pool threads")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd.add_option("--cpu-threads", e.cpu_threads, "CPU compute threads; 0 = all cores")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
 }
 

@@ -8,7 +8,11 @@
 
 namespace lightllm::cli {
 
-// The folder of the model that ships with the repository (served when --model is absent).
+// The folder name of the model that ships in <repo>/models/ and is served without --model.
+inline constexpr const char* kBundledModelName = "lightllm-tiny-en";
+
+// <repo>/models/<kBundledModelName>: found next to the executable (../models, ./models) or at
+// the source tree's models/ (compile definition LIGHTLLM_SOURCE_MODELS_DIR). "" if none exists.
 std::string default_model_dir();
 
 void add_engine_flags(CLI::App& cmd, EngineConfig& cfg);

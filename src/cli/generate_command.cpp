@@ -77,8 +77,10 @@ int run_generate(const GenerateOptions& opt) {
     return kExitBadInput;
   }
 
+  EngineConfig config = opt.engine;
+  if (config.model_dir.empty()) config.model_dir = default_model_dir();
   std::string error;
-  std::unique_ptr<Engine> engine = Engine::create(opt.engine, &error);
+  std::unique_ptr<Engine> engine = Engine::create(config, &error);
   if (!engine) {
     std::fprintf(stderr, "lightllm generate: %s\n", error.c_str());
     return kExitFailure;

@@ -15,6 +15,8 @@ int main(int argc, char** argv) {
   int exit_code = lightllm::cli::kExitOk;
   lightllm::cli::add_generate_command(app, exit_code);
   lightllm::cli::add_tokenize_command(app, exit_code);
+  lightllm::cli::add_serve_command(app, exit_code);
+  lightllm::cli::add_client_command(app, exit_code);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,101 @@
+// src/server/generation.h — the bridge between HTTP handlers and the Engine.
+//
+// ServerContext is the state every route shares (engine, model info, metrics, the set of engine
+// requests in flight). submit_generation() tokenizes the prompt, enforces the context limit
+// (rejecting, or truncating only when the request asked for it), submits to the engine and
+// delivers the engine's events on the session's strand. A client disconnect aborts the engine
+// request. Completions of one request (n > 1) each end with their own finished event; the
+// request is done when all n have finished.
+// Threading: engine callbacks only post onto strands, through an EventGate that the server
+// closes before its io_context goes away (so late engine events are dropped, never run).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "lightllm/engine.h"
+#include "server/http_session.h"
+#include "server/metrics.h"
+
+namespace lightllm::server {
+
+struct EventGate {
+  std::shared_mutex mu;
+  bool open = true;
+};
+
+struct ServerContext {
+  ServerContext(Engine& e, std::string served_name, int64_t max_req_total_len);
+
+  Engine& engine;
+  ModelInfo model;
+  std::string model_name;     // what /get_model_name and /v1/models report
+  int64_t context_limit = 0;  // prompt + output tokens per request
+  int64_t created_unix = 0;   // server start, for /v1/models
+  Metrics metrics;
+  std::shared_ptr<EventGate> gate = std::make_shared<EventGate>();
+  std::atomic<bool> draining{false};
+  std::atomic<int> http_in_flight{0};
+
+  void track(uint64_t id);
+  void untrack(uint64_t id);
+  std::size_t in_flight() const;
+  void abort_all();
+
+ private:
+  mutable std::mutex mu_;
+  std::unordered_set<uint64_t> ids_;
+};
+
+// How a route describes its prompt to submit_generation().
+struct PromptSpec {
+  std::string text;
+  std::vector<int32_t> ids;  // used instead of text when non-empty
+  bool add_special_tokens = true;
+  std::string field = "prompt";  // named in errors about the prompt
+  std::string max_tokens_field = "max_tokens";
+  bool max_tokens_given = true;        // false: max_new_tokens = what the context leaves
+  std::optional<int64_t> truncate_to;  // keep only the last K prompt tokens (user asked)
+};
+
+using EventHandler = std::function<void(const StreamEvent&)>;
+
+// Throws ApiError on bad input or engine refusal. `params` may be adjusted (max_new_tokens when
+// not given). Returns the engine request id. `on_event` runs on the session strand.
+uint64_t submit_generation(ServerContext& ctx, PromptSpec prompt, SamplingParams& params,
+                           const std::shared_ptr<HttpSession>& session, EventHandler on_event);
+
+// Accumulates the events of a non-streaming request, per completion index.
+struct Completion {
+  std::string text;
+  std::vector<TokenOutput> tokens;
+  FinishReason finish = FinishReason::none;
+  std::string error;
+  int completion_tokens = 0;
+  bool finished = false;
+};
+
+struct Collector {
+  explicit Collector(int n) : choices(static_cast<std::size_t>(n)) {}
+  void add(const StreamEvent& ev);
+  bool all_finished() const;
+  const Completion* first_error() const;
+
+  std::vector<Completion> choices;
+  int prompt_tokens = 0;
+  int cached_prompt_tokens = 0;
+};
+
+// LightLLM and OpenAI both say "stop" for EOS and stop strings, "length", "abort".
+const char* finish_reason_wire(FinishReason r);
+
+}  // namespace lightllm::server
