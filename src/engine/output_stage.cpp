@@ -64,12 +64,14 @@ void EngineImpl::emit_output(const router::SeqEvent& ev) {
   } else if (ev.finished) {
     if (tokenizer_) {  // release what was held back
       auto r = c.stops->push(c.detok->finish());
-      out.text += r.text;
+      std::string tail = std::move(r.text);
       if (r.stopped) {
         out.finish_reason = FinishReason::stop;
       } else {
-        out.text += c.stops->flush();
+        tail += c.stops->flush();
       }
+      out.text += tail;
+      if (!out.tokens.empty()) out.tokens.back().text += tail;  // tokens' text == out.text
     }
     out.finished = true;
     if (out.finish_reason == FinishReason::none) out.finish_reason = ev.reason;

@@ -149,10 +149,8 @@ void Collector::add(const StreamEvent& ev) {
   cached_prompt_tokens = std::max(cached_prompt_tokens, ev.cached_prompt_tokens);
   if (ev.index < 0 || ev.index >= static_cast<int>(choices.size())) return;
   Completion& c = choices[static_cast<std::size_t>(ev.index)];
-  for (const auto& t : ev.tokens) {
-    c.text += t.text;
-    c.tokens.push_back(t);
-  }
+  c.text += ev.text;  // the tokens' text plus any tail released by the final event
+  for (const auto& t : ev.tokens) c.tokens.push_back(t);
   c.completion_tokens = std::max(c.completion_tokens, ev.completion_tokens);
   if (c.completion_tokens < static_cast<int>(c.tokens.size())) {
     c.completion_tokens = static_cast<int>(c.tokens.size());

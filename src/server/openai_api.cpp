@@ -29,6 +29,7 @@ int64_t unix_now() {
 
 void parse_common(const ServerContext& ctx, const Fields& f, OpenAiRequest& r) {
   const int64_t lim = ctx.context_limit;
+  r.params = ctx.engine.default_sampling_params();  // generation_config.json defaults
   SamplingParams& p = r.params;
   r.model = f.get_string("model").value_or(ctx.model_name);
   r.stream = f.get_bool("stream").value_or(false);
@@ -293,6 +294,9 @@ OpenAiRequest parse_chat(const ServerContext& ctx, const Json& body) {
   }
   r.prompt.text = std::move(prompt);
   r.prompt.field = "messages";
+  // The template already wrote the special tokens (BOS...): tokenize without adding them, as
+  // transformers' apply_chat_template does, unless the client asks otherwise.
+  r.prompt.add_special_tokens = f.get_bool("add_special_tokens").value_or(false);
   return r;
 }
 

@@ -51,9 +51,8 @@ void on_stream_event(StreamState& st, HttpSession& s, const StreamEvent& ev) {
                                 {"logprobs", nullptr},
                                 {"finish_reason", nullptr}}));
   }
-  if (!ev.tokens.empty()) {
-    std::string text;
-    for (const auto& t : ev.tokens) text += t.text;
+  if (!ev.tokens.empty() || !ev.text.empty()) {
+    const std::string& text = ev.text;
     Json lp = nullptr;
     if (st.meta.logprobs) {
       lp = chat ? chat_logprobs(ev.tokens, st.meta.top_logprobs)

@@ -166,6 +166,7 @@ void FakeEngine::step(Active& a, std::vector<StreamEvent>& out) {
       }
       for (const auto& t2 : ev.tokens) ch.emitted += t2.text;
     }
+    for (const auto& t2 : ev.tokens) ev.text += t2.text;  // as the real engine: tokens' text
     ev.completion_tokens = ch.generated;
     if (ev.finished) ch.finished = true;
     if (ev.finished || !ev.tokens.empty()) out.push_back(std::move(ev));

@@ -50,6 +50,7 @@ class FakeEngine : public Engine {
   std::string detokenize(const std::vector<int32_t>& ids, bool skip_special) const override;
   bool render_chat(const std::string& request_json, bool add_generation_prompt, std::string* prompt,
                    std::string* error) const override;
+  SamplingParams default_sampling_params() const override { return {}; }
   void shutdown() override;
 
   // Test introspection.
