@@ -123,6 +123,14 @@ core::Status EngineImpl::start(const EngineConfig& config) {
     capacity = static_cast<int64_t>(config.mem_fraction * static_cast<double>(avail)) / per_token;
     bound = fmt::format("--mem-fraction {} of {:.1f} GiB available memory", config.mem_fraction,
                         static_cast<double>(avail) / (1 << 30));
+    // Host memory is shared with everything else on the machine: never reserve more than the
+    // running requests could ever hold (the prefix cache would otherwise grow into all of it).
+    const int64_t most_needed = int64_t{config.running_max_req_size} * max_req_total_len_;
+    if (most_needed < capacity) {
+      capacity = most_needed;
+      bound = fmt::format("--running-max-req-size {} x --max-req-total-len {}",
+                          config.running_max_req_size, max_req_total_len_);
+    }
   }
   if (capacity < max_req_total_len_)
     LLM_WARN("KV pool of {} tokens is smaller than --max-req-total-len {}", capacity,
