@@ -26,8 +26,10 @@ Result<DecoderPlan> plan(const loader::ModelConfig& cfg) {
   s.act = Activation::gelu_tanh;  // bloom_gelu_forward: the tanh approximation
   s.embed_norm = true;
   s.alibi = true;
-  s.attn = {.n_heads = s.shape.n_heads, .n_kv_heads = s.shape.n_heads,
-            .head_dim = s.shape.head_dim, .use_rope = false};
+  s.attn = {.n_heads = s.shape.n_heads,
+            .n_kv_heads = s.shape.n_heads,
+            .head_dim = s.shape.head_dim,
+            .use_rope = false};
   s.shape.n_kv_heads = s.shape.n_heads;
   LLM_ASSIGN_OR_RETURN(bool post_ln_residual,
                        cfg_bool(cfg, "apply_residual_connection_post_layernorm", false));
@@ -74,9 +76,9 @@ Result<DecoderWeights> assemble(const DecoderPlan& p, const TensorMap& m) {
     // [n_heads, 3, head_dim] rows → [3, n_heads, head_dim]: q, k, v become row blocks.
     const Tensor qkv = group_heads_by_part(m.at(l + "self_attention.query_key_value.weight"),
                                            s.shape.n_heads, 3, s.shape.head_dim);
-    const Tensor qkv_b = small_weight_f32(group_heads_by_part(
-        m.at(l + "self_attention.query_key_value.bias").reshape({3 * H, 1}), s.shape.n_heads, 3,
-        s.shape.head_dim));
+    const Tensor qkv_b = small_weight_f32(
+        group_heads_by_part(m.at(l + "self_attention.query_key_value.bias").reshape({3 * H, 1}),
+                            s.shape.n_heads, 3, s.shape.head_dim));
     w.owned.push_back(qkv);
     w.owned.push_back(qkv_b);
     L.attn.wq = qkv.rows(0, H), L.attn.wk = qkv.rows(H, H), L.attn.wv = qkv.rows(2 * H, H);
@@ -99,7 +101,9 @@ Result<std::unique_ptr<Model>> load_bloom(const loader::ModelConfig& cfg,
                                           loader::WeightStore& store) {
   return load_planned(plan(cfg), assemble, store, kP);
 }
-std::vector<std::string> bloom_architectures() { return {"BloomForCausalLM"}; }
+std::vector<std::string> bloom_architectures() {
+  return {"BloomForCausalLM"};
+}
 Result<TensorTable> bloom_tensors(const loader::ModelConfig& cfg) {
   LLM_ASSIGN_OR_RETURN(DecoderPlan p, plan(cfg));
   return p.table;

@@ -24,8 +24,10 @@ Result<DecoderPlan> plan(const loader::ModelConfig& cfg) {
   LLM_ASSIGN_OR_RETURN(s.act, activation_of(cfg));
   LLM_ASSIGN_OR_RETURN(s.logit_scale, cfg_double(cfg, "logit_scale", 0.0625));
   LLM_ASSIGN_OR_RETURN(bool qk_norm, cfg_bool(cfg, "use_qk_norm", false));
-  s.attn = {.n_heads = s.shape.n_heads, .n_kv_heads = s.shape.n_kv_heads,
-            .head_dim = s.shape.head_dim, .qk_norm_eps = s.eps};
+  s.attn = {.n_heads = s.shape.n_heads,
+            .n_kv_heads = s.shape.n_kv_heads,
+            .head_dim = s.shape.head_dim,
+            .qk_norm_eps = s.eps};
   LLM_ASSIGN_OR_RETURN(s.attn.rope, llama_rope_config(cfg));
   s.attn.rope.interleaved = true;
   LLM_ASSIGN_OR_RETURN(p.tied, cfg_bool(cfg, "tie_word_embeddings", true));
@@ -88,7 +90,9 @@ Result<std::unique_ptr<Model>> load_cohere(const loader::ModelConfig& cfg,
                                            loader::WeightStore& store) {
   return load_planned(plan(cfg), assemble, store);
 }
-std::vector<std::string> cohere_architectures() { return {"CohereForCausalLM"}; }
+std::vector<std::string> cohere_architectures() {
+  return {"CohereForCausalLM"};
+}
 Result<TensorTable> cohere_tensors(const loader::ModelConfig& cfg) {
   LLM_ASSIGN_OR_RETURN(DecoderPlan p, plan(cfg));
   return p.table;

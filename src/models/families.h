@@ -14,10 +14,10 @@ namespace lightllm::models {
 
 using TensorTable = std::vector<layers::TensorSpec>;
 
-#define LIGHTLLM_DECLARE_FAMILY(name)                                                        \
-  Result<std::unique_ptr<Model>> load_##name(const loader::ModelConfig& cfg,                 \
-                                             loader::WeightStore& store);                    \
-  std::vector<std::string> name##_architectures();                                           \
+#define LIGHTLLM_DECLARE_FAMILY(name)                                        \
+  Result<std::unique_ptr<Model>> load_##name(const loader::ModelConfig& cfg, \
+                                             loader::WeightStore& store);    \
+  std::vector<std::string> name##_architectures();                           \
   Result<TensorTable> name##_tensors(const loader::ModelConfig& cfg);
 
 LIGHTLLM_DECLARE_FAMILY(bloom)

@@ -32,8 +32,10 @@ Result<DecoderPlan> plan(const loader::ModelConfig& cfg) {
   s.learned_positions = true;
   LLM_ASSIGN_OR_RETURN(bool scale, cfg_bool(cfg, "scale_attn_weights", true));
   if (!scale) s.attn_scale = 1.0f;
-  s.attn = {.n_heads = s.shape.n_heads, .n_kv_heads = s.shape.n_kv_heads,
-            .head_dim = s.shape.head_dim, .use_rope = false};
+  s.attn = {.n_heads = s.shape.n_heads,
+            .n_kv_heads = s.shape.n_kv_heads,
+            .head_dim = s.shape.head_dim,
+            .use_rope = false};
   LLM_ASSIGN_OR_RETURN(p.tied, cfg_bool(cfg, "tie_word_embeddings", true));
   if (cfg.max_position_embeddings <= 0)
     return core::invalid_argument("{}: n_positions is required", cfg.path);
@@ -105,7 +107,9 @@ Result<std::unique_ptr<Model>> load_gpt_bigcode(const loader::ModelConfig& cfg,
                                                 loader::WeightStore& store) {
   return load_planned(plan(cfg), assemble, store, kP);
 }
-std::vector<std::string> gpt_bigcode_architectures() { return {"GPTBigCodeForCausalLM"}; }
+std::vector<std::string> gpt_bigcode_architectures() {
+  return {"GPTBigCodeForCausalLM"};
+}
 Result<TensorTable> gpt_bigcode_tensors(const loader::ModelConfig& cfg) {
   LLM_ASSIGN_OR_RETURN(DecoderPlan p, plan(cfg));
   return p.table;

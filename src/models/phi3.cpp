@@ -21,8 +21,8 @@ Result<DecoderPlan> plan(const loader::ModelConfig& cfg) {
   s.norm = NormKind::rms;
   s.eps = static_cast<float>(cfg.norm_eps);
   LLM_ASSIGN_OR_RETURN(s.act, activation_of(cfg));
-  s.attn = {.n_heads = s.shape.n_heads, .n_kv_heads = s.shape.n_kv_heads,
-            .head_dim = s.shape.head_dim};
+  s.attn = {
+      .n_heads = s.shape.n_heads, .n_kv_heads = s.shape.n_kv_heads, .head_dim = s.shape.head_dim};
   LLM_ASSIGN_OR_RETURN(s.attn.rope, llama_rope_config(cfg));
   if (cfg.sliding_window) s.sliding_window = static_cast<int32_t>(*cfg.sliding_window);
   LLM_ASSIGN_OR_RETURN(p.tied, cfg_bool(cfg, "tie_word_embeddings", false));
@@ -78,7 +78,9 @@ Result<std::unique_ptr<Model>> load_phi3(const loader::ModelConfig& cfg,
                                          loader::WeightStore& store) {
   return load_planned(plan(cfg), assemble, store);
 }
-std::vector<std::string> phi3_architectures() { return {"Phi3ForCausalLM"}; }
+std::vector<std::string> phi3_architectures() {
+  return {"Phi3ForCausalLM"};
+}
 Result<TensorTable> phi3_tensors(const loader::ModelConfig& cfg) {
   LLM_ASSIGN_OR_RETURN(DecoderPlan p, plan(cfg));
   return p.table;

@@ -42,8 +42,10 @@ Result<DecoderPlan> plan(const loader::ModelConfig& cfg) {
   if (cfg.raw.find("partial_rotary_factor") == cfg.raw.end()) {
     LLM_ASSIGN_OR_RETURN(c.partial_rotary_factor, cfg_double(cfg, "rope_pct", 0.25));
   }
-  s.attn = {.n_heads = s.shape.n_heads, .n_kv_heads = s.shape.n_kv_heads,
-            .head_dim = s.shape.head_dim, .qk_norm_eps = s.eps};
+  s.attn = {.n_heads = s.shape.n_heads,
+            .n_kv_heads = s.shape.n_kv_heads,
+            .head_dim = s.shape.head_dim,
+            .qk_norm_eps = s.eps};
   LLM_ASSIGN_OR_RETURN(s.attn.rope, llama_rope_config(c));
   LLM_ASSIGN_OR_RETURN(p.tied, cfg_bool(cfg, "tie_word_embeddings", false));
 

@@ -33,11 +33,11 @@ RopeConfig config_of(const nlohmann::json& c) {
   cfg.rotary_dim = c["rotary_dim"];
   cfg.theta = c["theta"];
   const std::string s = c["scaling"];
-  cfg.scaling = s == "linear"    ? RopeScaling::linear
-                : s == "dynamic" ? RopeScaling::dynamic_ntk
-                : s == "llama3"  ? RopeScaling::llama3
+  cfg.scaling = s == "linear"     ? RopeScaling::linear
+                : s == "dynamic"  ? RopeScaling::dynamic_ntk
+                : s == "llama3"   ? RopeScaling::llama3
                 : s == "longrope" ? RopeScaling::longrope
-                                 : RopeScaling::none;
+                                  : RopeScaling::none;
   cfg.factor = c["factor"];
   cfg.original_max_position = c["original_max_position"];
   cfg.low_freq_factor = c["low_freq_factor"];

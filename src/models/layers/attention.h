@@ -25,8 +25,8 @@ struct AttentionShape {
   int head_dim = 0;
   bool use_rope = true;
   ops::RopeConfig rope;
-  float qk_norm_eps = 1e-5f;     // eps of q_norm / k_norm
-  std::vector<float> inv_freq;  // [rotary_dim/2] for sequences within the trained length
+  float qk_norm_eps = 1e-5f;         // eps of q_norm / k_norm
+  std::vector<float> inv_freq;       // [rotary_dim/2] for sequences within the trained length
   std::vector<float> inv_freq_long;  // longrope: [rotary_dim/2] beyond original_max_position
 };
 

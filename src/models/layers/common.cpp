@@ -27,8 +27,9 @@ Status longrope_config(const loader::ModelConfig& cfg, ops::RopeConfig& r) {
       out.push_back(v.get<float>());
     }
     if (static_cast<int>(out.size()) != r.rotary_dim / 2)
-      return core::invalid_argument("{}: rope_scaling.{} has {} entries, expected rotary_dim/2 = {}",
-                                    cfg.path, key, out.size(), r.rotary_dim / 2);
+      return core::invalid_argument(
+          "{}: rope_scaling.{} has {} entries, expected rotary_dim/2 = {}", cfg.path, key,
+          out.size(), r.rotary_dim / 2);
     return {};
   };
   LLM_RETURN_IF_ERROR(factors("short_factor", r.short_factor));

@@ -77,7 +77,8 @@ ModelShape base_shape(const loader::ModelConfig& cfg) {
 Result<bool> cfg_bool(const loader::ModelConfig& cfg, const char* key, bool def) {
   auto it = cfg.raw.find(key);
   if (it == cfg.raw.end() || it->is_null()) return def;
-  if (!it->is_boolean()) return core::invalid_argument("{}: {} must be true or false", cfg.path, key);
+  if (!it->is_boolean())
+    return core::invalid_argument("{}: {} must be true or false", cfg.path, key);
   return it->get<bool>();
 }
 
@@ -179,7 +180,8 @@ Status DecoderModel::forward(const StepBatch& batch, KvStorage& kv, Tensor& logi
   for (size_t l = 0; l < w_.layers.size(); ++l) {
     const DecoderLayerWeights& L = w_.layers[l];
     LLM_RETURN_IF_ERROR(apply_norm(spec_.norm, L.attn_norm, spec_.eps, x, normed));
-    LLM_RETURN_IF_ERROR(self_attention(L.attn, spec_.attn, normed, step, kv.layers[l], ws_, attn_out));
+    LLM_RETURN_IF_ERROR(
+        self_attention(L.attn, spec_.attn, normed, step, kv.layers[l], ws_, attn_out));
     if (spec_.parallel_residual) {
       LLM_RETURN_IF_ERROR(mlp(L, normed, mlp_out));
       LLM_RETURN_IF_ERROR(add_inplace(x, attn_out));

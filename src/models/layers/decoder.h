@@ -85,7 +85,9 @@ class TensorMap {
 };
 
 // Rows [row0, row0 + n) of a [rows, ...] weight, as a view.
-inline Tensor rows_of(const Tensor& w, int64_t row0, int64_t n) { return w.rows(row0, n); }
+inline Tensor rows_of(const Tensor& w, int64_t row0, int64_t n) {
+  return w.rows(row0, n);
+}
 
 // A copy of fused `w` [n_heads * parts * head_dim, ...] (rows grouped per head: head h holds
 // part 0..parts-1, each head_dim rows) regrouped per part: [parts * n_heads * head_dim, ...],
