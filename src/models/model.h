@@ -81,6 +81,11 @@ Result<std::unique_ptr<Model>> load_model(const std::string& model_dir);
 // The architectures load_model() knows (the registry in registry.cpp is the only list).
 std::vector<std::string> supported_architectures();
 
+// Parameters of the checkpoint `config` describes, from its family's tensor table (no
+// weights read or allocated); tied embeddings count once. unimplemented for families
+// without a table (the LLaMA family).
+Result<int64_t> parameter_count(const loader::ModelConfig& config);
+
 // config.architecture when a family supports it; otherwise unimplemented, naming the
 // architecture, the config file and the supported list.
 Result<std::string> resolve_architecture(const loader::ModelConfig& config);

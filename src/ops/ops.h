@@ -51,7 +51,7 @@ Status gelu(Tensor& x, bool tanh_approx);
 Status softmax(Tensor& x);
 
 // --- Rotary position embedding -------------------------------------------------------------
-enum class RopeScaling { none, linear, dynamic_ntk, llama3 };
+enum class RopeScaling { none, linear, dynamic_ntk, llama3, longrope };
 
 struct RopeConfig {
   int rotary_dim = 0;            // dims rotated per head (== head_dim unless partial rotary)
@@ -64,17 +64,24 @@ struct RopeConfig {
   double high_freq_factor = 4.0; // llama3
   bool interleaved = false;      // false: rotate halves (HF rotate_half, "neox");
                                  // true: rotate adjacent pairs (GPT-J / ChatGLM / Cohere)
+  // longrope (Phi-3 "su"/"longrope"): per-frequency divisors [rotary_dim/2], short_factor
+  // for sequences of at most original_max_position tokens, long_factor beyond.
+  std::vector<float> short_factor, long_factor;
+  // cos and sin are multiplied by this (HF attention_scaling; longrope's attention_factor).
+  double attention_factor = 1.0;
 };
 
 // inv_freq[i] for i in [0, rotary_dim/2) exactly as HF computes it (transformers'
 // modeling_rope_utils), for a sequence whose longest position so far is `seq_len`
-// (dynamic NTK rescales theta only when seq_len > original_max_position).
+// (dynamic NTK rescales theta only when seq_len > original_max_position; longrope divides by
+// long_factor when seq_len > original_max_position, else by short_factor).
 std::vector<float> rope_inv_freq(const RopeConfig& cfg, int64_t seq_len);
 
 // Rotates q and k in place. q: [n_tokens, n_heads, head_dim]; k: [n_tokens, n_kv_heads,
 // head_dim] (f32); positions: [n_tokens] i32; inv_freq: [rotary_dim/2]. Only the first
 // rotary_dim dims of each head rotate; cos/sin are computed in f32 as HF does
-// (freqs = position * inv_freq; emb = cat(freqs, freqs); cos(emb), sin(emb)).
+// (freqs = position * inv_freq; emb = cat(freqs, freqs); cos(emb), sin(emb)), both scaled
+// by cfg.attention_factor.
 Status rope(Tensor& q, Tensor& k, const Tensor& positions, const std::vector<float>& inv_freq,
             const RopeConfig& cfg);
 

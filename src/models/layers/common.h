@@ -15,7 +15,8 @@ class WeightStore;
 
 namespace lightllm::models {
 // RoPE settings from config.json: rope_theta, rope_scaling (linear / dynamic / llama3),
-// partial_rotary_factor. Unknown scaling types are an unimplemented error naming the type.
+// longrope, partial_rotary_factor. Unknown scaling types are an unimplemented error naming the
+// type.
 Result<ops::RopeConfig> llama_rope_config(const loader::ModelConfig& cfg);
 
 // An f32 copy of a small weight (norm scales, biases): the CPU kernels keep activations and

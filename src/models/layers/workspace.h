@@ -18,6 +18,7 @@ enum class Buf : int {
   v,          // [n_tokens, n_kv_heads, head_dim]
   attn_out,   // [n_tokens, n_heads, head_dim]
   proj_out,   // [n_tokens, hidden]
+  mlp_out,    // [n_tokens, hidden] (parallel residual: the MLP beside the attention)
   gate,       // [n_tokens, intermediate]
   up,         // [n_tokens, intermediate]
   last_rows,  // [n_logit_rows, hidden]
