@@ -51,11 +51,12 @@ Result<std::string> resolve_architecture(const loader::ModelConfig& config) {
                              config.architecture, known);
 }
 
-Result<std::unique_ptr<Model>> load_model(const std::string& model_dir) {
+Result<std::unique_ptr<Model>> load_model(const std::string& model_dir, core::Device device) {
   LLM_ASSIGN_OR_RETURN(loader::ModelFiles files, loader::open_model_folder(model_dir));
   LLM_RETURN_IF_ERROR(resolve_architecture(files.config).status());
   auto model = family_of(files.config.architecture)->load(files.config, files.weights);
   if (!model.ok()) return model.status().with_context("loading " + model_dir);
+  LLM_RETURN_IF_ERROR((*model)->to_device(device).with_context("placing " + model_dir));
   return model;
 }
 
