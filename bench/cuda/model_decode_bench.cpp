@@ -70,8 +70,10 @@ int main(int argc, char** argv) {
   int prompt = 128, steps = 128;
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
-    if (k == "--prompt") prompt = std::atoi(argv[i + 1]);
-    else if (k == "--steps") steps = std::atoi(argv[i + 1]);
+    if (k == "--prompt")
+      prompt = std::atoi(argv[i + 1]);
+    else if (k == "--steps")
+      steps = std::atoi(argv[i + 1]);
   }
   auto info = backend::cuda::device_info(0);
   CHECK_OK(info.status());
@@ -86,11 +88,12 @@ int main(int argc, char** argv) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
   const auto& s = (*model)->shape();
   const int64_t wbytes = (*model)->weight_bytes();
-  std::printf("model %s: %d layers, hidden %ld, vocab %ld, %.2f GiB of %s weights on the GPU "
-              "(loaded in %.1f s)\n",
-              s.architecture.c_str(), s.n_layers, static_cast<long>(s.hidden),
-              static_cast<long>(s.vocab), static_cast<double>(wbytes) / (1 << 30),
-              std::string(core::dtype_name((*model)->activation_dtype())).c_str(), load_s);
+  std::printf(
+      "model %s: %d layers, hidden %ld, vocab %ld, %.2f GiB of %s weights on the GPU "
+      "(loaded in %.1f s)\n",
+      s.architecture.c_str(), s.n_layers, static_cast<long>(s.hidden), static_cast<long>(s.vocab),
+      static_cast<double>(wbytes) / (1 << 30),
+      std::string(core::dtype_name((*model)->activation_dtype())).c_str(), load_s);
 
   const int64_t cap = prompt + steps + 8;
   auto kv = models::KvStorage::allocate_on(core::Device::cuda, s.n_layers, cap, s.n_kv_heads,
@@ -102,9 +105,11 @@ int main(int argc, char** argv) {
   core::Tensor logits = core::Tensor::empty({1, s.vocab}, core::DType::f32);
 
   std::vector<int32_t> ids(static_cast<size_t>(prompt));
-  for (int i = 0; i < prompt; ++i) ids[static_cast<size_t>(i)] = (i * 7919 + 13) % static_cast<int>(s.vocab);
+  for (int i = 0; i < prompt; ++i)
+    ids[static_cast<size_t>(i)] = (i * 7919 + 13) % static_cast<int>(s.vocab);
   auto run = [&](std::span<const int32_t> toks, int32_t cached) {
-    const models::StepSegment seg{.req_row = 0, .tokens = toks, .cached_len = cached, .wants_logits = true};
+    const models::StepSegment seg{
+        .req_row = 0, .tokens = toks, .cached_len = cached, .wants_logits = true};
     const models::StepBatch& b = builder.build({&seg, 1});
     CHECK_OK((*model)->forward(b, *kv, logits));
   };
@@ -119,15 +124,19 @@ int main(int argc, char** argv) {
     int32_t next = static_cast<int32_t>(std::max_element(row, row + s.vocab) - row);
     t0 = std::chrono::steady_clock::now();
     run(std::span<const int32_t>(&next, 1), len);
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    ms.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
-  std::vector<double> sorted(ms.begin() + std::min<size_t>(4, ms.size() - 1), ms.end());  // warm-up out
+  std::vector<double> sorted(ms.begin() + std::min<size_t>(4, ms.size() - 1),
+                             ms.end());  // warm-up out
   std::sort(sorted.begin(), sorted.end());
   const double med = sorted[sorted.size() / 2], best = sorted.front();
   const double gbs = static_cast<double>(wbytes) / (med * 1e-3) / 1e9;
-  std::printf("prefill %d tokens (first call, includes cuBLASLt planning): %.1f ms\n", prompt, prefill_ms);
-  std::printf("decode batch 1, context %d..%d: median %.3f ms/token (best %.3f) = %.1f tokens/s; "
-              "weights %.0f GB/s = %.1f%% of the copy bandwidth\n",
-              prompt, prompt + steps, med, best, 1000.0 / med, gbs, 100.0 * gbs / copy_gbs);
+  std::printf("prefill %d tokens (first call, includes cuBLASLt planning): %.1f ms\n", prompt,
+              prefill_ms);
+  std::printf(
+      "decode batch 1, context %d..%d: median %.3f ms/token (best %.3f) = %.1f tokens/s; "
+      "weights %.0f GB/s = %.1f%% of the copy bandwidth\n",
+      prompt, prompt + steps, med, best, 1000.0 / med, gbs, 100.0 * gbs / copy_gbs);
   return 0;
 }

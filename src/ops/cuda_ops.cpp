@@ -40,8 +40,12 @@ ThreadContext& ctx() {
 }  // namespace
 
 namespace cuda_detail {
-cudaStream_t current_stream() { return ctx().stream; }
-void set_current_stream(cudaStream_t s) { ctx().stream = s; }
+cudaStream_t current_stream() {
+  return ctx().stream;
+}
+void set_current_stream(cudaStream_t s) {
+  ctx().stream = s;
+}
 }  // namespace cuda_detail
 
 namespace cuda_impl {
@@ -51,7 +55,9 @@ using core::DType;
 
 namespace {
 
-bool is_half(DType d) { return d == DType::bf16 || d == DType::f16; }
+bool is_half(DType d) {
+  return d == DType::bf16 || d == DType::f16;
+}
 
 // Every defined tensor is on the device (a mix with host tensors is a caller bug).
 Status check_device(std::string_view op, std::initializer_list<Arg> args) {
@@ -183,7 +189,9 @@ Status matmul(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& out)
   }
   LLM_RETURN_IF_ERROR(check_device(op, {{"x", x}, {"w", w}, {"bias", bias}, {"out", out}}));
   ThreadContext& c = ctx();
-  if (!c.gemm) LLM_ASSIGN_OR_RETURN(c.gemm, kernels::cuda::GemmLt::create());
+  if (!c.gemm) {
+    LLM_ASSIGN_OR_RETURN(c.gemm, kernels::cuda::GemmLt::create());
+  }
   return c.gemm->gemm({.dtype = x.dtype(),
                        .x = x.raw(),
                        .w = w.raw(),
@@ -245,20 +253,19 @@ Status rope(Tensor& q, Tensor& k, const Tensor& positions, const std::vector<flo
                                              cudaMemcpyHostToDevice, c.stream));
     c.inv_freq_host = inv_freq;
   }
-  return kernels::cuda::rotary(
-      {.dtype = q.dtype(),
-       .q = q.raw(),
-       .k = k.raw(),
-       .positions = positions.data<int32_t>(),
-       .inv_freq = c.inv_freq.as<float>(),
-       .n_tokens = q.dim(0),
-       .n_heads = static_cast<int>(q.dim(1)),
-       .n_kv_heads = static_cast<int>(k.dim(1)),
-       .head_dim = static_cast<int>(q.dim(2)),
-       .rotary_dim = cfg.rotary_dim,
-       .style = cfg.interleaved ? kernels::cuda::RotaryStyle::interleaved
-                                : kernels::cuda::RotaryStyle::rotate_half},
-      c.stream);
+  return kernels::cuda::rotary({.dtype = q.dtype(),
+                                .q = q.raw(),
+                                .k = k.raw(),
+                                .positions = positions.data<int32_t>(),
+                                .inv_freq = c.inv_freq.as<float>(),
+                                .n_tokens = q.dim(0),
+                                .n_heads = static_cast<int>(q.dim(1)),
+                                .n_kv_heads = static_cast<int>(k.dim(1)),
+                                .head_dim = static_cast<int>(q.dim(2)),
+                                .rotary_dim = cfg.rotary_dim,
+                                .style = cfg.interleaved ? kernels::cuda::RotaryStyle::interleaved
+                                                         : kernels::cuda::RotaryStyle::rotate_half},
+                               c.stream);
 }
 
 namespace {

@@ -23,8 +23,7 @@ Status gated(const Tensor& gate, const Tensor& up, bool silu, bool tanh_approx, 
 Status rope(Tensor& q, Tensor& k, const Tensor& positions, const std::vector<float>& inv_freq,
             const RopeConfig& cfg);
 Status store_kv(const Tensor& k, const Tensor& v, const Tensor& slots, KvCacheView& cache);
-Status attention(const Tensor& q, const KvCacheView& cache, const AttentionMeta& meta,
-                 Tensor& out);
+Status attention(const Tensor& q, const KvCacheView& cache, const AttentionMeta& meta, Tensor& out);
 
 }  // namespace lightllm::ops::cuda_impl
 

@@ -20,7 +20,9 @@ using core::DType;
 
 namespace {
 
-bool is_float(DType d) { return d == DType::f32 || d == DType::bf16 || d == DType::f16; }
+bool is_float(DType d) {
+  return d == DType::f32 || d == DType::bf16 || d == DType::f16;
+}
 
 float load_f(const void* p, DType d, int64_t i) {
   switch (d) {
@@ -40,9 +42,12 @@ core::Result<Tensor> host_convert(const Tensor& t, DType dtype) {
   const int64_t n = t.numel();
   for (int64_t i = 0; i < n; ++i) {
     const float f = load_f(t.raw(), t.dtype(), i);
-    if (dtype == DType::f32) out.data<float>()[i] = f;
-    else if (dtype == DType::bf16) out.data<core::bf16>()[i] = core::f32_to_bf16(f);
-    else out.data<core::f16>()[i] = core::f32_to_f16(f);
+    if (dtype == DType::f32)
+      out.data<float>()[i] = f;
+    else if (dtype == DType::bf16)
+      out.data<core::bf16>()[i] = core::f32_to_bf16(f);
+    else
+      out.data<core::f16>()[i] = core::f32_to_f16(f);
   }
   return out;
 }
@@ -51,7 +56,9 @@ core::Result<Tensor> host_convert(const Tensor& t, DType dtype) {
 
 #if LIGHTLLM_CUDA
 
-bool cuda_built() { return true; }
+bool cuda_built() {
+  return true;
+}
 
 void set_cuda_stream(void* stream) {
   cuda_detail::set_current_stream(static_cast<cudaStream_t>(stream));
@@ -80,7 +87,8 @@ core::Result<Tensor> empty_on(Device device, const core::Shape& shape, DType dty
 }
 
 core::Result<Tensor> to_device(const Tensor& t, Device device, DType dtype) {
-  if (!t.is_contiguous()) return core::invalid_argument("to_device: {} is not contiguous", t.describe());
+  if (!t.is_contiguous())
+    return core::invalid_argument("to_device: {} is not contiguous", t.describe());
   Tensor host = t;
   if (t.device() == Device::cuda) {
     if (device == Device::cuda && t.dtype() == dtype) return t;
@@ -92,7 +100,8 @@ core::Result<Tensor> to_device(const Tensor& t, Device device, DType dtype) {
   LLM_ASSIGN_OR_RETURN(Tensor conv, host_convert(host, dtype));
   if (device == Device::cpu) return conv;
   LLM_ASSIGN_OR_RETURN(Tensor out, empty_on(Device::cuda, t.shape(), dtype));
-  LLM_CUDA_RETURN_IF_ERROR(cudaMemcpy(out.raw(), conv.raw(), conv.nbytes(), cudaMemcpyHostToDevice));
+  LLM_CUDA_RETURN_IF_ERROR(
+      cudaMemcpy(out.raw(), conv.raw(), conv.nbytes(), cudaMemcpyHostToDevice));
   return out;
 }
 
@@ -101,7 +110,8 @@ Status copy_to_host_f32(const Tensor& src, Tensor& dst) {
       !is_float(src.dtype()) || !src.is_contiguous() || !dst.is_contiguous())
     return core::invalid_argument("copy_to_host_f32: {} -> {}", src.describe(), dst.describe());
   if (src.device() == Device::cpu) {
-    for (int64_t i = 0; i < src.numel(); ++i) dst.data<float>()[i] = load_f(src.raw(), src.dtype(), i);
+    for (int64_t i = 0; i < src.numel(); ++i)
+      dst.data<float>()[i] = load_f(src.raw(), src.dtype(), i);
     return {};
   }
   const cudaStream_t s = cuda_detail::current_stream();
@@ -114,7 +124,8 @@ Status copy_to_host_f32(const Tensor& src, Tensor& dst) {
   LLM_CUDA_RETURN_IF_ERROR(
       cudaMemcpyAsync(bits.data(), src.raw(), src.nbytes(), cudaMemcpyDeviceToHost, s));
   LLM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(s));
-  for (int64_t i = 0; i < src.numel(); ++i) dst.data<float>()[i] = load_f(bits.data(), src.dtype(), i);
+  for (int64_t i = 0; i < src.numel(); ++i)
+    dst.data<float>()[i] = load_f(bits.data(), src.dtype(), i);
   return {};
 }
 
@@ -131,10 +142,16 @@ Status copy_to_device(const Tensor& src, Tensor& dst) {
 
 #else  // no CUDA backend in this build
 
-bool cuda_built() { return false; }
+bool cuda_built() {
+  return false;
+}
 void set_cuda_stream(void*) {}
-Status cuda_synchronize() { return core::unimplemented("CUDA backend not built"); }
-Status cuda_mem_info(int64_t*, int64_t*) { return core::unimplemented("CUDA backend not built"); }
+Status cuda_synchronize() {
+  return core::unimplemented("CUDA backend not built");
+}
+Status cuda_mem_info(int64_t*, int64_t*) {
+  return core::unimplemented("CUDA backend not built");
+}
 
 core::Result<Tensor> empty_on(Device device, const core::Shape& shape, DType dtype) {
   if (device == Device::cpu) return Tensor::empty(shape, dtype);
@@ -151,7 +168,8 @@ Status copy_to_host_f32(const Tensor& src, Tensor& dst) {
   if (src.device() == Device::cuda) return core::unimplemented("CUDA backend not built");
   if (dst.dtype() != DType::f32 || src.numel() != dst.numel() || !is_float(src.dtype()))
     return core::invalid_argument("copy_to_host_f32: {} -> {}", src.describe(), dst.describe());
-  for (int64_t i = 0; i < src.numel(); ++i) dst.data<float>()[i] = load_f(src.raw(), src.dtype(), i);
+  for (int64_t i = 0; i < src.numel(); ++i)
+    dst.data<float>()[i] = load_f(src.raw(), src.dtype(), i);
   return {};
 }
 

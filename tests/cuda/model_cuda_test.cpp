@@ -33,7 +33,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr double kLogitTol = 0.08;   // relative to the row's largest |logit| (as the CPU bf16 goldens)
+constexpr double kLogitTol =
+    0.08;  // relative to the row's largest |logit| (as the CPU bf16 goldens)
 constexpr double kTieMargin = 0.05;  // reference top-2 logit margin treated as a near-tie
 constexpr double kPplTol = 0.02;     // bundled model: bf16 compute vs PyTorch's f32
 
@@ -133,7 +134,8 @@ TEST_P(CudaGolden, BatchedGreedyContinuationsMatchTransformers) {
         break;
       }
     compared += n_compare;
-    const std::vector<int32_t> got((*out)[p].begin(), (*out)[p].begin() + static_cast<long>(n_compare));
+    const std::vector<int32_t> got((*out)[p].begin(),
+                                   (*out)[p].begin() + static_cast<long>(n_compare));
     EXPECT_EQ(got, std::vector<int32_t>(want.begin(), want.begin() + static_cast<long>(n_compare)))
         << "prompt " << p << " (compared " << n_compare << " of " << want.size() << " steps)";
   }
@@ -163,13 +165,16 @@ TEST(CudaBundledModel, EngineGreedyContinuationEqualsPyTorch) {
   std::vector<int32_t> ids;
   std::string text;
   bool done = false;
-  const uint64_t id = engine->submit(req, [&](const StreamEvent& ev) {
-    std::lock_guard lock(mu);
-    for (const auto& t : ev.tokens) ids.push_back(t.id);
-    text += ev.text;
-    if (ev.finished) done = true;
-    cv.notify_all();
-  }, &error);
+  const uint64_t id = engine->submit(
+      req,
+      [&](const StreamEvent& ev) {
+        std::lock_guard lock(mu);
+        for (const auto& t : ev.tokens) ids.push_back(t.id);
+        text += ev.text;
+        if (ev.finished) done = true;
+        cv.notify_all();
+      },
+      &error);
   ASSERT_NE(id, 0u) << error;
   std::unique_lock lock(mu);
   cv.wait(lock, [&] { return done; });
@@ -189,7 +194,8 @@ TEST(CudaBundledModel, HeldOutPerplexityNearPyTorch) {
   double ours = 0, theirs = 0;
   int n = 0;
   for (size_t w = 0; w < ref["per_window_nll"].size(); ++w, ++n) {
-    auto r = models::sequence_nll(**model, std::span<const int32_t>(tokens.data() + w * window, window));
+    auto r =
+        models::sequence_nll(**model, std::span<const int32_t>(tokens.data() + w * window, window));
     ASSERT_TRUE(r.ok()) << r.status().to_string();
     ours += r->mean();
     theirs += ref["per_window_nll"][w].get<double>();

@@ -65,7 +65,8 @@ Result<StepBatch> stage_step(const StepBatch& batch, int64_t vocab, int64_t kv_c
   if (n_reqs > 0) h[static_cast<size_t>(off_qs + n_reqs)] = m.q_start[n_reqs];
 
   Tensor dev = ws.get(Buf::step_meta, {total}, core::DType::i32);
-  if (!dev.defined()) return core::error(core::StatusCode::out_of_memory, "step: no device memory for step metadata");
+  if (!dev.defined())
+    return core::error(core::StatusCode::out_of_memory, "step: no device memory for step metadata");
   Tensor host = Tensor::view(h.data(), {total}, core::DType::i32);
   LLM_RETURN_IF_ERROR(ops::copy_to_device(host, dev));
 

@@ -16,19 +16,19 @@
 namespace lightllm::models {
 
 enum class Buf : int {
-  residual,   // [n_tokens, hidden]
-  normed,     // [n_tokens, hidden]
-  q,          // [n_tokens, n_heads, head_dim]
-  k,          // [n_tokens, n_kv_heads, head_dim]
-  v,          // [n_tokens, n_kv_heads, head_dim]
-  attn_out,   // [n_tokens, n_heads, head_dim]
-  proj_out,   // [n_tokens, hidden]
-  gate,       // [n_tokens, intermediate]
-  up,         // [n_tokens, intermediate]
-  last_rows,  // [n_logit_rows, hidden]
-  step_meta,  // i32, device only: the step's ids, positions, slots and attention metadata
-  logit_rows, // i32 [n_logit_rows], device only
-  logits,     // f32 [n_logit_rows, vocab], device only
+  residual,    // [n_tokens, hidden]
+  normed,      // [n_tokens, hidden]
+  q,           // [n_tokens, n_heads, head_dim]
+  k,           // [n_tokens, n_kv_heads, head_dim]
+  v,           // [n_tokens, n_kv_heads, head_dim]
+  attn_out,    // [n_tokens, n_heads, head_dim]
+  proj_out,    // [n_tokens, hidden]
+  gate,        // [n_tokens, intermediate]
+  up,          // [n_tokens, intermediate]
+  last_rows,   // [n_logit_rows, hidden]
+  step_meta,   // i32, device only: the step's ids, positions, slots and attention metadata
+  logit_rows,  // i32 [n_logit_rows], device only
+  logits,      // f32 [n_logit_rows, vocab], device only
   count
 };
 
