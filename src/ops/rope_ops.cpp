@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "kernels/cpu/cpu_kernels.h"
+#include "ops/cuda_ops.h"
 #include "ops/op_checks.h"
 #include "ops/ops.h"
 
@@ -88,6 +89,7 @@ std::vector<float> rope_inv_freq(const RopeConfig& cfg, int64_t seq_len) {
 Status rope(Tensor& q, Tensor& k, const Tensor& positions, const std::vector<float>& inv_freq,
             const RopeConfig& cfg) {
   constexpr std::string_view op = "rope";
+  LLM_OPS_CUDA_DISPATCH(q, rope(q, k, positions, inv_freq, cfg));
   LLM_RETURN_IF_ERROR(check_tensor(op, {"q", q}, 3));
   LLM_RETURN_IF_ERROR(check_dtype(op, {"q", q}, {DType::f32}));
   LLM_RETURN_IF_ERROR(check_tensor(op, {"k", k}, 3));

@@ -87,7 +87,7 @@ Result<ops::RopeConfig> llama_rope_config(const loader::ModelConfig& cfg) {
 }
 
 Tensor small_weight_f32(const Tensor& w) {
-  if (!w.defined() || w.dtype() == core::DType::f32) return w;
+  if (!w.defined() || w.dtype() == core::DType::f32 || w.device() != core::Device::cpu) return w;
   Tensor out = Tensor::empty(w.shape(), core::DType::f32);
   float* dst = out.data<float>();
   const int64_t n = w.numel();
@@ -107,6 +107,18 @@ Status lm_head_rows(const Tensor& hidden, const std::vector<int32_t>& rows, cons
     return core::internal_error("logits buffer {} does not fit {} rows x vocab {}",
                                 logits.describe(), n, lm_head.dim(0));
   if (n == 0) return {};
+  if (hidden.device() == core::Device::cuda) {
+    // Gather the rows on the device (the embedding kernel is a row gather), project them to
+    // f32 logits there, and bring those to the host for the sampler.
+    Tensor rows_dev = ws.get(Buf::logit_rows, {n}, core::DType::i32);
+    Tensor rows_host = Tensor::view(const_cast<int32_t*>(rows.data()), {n}, core::DType::i32);
+    LLM_RETURN_IF_ERROR(ops::copy_to_device(rows_host, rows_dev));
+    Tensor last = ws.get(Buf::last_rows, {n, h});
+    LLM_RETURN_IF_ERROR(ops::embedding(hidden, rows_dev, last));
+    Tensor dev_logits = ws.get(Buf::logits, {n, lm_head.dim(0)}, core::DType::f32);
+    LLM_RETURN_IF_ERROR(ops::matmul(last, lm_head, Tensor(), dev_logits));
+    return ops::copy_to_host_f32(dev_logits, logits);
+  }
   Tensor last = ws.get(Buf::last_rows, {n, h});
   for (int64_t i = 0; i < n; ++i) {
     std::memcpy(last.data<float>() + i * h, hidden.data<float>() + int64_t{rows[i]} * h,
