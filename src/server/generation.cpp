@@ -36,8 +36,10 @@ struct Tracker {
         success = false;
       }
     }
-    handler(ev);
-    if (ev.finished && finished == n) {
+    // Book-keeping before the client sees the final event: a client that reads /metrics right
+    // after its response must find its request counted.
+    const bool done = ev.finished && finished == n;
+    if (done) {
       ctx->untrack(id);
       ctx->http_in_flight--;
       RequestRecord r;
@@ -48,8 +50,9 @@ struct Tracker {
       r.max_new_tokens = max_new_tokens;
       r.success = success;
       ctx->metrics.request_finished(r);
-      handler = nullptr;  // drops the session reference
     }
+    handler(ev);
+    if (done) handler = nullptr;  // drops the session reference
   }
 };
 
