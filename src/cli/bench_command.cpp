@@ -279,9 +279,10 @@ int run_decode(const DecodeOptions& opt) {
   const double bw_after = copy_bandwidth(opt.copy_mib << 20, 5);
   const double bw = std::max(bw_before, bw_after);
   const double bound = bw / weight_bytes;  // tokens/s if every weight byte streams once per token
-  std::printf("copy bandwidth (read+write, %lld MiB buffers): %.2f GB/s before, %.2f GB/s after "
-              "-> bound %.1f tok/s\n",
-              static_cast<long long>(opt.copy_mib), bw_before / 1e9, bw_after / 1e9, bound);
+  std::printf(
+      "copy bandwidth (read+write, %lld MiB buffers): %.2f GB/s before, %.2f GB/s after "
+      "-> bound %.1f tok/s\n",
+      static_cast<long long>(opt.copy_mib), bw_before / 1e9, bw_after / 1e9, bound);
   std::printf("best %.1f tok/s = %.0f%% of the bandwidth bound; weights streamed at %.2f GB/s\n",
               best_tps, 100.0 * best_tps / bound, best_tps * weight_bytes / 1e9);
   std::printf("load average: %s\n", load_average().c_str());
