@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
-"""Writes a LLaMA-shaped HF model folder with random bf16 weights, for benchmarks only.
+"""Writes an HF-style LLaMA model folder with random weights, for benchmarks (not tests).
 
-Default shape (~110M parameters, 210 MiB): hidden 768, 12 layers, 12 heads (head_dim 64),
-intermediate 2048, vocab 32000, tied input/output embeddings -- so every weight byte is read
-once per decoded token and `lightllm bench decode`'s bandwidth bound (weight bytes / copy
-bandwidth) is the real limit. No tokenizer: use token-id prompts. Never commit the output.
+    tools/make_random_model.py --shape llama2-7b --out /tmp/llama2-7b-random [--dtype bf16]
 
-    python3 tools/make_random_model.py /tmp/random-100m [--layers 12 --hidden 768 ...]
-
-Needs numpy. Weights ~ N(0, 0.02) (norms = 1), rounded to bf16 (round to nearest even).
+Shapes: llama2-7b (32 layers, hidden 4096, 32 heads, MHA, inter 11008, vocab 32000),
+llama3-8b (32 layers, hidden 4096, 32/8 heads, inter 14336, vocab 128256, theta 5e5) and
+llama-100m (the CPU benchmark model: 12 layers, hidden 768, 12 heads, inter 2048, vocab 32000,
+tied embeddings so every weight byte is read once per decoded token; 109.5M parameters,
+209 MiB bf16; `lightllm bench decode|offline`).
+Weights are N(0, 0.02) (norm weights 1.0), written as one model.safetensors. Generating
+billions of independent values would dominate the run, so each tensor is cut from one 64 MiB
+random block at a random offset (values repeat across tensors; the GPU reads every byte
+anyway, which is all a bandwidth benchmark needs). Needs numpy only.
 """
 import argparse
 import json
@@ -17,87 +20,94 @@ import struct
 
 import numpy as np
 
+SHAPES = {
+    "llama2-7b": dict(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
+                      num_attention_heads=32, num_key_value_heads=32, vocab_size=32000,
+                      rope_theta=10000.0, max_position_embeddings=4096),
+    "llama3-8b": dict(hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
+                      num_attention_heads=32, num_key_value_heads=8, vocab_size=128256,
+                      rope_theta=500000.0, max_position_embeddings=8192),
+    "llama-100m": dict(hidden_size=768, intermediate_size=2048, num_hidden_layers=12,
+                       num_attention_heads=12, num_key_value_heads=12, vocab_size=32000,
+                       rope_theta=10000.0, max_position_embeddings=2048,
+                       tie_word_embeddings=True),
+}
 
-def to_bf16(x: np.ndarray) -> np.ndarray:
-    """f32 -> bf16 bit patterns (uint16), round to nearest even."""
+
+def tensor_list(c):
+    h, i, v = c["hidden_size"], c["intermediate_size"], c["vocab_size"]
+    d = h // c["num_attention_heads"]
+    kv = c["num_key_value_heads"] * d
+    out = [("model.embed_tokens.weight", (v, h), False)]
+    for l in range(c["num_hidden_layers"]):
+        p = f"model.layers.{l}."
+        out += [(p + "input_layernorm.weight", (h,), True),
+                (p + "post_attention_layernorm.weight", (h,), True),
+                (p + "self_attn.q_proj.weight", (h, h), False),
+                (p + "self_attn.k_proj.weight", (kv, h), False),
+                (p + "self_attn.v_proj.weight", (kv, h), False),
+                (p + "self_attn.o_proj.weight", (h, h), False),
+                (p + "mlp.gate_proj.weight", (i, h), False),
+                (p + "mlp.up_proj.weight", (i, h), False),
+                (p + "mlp.down_proj.weight", (h, i), False)]
+    out += [("model.norm.weight", (h,), True)]
+    if not c.get("tie_word_embeddings", False):
+        out += [("lm_head.weight", (v, h), False)]
+    return out
+
+
+def to_half_bits(x, dtype):
+    if dtype == "f16":
+        return x.astype(np.float16).view(np.uint16)
     u = x.astype(np.float32).view(np.uint32)
-    rounded = u + 0x7FFF + ((u >> 16) & 1)
-    return (rounded >> 16).astype(np.uint16)
-
-
-def tensors(args, rng):
-    h, inter, v = args.hidden, args.intermediate, args.vocab
-    kv = args.kv_heads * (h // args.heads)
-    yield "model.embed_tokens.weight", (v, h), False
-    for i in range(args.layers):
-        p = f"model.layers.{i}."
-        yield p + "input_layernorm.weight", (h,), True
-        yield p + "self_attn.q_proj.weight", (h, h), False
-        yield p + "self_attn.k_proj.weight", (kv, h), False
-        yield p + "self_attn.v_proj.weight", (kv, h), False
-        yield p + "self_attn.o_proj.weight", (h, h), False
-        yield p + "post_attention_layernorm.weight", (h,), True
-        yield p + "mlp.gate_proj.weight", (inter, h), False
-        yield p + "mlp.up_proj.weight", (inter, h), False
-        yield p + "mlp.down_proj.weight", (h, inter), False
-    yield "model.norm.weight", (h,), True
+    return ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)  # round to nearest even
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("out_dir")
-    ap.add_argument("--hidden", type=int, default=768)
-    ap.add_argument("--layers", type=int, default=12)
-    ap.add_argument("--heads", type=int, default=12)
-    ap.add_argument("--kv-heads", type=int, default=12)
-    ap.add_argument("--intermediate", type=int, default=2048)
-    ap.add_argument("--vocab", type=int, default=32000)
-    ap.add_argument("--context", type=int, default=2048)
+    ap.add_argument("--shape", choices=sorted(SHAPES), required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--dtype", choices=["bf16", "f16"], default="bf16")
+    ap.add_argument("--layers", type=int, default=0, help="override num_hidden_layers")
     ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args()
-    if args.hidden % args.heads or args.heads % args.kv_heads:
-        ap.error("hidden must be a multiple of heads, heads a multiple of kv-heads")
+    a = ap.parse_args()
+    c = dict(SHAPES[a.shape])
+    if a.layers > 0:
+        c["num_hidden_layers"] = a.layers
+    os.makedirs(a.out, exist_ok=True)
+    c.setdefault("tie_word_embeddings", False)
+    cfg = dict(architectures=["LlamaForCausalLM"], model_type="llama", rms_norm_eps=1e-5,
+               hidden_act="silu", torch_dtype="bfloat16" if a.dtype == "bf16" else "float16", **c)
+    with open(os.path.join(a.out, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=1)
 
-    rng = np.random.default_rng(args.seed)
-    os.makedirs(args.out_dir, exist_ok=True)
-    header, blobs, offset, n_params = {}, [], 0, 0
-    for name, shape, is_norm in tensors(args, rng):
-        data = np.ones(shape, np.float32) if is_norm else rng.standard_normal(shape, np.float32) * 0.02
-        raw = to_bf16(data).tobytes()
-        header[name] = {"dtype": "BF16", "shape": list(shape), "data_offsets": [offset, offset + len(raw)]}
-        blobs.append(raw)
-        offset += len(raw)
-        n_params += data.size
-    header["__metadata__"] = {"format": "pt"}
-    head = json.dumps(header, separators=(",", ":")).encode()
-    head += b" " * (-len(head) % 8)
-    with open(os.path.join(args.out_dir, "model.safetensors"), "wb") as f:
-        f.write(struct.pack("<Q", len(head)))
-        f.write(head)
-        for b in blobs:
-            f.write(b)
-
-    config = {
-        "architectures": ["LlamaForCausalLM"],
-        "model_type": "llama",
-        "vocab_size": args.vocab,
-        "hidden_size": args.hidden,
-        "intermediate_size": args.intermediate,
-        "num_hidden_layers": args.layers,
-        "num_attention_heads": args.heads,
-        "num_key_value_heads": args.kv_heads,
-        "hidden_act": "silu",
-        "max_position_embeddings": args.context,
-        "rms_norm_eps": 1e-5,
-        "rope_theta": 10000.0,
-        "tie_word_embeddings": True,
-        "torch_dtype": "bfloat16",
-        "bos_token_id": 1,
-        "eos_token_id": 2,
-    }
-    with open(os.path.join(args.out_dir, "config.json"), "w") as f:
-        json.dump(config, f, indent=2)
-    print(f"{args.out_dir}: {n_params / 1e6:.1f}M parameters, {offset / 2**20:.1f} MiB bf16")
+    rng = np.random.default_rng(a.seed)
+    block = to_half_bits(rng.normal(0.0, 0.02, 32 << 20).astype(np.float32), a.dtype)
+    one = to_half_bits(np.ones(1, np.float32), a.dtype)[0]
+    tensors = tensor_list(c)
+    header, off = {}, 0
+    for name, shape, _ in tensors:
+        n = int(np.prod(shape)) * 2
+        header[name] = {"dtype": "BF16" if a.dtype == "bf16" else "F16", "shape": list(shape),
+                        "data_offsets": [off, off + n]}
+        off += n
+    hb = json.dumps(header).encode()
+    hb += b" " * ((8 - len(hb) % 8) % 8)
+    with open(os.path.join(a.out, "model.safetensors"), "wb") as f:
+        f.write(struct.pack("<Q", len(hb)))
+        f.write(hb)
+        for name, shape, is_norm in tensors:
+            n = int(np.prod(shape))
+            if is_norm:
+                f.write(np.full(n, one, np.uint16).tobytes())
+                continue
+            start = int(rng.integers(0, block.size))
+            while n > 0:
+                take = min(n, block.size - start)
+                f.write(block[start:start + take].tobytes())
+                n -= take
+                start = 0
+    print(f"{a.out}: {a.shape} {a.dtype}, {off / 2**30:.2f} GiB of weights")
 
 
 if __name__ == "__main__":
