@@ -3,8 +3,11 @@
 
     tools/make_random_model.py --shape llama2-7b --out /tmp/llama2-7b-random [--dtype bf16]
 
-Shapes: llama2-7b (32 layers, hidden 4096, 32 heads, MHA, inter 11008, vocab 32000) and
-llama3-8b (32 layers, hidden 4096, 32/8 heads, inter 14336, vocab 128256, theta 5e5).
+Shapes: llama2-7b (32 layers, hidden 4096, 32 heads, MHA, inter 11008, vocab 32000),
+llama3-8b (32 layers, hidden 4096, 32/8 heads, inter 14336, vocab 128256, theta 5e5) and
+llama-100m (the CPU benchmark model: 12 layers, hidden 768, 12 heads, inter 2048, vocab 32000,
+tied embeddings so every weight byte is read once per decoded token; 109.5M parameters,
+209 MiB bf16; `lightllm bench decode|offline`).
 Weights are N(0, 0.02) (norm weights 1.0), written as one model.safetensors. Generating
 billions of independent values would dominate the run, so each tensor is cut from one 64 MiB
 random block at a random offset (values repeat across tensors; the GPU reads every byte
@@ -24,6 +27,10 @@ SHAPES = {
     "llama3-8b": dict(hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
                       num_attention_heads=32, num_key_value_heads=8, vocab_size=128256,
                       rope_theta=500000.0, max_position_embeddings=8192),
+    "llama-100m": dict(hidden_size=768, intermediate_size=2048, num_hidden_layers=12,
+                       num_attention_heads=12, num_key_value_heads=12, vocab_size=32000,
+                       rope_theta=10000.0, max_position_embeddings=2048,
+                       tie_word_embeddings=True),
 }
 
 
@@ -43,7 +50,9 @@ def tensor_list(c):
                 (p + "mlp.gate_proj.weight", (i, h), False),
                 (p + "mlp.up_proj.weight", (i, h), False),
                 (p + "mlp.down_proj.weight", (h, i), False)]
-    out += [("model.norm.weight", (h,), True), ("lm_head.weight", (v, h), False)]
+    out += [("model.norm.weight", (h,), True)]
+    if not c.get("tie_word_embeddings", False):
+        out += [("lm_head.weight", (v, h), False)]
     return out
 
 
@@ -66,9 +75,9 @@ def main():
     if a.layers > 0:
         c["num_hidden_layers"] = a.layers
     os.makedirs(a.out, exist_ok=True)
+    c.setdefault("tie_word_embeddings", False)
     cfg = dict(architectures=["LlamaForCausalLM"], model_type="llama", rms_norm_eps=1e-5,
-               hidden_act="silu", tie_word_embeddings=False,
-               torch_dtype="bfloat16" if a.dtype == "bf16" else "float16", **c)
+               hidden_act="silu", torch_dtype="bfloat16" if a.dtype == "bf16" else "float16", **c)
     with open(os.path.join(a.out, "config.json"), "w") as f:
         json.dump(cfg, f, indent=1)
 

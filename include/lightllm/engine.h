@@ -87,6 +87,16 @@ struct EngineStats {
   uint64_t requests_finished = 0;
   uint64_t prompt_tokens_total = 0;
   uint64_t generated_tokens_total = 0;
+  // Router counters (cumulative since start).
+  uint64_t steps = 0;               // model steps run
+  uint64_t pauses = 0;              // running requests paused because the pool ran out
+  uint64_t prefill_tokens = 0;      // prompt tokens computed (prefix-cache hits excluded)
+  uint64_t decode_tokens = 0;
+  uint64_t prefix_hit_tokens = 0;   // prompt tokens served from the prefix cache
+  // Router-thread time (steady clock, cumulative): scheduling and bookkeeping (commands,
+  // plan, commit, events, stats) vs running the model step (forward + sampling).
+  double router_seconds = 0.0;
+  double step_seconds = 0.0;
 };
 
 struct ModelInfo {

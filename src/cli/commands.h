@@ -15,5 +15,6 @@ void add_generate_command(CLI::App& app, int& exit_code);
 void add_tokenize_command(CLI::App& app, int& exit_code);
 void add_serve_command(CLI::App& app, int& exit_code);   // serve_command.cpp
 void add_client_command(CLI::App& app, int& exit_code);  // client_command.cpp
+void add_bench_command(CLI::App& app, int& exit_code);   // bench_command.cpp
 
 }  // namespace lightllm::cli

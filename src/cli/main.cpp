@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   lightllm::cli::add_tokenize_command(app, exit_code);
   lightllm::cli::add_serve_command(app, exit_code);
   lightllm::cli::add_client_command(app, exit_code);
+  lightllm::cli::add_bench_command(app, exit_code);
 
   try {
     app.parse(argc, argv);

@@ -2,7 +2,10 @@
 // thread (see engine_impl.h). The output thread lives in output_stage.cpp.
 #include "engine/engine_impl.h"
 
+#include <omp.h>
+
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 
@@ -269,6 +272,9 @@ void EngineImpl::tokenizer_loop() {
 }
 
 void EngineImpl::router_loop() {
+  // OpenMP's thread count is per calling thread: the model runs here, so set it here.
+  if (config_.cpu_threads > 0) omp_set_num_threads(config_.cpu_threads);
+  using Clock = std::chrono::steady_clock;
   for (;;) {
     // Take new commands; wait for one only when there is nothing to run.
     std::vector<RouterCommand> cmds = router_queue_.drain();
@@ -277,13 +283,18 @@ void EngineImpl::router_loop() {
       if (!cmd) break;  // closed and drained
       cmds.push_back(std::move(*cmd));
     }
+    // Busy time only (the wait above is not counted): bookkeeping vs the model step.
+    const Clock::time_point t0 = Clock::now();
+    Clock::duration step_time{};
     for (RouterCommand& cmd : cmds) handle_command(cmd);
 
     if (router_->has_work()) {
       core::Result<StepPlan> plan = router_->plan();
       core::Status st = plan.status();
       if (st.ok() && !plan->empty()) {
+        const Clock::time_point s0 = Clock::now();
         core::Result<StepResult> result = runner_->execute(*plan);
+        step_time = Clock::now() - s0;
         st = result.ok() ? router_->commit(*result) : result.status();
       }
       if (!st.ok()) fail_running(st);
@@ -299,6 +310,7 @@ void EngineImpl::router_loop() {
       }
     }
     const router::RouterStats rs = router_->stats();
+    const Clock::duration busy = Clock::now() - t0;
     {
       std::lock_guard lock(stats_mu_);
       stats_.running = rs.running;
@@ -306,7 +318,15 @@ void EngineImpl::router_loop() {
       stats_.paused = rs.paused;
       stats_.kv_used = rs.kv_used - rs.kv_cached;
       stats_.kv_cached = rs.kv_cached;
+      stats_.steps = rs.steps;
+      stats_.pauses = rs.pauses;
+      stats_.prefill_tokens = rs.prefill_tokens;
+      stats_.decode_tokens = rs.decode_tokens;
+      stats_.prefix_hit_tokens = rs.prefix_hit_tokens;
+      stats_.router_seconds += std::chrono::duration<double>(busy - step_time).count();
+      stats_.step_seconds += std::chrono::duration<double>(step_time).count();
     }
+    // After the stats: a client that sees a final event also sees its slots released.
     if (!out.events.empty()) output_queue_.push(std::move(out));
     if (router_queue_.closed() && router_->idle() && router_queue_.drain().empty()) break;
   }

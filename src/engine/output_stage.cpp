@@ -1,7 +1,8 @@
 // src/engine/output_stage.cpp — the output thread: turns the router's token events into
 // StreamEvents. Detokenizes incrementally (only complete UTF-8 leaves), matches stop strings
 // across tokens (text that may start a stop string is held back), asks the router to finish a
-// sequence whose stop string matched, and sends exactly one final event per completion.
+// sequence whose stop string matched (looked for once min_new_tokens tokens are out), and sends
+// exactly one final event per completion.
 #include "core/log.h"
 #include "engine/engine_impl.h"
 
@@ -37,9 +38,16 @@ void EngineImpl::emit_output(const router::SeqEvent& ev) {
     t.logprob = ev.token.logprob;
     if (tokenizer_) {
       t.special = tokenizer_->is_special(t.id);
-      auto r = c.stops->push(c.detok->push(t.id));
-      t.text = r.text;
-      stopped_by_string = r.stopped;
+      std::string piece = c.detok->push(t.id);
+      if (c.completion_tokens + 1 < req->input.params.min_new_tokens) {
+        // Before min_new_tokens, stop strings are not looked for (the sampler masks EOS and
+        // stop ids the same way); the matcher sees only the text after that point.
+        t.text = std::move(piece);
+      } else {
+        auto r = c.stops->push(piece);
+        t.text = std::move(r.text);
+        stopped_by_string = r.stopped;
+      }
       for (const auto& [id, lp] : ev.token.top_logprobs)
         t.top_logprobs.push_back({id, tokenizer_->decode({&id, 1}, false), lp});
     } else {

@@ -1,0 +1,327 @@
+// src/cli/bench_command.cpp — `lightllm bench offline|decode`: the offline benchmarks of
+// DESIGN.md §7 (timings, never pass/fail; figures go to docs/PERFORMANCE.md with the command).
+//
+//  offline: N greedy requests (random prompt lengths, fixed output length, EOS ignored) through
+//           the Engine all at once, then the same requests one at a time (each on a fresh engine,
+//           so the prefix cache cannot help either run). Prints output tokens/s both ways, the
+//           ratio, and the router thread's bookkeeping time (commands, plan, commit, events)
+//           against its model-step time (EngineStats::router_seconds / step_seconds).
+//  decode:  batch-1 decode of a model folder, run directly on the model (no engine), next to the
+//           memory-bandwidth bound: weight bytes / copy bandwidth measured in the same process
+//           with the same threads (STREAM convention: read + written bytes per second).
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "cli/engine_flags.h"
+#include "lightllm/engine.h"
+#include "models/model.h"
+#include "models/step_batch_builder.h"
+
+namespace lightllm::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+std::string load_average() {
+  std::ifstream f("/proc/loadavg");
+  std::string a, b, c;
+  f >> a >> b >> c;
+  return a + " " + b + " " + c;
+}
+
+// --- offline ------------------------------------------------------------------------------
+
+struct OfflineOptions {
+  EngineConfig engine;
+  int num_requests = 64;
+  int min_prompt_len = 8;
+  int max_prompt_len = 128;
+  int output_len = 64;
+  int serial_requests = -1;  // how many to run one at a time; -1 = all
+  uint32_t seed = 0;
+};
+
+struct RunResult {
+  double seconds = 0;
+  int64_t output_tokens = 0;
+  EngineStats stats;
+  std::string error;
+};
+
+// Runs `reqs` on a fresh engine: all submitted at once (`together`) or each after the previous
+// one finished.
+RunResult run_requests(const EngineConfig& cfg, const std::vector<GenerateRequest>& reqs,
+                       bool together) {
+  RunResult res;
+  std::unique_ptr<Engine> engine = Engine::create(cfg, &res.error);
+  if (!engine) return res;
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t done = 0;
+  auto on_event = [&](const StreamEvent& ev) {
+    std::lock_guard lock(mu);
+    res.output_tokens += static_cast<int64_t>(ev.tokens.size());
+    if (ev.finished) {
+      if (ev.finish_reason == FinishReason::error) res.error = ev.error;
+      ++done;
+      cv.notify_all();
+    }
+  };
+  const Clock::time_point t0 = Clock::now();
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    if (engine->submit(reqs[i], on_event, &res.error) == 0) return res;
+    if (!together) {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return done == i + 1; });
+    }
+  }
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return done == reqs.size(); });
+  }
+  res.seconds = seconds_since(t0);
+  res.stats = engine->stats();
+  engine->shutdown();
+  return res;
+}
+
+void print_run(const char* name, const RunResult& r) {
+  const double step_ms = r.stats.steps ? 1e3 * r.stats.step_seconds / r.stats.steps : 0;
+  const double router_ms = r.stats.steps ? 1e3 * r.stats.router_seconds / r.stats.steps : 0;
+  std::printf(
+      "%-10s %8.2f s  %8lld tokens  %9.1f tok/s  %6llu steps  step %.3f ms  router %.4f ms "
+      "(%.2f%% of step time)\n",
+      name, r.seconds, static_cast<long long>(r.output_tokens), r.output_tokens / r.seconds,
+      static_cast<unsigned long long>(r.stats.steps), step_ms, router_ms,
+      r.stats.step_seconds > 0 ? 100.0 * r.stats.router_seconds / r.stats.step_seconds : 0);
+}
+
+int run_offline(const OfflineOptions& opt) {
+  EngineConfig cfg = opt.engine;
+  if (cfg.model_dir.empty()) cfg.model_dir = default_model_dir();
+  if (opt.num_requests < 1 || opt.min_prompt_len < 1 || opt.max_prompt_len < opt.min_prompt_len ||
+      opt.output_len < 1) {
+    std::fprintf(stderr,
+                 "lightllm bench offline: need --num-requests >= 1, 1 <= --min-prompt-len "
+                 "<= --max-prompt-len, --output-len >= 1\n");
+    return kExitBadInput;
+  }
+  std::string error;
+  int64_t vocab = 0;
+  {
+    std::unique_ptr<Engine> probe = Engine::create(cfg, &error);
+    if (!probe) {
+      std::fprintf(stderr, "lightllm bench offline: %s\n", error.c_str());
+      return kExitFailure;
+    }
+    vocab = probe->model_info().vocab_size;
+    std::printf("model %s (%s), %d requests, prompts %d..%d tokens, %d output tokens each\n",
+                probe->model_info().name.c_str(), probe->model_info().architecture.c_str(),
+                opt.num_requests, opt.min_prompt_len, opt.max_prompt_len, opt.output_len);
+  }
+  std::mt19937 rng(opt.seed);
+  std::vector<GenerateRequest> reqs;
+  for (int i = 0; i < opt.num_requests; ++i) {
+    GenerateRequest r;
+    const int len = std::uniform_int_distribution<int>(opt.min_prompt_len, opt.max_prompt_len)(rng);
+    for (int t = 0; t < len; ++t)
+      r.prompt_ids.push_back(std::uniform_int_distribution<int32_t>(
+          std::min<int32_t>(3, static_cast<int32_t>(vocab - 1)),
+          static_cast<int32_t>(vocab - 1))(rng));
+    r.params.do_sample = false;
+    r.params.max_new_tokens = opt.output_len;
+    r.params.min_new_tokens = 1;
+    r.params.ignore_eos = true;
+    reqs.push_back(std::move(r));
+  }
+  const RunResult batched = run_requests(cfg, reqs, true);
+  if (!batched.error.empty()) {
+    std::fprintf(stderr, "lightllm bench offline: %s\n", batched.error.c_str());
+    return kExitFailure;
+  }
+  const size_t n_serial = opt.serial_requests < 0
+                              ? reqs.size()
+                              : std::min(reqs.size(), static_cast<size_t>(opt.serial_requests));
+  std::vector<GenerateRequest> serial_reqs(reqs.begin(),
+                                           reqs.begin() + static_cast<long>(n_serial));
+  RunResult serial;
+  if (n_serial > 0) {
+    serial = run_requests(cfg, serial_reqs, false);
+    if (!serial.error.empty()) {
+      std::fprintf(stderr, "lightllm bench offline: %s\n", serial.error.c_str());
+      return kExitFailure;
+    }
+  }
+  print_run("together", batched);
+  if (n_serial > 0) {
+    print_run("one-by-one", serial);
+    if (n_serial < reqs.size())
+      std::printf("(one-by-one ran the first %zu of %zu requests)\n", n_serial, reqs.size());
+    std::printf(
+        "throughput ratio together / one-by-one: %.2fx\n",
+        (batched.output_tokens / batched.seconds) / (serial.output_tokens / serial.seconds));
+  }
+  std::printf("load average: %s\n", load_average().c_str());
+  return kExitOk;
+}
+
+// --- decode -------------------------------------------------------------------------------
+
+struct DecodeOptions {
+  std::string model_dir;
+  int prompt_len = 32;
+  int tokens = 128;
+  int repeats = 3;
+  int64_t copy_mib = 1024;
+};
+
+// Multi-threaded copy bandwidth (bytes read + written per second), best of `repeats`.
+double copy_bandwidth(int64_t bytes, int repeats) {
+  std::vector<char> src(static_cast<size_t>(bytes)), dst(static_cast<size_t>(bytes));
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < bytes; i += 4096) {  // touch the pages from the threads that copy
+    src[static_cast<size_t>(i)] = static_cast<char>(i);
+    dst[static_cast<size_t>(i)] = 0;
+  }
+  double best = 0;
+  for (int r = 0; r < repeats; ++r) {
+    const Clock::time_point t0 = Clock::now();
+#pragma omp parallel
+    {
+      const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+      const int64_t lo = bytes * t / nt, hi = bytes * (t + 1) / nt;
+      std::memcpy(dst.data() + lo, src.data() + lo, static_cast<size_t>(hi - lo));
+    }
+    best = std::max(best, 2.0 * static_cast<double>(bytes) / seconds_since(t0));
+  }
+  volatile char sink = dst[static_cast<size_t>(bytes / 2)];
+  (void)sink;
+  return best;
+}
+
+int run_decode(const DecodeOptions& opt) {
+  const std::string dir = opt.model_dir.empty() ? default_model_dir() : opt.model_dir;
+  auto loaded = models::load_model(dir);
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "lightllm bench decode: %s\n", loaded.status().to_string().c_str());
+    return kExitFailure;
+  }
+  models::Model& model = **loaded;
+  const models::ModelShape& s = model.shape();
+  const int64_t capacity = opt.prompt_len + opt.tokens;
+  if (opt.prompt_len < 1 || opt.tokens < 1 || capacity > s.max_context) {
+    std::fprintf(stderr,
+                 "lightllm bench decode: need 1 <= --prompt-len, 1 <= --tokens and their "
+                 "sum <= the model context (%lld)\n",
+                 static_cast<long long>(s.max_context));
+    return kExitBadInput;
+  }
+  const core::DType kv_dtype =
+      s.weight_dtype == core::DType::f32 ? core::DType::f32 : core::DType::bf16;
+  models::KvStorage kv =
+      models::KvStorage::allocate(s.n_layers, capacity, s.n_kv_heads, s.head_dim, kv_dtype);
+  std::vector<int32_t> row(static_cast<size_t>(capacity));
+  std::iota(row.begin(), row.end(), 0);  // one request, slots in order
+  models::StepBatchBuilder builder(row.data(), capacity);
+  core::Tensor logits = core::Tensor::empty({1, s.vocab}, core::DType::f32);
+  std::mt19937 rng(1);
+  std::vector<int32_t> prompt(static_cast<size_t>(opt.prompt_len));
+  for (auto& t : prompt)
+    t = std::uniform_int_distribution<int32_t>(0, static_cast<int32_t>(s.vocab - 1))(rng);
+
+  const double weight_bytes = static_cast<double>(model.weight_bytes());
+  // On a shared machine the bandwidth varies with the neighbours' load: measure it before and
+  // after the decode runs and take the best, so the bound is not understated.
+  const double bw_before = copy_bandwidth(opt.copy_mib << 20, 5);
+  std::printf("model %s: %s, %d layers, hidden %lld, vocab %lld, %.1f MiB of weights, %d threads\n",
+              dir.c_str(), core::dtype_name(s.weight_dtype).data(), s.n_layers,
+              static_cast<long long>(s.hidden), static_cast<long long>(s.vocab),
+              weight_bytes / (1 << 20), omp_get_max_threads());
+
+  double best_tps = 0;
+  for (int r = 0; r < opt.repeats; ++r) {
+    models::StepSegment seg{.req_row = 0, .tokens = prompt, .cached_len = 0};
+    core::Status st = model.forward(builder.build({&seg, 1}), kv, logits);
+    int32_t next = 0;
+    const Clock::time_point t0 = Clock::now();
+    for (int i = 0; i < opt.tokens && st.ok(); ++i) {
+      const float* l = logits.data<float>();
+      next = static_cast<int32_t>(std::max_element(l, l + s.vocab) - l);
+      seg = {.req_row = 0, .tokens = {&next, 1}, .cached_len = opt.prompt_len + i};
+      st = model.forward(builder.build({&seg, 1}), kv, logits);
+    }
+    if (!st.ok()) {
+      std::fprintf(stderr, "lightllm bench decode: %s\n", st.to_string().c_str());
+      return kExitFailure;
+    }
+    const double tps = opt.tokens / seconds_since(t0);
+    best_tps = std::max(best_tps, tps);
+    std::printf("run %d: %d decode steps (context %d..%lld): %.1f tok/s, %.2f ms/token\n", r + 1,
+                opt.tokens, opt.prompt_len, static_cast<long long>(capacity), tps, 1e3 / tps);
+  }
+  const double bw_after = copy_bandwidth(opt.copy_mib << 20, 5);
+  const double bw = std::max(bw_before, bw_after);
+  const double bound = bw / weight_bytes;  // tokens/s if every weight byte streams once per token
+  std::printf(
+      "copy bandwidth (read+write, %lld MiB buffers): %.2f GB/s before, %.2f GB/s after "
+      "-> bound %.1f tok/s\n",
+      static_cast<long long>(opt.copy_mib), bw_before / 1e9, bw_after / 1e9, bound);
+  std::printf("best %.1f tok/s = %.0f%% of the bandwidth bound; weights streamed at %.2f GB/s\n",
+              best_tps, 100.0 * best_tps / bound, best_tps * weight_bytes / 1e9);
+  std::printf("load average: %s\n", load_average().c_str());
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app, int& exit_code) {
+  auto* bench = app.add_subcommand("bench", "Offline benchmarks (figures for docs/PERFORMANCE.md)");
+  bench->require_subcommand(1);
+
+  auto* off = bench->add_subcommand("offline", "N requests all at once vs one at a time");
+  auto oo = std::make_shared<OfflineOptions>();
+  add_engine_flags(*off, oo->engine);
+  off->add_option("--num-requests", oo->num_requests, "Requests")->capture_default_str();
+  off->add_option("--min-prompt-len", oo->min_prompt_len, "Shortest prompt (tokens)")
+      ->capture_default_str();
+  off->add_option("--max-prompt-len", oo->max_prompt_len, "Longest prompt (tokens)")
+      ->capture_default_str();
+  off->add_option("--output-len", oo->output_len, "Generated tokens per request (EOS ignored)")
+      ->capture_default_str();
+  off->add_option("--serial-requests", oo->serial_requests,
+                  "How many of the requests to also run one at a time (-1 = all, 0 = none)")
+      ->capture_default_str();
+  off->add_option("--seed", oo->seed, "Prompt generator seed")->capture_default_str();
+  off->callback([oo, &exit_code] { exit_code = run_offline(*oo); });
+
+  auto* dec =
+      bench->add_subcommand("decode", "Batch-1 decode tokens/s vs the memory-bandwidth bound");
+  auto od = std::make_shared<DecodeOptions>();
+  dec->add_option("--model", od->model_dir, "Model folder (default: the bundled model)");
+  dec->add_option("--prompt-len", od->prompt_len, "Prompt tokens before decoding")
+      ->capture_default_str();
+  dec->add_option("--tokens", od->tokens, "Decode steps per run")->capture_default_str();
+  dec->add_option("--repeats", od->repeats, "Runs (the best is reported)")->capture_default_str();
+  dec->add_option("--copy-mib", od->copy_mib, "Buffer size of the copy-bandwidth test")
+      ->capture_default_str();
+  dec->callback([od, &exit_code] { exit_code = run_decode(*od); });
+}
+
+}  // namespace lightllm::cli
