@@ -2,6 +2,7 @@
 // released only once it cannot be a stop prefix, and joined output equals the reference cut.
 #include <gtest/gtest.h>
 
+#include "tokenizer/incremental_detokenizer.h"
 #include "tokenizer/stop_matcher.h"
 
 namespace lightllm::tokenizer {
@@ -60,3 +61,26 @@ TEST(StopMatcher, MultibyteStop) {
 
 }  // namespace
 }  // namespace lightllm::tokenizer
+
+// Found by tests/fuzz/tokenizer_fuzz: with byte fallback, HF decodes a run of <0xXX> pieces as
+// one UTF-8 sequence (an invalid run -> one U+FFFD per byte), so '>' followed by a lone lead
+// byte reads as two U+FFFD. The stream must hold byte pieces until their run ends and never
+// emit anything but whole UTF-8 characters.
+TEST(IncrementalDetokenizer, ByteFallbackRunIsDecodedAsAWhole) {
+  auto tok = lightllm::tokenizer::Tokenizer::from_tokenizer_json(
+      std::string(LIGHTLLM_SOURCE_DIR) + "/tests/data/tokenizer/models/mistral/tokenizer.json");
+  ASSERT_TRUE(tok.ok()) << tok.status().to_string();
+  const auto gt = (*tok)->token_to_id("<0x3E>"), lead = (*tok)->token_to_id("<0xDA>");
+  const auto word = (*tok)->token_to_id("▁the");
+  ASSERT_TRUE(gt && lead && word);
+  for (const std::vector<int32_t>& ids : std::vector<std::vector<int32_t>>{
+           {*gt, *lead}, {*gt, *lead, *word}, {*word, *gt, *lead, *gt, *word}}) {
+    for (bool skip : {false, true}) {
+      lightllm::tokenizer::IncrementalDetokenizer detok(**tok, skip, {});
+      std::string streamed;
+      for (int32_t id : ids) streamed += detok.push(id);
+      streamed += detok.finish();
+      EXPECT_EQ(streamed, (*tok)->decode(ids, skip));
+    }
+  }
+}
