@@ -61,7 +61,9 @@ std::string IncrementalDetokenizer::decode_range(size_t begin, size_t end) const
 
 std::string IncrementalDetokenizer::push(int32_t id) {
   ids_.push_back(id);
-  if (is_byte_piece(tok_, id)) return {};  // wait for the end of the byte run
+  // Wait for the end of a byte run; a skipped special token leaves the run open (its
+  // neighbours become adjacent in the decode).
+  if (is_byte_piece(tok_, id) || (skip_special_ && tok_.is_special(id))) return {};
   const std::string prefix_text = decode_range(prefix_offset_, read_offset_);
   const std::string new_text = decode_range(prefix_offset_, ids_.size());
   if (new_text.size() <= prefix_text.size() || ends_with_replacement(new_text)) return {};

@@ -72,9 +72,10 @@ TEST(IncrementalDetokenizer, ByteFallbackRunIsDecodedAsAWhole) {
   ASSERT_TRUE(tok.ok()) << tok.status().to_string();
   const auto gt = (*tok)->token_to_id("<0x3E>"), lead = (*tok)->token_to_id("<0xDA>");
   const auto word = (*tok)->token_to_id("▁the");
-  ASSERT_TRUE(gt && lead && word);
+  const auto unk = (*tok)->token_to_id("<unk>");  // special: skipping it joins the byte runs
+  ASSERT_TRUE(gt && lead && word && unk);
   for (const std::vector<int32_t>& ids : std::vector<std::vector<int32_t>>{
-           {*gt, *lead}, {*gt, *lead, *word}, {*word, *gt, *lead, *gt, *word}}) {
+           {*gt, *lead}, {*gt, *lead, *word}, {*word, *gt, *lead, *gt, *word}, {*gt, *unk, *lead}}) {
     for (bool skip : {false, true}) {
       lightllm::tokenizer::IncrementalDetokenizer detok(**tok, skip, {});
       std::string streamed;
