@@ -1,5 +1,8 @@
 // src/models/llama.cpp — the LLaMA family: LlamaForCausalLM, MistralForCausalLM (sliding
-// window), Qwen2ForCausalLM (q/k/v bias), InternLMForCausalLM (q/k/v/o bias).
+// window), Qwen2ForCausalLM (q/k/v bias), InternLMForCausalLM (q/k/v/o bias),
+// MiniCPMForCausalLM (openbmb modeling_minicpm.py: embeddings x scale_emb, each sublayer's
+// output x scale_depth/sqrt(num_layers) before the residual add, logits of
+// final_norm(h) / (hidden/dim_model_base), tie_word_embeddings defaulting to true).
 // HF reference: transformers/models/{llama,mistral,qwen2}/modeling_*.py and InternLM's
 // modeling_internlm.py. Pre-norm decoder: RMSNorm → attention (RoPE, GQA) → residual →
 // RMSNorm → SwiGLU MLP → residual; final RMSNorm; lm_head (or tied embeddings).
@@ -10,7 +13,9 @@
 #include "models/layers/attention.h"
 #include "models/layers/common.h"
 #include "models/layers/mlp.h"
+#include "models/layers/rms_decoder.h"
 #include "models/llama_family.h"
+#include "models/loader/json_fields.h"
 #include "models/loader/model_config.h"
 #include "models/loader/weight_store.h"
 
@@ -25,6 +30,7 @@ struct LlamaVariant {
   bool attention_bias_flag = false;  // config "attention_bias" (Llama) turns on q/k/v/o biases
   bool sliding_window = false;       // honour config "sliding_window"
   bool needs_use_sliding_window = false;  // Qwen2: only when "use_sliding_window" is true
+  bool minicpm_scales = false;  // MiniCPM: scale_emb, scale_depth, dim_model_base (required)
 };
 
 constexpr LlamaVariant kVariants[] = {
@@ -33,6 +39,7 @@ constexpr LlamaVariant kVariants[] = {
     {.architecture = "Qwen2ForCausalLM", .qkv_bias_always = true, .sliding_window = true,
      .needs_use_sliding_window = true},
     {.architecture = "InternLMForCausalLM", .bias_flag = true},
+    {.architecture = "MiniCPMForCausalLM", .attention_bias_flag = true, .minicpm_scales = true},
 };
 
 struct LlamaLayer {
@@ -58,6 +65,7 @@ class LlamaModel final : public Model {
   float eps_ = 1e-6f;
   layers::AttentionShape attn_shape_;
   int32_t sliding_window_ = 0;
+  float embed_scale_ = 1.0f, residual_scale_ = 1.0f, logit_scale_ = 1.0f;  // MiniCPM
   Tensor embed_, final_norm_, lm_head_;
   std::vector<LlamaLayer> layers_;
   int64_t weight_bytes_ = 0;
@@ -92,6 +100,22 @@ Result<std::unique_ptr<Model>> LlamaModel::load(const loader::ModelConfig& cfg,
                          (!var.needs_use_sliding_window || cfg.use_sliding_window.value_or(false));
   if (window_on) m->sliding_window_ = static_cast<int32_t>(*cfg.sliding_window);
 
+  bool tie = cfg.tie_word_embeddings;
+  if (var.minicpm_scales) {
+    loader::JsonFields f(cfg.raw, cfg.path);
+    double v[3] = {0, 0, 0};
+    const char* keys[3] = {"scale_emb", "scale_depth", "dim_model_base"};
+    for (int i = 0; i < 3; ++i) {
+      LLM_ASSIGN_OR_RETURN(auto x, f.opt_double(keys[i]));
+      if (!x || !(*x > 0)) return f.error(keys[i], "is required for MiniCPM and must be > 0");
+      v[i] = *x;
+    }
+    m->embed_scale_ = static_cast<float>(v[0]);
+    m->residual_scale_ = static_cast<float>(v[1] / std::sqrt(static_cast<double>(s.n_layers)));
+    m->logit_scale_ = static_cast<float>(v[2] / static_cast<double>(s.hidden));
+    LLM_ASSIGN_OR_RETURN(auto t, f.opt_bool("tie_word_embeddings"));
+    tie = t.value_or(true);  // MiniCPMConfig's default
+  }
   const bool attn_bias = (var.bias_flag && cfg.bias.value_or(false)) ||
                          (var.attention_bias_flag && cfg.attention_bias);
   const bool qkv_bias = var.qkv_bias_always || attn_bias;
@@ -102,7 +126,7 @@ Result<std::unique_ptr<Model>> LlamaModel::load(const loader::ModelConfig& cfg,
   const int64_t q_dim = s.n_heads * D, kv_dim = s.n_kv_heads * D;
   LLM_ASSIGN_OR_RETURN(m->embed_, store.get("model.embed_tokens.weight", {s.vocab, H}));
   LLM_ASSIGN_OR_RETURN(m->final_norm_, store.get("model.norm.weight", {H}));
-  if (cfg.tie_word_embeddings && !store.contains("lm_head.weight")) {
+  if (tie && !store.contains("lm_head.weight")) {
     m->lm_head_ = m->embed_;
   } else {
     LLM_ASSIGN_OR_RETURN(m->lm_head_, store.get("lm_head.weight", {s.vocab, H}));
@@ -159,6 +183,7 @@ Status LlamaModel::forward(const StepBatch& batch, KvStorage& kv, Tensor& logits
   Tensor normed = ws_.get(Buf::normed, {n_tokens, H});
   Tensor proj = ws_.get(Buf::proj_out, {n_tokens, H});
   LLM_RETURN_IF_ERROR(ops::embedding(embed_, batch.token_ids, residual));
+  if (embed_scale_ != 1.0f) layers::scale_in_place(residual, embed_scale_);
   LLM_RETURN_IF_ERROR(ops::rms_norm(residual, layers_[0].input_norm, eps_, normed));
 
   StepBatch step = batch;
@@ -169,13 +194,17 @@ Status LlamaModel::forward(const StepBatch& batch, KvStorage& kv, Tensor& logits
     const LlamaLayer& L = layers_[l];
     LLM_RETURN_IF_ERROR(
         layers::self_attention(L.attn, attn_shape_, normed, step, kv.layers[l], ws_, proj));
+    if (residual_scale_ != 1.0f) layers::scale_in_place(proj, residual_scale_);
     LLM_RETURN_IF_ERROR(ops::add_rms_norm(residual, proj, L.post_norm, eps_, normed));
     LLM_RETURN_IF_ERROR(layers::gated_mlp(L.mlp, layers::Activation::silu, normed, ws_, proj));
+    if (residual_scale_ != 1.0f) layers::scale_in_place(proj, residual_scale_);
     const Tensor& next_norm = l + 1 < layers_.size() ? layers_[l + 1].input_norm : final_norm_;
     LLM_RETURN_IF_ERROR(ops::add_rms_norm(residual, proj, next_norm, eps_, normed));
     if (observer) observer(static_cast<int>(l), residual);
   }
-  return lm_head_rows(normed, batch.logit_rows, lm_head_, ws_, logits);
+  LLM_RETURN_IF_ERROR(lm_head_rows(normed, batch.logit_rows, lm_head_, ws_, logits));
+  if (logit_scale_ != 1.0f) layers::scale_in_place(logits, logit_scale_);
+  return {};
 }
 
 }  // namespace

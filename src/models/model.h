@@ -81,6 +81,11 @@ Result<std::unique_ptr<Model>> load_model(const std::string& model_dir);
 // The architectures load_model() knows (the registry in registry.cpp is the only list).
 std::vector<std::string> supported_architectures();
 
+// The number of parameters the family loads for `config`, from its tensor table (names and
+// shapes from config.json alone: no weights are read or allocated). unimplemented for families
+// without a table.
+Result<int64_t> parameter_count(const loader::ModelConfig& config);
+
 // config.architecture when a family supports it; otherwise unimplemented, naming the
 // architecture, the config file and the supported list.
 Result<std::string> resolve_architecture(const loader::ModelConfig& config);

@@ -7,6 +7,7 @@
 #include "models/loader/model_config.h"
 #include "models/loader/weight_store.h"
 #include "models/model.h"
+#include "models/remote_code_families.h"
 
 namespace lightllm::models {
 namespace {
@@ -14,15 +15,19 @@ namespace {
 using Loader = Result<std::unique_ptr<Model>> (*)(const loader::ModelConfig&,
                                                   loader::WeightStore&);
 using ArchList = std::vector<std::string> (*)();
+using TensorList = Result<std::vector<layers::TensorSpec>> (*)(const loader::ModelConfig&);
 
 struct Family {
   std::string_view name;
   ArchList architectures;
   Loader load;
+  TensorList tensors = nullptr;  // optional: the weights it loads for a config (name, shape)
 };
 
 constexpr Family kFamilies[] = {
     {"llama", llama_family_architectures, load_llama_family},
+    {"chatglm", chatglm_architectures, load_chatglm, chatglm_tensors},
+    {"qwen1", qwen1_architectures, load_qwen1, qwen1_tensors},
 };
 
 }  // namespace
@@ -49,6 +54,15 @@ Result<std::string> resolve_architecture(const loader::ModelConfig& config) {
   for (const auto& a : supported_architectures()) known += (known.empty() ? "" : ", ") + a;
   return core::unimplemented("{}: architecture '{}' is not supported (supported: {})", config.path,
                              config.architecture, known);
+}
+
+Result<int64_t> parameter_count(const loader::ModelConfig& config) {
+  LLM_RETURN_IF_ERROR(resolve_architecture(config).status());
+  const Family* f = family_of(config.architecture);
+  if (f->tensors == nullptr)
+    return core::unimplemented("{}: no tensor table for the '{}' family", config.path, f->name);
+  LLM_ASSIGN_OR_RETURN(std::vector<layers::TensorSpec> table, f->tensors(config));
+  return layers::count_parameters(table);
 }
 
 Result<std::unique_ptr<Model>> load_model(const std::string& model_dir) {

@@ -39,7 +39,11 @@ Status self_attention(const AttentionWeights& w, const AttentionShape& s, const 
   Tensor q3 = q.reshape({n_tokens, s.n_heads, s.head_dim});    // [n_tokens, n_heads, head_dim]
   Tensor k3 = k.reshape({n_tokens, s.n_kv_heads, s.head_dim});  // [n_tokens, n_kv_heads, hd]
   Tensor v3 = v.reshape({n_tokens, s.n_kv_heads, s.head_dim});
-  if (s.use_rope) LLM_RETURN_IF_ERROR(apply_rope(s, batch, q3, k3));
+  if (s.position_fn) {
+    LLM_RETURN_IF_ERROR(s.position_fn(batch, q3, k3));
+  } else if (s.use_rope) {
+    LLM_RETURN_IF_ERROR(apply_rope(s, batch, q3, k3));
+  }
   LLM_RETURN_IF_ERROR(ops::store_kv(k3, v3, batch.out_slots, kv));
 
   Tensor attn = ws.get(Buf::attn_out, {n_tokens, s.n_heads, s.head_dim});

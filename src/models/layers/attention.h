@@ -3,6 +3,7 @@
 // req_to_token, output projection.
 #pragma once
 
+#include <functional>
 #include <vector>
 
 #include "models/layers/workspace.h"
@@ -23,6 +24,10 @@ struct AttentionShape {
   bool use_rope = true;
   ops::RopeConfig rope;
   std::vector<float> inv_freq;  // [rotary_dim/2] for sequences within the trained length
+  // When set, replaces the built-in rotary step: called on q [n_tokens, n_heads, head_dim] and
+  // k [n_tokens, n_kv_heads, head_dim] after the projections, before K is stored (Qwen v1:
+  // per-sequence NTK base and log-n query scaling).
+  std::function<Status(const StepBatch&, Tensor& q, Tensor& k)> position_fn;
 };
 
 // The rotary frequencies, computed once. Dynamic NTK scaling depends on each sequence's length
