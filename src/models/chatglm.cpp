@@ -144,8 +144,8 @@ Result<std::unique_ptr<Model>> ChatGlmModel::load(const loader::ModelConfig& cfg
 
   const int64_t H = d.hidden, P = int64_t{d.heads} * d.head_dim;
   const int64_t KV = int64_t{d.groups} * d.head_dim;
-  LLM_ASSIGN_OR_RETURN(dec.embed, store.get("transformer.embedding.word_embeddings.weight",
-                                            {d.vocab, H}));
+  LLM_ASSIGN_OR_RETURN(dec.embed,
+                       store.get("transformer.embedding.word_embeddings.weight", {d.vocab, H}));
   LLM_ASSIGN_OR_RETURN(dec.final_norm,
                        store.get("transformer.encoder.final_layernorm.weight", {H}));
   dec.final_norm = small_weight_f32(dec.final_norm);
@@ -199,7 +199,9 @@ Result<std::unique_ptr<Model>> load_chatglm(const loader::ModelConfig& cfg,
   return ChatGlmModel::load(cfg, store);
 }
 
-std::vector<std::string> chatglm_architectures() { return {"ChatGLMModel"}; }
+std::vector<std::string> chatglm_architectures() {
+  return {"ChatGLMModel"};
+}
 
 Result<std::vector<layers::TensorSpec>> chatglm_tensors(const loader::ModelConfig& cfg) {
   LLM_ASSIGN_OR_RETURN(GlmDims d, glm_dims(cfg));

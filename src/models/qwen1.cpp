@@ -92,8 +92,8 @@ std::vector<layers::TensorSpec> qwen_table(const QwenDims& d) {
 }
 
 int64_t ntk_alpha(int64_t true_seq_len, int64_t seq_length) {
-  const double context = std::log2(static_cast<double>(true_seq_len) /
-                                   static_cast<double>(seq_length)) + 1.0;
+  const double context =
+      std::log2(static_cast<double>(true_seq_len) / static_cast<double>(seq_length)) + 1.0;
   const int64_t alpha = (int64_t{1} << static_cast<int>(std::max(0.0, std::ceil(context)))) - 1;
   return std::max<int64_t>(alpha, 1);
 }
@@ -124,9 +124,9 @@ class QwenModel final : public Model {
   layers::RmsDecoder dec_;
   int64_t weight_bytes_ = 0;
   Workspace ws_;
-  std::vector<RowState> rows_;                       // by req_to_token row
-  std::vector<int64_t> step_alpha_;                  // [n_reqs] this step's alpha per request
-  std::map<int64_t, std::vector<float>> inv_freq_;   // alpha -> [rotary_dim/2]
+  std::vector<RowState> rows_;                      // by req_to_token row
+  std::vector<int64_t> step_alpha_;                 // [n_reqs] this step's alpha per request
+  std::map<int64_t, std::vector<float>> inv_freq_;  // alpha -> [rotary_dim/2]
 };
 
 // Once per step (all layers share it): each request's NTK alpha.
@@ -255,7 +255,9 @@ Result<std::unique_ptr<Model>> load_qwen1(const loader::ModelConfig& cfg,
   return QwenModel::load(cfg, store);
 }
 
-std::vector<std::string> qwen1_architectures() { return {"QWenLMHeadModel"}; }
+std::vector<std::string> qwen1_architectures() {
+  return {"QWenLMHeadModel"};
+}
 
 Result<std::vector<layers::TensorSpec>> qwen1_tensors(const loader::ModelConfig& cfg) {
   LLM_ASSIGN_OR_RETURN(QwenDims d, qwen_dims(cfg));

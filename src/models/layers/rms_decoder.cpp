@@ -32,8 +32,7 @@ Status rms_decoder_forward(const RmsDecoder& d, const StepBatch& batch, KvStorag
   step.attn.scale = 1.0f / std::sqrt(static_cast<float>(d.attn_shape.head_dim));
   for (size_t l = 0; l < d.layers.size(); ++l) {
     const RmsDecoderLayer& L = d.layers[l];
-    LLM_RETURN_IF_ERROR(
-        self_attention(L.attn, d.attn_shape, normed, step, kv.layers[l], ws, proj));
+    LLM_RETURN_IF_ERROR(self_attention(L.attn, d.attn_shape, normed, step, kv.layers[l], ws, proj));
     if (d.residual_scale != 1.0f) scale_in_place(proj, d.residual_scale);
     LLM_RETURN_IF_ERROR(ops::add_rms_norm(residual, proj, L.post_norm, d.eps, normed));
     LLM_RETURN_IF_ERROR(gated_mlp(L.mlp, Activation::silu, normed, ws, proj));
