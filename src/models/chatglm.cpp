@@ -76,12 +76,11 @@ std::string layer_prefix(int64_t i) {
   return "transformer.encoder.layers." + std::to_string(i) + ".";
 }
 
-std::vector<layers::TensorSpec> glm_table(const GlmDims& d) {
+std::vector<TensorSpec> glm_table(const GlmDims& d) {
   const int64_t H = d.hidden, P = int64_t{d.heads} * d.head_dim;
-  std::vector<layers::TensorSpec> t = {
-      {"transformer.embedding.word_embeddings.weight", {d.vocab, H}},
-      {"transformer.encoder.final_layernorm.weight", {H}},
-      {"transformer.output_layer.weight", {d.vocab, H}}};
+  std::vector<TensorSpec> t = {{"transformer.embedding.word_embeddings.weight", {d.vocab, H}},
+                               {"transformer.encoder.final_layernorm.weight", {H}},
+                               {"transformer.output_layer.weight", {d.vocab, H}}};
   for (int64_t i = 0; i < d.layers; ++i) {
     const std::string p = layer_prefix(i);
     t.push_back({p + "input_layernorm.weight", {H}});
@@ -203,7 +202,7 @@ std::vector<std::string> chatglm_architectures() {
   return {"ChatGLMModel"};
 }
 
-Result<std::vector<layers::TensorSpec>> chatglm_tensors(const loader::ModelConfig& cfg) {
+Result<std::vector<TensorSpec>> chatglm_tensors(const loader::ModelConfig& cfg) {
   LLM_ASSIGN_OR_RETURN(GlmDims d, glm_dims(cfg));
   return glm_table(d);
 }

@@ -81,6 +81,15 @@ Result<std::unique_ptr<Model>> load_model(const std::string& model_dir);
 // The architectures load_model() knows (the registry in registry.cpp is the only list).
 std::vector<std::string> supported_architectures();
 
+// One weight a family loads: its checkpoint name and shape.
+struct TensorSpec {
+  std::string name;
+  core::Shape shape;
+};
+// The weights the family of `config` loads (names and shapes from config.json alone).
+// unimplemented for families without a table (the LLaMA family so far).
+Result<std::vector<TensorSpec>> expected_tensors(const loader::ModelConfig& config);
+
 // The number of parameters the family loads for `config`, from its tensor table (names and
 // shapes from config.json alone: no weights are read or allocated). unimplemented for families
 // without a table.

@@ -66,11 +66,11 @@ Result<QwenDims> qwen_dims(const loader::ModelConfig& cfg) {
   return d;
 }
 
-std::vector<layers::TensorSpec> qwen_table(const QwenDims& d) {
+std::vector<TensorSpec> qwen_table(const QwenDims& d) {
   const int64_t H = d.hidden, P = int64_t{d.heads} * d.head_dim, F = d.ffn;
-  std::vector<layers::TensorSpec> t = {{"transformer.wte.weight", {d.vocab, H}},
-                                       {"transformer.ln_f.weight", {H}},
-                                       {"lm_head.weight", {d.vocab, H}}};
+  std::vector<TensorSpec> t = {{"transformer.wte.weight", {d.vocab, H}},
+                               {"transformer.ln_f.weight", {H}},
+                               {"lm_head.weight", {d.vocab, H}}};
   for (int64_t i = 0; i < d.layers; ++i) {
     const std::string p = "transformer.h." + std::to_string(i) + ".";
     t.push_back({p + "ln_1.weight", {H}});
@@ -259,7 +259,7 @@ std::vector<std::string> qwen1_architectures() {
   return {"QWenLMHeadModel"};
 }
 
-Result<std::vector<layers::TensorSpec>> qwen1_tensors(const loader::ModelConfig& cfg) {
+Result<std::vector<TensorSpec>> qwen1_tensors(const loader::ModelConfig& cfg) {
   LLM_ASSIGN_OR_RETURN(QwenDims d, qwen_dims(cfg));
   return qwen_table(d);
 }

@@ -15,7 +15,7 @@ namespace {
 using Loader = Result<std::unique_ptr<Model>> (*)(const loader::ModelConfig&,
                                                   loader::WeightStore&);
 using ArchList = std::vector<std::string> (*)();
-using TensorList = Result<std::vector<layers::TensorSpec>> (*)(const loader::ModelConfig&);
+using TensorList = Result<std::vector<TensorSpec>> (*)(const loader::ModelConfig&);
 
 struct Family {
   std::string_view name;
@@ -56,12 +56,16 @@ Result<std::string> resolve_architecture(const loader::ModelConfig& config) {
                              config.architecture, known);
 }
 
-Result<int64_t> parameter_count(const loader::ModelConfig& config) {
+Result<std::vector<TensorSpec>> expected_tensors(const loader::ModelConfig& config) {
   LLM_RETURN_IF_ERROR(resolve_architecture(config).status());
   const Family* f = family_of(config.architecture);
   if (f->tensors == nullptr)
     return core::unimplemented("{}: no tensor table for the '{}' family", config.path, f->name);
-  LLM_ASSIGN_OR_RETURN(std::vector<layers::TensorSpec> table, f->tensors(config));
+  return f->tensors(config);
+}
+
+Result<int64_t> parameter_count(const loader::ModelConfig& config) {
+  LLM_ASSIGN_OR_RETURN(std::vector<TensorSpec> table, expected_tensors(config));
   return layers::count_parameters(table);
 }
 

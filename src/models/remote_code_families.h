@@ -21,11 +21,11 @@ namespace lightllm::models {
 Result<std::unique_ptr<Model>> load_chatglm(const loader::ModelConfig& cfg,
                                             loader::WeightStore& store);
 std::vector<std::string> chatglm_architectures();
-Result<std::vector<layers::TensorSpec>> chatglm_tensors(const loader::ModelConfig& cfg);
+Result<std::vector<TensorSpec>> chatglm_tensors(const loader::ModelConfig& cfg);
 
 Result<std::unique_ptr<Model>> load_qwen1(const loader::ModelConfig& cfg,
                                           loader::WeightStore& store);
 std::vector<std::string> qwen1_architectures();
-Result<std::vector<layers::TensorSpec>> qwen1_tensors(const loader::ModelConfig& cfg);
+Result<std::vector<TensorSpec>> qwen1_tensors(const loader::ModelConfig& cfg);
 
 }  // namespace lightllm::models

@@ -53,7 +53,7 @@ Result<Tensor> load_rows(const loader::WeightStore& store, const std::string& na
   return t.rows(row0, n);
 }
 
-int64_t count_parameters(const std::vector<TensorSpec>& table) {
+int64_t count_parameters(const std::vector<models::TensorSpec>& table) {
   int64_t n = 0;
   for (const TensorSpec& t : table) n += t.shape.numel();
   return n;

@@ -51,10 +51,6 @@ void scale_in_place(Tensor& x, float s);
 Result<Tensor> load_rows(const loader::WeightStore& store, const std::string& name,
                          const core::Shape& shape, int64_t row0, int64_t n);
 
-struct TensorSpec {
-  std::string name;
-  core::Shape shape;
-};
-int64_t count_parameters(const std::vector<TensorSpec>& table);
+int64_t count_parameters(const std::vector<models::TensorSpec>& table);
 
 }  // namespace lightllm::models::layers
