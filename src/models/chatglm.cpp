@@ -1,6 +1,6 @@
 // src/models/chatglm.cpp — ChatGLM2-6B / ChatGLM3-6B (`ChatGLMModel`, model_type chatglm).
 // Reference: THUDM's modeling_chatglm.py (re-written in tools/goldens/ref_models/chatglm2.py).
-// A pre-norm RMSNorm decoder (layers/rms_decoder.h) where:
+// A plan for the generic decoder (layers/decoder.h): pre-norm RMSNorm, SwiGLU, where:
 //  - q/k/v come from one fused `query_key_value` [heads*kv_channels + 2*groups*kv_channels,
 //    hidden] (+ bias when add_qkv_bias), split as [q | k | v]: multi-query groups
 //    (multi_query_group_num kv heads) when multi_query_attention;
@@ -15,14 +15,16 @@
 // apply_residual_connection_post_layernorm true — no published v2/v3 checkpoint uses them.
 #include <cmath>
 
+#include "models/families.h"
 #include "models/layers/common.h"
 #include "models/loader/json_fields.h"
 #include "models/loader/model_config.h"
 #include "models/loader/weight_store.h"
-#include "models/remote_code_families.h"
 
 namespace lightllm::models {
 namespace {
+
+using namespace layers;
 
 struct GlmDims {
   int64_t vocab = 0, hidden = 0, ffn = 0, layers = 0;
@@ -76,135 +78,92 @@ std::string layer_prefix(int64_t i) {
   return "transformer.encoder.layers." + std::to_string(i) + ".";
 }
 
-std::vector<TensorSpec> glm_table(const GlmDims& d) {
+Result<DecoderPlan> plan(const loader::ModelConfig& cfg) {
+  LLM_ASSIGN_OR_RETURN(GlmDims d, glm_dims(cfg));
+  DecoderPlan p;
+  DecoderSpec& s = p.spec;
+  s.shape = base_shape(cfg);
+  s.shape.n_kv_heads = d.groups;
+  s.shape.head_dim = d.head_dim;
+  s.shape.max_context = d.seq_length;
+  s.norm = NormKind::rms;
+  s.eps = static_cast<float>(cfg.norm_eps);
+  s.act = Activation::silu;
+  s.attn = {.n_heads = d.heads, .n_kv_heads = d.groups, .head_dim = d.head_dim};
+  s.attn.rope.rotary_dim = d.head_dim / 2;
+  s.attn.rope.theta = 10000.0 * d.rope_ratio;
+  s.attn.rope.interleaved = true;
+  s.attn.rope.original_max_position = d.seq_length;
+
   const int64_t H = d.hidden, P = int64_t{d.heads} * d.head_dim;
-  std::vector<TensorSpec> t = {{"transformer.embedding.word_embeddings.weight", {d.vocab, H}},
-                               {"transformer.encoder.final_layernorm.weight", {H}},
-                               {"transformer.output_layer.weight", {d.vocab, H}}};
+  auto& t = p.table;
+  t.push_back({"transformer.embedding.word_embeddings.weight", {d.vocab, H}});
   for (int64_t i = 0; i < d.layers; ++i) {
-    const std::string p = layer_prefix(i);
-    t.push_back({p + "input_layernorm.weight", {H}});
-    t.push_back({p + "post_attention_layernorm.weight", {H}});
-    t.push_back({p + "self_attention.query_key_value.weight", {d.qkv_rows(), H}});
-    if (d.qkv_bias) t.push_back({p + "self_attention.query_key_value.bias", {d.qkv_rows()}});
-    t.push_back({p + "self_attention.dense.weight", {H, P}});
-    if (d.linear_bias) t.push_back({p + "self_attention.dense.bias", {H}});
-    t.push_back({p + "mlp.dense_h_to_4h.weight", {2 * d.ffn, H}});
-    if (d.linear_bias) t.push_back({p + "mlp.dense_h_to_4h.bias", {2 * d.ffn}});
-    t.push_back({p + "mlp.dense_4h_to_h.weight", {H, d.ffn}});
-    if (d.linear_bias) t.push_back({p + "mlp.dense_4h_to_h.bias", {H}});
+    const std::string l = layer_prefix(i);
+    add_norm(t, l + "input_layernorm.", H, false);
+    t.push_back({l + "self_attention.query_key_value.weight", {d.qkv_rows(), H}});
+    if (d.qkv_bias) t.push_back({l + "self_attention.query_key_value.bias", {d.qkv_rows()}});
+    t.push_back({l + "self_attention.dense.weight", {H, P}});
+    if (d.linear_bias) t.push_back({l + "self_attention.dense.bias", {H}});
+    add_norm(t, l + "post_attention_layernorm.", H, false);
+    t.push_back({l + "mlp.dense_h_to_4h.weight", {2 * d.ffn, H}});
+    if (d.linear_bias) t.push_back({l + "mlp.dense_h_to_4h.bias", {2 * d.ffn}});
+    t.push_back({l + "mlp.dense_4h_to_h.weight", {H, d.ffn}});
+    if (d.linear_bias) t.push_back({l + "mlp.dense_4h_to_h.bias", {H}});
   }
-  return t;
+  add_norm(t, "transformer.encoder.final_layernorm.", H, false);
+  t.push_back({"transformer.output_layer.weight", {d.vocab, H}});
+  return p;
 }
 
-class ChatGlmModel final : public Model {
- public:
-  const ModelShape& shape() const override { return shape_; }
-  int64_t weight_bytes() const override { return weight_bytes_; }
-  Status forward(const StepBatch& batch, KvStorage& kv, Tensor& logits,
-                 const LayerObserver& observer) override {
-    return layers::rms_decoder_forward(dec_, batch, kv, ws_, logits, observer);
-  }
-  static Result<std::unique_ptr<Model>> load(const loader::ModelConfig& cfg,
-                                             loader::WeightStore& store);
-
- private:
-  ModelShape shape_;
-  layers::RmsDecoder dec_;
-  int64_t weight_bytes_ = 0;
-  Workspace ws_;
-};
-
-Result<std::unique_ptr<Model>> ChatGlmModel::load(const loader::ModelConfig& cfg,
-                                                  loader::WeightStore& store) {
-  LLM_ASSIGN_OR_RETURN(GlmDims d, glm_dims(cfg));
-  auto m = std::make_unique<ChatGlmModel>();
-  ModelShape& s = m->shape_;
-  s.architecture = cfg.architecture;
-  s.vocab = d.vocab;
-  s.hidden = d.hidden;
-  s.n_layers = static_cast<int>(d.layers);
-  s.n_heads = d.heads;
-  s.n_kv_heads = d.groups;
-  s.head_dim = d.head_dim;
-  s.max_context = d.seq_length;
-
-  layers::RmsDecoder& dec = m->dec_;
-  dec.eps = static_cast<float>(cfg.norm_eps);
-  layers::AttentionShape& a = dec.attn_shape;
-  a.n_heads = d.heads;
-  a.n_kv_heads = d.groups;
-  a.head_dim = d.head_dim;
-  a.rope.rotary_dim = d.head_dim / 2;
-  a.rope.theta = 10000.0 * d.rope_ratio;
-  a.rope.interleaved = true;
-  a.rope.original_max_position = d.seq_length;
-  layers::init_rope(a);
-
-  const int64_t H = d.hidden, P = int64_t{d.heads} * d.head_dim;
-  const int64_t KV = int64_t{d.groups} * d.head_dim;
-  LLM_ASSIGN_OR_RETURN(dec.embed,
-                       store.get("transformer.embedding.word_embeddings.weight", {d.vocab, H}));
-  LLM_ASSIGN_OR_RETURN(dec.final_norm,
-                       store.get("transformer.encoder.final_layernorm.weight", {H}));
-  dec.final_norm = small_weight_f32(dec.final_norm);
-  LLM_ASSIGN_OR_RETURN(dec.lm_head, store.get("transformer.output_layer.weight", {d.vocab, H}));
-  s.weight_dtype = dec.embed.dtype();
-
-  dec.layers.resize(static_cast<size_t>(d.layers));
-  for (int64_t i = 0; i < d.layers; ++i) {
-    layers::RmsDecoderLayer& L = dec.layers[static_cast<size_t>(i)];
-    const std::string p = layer_prefix(i);
-    auto rows = [&](const std::string& name, core::Shape shape, int64_t r0, int64_t n,
-                    Tensor& out) -> Status {
-      LLM_ASSIGN_OR_RETURN(out, layers::load_rows(store, p + name, shape, r0, n));
-      return {};
-    };
-    auto whole = [&](const std::string& name, core::Shape shape, Tensor& out) {
-      return rows(name, shape, 0, shape[0], out);
-    };
-    LLM_RETURN_IF_ERROR(whole("input_layernorm.weight", {H}, L.input_norm));
-    LLM_RETURN_IF_ERROR(whole("post_attention_layernorm.weight", {H}, L.post_norm));
-    const std::string qkv = "self_attention.query_key_value.";
-    const core::Shape qkv_w{d.qkv_rows(), H}, qkv_b{d.qkv_rows()};
-    LLM_RETURN_IF_ERROR(rows(qkv + "weight", qkv_w, 0, P, L.attn.wq));
-    LLM_RETURN_IF_ERROR(rows(qkv + "weight", qkv_w, P, KV, L.attn.wk));
-    LLM_RETURN_IF_ERROR(rows(qkv + "weight", qkv_w, P + KV, KV, L.attn.wv));
-    if (d.qkv_bias) {
-      LLM_RETURN_IF_ERROR(rows(qkv + "bias", qkv_b, 0, P, L.attn.bq));
-      LLM_RETURN_IF_ERROR(rows(qkv + "bias", qkv_b, P, KV, L.attn.bk));
-      LLM_RETURN_IF_ERROR(rows(qkv + "bias", qkv_b, P + KV, KV, L.attn.bv));
+// Splits the fused tensors into views: qkv rows [q | k | v], dense_h_to_4h rows [gate | up].
+Result<DecoderWeights> assemble(const DecoderPlan& p, const TensorMap& m) {
+  const DecoderSpec& s = p.spec;
+  const int64_t P = int64_t{s.shape.n_heads} * s.shape.head_dim;
+  const int64_t KV = int64_t{s.shape.n_kv_heads} * s.shape.head_dim;
+  DecoderWeights w;
+  w.embed = m.at("transformer.embedding.word_embeddings.weight");
+  w.final_norm = norm_of(m, "transformer.encoder.final_layernorm.");
+  w.lm_head = m.at("transformer.output_layer.weight");
+  for (int i = 0; i < s.shape.n_layers; ++i) {
+    const std::string l = layer_prefix(i);
+    DecoderLayerWeights L;
+    L.attn_norm = norm_of(m, l + "input_layernorm.");
+    L.mlp_norm = norm_of(m, l + "post_attention_layernorm.");
+    const Tensor& qkv = m.at(l + "self_attention.query_key_value.weight");
+    L.attn.wq = qkv.rows(0, P), L.attn.wk = qkv.rows(P, KV), L.attn.wv = qkv.rows(P + KV, KV);
+    if (m.has(l + "self_attention.query_key_value.bias")) {
+      const Tensor b = m.small(l + "self_attention.query_key_value.bias");
+      L.attn.bq = b.rows(0, P), L.attn.bk = b.rows(P, KV), L.attn.bv = b.rows(P + KV, KV);
     }
-    LLM_RETURN_IF_ERROR(whole("self_attention.dense.weight", {H, P}, L.attn.wo));
-    const core::Shape h4_w{2 * d.ffn, H}, h4_b{2 * d.ffn};
-    LLM_RETURN_IF_ERROR(rows("mlp.dense_h_to_4h.weight", h4_w, 0, d.ffn, L.mlp.gate));
-    LLM_RETURN_IF_ERROR(rows("mlp.dense_h_to_4h.weight", h4_w, d.ffn, d.ffn, L.mlp.up));
-    LLM_RETURN_IF_ERROR(whole("mlp.dense_4h_to_h.weight", {H, d.ffn}, L.mlp.down));
-    if (d.linear_bias) {
-      LLM_RETURN_IF_ERROR(whole("self_attention.dense.bias", {H}, L.attn.bo));
-      LLM_RETURN_IF_ERROR(rows("mlp.dense_h_to_4h.bias", h4_b, 0, d.ffn, L.mlp.gate_bias));
-      LLM_RETURN_IF_ERROR(rows("mlp.dense_h_to_4h.bias", h4_b, d.ffn, d.ffn, L.mlp.up_bias));
-      LLM_RETURN_IF_ERROR(whole("mlp.dense_4h_to_h.bias", {H}, L.mlp.down_bias));
+    L.attn.wo = m.at(l + "self_attention.dense.weight");
+    const Tensor& h4 = m.at(l + "mlp.dense_h_to_4h.weight");
+    const int64_t F = h4.dim(0) / 2;
+    L.mlp.gate = h4.rows(0, F), L.mlp.up = h4.rows(F, F);
+    L.mlp.down = m.at(l + "mlp.dense_4h_to_h.weight");
+    if (m.has(l + "self_attention.dense.bias")) {
+      L.attn.bo = m.small(l + "self_attention.dense.bias");
+      const Tensor hb = m.small(l + "mlp.dense_h_to_4h.bias");
+      L.mlp.gate_bias = hb.rows(0, F), L.mlp.up_bias = hb.rows(F, F);
+      L.mlp.down_bias = m.small(l + "mlp.dense_4h_to_h.bias");
     }
+    w.layers.push_back(std::move(L));
   }
-  m->weight_bytes_ = store.total_bytes();
-  return std::unique_ptr<Model>(std::move(m));
+  return w;
 }
 
 }  // namespace
 
 Result<std::unique_ptr<Model>> load_chatglm(const loader::ModelConfig& cfg,
                                             loader::WeightStore& store) {
-  return ChatGlmModel::load(cfg, store);
+  return load_planned(plan(cfg), assemble, store);
 }
-
 std::vector<std::string> chatglm_architectures() {
   return {"ChatGLMModel"};
 }
-
-Result<std::vector<TensorSpec>> chatglm_tensors(const loader::ModelConfig& cfg) {
-  LLM_ASSIGN_OR_RETURN(GlmDims d, glm_dims(cfg));
-  return glm_table(d);
+Result<TensorTable> chatglm_tensors(const loader::ModelConfig& cfg) {
+  LLM_ASSIGN_OR_RETURN(DecoderPlan p, plan(cfg));
+  return p.table;
 }
 
 }  // namespace lightllm::models

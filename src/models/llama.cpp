@@ -2,7 +2,9 @@
 // window), Qwen2ForCausalLM (q/k/v bias), InternLMForCausalLM (q/k/v/o bias),
 // MiniCPMForCausalLM (openbmb modeling_minicpm.py: embeddings x scale_emb, each sublayer's
 // output x scale_depth/sqrt(num_layers) before the residual add, logits of
-// final_norm(h) / (hidden/dim_model_base), tie_word_embeddings defaulting to true).
+// final_norm(h) / (hidden/dim_model_base), tie_word_embeddings defaulting to true). MiniCPM's
+// scales are folded into weight copies at load (embedding table; o_proj, down_proj and their
+// biases; final norm), so the forward (CPU or CUDA) is LLaMA's.
 // HF reference: transformers/models/{llama,mistral,qwen2}/modeling_*.py and InternLM's
 // modeling_internlm.py. Pre-norm decoder: RMSNorm → attention (RoPE, GQA) → residual →
 // RMSNorm → SwiGLU MLP → residual; final RMSNorm; lm_head (or tied embeddings).
@@ -13,7 +15,7 @@
 #include "models/layers/attention.h"
 #include "models/layers/common.h"
 #include "models/layers/mlp.h"
-#include "models/layers/rms_decoder.h"
+#include "models/layers/step_staging.h"
 #include "models/llama_family.h"
 #include "models/loader/json_fields.h"
 #include "models/loader/model_config.h"
@@ -32,6 +34,27 @@ struct LlamaVariant {
   bool needs_use_sliding_window = false;  // Qwen2: only when "use_sliding_window" is true
   bool minicpm_scales = false;  // MiniCPM: scale_emb, scale_depth, dim_model_base (required)
 };
+
+// A copy of weight `t` (f32 / bf16 / f16, kept in its dtype) times `s`; undefined stays so.
+Tensor scaled_weight(const Tensor& t, double s) {
+  if (!t.defined()) return t;
+  Tensor out = Tensor::empty(t.shape(), t.dtype());
+  const int64_t n = t.numel();
+  for (int64_t i = 0; i < n; ++i) {
+    switch (t.dtype()) {
+      case core::DType::bf16:
+        out.data<core::bf16>()[i] =
+            core::f32_to_bf16(static_cast<float>(core::bf16_to_f32(t.data<core::bf16>()[i]) * s));
+        break;
+      case core::DType::f16:
+        out.data<core::f16>()[i] =
+            core::f32_to_f16(static_cast<float>(core::f16_to_f32(t.data<core::f16>()[i]) * s));
+        break;
+      default: out.data<float>()[i] = static_cast<float>(t.data<float>()[i] * s);
+    }
+  }
+  return out;
+}
 
 constexpr LlamaVariant kVariants[] = {
     {.architecture = "LlamaForCausalLM", .mlp_bias_flag = true, .attention_bias_flag = true},
@@ -58,6 +81,9 @@ class LlamaModel final : public Model {
 
   Status forward(const StepBatch& batch, KvStorage& kv, Tensor& logits,
                  const LayerObserver& observer) override;
+  Status to_device(core::Device device) override;
+  core::Device device() const override { return ws_.device(); }
+  core::DType activation_dtype() const override { return ws_.act_dtype(); }
 
  private:
   ModelShape shape_;
@@ -65,7 +91,6 @@ class LlamaModel final : public Model {
   float eps_ = 1e-6f;
   layers::AttentionShape attn_shape_;
   int32_t sliding_window_ = 0;
-  float embed_scale_ = 1.0f, residual_scale_ = 1.0f, logit_scale_ = 1.0f;  // MiniCPM
   Tensor embed_, final_norm_, lm_head_;
   std::vector<LlamaLayer> layers_;
   int64_t weight_bytes_ = 0;
@@ -101,18 +126,15 @@ Result<std::unique_ptr<Model>> LlamaModel::load(const loader::ModelConfig& cfg,
   if (window_on) m->sliding_window_ = static_cast<int32_t>(*cfg.sliding_window);
 
   bool tie = cfg.tie_word_embeddings;
+  double minicpm[3] = {1, 1, 1};  // scale_emb, scale_depth, dim_model_base
   if (var.minicpm_scales) {
     loader::JsonFields f(cfg.raw, cfg.path);
-    double v[3] = {0, 0, 0};
     const char* keys[3] = {"scale_emb", "scale_depth", "dim_model_base"};
     for (int i = 0; i < 3; ++i) {
       LLM_ASSIGN_OR_RETURN(auto x, f.opt_double(keys[i]));
       if (!x || !(*x > 0)) return f.error(keys[i], "is required for MiniCPM and must be > 0");
-      v[i] = *x;
+      minicpm[i] = *x;
     }
-    m->embed_scale_ = static_cast<float>(v[0]);
-    m->residual_scale_ = static_cast<float>(v[1] / std::sqrt(static_cast<double>(s.n_layers)));
-    m->logit_scale_ = static_cast<float>(v[2] / static_cast<double>(s.hidden));
     LLM_ASSIGN_OR_RETURN(auto t, f.opt_bool("tie_word_embeddings"));
     tie = t.value_or(true);  // MiniCPMConfig's default
   }
@@ -168,22 +190,65 @@ Result<std::unique_ptr<Model>> LlamaModel::load(const loader::ModelConfig& cfg,
                       &L.mlp.gate_bias, &L.mlp.up_bias, &L.mlp.down_bias})
       *t = small_weight_f32(*t);
   }
+  if (var.minicpm_scales) {
+    const double depth = minicpm[1] / std::sqrt(static_cast<double>(s.n_layers));
+    m->embed_ = scaled_weight(m->embed_, minicpm[0]);  // lm_head keeps the unscaled table
+    m->final_norm_ = scaled_weight(m->final_norm_, minicpm[2] / static_cast<double>(s.hidden));
+    for (LlamaLayer& L : m->layers_)
+      for (Tensor* t : {&L.attn.wo, &L.attn.bo, &L.mlp.down, &L.mlp.down_bias})
+        *t = scaled_weight(*t, depth);
+  }
   m->weight_bytes_ = store.total_bytes();
   return std::unique_ptr<Model>(std::move(m));
 }
 
-Status LlamaModel::forward(const StepBatch& batch, KvStorage& kv, Tensor& logits,
+Status LlamaModel::to_device(core::Device device) {
+  if (device == ws_.device()) return {};
+  if (device == core::Device::cpu)
+    return core::unimplemented("{}: moving a model back to the CPU", shape_.architecture);
+  // 16-bit checkpoints keep their dtype; f32 ones are rounded to bf16 (the CUDA kernels run on
+  // one 16-bit activation dtype).
+  const core::DType act =
+      shape_.weight_dtype == core::DType::f16 ? core::DType::f16 : core::DType::bf16;
+  int64_t bytes = 0;
+  auto up = [&](Tensor& t) -> Status {
+    if (!t.defined()) return {};
+    LLM_ASSIGN_OR_RETURN(t, ops::to_device(t, device, act));
+    bytes += static_cast<int64_t>(t.nbytes());
+    return {};
+  };
+  const bool tied = lm_head_.raw() == embed_.raw();
+  LLM_RETURN_IF_ERROR(up(embed_));
+  LLM_RETURN_IF_ERROR(up(final_norm_));
+  if (tied) {
+    lm_head_ = embed_;
+  } else {
+    LLM_RETURN_IF_ERROR(up(lm_head_));
+  }
+  for (LlamaLayer& L : layers_) {
+    for (Tensor* t : {&L.input_norm, &L.post_norm, &L.attn.wq, &L.attn.wk, &L.attn.wv, &L.attn.wo,
+                      &L.attn.bq, &L.attn.bk, &L.attn.bv, &L.attn.bo, &L.mlp.gate, &L.mlp.up,
+                      &L.mlp.down, &L.mlp.gate_bias, &L.mlp.up_bias, &L.mlp.down_bias})
+      LLM_RETURN_IF_ERROR(up(*t));
+  }
+  weight_bytes_ = bytes;
+  ws_.set_device(device, act);
+  return {};
+}
+
+Status LlamaModel::forward(const StepBatch& host_batch, KvStorage& kv, Tensor& logits,
                            const LayerObserver& observer) {
-  const int64_t n_tokens = batch.n_tokens();
-  const int64_t H = shape_.hidden;
   if (kv.layers.size() != layers_.size())
     return core::internal_error("KV storage has {} layers, model has {}", kv.layers.size(),
                                 layers_.size());
+  LLM_ASSIGN_OR_RETURN(const StepBatch batch,
+                       stage_step(host_batch, shape_.vocab, kv.capacity, ws_));
+  const int64_t n_tokens = batch.n_tokens();
+  const int64_t H = shape_.hidden;
   Tensor residual = ws_.get(Buf::residual, {n_tokens, H});  // [n_tokens, hidden]
   Tensor normed = ws_.get(Buf::normed, {n_tokens, H});
   Tensor proj = ws_.get(Buf::proj_out, {n_tokens, H});
   LLM_RETURN_IF_ERROR(ops::embedding(embed_, batch.token_ids, residual));
-  if (embed_scale_ != 1.0f) layers::scale_in_place(residual, embed_scale_);
   LLM_RETURN_IF_ERROR(ops::rms_norm(residual, layers_[0].input_norm, eps_, normed));
 
   StepBatch step = batch;
@@ -194,17 +259,13 @@ Status LlamaModel::forward(const StepBatch& batch, KvStorage& kv, Tensor& logits
     const LlamaLayer& L = layers_[l];
     LLM_RETURN_IF_ERROR(
         layers::self_attention(L.attn, attn_shape_, normed, step, kv.layers[l], ws_, proj));
-    if (residual_scale_ != 1.0f) layers::scale_in_place(proj, residual_scale_);
     LLM_RETURN_IF_ERROR(ops::add_rms_norm(residual, proj, L.post_norm, eps_, normed));
     LLM_RETURN_IF_ERROR(layers::gated_mlp(L.mlp, layers::Activation::silu, normed, ws_, proj));
-    if (residual_scale_ != 1.0f) layers::scale_in_place(proj, residual_scale_);
     const Tensor& next_norm = l + 1 < layers_.size() ? layers_[l + 1].input_norm : final_norm_;
     LLM_RETURN_IF_ERROR(ops::add_rms_norm(residual, proj, next_norm, eps_, normed));
     if (observer) observer(static_cast<int>(l), residual);
   }
-  LLM_RETURN_IF_ERROR(lm_head_rows(normed, batch.logit_rows, lm_head_, ws_, logits));
-  if (logit_scale_ != 1.0f) layers::scale_in_place(logits, logit_scale_);
-  return {};
+  return lm_head_rows(normed, batch.logit_rows, lm_head_, ws_, logits);
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // src/models/qwen1.cpp — Qwen v1 (`QWenLMHeadModel`, model_type qwen; Qwen-VL's language half).
 // Reference: Qwen/Qwen-7B modeling_qwen.py (re-written in tools/goldens/ref_models/qwen1.py).
-// A pre-norm RMSNorm decoder (layers/rms_decoder.h), MHA, where:
+// A plan for the generic decoder (layers/decoder.h): pre-norm RMSNorm, SwiGLU, MHA, where:
 //  - q/k/v are row slices of the fused `attn.c_attn` [3*heads*kv_channels, hidden] (+ bias);
 //    `attn.c_proj` has a bias only when no_bias is false;
 //  - MLP: c_proj(w1(x) * silu(w2(x))): w2 is the gate, w1 the up projection (each
@@ -8,9 +8,9 @@
 //  - RoPE rotate_half on kv_channels*rotary_pct dims, base rotary_emb_base;
 //  - use_dynamic_ntk: a sequence's first forward (no cached tokens) of T tokens fixes
 //    alpha = max(2^ceil(log2(T/seq_length) + 1) - 1, 1) and base * alpha^(d/(d-2)); later steps
-//    of that sequence keep its alpha (HF caches it while decoding). Kept here per req_to_token
-//    row together with the length it has reached; a row whose cached length is not the one we
-//    last saw (a new request starting from a prefix-cache hit) recomputes alpha from its length.
+//    of that sequence keep its alpha (HF caches it while decoding). Kept per req_to_token row
+//    (QwenPositions); a row whose cached length is not the one last seen (a new request
+//    starting from a prefix-cache hit) recomputes alpha from its length.
 //    Deviation: a chunked prefill fixes alpha from its first chunk, not the whole prompt.
 //  - use_logn_attn: q at position p is scaled by log(p+1)/log(seq_length) when p+1 > seq_length
 //    (done here on q before attention; keys unscaled, so the kernels are unchanged).
@@ -19,14 +19,18 @@
 #include <cmath>
 #include <map>
 
+#include <memory>
+
+#include "models/families.h"
 #include "models/layers/common.h"
 #include "models/loader/json_fields.h"
 #include "models/loader/model_config.h"
 #include "models/loader/weight_store.h"
-#include "models/remote_code_families.h"
 
 namespace lightllm::models {
 namespace {
+
+using namespace layers;
 
 struct QwenDims {
   int64_t vocab = 0, hidden = 0, ffn = 0, layers = 0, seq_length = 0;
@@ -66,31 +70,6 @@ Result<QwenDims> qwen_dims(const loader::ModelConfig& cfg) {
   return d;
 }
 
-std::vector<TensorSpec> qwen_table(const QwenDims& d) {
-  const int64_t H = d.hidden, P = int64_t{d.heads} * d.head_dim, F = d.ffn;
-  std::vector<TensorSpec> t = {{"transformer.wte.weight", {d.vocab, H}},
-                               {"transformer.ln_f.weight", {H}},
-                               {"lm_head.weight", {d.vocab, H}}};
-  for (int64_t i = 0; i < d.layers; ++i) {
-    const std::string p = "transformer.h." + std::to_string(i) + ".";
-    t.push_back({p + "ln_1.weight", {H}});
-    t.push_back({p + "ln_2.weight", {H}});
-    t.push_back({p + "attn.c_attn.weight", {3 * P, H}});
-    t.push_back({p + "attn.c_attn.bias", {3 * P}});
-    t.push_back({p + "attn.c_proj.weight", {H, P}});
-    t.push_back({p + "mlp.w1.weight", {F, H}});
-    t.push_back({p + "mlp.w2.weight", {F, H}});
-    t.push_back({p + "mlp.c_proj.weight", {H, F}});
-    if (d.bias) {
-      t.push_back({p + "attn.c_proj.bias", {H}});
-      t.push_back({p + "mlp.w1.bias", {F}});
-      t.push_back({p + "mlp.w2.bias", {F}});
-      t.push_back({p + "mlp.c_proj.bias", {H}});
-    }
-  }
-  return t;
-}
-
 int64_t ntk_alpha(int64_t true_seq_len, int64_t seq_length) {
   const double context =
       std::log2(static_cast<double>(true_seq_len) / static_cast<double>(seq_length)) + 1.0;
@@ -98,170 +77,165 @@ int64_t ntk_alpha(int64_t true_seq_len, int64_t seq_length) {
   return std::max<int64_t>(alpha, 1);
 }
 
-class QwenModel final : public Model {
+// Qwen's position step (AttentionShape::position_fn), shared by all layers of one model.
+// Per req_to_token row it keeps the alpha and the span [start, end) of the last step seen, so
+// the per-layer calls of one step agree and the next step of the sequence keeps its alpha.
+class QwenPositions {
  public:
-  const ModelShape& shape() const override { return shape_; }
-  int64_t weight_bytes() const override { return weight_bytes_; }
-  Status forward(const StepBatch& batch, KvStorage& kv, Tensor& logits,
-                 const LayerObserver& observer) override {
-    LLM_RETURN_IF_ERROR(plan_positions(batch));
-    return layers::rms_decoder_forward(dec_, batch, kv, ws_, logits, observer);
+  QwenPositions(const QwenDims& d, const ops::RopeConfig& rope) : d_(d), rope_(rope) {}
+
+  Status operator()(const StepBatch& batch, Tensor& q, Tensor& k) {
+    if (q.device() != core::Device::cpu)
+      return core::unimplemented("Qwen v1 dynamic-NTK / log-n positions run on the CPU only");
+    const ops::AttentionMeta& m = batch.attn;
+    for (int32_t r = 0; r < m.n_reqs; ++r) {
+      const int64_t row0 = m.q_start[r], n = m.q_start[r + 1] - m.q_start[r];
+      if (n == 0) continue;
+      Tensor qr = q.rows(row0, n), kr = k.rows(row0, n);
+      const int64_t alpha =
+          alpha_of(m.req_row != nullptr ? m.req_row[r] : r, m.kv_len[r] - n, m.kv_len[r]);
+      LLM_RETURN_IF_ERROR(ops::rope(qr, kr, batch.positions.rows(row0, n), inv_freq(alpha), rope_));
+    }
+    if (d_.logn) scale_logn(batch, q);
+    return {};
   }
-  static Result<std::unique_ptr<Model>> load(const loader::ModelConfig& cfg,
-                                             loader::WeightStore& store);
 
  private:
-  struct RowState {
-    int64_t alpha = 1;
-    int64_t len = -1;  // sequence length after the last step we ran for this row
+  struct Row {
+    int64_t alpha = 1, start = -1, end = -1;
   };
-  Status plan_positions(const StepBatch& batch);
-  Status apply_positions(const StepBatch& batch, Tensor& q, Tensor& k) const;
-  const std::vector<float>& inv_freq(int64_t alpha);
 
-  ModelShape shape_;
-  QwenDims dims_;
-  layers::RmsDecoder dec_;
-  int64_t weight_bytes_ = 0;
-  Workspace ws_;
-  std::vector<RowState> rows_;                      // by req_to_token row
-  std::vector<int64_t> step_alpha_;                 // [n_reqs] this step's alpha per request
+  int64_t alpha_of(int32_t req_row, int64_t start, int64_t end) {
+    const size_t i = static_cast<size_t>(req_row);
+    if (rows_.size() <= i) rows_.resize(i + 1);
+    Row& st = rows_[i];
+    if (st.start == start && st.end == end) return st.alpha;  // another layer, same step
+    // A first forward (nothing cached), or a row whose history we did not see (a new request
+    // starting from a prefix-cache hit): alpha from its length. Otherwise keep its alpha.
+    if (start == 0 || st.end != start)
+      st.alpha = d_.dynamic_ntk ? ntk_alpha(end, d_.seq_length) : 1;
+    st.start = start;
+    st.end = end;
+    return st.alpha;
+  }
+
+  const std::vector<float>& inv_freq(int64_t alpha) {
+    auto it = inv_freq_.find(alpha);
+    if (it != inv_freq_.end()) return it->second;
+    ops::RopeConfig rc = rope_;
+    const double dim = d_.rotary_dim;
+    rc.theta = d_.base * std::pow(static_cast<double>(alpha), dim / (dim - 2));
+    return inv_freq_.emplace(alpha, ops::rope_inv_freq(rc, 0)).first->second;
+  }
+
+  // q at position p (0-based) *= log(p + 1) / log(seq_length) when p + 1 > seq_length.
+  void scale_logn(const StepBatch& batch, Tensor& q) const {
+    const int64_t row_len = q.dim(1) * q.dim(2);
+    const double log_base = std::log(static_cast<double>(d_.seq_length));
+    const int32_t* pos = batch.positions.data<int32_t>();
+    for (int64_t t = 0; t < q.dim(0); ++t) {
+      const int64_t p1 = int64_t{pos[t]} + 1;
+      if (p1 <= d_.seq_length) continue;
+      const float s = static_cast<float>(std::log(static_cast<double>(p1)) / log_base);
+      float* row = q.data<float>() + t * row_len;
+      for (int64_t i = 0; i < row_len; ++i) row[i] *= s;
+    }
+  }
+
+  QwenDims d_;
+  ops::RopeConfig rope_;
+  std::vector<Row> rows_;                           // by req_to_token row
   std::map<int64_t, std::vector<float>> inv_freq_;  // alpha -> [rotary_dim/2]
 };
 
-// Once per step (all layers share it): each request's NTK alpha.
-Status QwenModel::plan_positions(const StepBatch& batch) {
-  const ops::AttentionMeta& m = batch.attn;
-  step_alpha_.assign(static_cast<size_t>(m.n_reqs), 1);
-  for (int32_t r = 0; r < m.n_reqs; ++r) {
-    const int64_t q_len = m.q_start[r + 1] - m.q_start[r], kv_len = m.kv_len[r];
-    const size_t row = static_cast<size_t>(m.req_row != nullptr ? m.req_row[r] : r);
-    if (rows_.size() <= row) rows_.resize(row + 1);
-    RowState& st = rows_[row];
-    if (kv_len == q_len || st.len != kv_len - q_len)  // first forward of this sequence
-      st.alpha = dims_.dynamic_ntk ? ntk_alpha(kv_len, dims_.seq_length) : 1;
-    st.len = kv_len;
-    step_alpha_[static_cast<size_t>(r)] = st.alpha;
-    inv_freq(st.alpha);  // computed outside the layer loop
-  }
-  return {};
+std::string layer_prefix(int64_t i) {
+  return "transformer.h." + std::to_string(i) + ".";
 }
 
-const std::vector<float>& QwenModel::inv_freq(int64_t alpha) {
-  auto it = inv_freq_.find(alpha);
-  if (it != inv_freq_.end()) return it->second;
-  ops::RopeConfig rc = dec_.attn_shape.rope;
-  const double d = dims_.rotary_dim;
-  rc.theta = dims_.base * std::pow(static_cast<double>(alpha), d / (d - 2));
-  return inv_freq_.emplace(alpha, ops::rope_inv_freq(rc, 0)).first->second;
-}
-
-Status QwenModel::apply_positions(const StepBatch& batch, Tensor& q, Tensor& k) const {
-  const ops::AttentionMeta& m = batch.attn;
-  const ops::RopeConfig& rc = dec_.attn_shape.rope;
-  for (int32_t r = 0; r < m.n_reqs; ++r) {
-    const int64_t row0 = m.q_start[r], n = m.q_start[r + 1] - m.q_start[r];
-    if (n == 0) continue;
-    Tensor qr = q.rows(row0, n), kr = k.rows(row0, n);
-    const auto& freq = inv_freq_.at(step_alpha_[static_cast<size_t>(r)]);
-    LLM_RETURN_IF_ERROR(ops::rope(qr, kr, batch.positions.rows(row0, n), freq, rc));
-  }
-  if (!dims_.logn) return {};
-  const int64_t row_len = q.dim(1) * q.dim(2);
-  const double log_base = std::log(static_cast<double>(dims_.seq_length));
-  const int32_t* pos = batch.positions.data<int32_t>();
-  for (int64_t t = 0; t < q.dim(0); ++t) {
-    const int64_t p1 = int64_t{pos[t]} + 1;
-    if (p1 <= dims_.seq_length) continue;
-    const float s = static_cast<float>(std::log(static_cast<double>(p1)) / log_base);
-    float* row = q.data<float>() + t * row_len;
-    for (int64_t i = 0; i < row_len; ++i) row[i] *= s;
-  }
-  return {};
-}
-
-Result<std::unique_ptr<Model>> QwenModel::load(const loader::ModelConfig& cfg,
-                                               loader::WeightStore& store) {
+Result<DecoderPlan> plan(const loader::ModelConfig& cfg) {
   LLM_ASSIGN_OR_RETURN(QwenDims d, qwen_dims(cfg));
-  auto m = std::make_unique<QwenModel>();
-  QwenModel* self = m.get();
-  m->dims_ = d;
-  ModelShape& s = m->shape_;
-  s.architecture = cfg.architecture;
-  s.vocab = d.vocab;
-  s.hidden = d.hidden;
-  s.n_layers = static_cast<int>(d.layers);
-  s.n_heads = s.n_kv_heads = d.heads;
-  s.head_dim = d.head_dim;
-  s.max_context = cfg.max_position_embeddings > 0 ? cfg.max_position_embeddings : d.seq_length;
-
-  layers::RmsDecoder& dec = m->dec_;
-  dec.eps = static_cast<float>(cfg.norm_eps);
-  layers::AttentionShape& a = dec.attn_shape;
-  a.n_heads = a.n_kv_heads = d.heads;
-  a.head_dim = d.head_dim;
-  a.rope.rotary_dim = d.rotary_dim;
-  a.rope.theta = d.base;
-  a.position_fn = [self](const StepBatch& b, Tensor& q, Tensor& k) {
-    return self->apply_positions(b, q, k);
-  };
+  DecoderPlan p;
+  DecoderSpec& s = p.spec;
+  s.shape = base_shape(cfg);
+  s.shape.n_kv_heads = d.heads;
+  s.shape.head_dim = d.head_dim;
+  if (s.shape.max_context <= 0) s.shape.max_context = d.seq_length;
+  s.norm = NormKind::rms;
+  s.eps = static_cast<float>(cfg.norm_eps);
+  s.act = Activation::silu;
+  s.attn = {.n_heads = d.heads, .n_kv_heads = d.heads, .head_dim = d.head_dim};
+  s.attn.rope.rotary_dim = d.rotary_dim;
+  s.attn.rope.theta = d.base;
+  s.attn.position_fn = [pos = std::make_shared<QwenPositions>(d, s.attn.rope)](
+                           const StepBatch& b, Tensor& q, Tensor& k) { return (*pos)(b, q, k); };
 
   const int64_t H = d.hidden, P = int64_t{d.heads} * d.head_dim, F = d.ffn;
-  LLM_ASSIGN_OR_RETURN(dec.embed, store.get("transformer.wte.weight", {d.vocab, H}));
-  LLM_ASSIGN_OR_RETURN(dec.final_norm, store.get("transformer.ln_f.weight", {H}));
-  dec.final_norm = small_weight_f32(dec.final_norm);
-  LLM_ASSIGN_OR_RETURN(dec.lm_head, store.get("lm_head.weight", {d.vocab, H}));
-  s.weight_dtype = dec.embed.dtype();
-
-  dec.layers.resize(static_cast<size_t>(d.layers));
+  auto& t = p.table;
+  t.push_back({"transformer.wte.weight", {d.vocab, H}});
   for (int64_t i = 0; i < d.layers; ++i) {
-    layers::RmsDecoderLayer& L = dec.layers[static_cast<size_t>(i)];
-    const std::string p = "transformer.h." + std::to_string(i) + ".";
-    auto rows = [&](const std::string& name, core::Shape shape, int64_t r0, int64_t n,
-                    Tensor& out) -> Status {
-      LLM_ASSIGN_OR_RETURN(out, layers::load_rows(store, p + name, shape, r0, n));
-      return {};
-    };
-    auto whole = [&](const std::string& name, core::Shape shape, Tensor& out) {
-      return rows(name, shape, 0, shape[0], out);
-    };
-    LLM_RETURN_IF_ERROR(whole("ln_1.weight", {H}, L.input_norm));
-    LLM_RETURN_IF_ERROR(whole("ln_2.weight", {H}, L.post_norm));
-    Tensor* qkv_w[] = {&L.attn.wq, &L.attn.wk, &L.attn.wv};
-    Tensor* qkv_b[] = {&L.attn.bq, &L.attn.bk, &L.attn.bv};
-    for (int j = 0; j < 3; ++j) {
-      LLM_RETURN_IF_ERROR(rows("attn.c_attn.weight", {3 * P, H}, j * P, P, *qkv_w[j]));
-      LLM_RETURN_IF_ERROR(rows("attn.c_attn.bias", {3 * P}, j * P, P, *qkv_b[j]));
+    const std::string l = layer_prefix(i);
+    add_norm(t, l + "ln_1.", H, false);
+    t.push_back({l + "attn.c_attn.weight", {3 * P, H}});
+    t.push_back({l + "attn.c_attn.bias", {3 * P}});
+    t.push_back({l + "attn.c_proj.weight", {H, P}});
+    if (d.bias) t.push_back({l + "attn.c_proj.bias", {H}});
+    add_norm(t, l + "ln_2.", H, false);
+    for (const char* w : {"mlp.w1.", "mlp.w2."}) {
+      t.push_back({l + w + "weight", {F, H}});
+      if (d.bias) t.push_back({l + w + "bias", {F}});
     }
-    LLM_RETURN_IF_ERROR(whole("attn.c_proj.weight", {H, P}, L.attn.wo));
-    LLM_RETURN_IF_ERROR(whole("mlp.w2.weight", {F, H}, L.mlp.gate));
-    LLM_RETURN_IF_ERROR(whole("mlp.w1.weight", {F, H}, L.mlp.up));
-    LLM_RETURN_IF_ERROR(whole("mlp.c_proj.weight", {H, F}, L.mlp.down));
-    if (d.bias) {
-      LLM_RETURN_IF_ERROR(whole("attn.c_proj.bias", {H}, L.attn.bo));
-      LLM_RETURN_IF_ERROR(whole("mlp.w2.bias", {F}, L.mlp.gate_bias));
-      LLM_RETURN_IF_ERROR(whole("mlp.w1.bias", {F}, L.mlp.up_bias));
-      LLM_RETURN_IF_ERROR(whole("mlp.c_proj.bias", {H}, L.mlp.down_bias));
-    }
+    t.push_back({l + "mlp.c_proj.weight", {H, F}});
+    if (d.bias) t.push_back({l + "mlp.c_proj.bias", {H}});
   }
-  m->weight_bytes_ = store.total_bytes();
-  return std::unique_ptr<Model>(std::move(m));
+  add_norm(t, "transformer.ln_f.", H, false);
+  t.push_back({"lm_head.weight", {d.vocab, H}});
+  return p;
+}
+
+// c_attn rows [q | k | v] become views; w2 is the gate, w1 the up projection.
+Result<DecoderWeights> assemble(const DecoderPlan& p, const TensorMap& m) {
+  const DecoderSpec& s = p.spec;
+  const int64_t P = int64_t{s.shape.n_heads} * s.shape.head_dim;
+  DecoderWeights w;
+  w.embed = m.at("transformer.wte.weight");
+  w.final_norm = norm_of(m, "transformer.ln_f.");
+  w.lm_head = m.at("lm_head.weight");
+  for (int i = 0; i < s.shape.n_layers; ++i) {
+    const std::string l = layer_prefix(i);
+    DecoderLayerWeights L;
+    L.attn_norm = norm_of(m, l + "ln_1.");
+    L.mlp_norm = norm_of(m, l + "ln_2.");
+    const Tensor& qkv = m.at(l + "attn.c_attn.weight");
+    L.attn.wq = qkv.rows(0, P), L.attn.wk = qkv.rows(P, P), L.attn.wv = qkv.rows(2 * P, P);
+    const Tensor b = m.small(l + "attn.c_attn.bias");
+    L.attn.bq = b.rows(0, P), L.attn.bk = b.rows(P, P), L.attn.bv = b.rows(2 * P, P);
+    L.attn.wo = m.at(l + "attn.c_proj.weight");
+    L.mlp.gate = m.at(l + "mlp.w2.weight");
+    L.mlp.up = m.at(l + "mlp.w1.weight");
+    L.mlp.down = m.at(l + "mlp.c_proj.weight");
+    if (m.has(l + "attn.c_proj.bias")) {
+      L.attn.bo = m.small(l + "attn.c_proj.bias");
+      L.mlp.gate_bias = m.small(l + "mlp.w2.bias");
+      L.mlp.up_bias = m.small(l + "mlp.w1.bias");
+      L.mlp.down_bias = m.small(l + "mlp.c_proj.bias");
+    }
+    w.layers.push_back(std::move(L));
+  }
+  return w;
 }
 
 }  // namespace
 
 Result<std::unique_ptr<Model>> load_qwen1(const loader::ModelConfig& cfg,
                                           loader::WeightStore& store) {
-  return QwenModel::load(cfg, store);
+  return load_planned(plan(cfg), assemble, store);
 }
-
 std::vector<std::string> qwen1_architectures() {
   return {"QWenLMHeadModel"};
 }
-
-Result<std::vector<TensorSpec>> qwen1_tensors(const loader::ModelConfig& cfg) {
-  LLM_ASSIGN_OR_RETURN(QwenDims d, qwen_dims(cfg));
-  return qwen_table(d);
+Result<TensorTable> qwen1_tensors(const loader::ModelConfig& cfg) {
+  LLM_ASSIGN_OR_RETURN(DecoderPlan p, plan(cfg));
+  return p.table;
 }
 
 }  // namespace lightllm::models

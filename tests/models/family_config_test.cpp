@@ -9,9 +9,9 @@
 
 #include <gtest/gtest.h>
 
+#include "models/families.h"
 #include "models/loader/model_config.h"
 #include "models/model.h"
-#include "models/remote_code_families.h"
 
 using namespace lightllm;
 
