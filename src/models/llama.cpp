@@ -1,5 +1,10 @@
 // src/models/llama.cpp — the LLaMA family: LlamaForCausalLM, MistralForCausalLM (sliding
-// window), Qwen2ForCausalLM (q/k/v bias), InternLMForCausalLM (q/k/v/o bias).
+// window), Qwen2ForCausalLM (q/k/v bias), InternLMForCausalLM (q/k/v/o bias),
+// MiniCPMForCausalLM (openbmb modeling_minicpm.py: embeddings x scale_emb, each sublayer's
+// output x scale_depth/sqrt(num_layers) before the residual add, logits of
+// final_norm(h) / (hidden/dim_model_base), tie_word_embeddings defaulting to true). MiniCPM's
+// scales are folded into weight copies at load (embedding table; o_proj, down_proj and their
+// biases; final norm), so the forward (CPU or CUDA) is LLaMA's.
 // HF reference: transformers/models/{llama,mistral,qwen2}/modeling_*.py and InternLM's
 // modeling_internlm.py. Pre-norm decoder: RMSNorm → attention (RoPE, GQA) → residual →
 // RMSNorm → SwiGLU MLP → residual; final RMSNorm; lm_head (or tied embeddings).
@@ -12,6 +17,7 @@
 #include "models/layers/mlp.h"
 #include "models/layers/step_staging.h"
 #include "models/llama_family.h"
+#include "models/loader/json_fields.h"
 #include "models/loader/model_config.h"
 #include "models/loader/weight_store.h"
 
@@ -26,7 +32,29 @@ struct LlamaVariant {
   bool attention_bias_flag = false;  // config "attention_bias" (Llama) turns on q/k/v/o biases
   bool sliding_window = false;       // honour config "sliding_window"
   bool needs_use_sliding_window = false;  // Qwen2: only when "use_sliding_window" is true
+  bool minicpm_scales = false;  // MiniCPM: scale_emb, scale_depth, dim_model_base (required)
 };
+
+// A copy of weight `t` (f32 / bf16 / f16, kept in its dtype) times `s`; undefined stays so.
+Tensor scaled_weight(const Tensor& t, double s) {
+  if (!t.defined()) return t;
+  Tensor out = Tensor::empty(t.shape(), t.dtype());
+  const int64_t n = t.numel();
+  for (int64_t i = 0; i < n; ++i) {
+    switch (t.dtype()) {
+      case core::DType::bf16:
+        out.data<core::bf16>()[i] =
+            core::f32_to_bf16(static_cast<float>(core::bf16_to_f32(t.data<core::bf16>()[i]) * s));
+        break;
+      case core::DType::f16:
+        out.data<core::f16>()[i] =
+            core::f32_to_f16(static_cast<float>(core::f16_to_f32(t.data<core::f16>()[i]) * s));
+        break;
+      default: out.data<float>()[i] = static_cast<float>(t.data<float>()[i] * s);
+    }
+  }
+  return out;
+}
 
 constexpr LlamaVariant kVariants[] = {
     {.architecture = "LlamaForCausalLM", .mlp_bias_flag = true, .attention_bias_flag = true},
@@ -34,6 +62,7 @@ constexpr LlamaVariant kVariants[] = {
     {.architecture = "Qwen2ForCausalLM", .qkv_bias_always = true, .sliding_window = true,
      .needs_use_sliding_window = true},
     {.architecture = "InternLMForCausalLM", .bias_flag = true},
+    {.architecture = "MiniCPMForCausalLM", .attention_bias_flag = true, .minicpm_scales = true},
 };
 
 struct LlamaLayer {
@@ -96,6 +125,19 @@ Result<std::unique_ptr<Model>> LlamaModel::load(const loader::ModelConfig& cfg,
                          (!var.needs_use_sliding_window || cfg.use_sliding_window.value_or(false));
   if (window_on) m->sliding_window_ = static_cast<int32_t>(*cfg.sliding_window);
 
+  bool tie = cfg.tie_word_embeddings;
+  double minicpm[3] = {1, 1, 1};  // scale_emb, scale_depth, dim_model_base
+  if (var.minicpm_scales) {
+    loader::JsonFields f(cfg.raw, cfg.path);
+    const char* keys[3] = {"scale_emb", "scale_depth", "dim_model_base"};
+    for (int i = 0; i < 3; ++i) {
+      LLM_ASSIGN_OR_RETURN(auto x, f.opt_double(keys[i]));
+      if (!x || !(*x > 0)) return f.error(keys[i], "is required for MiniCPM and must be > 0");
+      minicpm[i] = *x;
+    }
+    LLM_ASSIGN_OR_RETURN(auto t, f.opt_bool("tie_word_embeddings"));
+    tie = t.value_or(true);  // MiniCPMConfig's default
+  }
   const bool attn_bias = (var.bias_flag && cfg.bias.value_or(false)) ||
                          (var.attention_bias_flag && cfg.attention_bias);
   const bool qkv_bias = var.qkv_bias_always || attn_bias;
@@ -106,7 +148,7 @@ Result<std::unique_ptr<Model>> LlamaModel::load(const loader::ModelConfig& cfg,
   const int64_t q_dim = s.n_heads * D, kv_dim = s.n_kv_heads * D;
   LLM_ASSIGN_OR_RETURN(m->embed_, store.get("model.embed_tokens.weight", {s.vocab, H}));
   LLM_ASSIGN_OR_RETURN(m->final_norm_, store.get("model.norm.weight", {H}));
-  if (cfg.tie_word_embeddings && !store.contains("lm_head.weight")) {
+  if (tie && !store.contains("lm_head.weight")) {
     m->lm_head_ = m->embed_;
   } else {
     LLM_ASSIGN_OR_RETURN(m->lm_head_, store.get("lm_head.weight", {s.vocab, H}));
@@ -147,6 +189,14 @@ Result<std::unique_ptr<Model>> LlamaModel::load(const loader::ModelConfig& cfg,
     for (Tensor* t : {&L.input_norm, &L.post_norm, &L.attn.bq, &L.attn.bk, &L.attn.bv, &L.attn.bo,
                       &L.mlp.gate_bias, &L.mlp.up_bias, &L.mlp.down_bias})
       *t = small_weight_f32(*t);
+  }
+  if (var.minicpm_scales) {
+    const double depth = minicpm[1] / std::sqrt(static_cast<double>(s.n_layers));
+    m->embed_ = scaled_weight(m->embed_, minicpm[0]);  // lm_head keeps the unscaled table
+    m->final_norm_ = scaled_weight(m->final_norm_, minicpm[2] / static_cast<double>(s.hidden));
+    for (LlamaLayer& L : m->layers_)
+      for (Tensor* t : {&L.attn.wo, &L.attn.bo, &L.mlp.down, &L.mlp.down_bias})
+        *t = scaled_weight(*t, depth);
   }
   m->weight_bytes_ = store.total_bytes();
   return std::unique_ptr<Model>(std::move(m));

@@ -31,6 +31,8 @@ constexpr Family kFamilies[] = {
     {"phi3", phi3_architectures, load_phi3, phi3_tensors},
     {"stablelm", stablelm_architectures, load_stablelm, stablelm_tensors},
     {"cohere", cohere_architectures, load_cohere, cohere_tensors},
+    {"chatglm", chatglm_architectures, load_chatglm, chatglm_tensors},
+    {"qwen1", qwen1_architectures, load_qwen1, qwen1_tensors},
 };
 
 }  // namespace

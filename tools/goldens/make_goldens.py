@@ -339,6 +339,7 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(2)
     only = set(filter(None, args.only.split(",")))
+    make_ref_goldens(args.out, only, prompts(PROMPT_LENGTHS))
     for vi, (name, (build, note, *extra)) in enumerate(variants().items()):
         if only and name not in only:
             continue
@@ -374,6 +375,120 @@ def main():
                 json.dump(golden, f, separators=(",", ":"))
             size = sum(os.path.getsize(os.path.join(out_dir, f)) for f in os.listdir(out_dir))
             print(f"{out_dir}: {size / 1024:.0f} KiB, greedy[0]={golden['prompts'][0]['greedy'][:8]}")
+
+
+# --- Families whose modeling code lives only in model repositories (trust_remote_code) ------
+# Built from the reference forwards in tools/goldens/ref_models/ (see their docstrings and
+# test_ref_models.py); config.json is written with the keys the published repositories use.
+
+def ref_variants():
+    """name -> (reference class, config.json dict (published keys), note, feature-off overrides)."""
+    from ref_models.chatglm2 import ChatGLM
+    from ref_models.minicpm import MiniCPM
+    from ref_models.qwen1 import QWen
+    glm = {"architectures": ["ChatGLMModel"], "model_type": "chatglm", "num_layers": 2,
+           "padded_vocab_size": VOCAB, "hidden_size": 64, "kv_channels": 16,
+           "num_attention_heads": 4, "multi_query_attention": True, "multi_query_group_num": 2,
+           "ffn_hidden_size": 128, "layernorm_epsilon": 1e-5, "seq_length": 128,
+           "add_qkv_bias": True, "add_bias_linear": False, "rmsnorm": True,
+           "post_layer_norm": True, "original_rope": True,
+           "apply_residual_connection_post_layernorm": False, "apply_query_key_layer_scaling": True,
+           "attention_softmax_in_fp32": True, "fp32_residual_connection": False,
+           "tie_word_embeddings": False, "eos_token_id": EOS, "pad_token_id": 0}
+    cpm = {"architectures": ["MiniCPMForCausalLM"], "model_type": "minicpm", "vocab_size": VOCAB,
+           "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+           "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 128,
+           "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "rope_scaling": None, "hidden_act": "silu",
+           "scale_emb": 4.0, "scale_depth": 1.4, "dim_model_base": 128,
+           "tie_word_embeddings": True, "bos_token_id": BOS, "eos_token_id": EOS}
+    qwen = {"architectures": ["QWenLMHeadModel"], "model_type": "qwen", "vocab_size": VOCAB,
+            "hidden_size": 64, "kv_channels": 16, "num_attention_heads": 4,
+            "intermediate_size": 256, "num_hidden_layers": 2, "layer_norm_epsilon": 1e-6,
+            "rotary_pct": 1.0, "rotary_emb_base": 10000, "seq_length": 16,
+            "max_position_embeddings": 128, "no_bias": True, "use_dynamic_ntk": True,
+            "use_logn_attn": True, "use_flash_attn": "auto", "tie_word_embeddings": False,
+            "bf16": False, "fp16": False, "fp32": False}
+    return {
+        "chatglm2": (ChatGLM, glm, "ChatGLM2/3: MQA 4 heads / 2 groups, fused qkv with bias, "
+                     "rotary on half of each head in interleaved pairs, fused SwiGLU", None),
+        "chatglm3-rope-ratio": (ChatGLM, {**glm, "rope_ratio": 50.0},
+                                "ChatGLM3 (-32k style) rope_ratio 50: RoPE base 10000*50",
+                                {"rope_ratio": 1.0}),
+        "minicpm": (MiniCPM, cpm, "MiniCPM: scale_emb 4, scale_depth 1.4 (residual x 1.4/sqrt(2)), "
+                    "logits / (64/128), tied embeddings",
+                    {"scale_emb": 1.0, "scale_depth": 2 ** 0.5, "dim_model_base": 64}),
+        "qwen1": (QWen, qwen, "Qwen v1: fused c_attn with bias, w1*silu(w2), seq_length 16 with "
+                  "dynamic NTK (alpha from the prompt length, kept while decoding) and log-n "
+                  "query scaling beyond position 16",
+                  {"use_dynamic_ntk": False, "use_logn_attn": False}),
+    }
+
+
+def ref_feature_matters(name, cls, cfg, model, off):
+    """The variant's features must change the 40-token prompt's last logits, and (Qwen) each
+    of dynamic NTK and log-n must matter on its own; positions < seq_length see no log-n."""
+    if off is None:
+        return
+    x = torch.tensor([prompts(PROMPT_LENGTHS)[3]])
+    with torch.no_grad():
+        a = model(x)[0][0]
+        for key, val in off.items() if name == "qwen1" else [(None, None)]:
+            over = {key: val} if key else off
+            plain = cls({**cfg, **over}).eval()
+            plain.load_state_dict(model.state_dict())
+            d = (a - plain(x)[0][0]).abs().amax(-1)
+            assert d[-1] > 1e-3, f"{name}: {over} does not change the logits ({d[-1]})"
+            print(f"  {name}: {over} changes last-position logits by {d[-1]:.3g}")
+
+
+def make_ref_goldens(out_root, only, ps):
+    from ref_models.common import greedy as ref_greedy, randomize as ref_randomize
+    for vi, (name, (cls, cfg, note, off)) in enumerate(ref_variants().items()):
+        if only and name not in only:
+            continue
+        torch.manual_seed(500 + vi)
+        base = cls(cfg)
+        ref_randomize(base, torch.Generator().manual_seed(600 + vi),
+                      embed_std=0.1)
+        base.eval()
+        ref_feature_matters(name, cls, cfg, base, off)
+        for dtype_name, dtype, digits in (("f32", torch.float32, 6), ("bf16", torch.bfloat16, 4)):
+            model = copy.deepcopy(base).to(dtype)
+            out_dir = os.path.join(out_root, f"{name}-{dtype_name}")
+            shutil.rmtree(out_dir, ignore_errors=True)
+            os.makedirs(out_dir)
+            torch_dtype = "float32" if dtype == torch.float32 else "bfloat16"
+            with open(os.path.join(out_dir, "config.json"), "w") as f:
+                json.dump({**cfg, "torch_dtype": torch_dtype}, f, indent=2)
+            with open(os.path.join(out_dir, "generation_config.json"), "w") as f:
+                json.dump({"bos_token_id": BOS, "eos_token_id": EOS, "pad_token_id": 0}, f, indent=2)
+            state = model.state_dict()
+            if cfg.get("tie_word_embeddings", False):
+                state.pop("lm_head.weight", None)
+            save_file({k: v.contiguous() for k, v in state.items()},
+                      os.path.join(out_dir, "model.safetensors"), metadata={"format": "pt"})
+            runs = []
+            for i, ids in enumerate(ps):
+                m = copy.deepcopy(model)
+                with torch.no_grad():
+                    logits, _, hid = m(torch.tensor([ids]), want_hidden=(i == HIDDEN_PROMPT))
+                res = {"input_ids": ids, "logits": nested(logits[0], digits)}
+                if hid is not None:
+                    res["hidden"] = {"embeddings": nested(hid["embeddings"], digits),
+                                     "layer_outputs": [nested(t, digits) for t in hid["layer_outputs"]],
+                                     "final_norm": nested(hid["final_norm"], digits)}
+                res["greedy"], res["greedy_margins"] = ref_greedy(m, ids, NEW_TOKENS)
+                runs.append(res)
+            golden = {"_source": "tools/goldens/make_goldens.py", "model": name,
+                      "dtype": dtype_name, "note": note, "torch_version": torch.__version__,
+                      "reference": f"tools/goldens/ref_models/{cls.__module__.split('.')[-1]}.py",
+                      "digits": digits, "greedy_new_tokens": NEW_TOKENS,
+                      "greedy_ignores_eos": True, "hidden_prompt_index": HIDDEN_PROMPT,
+                      "prompts": runs}
+            with open(os.path.join(out_dir, "golden.json"), "w") as f:
+                json.dump(golden, f, separators=(",", ":"))
+            size = sum(os.path.getsize(os.path.join(out_dir, f)) for f in os.listdir(out_dir))
+            print(f"{out_dir}: {size / 1024:.0f} KiB, greedy[0]={runs[0]['greedy'][:8]}")
 
 
 if __name__ == "__main__":

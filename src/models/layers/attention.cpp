@@ -52,7 +52,11 @@ Status self_attention(const AttentionWeights& w, const AttentionShape& s, const 
   Tensor v3 = v.reshape({n_tokens, s.n_kv_heads, s.head_dim});
   if (w.q_norm.defined()) LLM_RETURN_IF_ERROR(per_head_layer_norm(q3, w.q_norm, s.qk_norm_eps));
   if (w.k_norm.defined()) LLM_RETURN_IF_ERROR(per_head_layer_norm(k3, w.k_norm, s.qk_norm_eps));
-  if (s.use_rope) LLM_RETURN_IF_ERROR(apply_rope(s, batch, q3, k3));
+  if (s.position_fn) {
+    LLM_RETURN_IF_ERROR(s.position_fn(batch, q3, k3));
+  } else if (s.use_rope) {
+    LLM_RETURN_IF_ERROR(apply_rope(s, batch, q3, k3));
+  }
   LLM_RETURN_IF_ERROR(ops::store_kv(k3, v3, batch.out_slots, kv));
 
   Tensor attn = ws.get(Buf::attn_out, {n_tokens, s.n_heads, s.head_dim});

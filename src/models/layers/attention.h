@@ -3,6 +3,7 @@
 // token slots, attention through req_to_token, output projection.
 #pragma once
 
+#include <functional>
 #include <vector>
 
 #include "models/layers/workspace.h"
@@ -28,6 +29,10 @@ struct AttentionShape {
   float qk_norm_eps = 1e-5f;         // eps of q_norm / k_norm
   std::vector<float> inv_freq;       // [rotary_dim/2] for sequences within the trained length
   std::vector<float> inv_freq_long;  // longrope: [rotary_dim/2] beyond original_max_position
+  // When set, replaces the built-in rotary step: called on q [n_tokens, n_heads, head_dim] and
+  // k [n_tokens, n_kv_heads, head_dim] after the projections (and q/k norms), before K is
+  // stored (Qwen v1: per-sequence NTK base and log-n query scaling).
+  std::function<Status(const StepBatch&, Tensor& q, Tensor& k)> position_fn;
 };
 
 // The rotary frequencies, computed once. Dynamic NTK scaling depends on each sequence's length

@@ -1,0 +1,169 @@
+// src/models/chatglm.cpp — ChatGLM2-6B / ChatGLM3-6B (`ChatGLMModel`, model_type chatglm).
+// Reference: THUDM's modeling_chatglm.py (re-written in tools/goldens/ref_models/chatglm2.py).
+// A plan for the generic decoder (layers/decoder.h): pre-norm RMSNorm, SwiGLU, where:
+//  - q/k/v come from one fused `query_key_value` [heads*kv_channels + 2*groups*kv_channels,
+//    hidden] (+ bias when add_qkv_bias), split as [q | k | v]: multi-query groups
+//    (multi_query_group_num kv heads) when multi_query_attention;
+//  - rotary covers the first half of each head (kv_channels/2 dims) in interleaved pairs, with
+//    base 10000 * rope_ratio (ChatGLM3-32k) and the frequencies of a kv_channels/2 rotary;
+//  - the MLP's `dense_h_to_4h` [2*ffn_hidden_size, hidden] is [gate | up] (SwiGLU).
+// Tensor names: transformer.embedding.word_embeddings, transformer.encoder.layers.N.{
+// input_layernorm, self_attention.{query_key_value,dense}, post_attention_layernorm,
+// mlp.{dense_h_to_4h,dense_4h_to_h}}, transformer.encoder.final_layernorm,
+// transformer.output_layer. transformer.rotary_pos_emb.inv_freq is ignored (recomputed).
+// Not supported (unimplemented errors): rmsnorm false, post_layer_norm false,
+// apply_residual_connection_post_layernorm true — no published v2/v3 checkpoint uses them.
+#include <cmath>
+
+#include "models/families.h"
+#include "models/layers/common.h"
+#include "models/loader/json_fields.h"
+#include "models/loader/model_config.h"
+#include "models/loader/weight_store.h"
+
+namespace lightllm::models {
+namespace {
+
+using namespace layers;
+
+struct GlmDims {
+  int64_t vocab = 0, hidden = 0, ffn = 0, layers = 0;
+  int heads = 0, groups = 0, head_dim = 0;
+  bool qkv_bias = true, linear_bias = false;
+  double rope_ratio = 1.0;
+  int64_t seq_length = 0;
+  int64_t qkv_rows() const { return (int64_t{heads} + 2 * int64_t{groups}) * head_dim; }
+};
+
+Result<GlmDims> glm_dims(const loader::ModelConfig& cfg) {
+  loader::JsonFields f(cfg.raw, cfg.path);
+  GlmDims d;
+  d.vocab = cfg.vocab_size;
+  d.hidden = cfg.hidden_size;
+  d.layers = cfg.num_hidden_layers;
+  d.heads = static_cast<int>(cfg.num_attention_heads);
+  d.ffn = cfg.intermediate_size;
+  d.seq_length = cfg.max_position_embeddings;
+  if (d.ffn <= 0) return f.error("ffn_hidden_size", "is required and must be > 0");
+  LLM_ASSIGN_OR_RETURN(auto kv_channels, f.opt_int("kv_channels"));
+  d.head_dim = static_cast<int>(kv_channels.value_or(cfg.head_dim));
+  if (d.head_dim <= 0 || d.head_dim % 4 != 0)
+    return f.error("kv_channels", "must be a positive multiple of 4");
+  LLM_ASSIGN_OR_RETURN(auto mqa, f.opt_bool("multi_query_attention"));
+  LLM_ASSIGN_OR_RETURN(auto groups, f.opt_int("multi_query_group_num"));
+  d.groups = mqa.value_or(false) ? static_cast<int>(groups.value_or(1)) : d.heads;
+  if (d.groups <= 0 || d.heads % d.groups != 0)
+    return f.error("multi_query_group_num", "must be > 0 and divide num_attention_heads");
+  LLM_ASSIGN_OR_RETURN(auto add_qkv_bias, f.opt_bool("add_qkv_bias"));
+  LLM_ASSIGN_OR_RETURN(auto add_bias_linear, f.opt_bool("add_bias_linear"));
+  d.linear_bias = add_bias_linear.value_or(false);  // ChatGLMConfig defaults: both false
+  d.qkv_bias = d.linear_bias || add_qkv_bias.value_or(false);
+  LLM_ASSIGN_OR_RETURN(auto rope_ratio, f.opt_double("rope_ratio"));
+  d.rope_ratio = rope_ratio.value_or(1.0);
+  if (!(d.rope_ratio > 0)) return f.error("rope_ratio", "must be > 0");
+  for (const char* key : {"rmsnorm", "post_layer_norm"}) {
+    LLM_ASSIGN_OR_RETURN(auto v, f.opt_bool(key));
+    if (!v.value_or(true))
+      return core::unimplemented("{}: ChatGLM with {} false is not supported", cfg.path, key);
+  }
+  LLM_ASSIGN_OR_RETURN(auto post_ln_res, f.opt_bool("apply_residual_connection_post_layernorm"));
+  if (post_ln_res.value_or(false))
+    return core::unimplemented(
+        "{}: ChatGLM with apply_residual_connection_post_layernorm true is not supported",
+        cfg.path);
+  return d;
+}
+
+std::string layer_prefix(int64_t i) {
+  return "transformer.encoder.layers." + std::to_string(i) + ".";
+}
+
+Result<DecoderPlan> plan(const loader::ModelConfig& cfg) {
+  LLM_ASSIGN_OR_RETURN(GlmDims d, glm_dims(cfg));
+  DecoderPlan p;
+  DecoderSpec& s = p.spec;
+  s.shape = base_shape(cfg);
+  s.shape.n_kv_heads = d.groups;
+  s.shape.head_dim = d.head_dim;
+  s.shape.max_context = d.seq_length;
+  s.norm = NormKind::rms;
+  s.eps = static_cast<float>(cfg.norm_eps);
+  s.act = Activation::silu;
+  s.attn = {.n_heads = d.heads, .n_kv_heads = d.groups, .head_dim = d.head_dim};
+  s.attn.rope.rotary_dim = d.head_dim / 2;
+  s.attn.rope.theta = 10000.0 * d.rope_ratio;
+  s.attn.rope.interleaved = true;
+  s.attn.rope.original_max_position = d.seq_length;
+
+  const int64_t H = d.hidden, P = int64_t{d.heads} * d.head_dim;
+  auto& t = p.table;
+  t.push_back({"transformer.embedding.word_embeddings.weight", {d.vocab, H}});
+  for (int64_t i = 0; i < d.layers; ++i) {
+    const std::string l = layer_prefix(i);
+    add_norm(t, l + "input_layernorm.", H, false);
+    t.push_back({l + "self_attention.query_key_value.weight", {d.qkv_rows(), H}});
+    if (d.qkv_bias) t.push_back({l + "self_attention.query_key_value.bias", {d.qkv_rows()}});
+    t.push_back({l + "self_attention.dense.weight", {H, P}});
+    if (d.linear_bias) t.push_back({l + "self_attention.dense.bias", {H}});
+    add_norm(t, l + "post_attention_layernorm.", H, false);
+    t.push_back({l + "mlp.dense_h_to_4h.weight", {2 * d.ffn, H}});
+    if (d.linear_bias) t.push_back({l + "mlp.dense_h_to_4h.bias", {2 * d.ffn}});
+    t.push_back({l + "mlp.dense_4h_to_h.weight", {H, d.ffn}});
+    if (d.linear_bias) t.push_back({l + "mlp.dense_4h_to_h.bias", {H}});
+  }
+  add_norm(t, "transformer.encoder.final_layernorm.", H, false);
+  t.push_back({"transformer.output_layer.weight", {d.vocab, H}});
+  return p;
+}
+
+// Splits the fused tensors into views: qkv rows [q | k | v], dense_h_to_4h rows [gate | up].
+Result<DecoderWeights> assemble(const DecoderPlan& p, const TensorMap& m) {
+  const DecoderSpec& s = p.spec;
+  const int64_t P = int64_t{s.shape.n_heads} * s.shape.head_dim;
+  const int64_t KV = int64_t{s.shape.n_kv_heads} * s.shape.head_dim;
+  DecoderWeights w;
+  w.embed = m.at("transformer.embedding.word_embeddings.weight");
+  w.final_norm = norm_of(m, "transformer.encoder.final_layernorm.");
+  w.lm_head = m.at("transformer.output_layer.weight");
+  for (int i = 0; i < s.shape.n_layers; ++i) {
+    const std::string l = layer_prefix(i);
+    DecoderLayerWeights L;
+    L.attn_norm = norm_of(m, l + "input_layernorm.");
+    L.mlp_norm = norm_of(m, l + "post_attention_layernorm.");
+    const Tensor& qkv = m.at(l + "self_attention.query_key_value.weight");
+    L.attn.wq = qkv.rows(0, P), L.attn.wk = qkv.rows(P, KV), L.attn.wv = qkv.rows(P + KV, KV);
+    if (m.has(l + "self_attention.query_key_value.bias")) {
+      const Tensor b = m.small(l + "self_attention.query_key_value.bias");
+      L.attn.bq = b.rows(0, P), L.attn.bk = b.rows(P, KV), L.attn.bv = b.rows(P + KV, KV);
+    }
+    L.attn.wo = m.at(l + "self_attention.dense.weight");
+    const Tensor& h4 = m.at(l + "mlp.dense_h_to_4h.weight");
+    const int64_t F = h4.dim(0) / 2;
+    L.mlp.gate = h4.rows(0, F), L.mlp.up = h4.rows(F, F);
+    L.mlp.down = m.at(l + "mlp.dense_4h_to_h.weight");
+    if (m.has(l + "self_attention.dense.bias")) {
+      L.attn.bo = m.small(l + "self_attention.dense.bias");
+      const Tensor hb = m.small(l + "mlp.dense_h_to_4h.bias");
+      L.mlp.gate_bias = hb.rows(0, F), L.mlp.up_bias = hb.rows(F, F);
+      L.mlp.down_bias = m.small(l + "mlp.dense_4h_to_h.bias");
+    }
+    w.layers.push_back(std::move(L));
+  }
+  return w;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Model>> load_chatglm(const loader::ModelConfig& cfg,
+                                            loader::WeightStore& store) {
+  return load_planned(plan(cfg), assemble, store);
+}
+std::vector<std::string> chatglm_architectures() {
+  return {"ChatGLMModel"};
+}
+Result<TensorTable> chatglm_tensors(const loader::ModelConfig& cfg) {
+  LLM_ASSIGN_OR_RETURN(DecoderPlan p, plan(cfg));
+  return p.table;
+}
+
+}  // namespace lightllm::models
