@@ -2,6 +2,8 @@
 // Python semantics (see jinja_builtins.h).
 #include "tokenizer/jinja_builtins.h"
 
+#include <charconv>
+
 #include <algorithm>
 #include <cmath>
 #include <ctime>
@@ -399,8 +401,12 @@ Result<Value> get_attr(const Value& obj, const std::string& name) {
     return dict_method(j, name);
   }
   if (j.is_string()) return string_method(j.get<std::string>(), name);
-  if (j.is_array() && !name.empty() && std::isdigit(static_cast<unsigned char>(name[0])))
-    return get_item(obj, Value(Json(std::stoll(name))));
+  if (j.is_array() && !name.empty() && std::isdigit(static_cast<unsigned char>(name[0]))) {
+    int64_t index = 0;
+    const auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), index);
+    if (ec != std::errc() || end != name.data() + name.size()) return Value::undefined();
+    return get_item(obj, Value(Json(index)));
+  }
   return Value::undefined();
 }
 

@@ -2,6 +2,9 @@
 // descent parser for statements and expressions (see jinja_parser.h).
 #include "tokenizer/jinja_parser.h"
 
+#include <charconv>
+#include <cstdlib>
+
 #include <cctype>
 
 namespace lightllm::tokenizer::jinja {
@@ -199,7 +202,11 @@ Result<std::vector<Tok>> lex(const std::string& src, const std::string& s, size_
       std::string txt = s.substr(start, i - start);
       std::erase(txt, '_');
       Tok t{Tok::T::num, txt, {}, base + start};
-      t.num = is_float ? Json(std::stod(txt)) : Json(std::stoll(txt));
+      // Python ints are unbounded: a literal beyond int64 becomes a float rather than an error.
+      int64_t as_int = 0;
+      const auto [end, ec] = std::from_chars(txt.data(), txt.data() + txt.size(), as_int);
+      const bool fits = !is_float && ec == std::errc() && end == txt.data() + txt.size();
+      t.num = fits ? Json(as_int) : Json(std::strtod(txt.c_str(), nullptr));
       out.push_back(t);
     } else if (c == '\'' || c == '"') {
       std::string v;
