@@ -92,6 +92,24 @@ def test_stop_strings_truncate(client):
         assert reason == "stop"
 
 
+def test_partial_stop_match_at_the_end_is_released(client):
+    """The text's tail matches the start of a stop string that never completes: the held-back
+    tail must still reach the client when the request ends by length."""
+    full = REF["output_text"]
+    stop = full[-9:] + "XYZ"
+    for stream in (False, True):
+        kw = dict(model=MODEL, prompt=REF["prompt"], max_tokens=32, temperature=0, stop=[stop],
+                  extra_body={"ignore_eos": True})
+        if stream:
+            chunks = list(client.completions.create(stream=True, **kw))
+            text = "".join(c.choices[0].text for c in chunks)
+            reason = chunks[-1].choices[0].finish_reason
+        else:
+            r = client.completions.create(**kw)
+            text, reason = r.choices[0].text, r.choices[0].finish_reason
+        assert text == full and reason == "length", (stream, text)
+
+
 def test_seed_reproducible_with_sampling(client, server):
     def run(seed):
         return client.completions.create(model=MODEL, prompt="Once upon a time", max_tokens=24,
