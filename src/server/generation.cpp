@@ -20,6 +20,7 @@ struct Tracker {
   int prompt_tokens = 0;
   int generated = 0;
   bool success = true;
+  bool record_metrics = true;
   Clock::time_point start = Clock::now();
   double first_token_s = -1;
   EventHandler handler;
@@ -40,6 +41,10 @@ struct Tracker {
     if (ev.finished && finished == n) {
       ctx->untrack(id);
       ctx->http_in_flight--;
+      if (!record_metrics) {
+        handler = nullptr;
+        return;
+      }
       RequestRecord r;
       r.duration_s = std::chrono::duration<double>(Clock::now() - start).count();
       r.first_token_s = first_token_s;
@@ -119,6 +124,7 @@ uint64_t submit_generation(ServerContext& ctx, PromptSpec prompt, SamplingParams
   tracker->ctx = &ctx;
   tracker->n = params.n;
   tracker->max_new_tokens = params.max_new_tokens;
+  tracker->record_metrics = prompt.record_metrics;
   tracker->handler = std::move(on_event);
 
   GenerateRequest req;

@@ -26,7 +26,10 @@ std::string http_head(int status, std::string_view content_type, long long conte
 }
 
 HttpSession::HttpSession(tcp::socket socket, Dispatcher& dispatcher, const HttpLimits& limits)
-    : stream_(std::move(socket)), dispatcher_(dispatcher), limits_(limits) {}
+    : stream_(std::move(socket)),
+      dispatcher_(dispatcher),
+      limits_(limits),
+      body_timer_(stream_.get_executor()) {}
 
 HttpSession::~HttpSession() = default;
 
@@ -72,19 +75,28 @@ void HttpSession::on_header(beast::error_code ec) {
   if (beast::iequals(req[http::field::expect], "100-continue")) {
     queue_write("HTTP/1.1 100 Continue\r\n\r\n");
   }
-  stream_.expires_after(limits_.read_timeout);
+  stream_.expires_never();
+  body_timed_out_ = false;
+  body_timer_.expires_after(limits_.read_timeout);
+  body_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (ec) return;  // cancelled: the body arrived
+    self->body_timed_out_ = true;
+    beast::error_code ignored;
+    self->stream_.socket().cancel(ignored);  // on_body sees operation_aborted
+  });
   http::async_read(
       stream_, buffer_, *parser_,
       [self = shared_from_this()](beast::error_code ec2, std::size_t) { self->on_body(ec2); });
 }
 
 void HttpSession::on_body(beast::error_code ec) {
+  body_timer_.cancel();
+  if (body_timed_out_) {
+    return fail_request(408, "request body did not arrive within the read timeout");
+  }
   if (ec == http::error::body_limit) {
     return fail_request(
         413, fmt::format("request body exceeds the limit of {} bytes", limits_.max_body_bytes));
-  }
-  if (ec == beast::error::timeout) {
-    return fail_request(408, "request body did not arrive within the read timeout");
   }
   if (ec) return close_now();
   handle_request();

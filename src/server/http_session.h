@@ -103,6 +103,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   Dispatcher& dispatcher_;
   const HttpLimits& limits_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  // The body read's deadline. Not the tcp_stream timeout: that one closes the socket, and the
+  // 408 reply could never be written.
+  asio::steady_timer body_timer_;
+  bool body_timed_out_ = false;
 
   bool keep_alive_ = true;
   bool head_only_ = false;      // HEAD request: headers without the body
