@@ -37,24 +37,25 @@ struct Tracker {
         success = false;
       }
     }
-    handler(ev);
-    if (ev.finished && finished == n) {
+    const bool done = ev.finished && finished == n;
+    if (done) {
+      // Bookkeeping first: once the handler has written the last bytes, a client may read
+      // /metrics at once and must see this request counted (and no longer in flight).
       ctx->untrack(id);
       ctx->http_in_flight--;
-      if (!record_metrics) {
-        handler = nullptr;
-        return;
+      if (record_metrics) {
+        RequestRecord r;
+        r.duration_s = std::chrono::duration<double>(Clock::now() - start).count();
+        r.first_token_s = first_token_s;
+        r.prompt_tokens = prompt_tokens;
+        r.generated_tokens = generated;
+        r.max_new_tokens = max_new_tokens;
+        r.success = success;
+        ctx->metrics.request_finished(r);
       }
-      RequestRecord r;
-      r.duration_s = std::chrono::duration<double>(Clock::now() - start).count();
-      r.first_token_s = first_token_s;
-      r.prompt_tokens = prompt_tokens;
-      r.generated_tokens = generated;
-      r.max_new_tokens = max_new_tokens;
-      r.success = success;
-      ctx->metrics.request_finished(r);
-      handler = nullptr;  // drops the session reference
     }
+    handler(ev);
+    if (done) handler = nullptr;  // drops the session reference
   }
 };
 

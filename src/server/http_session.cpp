@@ -140,22 +140,21 @@ void HttpSession::fail_request(int status, std::string message) {
   respond(status, "application/json", error_body(message, "", "invalid_request_error"));
 }
 
-// While a request is in flight, a readable socket with no bytes available means EOF: the
-// client has gone. Bytes available means a pipelined request; it is read after this response.
+// While a request is in flight, a peek (MSG_PEEK: nothing is consumed) watches the socket:
+// EOF or a reset means the client has gone; a byte means a pipelined request, read after this
+// response. Not async_wait(wait_read) + available(): asio may complete a wait speculatively
+// while nothing is readable, and that was taken for a disconnect (closing healthy requests).
 void HttpSession::watch_disconnect() {
   const unsigned gen = ++watch_generation_;
-  stream_.socket().async_wait(
-      tcp::socket::wait_read,
+  stream_.socket().async_receive(
+      asio::buffer(&peek_byte_, 1), tcp::socket::message_peek,
       asio::bind_executor(stream_.get_executor(),
-                          [self = shared_from_this(), gen](beast::error_code ec) {
+                          [self = shared_from_this(), gen](beast::error_code ec, std::size_t n) {
                             if (gen != self->watch_generation_ || !self->in_flight_) return;
-                            if (ec) return;  // cancelled
-                            beast::error_code ec2;
-                            const auto avail = self->stream_.socket().available(ec2);
-                            if (ec2 || avail == 0) {
-                              self->notify_disconnect();
-                              self->close_now();
-                            }
+                            if (ec == asio::error::operation_aborted) return;  // cancelled
+                            if (!ec && n > 0) return;  // a pipelined request is waiting
+                            self->notify_disconnect();
+                            self->close_now();
                           }));
 }
 

@@ -117,6 +117,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   bool close_requested_ = false;
   bool writing_ = false;
   unsigned watch_generation_ = 0;
+  char peek_byte_ = 0;   // target of the disconnect watch's MSG_PEEK receive
   std::string pending_;  // bytes waiting for the current write to finish
   std::string writing_buf_;
   std::function<void()> on_disconnect_;
