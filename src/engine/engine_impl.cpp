@@ -12,6 +12,7 @@
 #include "models/loader/model_config.h"
 #include "models/loader/weight_store.h"
 #include "models/model.h"
+#include "ops/ops.h"
 
 namespace lightllm {
 
@@ -66,13 +67,17 @@ std::unique_ptr<Engine> EngineImpl::create(const EngineConfig& config, std::stri
 
 core::Status EngineImpl::start(const EngineConfig& config) {
   config_ = config;
-  if (config.device != "cpu")
-    return core::unimplemented("--device {}: only the CPU backend is available in this build",
-                               config.device);
-  if (config.tp != 1) return core::unimplemented("--tp {}: tensor parallelism needs CUDA", config.tp);
+  if (config.device != "cpu" && config.device != "cuda")
+    return core::invalid_argument("--device {}: expected cpu or cuda", config.device);
+  const bool on_cuda = config.device == "cuda";
+  if (on_cuda && !ops::cuda_built())
+    return core::unimplemented("--device cuda: this build has no CUDA backend (LIGHTLLM_CUDA=OFF)");
+  if (config.tp != 1) return core::unimplemented("--tp {}: tensor parallelism is not implemented", config.tp);
+  const core::Device device = on_cuda ? core::Device::cuda : core::Device::cpu;
 
   LLM_ASSIGN_OR_RETURN(loader::ModelFiles files, loader::open_model_folder(config.model_dir));
-  LLM_ASSIGN_OR_RETURN(std::unique_ptr<models::Model> model, models::load_model(config.model_dir));
+  LLM_ASSIGN_OR_RETURN(std::unique_ptr<models::Model> model,
+                       models::load_model(config.model_dir, device));
   const models::ModelShape& shape = model->shape();
 
   auto tok = tokenizer::Tokenizer::from_dir(config.model_dir);
@@ -113,16 +118,39 @@ core::Status EngineImpl::start(const EngineConfig& config) {
                                   "--max-req-total-len", config.model_dir);
 
   // KV pool: an explicit size, or a share of the memory that is free now.
-  LLM_ASSIGN_OR_RETURN(kv::KvDType kv_dtype, kv_dtype_for(config.kv_cache_dtype, shape.weight_dtype));
+  // On CUDA the KV cache holds the activation dtype (the attention kernels read it directly).
+  LLM_ASSIGN_OR_RETURN(kv::KvDType kv_dtype,
+                       on_cuda ? kv_dtype_for(config.kv_cache_dtype == "auto"
+                                                  ? std::string(core::dtype_name(model->activation_dtype()))
+                                                  : config.kv_cache_dtype,
+                                              model->activation_dtype())
+                               : kv_dtype_for(config.kv_cache_dtype, shape.weight_dtype));
   const kv::KvShape kv_shape{shape.n_layers, shape.n_kv_heads, shape.head_dim};
   LLM_ASSIGN_OR_RETURN(const int64_t per_token, kv::bytes_per_token(kv_shape, kv_dtype));
   int64_t capacity = config.max_total_token_num;
   std::string bound = "--max-total-token-num";
-  if (capacity <= 0) {
+  if (capacity <= 0 && on_cuda) {
+    // After the weights are on the device: a share of what the device has free now (the rest
+    // is left for activations, cuBLASLt workspaces and the CUDA context).
+    int64_t free_b = 0, total_b = 0;
+    LLM_RETURN_IF_ERROR(ops::cuda_mem_info(&free_b, &total_b));
+    capacity = static_cast<int64_t>(config.mem_fraction * static_cast<double>(free_b)) / per_token;
+    bound = fmt::format("--mem-fraction {} of {:.2f} GiB free device memory (of {:.2f} GiB)",
+                        config.mem_fraction, static_cast<double>(free_b) / (1 << 30),
+                        static_cast<double>(total_b) / (1 << 30));
+  } else if (capacity <= 0) {
     const int64_t avail = available_memory_bytes();
     capacity = static_cast<int64_t>(config.mem_fraction * static_cast<double>(avail)) / per_token;
     bound = fmt::format("--mem-fraction {} of {:.1f} GiB available memory", config.mem_fraction,
                         static_cast<double>(avail) / (1 << 30));
+    // Host memory is shared with everything else on the machine: never reserve more than the
+    // running requests could ever hold (the prefix cache would otherwise grow into all of it).
+    const int64_t most_needed = int64_t{config.running_max_req_size} * max_req_total_len_;
+    if (most_needed < capacity) {
+      capacity = most_needed;
+      bound = fmt::format("--running-max-req-size {} x --max-req-total-len {}",
+                          config.running_max_req_size, max_req_total_len_);
+    }
   }
   if (capacity < max_req_total_len_)
     LLM_WARN("KV pool of {} tokens is smaller than --max-req-total-len {}", capacity,
@@ -144,8 +172,10 @@ core::Status EngineImpl::start(const EngineConfig& config) {
   rc.enable_prefix_cache = !config.disable_prefix_cache;
   rc.eos_token_ids = eos_ids_;
   router_ = std::make_unique<router::Router>(rc);
-  models::KvStorage kv = models::KvStorage::allocate(shape.n_layers, capacity, shape.n_kv_heads,
-                                                     shape.head_dim, kv_dtype.elem);
+  LLM_ASSIGN_OR_RETURN(models::KvStorage kv,
+                       models::KvStorage::allocate_on(device, shape.n_layers, capacity,
+                                                      shape.n_kv_heads, shape.head_dim,
+                                                      kv_dtype.elem));
   runner_ = std::make_unique<ModelRunner>(std::move(model), std::move(kv), router_->req_to_token());
   {
     std::lock_guard lock(stats_mu_);

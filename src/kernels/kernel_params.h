@@ -89,6 +89,7 @@ struct RopeParams {
   int64_t head_dim = 0;
   int64_t rotary_dim = 0;  // even, <= head_dim
   bool interleaved = false;
+  float attention_factor = 1.0f;  // cos and sin are scaled by this (longrope)
 };
 
 // Writes one layer's new K/V into the token-slot pool. For i8 storage each (slot, kv_head)

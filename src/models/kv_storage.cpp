@@ -1,5 +1,7 @@
-// src/models/kv_storage.cpp — host allocation of the per-layer K/V pool (Token Attention).
+// src/models/kv_storage.cpp — allocation of the per-layer K/V pool (Token Attention), on the
+// host or on the CUDA device.
 #include "models/model.h"
+#include "ops/ops.h"
 
 namespace lightllm::models {
 
@@ -16,6 +18,24 @@ KvStorage KvStorage::allocate(int n_layers, int64_t capacity, int n_kv_heads, in
       layer.k_scale = Tensor::empty({capacity, n_kv_heads}, core::DType::f32);
       layer.v_scale = Tensor::empty({capacity, n_kv_heads}, core::DType::f32);
     }
+  }
+  return s;
+}
+
+Result<KvStorage> KvStorage::allocate_on(core::Device device, int n_layers, int64_t capacity,
+                                         int n_kv_heads, int head_dim, core::DType dtype) {
+  if (device == core::Device::cpu)
+    return allocate(n_layers, capacity, n_kv_heads, head_dim, dtype);
+  if (dtype == core::DType::i8 || dtype == core::DType::f32)
+    return core::unimplemented("KV cache dtype {} on CUDA (use the activation dtype)",
+                               core::dtype_name(dtype));
+  KvStorage s;
+  s.capacity = capacity;
+  s.dtype = dtype;
+  s.layers.resize(static_cast<size_t>(n_layers));
+  for (auto& layer : s.layers) {
+    LLM_ASSIGN_OR_RETURN(layer.k, ops::empty_on(device, {capacity, n_kv_heads, head_dim}, dtype));
+    LLM_ASSIGN_OR_RETURN(layer.v, ops::empty_on(device, {capacity, n_kv_heads, head_dim}, dtype));
   }
   return s;
 }

@@ -10,6 +10,7 @@
 #include "models/layers/attention.h"
 #include "models/layers/common.h"
 #include "models/layers/mlp.h"
+#include "models/layers/step_staging.h"
 #include "models/llama_family.h"
 #include "models/loader/model_config.h"
 #include "models/loader/weight_store.h"
@@ -51,6 +52,9 @@ class LlamaModel final : public Model {
 
   Status forward(const StepBatch& batch, KvStorage& kv, Tensor& logits,
                  const LayerObserver& observer) override;
+  Status to_device(core::Device device) override;
+  core::Device device() const override { return ws_.device(); }
+  core::DType activation_dtype() const override { return ws_.act_dtype(); }
 
  private:
   ModelShape shape_;
@@ -148,13 +152,49 @@ Result<std::unique_ptr<Model>> LlamaModel::load(const loader::ModelConfig& cfg,
   return std::unique_ptr<Model>(std::move(m));
 }
 
-Status LlamaModel::forward(const StepBatch& batch, KvStorage& kv, Tensor& logits,
+Status LlamaModel::to_device(core::Device device) {
+  if (device == ws_.device()) return {};
+  if (device == core::Device::cpu)
+    return core::unimplemented("{}: moving a model back to the CPU", shape_.architecture);
+  // 16-bit checkpoints keep their dtype; f32 ones are rounded to bf16 (the CUDA kernels run on
+  // one 16-bit activation dtype).
+  const core::DType act =
+      shape_.weight_dtype == core::DType::f16 ? core::DType::f16 : core::DType::bf16;
+  int64_t bytes = 0;
+  auto up = [&](Tensor& t) -> Status {
+    if (!t.defined()) return {};
+    LLM_ASSIGN_OR_RETURN(t, ops::to_device(t, device, act));
+    bytes += static_cast<int64_t>(t.nbytes());
+    return {};
+  };
+  const bool tied = lm_head_.raw() == embed_.raw();
+  LLM_RETURN_IF_ERROR(up(embed_));
+  LLM_RETURN_IF_ERROR(up(final_norm_));
+  if (tied) {
+    lm_head_ = embed_;
+  } else {
+    LLM_RETURN_IF_ERROR(up(lm_head_));
+  }
+  for (LlamaLayer& L : layers_) {
+    for (Tensor* t : {&L.input_norm, &L.post_norm, &L.attn.wq, &L.attn.wk, &L.attn.wv, &L.attn.wo,
+                      &L.attn.bq, &L.attn.bk, &L.attn.bv, &L.attn.bo, &L.mlp.gate, &L.mlp.up,
+                      &L.mlp.down, &L.mlp.gate_bias, &L.mlp.up_bias, &L.mlp.down_bias})
+      LLM_RETURN_IF_ERROR(up(*t));
+  }
+  weight_bytes_ = bytes;
+  ws_.set_device(device, act);
+  return {};
+}
+
+Status LlamaModel::forward(const StepBatch& host_batch, KvStorage& kv, Tensor& logits,
                            const LayerObserver& observer) {
-  const int64_t n_tokens = batch.n_tokens();
-  const int64_t H = shape_.hidden;
   if (kv.layers.size() != layers_.size())
     return core::internal_error("KV storage has {} layers, model has {}", kv.layers.size(),
                                 layers_.size());
+  LLM_ASSIGN_OR_RETURN(const StepBatch batch,
+                       stage_step(host_batch, shape_.vocab, kv.capacity, ws_));
+  const int64_t n_tokens = batch.n_tokens();
+  const int64_t H = shape_.hidden;
   Tensor residual = ws_.get(Buf::residual, {n_tokens, H});  // [n_tokens, hidden]
   Tensor normed = ws_.get(Buf::normed, {n_tokens, H});
   Tensor proj = ws_.get(Buf::proj_out, {n_tokens, H});

@@ -37,8 +37,9 @@ struct StepBatch {
   int64_t n_tokens() const { return token_ids.defined() ? token_ids.dim(0) : 0; }
 };
 
-// Called after each decoder layer with the residual stream [n_tokens, hidden] (f32) — used by
-// the golden tests to name the first layer that diverges from the reference.
+// Called after each decoder layer with the residual stream [n_tokens, hidden] (on the model's
+// device, in its activation dtype: f32 on the CPU) — used by the golden tests to name the
+// first layer that diverges from the reference.
 using LayerObserver = std::function<void(int layer, const Tensor& hidden)>;
 
 // The KV pool memory of one device: one KvCacheView per layer, `capacity` token slots each.
@@ -49,6 +50,10 @@ struct KvStorage {
   // The pool for `capacity` slots; sizes come from kv::bytes_per_token (src/kv/kv_sizing.h).
   static KvStorage allocate(int n_layers, int64_t capacity, int n_kv_heads, int head_dim,
                             core::DType dtype);
+  // The same on `device` (zero-filled device memory for CUDA; out_of_memory when it does not
+  // fit). On CUDA the dtype must be the model's activation dtype (Model::activation_dtype).
+  static Result<KvStorage> allocate_on(core::Device device, int n_layers, int64_t capacity,
+                                       int n_kv_heads, int head_dim, core::DType dtype);
 };
 
 struct ModelShape {
@@ -70,16 +75,35 @@ class Model {
   // logits: [batch.logit_rows.size(), vocab] f32, allocated by the caller.
   virtual Status forward(const StepBatch& batch, KvStorage& kv, Tensor& logits,
                          const LayerObserver& observer = {}) = 0;
-  // Bytes of weights (for the bandwidth bound and memory sizing).
+  // Bytes of weights (for the bandwidth bound and memory sizing), as stored on the device.
   virtual int64_t weight_bytes() const = 0;
+
+  // Moves the weights to `device` (CUDA: 16-bit weights keep their dtype, f32 checkpoints are
+  // rounded to bf16, which is then the activation dtype) and runs later steps there: the
+  // StepBatch stays on the host (the model stages it), the KvStorage must be on the device,
+  // logits come back to the host in f32. Families without a CUDA path: unimplemented.
+  virtual Status to_device(core::Device device) {
+    if (device == core::Device::cpu) return {};
+    return core::unimplemented("{}: no CUDA path for this model family yet", shape().architecture);
+  }
+  virtual core::Device device() const { return core::Device::cpu; }
+  // Dtype of activations and of the KV cache on the device (f32 on the CPU).
+  virtual core::DType activation_dtype() const { return core::DType::f32; }
 };
 
 // Loads the model in `model_dir` (config.json + safetensors), choosing the family from
-// config.json's `architectures`. Errors name the file and tensor at fault.
-Result<std::unique_ptr<Model>> load_model(const std::string& model_dir);
+// config.json's `architectures`, and places it on `device` (Model::to_device). Errors name
+// the file and tensor at fault.
+Result<std::unique_ptr<Model>> load_model(const std::string& model_dir,
+                                          core::Device device = core::Device::cpu);
 
 // The architectures load_model() knows (the registry in registry.cpp is the only list).
 std::vector<std::string> supported_architectures();
+
+// Parameters of the checkpoint `config` describes, from its family's tensor table (no
+// weights read or allocated); tied embeddings count once. unimplemented for families
+// without a table (the LLaMA family).
+Result<int64_t> parameter_count(const loader::ModelConfig& config);
 
 // config.architecture when a family supports it; otherwise unimplemented, naming the
 // architecture, the config file and the supported list.

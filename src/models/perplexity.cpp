@@ -18,7 +18,11 @@ Result<NllResult> sequence_nll(Model& model, std::span<const int32_t> tokens, in
   // One request whose position p lives in slot p.
   std::vector<int32_t> req_to_token(static_cast<size_t>(n));
   std::iota(req_to_token.begin(), req_to_token.end(), 0);
-  KvStorage kv = KvStorage::allocate(s.n_layers, n, s.n_kv_heads, s.head_dim, core::DType::f32);
+  const bool on_cpu = model.device() == core::Device::cpu;
+  LLM_ASSIGN_OR_RETURN(KvStorage kv,
+                       KvStorage::allocate_on(model.device(), s.n_layers, n, s.n_kv_heads,
+                                              s.head_dim,
+                                              on_cpu ? core::DType::f32 : model.activation_dtype()));
   StepBatchBuilder builder(req_to_token.data(), n);
   Tensor logits = Tensor::empty({chunk, s.vocab}, core::DType::f32);
 

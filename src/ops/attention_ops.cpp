@@ -1,6 +1,7 @@
 // src/ops/attention_ops.cpp — store_kv and attention over token slots: checks of the KV
 // view and of AttentionMeta (every slot a request can read is in range), then dispatch.
 #include "kernels/cpu/cpu_kernels.h"
+#include "ops/cuda_ops.h"
 #include "ops/op_checks.h"
 #include "ops/ops.h"
 
@@ -72,6 +73,7 @@ Status check_meta(const AttentionMeta& m, int64_t n_tokens, int64_t n_slots) {
 }  // namespace
 
 Status store_kv(const Tensor& k, const Tensor& v, const Tensor& slots, KvCacheView& cache) {
+  LLM_OPS_CUDA_DISPATCH(k, store_kv(k, v, slots, cache));
   constexpr std::string_view op = "store_kv";
   LLM_RETURN_IF_ERROR(check_tensor(op, {"k", k}, 3));
   LLM_RETURN_IF_ERROR(check_dtype(op, {"k", k}, {DType::f32}));
@@ -108,6 +110,7 @@ Status store_kv(const Tensor& k, const Tensor& v, const Tensor& slots, KvCacheVi
 Status attention(const Tensor& q, const KvCacheView& cache, const AttentionMeta& meta,
                  Tensor& out) {
   constexpr std::string_view op = "attention";
+  LLM_OPS_CUDA_DISPATCH(q, attention(q, cache, meta, out));
   LLM_RETURN_IF_ERROR(check_tensor(op, {"q", q}, 3));
   LLM_RETURN_IF_ERROR(check_dtype(op, {"q", q}, {DType::f32}));
   LLM_RETURN_IF_ERROR(check_tensor(op, {"out", out}, 3));

@@ -1,6 +1,7 @@
 // src/ops/linear_ops.cpp — matmul (nn.Linear), gated activations, gelu, softmax:
 // checks + dispatch to the CPU kernels.
 #include "kernels/cpu/cpu_kernels.h"
+#include "ops/cuda_ops.h"
 #include "ops/op_checks.h"
 #include "ops/ops.h"
 
@@ -10,6 +11,7 @@ using namespace detail;
 using core::DType;
 
 Status matmul(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& out) {
+  LLM_OPS_CUDA_DISPATCH(x, matmul(x, w, bias, out));
   constexpr std::string_view op = "matmul";
   LLM_RETURN_IF_ERROR(check_tensor(op, {"x", x}, 2));
   LLM_RETURN_IF_ERROR(check_dtype(op, {"x", x}, {DType::f32}));
@@ -62,10 +64,12 @@ Status gated(std::string_view op, const Tensor& gate, const Tensor& up, Tensor& 
 }  // namespace
 
 Status silu_mul(const Tensor& gate, const Tensor& up, Tensor& out) {
+  LLM_OPS_CUDA_DISPATCH(gate, gated(gate, up, /*silu=*/true, false, out));
   return gated("silu_mul", gate, up, out, kernels::Activation::silu);
 }
 
 Status gelu_mul(const Tensor& gate, const Tensor& up, bool tanh_approx, Tensor& out) {
+  LLM_OPS_CUDA_DISPATCH(gate, gated(gate, up, /*silu=*/false, tanh_approx, out));
   return gated("gelu_mul", gate, up, out,
                tanh_approx ? kernels::Activation::gelu_tanh : kernels::Activation::gelu_erf);
 }

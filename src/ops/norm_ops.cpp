@@ -1,6 +1,7 @@
 // src/ops/norm_ops.cpp — embedding, rms_norm, add_rms_norm, layer_norm: checks + dispatch.
 // Row-wise ops accept any rank: rows = numel / hidden where hidden = the last dim.
 #include "kernels/cpu/cpu_kernels.h"
+#include "ops/cuda_ops.h"
 #include "ops/op_checks.h"
 #include "ops/ops.h"
 
@@ -10,6 +11,7 @@ using namespace detail;
 using core::DType;
 
 Status embedding(const Tensor& table, const Tensor& ids, Tensor& out) {
+  LLM_OPS_CUDA_DISPATCH(out, embedding(table, ids, out));
   constexpr std::string_view op = "embedding";
   LLM_RETURN_IF_ERROR(check_tensor(op, {"table", table}, 2));
   LLM_RETURN_IF_ERROR(check_dtype(op, {"table", table}, {DType::f32, DType::bf16, DType::f16}));
@@ -60,6 +62,7 @@ Status check_norm(std::string_view op, const Tensor& x, const Tensor& weight, co
 }  // namespace
 
 Status rms_norm(const Tensor& x, const Tensor& weight, float eps, Tensor& out) {
+  LLM_OPS_CUDA_DISPATCH(x, rms_norm(x, weight, eps, out));
   LLM_RETURN_IF_ERROR(check_norm("rms_norm", x, weight, nullptr, out));
   const int64_t hidden = x.dim(-1);
   kernels::cpu::rms_norm({.x = x.data<float>(),
@@ -74,6 +77,7 @@ Status rms_norm(const Tensor& x, const Tensor& weight, float eps, Tensor& out) {
 Status add_rms_norm(Tensor& residual, const Tensor& x, const Tensor& weight, float eps,
                     Tensor& out) {
   constexpr std::string_view op = "add_rms_norm";
+  LLM_OPS_CUDA_DISPATCH(x, add_rms_norm(residual, x, weight, eps, out));
   LLM_RETURN_IF_ERROR(check_norm(op, x, weight, nullptr, out));
   LLM_RETURN_IF_ERROR(check_tensor_any_rank(op, {"residual", residual}));
   LLM_RETURN_IF_ERROR(check_dtype(op, {"residual", residual}, {DType::f32}));
@@ -94,7 +98,9 @@ Status add_rms_norm(Tensor& residual, const Tensor& x, const Tensor& weight, flo
 
 Status layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps,
                   Tensor& out) {
-  LLM_RETURN_IF_ERROR(check_norm("layer_norm", x, weight, &bias, out));
+  LLM_OPS_CUDA_DISPATCH(x, layer_norm(x, weight, bias, eps, out));
+  LLM_RETURN_IF_ERROR(check_norm("layer_norm"
+, x, weight, &bias, out));
   const int64_t hidden = x.dim(-1);
   kernels::cpu::layer_norm({.x = x.data<float>(),
                             .weight = weight.data<float>(),

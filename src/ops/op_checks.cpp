@@ -51,7 +51,11 @@ Status check_same_shape(std::string_view op, const Arg& a, const Arg& b) {
 Status check_cpu(std::string_view op, std::initializer_list<const Tensor*> tensors) {
   for (const Tensor* t : tensors)
     if (t->defined() && t->device() == core::Device::cuda)
+#if LIGHTLLM_CUDA
+      return core::unimplemented("{}: no CUDA path for this op (tensor {})", op, t->describe());
+#else
       return core::unimplemented("{}: CUDA backend not built (tensor {})", op, t->describe());
+#endif
   return {};
 }
 

@@ -29,7 +29,8 @@ Status check_dtype(std::string_view op, const Arg& a, std::initializer_list<DTyp
 // dim `d` of a equals `expected` (what it must match is named in `what`).
 Status check_dim(std::string_view op, const Arg& a, int d, int64_t expected, std::string_view what);
 Status check_same_shape(std::string_view op, const Arg& a, const Arg& b);
-// All tensors on the CPU: ok. Any on CUDA: unimplemented (backend not built).
+// All tensors on the CPU: ok. Any on CUDA: unimplemented (the op has no CUDA path, or the
+// backend is not built).
 Status check_cpu(std::string_view op, std::initializer_list<const Tensor*> tensors);
 
 }  // namespace lightllm::ops::detail

@@ -1,9 +1,17 @@
 // src/ops/ops.h — the typed operator API that model layers call.
 // Each op checks shapes/dtypes, then dispatches on the tensors' device to a backend kernel
-// (src/kernels/cpu today, src/kernels/cuda later). Activations are f32 on the CPU backend;
-// weights may be f32, bf16 or f16. Outputs are preallocated by the caller (the model's
-// workspace), so ops never allocate on the hot path. Every op has a scalar reference in
-// src/kernels/ref that is the truth for tests.
+// (src/kernels/cpu, or src/kernels/cuda when every tensor is on the CUDA device). Outputs are
+// preallocated by the caller (the model's workspace), so ops never allocate on the hot path.
+// Every op has a scalar reference in src/kernels/ref that is the truth for tests.
+//
+// dtype rules. CPU: activations f32; weights f32, bf16 or f16; small vectors (norm weights,
+// biases) f32. CUDA: one 16-bit "activation dtype" (bf16 or f16) for activations, weights,
+// norm weights, biases and the KV cache of an op, with f32 accumulation inside the kernels;
+// index tensors are i32 on the device; matmul may write f32 (the logits). The f32 types named
+// below are the CPU rules. CUDA ops run on the calling thread's current stream
+// (set_cuda_stream) and do not synchronize; device index values (ids, slots, req_to_token)
+// cannot be range-checked on the GPU, so the caller validates them on the host (the model's
+// step staging does). Without LIGHTLLM_CUDA every op on a CUDA tensor is unimplemented.
 #pragma once
 
 #include <cstdint>
@@ -51,7 +59,7 @@ Status gelu(Tensor& x, bool tanh_approx);
 Status softmax(Tensor& x);
 
 // --- Rotary position embedding -------------------------------------------------------------
-enum class RopeScaling { none, linear, dynamic_ntk, llama3 };
+enum class RopeScaling { none, linear, dynamic_ntk, llama3, longrope };
 
 struct RopeConfig {
   int rotary_dim = 0;            // dims rotated per head (== head_dim unless partial rotary)
@@ -64,17 +72,24 @@ struct RopeConfig {
   double high_freq_factor = 4.0; // llama3
   bool interleaved = false;      // false: rotate halves (HF rotate_half, "neox");
                                  // true: rotate adjacent pairs (GPT-J / ChatGLM / Cohere)
+  // longrope (Phi-3 "su"/"longrope"): per-frequency divisors [rotary_dim/2], short_factor
+  // for sequences of at most original_max_position tokens, long_factor beyond.
+  std::vector<float> short_factor, long_factor;
+  // cos and sin are multiplied by this (HF attention_scaling; longrope's attention_factor).
+  double attention_factor = 1.0;
 };
 
 // inv_freq[i] for i in [0, rotary_dim/2) exactly as HF computes it (transformers'
 // modeling_rope_utils), for a sequence whose longest position so far is `seq_len`
-// (dynamic NTK rescales theta only when seq_len > original_max_position).
+// (dynamic NTK rescales theta only when seq_len > original_max_position; longrope divides by
+// long_factor when seq_len > original_max_position, else by short_factor).
 std::vector<float> rope_inv_freq(const RopeConfig& cfg, int64_t seq_len);
 
 // Rotates q and k in place. q: [n_tokens, n_heads, head_dim]; k: [n_tokens, n_kv_heads,
 // head_dim] (f32); positions: [n_tokens] i32; inv_freq: [rotary_dim/2]. Only the first
 // rotary_dim dims of each head rotate; cos/sin are computed in f32 as HF does
-// (freqs = position * inv_freq; emb = cat(freqs, freqs); cos(emb), sin(emb)).
+// (freqs = position * inv_freq; emb = cat(freqs, freqs); cos(emb), sin(emb)), both scaled
+// by cfg.attention_factor.
 Status rope(Tensor& q, Tensor& k, const Tensor& positions, const std::vector<float>& inv_freq,
             const RopeConfig& cfg);
 
@@ -107,12 +122,52 @@ struct AttentionMeta {
   int32_t sliding_window = 0;             // 0 = none; else attend to the last W positions
   float scale = 0.0f;                     // softmax scale, usually 1/sqrt(head_dim)
   const float* alibi_slopes = nullptr;    // [n_heads] or null; adds slope * (key_pos - query_pos)
+
+  // CUDA only: the same arrays in device memory, copied once per step by the model's step
+  // staging. The host pointers above stay valid (checks, per-request rope, kernel choice).
+  // req_to_token on the device holds only this step's requests, so req_row may differ.
+  struct Device {
+    const int32_t* q_start = nullptr;       // [n_reqs + 1]
+    const int32_t* kv_len = nullptr;        // [n_reqs]
+    const int32_t* req_row = nullptr;       // [n_reqs] row of the device req_to_token
+    const int32_t* req_to_token = nullptr;  // [rows, req_to_token_stride]
+    int64_t req_to_token_stride = 0;
+    int32_t max_q_len = 0;                  // longest q_len of the step
+    int32_t max_kv_len = 0;                 // longest kv_len of the step
+  } device;
 };
 
 // Causal attention with GQA/MQA over the padding-free batch, reading K/V through
 // req_to_token. q: [n_tokens, n_heads, head_dim] f32; out: [n_tokens, n_heads, head_dim] f32.
 // n_heads % n_kv_heads == 0; query head h reads kv head h / (n_heads / n_kv_heads).
+// CUDA: a step whose rows all have q_len == 1 (and no sliding window) runs the split-K decode
+// kernel; any other step runs the FlashAttention-2 prefill kernel for all rows (it handles
+// q_len == 1 rows too), so a mixed step is one launch. KV i8 and ALiBi are CPU-only for now.
 Status attention(const Tensor& q, const KvCacheView& cache, const AttentionMeta& meta,
                  Tensor& out);
+
+// --- Device placement -----------------------------------------------------------------------
+
+// True when this build has the CUDA backend (LIGHTLLM_CUDA).
+bool cuda_built();
+// Sets the calling thread's current CUDA stream (a cudaStream_t; nullptr = the default stream).
+void set_cuda_stream(void* stream);
+// Waits for the calling thread's current stream.
+Status cuda_synchronize();
+// Free and total memory of the current CUDA device.
+Status cuda_mem_info(int64_t* free_bytes, int64_t* total_bytes);
+
+// A new zero-filled tensor on `device` (CPU: Tensor::empty; CUDA: cudaMalloc, freed with the
+// last copy of the tensor).
+core::Result<Tensor> empty_on(core::Device device, const core::Shape& shape, core::DType dtype);
+// `t` (any device) on `device` in `dtype`: a copy, except that a host tensor already in
+// `dtype` asked for on the host is returned as is. Float conversions (f32/bf16/f16 to
+// f32/bf16/f16) round to nearest even on the host; other dtypes must match.
+core::Result<Tensor> to_device(const Tensor& t, core::Device device, core::DType dtype);
+// dst (host, f32) = src (any device; f32, bf16 or f16) converted; same numel. Synchronous.
+Status copy_to_host_f32(const Tensor& src, Tensor& dst);
+// dst (device) = src (host), same dtype and numel, on the current stream (the host buffer may
+// be reused as soon as this returns).
+Status copy_to_device(const Tensor& src, Tensor& dst);
 
 }  // namespace lightllm::ops

@@ -1,10 +1,12 @@
 // src/ops/rope_ops.cpp — rotary embedding: inv_freq exactly as transformers 4.57
-// modeling_rope_utils computes it (default, linear, dynamic NTK, llama3), and the rope op.
+// modeling_rope_utils computes it (default, linear, dynamic NTK, llama3, longrope), and the
+// rope op (cos/sin scaled by the attention factor).
 // HF computes these tensors in float32; the arithmetic below is float32 step by step in the
 // same order so the values agree to an ulp or two (tests/kernels/rope_test.cpp checks 1e-6).
 #include <cmath>
 
 #include "kernels/cpu/cpu_kernels.h"
+#include "ops/cuda_ops.h"
 #include "ops/op_checks.h"
 #include "ops/ops.h"
 
@@ -44,6 +46,23 @@ void llama3_adjust(std::vector<float>& inv, const RopeConfig& c) {
   }
 }
 
+// HF _compute_longrope_parameters: 1 / (ext_factors * base ** (arange(0, dim, 2).float() / dim))
+// with ext_factors = long_factor when seq_len > original_max_position, else short_factor.
+// Empty (rope() then reports the size) when the chosen factors do not have dim/2 entries.
+std::vector<float> longrope_inv_freq(const RopeConfig& c, int64_t seq_len) {
+  const int dim = c.rotary_dim;
+  const std::vector<float>& ext =
+      seq_len > c.original_max_position ? c.long_factor : c.short_factor;
+  if (static_cast<int>(ext.size()) != dim / 2) return {};
+  const float base = static_cast<float>(c.theta);
+  std::vector<float> inv(static_cast<size_t>(dim / 2));
+  for (int i = 0; i < dim / 2; ++i) {
+    const float e = static_cast<float>(2 * i) / static_cast<float>(dim);
+    inv[static_cast<size_t>(i)] = 1.0f / (ext[static_cast<size_t>(i)] * std::pow(base, e));
+  }
+  return inv;
+}
+
 }  // namespace
 
 std::vector<float> rope_inv_freq(const RopeConfig& cfg, int64_t seq_len) {
@@ -59,6 +78,7 @@ std::vector<float> rope_inv_freq(const RopeConfig& cfg, int64_t seq_len) {
         (cfg.factor - 1.0);
     base = static_cast<float>(cfg.theta * std::pow(t, static_cast<double>(dim) / (dim - 2)));
   }
+  if (cfg.scaling == RopeScaling::longrope) return longrope_inv_freq(cfg, seq_len);
   std::vector<float> inv = default_inv_freq(base, dim);
   if (cfg.scaling == RopeScaling::linear)
     for (float& f : inv) f /= static_cast<float>(cfg.factor);
@@ -69,6 +89,7 @@ std::vector<float> rope_inv_freq(const RopeConfig& cfg, int64_t seq_len) {
 Status rope(Tensor& q, Tensor& k, const Tensor& positions, const std::vector<float>& inv_freq,
             const RopeConfig& cfg) {
   constexpr std::string_view op = "rope";
+  LLM_OPS_CUDA_DISPATCH(q, rope(q, k, positions, inv_freq, cfg));
   LLM_RETURN_IF_ERROR(check_tensor(op, {"q", q}, 3));
   LLM_RETURN_IF_ERROR(check_dtype(op, {"q", q}, {DType::f32}));
   LLM_RETURN_IF_ERROR(check_tensor(op, {"k", k}, 3));
@@ -100,7 +121,8 @@ Status rope(Tensor& q, Tensor& k, const Tensor& positions, const std::vector<flo
                       .n_kv_heads = k.dim(1),
                       .head_dim = head_dim,
                       .rotary_dim = cfg.rotary_dim,
-                      .interleaved = cfg.interleaved});
+                      .interleaved = cfg.interleaved,
+                      .attention_factor = static_cast<float>(cfg.attention_factor)});
   return {};
 }
 

@@ -37,10 +37,10 @@ struct Tracker {
         success = false;
       }
     }
+    // Book-keeping before the client sees the final event: a client that reads /metrics right
+    // after its response must find its request counted.
     const bool done = ev.finished && finished == n;
     if (done) {
-      // Bookkeeping first: once the handler has written the last bytes, a client may read
-      // /metrics at once and must see this request counted (and no longer in flight).
       ctx->untrack(id);
       ctx->http_in_flight--;
       if (record_metrics) {

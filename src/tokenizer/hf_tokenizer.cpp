@@ -203,6 +203,11 @@ Result<std::unique_ptr<Tokenizer>> build(const nlohmann::json& j) {
 Result<std::unique_ptr<Tokenizer>> Tokenizer::from_tokenizer_json_text(const std::string& text,
                                                                        const std::string& name) {
   LLM_ASSIGN_OR_RETURN(nlohmann::json j, parse_json(text, name));
+  return from_tokenizer_json_value(j, name);
+}
+
+Result<std::unique_ptr<Tokenizer>> Tokenizer::from_tokenizer_json_value(const nlohmann::json& j,
+                                                                        const std::string& name) {
   try {
     auto r = build(j);
     if (!r.ok()) return r.status().with_context(name);

@@ -104,6 +104,8 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::from_dir(const std::string& model_
   std::unique_ptr<Tokenizer> tok;
   if (fs::exists(dir / "tokenizer.json")) {
     LLM_ASSIGN_OR_RETURN(tok, from_tokenizer_json((dir / "tokenizer.json").string()));
+  } else if (fs::exists(dir / "vocab.json") && fs::exists(dir / "merges.txt")) {
+    LLM_ASSIGN_OR_RETURN(tok, load_vocab_merges(model_dir, config));
   } else if (fs::exists(dir / "tokenizer.model")) {
     const std::string path = (dir / "tokenizer.model").string();
     // Llama-3 ships a tiktoken rank file under this name: text lines "<base64> <rank>".
@@ -119,8 +121,9 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::from_dir(const std::string& model_
   } else if (fs::exists(dir / "qwen.tiktoken")) {
     LLM_ASSIGN_OR_RETURN(tok, load_tiktoken((dir / "qwen.tiktoken").string(), "qwen"));
   } else {
-    return core::not_found("'{}' has no tokenizer.json, tokenizer.model or qwen.tiktoken",
-                           model_dir);
+    return core::not_found(
+        "'{}' has no tokenizer.json, vocab.json+merges.txt, tokenizer.model or qwen.tiktoken",
+        model_dir);
   }
   tok->set_config(std::move(config));
   return tok;

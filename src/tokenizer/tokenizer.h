@@ -45,12 +45,15 @@ class Tokenizer {
  public:
   virtual ~Tokenizer() = default;
 
-  // Picks tokenizer.json, else tokenizer.model (SentencePiece, or tiktoken text format), else
+  // Picks tokenizer.json, else vocab.json+merges.txt (byte-level BPE), else tokenizer.model
+  // (SentencePiece, or tiktoken text format), else
   // qwen.tiktoken, and reads tokenizer_config.json for specials / chat template / add_bos.
   static core::Result<std::unique_ptr<Tokenizer>> from_dir(const std::string& model_dir);
   static core::Result<std::unique_ptr<Tokenizer>> from_tokenizer_json(const std::string& path);
   static core::Result<std::unique_ptr<Tokenizer>> from_tokenizer_json_text(const std::string& text,
                                                                            const std::string& name);
+  static core::Result<std::unique_ptr<Tokenizer>> from_tokenizer_json_value(
+      const nlohmann::json& j, const std::string& name);
 
   // Token ids of `text`. add_special_tokens applies the post-processor (e.g. BOS).
   virtual std::vector<int32_t> encode(std::string_view text, bool add_special_tokens) const = 0;
@@ -82,6 +85,11 @@ class Tokenizer {
 // Backends (tokenizer_sp.cpp, tokenizer_tiktoken.cpp).
 core::Result<std::unique_ptr<Tokenizer>> load_sentencepiece(const std::string& path,
                                                             const TokenizerConfig& config);
+// A slow-tokenizer folder with vocab.json + merges.txt (no tokenizer.json): builds the
+// tokenizer.json that transformers' slow->fast converter would (GPT2Converter or Qwen2Converter,
+// chosen by tokenizer_config "tokenizer_class") and loads it (tokenizer_vocab_merges.cpp).
+core::Result<std::unique_ptr<Tokenizer>> load_vocab_merges(const std::string& dir,
+                                                           const TokenizerConfig& config);
 // A tiktoken rank file ("<base64 token> <rank>" per line). `kind` selects the pre-tokenizer
 // regex and special tokens: "qwen" (qwen.tiktoken) or "llama3" (Llama-3 tokenizer.model).
 core::Result<std::unique_ptr<Tokenizer>> load_tiktoken(const std::string& path,

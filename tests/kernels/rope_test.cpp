@@ -1,7 +1,8 @@
 // tests/kernels/rope_test.cpp — rotary embedding.
 // (1) rope_inv_freq and the rope kernel against HF transformers' values
 //     (tests/data/kernels/rope_vectors.json, made by tools/goldens/rope_vectors.py) for
-//     default, partial, linear, dynamic NTK (below and beyond the original max) and llama3.
+//     default, partial, linear, dynamic NTK (below and beyond the original max), llama3 and
+//     Phi-3 longrope (short and long factors, cos/sin scaled by the attention factor).
 // (2) the CPU rope kernel against kernels/ref for halves and interleaved pairs, partial
 //     rotary, GQA, odd token counts, every ISA path.
 #include <fstream>
@@ -32,14 +33,20 @@ RopeConfig config_of(const nlohmann::json& c) {
   cfg.rotary_dim = c["rotary_dim"];
   cfg.theta = c["theta"];
   const std::string s = c["scaling"];
-  cfg.scaling = s == "linear"    ? RopeScaling::linear
-                : s == "dynamic" ? RopeScaling::dynamic_ntk
-                : s == "llama3"  ? RopeScaling::llama3
-                                 : RopeScaling::none;
+  cfg.scaling = s == "linear"     ? RopeScaling::linear
+                : s == "dynamic"  ? RopeScaling::dynamic_ntk
+                : s == "llama3"   ? RopeScaling::llama3
+                : s == "longrope" ? RopeScaling::longrope
+                                  : RopeScaling::none;
   cfg.factor = c["factor"];
   cfg.original_max_position = c["original_max_position"];
   cfg.low_freq_factor = c["low_freq_factor"];
   cfg.high_freq_factor = c["high_freq_factor"];
+  if (c.contains("short_factor")) {
+    cfg.short_factor = c["short_factor"].get<std::vector<float>>();
+    cfg.long_factor = c["long_factor"].get<std::vector<float>>();
+  }
+  cfg.attention_factor = c["attention_scaling"];  // HF's cos/sin include it
   return cfg;
 }
 
@@ -50,7 +57,7 @@ void expect_hf_close(double got, double want, const std::string& what) {
 
 TEST(RopeHf, InvFreqMatchesTransformers) {
   const nlohmann::json v = load_vectors();
-  ASSERT_GE(v["cases"].size(), 7u);
+  ASSERT_GE(v["cases"].size(), 10u);
   for (const auto& c : v["cases"]) {
     const std::string name = c["name"];
     const std::vector<float> got = ops::rope_inv_freq(config_of(c), c["seq_len"].get<int64_t>());
@@ -108,6 +115,7 @@ TEST(Rope, KernelMatchesReferenceForEveryLayout) {
       for (int64_t n_tokens : {1, 7, 83}) {
         const int64_t hd = 64, n_heads = 4, n_kv = 2;
         RopeConfig cfg{.rotary_dim = static_cast<int>(rotary_dim), .interleaved = interleaved};
+        cfg.attention_factor = rotary_dim == 32 ? 1.19 : 1.0;
         const std::vector<float> inv = ops::rope_inv_freq(cfg, n_tokens);
         Tensor q0 = random_tensor({n_tokens, n_heads, hd}, 31);
         Tensor k0 = random_tensor({n_tokens, n_kv, hd}, 32);
@@ -124,7 +132,8 @@ TEST(Rope, KernelMatchesReferenceForEveryLayout) {
                             .n_kv_heads = n_kv,
                             .head_dim = hd,
                             .rotary_dim = rotary_dim,
-                            .interleaved = interleaved});
+                            .interleaved = interleaved,
+                            .attention_factor = static_cast<float>(cfg.attention_factor)});
         for (Isa isa : available_isas()) {
           IsaScope scope(isa);
           Tensor q = copy_of(q0), k = copy_of(k0);

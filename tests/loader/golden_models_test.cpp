@@ -1,6 +1,8 @@
 // tests/loader/golden_models_test.cpp — every tiny model in tests/data/models (written by
 // tools/goldens/make_goldens.py with transformers) opens with the loader: config parses,
-// architecture is supported, and each Llama-style tensor has the shape the config implies.
+// architecture is supported, and each Llama-style tensor has the shape the config implies;
+// for families with a tensor table (models::parameter_count) the file holds exactly as many
+// parameters as the table, all in the folder's dtype.
 #include <filesystem>
 
 #include <gtest/gtest.h>
@@ -28,6 +30,17 @@ TEST(GoldenModels, OpenAndMatchConfigShapes) {
     const bool bf16 = d.path().filename().string().find("-bf16") != std::string::npos;
     const core::DType want_dtype = bf16 ? core::DType::bf16 : core::DType::f32;
     EXPECT_EQ(c.dtype, want_dtype);
+    if (auto table_count = models::parameter_count(c); table_count.ok()) {
+      int64_t stored = 0;
+      for (const std::string& name : m->weights.names()) {
+        auto t = m->weights.get_any(name);
+        ASSERT_TRUE(t.ok()) << t.status().to_string();
+        EXPECT_EQ(t->dtype(), want_dtype) << name;
+        stored += t->numel();
+      }
+      EXPECT_EQ(stored, *table_count) << "tensors beyond the family's table";
+      continue;
+    }
     const int64_t h = c.hidden_size, q = c.num_attention_heads * c.head_dim,
                   kv = c.num_key_value_heads * c.head_dim, ff = c.intermediate_size;
     // q/k/v bias: Llama/Mistral attention_bias, InternLM bias, Qwen2 always.

@@ -24,13 +24,10 @@ nlohmann::json reference() {
   return nlohmann::json::parse(f);
 }
 
+// heldout.bin: uint16 little-endian token ids.
 std::vector<int32_t> heldout_tokens() {
   std::ifstream f(kModel + "/heldout.bin", std::ios::binary);
-  std::vector<uint16_t> raw((std::istreambuf_iterator<char>(f)), {});
-  std::vector<char> bytes;
-  f.clear();
-  f.seekg(0);
-  std::vector<uint8_t> b((std::istreambuf_iterator<char>(f)), {});
+  const std::vector<uint8_t> b((std::istreambuf_iterator<char>(f)), {});
   std::vector<int32_t> ids(b.size() / 2);
   for (size_t i = 0; i < ids.size(); ++i) ids[i] = b[2 * i] | (b[2 * i + 1] << 8);
   return ids;

@@ -1,12 +1,14 @@
 // tests/models/direct_runner.h — drives a Model without the engine, for golden tests.
 // Owns a KV pool, a req_to_token table and a slot order (sequential or shuffled, to prove
 // attention really reads through req_to_token), and runs flat prefill and decode steps for
-// several sequences at once.
+// several sequences at once. The KV pool lives on the model's device (on CUDA in the model's
+// activation dtype, whatever kv_dtype says).
 #pragma once
 
 #include <algorithm>
 #include <numeric>
 #include <random>
+#include <stdexcept>
 #include <vector>
 
 #include "models/model.h"
@@ -23,7 +25,11 @@ class DirectRunner {
         table_(static_cast<size_t>(max_reqs) * static_cast<size_t>(capacity), -1),
         builder_(table_.data(), capacity) {
     const auto& s = model.shape();
-    kv_ = models::KvStorage::allocate(s.n_layers, capacity, s.n_kv_heads, s.head_dim, kv_dtype);
+    const bool on_cuda = model.device() == core::Device::cuda;
+    auto kv = models::KvStorage::allocate_on(model.device(), s.n_layers, capacity, s.n_kv_heads,
+                                             s.head_dim, on_cuda ? model.activation_dtype() : kv_dtype);
+    if (!kv.ok()) throw std::runtime_error(kv.status().to_string());
+    kv_ = std::move(kv).value();
     free_slots_.resize(static_cast<size_t>(capacity));
     std::iota(free_slots_.begin(), free_slots_.end(), 0);
     if (shuffle_slots) std::shuffle(free_slots_.begin(), free_slots_.end(), std::mt19937(7));

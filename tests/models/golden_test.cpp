@@ -1,5 +1,6 @@
 // Every golden model from tools/goldens (tiny random-weight HF models: Llama and its RoPE
-// scalings, Mistral's sliding window, Qwen2, InternLM; f32 and bf16) against transformers:
+// scalings, Mistral's sliding window, Qwen2, InternLM, BLOOM, StarCoder, Phi-3 (+ longrope),
+// StableLM, Cohere; f32 and bf16) against transformers:
 //  - logits at every position of four prompts run together as ONE flat padding-free batch;
 //  - the hidden state after every layer (a divergence names the first layer that differs);
 //  - 32-token greedy continuations of all prompts decoded together, KV slots in random order.

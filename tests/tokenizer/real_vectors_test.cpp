@@ -1,9 +1,13 @@
 // tests/tokenizer/real_vectors_test.cpp — real tokenizer files from ../shared/testdata against
 // the llama.cpp vocab vectors (ids = AutoTokenizer(repo).encode(text, add_special_tokens=False)):
 // Llama-2 through tokenizer.json (HF pipeline) and tokenizer.model (libsentencepiece), Llama-3
-// through its tiktoken tokenizer.model.
+// through its tiktoken tokenizer.model, GPT-2 and Qwen2 through their vocab.json + merges.txt
+// folders (slow->fast conversion), also against swift-transformers' transformers-4.57.1 baselines.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <sstream>
 
 #include "tokenizer/test_util.h"
@@ -72,6 +76,86 @@ TEST(RealVectors, Llama3Tiktoken) {
   check(**tok, "llama-bpe", n);
   EXPECT_GT(n, 30u);
   EXPECT_EQ((*tok)->encode("Hello world", true), (std::vector<int32_t>{128000, 9906, 1917}));
+}
+
+// swift-transformers multilingual baselines: {"entries": [{"id", "input_ids",
+// "decoded_skip_special"}]} over inputs.json {"id", "text"}.
+void check_multilingual(const Tokenizer& tok, const std::string& baseline, size_t& n) {
+  const std::string dir = shared_dir() + "/vectors/swift-transformers/multilingual/";
+  const auto inputs = nlohmann::json::parse(slurp(dir + "inputs.json"));
+  const auto base = nlohmann::json::parse(slurp(dir + baseline));
+  std::map<std::string, std::string> text;
+  for (const auto& in : inputs) text[in["id"]] = in["text"];
+  for (const auto& e : base["entries"]) {
+    const std::string id = e["id"];
+    ASSERT_TRUE(text.count(id)) << id;
+    const auto ids = tok.encode(text[id], true);
+    EXPECT_EQ(ids, e["input_ids"].get<std::vector<int32_t>>()) << baseline << ": " << id;
+    EXPECT_EQ(tok.decode(ids, true), e["decoded_skip_special"].get<std::string>())
+        << baseline << ": " << id;
+    ++n;
+  }
+}
+
+TEST(RealVectors, Gpt2VocabMerges) {
+  auto tok = Tokenizer::from_dir(shared_dir() + "/tokenizers/gpt2");
+  ASSERT_TRUE(tok.ok()) << tok.status().to_string();
+  size_t n = 0;
+  check(**tok, "gpt-2", n);
+  check_multilingual(**tok, "gpt2_multilingual.json", n);
+  EXPECT_GT(n, 100u);
+  const auto v = nlohmann::json::parse(slurp(shared_dir() + "/vectors/gpt2/encoded_tokens.json"));
+  EXPECT_EQ((*tok)->encode(v["text"].get<std::string>(), false),
+            v["token_ids"].get<std::vector<int32_t>>());
+  EXPECT_EQ((*tok)->encode("a<|endoftext|>b", false), (std::vector<int32_t>{64, 50256, 65}));
+  EXPECT_EQ((*tok)->vocab_size(), 50257u);
+}
+
+TEST(RealVectors, Qwen2VocabMerges) {
+  auto tok = Tokenizer::from_dir(shared_dir() + "/tokenizers/qwen2");
+  ASSERT_TRUE(tok.ok()) << tok.status().to_string();
+  size_t n = 0;
+  check(**tok, "qwen2", n);
+  check_multilingual(**tok, "qwen2_5_multilingual.json", n);
+  EXPECT_GT(n, 100u);
+  EXPECT_EQ((*tok)->encode("<|im_start|>user", false), (std::vector<int32_t>{151644, 872}));
+  EXPECT_EQ((*tok)->eos_ids(), (std::vector<int32_t>{151643}));
+}
+
+TEST(RealVectors, VocabMergesRejectsOtherTokenizerClasses) {
+  const auto dir = std::filesystem::temp_directory_path() / "lightllm_vm_test";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "vocab.json") << R"({"a": 0, "b": 1, "ab": 2})";
+  std::ofstream(dir / "merges.txt") << "#version: 0.2\na b\n";
+  std::ofstream(dir / "tokenizer_config.json") << R"({"tokenizer_class": "BertTokenizer"})";
+  auto tok = Tokenizer::from_dir(dir.string());
+  ASSERT_FALSE(tok.ok());
+  EXPECT_NE(tok.status().message().find("BertTokenizer"), std::string::npos);
+  EXPECT_NE(tok.status().message().find("tokenizer_config.json"), std::string::npos);
+  std::ofstream(dir / "merges.txt") << "a b c\n";
+  std::ofstream(dir / "tokenizer_config.json") << R"({"tokenizer_class": "GPT2Tokenizer"})";
+  auto bad = Tokenizer::from_dir(dir.string());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("merges.txt: line 1"), std::string::npos)
+      << bad.status().message();
+  std::filesystem::remove_all(dir);
+}
+
+// Qwen v1 qwen.tiktoken against the tiktoken package (tools/tokenizer/gen_qwen_tiktoken.py).
+TEST(RealVectors, Qwen1TiktokenMatchesTiktoken) {
+  auto tok = Tokenizer::from_dir(shared_dir() + "/tokenizers/qwen1");
+  ASSERT_TRUE(tok.ok()) << tok.status().to_string();
+  const auto exp =
+      nlohmann::json::parse(slurp(testing::data_dir() + "/expected/qwen1_tiktoken.json"));
+  size_t n = 0;
+  for (const auto& c : exp["cases"]) {
+    const std::string text = testing::from_hex(c["hex"]);
+    const auto ids = (*tok)->encode(text, false);
+    EXPECT_EQ(ids, c["ids"].get<std::vector<int32_t>>()) << c["name"];
+    EXPECT_EQ((*tok)->decode(ids, false), c["decoded"].get<std::string>()) << c["name"];
+    ++n;
+  }
+  EXPECT_GE(n, 55u);
 }
 
 TEST(RealVectors, FromDirErrorsNameTheFolder) {

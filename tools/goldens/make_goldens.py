@@ -19,8 +19,26 @@ import shutil
 import torch
 import transformers
 from safetensors.torch import save_file
-from transformers import (LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM,
-                          Qwen2Config, Qwen2ForCausalLM)
+from transformers import (BloomConfig, BloomForCausalLM, CohereConfig, CohereForCausalLM,
+                          GPTBigCodeConfig, GPTBigCodeForCausalLM, LlamaConfig, LlamaForCausalLM,
+                          MistralConfig, MistralForCausalLM, Phi3Config, Phi3ForCausalLM,
+                          Qwen2Config, Qwen2ForCausalLM, StableLmConfig, StableLmForCausalLM)
+
+from transformers.models.stablelm.modeling_stablelm import StableLmPreTrainedModel
+
+_stablelm_init = StableLmPreTrainedModel._init_weights
+
+
+def _stablelm_init_no_bias(self, module):
+    """transformers 4.57's StableLM init zeroes LayerNorm biases, which the bias-free per-head
+    q/k norms (qk_layernorm) do not have; randomize() overwrites every weight anyway."""
+    if isinstance(module, torch.nn.LayerNorm) and module.bias is None:
+        module.weight.data.fill_(1.0)
+        return
+    _stablelm_init(self, module)
+
+
+StableLmPreTrainedModel._init_weights = _stablelm_init_no_bias
 
 PROMPT_LENGTHS = [5, 1, 17, 40]  # the first prompt also gets per-layer hidden states
 HIDDEN_PROMPT = 0
@@ -40,7 +58,7 @@ def llama(**over):
 
 
 def variants():
-    """name -> (builder of the f32 model, attn_implementation, extra notes)."""
+    """name -> (builder of the f32 model, note[, overrides]); overrides: {"prompt_lengths"}."""
     return {
         "llama": (lambda: llama(), "Llama GQA 4/2 heads"),
         # The RoPE variants (and Qwen2, like Qwen2-0.5B) tie lm_head to the embeddings: it keeps
@@ -70,6 +88,72 @@ def variants():
         "internlm": (build_internlm_as_llama,
                      "InternLM v1 (bias: true): q/k/v/o bias, MHA (4 heads); built as "
                      "LlamaForCausalLM(attention_bias=True), saved with InternLM's config keys"),
+        **family_variants(),
+    }
+
+
+# Families transformers has natively (issue 9). Same tiny scale; each variant turns on the
+# features its family is known for, and check_feature_matters proves each one changes logits.
+LONGROPE_ORIG = 48  # phi3-longrope: prompts of 49 and 60 run beyond it (long factors)
+
+
+def family_variants():
+    common = dict(vocab_size=VOCAB, bos_token_id=BOS, eos_token_id=EOS, initializer_range=0.08)
+    decoder = dict(COMMON, pad_token_id=0)
+    del decoder["rms_norm_eps"]
+    g = torch.Generator().manual_seed(77)
+    half = 8  # rotary_dim / 2 for head_dim 16
+    short = [float("%.4g" % v) for v in (1.0 + 0.5 * torch.rand(half, generator=g))]
+    long = [float("%.4g" % v) for v in (1.0 + 8.0 * torch.rand(half, generator=g))]
+    return {
+        "bloom": (
+            lambda: BloomForCausalLM(BloomConfig(**common, hidden_size=48, n_layer=2, n_head=6,
+                                                 layer_norm_epsilon=1e-5)),
+            "BLOOM: hidden 48, ALiBi (6 heads of 8: the non-power-of-two slopes), embedding LayerNorm, fused "
+            "query_key_value per head, GELU (tanh), biases everywhere, tied lm_head"),
+        "starcoder": (
+            lambda: GPTBigCodeForCausalLM(GPTBigCodeConfig(
+                **common, n_embd=64, n_layer=2, n_head=4, n_inner=128, n_positions=128,
+                multi_query=True, activation_function="gelu_pytorch_tanh",
+                layer_norm_epsilon=1e-5)),
+            "GPTBigCode (StarCoder): multi-query attention, learned positions, fused c_attn, "
+            "GELU (tanh), tied lm_head"),
+        "starcoder-mha": (
+            lambda: GPTBigCodeForCausalLM(GPTBigCodeConfig(
+                **common, n_embd=64, n_layer=2, n_head=4, n_inner=128, n_positions=128,
+                multi_query=False, activation_function="gelu", layer_norm_epsilon=1e-5,
+                tie_word_embeddings=False)),
+            "GPTBigCode without multi_query: c_attn per head [q, k, v], exact GELU, untied"),
+        "phi3": (
+            lambda: Phi3ForCausalLM(Phi3Config(**decoder, rms_norm_eps=1e-5, sliding_window=6,
+                                               original_max_position_embeddings=128)),
+            "Phi-3: fused qkv_proj and gate_up_proj, sliding_window 6"),
+        "phi3-longrope": (
+            lambda: Phi3ForCausalLM(Phi3Config(
+                **decoder, rms_norm_eps=1e-5, partial_rotary_factor=1.0,
+                original_max_position_embeddings=LONGROPE_ORIG,
+                rope_scaling={"type": "longrope", "short_factor": short, "long_factor": long})),
+            f"Phi-3 longrope: original_max {LONGROPE_ORIG}, max 128 (attention factor "
+            "sqrt(1+ln(128/48)/ln 48)); prompts 5 and 1 stay within (short factors, also through "
+            "greedy), prompts 49 and 60 start beyond it (long factors)",
+            {"prompt_lengths": [5, 1, 49, 60]}),
+        "stablelm": (
+            lambda: StableLmForCausalLM(StableLmConfig(
+                **decoder, layer_norm_eps=1e-5, partial_rotary_factor=0.25, use_qkv_bias=True)),
+            "StableLM (as stablelm-2-1.6b): LayerNorm with bias, q/k/v bias, rotary on the first "
+            "quarter of each head"),
+        "stablelm-parallel": (
+            lambda: StableLmForCausalLM(StableLmConfig(
+                **decoder, layer_norm_eps=1e-5, partial_rotary_factor=0.5,
+                use_parallel_residual=True, qk_layernorm=True)),
+            "StableLM: parallel residual (no post_attention_layernorm), per-head q/k LayerNorm, "
+            "rotary on half of each head"),
+        "cohere": (
+            lambda: CohereForCausalLM(CohereConfig(
+                **{**decoder, "tie_word_embeddings": True}, layer_norm_eps=1e-5,
+                use_qk_norm=True, logit_scale=0.5, attention_bias=True)),
+            "Cohere (Command-R): parallel attention + MLP, bias-free LayerNorm, interleaved "
+            "rotary, q/k norm per head, q/k/v/o bias, logit_scale 0.5, tied embeddings"),
     }
 
 
@@ -111,7 +195,11 @@ def randomize(model, gen):
     values too, so a wrong norm or a missing bias shows up in the logits."""
     with torch.no_grad():
         for name, p in model.named_parameters():
-            if name.endswith("embed_tokens.weight"):
+            if name.endswith("word_embeddings_layernorm.weight"):
+                # BLOOM normalises the embeddings: at unit scale the input token would
+                # dominate the residual stream (greedy repeating one token).
+                p.copy_(0.2 * (1.0 + 0.2 * torch.randn(p.shape, generator=gen)))
+            elif name.endswith("embed_tokens.weight"):
                 p.copy_(0.1 * torch.randn(p.shape, generator=gen))
             elif name.endswith("lm_head.weight"):
                 p.copy_(torch.randn(p.shape, generator=gen) / p.shape[1] ** 0.5)
@@ -121,11 +209,22 @@ def randomize(model, gen):
                 p.copy_(1.0 + 0.2 * torch.randn(p.shape, generator=gen))
             elif name.endswith(".bias"):
                 p.copy_(0.1 * torch.randn(p.shape, generator=gen))
+            # Other families' names (after the rules above, so Llama's weights stay the same).
+            elif p.dim() == 2 and any(k in name for k in ("word_embeddings", "wte", "wpe")):
+                p.copy_(0.1 * torch.randn(p.shape, generator=gen))
+            elif p.dim() == 2:
+                p.copy_(torch.randn(p.shape, generator=gen) / p.shape[1] ** 0.5)
+            elif p.dim() == 1 and name.endswith(".weight"):  # LayerNorm scales
+                p.copy_(1.0 + 0.2 * torch.randn(p.shape, generator=gen))
 
 
-def prompts():
+def prompts(lengths=PROMPT_LENGTHS):
     g = torch.Generator().manual_seed(1234)
-    return [torch.randint(3, VOCAB, (n,), generator=g).tolist() for n in PROMPT_LENGTHS]
+    return [torch.randint(3, VOCAB, (n,), generator=g).tolist() for n in lengths]
+
+
+def decoder_layers(m):
+    return m.model.layers if hasattr(m, "model") else m.transformer.h
 
 
 def r(x, digits):
@@ -153,7 +252,7 @@ def run_prompt(model, ids, digits, want_hidden):
     layer_outs = []
     hooks = []
     if want_hidden:
-        for layer in m.model.layers:
+        for layer in decoder_layers(m):
             hooks.append(layer.register_forward_hook(
                 lambda mod, inp, out: layer_outs.append(out[0] if isinstance(out, tuple) else out)))
     with torch.no_grad():
@@ -198,28 +297,39 @@ def save_model(model, out_dir, name, dtype_name, note):
         model.save_pretrained(out_dir, safe_serialization=True)
 
 
-def check_feature_matters(name, model):
-    """The variant's special feature must change the logits of the longer prompts (else the
-    golden would not test it). Compares against the same weights without the feature."""
-    over = {"llama-rope-linear": {"rope_scaling": None}, "llama-rope-dynamic": {"rope_scaling": None},
-            "llama-rope-llama3": {"rope_scaling": None}, "mistral": {"sliding_window": None}}
-    if name not in over:
-        return
-    cfg = copy.deepcopy(model.config)
-    for k, v in over[name].items():
-        setattr(cfg, k, v)
-    cfg._attn_implementation = "eager"
-    plain = type(model)(cfg).eval()
-    plain.load_state_dict(model.state_dict())
-    x = torch.tensor([prompts()[3]])  # 40 tokens
-    with torch.no_grad():
-        a = fresh(model)(x, use_cache=False).logits[0]
-        b = plain(x, use_cache=False).logits[0]
-    diff = (a - b).abs().max(dim=-1).values
-    assert diff[-1] > 1e-3, f"{name}: feature does not change the logits ({diff[-1]})"
-    if name == "mistral":  # inside the window nothing may change
-        assert diff[:6].max() < 1e-5, f"mistral: positions < window differ ({diff[:6]})"
-    print(f"  {name}: feature changes last-position logits by {diff[-1]:.3g}")
+FEATURES = {  # variant -> [config overrides that remove one feature each]
+    "llama-rope-linear": [{"rope_scaling": None}], "llama-rope-dynamic": [{"rope_scaling": None}],
+    "llama-rope-llama3": [{"rope_scaling": None}], "mistral": [{"sliding_window": None}],
+    "phi3": [{"sliding_window": None}],
+    "phi3-longrope": [{"rope_scaling": None}],
+    "stablelm": [{"partial_rotary_factor": 1.0}],
+    "stablelm-parallel": [{"use_parallel_residual": False}, {"qk_layernorm": False},
+                          {"partial_rotary_factor": 1.0}],
+    "cohere": [{"use_qk_norm": False}, {"logit_scale": 1.0}],
+}
+WINDOWED = {"mistral", "phi3"}  # sliding_window 6
+
+
+def check_feature_matters(name, model, lengths):
+    """The variant's special features must each change the logits of the longest prompt (else
+    the golden would not test them). Compares against the same weights without the feature
+    (modules the feature adds are dropped; ones it removes keep HF's initial values)."""
+    for over in FEATURES.get(name, []):
+        cfg = copy.deepcopy(model.config)
+        for k, v in over.items():
+            setattr(cfg, k, v)
+        cfg._attn_implementation = "eager"
+        plain = type(model)(cfg).eval()
+        plain.load_state_dict(model.state_dict(), strict=False)
+        x = torch.tensor([prompts(lengths)[-1]])  # the longest prompt
+        with torch.no_grad():
+            a = fresh(model)(x, use_cache=False).logits[0]
+            b = plain(x, use_cache=False).logits[0]
+        diff = (a - b).abs().max(dim=-1).values
+        assert diff[-1] > 1e-3, f"{name}: {over} does not change the logits ({diff[-1]})"
+        if name in WINDOWED:  # inside the window nothing may change
+            assert diff[:6].max() < 1e-5, f"{name}: positions < window differ ({diff[:6]})"
+        print(f"  {name}: removing {over} changes last-position logits by {diff[-1]:.3g}")
 
 
 def main():
@@ -229,15 +339,16 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(2)
     only = set(filter(None, args.only.split(",")))
-    ps = prompts()
-    for vi, (name, (build, note)) in enumerate(variants().items()):
+    for vi, (name, (build, note, *extra)) in enumerate(variants().items()):
         if only and name not in only:
             continue
+        lengths = (extra[0] if extra else {}).get("prompt_lengths", PROMPT_LENGTHS)
+        ps = prompts(lengths)
         torch.manual_seed(100 + vi)
         base = build()
         randomize(base, torch.Generator().manual_seed(200 + vi))
         base.eval()
-        check_feature_matters(name, base)
+        check_feature_matters(name, base, lengths)
         for dtype_name, dtype, digits in (("f32", torch.float32, 6), ("bf16", torch.bfloat16, 4)):
             model = copy.deepcopy(base).to(dtype)
             model.config._attn_implementation = "eager"

@@ -193,8 +193,11 @@ void rope(const RopeParams& p) {
     for (int64_t t = 0; t < p.n_tokens; ++t) {
       for (int64_t i = 0; i < half; ++i) {
         const float angle = static_cast<float>(p.positions[t]) * p.inv_freq[i];
-        c[static_cast<size_t>(i)] = static_cast<float>(std::cos(static_cast<double>(angle)));
-        s[static_cast<size_t>(i)] = static_cast<float>(std::sin(static_cast<double>(angle)));
+        // HF: cos(emb) in f32, then * attention_scaling in f32.
+        c[static_cast<size_t>(i)] =
+            static_cast<float>(std::cos(static_cast<double>(angle))) * p.attention_factor;
+        s[static_cast<size_t>(i)] =
+            static_cast<float>(std::sin(static_cast<double>(angle))) * p.attention_factor;
       }
       rope_heads(p.q + t * p.n_heads * p.head_dim, p.n_heads, p.head_dim, half, p.interleaved,
                  c.data(), s.data());

@@ -1,5 +1,6 @@
 // src/kernels/cuda/activation.h — gated activations: out = act(gate) * up.
-// The input row holds [gate | up] side by side (the fused gate_up projection output).
+// Either the input row holds [gate | up] side by side (the fused gate_up projection output),
+// or `up` points at a separate [n_tokens, inter] tensor and `in` holds the gate alone.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +17,8 @@ enum class GatedAct { silu, gelu_tanh };
 struct GatedActParams {
   core::DType dtype = core::DType::bf16;
   const void* in = nullptr;  // [n_tokens, 2 * inter]: gate = [:, :inter], up = [:, inter:]
+                             // or, when `up` is set, [n_tokens, inter] = gate
+  const void* up = nullptr;  // [n_tokens, inter] or nullptr (fused layout above)
   void* out = nullptr;       // [n_tokens, inter]
   int64_t n_tokens = 0;
   int64_t inter = 0;

@@ -316,12 +316,14 @@ void launch_hb(const DecodeAttentionParams& p, int n_splits, cudaStream_t stream
 template <typename T, typename KV>
 core::Status launch_d(const DecodeAttentionParams& p, int n_splits, cudaStream_t stream) {
   switch (p.head_dim) {
+    case 16: launch_hb<T, KV, 16>(p, n_splits, stream); break;
+    case 32: launch_hb<T, KV, 32>(p, n_splits, stream); break;
     case 64: launch_hb<T, KV, 64>(p, n_splits, stream); break;
     case 80: launch_hb<T, KV, 80>(p, n_splits, stream); break;
     case 96: launch_hb<T, KV, 96>(p, n_splits, stream); break;
     case 128: launch_hb<T, KV, 128>(p, n_splits, stream); break;
     default:
-      return core::unimplemented("decode_attention: head_dim {} (have 64, 80, 96, 128)",
+      return core::unimplemented("decode_attention: head_dim {} (have 16, 32, 64, 80, 96, 128)",
                                  p.head_dim);
   }
   return {};

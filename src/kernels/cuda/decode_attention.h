@@ -5,7 +5,7 @@
 // share one kv head (GQA: query head h uses kv head h / (n_heads / n_kv_heads)), and a
 // reduction kernel merges the chunks by their log-sum-exp. The int8 variant reads int8 K/V with
 // one f32 scale per (slot, kv head) and dequantizes in registers.
-// Requests with kv_len == 0 get a zero output row. head_dim: 64, 80, 96 or 128.
+// Requests with kv_len == 0 get a zero output row. head_dim: 16, 32, 64, 80, 96 or 128.
 #pragma once
 
 #include <cstddef>

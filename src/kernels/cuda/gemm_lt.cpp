@@ -36,7 +36,7 @@ core::Result<std::unique_ptr<GemmLt>> GemmLt::create(size_t workspace_bytes) {
 }
 
 core::Result<GemmLt::Plan*> GemmLt::plan_for(const GemmParams& p) {
-  const Key key{static_cast<int>(p.dtype), p.m, p.n, p.k, p.bias != nullptr};
+  const Key key{static_cast<int>(p.dtype), p.m, p.n, p.k, p.bias != nullptr, p.out_f32};
   if (auto it = plans_.find(key); it != plans_.end()) return it->second.get();
 
   const cudaDataType_t dt = p.dtype == core::DType::bf16 ? CUDA_R_16BF : CUDA_R_16F;
@@ -62,7 +62,8 @@ core::Result<GemmLt::Plan*> GemmLt::plan_for(const GemmParams& p) {
   LLM_RETURN_IF_ERROR(
       LLM_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan->b, dt, k, m, static_cast<int64_t>(k))));
   LLM_RETURN_IF_ERROR(
-      LLM_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan->c, dt, n, m, static_cast<int64_t>(n))));
+      LLM_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan->c, p.out_f32 ? CUDA_R_32F : dt, n, m,
+                                                  static_cast<int64_t>(n))));
 
   cublasLtMatmulPreference_t pref = nullptr;
   LLM_RETURN_IF_ERROR(LLM_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref)));
@@ -94,6 +95,8 @@ core::Status GemmLt::gemm(const GemmParams& p, cudaStream_t stream) {
   if (p.x == nullptr || p.w == nullptr || p.out == nullptr || p.m < 0 || p.n <= 0 || p.k <= 0) {
     return core::invalid_argument("gemm: null pointer or bad shape m={} n={} k={}", p.m, p.n, p.k);
   }
+  if (p.out_f32 && p.bias != nullptr)
+    return core::invalid_argument("gemm: f32 output takes no bias");
   if (p.m == 0) return {};
   LLM_ASSIGN_OR_RETURN(Plan * plan, plan_for(p));
   if (p.bias != nullptr) {

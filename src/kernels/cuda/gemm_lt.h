@@ -1,5 +1,6 @@
 // src/kernels/cuda/gemm_lt.h — GemmLt: the linear layer's GEMM through cuBLASLt.
-// out[m, n] = x[m, k] · w[n, k]^T (+ bias[n]), f16 or bf16 in and out, f32 accumulation.
+// out[m, n] = x[m, k] · w[n, k]^T (+ bias[n]), f16 or bf16 in and out (or f32 out, for
+// logits), f32 accumulation.
 // (w is the HF nn.Linear weight layout, row-major [out_features, in_features].)
 // The algorithm is cuBLASLt's first heuristic for the shape, found once per
 // (dtype, m, n, k, bias) and cached with its descriptors. One GemmLt per device worker thread:
@@ -25,8 +26,9 @@ struct GemmParams {
   const void* x = nullptr;                // [m, k] row-major
   const void* w = nullptr;                // [n, k] row-major
   const void* bias = nullptr;             // [n] or nullptr
-  void* out = nullptr;                    // [m, n] row-major
+  void* out = nullptr;                    // [m, n] row-major, dtype (f32 when out_f32)
   int64_t m = 0, n = 0, k = 0;
+  bool out_f32 = false;  // write f32 (the logits for the host sampler); bias must be null
 };
 
 class GemmLt {
@@ -43,7 +45,7 @@ class GemmLt {
 
  private:
   struct Plan;
-  using Key = std::tuple<int, int64_t, int64_t, int64_t, bool>;
+  using Key = std::tuple<int, int64_t, int64_t, int64_t, bool, bool>;
   GemmLt() = default;
   core::Result<Plan*> plan_for(const GemmParams& p);
 

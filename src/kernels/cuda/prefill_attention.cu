@@ -283,12 +283,14 @@ core::Status launch(const PrefillAttentionParams& p, cudaStream_t stream) {
 template <typename T, int W>
 core::Status launch_d(const PrefillAttentionParams& p, cudaStream_t stream) {
   switch (p.head_dim) {
+    case 16: return launch<T, 16, W>(p, stream);
+    case 32: return launch<T, 32, W>(p, stream);
     case 64: return launch<T, 64, W>(p, stream);
     case 80: return launch<T, 80, W>(p, stream);
     case 96: return launch<T, 96, W>(p, stream);
     case 128: return launch<T, 128, W>(p, stream);
     default:
-      return core::unimplemented("prefill_attention: head_dim {} (have 64, 80, 96, 128)",
+      return core::unimplemented("prefill_attention: head_dim {} (have 16, 32, 64, 80, 96, 128)",
                                  p.head_dim);
   }
 }

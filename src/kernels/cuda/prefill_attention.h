@@ -10,7 +10,7 @@
 // pool (kv_scatter runs first). Requires kv_len[r] >= q_len.
 // Causal: the new token at position p sees positions <= p. Sliding window w > 0: it sees only
 // positions in (p - w, p], i.e. at most w keys. GQA/MQA: query head h uses kv head
-// h / (n_heads / n_kv_heads). head_dim: 64, 80, 96, 128.
+// h / (n_heads / n_kv_heads). head_dim: 16, 32, 64, 80, 96, 128.
 #pragma once
 
 #include <cstdint>

@@ -71,8 +71,8 @@ void rope(const RopeParams& p) {
     for (int64_t i = 0; i < half; ++i) {
       // The angle is an f32 product, exactly as HF's float32 freqs; cos/sin in f64.
       const float angle = static_cast<float>(p.positions[t]) * p.inv_freq[i];
-      c[static_cast<size_t>(i)] = std::cos(static_cast<double>(angle));
-      s[static_cast<size_t>(i)] = std::sin(static_cast<double>(angle));
+      c[static_cast<size_t>(i)] = std::cos(static_cast<double>(angle)) * p.attention_factor;
+      s[static_cast<size_t>(i)] = std::sin(static_cast<double>(angle)) * p.attention_factor;
     }
     rope_heads(p.q + t * p.n_heads * p.head_dim, p.n_heads, p, c, s);
     rope_heads(p.k + t * p.n_kv_heads * p.head_dim, p.n_kv_heads, p, c, s);

@@ -1,25 +1,36 @@
 // src/models/layers/attention.cpp — self-attention over the flat batch (see attention.h).
 #include "models/layers/attention.h"
 
+#include "models/layers/blocks.h"
+
 namespace lightllm::models::layers {
 
 void init_rope(AttentionShape& s) {
   s.inv_freq = ops::rope_inv_freq(s.rope, s.rope.original_max_position);
+  if (s.rope.scaling == ops::RopeScaling::longrope)
+    s.inv_freq_long = ops::rope_inv_freq(s.rope, s.rope.original_max_position + 1);
 }
 
 namespace {
 
 // Rotates q/k of every request; per request when its frequencies depend on its length.
 Status apply_rope(const AttentionShape& s, const StepBatch& batch, Tensor& q, Tensor& k) {
-  if (s.rope.scaling != ops::RopeScaling::dynamic_ntk)
+  const bool longrope = s.rope.scaling == ops::RopeScaling::longrope;
+  if (s.rope.scaling != ops::RopeScaling::dynamic_ntk && !longrope)
     return ops::rope(q, k, batch.positions, s.inv_freq, s.rope);
   const ops::AttentionMeta& m = batch.attn;
   for (int32_t r = 0; r < m.n_reqs; ++r) {
     const int64_t row0 = m.q_start[r], n = m.q_start[r + 1] - m.q_start[r];
     if (n == 0) continue;
     Tensor qr = q.rows(row0, n), kr = k.rows(row0, n);
+    const Tensor pos = batch.positions.rows(row0, n);
+    if (longrope) {
+      const bool is_long = m.kv_len[r] > s.rope.original_max_position;
+      LLM_RETURN_IF_ERROR(ops::rope(qr, kr, pos, is_long ? s.inv_freq_long : s.inv_freq, s.rope));
+      continue;
+    }
     const std::vector<float> inv_freq = ops::rope_inv_freq(s.rope, m.kv_len[r]);
-    LLM_RETURN_IF_ERROR(ops::rope(qr, kr, batch.positions.rows(row0, n), inv_freq, s.rope));
+    LLM_RETURN_IF_ERROR(ops::rope(qr, kr, pos, inv_freq, s.rope));
   }
   return {};
 }
@@ -39,6 +50,8 @@ Status self_attention(const AttentionWeights& w, const AttentionShape& s, const 
   Tensor q3 = q.reshape({n_tokens, s.n_heads, s.head_dim});    // [n_tokens, n_heads, head_dim]
   Tensor k3 = k.reshape({n_tokens, s.n_kv_heads, s.head_dim});  // [n_tokens, n_kv_heads, hd]
   Tensor v3 = v.reshape({n_tokens, s.n_kv_heads, s.head_dim});
+  if (w.q_norm.defined()) LLM_RETURN_IF_ERROR(per_head_layer_norm(q3, w.q_norm, s.qk_norm_eps));
+  if (w.k_norm.defined()) LLM_RETURN_IF_ERROR(per_head_layer_norm(k3, w.k_norm, s.qk_norm_eps));
   if (s.use_rope) LLM_RETURN_IF_ERROR(apply_rope(s, batch, q3, k3));
   LLM_RETURN_IF_ERROR(ops::store_kv(k3, v3, batch.out_slots, kv));
 

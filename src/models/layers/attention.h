@@ -1,6 +1,6 @@
 // src/models/layers/attention.h — the self-attention block shared by decoder families:
-// Q/K/V projections (+bias), rotary embedding, KV write into token slots, attention through
-// req_to_token, output projection.
+// Q/K/V projections (+bias), optional per-head q/k LayerNorm, rotary embedding, KV write into
+// token slots, attention through req_to_token, output projection.
 #pragma once
 
 #include <vector>
@@ -14,6 +14,9 @@ namespace lightllm::models::layers {
 struct AttentionWeights {
   Tensor wq, wk, wv, wo;  // [n_heads*head_dim, hidden], [n_kv*hd, hidden] x2, [hidden, n_heads*hd]
   Tensor bq, bk, bv, bo;  // biases, undefined when the family has none
+  // Per-head LayerNorm weights (no bias) applied to q / k before rotary (StableLM qk_layernorm,
+  // Cohere use_qk_norm): [n_heads, head_dim] / [n_kv_heads, head_dim] f32, or undefined.
+  Tensor q_norm, k_norm;
 };
 
 struct AttentionShape {
@@ -22,12 +25,17 @@ struct AttentionShape {
   int head_dim = 0;
   bool use_rope = true;
   ops::RopeConfig rope;
-  std::vector<float> inv_freq;  // [rotary_dim/2] for sequences within the trained length
+  float qk_norm_eps = 1e-5f;         // eps of q_norm / k_norm
+  std::vector<float> inv_freq;       // [rotary_dim/2] for sequences within the trained length
+  std::vector<float> inv_freq_long;  // longrope: [rotary_dim/2] beyond original_max_position
 };
 
 // The rotary frequencies, computed once. Dynamic NTK scaling depends on each sequence's length
 // (as in HF, where it depends on the longest position seen), so for it self_attention
-// recomputes them per request from that request's length.
+// recomputes them per request from that request's length. Longrope likewise chooses short or
+// long factors per request by its length (kv_len): a single forward over a whole sequence is
+// exactly HF's; in decoding, keys cached before a request crosses original_max_position keep
+// their short-factor rotation (HF generate instead recomputes the whole sequence once).
 void init_rope(AttentionShape& s);
 
 // out = attention(h) for every token of the step. h: [n_tokens, hidden] f32;

@@ -1,11 +1,62 @@
 // src/models/layers/common.cpp — see common.h.
 #include "models/layers/common.h"
 
+#include <cmath>
 #include <cstring>
 
 #include "models/loader/model_config.h"
 
 namespace lightllm::models {
+
+namespace {
+
+// transformers _compute_longrope_parameters (Phi-3 "su" / "longrope"): factors from
+// rope_scaling; when config.json has original_max_position_embeddings (Phi-3 does), the
+// scaling factor is max_position_embeddings / original_max_position_embeddings; the
+// attention factor defaults to sqrt(1 + ln(factor) / ln(original_max)) (1 when factor <= 1).
+Status longrope_config(const loader::ModelConfig& cfg, ops::RopeConfig& r) {
+  const nlohmann::json& rs = cfg.raw.at("rope_scaling");
+  auto factors = [&](const char* key, std::vector<float>& out) -> Status {
+    auto it = rs.find(key);
+    if (it == rs.end() || !it->is_array())
+      return core::invalid_argument("{}: rope_scaling.{} must be a list of numbers", cfg.path, key);
+    for (const auto& v : *it) {
+      if (!v.is_number())
+        return core::invalid_argument("{}: rope_scaling.{} must be a list of numbers", cfg.path,
+                                      key);
+      out.push_back(v.get<float>());
+    }
+    if (static_cast<int>(out.size()) != r.rotary_dim / 2)
+      return core::invalid_argument(
+          "{}: rope_scaling.{} has {} entries, expected rotary_dim/2 = {}", cfg.path, key,
+          out.size(), r.rotary_dim / 2);
+    return {};
+  };
+  LLM_RETURN_IF_ERROR(factors("short_factor", r.short_factor));
+  LLM_RETURN_IF_ERROR(factors("long_factor", r.long_factor));
+  double factor = cfg.rope_scaling.factor;
+  int64_t orig = cfg.max_position_embeddings;
+  auto top = cfg.raw.find("original_max_position_embeddings");
+  if (top != cfg.raw.end() && top->is_number_integer() && top->get<int64_t>() > 0) {
+    orig = top->get<int64_t>();
+    factor = static_cast<double>(cfg.max_position_embeddings) / static_cast<double>(orig);
+  }
+  if (orig <= 0)
+    return core::invalid_argument("{}: longrope needs max_position_embeddings", cfg.path);
+  r.original_max_position = orig;
+  auto af = rs.find("attention_factor");
+  if (af != rs.end() && af->is_number()) {
+    r.attention_factor = af->get<double>();
+  } else {
+    r.attention_factor =
+        factor <= 1.0 ? 1.0
+                      : std::sqrt(1.0 + std::log(factor) / std::log(static_cast<double>(orig)));
+  }
+  r.scaling = ops::RopeScaling::longrope;
+  return {};
+}
+
+}  // namespace
 
 Result<ops::RopeConfig> llama_rope_config(const loader::ModelConfig& cfg) {
   ops::RopeConfig r;
@@ -24,6 +75,10 @@ Result<ops::RopeConfig> llama_rope_config(const loader::ModelConfig& cfg) {
       r.low_freq_factor = rs.low_freq_factor;
       r.high_freq_factor = rs.high_freq_factor;
       break;
+    case loader::RopeType::longrope: {
+      LLM_RETURN_IF_ERROR(longrope_config(cfg, r));
+      break;
+    }
     default:
       return core::unimplemented("{}: rope_scaling type '{}' is not supported by this model",
                                  cfg.path, rs.type_name);
@@ -32,7 +87,7 @@ Result<ops::RopeConfig> llama_rope_config(const loader::ModelConfig& cfg) {
 }
 
 Tensor small_weight_f32(const Tensor& w) {
-  if (!w.defined() || w.dtype() == core::DType::f32) return w;
+  if (!w.defined() || w.dtype() == core::DType::f32 || w.device() != core::Device::cpu) return w;
   Tensor out = Tensor::empty(w.shape(), core::DType::f32);
   float* dst = out.data<float>();
   const int64_t n = w.numel();
@@ -52,6 +107,18 @@ Status lm_head_rows(const Tensor& hidden, const std::vector<int32_t>& rows, cons
     return core::internal_error("logits buffer {} does not fit {} rows x vocab {}",
                                 logits.describe(), n, lm_head.dim(0));
   if (n == 0) return {};
+  if (hidden.device() == core::Device::cuda) {
+    // Gather the rows on the device (the embedding kernel is a row gather), project them to
+    // f32 logits there, and bring those to the host for the sampler.
+    Tensor rows_dev = ws.get(Buf::logit_rows, {n}, core::DType::i32);
+    Tensor rows_host = Tensor::view(const_cast<int32_t*>(rows.data()), {n}, core::DType::i32);
+    LLM_RETURN_IF_ERROR(ops::copy_to_device(rows_host, rows_dev));
+    Tensor last = ws.get(Buf::last_rows, {n, h});
+    LLM_RETURN_IF_ERROR(ops::embedding(hidden, rows_dev, last));
+    Tensor dev_logits = ws.get(Buf::logits, {n, lm_head.dim(0)}, core::DType::f32);
+    LLM_RETURN_IF_ERROR(ops::matmul(last, lm_head, Tensor(), dev_logits));
+    return ops::copy_to_host_f32(dev_logits, logits);
+  }
   Tensor last = ws.get(Buf::last_rows, {n, h});
   for (int64_t i = 0; i < n; ++i) {
     std::memcpy(last.data<float>() + i * h, hidden.data<float>() + int64_t{rows[i]} * h,

@@ -1,43 +1,62 @@
-// src/models/layers/workspace.h — reusable activation buffers for one forward pass.
-// Buffers grow to the largest step seen and are then reused, so the hot path never
-// allocates once the engine has warmed up. Not thread-safe: one Workspace per runner.
+// src/models/layers/workspace.h — reusable activation buffers for one forward pass, on the
+// model's device. Buffers grow to the largest step seen and are then reused, so the hot path
+// never allocates once the engine has warmed up. On the CPU the activation dtype is f32; on
+// CUDA it is the model's 16-bit dtype (ops.h dtype rules) and the buffers are device memory
+// (a failed device allocation logs the error and yields an undefined tensor, which the next
+// op reports). Not thread-safe: one Workspace per runner.
 #pragma once
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
+#include <vector>
 
 #include "core/tensor.h"
 
 namespace lightllm::models {
 
 enum class Buf : int {
-  residual,   // [n_tokens, hidden]
-  normed,     // [n_tokens, hidden]
-  q,          // [n_tokens, n_heads, head_dim]
-  k,          // [n_tokens, n_kv_heads, head_dim]
-  v,          // [n_tokens, n_kv_heads, head_dim]
-  attn_out,   // [n_tokens, n_heads, head_dim]
-  proj_out,   // [n_tokens, hidden]
-  gate,       // [n_tokens, intermediate]
-  up,         // [n_tokens, intermediate]
-  last_rows,  // [n_logit_rows, hidden]
+  residual,    // [n_tokens, hidden]
+  normed,      // [n_tokens, hidden]
+  q,           // [n_tokens, n_heads, head_dim]
+  k,           // [n_tokens, n_kv_heads, head_dim]
+  v,           // [n_tokens, n_kv_heads, head_dim]
+  attn_out,    // [n_tokens, n_heads, head_dim]
+  proj_out,    // [n_tokens, hidden]
+  mlp_out,     // [n_tokens, hidden] (parallel residual: the MLP beside the attention)
+  gate,        // [n_tokens, intermediate]
+  up,          // [n_tokens, intermediate]
+  last_rows,   // [n_logit_rows, hidden]
+  step_meta,   // i32, device only: the step's ids, positions, slots and attention metadata
+  logit_rows,  // i32 [n_logit_rows], device only
+  logits,      // f32 [n_logit_rows, vocab], device only
   count
 };
 
 class Workspace {
  public:
-  // A view of buffer `b` with `shape` (f32 unless told), growing its storage when needed.
-  core::Tensor get(Buf b, const core::Shape& shape, core::DType dtype = core::DType::f32) {
-    auto& slot = slots_[static_cast<size_t>(b)];
-    const size_t bytes = static_cast<size_t>(shape.numel()) * core::dtype_size(dtype);
-    if (!slot.defined() || slot.nbytes() < bytes) {
-      slot = core::Tensor::empty({static_cast<int64_t>(bytes)}, core::DType::i8);
-    }
-    return core::Tensor::view(slot.raw(), shape, dtype);
+  // Moves the buffers to `device` with activation dtype `act` (drops what was allocated).
+  void set_device(core::Device device, core::DType act) {
+    device_ = device;
+    act_ = act;
+    slots_ = {};
   }
+  core::Device device() const { return device_; }
+  core::DType act_dtype() const { return act_; }
+
+  // A view of buffer `b` with `shape` in the activation dtype, growing its storage as needed.
+  core::Tensor get(Buf b, const core::Shape& shape) { return get(b, shape, act_); }
+  // The same in an explicit dtype.
+  core::Tensor get(Buf b, const core::Shape& shape, core::DType dtype);
+
+  // Host scratch for staging a step's index arrays before one host->device copy.
+  std::vector<int32_t>& host_staging() { return staging_; }
 
  private:
+  core::Device device_ = core::Device::cpu;
+  core::DType act_ = core::DType::f32;
   std::array<core::Tensor, static_cast<size_t>(Buf::count)> slots_;
+  std::vector<int32_t> staging_;
 };
 
 }  // namespace lightllm::models

@@ -1,0 +1,72 @@
+// src/models/layers/blocks.cpp — see blocks.h.
+#include "models/layers/blocks.h"
+
+#include <cmath>
+
+#include "ops/ops.h"
+
+namespace lightllm::models::layers {
+
+Status apply_norm(NormKind kind, const NormWeights& w, float eps, const Tensor& x, Tensor& out) {
+  if (kind == NormKind::rms) return ops::rms_norm(x, w.weight, eps, out);
+  return ops::layer_norm(x, w.weight, w.bias, eps, out);
+}
+
+Status add_inplace(Tensor& acc, const Tensor& x) {
+  if (acc.device() != core::Device::cpu || x.device() != core::Device::cpu)
+    return core::unimplemented("add_inplace: only CPU tensors are supported");
+  if (acc.dtype() != core::DType::f32 || x.dtype() != core::DType::f32 || acc.shape() != x.shape())
+    return core::invalid_argument("add_inplace: {} += {} needs two f32 tensors of one shape",
+                                  acc.describe(), x.describe());
+  float* a = acc.data<float>();
+  const float* b = x.data<float>();
+  const int64_t n = acc.numel();
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) a[i] += b[i];
+  return {};
+}
+
+Status per_head_layer_norm(Tensor& x, const Tensor& weight, float eps) {
+  const int64_t n = x.dim(0), heads = x.dim(1), hd = x.dim(2);
+  if (weight.dim(0) != heads || weight.dim(1) != hd)
+    return core::invalid_argument("per-head norm weight {} does not fit {}", weight.describe(),
+                                  x.describe());
+  const Tensor none;
+  for (int64_t h = 0; h < heads; ++h) {
+    const Tensor w = weight.rows(h, 1).reshape({hd});
+    for (int64_t t = 0; t < n; ++t) {
+      Tensor row = Tensor::view(x.data<float>() + (t * heads + h) * hd, {1, hd}, core::DType::f32);
+      LLM_RETURN_IF_ERROR(ops::layer_norm(row, w, none, eps, row));
+    }
+  }
+  return {};
+}
+
+Status plain_mlp(const GatedMlpWeights& w, Activation act, const Tensor& h, Workspace& ws,
+                 Tensor& out) {
+  if (w.gate.defined() || act == Activation::silu)
+    return core::unimplemented("plain_mlp: only ungated GELU MLPs are supported");
+  Tensor up = ws.get(Buf::up, {h.dim(0), w.up.dim(0)});  // [n_tokens, inter]
+  LLM_RETURN_IF_ERROR(ops::matmul(h, w.up, w.up_bias, up));
+  LLM_RETURN_IF_ERROR(ops::gelu(up, act == Activation::gelu_tanh));
+  return ops::matmul(up, w.down, w.down_bias, out);
+}
+
+std::vector<float> alibi_slopes(int n_heads) {
+  // HF: the bases are Python floats rounded once to float32; the powers are float32.
+  auto base_of = [](int p2) {
+    return static_cast<float>(std::pow(2.0, -std::pow(2.0, -(std::log2(double(p2)) - 3))));
+  };
+  const int closest = 1 << static_cast<int>(std::floor(std::log2(n_heads)));
+  const float base = base_of(closest);
+  std::vector<float> s;
+  for (int i = 1; i <= closest; ++i) s.push_back(std::pow(base, static_cast<float>(i)));
+  if (closest != n_heads) {
+    const float extra = base_of(2 * closest);
+    const int remaining = std::min(closest, n_heads - closest);
+    for (int i = 0; i < remaining; ++i) s.push_back(std::pow(extra, static_cast<float>(2 * i + 1)));
+  }
+  return s;
+}
+
+}  // namespace lightllm::models::layers

@@ -1,0 +1,218 @@
+// src/models/layers/decoder.cpp — the generic decoder (see decoder.h).
+#include "models/layers/decoder.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "models/layers/common.h"
+#include "models/loader/model_config.h"
+#include "models/loader/weight_store.h"
+
+namespace lightllm::models::layers {
+
+Result<TensorMap> TensorMap::fetch(const loader::WeightStore& store,
+                                   const std::vector<TensorSpec>& table,
+                                   const std::string& alt_prefix) {
+  TensorMap m;
+  for (const TensorSpec& t : table) {
+    std::string name = t.name;
+    if (!store.contains(name) && !alt_prefix.empty() && name.rfind(alt_prefix, 0) == 0 &&
+        store.contains(name.substr(alt_prefix.size())))
+      name = name.substr(alt_prefix.size());
+    LLM_ASSIGN_OR_RETURN(Tensor w, store.get(name, t.shape));
+    m.map_[t.name] = w;
+  }
+  return m;
+}
+
+const Tensor& TensorMap::at(const std::string& name) const {
+  static const Tensor kNone;
+  auto it = map_.find(name);
+  return it == map_.end() ? kNone : it->second;
+}
+
+Tensor group_heads_by_part(const Tensor& w, int n_heads, int parts, int head_dim) {
+  Tensor out = Tensor::empty(w.shape(), w.dtype());
+  const int64_t row_bytes = static_cast<int64_t>(w.nbytes()) / w.dim(0);
+  const auto* src = static_cast<const char*>(w.raw());
+  auto* dst = static_cast<char*>(out.raw());
+  const int64_t block = int64_t{head_dim} * row_bytes;  // one part of one head
+  for (int h = 0; h < n_heads; ++h)
+    for (int p = 0; p < parts; ++p)
+      std::memcpy(dst + (int64_t{p} * n_heads + h) * block, src + (int64_t{h} * parts + p) * block,
+                  static_cast<size_t>(block));
+  return out;
+}
+
+Tensor stack_f32(const std::vector<Tensor>& rows) {
+  const int64_t d = rows.at(0).numel();
+  Tensor out = Tensor::empty({static_cast<int64_t>(rows.size()), d}, core::DType::f32);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const Tensor r = small_weight_f32(rows[i]);
+    std::memcpy(out.data<float>() + static_cast<int64_t>(i) * d, r.data<float>(),
+                static_cast<size_t>(d) * sizeof(float));
+  }
+  return out;
+}
+
+int64_t count_parameters(const std::vector<TensorSpec>& table) {
+  int64_t n = 0;
+  for (const TensorSpec& t : table) n += t.shape.numel();
+  return n;
+}
+
+ModelShape base_shape(const loader::ModelConfig& cfg) {
+  ModelShape s;
+  s.architecture = cfg.architecture;
+  s.vocab = cfg.vocab_size;
+  s.hidden = cfg.hidden_size;
+  s.n_layers = static_cast<int>(cfg.num_hidden_layers);
+  s.n_heads = static_cast<int>(cfg.num_attention_heads);
+  s.n_kv_heads = static_cast<int>(cfg.num_key_value_heads);
+  s.head_dim = static_cast<int>(cfg.head_dim);
+  s.max_context = cfg.max_position_embeddings;
+  return s;
+}
+
+Result<bool> cfg_bool(const loader::ModelConfig& cfg, const char* key, bool def) {
+  auto it = cfg.raw.find(key);
+  if (it == cfg.raw.end() || it->is_null()) return def;
+  if (!it->is_boolean())
+    return core::invalid_argument("{}: {} must be true or false", cfg.path, key);
+  return it->get<bool>();
+}
+
+Result<double> cfg_double(const loader::ModelConfig& cfg, const char* key, double def) {
+  auto it = cfg.raw.find(key);
+  if (it == cfg.raw.end() || it->is_null()) return def;
+  if (!it->is_number()) return core::invalid_argument("{}: {} must be a number", cfg.path, key);
+  return it->get<double>();
+}
+
+Result<Activation> activation_of(const loader::ModelConfig& cfg) {
+  const std::string& a = cfg.hidden_act;
+  if (a == "silu" || a == "swish") return Activation::silu;
+  if (a == "gelu") return Activation::gelu;
+  if (a == "gelu_new" || a == "gelu_pytorch_tanh") return Activation::gelu_tanh;
+  return core::unimplemented("{}: activation '{}' is not supported", cfg.path, a);
+}
+
+void add_norm(std::vector<TensorSpec>& t, const std::string& prefix, int64_t hidden, bool bias) {
+  t.push_back({prefix + "weight", {hidden}});
+  if (bias) t.push_back({prefix + "bias", {hidden}});
+}
+
+NormWeights norm_of(const TensorMap& m, const std::string& prefix) {
+  return {m.small(prefix + "weight"), m.small(prefix + "bias")};
+}
+
+Result<std::unique_ptr<Model>> load_planned(Result<DecoderPlan> plan, AssembleFn assemble,
+                                            const loader::WeightStore& store,
+                                            const std::string& alt_prefix) {
+  if (!plan.ok()) return plan.status();
+  LLM_ASSIGN_OR_RETURN(TensorMap tensors, TensorMap::fetch(store, plan->table, alt_prefix));
+  LLM_ASSIGN_OR_RETURN(DecoderWeights w, assemble(*plan, tensors));
+  return make_decoder_model(std::move(plan->spec), std::move(w), store.total_bytes());
+}
+
+namespace {
+
+// An f32 copy of `t` times `s` (t f32 already).
+Tensor scaled_copy(const Tensor& t, double s) {
+  if (!t.defined()) return t;
+  Tensor out = Tensor::empty(t.shape(), core::DType::f32);
+  for (int64_t i = 0; i < t.numel(); ++i)
+    out.data<float>()[i] = static_cast<float>(t.data<float>()[i] * s);
+  return out;
+}
+
+class DecoderModel final : public Model {
+ public:
+  DecoderModel(DecoderSpec spec, DecoderWeights w, int64_t bytes)
+      : spec_(std::move(spec)), w_(std::move(w)), weight_bytes_(bytes) {
+    if (spec_.alibi) slopes_ = alibi_slopes(spec_.shape.n_heads);
+    if (spec_.attn.use_rope) init_rope(spec_.attn);
+  }
+  const ModelShape& shape() const override { return spec_.shape; }
+  int64_t weight_bytes() const override { return weight_bytes_; }
+  Status forward(const StepBatch& batch, KvStorage& kv, Tensor& logits,
+                 const LayerObserver& observer) override;
+
+ private:
+  Status mlp(const DecoderLayerWeights& L, const Tensor& h, Tensor& out) {
+    return spec_.gated_mlp ? gated_mlp(L.mlp, spec_.act, h, ws_, out)
+                           : plain_mlp(L.mlp, spec_.act, h, ws_, out);
+  }
+
+  DecoderSpec spec_;
+  DecoderWeights w_;
+  int64_t weight_bytes_ = 0;
+  std::vector<float> slopes_;
+  Workspace ws_;
+};
+
+Status DecoderModel::forward(const StepBatch& batch, KvStorage& kv, Tensor& logits,
+                             const LayerObserver& observer) {
+  const int64_t n_tokens = batch.n_tokens();
+  const int64_t H = spec_.shape.hidden;
+  if (kv.layers.size() != w_.layers.size())
+    return core::internal_error("KV storage has {} layers, model has {}", kv.layers.size(),
+                                w_.layers.size());
+  Tensor x = ws_.get(Buf::residual, {n_tokens, H});  // residual stream [n_tokens, hidden]
+  Tensor normed = ws_.get(Buf::normed, {n_tokens, H});
+  Tensor attn_out = ws_.get(Buf::proj_out, {n_tokens, H});
+  Tensor mlp_out = ws_.get(Buf::mlp_out, {n_tokens, H});
+  LLM_RETURN_IF_ERROR(ops::embedding(w_.embed, batch.token_ids, x));
+  if (spec_.learned_positions) {
+    LLM_RETURN_IF_ERROR(ops::embedding(w_.pos_embed, batch.positions, normed));
+    LLM_RETURN_IF_ERROR(add_inplace(x, normed));
+  }
+  if (spec_.embed_norm)
+    LLM_RETURN_IF_ERROR(ops::layer_norm(x, w_.embed_norm.weight, w_.embed_norm.bias, spec_.eps, x));
+
+  StepBatch step = batch;
+  step.attn.sliding_window = spec_.sliding_window;
+  step.attn.scale = spec_.attn_scale > 0
+                        ? spec_.attn_scale
+                        : 1.0f / std::sqrt(static_cast<float>(spec_.shape.head_dim));
+  step.attn.alibi_slopes = spec_.alibi ? slopes_.data() : nullptr;
+
+  for (size_t l = 0; l < w_.layers.size(); ++l) {
+    const DecoderLayerWeights& L = w_.layers[l];
+    LLM_RETURN_IF_ERROR(apply_norm(spec_.norm, L.attn_norm, spec_.eps, x, normed));
+    LLM_RETURN_IF_ERROR(
+        self_attention(L.attn, spec_.attn, normed, step, kv.layers[l], ws_, attn_out));
+    if (spec_.parallel_residual) {
+      LLM_RETURN_IF_ERROR(mlp(L, normed, mlp_out));
+      LLM_RETURN_IF_ERROR(add_inplace(x, attn_out));
+    } else {
+      LLM_RETURN_IF_ERROR(add_inplace(x, attn_out));
+      LLM_RETURN_IF_ERROR(apply_norm(spec_.norm, L.mlp_norm, spec_.eps, x, normed));
+      LLM_RETURN_IF_ERROR(mlp(L, normed, mlp_out));
+    }
+    LLM_RETURN_IF_ERROR(add_inplace(x, mlp_out));
+    if (observer) observer(static_cast<int>(l), x);
+  }
+  LLM_RETURN_IF_ERROR(apply_norm(spec_.norm, w_.final_norm, spec_.eps, x, normed));
+  return lm_head_rows(normed, batch.logit_rows, w_.lm_head, ws_, logits);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Model>> make_decoder_model(DecoderSpec spec, DecoderWeights weights,
+                                                  int64_t weight_bytes) {
+  if (spec.logit_scale != 1.0) {
+    if (spec.norm == NormKind::rms && weights.final_norm.bias.defined())
+      return core::internal_error("RMSNorm with a bias");
+    weights.final_norm.weight = scaled_copy(weights.final_norm.weight, spec.logit_scale);
+    weights.final_norm.bias = scaled_copy(weights.final_norm.bias, spec.logit_scale);
+  }
+  if (weights.layers.size() != static_cast<size_t>(spec.shape.n_layers))
+    return core::internal_error("{} layers of weights for {} layers", weights.layers.size(),
+                                spec.shape.n_layers);
+  spec.shape.weight_dtype = weights.embed.dtype();
+  return std::unique_ptr<Model>(
+      std::make_unique<DecoderModel>(std::move(spec), std::move(weights), weight_bytes));
+}
+
+}  // namespace lightllm::models::layers

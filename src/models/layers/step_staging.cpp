@@ -1,0 +1,91 @@
+// src/models/layers/step_staging.cpp — see step_staging.h.
+#include "models/layers/step_staging.h"
+
+#include <algorithm>
+
+namespace lightllm::models {
+
+namespace {
+
+Status check_range(const char* what, int64_t i, int32_t v, int64_t hi) {
+  if (v < 0 || v >= hi)
+    return core::invalid_argument("step: {}[{}] = {} is outside [0, {})", what, i, v, hi);
+  return {};
+}
+
+}  // namespace
+
+Result<StepBatch> stage_step(const StepBatch& batch, int64_t vocab, int64_t kv_capacity,
+                             Workspace& ws) {
+  if (ws.device() == core::Device::cpu) return batch;
+  const int64_t n = batch.n_tokens();
+  const ops::AttentionMeta& m = batch.attn;
+  const int32_t n_reqs = m.n_reqs;
+  int32_t max_q = 0, max_kv = 0;
+  for (int32_t r = 0; r < n_reqs; ++r) {
+    max_q = std::max(max_q, m.q_start[r + 1] - m.q_start[r]);
+    max_kv = std::max(max_kv, m.kv_len[r]);
+  }
+  if (n_reqs > 0 && (m.q_start[0] != 0 || m.q_start[n_reqs] != n))
+    return core::invalid_argument("step: q_start must run from 0 to n_tokens = {}", n);
+  const int64_t stride = std::max<int32_t>(max_kv, 1);
+
+  // Layout: ids | positions | slots | q_start (n_reqs+1) | kv_len | req_row | req_to_token.
+  const int64_t off_pos = n, off_slots = 2 * n, off_qs = 3 * n, off_kv = off_qs + n_reqs + 1,
+                off_row = off_kv + n_reqs, off_r2t = off_row + n_reqs,
+                total = off_r2t + int64_t{n_reqs} * stride;
+  std::vector<int32_t>& h = ws.host_staging();
+  h.assign(static_cast<size_t>(total), 0);
+  const int32_t* ids = batch.token_ids.data<int32_t>();
+  const int32_t* pos = batch.positions.data<int32_t>();
+  const int32_t* slots = batch.out_slots.data<int32_t>();
+  for (int64_t t = 0; t < n; ++t) {
+    LLM_RETURN_IF_ERROR(check_range("token_ids", t, ids[t], vocab));
+    LLM_RETURN_IF_ERROR(check_range("out_slots", t, slots[t], kv_capacity));
+    if (pos[t] < 0) return core::invalid_argument("step: positions[{}] = {} < 0", t, pos[t]);
+    h[static_cast<size_t>(t)] = ids[t];
+    h[static_cast<size_t>(off_pos + t)] = pos[t];
+    h[static_cast<size_t>(off_slots + t)] = slots[t];
+  }
+  for (int32_t r = 0; r < n_reqs; ++r) {
+    const int32_t q_len = m.q_start[r + 1] - m.q_start[r];
+    if (q_len < 0 || m.kv_len[r] < q_len || m.kv_len[r] > m.req_to_token_stride)
+      return core::invalid_argument("step: request {} has q_len {} and kv_len {}", r, q_len,
+                                    m.kv_len[r]);
+    h[static_cast<size_t>(off_qs + r)] = m.q_start[r];
+    h[static_cast<size_t>(off_kv + r)] = m.kv_len[r];
+    h[static_cast<size_t>(off_row + r)] = r;
+    const int32_t* row = m.req_to_token + int64_t{m.req_row[r]} * m.req_to_token_stride;
+    int32_t* dst = h.data() + off_r2t + int64_t{r} * stride;
+    for (int32_t j = 0; j < m.kv_len[r]; ++j) {
+      LLM_RETURN_IF_ERROR(check_range("req_to_token", j, row[j], kv_capacity));
+      dst[j] = row[j];
+    }
+  }
+  if (n_reqs > 0) h[static_cast<size_t>(off_qs + n_reqs)] = m.q_start[n_reqs];
+
+  Tensor dev = ws.get(Buf::step_meta, {total}, core::DType::i32);
+  if (!dev.defined())
+    return core::error(core::StatusCode::out_of_memory, "step: no device memory for step metadata");
+  Tensor host = Tensor::view(h.data(), {total}, core::DType::i32);
+  LLM_RETURN_IF_ERROR(ops::copy_to_device(host, dev));
+
+  StepBatch out = batch;
+  const int32_t* d = dev.data<int32_t>();
+  auto view = [&](int64_t off) {
+    return Tensor::view(const_cast<int32_t*>(d + off), {n}, core::DType::i32, core::Device::cuda);
+  };
+  out.token_ids = view(0);
+  out.positions = view(off_pos);
+  out.out_slots = view(off_slots);
+  out.attn.device = {.q_start = d + off_qs,
+                     .kv_len = d + off_kv,
+                     .req_row = d + off_row,
+                     .req_to_token = d + off_r2t,
+                     .req_to_token_stride = stride,
+                     .max_q_len = max_q,
+                     .max_kv_len = max_kv};
+  return out;
+}
+
+}  // namespace lightllm::models

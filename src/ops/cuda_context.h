@@ -1,0 +1,11 @@
+// src/ops/cuda_context.h — the calling thread's current CUDA stream, shared by the CUDA ops
+// (cuda_ops.cpp) and the device memory functions (device_ops.cpp). Internal to src/ops;
+// built only with LIGHTLLM_CUDA.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+namespace lightllm::ops::cuda_detail {
+cudaStream_t current_stream();
+void set_current_stream(cudaStream_t s);
+}  // namespace lightllm::ops::cuda_detail

@@ -1,0 +1,378 @@
+// src/ops/cuda_ops.cpp — CUDA dispatch of the ops (see cuda_ops.h) and the per-thread CUDA
+// context: current stream, the cuBLASLt GEMM, the decode-attention partials workspace and a
+// device copy of the last rotary inv_freq (uploaded only when it changes).
+// Built only with LIGHTLLM_CUDA.
+#include "ops/cuda_ops.h"
+
+#include <algorithm>
+#include <memory>
+
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/device_buffer.h"
+#include "kernels/cuda/activation.h"
+#include "kernels/cuda/decode_attention.h"
+#include "kernels/cuda/embedding.h"
+#include "kernels/cuda/gemm_lt.h"
+#include "kernels/cuda/kv_scatter.h"
+#include "kernels/cuda/norm.h"
+#include "kernels/cuda/prefill_attention.h"
+#include "kernels/cuda/rotary.h"
+#include "ops/cuda_context.h"
+#include "ops/op_checks.h"
+
+namespace lightllm::ops {
+
+namespace {
+
+struct ThreadContext {
+  cudaStream_t stream = nullptr;
+  std::unique_ptr<kernels::cuda::GemmLt> gemm;
+  backend::cuda::DeviceBuffer decode_ws;
+  backend::cuda::DeviceBuffer inv_freq;
+  std::vector<float> inv_freq_host;  // what inv_freq holds
+};
+
+ThreadContext& ctx() {
+  thread_local ThreadContext c;
+  return c;
+}
+
+}  // namespace
+
+namespace cuda_detail {
+cudaStream_t current_stream() {
+  return ctx().stream;
+}
+void set_current_stream(cudaStream_t s) {
+  ctx().stream = s;
+}
+}  // namespace cuda_detail
+
+namespace cuda_impl {
+
+using namespace detail;
+using core::DType;
+
+namespace {
+
+bool is_half(DType d) {
+  return d == DType::bf16 || d == DType::f16;
+}
+
+// Every defined tensor is on the device (a mix with host tensors is a caller bug).
+Status check_device(std::string_view op, std::initializer_list<Arg> args) {
+  for (const Arg& a : args)
+    if (a.t.defined() && a.t.device() != core::Device::cuda)
+      return core::invalid_argument("{}: {} ({}) is on the host but the op runs on CUDA", op,
+                                    a.name, a.t.describe());
+  return {};
+}
+
+// `a` has the activation dtype `act` (bf16 or f16).
+Status check_act(std::string_view op, const Arg& a, DType act) {
+  if (!is_half(act))
+    return core::invalid_argument("{}: CUDA activations are bf16 or f16, got {}", op,
+                                  core::dtype_name(act));
+  if (a.t.defined() && a.t.dtype() != act)
+    return core::invalid_argument("{}: {} has dtype {}, expected the activation dtype {}", op,
+                                  a.name, core::dtype_name(a.t.dtype()), core::dtype_name(act));
+  return {};
+}
+
+}  // namespace
+
+Status embedding(const Tensor& table, const Tensor& ids, Tensor& out) {
+  constexpr std::string_view op = "embedding";
+  LLM_RETURN_IF_ERROR(check_tensor(op, {"table", table}, 2));
+  LLM_RETURN_IF_ERROR(check_tensor(op, {"ids", ids}, 1));
+  LLM_RETURN_IF_ERROR(check_dtype(op, {"ids", ids}, {DType::i32}));
+  LLM_RETURN_IF_ERROR(check_tensor(op, {"out", out}, 2));
+  LLM_RETURN_IF_ERROR(check_act(op, {"table", table}, out.dtype()));
+  LLM_RETURN_IF_ERROR(check_dim(op, {"out", out}, 0, ids.dim(0), "n_tokens of ids"));
+  LLM_RETURN_IF_ERROR(check_dim(op, {"out", out}, 1, table.dim(1), "hidden of table"));
+  LLM_RETURN_IF_ERROR(check_device(op, {{"table", table}, {"ids", ids}, {"out", out}}));
+  return kernels::cuda::embedding({.dtype = out.dtype(),
+                                   .ids = ids.data<int32_t>(),
+                                   .table = table.raw(),
+                                   .out = out.raw(),
+                                   .n_tokens = ids.dim(0),
+                                   .hidden = table.dim(1),
+                                   .vocab_start = 0,
+                                   .vocab_rows = table.dim(0)},
+                                  ctx().stream);
+}
+
+namespace {
+Status check_norm(std::string_view op, const Tensor& x, const Tensor& weight, const Tensor* bias,
+                  const Tensor& out) {
+  LLM_RETURN_IF_ERROR(check_tensor_any_rank(op, {"x", x}));
+  LLM_RETURN_IF_ERROR(check_tensor_any_rank(op, {"out", out}));
+  LLM_RETURN_IF_ERROR(check_same_shape(op, {"x", x}, {"out", out}));
+  LLM_RETURN_IF_ERROR(check_tensor(op, {"weight", weight}, 1));
+  LLM_RETURN_IF_ERROR(check_dim(op, {"weight", weight}, 0, x.dim(-1), "hidden of x"));
+  for (const Arg& a : {Arg{"out", out}, Arg{"weight", weight}})
+    LLM_RETURN_IF_ERROR(check_act(op, a, x.dtype()));
+  if (bias != nullptr && bias->defined()) {
+    LLM_RETURN_IF_ERROR(check_tensor(op, {"bias", *bias}, 1));
+    LLM_RETURN_IF_ERROR(check_dim(op, {"bias", *bias}, 0, x.dim(-1), "hidden of x"));
+    LLM_RETURN_IF_ERROR(check_act(op, {"bias", *bias}, x.dtype()));
+  }
+  return check_device(op, {{"x", x}, {"weight", weight}, {"out", out}});
+}
+}  // namespace
+
+Status rms_norm(const Tensor& x, const Tensor& weight, float eps, Tensor& out) {
+  LLM_RETURN_IF_ERROR(check_norm("rms_norm", x, weight, nullptr, out));
+  const int64_t hidden = x.dim(-1);
+  return kernels::cuda::rmsnorm({.dtype = x.dtype(),
+                                 .x = x.raw(),
+                                 .weight = weight.raw(),
+                                 .out = out.raw(),
+                                 .n_tokens = x.numel() / hidden,
+                                 .hidden = hidden,
+                                 .eps = eps},
+                                ctx().stream);
+}
+
+Status add_rms_norm(Tensor& residual, const Tensor& x, const Tensor& weight, float eps,
+                    Tensor& out) {
+  constexpr std::string_view op = "add_rms_norm";
+  LLM_RETURN_IF_ERROR(check_norm(op, x, weight, nullptr, out));
+  LLM_RETURN_IF_ERROR(check_same_shape(op, {"x", x}, {"residual", residual}));
+  LLM_RETURN_IF_ERROR(check_act(op, {"residual", residual}, x.dtype()));
+  LLM_RETURN_IF_ERROR(check_device(op, {{"residual", residual}}));
+  if (out.raw() == residual.raw() || x.raw() == residual.raw())
+    return core::invalid_argument("add_rms_norm: out and x must not alias residual");
+  const int64_t hidden = x.dim(-1);
+  return kernels::cuda::add_rmsnorm({.dtype = x.dtype(),
+                                     .x = x.raw(),
+                                     .residual = residual.raw(),
+                                     .weight = weight.raw(),
+                                     .out = out.raw(),
+                                     .n_tokens = x.numel() / hidden,
+                                     .hidden = hidden,
+                                     .eps = eps},
+                                    ctx().stream);
+}
+
+Status layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps,
+                  Tensor& out) {
+  LLM_RETURN_IF_ERROR(check_norm("layer_norm", x, weight, &bias, out));
+  const int64_t hidden = x.dim(-1);
+  return kernels::cuda::layernorm({.dtype = x.dtype(),
+                                   .x = x.raw(),
+                                   .weight = weight.raw(),
+                                   .bias = bias.defined() ? bias.raw() : nullptr,
+                                   .out = out.raw(),
+                                   .n_tokens = x.numel() / hidden,
+                                   .hidden = hidden,
+                                   .eps = eps},
+                                  ctx().stream);
+}
+
+Status matmul(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& out) {
+  constexpr std::string_view op = "matmul";
+  LLM_RETURN_IF_ERROR(check_tensor(op, {"x", x}, 2));
+  LLM_RETURN_IF_ERROR(check_tensor(op, {"w", w}, 2));
+  LLM_RETURN_IF_ERROR(check_tensor(op, {"out", out}, 2));
+  LLM_RETURN_IF_ERROR(check_dim(op, {"w", w}, 1, x.dim(1), "k = x.dim(1)"));
+  LLM_RETURN_IF_ERROR(check_dim(op, {"out", out}, 0, x.dim(0), "m = x.dim(0)"));
+  LLM_RETURN_IF_ERROR(check_dim(op, {"out", out}, 1, w.dim(0), "n = w.dim(0)"));
+  LLM_RETURN_IF_ERROR(check_act(op, {"w", w}, x.dtype()));
+  const bool out_f32 = out.dtype() == DType::f32;
+  if (!out_f32) LLM_RETURN_IF_ERROR(check_act(op, {"out", out}, x.dtype()));
+  if (bias.defined()) {
+    if (out_f32) return core::unimplemented("matmul: f32 output with a bias on CUDA");
+    LLM_RETURN_IF_ERROR(check_tensor(op, {"bias", bias}, 1));
+    LLM_RETURN_IF_ERROR(check_dim(op, {"bias", bias}, 0, w.dim(0), "n = w.dim(0)"));
+    LLM_RETURN_IF_ERROR(check_act(op, {"bias", bias}, x.dtype()));
+  }
+  LLM_RETURN_IF_ERROR(check_device(op, {{"x", x}, {"w", w}, {"bias", bias}, {"out", out}}));
+  ThreadContext& c = ctx();
+  if (!c.gemm) {
+    LLM_ASSIGN_OR_RETURN(c.gemm, kernels::cuda::GemmLt::create());
+  }
+  return c.gemm->gemm({.dtype = x.dtype(),
+                       .x = x.raw(),
+                       .w = w.raw(),
+                       .bias = bias.defined() ? bias.raw() : nullptr,
+                       .out = out.raw(),
+                       .m = x.dim(0),
+                       .n = w.dim(0),
+                       .k = x.dim(1),
+                       .out_f32 = out_f32},
+                      c.stream);
+}
+
+Status gated(const Tensor& gate, const Tensor& up, bool silu, bool tanh_approx, Tensor& out) {
+  const std::string_view op = silu ? "silu_mul" : "gelu_mul";
+  if (!silu && !tanh_approx) return core::unimplemented("gelu_mul: erf GELU on CUDA");
+  LLM_RETURN_IF_ERROR(check_tensor(op, {"gate", gate}, 2));
+  LLM_RETURN_IF_ERROR(check_same_shape(op, {"gate", gate}, {"up", up}));
+  LLM_RETURN_IF_ERROR(check_same_shape(op, {"gate", gate}, {"out", out}));
+  for (const Arg& a : {Arg{"up", up}, Arg{"out", out}})
+    LLM_RETURN_IF_ERROR(check_act(op, a, gate.dtype()));
+  LLM_RETURN_IF_ERROR(check_device(op, {{"gate", gate}, {"up", up}, {"out", out}}));
+  return kernels::cuda::gated_activation(
+      {.dtype = gate.dtype(),
+       .in = gate.raw(),
+       .up = up.raw(),
+       .out = out.raw(),
+       .n_tokens = gate.dim(0),
+       .inter = gate.dim(1),
+       .act = silu ? kernels::cuda::GatedAct::silu : kernels::cuda::GatedAct::gelu_tanh},
+      ctx().stream);
+}
+
+Status rope(Tensor& q, Tensor& k, const Tensor& positions, const std::vector<float>& inv_freq,
+            const RopeConfig& cfg) {
+  constexpr std::string_view op = "rope";
+  LLM_RETURN_IF_ERROR(check_tensor(op, {"q", q}, 3));
+  LLM_RETURN_IF_ERROR(check_tensor(op, {"k", k}, 3));
+  LLM_RETURN_IF_ERROR(check_tensor(op, {"positions", positions}, 1));
+  LLM_RETURN_IF_ERROR(check_dtype(op, {"positions", positions}, {DType::i32}));
+  LLM_RETURN_IF_ERROR(check_act(op, {"k", k}, q.dtype()));
+  LLM_RETURN_IF_ERROR(check_dim(op, {"k", k}, 0, q.dim(0), "n_tokens of q"));
+  LLM_RETURN_IF_ERROR(check_dim(op, {"k", k}, 2, q.dim(2), "head_dim of q"));
+  LLM_RETURN_IF_ERROR(check_dim(op, {"positions", positions}, 0, q.dim(0), "n_tokens of q"));
+  LLM_RETURN_IF_ERROR(check_device(op, {{"q", q}, {"k", k}, {"positions", positions}}));
+  if (cfg.rotary_dim <= 0 || cfg.rotary_dim % 2 != 0 || cfg.rotary_dim > q.dim(2))
+    return core::invalid_argument("rope: cfg.rotary_dim = {} must be even and in (0, {}]",
+                                  cfg.rotary_dim, q.dim(2));
+  if (static_cast<int64_t>(inv_freq.size()) != cfg.rotary_dim / 2)
+    return core::invalid_argument("rope: inv_freq has {} entries, expected rotary_dim / 2 = {}",
+                                  inv_freq.size(), cfg.rotary_dim / 2);
+  ThreadContext& c = ctx();
+  if (c.inv_freq_host != inv_freq) {  // every layer shares one table: upload once
+    const size_t bytes = inv_freq.size() * sizeof(float);
+    if (c.inv_freq.size() < bytes) {
+      LLM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(c.stream));  // the old table may be in use
+      LLM_ASSIGN_OR_RETURN(c.inv_freq, backend::cuda::DeviceBuffer::allocate(bytes));
+    }
+    LLM_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(c.inv_freq.data(), inv_freq.data(), bytes,
+                                             cudaMemcpyHostToDevice, c.stream));
+    c.inv_freq_host = inv_freq;
+  }
+  return kernels::cuda::rotary({.dtype = q.dtype(),
+                                .q = q.raw(),
+                                .k = k.raw(),
+                                .positions = positions.data<int32_t>(),
+                                .inv_freq = c.inv_freq.as<float>(),
+                                .n_tokens = q.dim(0),
+                                .n_heads = static_cast<int>(q.dim(1)),
+                                .n_kv_heads = static_cast<int>(k.dim(1)),
+                                .head_dim = static_cast<int>(q.dim(2)),
+                                .rotary_dim = cfg.rotary_dim,
+                                .style = cfg.interleaved ? kernels::cuda::RotaryStyle::interleaved
+                                                         : kernels::cuda::RotaryStyle::rotate_half},
+                               c.stream);
+}
+
+namespace {
+Status check_cache(std::string_view op, const KvCacheView& c, DType act) {
+  LLM_RETURN_IF_ERROR(check_tensor(op, {"cache.k", c.k}, 3));
+  LLM_RETURN_IF_ERROR(check_tensor(op, {"cache.v", c.v}, 3));
+  LLM_RETURN_IF_ERROR(check_same_shape(op, {"cache.k", c.k}, {"cache.v", c.v}));
+  if (c.k.dtype() == DType::i8) return core::unimplemented("{}: int8 KV cache on CUDA", op);
+  LLM_RETURN_IF_ERROR(check_act(op, {"cache.k", c.k}, act));
+  LLM_RETURN_IF_ERROR(check_act(op, {"cache.v", c.v}, act));
+  return check_device(op, {{"cache.k", c.k}, {"cache.v", c.v}});
+}
+}  // namespace
+
+Status store_kv(const Tensor& k, const Tensor& v, const Tensor& slots, KvCacheView& cache) {
+  constexpr std::string_view op = "store_kv";
+  LLM_RETURN_IF_ERROR(check_tensor(op, {"k", k}, 3));
+  LLM_RETURN_IF_ERROR(check_same_shape(op, {"k", k}, {"v", v}));
+  LLM_RETURN_IF_ERROR(check_act(op, {"v", v}, k.dtype()));
+  LLM_RETURN_IF_ERROR(check_tensor(op, {"slots", slots}, 1));
+  LLM_RETURN_IF_ERROR(check_dtype(op, {"slots", slots}, {DType::i32}));
+  LLM_RETURN_IF_ERROR(check_dim(op, {"slots", slots}, 0, k.dim(0), "n_tokens of k"));
+  LLM_RETURN_IF_ERROR(check_cache(op, cache, k.dtype()));
+  LLM_RETURN_IF_ERROR(check_dim(op, {"cache.k", cache.k}, 1, k.dim(1), "n_kv_heads of k"));
+  LLM_RETURN_IF_ERROR(check_dim(op, {"cache.k", cache.k}, 2, k.dim(2), "head_dim of k"));
+  LLM_RETURN_IF_ERROR(check_device(op, {{"k", k}, {"v", v}, {"slots", slots}}));
+  return kernels::cuda::kv_scatter({.dtype = k.dtype(),
+                                    .k = k.raw(),
+                                    .v = v.raw(),
+                                    .slots = slots.data<int32_t>(),
+                                    .k_cache = cache.k.raw(),
+                                    .v_cache = cache.v.raw(),
+                                    .n_tokens = k.dim(0),
+                                    .n_kv_heads = static_cast<int>(k.dim(1)),
+                                    .head_dim = static_cast<int>(k.dim(2))},
+                                   ctx().stream);
+}
+
+Status attention(const Tensor& q, const KvCacheView& cache, const AttentionMeta& meta,
+                 Tensor& out) {
+  constexpr std::string_view op = "attention";
+  LLM_RETURN_IF_ERROR(check_tensor(op, {"q", q}, 3));
+  LLM_RETURN_IF_ERROR(check_same_shape(op, {"q", q}, {"out", out}));
+  LLM_RETURN_IF_ERROR(check_act(op, {"out", out}, q.dtype()));
+  LLM_RETURN_IF_ERROR(check_cache(op, cache, q.dtype()));
+  LLM_RETURN_IF_ERROR(check_dim(op, {"cache.k", cache.k}, 2, q.dim(2), "head_dim of q"));
+  LLM_RETURN_IF_ERROR(check_device(op, {{"q", q}, {"out", out}}));
+  const int n_heads = static_cast<int>(q.dim(1)), n_kv_heads = static_cast<int>(cache.k.dim(1));
+  if (n_kv_heads == 0 || n_heads % n_kv_heads != 0)
+    return core::invalid_argument("attention: n_heads = {} is not a multiple of n_kv_heads = {}",
+                                  n_heads, n_kv_heads);
+  if (out.raw() == q.raw()) return core::invalid_argument("attention: out must not alias q");
+  if (meta.alibi_slopes != nullptr) return core::unimplemented("attention: ALiBi on CUDA");
+  const AttentionMeta::Device& d = meta.device;
+  if (meta.n_reqs > 0 && (!d.q_start || !d.kv_len || !d.req_row || !d.req_to_token))
+    return core::invalid_argument("attention: meta.device arrays are not staged on the device");
+  if (!(meta.scale > 0.0f))
+    return core::invalid_argument("attention: meta.scale = {} must be > 0", meta.scale);
+  if (meta.n_reqs == 0) return {};
+  ThreadContext& c = ctx();
+  const int head_dim = static_cast<int>(q.dim(2));
+  if (d.max_q_len == 1 && meta.sliding_window == 0 && q.dim(0) == meta.n_reqs) {
+    kernels::cuda::DecodeAttentionParams p{.dtype = q.dtype(),
+                                           .q = q.raw(),
+                                           .k_cache = cache.k.raw(),
+                                           .v_cache = cache.v.raw(),
+                                           .req_to_token = d.req_to_token,
+                                           .req_row = d.req_row,
+                                           .kv_len = d.kv_len,
+                                           .out = out.raw(),
+                                           .n_reqs = meta.n_reqs,
+                                           .n_heads = n_heads,
+                                           .n_kv_heads = n_kv_heads,
+                                           .head_dim = head_dim,
+                                           .req_to_token_stride = d.req_to_token_stride,
+                                           .max_kv_len = d.max_kv_len,
+                                           .softmax_scale = meta.scale};
+    const size_t need = kernels::cuda::decode_attention_workspace_bytes(p);
+    if (c.decode_ws.size() < need) {
+      LLM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(c.stream));  // the old one may be in use
+      c.decode_ws.reset();
+      LLM_ASSIGN_OR_RETURN(c.decode_ws, backend::cuda::DeviceBuffer::allocate(need * 2));
+    }
+    p.workspace = c.decode_ws.data();
+    p.workspace_bytes = c.decode_ws.size();
+    return kernels::cuda::decode_attention(p, c.stream);
+  }
+  return kernels::cuda::prefill_attention({.dtype = q.dtype(),
+                                           .q = q.raw(),
+                                           .k_cache = cache.k.raw(),
+                                           .v_cache = cache.v.raw(),
+                                           .req_to_token = d.req_to_token,
+                                           .req_row = d.req_row,
+                                           .q_start = d.q_start,
+                                           .kv_len = d.kv_len,
+                                           .out = out.raw(),
+                                           .n_reqs = meta.n_reqs,
+                                           .n_heads = n_heads,
+                                           .n_kv_heads = n_kv_heads,
+                                           .head_dim = head_dim,
+                                           .max_q_len = d.max_q_len,
+                                           .req_to_token_stride = d.req_to_token_stride,
+                                           .softmax_scale = meta.scale,
+                                           .causal = true,
+                                           .sliding_window = meta.sliding_window},
+                                          c.stream);
+}
+
+}  // namespace cuda_impl
+}  // namespace lightllm::ops

@@ -1,0 +1,36 @@
+// src/ops/cuda_ops.h — the CUDA side of the ops (internal to src/ops). Each public op in
+// ops.h dispatches here when its first tensor is on the CUDA device; these functions check
+// shapes, dtypes (one 16-bit activation dtype, see ops.h) and that every tensor is on the
+// device, then launch the kernel of src/kernels/cuda on the thread's current stream.
+// Compiled only with LIGHTLLM_CUDA; without it LLM_OPS_CUDA_DISPATCH expands to nothing and
+// the CPU path's device check reports unimplemented.
+#pragma once
+
+#include <vector>
+
+#include "ops/ops.h"
+
+namespace lightllm::ops::cuda_impl {
+
+Status embedding(const Tensor& table, const Tensor& ids, Tensor& out);
+Status rms_norm(const Tensor& x, const Tensor& weight, float eps, Tensor& out);
+Status add_rms_norm(Tensor& residual, const Tensor& x, const Tensor& weight, float eps,
+                    Tensor& out);
+Status layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps,
+                  Tensor& out);
+Status matmul(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& out);
+Status gated(const Tensor& gate, const Tensor& up, bool silu, bool tanh_approx, Tensor& out);
+Status rope(Tensor& q, Tensor& k, const Tensor& positions, const std::vector<float>& inv_freq,
+            const RopeConfig& cfg);
+Status store_kv(const Tensor& k, const Tensor& v, const Tensor& slots, KvCacheView& cache);
+Status attention(const Tensor& q, const KvCacheView& cache, const AttentionMeta& meta, Tensor& out);
+
+}  // namespace lightllm::ops::cuda_impl
+
+#if LIGHTLLM_CUDA
+// Returns cuda_impl::CALL from the enclosing op when `tensor` lives on the CUDA device.
+#define LLM_OPS_CUDA_DISPATCH(tensor, CALL) \
+  if ((tensor).device() == ::lightllm::core::Device::cuda) return ::lightllm::ops::cuda_impl::CALL
+#else
+#define LLM_OPS_CUDA_DISPATCH(tensor, CALL)
+#endif

@@ -1,0 +1,182 @@
+// src/ops/device_ops.cpp — tensor placement: device allocation, host<->device copies with
+// float conversion, the current CUDA stream and device memory info (see ops.h). Without
+// LIGHTLLM_CUDA every CUDA request is an unimplemented error and CPU requests still work.
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "ops/ops.h"
+
+#if LIGHTLLM_CUDA
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/device_buffer.h"
+#include "ops/cuda_context.h"
+#endif
+
+namespace lightllm::ops {
+
+using core::Device;
+using core::DType;
+
+namespace {
+
+bool is_float(DType d) {
+  return d == DType::f32 || d == DType::bf16 || d == DType::f16;
+}
+
+float load_f(const void* p, DType d, int64_t i) {
+  switch (d) {
+    case DType::bf16: return core::bf16_to_f32(static_cast<const core::bf16*>(p)[i]);
+    case DType::f16: return core::f16_to_f32(static_cast<const core::f16*>(p)[i]);
+    default: return static_cast<const float*>(p)[i];
+  }
+}
+
+// A host copy of host tensor `t` in `dtype` (t itself when the dtype already matches).
+core::Result<Tensor> host_convert(const Tensor& t, DType dtype) {
+  if (t.dtype() == dtype) return t;
+  if (!is_float(t.dtype()) || !is_float(dtype))
+    return core::invalid_argument("to_device: cannot convert {} to {}", t.describe(),
+                                  core::dtype_name(dtype));
+  Tensor out = Tensor::empty(t.shape(), dtype);
+  const int64_t n = t.numel();
+  for (int64_t i = 0; i < n; ++i) {
+    const float f = load_f(t.raw(), t.dtype(), i);
+    if (dtype == DType::f32)
+      out.data<float>()[i] = f;
+    else if (dtype == DType::bf16)
+      out.data<core::bf16>()[i] = core::f32_to_bf16(f);
+    else
+      out.data<core::f16>()[i] = core::f32_to_f16(f);
+  }
+  return out;
+}
+
+}  // namespace
+
+#if LIGHTLLM_CUDA
+
+bool cuda_built() {
+  return true;
+}
+
+void set_cuda_stream(void* stream) {
+  cuda_detail::set_current_stream(static_cast<cudaStream_t>(stream));
+}
+
+Status cuda_synchronize() {
+  return LLM_CUDA_CHECK(cudaStreamSynchronize(cuda_detail::current_stream()));
+}
+
+Status cuda_mem_info(int64_t* free_bytes, int64_t* total_bytes) {
+  size_t f = 0, t = 0;
+  LLM_RETURN_IF_ERROR(backend::cuda::mem_info(&f, &t));
+  *free_bytes = static_cast<int64_t>(f);
+  *total_bytes = static_cast<int64_t>(t);
+  return {};
+}
+
+core::Result<Tensor> empty_on(Device device, const core::Shape& shape, DType dtype) {
+  if (device == Device::cpu) return Tensor::empty(shape, dtype);
+  const size_t bytes = static_cast<size_t>(shape.numel()) * core::dtype_size(dtype);
+  LLM_ASSIGN_OR_RETURN(backend::cuda::DeviceBuffer buf,
+                       backend::cuda::DeviceBuffer::allocate(std::max<size_t>(bytes, 1)));
+  LLM_RETURN_IF_ERROR(buf.memset_zero());
+  auto owner = std::make_shared<backend::cuda::DeviceBuffer>(std::move(buf));
+  return Tensor::view(owner->data(), shape, dtype, Device::cuda, owner);
+}
+
+core::Result<Tensor> to_device(const Tensor& t, Device device, DType dtype) {
+  if (!t.is_contiguous())
+    return core::invalid_argument("to_device: {} is not contiguous", t.describe());
+  Tensor host = t;
+  if (t.device() == Device::cuda) {
+    if (device == Device::cuda && t.dtype() == dtype) return t;
+    if (!is_float(t.dtype()))
+      return core::unimplemented("to_device: copying {} back to the host", t.describe());
+    host = Tensor::empty(t.shape(), DType::f32);
+    LLM_RETURN_IF_ERROR(copy_to_host_f32(t, host));
+  }
+  LLM_ASSIGN_OR_RETURN(Tensor conv, host_convert(host, dtype));
+  if (device == Device::cpu) return conv;
+  LLM_ASSIGN_OR_RETURN(Tensor out, empty_on(Device::cuda, t.shape(), dtype));
+  LLM_CUDA_RETURN_IF_ERROR(
+      cudaMemcpy(out.raw(), conv.raw(), conv.nbytes(), cudaMemcpyHostToDevice));
+  return out;
+}
+
+Status copy_to_host_f32(const Tensor& src, Tensor& dst) {
+  if (dst.device() != Device::cpu || dst.dtype() != DType::f32 || src.numel() != dst.numel() ||
+      !is_float(src.dtype()) || !src.is_contiguous() || !dst.is_contiguous())
+    return core::invalid_argument("copy_to_host_f32: {} -> {}", src.describe(), dst.describe());
+  if (src.device() == Device::cpu) {
+    for (int64_t i = 0; i < src.numel(); ++i)
+      dst.data<float>()[i] = load_f(src.raw(), src.dtype(), i);
+    return {};
+  }
+  const cudaStream_t s = cuda_detail::current_stream();
+  if (src.dtype() == DType::f32) {
+    LLM_CUDA_RETURN_IF_ERROR(
+        cudaMemcpyAsync(dst.raw(), src.raw(), src.nbytes(), cudaMemcpyDeviceToHost, s));
+    return LLM_CUDA_CHECK(cudaStreamSynchronize(s));
+  }
+  std::vector<uint16_t> bits(static_cast<size_t>(src.numel()));
+  LLM_CUDA_RETURN_IF_ERROR(
+      cudaMemcpyAsync(bits.data(), src.raw(), src.nbytes(), cudaMemcpyDeviceToHost, s));
+  LLM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(s));
+  for (int64_t i = 0; i < src.numel(); ++i)
+    dst.data<float>()[i] = load_f(bits.data(), src.dtype(), i);
+  return {};
+}
+
+Status copy_to_device(const Tensor& src, Tensor& dst) {
+  if (src.device() != Device::cpu || dst.device() != Device::cuda || src.dtype() != dst.dtype() ||
+      src.numel() != dst.numel() || !src.is_contiguous() || !dst.is_contiguous())
+    return core::invalid_argument("copy_to_device: {} -> {}", src.describe(), dst.describe());
+  if (src.numel() == 0) return {};
+  // From pageable memory the copy is staged before cudaMemcpyAsync returns, so the caller
+  // may reuse `src` at once.
+  return LLM_CUDA_CHECK(cudaMemcpyAsync(dst.raw(), src.raw(), src.nbytes(), cudaMemcpyHostToDevice,
+                                        cuda_detail::current_stream()));
+}
+
+#else  // no CUDA backend in this build
+
+bool cuda_built() {
+  return false;
+}
+void set_cuda_stream(void*) {}
+Status cuda_synchronize() {
+  return core::unimplemented("CUDA backend not built");
+}
+Status cuda_mem_info(int64_t*, int64_t*) {
+  return core::unimplemented("CUDA backend not built");
+}
+
+core::Result<Tensor> empty_on(Device device, const core::Shape& shape, DType dtype) {
+  if (device == Device::cpu) return Tensor::empty(shape, dtype);
+  return core::unimplemented("empty_on: CUDA backend not built");
+}
+
+core::Result<Tensor> to_device(const Tensor& t, Device device, DType dtype) {
+  if (device == Device::cuda || t.device() == Device::cuda)
+    return core::unimplemented("to_device: CUDA backend not built");
+  return host_convert(t, dtype);
+}
+
+Status copy_to_host_f32(const Tensor& src, Tensor& dst) {
+  if (src.device() == Device::cuda) return core::unimplemented("CUDA backend not built");
+  if (dst.dtype() != DType::f32 || src.numel() != dst.numel() || !is_float(src.dtype()))
+    return core::invalid_argument("copy_to_host_f32: {} -> {}", src.describe(), dst.describe());
+  for (int64_t i = 0; i < src.numel(); ++i)
+    dst.data<float>()[i] = load_f(src.raw(), src.dtype(), i);
+  return {};
+}
+
+Status copy_to_device(const Tensor&, Tensor&) {
+  return core::unimplemented("copy_to_device: CUDA backend not built");
+}
+
+#endif
+
+}  // namespace lightllm::ops

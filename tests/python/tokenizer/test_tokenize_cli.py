@@ -1,0 +1,103 @@
+"""`lightllm tokenize` end to end (ctest `tokenize_cli_python`): the binary's ids, text and chat
+prompt against HF `tokenizers` and jinja2 (transformers' chat-template settings, taken from
+tools/tokenizer/gen_chat_templates.py) on the bundled model folder; bad input -> exit status 2
+with a message on stderr.
+
+Needs LIGHTLLM_BIN (path of the `lightllm` binary); ctest sets it.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from tokenizers import Tokenizer
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+MODEL = os.path.join(ROOT, "models", "lightllm-tiny-en")
+BIN = os.environ.get("LIGHTLLM_BIN")
+sys.path.insert(0, os.path.join(ROOT, "tools", "tokenizer"))
+from gen_chat_templates import make_env  # noqa: E402
+
+TEXTS = [
+    "Hello world",
+    "  leading spaces and a tab\tand\nnewlines\n\n",
+    "Once upon a time, there was a little dog named Max. 123 + 4.5 = ?",
+    "unicode: café naïve 中文 🚀",
+    "<|bos|> looks special <|end|>",
+]
+
+
+def run(args, stdin=""):
+    assert BIN, "LIGHTLLM_BIN must point at the lightllm binary"
+    return subprocess.run([BIN, "tokenize", "--model", MODEL] + args, input=stdin.encode("utf-8"),
+                          capture_output=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def hf():
+    return Tokenizer.from_file(os.path.join(MODEL, "tokenizer.json"))
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_encode_matches_hf(hf, text):
+    r = run([], text)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {"ids": hf.encode(text, add_special_tokens=True).ids}
+    r = run(["--no-special"], text)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {"ids": hf.encode(text, add_special_tokens=False).ids}
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_decode_matches_hf(hf, text):
+    ids = hf.encode(text, add_special_tokens=True).ids
+    r = run(["--decode"], json.dumps(ids))
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {"text": hf.decode(ids, skip_special_tokens=False)}
+    r = run(["--decode", "--no-special"], json.dumps(ids))
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {"text": hf.decode(ids, skip_special_tokens=True)}
+
+
+@pytest.mark.parametrize("gen", [True, False])
+def test_chat_matches_jinja2(hf, tmp_path, gen):
+    with open(os.path.join(MODEL, "tokenizer_config.json"), encoding="utf-8") as f:
+        cfg = json.load(f)
+    messages = [{"role": "system", "content": "Be brief."},
+                {"role": "user", "content": "Tell me a story about a cat."},
+                {"role": "assistant", "content": "Once upon a time..."},
+                {"role": "user", "content": "More!"}]
+    req = tmp_path / "chat.json"
+    req.write_text(json.dumps({"messages": messages, "add_generation_prompt": gen}), "utf-8")
+    r = run(["--chat", str(req)])
+    assert r.returncode == 0, r.stderr
+    want = make_env().from_string(cfg["chat_template"]).render(
+        messages=messages, add_generation_prompt=gen, bos_token=cfg["bos_token"],
+        eos_token=cfg["eos_token"])
+    out = json.loads(r.stdout)
+    assert out["prompt"] == want
+    assert out["ids"] == hf.encode(want, add_special_tokens=False).ids
+
+
+@pytest.mark.parametrize("args,stdin,needle", [
+    (["--decode"], "not json", "--decode"),
+    (["--decode"], "[1, \"x\"]", "integers"),
+    (["--decode"], "{\"ids\": [1]}", "--decode"),
+    (["--chat", "/nonexistent/chat.json"], "", "/nonexistent/chat.json"),
+])
+def test_bad_input_exit_2(args, stdin, needle):
+    r = run(args, stdin)
+    assert r.returncode == 2
+    assert r.stdout == b""
+    assert needle in r.stderr.decode("utf-8")
+
+
+def test_bad_chat_file_and_model_dir(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{\"msgs\": []}", "utf-8")
+    r = run(["--chat", str(bad)])
+    assert r.returncode == 2 and "messages" in r.stderr.decode("utf-8")
+    r = subprocess.run([BIN, "tokenize", "--model", str(tmp_path / "none")], input=b"x",
+                       capture_output=True, timeout=60)
+    assert r.returncode == 2 and str(tmp_path / "none") in r.stderr.decode("utf-8")
