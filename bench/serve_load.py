@@ -1,22 +1,28 @@
 #!/usr/bin/env python3
 """Bounded serving load test (loopback only, stops by itself): a burst of N concurrent streaming
 requests, then a soak at a steady request rate. Reports request throughput, output tokens/s,
-TTFT and inter-token latency p50/p99, failures, and (with --server-pid) the server's RSS and open
-file descriptors before and after, so leaks show up. Standard library only (asyncio sockets).
+TTFT and inter-token latency p50/p99, failures, and (with --server-pid or --server-bin) the
+server's RSS and open file descriptors before and after, so leaks show up; at the end it reads
+/metrics and checks that no KV slot is held by a request. Standard library only.
 
     python3 bench/serve_load.py --url http://127.0.0.1:8000 --concurrency 500 \
         --soak-seconds 120 --soak-rate 20 --max-new-tokens 32 [--server-pid PID]
+    python3 bench/serve_load.py --server-bin build/lightllm [--server-args "--max-total-token-num 32768"]
+        (starts `lightllm serve` on a free loopback port with the bundled model, stops it after)
 
-Benchmark, not a pass/fail test: it exits 1 only when requests failed.
+Benchmark, not a pass/fail test: it exits 1 when requests failed, the KV pool was not free at
+the end, or the open file descriptors (or RSS, by over 10%) grew during the soak.
 """
 
 import argparse
 import asyncio
 import json
 import os
-import statistics
+import shlex
+import subprocess
 import sys
 import time
+import urllib.request
 from urllib.parse import urlparse
 
 
@@ -99,6 +105,31 @@ def proc_usage(pid):
     return rss, len(os.listdir(f"/proc/{pid}/fd"))
 
 
+def kv_state(url):
+    """(kv_used, kv_cached, running, waiting) from the server's /metrics."""
+    with urllib.request.urlopen(url + "/metrics", timeout=30) as r:
+        text = r.read().decode()
+    vals = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#") and "{" not in line:
+            name, value = line.split()
+            vals[name] = float(value)
+    return (vals["lightllm_kv_used_tokens"], vals["lightllm_kv_cached_tokens"],
+            vals["lightllm_batch_current_size"], vals["lightllm_queue_size"])
+
+
+def start_server(binary, extra):
+    cmd = [binary, "serve", "--host", "127.0.0.1", "--port", "0", *shlex.split(extra)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True,
+                            env=dict(os.environ, OMP_WAIT_POLICY="passive"))
+    for line in proc.stdout:
+        print(f"[server] {line.rstrip()}")
+        if line.startswith("listening on "):
+            return proc, line.split()[-1]
+    proc.wait()
+    sys.exit(f"serve_load: the server did not start ({' '.join(cmd)})")
+
+
 def report(name, stats, seconds):
     print(f"[{name}] ok={stats.ok} failed={stats.failed} in {seconds:.1f} s: "
           f"{stats.ok / seconds:.1f} req/s, {stats.tokens / seconds:.0f} output tok/s")
@@ -116,7 +147,22 @@ async def main():
     ap.add_argument("--soak-rate", type=float, default=20.0, help="requests/s in the soak (default %(default)s)")
     ap.add_argument("--max-new-tokens", type=int, default=32)
     ap.add_argument("--server-pid", type=int, default=0, help="report this process's RSS and open fds")
+    ap.add_argument("--server-bin", default="", help="start this `lightllm` binary's serve (and stop it)")
+    ap.add_argument("--server-args", default="", help="extra flags for --server-bin's serve")
     a = ap.parse_args()
+    proc = None
+    if a.server_bin:
+        proc, a.url = start_server(a.server_bin, a.server_args)
+        a.server_pid = proc.pid
+    try:
+        return await run(a)
+    finally:
+        if proc:
+            proc.terminate()
+            print(f"[server] exit status {proc.wait(timeout=60)}")
+
+
+async def run(a):
     u = urlparse(a.url)
     if u.hostname not in ("127.0.0.1", "localhost", "::1"):
         sys.exit("serve_load: loopback URLs only")
@@ -142,9 +188,25 @@ async def main():
     report(f"soak {a.soak_rate}/s", soak, time.perf_counter() - t)
     await asyncio.sleep(0.5)
     after = proc_usage(a.server_pid)
+    bad = bool(burst.failed or soak.failed)
     if before:
         print(f"server RSS kB / open fds: before {before}, after burst {mid}, after soak {after}")
-    return 1 if burst.failed or soak.failed else 0
+        # The burst is the warm-up (lazily created threads, pools, allocator arenas); the soak
+        # must not grow what the burst left behind.
+        print(f"soak growth: RSS {after[0] - mid[0]:+d} kB, open fds {after[1] - mid[1]:+d}")
+        if after[1] > mid[1]:
+            print("FAIL: open file descriptors grew during the soak")
+            bad = True
+        if after[0] > mid[0] * 1.10:
+            print("FAIL: RSS grew by more than 10% during the soak")
+            bad = True
+    used, cached, running, waiting = kv_state(a.url)
+    print(f"KV at the end: {used:.0f} slots held by requests, {cached:.0f} by the prefix cache; "
+          f"running {running:.0f}, waiting {waiting:.0f}")
+    if used or running or waiting:
+        print("FAIL: the KV pool is not free at the end")
+        bad = True
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":

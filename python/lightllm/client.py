@@ -135,12 +135,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--text", required=True, help="prompt text")
     ap.add_argument("--stream", action="store_true", help="print tokens as they arrive")
     ap.add_argument("--max-new-tokens", type=int, default=64, help="default %(default)s")
-    ap.add_argument("--temperature", type=float, default=None, help="sample with this temperature")
+    ap.add_argument("--temperature", type=float, default=None,
+                    help="sample with this temperature; 0 = greedy (default: the model's generation config)")
     ap.add_argument("--api-key", default=None, help="Bearer key, when the server requires one")
     a = ap.parse_args(argv)
     c = Client(a.url, api_key=a.api_key)
     params: Dict[str, Any] = {"max_new_tokens": a.max_new_tokens}
-    if a.temperature is not None:
+    if a.temperature == 0:
+        params.update(do_sample=False)
+    elif a.temperature is not None:
         params.update(do_sample=True, temperature=a.temperature)
     try:
         if a.stream:

@@ -20,6 +20,7 @@ struct Tracker {
   int prompt_tokens = 0;
   int generated = 0;
   bool success = true;
+  bool record_metrics = true;
   Clock::time_point start = Clock::now();
   double first_token_s = -1;
   EventHandler handler;
@@ -42,14 +43,16 @@ struct Tracker {
     if (done) {
       ctx->untrack(id);
       ctx->http_in_flight--;
-      RequestRecord r;
-      r.duration_s = std::chrono::duration<double>(Clock::now() - start).count();
-      r.first_token_s = first_token_s;
-      r.prompt_tokens = prompt_tokens;
-      r.generated_tokens = generated;
-      r.max_new_tokens = max_new_tokens;
-      r.success = success;
-      ctx->metrics.request_finished(r);
+      if (record_metrics) {
+        RequestRecord r;
+        r.duration_s = std::chrono::duration<double>(Clock::now() - start).count();
+        r.first_token_s = first_token_s;
+        r.prompt_tokens = prompt_tokens;
+        r.generated_tokens = generated;
+        r.max_new_tokens = max_new_tokens;
+        r.success = success;
+        ctx->metrics.request_finished(r);
+      }
     }
     handler(ev);
     if (done) handler = nullptr;  // drops the session reference
@@ -122,6 +125,7 @@ uint64_t submit_generation(ServerContext& ctx, PromptSpec prompt, SamplingParams
   tracker->ctx = &ctx;
   tracker->n = params.n;
   tracker->max_new_tokens = params.max_new_tokens;
+  tracker->record_metrics = prompt.record_metrics;
   tracker->handler = std::move(on_event);
 
   GenerateRequest req;

@@ -65,6 +65,7 @@ struct PromptSpec {
   std::string max_tokens_field = "max_tokens";
   bool max_tokens_given = true;        // false: max_new_tokens = what the context leaves
   std::optional<int64_t> truncate_to;  // keep only the last K prompt tokens (user asked)
+  bool record_metrics = true;          // false: a /health probe, not a user request
 };
 
 using EventHandler = std::function<void(const StreamEvent&)>;

@@ -26,7 +26,10 @@ std::string http_head(int status, std::string_view content_type, long long conte
 }
 
 HttpSession::HttpSession(tcp::socket socket, Dispatcher& dispatcher, const HttpLimits& limits)
-    : stream_(std::move(socket)), dispatcher_(dispatcher), limits_(limits) {}
+    : stream_(std::move(socket)),
+      dispatcher_(dispatcher),
+      limits_(limits),
+      body_timer_(stream_.get_executor()) {}
 
 HttpSession::~HttpSession() = default;
 
@@ -72,19 +75,28 @@ void HttpSession::on_header(beast::error_code ec) {
   if (beast::iequals(req[http::field::expect], "100-continue")) {
     queue_write("HTTP/1.1 100 Continue\r\n\r\n");
   }
-  stream_.expires_after(limits_.read_timeout);
+  stream_.expires_never();
+  body_timed_out_ = false;
+  body_timer_.expires_after(limits_.read_timeout);
+  body_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (ec) return;  // cancelled: the body arrived
+    self->body_timed_out_ = true;
+    beast::error_code ignored;
+    self->stream_.socket().cancel(ignored);  // on_body sees operation_aborted
+  });
   http::async_read(
       stream_, buffer_, *parser_,
       [self = shared_from_this()](beast::error_code ec2, std::size_t) { self->on_body(ec2); });
 }
 
 void HttpSession::on_body(beast::error_code ec) {
+  body_timer_.cancel();
+  if (body_timed_out_) {
+    return fail_request(408, "request body did not arrive within the read timeout");
+  }
   if (ec == http::error::body_limit) {
     return fail_request(
         413, fmt::format("request body exceeds the limit of {} bytes", limits_.max_body_bytes));
-  }
-  if (ec == beast::error::timeout) {
-    return fail_request(408, "request body did not arrive within the read timeout");
   }
   if (ec) return close_now();
   handle_request();
@@ -128,22 +140,21 @@ void HttpSession::fail_request(int status, std::string message) {
   respond(status, "application/json", error_body(message, "", "invalid_request_error"));
 }
 
-// While a request is in flight, a readable socket with no bytes available means EOF: the
-// client has gone. Bytes available means a pipelined request; it is read after this response.
+// While a request is in flight, a peek (MSG_PEEK: nothing is consumed) watches the socket:
+// EOF or a reset means the client has gone; a byte means a pipelined request, read after this
+// response. Not async_wait(wait_read) + available(): asio may complete a wait speculatively
+// while nothing is readable, and that was taken for a disconnect (closing healthy requests).
 void HttpSession::watch_disconnect() {
   const unsigned gen = ++watch_generation_;
-  stream_.socket().async_wait(
-      tcp::socket::wait_read,
+  stream_.socket().async_receive(
+      asio::buffer(&peek_byte_, 1), tcp::socket::message_peek,
       asio::bind_executor(stream_.get_executor(),
-                          [self = shared_from_this(), gen](beast::error_code ec) {
+                          [self = shared_from_this(), gen](beast::error_code ec, std::size_t n) {
                             if (gen != self->watch_generation_ || !self->in_flight_) return;
-                            if (ec) return;  // cancelled
-                            beast::error_code ec2;
-                            const auto avail = self->stream_.socket().available(ec2);
-                            if (ec2 || avail == 0) {
-                              self->notify_disconnect();
-                              self->close_now();
-                            }
+                            if (ec == asio::error::operation_aborted) return;  // cancelled
+                            if (!ec && n > 0) return;  // a pipelined request is waiting
+                            self->notify_disconnect();
+                            self->close_now();
                           }));
 }
 

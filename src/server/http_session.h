@@ -103,6 +103,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   Dispatcher& dispatcher_;
   const HttpLimits& limits_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  // The body read's deadline. Not the tcp_stream timeout: that one closes the socket, and the
+  // 408 reply could never be written.
+  asio::steady_timer body_timer_;
+  bool body_timed_out_ = false;
 
   bool keep_alive_ = true;
   bool head_only_ = false;      // HEAD request: headers without the body
@@ -113,6 +117,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   bool close_requested_ = false;
   bool writing_ = false;
   unsigned watch_generation_ = 0;
+  char peek_byte_ = 0;   // target of the disconnect watch's MSG_PEEK receive
   std::string pending_;  // bytes waiting for the current write to finish
   std::string writing_buf_;
   std::function<void()> on_disconnect_;

@@ -143,8 +143,35 @@ void generate_whole(ServerContext& ctx, NativeRequest r, const SessionPtr& s) {
       });
 }
 
+// Python's json.dumps(obj, ensure_ascii=False): ", " and ": " separators, keys in order. LightLLM
+// writes each stream event that way, so the bytes on the wire are the same as LightLLM's.
+void dump_python_style(const Json& j, std::string& out) {
+  if (j.is_object()) {
+    out += '{';
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      if (it != j.begin()) out += ", ";
+      out += dump_json(Json(it.key()));
+      out += ": ";
+      dump_python_style(it.value(), out);
+    }
+    out += '}';
+  } else if (j.is_array()) {
+    out += '[';
+    for (std::size_t i = 0; i < j.size(); ++i) {
+      if (i > 0) out += ", ";
+      dump_python_style(j[i], out);
+    }
+    out += ']';
+  } else {
+    out += dump_json(j);
+  }
+}
+
 std::string sse_event(const Json& j) {
-  return "data:" + dump_json(j) + "\n\n";
+  std::string out = "data:";
+  dump_python_style(j, out);
+  out += "\n\n";
+  return out;
 }
 
 void generate_stream(ServerContext& ctx, NativeRequest r, const SessionPtr& s) {
@@ -203,6 +230,7 @@ void handle_health(ServerContext& ctx, const HttpRequest&, const SessionPtr& s) 
   PromptSpec prompt;
   prompt.text = "Hello";
   prompt.field = "health";
+  prompt.record_metrics = false;  // LightLLM's health check does not count as a request
   SamplingParams p;
   p.max_new_tokens = 1;
   std::weak_ptr<HttpSession> ws = s;

@@ -157,5 +157,28 @@ TEST(SlowClientTest, StalledRequestIsDroppedAfterTheReadTimeout) {
   engine.shutdown();
 }
 
+// A body that stops arriving gets 408 (not a silent close: beast's stream timeout would close
+// the socket before the reply could be written).
+TEST(SlowClientTest, StalledBodyGets408) {
+  FakeEngine engine;
+  server::ServerConfig cfg;
+  cfg.port = 0;
+  cfg.limits.read_timeout = std::chrono::milliseconds(300);
+  server::Server srv(engine, cfg);
+  ASSERT_TRUE(srv.start().ok());
+  TestConnection slow(srv.port());
+  slow.send_raw("POST /generate HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"inputs\"");
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto r = slow.read_response();
+  EXPECT_EQ(r.status, 408);
+  EXPECT_NE(r.body.find("read timeout"), std::string::npos) << r.body;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));
+  EXPECT_TRUE(slow.peer_closed());
+  EXPECT_EQ(http_request(srv.port(), "GET", "/liveness").status, 200);
+  EXPECT_TRUE(engine.submitted().empty());
+  srv.shutdown();
+  engine.shutdown();
+}
+
 }  // namespace
 }  // namespace lightllm::testing

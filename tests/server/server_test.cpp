@@ -77,8 +77,9 @@ TEST_F(ServerTest, GenerateNGivesListsAndDetails) {
   }
 }
 
-// The stream must be exactly LightLLM's framing: `data:` (no space), compact JSON with keys
-// token, generated_text, finished, finish_reason, details, and a blank line after each event.
+// The stream must be exactly LightLLM's framing: `data:` (no space), the JSON as Python's
+// json.dumps(ret, ensure_ascii=False) writes it (", " and ": " separators) with keys token,
+// generated_text, finished, finish_reason, details, and a blank line after each event.
 TEST_F(ServerTest, GenerateStreamFramingByteForByte) {
   const json params = {{"max_new_tokens", 5}};
   auto whole = post(
@@ -95,12 +96,14 @@ TEST_F(ServerTest, GenerateStreamFramingByteForByte) {
   std::string expected;
   for (std::size_t i = 0; i < tokens.size(); ++i) {
     const bool last = i + 1 == tokens.size();
-    expected +=
-        "data:{\"token\":{\"id\":" + tokens[i]["id"].dump() +
-        ",\"text\":" + tokens[i]["text"].dump() + ",\"logprob\":" + tokens[i]["logprob"].dump() +
-        ",\"special\":false,\"count_output_tokens\":" + std::to_string(i + 1) +
-        ",\"prompt_tokens\":6},\"generated_text\":null,\"finished\":" + (last ? "true" : "false") +
-        ",\"finish_reason\":" + (last ? "\"length\"" : "null") + ",\"details\":null}\n\n";
+    expected += "data:{\"token\": {\"id\": " + tokens[i]["id"].dump() +
+                ", \"text\": " + tokens[i]["text"].dump() +
+                ", \"logprob\": " + tokens[i]["logprob"].dump() +
+                ", \"special\": false, \"count_output_tokens\": " + std::to_string(i + 1) +
+                ", \"prompt_tokens\": 6}, \"generated_text\": null, \"finished\": " +
+                (last ? "true" : "false") +
+                ", \"finish_reason\": " + (last ? "\"length\"" : "null") +
+                ", \"details\": null}\n\n";
   }
   EXPECT_EQ(r.body, expected);
 }
@@ -366,7 +369,7 @@ TEST_F(ServerTest, ShutdownAbortsStreamsWithAFinalEvent) {
   std::thread stopper([&] { server_->shutdown(); });
   const std::string all = c.read_until("0\r\n\r\n");
   stopper.join();
-  EXPECT_NE(all.find("\"finished\":true,\"finish_reason\":\"abort\""), std::string::npos) << all;
+  EXPECT_NE(all.find("\"finished\": true, \"finish_reason\": \"abort\""), std::string::npos) << all;
   EXPECT_EQ(all.substr(all.size() - 5), "0\r\n\r\n");
   EXPECT_THROW(TestConnection{port()}, std::exception);  // no longer accepting
 }
