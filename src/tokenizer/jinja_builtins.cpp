@@ -511,9 +511,14 @@ Result<Value> binary_op(const std::string& op, const Value& l, const Value& r) {
   const double y = b.is_boolean() ? b.get<bool>() : b.get<double>();
   const int64_t xi = a.is_boolean() ? a.get<bool>() : a.is_number_float() ? 0 : a.get<int64_t>();
   const int64_t yi = b.is_boolean() ? b.get<bool>() : b.is_number_float() ? 0 : b.get<int64_t>();
-  if (op == "+") return ints ? Value(Json(xi + yi)) : Value(Json(x + y));
-  if (op == "-") return ints ? Value(Json(xi - yi)) : Value(Json(x - y));
-  if (op == "*") return ints ? Value(Json(xi * yi)) : Value(Json(x * y));
+  // Python ints never overflow; past int64 we fall back to float arithmetic.
+  int64_t out = 0;
+  if (op == "+")
+    return ints && !__builtin_add_overflow(xi, yi, &out) ? Value(Json(out)) : Value(Json(x + y));
+  if (op == "-")
+    return ints && !__builtin_sub_overflow(xi, yi, &out) ? Value(Json(out)) : Value(Json(x - y));
+  if (op == "*")
+    return ints && !__builtin_mul_overflow(xi, yi, &out) ? Value(Json(out)) : Value(Json(x * y));
   if (op == "/") {
     if (y == 0) return core::invalid_argument("division by zero");
     return Value(Json(x / y));
@@ -529,10 +534,14 @@ Result<Value> binary_op(const std::string& op, const Value& l, const Value& r) {
     return op == "//" ? Value(Json(q)) : Value(Json(x - q * y));
   }
   if (op == "**") {
-    if (ints && yi >= 0) {
-      int64_t p = 1;
-      for (int64_t i = 0; i < yi; ++i) p *= xi;
-      return Value(Json(p));
+    if (ints && yi >= 0) {  // exact by squaring; past int64 (Python would go big) a float
+      int64_t result = 1, base = xi;
+      bool overflow = false;
+      for (int64_t e = yi; e > 0 && !overflow; e >>= 1) {
+        if (e & 1) overflow = __builtin_mul_overflow(result, base, &result);
+        if (e > 1 && !overflow) overflow = __builtin_mul_overflow(base, base, &base);
+      }
+      if (!overflow) return Value(Json(result));
     }
     return Value(Json(std::pow(x, y)));
   }

@@ -200,7 +200,10 @@ class Interp {
     std::string out;
     const int saved_depth = loop_depth_;
     loop_depth_ = 0;
-    Status st = exec(def.body, out);
+    // Recursive macros: refuse past a fixed depth as Python's recursion limit would.
+    Status st = ++call_depth_ > kMaxCallDepth ? core::invalid_argument("macro recursion too deep")
+                                              : exec(def.body, out);
+    --call_depth_;
     loop_depth_ = saved_depth;
     scopes_.resize(1);
     for (auto& sc : saved) scopes_.push_back(std::move(sc));
@@ -335,6 +338,8 @@ class Interp {
   std::vector<Scope> scopes_;
   LoopCtl loop_ctl_ = LoopCtl::none;
   int loop_depth_ = 0;
+  static constexpr int kMaxCallDepth = 64;
+  int call_depth_ = 0;
 };
 
 }  // namespace

@@ -257,6 +257,7 @@ Result<std::vector<Tok>> lex(const std::string& src, const std::string& s, size_
 class Parser {
  public:
   Parser(const std::string& src, std::vector<Item> items) : src_(src), items_(std::move(items)) {}
+  int depth_ = 0;  // current nesting (see kMaxDepth)
 
   Result<std::vector<NodePtr>> parse_all() {
     std::string end_tag;
@@ -269,6 +270,15 @@ class Parser {
     const Pos p = pos_of(src_, off);
     return core::invalid_argument("template line {}, column {}: {}", p.line, p.col, msg);
   }
+
+  // Templates nested deeper than this are refused instead of exhausting the stack (here, and
+  // in the interpreter that walks the tree).
+  static constexpr int kMaxDepth = 200;
+  struct DepthGuard {
+    int& depth;
+    ~DepthGuard() { --depth; }
+  };
+  bool too_deep() { return ++depth_ > kMaxDepth; }
 
   NodePtr node(Node::Kind k, size_t off) {
     auto n = std::make_unique<Node>();
@@ -322,6 +332,8 @@ class Parser {
   }
 
   Result<NodePtr> statement(const std::string& kw, size_t off) {
+    DepthGuard guard{depth_};
+    if (too_deep()) return error_at(off, "template nested too deeply");
     if (kw == "if") {
       auto n = node(Node::Kind::if_, off);
       LLM_ASSIGN_OR_RETURN(auto cond, expr());
@@ -532,6 +544,8 @@ class Parser {
   }
   Result<NodePtr> not_expr() {
     const size_t off = peek().off;
+    DepthGuard guard{depth_};
+    if (too_deep()) return error_at(off, "template nested too deeply");
     if (accept_name("not")) {
       auto n = node(Node::Kind::unary, off);
       n->str = "not";
@@ -609,6 +623,8 @@ class Parser {
   }
   Result<NodePtr> unary() {
     const size_t off = peek().off;
+    DepthGuard guard{depth_};
+    if (too_deep()) return error_at(off, "template nested too deeply");
     if (peek().t == Tok::T::op && (peek().s == "-" || peek().s == "+")) {
       auto n = node(Node::Kind::unary, off);
       n->str = next().s;
@@ -667,6 +683,7 @@ class Parser {
           break;
         }
         if (!accept("]")) return error_at(peek().off, "expected ']'");
+        if (!is_slice && !parts[0]) return error_at(off, "expected an expression inside '[]'");
         auto n = node(is_slice ? Node::Kind::slice : Node::Kind::index, off);
         n->a.push_back(std::move(e));
         for (auto& p : parts)

@@ -67,3 +67,23 @@ TEST(ChatTemplate, RaiseExceptionIsAnError) {
 
 }  // namespace
 }  // namespace lightllm::tokenizer
+
+// Inputs the fuzzer (tests/fuzz/chat_template_fuzz) found crashing or hanging: each now
+// renders like Python (no int overflow) or is refused with an error, never a crash.
+TEST(ChatTemplate, FuzzFindingsAreErrorsNotCrashes) {
+  auto render = [](const std::string& src) -> lightllm::core::Result<std::string> {
+    auto t = ChatTemplate::parse(src);
+    if (!t.ok()) return t.status();
+    return t->render(nlohmann::json::object());
+  };
+  // Python ints are unbounded: exact while int64 holds, float beyond.
+  EXPECT_EQ(*render("{{ 2 ** 62 }}"), "4611686018427387904");
+  EXPECT_EQ(*render("{{ 1 ** 999339999292 }}"), "1");  // was a 1e12-step loop
+  EXPECT_TRUE(render("{{ 9223372036854775807 * 3 }}").ok());
+  EXPECT_TRUE(render("{{ 99999999999999999999999 }}").ok());  // was std::stoll throwing
+  const auto empty_index = render("{{ x[] }}");
+  ASSERT_FALSE(empty_index.ok());
+  EXPECT_NE(empty_index.status().message().find("line 1"), std::string::npos);
+  EXPECT_FALSE(render("{{ " + std::string(5000, '-') + "1 }}").ok());  // was a stack overflow
+  EXPECT_FALSE(render("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}").ok());
+}
