@@ -65,13 +65,10 @@ TEST(ChatTemplate, RaiseExceptionIsAnError) {
   EXPECT_NE(out.status().message().find("line 1"), std::string::npos);
 }
 
-}  // namespace
-}  // namespace lightllm::tokenizer
-
 // Inputs the fuzzer (tests/fuzz/chat_template_fuzz) found crashing or hanging: each now
 // renders like Python (no int overflow) or is refused with an error, never a crash.
 TEST(ChatTemplate, FuzzFindingsAreErrorsNotCrashes) {
-  auto render = [](const std::string& src) -> lightllm::core::Result<std::string> {
+  auto render = [](const std::string& src) -> core::Result<std::string> {
     auto t = ChatTemplate::parse(src);
     if (!t.ok()) return t.status();
     return t->render(nlohmann::json::object());
@@ -87,3 +84,6 @@ TEST(ChatTemplate, FuzzFindingsAreErrorsNotCrashes) {
   EXPECT_FALSE(render("{{ " + std::string(5000, '-') + "1 }}").ok());  // was a stack overflow
   EXPECT_FALSE(render("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}").ok());
 }
+
+}  // namespace
+}  // namespace lightllm::tokenizer
