@@ -206,9 +206,10 @@ void bench_prefill(DType dt) {
                                    .block_rows = tile_rows};
       const double ms = time_ms([&] { CHECK_OK(kc::prefill_attention(p, nullptr)); }, 10);
       const double flops = 4.0 * D * H * c.n_reqs * double(c.len) * c.len / 2;
-      std::printf("prefill  %s %2d x %4d causal h32/kv8/d128 (%3d-row tiles): %8.3f ms  %6.1f TFLOP/s\n",
-                  dt == DType::bf16 ? "bf16" : "f16 ", c.n_reqs, c.len, tile_rows, ms,
-                  flops / (ms * 1e-3) / 1e12);
+      std::printf(
+          "prefill  %s %2d x %4d causal h32/kv8/d128 (%3d-row tiles): %8.3f ms  %6.1f TFLOP/s\n",
+          dt == DType::bf16 ? "bf16" : "f16 ", c.n_reqs, c.len, tile_rows, ms,
+          flops / (ms * 1e-3) / 1e12);
     }
 }
 

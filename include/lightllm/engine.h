@@ -19,21 +19,21 @@
 namespace lightllm {
 
 struct EngineConfig {
-  std::string model_dir;              // HF folder: config.json, *.safetensors, tokenizer files
-  std::string device = "cpu";         // "cpu" or "cuda"
-  int tp = 1;                         // tensor-parallel ranks
-  int64_t max_total_token_num = 0;    // KV pool slots; 0 = size from memory * mem_fraction
-  double mem_fraction = 0.9;          // share of free memory after weights for the KV pool
+  std::string model_dir;                // HF folder: config.json, *.safetensors, tokenizer files
+  std::string device = "cpu";           // "cpu" or "cuda"
+  int tp = 1;                           // tensor-parallel ranks
+  int64_t max_total_token_num = 0;      // KV pool slots; 0 = size from memory * mem_fraction
+  double mem_fraction = 0.9;            // share of free memory after weights for the KV pool
   std::string kv_cache_dtype = "auto";  // "auto" (model dtype), "f32", "bf16", "int8"
-  int64_t batch_max_tokens = 0;       // max tokens in one prefill step; 0 = auto
-  int running_max_req_size = 1000;    // max concurrent running requests
-  int64_t max_req_total_len = 0;      // prompt + output limit per request; 0 = model context
-  double router_token_ratio = 0.0;    // 0 = plain future-token admission
+  int64_t batch_max_tokens = 0;         // max tokens in one prefill step; 0 = auto
+  int running_max_req_size = 1000;      // max concurrent running requests
+  int64_t max_req_total_len = 0;        // prompt + output limit per request; 0 = model context
+  double router_token_ratio = 0.0;      // 0 = plain future-token admission
   int router_max_new_token_len = 1024;  // output-length estimate floor for admission
-  int64_t chunked_prefill_size = 0;   // 0 = no chunking
+  int64_t chunked_prefill_size = 0;     // 0 = no chunking
   bool disable_prefix_cache = false;
   int tokenizer_threads = 2;
-  int cpu_threads = 0;                // 0 = all cores
+  int cpu_threads = 0;  // 0 = all cores
 };
 
 enum class FinishReason { none, length, stop, eos, abort, error };
@@ -62,16 +62,16 @@ struct StreamEvent {
                                     // incomplete UTF-8); stops right before a matched stop string
   bool finished = false;
   FinishReason finish_reason = FinishReason::none;
-  std::string error;                // set when finish_reason == error
+  std::string error;  // set when finish_reason == error
   int prompt_tokens = 0;
-  int completion_tokens = 0;        // so far, for this index
-  int cached_prompt_tokens = 0;     // prompt tokens served from the prefix cache
+  int completion_tokens = 0;     // so far, for this index
+  int cached_prompt_tokens = 0;  // prompt tokens served from the prefix cache
 };
 
 struct GenerateRequest {
-  std::string prompt;                // text; ignored when prompt_ids is non-empty
-  std::vector<int32_t> prompt_ids;   // pre-tokenized prompt
-  bool add_special_tokens = true;    // BOS etc. when tokenizing `prompt`
+  std::string prompt;               // text; ignored when prompt_ids is non-empty
+  std::vector<int32_t> prompt_ids;  // pre-tokenized prompt
+  bool add_special_tokens = true;   // BOS etc. when tokenizing `prompt`
   SamplingParams params;
 };
 
@@ -81,18 +81,18 @@ struct EngineStats {
   int running = 0;
   int waiting = 0;
   int paused = 0;
-  int64_t kv_total = 0;         // pool slots
-  int64_t kv_used = 0;          // slots held by running requests
-  int64_t kv_cached = 0;        // slots held only by the prefix cache
+  int64_t kv_total = 0;   // pool slots
+  int64_t kv_used = 0;    // slots held by running requests
+  int64_t kv_cached = 0;  // slots held only by the prefix cache
   uint64_t requests_finished = 0;
   uint64_t prompt_tokens_total = 0;
   uint64_t generated_tokens_total = 0;
   // Router counters (cumulative since start).
-  uint64_t steps = 0;               // model steps run
-  uint64_t pauses = 0;              // running requests paused because the pool ran out
-  uint64_t prefill_tokens = 0;      // prompt tokens computed (prefix-cache hits excluded)
+  uint64_t steps = 0;           // model steps run
+  uint64_t pauses = 0;          // running requests paused because the pool ran out
+  uint64_t prefill_tokens = 0;  // prompt tokens computed (prefix-cache hits excluded)
   uint64_t decode_tokens = 0;
-  uint64_t prefix_hit_tokens = 0;   // prompt tokens served from the prefix cache
+  uint64_t prefix_hit_tokens = 0;  // prompt tokens served from the prefix cache
   // Router-thread time (steady clock, cumulative): scheduling and bookkeeping (commands,
   // plan, commit, events, stats) vs running the model step (forward + sampling).
   double router_seconds = 0.0;
@@ -100,10 +100,10 @@ struct EngineStats {
 };
 
 struct ModelInfo {
-  std::string name;             // folder name
-  std::string architecture;     // e.g. "LlamaForCausalLM"
+  std::string name;          // folder name
+  std::string architecture;  // e.g. "LlamaForCausalLM"
   int64_t vocab_size = 0;
-  int64_t max_context = 0;      // max_position_embeddings
+  int64_t max_context = 0;  // max_position_embeddings
   std::string dtype;
 };
 

@@ -28,5 +28,4 @@ struct ServeOptions {
 // out the model/engine flags (the fake test server has no model).
 void add_serve_options(CLI::App& cmd, ServeOptions& o, bool with_engine_flags = true);
 
-
 }  // namespace lightllm::cli

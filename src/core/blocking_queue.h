@@ -44,7 +44,8 @@ class BlockingQueue {
   // Everything queued now, without waiting.
   std::vector<T> drain() {
     std::lock_guard lock(mu_);
-    std::vector<T> out(std::make_move_iterator(items_.begin()), std::make_move_iterator(items_.end()));
+    std::vector<T> out(std::make_move_iterator(items_.begin()),
+                       std::make_move_iterator(items_.end()));
     items_.clear();
     return out;
   }

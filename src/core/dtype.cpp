@@ -34,7 +34,7 @@ f16 f32_to_f16(float f) {
   std::memcpy(&u, &f, 4);
   const uint16_t sign = static_cast<uint16_t>((u >> 16) & 0x8000u);
   const uint32_t abs = u & 0x7fffffffu;
-  if (abs > 0x7f800000u) return f16{static_cast<uint16_t>(sign | 0x7e00u)};  // NaN
+  if (abs > 0x7f800000u) return f16{static_cast<uint16_t>(sign | 0x7e00u)};   // NaN
   if (abs >= 0x477ff000u) return f16{static_cast<uint16_t>(sign | 0x7c00u)};  // overflow -> inf
   if (abs < 0x38800000u) {  // result is subnormal or zero
     if (abs < 0x33000000u) return f16{sign};
@@ -48,7 +48,7 @@ f16 f32_to_f16(float f) {
     return f16{static_cast<uint16_t>(sign | half)};
   }
   uint32_t r = abs - 0x38000000u;  // rebias exponent 127 -> 15
-  r += 0xfffu + ((r >> 13) & 1u);   // round to nearest even
+  r += 0xfffu + ((r >> 13) & 1u);  // round to nearest even
   return f16{static_cast<uint16_t>(sign | (r >> 13))};
 }
 

@@ -97,15 +97,16 @@ class [[nodiscard]] Result {
 }  // namespace lightllm::core
 
 // Propagate a non-ok Status / Result to the caller.
-#define LLM_RETURN_IF_ERROR(expr)              \
-  do {                                         \
-    ::lightllm::core::Status _st = (expr);     \
-    if (!_st.ok()) return _st;                 \
+#define LLM_RETURN_IF_ERROR(expr)          \
+  do {                                     \
+    ::lightllm::core::Status _st = (expr); \
+    if (!_st.ok()) return _st;             \
   } while (0)
 
 #define LLM_CONCAT_INNER(a, b) a##b
 #define LLM_CONCAT(a, b) LLM_CONCAT_INNER(a, b)
-#define LLM_ASSIGN_OR_RETURN(lhs, expr) LLM_ASSIGN_OR_RETURN_IMPL(LLM_CONCAT(_res_, __LINE__), lhs, expr)
+#define LLM_ASSIGN_OR_RETURN(lhs, expr) \
+  LLM_ASSIGN_OR_RETURN_IMPL(LLM_CONCAT(_res_, __LINE__), lhs, expr)
 #define LLM_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                              \
   if (!tmp.ok()) return tmp.status();             \

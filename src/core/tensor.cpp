@@ -27,7 +27,9 @@ int64_t Shape::numel() const {
   return n;
 }
 
-std::string Shape::to_string() const { return fmt::format("[{}]", fmt::join(to_vector(), ", ")); }
+std::string Shape::to_string() const {
+  return fmt::format("[{}]", fmt::join(to_vector(), ", "));
+}
 
 bool Shape::operator==(const Shape& o) const {
   if (ndim_ != o.ndim_) return false;
@@ -84,12 +86,15 @@ Tensor Tensor::view(void* data, const Shape& shape, DType dtype, Device device,
   return t;
 }
 
-bool Tensor::is_contiguous() const { return strides_ == contiguous_strides(shape_); }
+bool Tensor::is_contiguous() const {
+  return strides_ == contiguous_strides(shape_);
+}
 
 Tensor Tensor::rows(int64_t row0, int64_t n) const {
   assert(ndim() >= 1 && row0 >= 0 && row0 + n <= dim(0));
   Tensor t = *this;
-  t.data_ = static_cast<char*>(data_) + row0 * strides_[0] * static_cast<int64_t>(dtype_size(dtype_));
+  t.data_ =
+      static_cast<char*>(data_) + row0 * strides_[0] * static_cast<int64_t>(dtype_size(dtype_));
   t.shape_[0] = n;
   return t;
 }

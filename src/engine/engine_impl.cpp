@@ -75,7 +75,8 @@ core::Status EngineImpl::start(const EngineConfig& config) {
   const bool on_cuda = config.device == "cuda";
   if (on_cuda && !ops::cuda_built())
     return core::unimplemented("--device cuda: this build has no CUDA backend (LIGHTLLM_CUDA=OFF)");
-  if (config.tp != 1) return core::unimplemented("--tp {}: tensor parallelism is not implemented", config.tp);
+  if (config.tp != 1)
+    return core::unimplemented("--tp {}: tensor parallelism is not implemented", config.tp);
   const core::Device device = on_cuda ? core::Device::cuda : core::Device::cpu;
 
   LLM_ASSIGN_OR_RETURN(loader::ModelFiles files, loader::open_model_folder(config.model_dir));
@@ -96,12 +97,14 @@ core::Status EngineImpl::start(const EngineConfig& config) {
   if (tokenizer_ && tokenizer_->config().chat_template) {
     auto parsed = tokenizer::ChatTemplate::parse(*tokenizer_->config().chat_template);
     if (!parsed.ok())
-      return parsed.status().with_context(config.model_dir + "/tokenizer_config.json chat_template");
+      return parsed.status().with_context(config.model_dir +
+                                          "/tokenizer_config.json chat_template");
     chat_template_ = std::move(parsed).value();
   }
 
   info_.name = std::filesystem::path(config.model_dir).filename().string();
-  if (info_.name.empty()) info_.name = std::filesystem::path(config.model_dir).parent_path().filename();
+  if (info_.name.empty())
+    info_.name = std::filesystem::path(config.model_dir).parent_path().filename();
   info_.architecture = shape.architecture;
   info_.vocab_size = shape.vocab;
   info_.max_context = shape.max_context;
@@ -111,23 +114,27 @@ core::Status EngineImpl::start(const EngineConfig& config) {
 
   for (int64_t id : files.config.eos_token_ids) eos_ids_.push_back(static_cast<int32_t>(id));
   for (int64_t id : files.generation.eos_token_ids) eos_ids_.push_back(static_cast<int32_t>(id));
-  if (tokenizer_) eos_ids_.insert(eos_ids_.end(), tokenizer_->eos_ids().begin(), tokenizer_->eos_ids().end());
+  if (tokenizer_)
+    eos_ids_.insert(eos_ids_.end(), tokenizer_->eos_ids().begin(), tokenizer_->eos_ids().end());
   std::sort(eos_ids_.begin(), eos_ids_.end());
   eos_ids_.erase(std::unique(eos_ids_.begin(), eos_ids_.end()), eos_ids_.end());
 
   max_req_total_len_ = config.max_req_total_len > 0 ? config.max_req_total_len : shape.max_context;
   if (max_req_total_len_ <= 0)
-    return core::invalid_argument("{}: config.json has no max_position_embeddings; pass "
-                                  "--max-req-total-len", config.model_dir);
+    return core::invalid_argument(
+        "{}: config.json has no max_position_embeddings; pass "
+        "--max-req-total-len",
+        config.model_dir);
 
   // KV pool: an explicit size, or a share of the memory that is free now.
   // On CUDA the KV cache holds the activation dtype (the attention kernels read it directly).
-  LLM_ASSIGN_OR_RETURN(kv::KvDType kv_dtype,
-                       on_cuda ? kv_dtype_for(config.kv_cache_dtype == "auto"
-                                                  ? std::string(core::dtype_name(model->activation_dtype()))
-                                                  : config.kv_cache_dtype,
-                                              model->activation_dtype())
-                               : kv_dtype_for(config.kv_cache_dtype, shape.weight_dtype));
+  LLM_ASSIGN_OR_RETURN(
+      kv::KvDType kv_dtype,
+      on_cuda ? kv_dtype_for(config.kv_cache_dtype == "auto"
+                                 ? std::string(core::dtype_name(model->activation_dtype()))
+                                 : config.kv_cache_dtype,
+                             model->activation_dtype())
+              : kv_dtype_for(config.kv_cache_dtype, shape.weight_dtype));
   const kv::KvShape kv_shape{shape.n_layers, shape.n_kv_heads, shape.head_dim};
   LLM_ASSIGN_OR_RETURN(const int64_t per_token, kv::bytes_per_token(kv_shape, kv_dtype));
   int64_t capacity = config.max_total_token_num;
@@ -175,10 +182,9 @@ core::Status EngineImpl::start(const EngineConfig& config) {
   rc.enable_prefix_cache = !config.disable_prefix_cache;
   rc.eos_token_ids = eos_ids_;
   router_ = std::make_unique<router::Router>(rc);
-  LLM_ASSIGN_OR_RETURN(models::KvStorage kv,
-                       models::KvStorage::allocate_on(device, shape.n_layers, capacity,
-                                                      shape.n_kv_heads, shape.head_dim,
-                                                      kv_dtype.elem));
+  LLM_ASSIGN_OR_RETURN(models::KvStorage kv, models::KvStorage::allocate_on(
+                                                 device, shape.n_layers, capacity, shape.n_kv_heads,
+                                                 shape.head_dim, kv_dtype.elem));
   runner_ = std::make_unique<ModelRunner>(std::move(model), std::move(kv), router_->req_to_token());
   {
     std::lock_guard lock(stats_mu_);
@@ -186,13 +192,16 @@ core::Status EngineImpl::start(const EngineConfig& config) {
   }
 
   const int n_tok_threads = std::max(1, config.tokenizer_threads);
-  for (int i = 0; i < n_tok_threads; ++i) tokenizer_threads_.emplace_back([this] { tokenizer_loop(); });
+  for (int i = 0; i < n_tok_threads; ++i)
+    tokenizer_threads_.emplace_back([this] { tokenizer_loop(); });
   router_thread_ = std::thread([this] { router_loop(); });
   output_thread_ = std::thread([this] { output_loop(); });
   return {};
 }
 
-EngineImpl::~EngineImpl() { shutdown(); }
+EngineImpl::~EngineImpl() {
+  shutdown();
+}
 
 void EngineImpl::shutdown() {
   if (stopping_.exchange(true)) return;
@@ -201,7 +210,8 @@ void EngineImpl::shutdown() {
     if (t.joinable()) t.join();
   {  // everything still in flight ends with reason abort
     std::lock_guard lock(live_mu_);
-    for (auto& [id, req] : live_) router_queue_.push({.kind = RouterCommand::Kind::abort, .id = id});
+    for (auto& [id, req] : live_)
+      router_queue_.push({.kind = RouterCommand::Kind::abort, .id = id});
   }
   router_queue_.close();
   if (router_thread_.joinable()) router_thread_.join();
@@ -255,7 +265,8 @@ void EngineImpl::tokenizer_loop() {
     req->prompt_ids = req->input.prompt_ids.empty()
                           ? tokenizer_->encode(req->input.prompt, req->input.add_special_tokens)
                           : req->input.prompt_ids;
-    const int64_t total = static_cast<int64_t>(req->prompt_ids.size()) + req->input.params.max_new_tokens;
+    const int64_t total =
+        static_cast<int64_t>(req->prompt_ids.size()) + req->input.params.max_new_tokens;
     RouterCommand cmd{.kind = RouterCommand::Kind::submit, .request = req};
     if (req->prompt_ids.empty()) {
       cmd.kind = RouterCommand::Kind::reject;

@@ -44,8 +44,8 @@ class EngineImpl final : public Engine {
   ModelInfo model_info() const override { return info_; }
   std::vector<int32_t> tokenize(const std::string& text, bool add_special_tokens) const override;
   std::string detokenize(const std::vector<int32_t>& ids, bool skip_special) const override;
-  bool render_chat(const std::string& request_json, bool add_generation_prompt,
-                   std::string* prompt, std::string* error) const override;
+  bool render_chat(const std::string& request_json, bool add_generation_prompt, std::string* prompt,
+                   std::string* error) const override;
   void shutdown() override;
 
  private:
@@ -97,7 +97,7 @@ class EngineImpl final : public Engine {
   SamplingParams defaults_;
   std::vector<int32_t> eos_ids_;
   int64_t max_req_total_len_ = 0;
-  std::unique_ptr<tokenizer::Tokenizer> tokenizer_;  // null when the folder has none
+  std::unique_ptr<tokenizer::Tokenizer> tokenizer_;       // null when the folder has none
   std::optional<tokenizer::ChatTemplate> chat_template_;  // parsed once at start-up
   std::unique_ptr<router::Router> router_;
   std::unique_ptr<ModelRunner> runner_;

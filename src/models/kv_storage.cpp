@@ -24,8 +24,7 @@ KvStorage KvStorage::allocate(int n_layers, int64_t capacity, int n_kv_heads, in
 
 Result<KvStorage> KvStorage::allocate_on(core::Device device, int n_layers, int64_t capacity,
                                          int n_kv_heads, int head_dim, core::DType dtype) {
-  if (device == core::Device::cpu)
-    return allocate(n_layers, capacity, n_kv_heads, head_dim, dtype);
+  if (device == core::Device::cpu) return allocate(n_layers, capacity, n_kv_heads, head_dim, dtype);
   if (dtype == core::DType::i8 || dtype == core::DType::f32)
     return core::unimplemented("KV cache dtype {} on CUDA (use the activation dtype)",
                                core::dtype_name(dtype));

@@ -26,11 +26,11 @@ namespace {
 
 struct LlamaVariant {
   std::string_view architecture;
-  bool qkv_bias_always = false;      // Qwen2: q/k/v always carry a bias, o never does
-  bool bias_flag = false;            // config "bias" (InternLM) turns on q/k/v/o biases
-  bool mlp_bias_flag = false;        // config "mlp_bias" adds gate/up/down biases (Llama)
-  bool attention_bias_flag = false;  // config "attention_bias" (Llama) turns on q/k/v/o biases
-  bool sliding_window = false;       // honour config "sliding_window"
+  bool qkv_bias_always = false;           // Qwen2: q/k/v always carry a bias, o never does
+  bool bias_flag = false;                 // config "bias" (InternLM) turns on q/k/v/o biases
+  bool mlp_bias_flag = false;             // config "mlp_bias" adds gate/up/down biases (Llama)
+  bool attention_bias_flag = false;       // config "attention_bias" (Llama) turns on q/k/v/o biases
+  bool sliding_window = false;            // honour config "sliding_window"
   bool needs_use_sliding_window = false;  // Qwen2: only when "use_sliding_window" is true
   bool minicpm_scales = false;  // MiniCPM: scale_emb, scale_depth, dim_model_base (required)
 };
@@ -59,7 +59,9 @@ Tensor scaled_weight(const Tensor& t, double s) {
 constexpr LlamaVariant kVariants[] = {
     {.architecture = "LlamaForCausalLM", .mlp_bias_flag = true, .attention_bias_flag = true},
     {.architecture = "MistralForCausalLM", .sliding_window = true},
-    {.architecture = "Qwen2ForCausalLM", .qkv_bias_always = true, .sliding_window = true,
+    {.architecture = "Qwen2ForCausalLM",
+     .qkv_bias_always = true,
+     .sliding_window = true,
      .needs_use_sliding_window = true},
     {.architecture = "InternLMForCausalLM", .bias_flag = true},
     {.architecture = "MiniCPMForCausalLM", .attention_bias_flag = true, .minicpm_scales = true},
@@ -113,8 +115,10 @@ Result<std::unique_ptr<Model>> LlamaModel::load(const loader::ModelConfig& cfg,
   m->intermediate_ = cfg.intermediate_size;
   m->eps_ = static_cast<float>(cfg.norm_eps);
   if (s.n_heads % s.n_kv_heads != 0)
-    return core::invalid_argument("config.json: num_attention_heads {} is not a multiple of "
-                                  "num_key_value_heads {}", s.n_heads, s.n_kv_heads);
+    return core::invalid_argument(
+        "config.json: num_attention_heads {} is not a multiple of "
+        "num_key_value_heads {}",
+        s.n_heads, s.n_kv_heads);
 
   LLM_ASSIGN_OR_RETURN(m->attn_shape_.rope, llama_rope_config(cfg));
   m->attn_shape_.n_heads = s.n_heads;

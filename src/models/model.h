@@ -27,12 +27,12 @@ using core::Status;
 using core::Tensor;
 
 struct StepBatch {
-  Tensor token_ids;               // [n_tokens] i32
-  Tensor positions;               // [n_tokens] i32, position of each token in its sequence
-  Tensor out_slots;               // [n_tokens] i32, KV slot each token's K/V is written to
-  ops::AttentionMeta attn;        // per-request offsets + req_to_token (built once per step)
+  Tensor token_ids;                 // [n_tokens] i32
+  Tensor positions;                 // [n_tokens] i32, position of each token in its sequence
+  Tensor out_slots;                 // [n_tokens] i32, KV slot each token's K/V is written to
+  ops::AttentionMeta attn;          // per-request offsets + req_to_token (built once per step)
   std::vector<int32_t> logit_rows;  // rows of the flat batch that need logits, in output order
-  int64_t max_seq_len = 0;        // longest sequence in the batch (dynamic NTK rope)
+  int64_t max_seq_len = 0;          // longest sequence in the batch (dynamic NTK rope)
 
   int64_t n_tokens() const { return token_ids.defined() ? token_ids.dim(0) : 0; }
 };

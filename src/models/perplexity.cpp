@@ -19,19 +19,19 @@ Result<NllResult> sequence_nll(Model& model, std::span<const int32_t> tokens, in
   std::vector<int32_t> req_to_token(static_cast<size_t>(n));
   std::iota(req_to_token.begin(), req_to_token.end(), 0);
   const bool on_cpu = model.device() == core::Device::cpu;
-  LLM_ASSIGN_OR_RETURN(KvStorage kv,
-                       KvStorage::allocate_on(model.device(), s.n_layers, n, s.n_kv_heads,
-                                              s.head_dim,
-                                              on_cpu ? core::DType::f32 : model.activation_dtype()));
+  LLM_ASSIGN_OR_RETURN(
+      KvStorage kv, KvStorage::allocate_on(model.device(), s.n_layers, n, s.n_kv_heads, s.head_dim,
+                                           on_cpu ? core::DType::f32 : model.activation_dtype()));
   StepBatchBuilder builder(req_to_token.data(), n);
   Tensor logits = Tensor::empty({chunk, s.vocab}, core::DType::f32);
 
   NllResult r;
   for (int64_t start = 0; start < n - 1; start += chunk) {
     const int64_t len = std::min(chunk, n - 1 - start);  // the last token is never an input
-    const StepSegment seg{.req_row = 0,
-                          .tokens = tokens.subspan(static_cast<size_t>(start), static_cast<size_t>(len)),
-                          .cached_len = static_cast<int32_t>(start)};
+    const StepSegment seg{
+        .req_row = 0,
+        .tokens = tokens.subspan(static_cast<size_t>(start), static_cast<size_t>(len)),
+        .cached_len = static_cast<int32_t>(start)};
     StepBatch batch = builder.build({&seg, 1});
     batch.logit_rows.resize(static_cast<size_t>(len));
     std::iota(batch.logit_rows.begin(), batch.logit_rows.end(), 0);

@@ -11,8 +11,8 @@
 namespace lightllm::models {
 
 struct NllResult {
-  double sum_nll = 0.0;      // Σ -log p(token[i+1] | token[..i])
-  int64_t predictions = 0;   // tokens.size() - 1
+  double sum_nll = 0.0;     // Σ -log p(token[i+1] | token[..i])
+  int64_t predictions = 0;  // tokens.size() - 1
   double mean() const { return predictions ? sum_nll / static_cast<double>(predictions) : 0.0; }
 };
 

@@ -12,8 +12,7 @@
 namespace lightllm::models {
 namespace {
 
-using Loader = Result<std::unique_ptr<Model>> (*)(const loader::ModelConfig&,
-                                                  loader::WeightStore&);
+using Loader = Result<std::unique_ptr<Model>> (*)(const loader::ModelConfig&, loader::WeightStore&);
 using ArchList = std::vector<std::string> (*)();
 using Tensors = Result<TensorTable> (*)(const loader::ModelConfig&);
 

@@ -15,10 +15,10 @@
 namespace lightllm::models {
 
 struct StepSegment {
-  int32_t req_row = 0;               // row of req_to_token holding this request's slots
-  std::span<const int32_t> tokens;   // tokens fed this step (prefill chunk or 1 decode token)
-  int32_t cached_len = 0;            // tokens of this request already in the KV cache
-  bool wants_logits = true;          // logits for the segment's last token
+  int32_t req_row = 0;              // row of req_to_token holding this request's slots
+  std::span<const int32_t> tokens;  // tokens fed this step (prefill chunk or 1 decode token)
+  int32_t cached_len = 0;           // tokens of this request already in the KV cache
+  bool wants_logits = true;         // logits for the segment's last token
 };
 
 class StepBatchBuilder {

@@ -99,8 +99,7 @@ Status add_rms_norm(Tensor& residual, const Tensor& x, const Tensor& weight, flo
 Status layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps,
                   Tensor& out) {
   LLM_OPS_CUDA_DISPATCH(x, layer_norm(x, weight, bias, eps, out));
-  LLM_RETURN_IF_ERROR(check_norm("layer_norm"
-, x, weight, &bias, out));
+  LLM_RETURN_IF_ERROR(check_norm("layer_norm", x, weight, &bias, out));
   const int64_t hidden = x.dim(-1);
   kernels::cpu::layer_norm({.x = x.data<float>(),
                             .weight = weight.data<float>(),

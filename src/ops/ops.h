@@ -62,16 +62,16 @@ Status softmax(Tensor& x);
 enum class RopeScaling { none, linear, dynamic_ntk, llama3, longrope };
 
 struct RopeConfig {
-  int rotary_dim = 0;            // dims rotated per head (== head_dim unless partial rotary)
-  double theta = 10000.0;        // rope_theta
+  int rotary_dim = 0;      // dims rotated per head (== head_dim unless partial rotary)
+  double theta = 10000.0;  // rope_theta
   RopeScaling scaling = RopeScaling::none;
-  double factor = 1.0;           // rope_scaling.factor
+  double factor = 1.0;                // rope_scaling.factor
   int64_t original_max_position = 0;  // max_position_embeddings (dynamic) or
                                       // rope_scaling.original_max_position_embeddings (llama3)
-  double low_freq_factor = 1.0;  // llama3
-  double high_freq_factor = 4.0; // llama3
-  bool interleaved = false;      // false: rotate halves (HF rotate_half, "neox");
-                                 // true: rotate adjacent pairs (GPT-J / ChatGLM / Cohere)
+  double low_freq_factor = 1.0;       // llama3
+  double high_freq_factor = 4.0;      // llama3
+  bool interleaved = false;           // false: rotate halves (HF rotate_half, "neox");
+                                      // true: rotate adjacent pairs (GPT-J / ChatGLM / Cohere)
   // longrope (Phi-3 "su"/"longrope"): per-frequency divisors [rotary_dim/2], short_factor
   // for sequences of at most original_max_position tokens, long_factor beyond.
   std::vector<float> short_factor, long_factor;
@@ -119,9 +119,9 @@ struct AttentionMeta {
   const int32_t* req_to_token = nullptr;  // [max_reqs, max_len] slot of each position
   int64_t req_to_token_stride = 0;        // max_len
   int32_t n_reqs = 0;
-  int32_t sliding_window = 0;             // 0 = none; else attend to the last W positions
-  float scale = 0.0f;                     // softmax scale, usually 1/sqrt(head_dim)
-  const float* alibi_slopes = nullptr;    // [n_heads] or null; adds slope * (key_pos - query_pos)
+  int32_t sliding_window = 0;           // 0 = none; else attend to the last W positions
+  float scale = 0.0f;                   // softmax scale, usually 1/sqrt(head_dim)
+  const float* alibi_slopes = nullptr;  // [n_heads] or null; adds slope * (key_pos - query_pos)
 
   // CUDA only: the same arrays in device memory, copied once per step by the model's step
   // staging. The host pointers above stay valid (checks, per-request rope, kernel choice).
@@ -132,8 +132,8 @@ struct AttentionMeta {
     const int32_t* req_row = nullptr;       // [n_reqs] row of the device req_to_token
     const int32_t* req_to_token = nullptr;  // [rows, req_to_token_stride]
     int64_t req_to_token_stride = 0;
-    int32_t max_q_len = 0;                  // longest q_len of the step
-    int32_t max_kv_len = 0;                 // longest kv_len of the step
+    int32_t max_q_len = 0;   // longest q_len of the step
+    int32_t max_kv_len = 0;  // longest kv_len of the step
   } device;
 };
 
@@ -143,8 +143,7 @@ struct AttentionMeta {
 // CUDA: a step whose rows all have q_len == 1 (and no sliding window) runs the split-K decode
 // kernel; any other step runs the FlashAttention-2 prefill kernel for all rows (it handles
 // q_len == 1 rows too), so a mixed step is one launch. KV i8 and ALiBi are CPU-only for now.
-Status attention(const Tensor& q, const KvCacheView& cache, const AttentionMeta& meta,
-                 Tensor& out);
+Status attention(const Tensor& q, const KvCacheView& cache, const AttentionMeta& meta, Tensor& out);
 
 // --- Device placement -----------------------------------------------------------------------
 

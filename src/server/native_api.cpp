@@ -26,7 +26,7 @@ struct NativeRequest {
 // LightLLM's SamplingParams names; unknown keys are rejected like SamplingParams.init() does.
 SamplingParams parse_parameters(const Json* raw, const ServerContext& ctx, bool* details) {
   SamplingParams p = ctx.engine.default_sampling_params();  // generation_config.json defaults
-  p.return_logprobs = true;  // LightLLM reports each token's logprob
+  p.return_logprobs = true;                                 // LightLLM reports each token's logprob
   if (!raw) return p;
   if (!raw->is_object())
     bad_field("parameters", fmt::format("parameters must be an object, got {}", raw->type_name()));

@@ -7,8 +7,8 @@
 
 #include <gtest/gtest.h>
 
-#include "models/model.h"
 #include "models/loader/weight_store.h"
+#include "models/model.h"
 
 using namespace lightllm;
 using namespace lightllm::loader;

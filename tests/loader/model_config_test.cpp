@@ -6,8 +6,8 @@
 #include <gtest/gtest.h>
 
 #include "loader/st_writer.h"
-#include "models/model.h"
 #include "models/loader/model_config.h"
+#include "models/model.h"
 
 using namespace lightllm;
 using namespace lightllm::loader;

@@ -45,7 +45,8 @@ TEST(BundledModel, HeldOutPerplexityMatchesPyTorchWithinOnePercent) {
   double ours = 0, theirs = 0;
   int n = 0;
   for (size_t w = 0; w < ref["per_window_nll"].size(); w += 4, ++n) {
-    std::span<const int32_t> win(tokens.data() + w * static_cast<size_t>(window), static_cast<size_t>(window));
+    std::span<const int32_t> win(tokens.data() + w * static_cast<size_t>(window),
+                                 static_cast<size_t>(window));
     auto r = models::sequence_nll(**model, win);
     ASSERT_TRUE(r.ok()) << r.status().to_string();
     const double want = ref["per_window_nll"][w].get<double>();
@@ -77,13 +78,16 @@ TEST(BundledModel, EngineGreedyContinuationEqualsPyTorch) {
   std::vector<int32_t> ids;
   std::string text;
   bool done = false;
-  const uint64_t id = engine->submit(req, [&](const StreamEvent& ev) {
-    std::lock_guard lock(mu);
-    for (const auto& t : ev.tokens) ids.push_back(t.id);
-    text += ev.text;
-    if (ev.finished) done = true;
-    cv.notify_all();
-  }, &error);
+  const uint64_t id = engine->submit(
+      req,
+      [&](const StreamEvent& ev) {
+        std::lock_guard lock(mu);
+        for (const auto& t : ev.tokens) ids.push_back(t.id);
+        text += ev.text;
+        if (ev.finished) done = true;
+        cv.notify_all();
+      },
+      &error);
   ASSERT_NE(id, 0u) << error;
   std::unique_lock lock(mu);
   cv.wait(lock, [&] { return done; });

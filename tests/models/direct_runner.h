@@ -26,8 +26,9 @@ class DirectRunner {
         builder_(table_.data(), capacity) {
     const auto& s = model.shape();
     const bool on_cuda = model.device() == core::Device::cuda;
-    auto kv = models::KvStorage::allocate_on(model.device(), s.n_layers, capacity, s.n_kv_heads,
-                                             s.head_dim, on_cuda ? model.activation_dtype() : kv_dtype);
+    auto kv =
+        models::KvStorage::allocate_on(model.device(), s.n_layers, capacity, s.n_kv_heads,
+                                       s.head_dim, on_cuda ? model.activation_dtype() : kv_dtype);
     if (!kv.ok()) throw std::runtime_error(kv.status().to_string());
     kv_ = std::move(kv).value();
     free_slots_.resize(static_cast<size_t>(capacity));
@@ -48,7 +49,8 @@ class DirectRunner {
       if (tokens[r].empty()) continue;
       int32_t& len = seqs_[r];
       for (size_t i = 0; i < tokens[r].size(); ++i) {
-        table_[r * static_cast<size_t>(stride_) + static_cast<size_t>(len) + i] = free_slots_.back();
+        table_[r * static_cast<size_t>(stride_) + static_cast<size_t>(len) + i] =
+            free_slots_.back();
         free_slots_.pop_back();
       }
       segs.push_back({.req_row = static_cast<int32_t>(r), .tokens = tokens[r], .cached_len = len});

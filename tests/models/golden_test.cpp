@@ -73,7 +73,8 @@ TEST_P(GoldenModel, FlatBatchLogitsAndLayersMatchTransformers) {
   const double tol = g.bf16() ? kBf16LogitTol : kF32LogitTol;
 
   std::vector<std::vector<int32_t>> prompts;
-  for (const auto& p : g.json["prompts"]) prompts.push_back(p["input_ids"].get<std::vector<int32_t>>());
+  for (const auto& p : g.json["prompts"])
+    prompts.push_back(p["input_ids"].get<std::vector<int32_t>>());
 
   // Per-layer hidden states of the first prompt (rows [0, len) of the flat batch).
   const auto& ref_hidden = g.json["prompts"][g.json["hidden_prompt_index"].get<size_t>()]["hidden"];
@@ -95,8 +96,8 @@ TEST_P(GoldenModel, FlatBatchLogitsAndLayersMatchTransformers) {
   test_util::DirectRunner runner(**model, 256, static_cast<int>(prompts.size()), /*shuffle=*/true);
   auto logits = runner.step(prompts, /*all_logits=*/true, observer);
   ASSERT_TRUE(logits.ok()) << logits.status().to_string();
-  EXPECT_EQ(first_bad_layer, -1) << "first diverging layer: " << first_bad_layer
-                                 << " (error " << first_bad_err << ")";
+  EXPECT_EQ(first_bad_layer, -1) << "first diverging layer: " << first_bad_layer << " (error "
+                                 << first_bad_err << ")";
 
   int64_t row = 0;
   double worst = 0;
@@ -116,7 +117,8 @@ TEST_P(GoldenModel, BatchedGreedyContinuationsMatchTransformers) {
   auto model = models::load_model(g.dir);
   ASSERT_TRUE(model.ok()) << model.status().to_string();
   std::vector<std::vector<int32_t>> prompts;
-  for (const auto& p : g.json["prompts"]) prompts.push_back(p["input_ids"].get<std::vector<int32_t>>());
+  for (const auto& p : g.json["prompts"])
+    prompts.push_back(p["input_ids"].get<std::vector<int32_t>>());
   const int n_new = g.json["greedy_new_tokens"].get<int>();
 
   test_util::DirectRunner runner(**model, 512, static_cast<int>(prompts.size()), /*shuffle=*/true);
@@ -133,7 +135,8 @@ TEST_P(GoldenModel, BatchedGreedyContinuationsMatchTransformers) {
           break;
         }
     }
-    const std::vector<int32_t> got((*out)[p].begin(), (*out)[p].begin() + static_cast<long>(n_compare));
+    const std::vector<int32_t> got((*out)[p].begin(),
+                                   (*out)[p].begin() + static_cast<long>(n_compare));
     EXPECT_EQ(got, std::vector<int32_t>(want.begin(), want.begin() + static_cast<long>(n_compare)))
         << "prompt " << p << " (compared " << n_compare << " of " << want.size() << " steps)";
   }

@@ -36,7 +36,8 @@ TEST(Stories260K, GreedyIdsAndLogitsMatchLlama2c) {
       const auto expect = ref["logits_first4"][p].get<std::vector<float>>();
       for (int64_t v = 0; v < vocab; ++v) {
         const float e = expect[static_cast<size_t>(v)];
-        ASSERT_NEAR(row[v], e, 1e-4 * std::max(1.0f, std::abs(e))) << "position " << p << " token " << v;
+        ASSERT_NEAR(row[v], e, 1e-4 * std::max(1.0f, std::abs(e)))
+            << "position " << p << " token " << v;
       }
     }
     generated.push_back(test_util::DirectRunner::argmax(row, vocab));

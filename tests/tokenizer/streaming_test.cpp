@@ -74,8 +74,11 @@ TEST(IncrementalDetokenizer, ByteFallbackRunIsDecodedAsAWhole) {
   const auto word = (*tok)->token_to_id("▁the");
   const auto unk = (*tok)->token_to_id("<unk>");  // special: skipping it joins the byte runs
   ASSERT_TRUE(gt && lead && word && unk);
-  for (const std::vector<int32_t>& ids : std::vector<std::vector<int32_t>>{
-           {*gt, *lead}, {*gt, *lead, *word}, {*word, *gt, *lead, *gt, *word}, {*gt, *unk, *lead}}) {
+  for (const std::vector<int32_t>& ids :
+       std::vector<std::vector<int32_t>>{{*gt, *lead},
+                                         {*gt, *lead, *word},
+                                         {*word, *gt, *lead, *gt, *word},
+                                         {*gt, *unk, *lead}}) {
     for (bool skip : {false, true}) {
       lightllm::tokenizer::IncrementalDetokenizer detok(**tok, skip, {});
       std::string streamed;

@@ -45,8 +45,8 @@ TEST(DType, F16KnownValues) {
   EXPECT_EQ(f16_to_f32(f16{0x3c00}), 1.0f);
   EXPECT_EQ(f16_to_f32(f16{0xc000}), -2.0f);
   EXPECT_EQ(f16_to_f32(f16{0x0001}), std::ldexp(1.0f, -24));  // smallest subnormal
-  EXPECT_EQ(f32_to_f16(65520.0f).bits, 0x7c00);                 // rounds up to inf
-  EXPECT_EQ(f32_to_f16(65504.0f).bits, 0x7bff);                 // max finite
-  EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -25)).bits, 0x0000);    // tie to even -> 0
+  EXPECT_EQ(f32_to_f16(65520.0f).bits, 0x7c00);               // rounds up to inf
+  EXPECT_EQ(f32_to_f16(65504.0f).bits, 0x7bff);               // max finite
+  EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -25)).bits, 0x0000);  // tie to even -> 0
   EXPECT_EQ(f32_to_f16(std::ldexp(3.0f, -26)).bits, 0x0001);
 }

@@ -28,8 +28,8 @@ core::Result<StepResult> ModelRunner::execute(const StepPlan& plan) {
       if (id == kPendingToken) id = e.sampling->last_token;
     }
     segments_.push_back({.req_row = e.req_row,
-                         .tokens = std::span<const int32_t>(
-                             input_ids_.data() + e.token_offset, static_cast<size_t>(e.n_tokens)),
+                         .tokens = std::span<const int32_t>(input_ids_.data() + e.token_offset,
+                                                            static_cast<size_t>(e.n_tokens)),
                          .cached_len = static_cast<int32_t>(e.cached_len),
                          .wants_logits = e.sample});
     n_sampled += e.sample ? 1 : 0;

@@ -30,9 +30,9 @@ class ModelRunner final : public StepExecutor {
   models::KvStorage kv_;
   models::StepBatchBuilder builder_;
   sampling::Sampler sampler_;
-  std::vector<int32_t> input_ids_;          // [n_tokens] plan ids with pending ones resolved
+  std::vector<int32_t> input_ids_;  // [n_tokens] plan ids with pending ones resolved
   std::vector<models::StepSegment> segments_;
-  core::Tensor logits_;                     // [n_sampled, vocab] f32, grown on demand
+  core::Tensor logits_;  // [n_sampled, vocab] f32, grown on demand
 };
 
 }  // namespace lightllm::engine

@@ -40,21 +40,19 @@ core::Status gated_activation(const GatedActParams& p, cudaStream_t stream) {
   const int64_t stride = p.up != nullptr ? p.inter : 2 * p.inter;
   const unsigned blocks = static_cast<unsigned>(std::min<int64_t>((total + 255) / 256, 65535));
   if (p.act == GatedAct::silu) {
-    LLM_DISPATCH_HALF("gated_activation", p.dtype,
-                      gated_kernel<T, GatedAct::silu>
-                      <<<blocks, 256, 0, stream>>>(
-                          static_cast<const T*>(p.in),
-                          p.up != nullptr ? static_cast<const T*>(p.up)
-                                          : static_cast<const T*>(p.in) + p.inter,
-                          stride, static_cast<T*>(p.out), p.n_tokens, p.inter));
+    LLM_DISPATCH_HALF(
+        "gated_activation", p.dtype,
+        gated_kernel<T, GatedAct::silu><<<blocks, 256, 0, stream>>>(
+            static_cast<const T*>(p.in),
+            p.up != nullptr ? static_cast<const T*>(p.up) : static_cast<const T*>(p.in) + p.inter,
+            stride, static_cast<T*>(p.out), p.n_tokens, p.inter));
   } else {
-    LLM_DISPATCH_HALF("gated_activation", p.dtype,
-                      gated_kernel<T, GatedAct::gelu_tanh>
-                      <<<blocks, 256, 0, stream>>>(
-                          static_cast<const T*>(p.in),
-                          p.up != nullptr ? static_cast<const T*>(p.up)
-                                          : static_cast<const T*>(p.in) + p.inter,
-                          stride, static_cast<T*>(p.out), p.n_tokens, p.inter));
+    LLM_DISPATCH_HALF(
+        "gated_activation", p.dtype,
+        gated_kernel<T, GatedAct::gelu_tanh><<<blocks, 256, 0, stream>>>(
+            static_cast<const T*>(p.in),
+            p.up != nullptr ? static_cast<const T*>(p.up) : static_cast<const T*>(p.in) + p.inter,
+            stride, static_cast<T*>(p.out), p.n_tokens, p.inter));
   }
   return LLM_CUDA_CHECK_LAUNCH();
 }

@@ -61,9 +61,8 @@ core::Result<GemmLt::Plan*> GemmLt::plan_for(const GemmParams& p) {
       LLM_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan->a, dt, k, n, static_cast<int64_t>(k))));
   LLM_RETURN_IF_ERROR(
       LLM_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan->b, dt, k, m, static_cast<int64_t>(k))));
-  LLM_RETURN_IF_ERROR(
-      LLM_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan->c, p.out_f32 ? CUDA_R_32F : dt, n, m,
-                                                  static_cast<int64_t>(n))));
+  LLM_RETURN_IF_ERROR(LLM_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(
+      &plan->c, p.out_f32 ? CUDA_R_32F : dt, n, m, static_cast<int64_t>(n))));
 
   cublasLtMatmulPreference_t pref = nullptr;
   LLM_RETURN_IF_ERROR(LLM_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref)));

@@ -47,7 +47,7 @@ Status self_attention(const AttentionWeights& w, const AttentionShape& s, const 
   LLM_RETURN_IF_ERROR(ops::matmul(h, w.wk, w.bk, k));
   LLM_RETURN_IF_ERROR(ops::matmul(h, w.wv, w.bv, v));
 
-  Tensor q3 = q.reshape({n_tokens, s.n_heads, s.head_dim});    // [n_tokens, n_heads, head_dim]
+  Tensor q3 = q.reshape({n_tokens, s.n_heads, s.head_dim});     // [n_tokens, n_heads, head_dim]
   Tensor k3 = k.reshape({n_tokens, s.n_kv_heads, s.head_dim});  // [n_tokens, n_kv_heads, hd]
   Tensor v3 = v.reshape({n_tokens, s.n_kv_heads, s.head_dim});
   if (w.q_norm.defined()) LLM_RETURN_IF_ERROR(per_head_layer_norm(q3, w.q_norm, s.qk_norm_eps));
