@@ -81,9 +81,7 @@ Result<DecoderWeights> assemble(const DecoderPlan& p, const TensorMap& m) {
                             s.shape.n_heads, 3, s.shape.head_dim));
     w.owned.push_back(qkv);
     w.owned.push_back(qkv_b);
-    L.attn.wq = qkv.rows(0, H), L.attn.wk = qkv.rows(H, H), L.attn.wv = qkv.rows(2 * H, H);
-    L.attn.bq = qkv_b.rows(0, H).reshape({H}), L.attn.bk = qkv_b.rows(H, H).reshape({H});
-    L.attn.bv = qkv_b.rows(2 * H, H).reshape({H});
+    split_fused_qkv(qkv, qkv_b, H, H, L.attn);
     L.attn.wo = m.at(l + "self_attention.dense.weight");
     L.attn.bo = m.small(l + "self_attention.dense.bias");
     L.mlp.up = m.at(l + "mlp.dense_h_to_4h.weight");

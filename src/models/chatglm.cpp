@@ -130,12 +130,9 @@ Result<DecoderWeights> assemble(const DecoderPlan& p, const TensorMap& m) {
     DecoderLayerWeights L;
     L.attn_norm = norm_of(m, l + "input_layernorm.");
     L.mlp_norm = norm_of(m, l + "post_attention_layernorm.");
-    const Tensor& qkv = m.at(l + "self_attention.query_key_value.weight");
-    L.attn.wq = qkv.rows(0, P), L.attn.wk = qkv.rows(P, KV), L.attn.wv = qkv.rows(P + KV, KV);
-    if (m.has(l + "self_attention.query_key_value.bias")) {
-      const Tensor b = m.small(l + "self_attention.query_key_value.bias");
-      L.attn.bq = b.rows(0, P), L.attn.bk = b.rows(P, KV), L.attn.bv = b.rows(P + KV, KV);
-    }
+    const std::string qkv = l + "self_attention.query_key_value.";
+    split_fused_qkv(m.at(qkv + "weight"), m.has(qkv + "bias") ? m.small(qkv + "bias") : Tensor(), P,
+                    KV, L.attn);
     L.attn.wo = m.at(l + "self_attention.dense.weight");
     const Tensor& h4 = m.at(l + "mlp.dense_h_to_4h.weight");
     const int64_t F = h4.dim(0) / 2;

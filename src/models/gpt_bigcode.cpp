@@ -86,10 +86,7 @@ Result<DecoderWeights> assemble(const DecoderPlan& p, const TensorMap& m) {
       w.owned.push_back(qkv);
     }
     w.owned.push_back(qkv_b);
-    L.attn.wq = qkv.rows(0, H), L.attn.wk = qkv.rows(H, kv), L.attn.wv = qkv.rows(H + kv, kv);
-    L.attn.bq = qkv_b.rows(0, H).reshape({H});
-    L.attn.bk = qkv_b.rows(H, kv).reshape({kv});
-    L.attn.bv = qkv_b.rows(H + kv, kv).reshape({kv});
+    split_fused_qkv(qkv, qkv_b, H, kv, L.attn);
     L.attn.wo = m.at(l + "attn.c_proj.weight");
     L.attn.bo = m.small(l + "attn.c_proj.bias");
     L.mlp.up = m.at(l + "mlp.c_fc.weight");

@@ -60,8 +60,7 @@ Result<DecoderWeights> assemble(const DecoderPlan& p, const TensorMap& m) {
     DecoderLayerWeights L;
     L.attn_norm = norm_of(m, l + "input_layernorm.");
     L.mlp_norm = norm_of(m, l + "post_attention_layernorm.");
-    const Tensor& qkv = m.at(l + "self_attn.qkv_proj.weight");
-    L.attn.wq = qkv.rows(0, q), L.attn.wk = qkv.rows(q, kv), L.attn.wv = qkv.rows(q + kv, kv);
+    split_fused_qkv(m.at(l + "self_attn.qkv_proj.weight"), Tensor(), q, kv, L.attn);
     L.attn.wo = m.at(l + "self_attn.o_proj.weight");
     const Tensor& gate_up = m.at(l + "mlp.gate_up_proj.weight");
     const int64_t I = gate_up.dim(0) / 2;

@@ -205,10 +205,7 @@ Result<DecoderWeights> assemble(const DecoderPlan& p, const TensorMap& m) {
     DecoderLayerWeights L;
     L.attn_norm = norm_of(m, l + "ln_1.");
     L.mlp_norm = norm_of(m, l + "ln_2.");
-    const Tensor& qkv = m.at(l + "attn.c_attn.weight");
-    L.attn.wq = qkv.rows(0, P), L.attn.wk = qkv.rows(P, P), L.attn.wv = qkv.rows(2 * P, P);
-    const Tensor b = m.small(l + "attn.c_attn.bias");
-    L.attn.bq = b.rows(0, P), L.attn.bk = b.rows(P, P), L.attn.bv = b.rows(2 * P, P);
+    split_fused_qkv(m.at(l + "attn.c_attn.weight"), m.small(l + "attn.c_attn.bias"), P, P, L.attn);
     L.attn.wo = m.at(l + "attn.c_proj.weight");
     L.mlp.gate = m.at(l + "mlp.w2.weight");
     L.mlp.up = m.at(l + "mlp.w1.weight");

@@ -215,4 +215,15 @@ Result<std::unique_ptr<Model>> make_decoder_model(DecoderSpec spec, DecoderWeigh
       std::make_unique<DecoderModel>(std::move(spec), std::move(weights), weight_bytes));
 }
 
+void split_fused_qkv(const Tensor& weight, const Tensor& bias, int64_t q_rows, int64_t kv_rows,
+                     AttentionWeights& attn) {
+  attn.wq = weight.rows(0, q_rows);
+  attn.wk = weight.rows(q_rows, kv_rows);
+  attn.wv = weight.rows(q_rows + kv_rows, kv_rows);
+  if (!bias.defined()) return;
+  attn.bq = bias.rows(0, q_rows).reshape({q_rows});
+  attn.bk = bias.rows(q_rows, kv_rows).reshape({kv_rows});
+  attn.bv = bias.rows(q_rows + kv_rows, kv_rows).reshape({kv_rows});
+}
+
 }  // namespace lightllm::models::layers

@@ -94,6 +94,12 @@ inline Tensor rows_of(const Tensor& w, int64_t row0, int64_t n) {
 // so part p of every head becomes one contiguous block of rows (BLOOM, GPTBigCode MHA).
 Tensor group_heads_by_part(const Tensor& w, int n_heads, int parts, int head_dim);
 
+// Points attn.wq/wk/wv (and bq/bk/bv when `bias` is defined) at the row blocks of a fused
+// projection laid out [q (q_rows) | k (kv_rows) | v (kv_rows)]: views, no copies. `bias` may be
+// [rows] or [rows, 1]; the bias views are 1-D.
+void split_fused_qkv(const Tensor& weight, const Tensor& bias, int64_t q_rows, int64_t kv_rows,
+                     AttentionWeights& attn);
+
 // Stacks per-head vectors [head_dim] x n into one f32 [n, head_dim] tensor.
 Tensor stack_f32(const std::vector<Tensor>& rows);
 
