@@ -94,7 +94,7 @@ int main() {
         }
         std::vector<sampling::SamplingState> states;
         for (int64_t r = 0; r < batch; ++r)
-          states.push_back(sampling::make_sampling_state(p, prompt, {2}));
+          states.push_back(sampling::make_sampling_state(p, prompt, std::vector<int32_t>{2}));
         auto prep = [&] {
           cudaMemcpy(work.raw(), pristine.raw(), pristine.nbytes(), cudaMemcpyDeviceToDevice);
         };

@@ -99,13 +99,14 @@ TEST(DevicePacking, RowsCarryParamsSeedCounterPenaltiesAndMasks) {
   p.min_new_tokens = 3;
   p.seed = 5;
   p.stop_token_ids = {9};
-  SamplingState a = make_sampling_state(p, std::vector<int32_t>{4, 2, 4, 7, 1000}, {3});
+  SamplingState a =
+      make_sampling_state(p, std::vector<int32_t>{4, 2, 4, 7, 1000}, std::vector<int32_t>{3});
   a.record(7);
   a.record(8);
   a.record(8);
   SamplingParams q;  // greedy, no penalties: nothing but the row
   q.min_new_tokens = 0;
-  SamplingState b = make_sampling_state(q, std::vector<int32_t>{1, 2}, {3});
+  SamplingState b = make_sampling_state(q, std::vector<int32_t>{1, 2}, std::vector<int32_t>{3});
 
   kernels::SampleBatch batch;
   append_sample_row(a, 100, batch);
@@ -136,7 +137,7 @@ TEST(DevicePacking, RowsCarryParamsSeedCounterPenaltiesAndMasks) {
   EXPECT_TRUE(ops::check_sample_batch(batch, 2, 100).ok());
 
   // Before min_new_tokens the stop ids (EOS + stop_token_ids) are masked.
-  SamplingState c = make_sampling_state(p, std::vector<int32_t>{}, {3});
+  SamplingState c = make_sampling_state(p, std::vector<int32_t>{}, std::vector<int32_t>{3});
   kernels::SampleBatch b2;
   append_sample_row(c, 100, b2);
   EXPECT_EQ(std::vector<int32_t>(b2.mask_tokens.begin(), b2.mask_tokens.end()),
