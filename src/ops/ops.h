@@ -166,6 +166,9 @@ core::Result<Tensor> empty_on(core::Device device, const core::Shape& shape, cor
 core::Result<Tensor> to_device(const Tensor& t, core::Device device, core::DType dtype);
 // dst (host, f32) = src (any device; f32, bf16 or f16) converted; same numel. Synchronous.
 Status copy_to_host_f32(const Tensor& src, Tensor& dst);
+// dst (host) = src (any device), same dtype and numel, no conversion (ids, f32 results).
+// Waits for the current stream.
+Status copy_to_host(const Tensor& src, Tensor& dst);
 // dst (device) = src (host), same dtype and numel, on the current stream (the host buffer may
 // be reused as soon as this returns).
 Status copy_to_device(const Tensor& src, Tensor& dst);
