@@ -3,6 +3,7 @@
 // a model's weights to the device (Model::to_device).
 #pragma once
 
+#include <initializer_list>
 #include <map>
 #include <tuple>
 #include <utility>
