@@ -102,10 +102,25 @@ step() {
   return 0
 }
 
-# --- 1. every cuda-labelled test (the binaries of tests/cuda, each run whole) -----------------
-for t in "$BUILD_DIR"/tests/cuda/test_cuda_* "$BUILD_DIR"/tests/cuda/model_cuda_test; do
+# --- 1. every cuda-labelled test: the binaries ctest knows under the label (each run whole,
+# faster than one process per test case), or those of tests/cuda when ctest cannot list them --
+BUILT_AT=$(sed -n 's/^CMAKE_CACHEFILE_DIR:INTERNAL=//p' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null)
+CUDA_TESTS=$(ctest --test-dir "$BUILD_DIR" -L cuda --show-only=json-v1 2>/dev/null |
+  "$PYTHON" -c '
+import json, sys
+built, build = sys.argv[1], sys.argv[2]
+seen = []
+for t in json.load(sys.stdin).get("tests", []):
+    exe = (t.get("command") or [""])[0]
+    if built and exe.startswith(built + "/"):
+        exe = build + exe[len(built):]
+    if exe and exe not in seen:
+        seen.append(exe)
+print("\n".join(seen))' "$BUILT_AT" "$BUILD_DIR" 2>/dev/null)
+[[ -n "$CUDA_TESTS" ]] || CUDA_TESTS=$(ls "$BUILD_DIR"/tests/cuda/test_cuda_* "$BUILD_DIR"/tests/cuda/*_test 2>/dev/null)
+for t in $CUDA_TESTS; do
   [[ -x $t && -f $t ]] || continue
-  step "test_$(basename "$t")" 120 "$t" --gtest_brief=1
+  step "ctest_$(basename "$t")" 120 "$t" --gtest_brief=1
 done
 
 # --- 2. kernel benchmarks and their PyTorch baselines ------------------------------------------

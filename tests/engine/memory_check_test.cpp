@@ -132,7 +132,7 @@ TEST(MemoryCheckFit, GivesUpAfterMaxAttemptsNamingTheFlags) {
   ASSERT_FALSE(fit.ok());
   EXPECT_EQ(calls, 3);
   EXPECT_EQ(fit.status().code(), core::StatusCode::out_of_memory);
-  const std::string& m = fit.status().message();
+  const std::string m = fit.status().message();
   EXPECT_NE(m.find("250 tokens"), std::string::npos) << m;  // the last pool tried
   EXPECT_NE(m.find("--mem-fraction"), std::string::npos) << m;
   EXPECT_NE(m.find("--batch-max-tokens"), std::string::npos) << m;
