@@ -345,10 +345,10 @@ int run_decode(const DecodeOptions& opt) {
     }
   }
   std::printf(
-      "\n{\"bench\":\"decode\",\"device\":\"%s\",\"model\":\"%s\",\"tok_per_s\":%.2f,"
+      "\n{\"bench\":\"decode\",\"device\":%s,\"model\":%s,\"tok_per_s\":%.2f,"
       "\"median_step_ms\":%.4f,\"achieved_gb_s\":%.2f,\"pct_copy_bw\":%.2f,"
       "\"pct_peak_hbm\":%s}\n",
-      dev_name.c_str(), dir.c_str(), best_tps, median_ms, achieved / 1e9,
+      json_string(dev_name).c_str(), json_string(dir).c_str(), best_tps, median_ms, achieved / 1e9,
       bw > 0 ? 100.0 * achieved / bw : 0.0, peak_json.c_str());
   std::printf("load average: %s\n", load_average().c_str());
   return kExitOk;

@@ -104,6 +104,10 @@ std::string summary_json(std::string_view label, const ServingSummary& s,
   return j.dump();
 }
 
+std::string json_string(std::string_view s) {
+  return nlohmann::json(std::string(s)).dump();
+}
+
 std::vector<GenerateRequest> random_workload(const WorkloadSpec& w, int64_t vocab) {
   std::mt19937 rng(w.seed);
   const auto hi = static_cast<int32_t>(vocab - 1);

@@ -52,6 +52,9 @@ std::string format_summary(std::string_view label, const ServingSummary& s);
 std::string summary_json(std::string_view label, const ServingSummary& s,
                          const std::vector<std::pair<std::string, std::string>>& extra);
 
+// `s` as a quoted, escaped JSON string (for the JSON lines built by hand).
+std::string json_string(std::string_view s);
+
 // The random serving workload: prompt lengths uniform in [min_input, max_input], output lengths
 // uniform in [min_output, max_output] (max_new_tokens = min_new_tokens, ignore_eos), token ids
 // uniform in [min(3, vocab - 1), vocab), greedy; reproducible from `seed`.

@@ -214,9 +214,9 @@ int run_int8_bench(ServingOptions o) {
                 o.engine.mem_fraction, static_cast<long long>(cap16), static_cast<long long>(cap8),
                 static_cast<double>(cap8) / static_cast<double>(cap16));
     std::printf(
-        "{\"bench\":\"int8_capacity\",\"device\":\"%s\",\"bf16_tokens\":%lld,"
+        "{\"bench\":\"int8_capacity\",\"device\":%s,\"bf16_tokens\":%lld,"
         "\"int8_tokens\":%lld,\"ratio\":%.4f}\n",
-        dev.c_str(), static_cast<long long>(cap16), static_cast<long long>(cap8),
+        json_string(dev).c_str(), static_cast<long long>(cap16), static_cast<long long>(cap8),
         static_cast<double>(cap8) / static_cast<double>(cap16));
   } else {
     rc = kExitFailure;

@@ -91,6 +91,11 @@ TEST(BenchSummary, JsonLineCarriesEveryFigureAndTheExtraFieldsFirst) {
     EXPECT_TRUE(j.contains(k)) << k;
 }
 
+TEST(BenchSummary, JsonStringEscapes) {
+  EXPECT_EQ(json_string("NVIDIA H100"), "\"NVIDIA H100\"");
+  EXPECT_EQ(nlohmann::json::parse(json_string("a \"b\" \\ c\n")), "a \"b\" \\ c\n");
+}
+
 TEST(BenchWorkload, LengthsInRangeReproducibleAndIgnoringEos) {
   const WorkloadSpec w{.num_requests = 500,
                        .min_input = 128,
