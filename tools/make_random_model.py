@@ -104,7 +104,7 @@ def main():
             start = int(rng.integers(0, block.size))
             while n > 0:
                 take = min(n, block.size - start)
-                f.write(block[start:start + take].tobytes())
+                f.write(memoryview(block[start:start + take]))  # no copy
                 n -= take
                 start = 0
     print(f"{a.out}: {a.shape} {a.dtype}, {off / 2**30:.2f} GiB of weights")

@@ -35,28 +35,11 @@ namespace {
     }                                                                                   \
   } while (0)
 
+// The device copy bandwidth in GB/s (read + write; the same measurement as `lightllm bench
+// decode --device cuda`), 0 when it cannot be measured.
 double copy_bandwidth_gbs() {
-  const size_t bytes = size_t{1} << 30;
-  void *a = nullptr, *b = nullptr;
-  if (cudaMalloc(&a, bytes) != cudaSuccess || cudaMalloc(&b, bytes) != cudaSuccess) return 0;
-  cudaMemset(a, 1, bytes);
-  cudaEvent_t e0, e1;
-  cudaEventCreate(&e0);
-  cudaEventCreate(&e1);
-  std::vector<float> ms;
-  for (int i = 0; i < 12; ++i) {
-    cudaEventRecord(e0);
-    cudaMemcpy(b, a, bytes, cudaMemcpyDeviceToDevice);
-    cudaEventRecord(e1);
-    cudaEventSynchronize(e1);
-    float t = 0;
-    cudaEventElapsedTime(&t, e0, e1);
-    if (i >= 2) ms.push_back(t);
-  }
-  std::sort(ms.begin(), ms.end());
-  cudaFree(a);
-  cudaFree(b);
-  return 2.0 * static_cast<double>(bytes) / (ms[ms.size() / 2] * 1e-3) / 1e9;
+  auto bw = backend::cuda::copy_bandwidth(size_t{1} << 30, 10);
+  return bw.ok() ? *bw / 1e9 : 0.0;
 }
 
 }  // namespace

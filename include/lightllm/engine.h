@@ -34,6 +34,9 @@ struct EngineConfig {
   bool disable_prefix_cache = false;
   int tokenizer_threads = 2;
   int cpu_threads = 0;  // 0 = all cores
+  // Start-up proof that the largest steps fit beside the KV pool (dummy steps; the pool shrinks
+  // on out-of-memory): "auto" (on for cuda, off for cpu), "on", "off".
+  std::string memory_check = "auto";
 };
 
 enum class FinishReason { none, length, stop, eos, abort, error };

@@ -1,5 +1,6 @@
-// src/cli/bench_command.cpp — `lightllm bench offline|decode`: the offline benchmarks of
-// DESIGN.md §7 (timings, never pass/fail; figures go to docs/PERFORMANCE.md with the command).
+// src/cli/bench_command.cpp — `lightllm bench offline|decode` (and the registration of
+// `serving` / `int8` from bench_serving.cpp): the offline benchmarks of DESIGN.md §7 (timings,
+// never pass/fail; figures go to docs/PERFORMANCE.md with the command).
 //
 //  offline: N greedy requests (random prompt lengths, fixed output length, EOS ignored) through
 //           the Engine all at once, then the same requests one at a time (each on a fresh engine,
@@ -7,8 +8,10 @@
 //           ratio, and the router thread's bookkeeping time (commands, plan, commit, events)
 //           against its model-step time (EngineStats::router_seconds / step_seconds).
 //  decode:  batch-1 decode of a model folder, run directly on the model (no engine), next to the
-//           memory-bandwidth bound: weight bytes / copy bandwidth measured in the same process
-//           with the same threads (STREAM convention: read + written bytes per second).
+//           memory-bandwidth bound: bytes read per step (weights + the K/V of the context) /
+//           copy bandwidth measured in the same process (STREAM convention: read + written
+//           bytes per second; CPU: memcpy with the same threads, CUDA: device-to-device
+//           cudaMemcpy), and on CUDA also against the card's peak HBM bandwidth (data sheet).
 #include <omp.h>
 
 #include <algorithm>
@@ -16,19 +19,22 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <memory>
 #include <mutex>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "cli/bench_report.h"
 #include "cli/commands.h"
 #include "cli/engine_flags.h"
+#include "kv/kv_sizing.h"
 #include "lightllm/engine.h"
 #include "models/model.h"
 #include "models/step_batch_builder.h"
+#include "ops/ops.h"
 
 namespace lightllm::cli {
 namespace {
@@ -37,13 +43,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-std::string load_average() {
-  std::ifstream f("/proc/loadavg");
-  std::string a, b, c;
-  f >> a >> b >> c;
-  return a + " " + b + " " + c;
 }
 
 // --- offline ------------------------------------------------------------------------------
@@ -186,6 +185,7 @@ int run_offline(const OfflineOptions& opt) {
 
 struct DecodeOptions {
   std::string model_dir;
+  std::string device = "cpu";
   int prompt_len = 32;
   int tokens = 128;
   int repeats = 3;
@@ -216,9 +216,34 @@ double copy_bandwidth(int64_t bytes, int repeats) {
   return best;
 }
 
+// Copy bandwidth (bytes/s, read + written) where the model runs; 0 after printing why not.
+double device_copy_bandwidth(const DecodeOptions& opt) {
+  if (opt.device != "cuda") return copy_bandwidth(opt.copy_mib << 20, 5);
+  auto bw = ops::cuda_copy_bandwidth(opt.copy_mib << 20, 10);
+  if (!bw.ok()) {
+    std::fprintf(stderr, "lightllm bench decode: copy bandwidth: %s\n",
+                 bw.status().to_string().c_str());
+    return 0;
+  }
+  return *bw;
+}
+
 int run_decode(const DecodeOptions& opt) {
   const std::string dir = opt.model_dir.empty() ? default_model_dir() : opt.model_dir;
-  auto loaded = models::load_model(dir);
+  const bool on_cuda = opt.device == "cuda";
+  const core::Device device = on_cuda ? core::Device::cuda : core::Device::cpu;
+  std::string dev_name = fmt::format("cpu ({} threads)", omp_get_max_threads());
+  if (on_cuda) {
+    auto name = ops::cuda_device_name();
+    if (!name.ok()) {
+      std::fprintf(stderr, "lightllm bench decode: %s\n", name.status().to_string().c_str());
+      return kExitFailure;
+    }
+    dev_name = *name;
+  }
+  std::printf("lightllm bench decode\n  date: %s\n  command: %s\n  device: %s\n", utc_now().c_str(),
+              command_line().c_str(), dev_name.c_str());
+  auto loaded = models::load_model(dir, device);
   if (!loaded.ok()) {
     std::fprintf(stderr, "lightllm bench decode: %s\n", loaded.status().to_string().c_str());
     return kExitFailure;
@@ -226,17 +251,25 @@ int run_decode(const DecodeOptions& opt) {
   models::Model& model = **loaded;
   const models::ModelShape& s = model.shape();
   const int64_t capacity = opt.prompt_len + opt.tokens;
-  if (opt.prompt_len < 1 || opt.tokens < 1 || capacity > s.max_context) {
+  if (opt.prompt_len < 1 || opt.tokens < 1 || opt.repeats < 1 || capacity > s.max_context) {
     std::fprintf(stderr,
-                 "lightllm bench decode: need 1 <= --prompt-len, 1 <= --tokens and their "
-                 "sum <= the model context (%lld)\n",
+                 "lightllm bench decode: need 1 <= --prompt-len, 1 <= --tokens, 1 <= --repeats "
+                 "and prompt + tokens <= the model context (%lld)\n",
                  static_cast<long long>(s.max_context));
     return kExitBadInput;
   }
-  const core::DType kv_dtype =
-      s.weight_dtype == core::DType::f32 ? core::DType::f32 : core::DType::bf16;
-  models::KvStorage kv =
-      models::KvStorage::allocate(s.n_layers, capacity, s.n_kv_heads, s.head_dim, kv_dtype);
+  // The KV cache holds what the engine would store: the activation dtype on CUDA.
+  const core::DType kv_dtype = on_cuda                              ? model.activation_dtype()
+                               : s.weight_dtype == core::DType::f32 ? core::DType::f32
+                                                                    : core::DType::bf16;
+  auto kv = models::KvStorage::allocate_on(device, s.n_layers, capacity, s.n_kv_heads, s.head_dim,
+                                           kv_dtype);
+  auto kv_bpt = kv::bytes_per_token({s.n_layers, s.n_kv_heads, s.head_dim}, {kv_dtype});
+  if (!kv.ok() || !kv_bpt.ok()) {
+    std::fprintf(stderr, "lightllm bench decode: %s\n",
+                 (kv.ok() ? kv_bpt.status() : kv.status()).to_string().c_str());
+    return kExitFailure;
+  }
   std::vector<int32_t> row(static_cast<size_t>(capacity));
   std::iota(row.begin(), row.end(), 0);  // one request, slots in order
   models::StepBatchBuilder builder(row.data(), capacity);
@@ -247,25 +280,33 @@ int run_decode(const DecodeOptions& opt) {
     t = std::uniform_int_distribution<int32_t>(0, static_cast<int32_t>(s.vocab - 1))(rng);
 
   const double weight_bytes = static_cast<double>(model.weight_bytes());
+  // Bytes one step reads: every weight once, and the K/V of its context (mean over the run).
+  const double mean_context = opt.prompt_len + (opt.tokens + 1) / 2.0;
+  const double step_bytes = weight_bytes + mean_context * static_cast<double>(*kv_bpt);
   // On a shared machine the bandwidth varies with the neighbours' load: measure it before and
   // after the decode runs and take the best, so the bound is not understated.
-  const double bw_before = copy_bandwidth(opt.copy_mib << 20, 5);
-  std::printf("model %s: %s, %d layers, hidden %lld, vocab %lld, %.1f MiB of weights, %d threads\n",
-              dir.c_str(), core::dtype_name(s.weight_dtype).data(), s.n_layers,
-              static_cast<long long>(s.hidden), static_cast<long long>(s.vocab),
-              weight_bytes / (1 << 20), omp_get_max_threads());
+  const double bw_before = device_copy_bandwidth(opt);
+  std::printf(
+      "model %s: %s, %d layers, hidden %lld, vocab %lld, %.1f MiB of weights, KV %s "
+      "(%lld bytes/token)\n",
+      dir.c_str(), core::dtype_name(s.weight_dtype).data(), s.n_layers,
+      static_cast<long long>(s.hidden), static_cast<long long>(s.vocab), weight_bytes / (1 << 20),
+      core::dtype_name(kv_dtype).data(), static_cast<long long>(*kv_bpt));
 
   double best_tps = 0;
+  std::vector<double> step_ms;
   for (int r = 0; r < opt.repeats; ++r) {
     models::StepSegment seg{.req_row = 0, .tokens = prompt, .cached_len = 0};
-    core::Status st = model.forward(builder.build({&seg, 1}), kv, logits);
+    core::Status st = model.forward(builder.build({&seg, 1}), *kv, logits);
     int32_t next = 0;
     const Clock::time_point t0 = Clock::now();
     for (int i = 0; i < opt.tokens && st.ok(); ++i) {
       const float* l = logits.data<float>();
       next = static_cast<int32_t>(std::max_element(l, l + s.vocab) - l);
       seg = {.req_row = 0, .tokens = {&next, 1}, .cached_len = opt.prompt_len + i};
-      st = model.forward(builder.build({&seg, 1}), kv, logits);
+      const Clock::time_point s0 = Clock::now();
+      st = model.forward(builder.build({&seg, 1}), *kv, logits);  // logits to host: synchronous
+      if (i >= 4 || opt.tokens <= 4) step_ms.push_back(1e3 * seconds_since(s0));
     }
     if (!st.ok()) {
       std::fprintf(stderr, "lightllm bench decode: %s\n", st.to_string().c_str());
@@ -273,18 +314,42 @@ int run_decode(const DecodeOptions& opt) {
     }
     const double tps = opt.tokens / seconds_since(t0);
     best_tps = std::max(best_tps, tps);
-    std::printf("run %d: %d decode steps (context %d..%lld): %.1f tok/s, %.2f ms/token\n", r + 1,
+    std::printf("run %d: %d decode steps (context %d..%lld): %.1f tok/s, %.3f ms/token\n", r + 1,
                 opt.tokens, opt.prompt_len, static_cast<long long>(capacity), tps, 1e3 / tps);
   }
-  const double bw_after = copy_bandwidth(opt.copy_mib << 20, 5);
+  const double bw_after = device_copy_bandwidth(opt);
   const double bw = std::max(bw_before, bw_after);
-  const double bound = bw / weight_bytes;  // tokens/s if every weight byte streams once per token
+  std::sort(step_ms.begin(), step_ms.end());
+  const double median_ms = step_ms[step_ms.size() / 2];
+  const double achieved = best_tps * step_bytes;  // bytes/s
+  std::printf("median step %.3f ms (%.1f tok/s); best run %.1f tok/s\n", median_ms, 1e3 / median_ms,
+              best_tps);
+  std::printf("bytes per step: %.1f MiB (weights %.1f MiB + K/V of %.0f tokens)\n",
+              step_bytes / (1 << 20), weight_bytes / (1 << 20), mean_context);
   std::printf(
       "copy bandwidth (read+write, %lld MiB buffers): %.2f GB/s before, %.2f GB/s after "
       "-> bound %.1f tok/s\n",
-      static_cast<long long>(opt.copy_mib), bw_before / 1e9, bw_after / 1e9, bound);
-  std::printf("best %.1f tok/s = %.0f%% of the bandwidth bound; weights streamed at %.2f GB/s\n",
-              best_tps, 100.0 * best_tps / bound, best_tps * weight_bytes / 1e9);
+      static_cast<long long>(opt.copy_mib), bw_before / 1e9, bw_after / 1e9,
+      bw > 0 ? bw / step_bytes : 0.0);
+  std::printf("achieved %.2f GB/s = %.1f%% of the copy bandwidth", achieved / 1e9,
+              bw > 0 ? 100.0 * achieved / bw : 0.0);
+  std::string peak_json = "null";
+  if (on_cuda) {
+    const std::optional<double> peak = peak_hbm_bandwidth(dev_name);
+    if (peak) {
+      std::printf(", %.1f%% of the peak HBM bandwidth (%.2f TB/s)", 100.0 * achieved / *peak,
+                  *peak / 1e12);
+      peak_json = fmt::format("{:.4f}", 100.0 * achieved / *peak);
+    } else {
+      std::printf(" (no peak HBM figure for \"%s\" in bench_report.cpp)", dev_name.c_str());
+    }
+  }
+  std::printf(
+      "\n{\"bench\":\"decode\",\"device\":%s,\"model\":%s,\"tok_per_s\":%.2f,"
+      "\"median_step_ms\":%.4f,\"achieved_gb_s\":%.2f,\"pct_copy_bw\":%.2f,"
+      "\"pct_peak_hbm\":%s}\n",
+      json_string(dev_name).c_str(), json_string(dir).c_str(), best_tps, median_ms, achieved / 1e9,
+      bw > 0 ? 100.0 * achieved / bw : 0.0, peak_json.c_str());
   std::printf("load average: %s\n", load_average().c_str());
   return kExitOk;
 }
@@ -315,6 +380,9 @@ void add_bench_command(CLI::App& app, int& exit_code) {
       bench->add_subcommand("decode", "Batch-1 decode tokens/s vs the memory-bandwidth bound");
   auto od = std::make_shared<DecodeOptions>();
   dec->add_option("--model", od->model_dir, "Model folder (default: the bundled model)");
+  dec->add_option("--device", od->device, "cpu or cuda")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
   dec->add_option("--prompt-len", od->prompt_len, "Prompt tokens before decoding")
       ->capture_default_str();
   dec->add_option("--tokens", od->tokens, "Decode steps per run")->capture_default_str();
@@ -322,6 +390,8 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   dec->add_option("--copy-mib", od->copy_mib, "Buffer size of the copy-bandwidth test")
       ->capture_default_str();
   dec->callback([od, &exit_code] { exit_code = run_decode(*od); });
+
+  add_bench_serving_commands(*bench, exit_code);
 }
 
 }  // namespace lightllm::cli

@@ -16,5 +16,7 @@ void add_tokenize_command(CLI::App& app, int& exit_code);
 void add_serve_command(CLI::App& app, int& exit_code);   // serve_command.cpp
 void add_client_command(CLI::App& app, int& exit_code);  // client_command.cpp
 void add_bench_command(CLI::App& app, int& exit_code);   // bench_command.cpp
+// `bench serving` and `bench int8` under the `bench` command (bench_serving.cpp).
+void add_bench_serving_commands(CLI::App& bench, int& exit_code);
 
 }  // namespace lightllm::cli

@@ -78,6 +78,11 @@ void add_engine_flags(CLI::App& cmd, EngineConfig& e) {
   cmd.add_option("--cpu-threads", e.cpu_threads, "CPU compute threads; 0 = all cores")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  cmd.add_option("--memory-check", e.memory_check,
+                 "start-up dummy steps of the largest size beside the KV pool (shrinks the pool "
+                 "on out-of-memory): auto (on for cuda), on, off")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
 }
 
 void add_sampling_flags(CLI::App& cmd, SamplingParams& p) {

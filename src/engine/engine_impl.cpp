@@ -173,8 +173,6 @@ core::Status EngineImpl::start(const EngineConfig& config) {
   if (capacity <= 0) return core::invalid_argument("KV pool size must be positive ({})", bound);
   LLM_INFO("model {} ({}, {} layers, {} weights, {:.1f} MiB)", info_.name, info_.architecture,
            shape.n_layers, info_.dtype, static_cast<double>(model->weight_bytes()) / (1 << 20));
-  LLM_INFO("KV cache: {} tokens of {} ({} bytes/token), bounded by {}", capacity,
-           core::dtype_name(kv_dtype.elem), per_token, bound);
 
   router::RouterConfig rc;
   rc.max_total_tokens = capacity;
@@ -186,11 +184,18 @@ core::Status EngineImpl::start(const EngineConfig& config) {
   rc.router_max_new_token_len = config.router_max_new_token_len;
   rc.enable_prefix_cache = !config.disable_prefix_cache;
   rc.eos_token_ids = eos_ids_;
+  LLM_ASSIGN_OR_RETURN(PoolFit fit, allocate_pool(*model, rc, kv_dtype.elem));
+  if (fit.capacity != capacity)
+    bound += fmt::format(", shrunk by the memory check from {}", capacity);
+  capacity = rc.max_total_tokens = fit.capacity;
+  LLM_INFO(
+      "KV cache: {} tokens = {:.1f} requests of max length {}, of {} ({} bytes/token), "
+      "bounded by {}",
+      capacity, static_cast<double>(capacity) / static_cast<double>(max_req_total_len_),
+      max_req_total_len_, core::dtype_name(kv_dtype.elem), per_token, bound);
   router_ = std::make_unique<router::Router>(rc);
-  LLM_ASSIGN_OR_RETURN(models::KvStorage kv, models::KvStorage::allocate_on(
-                                                 device, shape.n_layers, capacity, shape.n_kv_heads,
-                                                 shape.head_dim, kv_dtype.elem));
-  runner_ = std::make_unique<ModelRunner>(std::move(model), std::move(kv), router_->req_to_token());
+  runner_ =
+      std::make_unique<ModelRunner>(std::move(model), std::move(fit.kv), router_->req_to_token());
   {
     std::lock_guard lock(stats_mu_);
     stats_.kv_total = capacity;
@@ -202,6 +207,26 @@ core::Status EngineImpl::start(const EngineConfig& config) {
   router_thread_ = std::thread([this] { router_loop(); });
   output_thread_ = std::thread([this] { output_loop(); });
   return {};
+}
+
+core::Result<PoolFit> EngineImpl::allocate_pool(models::Model& model,
+                                                const router::RouterConfig& rc,
+                                                core::DType kv_elem) const {
+  const router::RouterConfig resolved = router::resolve_router_config(rc);
+  const models::ModelShape& shape = model.shape();
+  const std::string& mode = config_.memory_check;
+  if (mode != "auto" && mode != "on" && mode != "off")
+    return core::invalid_argument("--memory-check {}: expected auto, on or off", mode);
+  PoolRequest req{
+      .n_layers = shape.n_layers,
+      .n_kv_heads = shape.n_kv_heads,
+      .head_dim = shape.head_dim,
+      .dtype = kv_elem,
+      .limits = {.batch_max_tokens = resolved.batch_max_tokens,
+                 .running_max_req_size = resolved.running_max_req_size,
+                 .max_req_total_len = resolved.max_req_total_len},
+      .check = mode == "on" || (mode == "auto" && model.device() == core::Device::cuda)};
+  return allocate_checked_pool(model, rc.max_total_tokens, req);
 }
 
 EngineImpl::~EngineImpl() {

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "core/blocking_queue.h"
+#include "engine/memory_check.h"
 #include "engine/router/router.h"
 #include "engine/runner/model_runner.h"
 #include "lightllm/engine.h"
@@ -83,6 +84,10 @@ class EngineImpl final : public Engine {
 
   EngineImpl() = default;
   core::Status start(const EngineConfig& config);
+  // The KV pool for rc.max_total_tokens slots, with the start-up memory check
+  // (memory_check.h) when --memory-check says so; the pool may come back smaller.
+  core::Result<PoolFit> allocate_pool(models::Model& model, const router::RouterConfig& rc,
+                                      core::DType kv_elem) const;
   void tokenizer_loop();
   void router_loop();
   void output_loop();

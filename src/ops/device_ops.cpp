@@ -68,6 +68,22 @@ Status cuda_synchronize() {
   return LLM_CUDA_CHECK(cudaStreamSynchronize(cuda_detail::current_stream()));
 }
 
+core::Result<std::string> cuda_device_name() {
+  int dev = 0;
+  LLM_RETURN_IF_ERROR(LLM_CUDA_CHECK(cudaGetDevice(&dev)));
+  LLM_ASSIGN_OR_RETURN(backend::cuda::DeviceInfo info, backend::cuda::device_info(dev));
+  return info.name;
+}
+
+core::Result<double> cuda_copy_bandwidth(int64_t bytes, int repeats) {
+  if (bytes <= 0) return core::invalid_argument("cuda_copy_bandwidth: {} bytes", bytes);
+  return backend::cuda::copy_bandwidth(static_cast<size_t>(bytes), repeats);
+}
+
+uint64_t device_alloc_failures() {
+  return backend::cuda::allocation_failures();
+}
+
 Status cuda_mem_info(int64_t* free_bytes, int64_t* total_bytes) {
   size_t f = 0, t = 0;
   LLM_RETURN_IF_ERROR(backend::cuda::mem_info(&f, &t));
@@ -166,6 +182,18 @@ Status cuda_synchronize() {
 }
 Status cuda_mem_info(int64_t*, int64_t*) {
   return core::unimplemented("CUDA backend not built");
+}
+
+core::Result<std::string> cuda_device_name() {
+  return core::unimplemented("CUDA backend not built");
+}
+
+core::Result<double> cuda_copy_bandwidth(int64_t, int) {
+  return core::unimplemented("CUDA backend not built");
+}
+
+uint64_t device_alloc_failures() {
+  return 0;
 }
 
 core::Result<Tensor> empty_on(Device device, const core::Shape& shape, DType dtype) {

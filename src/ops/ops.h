@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "core/status.h"
@@ -170,6 +171,14 @@ void set_cuda_stream(void* stream);
 Status cuda_synchronize();
 // Free and total memory of the current CUDA device.
 Status cuda_mem_info(int64_t* free_bytes, int64_t* total_bytes);
+// Name of the current CUDA device ("NVIDIA H100 80GB HBM3", ...).
+core::Result<std::string> cuda_device_name();
+// Device-to-device copy bandwidth of the current CUDA device, bytes/s read + written (median
+// of `repeats` copies of `bytes`; see backend::cuda::copy_bandwidth).
+core::Result<double> cuda_copy_bandwidth(int64_t bytes, int repeats);
+// Failed device allocations in this process so far (0 without CUDA): lets a caller tell that an
+// error surfacing in a later op came from device memory running out.
+uint64_t device_alloc_failures();
 
 // A new zero-filled tensor on `device` (CPU: Tensor::empty; CUDA: cudaMalloc, freed with the
 // last copy of the tensor).

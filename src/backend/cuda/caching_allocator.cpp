@@ -7,6 +7,7 @@
 #include <cuda_runtime_api.h>
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/device_buffer.h"
 
 namespace lightllm::backend::cuda {
 
@@ -73,6 +74,7 @@ core::Result<Workspace> CachingAllocator::allocate(size_t bytes) {
     }
     if (err != cudaSuccess) {
       cudaGetLastError();
+      note_allocation_failure();
       return LLM_CUDA_CHECK(err).with_context(fmt::format("workspace of {} bytes", bytes));
     }
     in_use_[p] = cap;

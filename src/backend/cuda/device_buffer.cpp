@@ -1,11 +1,26 @@
 // src/backend/cuda/device_buffer.cpp — DeviceBuffer and device queries.
 #include "backend/cuda/device_buffer.h"
 
+#include <algorithm>
+#include <atomic>
 #include <utility>
+#include <vector>
 
 #include "backend/cuda/cuda_check.h"
 
 namespace lightllm::backend::cuda {
+
+namespace {
+std::atomic<uint64_t> g_allocation_failures{0};
+}  // namespace
+
+uint64_t allocation_failures() {
+  return g_allocation_failures.load(std::memory_order_relaxed);
+}
+
+void note_allocation_failure() {
+  g_allocation_failures.fetch_add(1, std::memory_order_relaxed);
+}
 
 DeviceBuffer::~DeviceBuffer() {
   reset();
@@ -36,6 +51,7 @@ core::Result<DeviceBuffer> DeviceBuffer::allocate(size_t bytes) {
   const cudaError_t err = cudaMalloc(&p, bytes);
   if (err != cudaSuccess) {
     cudaGetLastError();  // clear the (non-sticky) allocation error
+    note_allocation_failure();
     return LLM_CUDA_CHECK(err).with_context(fmt::format("allocating {} bytes", bytes));
   }
   b.ptr_ = p;
@@ -90,6 +106,30 @@ core::Status set_device(int device) {
 
 core::Status mem_info(size_t* free_bytes, size_t* total_bytes) {
   return LLM_CUDA_CHECK(cudaMemGetInfo(free_bytes, total_bytes));
+}
+
+core::Result<double> copy_bandwidth(size_t bytes, int repeats) {
+  LLM_ASSIGN_OR_RETURN(DeviceBuffer src, DeviceBuffer::allocate(bytes));
+  LLM_ASSIGN_OR_RETURN(DeviceBuffer dst, DeviceBuffer::allocate(bytes));
+  LLM_RETURN_IF_ERROR(src.memset_zero());
+  cudaEvent_t e0 = nullptr, e1 = nullptr;
+  LLM_RETURN_IF_ERROR(LLM_CUDA_CHECK(cudaEventCreate(&e0)));
+  core::Status st = LLM_CUDA_CHECK(cudaEventCreate(&e1));
+  std::vector<float> ms;
+  for (int i = 0; st.ok() && i < std::max(1, repeats) + 2; ++i) {
+    st = LLM_CUDA_CHECK(cudaEventRecord(e0));
+    if (st.ok()) st = LLM_CUDA_CHECK(cudaMemcpy(dst.data(), src.data(), bytes, cudaMemcpyDefault));
+    if (st.ok()) st = LLM_CUDA_CHECK(cudaEventRecord(e1));
+    if (st.ok()) st = LLM_CUDA_CHECK(cudaEventSynchronize(e1));
+    float t = 0;
+    if (st.ok()) st = LLM_CUDA_CHECK(cudaEventElapsedTime(&t, e0, e1));
+    if (st.ok() && i >= 2) ms.push_back(t);
+  }
+  cudaEventDestroy(e0);
+  if (e1 != nullptr) cudaEventDestroy(e1);
+  LLM_RETURN_IF_ERROR(st);
+  std::sort(ms.begin(), ms.end());
+  return 2.0 * static_cast<double>(bytes) / (static_cast<double>(ms[ms.size() / 2]) * 1e-3);
 }
 
 }  // namespace lightllm::backend::cuda

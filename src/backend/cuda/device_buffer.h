@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include <cuda_runtime_api.h>
@@ -59,5 +60,15 @@ core::Result<DeviceInfo> device_info(int device);
 core::Status set_device(int device);
 // Free and total memory on the current device.
 core::Status mem_info(size_t* free_bytes, size_t* total_bytes);
+
+// Failed cudaMalloc calls in this process so far (DeviceBuffer and CachingAllocator), so a
+// caller can tell that an error surfacing later came from memory running out.
+uint64_t allocation_failures();
+void note_allocation_failure();
+
+// Device-to-device copy bandwidth of the current device in bytes per second, counting bytes
+// read + written (STREAM convention): median of `repeats` cudaMemcpy of `bytes`, timed with
+// events after two warm-up copies. The HBM yardstick of the benchmarks.
+core::Result<double> copy_bandwidth(size_t bytes, int repeats);
 
 }  // namespace lightllm::backend::cuda

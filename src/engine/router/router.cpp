@@ -4,18 +4,21 @@
 #include "engine/router/router.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "engine/router/seq.h"
 
 namespace lightllm::engine::router {
 
+RouterConfig resolve_router_config(RouterConfig config) {
+  if (config.max_req_total_len <= 0) config.max_req_total_len = config.max_total_tokens;
+  if (config.batch_max_tokens <= 0) config.batch_max_tokens = config.max_req_total_len;
+  if (config.max_inflight_steps < 1) config.max_inflight_steps = 1;
+  return config;
+}
+
 Router::Router(RouterConfig config)
-    : cfg_([&] {
-        if (config.max_req_total_len <= 0) config.max_req_total_len = config.max_total_tokens;
-        if (config.batch_max_tokens <= 0) config.batch_max_tokens = config.max_req_total_len;
-        if (config.max_inflight_steps < 1) config.max_inflight_steps = 1;
-        return config;
-      }()),
+    : cfg_(resolve_router_config(std::move(config))),
       pool_(cfg_.max_total_tokens),
       req_to_token_(cfg_.running_max_req_size, cfg_.max_req_total_len) {
   if (cfg_.enable_prefix_cache) cache_ = std::make_unique<kv::PrefixCache>(&pool_);

@@ -54,6 +54,10 @@ struct RouterConfig {
   int max_inflight_steps = 1;  // 2: plan step N+1 while step N runs (see step.h)
 };
 
+// `config` with its 0 = auto fields resolved as the Router uses them: max_req_total_len 0 =
+// max_total_tokens, batch_max_tokens 0 = max_req_total_len, max_inflight_steps at least 1.
+RouterConfig resolve_router_config(RouterConfig config);
+
 struct SequenceSpec {
   uint64_t seq_id = 0;    // unique, != 0
   uint64_t group_id = 0;  // the user request (n / best_of siblings share it); 0 = seq_id
