@@ -64,6 +64,10 @@ void set_cuda_stream(void* stream) {
   cuda_detail::set_current_stream(static_cast<cudaStream_t>(stream));
 }
 
+void* cuda_stream() {
+  return cuda_detail::current_stream();
+}
+
 Status cuda_synchronize() {
   return LLM_CUDA_CHECK(cudaStreamSynchronize(cuda_detail::current_stream()));
 }
@@ -140,12 +144,31 @@ Status copy_to_device(const Tensor& src, Tensor& dst) {
                                         cuda_detail::current_stream()));
 }
 
+Status copy_rows_to_device(const Tensor& src, Tensor& dst) {
+  if (src.device() != Device::cpu || dst.device() != Device::cuda || src.dtype() != dst.dtype() ||
+      src.ndim() != 2 || dst.ndim() != 2 || src.dim(0) > dst.dim(0) || src.dim(1) > dst.dim(1) ||
+      !src.is_contiguous() || !dst.is_contiguous())
+    return core::invalid_argument("copy_rows_to_device: {} -> {}", src.describe(), dst.describe());
+  if (src.numel() == 0) return {};
+  const size_t esize = core::dtype_size(src.dtype());
+  const size_t width = static_cast<size_t>(src.dim(1)) * esize;
+  return LLM_CUDA_CHECK(cudaMemcpy2DAsync(dst.raw(), static_cast<size_t>(dst.dim(1)) * esize,
+                                          src.raw(), width, width, static_cast<size_t>(src.dim(0)),
+                                          cudaMemcpyHostToDevice, cuda_detail::current_stream()));
+}
+
 #else  // no CUDA backend in this build
 
 bool cuda_built() {
   return false;
 }
 void set_cuda_stream(void*) {}
+void* cuda_stream() {
+  return nullptr;
+}
+size_t decode_attention_workspace_bytes(int, int, int, int, int) {
+  return 0;
+}
 Status cuda_synchronize() {
   return core::unimplemented("CUDA backend not built");
 }
@@ -175,6 +198,10 @@ Status copy_to_host_f32(const Tensor& src, Tensor& dst) {
 
 Status copy_to_device(const Tensor&, Tensor&) {
   return core::unimplemented("copy_to_device: CUDA backend not built");
+}
+
+Status copy_rows_to_device(const Tensor&, Tensor&) {
+  return core::unimplemented("copy_rows_to_device: CUDA backend not built");
 }
 
 #endif
