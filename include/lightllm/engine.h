@@ -34,6 +34,9 @@ struct EngineConfig {
   bool disable_prefix_cache = false;
   int tokenizer_threads = 2;
   int cpu_threads = 0;  // 0 = all cores
+  // CUDA graphs for decode steps of up to this many requests (larger ones run eagerly).
+  int graph_max_batch_size = 128;
+  bool disable_cuda_graph = false;
 };
 
 enum class FinishReason { none, length, stop, eos, abort, error };

@@ -182,9 +182,17 @@ core::Status EngineImpl::start(const EngineConfig& config) {
   rc.enable_prefix_cache = !config.disable_prefix_cache;
   rc.eos_token_ids = eos_ids_;
   router_ = std::make_unique<router::Router>(rc);
-  LLM_ASSIGN_OR_RETURN(models::KvStorage kv, models::KvStorage::allocate_on(
-                                                 device, shape.n_layers, capacity, shape.n_kv_heads,
-                                                 shape.head_dim, kv_dtype.elem));
+  // CUDA graphs: one extra slot, never given to a request, takes the padding rows' K/V.
+  const bool graphs = on_cuda && !config.disable_cuda_graph && config.graph_max_batch_size > 0;
+  LLM_ASSIGN_OR_RETURN(
+      models::KvStorage kv,
+      models::KvStorage::allocate_on(device, shape.n_layers, capacity + (graphs ? 1 : 0),
+                                     shape.n_kv_heads, shape.head_dim, kv_dtype.elem));
+  if (graphs) {
+    kv.scratch_slot = capacity;
+    LLM_RETURN_IF_ERROR(model->set_cuda_graphs(
+        {.max_batch = config.graph_max_batch_size, .max_kv_len = max_req_total_len_}));
+  }
   runner_ = std::make_unique<ModelRunner>(std::move(model), std::move(kv), router_->req_to_token());
   {
     std::lock_guard lock(stats_mu_);

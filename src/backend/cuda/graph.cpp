@@ -36,7 +36,7 @@ core::Result<Graph> Graph::capture(cudaStream_t stream, const std::function<core
     }
   } guard{graph};
   if (!body_status.ok()) {
-    cudaGetLastError();  // a failed capture leaves a sticky-free error behind; clear it
+    cudaGetLastError();  // clear the (non-sticky) error an invalidated capture leaves behind
     return core::Status(body_status.code(),
                         "during CUDA graph capture: " + std::string(body_status.message()));
   }
