@@ -87,6 +87,8 @@ class LlamaModel final : public Model {
   Status to_device(core::Device device) override;
   core::Device device() const override { return ws_.device(); }
   Status set_cuda_graphs(const CudaGraphOptions& opts) override;
+  Status start_forward(const StepBatch& batch, KvStorage& kv, Tensor& logits) override;
+  Status finish_forward() override { return graphs_.finish(); }
   CudaGraphStats cuda_graph_stats() const override { return graphs_.stats(); }
   core::DType activation_dtype() const override { return ws_.act_dtype(); }
 
@@ -106,6 +108,8 @@ class LlamaModel final : public Model {
   // the normed hidden states [n_tokens, hidden] (a view of ws). Capture-safe on CUDA.
   Result<Tensor> run_layers(const StepBatch& batch, KvStorage& kv, Workspace& ws,
                             const LayerObserver& observer);
+  // The decode-graph body: run_layers, then logits for every row.
+  DecodeGraphs::Body graph_body(KvStorage& kv);
 };
 
 Result<std::unique_ptr<Model>> LlamaModel::load(const loader::ModelConfig& cfg,
@@ -292,18 +296,26 @@ Result<Tensor> LlamaModel::run_layers(const StepBatch& batch, KvStorage& kv, Wor
   return normed;
 }
 
+DecodeGraphs::Body LlamaModel::graph_body(KvStorage& kv) {
+  return [this, &kv](const StepBatch& staged, Workspace& ws, Tensor& out) -> Status {
+    LLM_ASSIGN_OR_RETURN(Tensor normed, run_layers(staged, kv, ws, {}));
+    return ops::matmul(normed, lm_head_, Tensor(), out);  // every row: decode wants them all
+  };
+}
+
+Status LlamaModel::start_forward(const StepBatch& batch, KvStorage& kv, Tensor& logits) {
+  if (kv.layers.size() == layers_.size() && graphs_.accepts(batch, kv))
+    return graphs_.start(batch, kv, graph_body(kv), logits);
+  return forward(batch, kv, logits, {});
+}
+
 Status LlamaModel::forward(const StepBatch& host_batch, KvStorage& kv, Tensor& logits,
                            const LayerObserver& observer) {
   if (kv.layers.size() != layers_.size())
     return core::internal_error("KV storage has {} layers, model has {}", kv.layers.size(),
                                 layers_.size());
-  if (!observer && graphs_.accepts(host_batch, kv)) {
-    auto body = [&](const StepBatch& staged, Workspace& ws, Tensor& out) -> Status {
-      LLM_ASSIGN_OR_RETURN(Tensor normed, run_layers(staged, kv, ws, {}));
-      return ops::matmul(normed, lm_head_, Tensor(), out);  // every row: decode wants them all
-    };
-    return graphs_.run(host_batch, kv, body, logits);
-  }
+  if (!observer && graphs_.accepts(host_batch, kv))
+    return graphs_.run(host_batch, kv, graph_body(kv), logits);
   graphs_.note_eager_step();
   LLM_ASSIGN_OR_RETURN(const StepBatch batch,
                        stage_step(host_batch, shape_.vocab, kv.capacity, ws_));

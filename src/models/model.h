@@ -92,6 +92,16 @@ class Model {
   // logits: [batch.logit_rows.size(), vocab] f32, allocated by the caller.
   virtual Status forward(const StepBatch& batch, KvStorage& kv, Tensor& logits,
                          const LayerObserver& observer = {}) = 0;
+  // forward() in two halves, so the host can prepare the next step while the device runs
+  // this one: start_forward() returns once the step is queued, finish_forward() waits for
+  // the logits; until then `logits` (page-locked for an asynchronous copy: ops::empty_pinned)
+  // and `kv` must stay untouched, and each start is finished before the next one. By default,
+  // and for steps a model cannot queue (everything but LLaMA-family CUDA-graph decode steps
+  // for now), start_forward() runs the whole step.
+  virtual Status start_forward(const StepBatch& batch, KvStorage& kv, Tensor& logits) {
+    return forward(batch, kv, logits);
+  }
+  virtual Status finish_forward() { return {}; }
   // Bytes of weights (for the bandwidth bound and memory sizing), as stored on the device.
   virtual int64_t weight_bytes() const = 0;
 

@@ -1,6 +1,7 @@
 // src/ops/device_ops.cpp — tensor placement: device allocation, host<->device copies with
 // float conversion, the current CUDA stream and device memory info (see ops.h). Without
 // LIGHTLLM_CUDA every CUDA request is an unimplemented error and CPU requests still work.
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -78,6 +79,16 @@ Status cuda_mem_info(int64_t* free_bytes, int64_t* total_bytes) {
   *free_bytes = static_cast<int64_t>(f);
   *total_bytes = static_cast<int64_t>(t);
   return {};
+}
+
+core::Result<Tensor> empty_pinned(const core::Shape& shape, DType dtype) {
+  const size_t bytes =
+      std::max<size_t>(static_cast<size_t>(shape.numel()) * core::dtype_size(dtype), 1);
+  void* p = nullptr;
+  LLM_CUDA_RETURN_IF_ERROR(cudaHostAlloc(&p, bytes, cudaHostAllocDefault));
+  std::memset(p, 0, bytes);
+  std::shared_ptr<void> owner(p, [](void* q) { cudaFreeHost(q); });
+  return Tensor::view(p, shape, dtype, Device::cpu, owner);
 }
 
 core::Result<Tensor> empty_on(Device device, const core::Shape& shape, DType dtype) {
@@ -174,6 +185,10 @@ Status cuda_synchronize() {
 }
 Status cuda_mem_info(int64_t*, int64_t*) {
   return core::unimplemented("CUDA backend not built");
+}
+
+core::Result<Tensor> empty_pinned(const core::Shape& shape, DType dtype) {
+  return Tensor::empty(shape, dtype);
 }
 
 core::Result<Tensor> empty_on(Device device, const core::Shape& shape, DType dtype) {

@@ -167,6 +167,9 @@ Status cuda_synchronize();
 // Free and total memory of the current CUDA device.
 Status cuda_mem_info(int64_t* free_bytes, int64_t* total_bytes);
 
+// A new zero-filled host tensor in page-locked memory (cudaHostAlloc) when the CUDA backend
+// is built, so device->host copies into it can be asynchronous; else Tensor::empty.
+core::Result<Tensor> empty_pinned(const core::Shape& shape, core::DType dtype);
 // A new zero-filled tensor on `device` (CPU: Tensor::empty; CUDA: cudaMalloc, freed with the
 // last copy of the tensor).
 core::Result<Tensor> empty_on(core::Device device, const core::Shape& shape, core::DType dtype);

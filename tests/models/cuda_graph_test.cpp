@@ -34,7 +34,9 @@ TEST(GraphBuckets, BatchSizesAscendEndAtTheMaxAndCoverEveryBatch) {
       // b is the smallest captured size that fits n
       EXPECT_TRUE(std::find(sizes.begin(), sizes.end(), b) != sizes.end());
       for (int s : sizes) {
-        if (s >= n) EXPECT_LE(b, s);
+        if (s >= n) {
+          EXPECT_LE(b, s);
+        }
       }
     }
     EXPECT_EQ(models::graph_padded_batch(sizes, max + 1), 0);

@@ -4,6 +4,7 @@
 #include <span>
 
 #include "engine/sampling/sampling_state.h"
+#include "ops/ops.h"
 
 namespace lightllm::engine {
 
@@ -14,9 +15,13 @@ ModelRunner::ModelRunner(std::unique_ptr<models::Model> model, models::KvStorage
       builder_(req_to_token.data(), req_to_token.max_len()) {}
 
 core::Result<StepResult> ModelRunner::execute(const StepPlan& plan) {
-  StepResult result;
-  result.step_id = plan.step_id;
-  if (plan.empty()) return result;
+  LLM_RETURN_IF_ERROR(start(plan));
+  return finish(plan);
+}
+
+core::Status ModelRunner::start(const StepPlan& plan) {
+  if (started_) return core::internal_error("runner: start() before finish() of the last step");
+  if (plan.empty()) return {};
 
   // A decode token still "pending" is the sequence's latest sample (see step.h).
   input_ids_ = plan.input_ids;
@@ -37,15 +42,33 @@ core::Result<StepResult> ModelRunner::execute(const StepPlan& plan) {
   const models::StepBatch& batch = builder_.build(segments_);
 
   const int64_t vocab = model_->shape().vocab;
-  if (!logits_.defined() || logits_.dim(0) < n_sampled)
-    logits_ = core::Tensor::empty({std::max<int64_t>(n_sampled, 8), vocab}, core::DType::f32);
-  core::Tensor logits = logits_.rows(0, n_sampled);
-  LLM_RETURN_IF_ERROR(model_->forward(batch, kv_, logits));
+  if (!logits_.defined() || logits_.dim(0) < n_sampled) {
+    const core::Shape shape{std::max<int64_t>(n_sampled, 8), vocab};
+    if (model_->device() == core::Device::cuda) {
+      LLM_ASSIGN_OR_RETURN(logits_, ops::empty_pinned(shape, core::DType::f32));
+    } else {
+      logits_ = core::Tensor::empty(shape, core::DType::f32);
+    }
+  }
+  step_logits_ = logits_.rows(0, n_sampled);
+  LLM_RETURN_IF_ERROR(model_->start_forward(batch, kv_, step_logits_));
+  started_ = true;
+  return {};
+}
 
+core::Result<StepResult> ModelRunner::finish(const StepPlan& plan) {
+  StepResult result;
+  result.step_id = plan.step_id;
+  if (plan.empty()) return result;
+  if (!started_) return core::internal_error("runner: finish() without start()");
+  started_ = false;
+  LLM_RETURN_IF_ERROR(model_->finish_forward());
+
+  const int64_t vocab = model_->shape().vocab;
   int64_t row = 0;
   for (const StepEntry& e : plan.entries) {
     if (!e.sample) continue;
-    std::span<const float> r(logits.data<float>() + row * vocab, static_cast<size_t>(vocab));
+    std::span<const float> r(step_logits_.data<float>() + row * vocab, static_cast<size_t>(vocab));
     sampling::SampleOutput out = sampler_.sample(r, *e.sampling);
     result.sampled.push_back({.seq_id = e.seq_id,
                               .token = out.token,

@@ -12,6 +12,7 @@
 #include "ops/ops.h"
 
 #if LIGHTLLM_CUDA
+#include "backend/cuda/cuda_check.h"
 #include "backend/cuda/graph.h"
 #include "backend/cuda/stream.h"
 #endif
@@ -104,6 +105,8 @@ struct DecodeGraphs::Impl {
 #if LIGHTLLM_CUDA
   backend::cuda::Stream stream;
   backend::cuda::Event before, after;  // orders the graph stream after / before the caller's
+  backend::cuda::Event done;           // the logits copy of a started step
+  bool pending = false;                // a started step's logits are still being copied
   Tensor inputs;                       // i32 [layout.total()]
   Tensor logits;                       // f32 [max_batch, vocab]
   Tensor decode_ws;                    // i8 [bytes] decode-attention partials
@@ -142,6 +145,7 @@ struct DecodeGraphs::Impl {
     LLM_ASSIGN_OR_RETURN(stream, backend::cuda::Stream::create());
     LLM_ASSIGN_OR_RETURN(before, backend::cuda::Event::create(/*timing=*/false));
     LLM_ASSIGN_OR_RETURN(after, backend::cuda::Event::create(/*timing=*/false));
+    LLM_ASSIGN_OR_RETURN(done, backend::cuda::Event::create(/*timing=*/false));
     LLM_ASSIGN_OR_RETURN(inputs,
                          ops::empty_on(core::Device::cuda, {layout.total()}, core::DType::i32));
     LLM_ASSIGN_OR_RETURN(logits, ops::empty_on(core::Device::cuda, {layout.max_batch, shape.vocab},
@@ -238,7 +242,31 @@ struct DecodeGraphs::Impl {
     return {};
   }
 
-  Status run(const StepBatch& batch, KvStorage& kv, const Body& body, Tensor& logits_host) {
+  // logits rows [0, n) to the host: queued when `host` is page-locked (finish() waits),
+  // else synchronous.
+  Status copy_out(int n, Tensor& host) {
+    Tensor rows = logits.rows(0, n);
+    cudaPointerAttributes attr{};
+    const bool pinned = cudaPointerGetAttributes(&attr, host.raw()) == cudaSuccess &&
+                        attr.type == cudaMemoryTypeHost;
+    cudaGetLastError();  // older runtimes report unregistered host memory as an error
+    if (!pinned || host.numel() != rows.numel() || host.dtype() != core::DType::f32)
+      return ops::copy_to_host_f32(rows, host);  // synchronizes the graph stream
+    LLM_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(host.raw(), rows.raw(), rows.nbytes(),
+                                             cudaMemcpyDeviceToHost, stream.get()));
+    LLM_RETURN_IF_ERROR(done.record(stream.get()));
+    pending = true;
+    return {};
+  }
+
+  Status finish() {
+    if (!pending) return {};
+    pending = false;
+    return done.synchronize();
+  }
+
+  Status start(const StepBatch& batch, KvStorage& kv, const Body& body, Tensor& logits_host) {
+    if (pending) return core::internal_error("DecodeGraphs: start() before the last finish()");
     if (!inputs.defined()) LLM_RETURN_IF_ERROR(allocate());
     StreamScope scope(*this);
     LLM_RETURN_IF_ERROR(scope.enter());
@@ -261,8 +289,7 @@ struct DecodeGraphs::Impl {
         LLM_WARN("CUDA graphs turned off for this model: {}", graph.status().to_string());
         enabled = false;
         ++stats.eager_steps;
-        Tensor rows = logits.rows(0, n);
-        return ops::copy_to_host_f32(rows, logits_host);
+        return copy_out(n, logits_host);
       }
       LLM_DEBUG("CUDA graph captured for batch {} (of {} requests), kv bucket {}: {} nodes", padded,
                 n, kv_bucket, graph->node_count());
@@ -271,12 +298,14 @@ struct DecodeGraphs::Impl {
     }
     LLM_RETURN_IF_ERROR(it->second.launch(stream.get()));
     ++stats.replays;
-    Tensor rows = logits.rows(0, n);
-    return ops::copy_to_host_f32(rows, logits_host);  // synchronizes the graph stream
+    return copy_out(n, logits_host);
   }
 #else
-  Status run(const StepBatch&, KvStorage&, const Body&, Tensor&) {
+  Status start(const StepBatch&, KvStorage&, const Body&, Tensor&) {
     return core::unimplemented("CUDA graphs: this build has no CUDA backend");
+  }
+  Status finish() {
+    return {};
   }
 #endif
 };
@@ -310,8 +339,18 @@ bool DecodeGraphs::accepts(const StepBatch& batch, const KvStorage& kv) const {
 }
 
 Status DecodeGraphs::run(const StepBatch& batch, KvStorage& kv, const Body& body, Tensor& logits) {
-  if (!accepts(batch, kv)) return core::internal_error("DecodeGraphs::run: step not accepted");
-  return impl_->run(batch, kv, body, logits);
+  LLM_RETURN_IF_ERROR(start(batch, kv, body, logits));
+  return finish();
+}
+
+Status DecodeGraphs::start(const StepBatch& batch, KvStorage& kv, const Body& body,
+                           Tensor& logits) {
+  if (!accepts(batch, kv)) return core::internal_error("DecodeGraphs::start: step not accepted");
+  return impl_->start(batch, kv, body, logits);
+}
+
+Status DecodeGraphs::finish() {
+  return impl_->finish();
 }
 
 void DecodeGraphs::note_eager_step() {

@@ -11,9 +11,10 @@
 //           activations sized once for max_batch rows and then frozen.
 // Per step the host validates and packs the inputs (pack_step's checks), copies the header
 // (one copy) and the requests' req_to_token rows (one pitched copy) into them, launches the
-// graph and copies the n real logits rows back. Padding rows feed token 0 at position 0,
-// write their K/V to the scratch slot and attend to it alone (kv_len 1); their logits are
-// ignored. All of it runs on a stream owned here, ordered after and before the caller's
+// graph and copies the n real logits rows back (asynchronously into page-locked logits,
+// waited for by finish(), so the host can prepare the next step meanwhile). Padding rows feed token
+// 0 at position 0, write their K/V to the scratch slot and attend to it alone (kv_len 1); their
+// logits are ignored. All of it runs on a stream owned here, ordered after and before the caller's
 // current stream by events.
 //
 // Capture is lazy: the first step of a (B, K) runs the forward eagerly once on the graph
@@ -107,6 +108,12 @@ class DecodeGraphs {
   bool accepts(const StepBatch& batch, const KvStorage& kv) const;
   // Runs an accepted step; logits: [n_reqs, vocab] f32 on the host.
   Status run(const StepBatch& batch, KvStorage& kv, const Body& body, Tensor& logits);
+  // The same in two halves: start() queues the step and returns without waiting when
+  // `logits` is page-locked (ops::empty_pinned; the copy back is then asynchronous too);
+  // finish() waits for the logits. `logits` must stay untouched in between, and every start()
+  // is followed by its finish() before the next start().
+  Status start(const StepBatch& batch, KvStorage& kv, const Body& body, Tensor& logits);
+  Status finish();
 
   // Counts an eager step taken while graphs are enabled (for the stats).
   void note_eager_step();
