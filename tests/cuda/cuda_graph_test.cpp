@@ -9,7 +9,9 @@
 // GEMM and its kv-length bucket may change the summation order), and the greedy token must be
 // the same wherever the eager top-2 margin exceeds kTieMargin. A last phase with a 300-token
 // prompt runs the second kv-length bucket (512). The graph copy must really have
-// replayed graphs (stats), except for dynamic-NTK rope, where graphs stay off.
+// replayed graphs (stats), except for dynamic-NTK rope, where graphs stay off. Every other
+// step of the graph copy runs through start_forward/finish_forward into page-locked logits
+// (the asynchronous path the engine's runner takes).
 #include <algorithm>
 #include <filesystem>
 #include <iostream>
@@ -20,6 +22,7 @@
 
 #include "models/model.h"
 #include "models/step_batch_builder.h"
+#include "ops/ops.h"
 
 using namespace lightllm;
 namespace fs = std::filesystem;
@@ -112,10 +115,21 @@ class Driver {
     const models::StepBatch& batch = builder_.build(segs);
     const int64_t n = static_cast<int64_t>(order.size()), vocab = eager_.shape().vocab;
     core::Tensor le = core::Tensor::empty({n, vocab}, core::DType::f32);
-    core::Tensor lg = core::Tensor::empty({n, vocab}, core::DType::f32);
     auto st = eager_.forward(batch, kv_eager_, le);
     ASSERT_TRUE(st.ok()) << st.to_string();
-    st = graphed_.forward(batch, kv_graph_, lg);
+    // Odd steps take the asynchronous path (start/finish into page-locked logits).
+    core::Tensor lg;
+    if (steps_ % 2 == 1) {
+      auto pinned = ops::empty_pinned({n, vocab}, core::DType::f32);
+      ASSERT_TRUE(pinned.ok()) << pinned.status().to_string();
+      lg = std::move(pinned).value();
+      st = graphed_.start_forward(batch, kv_graph_, lg);
+      ASSERT_TRUE(st.ok()) << st.to_string();
+      st = graphed_.finish_forward();
+    } else {
+      lg = core::Tensor::empty({n, vocab}, core::DType::f32);
+      st = graphed_.forward(batch, kv_graph_, lg);
+    }
     ASSERT_TRUE(st.ok()) << st.to_string();
     for (int64_t r = 0; r < n; ++r) {
       const float* e = le.data<float>() + r * vocab;

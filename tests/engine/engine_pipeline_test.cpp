@@ -59,6 +59,9 @@ TEST_P(PipelinedEngine, OutputsEqualTheOneStepAtATimeEngineAndThePoolDrains) {
   const EngineStats s = wait_idle(*engine);
   EXPECT_EQ(s.kv_used, 0) << c.name;
   EXPECT_EQ(s.running + s.waiting + s.paused, 0) << c.name;
+  if (c.max_total_token_num > 0) {
+    EXPECT_GT(s.pauses, 0u) << c.name << ": the pool never ran out";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Engine, PipelinedEngine,
