@@ -42,15 +42,27 @@ core::Status ModelRunner::start(const StepPlan& plan) {
   const models::StepBatch& batch = builder_.build(segments_);
 
   const int64_t vocab = model_->shape().vocab;
-  if (!logits_.defined() || logits_.dim(0) < n_sampled) {
-    const core::Shape shape{std::max<int64_t>(n_sampled, 8), vocab};
-    if (model_->device() == core::Device::cuda) {
-      LLM_ASSIGN_OR_RETURN(logits_, ops::empty_pinned(shape, core::DType::f32));
-    } else {
-      logits_ = core::Tensor::empty(shape, core::DType::f32);
-    }
+  const bool on_cuda = model_->device() == core::Device::cuda;
+  if (on_cuda) {
+    // Counter-based draws on both paths, so a step's fallback to the host keeps a seeded
+    // sequence's tokens (sampling_state.h).
+    for (const StepEntry& e : plan.entries)
+      if (e.sample) e.sampling->counter_rng = true;
   }
-  step_logits_ = logits_.rows(0, n_sampled);
+  device_step_ = on_cuda && device_sampling_ && n_sampled > 0 && DeviceSampler::covers(plan);
+  if (device_step_) {
+    LLM_ASSIGN_OR_RETURN(step_logits_, device_sampler_.logits(n_sampled, vocab));
+  } else {
+    if (!logits_.defined() || logits_.dim(0) < n_sampled) {
+      const core::Shape shape{std::max<int64_t>(n_sampled, 8), vocab};
+      if (on_cuda) {
+        LLM_ASSIGN_OR_RETURN(logits_, ops::empty_pinned(shape, core::DType::f32));
+      } else {
+        logits_ = core::Tensor::empty(shape, core::DType::f32);
+      }
+    }
+    step_logits_ = logits_.rows(0, n_sampled);
+  }
   LLM_RETURN_IF_ERROR(model_->start_forward(batch, kv_, step_logits_));
   started_ = true;
   return {};
@@ -63,6 +75,10 @@ core::Result<StepResult> ModelRunner::finish(const StepPlan& plan) {
   if (!started_) return core::internal_error("runner: finish() without start()");
   started_ = false;
   LLM_RETURN_IF_ERROR(model_->finish_forward());
+  if (device_step_) {
+    LLM_RETURN_IF_ERROR(device_sampler_.sample(plan, step_logits_, result));
+    return result;
+  }
 
   const int64_t vocab = model_->shape().vocab;
   int64_t row = 0;

@@ -115,6 +115,8 @@ Status lm_head_rows(const Tensor& hidden, const std::vector<int32_t>& rows, cons
     LLM_RETURN_IF_ERROR(ops::copy_to_device(rows_host, rows_dev));
     Tensor last = ws.get(Buf::last_rows, {n, h});
     LLM_RETURN_IF_ERROR(ops::embedding(hidden, rows_dev, last));
+    // Logits wanted on the device (device sampling): the GEMM writes them there directly.
+    if (logits.device() == core::Device::cuda) return ops::matmul(last, lm_head, Tensor(), logits);
     Tensor dev_logits = ws.get(Buf::logits, {n, lm_head.dim(0)}, core::DType::f32);
     LLM_RETURN_IF_ERROR(ops::matmul(last, lm_head, Tensor(), dev_logits));
     return ops::copy_to_host_f32(dev_logits, logits);

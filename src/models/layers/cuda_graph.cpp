@@ -242,10 +242,18 @@ struct DecodeGraphs::Impl {
     return {};
   }
 
-  // logits rows [0, n) to the host: queued when `host` is page-locked (finish() waits),
-  // else synchronous.
+  // logits rows [0, n) to `host`: queued when it is page-locked (finish() waits), else
+  // synchronous; a device tensor (device sampling) gets a device copy, ordered before the
+  // caller's later work by the stream scope.
   Status copy_out(int n, Tensor& host) {
     Tensor rows = logits.rows(0, n);
+    if (host.device() == core::Device::cuda) {  // device logits (device sampling)
+      if (host.numel() != rows.numel() || host.dtype() != core::DType::f32)
+        return core::invalid_argument("graph step: logits {} for {}", host.describe(),
+                                      rows.describe());
+      return LLM_CUDA_CHECK(cudaMemcpyAsync(host.raw(), rows.raw(), rows.nbytes(),
+                                            cudaMemcpyDeviceToDevice, stream.get()));
+    }
     cudaPointerAttributes attr{};
     const bool pinned = cudaPointerGetAttributes(&attr, host.raw()) == cudaSuccess &&
                         attr.type == cudaMemoryTypeHost;

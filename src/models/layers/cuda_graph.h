@@ -106,7 +106,7 @@ class DecodeGraphs {
   // True when `batch` on `kv` runs from a graph: enabled, kv has a scratch slot, a graph
   // decode step of at most max_batch requests whose kv lengths fit the stride.
   bool accepts(const StepBatch& batch, const KvStorage& kv) const;
-  // Runs an accepted step; logits: [n_reqs, vocab] f32 on the host.
+  // Runs an accepted step; logits: [n_reqs, vocab] f32 on the host (or on the device).
   Status run(const StepBatch& batch, KvStorage& kv, const Body& body, Tensor& logits);
   // The same in two halves: start() queues the step and returns without waiting when
   // `logits` is page-locked (ops::empty_pinned; the copy back is then asynchronous too);
