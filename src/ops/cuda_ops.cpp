@@ -16,6 +16,7 @@
 #include "backend/cuda/graph.h"
 #include "kernels/cuda/activation.h"
 #include "kernels/cuda/decode_attention.h"
+#include "kernels/cuda/elementwise.h"
 #include "kernels/cuda/embedding.h"
 #include "kernels/cuda/gemm_lt.h"
 #include "kernels/cuda/kv_scatter.h"
@@ -183,6 +184,38 @@ Status layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, flo
                                   ctx().stream);
 }
 
+Status head_layer_norm(Tensor& x, const Tensor& weight, float eps) {
+  constexpr std::string_view op = "head_layer_norm";
+  LLM_RETURN_IF_ERROR(check_tensor(op, {"x", x}, 3));
+  LLM_RETURN_IF_ERROR(check_tensor(op, {"weight", weight}, 2));
+  LLM_RETURN_IF_ERROR(check_dim(op, {"weight", weight}, 0, x.dim(1), "heads of x"));
+  LLM_RETURN_IF_ERROR(check_dim(op, {"weight", weight}, 1, x.dim(2), "head_dim of x"));
+  LLM_RETURN_IF_ERROR(check_act(op, {"weight", weight}, x.dtype()));
+  LLM_RETURN_IF_ERROR(check_device(op, {{"x", x}, {"weight", weight}}));
+  // Rows are the (token, head) pairs; row r takes weight row r % heads.
+  return kernels::cuda::layernorm({.dtype = x.dtype(),
+                                   .x = x.raw(),
+                                   .weight = weight.raw(),
+                                   .bias = nullptr,
+                                   .out = x.raw(),
+                                   .n_tokens = x.dim(0) * x.dim(1),
+                                   .hidden = x.dim(2),
+                                   .eps = eps,
+                                   .weight_rows = x.dim(1)},
+                                  ctx().stream);
+}
+
+Status add(Tensor& acc, const Tensor& x) {
+  constexpr std::string_view op = "add";
+  LLM_RETURN_IF_ERROR(check_tensor_any_rank(op, {"acc", acc}));
+  LLM_RETURN_IF_ERROR(check_same_shape(op, {"acc", acc}, {"x", x}));
+  LLM_RETURN_IF_ERROR(check_act(op, {"acc", acc}, acc.dtype()));
+  LLM_RETURN_IF_ERROR(check_act(op, {"x", x}, acc.dtype()));
+  LLM_RETURN_IF_ERROR(check_device(op, {{"acc", acc}, {"x", x}}));
+  return kernels::cuda::add_inplace(
+      {.dtype = acc.dtype(), .acc = acc.raw(), .x = x.raw(), .n = acc.numel()}, ctx().stream);
+}
+
 Status matmul(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& out) {
   constexpr std::string_view op = "matmul";
   LLM_RETURN_IF_ERROR(check_tensor(op, {"x", x}, 2));
@@ -219,21 +252,35 @@ Status matmul(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& out)
 
 Status gated(const Tensor& gate, const Tensor& up, bool silu, bool tanh_approx, Tensor& out) {
   const std::string_view op = silu ? "silu_mul" : "gelu_mul";
-  if (!silu && !tanh_approx) return core::unimplemented("gelu_mul: erf GELU on CUDA");
   LLM_RETURN_IF_ERROR(check_tensor(op, {"gate", gate}, 2));
   LLM_RETURN_IF_ERROR(check_same_shape(op, {"gate", gate}, {"up", up}));
   LLM_RETURN_IF_ERROR(check_same_shape(op, {"gate", gate}, {"out", out}));
   for (const Arg& a : {Arg{"up", up}, Arg{"out", out}})
     LLM_RETURN_IF_ERROR(check_act(op, a, gate.dtype()));
   LLM_RETURN_IF_ERROR(check_device(op, {{"gate", gate}, {"up", up}, {"out", out}}));
-  return kernels::cuda::gated_activation(
-      {.dtype = gate.dtype(),
-       .in = gate.raw(),
-       .up = up.raw(),
-       .out = out.raw(),
-       .n_tokens = gate.dim(0),
-       .inter = gate.dim(1),
-       .act = silu ? kernels::cuda::GatedAct::silu : kernels::cuda::GatedAct::gelu_tanh},
+  return kernels::cuda::gated_activation({.dtype = gate.dtype(),
+                                          .in = gate.raw(),
+                                          .up = up.raw(),
+                                          .out = out.raw(),
+                                          .n_tokens = gate.dim(0),
+                                          .inter = gate.dim(1),
+                                          .act = silu          ? kernels::cuda::GatedAct::silu
+                                                 : tanh_approx ? kernels::cuda::GatedAct::gelu_tanh
+                                                               : kernels::cuda::GatedAct::gelu_erf},
+                                         ctx().stream);
+}
+
+Status gelu(Tensor& x, bool tanh_approx) {
+  constexpr std::string_view op = "gelu";
+  LLM_RETURN_IF_ERROR(check_tensor_any_rank(op, {"x", x}));
+  LLM_RETURN_IF_ERROR(check_act(op, {"x", x}, x.dtype()));
+  LLM_RETURN_IF_ERROR(check_device(op, {{"x", x}}));
+  return kernels::cuda::activation(
+      {.dtype = x.dtype(),
+       .x = x.raw(),
+       .out = x.raw(),
+       .n = x.numel(),
+       .act = tanh_approx ? kernels::cuda::GatedAct::gelu_tanh : kernels::cuda::GatedAct::gelu_erf},
       ctx().stream);
 }
 
@@ -295,8 +342,30 @@ Status rope(Tensor& q, Tensor& k, const Tensor& positions, const std::vector<flo
                                 .head_dim = static_cast<int>(q.dim(2)),
                                 .rotary_dim = cfg.rotary_dim,
                                 .style = cfg.interleaved ? kernels::cuda::RotaryStyle::interleaved
-                                                         : kernels::cuda::RotaryStyle::rotate_half},
+                                                         : kernels::cuda::RotaryStyle::rotate_half,
+                                .attention_factor = static_cast<float>(cfg.attention_factor)},
                                c.stream);
+}
+
+Status logn_scale(Tensor& q, const Tensor& positions, int64_t seq_length) {
+  constexpr std::string_view op = "logn_scale";
+  LLM_RETURN_IF_ERROR(check_tensor_any_rank(op, {"q", q}));
+  LLM_RETURN_IF_ERROR(check_act(op, {"q", q}, q.dtype()));
+  LLM_RETURN_IF_ERROR(check_tensor(op, {"positions", positions}, 1));
+  LLM_RETURN_IF_ERROR(check_dtype(op, {"positions", positions}, {DType::i32}));
+  LLM_RETURN_IF_ERROR(check_dim(op, {"positions", positions}, 0, q.dim(0), "n_tokens of q"));
+  LLM_RETURN_IF_ERROR(check_device(op, {{"q", q}, {"positions", positions}}));
+  if (seq_length <= 1)
+    return core::invalid_argument("logn_scale: seq_length = {} must be > 1", seq_length);
+  const int64_t n = q.dim(0);
+  if (n == 0) return {};
+  return kernels::cuda::logn_scale({.dtype = q.dtype(),
+                                    .q = q.raw(),
+                                    .positions = positions.data<int32_t>(),
+                                    .n_tokens = n,
+                                    .row_len = q.numel() / n,
+                                    .seq_length = seq_length},
+                                   ctx().stream);
 }
 
 namespace {

@@ -42,6 +42,15 @@ Status add_rms_norm(Tensor& residual, const Tensor& x, const Tensor& weight, flo
 Status layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps,
                   Tensor& out);
 
+// Per-head LayerNorm in place (StableLM qk_layernorm, Cohere use_qk_norm): every head of every
+// token is normalized over head_dim with that head's own weight, no bias.
+// x: [n_tokens, heads, head_dim] f32; weight: [heads, head_dim] f32.
+Status head_layer_norm(Tensor& x, const Tensor& weight, float eps);
+
+// acc += x, elementwise (the residual add). acc, x: same shape, f32 (CUDA: the activation
+// dtype, the sum rounded once). x must not overlap acc.
+Status add(Tensor& acc, const Tensor& x);
+
 // nn.Linear: out[m, n] = sum_k x[m, k] * w[n, k] + bias[n].
 // x: [m, k] f32; w: [n, k] f32|bf16|f16; bias: [n] (optional, undefined Tensor = none);
 // out: [m, n] f32. Parallel over cores (OpenMP); bf16 weights use AVX-512 BF16 dot products
@@ -92,6 +101,11 @@ std::vector<float> rope_inv_freq(const RopeConfig& cfg, int64_t seq_len);
 // by cfg.attention_factor.
 Status rope(Tensor& q, Tensor& k, const Tensor& positions, const std::vector<float>& inv_freq,
             const RopeConfig& cfg);
+
+// Qwen v1 use_logn_attn: q[t] *= log(positions[t] + 1) / log(seq_length) when
+// positions[t] + 1 > seq_length (factor computed in f64, rounded to f32), in place.
+// q: [n_tokens, ...] f32; positions: [n_tokens] i32; seq_length > 1.
+Status logn_scale(Tensor& q, const Tensor& positions, int64_t seq_length);
 
 // --- KV cache and attention over token slots (Token Attention, DESIGN.md §3) ---------------
 

@@ -1,9 +1,12 @@
-// The model path on CUDA (ctest label `cuda`): the same LLaMA-family code (src/models/llama.cpp
-// + layers/) with --device cuda, i.e. weights uploaded to the GPU, bf16/f16 activations and KV,
-// the CUDA ops (cuBLASLt GEMMs, our norm/rotary/activation/KV-scatter kernels, split-K decode
-// attention for decode-only steps and FA2 prefill attention for the others).
+// The model path on CUDA (ctest label `cuda`): the same model code as on the CPU (the LLaMA
+// family in src/models/llama.cpp; BLOOM, StarCoder, Phi-3, StableLM, Cohere, ChatGLM2/3 and
+// Qwen v1 through the generic decoder of layers/decoder.cpp) with --device cuda, i.e. weights
+// uploaded to the GPU, bf16/f16 activations and KV, the CUDA ops (cuBLASLt GEMMs, our norm /
+// rotary / activation / residual-add / per-head-norm / log-n / KV-scatter kernels, split-K
+// decode attention for decode-only steps and FA2 prefill attention for the others).
 //  - Every golden model of tests/data/models (tools/goldens: tiny random HF models, f32 and
-//    bf16) against the transformers references of golden.json: logits of four prompts run as
+//    bf16), every family, nothing skipped (BLOOM needs ALiBi in the CUDA attention kernels),
+//    against the transformers references of golden.json: logits of four prompts run as
 //    one flat batch, the hidden state after each layer, and 32-token greedy continuations
 //    decoded together with KV slots in random order. f32 checkpoints run with bf16 weights on
 //    the GPU (rounded at upload) while HF computed them in f32; bf16 checkpoints compute in bf16

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "models/loader/model_config.h"
+#include "ops/ops.h"
 
 namespace lightllm::models {
 
@@ -127,6 +128,25 @@ Status lm_head_rows(const Tensor& hidden, const std::vector<int32_t>& rows, cons
                 static_cast<size_t>(h) * sizeof(float));
   }
   return ops::matmul(last, lm_head, Tensor(), logits);
+}
+
+core::DType device_act_dtype(core::DType weight_dtype) {
+  return weight_dtype == core::DType::f16 ? core::DType::f16 : core::DType::bf16;
+}
+
+Status WeightUploader::upload(Tensor& t) {
+  if (!t.defined()) return {};
+  auto key = std::make_tuple(static_cast<const void*>(t.raw()), t.shape().to_vector(), t.dtype());
+  auto it = done_.find(key);
+  if (it != done_.end()) {
+    t = it->second.second;
+    return {};
+  }
+  LLM_ASSIGN_OR_RETURN(Tensor dev, ops::to_device(t, device_, act_));
+  bytes_ += static_cast<int64_t>(dev.nbytes());
+  done_.emplace(std::move(key), std::make_pair(t, dev));
+  t = std::move(dev);
+  return {};
 }
 
 }  // namespace lightllm::models
