@@ -37,6 +37,13 @@ struct EngineConfig {
   // Start-up proof that the largest steps fit beside the KV pool (dummy steps; the pool shrinks
   // on out-of-memory): "auto" (on for cuda, off for cpu), "on", "off".
   std::string memory_check = "auto";
+  // CUDA graphs for decode steps of up to this many requests (larger ones run eagerly).
+  int graph_max_batch_size = 128;
+  bool disable_cuda_graph = false;
+  // Steps planned ahead: 2 plans step N+1 while step N runs on the device (its decode tokens
+  // are filled in when step N's samples are known); 0 = auto (2 on CUDA, 1 on the CPU, where
+  // the step runs on the planning thread and nothing would overlap).
+  int max_inflight_steps = 0;
 };
 
 enum class FinishReason { none, length, stop, eos, abort, error };

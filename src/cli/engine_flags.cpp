@@ -83,6 +83,12 @@ void add_engine_flags(CLI::App& cmd, EngineConfig& e) {
                  "on out-of-memory): auto (on for cuda), on, off")
       ->check(CLI::IsMember({"auto", "on", "off"}))
       ->capture_default_str();
+  cmd.add_option("--graph-max-batch-size", e.graph_max_batch_size,
+                 "CUDA: decode steps of up to this many requests replay a CUDA graph")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  cmd.add_flag("--disable-cuda-graph", e.disable_cuda_graph,
+               "CUDA: run every decode step eagerly (no CUDA graphs)");
 }
 
 void add_sampling_flags(CLI::App& cmd, SamplingParams& p) {

@@ -184,7 +184,15 @@ core::Status EngineImpl::start(const EngineConfig& config) {
   rc.router_max_new_token_len = config.router_max_new_token_len;
   rc.enable_prefix_cache = !config.disable_prefix_cache;
   rc.eos_token_ids = eos_ids_;
-  LLM_ASSIGN_OR_RETURN(PoolFit fit, allocate_pool(*model, rc, kv_dtype.elem));
+  rc.max_inflight_steps = config.max_inflight_steps > 0 ? config.max_inflight_steps
+                          : on_cuda                     ? 2
+                                                        : 1;
+  if (rc.max_inflight_steps > 2)
+    return core::invalid_argument("max_inflight_steps {}: at most 2 (plan one step ahead)",
+                                  config.max_inflight_steps);
+  // CUDA graphs: one extra slot, never given to a request, takes the padding rows' K/V.
+  const bool graphs = on_cuda && !config.disable_cuda_graph && config.graph_max_batch_size > 0;
+  LLM_ASSIGN_OR_RETURN(PoolFit fit, allocate_pool(*model, rc, kv_dtype.elem, graphs));
   if (fit.capacity != capacity)
     bound += fmt::format(", shrunk by the memory check from {}", capacity);
   capacity = rc.max_total_tokens = fit.capacity;
@@ -193,6 +201,9 @@ core::Status EngineImpl::start(const EngineConfig& config) {
       "bounded by {}",
       capacity, static_cast<double>(capacity) / static_cast<double>(max_req_total_len_),
       max_req_total_len_, core::dtype_name(kv_dtype.elem), per_token, bound);
+  if (graphs)
+    LLM_RETURN_IF_ERROR(model->set_cuda_graphs(
+        {.max_batch = config.graph_max_batch_size, .max_kv_len = max_req_total_len_}));
   router_ = std::make_unique<router::Router>(rc);
   runner_ =
       std::make_unique<ModelRunner>(std::move(model), std::move(fit.kv), router_->req_to_token());
@@ -211,7 +222,7 @@ core::Status EngineImpl::start(const EngineConfig& config) {
 
 core::Result<PoolFit> EngineImpl::allocate_pool(models::Model& model,
                                                 const router::RouterConfig& rc,
-                                                core::DType kv_elem) const {
+                                                core::DType kv_elem, bool scratch_slot) const {
   const router::RouterConfig resolved = router::resolve_router_config(rc);
   const models::ModelShape& shape = model.shape();
   const std::string& mode = config_.memory_check;
@@ -225,7 +236,8 @@ core::Result<PoolFit> EngineImpl::allocate_pool(models::Model& model,
       .limits = {.batch_max_tokens = resolved.batch_max_tokens,
                  .running_max_req_size = resolved.running_max_req_size,
                  .max_req_total_len = resolved.max_req_total_len},
-      .check = mode == "on" || (mode == "auto" && model.device() == core::Device::cuda)};
+      .check = mode == "on" || (mode == "auto" && model.device() == core::Device::cuda),
+      .scratch_slot = scratch_slot};
   return allocate_checked_pool(model, rc.max_total_tokens, req);
 }
 
@@ -316,10 +328,11 @@ void EngineImpl::router_loop() {
   // OpenMP's thread count is per calling thread: the model runs here, so set it here.
   if (config_.cpu_threads > 0) omp_set_num_threads(config_.cpu_threads);
   using Clock = std::chrono::steady_clock;
+  std::optional<StepPlan> running;  // started on the runner, not yet finished
   for (;;) {
     // Take new commands; wait for one only when there is nothing to run.
     std::vector<RouterCommand> cmds = router_queue_.drain();
-    if (cmds.empty() && !router_->has_work()) {
+    if (cmds.empty() && !router_->has_work() && !running) {
       auto cmd = router_queue_.pop();
       if (!cmd) break;  // closed and drained
       cmds.push_back(std::move(*cmd));
@@ -329,16 +342,58 @@ void EngineImpl::router_loop() {
     Clock::duration step_time{};
     for (RouterCommand& cmd : cmds) handle_command(cmd);
 
-    if (router_->has_work()) {
+    // Step N is started on the runner (queued on the device where the model can) and, with
+    // max_inflight_steps = 2, step N+1 is planned before N is finished and committed, then
+    // started at once: the device waits only for sampling, commit and the start itself.
+    core::Status st;
+    auto timed = [&](auto&& fn) {
+      const Clock::time_point s0 = Clock::now();
+      auto r = fn();
+      step_time += Clock::now() - s0;
+      return r;
+    };
+    if (!running && router_->has_work()) {
       core::Result<StepPlan> plan = router_->plan();
-      core::Status st = plan.status();
+      st = plan.status();
       if (st.ok() && !plan->empty()) {
-        const Clock::time_point s0 = Clock::now();
-        core::Result<StepResult> result = runner_->execute(*plan);
-        step_time = Clock::now() - s0;
-        st = result.ok() ? router_->commit(*result) : result.status();
+        st = timed([&] { return runner_->start(*plan); });
+        if (st.ok()) {
+          running = std::move(plan).value();
+        } else {
+          fail_running(st);
+          abandon(*plan);
+        }
+      } else if (!st.ok()) {
+        fail_running(st);
       }
-      if (!st.ok()) fail_running(st);
+    }
+    if (running) {
+      std::optional<StepPlan> next;
+      if (router_->config().max_inflight_steps > 1 && router_->has_work()) {
+        core::Result<StepPlan> plan = router_->plan();
+        st = plan.status();
+        if (st.ok() && !plan->empty()) next = std::move(plan).value();
+      }
+      core::Result<StepResult> result = timed([&] { return runner_->finish(*running); });
+      core::Status done = result.status();
+      const bool committed = done.ok();  // commit() retires the plan even when it fails
+      if (committed) done = router_->commit(*result);
+      if (!done.ok() || !st.ok()) {
+        fail_running(!done.ok() ? done : st);
+        if (!committed) abandon(*running);  // plans are committed in order: N, then N+1
+        if (next) abandon(*next);
+        next.reset();
+      }
+      running.reset();
+      if (next) {
+        st = timed([&] { return runner_->start(*next); });
+        if (st.ok()) {
+          running = std::move(next);
+        } else {
+          fail_running(st);
+          abandon(*next);
+        }
+      }
     }
     OutputBatch out;
     out.events = router_->take_events();
@@ -369,8 +424,20 @@ void EngineImpl::router_loop() {
     }
     // After the stats: a client that sees a final event also sees its slots released.
     if (!out.events.empty()) output_queue_.push(std::move(out));
-    if (router_queue_.closed() && router_->idle() && router_queue_.drain().empty()) break;
+    if (!running && router_queue_.closed() && router_->idle() && router_queue_.drain().empty())
+      break;
   }
+}
+
+void EngineImpl::abandon(const StepPlan& plan) {
+  // After fail_running every sequence of the plan is aborted: commit the plan with
+  // placeholder samples (ignored for finished sequences) so the router releases its slots.
+  StepResult r;
+  r.step_id = plan.step_id;
+  for (const StepEntry& e : plan.entries)
+    if (e.sample) r.sampled.push_back({.seq_id = e.seq_id, .token = 0});
+  core::Status st = router_->commit(r);
+  if (!st.ok()) LLM_ERROR("releasing failed step {}: {}", plan.step_id, st.to_string());
 }
 
 void EngineImpl::fail_running(const core::Status& st) {

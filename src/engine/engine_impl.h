@@ -6,10 +6,11 @@
 //                                                ModelRunner)
 //
 // Every stage is its own thread joined by BlockingQueues, so tokenizing and detokenizing
-// overlap the model step. The router thread is the only owner of scheduling state (Router)
-// and of the model (ModelRunner); the output thread is the only caller of callbacks. A
-// request's life: live_ entry at submit → sequences in the router → one final event per
-// completion → erased from live_ when all its completions have ended.
+// overlap the model step; on CUDA the router thread also plans step N+1 while the device runs
+// step N (max_inflight_steps = 2, see router_loop). The router thread is the only owner of
+// scheduling state (Router) and of the model (ModelRunner); the output thread is the only caller of
+// callbacks. A request's life: live_ entry at submit → sequences in the router → one final event
+// per completion → erased from live_ when all its completions have ended.
 #pragma once
 
 #include <atomic>
@@ -86,13 +87,15 @@ class EngineImpl final : public Engine {
   core::Status start(const EngineConfig& config);
   // The KV pool for rc.max_total_tokens slots, with the start-up memory check
   // (memory_check.h) when --memory-check says so; the pool may come back smaller.
+  // The KV pool (+ the CUDA-graph scratch slot when `scratch_slot`), proven by the memory check.
   core::Result<PoolFit> allocate_pool(models::Model& model, const router::RouterConfig& rc,
-                                      core::DType kv_elem) const;
+                                      core::DType kv_elem, bool scratch_slot) const;
   void tokenizer_loop();
   void router_loop();
   void output_loop();
   void handle_command(RouterCommand& cmd);
   void fail_running(const core::Status& st);
+  void abandon(const StepPlan& plan);
   void emit_output(const router::SeqEvent& ev);
   void fail_request(const std::shared_ptr<Request>& req, FinishReason reason,
                     const std::string& message);

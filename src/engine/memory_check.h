@@ -80,6 +80,9 @@ struct PoolRequest {
   core::DType dtype = core::DType::bf16;  // KV element type
   StepLimits limits;
   bool check = true;
+  // One slot beyond `capacity` that no request gets (KvStorage::scratch_slot): the CUDA-graph
+  // padding rows write their K/V there.
+  bool scratch_slot = false;
   FitOptions fit;
 };
 core::Result<PoolFit> allocate_checked_pool(models::Model& model, int64_t capacity,

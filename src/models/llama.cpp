@@ -14,6 +14,7 @@
 
 #include "models/layers/attention.h"
 #include "models/layers/common.h"
+#include "models/layers/cuda_graph.h"
 #include "models/layers/mlp.h"
 #include "models/layers/step_staging.h"
 #include "models/llama_family.h"
@@ -85,6 +86,10 @@ class LlamaModel final : public Model {
                  const LayerObserver& observer) override;
   Status to_device(core::Device device) override;
   core::Device device() const override { return ws_.device(); }
+  Status set_cuda_graphs(const CudaGraphOptions& opts) override;
+  Status start_forward(const StepBatch& batch, KvStorage& kv, Tensor& logits) override;
+  Status finish_forward() override { return graphs_.finish(); }
+  CudaGraphStats cuda_graph_stats() const override { return graphs_.stats(); }
   core::DType activation_dtype() const override { return ws_.act_dtype(); }
 
  private:
@@ -97,6 +102,14 @@ class LlamaModel final : public Model {
   std::vector<LlamaLayer> layers_;
   int64_t weight_bytes_ = 0;
   Workspace ws_;
+  DecodeGraphs graphs_;
+
+  // Embedding, every decoder layer and the final norm over a staged batch, in `ws`; returns
+  // the normed hidden states [n_tokens, hidden] (a view of ws). Capture-safe on CUDA.
+  Result<Tensor> run_layers(const StepBatch& batch, KvStorage& kv, Workspace& ws,
+                            const LayerObserver& observer);
+  // The decode-graph body: run_layers, then logits for every row.
+  DecodeGraphs::Body graph_body(KvStorage& kv);
 };
 
 Result<std::unique_ptr<Model>> LlamaModel::load(const loader::ModelConfig& cfg,
@@ -224,18 +237,29 @@ Status LlamaModel::to_device(core::Device device) {
   return {};
 }
 
-Status LlamaModel::forward(const StepBatch& host_batch, KvStorage& kv, Tensor& logits,
-                           const LayerObserver& observer) {
-  if (kv.layers.size() != layers_.size())
-    return core::internal_error("KV storage has {} layers, model has {}", kv.layers.size(),
-                                layers_.size());
-  LLM_ASSIGN_OR_RETURN(const StepBatch batch,
-                       stage_step(host_batch, shape_.vocab, kv.capacity, ws_));
+Status LlamaModel::set_cuda_graphs(const CudaGraphOptions& opts) {
+  CudaGraphOptions o = opts;
+  // Per-request rotary tables (dynamic NTK, longrope) are host decisions on per-step values.
+  const ops::RopeScaling rs = attn_shape_.rope.scaling;
+  if (ws_.device() != core::Device::cuda || rs == ops::RopeScaling::dynamic_ntk ||
+      rs == ops::RopeScaling::longrope)
+    o.max_batch = 0;
+  if (o.max_kv_len <= 0) o.max_kv_len = shape_.max_context;
+  graphs_.configure(o, {.vocab = shape_.vocab,
+                        .n_heads = shape_.n_heads,
+                        .n_kv_heads = shape_.n_kv_heads,
+                        .head_dim = shape_.head_dim,
+                        .act_dtype = ws_.act_dtype()});
+  return {};
+}
+
+Result<Tensor> LlamaModel::run_layers(const StepBatch& batch, KvStorage& kv, Workspace& ws,
+                                      const LayerObserver& observer) {
   const int64_t n_tokens = batch.n_tokens();
   const int64_t H = shape_.hidden;
-  Tensor residual = ws_.get(Buf::residual, {n_tokens, H});  // [n_tokens, hidden]
-  Tensor normed = ws_.get(Buf::normed, {n_tokens, H});
-  Tensor proj = ws_.get(Buf::proj_out, {n_tokens, H});
+  Tensor residual = ws.get(Buf::residual, {n_tokens, H});  // [n_tokens, hidden]
+  Tensor normed = ws.get(Buf::normed, {n_tokens, H});
+  Tensor proj = ws.get(Buf::proj_out, {n_tokens, H});
   LLM_RETURN_IF_ERROR(ops::embedding(embed_, batch.token_ids, residual));
   LLM_RETURN_IF_ERROR(ops::rms_norm(residual, layers_[0].input_norm, eps_, normed));
 
@@ -246,13 +270,40 @@ Status LlamaModel::forward(const StepBatch& host_batch, KvStorage& kv, Tensor& l
   for (size_t l = 0; l < layers_.size(); ++l) {
     const LlamaLayer& L = layers_[l];
     LLM_RETURN_IF_ERROR(
-        layers::self_attention(L.attn, attn_shape_, normed, step, kv.layers[l], ws_, proj));
+        layers::self_attention(L.attn, attn_shape_, normed, step, kv.layers[l], ws, proj));
     LLM_RETURN_IF_ERROR(ops::add_rms_norm(residual, proj, L.post_norm, eps_, normed));
-    LLM_RETURN_IF_ERROR(layers::gated_mlp(L.mlp, layers::Activation::silu, normed, ws_, proj));
+    LLM_RETURN_IF_ERROR(layers::gated_mlp(L.mlp, layers::Activation::silu, normed, ws, proj));
     const Tensor& next_norm = l + 1 < layers_.size() ? layers_[l + 1].input_norm : final_norm_;
     LLM_RETURN_IF_ERROR(ops::add_rms_norm(residual, proj, next_norm, eps_, normed));
     if (observer) observer(static_cast<int>(l), residual);
   }
+  return normed;
+}
+
+DecodeGraphs::Body LlamaModel::graph_body(KvStorage& kv) {
+  return [this, &kv](const StepBatch& staged, Workspace& ws, Tensor& out) -> Status {
+    LLM_ASSIGN_OR_RETURN(Tensor normed, run_layers(staged, kv, ws, {}));
+    return ops::matmul(normed, lm_head_, Tensor(), out);  // every row: decode wants them all
+  };
+}
+
+Status LlamaModel::start_forward(const StepBatch& batch, KvStorage& kv, Tensor& logits) {
+  if (kv.layers.size() == layers_.size() && graphs_.accepts(batch, kv))
+    return graphs_.start(batch, kv, graph_body(kv), logits);
+  return forward(batch, kv, logits, {});
+}
+
+Status LlamaModel::forward(const StepBatch& host_batch, KvStorage& kv, Tensor& logits,
+                           const LayerObserver& observer) {
+  if (kv.layers.size() != layers_.size())
+    return core::internal_error("KV storage has {} layers, model has {}", kv.layers.size(),
+                                layers_.size());
+  if (!observer && graphs_.accepts(host_batch, kv))
+    return graphs_.run(host_batch, kv, graph_body(kv), logits);
+  graphs_.note_eager_step();
+  LLM_ASSIGN_OR_RETURN(const StepBatch batch,
+                       stage_step(host_batch, shape_.vocab, kv.capacity, ws_));
+  LLM_ASSIGN_OR_RETURN(Tensor normed, run_layers(batch, kv, ws_, observer));
   return lm_head_rows(normed, batch.logit_rows, lm_head_, ws_, logits);
 }
 

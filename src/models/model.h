@@ -47,6 +47,9 @@ struct KvStorage {
   std::vector<ops::KvCacheView> layers;
   int64_t capacity = 0;
   core::DType dtype = core::DType::f32;
+  // A slot in [0, capacity) that no request ever owns, or -1: the padding rows of a CUDA-graph
+  // decode step write their K/V there (graphs are used only when it is set).
+  int64_t scratch_slot = -1;
   // The pool for `capacity` slots; sizes come from kv::bytes_per_token (src/kv/kv_sizing.h).
   static KvStorage allocate(int n_layers, int64_t capacity, int n_kv_heads, int head_dim,
                             core::DType dtype);
@@ -68,6 +71,20 @@ struct ModelShape {
   core::DType weight_dtype = core::DType::f32;
 };
 
+// CUDA graphs for decode steps (src/models/layers/cuda_graph.h). A decode-only step of n
+// requests runs as a replay of the graph captured for the next batch size >= n (padding rows
+// are computed and ignored); larger steps, prefill and mixed steps run eagerly.
+struct CudaGraphOptions {
+  int max_batch = 0;       // largest captured batch (--graph-max-batch-size); 0 = no graphs
+  int64_t max_kv_len = 0;  // longest sequence a graph serves (--max-req-total-len); 0 = model's
+};
+
+struct CudaGraphStats {
+  int64_t captured = 0;     // graphs captured (one per batch size x kv-length bucket used)
+  int64_t replays = 0;      // steps run from a graph
+  int64_t eager_steps = 0;  // forward calls that ran eagerly while graphs were on
+};
+
 class Model {
  public:
   virtual ~Model() = default;
@@ -76,6 +93,16 @@ class Model {
   // the device for a model that runs there (the runner's device sampling).
   virtual Status forward(const StepBatch& batch, KvStorage& kv, Tensor& logits,
                          const LayerObserver& observer = {}) = 0;
+  // forward() in two halves, so the host can prepare the next step while the device runs
+  // this one: start_forward() returns once the step is queued, finish_forward() waits for
+  // the logits; until then `logits` (page-locked for an asynchronous copy: ops::empty_pinned)
+  // and `kv` must stay untouched, and each start is finished before the next one. By default,
+  // and for steps a model cannot queue (everything but LLaMA-family CUDA-graph decode steps
+  // for now), start_forward() runs the whole step.
+  virtual Status start_forward(const StepBatch& batch, KvStorage& kv, Tensor& logits) {
+    return forward(batch, kv, logits);
+  }
+  virtual Status finish_forward() { return {}; }
   // Bytes of weights (for the bandwidth bound and memory sizing), as stored on the device.
   virtual int64_t weight_bytes() const = 0;
 
@@ -89,6 +116,10 @@ class Model {
     return core::unimplemented("{}: no CUDA path for this model family yet", shape().architecture);
   }
   virtual core::Device device() const { return core::Device::cpu; }
+  // Turns CUDA graphs for decode steps on (opts.max_batch > 0) or off. Families or settings
+  // without graph support (and the CPU) keep running eagerly: this is not an error.
+  virtual Status set_cuda_graphs(const CudaGraphOptions& /*opts*/) { return {}; }
+  virtual CudaGraphStats cuda_graph_stats() const { return {}; }
   // Dtype of activations and of the KV cache on the device (f32 on the CPU).
   virtual core::DType activation_dtype() const { return core::DType::f32; }
 };

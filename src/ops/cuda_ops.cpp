@@ -1,6 +1,10 @@
 // src/ops/cuda_ops.cpp — CUDA dispatch of the ops (see cuda_ops.h) and the per-thread CUDA
-// context: current stream, the cuBLASLt GEMM, the decode-attention partials workspace and a
-// device copy of the last rotary inv_freq (uploaded only when it changes).
+// context: current stream, the cuBLASLt GEMM, the decode-attention partials workspace and
+// device copies of the rotary inv_freq tables. The first kStableRopeTables distinct tables get
+// a device copy each that is never overwritten or freed, so CUDA graphs may capture their
+// addresses; further tables (dynamic NTK: one per sequence length) share one buffer uploaded
+// when the table changes. Under graph capture nothing here allocates, uploads or synchronizes:
+// such a step fails with a Status instead (the graph code warms every shape up eagerly first).
 // Built only with LIGHTLLM_CUDA.
 #include "ops/cuda_ops.h"
 
@@ -9,6 +13,7 @@
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/device_buffer.h"
+#include "backend/cuda/graph.h"
 #include "kernels/cuda/activation.h"
 #include "kernels/cuda/decode_attention.h"
 #include "kernels/cuda/elementwise.h"
@@ -25,12 +30,20 @@ namespace lightllm::ops {
 
 namespace {
 
+constexpr size_t kStableRopeTables = 8;
+
+struct StableTable {
+  std::vector<float> host;
+  backend::cuda::DeviceBuffer device;
+};
+
 struct ThreadContext {
   cudaStream_t stream = nullptr;
   std::unique_ptr<kernels::cuda::GemmLt> gemm;
   backend::cuda::DeviceBuffer decode_ws;
-  backend::cuda::DeviceBuffer inv_freq;
-  std::vector<float> inv_freq_host;  // what inv_freq holds
+  std::vector<StableTable> stable_tables;  // immutable once created
+  backend::cuda::DeviceBuffer inv_freq;    // the shared table for the others
+  std::vector<float> inv_freq_host;        // what inv_freq holds
 };
 
 ThreadContext& ctx() {
@@ -290,21 +303,39 @@ Status rope(Tensor& q, Tensor& k, const Tensor& positions, const std::vector<flo
     return core::invalid_argument("rope: inv_freq has {} entries, expected rotary_dim / 2 = {}",
                                   inv_freq.size(), cfg.rotary_dim / 2);
   ThreadContext& c = ctx();
-  if (c.inv_freq_host != inv_freq) {  // every layer shares one table: upload once
+  const float* table = nullptr;
+  for (const StableTable& t : c.stable_tables)
+    if (t.host == inv_freq) table = t.device.as<float>();
+  if (table == nullptr) {
+    if (backend::cuda::is_capturing(c.stream))
+      return core::unimplemented(
+          "rope: a rotary table not yet on the device during CUDA graph capture");
     const size_t bytes = inv_freq.size() * sizeof(float);
-    if (c.inv_freq.size() < bytes) {
-      LLM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(c.stream));  // the old table may be in use
-      LLM_ASSIGN_OR_RETURN(c.inv_freq, backend::cuda::DeviceBuffer::allocate(bytes));
+    if (c.stable_tables.size() < kStableRopeTables) {
+      LLM_ASSIGN_OR_RETURN(backend::cuda::DeviceBuffer buf,
+                           backend::cuda::DeviceBuffer::allocate(bytes));
+      LLM_CUDA_RETURN_IF_ERROR(
+          cudaMemcpyAsync(buf.data(), inv_freq.data(), bytes, cudaMemcpyHostToDevice, c.stream));
+      c.stable_tables.push_back({inv_freq, std::move(buf)});
+      table = c.stable_tables.back().device.as<float>();
+    } else {
+      if (c.inv_freq_host != inv_freq) {  // every layer shares one table: upload once
+        if (c.inv_freq.size() < bytes) {
+          LLM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(c.stream));  // the old one may be in use
+          LLM_ASSIGN_OR_RETURN(c.inv_freq, backend::cuda::DeviceBuffer::allocate(bytes));
+        }
+        LLM_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(c.inv_freq.data(), inv_freq.data(), bytes,
+                                                 cudaMemcpyHostToDevice, c.stream));
+        c.inv_freq_host = inv_freq;
+      }
+      table = c.inv_freq.as<float>();
     }
-    LLM_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(c.inv_freq.data(), inv_freq.data(), bytes,
-                                             cudaMemcpyHostToDevice, c.stream));
-    c.inv_freq_host = inv_freq;
   }
   return kernels::cuda::rotary({.dtype = q.dtype(),
                                 .q = q.raw(),
                                 .k = k.raw(),
                                 .positions = positions.data<int32_t>(),
-                                .inv_freq = c.inv_freq.as<float>(),
+                                .inv_freq = table,
                                 .n_tokens = q.dim(0),
                                 .n_heads = static_cast<int>(q.dim(1)),
                                 .n_kv_heads = static_cast<int>(k.dim(1)),
@@ -445,8 +476,16 @@ Status attention(const Tensor& q, const KvCacheView& cache, const AttentionMeta&
                                            .max_kv_len = d.max_kv_len,
                                            .softmax_scale = meta.scale,
                                            .alibi_slopes = meta.alibi_slopes};
+    if (d.workspace != nullptr) {  // the caller's (a CUDA graph's) scratch
+      p.workspace = d.workspace;
+      p.workspace_bytes = d.workspace_bytes;
+      return kernels::cuda::decode_attention(p, c.stream);
+    }
     const size_t need = kernels::cuda::decode_attention_workspace_bytes(p);
     if (c.decode_ws.size() < need) {
+      if (backend::cuda::is_capturing(c.stream))
+        return core::unimplemented(
+            "attention: CUDA graph capture needs AttentionMeta::Device::workspace");
       LLM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(c.stream));  // the old one may be in use
       c.decode_ws.reset();
       LLM_ASSIGN_OR_RETURN(c.decode_ws, backend::cuda::DeviceBuffer::allocate(need * 2));
@@ -481,4 +520,16 @@ Status attention(const Tensor& q, const KvCacheView& cache, const AttentionMeta&
 }
 
 }  // namespace cuda_impl
+
+size_t decode_attention_workspace_bytes(int n_reqs, int n_heads, int n_kv_heads, int head_dim,
+                                        int max_kv_len) {
+  kernels::cuda::DecodeAttentionParams p;
+  p.n_reqs = n_reqs;
+  p.n_heads = n_heads;
+  p.n_kv_heads = n_kv_heads;
+  p.head_dim = head_dim;
+  p.max_kv_len = max_kv_len;
+  return kernels::cuda::decode_attention_workspace_bytes(p);
+}
+
 }  // namespace lightllm::ops

@@ -1,6 +1,7 @@
 // src/ops/device_ops.cpp — tensor placement: device allocation, host<->device copies with
 // float conversion, the current CUDA stream and device memory info (see ops.h). Without
 // LIGHTLLM_CUDA every CUDA request is an unimplemented error and CPU requests still work.
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -64,6 +65,10 @@ void set_cuda_stream(void* stream) {
   cuda_detail::set_current_stream(static_cast<cudaStream_t>(stream));
 }
 
+void* cuda_stream() {
+  return cuda_detail::current_stream();
+}
+
 Status cuda_synchronize() {
   return LLM_CUDA_CHECK(cudaStreamSynchronize(cuda_detail::current_stream()));
 }
@@ -90,6 +95,16 @@ Status cuda_mem_info(int64_t* free_bytes, int64_t* total_bytes) {
   *free_bytes = static_cast<int64_t>(f);
   *total_bytes = static_cast<int64_t>(t);
   return {};
+}
+
+core::Result<Tensor> empty_pinned(const core::Shape& shape, DType dtype) {
+  const size_t bytes =
+      std::max<size_t>(static_cast<size_t>(shape.numel()) * core::dtype_size(dtype), 1);
+  void* p = nullptr;
+  LLM_CUDA_RETURN_IF_ERROR(cudaHostAlloc(&p, bytes, cudaHostAllocDefault));
+  std::memset(p, 0, bytes);
+  std::shared_ptr<void> owner(p, [](void* q) { cudaFreeHost(q); });
+  return Tensor::view(p, shape, dtype, Device::cpu, owner);
 }
 
 core::Result<Tensor> empty_on(Device device, const core::Shape& shape, DType dtype) {
@@ -171,12 +186,31 @@ Status copy_to_device(const Tensor& src, Tensor& dst) {
                                         cuda_detail::current_stream()));
 }
 
+Status copy_rows_to_device(const Tensor& src, Tensor& dst) {
+  if (src.device() != Device::cpu || dst.device() != Device::cuda || src.dtype() != dst.dtype() ||
+      src.ndim() != 2 || dst.ndim() != 2 || src.dim(0) > dst.dim(0) || src.dim(1) > dst.dim(1) ||
+      !src.is_contiguous() || !dst.is_contiguous())
+    return core::invalid_argument("copy_rows_to_device: {} -> {}", src.describe(), dst.describe());
+  if (src.numel() == 0) return {};
+  const size_t esize = core::dtype_size(src.dtype());
+  const size_t width = static_cast<size_t>(src.dim(1)) * esize;
+  return LLM_CUDA_CHECK(cudaMemcpy2DAsync(dst.raw(), static_cast<size_t>(dst.dim(1)) * esize,
+                                          src.raw(), width, width, static_cast<size_t>(src.dim(0)),
+                                          cudaMemcpyHostToDevice, cuda_detail::current_stream()));
+}
+
 #else  // no CUDA backend in this build
 
 bool cuda_built() {
   return false;
 }
 void set_cuda_stream(void*) {}
+void* cuda_stream() {
+  return nullptr;
+}
+size_t decode_attention_workspace_bytes(int, int, int, int, int) {
+  return 0;
+}
 Status cuda_synchronize() {
   return core::unimplemented("CUDA backend not built");
 }
@@ -194,6 +228,8 @@ core::Result<double> cuda_copy_bandwidth(int64_t, int) {
 
 uint64_t device_alloc_failures() {
   return 0;
+core::Result<Tensor> empty_pinned(const core::Shape& shape, DType dtype) {
+  return Tensor::empty(shape, dtype);
 }
 
 core::Result<Tensor> empty_on(Device device, const core::Shape& shape, DType dtype) {
@@ -227,6 +263,10 @@ Status copy_to_host(const Tensor& src, Tensor& dst) {
 
 Status copy_to_device(const Tensor&, Tensor&) {
   return core::unimplemented("copy_to_device: CUDA backend not built");
+}
+
+Status copy_rows_to_device(const Tensor&, Tensor&) {
+  return core::unimplemented("copy_rows_to_device: CUDA backend not built");
 }
 
 #endif

@@ -149,7 +149,11 @@ struct AttentionMeta {
     const int32_t* req_to_token = nullptr;  // [rows, req_to_token_stride]
     int64_t req_to_token_stride = 0;
     int32_t max_q_len = 0;   // longest q_len of the step
-    int32_t max_kv_len = 0;  // longest kv_len of the step
+    int32_t max_kv_len = 0;  // longest kv_len of the step (an upper bound is allowed)
+    // Scratch for the decode kernel's partial results, owned by the caller (CUDA graphs own
+    // theirs: a captured graph must keep its addresses); null = the thread's own buffer.
+    void* workspace = nullptr;
+    size_t workspace_bytes = 0;
   } device;
 };
 
@@ -161,12 +165,19 @@ struct AttentionMeta {
 // q_len == 1 rows too), so a mixed step is one launch. Both take i8 KV and ALiBi.
 Status attention(const Tensor& q, const KvCacheView& cache, const AttentionMeta& meta, Tensor& out);
 
+// Bytes of AttentionMeta::Device::workspace the CUDA decode kernel needs for a decode step of
+// n_reqs requests with kv lengths up to max_kv_len (0 without the CUDA backend).
+size_t decode_attention_workspace_bytes(int n_reqs, int n_heads, int n_kv_heads, int head_dim,
+                                        int max_kv_len);
+
 // --- Device placement -----------------------------------------------------------------------
 
 // True when this build has the CUDA backend (LIGHTLLM_CUDA).
 bool cuda_built();
 // Sets the calling thread's current CUDA stream (a cudaStream_t; nullptr = the default stream).
 void set_cuda_stream(void* stream);
+// The calling thread's current CUDA stream (a cudaStream_t; nullptr = the default stream).
+void* cuda_stream();
 // Waits for the calling thread's current stream.
 Status cuda_synchronize();
 // Free and total memory of the current CUDA device.
@@ -180,6 +191,9 @@ core::Result<double> cuda_copy_bandwidth(int64_t bytes, int repeats);
 // error surfacing in a later op came from device memory running out.
 uint64_t device_alloc_failures();
 
+// A new zero-filled host tensor in page-locked memory (cudaHostAlloc) when the CUDA backend
+// is built, so device->host copies into it can be asynchronous; else Tensor::empty.
+core::Result<Tensor> empty_pinned(const core::Shape& shape, core::DType dtype);
 // A new zero-filled tensor on `device` (CPU: Tensor::empty; CUDA: cudaMalloc, freed with the
 // last copy of the tensor).
 core::Result<Tensor> empty_on(core::Device device, const core::Shape& shape, core::DType dtype);
@@ -195,5 +209,8 @@ Status copy_to_host(const Tensor& src, Tensor& dst);
 // dst (device) = src (host), same dtype and numel, on the current stream (the host buffer may
 // be reused as soon as this returns).
 Status copy_to_device(const Tensor& src, Tensor& dst);
+// dst[r, :w] = src[r, :] for r < rows: one pitched host->device copy on the current stream.
+// src: [rows, w] host; dst: [>= rows, pitch] device, same dtype, pitch >= w.
+Status copy_rows_to_device(const Tensor& src, Tensor& dst);
 
 }  // namespace lightllm::ops

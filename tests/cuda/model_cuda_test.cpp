@@ -230,8 +230,8 @@ void engine_greedy(const std::string& kv_cache_dtype, const nlohmann::json& ref,
   req.params.ignore_eos = true;
   std::mutex mu;
   std::condition_variable cv;
-  std::vector<int32_t> ids;
-  std::string text;
+  ids.clear();
+  text.clear();
   bool done = false;
   const uint64_t id = engine->submit(
       req,

@@ -4,6 +4,7 @@
 #include <span>
 
 #include "engine/sampling/sampling_state.h"
+#include "ops/ops.h"
 
 namespace lightllm::engine {
 
@@ -14,9 +15,13 @@ ModelRunner::ModelRunner(std::unique_ptr<models::Model> model, models::KvStorage
       builder_(req_to_token.data(), req_to_token.max_len()) {}
 
 core::Result<StepResult> ModelRunner::execute(const StepPlan& plan) {
-  StepResult result;
-  result.step_id = plan.step_id;
-  if (plan.empty()) return result;
+  LLM_RETURN_IF_ERROR(start(plan));
+  return finish(plan);
+}
+
+core::Status ModelRunner::start(const StepPlan& plan) {
+  if (started_) return core::internal_error("runner: start() before finish() of the last step");
+  if (plan.empty()) return {};
 
   // A decode token still "pending" is the sequence's latest sample (see step.h).
   input_ids_ = plan.input_ids;
@@ -44,22 +49,42 @@ core::Result<StepResult> ModelRunner::execute(const StepPlan& plan) {
     for (const StepEntry& e : plan.entries)
       if (e.sample) e.sampling->counter_rng = true;
   }
-  if (on_cuda && device_sampling_ && n_sampled > 0 && DeviceSampler::covers(plan)) {
-    LLM_ASSIGN_OR_RETURN(core::Tensor dev_logits, device_sampler_.logits(n_sampled, vocab));
-    LLM_RETURN_IF_ERROR(model_->forward(batch, kv_, dev_logits));
-    LLM_RETURN_IF_ERROR(device_sampler_.sample(plan, dev_logits, result));
+  device_step_ = on_cuda && device_sampling_ && n_sampled > 0 && DeviceSampler::covers(plan);
+  if (device_step_) {
+    LLM_ASSIGN_OR_RETURN(step_logits_, device_sampler_.logits(n_sampled, vocab));
+  } else {
+    if (!logits_.defined() || logits_.dim(0) < n_sampled) {
+      const core::Shape shape{std::max<int64_t>(n_sampled, 8), vocab};
+      if (on_cuda) {
+        LLM_ASSIGN_OR_RETURN(logits_, ops::empty_pinned(shape, core::DType::f32));
+      } else {
+        logits_ = core::Tensor::empty(shape, core::DType::f32);
+      }
+    }
+    step_logits_ = logits_.rows(0, n_sampled);
+  }
+  LLM_RETURN_IF_ERROR(model_->start_forward(batch, kv_, step_logits_));
+  started_ = true;
+  return {};
+}
+
+core::Result<StepResult> ModelRunner::finish(const StepPlan& plan) {
+  StepResult result;
+  result.step_id = plan.step_id;
+  if (plan.empty()) return result;
+  if (!started_) return core::internal_error("runner: finish() without start()");
+  started_ = false;
+  LLM_RETURN_IF_ERROR(model_->finish_forward());
+  if (device_step_) {
+    LLM_RETURN_IF_ERROR(device_sampler_.sample(plan, step_logits_, result));
     return result;
   }
 
-  if (!logits_.defined() || logits_.dim(0) < n_sampled)
-    logits_ = core::Tensor::empty({std::max<int64_t>(n_sampled, 8), vocab}, core::DType::f32);
-  core::Tensor logits = logits_.rows(0, n_sampled);
-  LLM_RETURN_IF_ERROR(model_->forward(batch, kv_, logits));
-
+  const int64_t vocab = model_->shape().vocab;
   int64_t row = 0;
   for (const StepEntry& e : plan.entries) {
     if (!e.sample) continue;
-    std::span<const float> r(logits.data<float>() + row * vocab, static_cast<size_t>(vocab));
+    std::span<const float> r(step_logits_.data<float>() + row * vocab, static_cast<size_t>(vocab));
     sampling::SampleOutput out = sampler_.sample(r, *e.sampling);
     result.sampled.push_back({.seq_id = e.seq_id,
                               .token = out.token,

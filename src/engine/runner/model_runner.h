@@ -3,6 +3,10 @@
 // CUDA models sample on the GPU (DeviceSampler) when the step allows it, else on the host.
 // Owns the model, the KV pool memory and the samplers; the router owns the bookkeeping
 // (which slot belongs to whom) and the req_to_token table the runner reads.
+// execute() = start() + finish(): start() resolves pending tokens (the samples of the last
+// finished step), builds the flat batch and queues the forward (Model::start_forward);
+// finish() waits for the logits and samples. Between the two the caller may plan the next
+// step (the router's max_inflight_steps = 2); one step is started at a time.
 #pragma once
 
 #include <memory>
@@ -23,6 +27,8 @@ class ModelRunner final : public StepExecutor {
               const kv::ReqToTokenTable& req_to_token);
 
   core::Result<StepResult> execute(const StepPlan& plan) override;
+  core::Status start(const StepPlan& plan);
+  core::Result<StepResult> finish(const StepPlan& plan);
 
   const models::Model& model() const { return *model_; }
   const models::KvStorage& kv() const { return kv_; }
@@ -42,7 +48,10 @@ class ModelRunner final : public StepExecutor {
   bool device_sampling_ = true;
   std::vector<int32_t> input_ids_;  // [n_tokens] plan ids with pending ones resolved
   std::vector<models::StepSegment> segments_;
-  core::Tensor logits_;  // [n_sampled, vocab] f32, grown on demand
+  core::Tensor logits_;       // [n_sampled, vocab] f32 (page-locked on CUDA), grown on demand
+  core::Tensor step_logits_;  // the started step's logits: rows of logits_, or on the device
+  bool started_ = false;
+  bool device_step_ = false;  // the started step samples on the device
 };
 
 }  // namespace lightllm::engine

@@ -15,9 +15,8 @@ Status check_range(const char* what, int64_t i, int32_t v, int64_t hi) {
 
 }  // namespace
 
-Result<StepBatch> stage_step(const StepBatch& batch, int64_t vocab, int64_t kv_capacity,
-                             Workspace& ws) {
-  if (ws.device() == core::Device::cpu) return batch;
+Result<PackedStep> pack_step(const StepBatch& batch, int64_t vocab, int64_t kv_capacity,
+                             std::vector<int32_t>& h) {
   const int64_t n = batch.n_tokens();
   const ops::AttentionMeta& m = batch.attn;
   const int32_t n_reqs = m.n_reqs;
@@ -28,14 +27,22 @@ Result<StepBatch> stage_step(const StepBatch& batch, int64_t vocab, int64_t kv_c
   }
   if (n_reqs > 0 && (m.q_start[0] != 0 || m.q_start[n_reqs] != n))
     return core::invalid_argument("step: q_start must run from 0 to n_tokens = {}", n);
-  const int64_t stride = std::max<int32_t>(max_kv, 1);
-
-  // Layout: ids | positions | slots | q_start (n_reqs+1) | kv_len | req_row | req_to_token.
-  const int64_t off_pos = n, off_slots = 2 * n, off_qs = 3 * n, off_kv = off_qs + n_reqs + 1,
-                off_row = off_kv + n_reqs, off_r2t = off_row + n_reqs,
-                total = off_r2t + int64_t{n_reqs} * stride;
-  std::vector<int32_t>& h = ws.host_staging();
-  h.assign(static_cast<size_t>(total), 0);
+  PackedStep p;
+  p.n_tokens = n;
+  p.n_reqs = n_reqs;
+  p.max_q_len = max_q;
+  p.max_kv_len = max_kv;
+  p.stride = std::max<int32_t>(max_kv, 1);
+  p.off_pos = n;
+  p.off_slots = 2 * n;
+  p.off_qs = 3 * n;
+  p.off_kv = p.off_qs + n_reqs + 1;
+  p.off_row = p.off_kv + n_reqs;
+  p.off_r2t = p.off_row + n_reqs;
+  p.total = p.off_r2t + int64_t{n_reqs} * p.stride;
+  const int64_t off_pos = p.off_pos, off_slots = p.off_slots, off_qs = p.off_qs, off_kv = p.off_kv,
+                off_row = p.off_row, off_r2t = p.off_r2t, stride = p.stride;
+  h.assign(static_cast<size_t>(p.total), 0);
   const int32_t* ids = batch.token_ids.data<int32_t>();
   const int32_t* pos = batch.positions.data<int32_t>();
   const int32_t* slots = batch.out_slots.data<int32_t>();
@@ -64,6 +71,15 @@ Result<StepBatch> stage_step(const StepBatch& batch, int64_t vocab, int64_t kv_c
   }
   if (n_reqs > 0) h[static_cast<size_t>(off_qs + n_reqs)] = m.q_start[n_reqs];
 
+  return p;
+}
+
+Result<StepBatch> stage_step(const StepBatch& batch, int64_t vocab, int64_t kv_capacity,
+                             Workspace& ws) {
+  if (ws.device() == core::Device::cpu) return batch;
+  std::vector<int32_t>& h = ws.host_staging();
+  LLM_ASSIGN_OR_RETURN(const PackedStep p, pack_step(batch, vocab, kv_capacity, h));
+  const int64_t n = p.n_tokens, total = p.total;
   Tensor dev = ws.get(Buf::step_meta, {total}, core::DType::i32);
   if (!dev.defined())
     return core::error(core::StatusCode::out_of_memory, "step: no device memory for step metadata");
@@ -76,15 +92,15 @@ Result<StepBatch> stage_step(const StepBatch& batch, int64_t vocab, int64_t kv_c
     return Tensor::view(const_cast<int32_t*>(d + off), {n}, core::DType::i32, core::Device::cuda);
   };
   out.token_ids = view(0);
-  out.positions = view(off_pos);
-  out.out_slots = view(off_slots);
-  out.attn.device = {.q_start = d + off_qs,
-                     .kv_len = d + off_kv,
-                     .req_row = d + off_row,
-                     .req_to_token = d + off_r2t,
-                     .req_to_token_stride = stride,
-                     .max_q_len = max_q,
-                     .max_kv_len = max_kv};
+  out.positions = view(p.off_pos);
+  out.out_slots = view(p.off_slots);
+  out.attn.device = {.q_start = d + p.off_qs,
+                     .kv_len = d + p.off_kv,
+                     .req_row = d + p.off_row,
+                     .req_to_token = d + p.off_r2t,
+                     .req_to_token_stride = p.stride,
+                     .max_q_len = p.max_q_len,
+                     .max_kv_len = p.max_kv_len};
   return out;
 }
 

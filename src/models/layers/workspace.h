@@ -52,11 +52,17 @@ class Workspace {
   // Host scratch for staging a step's index arrays before one host->device copy.
   std::vector<int32_t>& host_staging() { return staging_; }
 
+  // While frozen, get() never reallocates: a shape that does not fit yields an undefined tensor
+  // (logged), which the next op reports. CUDA graphs freeze their workspace after sizing it,
+  // because a captured graph keeps using the addresses it was captured with.
+  void set_frozen(bool frozen) { frozen_ = frozen; }
+
  private:
   core::Device device_ = core::Device::cpu;
   core::DType act_ = core::DType::f32;
   std::array<core::Tensor, static_cast<size_t>(Buf::count)> slots_;
   std::vector<int32_t> staging_;
+  bool frozen_ = false;
 };
 
 }  // namespace lightllm::models

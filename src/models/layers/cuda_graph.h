@@ -1,0 +1,127 @@
+// src/models/layers/cuda_graph.h — CUDA graphs for decode steps, for any decoder family.
+//
+// A decode-only step of n requests (one token each, logits for every row in order) is padded
+// to the next captured batch size B >= n and its longest kv_len to a kv-length bucket K, and
+// runs as one replay of the graph captured for (B, K). Everything the graph reads lives at
+// fixed device addresses owned here:
+//   inputs  i32 [InputLayout::total()]: ids | positions | slots | q_start | kv_len | req_row,
+//           each with room for max_batch rows, then req_to_token [max_batch + 1, stride]
+//           whose last row is the padding row (entry 0 = the KV pool's scratch slot);
+//   logits  f32 [max_batch, vocab]; the decode-attention partials; and a Workspace of
+//           activations sized once for max_batch rows and then frozen.
+// Per step the host validates and packs the inputs (pack_step's checks), copies the header
+// (one copy) and the requests' req_to_token rows (one pitched copy) into them, launches the
+// graph and copies the n real logits rows back (asynchronously into page-locked logits,
+// waited for by finish(), so the host can prepare the next step meanwhile). Padding rows feed token
+// 0 at position 0, write their K/V to the scratch slot and attend to it alone (kv_len 1); their
+// logits are ignored. All of it runs on a stream owned here, ordered after and before the caller's
+// current stream by events.
+//
+// Capture is lazy: the first step of a (B, K) runs the forward eagerly once on the graph
+// stream (creating cuBLASLt plans, uploading rotary tables) and is then captured and replayed.
+// Invariants: the graphs are tied to one KvStorage (another one drops them); the Workspace
+// never reallocates after the first warm-up; bucket sizes and layout are pure functions of
+// the options (tested on the CPU in tests/models/cuda_graph_test.cpp).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "models/layers/step_staging.h"
+#include "models/layers/workspace.h"
+#include "models/model.h"
+
+namespace lightllm::models {
+
+// Captured batch sizes, ascending, ending at max_batch: 1, 2, 4, 8, 16, 24, 32, 48, 64, 96,
+// 128, then steps of 64, each kept only while < max_batch. Empty for max_batch <= 0.
+std::vector<int> graph_batch_sizes(int max_batch);
+// The smallest size in `sizes` >= n, or 0 when there is none.
+int graph_padded_batch(const std::vector<int>& sizes, int n);
+// The kv-length bucket of a step whose longest kv_len is `max_kv`: the smallest power of two
+// >= max(max_kv, kMinKvBucket), capped at `limit`; 0 when max_kv > limit.
+inline constexpr int kMinKvBucket = 256;
+int graph_kv_bucket(int max_kv, int limit);
+
+// Offsets (i32 elements) of the fixed input buffer for `max_batch` rows and req_to_token
+// `stride` columns.
+struct InputLayout {
+  int max_batch = 0;
+  int stride = 0;
+  int64_t ids() const { return 0; }
+  int64_t positions() const { return max_batch; }
+  int64_t slots() const { return 2 * int64_t{max_batch}; }
+  int64_t q_start() const { return 3 * int64_t{max_batch}; }  // max_batch + 1 entries
+  int64_t kv_len() const { return 4 * int64_t{max_batch} + 1; }
+  int64_t req_row() const { return 5 * int64_t{max_batch} + 1; }
+  int64_t header_size() const { return 6 * int64_t{max_batch} + 1; }
+  int64_t req_to_token() const { return (header_size() + 63) / 64 * 64; }  // 256-byte aligned
+  int64_t padding_row() const { return max_batch; }
+  int64_t total() const { return req_to_token() + int64_t{max_batch + 1} * stride; }
+};
+
+// True for a step a graph can run: n_reqs >= 1, every request feeds one token, n_tokens ==
+// n_reqs and logit_rows == [0, n_reqs).
+bool is_graph_decode_step(const StepBatch& batch);
+
+// The host side of one replay. header: [layout.header_size()] in the graph layout, padded to
+// `padded` rows (padding: id 0, position 0, slot `scratch_slot`, kv_len 1, req_row = the
+// padding row; q_start[r] = r for all r <= padded). The requests' req_to_token rows stay in
+// `staging` as pack_step left them: [packed.n_reqs, packed.stride] at packed.off_r2t.
+struct PackedDecode {
+  PackedStep packed;
+  int padded = 0;
+  std::vector<int32_t> header;
+};
+Status pack_graph_decode(const StepBatch& batch, const InputLayout& layout, int padded,
+                         int64_t vocab, int64_t kv_capacity, int64_t scratch_slot,
+                         std::vector<int32_t>& staging, PackedDecode& out);
+
+// What the graphs need to know about the model.
+struct DecodeGraphShape {
+  int64_t vocab = 0;
+  int n_heads = 0;
+  int n_kv_heads = 0;
+  int head_dim = 0;
+  core::DType act_dtype = core::DType::bf16;
+};
+
+class DecodeGraphs {
+ public:
+  // The model's forward over a staged batch (device index arrays, n_tokens == n_reqs rows)
+  // using `ws` for activations, writing f32 logits [n_tokens, vocab] for every row to `logits`
+  // (device). It must be capture-safe: no host branches on per-step values.
+  using Body = std::function<Status(const StepBatch& staged, Workspace& ws, Tensor& logits)>;
+
+  DecodeGraphs();
+  ~DecodeGraphs();
+  DecodeGraphs(const DecodeGraphs&) = delete;
+  DecodeGraphs& operator=(const DecodeGraphs&) = delete;
+
+  // Drops every graph and buffer; graphs are on when opts.max_batch > 0 and the build has CUDA.
+  void configure(const CudaGraphOptions& opts, const DecodeGraphShape& shape);
+  bool enabled() const;
+
+  // True when `batch` on `kv` runs from a graph: enabled, kv has a scratch slot, a graph
+  // decode step of at most max_batch requests whose kv lengths fit the stride.
+  bool accepts(const StepBatch& batch, const KvStorage& kv) const;
+  // Runs an accepted step; logits: [n_reqs, vocab] f32 on the host (or on the device).
+  Status run(const StepBatch& batch, KvStorage& kv, const Body& body, Tensor& logits);
+  // The same in two halves: start() queues the step and returns without waiting when
+  // `logits` is page-locked (ops::empty_pinned; the copy back is then asynchronous too);
+  // finish() waits for the logits. `logits` must stay untouched in between, and every start()
+  // is followed by its finish() before the next start().
+  Status start(const StepBatch& batch, KvStorage& kv, const Body& body, Tensor& logits);
+  Status finish();
+
+  // Counts an eager step taken while graphs are enabled (for the stats).
+  void note_eager_step();
+  CudaGraphStats stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lightllm::models

@@ -1,0 +1,247 @@
+// Decode CUDA graphs on the GPU (ctest label `cuda`): the same LLaMA-family golden model is
+// loaded twice, one copy eager (no graphs) and one with graphs (max batch 16), and both are
+// fed the very same steps — same req_to_token rows and shuffled KV slots, teacher-forced with
+// the eager copy's greedy tokens. The schedule changes the batch so that graphs of several
+// sizes run, padded (7 -> 8, 3 -> 4, 6 -> 8, 13 -> 16) and exact (1, 4, 16), with prefill and
+// mixed steps (eager in both) in between, requests finishing and new ones reusing their slots
+// (KV churn), and a 17-request step beyond the graph limit (eager). Every decode step's logits
+// must agree within kTol of the row's largest |logit| (bf16 on both sides; the graph's padded
+// GEMM and its kv-length bucket may change the summation order), and the greedy token must be
+// the same wherever the eager top-2 margin exceeds kTieMargin. A last phase with a 300-token
+// prompt runs the second kv-length bucket (512). The graph copy must really have
+// replayed graphs (stats), except for dynamic-NTK rope, where graphs stay off. Every other
+// step of the graph copy runs through start_forward/finish_forward into page-locked logits
+// (the asynchronous path the engine's runner takes).
+#include <algorithm>
+#include <filesystem>
+#include <iostream>
+#include <numeric>
+#include <random>
+
+#include <gtest/gtest.h>
+
+#include "models/model.h"
+#include "models/step_batch_builder.h"
+#include "ops/ops.h"
+
+using namespace lightllm;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr double kTol = 0.03;
+constexpr double kTieMargin = 0.05;
+constexpr int kMaxReqs = 24;
+constexpr int64_t kStride = 512;     // req_to_token columns = the graphs' max kv_len
+constexpr int64_t kCapacity = 2048;  // KV slots handed to requests
+constexpr int kGraphMaxBatch = 16;
+
+struct Seq {
+  int row = -1;
+  int32_t len = 0;
+  std::vector<int32_t> feed;
+  bool active = false;
+};
+
+class Driver {
+ public:
+  Driver(models::Model& eager, models::Model& graphed)
+      : eager_(eager),
+        graphed_(graphed),
+        table_(static_cast<size_t>(kMaxReqs * kStride), -1),
+        builder_(table_.data(), kStride),
+        rng_(11) {
+    const auto& s = eager.shape();
+    auto a = models::KvStorage::allocate_on(core::Device::cuda, s.n_layers, kCapacity, s.n_kv_heads,
+                                            s.head_dim, eager.activation_dtype());
+    auto b = models::KvStorage::allocate_on(core::Device::cuda, s.n_layers, kCapacity + 1,
+                                            s.n_kv_heads, s.head_dim, graphed.activation_dtype());
+    if (!a.ok() || !b.ok()) throw std::runtime_error("KV allocation failed");
+    kv_eager_ = std::move(a).value();
+    kv_graph_ = std::move(b).value();
+    kv_graph_.scratch_slot = kCapacity;  // never handed to a request
+    free_.resize(kCapacity);
+    std::iota(free_.begin(), free_.end(), 0);
+    std::shuffle(free_.begin(), free_.end(), rng_);
+    seqs_.resize(kMaxReqs);
+  }
+
+  // Starts a request on a free row with a random prompt of `len` tokens.
+  void start(int len) {
+    for (int r = 0; r < kMaxReqs; ++r) {
+      Seq& s = seqs_[static_cast<size_t>(r)];
+      if (s.active) continue;
+      s = Seq{.row = r, .len = 0, .active = true};
+      std::uniform_int_distribution<int32_t> id(0, static_cast<int32_t>(eager_.shape().vocab) - 1);
+      for (int i = 0; i < len; ++i) s.feed.push_back(id(rng_));
+      return;
+    }
+    throw std::runtime_error("no free request row");
+  }
+  // Ends the first `n` active requests; their slots go back to the pool in random order.
+  void finish(int n) {
+    for (Seq& s : seqs_) {
+      if (n == 0) break;
+      if (!s.active) continue;
+      std::vector<int32_t> slots(table_.begin() + s.row * kStride,
+                                 table_.begin() + s.row * kStride + s.len);
+      std::shuffle(slots.begin(), slots.end(), rng_);
+      free_.insert(free_.end(), slots.begin(), slots.end());
+      s.active = false;
+      --n;
+    }
+  }
+  int active() const {
+    return static_cast<int>(
+        std::count_if(seqs_.begin(), seqs_.end(), [](auto& s) { return s.active; }));
+  }
+
+  // One step over every active request on both models; compares the logits.
+  void step() {
+    std::vector<models::StepSegment> segs;
+    std::vector<Seq*> order;
+    bool decode_only = true;
+    for (Seq& s : seqs_) {
+      if (!s.active) continue;
+      for (size_t i = 0; i < s.feed.size(); ++i) {
+        ASSERT_FALSE(free_.empty());
+        table_[static_cast<size_t>(s.row * kStride + s.len) + i] = free_.back();
+        free_.pop_back();
+      }
+      decode_only = decode_only && s.feed.size() == 1;
+      segs.push_back({.req_row = s.row, .tokens = s.feed, .cached_len = s.len});
+      order.push_back(&s);
+    }
+    const models::StepBatch& batch = builder_.build(segs);
+    const int64_t n = static_cast<int64_t>(order.size()), vocab = eager_.shape().vocab;
+    core::Tensor le = core::Tensor::empty({n, vocab}, core::DType::f32);
+    auto st = eager_.forward(batch, kv_eager_, le);
+    ASSERT_TRUE(st.ok()) << st.to_string();
+    // Odd steps take the asynchronous path (start/finish into page-locked logits).
+    core::Tensor lg;
+    if (steps_ % 2 == 1) {
+      auto pinned = ops::empty_pinned({n, vocab}, core::DType::f32);
+      ASSERT_TRUE(pinned.ok()) << pinned.status().to_string();
+      lg = std::move(pinned).value();
+      st = graphed_.start_forward(batch, kv_graph_, lg);
+      ASSERT_TRUE(st.ok()) << st.to_string();
+      st = graphed_.finish_forward();
+    } else {
+      lg = core::Tensor::empty({n, vocab}, core::DType::f32);
+      st = graphed_.forward(batch, kv_graph_, lg);
+    }
+    ASSERT_TRUE(st.ok()) << st.to_string();
+    for (int64_t r = 0; r < n; ++r) {
+      const float* e = le.data<float>() + r * vocab;
+      const float* g = lg.data<float>() + r * vocab;
+      double scale = 1e-30, err = 0;
+      for (int64_t i = 0; i < vocab; ++i) scale = std::max(scale, std::abs(double{e[i]}));
+      for (int64_t i = 0; i < vocab; ++i) err = std::max(err, std::abs(double{g[i]} - e[i]));
+      worst_ = std::max(worst_, err / scale);
+      EXPECT_LE(err / scale, kTol) << "step " << steps_ << " row " << r << " of " << n
+                                   << (decode_only ? " (decode)" : " (prefill/mixed)");
+      const int32_t best_e = static_cast<int32_t>(std::max_element(e, e + vocab) - e);
+      const int32_t best_g = static_cast<int32_t>(std::max_element(g, g + vocab) - g);
+      float second = -1e30f;
+      for (int64_t i = 0; i < vocab; ++i)
+        if (i != best_e) second = std::max(second, e[i]);
+      if (e[best_e] - second > kTieMargin) {
+        ++compared_;
+        EXPECT_EQ(best_g, best_e) << "step " << steps_ << " row " << r;
+      }
+      Seq& s = *order[static_cast<size_t>(r)];
+      s.len += static_cast<int32_t>(s.feed.size());
+      s.feed = {best_e};  // teacher-forced: both copies continue with the eager token
+    }
+    ++steps_;
+  }
+
+  double worst() const { return worst_; }
+  int compared() const { return compared_; }
+
+ private:
+  models::Model& eager_;
+  models::Model& graphed_;
+  std::vector<int32_t> table_;
+  models::StepBatchBuilder builder_;
+  models::KvStorage kv_eager_, kv_graph_;
+  std::vector<int32_t> free_;
+  std::vector<Seq> seqs_;
+  std::mt19937 rng_;
+  double worst_ = 0;
+  int compared_ = 0;
+  int steps_ = 0;
+};
+
+std::vector<std::string> llama_family_goldens() {
+  std::vector<std::string> dirs;
+  for (const char* name :
+       {"llama-bf16", "llama-f32", "llama-rope-linear-bf16", "llama-rope-llama3-bf16",
+        "llama-rope-dynamic-bf16", "mistral-bf16", "qwen2-bf16", "internlm-bf16", "minicpm-bf16"})
+    dirs.push_back(std::string(LIGHTLLM_TEST_DATA_DIR) + "/models/" + name);
+  return dirs;
+}
+
+std::string name_of(const ::testing::TestParamInfo<std::string>& info) {
+  std::string n = fs::path(info.param).filename().string();
+  for (char& c : n)
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  return n;
+}
+
+class CudaGraphReplay : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(CudaGraphReplay, MatchesEagerAcrossBatchSizesPaddingAndKvChurn) {
+  auto eager = models::load_model(GetParam(), core::Device::cuda);
+  ASSERT_TRUE(eager.ok()) << eager.status().to_string();
+  auto graphed = models::load_model(GetParam(), core::Device::cuda);
+  ASSERT_TRUE(graphed.ok()) << graphed.status().to_string();
+  ASSERT_TRUE(
+      (*graphed)->set_cuda_graphs({.max_batch = kGraphMaxBatch, .max_kv_len = kStride}).ok());
+  Driver d(**eager, **graphed);
+
+  for (int i = 0; i < 7; ++i) d.start(3 + 3 * i);  // prompts of 3..21 tokens
+  d.step();                                        // prefill (eager)
+  for (int i = 0; i < 6; ++i) d.step();            // 7 -> graph of 8
+  d.finish(4);
+  for (int i = 0; i < 4; ++i) d.step();  // 3 -> graph of 4
+  d.start(5);
+  d.start(9);
+  d.step();                              // mixed: 2 prefills + 3 decodes (eager)
+  for (int i = 0; i < 5; ++i) d.step();  // 5 -> 8, slots reused from finished requests
+  d.finish(d.active() - 1);
+  for (int i = 0; i < 4; ++i) d.step();  // 1 -> graph of 1
+  while (d.active() < 13) d.start(4);
+  d.step();                              // mixed
+  for (int i = 0; i < 4; ++i) d.step();  // 13 -> 16
+  while (d.active() < 16) d.start(2);
+  d.step();
+  for (int i = 0; i < 3; ++i) d.step();  // 16 exactly
+  d.start(3);
+  d.step();
+  for (int i = 0; i < 3; ++i) d.step();  // 17 > graph max: eager in both
+  d.finish(d.active());
+  d.start(300);
+  d.start(10);
+  d.step();                              // prefill
+  for (int i = 0; i < 3; ++i) d.step();  // 2 -> graph of 2 in the 512 kv bucket
+
+  const models::CudaGraphStats st = (*graphed)->cuda_graph_stats();
+  std::cout << fs::path(GetParam()).filename().string() << ": max logit error " << d.worst()
+            << ", greedy compared " << d.compared() << ", graphs captured " << st.captured
+            << ", replays " << st.replays << ", eager steps " << st.eager_steps << "\n";
+  EXPECT_GT(d.compared(), 100);
+  if (GetParam().find("rope-dynamic") != std::string::npos) {
+    EXPECT_EQ(st.replays, 0) << "dynamic NTK rope must not use graphs";
+  } else {
+    // (batch, kv bucket): (8, 256), (4, 256), (1, 256), (16, 256), (2, 512)
+    EXPECT_EQ(st.captured, 5);
+    EXPECT_EQ(st.replays, 29);     // 6 + 4 + 5 + 4 + 4 + 3 + 3 decode-only steps within 16
+    EXPECT_EQ(st.eager_steps, 9);  // 2 prefill + 4 mixed + 3 steps of 17
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, CudaGraphReplay, ::testing::ValuesIn(llama_family_goldens()),
+                         name_of);
+
+}  // namespace
