@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "core/log.h"
+#include "engine/runner/tp_config.h"
 #include "engine/sampling/generation_defaults.h"
 #include "kv/kv_sizing.h"
 #include "models/loader/model_config.h"
@@ -75,13 +76,26 @@ core::Status EngineImpl::start(const EngineConfig& config) {
   const bool on_cuda = config.device == "cuda";
   if (on_cuda && !ops::cuda_built())
     return core::unimplemented("--device cuda: this build has no CUDA backend (LIGHTLLM_CUDA=OFF)");
-  if (config.tp != 1)
-    return core::unimplemented("--tp {}: tensor parallelism is not implemented", config.tp);
+  LLM_RETURN_IF_ERROR(validate_tp_flags(config));
+  if (config.node_rank != 0)
+    return core::invalid_argument(
+        "--node-rank {}: only node 0 runs the engine; the other nodes run run_tp_follower",
+        config.node_rank);
   const core::Device device = on_cuda ? core::Device::cuda : core::Device::cpu;
 
   LLM_ASSIGN_OR_RETURN(loader::ModelFiles files, loader::open_model_folder(config.model_dir));
-  LLM_ASSIGN_OR_RETURN(std::unique_ptr<models::Model> model,
-                       models::load_model(config.model_dir, device));
+  // tp > 1: the ranks' shards live on their worker threads (tp_runner.h); `model` is rank 0's.
+  std::unique_ptr<models::Model> single;
+  std::optional<TpLeader> tp;
+  if (config.tp > 1) {
+    LLM_RETURN_IF_ERROR(validate_tp_model(files.config, config.tp));
+    LLM_RETURN_IF_ERROR(validate_tp_devices(config, ops::cuda_device_count()));
+    LLM_ASSIGN_OR_RETURN(TpLeader leader, start_tp_leader(config));
+    tp = std::move(leader);
+  } else {
+    LLM_ASSIGN_OR_RETURN(single, models::load_model(config.model_dir, device));
+  }
+  const models::Model* model = single ? single.get() : &tp->group->model();
   const models::ModelShape& shape = model->shape();
 
   auto tok = tokenizer::Tokenizer::from_dir(config.model_dir);
@@ -144,6 +158,9 @@ core::Status EngineImpl::start(const EngineConfig& config) {
     // is left for activations, cuBLASLt workspaces and the CUDA context).
     int64_t free_b = 0, total_b = 0;
     LLM_RETURN_IF_ERROR(ops::cuda_mem_info(&free_b, &total_b));
+    if (tp) {  // the least free memory of all ranks
+      LLM_ASSIGN_OR_RETURN(free_b, tp_min_free_memory(*tp));
+    }
     capacity = static_cast<int64_t>(config.mem_fraction * static_cast<double>(free_b)) / per_token;
     bound = fmt::format("--mem-fraction {} of {:.2f} GiB free device memory (of {:.2f} GiB)",
                         config.mem_fraction, static_cast<double>(free_b) / (1 << 30),
@@ -182,10 +199,17 @@ core::Status EngineImpl::start(const EngineConfig& config) {
   rc.enable_prefix_cache = !config.disable_prefix_cache;
   rc.eos_token_ids = eos_ids_;
   router_ = std::make_unique<router::Router>(rc);
-  LLM_ASSIGN_OR_RETURN(models::KvStorage kv, models::KvStorage::allocate_on(
-                                                 device, shape.n_layers, capacity, shape.n_kv_heads,
-                                                 shape.head_dim, kv_dtype.elem));
-  runner_ = std::make_unique<ModelRunner>(std::move(model), std::move(kv), router_->req_to_token());
+  if (tp) {
+    LLM_RETURN_IF_ERROR(start_tp_runner(*tp, capacity, kv_dtype.elem));
+  } else {
+    LLM_ASSIGN_OR_RETURN(
+        models::KvStorage kv,
+        models::KvStorage::allocate_on(device, shape.n_layers, capacity, shape.n_kv_heads,
+                                       shape.head_dim, kv_dtype.elem));
+    runner_ =
+        std::make_unique<ModelRunner>(std::move(single), std::move(kv), router_->req_to_token());
+    executor_ = runner_.get();
+  }
   {
     std::lock_guard lock(stats_mu_);
     stats_.kv_total = capacity;
@@ -196,6 +220,15 @@ core::Status EngineImpl::start(const EngineConfig& config) {
     tokenizer_threads_.emplace_back([this] { tokenizer_loop(); });
   router_thread_ = std::thread([this] { router_loop(); });
   output_thread_ = std::thread([this] { output_loop(); });
+  return {};
+}
+
+core::Status EngineImpl::start_tp_runner(TpLeader& tp, int64_t capacity, core::DType kv_dtype) {
+  LLM_RETURN_IF_ERROR(tp_allocate_kv(tp, capacity, kv_dtype, router_->req_to_token()));
+  tp_runner_ = std::make_unique<TpRunner>(std::move(tp.group), std::move(tp.followers),
+                                          router_->req_to_token());
+  executor_ = tp_runner_.get();
+  LLM_INFO("tensor parallelism: {} ranks over {} nodes", config_.tp, config_.nnodes);
   return {};
 }
 
@@ -304,7 +337,7 @@ void EngineImpl::router_loop() {
       core::Status st = plan.status();
       if (st.ok() && !plan->empty()) {
         const Clock::time_point s0 = Clock::now();
-        core::Result<StepResult> result = runner_->execute(*plan);
+        core::Result<StepResult> result = executor_->execute(*plan);
         step_time = Clock::now() - s0;
         st = result.ok() ? router_->commit(*result) : result.status();
       }

@@ -64,6 +64,23 @@ void set_cuda_stream(void* stream) {
   cuda_detail::set_current_stream(static_cast<cudaStream_t>(stream));
 }
 
+void* cuda_stream() {
+  return cuda_detail::current_stream();
+}
+
+Status set_cuda_device(int device) {
+  return LLM_CUDA_CHECK(cuda_detail::set_current_device(device));
+}
+
+int cuda_device_count() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return n;
+}
+
 Status cuda_synchronize() {
   return LLM_CUDA_CHECK(cudaStreamSynchronize(cuda_detail::current_stream()));
 }
@@ -146,6 +163,15 @@ bool cuda_built() {
   return false;
 }
 void set_cuda_stream(void*) {}
+void* cuda_stream() {
+  return nullptr;
+}
+Status set_cuda_device(int) {
+  return core::unimplemented("CUDA backend not built");
+}
+int cuda_device_count() {
+  return 0;
+}
 Status cuda_synchronize() {
   return core::unimplemented("CUDA backend not built");
 }

@@ -6,6 +6,7 @@
 // columns 2t and 2t+1 of each 8-column block.
 #include "kernels/cuda/prefill_attention.h"
 
+#include <atomic>
 #include <cmath>
 
 #include "kernels/cuda/common.cuh"
@@ -268,12 +269,17 @@ template <typename T, int D, int W>
 core::Status launch(const PrefillAttentionParams& p, cudaStream_t stream) {
   constexpr int kBM = 16 * W;
   constexpr size_t smem = size_t{kBM + 4 * kBN} * (D + 8) * sizeof(T);
-  static bool attr_set = false;  // per instantiation; benign race (idempotent call)
-  if (!attr_set) {
+  // The attribute is per device: one bit per device index (tensor-parallel ranks run on
+  // several); per instantiation; a benign race (the call is idempotent).
+  static std::atomic<uint64_t> attr_set{0};
+  int dev = 0;
+  LLM_CUDA_RETURN_IF_ERROR(cudaGetDevice(&dev));
+  const uint64_t bit = uint64_t{1} << (dev & 63);
+  if ((attr_set.load(std::memory_order_relaxed) & bit) == 0) {
     LLM_CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(prefill_kernel<T, D, W>,
                                                   cudaFuncAttributeMaxDynamicSharedMemorySize,
                                                   static_cast<int>(smem)));
-    attr_set = true;
+    attr_set.fetch_or(bit, std::memory_order_relaxed);
   }
   const dim3 grid((p.max_q_len + kBM - 1) / kBM, p.n_heads, p.n_reqs);
   prefill_kernel<T, D, W><<<grid, 32 * W, smem, stream>>>(p);
