@@ -8,6 +8,8 @@
 #include <functional>
 #include <thread>
 
+#include <cuda_runtime_api.h>
+
 #include "dist/nccl_communicator.h"
 #include "ops/ops.h"
 
@@ -159,7 +161,9 @@ TEST(NcclEnv, NvlsIsOffUnlessTheEnvironmentSaysOtherwise) {
   disable_nvls_unless_set();
   const char* after = std::getenv("NCCL_NVLS_ENABLE");
   ASSERT_NE(after, nullptr);
-  if (before == nullptr) EXPECT_STREQ(after, "0");
+  if (before == nullptr) {
+    EXPECT_STREQ(after, "0");
+  }
 }
 
 }  // namespace

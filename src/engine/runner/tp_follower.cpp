@@ -20,7 +20,8 @@ namespace {
 constexpr dist::Millis kJoinTimeout{300'000};
 
 // Runs the steps node 0 sends until `stop`.
-core::Status follow_steps(dist::TcpChannel& leader, TpGroup& group, const KvPlan& plan) {
+core::Status follow_steps(dist::TcpChannel& leader, TpGroup& group, const KvPlan& plan,
+                          const StepObserver& observer) {
   std::vector<int32_t> mirror(static_cast<size_t>(plan.max_reqs) *
                               static_cast<size_t>(plan.max_len));
   models::StepBatchBuilder builder(mirror.data(), plan.max_len);
@@ -34,16 +35,21 @@ core::Status follow_steps(dist::TcpChannel& leader, TpGroup& group, const KvPlan
     for (const models::StepSegment& s : segments) n_sampled += s.wants_logits ? 1 : 0;
     const core::Status st = group.forward(builder.build(segments), n_sampled);
     if (!st.ok()) return st.with_context(fmt::format("step {}", step.step_id));
+    if (observer) observer(step.step_id, group.logits());
   }
 }
 
-core::Status run_follower(const EngineConfig& config) {
-  LLM_RETURN_IF_ERROR(validate_tp_flags(config));
-  if (config.node_rank == 0)
-    return core::invalid_argument("--node-rank 0 runs the server, not a follower");
+}  // namespace
+
+core::Status follow_tp_leader(const EngineConfig& config, const CommBackend& backend,
+                              const StepObserver& observer) {
+  if (config.node_rank <= 0 || config.node_rank >= config.nnodes)
+    return core::invalid_argument("--node-rank {}: a follower is node 1 .. --nnodes - 1",
+                                  config.node_rank);
   LLM_ASSIGN_OR_RETURN(loader::ModelFiles files, loader::open_model_folder(config.model_dir));
   LLM_RETURN_IF_ERROR(validate_tp_model(files.config, config.tp));
-  LLM_RETURN_IF_ERROR(validate_tp_devices(config, ops::cuda_device_count()));
+  const bool on_cuda = config.device == "cuda";
+  if (on_cuda) LLM_RETURN_IF_ERROR(validate_tp_devices(config, ops::cuda_device_count()));
 
   LLM_INFO("node {} of {}: joining {}:{}", config.node_rank, config.nnodes, config.nccl_host,
            config.nccl_port);
@@ -51,10 +57,10 @@ core::Status run_follower(const EngineConfig& config) {
                        dist::join_rendezvous(config.nccl_host, config.nccl_port, config.node_rank,
                                              config.nnodes, kJoinTimeout));
   LLM_ASSIGN_OR_RETURN(std::vector<uint8_t> id, leader.recv(kJoinTimeout));
-  LLM_ASSIGN_OR_RETURN(CommFactory factory, nccl_comm_factory(config.tp, id));
+  LLM_ASSIGN_OR_RETURN(CommFactory factory, backend.factory(config.tp, id));
   const int local = local_ranks(config);
   TpSetup setup{.model_dir = config.model_dir,
-                .device = core::Device::cuda,
+                .device = on_cuda ? core::Device::cuda : core::Device::cpu,
                 .tp = config.tp,
                 .first_rank = config.node_rank * local,
                 .local_ranks = local,
@@ -78,14 +84,16 @@ core::Status run_follower(const EngineConfig& config) {
   LLM_RETURN_IF_ERROR(kv_st);
   LLM_INFO("node {}: {} ranks ready, KV pool of {} tokens per rank", config.node_rank, local,
            plan.capacity);
-  return follow_steps(leader, **group, plan);
+  return follow_steps(leader, **group, plan, observer);
 }
 
-}  // namespace
 }  // namespace engine
 
 bool run_tp_follower(const EngineConfig& config, std::string* error) {
-  const core::Status st = engine::run_follower(config);
+  core::Status st = engine::validate_tp_flags(config);
+  if (st.ok() && config.node_rank == 0)
+    st = core::invalid_argument("--node-rank 0 runs the server, not a follower");
+  if (st.ok()) st = engine::follow_tp_leader(config, engine::nccl_backend());
   if (!st.ok() && error != nullptr) *error = st.to_string();
   return st.ok();
 }

@@ -217,7 +217,11 @@ core::Result<CommFactory> nccl_comm_factory(int tp, const std::vector<uint8_t>& 
 #endif
 }
 
-core::Result<TpLeader> start_tp_leader(const EngineConfig& config) {
+CommBackend nccl_backend() {
+  return {.new_id = new_nccl_id, .factory = nccl_comm_factory};
+}
+
+core::Result<TpLeader> start_tp_leader(const EngineConfig& config, const CommBackend& backend) {
   TpLeader leader;
   if (config.nnodes > 1) {
     LLM_ASSIGN_OR_RETURN(dist::TcpListener listener,
@@ -227,12 +231,12 @@ core::Result<TpLeader> start_tp_leader(const EngineConfig& config) {
     LLM_ASSIGN_OR_RETURN(leader.followers,
                          dist::host_rendezvous(listener, config.nnodes, kRendezvousTimeout));
   }
-  LLM_ASSIGN_OR_RETURN(std::vector<uint8_t> id, new_nccl_id());
+  LLM_ASSIGN_OR_RETURN(std::vector<uint8_t> id, backend.new_id());
   for (size_t n = 1; n < leader.followers.size(); ++n)
     LLM_RETURN_IF_ERROR(leader.followers[n].send(id));
-  LLM_ASSIGN_OR_RETURN(CommFactory factory, nccl_comm_factory(config.tp, id));
+  LLM_ASSIGN_OR_RETURN(CommFactory factory, backend.factory(config.tp, id));
   TpSetup setup{.model_dir = config.model_dir,
-                .device = core::Device::cuda,
+                .device = config.device == "cuda" ? core::Device::cuda : core::Device::cpu,
                 .tp = config.tp,
                 .first_rank = 0,
                 .local_ranks = local_ranks(config),

@@ -93,13 +93,23 @@ class TpRunner final : public StepExecutor {
   std::vector<models::StepSegment> segments_;
 };
 
+// How a group makes its communicators: node 0 makes an id and sends it to the other nodes;
+// every node builds its ranks' factory from it. nccl_backend() in the engine; tests plug in
+// host communicators.
+struct CommBackend {
+  std::function<core::Result<std::vector<uint8_t>>()> new_id;
+  std::function<core::Result<CommFactory>(int tp, const std::vector<uint8_t>& id)> factory;
+};
+CommBackend nccl_backend();
+
 // Node 0's start-up before the KV pool can be sized: the rendezvous with the other nodes
-// (nnodes > 1), the NCCL unique id, the local ranks with their shards.
+// (nnodes > 1), the communicator id, the local ranks with their shards (on config.device).
 struct TpLeader {
   std::unique_ptr<TpGroup> group;
   std::vector<dist::TcpChannel> followers;
 };
-core::Result<TpLeader> start_tp_leader(const EngineConfig& config);
+core::Result<TpLeader> start_tp_leader(const EngineConfig& config,
+                                       const CommBackend& backend = nccl_backend());
 // The least free device memory over every rank of every node.
 core::Result<int64_t> tp_min_free_memory(TpLeader& leader);
 // Allocates every rank's KV pool (the other nodes' too) and tells the other nodes the
@@ -117,6 +127,12 @@ struct KvPlan {
   int32_t max_reqs = 0;
   int64_t max_len = 0;
 };
+
+// A node other than node 0 (tp_follower.cpp): the start-up replies to node 0, then every step
+// it sends until `stop`. `observer` (tests) sees local rank 0's logits after each step.
+using StepObserver = std::function<void(uint64_t step_id, const core::Tensor& logits)>;
+core::Status follow_tp_leader(const EngineConfig& config, const CommBackend& backend,
+                              const StepObserver& observer = {});
 
 // The communicator factory of a CUDA group: NCCL with `id` (unimplemented without NCCL).
 core::Result<CommFactory> nccl_comm_factory(int tp, const std::vector<uint8_t>& unique_id);
