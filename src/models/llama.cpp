@@ -210,32 +210,16 @@ Status LlamaModel::to_device(core::Device device) {
   if (device == ws_.device()) return {};
   if (device == core::Device::cpu)
     return core::unimplemented("{}: moving a model back to the CPU", shape_.architecture);
-  // 16-bit checkpoints keep their dtype; f32 ones are rounded to bf16 (the CUDA kernels run on
-  // one 16-bit activation dtype).
-  const core::DType act =
-      shape_.weight_dtype == core::DType::f16 ? core::DType::f16 : core::DType::bf16;
-  int64_t bytes = 0;
-  auto up = [&](Tensor& t) -> Status {
-    if (!t.defined()) return {};
-    LLM_ASSIGN_OR_RETURN(t, ops::to_device(t, device, act));
-    bytes += static_cast<int64_t>(t.nbytes());
-    return {};
-  };
-  const bool tied = lm_head_.raw() == embed_.raw();
-  LLM_RETURN_IF_ERROR(up(embed_));
-  LLM_RETURN_IF_ERROR(up(final_norm_));
-  if (tied) {
-    lm_head_ = embed_;
-  } else {
-    LLM_RETURN_IF_ERROR(up(lm_head_));
-  }
+  const core::DType act = device_act_dtype(shape_.weight_dtype);
+  WeightUploader up(device, act);  // lm_head tied to embed_ shares its device copy
+  LLM_RETURN_IF_ERROR(up.upload({&embed_, &final_norm_, &lm_head_}));
   for (LlamaLayer& L : layers_) {
-    for (Tensor* t : {&L.input_norm, &L.post_norm, &L.attn.wq, &L.attn.wk, &L.attn.wv, &L.attn.wo,
-                      &L.attn.bq, &L.attn.bk, &L.attn.bv, &L.attn.bo, &L.mlp.gate, &L.mlp.up,
-                      &L.mlp.down, &L.mlp.gate_bias, &L.mlp.up_bias, &L.mlp.down_bias})
-      LLM_RETURN_IF_ERROR(up(*t));
+    LLM_RETURN_IF_ERROR(
+        up.upload({&L.input_norm, &L.post_norm, &L.attn.wq, &L.attn.wk, &L.attn.wv, &L.attn.wo,
+                   &L.attn.bq, &L.attn.bk, &L.attn.bv, &L.attn.bo, &L.mlp.gate, &L.mlp.up,
+                   &L.mlp.down, &L.mlp.gate_bias, &L.mlp.up_bias, &L.mlp.down_bias}));
   }
-  weight_bytes_ = bytes;
+  weight_bytes_ = up.bytes();
   ws_.set_device(device, act);
   return {};
 }

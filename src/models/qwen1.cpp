@@ -13,7 +13,9 @@
 //    starting from a prefix-cache hit) recomputes alpha from its length.
 //    Deviation: a chunked prefill fixes alpha from its first chunk, not the whole prompt.
 //  - use_logn_attn: q at position p is scaled by log(p+1)/log(seq_length) when p+1 > seq_length
-//    (done here on q before attention; keys unscaled, so the kernels are unchanged).
+//    (ops::logn_scale on q before attention; keys unscaled, so the kernels are unchanged).
+// The position step runs on the model's device (per-request rotary with a host-computed
+// inv_freq; alpha is host state keyed by req_to_token row).
 // Tensor names: transformer.wte, transformer.h.N.{ln_1, attn.c_attn, attn.c_proj, ln_2,
 // mlp.w1, mlp.w2, mlp.c_proj}, transformer.ln_f, lm_head.
 #include <cmath>
@@ -85,8 +87,6 @@ class QwenPositions {
   QwenPositions(const QwenDims& d, const ops::RopeConfig& rope) : d_(d), rope_(rope) {}
 
   Status operator()(const StepBatch& batch, Tensor& q, Tensor& k) {
-    if (q.device() != core::Device::cpu)
-      return core::unimplemented("Qwen v1 dynamic-NTK / log-n positions run on the CPU only");
     const ops::AttentionMeta& m = batch.attn;
     for (int32_t r = 0; r < m.n_reqs; ++r) {
       const int64_t row0 = m.q_start[r], n = m.q_start[r + 1] - m.q_start[r];
@@ -96,7 +96,7 @@ class QwenPositions {
           alpha_of(m.req_row != nullptr ? m.req_row[r] : r, m.kv_len[r] - n, m.kv_len[r]);
       LLM_RETURN_IF_ERROR(ops::rope(qr, kr, batch.positions.rows(row0, n), inv_freq(alpha), rope_));
     }
-    if (d_.logn) scale_logn(batch, q);
+    if (d_.logn) return ops::logn_scale(q, batch.positions, d_.seq_length);
     return {};
   }
 
@@ -126,20 +126,6 @@ class QwenPositions {
     const double dim = d_.rotary_dim;
     rc.theta = d_.base * std::pow(static_cast<double>(alpha), dim / (dim - 2));
     return inv_freq_.emplace(alpha, ops::rope_inv_freq(rc, 0)).first->second;
-  }
-
-  // q at position p (0-based) *= log(p + 1) / log(seq_length) when p + 1 > seq_length.
-  void scale_logn(const StepBatch& batch, Tensor& q) const {
-    const int64_t row_len = q.dim(1) * q.dim(2);
-    const double log_base = std::log(static_cast<double>(d_.seq_length));
-    const int32_t* pos = batch.positions.data<int32_t>();
-    for (int64_t t = 0; t < q.dim(0); ++t) {
-      const int64_t p1 = int64_t{pos[t]} + 1;
-      if (p1 <= d_.seq_length) continue;
-      const float s = static_cast<float>(std::log(static_cast<double>(p1)) / log_base);
-      float* row = q.data<float>() + t * row_len;
-      for (int64_t i = 0; i < row_len; ++i) row[i] *= s;
-    }
   }
 
   QwenDims d_;

@@ -11,6 +11,7 @@
 #include "backend/cuda/device_buffer.h"
 #include "kernels/cuda/activation.h"
 #include "kernels/cuda/decode_attention.h"
+#include "kernels/cuda/elementwise.h"
 #include "kernels/cuda/embedding.h"
 #include "kernels/cuda/gemm_lt.h"
 #include "kernels/cuda/kv_scatter.h"
@@ -188,6 +189,38 @@ Status layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, flo
                                   ctx().stream);
 }
 
+Status head_layer_norm(Tensor& x, const Tensor& weight, float eps) {
+  constexpr std::string_view op = "head_layer_norm";
+  LLM_RETURN_IF_ERROR(check_tensor(op, {"x", x}, 3));
+  LLM_RETURN_IF_ERROR(check_tensor(op, {"weight", weight}, 2));
+  LLM_RETURN_IF_ERROR(check_dim(op, {"weight", weight}, 0, x.dim(1), "heads of x"));
+  LLM_RETURN_IF_ERROR(check_dim(op, {"weight", weight}, 1, x.dim(2), "head_dim of x"));
+  LLM_RETURN_IF_ERROR(check_act(op, {"weight", weight}, x.dtype()));
+  LLM_RETURN_IF_ERROR(check_device(op, {{"x", x}, {"weight", weight}}));
+  // Rows are the (token, head) pairs; row r takes weight row r % heads.
+  return kernels::cuda::layernorm({.dtype = x.dtype(),
+                                   .x = x.raw(),
+                                   .weight = weight.raw(),
+                                   .bias = nullptr,
+                                   .out = x.raw(),
+                                   .n_tokens = x.dim(0) * x.dim(1),
+                                   .hidden = x.dim(2),
+                                   .eps = eps,
+                                   .weight_rows = x.dim(1)},
+                                  ctx().stream);
+}
+
+Status add(Tensor& acc, const Tensor& x) {
+  constexpr std::string_view op = "add";
+  LLM_RETURN_IF_ERROR(check_tensor_any_rank(op, {"acc", acc}));
+  LLM_RETURN_IF_ERROR(check_same_shape(op, {"acc", acc}, {"x", x}));
+  LLM_RETURN_IF_ERROR(check_act(op, {"acc", acc}, acc.dtype()));
+  LLM_RETURN_IF_ERROR(check_act(op, {"x", x}, acc.dtype()));
+  LLM_RETURN_IF_ERROR(check_device(op, {{"acc", acc}, {"x", x}}));
+  return kernels::cuda::add_inplace(
+      {.dtype = acc.dtype(), .acc = acc.raw(), .x = x.raw(), .n = acc.numel()}, ctx().stream);
+}
+
 Status matmul(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& out) {
   constexpr std::string_view op = "matmul";
   LLM_RETURN_IF_ERROR(check_tensor(op, {"x", x}, 2));
@@ -224,21 +257,35 @@ Status matmul(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& out)
 
 Status gated(const Tensor& gate, const Tensor& up, bool silu, bool tanh_approx, Tensor& out) {
   const std::string_view op = silu ? "silu_mul" : "gelu_mul";
-  if (!silu && !tanh_approx) return core::unimplemented("gelu_mul: erf GELU on CUDA");
   LLM_RETURN_IF_ERROR(check_tensor(op, {"gate", gate}, 2));
   LLM_RETURN_IF_ERROR(check_same_shape(op, {"gate", gate}, {"up", up}));
   LLM_RETURN_IF_ERROR(check_same_shape(op, {"gate", gate}, {"out", out}));
   for (const Arg& a : {Arg{"up", up}, Arg{"out", out}})
     LLM_RETURN_IF_ERROR(check_act(op, a, gate.dtype()));
   LLM_RETURN_IF_ERROR(check_device(op, {{"gate", gate}, {"up", up}, {"out", out}}));
-  return kernels::cuda::gated_activation(
-      {.dtype = gate.dtype(),
-       .in = gate.raw(),
-       .up = up.raw(),
-       .out = out.raw(),
-       .n_tokens = gate.dim(0),
-       .inter = gate.dim(1),
-       .act = silu ? kernels::cuda::GatedAct::silu : kernels::cuda::GatedAct::gelu_tanh},
+  return kernels::cuda::gated_activation({.dtype = gate.dtype(),
+                                          .in = gate.raw(),
+                                          .up = up.raw(),
+                                          .out = out.raw(),
+                                          .n_tokens = gate.dim(0),
+                                          .inter = gate.dim(1),
+                                          .act = silu          ? kernels::cuda::GatedAct::silu
+                                                 : tanh_approx ? kernels::cuda::GatedAct::gelu_tanh
+                                                               : kernels::cuda::GatedAct::gelu_erf},
+                                         ctx().stream);
+}
+
+Status gelu(Tensor& x, bool tanh_approx) {
+  constexpr std::string_view op = "gelu";
+  LLM_RETURN_IF_ERROR(check_tensor_any_rank(op, {"x", x}));
+  LLM_RETURN_IF_ERROR(check_act(op, {"x", x}, x.dtype()));
+  LLM_RETURN_IF_ERROR(check_device(op, {{"x", x}}));
+  return kernels::cuda::activation(
+      {.dtype = x.dtype(),
+       .x = x.raw(),
+       .out = x.raw(),
+       .n = x.numel(),
+       .act = tanh_approx ? kernels::cuda::GatedAct::gelu_tanh : kernels::cuda::GatedAct::gelu_erf},
       ctx().stream);
 }
 
@@ -282,8 +329,30 @@ Status rope(Tensor& q, Tensor& k, const Tensor& positions, const std::vector<flo
                                 .head_dim = static_cast<int>(q.dim(2)),
                                 .rotary_dim = cfg.rotary_dim,
                                 .style = cfg.interleaved ? kernels::cuda::RotaryStyle::interleaved
-                                                         : kernels::cuda::RotaryStyle::rotate_half},
+                                                         : kernels::cuda::RotaryStyle::rotate_half,
+                                .attention_factor = static_cast<float>(cfg.attention_factor)},
                                c.stream);
+}
+
+Status logn_scale(Tensor& q, const Tensor& positions, int64_t seq_length) {
+  constexpr std::string_view op = "logn_scale";
+  LLM_RETURN_IF_ERROR(check_tensor_any_rank(op, {"q", q}));
+  LLM_RETURN_IF_ERROR(check_act(op, {"q", q}, q.dtype()));
+  LLM_RETURN_IF_ERROR(check_tensor(op, {"positions", positions}, 1));
+  LLM_RETURN_IF_ERROR(check_dtype(op, {"positions", positions}, {DType::i32}));
+  LLM_RETURN_IF_ERROR(check_dim(op, {"positions", positions}, 0, q.dim(0), "n_tokens of q"));
+  LLM_RETURN_IF_ERROR(check_device(op, {{"q", q}, {"positions", positions}}));
+  if (seq_length <= 1)
+    return core::invalid_argument("logn_scale: seq_length = {} must be > 1", seq_length);
+  const int64_t n = q.dim(0);
+  if (n == 0) return {};
+  return kernels::cuda::logn_scale({.dtype = q.dtype(),
+                                    .q = q.raw(),
+                                    .positions = positions.data<int32_t>(),
+                                    .n_tokens = n,
+                                    .row_len = q.numel() / n,
+                                    .seq_length = seq_length},
+                                   ctx().stream);
 }
 
 namespace {
@@ -291,7 +360,21 @@ Status check_cache(std::string_view op, const KvCacheView& c, DType act) {
   LLM_RETURN_IF_ERROR(check_tensor(op, {"cache.k", c.k}, 3));
   LLM_RETURN_IF_ERROR(check_tensor(op, {"cache.v", c.v}, 3));
   LLM_RETURN_IF_ERROR(check_same_shape(op, {"cache.k", c.k}, {"cache.v", c.v}));
-  if (c.k.dtype() == DType::i8) return core::unimplemented("{}: int8 KV cache on CUDA", op);
+  if (c.k.dtype() == DType::i8) {
+    if (c.v.dtype() != DType::i8)
+      return core::invalid_argument("{}: cache.v has dtype {} but cache.k has i8", op,
+                                    core::dtype_name(c.v.dtype()));
+    for (const Arg& a : {Arg{"cache.k_scale", c.k_scale}, Arg{"cache.v_scale", c.v_scale}}) {
+      LLM_RETURN_IF_ERROR(check_tensor(op, a, 2));
+      LLM_RETURN_IF_ERROR(check_dtype(op, a, {DType::f32}));
+      LLM_RETURN_IF_ERROR(check_dim(op, a, 0, c.k.dim(0), "n_slots of cache.k"));
+      LLM_RETURN_IF_ERROR(check_dim(op, a, 1, c.k.dim(1), "n_kv_heads of cache.k"));
+    }
+    return check_device(op, {{"cache.k", c.k},
+                             {"cache.v", c.v},
+                             {"cache.k_scale", c.k_scale},
+                             {"cache.v_scale", c.v_scale}});
+  }
   LLM_RETURN_IF_ERROR(check_act(op, {"cache.k", c.k}, act));
   LLM_RETURN_IF_ERROR(check_act(op, {"cache.v", c.v}, act));
   return check_device(op, {{"cache.k", c.k}, {"cache.v", c.v}});
@@ -310,16 +393,20 @@ Status store_kv(const Tensor& k, const Tensor& v, const Tensor& slots, KvCacheVi
   LLM_RETURN_IF_ERROR(check_dim(op, {"cache.k", cache.k}, 1, k.dim(1), "n_kv_heads of k"));
   LLM_RETURN_IF_ERROR(check_dim(op, {"cache.k", cache.k}, 2, k.dim(2), "head_dim of k"));
   LLM_RETURN_IF_ERROR(check_device(op, {{"k", k}, {"v", v}, {"slots", slots}}));
-  return kernels::cuda::kv_scatter({.dtype = k.dtype(),
-                                    .k = k.raw(),
-                                    .v = v.raw(),
-                                    .slots = slots.data<int32_t>(),
-                                    .k_cache = cache.k.raw(),
-                                    .v_cache = cache.v.raw(),
-                                    .n_tokens = k.dim(0),
-                                    .n_kv_heads = static_cast<int>(k.dim(1)),
-                                    .head_dim = static_cast<int>(k.dim(2))},
-                                   ctx().stream);
+  const bool int8 = cache.k.dtype() == DType::i8;
+  const kernels::cuda::KvScatterParams p{.dtype = k.dtype(),
+                                         .k = k.raw(),
+                                         .v = v.raw(),
+                                         .slots = slots.data<int32_t>(),
+                                         .k_cache = cache.k.raw(),
+                                         .v_cache = cache.v.raw(),
+                                         .k_scale = int8 ? cache.k_scale.data<float>() : nullptr,
+                                         .v_scale = int8 ? cache.v_scale.data<float>() : nullptr,
+                                         .n_tokens = k.dim(0),
+                                         .n_kv_heads = static_cast<int>(k.dim(1)),
+                                         .head_dim = static_cast<int>(k.dim(2))};
+  return int8 ? kernels::cuda::kv_scatter_int8(p, ctx().stream)
+              : kernels::cuda::kv_scatter(p, ctx().stream);
 }
 
 Status attention(const Tensor& q, const KvCacheView& cache, const AttentionMeta& meta,
@@ -336,7 +423,15 @@ Status attention(const Tensor& q, const KvCacheView& cache, const AttentionMeta&
     return core::invalid_argument("attention: n_heads = {} is not a multiple of n_kv_heads = {}",
                                   n_heads, n_kv_heads);
   if (out.raw() == q.raw()) return core::invalid_argument("attention: out must not alias q");
-  if (meta.alibi_slopes != nullptr) return core::unimplemented("attention: ALiBi on CUDA");
+  if (meta.alibi_slopes != nullptr) {  // read by the kernels: must be device memory
+    cudaPointerAttributes attr{};
+    if (cudaPointerGetAttributes(&attr, meta.alibi_slopes) != cudaSuccess ||
+        (attr.type != cudaMemoryTypeDevice && attr.type != cudaMemoryTypeManaged)) {
+      (void)cudaGetLastError();  // clear a failed query
+      return core::invalid_argument(
+          "attention: meta.alibi_slopes must point to device memory on CUDA ([n_heads] f32)");
+    }
+  }
   const AttentionMeta::Device& d = meta.device;
   if (meta.n_reqs > 0 && (!d.q_start || !d.kv_len || !d.req_row || !d.req_to_token))
     return core::invalid_argument("attention: meta.device arrays are not staged on the device");
@@ -345,11 +440,17 @@ Status attention(const Tensor& q, const KvCacheView& cache, const AttentionMeta&
   if (meta.n_reqs == 0) return {};
   ThreadContext& c = ctx();
   const int head_dim = static_cast<int>(q.dim(2));
+  const bool int8 = cache.k.dtype() == DType::i8;
+  const float* k_scale = int8 ? cache.k_scale.data<float>() : nullptr;
+  const float* v_scale = int8 ? cache.v_scale.data<float>() : nullptr;
   if (d.max_q_len == 1 && meta.sliding_window == 0 && q.dim(0) == meta.n_reqs) {
     kernels::cuda::DecodeAttentionParams p{.dtype = q.dtype(),
+                                           .kv_int8 = int8,
                                            .q = q.raw(),
                                            .k_cache = cache.k.raw(),
                                            .v_cache = cache.v.raw(),
+                                           .k_scale = k_scale,
+                                           .v_scale = v_scale,
                                            .req_to_token = d.req_to_token,
                                            .req_row = d.req_row,
                                            .kv_len = d.kv_len,
@@ -360,7 +461,8 @@ Status attention(const Tensor& q, const KvCacheView& cache, const AttentionMeta&
                                            .head_dim = head_dim,
                                            .req_to_token_stride = d.req_to_token_stride,
                                            .max_kv_len = d.max_kv_len,
-                                           .softmax_scale = meta.scale};
+                                           .softmax_scale = meta.scale,
+                                           .alibi_slopes = meta.alibi_slopes};
     const size_t need = kernels::cuda::decode_attention_workspace_bytes(p);
     if (c.decode_ws.size() < need) {
       LLM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(c.stream));  // the old one may be in use
@@ -372,9 +474,12 @@ Status attention(const Tensor& q, const KvCacheView& cache, const AttentionMeta&
     return kernels::cuda::decode_attention(p, c.stream);
   }
   return kernels::cuda::prefill_attention({.dtype = q.dtype(),
+                                           .kv_int8 = int8,
                                            .q = q.raw(),
                                            .k_cache = cache.k.raw(),
                                            .v_cache = cache.v.raw(),
+                                           .k_scale = k_scale,
+                                           .v_scale = v_scale,
                                            .req_to_token = d.req_to_token,
                                            .req_row = d.req_row,
                                            .q_start = d.q_start,
@@ -388,7 +493,8 @@ Status attention(const Tensor& q, const KvCacheView& cache, const AttentionMeta&
                                            .req_to_token_stride = d.req_to_token_stride,
                                            .softmax_scale = meta.scale,
                                            .causal = true,
-                                           .sliding_window = meta.sliding_window},
+                                           .sliding_window = meta.sliding_window,
+                                           .alibi_slopes = meta.alibi_slopes},
                                           c.stream);
 }
 

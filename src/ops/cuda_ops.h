@@ -8,6 +8,7 @@
 
 #include <vector>
 
+#include "kernels/sampling_batch.h"
 #include "ops/ops.h"
 
 namespace lightllm::ops::cuda_impl {
@@ -19,11 +20,18 @@ Status add_rms_norm(Tensor& residual, const Tensor& x, const Tensor& weight, flo
 Status layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps,
                   Tensor& out);
 Status matmul(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& out);
+Status head_layer_norm(Tensor& x, const Tensor& weight, float eps);
+Status add(Tensor& acc, const Tensor& x);
 Status gated(const Tensor& gate, const Tensor& up, bool silu, bool tanh_approx, Tensor& out);
+Status gelu(Tensor& x, bool tanh_approx);
 Status rope(Tensor& q, Tensor& k, const Tensor& positions, const std::vector<float>& inv_freq,
             const RopeConfig& cfg);
+Status logn_scale(Tensor& q, const Tensor& positions, int64_t seq_length);
 Status store_kv(const Tensor& k, const Tensor& v, const Tensor& slots, KvCacheView& cache);
 Status attention(const Tensor& q, const KvCacheView& cache, const AttentionMeta& meta, Tensor& out);
+// ops::sample (sampling_ops.h), in cuda_sampling_ops.cpp.
+Status sample(Tensor& logits, const kernels::SampleBatch& batch, Tensor& out_ids,
+              Tensor* out_logprobs);
 
 }  // namespace lightllm::ops::cuda_impl
 

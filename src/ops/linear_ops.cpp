@@ -1,5 +1,5 @@
-// src/ops/linear_ops.cpp — matmul (nn.Linear), gated activations, gelu, softmax:
-// checks + dispatch to the CPU kernels.
+// src/ops/linear_ops.cpp — matmul (nn.Linear), gated activations, gelu, softmax, the residual
+// add: checks + dispatch to the CPU kernels.
 #include "kernels/cpu/cpu_kernels.h"
 #include "ops/cuda_ops.h"
 #include "ops/op_checks.h"
@@ -76,6 +76,7 @@ Status gelu_mul(const Tensor& gate, const Tensor& up, bool tanh_approx, Tensor& 
 
 Status gelu(Tensor& x, bool tanh_approx) {
   constexpr std::string_view op = "gelu";
+  LLM_OPS_CUDA_DISPATCH(x, gelu(x, tanh_approx));
   LLM_RETURN_IF_ERROR(check_tensor_any_rank(op, {"x", x}));
   LLM_RETURN_IF_ERROR(check_dtype(op, {"x", x}, {DType::f32}));
   LLM_RETURN_IF_ERROR(check_cpu(op, {&x}));
@@ -96,6 +97,23 @@ Status softmax(Tensor& x) {
   const int64_t cols = x.dim(-1);
   if (cols == 0) return {};
   kernels::cpu::softmax({.x = x.data<float>(), .rows = x.numel() / cols, .cols = cols});
+  return {};
+}
+
+Status add(Tensor& acc, const Tensor& x) {
+  constexpr std::string_view op = "add";
+  LLM_OPS_CUDA_DISPATCH(acc, add(acc, x));
+  LLM_RETURN_IF_ERROR(check_tensor_any_rank(op, {"acc", acc}));
+  LLM_RETURN_IF_ERROR(check_dtype(op, {"acc", acc}, {DType::f32}));
+  LLM_RETURN_IF_ERROR(check_tensor_any_rank(op, {"x", x}));
+  LLM_RETURN_IF_ERROR(check_dtype(op, {"x", x}, {DType::f32}));
+  LLM_RETURN_IF_ERROR(check_same_shape(op, {"acc", acc}, {"x", x}));
+  LLM_RETURN_IF_ERROR(check_cpu(op, {&acc, &x}));
+  float* a = acc.data<float>();
+  const float* b = x.data<float>();
+  const int64_t n = acc.numel();
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) a[i] += b[i];
   return {};
 }
 

@@ -1,4 +1,5 @@
-// src/ops/norm_ops.cpp — embedding, rms_norm, add_rms_norm, layer_norm: checks + dispatch.
+// src/ops/norm_ops.cpp — embedding, rms_norm, add_rms_norm, layer_norm, head_layer_norm:
+// checks + dispatch.
 // Row-wise ops accept any rank: rows = numel / hidden where hidden = the last dim.
 #include "kernels/cpu/cpu_kernels.h"
 #include "ops/cuda_ops.h"
@@ -108,6 +109,32 @@ Status layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, flo
                             .n_tokens = x.numel() / hidden,
                             .hidden = hidden,
                             .eps = eps});
+  return {};
+}
+
+Status head_layer_norm(Tensor& x, const Tensor& weight, float eps) {
+  constexpr std::string_view op = "head_layer_norm";
+  LLM_OPS_CUDA_DISPATCH(x, head_layer_norm(x, weight, eps));
+  LLM_RETURN_IF_ERROR(check_tensor(op, {"x", x}, 3));
+  LLM_RETURN_IF_ERROR(check_dtype(op, {"x", x}, {DType::f32}));
+  LLM_RETURN_IF_ERROR(check_tensor(op, {"weight", weight}, 2));
+  LLM_RETURN_IF_ERROR(check_dtype(op, {"weight", weight}, {DType::f32}));
+  LLM_RETURN_IF_ERROR(check_dim(op, {"weight", weight}, 0, x.dim(1), "heads of x"));
+  LLM_RETURN_IF_ERROR(check_dim(op, {"weight", weight}, 1, x.dim(2), "head_dim of x"));
+  LLM_RETURN_IF_ERROR(check_cpu(op, {&x, &weight}));
+  const int64_t n = x.dim(0), heads = x.dim(1), hd = x.dim(2);
+  for (int64_t t = 0; t < n; ++t) {
+    for (int64_t h = 0; h < heads; ++h) {
+      float* row = x.data<float>() + (t * heads + h) * hd;
+      kernels::cpu::layer_norm({.x = row,
+                                .weight = weight.data<float>() + h * hd,
+                                .bias = nullptr,
+                                .out = row,
+                                .n_tokens = 1,
+                                .hidden = hd,
+                                .eps = eps});
+    }
+  }
   return {};
 }
 

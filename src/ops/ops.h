@@ -42,6 +42,15 @@ Status add_rms_norm(Tensor& residual, const Tensor& x, const Tensor& weight, flo
 Status layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps,
                   Tensor& out);
 
+// Per-head LayerNorm in place (StableLM qk_layernorm, Cohere use_qk_norm): every head of every
+// token is normalized over head_dim with that head's own weight, no bias.
+// x: [n_tokens, heads, head_dim] f32; weight: [heads, head_dim] f32.
+Status head_layer_norm(Tensor& x, const Tensor& weight, float eps);
+
+// acc += x, elementwise (the residual add). acc, x: same shape, f32 (CUDA: the activation
+// dtype, the sum rounded once). x must not overlap acc.
+Status add(Tensor& acc, const Tensor& x);
+
 // nn.Linear: out[m, n] = sum_k x[m, k] * w[n, k] + bias[n].
 // x: [m, k] f32; w: [n, k] f32|bf16|f16; bias: [n] (optional, undefined Tensor = none);
 // out: [m, n] f32. Parallel over cores (OpenMP); bf16 weights use AVX-512 BF16 dot products
@@ -93,6 +102,11 @@ std::vector<float> rope_inv_freq(const RopeConfig& cfg, int64_t seq_len);
 Status rope(Tensor& q, Tensor& k, const Tensor& positions, const std::vector<float>& inv_freq,
             const RopeConfig& cfg);
 
+// Qwen v1 use_logn_attn: q[t] *= log(positions[t] + 1) / log(seq_length) when
+// positions[t] + 1 > seq_length (factor computed in f64, rounded to f32), in place.
+// q: [n_tokens, ...] f32; positions: [n_tokens] i32; seq_length > 1.
+Status logn_scale(Tensor& q, const Tensor& positions, int64_t seq_length);
+
 // --- KV cache and attention over token slots (Token Attention, DESIGN.md §3) ---------------
 
 // One layer's view of the KV pool. k, v: [n_slots, n_kv_heads, head_dim] stored as f32, bf16,
@@ -122,6 +136,7 @@ struct AttentionMeta {
   int32_t sliding_window = 0;           // 0 = none; else attend to the last W positions
   float scale = 0.0f;                   // softmax scale, usually 1/sqrt(head_dim)
   const float* alibi_slopes = nullptr;  // [n_heads] or null; adds slope * (key_pos - query_pos)
+                                        // (CUDA: device memory, f32)
 
   // CUDA only: the same arrays in device memory, copied once per step by the model's step
   // staging. The host pointers above stay valid (checks, per-request rope, kernel choice).
@@ -142,7 +157,7 @@ struct AttentionMeta {
 // n_heads % n_kv_heads == 0; query head h reads kv head h / (n_heads / n_kv_heads).
 // CUDA: a step whose rows all have q_len == 1 (and no sliding window) runs the split-K decode
 // kernel; any other step runs the FlashAttention-2 prefill kernel for all rows (it handles
-// q_len == 1 rows too), so a mixed step is one launch. KV i8 and ALiBi are CPU-only for now.
+// q_len == 1 rows too), so a mixed step is one launch. Both take i8 KV and ALiBi.
 Status attention(const Tensor& q, const KvCacheView& cache, const AttentionMeta& meta, Tensor& out);
 
 // --- Device placement -----------------------------------------------------------------------
@@ -175,6 +190,9 @@ core::Result<Tensor> empty_on(core::Device device, const core::Shape& shape, cor
 core::Result<Tensor> to_device(const Tensor& t, core::Device device, core::DType dtype);
 // dst (host, f32) = src (any device; f32, bf16 or f16) converted; same numel. Synchronous.
 Status copy_to_host_f32(const Tensor& src, Tensor& dst);
+// dst (host) = src (any device), same dtype and numel, no conversion (ids, f32 results).
+// Waits for the current stream.
+Status copy_to_host(const Tensor& src, Tensor& dst);
 // dst (device) = src (host), same dtype and numel, on the current stream (the host buffer may
 // be reused as soon as this returns).
 Status copy_to_device(const Tensor& src, Tensor& dst);

@@ -1,6 +1,6 @@
 // src/ops/rope_ops.cpp — rotary embedding: inv_freq exactly as transformers 4.57
 // modeling_rope_utils computes it (default, linear, dynamic NTK, llama3, longrope), and the
-// rope op (cos/sin scaled by the attention factor).
+// rope op (cos/sin scaled by the attention factor), and Qwen v1's log-n query scaling.
 // HF computes these tensors in float32; the arithmetic below is float32 step by step in the
 // same order so the values agree to an ulp or two (tests/kernels/rope_test.cpp checks 1e-6).
 #include <cmath>
@@ -123,6 +123,30 @@ Status rope(Tensor& q, Tensor& k, const Tensor& positions, const std::vector<flo
                       .rotary_dim = cfg.rotary_dim,
                       .interleaved = cfg.interleaved,
                       .attention_factor = static_cast<float>(cfg.attention_factor)});
+  return {};
+}
+
+Status logn_scale(Tensor& q, const Tensor& positions, int64_t seq_length) {
+  constexpr std::string_view op = "logn_scale";
+  LLM_OPS_CUDA_DISPATCH(q, logn_scale(q, positions, seq_length));
+  LLM_RETURN_IF_ERROR(check_tensor_any_rank(op, {"q", q}));
+  LLM_RETURN_IF_ERROR(check_dtype(op, {"q", q}, {DType::f32}));
+  LLM_RETURN_IF_ERROR(check_tensor(op, {"positions", positions}, 1));
+  LLM_RETURN_IF_ERROR(check_dtype(op, {"positions", positions}, {DType::i32}));
+  LLM_RETURN_IF_ERROR(check_dim(op, {"positions", positions}, 0, q.dim(0), "n_tokens of q"));
+  LLM_RETURN_IF_ERROR(check_cpu(op, {&q, &positions}));
+  if (seq_length <= 1)
+    return core::invalid_argument("logn_scale: seq_length = {} must be > 1", seq_length);
+  const int64_t n = q.dim(0), row_len = n > 0 ? q.numel() / n : 0;
+  const double log_base = std::log(static_cast<double>(seq_length));
+  const int32_t* pos = positions.data<int32_t>();
+  for (int64_t t = 0; t < n; ++t) {
+    const int64_t p1 = int64_t{pos[t]} + 1;
+    if (p1 <= seq_length) continue;
+    const float s = static_cast<float>(std::log(static_cast<double>(p1)) / log_base);
+    float* row = q.data<float>() + t * row_len;
+    for (int64_t i = 0; i < row_len; ++i) row[i] *= s;
+  }
   return {};
 }
 

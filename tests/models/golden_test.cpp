@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "models/direct_runner.h"
+#include "ops/ops.h"
 
 using namespace lightllm;
 namespace fs = std::filesystem;
@@ -139,6 +140,33 @@ TEST_P(GoldenModel, BatchedGreedyContinuationsMatchTransformers) {
                                    (*out)[p].begin() + static_cast<long>(n_compare));
     EXPECT_EQ(got, std::vector<int32_t>(want.begin(), want.begin() + static_cast<long>(n_compare)))
         << "prompt " << p << " (compared " << n_compare << " of " << want.size() << " steps)";
+  }
+}
+
+// Every family has a CUDA path (Model::to_device). Without the CUDA backend, or without a GPU,
+// placing the model there is a clear error naming the model folder, never a crash; with a GPU
+// the weights land there in a 16-bit activation dtype (the numbers are checked by the `cuda`
+// tests in tests/cuda/model_cuda_test.cpp).
+TEST_P(GoldenModel, PlacingOnCudaWorksOrFailsClearly) {
+  auto model = models::load_model(GetParam(), core::Device::cuda);
+  int64_t free_bytes = 0, total_bytes = 0;
+  if (!ops::cuda_built()) {
+    ASSERT_FALSE(model.ok());
+    EXPECT_EQ(model.status().code(), core::StatusCode::unimplemented);
+    EXPECT_NE(model.status().message().find("CUDA backend not built"), std::string::npos)
+        << model.status().to_string();
+    EXPECT_NE(model.status().message().find(GetParam()), std::string::npos)
+        << model.status().to_string();
+  } else if (!ops::cuda_mem_info(&free_bytes, &total_bytes).ok()) {  // built, no usable GPU
+    ASSERT_FALSE(model.ok());
+    EXPECT_NE(model.status().message().find(GetParam()), std::string::npos)
+        << model.status().to_string();
+  } else {
+    ASSERT_TRUE(model.ok()) << model.status().to_string();
+    EXPECT_EQ((*model)->device(), core::Device::cuda);
+    const core::DType act = (*model)->activation_dtype();
+    EXPECT_TRUE(act == core::DType::bf16 || act == core::DType::f16);
+    EXPECT_GT((*model)->weight_bytes(), 0);
   }
 }
 

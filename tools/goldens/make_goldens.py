@@ -107,10 +107,11 @@ def family_variants():
     long = [float("%.4g" % v) for v in (1.0 + 8.0 * torch.rand(half, generator=g))]
     return {
         "bloom": (
-            lambda: BloomForCausalLM(BloomConfig(**common, hidden_size=48, n_layer=2, n_head=6,
+            lambda: BloomForCausalLM(BloomConfig(**common, hidden_size=96, n_layer=2, n_head=6,
                                                  layer_norm_epsilon=1e-5)),
-            "BLOOM: hidden 48, ALiBi (6 heads of 8: the non-power-of-two slopes), embedding LayerNorm, fused "
-            "query_key_value per head, GELU (tanh), biases everywhere, tied lm_head"),
+            "BLOOM: hidden 96, ALiBi (6 heads of 16: the non-power-of-two slopes, a head_dim the "
+            "CUDA attention kernels take), embedding LayerNorm, fused query_key_value per head, "
+            "GELU (tanh), biases everywhere, tied lm_head"),
         "starcoder": (
             lambda: GPTBigCodeForCausalLM(GPTBigCodeConfig(
                 **common, n_embd=64, n_layer=2, n_head=4, n_inner=128, n_positions=128,

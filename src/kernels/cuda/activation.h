@@ -1,6 +1,7 @@
-// src/kernels/cuda/activation.h — gated activations: out = act(gate) * up.
-// Either the input row holds [gate | up] side by side (the fused gate_up projection output),
-// or `up` points at a separate [n_tokens, inter] tensor and `in` holds the gate alone.
+// src/kernels/cuda/activation.h — activations: gated out = act(gate) * up, and plain
+// out = act(x) (the ungated MLPs of BLOOM / StarCoder).
+// Gated: either the input row holds [gate | up] side by side (the fused gate_up projection
+// output), or `up` points at a separate [n_tokens, inter] tensor and `in` holds the gate alone.
 #pragma once
 
 #include <cstdint>
@@ -12,7 +13,9 @@
 
 namespace lightllm::kernels::cuda {
 
-enum class GatedAct { silu, gelu_tanh };
+// silu(g) = g / (1 + exp(-g));  gelu_tanh(g) = 0.5 g (1 + tanh(sqrt(2/pi) (g + 0.044715 g^3)));
+// gelu_erf(g) = 0.5 g (1 + erf(g / sqrt(2))) (torch's exact GELU).
+enum class GatedAct { silu, gelu_tanh, gelu_erf };
 
 struct GatedActParams {
   core::DType dtype = core::DType::bf16;
@@ -25,7 +28,17 @@ struct GatedActParams {
   GatedAct act = GatedAct::silu;
 };
 
-// silu(g) = g / (1 + exp(-g));  gelu_tanh(g) = 0.5 g (1 + tanh(sqrt(2/pi) (g + 0.044715 g^3)))
 core::Status gated_activation(const GatedActParams& p, cudaStream_t stream);
+
+struct ActivationParams {
+  core::DType dtype = core::DType::bf16;
+  const void* x = nullptr;  // [n] contiguous
+  void* out = nullptr;      // [n]; may be x (in place)
+  int64_t n = 0;
+  GatedAct act = GatedAct::gelu_tanh;
+};
+
+// out = act(x), computed in f32 and rounded once.
+core::Status activation(const ActivationParams& p, cudaStream_t stream);
 
 }  // namespace lightllm::kernels::cuda

@@ -36,12 +36,17 @@ __global__ void rmsnorm_kernel(const T* __restrict__ x, T* __restrict__ residual
   }
 }
 
+// out may be x (in place): each thread rewrites only the elements it read, after the barriers
+// of both reductions.
 template <typename T>
-__global__ void layernorm_kernel(const T* __restrict__ x, const T* __restrict__ w,
-                                 const T* __restrict__ b, T* __restrict__ out, int64_t hidden,
-                                 int64_t x_stride, int64_t out_stride, float eps) {
+__global__ void layernorm_kernel(const T* x, const T* __restrict__ w, const T* __restrict__ b,
+                                 T* out, int64_t hidden, int64_t x_stride, int64_t out_stride,
+                                 int64_t weight_rows, float eps) {
   const int64_t row = blockIdx.x;
   const T* xr = x + row * x_stride;
+  const int64_t w_off = (row % weight_rows) * hidden;
+  w += w_off;
+  if (b != nullptr) b += w_off;
   float s = 0.f;
   for (int64_t i = threadIdx.x; i < hidden; i += blockDim.x) s += to_f32(xr[i]);
   const float mean = block_sum(s) / static_cast<float>(hidden);
@@ -102,11 +107,12 @@ core::Status layernorm(const LayerNormParams& p, cudaStream_t stream) {
   if (p.n_tokens == 0) return {};
   const int64_t xs = p.x_stride ? p.x_stride : p.hidden;
   const int64_t os = p.out_stride ? p.out_stride : p.hidden;
+  const int64_t wrows = p.weight_rows > 1 ? p.weight_rows : 1;
   LLM_DISPATCH_HALF(
       "layernorm", p.dtype,
       layernorm_kernel<T><<<static_cast<unsigned>(p.n_tokens), kThreads, 0, stream>>>(
           static_cast<const T*>(p.x), static_cast<const T*>(p.weight),
-          static_cast<const T*>(p.bias), static_cast<T*>(p.out), p.hidden, xs, os, p.eps));
+          static_cast<const T*>(p.bias), static_cast<T*>(p.out), p.hidden, xs, os, wrows, p.eps));
   return LLM_CUDA_CHECK_LAUNCH();
 }
 

@@ -43,6 +43,10 @@ struct LayerNormParams {
   int64_t x_stride = 0;
   int64_t out_stride = 0;
   float eps = 1e-5f;
+  // 0 or 1: every row uses weight / bias [hidden]. n > 1: row r uses row (r % n) of weight /
+  // bias [n, hidden] — the per-head q/k LayerNorm (StableLM, Cohere), whose rows are the
+  // (token, head) pairs of q [n_tokens, n_heads, head_dim] with weight [n_heads, head_dim].
+  int64_t weight_rows = 0;
 };
 
 // out = (x - mean) * rsqrt(var + eps) * weight + bias   (biased variance, as torch)

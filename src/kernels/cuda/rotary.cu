@@ -16,8 +16,8 @@ __global__ void rotary_kernel(RotaryParams p, int64_t q_stride, int64_t k_stride
   for (int i = threadIdx.x; i < half; i += blockDim.x) {
     float s, c;
     sincosf(pos * p.inv_freq[i], &s, &c);
-    cs[i] = c;
-    cs[half + i] = s;
+    cs[i] = c * p.attention_factor;
+    cs[half + i] = s * p.attention_factor;
   }
   __syncthreads();
   const int n_k = p.k != nullptr ? p.n_kv_heads : 0;

@@ -2,7 +2,8 @@
 // Two layouts: rotate_half (GPT-NeoX / LLaMA HF: pairs (i, i + rotary_dim/2)) and interleaved
 // (GPT-J / ChatGLM: pairs (2i, 2i+1)). Only the first rotary_dim dims of each head rotate
 // (partial rotary); the rest pass through. angle(i) = positions[token] * inv_freq[i], computed
-// in f32 with accurate sincosf; the caller builds inv_freq (so any rope scaling is its choice).
+// in f32 with accurate sincosf, both scaled by attention_factor; the caller builds inv_freq (so
+// any rope scaling is its choice).
 #pragma once
 
 #include <cstdint>
@@ -30,6 +31,8 @@ struct RotaryParams {
   int64_t q_stride = 0;  // elements between tokens; 0 means n_heads * head_dim
   int64_t k_stride = 0;  // 0 means n_kv_heads * head_dim
   RotaryStyle style = RotaryStyle::rotate_half;
+  float attention_factor = 1.0f;  // cos and sin are multiplied by this (longrope, HF
+                                  // attention_scaling)
 };
 
 core::Status rotary(const RotaryParams& p, cudaStream_t stream);

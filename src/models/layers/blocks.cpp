@@ -13,33 +13,11 @@ Status apply_norm(NormKind kind, const NormWeights& w, float eps, const Tensor& 
 }
 
 Status add_inplace(Tensor& acc, const Tensor& x) {
-  if (acc.device() != core::Device::cpu || x.device() != core::Device::cpu)
-    return core::unimplemented("add_inplace: only CPU tensors are supported");
-  if (acc.dtype() != core::DType::f32 || x.dtype() != core::DType::f32 || acc.shape() != x.shape())
-    return core::invalid_argument("add_inplace: {} += {} needs two f32 tensors of one shape",
-                                  acc.describe(), x.describe());
-  float* a = acc.data<float>();
-  const float* b = x.data<float>();
-  const int64_t n = acc.numel();
-#pragma omp simd
-  for (int64_t i = 0; i < n; ++i) a[i] += b[i];
-  return {};
+  return ops::add(acc, x);
 }
 
 Status per_head_layer_norm(Tensor& x, const Tensor& weight, float eps) {
-  const int64_t n = x.dim(0), heads = x.dim(1), hd = x.dim(2);
-  if (weight.dim(0) != heads || weight.dim(1) != hd)
-    return core::invalid_argument("per-head norm weight {} does not fit {}", weight.describe(),
-                                  x.describe());
-  const Tensor none;
-  for (int64_t h = 0; h < heads; ++h) {
-    const Tensor w = weight.rows(h, 1).reshape({hd});
-    for (int64_t t = 0; t < n; ++t) {
-      Tensor row = Tensor::view(x.data<float>() + (t * heads + h) * hd, {1, hd}, core::DType::f32);
-      LLM_RETURN_IF_ERROR(ops::layer_norm(row, w, none, eps, row));
-    }
-  }
-  return {};
+  return ops::head_layer_norm(x, weight, eps);
 }
 
 Status plain_mlp(const GatedMlpWeights& w, Activation act, const Tensor& h, Workspace& ws,

@@ -2,7 +2,8 @@
 // RMSNorm or LayerNorm (optional bias) chosen by data, the residual add, per-head q/k
 // LayerNorm with a distinct weight per head (StableLM, Cohere), the plain (ungated) MLP
 // (BLOOM, StarCoder) and the ALiBi slopes (BLOOM).
-// Activations are f32 [n_tokens, ...] on the CPU, as everywhere in src/models.
+// Activations are f32 [n_tokens, ...] on the CPU and the model's 16-bit activation dtype on
+// CUDA, as everywhere in src/models (the ops dispatch by device).
 #pragma once
 
 #include <vector>
@@ -20,15 +21,14 @@ struct NormWeights {
   Tensor bias;    // [hidden] f32, undefined = none (RMSNorm never has one)
 };
 
-// out = norm(x). x, out: [n_tokens, hidden] f32; out may alias x.
+// out = norm(x). x, out: [n_tokens, hidden]; out may alias x.
 Status apply_norm(NormKind kind, const NormWeights& w, float eps, const Tensor& x, Tensor& out);
 
-// acc += x, elementwise. acc, x: same shape, f32, CPU (unimplemented elsewhere: there is no
-// device add op yet).
+// acc += x, elementwise (ops::add). acc, x: same shape.
 Status add_inplace(Tensor& acc, const Tensor& x);
 
-// LayerNorm over the last dim of every head with that head's own weight (no bias), in place.
-// x: [n_tokens, heads, head_dim] f32; weight: [heads, head_dim] f32.
+// LayerNorm over the last dim of every head with that head's own weight (no bias), in place
+// (ops::head_layer_norm). x: [n_tokens, heads, head_dim]; weight: [heads, head_dim].
 Status per_head_layer_norm(Tensor& x, const Tensor& weight, float eps);
 
 // out = down(act(up(h))) with biases (gelu / gelu_tanh only; `w.gate` must be undefined).

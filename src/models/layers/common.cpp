@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "models/loader/model_config.h"
+#include "ops/ops.h"
 
 namespace lightllm::models {
 
@@ -115,6 +116,8 @@ Status lm_head_rows(const Tensor& hidden, const std::vector<int32_t>& rows, cons
     LLM_RETURN_IF_ERROR(ops::copy_to_device(rows_host, rows_dev));
     Tensor last = ws.get(Buf::last_rows, {n, h});
     LLM_RETURN_IF_ERROR(ops::embedding(hidden, rows_dev, last));
+    // Logits wanted on the device (device sampling): the GEMM writes them there directly.
+    if (logits.device() == core::Device::cuda) return ops::matmul(last, lm_head, Tensor(), logits);
     Tensor dev_logits = ws.get(Buf::logits, {n, lm_head.dim(0)}, core::DType::f32);
     LLM_RETURN_IF_ERROR(ops::matmul(last, lm_head, Tensor(), dev_logits));
     return ops::copy_to_host_f32(dev_logits, logits);
@@ -125,6 +128,25 @@ Status lm_head_rows(const Tensor& hidden, const std::vector<int32_t>& rows, cons
                 static_cast<size_t>(h) * sizeof(float));
   }
   return ops::matmul(last, lm_head, Tensor(), logits);
+}
+
+core::DType device_act_dtype(core::DType weight_dtype) {
+  return weight_dtype == core::DType::f16 ? core::DType::f16 : core::DType::bf16;
+}
+
+Status WeightUploader::upload(Tensor& t) {
+  if (!t.defined()) return {};
+  auto key = std::make_tuple(static_cast<const void*>(t.raw()), t.shape().to_vector(), t.dtype());
+  auto it = done_.find(key);
+  if (it != done_.end()) {
+    t = it->second.second;
+    return {};
+  }
+  LLM_ASSIGN_OR_RETURN(Tensor dev, ops::to_device(t, device_, act_));
+  bytes_ += static_cast<int64_t>(dev.nbytes());
+  done_.emplace(std::move(key), std::make_pair(t, dev));
+  t = std::move(dev);
+  return {};
 }
 
 }  // namespace lightllm::models

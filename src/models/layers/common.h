@@ -1,7 +1,12 @@
 // src/models/layers/common.h — small pieces every family shares: the rotary configuration
-// read from config.json and the final projection of the rows that need logits.
+// read from config.json, the final projection of the rows that need logits, and the upload of
+// a model's weights to the device (Model::to_device).
 #pragma once
 
+#include <initializer_list>
+#include <map>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "models/layers/workspace.h"
@@ -28,5 +33,35 @@ Tensor small_weight_f32(const Tensor& w);
 // logits: [rows.size(), vocab] f32 on the host (from the device when hidden is on CUDA).
 Status lm_head_rows(const Tensor& hidden, const std::vector<int32_t>& rows, const Tensor& lm_head,
                     Workspace& ws, Tensor& logits);
+
+// The activation dtype on the device for a checkpoint stored in `weight_dtype`: 16-bit
+// checkpoints keep their dtype, f32 ones are rounded to bf16 (the CUDA kernels run on one
+// 16-bit activation dtype).
+core::DType device_act_dtype(core::DType weight_dtype);
+
+// Moves a model's weights to a device, one tensor at a time, every one (matrices, norm
+// weights, biases) in the activation dtype. A tensor that shares its host storage with one
+// uploaded before (same data pointer, shape and dtype: tied embeddings) gets the same device
+// copy, counted once. Undefined tensors stay undefined.
+class WeightUploader {
+ public:
+  WeightUploader(core::Device device, core::DType act) : device_(device), act_(act) {}
+  // Replaces `t` by its device copy.
+  Status upload(Tensor& t);
+  Status upload(std::initializer_list<Tensor*> ts) {
+    for (Tensor* t : ts) LLM_RETURN_IF_ERROR(upload(*t));
+    return {};
+  }
+  // Bytes of the distinct device copies made so far.
+  int64_t bytes() const { return bytes_; }
+
+ private:
+  core::Device device_;
+  core::DType act_;
+  int64_t bytes_ = 0;
+  // key -> {host tensor (kept alive so its address cannot be reused meanwhile), device copy}
+  std::map<std::tuple<const void*, std::vector<int64_t>, core::DType>, std::pair<Tensor, Tensor>>
+      done_;
+};
 
 }  // namespace lightllm::models

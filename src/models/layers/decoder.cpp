@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "models/layers/common.h"
+#include "models/layers/step_staging.h"
 #include "models/loader/model_config.h"
 #include "models/loader/weight_store.h"
 
@@ -137,6 +138,9 @@ class DecoderModel final : public Model {
   int64_t weight_bytes() const override { return weight_bytes_; }
   Status forward(const StepBatch& batch, KvStorage& kv, Tensor& logits,
                  const LayerObserver& observer) override;
+  Status to_device(core::Device device) override;
+  core::Device device() const override { return ws_.device(); }
+  core::DType activation_dtype() const override { return ws_.act_dtype(); }
 
  private:
   Status mlp(const DecoderLayerWeights& L, const Tensor& h, Tensor& out) {
@@ -147,17 +151,57 @@ class DecoderModel final : public Model {
   DecoderSpec spec_;
   DecoderWeights w_;
   int64_t weight_bytes_ = 0;
-  std::vector<float> slopes_;
+  std::vector<float> slopes_;  // [n_heads] ALiBi slopes (host)
+  Tensor slopes_dev_;          // [n_heads] f32 on the device once the model is there
   Workspace ws_;
 };
 
-Status DecoderModel::forward(const StepBatch& batch, KvStorage& kv, Tensor& logits,
+Status DecoderModel::to_device(core::Device device) {
+  if (device == ws_.device()) return {};
+  if (device == core::Device::cpu)
+    return core::unimplemented("{}: moving a model back to the CPU", spec_.shape.architecture);
+  const core::DType act = device_act_dtype(spec_.shape.weight_dtype);
+  WeightUploader up(device, act);  // a tied lm_head shares the embedding's device copy
+  LLM_RETURN_IF_ERROR(up.upload({&w_.embed, &w_.pos_embed, &w_.lm_head, &w_.embed_norm.weight,
+                                 &w_.embed_norm.bias, &w_.final_norm.weight, &w_.final_norm.bias}));
+  for (DecoderLayerWeights& L : w_.layers) {
+    AttentionWeights& a = L.attn;
+    GatedMlpWeights& m = L.mlp;
+    LLM_RETURN_IF_ERROR(
+        up.upload({&L.attn_norm.weight, &L.attn_norm.bias, &L.mlp_norm.weight, &L.mlp_norm.bias}));
+    LLM_RETURN_IF_ERROR(
+        up.upload({&a.wq, &a.wk, &a.wv, &a.wo, &a.bq, &a.bk, &a.bv, &a.bo, &a.q_norm, &a.k_norm}));
+    LLM_RETURN_IF_ERROR(
+        up.upload({&m.gate, &m.up, &m.down, &m.gate_bias, &m.up_bias, &m.down_bias}));
+  }
+  if (spec_.alibi) {  // f32 on the device: the attention kernels read slopes in f32
+    const Tensor host =
+        Tensor::view(slopes_.data(), {static_cast<int64_t>(slopes_.size())}, core::DType::f32);
+    LLM_ASSIGN_OR_RETURN(slopes_dev_, ops::to_device(host, device, core::DType::f32));
+  }
+  w_.owned.clear();  // the host copies the views pointed into are no longer used
+  weight_bytes_ = up.bytes();
+  ws_.set_device(device, act);
+  return {};
+}
+
+Status DecoderModel::forward(const StepBatch& host_batch, KvStorage& kv, Tensor& logits,
                              const LayerObserver& observer) {
-  const int64_t n_tokens = batch.n_tokens();
-  const int64_t H = spec_.shape.hidden;
   if (kv.layers.size() != w_.layers.size())
     return core::internal_error("KV storage has {} layers, model has {}", kv.layers.size(),
                                 w_.layers.size());
+  if (spec_.learned_positions) {  // device gathers cannot report a position past the table
+    const int32_t* pos = host_batch.positions.data<int32_t>();
+    for (int64_t t = 0; t < host_batch.n_tokens(); ++t)
+      if (pos[t] < 0 || pos[t] >= w_.pos_embed.dim(0))
+        return core::invalid_argument(
+            "{}: position {} is outside the {} learned positions (n_positions)",
+            spec_.shape.architecture, pos[t], w_.pos_embed.dim(0));
+  }
+  LLM_ASSIGN_OR_RETURN(const StepBatch batch,
+                       stage_step(host_batch, spec_.shape.vocab, kv.capacity, ws_));
+  const int64_t n_tokens = batch.n_tokens();
+  const int64_t H = spec_.shape.hidden;
   Tensor x = ws_.get(Buf::residual, {n_tokens, H});  // residual stream [n_tokens, hidden]
   Tensor normed = ws_.get(Buf::normed, {n_tokens, H});
   Tensor attn_out = ws_.get(Buf::proj_out, {n_tokens, H});
@@ -175,7 +219,10 @@ Status DecoderModel::forward(const StepBatch& batch, KvStorage& kv, Tensor& logi
   step.attn.scale = spec_.attn_scale > 0
                         ? spec_.attn_scale
                         : 1.0f / std::sqrt(static_cast<float>(spec_.shape.head_dim));
-  step.attn.alibi_slopes = spec_.alibi ? slopes_.data() : nullptr;
+  // ALiBi slopes [n_heads] f32 where the attention runs (device memory on CUDA).
+  step.attn.alibi_slopes = !spec_.alibi                        ? nullptr
+                           : ws_.device() == core::Device::cpu ? slopes_.data()
+                                                               : slopes_dev_.data<float>();
 
   for (size_t l = 0; l < w_.layers.size(); ++l) {
     const DecoderLayerWeights& L = w_.layers[l];

@@ -1,0 +1,139 @@
+// tests/cuda/test_ops_dispatch.cpp — the ops the non-LLaMA families use, called through the
+// typed op API (src/ops) on device tensors, against the same ops on the CPU given the same
+// (bf16-rounded) inputs: proves the CUDA dispatch passes the right shapes, strides and options
+// to the kernels (residual add, GELU erf / tanh, erf gelu_mul, LayerNorm with bias in place,
+// per-head LayerNorm, rotary with a longrope attention factor and partial interleaved rotary,
+// log-n scaling). Tolerance: one bf16 rounding of the result (plus one of an intermediate).
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include <gtest/gtest.h>
+
+#include "ops/ops.h"
+
+namespace lightllm {
+namespace {
+
+using core::Device;
+using core::DType;
+using core::Tensor;
+
+// Host f32 tensor of uniform values, rounded to bf16 (so CPU and GPU see the same inputs).
+Tensor random_bf16_exact(const core::Shape& shape, uint32_t seed, float lo, float hi) {
+  Tensor t = Tensor::empty(shape, DType::f32);
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(lo, hi);
+  for (int64_t i = 0; i < t.numel(); ++i)
+    t.data<float>()[i] = core::bf16_to_f32(core::f32_to_bf16(d(rng)));
+  return t;
+}
+
+Tensor dev(const Tensor& host) {
+  auto t = ops::to_device(host, Device::cuda, DType::bf16);
+  EXPECT_TRUE(t.ok()) << t.status().to_string();
+  return std::move(t).value();
+}
+
+Tensor dev_i32(const Tensor& host) {
+  auto t = ops::to_device(host, Device::cuda, DType::i32);
+  EXPECT_TRUE(t.ok()) << t.status().to_string();
+  return std::move(t).value();
+}
+
+Tensor host_of(const Tensor& d) {
+  Tensor h = Tensor::empty(d.shape(), DType::f32);
+  EXPECT_TRUE(ops::copy_to_host_f32(d, h).ok());
+  return h;
+}
+
+Tensor copy_of(const Tensor& t) {
+  Tensor c = Tensor::empty(t.shape(), t.dtype());
+  std::memcpy(c.raw(), t.raw(), t.nbytes());
+  return c;
+}
+
+// |got - want| <= 1.6e-2 * (|want| + scale): bf16 rounding relative to the value, or to the
+// tensor's magnitude for values that cancel.
+void expect_near_bf16(const Tensor& got, const Tensor& want, double scale, const char* what) {
+  ASSERT_EQ(got.numel(), want.numel()) << what;
+  int bad = 0;
+  for (int64_t i = 0; i < got.numel(); ++i) {
+    const double g = got.data<float>()[i], w = want.data<float>()[i];
+    if (!(std::abs(g - w) <= 1.6e-2 * (std::abs(w) + scale)) && ++bad <= 5)
+      ADD_FAILURE() << what << ": index " << i << " got " << g << " want " << w;
+  }
+  EXPECT_EQ(bad, 0) << what;
+}
+
+TEST(CudaOpsDispatch, AddGeluAndErfGatedMatchTheCpuOps) {
+  const Tensor a = random_bf16_exact({37, 83}, 1, -3, 3), b = random_bf16_exact({37, 83}, 2, -3, 3);
+  Tensor da = dev(a), db = dev(b);
+  ASSERT_TRUE(ops::add(da, db).ok());
+  Tensor ha = copy_of(a);
+  ASSERT_TRUE(ops::add(ha, b).ok());
+  expect_near_bf16(host_of(da), ha, 0.0, "add");
+
+  for (bool tanh_approx : {false, true}) {
+    Tensor dx = dev(a), hx = copy_of(a);
+    ASSERT_TRUE(ops::gelu(dx, tanh_approx).ok());
+    ASSERT_TRUE(ops::gelu(hx, tanh_approx).ok());
+    expect_near_bf16(host_of(dx), hx, 1e-2, tanh_approx ? "gelu tanh" : "gelu erf");
+  }
+  Tensor dg = dev(a), du = dev(b);
+  auto dout = ops::empty_on(Device::cuda, {37, 83}, DType::bf16);
+  ASSERT_TRUE(dout.ok());
+  ASSERT_TRUE(ops::gelu_mul(dg, du, /*tanh_approx=*/false, *dout).ok());
+  Tensor hout = Tensor::empty({37, 83}, DType::f32);
+  ASSERT_TRUE(ops::gelu_mul(a, b, false, hout).ok());
+  expect_near_bf16(host_of(*dout), hout, 1e-2, "gelu_mul erf");
+}
+
+TEST(CudaOpsDispatch, LayerNormsMatchTheCpuOps) {
+  const Tensor x = random_bf16_exact({29, 96}, 3, -1, 3);
+  const Tensor w = random_bf16_exact({96}, 4, 0.5, 1.5), b = random_bf16_exact({96}, 5, -.5, .5);
+  Tensor dx = dev(x);
+  ASSERT_TRUE(
+      ops::layer_norm(dx, dev(w), dev(b), 1e-5f, dx).ok());  // in place (BLOOM's embed norm)
+  Tensor hx = copy_of(x);
+  ASSERT_TRUE(ops::layer_norm(hx, w, b, 1e-5f, hx).ok());
+  expect_near_bf16(host_of(dx), hx, 0.05, "layer_norm with bias, in place");
+
+  const Tensor q = random_bf16_exact({29, 6, 16}, 6, -1, 3);
+  const Tensor qw = random_bf16_exact({6, 16}, 7, 0.5, 1.5);
+  Tensor dq = dev(q), hq = copy_of(q);
+  ASSERT_TRUE(ops::head_layer_norm(dq, dev(qw), 1e-5f).ok());
+  ASSERT_TRUE(ops::head_layer_norm(hq, qw, 1e-5f).ok());
+  expect_near_bf16(host_of(dq), hq, 0.05, "head_layer_norm");
+}
+
+TEST(CudaOpsDispatch, RotaryVariantsAndLognMatchTheCpuOps) {
+  const int64_t n = 23;
+  Tensor pos = Tensor::empty({n}, DType::i32);
+  for (int64_t t = 0; t < n; ++t) pos.data<int32_t>()[t] = static_cast<int32_t>(3 * t);
+  const Tensor dpos = dev_i32(pos);
+  ops::RopeConfig longrope{
+      .rotary_dim = 16, .scaling = ops::RopeScaling::longrope, .original_max_position = 32};
+  longrope.short_factor.assign(8, 1.25f);
+  longrope.long_factor.assign(8, 4.5f);
+  longrope.attention_factor = 1.19;
+  ops::RopeConfig glm{.rotary_dim = 8, .interleaved = true};  // ChatGLM: half of head_dim 16
+  for (const ops::RopeConfig& cfg : {longrope, glm}) {
+    const std::vector<float> inv = ops::rope_inv_freq(cfg, 100);
+    const Tensor q = random_bf16_exact({n, 4, 16}, 8, -1, 1),
+                 k = random_bf16_exact({n, 2, 16}, 9, -1, 1);
+    Tensor dq = dev(q), dk = dev(k), hq = copy_of(q), hk = copy_of(k);
+    ASSERT_TRUE(ops::rope(dq, dk, dpos, inv, cfg).ok());
+    ASSERT_TRUE(ops::rope(hq, hk, pos, inv, cfg).ok());
+    expect_near_bf16(host_of(dq), hq, 0.02, cfg.interleaved ? "rope q glm" : "rope q longrope");
+    expect_near_bf16(host_of(dk), hk, 0.02, cfg.interleaved ? "rope k glm" : "rope k longrope");
+  }
+  const Tensor q = random_bf16_exact({n, 4, 16}, 10, -2, 2);
+  Tensor dq = dev(q), hq = copy_of(q);
+  ASSERT_TRUE(ops::logn_scale(dq, dpos, 16).ok());  // positions 0..66: both sides of 16
+  ASSERT_TRUE(ops::logn_scale(hq, pos, 16).ok());
+  expect_near_bf16(host_of(dq), hq, 0.0, "logn_scale");
+}
+
+}  // namespace
+}  // namespace lightllm
