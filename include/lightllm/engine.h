@@ -19,9 +19,13 @@
 namespace lightllm {
 
 struct EngineConfig {
-  std::string model_dir;                // HF folder: config.json, *.safetensors, tokenizer files
-  std::string device = "cpu";           // "cpu" or "cuda"
-  int tp = 1;                           // tensor-parallel ranks
+  std::string model_dir;       // HF folder: config.json, *.safetensors, tokenizer files
+  std::string device = "cpu";  // "cpu" or "cuda"
+  int tp = 1;                  // tensor-parallel ranks (GPUs over all nodes)
+  int nnodes = 1;              // hosts of the tensor-parallel group (tp / nnodes GPUs each)
+  int node_rank = 0;           // this host's index; 0 runs the router and the server
+  std::string nccl_host = "127.0.0.1";  // node 0's address for the multi-node rendezvous
+  int nccl_port = 28765;                // node 0's rendezvous TCP port
   int64_t max_total_token_num = 0;      // KV pool slots; 0 = size from memory * mem_fraction
   double mem_fraction = 0.9;            // share of free memory after weights for the KV pool
   std::string kv_cache_dtype = "auto";  // "auto" (model dtype), "f32", "bf16", "int8"
@@ -151,5 +155,10 @@ class Engine {
   // Stops accepting, aborts what is in flight (each gets its final event), joins threads.
   virtual void shutdown() = 0;
 };
+
+// A node of a multi-node tensor-parallel group other than node 0 (config.node_rank > 0): joins
+// node 0's rendezvous, loads this node's shards, then runs every step node 0 sends until node 0
+// shuts down (returns true) or something fails (returns false and fills *error).
+bool run_tp_follower(const EngineConfig& config, std::string* error);
 
 }  // namespace lightllm

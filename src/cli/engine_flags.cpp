@@ -33,8 +33,21 @@ void add_engine_flags(CLI::App& cmd, EngineConfig& e) {
   cmd.add_option("--device", e.device, "cpu or cuda")
       ->check(CLI::IsMember({"cpu", "cuda"}))
       ->capture_default_str();
-  cmd.add_option("--tp", e.tp, "tensor-parallel ranks (GPUs)")
+  cmd.add_option("--tp", e.tp, "tensor-parallel ranks (GPUs over all nodes; needs --device cuda)")
       ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  cmd.add_option("--nnodes", e.nnodes,
+                 "hosts of the tensor-parallel group (--tp / --nnodes GPUs each)")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  cmd.add_option("--node-rank", e.node_rank,
+                 "this host's index in the group; 0 serves, the others follow node 0")
+      ->check(CLI::Range(0, 63))
+      ->capture_default_str();
+  cmd.add_option("--nccl-host", e.nccl_host, "node 0's address for the multi-node rendezvous")
+      ->capture_default_str();
+  cmd.add_option("--nccl-port", e.nccl_port, "node 0's TCP port for the multi-node rendezvous")
+      ->check(CLI::Range(1, 65535))
       ->capture_default_str();
   cmd.add_option("--max-total-token-num", e.max_total_token_num,
                  "KV pool size in tokens; 0 = from free memory x --mem-fraction")

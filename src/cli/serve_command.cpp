@@ -23,6 +23,13 @@ int run_serve(ServeOptions& o) {
     }
   }
   std::string error;
+  if (cfg.node_rank > 0) {  // a follower of a multi-node group: no server, node 0's steps
+    if (!run_tp_follower(cfg, &error)) {
+      std::fprintf(stderr, "lightllm serve (node %d): %s\n", cfg.node_rank, error.c_str());
+      return kExitFailure;
+    }
+    return kExitOk;
+  }
   std::unique_ptr<Engine> engine = Engine::create(cfg, &error);
   if (!engine) {
     std::fprintf(stderr, "lightllm serve: %s\n", error.c_str());

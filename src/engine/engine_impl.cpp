@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "core/log.h"
+#include "engine/runner/tp_config.h"
 #include "engine/sampling/generation_defaults.h"
 #include "kv/kv_sizing.h"
 #include "models/loader/model_config.h"
@@ -75,13 +76,26 @@ core::Status EngineImpl::start(const EngineConfig& config) {
   const bool on_cuda = config.device == "cuda";
   if (on_cuda && !ops::cuda_built())
     return core::unimplemented("--device cuda: this build has no CUDA backend (LIGHTLLM_CUDA=OFF)");
-  if (config.tp != 1)
-    return core::unimplemented("--tp {}: tensor parallelism is not implemented", config.tp);
+  LLM_RETURN_IF_ERROR(validate_tp_flags(config));
+  if (config.node_rank != 0)
+    return core::invalid_argument(
+        "--node-rank {}: only node 0 runs the engine; the other nodes run run_tp_follower",
+        config.node_rank);
   const core::Device device = on_cuda ? core::Device::cuda : core::Device::cpu;
 
   LLM_ASSIGN_OR_RETURN(loader::ModelFiles files, loader::open_model_folder(config.model_dir));
-  LLM_ASSIGN_OR_RETURN(std::unique_ptr<models::Model> model,
-                       models::load_model(config.model_dir, device));
+  // tp > 1: the ranks' shards live on their worker threads (tp_runner.h); `model` is rank 0's.
+  std::unique_ptr<models::Model> single;
+  std::optional<TpLeader> tp;
+  if (config.tp > 1) {
+    LLM_RETURN_IF_ERROR(validate_tp_model(files.config, config.tp));
+    LLM_RETURN_IF_ERROR(validate_tp_devices(config, ops::cuda_device_count()));
+    LLM_ASSIGN_OR_RETURN(TpLeader leader, start_tp_leader(config));
+    tp = std::move(leader);
+  } else {
+    LLM_ASSIGN_OR_RETURN(single, models::load_model(config.model_dir, device));
+  }
+  const models::Model* model = single ? single.get() : &tp->group->model();
   const models::ModelShape& shape = model->shape();
 
   auto tok = tokenizer::Tokenizer::from_dir(config.model_dir);
@@ -149,6 +163,9 @@ core::Status EngineImpl::start(const EngineConfig& config) {
     // is left for activations, cuBLASLt workspaces and the CUDA context).
     int64_t free_b = 0, total_b = 0;
     LLM_RETURN_IF_ERROR(ops::cuda_mem_info(&free_b, &total_b));
+    if (tp) {  // the least free memory of all ranks
+      LLM_ASSIGN_OR_RETURN(free_b, tp_min_free_memory(*tp));
+    }
     capacity = static_cast<int64_t>(config.mem_fraction * static_cast<double>(free_b)) / per_token;
     bound = fmt::format("--mem-fraction {} of {:.2f} GiB free device memory (of {:.2f} GiB)",
                         config.mem_fraction, static_cast<double>(free_b) / (1 << 30),
@@ -190,23 +207,32 @@ core::Status EngineImpl::start(const EngineConfig& config) {
   if (rc.max_inflight_steps > 2)
     return core::invalid_argument("max_inflight_steps {}: at most 2 (plan one step ahead)",
                                   config.max_inflight_steps);
-  // CUDA graphs: one extra slot, never given to a request, takes the padding rows' K/V.
-  const bool graphs = on_cuda && !config.disable_cuda_graph && config.graph_max_batch_size > 0;
-  LLM_ASSIGN_OR_RETURN(PoolFit fit, allocate_pool(*model, rc, kv_dtype.elem, graphs));
-  if (fit.capacity != capacity)
-    bound += fmt::format(", shrunk by the memory check from {}", capacity);
-  capacity = rc.max_total_tokens = fit.capacity;
+  // CUDA graphs (one GPU): one extra slot, never given to a request, takes the padding rows' K/V.
+  const bool graphs =
+      !tp && on_cuda && !config.disable_cuda_graph && config.graph_max_batch_size > 0;
+  std::optional<PoolFit> fit;
+  if (!tp) {
+    LLM_ASSIGN_OR_RETURN(fit, allocate_pool(*single, rc, kv_dtype.elem, graphs));
+    if (fit->capacity != capacity)
+      bound += fmt::format(", shrunk by the memory check from {}", capacity);
+    capacity = rc.max_total_tokens = fit->capacity;
+  }
   LLM_INFO(
       "KV cache: {} tokens = {:.1f} requests of max length {}, of {} ({} bytes/token), "
       "bounded by {}",
       capacity, static_cast<double>(capacity) / static_cast<double>(max_req_total_len_),
       max_req_total_len_, core::dtype_name(kv_dtype.elem), per_token, bound);
   if (graphs)
-    LLM_RETURN_IF_ERROR(model->set_cuda_graphs(
+    LLM_RETURN_IF_ERROR(single->set_cuda_graphs(
         {.max_batch = config.graph_max_batch_size, .max_kv_len = max_req_total_len_}));
   router_ = std::make_unique<router::Router>(rc);
-  runner_ =
-      std::make_unique<ModelRunner>(std::move(model), std::move(fit.kv), router_->req_to_token());
+  if (tp) {
+    LLM_RETURN_IF_ERROR(start_tp_runner(*tp, capacity, kv_dtype.elem));
+  } else {
+    runner_ =
+        std::make_unique<ModelRunner>(std::move(single), std::move(fit->kv), router_->req_to_token());
+    executor_ = runner_.get();
+  }
   {
     std::lock_guard lock(stats_mu_);
     stats_.kv_total = capacity;
@@ -239,6 +265,15 @@ core::Result<PoolFit> EngineImpl::allocate_pool(models::Model& model,
       .check = mode == "on" || (mode == "auto" && model.device() == core::Device::cuda),
       .scratch_slot = scratch_slot};
   return allocate_checked_pool(model, rc.max_total_tokens, req);
+}
+
+core::Status EngineImpl::start_tp_runner(TpLeader& tp, int64_t capacity, core::DType kv_dtype) {
+  LLM_RETURN_IF_ERROR(tp_allocate_kv(tp, capacity, kv_dtype, router_->req_to_token()));
+  tp_runner_ = std::make_unique<TpRunner>(std::move(tp.group), std::move(tp.followers),
+                                          router_->req_to_token());
+  executor_ = tp_runner_.get();
+  LLM_INFO("tensor parallelism: {} ranks over {} nodes", config_.tp, config_.nnodes);
+  return {};
 }
 
 EngineImpl::~EngineImpl() {
@@ -356,7 +391,7 @@ void EngineImpl::router_loop() {
       core::Result<StepPlan> plan = router_->plan();
       st = plan.status();
       if (st.ok() && !plan->empty()) {
-        st = timed([&] { return runner_->start(*plan); });
+        st = timed([&] { return executor_->start(*plan); });
         if (st.ok()) {
           running = std::move(plan).value();
         } else {
@@ -374,7 +409,7 @@ void EngineImpl::router_loop() {
         st = plan.status();
         if (st.ok() && !plan->empty()) next = std::move(plan).value();
       }
-      core::Result<StepResult> result = timed([&] { return runner_->finish(*running); });
+      core::Result<StepResult> result = timed([&] { return executor_->finish(*running); });
       core::Status done = result.status();
       const bool committed = done.ok();  // commit() retires the plan even when it fails
       if (committed) done = router_->commit(*result);
@@ -386,7 +421,7 @@ void EngineImpl::router_loop() {
       }
       running.reset();
       if (next) {
-        st = timed([&] { return runner_->start(*next); });
+        st = timed([&] { return executor_->start(*next); });
         if (st.ok()) {
           running = std::move(next);
         } else {

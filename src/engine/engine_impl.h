@@ -26,6 +26,7 @@
 #include "engine/memory_check.h"
 #include "engine/router/router.h"
 #include "engine/runner/model_runner.h"
+#include "engine/runner/tp_runner.h"
 #include "lightllm/engine.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/incremental_detokenizer.h"
@@ -85,11 +86,13 @@ class EngineImpl final : public Engine {
 
   EngineImpl() = default;
   core::Status start(const EngineConfig& config);
-  // The KV pool for rc.max_total_tokens slots, with the start-up memory check
-  // (memory_check.h) when --memory-check says so; the pool may come back smaller.
-  // The KV pool (+ the CUDA-graph scratch slot when `scratch_slot`), proven by the memory check.
+  // The KV pool for rc.max_total_tokens slots (+ the CUDA-graph scratch slot when
+  // `scratch_slot`), with the start-up memory check (memory_check.h) when --memory-check says
+  // so; the pool may come back smaller.
   core::Result<PoolFit> allocate_pool(models::Model& model, const router::RouterConfig& rc,
                                       core::DType kv_elem, bool scratch_slot) const;
+  // tp > 1: the KV pools of every rank and the TpRunner (after the router exists).
+  core::Status start_tp_runner(TpLeader& tp, int64_t capacity, core::DType kv_dtype);
   void tokenizer_loop();
   void router_loop();
   void output_loop();
@@ -108,7 +111,9 @@ class EngineImpl final : public Engine {
   std::unique_ptr<tokenizer::Tokenizer> tokenizer_;       // null when the folder has none
   std::optional<tokenizer::ChatTemplate> chat_template_;  // parsed once at start-up
   std::unique_ptr<router::Router> router_;
-  std::unique_ptr<ModelRunner> runner_;
+  std::unique_ptr<ModelRunner> runner_;  // tp == 1
+  std::unique_ptr<TpRunner> tp_runner_;  // tp > 1
+  StepExecutor* executor_ = nullptr;     // the one of the two that runs the steps
 
   core::BlockingQueue<std::shared_ptr<Request>> tokenize_queue_;
   core::BlockingQueue<RouterCommand> router_queue_;

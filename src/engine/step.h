@@ -82,6 +82,11 @@ class StepExecutor {
  public:
   virtual ~StepExecutor() = default;
   virtual core::Result<StepResult> execute(const StepPlan& plan) = 0;
+  // The same in two halves, so the caller can plan step N+1 between them: start() queues the
+  // step where the executor can (the device), finish() waits for it and samples. Executors
+  // without an asynchronous path run the whole step in finish().
+  virtual core::Status start(const StepPlan&) { return {}; }
+  virtual core::Result<StepResult> finish(const StepPlan& plan) { return execute(plan); }
 };
 
 }  // namespace lightllm::engine

@@ -1,6 +1,6 @@
-// src/ops/cuda_context.h — the calling thread's current CUDA stream, shared by the CUDA ops
-// (cuda_ops.cpp) and the device memory functions (device_ops.cpp). Internal to src/ops;
-// built only with LIGHTLLM_CUDA.
+// src/ops/cuda_context.h — the calling thread's current CUDA device and its stream on that
+// device, shared by the CUDA ops (cuda_ops.cpp) and the device memory functions
+// (device_ops.cpp). Internal to src/ops; built only with LIGHTLLM_CUDA.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -8,4 +8,6 @@
 namespace lightllm::ops::cuda_detail {
 cudaStream_t current_stream();
 void set_current_stream(cudaStream_t s);
+// cudaSetDevice + remember it for this thread (the per-device op state is chosen by it).
+cudaError_t set_current_device(int device);
 }  // namespace lightllm::ops::cuda_detail

@@ -46,9 +46,22 @@ struct ThreadContext {
   std::vector<float> inv_freq_host;        // what inv_freq holds
 };
 
+// The calling thread's device (-1: not known yet, asked from CUDA on first use) and its
+// op state per device: workspaces and the cuBLASLt handle live on the device they were made
+// on, so a thread that switches devices must not reuse them. One thread per tensor-parallel
+// rank keeps the single-GPU fast path: a thread_local read and a vector index.
+thread_local int t_device = -1;
+
 ThreadContext& ctx() {
-  thread_local ThreadContext c;
-  return c;
+  thread_local std::vector<std::unique_ptr<ThreadContext>> per_device;
+  if (t_device < 0) {
+    int d = 0;
+    t_device = cudaGetDevice(&d) == cudaSuccess ? d : 0;
+  }
+  const auto i = static_cast<size_t>(t_device);
+  if (i >= per_device.size()) per_device.resize(i + 1);
+  if (!per_device[i]) per_device[i] = std::make_unique<ThreadContext>();
+  return *per_device[i];
 }
 
 }  // namespace
@@ -59,6 +72,11 @@ cudaStream_t current_stream() {
 }
 void set_current_stream(cudaStream_t s) {
   ctx().stream = s;
+}
+cudaError_t set_current_device(int device) {
+  const cudaError_t err = cudaSetDevice(device);
+  if (err == cudaSuccess) t_device = device;
+  return err;
 }
 }  // namespace cuda_detail
 

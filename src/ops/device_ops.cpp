@@ -69,6 +69,19 @@ void* cuda_stream() {
   return cuda_detail::current_stream();
 }
 
+Status set_cuda_device(int device) {
+  return LLM_CUDA_CHECK(cuda_detail::set_current_device(device));
+}
+
+int cuda_device_count() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return n;
+}
+
 Status cuda_synchronize() {
   return LLM_CUDA_CHECK(cudaStreamSynchronize(cuda_detail::current_stream()));
 }
@@ -209,6 +222,12 @@ void* cuda_stream() {
   return nullptr;
 }
 size_t decode_attention_workspace_bytes(int, int, int, int, int) {
+  return 0;
+}
+Status set_cuda_device(int) {
+  return core::unimplemented("CUDA backend not built");
+}
+int cuda_device_count() {
   return 0;
 }
 Status cuda_synchronize() {

@@ -175,9 +175,17 @@ size_t decode_attention_workspace_bytes(int n_reqs, int n_heads, int n_kv_heads,
 // True when this build has the CUDA backend (LIGHTLLM_CUDA).
 bool cuda_built();
 // Sets the calling thread's current CUDA stream (a cudaStream_t; nullptr = the default stream).
+// The stream belongs to the thread's current device (set_cuda_device).
 void set_cuda_stream(void* stream);
-// The calling thread's current CUDA stream (a cudaStream_t; nullptr = the default stream).
+// The calling thread's current CUDA stream on its current device (nullptr = default stream).
 void* cuda_stream();
+// Makes `device` the calling thread's CUDA device (cudaSetDevice). The CUDA op state (stream,
+// cuBLASLt handle, workspaces) is per thread and per device, so a thread that switches devices
+// finds each device's own state. A thread that never calls this uses the device CUDA reports
+// when it first runs an op (device 0 by default).
+Status set_cuda_device(int device);
+// Number of visible CUDA devices (0 without the CUDA backend or a driver).
+int cuda_device_count();
 // Waits for the calling thread's current stream.
 Status cuda_synchronize();
 // Free and total memory of the current CUDA device.

@@ -27,8 +27,8 @@ class ModelRunner final : public StepExecutor {
               const kv::ReqToTokenTable& req_to_token);
 
   core::Result<StepResult> execute(const StepPlan& plan) override;
-  core::Status start(const StepPlan& plan);
-  core::Result<StepResult> finish(const StepPlan& plan);
+  core::Status start(const StepPlan& plan) override;
+  core::Result<StepResult> finish(const StepPlan& plan) override;
 
   const models::Model& model() const { return *model_; }
   const models::KvStorage& kv() const { return kv_; }

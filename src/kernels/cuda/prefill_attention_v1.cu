@@ -5,6 +5,7 @@
 //   regs: Q fragments [D/16][4], S [8][4] f32, O [D/8][4] f32, row max / sum for 2 rows.
 // Each K/V ldmatrix fragment feeds two MMAs (16 rows per warp), so this kernel is bound by
 // shared-memory bandwidth. No ALiBi and no int8 KV: the dispatcher rejects those for variant 1.
+#include <atomic>
 #include <cmath>
 
 #include "kernels/cuda/prefill_attention.h"
@@ -212,12 +213,17 @@ template <typename T, int D, int W>
 core::Status launch(const PrefillAttentionParams& p, cudaStream_t stream) {
   constexpr int kBM = 16 * W;
   constexpr size_t smem = size_t{kBM + 4 * kBN} * (D + 8) * sizeof(T);
-  static bool attr_set = false;  // per instantiation; benign race (idempotent call)
-  if (!attr_set) {
+  // The attribute is per device (tensor-parallel ranks use several): one bit per device
+  // index, per instantiation; a benign race (the call is idempotent).
+  static std::atomic<uint64_t> attr_set{0};
+  int dev = 0;
+  LLM_CUDA_RETURN_IF_ERROR(cudaGetDevice(&dev));
+  const uint64_t bit = uint64_t{1} << (dev & 63);
+  if ((attr_set.load(std::memory_order_relaxed) & bit) == 0) {
     LLM_CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(prefill_v1_kernel<T, D, W>,
                                                   cudaFuncAttributeMaxDynamicSharedMemorySize,
                                                   static_cast<int>(smem)));
-    attr_set = true;
+    attr_set.fetch_or(bit, std::memory_order_relaxed);
   }
   const dim3 grid((p.max_q_len + kBM - 1) / kBM, p.n_heads, p.n_reqs);
   prefill_v1_kernel<T, D, W><<<grid, 32 * W, smem, stream>>>(p);
