@@ -16,6 +16,7 @@
 #include "models/layers/common.h"
 #include "models/layers/mlp.h"
 #include "models/layers/step_staging.h"
+#include "models/layers/tensor_parallel.h"
 #include "models/llama_family.h"
 #include "models/loader/json_fields.h"
 #include "models/loader/model_config.h"
@@ -79,11 +80,14 @@ class LlamaModel final : public Model {
   int64_t weight_bytes() const override { return weight_bytes_; }
 
   static Result<std::unique_ptr<Model>> load(const loader::ModelConfig& cfg,
-                                             loader::WeightStore& store, const LlamaVariant& var);
+                                             loader::WeightStore& store, const LlamaVariant& var,
+                                             const dist::ShardSpec& shard);
 
   Status forward(const StepBatch& batch, KvStorage& kv, Tensor& logits,
                  const LayerObserver& observer) override;
   Status to_device(core::Device device) override;
+  // Bytes of the tensors this model holds (views count their slice only).
+  int64_t held_bytes() const;
   core::Device device() const override { return ws_.device(); }
   core::DType activation_dtype() const override { return ws_.act_dtype(); }
 
@@ -97,11 +101,12 @@ class LlamaModel final : public Model {
   std::vector<LlamaLayer> layers_;
   int64_t weight_bytes_ = 0;
   Workspace ws_;
+  layers::TensorParallel tp_;  // this rank's part (whole model when not sharded)
 };
 
 Result<std::unique_ptr<Model>> LlamaModel::load(const loader::ModelConfig& cfg,
-                                                loader::WeightStore& store,
-                                                const LlamaVariant& var) {
+                                                loader::WeightStore& store, const LlamaVariant& var,
+                                                const dist::ShardSpec& shard) {
   auto m = std::make_unique<LlamaModel>();
   ModelShape& s = m->shape_;
   s.architecture = std::string(var.architecture);
@@ -119,10 +124,12 @@ Result<std::unique_ptr<Model>> LlamaModel::load(const loader::ModelConfig& cfg,
         "config.json: num_attention_heads {} is not a multiple of "
         "num_key_value_heads {}",
         s.n_heads, s.n_kv_heads);
+  LLM_ASSIGN_OR_RETURN(m->tp_, layers::TensorParallel::make(shard, s.architecture, s.n_heads,
+                                                            s.n_kv_heads, s.vocab));
 
   LLM_ASSIGN_OR_RETURN(m->attn_shape_.rope, llama_rope_config(cfg));
-  m->attn_shape_.n_heads = s.n_heads;
-  m->attn_shape_.n_kv_heads = s.n_kv_heads;
+  m->attn_shape_.n_heads = m->tp_.heads().n_q;  // this rank's heads
+  m->attn_shape_.n_kv_heads = m->tp_.heads().n_kv;
   m->attn_shape_.head_dim = s.head_dim;
   layers::init_rope(m->attn_shape_);
   const bool window_on = var.sliding_window && cfg.sliding_window.has_value() &&
@@ -188,6 +195,14 @@ Result<std::unique_ptr<Model>> LlamaModel::load(const loader::ModelConfig& cfg,
       LLM_RETURN_IF_ERROR(get("mlp.down_proj.bias", {H}, L.mlp.down_bias));
     }
   }
+  if (m->tp_.sharded()) {  // slice the (mmapped view) weights to this rank's part
+    for (LlamaLayer& L : m->layers_) {
+      LLM_RETURN_IF_ERROR(m->tp_.shard_attention(L.attn, s.head_dim));
+      LLM_RETURN_IF_ERROR(m->tp_.shard_mlp(L.mlp).with_context(s.architecture));
+    }
+    LLM_RETURN_IF_ERROR(
+        m->tp_.shard_vocab(m->embed_, m->lm_head_, m->lm_head_.raw() == m->embed_.raw()));
+  }
   m->final_norm_ = small_weight_f32(m->final_norm_);
   for (LlamaLayer& L : m->layers_) {
     for (Tensor* t : {&L.input_norm, &L.post_norm, &L.attn.bq, &L.attn.bk, &L.attn.bv, &L.attn.bo,
@@ -202,8 +217,20 @@ Result<std::unique_ptr<Model>> LlamaModel::load(const loader::ModelConfig& cfg,
       for (Tensor* t : {&L.attn.wo, &L.attn.bo, &L.mlp.down, &L.mlp.down_bias})
         *t = scaled_weight(*t, depth);
   }
-  m->weight_bytes_ = store.total_bytes();
+  m->weight_bytes_ = m->tp_.sharded() ? m->held_bytes() : store.total_bytes();
+  m->tp_.shard_shape(s);
   return std::unique_ptr<Model>(std::move(m));
+}
+
+int64_t LlamaModel::held_bytes() const {
+  std::vector<const Tensor*> ts = {&embed_, &final_norm_, &lm_head_};
+  for (const LlamaLayer& L : layers_)
+    for (const Tensor* t :
+         {&L.input_norm, &L.post_norm, &L.attn.wq, &L.attn.wk, &L.attn.wv, &L.attn.wo, &L.attn.bq,
+          &L.attn.bk, &L.attn.bv, &L.attn.bo, &L.mlp.gate, &L.mlp.up, &L.mlp.down, &L.mlp.gate_bias,
+          &L.mlp.up_bias, &L.mlp.down_bias})
+      ts.push_back(t);
+  return layers::distinct_bytes(ts);
 }
 
 Status LlamaModel::to_device(core::Device device) {
@@ -222,10 +249,11 @@ Status LlamaModel::to_device(core::Device device) {
     return {};
   };
   const bool tied = lm_head_.raw() == embed_.raw();
+  const int64_t lm_rows = lm_head_.dim(0);  // < embed rows for a tensor-parallel shard
   LLM_RETURN_IF_ERROR(up(embed_));
   LLM_RETURN_IF_ERROR(up(final_norm_));
   if (tied) {
-    lm_head_ = embed_;
+    lm_head_ = embed_.rows(0, lm_rows);
   } else {
     LLM_RETURN_IF_ERROR(up(lm_head_));
   }
@@ -245,14 +273,19 @@ Status LlamaModel::forward(const StepBatch& host_batch, KvStorage& kv, Tensor& l
   if (kv.layers.size() != layers_.size())
     return core::internal_error("KV storage has {} layers, model has {}", kv.layers.size(),
                                 layers_.size());
-  LLM_ASSIGN_OR_RETURN(const StepBatch batch,
-                       stage_step(host_batch, shape_.vocab, kv.capacity, ws_));
+  StepBatch local;  // tensor parallel: token ids as rows of this rank's embedding shard
+  if (tp_.sharded()) {
+    LLM_ASSIGN_OR_RETURN(local, tp_.local_token_ids(host_batch));
+  }
+  LLM_ASSIGN_OR_RETURN(const StepBatch batch, stage_step(tp_.sharded() ? local : host_batch,
+                                                         embed_.dim(0), kv.capacity, ws_));
   const int64_t n_tokens = batch.n_tokens();
   const int64_t H = shape_.hidden;
   Tensor residual = ws_.get(Buf::residual, {n_tokens, H});  // [n_tokens, hidden]
   Tensor normed = ws_.get(Buf::normed, {n_tokens, H});
   Tensor proj = ws_.get(Buf::proj_out, {n_tokens, H});
   LLM_RETURN_IF_ERROR(ops::embedding(embed_, batch.token_ids, residual));
+  LLM_RETURN_IF_ERROR(tp_.all_reduce(residual));
   LLM_RETURN_IF_ERROR(ops::rms_norm(residual, layers_[0].input_norm, eps_, normed));
 
   StepBatch step = batch;
@@ -263,21 +296,24 @@ Status LlamaModel::forward(const StepBatch& host_batch, KvStorage& kv, Tensor& l
     const LlamaLayer& L = layers_[l];
     LLM_RETURN_IF_ERROR(
         layers::self_attention(L.attn, attn_shape_, normed, step, kv.layers[l], ws_, proj));
+    LLM_RETURN_IF_ERROR(tp_.all_reduce(proj));
     LLM_RETURN_IF_ERROR(ops::add_rms_norm(residual, proj, L.post_norm, eps_, normed));
     LLM_RETURN_IF_ERROR(layers::gated_mlp(L.mlp, layers::Activation::silu, normed, ws_, proj));
+    LLM_RETURN_IF_ERROR(tp_.all_reduce(proj));
     const Tensor& next_norm = l + 1 < layers_.size() ? layers_[l + 1].input_norm : final_norm_;
     LLM_RETURN_IF_ERROR(ops::add_rms_norm(residual, proj, next_norm, eps_, normed));
     if (observer) observer(static_cast<int>(l), residual);
   }
-  return lm_head_rows(normed, batch.logit_rows, lm_head_, ws_, logits);
+  return tp_.lm_head(normed, batch.logit_rows, lm_head_, ws_, logits);
 }
 
 }  // namespace
 
 Result<std::unique_ptr<Model>> load_llama_family(const loader::ModelConfig& cfg,
-                                                 loader::WeightStore& store) {
+                                                 loader::WeightStore& store,
+                                                 const dist::ShardSpec& shard) {
   for (const LlamaVariant& v : kVariants)
-    if (cfg.architecture == v.architecture) return LlamaModel::load(cfg, store, v);
+    if (cfg.architecture == v.architecture) return LlamaModel::load(cfg, store, v, shard);
   return core::unimplemented("{} is not a LLaMA-family architecture", cfg.architecture);
 }
 

@@ -99,32 +99,38 @@ Tensor small_weight_f32(const Tensor& w) {
   return out;
 }
 
+Status project_rows(const Tensor& hidden, const std::vector<int32_t>& rows, const Tensor& lm_head,
+                    Workspace& ws, Tensor& out) {
+  const int64_t n = static_cast<int64_t>(rows.size());
+  const int64_t h = hidden.dim(1);
+  Tensor last = ws.get(Buf::last_rows, {n, h});
+  if (hidden.device() == core::Device::cuda) {
+    // Gather the rows on the device (the embedding kernel is a row gather).
+    Tensor rows_dev = ws.get(Buf::logit_rows, {n}, core::DType::i32);
+    Tensor rows_host = Tensor::view(const_cast<int32_t*>(rows.data()), {n}, core::DType::i32);
+    LLM_RETURN_IF_ERROR(ops::copy_to_device(rows_host, rows_dev));
+    LLM_RETURN_IF_ERROR(ops::embedding(hidden, rows_dev, last));
+  } else {
+    for (int64_t i = 0; i < n; ++i) {
+      std::memcpy(last.data<float>() + i * h, hidden.data<float>() + int64_t{rows[i]} * h,
+                  static_cast<size_t>(h) * sizeof(float));
+    }
+  }
+  return ops::matmul(last, lm_head, Tensor(), out);
+}
+
 Status lm_head_rows(const Tensor& hidden, const std::vector<int32_t>& rows, const Tensor& lm_head,
                     Workspace& ws, Tensor& logits) {
   const int64_t n = static_cast<int64_t>(rows.size());
-  const int64_t h = hidden.dim(1);
   if (logits.dim(0) != n || logits.dim(1) != lm_head.dim(0))
     return core::internal_error("logits buffer {} does not fit {} rows x vocab {}",
                                 logits.describe(), n, lm_head.dim(0));
   if (n == 0) return {};
-  if (hidden.device() == core::Device::cuda) {
-    // Gather the rows on the device (the embedding kernel is a row gather), project them to
-    // f32 logits there, and bring those to the host for the sampler.
-    Tensor rows_dev = ws.get(Buf::logit_rows, {n}, core::DType::i32);
-    Tensor rows_host = Tensor::view(const_cast<int32_t*>(rows.data()), {n}, core::DType::i32);
-    LLM_RETURN_IF_ERROR(ops::copy_to_device(rows_host, rows_dev));
-    Tensor last = ws.get(Buf::last_rows, {n, h});
-    LLM_RETURN_IF_ERROR(ops::embedding(hidden, rows_dev, last));
-    Tensor dev_logits = ws.get(Buf::logits, {n, lm_head.dim(0)}, core::DType::f32);
-    LLM_RETURN_IF_ERROR(ops::matmul(last, lm_head, Tensor(), dev_logits));
-    return ops::copy_to_host_f32(dev_logits, logits);
-  }
-  Tensor last = ws.get(Buf::last_rows, {n, h});
-  for (int64_t i = 0; i < n; ++i) {
-    std::memcpy(last.data<float>() + i * h, hidden.data<float>() + int64_t{rows[i]} * h,
-                static_cast<size_t>(h) * sizeof(float));
-  }
-  return ops::matmul(last, lm_head, Tensor(), logits);
+  if (hidden.device() != core::Device::cuda) return project_rows(hidden, rows, lm_head, ws, logits);
+  // Project to f32 logits on the device and bring those to the host for the sampler.
+  Tensor dev_logits = ws.get(Buf::logits, {n, lm_head.dim(0)}, core::DType::f32);
+  LLM_RETURN_IF_ERROR(project_rows(hidden, rows, lm_head, ws, dev_logits));
+  return ops::copy_to_host_f32(dev_logits, logits);
 }
 
 }  // namespace lightllm::models

@@ -24,6 +24,11 @@ Result<ops::RopeConfig> llama_rope_config(const loader::ModelConfig& cfg);
 // CUDA kernels take these in the activation dtype), are returned as is.
 Tensor small_weight_f32(const Tensor& w);
 
+// out[i] = lm_head · hidden[rows[i]], f32, where hidden lives (device memory on CUDA).
+// hidden: [n_tokens, hidden]; lm_head: [vocab, hidden]; out: [rows.size(), vocab] f32.
+Status project_rows(const Tensor& hidden, const std::vector<int32_t>& rows, const Tensor& lm_head,
+                    Workspace& ws, Tensor& out);
+
 // logits[i] = lm_head · hidden[rows[i]]. hidden: [n_tokens, hidden]; lm_head: [vocab, hidden];
 // logits: [rows.size(), vocab] f32 on the host (from the device when hidden is on CUDA).
 Status lm_head_rows(const Tensor& hidden, const std::vector<int32_t>& rows, const Tensor& lm_head,
