@@ -1,9 +1,10 @@
-// tests/models/tp_test.cpp — tensor parallelism on the CPU: every f32 golden model of
-// tests/data/models loaded as N = 2, 4, 8 ranks (threads with the in-process fake
-// communicator) gives the same logits as the whole model (N = 1) within f32 tolerance, the same
-// greedy continuation, bit-identical logits on every rank, per-rank heads in its shape and about
-// 1/N of the weight bytes. Shapes whose heads do not split over N fail with a clear
-// invalid_argument on every rank.
+// tests/models/tp_test.cpp — tensor parallelism on the CPU: every golden model of
+// tests/data/models (f32 and bf16 checkpoints) loaded as N = 2, 3, 4, 8 ranks (threads with the
+// in-process fake communicator) gives the same logits as the whole model (N = 1) within f32
+// tolerance (bf16 checkpoints: a few bf16 ulps), the same greedy continuation, bit-identical
+// logits on every rank, per-rank heads in its shape and about 1/N of the weight bytes. N = 3
+// splits the 512-token vocabulary unevenly (zero-padded shards). Shapes whose heads do not split
+// over N fail with a clear invalid_argument on every rank.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -24,12 +25,11 @@ namespace fs = std::filesystem;
 using core::Status;
 using core::Tensor;
 
-std::vector<std::string> f32_golden_dirs() {
+std::vector<std::string> golden_dirs() {
   std::vector<std::string> dirs;
   for (const auto& e : fs::directory_iterator(std::string(LIGHTLLM_TEST_DATA_DIR) + "/models")) {
     const std::string name = e.path().filename().string();
-    if (fs::exists(e.path() / "golden.json") && name.ends_with("-f32"))
-      dirs.push_back(e.path().string());
+    if (fs::exists(e.path() / "golden.json")) dirs.push_back(e.path().string());
   }
   std::sort(dirs.begin(), dirs.end());
   return dirs;
@@ -93,7 +93,11 @@ TEST_P(TensorParallelModel, MatchesTheWholeModel) {
   for (int64_t i = 0; i < ref.logits.numel(); ++i)
     ref_max = std::max(ref_max, std::abs(ref.logits.data<float>()[i]));
 
-  for (int world : {2, 4, 8}) {
+  // f32 checkpoints: only the summation order differs (all_reduce of partial sums). bf16
+  // checkpoints: the CPU kernels round through bf16, so a different split can move a value by a
+  // bf16 ulp that then propagates (observed up to 3e-3 of the largest |logit|).
+  const float tol = full.weight_dtype == core::DType::f32 ? 1e-5f : 1e-2f;
+  for (int world : {2, 3, 4, 8}) {  // 3: a vocabulary that does not divide (zero padding)
     SCOPED_TRACE("world " + std::to_string(world));
     const bool splits = dist::shard_heads(full.n_heads, full.n_kv_heads, 0, world).ok();
     auto comms = dist::make_fake_group(world);
@@ -131,7 +135,7 @@ TEST_P(TensorParallelModel, MatchesTheWholeModel) {
         ASSERT_EQ(run.logits.data<float>()[i], runs[0].logits.data<float>()[i])
             << "ranks disagree at " << i;
       }
-      EXPECT_LE(max_diff, 1e-5f * std::max(1.0f, ref_max)) << "rank " << r;
+      EXPECT_LE(max_diff, tol * std::max(1.0f, ref_max)) << "rank " << r;
       if (r == 0)
         std::printf(
             "%s world %d: max |logit diff| %.3g (max |logit| %.3g), rank 0 holds %lld of "
@@ -144,8 +148,7 @@ TEST_P(TensorParallelModel, MatchesTheWholeModel) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, TensorParallelModel, ::testing::ValuesIn(f32_golden_dirs()),
-                         name_of);
+INSTANTIATE_TEST_SUITE_P(Models, TensorParallelModel, ::testing::ValuesIn(golden_dirs()), name_of);
 
 TEST(TensorParallel, ShardedLoadNeedsTheGroupsCommunicator) {
   const std::string dir = std::string(LIGHTLLM_TEST_DATA_DIR) + "/models/llama-f32";
