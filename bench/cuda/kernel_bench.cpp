@@ -4,7 +4,9 @@
 //   decode    split-K token attention, 32 heads / 8 kv heads / d128, random slot order, batch
 //             1/32/128 x context 1k/4k: KV bytes read / time, and as % of the copy bandwidth
 //   prefill   FA2-style prefill, 32/8 heads, d128, causal, 16x1k and 4x4k tokens: TFLOP/s
-//             (causal FLOPs = 4 * D * heads * sum(q_len^2) / 2, the FlashAttention convention)
+//             (causal FLOPs = 4 * D * heads * sum(q_len^2) / 2, the FlashAttention convention);
+//             kernel variant 1 (first kernel) and 2 (current) side by side, 64- and 128-row
+//             tiles, and variant 2 with int8 K/V; compare with torch_baseline.py's lines
 //   gemm      cuBLASLt on Llama-7B linear shapes: TFLOP/s and weight bytes / time
 // L2 is flushed (a 256 MiB memset) before every timed launch; each launch is timed alone with
 // events, and the median of the runs is printed. bf16 and f16 (and int8 KV for decode).
@@ -165,8 +167,14 @@ void bench_prefill(DType dt) {
   struct Case {
     int n_reqs, len;
   };
+  struct Config {
+    int variant, tile_rows;
+    bool int8;
+  };
+  const Config configs[] = {
+      {1, 64, false}, {1, 128, false}, {2, 64, false}, {2, 128, false}, {2, 128, true}};
   for (Case c : {Case{16, 1024}, Case{4, 4096}})
-    for (int tile_rows : {64, 128}) {
+    for (const Config& cfg : configs) {
       const int n_tokens = c.n_reqs * c.len;
       std::vector<int32_t> perm(static_cast<size_t>(n_tokens));
       std::iota(perm.begin(), perm.end(), 0);
@@ -176,7 +184,12 @@ void bench_prefill(DType dt) {
       std::iota(rows.begin(), rows.end(), 0);
       for (int r = 0; r <= c.n_reqs; ++r) qs[static_cast<size_t>(r)] = r * c.len;
       DeviceBuffer q = alloc(static_cast<size_t>(n_tokens) * H * D * 2), out = alloc(q.size());
-      DeviceBuffer k = alloc(static_cast<size_t>(n_tokens) * KVH * D * 2), v = alloc(k.size());
+      DeviceBuffer k = alloc(static_cast<size_t>(n_tokens) * KVH * D * (cfg.int8 ? 1 : 2)),
+                   v = alloc(k.size());
+      DeviceBuffer ks = alloc(static_cast<size_t>(n_tokens) * KVH * 4), vs = alloc(ks.size());
+      std::vector<float> sc(static_cast<size_t>(n_tokens) * KVH, 0.01f);
+      CHECK_OK(ks.upload(sc.data(), ks.size()));
+      CHECK_OK(vs.upload(sc.data(), vs.size()));
       fill_random(q, 6);
       fill_random(k, 7);
       fill_random(v, 8);
@@ -187,9 +200,12 @@ void bench_prefill(DType dt) {
       CHECK_OK(dlen.upload(lens.data(), dlen.size()));
       CHECK_OK(dqs.upload(qs.data(), dqs.size()));
       kc::PrefillAttentionParams p{.dtype = dt,
+                                   .kv_int8 = cfg.int8,
                                    .q = q.data(),
                                    .k_cache = k.data(),
                                    .v_cache = v.data(),
+                                   .k_scale = ks.as<float>(),
+                                   .v_scale = vs.as<float>(),
                                    .req_to_token = rt.as<int32_t>(),
                                    .req_row = drow.as<int32_t>(),
                                    .q_start = dqs.as<int32_t>(),
@@ -203,13 +219,15 @@ void bench_prefill(DType dt) {
                                    .req_to_token_stride = c.len,
                                    .softmax_scale = 0.088f,
                                    .causal = true,
-                                   .block_rows = tile_rows};
+                                   .block_rows = cfg.tile_rows,
+                                   .variant = cfg.variant};
       const double ms = time_ms([&] { CHECK_OK(kc::prefill_attention(p, nullptr)); }, 10);
       const double flops = 4.0 * D * H * c.n_reqs * double(c.len) * c.len / 2;
       std::printf(
-          "prefill  %s %2d x %4d causal h32/kv8/d128 (%3d-row tiles): %8.3f ms  %6.1f TFLOP/s\n",
-          dt == DType::bf16 ? "bf16" : "f16 ", c.n_reqs, c.len, tile_rows, ms,
-          flops / (ms * 1e-3) / 1e12);
+          "prefill  %s%s %2d x %4d causal h32/kv8/d128 (v%d, %3d-row tiles): %8.3f ms  %6.1f "
+          "TFLOP/s\n",
+          dt == DType::bf16 ? "bf16" : "f16 ", cfg.int8 ? "/int8kv" : "        ", c.n_reqs, c.len,
+          cfg.variant, cfg.tile_rows, ms, flops / (ms * 1e-3) / 1e12);
     }
 }
 

@@ -127,7 +127,8 @@ core::Status EngineImpl::start(const EngineConfig& config) {
         config.model_dir);
 
   // KV pool: an explicit size, or a share of the memory that is free now.
-  // On CUDA the KV cache holds the activation dtype (the attention kernels read it directly).
+  // On CUDA the KV cache holds the activation dtype (the attention kernels read it directly)
+  // or int8 with f32 scales (`--kv-cache-dtype int8`, dequantized inside the kernels).
   LLM_ASSIGN_OR_RETURN(
       kv::KvDType kv_dtype,
       on_cuda ? kv_dtype_for(config.kv_cache_dtype == "auto"
@@ -135,6 +136,10 @@ core::Status EngineImpl::start(const EngineConfig& config) {
                                  : config.kv_cache_dtype,
                              model->activation_dtype())
               : kv_dtype_for(config.kv_cache_dtype, shape.weight_dtype));
+  if (on_cuda && kv_dtype.elem != core::DType::i8 && kv_dtype.elem != model->activation_dtype())
+    return core::invalid_argument(
+        "--kv-cache-dtype {}: on CUDA the KV cache is int8 or the activation dtype {}",
+        config.kv_cache_dtype, core::dtype_name(model->activation_dtype()));
   const kv::KvShape kv_shape{shape.n_layers, shape.n_kv_heads, shape.head_dim};
   LLM_ASSIGN_OR_RETURN(const int64_t per_token, kv::bytes_per_token(kv_shape, kv_dtype));
   int64_t capacity = config.max_total_token_num;

@@ -1,5 +1,6 @@
 // src/models/kv_storage.cpp — allocation of the per-layer K/V pool (Token Attention), on the
-// host or on the CUDA device.
+// host or on the CUDA device. i8 pools (both devices) carry [capacity, n_kv_heads] f32 K and V
+// scales. On CUDA the element dtype is the activation dtype (bf16/f16) or i8.
 #include "models/model.h"
 #include "ops/ops.h"
 
@@ -25,9 +26,8 @@ KvStorage KvStorage::allocate(int n_layers, int64_t capacity, int n_kv_heads, in
 Result<KvStorage> KvStorage::allocate_on(core::Device device, int n_layers, int64_t capacity,
                                          int n_kv_heads, int head_dim, core::DType dtype) {
   if (device == core::Device::cpu) return allocate(n_layers, capacity, n_kv_heads, head_dim, dtype);
-  if (dtype == core::DType::i8 || dtype == core::DType::f32)
-    return core::unimplemented("KV cache dtype {} on CUDA (use the activation dtype)",
-                               core::dtype_name(dtype));
+  if (dtype == core::DType::f32)
+    return core::unimplemented("KV cache dtype f32 on CUDA (use the activation dtype or i8)");
   KvStorage s;
   s.capacity = capacity;
   s.dtype = dtype;
@@ -35,6 +35,12 @@ Result<KvStorage> KvStorage::allocate_on(core::Device device, int n_layers, int6
   for (auto& layer : s.layers) {
     LLM_ASSIGN_OR_RETURN(layer.k, ops::empty_on(device, {capacity, n_kv_heads, head_dim}, dtype));
     LLM_ASSIGN_OR_RETURN(layer.v, ops::empty_on(device, {capacity, n_kv_heads, head_dim}, dtype));
+    if (dtype == core::DType::i8) {  // one f32 scale per (slot, kv head), as kv_scatter_int8
+      LLM_ASSIGN_OR_RETURN(layer.k_scale,
+                           ops::empty_on(device, {capacity, n_kv_heads}, core::DType::f32));
+      LLM_ASSIGN_OR_RETURN(layer.v_scale,
+                           ops::empty_on(device, {capacity, n_kv_heads}, core::DType::f32));
+    }
   }
   return s;
 }

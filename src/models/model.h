@@ -78,7 +78,8 @@ class Model {
  public:
   virtual ~Model() = default;
   virtual const ModelShape& shape() const = 0;
-  // logits: [batch.logit_rows.size(), vocab] f32, allocated by the caller.
+  // logits: [batch.logit_rows.size(), vocab] f32, allocated by the caller; on the host, or on
+  // the device for a model that runs there (the runner's device sampling).
   virtual Status forward(const StepBatch& batch, KvStorage& kv, Tensor& logits,
                          const LayerObserver& observer = {}) = 0;
   // Bytes of weights (for the bandwidth bound and memory sizing), as stored on the device.
@@ -87,7 +88,8 @@ class Model {
   // Moves the weights to `device` (CUDA: 16-bit weights keep their dtype, f32 checkpoints are
   // rounded to bf16, which is then the activation dtype) and runs later steps there: the
   // StepBatch stays on the host (the model stages it), the KvStorage must be on the device,
-  // logits come back to the host in f32. Families without a CUDA path: unimplemented.
+  // logits come back to the host in f32 (or stay on the device when the caller's logits
+  // tensor is there). Families without a CUDA path: unimplemented.
   virtual Status to_device(core::Device device) {
     if (device == core::Device::cpu) return {};
     return core::unimplemented("{}: no CUDA path for this model family yet", shape().architecture);

@@ -273,7 +273,21 @@ Status check_cache(std::string_view op, const KvCacheView& c, DType act) {
   LLM_RETURN_IF_ERROR(check_tensor(op, {"cache.k", c.k}, 3));
   LLM_RETURN_IF_ERROR(check_tensor(op, {"cache.v", c.v}, 3));
   LLM_RETURN_IF_ERROR(check_same_shape(op, {"cache.k", c.k}, {"cache.v", c.v}));
-  if (c.k.dtype() == DType::i8) return core::unimplemented("{}: int8 KV cache on CUDA", op);
+  if (c.k.dtype() == DType::i8) {
+    if (c.v.dtype() != DType::i8)
+      return core::invalid_argument("{}: cache.v has dtype {} but cache.k has i8", op,
+                                    core::dtype_name(c.v.dtype()));
+    for (const Arg& a : {Arg{"cache.k_scale", c.k_scale}, Arg{"cache.v_scale", c.v_scale}}) {
+      LLM_RETURN_IF_ERROR(check_tensor(op, a, 2));
+      LLM_RETURN_IF_ERROR(check_dtype(op, a, {DType::f32}));
+      LLM_RETURN_IF_ERROR(check_dim(op, a, 0, c.k.dim(0), "n_slots of cache.k"));
+      LLM_RETURN_IF_ERROR(check_dim(op, a, 1, c.k.dim(1), "n_kv_heads of cache.k"));
+    }
+    return check_device(op, {{"cache.k", c.k},
+                             {"cache.v", c.v},
+                             {"cache.k_scale", c.k_scale},
+                             {"cache.v_scale", c.v_scale}});
+  }
   LLM_RETURN_IF_ERROR(check_act(op, {"cache.k", c.k}, act));
   LLM_RETURN_IF_ERROR(check_act(op, {"cache.v", c.v}, act));
   return check_device(op, {{"cache.k", c.k}, {"cache.v", c.v}});
@@ -292,16 +306,20 @@ Status store_kv(const Tensor& k, const Tensor& v, const Tensor& slots, KvCacheVi
   LLM_RETURN_IF_ERROR(check_dim(op, {"cache.k", cache.k}, 1, k.dim(1), "n_kv_heads of k"));
   LLM_RETURN_IF_ERROR(check_dim(op, {"cache.k", cache.k}, 2, k.dim(2), "head_dim of k"));
   LLM_RETURN_IF_ERROR(check_device(op, {{"k", k}, {"v", v}, {"slots", slots}}));
-  return kernels::cuda::kv_scatter({.dtype = k.dtype(),
-                                    .k = k.raw(),
-                                    .v = v.raw(),
-                                    .slots = slots.data<int32_t>(),
-                                    .k_cache = cache.k.raw(),
-                                    .v_cache = cache.v.raw(),
-                                    .n_tokens = k.dim(0),
-                                    .n_kv_heads = static_cast<int>(k.dim(1)),
-                                    .head_dim = static_cast<int>(k.dim(2))},
-                                   ctx().stream);
+  const bool int8 = cache.k.dtype() == DType::i8;
+  const kernels::cuda::KvScatterParams p{.dtype = k.dtype(),
+                                         .k = k.raw(),
+                                         .v = v.raw(),
+                                         .slots = slots.data<int32_t>(),
+                                         .k_cache = cache.k.raw(),
+                                         .v_cache = cache.v.raw(),
+                                         .k_scale = int8 ? cache.k_scale.data<float>() : nullptr,
+                                         .v_scale = int8 ? cache.v_scale.data<float>() : nullptr,
+                                         .n_tokens = k.dim(0),
+                                         .n_kv_heads = static_cast<int>(k.dim(1)),
+                                         .head_dim = static_cast<int>(k.dim(2))};
+  return int8 ? kernels::cuda::kv_scatter_int8(p, ctx().stream)
+              : kernels::cuda::kv_scatter(p, ctx().stream);
 }
 
 Status attention(const Tensor& q, const KvCacheView& cache, const AttentionMeta& meta,
@@ -318,7 +336,15 @@ Status attention(const Tensor& q, const KvCacheView& cache, const AttentionMeta&
     return core::invalid_argument("attention: n_heads = {} is not a multiple of n_kv_heads = {}",
                                   n_heads, n_kv_heads);
   if (out.raw() == q.raw()) return core::invalid_argument("attention: out must not alias q");
-  if (meta.alibi_slopes != nullptr) return core::unimplemented("attention: ALiBi on CUDA");
+  if (meta.alibi_slopes != nullptr) {  // read by the kernels: must be device memory
+    cudaPointerAttributes attr{};
+    if (cudaPointerGetAttributes(&attr, meta.alibi_slopes) != cudaSuccess ||
+        (attr.type != cudaMemoryTypeDevice && attr.type != cudaMemoryTypeManaged)) {
+      (void)cudaGetLastError();  // clear a failed query
+      return core::invalid_argument(
+          "attention: meta.alibi_slopes must point to device memory on CUDA ([n_heads] f32)");
+    }
+  }
   const AttentionMeta::Device& d = meta.device;
   if (meta.n_reqs > 0 && (!d.q_start || !d.kv_len || !d.req_row || !d.req_to_token))
     return core::invalid_argument("attention: meta.device arrays are not staged on the device");
@@ -327,11 +353,17 @@ Status attention(const Tensor& q, const KvCacheView& cache, const AttentionMeta&
   if (meta.n_reqs == 0) return {};
   ThreadContext& c = ctx();
   const int head_dim = static_cast<int>(q.dim(2));
+  const bool int8 = cache.k.dtype() == DType::i8;
+  const float* k_scale = int8 ? cache.k_scale.data<float>() : nullptr;
+  const float* v_scale = int8 ? cache.v_scale.data<float>() : nullptr;
   if (d.max_q_len == 1 && meta.sliding_window == 0 && q.dim(0) == meta.n_reqs) {
     kernels::cuda::DecodeAttentionParams p{.dtype = q.dtype(),
+                                           .kv_int8 = int8,
                                            .q = q.raw(),
                                            .k_cache = cache.k.raw(),
                                            .v_cache = cache.v.raw(),
+                                           .k_scale = k_scale,
+                                           .v_scale = v_scale,
                                            .req_to_token = d.req_to_token,
                                            .req_row = d.req_row,
                                            .kv_len = d.kv_len,
@@ -342,7 +374,8 @@ Status attention(const Tensor& q, const KvCacheView& cache, const AttentionMeta&
                                            .head_dim = head_dim,
                                            .req_to_token_stride = d.req_to_token_stride,
                                            .max_kv_len = d.max_kv_len,
-                                           .softmax_scale = meta.scale};
+                                           .softmax_scale = meta.scale,
+                                           .alibi_slopes = meta.alibi_slopes};
     const size_t need = kernels::cuda::decode_attention_workspace_bytes(p);
     if (c.decode_ws.size() < need) {
       LLM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(c.stream));  // the old one may be in use
@@ -354,9 +387,12 @@ Status attention(const Tensor& q, const KvCacheView& cache, const AttentionMeta&
     return kernels::cuda::decode_attention(p, c.stream);
   }
   return kernels::cuda::prefill_attention({.dtype = q.dtype(),
+                                           .kv_int8 = int8,
                                            .q = q.raw(),
                                            .k_cache = cache.k.raw(),
                                            .v_cache = cache.v.raw(),
+                                           .k_scale = k_scale,
+                                           .v_scale = v_scale,
                                            .req_to_token = d.req_to_token,
                                            .req_row = d.req_row,
                                            .q_start = d.q_start,
@@ -370,7 +406,8 @@ Status attention(const Tensor& q, const KvCacheView& cache, const AttentionMeta&
                                            .req_to_token_stride = d.req_to_token_stride,
                                            .softmax_scale = meta.scale,
                                            .causal = true,
-                                           .sliding_window = meta.sliding_window},
+                                           .sliding_window = meta.sliding_window,
+                                           .alibi_slopes = meta.alibi_slopes},
                                           c.stream);
 }
 

@@ -8,6 +8,7 @@
 
 #include <vector>
 
+#include "kernels/sampling_batch.h"
 #include "ops/ops.h"
 
 namespace lightllm::ops::cuda_impl {
@@ -24,6 +25,9 @@ Status rope(Tensor& q, Tensor& k, const Tensor& positions, const std::vector<flo
             const RopeConfig& cfg);
 Status store_kv(const Tensor& k, const Tensor& v, const Tensor& slots, KvCacheView& cache);
 Status attention(const Tensor& q, const KvCacheView& cache, const AttentionMeta& meta, Tensor& out);
+// ops::sample (sampling_ops.h), in cuda_sampling_ops.cpp.
+Status sample(Tensor& logits, const kernels::SampleBatch& batch, Tensor& out_ids,
+              Tensor* out_logprobs);
 
 }  // namespace lightllm::ops::cuda_impl
 

@@ -129,6 +129,21 @@ Status copy_to_host_f32(const Tensor& src, Tensor& dst) {
   return {};
 }
 
+Status copy_to_host(const Tensor& src, Tensor& dst) {
+  if (dst.device() != Device::cpu || src.dtype() != dst.dtype() || src.numel() != dst.numel() ||
+      !src.is_contiguous() || !dst.is_contiguous())
+    return core::invalid_argument("copy_to_host: {} -> {}", src.describe(), dst.describe());
+  if (src.numel() == 0) return {};
+  if (src.device() == Device::cpu) {
+    std::memcpy(dst.raw(), src.raw(), src.nbytes());
+    return {};
+  }
+  const cudaStream_t s = cuda_detail::current_stream();
+  LLM_CUDA_RETURN_IF_ERROR(
+      cudaMemcpyAsync(dst.raw(), src.raw(), src.nbytes(), cudaMemcpyDeviceToHost, s));
+  return LLM_CUDA_CHECK(cudaStreamSynchronize(s));
+}
+
 Status copy_to_device(const Tensor& src, Tensor& dst) {
   if (src.device() != Device::cpu || dst.device() != Device::cuda || src.dtype() != dst.dtype() ||
       src.numel() != dst.numel() || !src.is_contiguous() || !dst.is_contiguous())
@@ -170,6 +185,15 @@ Status copy_to_host_f32(const Tensor& src, Tensor& dst) {
     return core::invalid_argument("copy_to_host_f32: {} -> {}", src.describe(), dst.describe());
   for (int64_t i = 0; i < src.numel(); ++i)
     dst.data<float>()[i] = load_f(src.raw(), src.dtype(), i);
+  return {};
+}
+
+Status copy_to_host(const Tensor& src, Tensor& dst) {
+  if (src.device() == Device::cuda) return core::unimplemented("CUDA backend not built");
+  if (dst.device() != Device::cpu || src.dtype() != dst.dtype() || src.numel() != dst.numel() ||
+      !src.is_contiguous() || !dst.is_contiguous())
+    return core::invalid_argument("copy_to_host: {} -> {}", src.describe(), dst.describe());
+  if (src.numel() > 0) std::memcpy(dst.raw(), src.raw(), src.nbytes());
   return {};
 }
 

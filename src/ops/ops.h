@@ -122,6 +122,7 @@ struct AttentionMeta {
   int32_t sliding_window = 0;           // 0 = none; else attend to the last W positions
   float scale = 0.0f;                   // softmax scale, usually 1/sqrt(head_dim)
   const float* alibi_slopes = nullptr;  // [n_heads] or null; adds slope * (key_pos - query_pos)
+                                        // (CUDA: device memory, f32)
 
   // CUDA only: the same arrays in device memory, copied once per step by the model's step
   // staging. The host pointers above stay valid (checks, per-request rope, kernel choice).
@@ -142,7 +143,7 @@ struct AttentionMeta {
 // n_heads % n_kv_heads == 0; query head h reads kv head h / (n_heads / n_kv_heads).
 // CUDA: a step whose rows all have q_len == 1 (and no sliding window) runs the split-K decode
 // kernel; any other step runs the FlashAttention-2 prefill kernel for all rows (it handles
-// q_len == 1 rows too), so a mixed step is one launch. KV i8 and ALiBi are CPU-only for now.
+// q_len == 1 rows too), so a mixed step is one launch. Both take i8 KV and ALiBi.
 Status attention(const Tensor& q, const KvCacheView& cache, const AttentionMeta& meta, Tensor& out);
 
 // --- Device placement -----------------------------------------------------------------------
@@ -165,6 +166,9 @@ core::Result<Tensor> empty_on(core::Device device, const core::Shape& shape, cor
 core::Result<Tensor> to_device(const Tensor& t, core::Device device, core::DType dtype);
 // dst (host, f32) = src (any device; f32, bf16 or f16) converted; same numel. Synchronous.
 Status copy_to_host_f32(const Tensor& src, Tensor& dst);
+// dst (host) = src (any device), same dtype and numel, no conversion (ids, f32 results).
+// Waits for the current stream.
+Status copy_to_host(const Tensor& src, Tensor& dst);
 // dst (device) = src (host), same dtype and numel, on the current stream (the host buffer may
 // be reused as soon as this returns).
 Status copy_to_device(const Tensor& src, Tensor& dst);

@@ -1,6 +1,7 @@
 // tests/cuda/test_decode_attention.cpp — split-K decode attention over random token slots vs the
 // f64 reference: batch sizes 1/7/83, context lengths 1..769 (mixed in one batch), head_dim
-// 64/128 (and 80/96), GQA group 1/4/8, bf16/f16 KV and int8 KV with per-(slot, head) scales.
+// 64/128 (and 80/96), GQA group 1/4/8, bf16/f16 KV and int8 KV with per-(slot, head) scales,
+// ALiBi, and max_kv_len above the real lengths (a CUDA-graph bucket bound).
 #include "attention_ref.h"
 #include "cuda_test_util.h"
 #include "kernels/cuda/decode_attention.h"
@@ -14,6 +15,8 @@ struct DecodeCase {
   int n_reqs, n_heads, n_kv_heads, head_dim;
   bool int8;
   int forced_splits;  // 0: automatic
+  bool alibi = false;
+  int extra_max_len = 0;  // max_kv_len = longest kv_len + this (graph bucket upper bound)
 };
 
 void run_decode(DType dt, const DecodeCase& c, uint32_t seed) {
@@ -23,7 +26,9 @@ void run_decode(DType dt, const DecodeCase& c, uint32_t seed) {
   for (size_t r = 0; r < kv_len.size(); ++r) kv_len[r] = lens[(r + seed) % 6];
   if (c.n_reqs > 2) kv_len[1] = 0;  // an empty request yields zeros
   const int max_len = *std::max_element(kv_len.begin(), kv_len.end());
-  SlotLayout s = make_slots(kv_len, seed);
+  SlotLayout s = make_slots(kv_len, seed, c.extra_max_len);
+  const std::vector<float> slopes = alibi_slopes(c.n_heads);
+  auto dslopes = upload(slopes);
   const int D = c.head_dim;
   const size_t cache_elems = static_cast<size_t>(s.n_slots) * c.n_kv_heads * D;
   const size_t q_elems = static_cast<size_t>(c.n_reqs) * c.n_heads * D;
@@ -71,9 +76,10 @@ void run_decode(DType dt, const DecodeCase& c, uint32_t seed) {
                               .n_kv_heads = c.n_kv_heads,
                               .head_dim = D,
                               .req_to_token_stride = s.stride,
-                              .max_kv_len = max_len,
+                              .max_kv_len = max_len + c.extra_max_len,
                               .softmax_scale = static_cast<float>(1.0 / std::sqrt(double(D))),
-                              .n_splits = c.forced_splits};
+                              .n_splits = c.forced_splits,
+                              .alibi_slopes = c.alibi ? dslopes.as<float>() : nullptr};
   // A missing workspace is an error, not a crash.
   EXPECT_EQ(kc::decode_attention(p, nullptr).code(), core::StatusCode::invalid_argument);
   auto ws = zeros(kc::decode_attention_workspace_bytes(p));
@@ -102,14 +108,15 @@ void run_decode(DType dt, const DecodeCase& c, uint32_t seed) {
       const size_t o = (static_cast<size_t>(r) * c.n_heads + h) * D;
       const int len = kv_len[static_cast<size_t>(r)];
       attend_ref(&q[o], D, len, len - 1, true, 0, 1.0 / std::sqrt(double(D)), at(k, k8, ks),
-                 at(v, v8, vs), &want[o]);
+                 at(v, v8, vs), &want[o], c.alibi ? double(slopes[static_cast<size_t>(h)]) : 0.0);
     }
   }
   const double vmax = c.int8 ? 127 * 0.1 : 1.0;
   expect_close(got, want, tol_for(dt, vmax),
                "decode reqs=" + std::to_string(c.n_reqs) + " heads=" + std::to_string(c.n_heads) +
                    "/" + std::to_string(c.n_kv_heads) + " d=" + std::to_string(D) +
-                   (c.int8 ? " int8" : "") +
+                   (c.int8 ? " int8" : "") + (c.alibi ? " alibi" : "") + " max_kv_len+" +
+                   std::to_string(c.extra_max_len) +
                    " splits=" + std::to_string(kc::decode_attention_splits(p)));
 }
 
@@ -133,6 +140,27 @@ TEST_P(DecodeAttention, Int8KvMatchesReference) {
                               {83, 32, 4, 128, true, 0},
                               {3, 8, 1, 64, true, 0}};
   uint32_t seed = 200;
+  for (const auto& c : cases) run_decode(GetParam(), c, seed++);
+}
+
+TEST_P(DecodeAttention, AlibiMatchesReference) {
+  const DecodeCase cases[] = {{1, 8, 8, 64, false, 0, true},
+                              {7, 32, 32, 128, false, 0, true},  // BLOOM-like MHA
+                              {83, 32, 4, 128, false, 0, true},
+                              {5, 16, 2, 128, true, 0, true},  // int8 + ALiBi
+                              {4, 10, 2, 80, false, 0, true}};
+  uint32_t seed = 250;
+  for (const auto& c : cases) run_decode(GetParam(), c, seed++);
+}
+
+// CUDA graphs capture a decode step with max_kv_len at a bucket's upper bound: the result
+// must not depend on how far above the real lengths it is.
+TEST_P(DecodeAttention, MaxKvLenAboveRealLengths) {
+  const DecodeCase cases[] = {{7, 32, 8, 128, false, 0, false, 1000},
+                              {1, 32, 8, 128, false, 0, false, 3327},
+                              {7, 32, 8, 128, true, 0, false, 4096},
+                              {3, 8, 8, 64, false, 16, true, 77}};
+  uint32_t seed = 270;
   for (const auto& c : cases) run_decode(GetParam(), c, seed++);
 }
 

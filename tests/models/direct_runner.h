@@ -2,7 +2,7 @@
 // Owns a KV pool, a req_to_token table and a slot order (sequential or shuffled, to prove
 // attention really reads through req_to_token), and runs flat prefill and decode steps for
 // several sequences at once. The KV pool lives on the model's device (on CUDA in the model's
-// activation dtype, whatever kv_dtype says).
+// activation dtype unless kv_dtype is i8).
 #pragma once
 
 #include <algorithm>
@@ -26,9 +26,9 @@ class DirectRunner {
         builder_(table_.data(), capacity) {
     const auto& s = model.shape();
     const bool on_cuda = model.device() == core::Device::cuda;
-    auto kv =
-        models::KvStorage::allocate_on(model.device(), s.n_layers, capacity, s.n_kv_heads,
-                                       s.head_dim, on_cuda ? model.activation_dtype() : kv_dtype);
+    auto kv = models::KvStorage::allocate_on(
+        model.device(), s.n_layers, capacity, s.n_kv_heads, s.head_dim,
+        on_cuda && kv_dtype != core::DType::i8 ? model.activation_dtype() : kv_dtype);
     if (!kv.ok()) throw std::runtime_error(kv.status().to_string());
     kv_ = std::move(kv).value();
     free_slots_.resize(static_cast<size_t>(capacity));

@@ -37,6 +37,20 @@ core::Result<StepResult> ModelRunner::execute(const StepPlan& plan) {
   const models::StepBatch& batch = builder_.build(segments_);
 
   const int64_t vocab = model_->shape().vocab;
+  const bool on_cuda = model_->device() == core::Device::cuda;
+  if (on_cuda) {
+    // Counter-based draws on both paths, so a step's fallback to the host keeps a seeded
+    // sequence's tokens (sampling_state.h).
+    for (const StepEntry& e : plan.entries)
+      if (e.sample) e.sampling->counter_rng = true;
+  }
+  if (on_cuda && device_sampling_ && n_sampled > 0 && DeviceSampler::covers(plan)) {
+    LLM_ASSIGN_OR_RETURN(core::Tensor dev_logits, device_sampler_.logits(n_sampled, vocab));
+    LLM_RETURN_IF_ERROR(model_->forward(batch, kv_, dev_logits));
+    LLM_RETURN_IF_ERROR(device_sampler_.sample(plan, dev_logits, result));
+    return result;
+  }
+
   if (!logits_.defined() || logits_.dim(0) < n_sampled)
     logits_ = core::Tensor::empty({std::max<int64_t>(n_sampled, 8), vocab}, core::DType::f32);
   core::Tensor logits = logits_.rows(0, n_sampled);

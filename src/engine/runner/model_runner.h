@@ -1,12 +1,14 @@
 // src/engine/runner/model_runner.h — runs a StepPlan on a model: one flat forward pass, then
 // one sample per sequence that asked for it (StepExecutor, see engine/step.h).
-// Owns the model, the KV pool memory and the sampler; the router owns the bookkeeping
+// CUDA models sample on the GPU (DeviceSampler) when the step allows it, else on the host.
+// Owns the model, the KV pool memory and the samplers; the router owns the bookkeeping
 // (which slot belongs to whom) and the req_to_token table the runner reads.
 #pragma once
 
 #include <memory>
 #include <vector>
 
+#include "engine/runner/device_sampler.h"
 #include "engine/sampling/sampler.h"
 #include "engine/step.h"
 #include "models/model.h"
@@ -25,11 +27,19 @@ class ModelRunner final : public StepExecutor {
   const models::Model& model() const { return *model_; }
   const models::KvStorage& kv() const { return kv_; }
 
+  // CUDA models: sample on the GPU when every sequence of the step allows it (default on);
+  // off: always the host sampler (tests, benchmarks). No effect on CPU models.
+  void set_device_sampling(bool on) { device_sampling_ = on; }
+  // The last device-sampled step's ids, [n_sampled] i32 on the device (undefined before).
+  const core::Tensor& device_sampled_ids() const { return device_sampler_.device_ids(); }
+
  private:
   std::unique_ptr<models::Model> model_;
   models::KvStorage kv_;
   models::StepBatchBuilder builder_;
   sampling::Sampler sampler_;
+  DeviceSampler device_sampler_;
+  bool device_sampling_ = true;
   std::vector<int32_t> input_ids_;  // [n_tokens] plan ids with pending ones resolved
   std::vector<models::StepSegment> segments_;
   core::Tensor logits_;  // [n_sampled, vocab] f32, grown on demand

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <limits>
 
+#include "kernels/philox.h"
+
 namespace lightllm::sampling {
 namespace {
 
@@ -126,7 +128,10 @@ SampleOutput Sampler::sample(std::span<const float> logits, SamplingState& st) {
       total += e;
       x = static_cast<float>(e);
     }
-    const double u = uniform01(st.rng) * total;
+    const double u =
+        (st.counter_rng ? kernels::philox_uniform01(st.seed, static_cast<uint64_t>(st.n_generated))
+                        : uniform01(st.rng)) *
+        total;
     double cum = 0.0;
     out.token = -1;
     int32_t last_kept = 0;

@@ -12,7 +12,8 @@
 //   5. do_sample == false → argmax (lowest id wins ties); done.
 //   6. temperature: logit / T.   7. top_k (HF: drop logits < the k-th largest).
 //   8. top_p (HF: sort ascending, drop tokens whose cumulative probability <= 1 - top_p,
-//      always keep the most likely).   9. draw from softmax with the sequence's RNG.
+//      always keep the most likely).   9. draw from softmax with the sequence's RNG
+//      (state.counter_rng: the counter-based Philox draw the device sampler also uses).
 // The chosen token is recorded into the SamplingState (counts, n_generated).
 #pragma once
 

@@ -106,6 +106,11 @@ __global__ void __launch_bounds__(kThreads)
     }
   }
 
+  float alibi[HB];  // slope * log2(e) per head (0 without ALiBi)
+#pragma unroll
+  for (int j = 0; j < HB; ++j)
+    alibi[j] = p.alibi_slopes != nullptr ? p.alibi_slopes[head0 + j] * 1.4426950408889634f : 0.f;
+
   float m[HB], l[HB], acc[HB][E];
 #pragma unroll
   for (int j = 0; j < HB; ++j) {
@@ -123,16 +128,24 @@ __global__ void __launch_bounds__(kThreads)
   // tokens are all past the end sees only masked scores.
   constexpr int kGroupsPerWarp = 32 / LG;
   const int warp_first = (grp / kGroupsPerWarp) * kGroupsPerWarp;
+  // Slot indices are prefetched one iteration ahead, so the K/V loads of an iteration do not
+  // wait for a req_to_token load (-1: past the end of the chunk).
+  int32_t next_slot[kU];
+  auto fetch_slots = [&](int t0) {
+#pragma unroll
+    for (int u = 0; u < kU; ++u) next_slot[u] = t0 + u < t_end ? row[t0 + u] : -1;
+  };
+  fetch_slots(t_begin + warp_first * kU + (grp - warp_first) * kU);
   for (int base = t_begin + warp_first * kU; base < t_end; base += NG * kU) {
     const int t0 = base + (grp - warp_first) * kU;
     int64_t off[kU];
     bool ok[kU];
 #pragma unroll
     for (int u = 0; u < kU; ++u) {
-      ok[u] = t0 + u < t_end;
-      const int slot = ok[u] ? row[t0 + u] : 0;
-      off[u] = static_cast<int64_t>(slot) * p.n_kv_heads + kvh;
+      ok[u] = next_slot[u] >= 0;
+      off[u] = static_cast<int64_t>(ok[u] ? next_slot[u] : 0) * p.n_kv_heads + kvh;
     }
+    fetch_slots(t0 + NG * kU);
     Raw kr[kU][NV], vr[kU][NV];
 #pragma unroll
     for (int u = 0; u < kU; ++u) {
@@ -178,7 +191,8 @@ __global__ void __launch_bounds__(kThreads)
       for (int j = 0; j < HB; ++j) {
 #pragma unroll
         for (int o = LG / 2; o > 0; o >>= 1) d[j] += __shfl_xor_sync(0xffffffffu, d[j], o);
-        s[j][u] = ok[u] ? d[j] * ks[u] : -INFINITY;
+        s[j][u] =
+            ok[u] ? d[j] * ks[u] + alibi[j] * static_cast<float>(t0 + u - (len - 1)) : -INFINITY;
       }
     }
 #pragma unroll

@@ -6,6 +6,13 @@
 // reduction kernel merges the chunks by their log-sum-exp. The int8 variant reads int8 K/V with
 // one f32 scale per (slot, kv head) and dequantizes in registers.
 // Requests with kv_len == 0 get a zero output row. head_dim: 16, 32, 64, 80, 96 or 128.
+// ALiBi (alibi_slopes): score of key j for the query at position kv_len - 1 gets
+// slope[h] * (j - (kv_len - 1)) added after the softmax scale, as kernels/ref.
+// CUDA graphs: the grid depends only on the host values n_reqs, n_heads, max_kv_len and
+// n_splits; everything per step (q, kv_len, req_to_token rows) is read from device memory. A
+// max_kv_len above the real lengths (a capture bucket's upper bound) stays exact: the chunk
+// size is max_kv_len / n_splits, so splits past a request's length exit at once (lse = -inf)
+// and the reduction skips them; the cost is those empty blocks and fewer tokens per busy block.
 #pragma once
 
 #include <cstddef>
@@ -41,6 +48,7 @@ struct DecodeAttentionParams {
   void* workspace = nullptr;        // at least decode_attention_workspace_bytes(*this) bytes
   size_t workspace_bytes = 0;
   int n_splits = 0;  // 0: chosen from the device's SM count (see decode_attention_splits)
+  const float* alibi_slopes = nullptr;  // [n_heads] f32 on the device, nullptr = none
 };
 
 // The number of chunks the launch will use for these params on the current device.

@@ -1,86 +1,72 @@
-// src/kernels/cuda/prefill_attention.cu — FlashAttention-2-style varlen prefill on mma.sync.
-// Layout per block (W = 4 or 8 warps, warp w owns query rows [16w, 16w+16) of the 16W-row tile):
-//   smem: Q [16W][D+8], K [2][64][D+8], V [2][64][D+8] (bf16/f16; +8 pad = conflict-free ldmatrix)
-//   regs: Q fragments [D/16][4], S [8][4] f32, O [D/8][4] f32, row max / sum for 2 rows.
-// Fragment conventions are those of PTX mma.m16n8k16: lane = 4*g + t holds C rows g and g+8,
-// columns 2t and 2t+1 of each 8-column block.
+// src/kernels/cuda/prefill_attention.cu — argument checks and variant choice of prefill_attention,
+// and the current kernel (variant 2). Block = 4 warps over a tile of kBM = 16 * RB * 4 query rows
+// of one (request, head); warp w owns rows [w * 16RB, (w + 1) * 16RB) as RB m16 row blocks.
+//   smem: Q [kBM][D+8]; T caches: K, V [2 stages][64][D+8]; int8 caches: K8, V8 staging
+//         [2 stages][64][D+16] bytes + scales [2][64] f32, converted into one K and one V tile
+//         [64][D+8] of T per step; slot indices [2][64] (a tile ahead).
+//   regs: S [RB][8][4] f32, O [RB][D/8][4] f32, row max / sum [RB][2]; Q fragments
+//         [RB][D/16][4] when RB == 1 or D <= 64, else re-read from smem each step (ptxas
+//         -v, sm_90a: 255 registers and at most 12 bytes of spill for RB = 2, D = 128).
+// +8 elements (16 bytes) of row padding make every ldmatrix phase hit 32 distinct banks for all
+// head dims (an XOR swizzle would not cover D = 80 and 96, whose 10 / 12 chunks per row are not
+// a power of two).
+// Pipeline (T caches): K(i+1) and V(i+1) are two cp.async groups issued at the top of step i;
+// S = QK^T waits only for K(i), O += PV only for V(i). The slots of tile i+2 are read from
+// req_to_token during step i (one int per thread of the first two warps) and stored to smem.
+// Scores live in the log2 domain: scale * log2(e) is folded into one multiply, exp2f after.
 #include "kernels/cuda/prefill_attention.h"
 
+#include <atomic>
 #include <cmath>
 
-#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/prefill_attention_mma.cuh"
 
 namespace lightllm::kernels::cuda {
+namespace prefill_detail {
 namespace {
 
-constexpr int kBN = 64;
+constexpr int kBN = 64;  // keys per K/V tile
+constexpr int kWarps = 4;
+constexpr int kThreads = 32 * kWarps;
+constexpr int kStages = 2;
+constexpr float kLog2e = 1.4426950408889634f;
 
-__device__ __forceinline__ uint32_t smem_addr(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
+// Shared-memory plan in bytes (every region 16-byte aligned).
+template <typename T, typename KV, int D, int RB>
+struct Smem {
+  static constexpr bool kInt8 = sizeof(KV) == 1;
+  static constexpr int LD = D + 8;    // T row pitch in elements
+  static constexpr int LD8 = D + 16;  // int8 staging row pitch in bytes
+  static constexpr int kBM = 16 * RB * kWarps;
+  static constexpr int kTTiles = kInt8 ? 1 : kStages;  // T tiles of K (and of V)
+  static constexpr size_t q = size_t{kBM} * LD * sizeof(T);
+  static constexpr size_t kv = size_t{2} * kTTiles * kBN * LD * sizeof(T);
+  static constexpr size_t staging = kInt8 ? size_t{2} * kStages * kBN * LD8 : 0;
+  static constexpr size_t scales = kInt8 ? size_t{2} * kStages * kBN * sizeof(float) : 0;
+  static constexpr size_t slots = size_t{2} * kBN * sizeof(int32_t);
+  static constexpr size_t off_kv = q;
+  static constexpr size_t off_staging = off_kv + kv;
+  static constexpr size_t off_scales = off_staging + staging;
+  static constexpr size_t off_slots = off_scales + scales;
+  static constexpr size_t total = off_slots + slots;
+};
 
-__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
-               "r"(valid ? 16 : 0));
-}
-__device__ __forceinline__ void cp_async_commit() {
-  asm volatile("cp.async.commit_group;\n" ::);
-}
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
-}
-
-__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* p) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(smem_addr(p)));
-}
-__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* p) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(smem_addr(p)));
-}
-
-template <typename T>
-__device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
-                                         uint32_t b1);
-template <>
-__device__ __forceinline__ void mma16816<__nv_bfloat16>(float (&c)[4], const uint32_t (&a)[4],
-                                                        uint32_t b0, uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-      "{%0,%1,%2,%3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-template <>
-__device__ __forceinline__ void mma16816<__half>(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
-                                                 uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-      "{%0,%1,%2,%3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-template <typename T>
-__device__ __forceinline__ uint32_t pack2(float lo, float hi) {
-  T a = from_f32<T>(lo), b = from_f32<T>(hi);
-  return static_cast<uint32_t>(*reinterpret_cast<uint16_t*>(&a)) |
-         (static_cast<uint32_t>(*reinterpret_cast<uint16_t*>(&b)) << 16);
-}
-
-// W warps per block; the query tile is 16 * W rows (64 or 128).
-template <typename T, int D, int W>
-__global__ void __launch_bounds__(32 * W) prefill_kernel(PrefillAttentionParams p) {
-  constexpr int kBM = 16 * W, kThreads = 32 * W;
-  constexpr int LD = D + 8;       // smem row pitch in elements
-  constexpr int kChunks = D / 8;  // 16-byte chunks per row
+template <typename T, typename KV, int D, int RB>
+__global__ void __launch_bounds__(kThreads) prefill_v2_kernel(PrefillAttentionParams p) {
+  using SM = Smem<T, KV, D, RB>;
+  constexpr int LD = SM::LD, LD8 = SM::LD8, kBM = SM::kBM, kRows = 16 * RB;
+  constexpr bool kInt8 = SM::kInt8;
+  constexpr bool kQRegs = RB == 1 || D <= 64;  // ptxas: spills at RB 2, D 80
+  static_assert(kThreads >= kBN, "one slot per thread of the block");
   extern __shared__ __align__(16) unsigned char smem_raw[];
-  T* sQ = reinterpret_cast<T*>(smem_raw);
-  T* sK = sQ + kBM * LD;      // [2][kBN][LD]
-  T* sV = sK + 2 * kBN * LD;  // [2][kBN][LD]
+  T* sQ = reinterpret_cast<T*>(smem_raw);                               // [kBM][LD]
+  T* sK = reinterpret_cast<T*>(smem_raw + SM::off_kv);                  // [kTTiles][kBN][LD]
+  T* sV = sK + SM::kTTiles * kBN * LD;                                  // [kTTiles][kBN][LD]
+  int8_t* sK8 = reinterpret_cast<int8_t*>(smem_raw + SM::off_staging);  // [kStages][kBN][LD8]
+  int8_t* sV8 = sK8 + kStages * kBN * LD8;
+  float* sKs = reinterpret_cast<float*>(smem_raw + SM::off_scales);  // [kStages][kBN]
+  float* sVs = sKs + kStages * kBN;
+  int32_t* sSlot = reinterpret_cast<int32_t*>(smem_raw + SM::off_slots);  // [2][kBN], -1 = none
 
   const int r = blockIdx.z, h = blockIdx.y;
   const int m_tile = gridDim.x - 1 - blockIdx.x;  // longest causal tiles first
@@ -93,231 +79,392 @@ __global__ void __launch_bounds__(32 * W) prefill_kernel(PrefillAttentionParams 
   const int kvh = h / (p.n_heads / p.n_kv_heads);
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const int g = lane >> 2, t = lane & 3;
+  const int window = p.sliding_window;
+  const bool causal = p.causal;
 
-  // Key range this tile needs.
+  // Key tiles the block needs (never empty: row m0 sees its own key).
   const int last_row_pos = prefix + min(m0 + kBM, q_len) - 1;
-  const int kv_hi = p.causal ? min(kv_len, last_row_pos + 1) : kv_len;
-  int kv_lo = 0;
-  if (p.sliding_window > 0) kv_lo = max(0, prefix + m0 - p.sliding_window + 1);
+  const int kv_hi = causal ? min(kv_len, last_row_pos + 1) : kv_len;
+  const int kv_lo = window > 0 ? max(0, prefix + m0 - window + 1) : 0;
   const int tile_lo = kv_lo / kBN, tile_hi = (kv_hi + kBN - 1) / kBN;
+
+  // This warp's rows: positions [wp_lo, wp_hi]; a warp past q_len only joins the barriers.
+  const int wr0 = m0 + warp * kRows;
+  const bool warp_rows = wr0 < q_len;
+  const int wp_lo = prefix + wr0, wp_hi = prefix + min(wr0 + kRows, q_len) - 1;
 
   const int64_t qs = p.q_stride ? p.q_stride : int64_t{p.n_heads} * D;
   const T* qbase = static_cast<const T*>(p.q) + static_cast<int64_t>(q0) * qs + int64_t{h} * D;
   const int32_t* slot_row =
       p.req_to_token + static_cast<int64_t>(p.req_row[r]) * p.req_to_token_stride;
-  const T* kc = static_cast<const T*>(p.k_cache);
-  const T* vc = static_cast<const T*>(p.v_cache);
+  const int n_kv_heads = p.n_kv_heads;
+  auto fetch_slot = [&](int tile) -> int32_t {  // threads tid < kBN: slot of key tile*kBN + tid
+    const int j = tile * kBN + tid;
+    return tid < kBN && j < kv_len ? slot_row[j] : -1;
+  };
 
-  // Q tile (rows past q_len are zero-filled).
-  for (int idx = tid; idx < kBM * kChunks; idx += kThreads) {
-    const int row = idx / kChunks, c = idx % kChunks;
+  // Issues the cp.async copies of one K or V tile (rows with slot -1 are zero-filled).
+  auto load_tile = [&](const void* cache, const float* scale, int stage, bool is_v) {
+    const int32_t* slots = sSlot + (stage & 1) * kBN;
+    if constexpr (kInt8) {
+      constexpr int kChunks = D / 16;
+      int8_t* dst = (is_v ? sV8 : sK8) + stage * kBN * LD8;
+      const int8_t* c = static_cast<const int8_t*>(cache);
+      for (int idx = tid; idx < kBN * kChunks; idx += kThreads) {
+        const int row = idx / kChunks, ch = idx % kChunks;
+        const int32_t slot = slots[row];
+        const int8_t* src =
+            slot >= 0 ? c + (static_cast<int64_t>(slot) * n_kv_heads + kvh) * D + ch * 16 : c;
+        cp_async16(dst + row * LD8 + ch * 16, src, slot >= 0);
+      }
+      if (tid < kBN) {
+        const int32_t slot = slots[tid];
+        const float* src =
+            slot >= 0 ? scale + static_cast<int64_t>(slot) * n_kv_heads + kvh : scale;
+        cp_async4((is_v ? sVs : sKs) + stage * kBN + tid, src, slot >= 0);
+      }
+    } else {
+      constexpr int kChunks = D / 8;
+      T* dst = (is_v ? sV : sK) + stage * kBN * LD;
+      const T* c = static_cast<const T*>(cache);
+      for (int idx = tid; idx < kBN * kChunks; idx += kThreads) {
+        const int row = idx / kChunks, ch = idx % kChunks;
+        const int32_t slot = slots[row];
+        const T* src =
+            slot >= 0 ? c + (static_cast<int64_t>(slot) * n_kv_heads + kvh) * D + ch * 8 : c;
+        cp_async16(dst + row * LD + ch * 8, src, slot >= 0);
+      }
+    }
+  };
+  // int8: staging stage -> the single T tile (values exact in bf16/f16; scales applied later).
+  auto convert_tile = [&](int stage) {
+    constexpr int kChunks = D / 16;
+    for (int idx = tid; idx < 2 * kBN * kChunks; idx += kThreads) {
+      const int which = idx / (kBN * kChunks), rest = idx % (kBN * kChunks);
+      const int row = rest / kChunks, ch = rest % kChunks;
+      const int8_t* src = (which ? sV8 : sK8) + (stage * kBN + row) * LD8 + ch * 16;
+      const uint4 raw = *reinterpret_cast<const uint4*>(src);
+      const int8_t* b = reinterpret_cast<const int8_t*>(&raw);
+      uint32_t w[8];
+#pragma unroll
+      for (int e = 0; e < 8; ++e)
+        w[e] = pack2<T>(static_cast<float>(b[2 * e]), static_cast<float>(b[2 * e + 1]));
+      T* dst = (which ? sV : sK) + row * LD + ch * 16;
+      *reinterpret_cast<uint4*>(dst) = make_uint4(w[0], w[1], w[2], w[3]);
+      *reinterpret_cast<uint4*>(dst + 8) = make_uint4(w[4], w[5], w[6], w[7]);
+    }
+  };
+
+  // Prologue: slots of the first tile, then Q + K(first) as one group, V(first) as the next.
+  if (tid < kBN) sSlot[tid] = fetch_slot(tile_lo);
+  __syncthreads();
+  for (int idx = tid; idx < kBM * (D / 8); idx += kThreads) {
+    const int row = idx / (D / 8), c = idx % (D / 8);
     const bool valid = m0 + row < q_len;
     const T* src = valid ? qbase + static_cast<int64_t>(m0 + row) * qs + c * 8 : qbase;
     cp_async16(sQ + row * LD + c * 8, src, valid);
   }
-  auto load_kv = [&](int tile, int buf) {
-    const int n0 = tile * kBN;
-    T* dk = sK + buf * kBN * LD;
-    T* dv = sV + buf * kBN * LD;
-    for (int idx = tid; idx < kBN * kChunks; idx += kThreads) {
-      const int row = idx / kChunks, c = idx % kChunks;
-      const bool valid = n0 + row < kv_len;
-      const int64_t off =
-          valid ? (static_cast<int64_t>(slot_row[n0 + row]) * p.n_kv_heads + kvh) * D + c * 8 : 0;
-      cp_async16(dk + row * LD + c * 8, kc + off, valid);
-      cp_async16(dv + row * LD + c * 8, vc + off, valid);
-    }
-  };
-  load_kv(tile_lo, 0);
+  load_tile(p.k_cache, p.k_scale, 0, false);
+  if constexpr (!kInt8) cp_async_commit();
+  load_tile(p.v_cache, p.v_scale, 0, true);
   cp_async_commit();
+  // Slots of the second tile (its loads are issued at the top of the first step).
+  if (tid < kBN && tile_lo + 1 < tile_hi) sSlot[kBN + tid] = fetch_slot(tile_lo + 1);
 
-  uint32_t qf[D / 16][4];
-  float o[D / 8][4];
+  uint32_t qf[kQRegs ? RB : 1][kQRegs ? D / 16 : 1][4];
+  float o[RB][D / 8][4];
 #pragma unroll
-  for (int i = 0; i < D / 8; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.f;
-  float row_m[2] = {-INFINITY, -INFINITY}, row_l[2] = {0.f, 0.f};
-  const float scale_log2 = p.softmax_scale * 1.4426950408889634f;
-  // Absolute positions of this thread's two rows.
-  const int pos0 = prefix + m0 + warp * 16 + g, pos1 = pos0 + 8;
+  for (int rb = 0; rb < RB; ++rb)
+#pragma unroll
+    for (int i = 0; i < D / 8; ++i) o[rb][i][0] = o[rb][i][1] = o[rb][i][2] = o[rb][i][3] = 0.f;
+  float row_m[RB][2], row_l[RB][2];
+#pragma unroll
+  for (int rb = 0; rb < RB; ++rb) {
+    row_m[rb][0] = row_m[rb][1] = -INFINITY;
+    row_l[rb][0] = row_l[rb][1] = 0.f;
+  }
+  const float scale_log2 = p.softmax_scale * kLog2e;
+  const bool has_alibi = p.alibi_slopes != nullptr;
+  const float alibi_log2 = has_alibi ? p.alibi_slopes[h] * kLog2e : 0.f;
+  const int pos_base = wp_lo + g;  // position of row g of row block 0
 
   for (int tile = tile_lo; tile < tile_hi; ++tile) {
     const int buf = (tile - tile_lo) & 1;
-    if (tile + 1 < tile_hi) {
-      load_kv(tile + 1, buf ^ 1);
+    const bool has_next = tile + 1 < tile_hi;
+    if (tile == tile_lo) __syncthreads();  // the prologue's slots of tile+1 are visible
+    if (has_next) {
+      load_tile(p.k_cache, p.k_scale, buf ^ 1, false);
+      if constexpr (!kInt8) cp_async_commit();
+      load_tile(p.v_cache, p.v_scale, buf ^ 1, true);
       cp_async_commit();
-      cp_async_wait<1>();
-    } else {
-      cp_async_wait<0>();
     }
-    __syncthreads();
-    if (tile == tile_lo) {
+    // Slots of tile+2 go to sSlot[buf] (its last reader issued tile's loads a step ago).
+    const int32_t next_slot = tile + 2 < tile_hi ? fetch_slot(tile + 2) : -1;
+    if constexpr (kInt8) {
+      if (has_next) {
+        cp_async_wait<1>();
+      } else {
+        cp_async_wait<0>();
+      }
+    } else {
+      if (has_next) {
+        cp_async_wait<3>();
+      } else {
+        cp_async_wait<1>();
+      }
+    }
+    __syncthreads();  // K (int8: K and V) of this tile have landed
+    if constexpr (kInt8) {
+      convert_tile(buf);
+      __syncthreads();
+    }
+    const T* k_s = sK + (kInt8 ? 0 : buf) * kBN * LD;
+    const T* v_s = sV + (kInt8 ? 0 : buf) * kBN * LD;
+    const float* ks_s = sKs + buf * kBN;
+    const float* vs_s = sVs + buf * kBN;
+    if constexpr (kQRegs) {
+      if (tile == tile_lo) {
+#pragma unroll
+        for (int rb = 0; rb < RB; ++rb)
+#pragma unroll
+          for (int ks = 0; ks < D / 16; ++ks)
+            ldmatrix_x4(qf[rb][ks], sQ + (warp * kRows + rb * 16 + (lane & 15)) * LD + ks * 16 +
+                                        (lane >> 4) * 8);
+      }
+    }
+
+    // Warp-uniform: does this warp see any key of the tile, and must it mask?
+    const int n0 = tile * kBN;
+    const bool warp_skip =
+        !warp_rows || (causal && n0 > wp_hi) || (window > 0 && n0 + kBN - 1 <= wp_lo - window);
+    const bool need_mask = has_alibi || n0 + kBN > kv_len || (causal && n0 + kBN - 1 > wp_lo) ||
+                           (window > 0 && n0 <= wp_hi - window);
+
+    float s[RB][kBN / 8][4];
+    if (!warp_skip) {
+      // S = Q K^T: each K fragment feeds 2 * RB MMAs.
+#pragma unroll
+      for (int rb = 0; rb < RB; ++rb)
+#pragma unroll
+        for (int i = 0; i < kBN / 8; ++i)
+          s[rb][i][0] = s[rb][i][1] = s[rb][i][2] = s[rb][i][3] = 0.f;
 #pragma unroll
       for (int ks = 0; ks < D / 16; ++ks) {
-        ldmatrix_x4(qf[ks], sQ + (warp * 16 + (lane & 15)) * LD + ks * 16 + (lane >> 4) * 8);
-      }
-    }
-    const T* k_s = sK + buf * kBN * LD;
-    const T* v_s = sV + buf * kBN * LD;
-
-    // S = Q K^T for this warp's 16 rows x 64 keys.
-    float s[kBN / 8][4];
+        uint32_t a[RB][4];
 #pragma unroll
-    for (int i = 0; i < kBN / 8; ++i) s[i][0] = s[i][1] = s[i][2] = s[i][3] = 0.f;
+        for (int rb = 0; rb < RB; ++rb) {
+          if constexpr (kQRegs) {
 #pragma unroll
-    for (int ks = 0; ks < D / 16; ++ks) {
-#pragma unroll
-      for (int np = 0; np < kBN / 16; ++np) {
-        uint32_t b[4];
-        ldmatrix_x4(b, k_s + (np * 16 + (lane & 7) + ((lane >> 4) << 3)) * LD + ks * 16 +
-                           ((lane >> 3) & 1) * 8);
-        mma16816<T>(s[2 * np], qf[ks], b[0], b[1]);
-        mma16816<T>(s[2 * np + 1], qf[ks], b[2], b[3]);
-      }
-    }
-
-    // Scale, mask, online softmax.
-    const int n0 = tile * kBN;
-    const bool need_mask = n0 + kBN > kv_len || (p.causal && n0 + kBN - 1 > prefix + m0) ||
-                           (p.sliding_window > 0 && n0 <= last_row_pos - p.sliding_window);
-    float mx[2] = {row_m[0], row_m[1]};
-#pragma unroll
-    for (int nb = 0; nb < kBN / 8; ++nb) {
-#pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        float v = s[nb][i] * scale_log2;
-        if (need_mask) {
-          const int j = n0 + nb * 8 + 2 * t + (i & 1);
-          const int pos = i < 2 ? pos0 : pos1;
-          const bool masked = j >= kv_len || (p.causal && j > pos) ||
-                              (p.sliding_window > 0 && j <= pos - p.sliding_window);
-          if (masked) v = -INFINITY;
+            for (int i = 0; i < 4; ++i) a[rb][i] = qf[rb][ks][i];
+          } else {
+            ldmatrix_x4(a[rb], sQ + (warp * kRows + rb * 16 + (lane & 15)) * LD + ks * 16 +
+                                   (lane >> 4) * 8);
+          }
         }
-        s[nb][i] = v;
-        mx[i >> 1] = fmaxf(mx[i >> 1], v);
+#pragma unroll
+        for (int np = 0; np < kBN / 16; ++np) {
+          uint32_t b[4];
+          ldmatrix_x4(b, k_s + (np * 16 + (lane & 7) + ((lane >> 4) << 3)) * LD + ks * 16 +
+                             ((lane >> 3) & 1) * 8);
+#pragma unroll
+          for (int rb = 0; rb < RB; ++rb) {
+            mma16816<T>(s[rb][2 * np], a[rb], b[0], b[1]);
+            mma16816<T>(s[rb][2 * np + 1], a[rb], b[2], b[3]);
+          }
+        }
       }
-    }
-    float corr[2], m_use[2];
-#pragma unroll
-    for (int rr = 0; rr < 2; ++rr) {
-      mx[rr] = fmaxf(mx[rr], __shfl_xor_sync(0xffffffffu, mx[rr], 1));
-      mx[rr] = fmaxf(mx[rr], __shfl_xor_sync(0xffffffffu, mx[rr], 2));
-      m_use[rr] = mx[rr] == -INFINITY ? 0.f : mx[rr];
-      corr[rr] = exp2f(row_m[rr] - m_use[rr]);  // row_m = -inf gives 0: nothing to rescale
-      row_m[rr] = mx[rr];
-      row_l[rr] *= corr[rr];
-    }
-#pragma unroll
-    for (int i = 0; i < D / 8; ++i) {
-      o[i][0] *= corr[0];
-      o[i][1] *= corr[0];
-      o[i][2] *= corr[1];
-      o[i][3] *= corr[1];
-    }
-#pragma unroll
-    for (int nb = 0; nb < kBN / 8; ++nb) {
-#pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        const float e = exp2f(s[nb][i] - m_use[i >> 1]);
-        s[nb][i] = e;
-        row_l[i >> 1] += e;
-      }
-    }
 
-    // O += P V: P re-packed from the S accumulators as A fragments, V^T via ldmatrix.trans.
+      // Scale (int8: times the key's scale), bias, mask, online softmax (log2 domain).
 #pragma unroll
-    for (int kk = 0; kk < kBN / 16; ++kk) {
-      uint32_t a[4];
-      a[0] = pack2<T>(s[2 * kk][0], s[2 * kk][1]);
-      a[1] = pack2<T>(s[2 * kk][2], s[2 * kk][3]);
-      a[2] = pack2<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]);
-      a[3] = pack2<T>(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+      for (int rb = 0; rb < RB; ++rb) {
+        float mx[2] = {row_m[rb][0], row_m[rb][1]};
 #pragma unroll
-      for (int dp = 0; dp < D / 16; ++dp) {
-        uint32_t b[4];
-        ldmatrix_x4_trans(b, v_s + (kk * 16 + (lane & 15)) * LD + dp * 16 + (lane >> 4) * 8);
-        mma16816<T>(o[2 * dp], a, b[0], b[1]);
-        mma16816<T>(o[2 * dp + 1], a, b[2], b[3]);
+        for (int nb = 0; nb < kBN / 8; ++nb) {
+#pragma unroll
+          for (int i = 0; i < 4; ++i) {
+            const int col = nb * 8 + 2 * t + (i & 1);
+            float v = s[rb][nb][i] * scale_log2;
+            if constexpr (kInt8) v *= ks_s[col];
+            if (need_mask) {
+              const int j = n0 + col;
+              const int pos = pos_base + rb * 16 + (i >> 1) * 8;
+              const bool masked =
+                  j >= kv_len || (causal && j > pos) || (window > 0 && j <= pos - window);
+              v = masked ? -INFINITY : v + alibi_log2 * static_cast<float>(j - pos);
+            }
+            s[rb][nb][i] = v;
+            mx[i >> 1] = fmaxf(mx[i >> 1], v);
+          }
+        }
+        float corr[2], m_use[2];
+#pragma unroll
+        for (int hr = 0; hr < 2; ++hr) {
+          mx[hr] = fmaxf(mx[hr], __shfl_xor_sync(0xffffffffu, mx[hr], 1));
+          mx[hr] = fmaxf(mx[hr], __shfl_xor_sync(0xffffffffu, mx[hr], 2));
+          m_use[hr] = mx[hr] == -INFINITY ? 0.f : mx[hr];
+          corr[hr] = exp2f(row_m[rb][hr] - m_use[hr]);  // row_m = -inf gives 0
+          row_m[rb][hr] = mx[hr];
+          row_l[rb][hr] *= corr[hr];
+        }
+#pragma unroll
+        for (int i = 0; i < D / 8; ++i) {
+          o[rb][i][0] *= corr[0];
+          o[rb][i][1] *= corr[0];
+          o[rb][i][2] *= corr[1];
+          o[rb][i][3] *= corr[1];
+        }
+#pragma unroll
+        for (int nb = 0; nb < kBN / 8; ++nb) {
+#pragma unroll
+          for (int i = 0; i < 4; ++i) {
+            const float e = exp2f(s[rb][nb][i] - m_use[i >> 1]);
+            row_l[rb][i >> 1] += e;
+            if constexpr (kInt8) {
+              s[rb][nb][i] = e * vs_s[nb * 8 + 2 * t + (i & 1)];
+            } else {
+              s[rb][nb][i] = e;
+            }
+          }
+        }
       }
     }
-    __syncthreads();  // the next iteration's loads overwrite the buffer read here
+    if (tid < kBN && tile + 2 < tile_hi) sSlot[buf * kBN + tid] = next_slot;
+    if constexpr (!kInt8) {
+      if (has_next) {
+        cp_async_wait<2>();
+      } else {
+        cp_async_wait<0>();
+      }
+      __syncthreads();  // V of this tile has landed
+    }
+    if (!warp_skip) {
+      // O += P V: P re-packed from the S accumulators as A fragments, V^T via ldmatrix.trans.
+#pragma unroll
+      for (int kk = 0; kk < kBN / 16; ++kk) {
+        uint32_t a[RB][4];
+#pragma unroll
+        for (int rb = 0; rb < RB; ++rb) {
+          a[rb][0] = pack2<T>(s[rb][2 * kk][0], s[rb][2 * kk][1]);
+          a[rb][1] = pack2<T>(s[rb][2 * kk][2], s[rb][2 * kk][3]);
+          a[rb][2] = pack2<T>(s[rb][2 * kk + 1][0], s[rb][2 * kk + 1][1]);
+          a[rb][3] = pack2<T>(s[rb][2 * kk + 1][2], s[rb][2 * kk + 1][3]);
+        }
+#pragma unroll
+        for (int dp = 0; dp < D / 16; ++dp) {
+          uint32_t b[4];
+          ldmatrix_x4_trans(b, v_s + (kk * 16 + (lane & 15)) * LD + dp * 16 + (lane >> 4) * 8);
+#pragma unroll
+          for (int rb = 0; rb < RB; ++rb) {
+            mma16816<T>(o[rb][2 * dp], a[rb], b[0], b[1]);
+            mma16816<T>(o[rb][2 * dp + 1], a[rb], b[2], b[3]);
+          }
+        }
+      }
+    }
+    __syncthreads();  // the next step's loads overwrite the buffers read here
   }
 
   // Finish: full row sums, normalize, store rows < q_len.
-#pragma unroll
-  for (int rr = 0; rr < 2; ++rr) {
-    row_l[rr] += __shfl_xor_sync(0xffffffffu, row_l[rr], 1);
-    row_l[rr] += __shfl_xor_sync(0xffffffffu, row_l[rr], 2);
-    row_l[rr] = row_l[rr] > 0.f ? 1.f / row_l[rr] : 0.f;
-  }
   T* obase = static_cast<T*>(p.out) + static_cast<int64_t>(q0) * p.n_heads * D + int64_t{h} * D;
-  const int row0 = m0 + warp * 16 + g;
 #pragma unroll
-  for (int rr = 0; rr < 2; ++rr) {
-    const int row = row0 + rr * 8;
-    if (row >= q_len) continue;
-    T* orow = obase + static_cast<int64_t>(row) * p.n_heads * D;
+  for (int rb = 0; rb < RB; ++rb) {
 #pragma unroll
-    for (int i = 0; i < D / 8; ++i) {
-      const uint32_t v = pack2<T>(o[i][2 * rr] * row_l[rr], o[i][2 * rr + 1] * row_l[rr]);
-      *reinterpret_cast<uint32_t*>(orow + i * 8 + 2 * t) = v;
+    for (int hr = 0; hr < 2; ++hr) {
+      float l = row_l[rb][hr];
+      l += __shfl_xor_sync(0xffffffffu, l, 1);
+      l += __shfl_xor_sync(0xffffffffu, l, 2);
+      const float inv = l > 0.f ? 1.f / l : 0.f;
+      const int row = wr0 + rb * 16 + g + hr * 8;
+      if (row >= q_len) continue;
+      T* orow = obase + static_cast<int64_t>(row) * p.n_heads * D;
+#pragma unroll
+      for (int i = 0; i < D / 8; ++i) {
+        const uint32_t v = pack2<T>(o[rb][i][2 * hr] * inv, o[rb][i][2 * hr + 1] * inv);
+        *reinterpret_cast<uint32_t*>(orow + i * 8 + 2 * t) = v;
+      }
     }
   }
 }
 
-template <typename T, int D, int W>
+// cudaFuncSetAttribute is per device: remember which devices have it (up to 64).
+template <typename Kernel>
+core::Status allow_smem(Kernel kernel, size_t bytes, std::atomic<uint64_t>& done) {
+  int dev = 0;
+  LLM_CUDA_RETURN_IF_ERROR(cudaGetDevice(&dev));
+  const uint64_t bit = dev < 64 ? uint64_t{1} << dev : 0;
+  if (bit != 0 && (done.load(std::memory_order_relaxed) & bit)) return {};
+  LLM_CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                static_cast<int>(bytes)));
+  done.fetch_or(bit, std::memory_order_relaxed);
+  return {};
+}
+
+template <typename T, typename KV, int D, int RB>
 core::Status launch(const PrefillAttentionParams& p, cudaStream_t stream) {
-  constexpr int kBM = 16 * W;
-  constexpr size_t smem = size_t{kBM + 4 * kBN} * (D + 8) * sizeof(T);
-  static bool attr_set = false;  // per instantiation; benign race (idempotent call)
-  if (!attr_set) {
-    LLM_CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(prefill_kernel<T, D, W>,
-                                                  cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                  static_cast<int>(smem)));
-    attr_set = true;
-  }
-  const dim3 grid((p.max_q_len + kBM - 1) / kBM, p.n_heads, p.n_reqs);
-  prefill_kernel<T, D, W><<<grid, 32 * W, smem, stream>>>(p);
+  using SM = Smem<T, KV, D, RB>;
+  static std::atomic<uint64_t> attr_done{0};
+  LLM_RETURN_IF_ERROR(allow_smem(prefill_v2_kernel<T, KV, D, RB>, SM::total, attr_done));
+  const dim3 grid((p.max_q_len + SM::kBM - 1) / SM::kBM, p.n_heads, p.n_reqs);
+  prefill_v2_kernel<T, KV, D, RB><<<grid, kThreads, SM::total, stream>>>(p);
   return LLM_CUDA_CHECK_LAUNCH();
 }
 
-template <typename T, int W>
+template <typename T, typename KV, int RB>
 core::Status launch_d(const PrefillAttentionParams& p, cudaStream_t stream) {
   switch (p.head_dim) {
-    case 16: return launch<T, 16, W>(p, stream);
-    case 32: return launch<T, 32, W>(p, stream);
-    case 64: return launch<T, 64, W>(p, stream);
-    case 80: return launch<T, 80, W>(p, stream);
-    case 96: return launch<T, 96, W>(p, stream);
-    case 128: return launch<T, 128, W>(p, stream);
+    case 16: return launch<T, KV, 16, RB>(p, stream);
+    case 32: return launch<T, KV, 32, RB>(p, stream);
+    case 64: return launch<T, KV, 64, RB>(p, stream);
+    case 80: return launch<T, KV, 80, RB>(p, stream);
+    case 96: return launch<T, KV, 96, RB>(p, stream);
+    case 128: return launch<T, KV, 128, RB>(p, stream);
     default:
       return core::unimplemented("prefill_attention: head_dim {} (have 16, 32, 64, 80, 96, 128)",
                                  p.head_dim);
   }
 }
 
-template <typename T>
-core::Status launch_w(const PrefillAttentionParams& p, cudaStream_t stream) {
+template <typename T, typename KV>
+core::Status launch_rb(const PrefillAttentionParams& p, cudaStream_t stream) {
   const int rows = p.block_rows != 0 ? p.block_rows : (p.max_q_len >= 128 ? 128 : 64);
-  return rows == 128 ? launch_d<T, 8>(p, stream) : launch_d<T, 4>(p, stream);
+  return rows == 128 ? launch_d<T, KV, 2>(p, stream) : launch_d<T, KV, 1>(p, stream);
 }
 
 }  // namespace
 
+core::Status prefill_attention_v2(const PrefillAttentionParams& p, cudaStream_t stream) {
+  if (p.kv_int8) {
+    LLM_DISPATCH_HALF("prefill_attention", p.dtype, return (launch_rb<T, int8_t>(p, stream)));
+  } else {
+    LLM_DISPATCH_HALF("prefill_attention", p.dtype, return (launch_rb<T, T>(p, stream)));
+  }
+  return {};
+}
+
+}  // namespace prefill_detail
+
 core::Status prefill_attention(const PrefillAttentionParams& p, cudaStream_t stream) {
   if (p.q == nullptr || p.k_cache == nullptr || p.v_cache == nullptr || p.req_to_token == nullptr ||
-      p.req_row == nullptr || p.q_start == nullptr || p.kv_len == nullptr || p.out == nullptr) {
+      p.req_row == nullptr || p.q_start == nullptr || p.kv_len == nullptr || p.out == nullptr ||
+      (p.kv_int8 && (p.k_scale == nullptr || p.v_scale == nullptr))) {
     return core::invalid_argument("prefill_attention: null pointer");
   }
   if (p.n_heads <= 0 || p.n_kv_heads <= 0 || p.n_heads % p.n_kv_heads != 0 || p.n_reqs < 0 ||
       p.max_q_len < 0 || p.sliding_window < 0 ||
       (p.block_rows != 0 && p.block_rows != 64 && p.block_rows != 128)) {
     return core::invalid_argument(
-        "prefill_attention: bad shape n_heads={} n_kv_heads={} max_q_len={}", p.n_heads,
-        p.n_kv_heads, p.max_q_len);
+        "prefill_attention: bad shape n_heads={} n_kv_heads={} max_q_len={} block_rows={}",
+        p.n_heads, p.n_kv_heads, p.max_q_len, p.block_rows);
   }
+  if (p.variant < 0 || p.variant > 2)
+    return core::invalid_argument("prefill_attention: variant {} (have 0, 1, 2)", p.variant);
   if (p.n_reqs == 0 || p.max_q_len == 0) return {};
-  LLM_DISPATCH_HALF("prefill_attention", p.dtype, return launch_w<T>(p, stream));
-  return {};
+  if (p.variant == 1) {
+    if (p.kv_int8 || p.alibi_slopes != nullptr)
+      return core::unimplemented("prefill_attention: variant 1 has no int8 KV and no ALiBi");
+    return prefill_detail::prefill_attention_v1(p, stream);
+  }
+  return prefill_detail::prefill_attention_v2(p, stream);
 }
 
 }  // namespace lightllm::kernels::cuda

@@ -1,9 +1,15 @@
 // src/kernels/cuda/prefill_attention.h — prefill attention over the flat, padding-free batch.
-// FlashAttention-2 style: per (query tile of 64 or 128 rows, query head, request) one block of
-// 4 or 8 warps (16 rows each);
-// Q fragments stay in registers, K/V tiles of 64 tokens are gathered from the KV pool through
-// req_to_token into shared memory (cp.async, double-buffered), S = QK^T and O += PV run on tensor
-// cores (mma.sync m16n8k16, f32 accumulation) with an online softmax.
+// FlashAttention-2 style: per (query tile, query head, request) one block; K/V tiles of 64 tokens
+// are gathered from the KV pool through req_to_token into shared memory (cp.async, double-
+// buffered), S = QK^T and O += PV run on tensor cores (mma.sync m16n8k16, f32 accumulation) with
+// an online softmax in the exp2 domain. Two kernels (`variant`):
+//   2 (default): 4 warps; 128-row tiles give each warp 32 query rows, so every K/V ldmatrix
+//      fragment feeds four MMAs; 64-row tiles (16 rows per warp) when max_q_len < 128. Slot
+//      indices of a tile are gathered once into shared memory a tile ahead, K and V of a tile
+//      are waited for separately, a warp skips the tiles its rows cannot see, masks only the
+//      tiles that cross its causal/window/length edge. ALiBi and int8 K/V.
+//   1: the first kernel (16 rows per warp, 4 or 8 warps), for side-by-side benchmarks only; it
+//      has no ALiBi and no int8 K/V (unimplemented).
 // Request r's new tokens are rows q_start[r] .. q_start[r+1]-1 of q; they are the LAST
 // q_len = q_start[r+1]-q_start[r] of its kv_len tokens (so a cached prefix of kv_len - q_len
 // tokens is attended too: chunked prefill and prefix cache). Their K/V must already be in the
@@ -11,6 +17,10 @@
 // Causal: the new token at position p sees positions <= p. Sliding window w > 0: it sees only
 // positions in (p - w, p], i.e. at most w keys. GQA/MQA: query head h uses kv head
 // h / (n_heads / n_kv_heads). head_dim: 16, 32, 64, 80, 96, 128.
+// ALiBi (alibi_slopes != nullptr): score(h, query pos p, key pos j) = scale * q.k + slope[h] *
+// (j - p), as kernels/ref. int8 K/V (kv_int8): value = int8 * scale[slot][kv_head] (f32), the
+// int8 values go exactly into bf16/f16 tiles, the K scale multiplies the scores and the V scale
+// the probabilities (in f32), as the decode kernel does.
 #pragma once
 
 #include <cstdint>
@@ -23,10 +33,13 @@
 namespace lightllm::kernels::cuda {
 
 struct PrefillAttentionParams {
-  core::DType dtype = core::DType::bf16;  // of q, K/V caches and out
+  core::DType dtype = core::DType::bf16;  // of q, out, and K/V unless kv_int8
+  bool kv_int8 = false;                   // K/V caches are int8 with per-(slot, kv head) scales
   const void* q = nullptr;                // [n_tokens, n_heads, head_dim], token stride q_stride
   const void* k_cache = nullptr;          // [n_slots, n_kv_heads, head_dim]
   const void* v_cache = nullptr;          // [n_slots, n_kv_heads, head_dim]
+  const float* k_scale = nullptr;         // [n_slots, n_kv_heads] (kv_int8 only)
+  const float* v_scale = nullptr;         // [n_slots, n_kv_heads] (kv_int8 only)
   const int32_t* req_to_token = nullptr;  // [max_reqs, req_to_token_stride] -> slot
   const int32_t* req_row = nullptr;       // [n_reqs] row of each request in req_to_token
   const int32_t* q_start = nullptr;       // [n_reqs + 1] prefix sums of q_len
@@ -42,9 +55,16 @@ struct PrefillAttentionParams {
   float softmax_scale = 0.f;
   bool causal = true;
   int sliding_window = 0;  // 0: none
-  int block_rows = 0;      // query rows per block: 64 (4 warps) or 128 (8 warps); 0 = by max_q_len
+  int block_rows = 0;      // query rows per block: 64 or 128; 0 = 128 when max_q_len >= 128
+  const float* alibi_slopes = nullptr;  // [n_heads] f32 on the device, nullptr = none
+  int variant = 0;                      // 0 = default (2); 1 = first kernel; 2 = current kernel
 };
 
 core::Status prefill_attention(const PrefillAttentionParams& p, cudaStream_t stream);
+
+namespace prefill_detail {  // the two kernels behind prefill_attention (arguments checked)
+core::Status prefill_attention_v1(const PrefillAttentionParams& p, cudaStream_t stream);
+core::Status prefill_attention_v2(const PrefillAttentionParams& p, cudaStream_t stream);
+}  // namespace prefill_detail
 
 }  // namespace lightllm::kernels::cuda

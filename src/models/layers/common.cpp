@@ -126,7 +126,9 @@ Status lm_head_rows(const Tensor& hidden, const std::vector<int32_t>& rows, cons
     return core::internal_error("logits buffer {} does not fit {} rows x vocab {}",
                                 logits.describe(), n, lm_head.dim(0));
   if (n == 0) return {};
-  if (hidden.device() != core::Device::cuda) return project_rows(hidden, rows, lm_head, ws, logits);
+  // On the CPU, or logits wanted on the device (device sampling): the GEMM writes them directly.
+  if (hidden.device() != core::Device::cuda || logits.device() == core::Device::cuda)
+    return project_rows(hidden, rows, lm_head, ws, logits);
   // Project to f32 logits on the device and bring those to the host for the sampler.
   Tensor dev_logits = ws.get(Buf::logits, {n, lm_head.dim(0)}, core::DType::f32);
   LLM_RETURN_IF_ERROR(project_rows(hidden, rows, lm_head, ws, dev_logits));

@@ -159,14 +159,18 @@ Status TensorParallel::lm_head(const Tensor& hidden, const std::vector<int32_t>&
     LLM_RETURN_IF_ERROR(ops::copy_to_host_f32(gathered, host));
     src = gathered_host_.data();
   }
-  float* dst = logits.data<float>();
+  const bool device_out = logits.device() != core::Device::cpu;  // device sampling
+  if (device_out) logits_host_.resize(static_cast<size_t>(n * full_vocab_));
+  float* dst = device_out ? logits_host_.data() : logits.data<float>();
   for (int64_t r = 0; r < W; ++r) {  // rank r's block [n, padded] → columns [r*P, r*P + cols)
     const int64_t cols = std::clamp<int64_t>(full_vocab_ - r * P, 0, P);
     for (int64_t i = 0; i < n; ++i)
       std::memcpy(dst + i * full_vocab_ + r * P, src + (r * n + i) * P,
                   static_cast<size_t>(cols) * sizeof(float));
   }
-  return {};
+  if (!device_out) return {};
+  Tensor host = Tensor::view(logits_host_.data(), {n, full_vocab_}, core::DType::f32);
+  return ops::copy_to_device(host, logits);
 }
 
 }  // namespace lightllm::models::layers

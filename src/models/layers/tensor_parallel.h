@@ -70,8 +70,10 @@ class TensorParallel {
   Status all_reduce(Tensor& x) const {
     return sharded() ? spec_.comm->all_reduce_sum(x) : Status{};
   }
-  // logits [rows.size(), vocab] f32 on the host from this rank's lm_head slice: project, gather
-  // the ranks' slices, drop the padding. lm_head_rows when not sharded.
+  // logits [rows.size(), vocab] f32 from this rank's lm_head slice: project, gather the ranks'
+  // slices, drop the padding. lm_head_rows when not sharded. The slices are interleaved into
+  // [rows, vocab] on the host; logits on the device (device sampling) are then copied up (a
+  // device-side interleave would save that round trip).
   Status lm_head(const Tensor& hidden, const std::vector<int32_t>& rows, const Tensor& lm_head,
                  Workspace& ws, Tensor& logits);
 
@@ -82,6 +84,7 @@ class TensorParallel {
   int64_t full_vocab_ = 0;
   std::vector<int32_t> ids_;          // local_token_ids' buffer
   std::vector<float> gathered_host_;  // [world * rows, padded] (CUDA: the gathered logits)
+  std::vector<float> logits_host_;    // [rows, vocab] (logits wanted on the device)
 };
 
 }  // namespace lightllm::models::layers

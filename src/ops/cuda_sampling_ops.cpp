@@ -1,0 +1,87 @@
+// src/ops/cuda_sampling_ops.cpp — the CUDA side of ops::sample: packs the checked batch into
+// one host staging buffer, uploads it with one copy on the current stream into a per-thread
+// device scratch (grown on demand, never shrunk) and launches kernels::cuda::sample.
+// Built only with LIGHTLLM_CUDA.
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/device_buffer.h"
+#include "kernels/cuda/sampling.h"
+#include "ops/cuda_context.h"
+#include "ops/cuda_ops.h"
+
+namespace lightllm::ops::cuda_impl {
+namespace {
+
+struct SampleScratch {
+  backend::cuda::DeviceBuffer dev;  // [rows | pen_tokens | pen_counts | mask_tokens | pen_raw]
+  std::vector<unsigned char> host;  // staging for the one upload
+};
+
+SampleScratch& scratch() {
+  thread_local SampleScratch s;
+  return s;
+}
+
+size_t align256(size_t n) {
+  return (n + 255) & ~size_t{255};
+}
+
+}  // namespace
+
+Status sample(Tensor& logits, const kernels::SampleBatch& batch, Tensor& out_ids,
+              Tensor* out_logprobs) {
+  for (const auto& [name, t] : {std::pair<const char*, const Tensor*>{"logits", &logits},
+                                {"out_ids", &out_ids},
+                                {"out_logprobs", out_logprobs}}) {
+    if (t != nullptr && t->device() != core::Device::cuda)
+      return core::invalid_argument("sample: {} ({}) is on the host but the op runs on CUDA", name,
+                                    t->describe());
+  }
+  const int64_t n_rows = logits.dim(0);
+  if (n_rows == 0) return {};
+  const size_t rows_bytes = batch.rows.size() * sizeof(kernels::SampleRow);
+  const size_t pen_bytes = batch.pen_tokens.size() * sizeof(int32_t);
+  const size_t mask_bytes = batch.mask_tokens.size() * sizeof(int32_t);
+  const size_t off_pen_tokens = align256(rows_bytes);
+  const size_t off_pen_counts = off_pen_tokens + align256(pen_bytes);
+  const size_t off_mask = off_pen_counts + align256(pen_bytes);
+  const size_t upload_bytes = off_mask + mask_bytes;
+  const size_t off_pen_raw = align256(upload_bytes);
+  const size_t total = off_pen_raw + align256(pen_bytes);
+
+  SampleScratch& s = scratch();
+  if (s.dev.size() < total) {
+    s.dev.reset();  // cudaFree waits for kernels still reading the old scratch
+    LLM_ASSIGN_OR_RETURN(s.dev, backend::cuda::DeviceBuffer::allocate(total + total / 2));
+  }
+  s.host.resize(upload_bytes);
+  std::memcpy(s.host.data(), batch.rows.data(), rows_bytes);
+  if (pen_bytes > 0) {
+    std::memcpy(s.host.data() + off_pen_tokens, batch.pen_tokens.data(), pen_bytes);
+    std::memcpy(s.host.data() + off_pen_counts, batch.pen_counts.data(), pen_bytes);
+  }
+  if (mask_bytes > 0) std::memcpy(s.host.data() + off_mask, batch.mask_tokens.data(), mask_bytes);
+  const cudaStream_t stream = cuda_detail::current_stream();
+  // From pageable memory the copy is staged before cudaMemcpyAsync returns: s.host is reusable.
+  LLM_CUDA_RETURN_IF_ERROR(
+      cudaMemcpyAsync(s.dev.data(), s.host.data(), upload_bytes, cudaMemcpyHostToDevice, stream));
+
+  auto* base = static_cast<unsigned char*>(s.dev.data());
+  return kernels::cuda::sample(
+      {.logits = logits.data<float>(),
+       .n_rows = n_rows,
+       .vocab = logits.dim(1),
+       .rows = reinterpret_cast<const kernels::SampleRow*>(base),
+       .pen_tokens = reinterpret_cast<const int32_t*>(base + off_pen_tokens),
+       .pen_counts = reinterpret_cast<const int32_t*>(base + off_pen_counts),
+       .mask_tokens = reinterpret_cast<const int32_t*>(base + off_mask),
+       .pen_raw = reinterpret_cast<float*>(base + off_pen_raw),
+       .out_ids = out_ids.data<int32_t>(),
+       .out_logprobs = out_logprobs != nullptr ? out_logprobs->data<float>() : nullptr},
+      stream);
+}
+
+}  // namespace lightllm::ops::cuda_impl
