@@ -63,7 +63,10 @@ Result<DecoderPlan> plan(const loader::ModelConfig& cfg) {
 Result<DecoderWeights> assemble(const DecoderPlan& p, const TensorMap& m) {
   const DecoderSpec& s = p.spec;
   const int64_t H = s.shape.hidden;
+  const dist::HeadShard& hs = p.shard_heads;
+  const int64_t D = s.shape.head_dim, row0 = hs.q_head0 * 3 * D, rows = hs.n_q * 3 * D;
   DecoderWeights w;
+  w.qkv_local = true;
   w.embed = m.at(kP + "word_embeddings.weight");
   w.embed_norm = norm_of(m, kP + "word_embeddings_layernorm.");
   w.final_norm = norm_of(m, kP + "ln_f.");
@@ -73,15 +76,16 @@ Result<DecoderWeights> assemble(const DecoderPlan& p, const TensorMap& m) {
     DecoderLayerWeights L;
     L.attn_norm = norm_of(m, l + "input_layernorm.");
     L.mlp_norm = norm_of(m, l + "post_attention_layernorm.");
-    // [n_heads, 3, head_dim] rows → [3, n_heads, head_dim]: q, k, v become row blocks.
-    const Tensor qkv = group_heads_by_part(m.at(l + "self_attention.query_key_value.weight"),
-                                           s.shape.n_heads, 3, s.shape.head_dim);
-    const Tensor qkv_b = small_weight_f32(
-        group_heads_by_part(m.at(l + "self_attention.query_key_value.bias").reshape({3 * H, 1}),
-                            s.shape.n_heads, 3, s.shape.head_dim));
+    // [n_heads, 3, head_dim] rows → [3, n_heads, head_dim]: q, k, v become row blocks. Only
+    // this rank's heads (a contiguous block of the per-head layout) are regrouped.
+    const Tensor qkv = group_heads_by_part(
+        m.at(l + "self_attention.query_key_value.weight").rows(row0, rows), hs.n_q, 3, D);
+    const Tensor qkv_b = small_weight_f32(group_heads_by_part(
+        m.at(l + "self_attention.query_key_value.bias").reshape({3 * H, 1}).rows(row0, rows),
+        hs.n_q, 3, D));
     w.owned.push_back(qkv);
     w.owned.push_back(qkv_b);
-    split_fused_qkv(qkv, qkv_b, H, H, L.attn);
+    split_fused_qkv(qkv, qkv_b, hs.n_q * D, hs.n_q * D, L.attn);
     L.attn.wo = m.at(l + "self_attention.dense.weight");
     L.attn.bo = m.small(l + "self_attention.dense.bias");
     L.mlp.up = m.at(l + "mlp.dense_h_to_4h.weight");
@@ -96,8 +100,9 @@ Result<DecoderWeights> assemble(const DecoderPlan& p, const TensorMap& m) {
 }  // namespace
 
 Result<std::unique_ptr<Model>> load_bloom(const loader::ModelConfig& cfg,
-                                          loader::WeightStore& store) {
-  return load_planned(plan(cfg), assemble, store, kP);
+                                          loader::WeightStore& store,
+                                          const dist::ShardSpec& shard) {
+  return load_planned(plan(cfg), assemble, store, shard, kP);
 }
 std::vector<std::string> bloom_architectures() {
   return {"BloomForCausalLM"};

@@ -87,8 +87,9 @@ Result<DecoderWeights> assemble(const DecoderPlan& p, const TensorMap& m) {
 }  // namespace
 
 Result<std::unique_ptr<Model>> load_cohere(const loader::ModelConfig& cfg,
-                                           loader::WeightStore& store) {
-  return load_planned(plan(cfg), assemble, store);
+                                           loader::WeightStore& store,
+                                           const dist::ShardSpec& shard) {
+  return load_planned(plan(cfg), assemble, store, shard);
 }
 std::vector<std::string> cohere_architectures() {
   return {"CohereForCausalLM"};

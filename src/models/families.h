@@ -1,6 +1,8 @@
 // src/models/families.h — entry points of the plan-based families (src/models/<family>.cpp)
 // for the registry: the architectures each loads, its loader, and its tensor table (every
 // checkpoint tensor with the shape config.json implies; the parameter count is its sum).
+// Loaders take the rank's ShardSpec (load_model); families without a tensor-parallel path
+// return unimplemented for a sharded one.
 #pragma once
 
 #include <memory>
@@ -14,10 +16,10 @@ namespace lightllm::models {
 
 using TensorTable = std::vector<layers::TensorSpec>;
 
-#define LIGHTLLM_DECLARE_FAMILY(name)                                        \
-  Result<std::unique_ptr<Model>> load_##name(const loader::ModelConfig& cfg, \
-                                             loader::WeightStore& store);    \
-  std::vector<std::string> name##_architectures();                           \
+#define LIGHTLLM_DECLARE_FAMILY(name)                                                            \
+  Result<std::unique_ptr<Model>> load_##name(                                                    \
+      const loader::ModelConfig& cfg, loader::WeightStore& store, const dist::ShardSpec& shard); \
+  std::vector<std::string> name##_architectures();                                               \
   Result<TensorTable> name##_tensors(const loader::ModelConfig& cfg);
 
 LIGHTLLM_DECLARE_FAMILY(bloom)

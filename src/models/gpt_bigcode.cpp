@@ -68,7 +68,10 @@ Result<DecoderWeights> assemble(const DecoderPlan& p, const TensorMap& m) {
   const DecoderSpec& s = p.spec;
   const int64_t H = s.shape.hidden, kv = int64_t{s.shape.n_kv_heads} * s.shape.head_dim;
   const bool mqa = s.shape.n_kv_heads == 1;  // (one head: both layouts agree)
+  const dist::HeadShard& hs = p.shard_heads;
+  const int64_t D = s.shape.head_dim;
   DecoderWeights w;
+  w.qkv_local = !mqa;
   w.embed = m.at(kP + "wte.weight");
   w.pos_embed = m.at(kP + "wpe.weight");
   w.final_norm = norm_of(m, kP + "ln_f.");
@@ -80,13 +83,16 @@ Result<DecoderWeights> assemble(const DecoderPlan& p, const TensorMap& m) {
     L.mlp_norm = norm_of(m, l + "ln_2.");
     Tensor qkv = m.at(l + "attn.c_attn.weight");
     Tensor qkv_b = small_weight_f32(m.at(l + "attn.c_attn.bias")).reshape({H + 2 * kv, 1});
-    if (!mqa) {  // per head [q, k, v] → [q heads, k heads, v heads]
-      qkv = group_heads_by_part(qkv, s.shape.n_heads, 3, s.shape.head_dim);
-      qkv_b = group_heads_by_part(qkv_b, s.shape.n_heads, 3, s.shape.head_dim);
+    if (!mqa) {  // per head [q, k, v] → [q heads, k heads, v heads], this rank's heads only
+      const int64_t row0 = hs.q_head0 * 3 * D, rows = hs.n_q * 3 * D;
+      qkv = group_heads_by_part(qkv.rows(row0, rows), hs.n_q, 3, D);
+      qkv_b = group_heads_by_part(qkv_b.rows(row0, rows), hs.n_q, 3, D);
       w.owned.push_back(qkv);
+      split_fused_qkv(qkv, qkv_b, hs.n_q * D, hs.n_q * D, L.attn);
+    } else {
+      split_fused_qkv(qkv, qkv_b, H, kv, L.attn);  // load_planned takes the rank's q rows
     }
     w.owned.push_back(qkv_b);
-    split_fused_qkv(qkv, qkv_b, H, kv, L.attn);
     L.attn.wo = m.at(l + "attn.c_proj.weight");
     L.attn.bo = m.small(l + "attn.c_proj.bias");
     L.mlp.up = m.at(l + "mlp.c_fc.weight");
@@ -101,8 +107,9 @@ Result<DecoderWeights> assemble(const DecoderPlan& p, const TensorMap& m) {
 }  // namespace
 
 Result<std::unique_ptr<Model>> load_gpt_bigcode(const loader::ModelConfig& cfg,
-                                                loader::WeightStore& store) {
-  return load_planned(plan(cfg), assemble, store, kP);
+                                                loader::WeightStore& store,
+                                                const dist::ShardSpec& shard) {
+  return load_planned(plan(cfg), assemble, store, shard, kP);
 }
 std::vector<std::string> gpt_bigcode_architectures() {
   return {"GPTBigCodeForCausalLM"};

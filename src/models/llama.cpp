@@ -17,6 +17,7 @@
 #include "models/layers/cuda_graph.h"
 #include "models/layers/mlp.h"
 #include "models/layers/step_staging.h"
+#include "models/layers/tensor_parallel.h"
 #include "models/llama_family.h"
 #include "models/loader/json_fields.h"
 #include "models/loader/model_config.h"
@@ -80,11 +81,14 @@ class LlamaModel final : public Model {
   int64_t weight_bytes() const override { return weight_bytes_; }
 
   static Result<std::unique_ptr<Model>> load(const loader::ModelConfig& cfg,
-                                             loader::WeightStore& store, const LlamaVariant& var);
+                                             loader::WeightStore& store, const LlamaVariant& var,
+                                             const dist::ShardSpec& shard);
 
   Status forward(const StepBatch& batch, KvStorage& kv, Tensor& logits,
                  const LayerObserver& observer) override;
   Status to_device(core::Device device) override;
+  // Bytes of the tensors this model holds (views count their slice only).
+  int64_t held_bytes() const;
   core::Device device() const override { return ws_.device(); }
   Status set_cuda_graphs(const CudaGraphOptions& opts) override;
   Status start_forward(const StepBatch& batch, KvStorage& kv, Tensor& logits) override;
@@ -110,11 +114,12 @@ class LlamaModel final : public Model {
                             const LayerObserver& observer);
   // The decode-graph body: run_layers, then logits for every row.
   DecodeGraphs::Body graph_body(KvStorage& kv);
+  layers::TensorParallel tp_;  // this rank's part (whole model when not sharded)
 };
 
 Result<std::unique_ptr<Model>> LlamaModel::load(const loader::ModelConfig& cfg,
-                                                loader::WeightStore& store,
-                                                const LlamaVariant& var) {
+                                                loader::WeightStore& store, const LlamaVariant& var,
+                                                const dist::ShardSpec& shard) {
   auto m = std::make_unique<LlamaModel>();
   ModelShape& s = m->shape_;
   s.architecture = std::string(var.architecture);
@@ -132,10 +137,12 @@ Result<std::unique_ptr<Model>> LlamaModel::load(const loader::ModelConfig& cfg,
         "config.json: num_attention_heads {} is not a multiple of "
         "num_key_value_heads {}",
         s.n_heads, s.n_kv_heads);
+  LLM_ASSIGN_OR_RETURN(m->tp_, layers::TensorParallel::make(shard, s.architecture, s.n_heads,
+                                                            s.n_kv_heads, s.vocab));
 
   LLM_ASSIGN_OR_RETURN(m->attn_shape_.rope, llama_rope_config(cfg));
-  m->attn_shape_.n_heads = s.n_heads;
-  m->attn_shape_.n_kv_heads = s.n_kv_heads;
+  m->attn_shape_.n_heads = m->tp_.heads().n_q;  // this rank's heads
+  m->attn_shape_.n_kv_heads = m->tp_.heads().n_kv;
   m->attn_shape_.head_dim = s.head_dim;
   layers::init_rope(m->attn_shape_);
   const bool window_on = var.sliding_window && cfg.sliding_window.has_value() &&
@@ -201,6 +208,14 @@ Result<std::unique_ptr<Model>> LlamaModel::load(const loader::ModelConfig& cfg,
       LLM_RETURN_IF_ERROR(get("mlp.down_proj.bias", {H}, L.mlp.down_bias));
     }
   }
+  if (m->tp_.sharded()) {  // slice the (mmapped view) weights to this rank's part
+    for (LlamaLayer& L : m->layers_) {
+      LLM_RETURN_IF_ERROR(m->tp_.shard_attention(L.attn, s.head_dim));
+      LLM_RETURN_IF_ERROR(m->tp_.shard_mlp(L.mlp).with_context(s.architecture));
+    }
+    LLM_RETURN_IF_ERROR(
+        m->tp_.shard_vocab(m->embed_, m->lm_head_, m->lm_head_.raw() == m->embed_.raw()));
+  }
   m->final_norm_ = small_weight_f32(m->final_norm_);
   for (LlamaLayer& L : m->layers_) {
     for (Tensor* t : {&L.input_norm, &L.post_norm, &L.attn.bq, &L.attn.bk, &L.attn.bv, &L.attn.bo,
@@ -215,8 +230,20 @@ Result<std::unique_ptr<Model>> LlamaModel::load(const loader::ModelConfig& cfg,
       for (Tensor* t : {&L.attn.wo, &L.attn.bo, &L.mlp.down, &L.mlp.down_bias})
         *t = scaled_weight(*t, depth);
   }
-  m->weight_bytes_ = store.total_bytes();
+  m->weight_bytes_ = m->tp_.sharded() ? m->held_bytes() : store.total_bytes();
+  m->tp_.shard_shape(s);
   return std::unique_ptr<Model>(std::move(m));
+}
+
+int64_t LlamaModel::held_bytes() const {
+  std::vector<const Tensor*> ts = {&embed_, &final_norm_, &lm_head_};
+  for (const LlamaLayer& L : layers_)
+    for (const Tensor* t :
+         {&L.input_norm, &L.post_norm, &L.attn.wq, &L.attn.wk, &L.attn.wv, &L.attn.wo, &L.attn.bq,
+          &L.attn.bk, &L.attn.bv, &L.attn.bo, &L.mlp.gate, &L.mlp.up, &L.mlp.down, &L.mlp.gate_bias,
+          &L.mlp.up_bias, &L.mlp.down_bias})
+      ts.push_back(t);
+  return layers::distinct_bytes(ts);
 }
 
 Status LlamaModel::to_device(core::Device device) {
@@ -224,7 +251,7 @@ Status LlamaModel::to_device(core::Device device) {
   if (device == core::Device::cpu)
     return core::unimplemented("{}: moving a model back to the CPU", shape_.architecture);
   const core::DType act = device_act_dtype(shape_.weight_dtype);
-  WeightUploader up(device, act);  // lm_head tied to embed_ shares its device copy
+  WeightUploader up(device, act);  // a tied lm_head shares the embedding's device copy
   LLM_RETURN_IF_ERROR(up.upload({&embed_, &final_norm_, &lm_head_}));
   for (LlamaLayer& L : layers_) {
     LLM_RETURN_IF_ERROR(
@@ -241,8 +268,9 @@ Status LlamaModel::set_cuda_graphs(const CudaGraphOptions& opts) {
   CudaGraphOptions o = opts;
   // Per-request rotary tables (dynamic NTK, longrope) are host decisions on per-step values.
   const ops::RopeScaling rs = attn_shape_.rope.scaling;
+  // A tensor-parallel shard's collectives and gathered logits are not captured either.
   if (ws_.device() != core::Device::cuda || rs == ops::RopeScaling::dynamic_ntk ||
-      rs == ops::RopeScaling::longrope)
+      rs == ops::RopeScaling::longrope || tp_.sharded())
     o.max_batch = 0;
   if (o.max_kv_len <= 0) o.max_kv_len = shape_.max_context;
   graphs_.configure(o, {.vocab = shape_.vocab,
@@ -261,6 +289,7 @@ Result<Tensor> LlamaModel::run_layers(const StepBatch& batch, KvStorage& kv, Wor
   Tensor normed = ws.get(Buf::normed, {n_tokens, H});
   Tensor proj = ws.get(Buf::proj_out, {n_tokens, H});
   LLM_RETURN_IF_ERROR(ops::embedding(embed_, batch.token_ids, residual));
+  LLM_RETURN_IF_ERROR(tp_.all_reduce(residual));
   LLM_RETURN_IF_ERROR(ops::rms_norm(residual, layers_[0].input_norm, eps_, normed));
 
   StepBatch step = batch;
@@ -271,8 +300,10 @@ Result<Tensor> LlamaModel::run_layers(const StepBatch& batch, KvStorage& kv, Wor
     const LlamaLayer& L = layers_[l];
     LLM_RETURN_IF_ERROR(
         layers::self_attention(L.attn, attn_shape_, normed, step, kv.layers[l], ws, proj));
+    LLM_RETURN_IF_ERROR(tp_.all_reduce(proj));
     LLM_RETURN_IF_ERROR(ops::add_rms_norm(residual, proj, L.post_norm, eps_, normed));
     LLM_RETURN_IF_ERROR(layers::gated_mlp(L.mlp, layers::Activation::silu, normed, ws, proj));
+    LLM_RETURN_IF_ERROR(tp_.all_reduce(proj));
     const Tensor& next_norm = l + 1 < layers_.size() ? layers_[l + 1].input_norm : final_norm_;
     LLM_RETURN_IF_ERROR(ops::add_rms_norm(residual, proj, next_norm, eps_, normed));
     if (observer) observer(static_cast<int>(l), residual);
@@ -301,18 +332,23 @@ Status LlamaModel::forward(const StepBatch& host_batch, KvStorage& kv, Tensor& l
   if (!observer && graphs_.accepts(host_batch, kv))
     return graphs_.run(host_batch, kv, graph_body(kv), logits);
   graphs_.note_eager_step();
-  LLM_ASSIGN_OR_RETURN(const StepBatch batch,
-                       stage_step(host_batch, shape_.vocab, kv.capacity, ws_));
+  StepBatch local;  // tensor parallel: token ids as rows of this rank's embedding shard
+  if (tp_.sharded()) {
+    LLM_ASSIGN_OR_RETURN(local, tp_.local_token_ids(host_batch));
+  }
+  LLM_ASSIGN_OR_RETURN(const StepBatch batch, stage_step(tp_.sharded() ? local : host_batch,
+                                                         embed_.dim(0), kv.capacity, ws_));
   LLM_ASSIGN_OR_RETURN(Tensor normed, run_layers(batch, kv, ws_, observer));
-  return lm_head_rows(normed, batch.logit_rows, lm_head_, ws_, logits);
+  return tp_.lm_head(normed, batch.logit_rows, lm_head_, ws_, logits);
 }
 
 }  // namespace
 
 Result<std::unique_ptr<Model>> load_llama_family(const loader::ModelConfig& cfg,
-                                                 loader::WeightStore& store) {
+                                                 loader::WeightStore& store,
+                                                 const dist::ShardSpec& shard) {
   for (const LlamaVariant& v : kVariants)
-    if (cfg.architecture == v.architecture) return LlamaModel::load(cfg, store, v);
+    if (cfg.architecture == v.architecture) return LlamaModel::load(cfg, store, v, shard);
   return core::unimplemented("{} is not a LLaMA-family architecture", cfg.architecture);
 }
 

@@ -14,7 +14,8 @@ class WeightStore;
 
 namespace lightllm::models {
 Result<std::unique_ptr<Model>> load_llama_family(const loader::ModelConfig& cfg,
-                                                 loader::WeightStore& store);
+                                                 loader::WeightStore& store,
+                                                 const dist::ShardSpec& shard);
 std::vector<std::string> llama_family_architectures();
 
 }  // namespace lightllm::models

@@ -14,6 +14,7 @@
 
 #include "core/status.h"
 #include "core/tensor.h"
+#include "dist/communicator.h"
 #include "ops/ops.h"
 
 namespace lightllm::loader {
@@ -59,6 +60,9 @@ struct KvStorage {
                                        int n_kv_heads, int head_dim, core::DType dtype);
 };
 
+// Of a tensor-parallel rank (load_model with a sharded ShardSpec): n_heads and n_kv_heads are
+// this rank's (the rank's KV pool is sized with them); vocab, hidden, head_dim and the logits
+// stay the whole model's.
 struct ModelShape {
   std::string architecture;
   int64_t vocab = 0;
@@ -69,6 +73,8 @@ struct ModelShape {
   int head_dim = 0;
   int64_t max_context = 0;
   core::DType weight_dtype = core::DType::f32;
+  int tp_rank = 0;   // this rank of a tensor-parallel group
+  int tp_world = 1;  // ranks in the group (1: the whole model)
 };
 
 // CUDA graphs for decode steps (src/models/layers/cuda_graph.h). A decode-only step of n
@@ -127,8 +133,15 @@ class Model {
 // Loads the model in `model_dir` (config.json + safetensors), choosing the family from
 // config.json's `architectures`, and places it on `device` (Model::to_device). Errors name
 // the file and tensor at fault.
+// With a sharded `shard` the model is rank shard.rank's part of a tensor-parallel model
+// (layers/tensor_parallel.h): only that rank's slice of each weight is read, forward runs the
+// group's collectives on shard.comm (every rank must call forward with the same batch) and
+// still returns the full [rows, vocab] logits on every rank. Shapes that do not split (heads,
+// KV heads, intermediate size not divisible) are invalid_argument; families without a
+// tensor-parallel path are unimplemented.
 Result<std::unique_ptr<Model>> load_model(const std::string& model_dir,
-                                          core::Device device = core::Device::cpu);
+                                          core::Device device = core::Device::cpu,
+                                          const dist::ShardSpec& shard = {});
 
 // The architectures load_model() knows (the registry in registry.cpp is the only list).
 std::vector<std::string> supported_architectures();

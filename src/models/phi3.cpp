@@ -73,9 +73,9 @@ Result<DecoderWeights> assemble(const DecoderPlan& p, const TensorMap& m) {
 
 }  // namespace
 
-Result<std::unique_ptr<Model>> load_phi3(const loader::ModelConfig& cfg,
-                                         loader::WeightStore& store) {
-  return load_planned(plan(cfg), assemble, store);
+Result<std::unique_ptr<Model>> load_phi3(const loader::ModelConfig& cfg, loader::WeightStore& store,
+                                         const dist::ShardSpec& shard) {
+  return load_planned(plan(cfg), assemble, store, shard);
 }
 std::vector<std::string> phi3_architectures() {
   return {"Phi3ForCausalLM"};

@@ -12,7 +12,8 @@
 namespace lightllm::models {
 namespace {
 
-using Loader = Result<std::unique_ptr<Model>> (*)(const loader::ModelConfig&, loader::WeightStore&);
+using Loader = Result<std::unique_ptr<Model>> (*)(const loader::ModelConfig&, loader::WeightStore&,
+                                                  const dist::ShardSpec&);
 using ArchList = std::vector<std::string> (*)();
 using Tensors = Result<TensorTable> (*)(const loader::ModelConfig&);
 
@@ -69,10 +70,11 @@ Result<int64_t> parameter_count(const loader::ModelConfig& config) {
   return layers::count_parameters(table);
 }
 
-Result<std::unique_ptr<Model>> load_model(const std::string& model_dir, core::Device device) {
+Result<std::unique_ptr<Model>> load_model(const std::string& model_dir, core::Device device,
+                                          const dist::ShardSpec& shard) {
   LLM_ASSIGN_OR_RETURN(loader::ModelFiles files, loader::open_model_folder(model_dir));
   LLM_RETURN_IF_ERROR(resolve_architecture(files.config).status());
-  auto model = family_of(files.config.architecture)->load(files.config, files.weights);
+  auto model = family_of(files.config.architecture)->load(files.config, files.weights, shard);
   if (!model.ok()) return model.status().with_context("loading " + model_dir);
   LLM_RETURN_IF_ERROR((*model)->to_device(device).with_context("placing " + model_dir));
   return model;

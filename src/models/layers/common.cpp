@@ -1,6 +1,7 @@
 // src/models/layers/common.cpp — see common.h.
 #include "models/layers/common.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -100,34 +101,40 @@ Tensor small_weight_f32(const Tensor& w) {
   return out;
 }
 
+Status project_rows(const Tensor& hidden, const std::vector<int32_t>& rows, const Tensor& lm_head,
+                    Workspace& ws, Tensor& out) {
+  const int64_t n = static_cast<int64_t>(rows.size());
+  const int64_t h = hidden.dim(1);
+  Tensor last = ws.get(Buf::last_rows, {n, h});
+  if (hidden.device() == core::Device::cuda) {
+    // Gather the rows on the device (the embedding kernel is a row gather).
+    Tensor rows_dev = ws.get(Buf::logit_rows, {n}, core::DType::i32);
+    Tensor rows_host = Tensor::view(const_cast<int32_t*>(rows.data()), {n}, core::DType::i32);
+    LLM_RETURN_IF_ERROR(ops::copy_to_device(rows_host, rows_dev));
+    LLM_RETURN_IF_ERROR(ops::embedding(hidden, rows_dev, last));
+  } else {
+    for (int64_t i = 0; i < n; ++i) {
+      std::memcpy(last.data<float>() + i * h, hidden.data<float>() + int64_t{rows[i]} * h,
+                  static_cast<size_t>(h) * sizeof(float));
+    }
+  }
+  return ops::matmul(last, lm_head, Tensor(), out);
+}
+
 Status lm_head_rows(const Tensor& hidden, const std::vector<int32_t>& rows, const Tensor& lm_head,
                     Workspace& ws, Tensor& logits) {
   const int64_t n = static_cast<int64_t>(rows.size());
-  const int64_t h = hidden.dim(1);
   if (logits.dim(0) != n || logits.dim(1) != lm_head.dim(0))
     return core::internal_error("logits buffer {} does not fit {} rows x vocab {}",
                                 logits.describe(), n, lm_head.dim(0));
   if (n == 0) return {};
-  if (hidden.device() == core::Device::cuda) {
-    // Gather the rows on the device (the embedding kernel is a row gather), project them to
-    // f32 logits there, and bring those to the host for the sampler.
-    Tensor rows_dev = ws.get(Buf::logit_rows, {n}, core::DType::i32);
-    Tensor rows_host = Tensor::view(const_cast<int32_t*>(rows.data()), {n}, core::DType::i32);
-    LLM_RETURN_IF_ERROR(ops::copy_to_device(rows_host, rows_dev));
-    Tensor last = ws.get(Buf::last_rows, {n, h});
-    LLM_RETURN_IF_ERROR(ops::embedding(hidden, rows_dev, last));
-    // Logits wanted on the device (device sampling): the GEMM writes them there directly.
-    if (logits.device() == core::Device::cuda) return ops::matmul(last, lm_head, Tensor(), logits);
-    Tensor dev_logits = ws.get(Buf::logits, {n, lm_head.dim(0)}, core::DType::f32);
-    LLM_RETURN_IF_ERROR(ops::matmul(last, lm_head, Tensor(), dev_logits));
-    return ops::copy_to_host_f32(dev_logits, logits);
-  }
-  Tensor last = ws.get(Buf::last_rows, {n, h});
-  for (int64_t i = 0; i < n; ++i) {
-    std::memcpy(last.data<float>() + i * h, hidden.data<float>() + int64_t{rows[i]} * h,
-                static_cast<size_t>(h) * sizeof(float));
-  }
-  return ops::matmul(last, lm_head, Tensor(), logits);
+  // On the CPU, or logits wanted on the device (device sampling): the GEMM writes them directly.
+  if (hidden.device() != core::Device::cuda || logits.device() == core::Device::cuda)
+    return project_rows(hidden, rows, lm_head, ws, logits);
+  // Project to f32 logits on the device and bring those to the host for the sampler.
+  Tensor dev_logits = ws.get(Buf::logits, {n, lm_head.dim(0)}, core::DType::f32);
+  LLM_RETURN_IF_ERROR(project_rows(hidden, rows, lm_head, ws, dev_logits));
+  return ops::copy_to_host_f32(dev_logits, logits);
 }
 
 core::DType device_act_dtype(core::DType weight_dtype) {
@@ -136,15 +143,27 @@ core::DType device_act_dtype(core::DType weight_dtype) {
 
 Status WeightUploader::upload(Tensor& t) {
   if (!t.defined()) return {};
-  auto key = std::make_tuple(static_cast<const void*>(t.raw()), t.shape().to_vector(), t.dtype());
-  auto it = done_.find(key);
+  auto it = done_.find({static_cast<const void*>(t.raw()), t.dtype()});
   if (it != done_.end()) {
-    t = it->second.second;
-    return {};
+    const Tensor& host = it->second.first;
+    const Tensor& dev = it->second.second;
+    if (t.shape() == host.shape()) {
+      t = dev;
+      return {};
+    }
+    const std::vector<int64_t> ts = t.shape().to_vector(), hs = host.shape().to_vector();
+    // A view of the leading rows of a tensor already uploaded (a tied lm_head of a
+    // tensor-parallel shard: the embedding shard without its trailing zero row).
+    if (t.ndim() == host.ndim() && t.ndim() >= 1 && t.dim(0) <= host.dim(0) &&
+        t.is_contiguous() && host.is_contiguous() &&
+        std::equal(ts.begin() + 1, ts.end(), hs.begin() + 1)) {
+      t = dev.rows(0, t.dim(0));
+      return {};
+    }
   }
   LLM_ASSIGN_OR_RETURN(Tensor dev, ops::to_device(t, device_, act_));
   bytes_ += static_cast<int64_t>(dev.nbytes());
-  done_.emplace(std::move(key), std::make_pair(t, dev));
+  done_.insert_or_assign({static_cast<const void*>(t.raw()), t.dtype()}, std::make_pair(t, dev));
   t = std::move(dev);
   return {};
 }

@@ -29,6 +29,11 @@ Result<ops::RopeConfig> llama_rope_config(const loader::ModelConfig& cfg);
 // CUDA kernels take these in the activation dtype), are returned as is.
 Tensor small_weight_f32(const Tensor& w);
 
+// out[i] = lm_head · hidden[rows[i]], f32, where hidden lives (device memory on CUDA).
+// hidden: [n_tokens, hidden]; lm_head: [vocab, hidden]; out: [rows.size(), vocab] f32.
+Status project_rows(const Tensor& hidden, const std::vector<int32_t>& rows, const Tensor& lm_head,
+                    Workspace& ws, Tensor& out);
+
 // logits[i] = lm_head · hidden[rows[i]]. hidden: [n_tokens, hidden]; lm_head: [vocab, hidden];
 // logits: [rows.size(), vocab] f32 on the host (from the device when hidden is on CUDA).
 Status lm_head_rows(const Tensor& hidden, const std::vector<int32_t>& rows, const Tensor& lm_head,
@@ -59,9 +64,9 @@ class WeightUploader {
   core::Device device_;
   core::DType act_;
   int64_t bytes_ = 0;
-  // key -> {host tensor (kept alive so its address cannot be reused meanwhile), device copy}
-  std::map<std::tuple<const void*, std::vector<int64_t>, core::DType>, std::pair<Tensor, Tensor>>
-      done_;
+  // {host address, dtype} -> {host tensor (kept alive so its address cannot be reused
+  // meanwhile), device copy}
+  std::map<std::pair<const void*, core::DType>, std::pair<Tensor, Tensor>> done_;
 };
 
 }  // namespace lightllm::models

@@ -107,13 +107,48 @@ NormWeights norm_of(const TensorMap& m, const std::string& prefix) {
   return {m.small(prefix + "weight"), m.small(prefix + "bias")};
 }
 
+namespace {
+// Bytes of the tensors a DecoderWeights holds (views count their slice only).
+int64_t held_bytes(const DecoderWeights& w) {
+  std::vector<const Tensor*> ts = {&w.embed,           &w.pos_embed,         &w.embed_norm.weight,
+                                   &w.embed_norm.bias, &w.final_norm.weight, &w.final_norm.bias,
+                                   &w.lm_head};
+  for (const DecoderLayerWeights& L : w.layers) {
+    for (const Tensor* t :
+         {&L.attn_norm.weight, &L.attn_norm.bias, &L.mlp_norm.weight, &L.mlp_norm.bias,
+          &L.attn.wq,          &L.attn.wk,        &L.attn.wv,         &L.attn.wo,
+          &L.attn.bq,          &L.attn.bk,        &L.attn.bv,         &L.attn.bo,
+          &L.attn.q_norm,      &L.attn.k_norm,    &L.mlp.gate,        &L.mlp.up,
+          &L.mlp.down,         &L.mlp.gate_bias,  &L.mlp.up_bias,     &L.mlp.down_bias})
+      ts.push_back(t);
+  }
+  return distinct_bytes(ts);
+}
+}  // namespace
+
 Result<std::unique_ptr<Model>> load_planned(Result<DecoderPlan> plan, AssembleFn assemble,
                                             const loader::WeightStore& store,
+                                            const dist::ShardSpec& shard,
                                             const std::string& alt_prefix) {
   if (!plan.ok()) return plan.status();
+  ModelShape& shape = plan->spec.shape;
+  LLM_ASSIGN_OR_RETURN(TensorParallel tp,
+                       TensorParallel::make(shard, shape.architecture, shape.n_heads,
+                                            shape.n_kv_heads, shape.vocab));
+  plan->shard_heads = tp.heads();
   LLM_ASSIGN_OR_RETURN(TensorMap tensors, TensorMap::fetch(store, plan->table, alt_prefix));
   LLM_ASSIGN_OR_RETURN(DecoderWeights w, assemble(*plan, tensors));
-  return make_decoder_model(std::move(plan->spec), std::move(w), store.total_bytes());
+  if (!tp.sharded())
+    return make_decoder_model(std::move(plan->spec), std::move(w), store.total_bytes());
+  for (DecoderLayerWeights& L : w.layers) {
+    LLM_RETURN_IF_ERROR(tp.shard_attention(L.attn, shape.head_dim, w.qkv_local));
+    LLM_RETURN_IF_ERROR(tp.shard_mlp(L.mlp).with_context(shape.architecture));
+  }
+  LLM_RETURN_IF_ERROR(tp.shard_vocab(w.embed, w.lm_head, w.lm_head.raw() == w.embed.raw()));
+  plan->spec.attn.n_heads = tp.heads().n_q;
+  plan->spec.attn.n_kv_heads = tp.heads().n_kv;
+  const int64_t bytes = held_bytes(w);
+  return make_decoder_model(std::move(plan->spec), std::move(w), bytes, std::move(tp));
 }
 
 namespace {
@@ -129,9 +164,10 @@ Tensor scaled_copy(const Tensor& t, double s) {
 
 class DecoderModel final : public Model {
  public:
-  DecoderModel(DecoderSpec spec, DecoderWeights w, int64_t bytes)
-      : spec_(std::move(spec)), w_(std::move(w)), weight_bytes_(bytes) {
-    if (spec_.alibi) slopes_ = alibi_slopes(spec_.shape.n_heads);
+  DecoderModel(DecoderSpec spec, DecoderWeights w, int64_t bytes, TensorParallel tp)
+      : spec_(std::move(spec)), w_(std::move(w)), weight_bytes_(bytes), tp_(std::move(tp)) {
+    if (spec_.alibi) slopes_ = tp_.local_heads(alibi_slopes(spec_.shape.n_heads));
+    tp_.shard_shape(spec_.shape);  // per-rank heads from here on
     if (spec_.attn.use_rope) init_rope(spec_.attn);
   }
   const ModelShape& shape() const override { return spec_.shape; }
@@ -151,9 +187,10 @@ class DecoderModel final : public Model {
   DecoderSpec spec_;
   DecoderWeights w_;
   int64_t weight_bytes_ = 0;
-  std::vector<float> slopes_;  // [n_heads] ALiBi slopes (host)
-  Tensor slopes_dev_;          // [n_heads] f32 on the device once the model is there
+  std::vector<float> slopes_;  // [n_heads] ALiBi slopes of this rank's heads (host)
+  Tensor slopes_dev_;          // the same, f32 on the device once the model is there
   Workspace ws_;
+  TensorParallel tp_;
 };
 
 Status DecoderModel::to_device(core::Device device) {
@@ -198,8 +235,12 @@ Status DecoderModel::forward(const StepBatch& host_batch, KvStorage& kv, Tensor&
             "{}: position {} is outside the {} learned positions (n_positions)",
             spec_.shape.architecture, pos[t], w_.pos_embed.dim(0));
   }
-  LLM_ASSIGN_OR_RETURN(const StepBatch batch,
-                       stage_step(host_batch, spec_.shape.vocab, kv.capacity, ws_));
+  StepBatch local;  // tensor parallel: token ids as rows of this rank's embedding shard
+  if (tp_.sharded()) {
+    LLM_ASSIGN_OR_RETURN(local, tp_.local_token_ids(host_batch));
+  }
+  LLM_ASSIGN_OR_RETURN(const StepBatch batch, stage_step(tp_.sharded() ? local : host_batch,
+                                                         w_.embed.dim(0), kv.capacity, ws_));
   const int64_t n_tokens = batch.n_tokens();
   const int64_t H = spec_.shape.hidden;
   Tensor x = ws_.get(Buf::residual, {n_tokens, H});  // residual stream [n_tokens, hidden]
@@ -207,6 +248,7 @@ Status DecoderModel::forward(const StepBatch& host_batch, KvStorage& kv, Tensor&
   Tensor attn_out = ws_.get(Buf::proj_out, {n_tokens, H});
   Tensor mlp_out = ws_.get(Buf::mlp_out, {n_tokens, H});
   LLM_RETURN_IF_ERROR(ops::embedding(w_.embed, batch.token_ids, x));
+  LLM_RETURN_IF_ERROR(tp_.all_reduce(x));
   if (spec_.learned_positions) {
     LLM_RETURN_IF_ERROR(ops::embedding(w_.pos_embed, batch.positions, normed));
     LLM_RETURN_IF_ERROR(add_inplace(x, normed));
@@ -229,6 +271,7 @@ Status DecoderModel::forward(const StepBatch& host_batch, KvStorage& kv, Tensor&
     LLM_RETURN_IF_ERROR(apply_norm(spec_.norm, L.attn_norm, spec_.eps, x, normed));
     LLM_RETURN_IF_ERROR(
         self_attention(L.attn, spec_.attn, normed, step, kv.layers[l], ws_, attn_out));
+    LLM_RETURN_IF_ERROR(tp_.all_reduce(attn_out));
     if (spec_.parallel_residual) {
       LLM_RETURN_IF_ERROR(mlp(L, normed, mlp_out));
       LLM_RETURN_IF_ERROR(add_inplace(x, attn_out));
@@ -237,17 +280,18 @@ Status DecoderModel::forward(const StepBatch& host_batch, KvStorage& kv, Tensor&
       LLM_RETURN_IF_ERROR(apply_norm(spec_.norm, L.mlp_norm, spec_.eps, x, normed));
       LLM_RETURN_IF_ERROR(mlp(L, normed, mlp_out));
     }
+    LLM_RETURN_IF_ERROR(tp_.all_reduce(mlp_out));
     LLM_RETURN_IF_ERROR(add_inplace(x, mlp_out));
     if (observer) observer(static_cast<int>(l), x);
   }
   LLM_RETURN_IF_ERROR(apply_norm(spec_.norm, w_.final_norm, spec_.eps, x, normed));
-  return lm_head_rows(normed, batch.logit_rows, w_.lm_head, ws_, logits);
+  return tp_.lm_head(normed, batch.logit_rows, w_.lm_head, ws_, logits);
 }
 
 }  // namespace
 
 Result<std::unique_ptr<Model>> make_decoder_model(DecoderSpec spec, DecoderWeights weights,
-                                                  int64_t weight_bytes) {
+                                                  int64_t weight_bytes, TensorParallel tp) {
   if (spec.logit_scale != 1.0) {
     if (spec.norm == NormKind::rms && weights.final_norm.bias.defined())
       return core::internal_error("RMSNorm with a bias");
@@ -258,8 +302,8 @@ Result<std::unique_ptr<Model>> make_decoder_model(DecoderSpec spec, DecoderWeigh
     return core::internal_error("{} layers of weights for {} layers", weights.layers.size(),
                                 spec.shape.n_layers);
   spec.shape.weight_dtype = weights.embed.dtype();
-  return std::unique_ptr<Model>(
-      std::make_unique<DecoderModel>(std::move(spec), std::move(weights), weight_bytes));
+  return std::unique_ptr<Model>(std::make_unique<DecoderModel>(std::move(spec), std::move(weights),
+                                                               weight_bytes, std::move(tp)));
 }
 
 void split_fused_qkv(const Tensor& weight, const Tensor& bias, int64_t q_rows, int64_t kv_rows,

@@ -19,6 +19,7 @@
 #include "models/layers/blocks.h"
 #include "models/layers/common.h"
 #include "models/layers/mlp.h"
+#include "models/layers/tensor_parallel.h"
 #include "models/layers/workspace.h"
 #include "models/model.h"
 
@@ -64,6 +65,9 @@ struct DecoderWeights {
   Tensor lm_head;  // [vocab, hidden] (may be `embed` when tied)
   std::vector<DecoderLayerWeights> layers;
   std::vector<Tensor> owned;  // copies made at load (de-interleaved fused projections)
+  // q/k/v hold only the plan's shard_heads already (families that de-interleave a per-head
+  // fused projection take the rank's heads first); otherwise load_planned slices them.
+  bool qkv_local = false;
 };
 
 // Fetched tensors by table name. `alt_prefix`: published checkpoints of some families omit
@@ -103,9 +107,10 @@ void split_fused_qkv(const Tensor& weight, const Tensor& bias, int64_t q_rows, i
 // Stacks per-head vectors [head_dim] x n into one f32 [n, head_dim] tensor.
 Tensor stack_f32(const std::vector<Tensor>& rows);
 
-// The model that runs a DecoderSpec with DecoderWeights.
+// The model that runs a DecoderSpec with DecoderWeights; with a sharded `tp` the weights and
+// spec are already this rank's (load_planned) and forward runs the collectives.
 Result<std::unique_ptr<Model>> make_decoder_model(DecoderSpec spec, DecoderWeights weights,
-                                                  int64_t weight_bytes);
+                                                  int64_t weight_bytes, TensorParallel tp = {});
 
 // Sum of the elements of a tensor table (the parameter count of that checkpoint).
 int64_t count_parameters(const std::vector<TensorSpec>& table);
@@ -115,6 +120,9 @@ struct DecoderPlan {
   DecoderSpec spec;
   std::vector<TensorSpec> table;
   bool tied = false;  // lm_head is the embedding (no lm_head.weight in the table)
+  // The query / KV heads this rank holds (all of them when not tensor parallel); set by
+  // load_planned before assemble.
+  dist::HeadShard shard_heads;
 };
 
 // ModelShape fields from the parsed config (architecture, vocab, hidden, layers, heads,
@@ -131,10 +139,13 @@ Result<Activation> activation_of(const loader::ModelConfig& cfg);
 void add_norm(std::vector<TensorSpec>& t, const std::string& prefix, int64_t hidden, bool bias);
 NormWeights norm_of(const TensorMap& m, const std::string& prefix);  // bias if fetched
 
-// plan → fetch (with alt_prefix) → assemble → model; the loader of every plan-based family.
+// plan → fetch (with alt_prefix) → assemble → (shard) → model; the loader of every plan-based
+// family. With a sharded `shard` the fetched views are sliced to the rank's part
+// (TensorParallel) and weight_bytes counts only what the rank holds.
 using AssembleFn = Result<DecoderWeights> (*)(const DecoderPlan&, const TensorMap&);
 Result<std::unique_ptr<Model>> load_planned(Result<DecoderPlan> plan, AssembleFn assemble,
                                             const loader::WeightStore& store,
+                                            const dist::ShardSpec& shard,
                                             const std::string& alt_prefix = "");
 
 }  // namespace lightllm::models::layers

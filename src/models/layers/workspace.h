@@ -29,7 +29,9 @@ enum class Buf : int {
   last_rows,   // [n_logit_rows, hidden]
   step_meta,   // i32, device only: the step's ids, positions, slots and attention metadata
   logit_rows,  // i32 [n_logit_rows], device only
-  logits,      // f32 [n_logit_rows, vocab], device only
+  logits,      // f32 [n_logit_rows, vocab], device only (tensor parallel: [n_logit_rows,
+               // vocab slice] on every device)
+  tp_gather,   // f32 [world * n_logit_rows, vocab slice]: the ranks' gathered logit slices
   count
 };
 
