@@ -21,16 +21,6 @@ namespace {
 constexpr dist::Millis kRendezvousTimeout{300'000};    // the other nodes may start minutes later
 constexpr dist::Millis kStartupReplyTimeout{600'000};  // a node loading a large shard
 
-// TODO(tpmodel merge): models::load_model(dir, device, const dist::ShardSpec&) loads only the
-// rank's shard and runs the collectives through shard.comm. Until that signature is in main,
-// every rank loads the whole model (correct results, since an unsharded forward needs no
-// collective, but tp times the weight memory). Replace the body with
-// `return models::load_model(dir, device, shard);` when merging.
-core::Result<std::unique_ptr<models::Model>> load_shard(const std::string& dir, core::Device device,
-                                                        const dist::ShardSpec& shard) {
-  (void)shard;
-  return models::load_model(dir, device);
-}
 
 }  // namespace
 
@@ -54,7 +44,7 @@ core::Result<std::unique_ptr<TpGroup>> TpGroup::create(TpSetup setup) {
     if (group.setup_.device == core::Device::cuda) LLM_RETURN_IF_ERROR(ops::set_cuda_device(i));
     LLM_ASSIGN_OR_RETURN(r.comm, group.setup_.make_comm(r.global));
     const dist::ShardSpec shard{.rank = r.global, .world = group.setup_.tp, .comm = r.comm.get()};
-    auto model = load_shard(group.setup_.model_dir, group.setup_.device, shard);
+    auto model = models::load_model(group.setup_.model_dir, group.setup_.device, shard);
     if (!model.ok())
       return model.status().with_context(fmt::format("tensor-parallel rank {}", r.global));
     r.model = std::move(model).value();
