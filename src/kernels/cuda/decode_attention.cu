@@ -19,6 +19,8 @@ namespace {
 constexpr int kThreads = 128;
 constexpr int kMinChunk = 64;
 constexpr int kMaxSplits = 128;
+constexpr int kBlocksPerSm = 4;         // split target: blocks = kBlocksPerSm x SMs
+constexpr int kAutoChunksPerBlock = 1;  // head chunks per block when the params say 0
 
 template <typename T>
 struct Vec8 {  // 8 elements of T as one 16-byte load
@@ -55,7 +57,7 @@ constexpr int pow2_ceil(int x) {
 // Partial results: o [n_reqs, n_heads, n_splits, D] f32, then lse [n_reqs, n_heads, n_splits].
 template <typename T, typename KV, int D, int HB, int E>
 __global__ void __launch_bounds__(kThreads)
-    decode_split_kernel(DecodeAttentionParams p, int n_splits, int chunk) {
+    decode_split_kernel(DecodeAttentionParams p, int n_splits, int chunk, int cpb) {
   constexpr int kActive = D / E;  // lanes of a group that hold data
   constexpr int LG = pow2_ceil(kActive);
   constexpr int NG = kThreads / LG;
@@ -65,25 +67,31 @@ __global__ void __launch_bounds__(kThreads)
   using V8 = Vec8<KV>;
   using Raw = typename V8::Raw;
 
+  // The block owns cpb head chunks (HB query heads each); the NG groups are cut into cpb
+  // sets of ts = NG / cpb token streams: group grp serves chunk grp / ts, stream grp % ts.
+  const int ts = NG / cpb;
+  const int grp = threadIdx.x / LG, gl = threadIdx.x % LG;
+  const int st = grp % ts;
   const int group_size = p.n_heads / p.n_kv_heads;
-  const int chunks_per_kv = group_size / HB;
-  const int kvh = blockIdx.x / chunks_per_kv;
-  const int head0 = kvh * group_size + (blockIdx.x % chunks_per_kv) * HB;
+  const int head_chunk = blockIdx.x * cpb + grp / ts;  // global chunk of HB heads
+  const int head0 = head_chunk * HB;
+  const int kvh = head0 / group_size;
   const int r = blockIdx.y, split = blockIdx.z;
   const int len = p.kv_len[r];
   const int t_begin = split * chunk, t_end = min(len, t_begin + chunk);
 
   float* part_o = static_cast<float*>(p.workspace);
   float* part_lse = part_o + static_cast<size_t>(p.n_reqs) * p.n_heads * n_splits * D;
-  const size_t part_row = (static_cast<size_t>(r) * p.n_heads + head0) * n_splits + split;
+  const size_t block_row0 =
+      (static_cast<size_t>(r) * p.n_heads + static_cast<size_t>(blockIdx.x) * cpb * HB) * n_splits +
+      split;
 
   if (t_begin >= t_end) {  // empty chunk: contributes nothing
-    for (int j = threadIdx.x; j < HB; j += blockDim.x)
-      part_lse[part_row + static_cast<size_t>(j) * n_splits] = -INFINITY;
+    for (int j = threadIdx.x; j < cpb * HB; j += blockDim.x)
+      part_lse[block_row0 + static_cast<size_t>(j) * n_splits] = -INFINITY;
     return;
   }
 
-  const int grp = threadIdx.x / LG, gl = threadIdx.x % LG;
   const bool active = gl < kActive;
   const float qscale = p.softmax_scale * 1.4426950408889634f;  // fold log2(e): exp2 below
 
@@ -124,53 +132,69 @@ __global__ void __launch_bounds__(kThreads)
   const KV* kc = static_cast<const KV*>(p.k_cache);
   const KV* vc = static_cast<const KV*>(p.v_cache);
 
-  // The loop bound is uniform per warp (shuffles below need all 32 lanes); a group whose
-  // tokens are all past the end sees only masked scores.
+  // The loop bound is uniform per warp (shuffles below need all 32 lanes): every group of a
+  // warp starts from the warp's first stream, and a group whose tokens are all past the end
+  // sees only masked scores.
   constexpr int kGroupsPerWarp = 32 / LG;
-  const int warp_first = (grp / kGroupsPerWarp) * kGroupsPerWarp;
-  // Slot indices are prefetched one iteration ahead, so the K/V loads of an iteration do not
+  const int warp_st0 = ((grp / kGroupsPerWarp) * kGroupsPerWarp) % ts;
+  const int stride = ts * kU;
+  // Slot indices are prefetched two iterations ahead, so the K/V loads of an iteration do not
   // wait for a req_to_token load (-1: past the end of the chunk).
   int32_t next_slot[kU];
   auto fetch_slots = [&](int t0) {
 #pragma unroll
     for (int u = 0; u < kU; ++u) next_slot[u] = t0 + u < t_end ? row[t0 + u] : -1;
   };
-  fetch_slots(t_begin + warp_first * kU + (grp - warp_first) * kU);
-  for (int base = t_begin + warp_first * kU; base < t_end; base += NG * kU) {
-    const int t0 = base + (grp - warp_first) * kU;
-    int64_t off[kU];
-    bool ok[kU];
+  // K/V rows (and int8 scales) are loaded one iteration ahead into registers: the loads of
+  // tokens t0 + stride are in flight while tokens t0 are scored and accumulated.
+  Raw kn[kU][NV], vn[kU][NV];
+  bool okn[kU];
+  float ksn[kU], vsn[kU];
+  auto issue_loads = [&]() {
 #pragma unroll
     for (int u = 0; u < kU; ++u) {
-      ok[u] = next_slot[u] >= 0;
-      off[u] = static_cast<int64_t>(ok[u] ? next_slot[u] : 0) * p.n_kv_heads + kvh;
-    }
-    fetch_slots(t0 + NG * kU);
-    Raw kr[kU][NV], vr[kU][NV];
-#pragma unroll
-    for (int u = 0; u < kU; ++u) {
+      okn[u] = next_slot[u] >= 0;
+      const int64_t off = static_cast<int64_t>(okn[u] ? next_slot[u] : 0) * p.n_kv_heads + kvh;
 #pragma unroll
       for (int i = 0; i < NV; ++i) {
-        kr[u][i] = Raw{};
-        vr[u][i] = Raw{};
-        if (ok[u] && active) {
-          kr[u][i] = *reinterpret_cast<const Raw*>(kc + off[u] * D + (gl + i * kActive) * 8);
-          vr[u][i] = *reinterpret_cast<const Raw*>(vc + off[u] * D + (gl + i * kActive) * 8);
+        kn[u][i] = Raw{};
+        vn[u][i] = Raw{};
+        if (okn[u] && active) {
+          kn[u][i] = *reinterpret_cast<const Raw*>(kc + off * D + (gl + i * kActive) * 8);
+          vn[u][i] = *reinterpret_cast<const Raw*>(vc + off * D + (gl + i * kActive) * 8);
+        }
+      }
+      ksn[u] = 1.f;
+      vsn[u] = 1.f;
+      if constexpr (sizeof(KV) == 1) {
+        if (okn[u]) {
+          ksn[u] = p.k_scale[off];
+          vsn[u] = p.v_scale[off];
         }
       }
     }
+  };
+  fetch_slots(t_begin + st * kU);
+  issue_loads();
+  fetch_slots(t_begin + st * kU + stride);
+  for (int base = t_begin + warp_st0 * kU; base < t_end; base += stride) {
+    const int t0 = base + (st - warp_st0) * kU;
+    Raw kr[kU][NV], vr[kU][NV];
+    bool ok[kU];
     float ks[kU], vs[kU];
 #pragma unroll
     for (int u = 0; u < kU; ++u) {
-      ks[u] = 1.f;
-      vs[u] = 1.f;
-      if constexpr (sizeof(KV) == 1) {
-        if (ok[u]) {
-          ks[u] = p.k_scale[off[u]];
-          vs[u] = p.v_scale[off[u]];
-        }
+      ok[u] = okn[u];
+      ks[u] = ksn[u];
+      vs[u] = vsn[u];
+#pragma unroll
+      for (int i = 0; i < NV; ++i) {
+        kr[u][i] = kn[u][i];
+        vr[u][i] = vn[u][i];
       }
     }
+    issue_loads();                 // tokens t0 + stride
+    fetch_slots(t0 + 2 * stride);  // their successors' slots
     float s[HB][kU];
 #pragma unroll
     for (int u = 0; u < kU; ++u) {
@@ -246,20 +270,25 @@ __global__ void __launch_bounds__(kThreads)
     }
   }
   __syncthreads();
-  for (int idx = threadIdx.x; idx < HB * D; idx += blockDim.x) {
-    const int j = idx / D, d = idx % D;
+  for (int idx = threadIdx.x; idx < cpb * HB * D; idx += blockDim.x) {
+    const int c = idx / (HB * D), j = (idx / D) % HB, d = idx % D;
+    const int g0 = c * ts;  // the ts groups of chunk c
     float mx = -INFINITY;
-#pragma unroll
-    for (int g = 0; g < NG; ++g) mx = fmaxf(mx, s_m[g][j]);
+    for (int g = g0; g < g0 + ts; ++g) mx = fmaxf(mx, s_m[g][j]);
     float lsum = 0.f, o = 0.f;
-#pragma unroll
-    for (int g = 0; g < NG; ++g) {
+    for (int g = g0; g < g0 + ts; ++g) {
       const float w = s_m[g][j] == -INFINITY ? 0.f : exp2f(s_m[g][j] - mx);
       lsum += s_l[g][j] * w;
       o += s_acc[g][j][d] * w;
     }
-    part_o[(part_row + static_cast<size_t>(j) * n_splits) * D + d] = o / lsum;  // lsum > 0
-    if (d == 0) part_lse[part_row + static_cast<size_t>(j) * n_splits] = mx + log2f(lsum);
+    // Chunk c's heads start at block_row0 + c * HB rows (each row n_splits apart).
+    const size_t prow = block_row0 + static_cast<size_t>(c * HB + j) * n_splits;
+    if (mx == -INFINITY) {  // this chunk's tokens all past the end for every stream
+      if (d == 0) part_lse[prow] = -INFINITY;
+      continue;
+    }
+    part_o[prow * D + d] = o / lsum;  // lsum > 0
+    if (d == 0) part_lse[prow] = mx + log2f(lsum);
   }
 }
 
@@ -301,6 +330,11 @@ int sm_count_of_current_device() {
   return cached[dev];
 }
 
+// Lanes holding one token's row (E = 8 dims per lane, rounded up to a power of two).
+int lanes_per_token(int head_dim) {
+  return pow2_ceil((head_dim + 7) / 8);
+}
+
 int heads_per_block(int group_size) {
   if (group_size % 8 == 0) return 8;
   if (group_size % 4 == 0) return 4;
@@ -308,34 +342,34 @@ int heads_per_block(int group_size) {
 }
 
 template <typename T, typename KV, int D, int HB>
-void launch_typed(const DecodeAttentionParams& p, int n_splits, cudaStream_t stream) {
+void launch_typed(const DecodeAttentionParams& p, int n_splits, int cpb, cudaStream_t stream) {
   const int chunk = (p.max_kv_len + n_splits - 1) / n_splits;
-  const dim3 grid(p.n_kv_heads * (p.n_heads / p.n_kv_heads / HB), p.n_reqs, n_splits);
+  const dim3 grid(p.n_heads / HB / cpb, p.n_reqs, n_splits);
   // E = 8 for every head chunk: measured on an H200 (docs/PERFORMANCE.md, runs 1 and 2), E = 16
   // for HB <= 4 was 3-11% slower at batch >= 32, so it stays a tuning option only.
   constexpr int kE = 8;
-  decode_split_kernel<T, KV, D, HB, kE><<<grid, kThreads, 0, stream>>>(p, n_splits, chunk);
+  decode_split_kernel<T, KV, D, HB, kE><<<grid, kThreads, 0, stream>>>(p, n_splits, chunk, cpb);
   decode_reduce_kernel<T, D><<<dim3(p.n_heads, p.n_reqs), 128, 0, stream>>>(p, n_splits);
 }
 
 template <typename T, typename KV, int D>
-void launch_hb(const DecodeAttentionParams& p, int n_splits, cudaStream_t stream) {
+void launch_hb(const DecodeAttentionParams& p, int n_splits, int cpb, cudaStream_t stream) {
   switch (heads_per_block(p.n_heads / p.n_kv_heads)) {
-    case 8: launch_typed<T, KV, D, 8>(p, n_splits, stream); break;
-    case 4: launch_typed<T, KV, D, 4>(p, n_splits, stream); break;
-    default: launch_typed<T, KV, D, 1>(p, n_splits, stream); break;
+    case 8: launch_typed<T, KV, D, 8>(p, n_splits, cpb, stream); break;
+    case 4: launch_typed<T, KV, D, 4>(p, n_splits, cpb, stream); break;
+    default: launch_typed<T, KV, D, 1>(p, n_splits, cpb, stream); break;
   }
 }
 
 template <typename T, typename KV>
-core::Status launch_d(const DecodeAttentionParams& p, int n_splits, cudaStream_t stream) {
+core::Status launch_d(const DecodeAttentionParams& p, int n_splits, int cpb, cudaStream_t stream) {
   switch (p.head_dim) {
-    case 16: launch_hb<T, KV, 16>(p, n_splits, stream); break;
-    case 32: launch_hb<T, KV, 32>(p, n_splits, stream); break;
-    case 64: launch_hb<T, KV, 64>(p, n_splits, stream); break;
-    case 80: launch_hb<T, KV, 80>(p, n_splits, stream); break;
-    case 96: launch_hb<T, KV, 96>(p, n_splits, stream); break;
-    case 128: launch_hb<T, KV, 128>(p, n_splits, stream); break;
+    case 16: launch_hb<T, KV, 16>(p, n_splits, cpb, stream); break;
+    case 32: launch_hb<T, KV, 32>(p, n_splits, cpb, stream); break;
+    case 64: launch_hb<T, KV, 64>(p, n_splits, cpb, stream); break;
+    case 80: launch_hb<T, KV, 80>(p, n_splits, cpb, stream); break;
+    case 96: launch_hb<T, KV, 96>(p, n_splits, cpb, stream); break;
+    case 128: launch_hb<T, KV, 128>(p, n_splits, cpb, stream); break;
     default:
       return core::unimplemented("decode_attention: head_dim {} (have 16, 32, 64, 80, 96, 128)",
                                  p.head_dim);
@@ -345,12 +379,23 @@ core::Status launch_d(const DecodeAttentionParams& p, int n_splits, cudaStream_t
 
 }  // namespace
 
+int decode_attention_chunks_per_block(const DecodeAttentionParams& p) {
+  if (p.n_heads <= 0 || p.n_kv_heads <= 0 || p.head_dim <= 0) return 1;
+  const int n_chunks = p.n_heads / heads_per_block(std::max(1, p.n_heads / p.n_kv_heads));
+  const int groups = kThreads / lanes_per_token(p.head_dim);
+  int want = p.chunks_per_block > 0 ? p.chunks_per_block : kAutoChunksPerBlock;
+  want = std::min(want, groups);
+  while (want > 1 && n_chunks % want != 0) want /= 2;  // powers of two dividing both
+  return std::max(1, want);
+}
+
 int decode_attention_splits(const DecodeAttentionParams& p) {
   if (p.n_splits > 0) return std::min(p.n_splits, kMaxSplits);
   const int max_by_len = std::max(1, (p.max_kv_len + kMinChunk - 1) / kMinChunk);
   const int hb = heads_per_block(std::max(1, p.n_heads / std::max(1, p.n_kv_heads)));
-  const int64_t base = int64_t{std::max(1, p.n_reqs)} * std::max(1, p.n_heads / hb);
-  const int64_t target = 4 * int64_t{sm_count_of_current_device()};
+  const int64_t base = int64_t{std::max(1, p.n_reqs)} * std::max(1, p.n_heads / hb) /
+                       decode_attention_chunks_per_block(p);
+  const int64_t target = int64_t{kBlocksPerSm} * sm_count_of_current_device();
   const int want = static_cast<int>((target + base - 1) / base);
   return std::clamp(want, 1, std::min(max_by_len, kMaxSplits));
 }
@@ -379,12 +424,13 @@ core::Status decode_attention(const DecodeAttentionParams& p, cudaStream_t strea
                                   p.workspace_bytes, decode_attention_workspace_bytes(p));
   }
   const int n_splits = decode_attention_splits(p);
+  const int cpb = decode_attention_chunks_per_block(p);
   if (p.kv_int8) {
     LLM_DISPATCH_HALF("decode_attention", p.dtype,
-                      LLM_RETURN_IF_ERROR((launch_d<T, int8_t>(p, n_splits, stream))));
+                      LLM_RETURN_IF_ERROR((launch_d<T, int8_t>(p, n_splits, cpb, stream))));
   } else {
     LLM_DISPATCH_HALF("decode_attention", p.dtype,
-                      LLM_RETURN_IF_ERROR((launch_d<T, T>(p, n_splits, stream))));
+                      LLM_RETURN_IF_ERROR((launch_d<T, T>(p, n_splits, cpb, stream))));
   }
   return LLM_CUDA_CHECK_LAUNCH();
 }

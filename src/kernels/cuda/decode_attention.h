@@ -49,8 +49,16 @@ struct DecodeAttentionParams {
   size_t workspace_bytes = 0;
   int n_splits = 0;  // 0: chosen from the device's SM count (see decode_attention_splits)
   const float* alibi_slopes = nullptr;  // [n_heads] f32 on the device, nullptr = none
+  // Head chunks (the HB <= 8 query heads of one kv head a lane group serves) per block; the
+  // block's lane groups are shared out among them, each chunk's groups walking the split's
+  // tokens as interleaved streams. 1: all groups on one chunk; 8 (D = 128): each group its own
+  // chunk, so one block reads the neighbouring kv heads of the same slots. 0: automatic.
+  // Rounded down to a power of two dividing the number of chunks and the lane groups.
+  int chunks_per_block = 0;
 };
 
+// The head chunks per block the launch will use (chunks_per_block resolved).
+int decode_attention_chunks_per_block(const DecodeAttentionParams& p);
 // The number of chunks the launch will use for these params on the current device.
 int decode_attention_splits(const DecodeAttentionParams& p);
 // Workspace for the partial results (f32 outputs + log-sum-exp per split).
