@@ -3,11 +3,12 @@
 // shapes, then timings of the variants on the shapes, with the device copy bandwidth of
 // the same run as the yardstick. Built with nvcc alone (no fmt/gtest/cmake needed), so it runs
 // on a GPU machine that has only the CUDA toolkit:
-//   tools/attention_tune.sh        (builds into build-tune/ and runs; see the script)
+//   tools/attention_tune.sh [decode|decode-sweep|prefill]   (builds into build-tune/, runs)
 // Output: one line per measurement, "check ... max_err ... OK|FAIL" lines first; the process
-// exits 1 if any check fails. Decode: KV bytes read / time (random slot order) for each
-// chunks_per_block (cpb) and split target; prefill: TFLOP/s (causal FLOPs = 4 D H sum(len^2)/2)
-// for kernel variant 1/2 and 64/128-row tiles. Compare with bench/cuda/torch_baseline.py.
+// exits 1 if any check fails. Decode: KV bytes read / time (random slot order), automatic
+// configuration (argument "decode-sweep": chunks_per_block (cpb) x forced splits); prefill: TFLOP/s
+// (causal FLOPs = 4 D H sum(len^2)/2) for kernel variant 1/2 and 64/128-row tiles. Compare with
+// bench/cuda/torch_baseline.py.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -156,7 +157,8 @@ void report_check(const char* what, double err, double tol) {
 
 // ---- decode ----------------------------------------------------------------------------------
 
-void check_decode(DType dt, int n_heads, int n_kv_heads, int D, int cpb, int extra_max) {
+void check_decode(DType dt, int n_heads, int n_kv_heads, int D, int cpb, int extra_max,
+                  int splits = 0) {
   const int n_reqs = 9;
   std::vector<int32_t> kv_len(n_reqs);
   const int lens[] = {1, 7, 83, 769, 300, 2, 0, 1500, 64};
@@ -187,6 +189,7 @@ void check_decode(DType dt, int n_heads, int n_kv_heads, int D, int cpb, int ext
                               .req_to_token_stride = s.stride,
                               .max_kv_len = max_len,
                               .softmax_scale = scale,
+                              .n_splits = splits,
                               .chunks_per_block = cpb};
   DeviceBuffer ws = alloc(kc::decode_attention_workspace_bytes(p));
   p.workspace = ws.data();
@@ -223,10 +226,8 @@ void check_decode(DType dt, int n_heads, int n_kv_heads, int D, int cpb, int ext
   report_check(what, err, dt == DType::bf16 ? 1.6e-2 : 4e-3);
 }
 
-void bench_decode(DType dt) {
+void bench_decode(DType dt, bool sweep) {
   const int H = 32, KVH = 8, D = 128;
-  int sms = 0;
-  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
   for (int batch : {1, 32, 128}) {
     for (int ctx : {1024, 4096}) {
       const int64_t n_slots = int64_t{batch} * ctx;
@@ -267,16 +268,13 @@ void bench_decode(DType dt) {
       CHECK_OK(ref_out.download(want.data(), want.size() * 2));
       p.out = out.data();
       const double bytes = 2.0 * static_cast<double>(n_slots) * KVH * D * 2;
-      for (int cpb : {0, 1, 2, 4, 8}) {
-        for (int target : {0, 2, 4, 8}) {  // 0: automatic splits
+      // Default: the automatic configuration; sweep: chunks_per_block x forced splits.
+      for (int cpb : sweep ? std::vector<int>{1, 2, 8} : std::vector<int>{0}) {
+        for (int splits : sweep ? std::vector<int>{0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64}
+                                : std::vector<int>{0}) {
+          if (splits > ctx / 32) continue;
           p.chunks_per_block = cpb;
-          p.n_splits = 0;
-          if (target > 0) {
-            const int64_t blocks =
-                int64_t{batch} * (H / 4) / kc::decode_attention_chunks_per_block(p);
-            p.n_splits = static_cast<int>(
-                std::clamp<int64_t>((int64_t{target} * sms + blocks - 1) / blocks, 1, ctx / 16));
-          }
+          p.n_splits = splits;
           const double ms = time_ms([&] { CHECK_OK(kc::decode_attention(p, nullptr)); }, 20);
           CHECK_OK(out.download(got.data(), got.size() * 2));
           double diff = 0;
@@ -284,11 +282,11 @@ void bench_decode(DType dt) {
             diff = std::max(diff, double(std::abs(from_bits(dt, got[i]) - from_bits(dt, want[i]))));
           const double gbs = bytes / (ms * 1e-3) / 1e9;
           std::printf(
-              "decode   %s batch %3d ctx %4d cpb %d(%d) target %d splits %3d: %8.1f us %6.0f GB/s "
+              "decode   %s batch %3d ctx %4d cpb %d splits %3d%s: %8.1f us %6.0f GB/s "
               "%5.1f%% of copy  (vs cpb1 %.1e)\n",
-              dt == DType::bf16 ? "bf16" : "f16 ", batch, ctx, cpb,
-              kc::decode_attention_chunks_per_block(p), target, kc::decode_attention_splits(p),
-              ms * 1e3, gbs, 100.0 * gbs / g_copy_gbs, diff);
+              dt == DType::bf16 ? "bf16" : "f16 ", batch, ctx,
+              kc::decode_attention_chunks_per_block(p), kc::decode_attention_splits(p),
+              splits == 0 ? " auto" : "     ", ms * 1e3, gbs, 100.0 * gbs / g_copy_gbs, diff);
           if (diff > 2e-2) ++g_failures;
         }
       }
@@ -439,6 +437,7 @@ void bench_prefill(DType dt) {
 int main(int argc, char** argv) {
   const bool do_decode = argc < 2 || std::strstr(argv[1], "decode");
   const bool do_prefill = argc < 2 || std::strstr(argv[1], "prefill");
+  const bool sweep = argc >= 2 && std::strstr(argv[1], "sweep");
   cudaDeviceProp prop{};
   cudaGetDeviceProperties(&prop, 0);
   std::printf("GPU: %s (%d SMs, cc %d.%d)\n", prop.name, prop.multiProcessorCount, prop.major,
@@ -457,6 +456,11 @@ int main(int argc, char** argv) {
       for (int cpb : {1, 2, 4, 8}) {
         check_decode(dt, 32, 8, 128, cpb, 0);
         check_decode(dt, 32, 8, 128, cpb, 300);
+        check_decode(dt, 8, 1, 128, cpb, 0);
+        check_decode(dt, 32, 8, 128, cpb, 0, 1);
+        check_decode(dt, 32, 8, 128, cpb, 300, 1);
+        check_decode(dt, 32, 8, 128, cpb, 0, 7);
+        check_decode(dt, 32, 32, 64, cpb, 0, 1);
         check_decode(dt, 32, 32, 64, cpb, 0);
         check_decode(dt, 16, 2, 80, cpb, 0);
         check_decode(dt, 12, 12, 96, cpb, 0);
@@ -470,7 +474,8 @@ int main(int argc, char** argv) {
       }
   }
   std::fflush(stdout);
-  if (do_decode) bench_decode(DType::bf16);
+  if (do_decode)
+    for (DType dt : {DType::bf16, DType::f16}) bench_decode(dt, sweep && dt == DType::bf16);
   if (do_prefill)
     for (DType dt : {DType::bf16, DType::f16}) bench_prefill(dt);
   std::printf("failures: %d\n", g_failures);

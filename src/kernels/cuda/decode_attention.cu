@@ -19,7 +19,8 @@ namespace {
 constexpr int kThreads = 128;
 constexpr int kMinChunk = 64;
 constexpr int kMaxSplits = 128;
-constexpr int kBlocksPerSm = 4;         // split target: blocks = kBlocksPerSm x SMs
+// Tokens a lane group loads per iteration (H200, run 3: 4 beats 2 by 10-50% and 8 by 2-8%).
+constexpr int kTokensPerIter = 4;
 constexpr int kAutoChunksPerBlock = 1;  // head chunks per block when the params say 0
 
 template <typename T>
@@ -55,14 +56,14 @@ constexpr int pow2_ceil(int x) {
 }
 
 // Partial results: o [n_reqs, n_heads, n_splits, D] f32, then lse [n_reqs, n_heads, n_splits].
-template <typename T, typename KV, int D, int HB, int E>
+template <typename T, typename KV, int D, int HB, int E, int U>
 __global__ void __launch_bounds__(kThreads)
     decode_split_kernel(DecodeAttentionParams p, int n_splits, int chunk, int cpb) {
   constexpr int kActive = D / E;  // lanes of a group that hold data
   constexpr int LG = pow2_ceil(kActive);
   constexpr int NG = kThreads / LG;
-  constexpr int NV = E / 8;            // 8-element chunks per lane
-  constexpr int kU = E == 16 ? 2 : 4;  // tokens per group per iteration
+  constexpr int NV = E / 8;  // 8-element chunks per lane
+  constexpr int kU = U;      // tokens per group per iteration
   static_assert(D % E == 0 && LG <= 32, "head_dim must split evenly over the lanes");
   using V8 = Vec8<KV>;
   using Raw = typename V8::Raw;
@@ -86,9 +87,17 @@ __global__ void __launch_bounds__(kThreads)
       (static_cast<size_t>(r) * p.n_heads + static_cast<size_t>(blockIdx.x) * cpb * HB) * n_splits +
       split;
 
-  if (t_begin >= t_end) {  // empty chunk: contributes nothing
-    for (int j = threadIdx.x; j < cpb * HB; j += blockDim.x)
-      part_lse[block_row0 + static_cast<size_t>(j) * n_splits] = -INFINITY;
+  // One split: the block writes the final rows [r, head, :] of out (T) itself.
+  T* const out_rows =
+      static_cast<T*>(p.out) +
+      (static_cast<size_t>(r) * p.n_heads + static_cast<size_t>(blockIdx.x) * cpb * HB) * D;
+  if (t_begin >= t_end) {  // empty chunk: contributes nothing (one split: a zero row)
+    if (n_splits == 1) {
+      for (int j = threadIdx.x; j < cpb * HB * D; j += blockDim.x) out_rows[j] = from_f32<T>(0.f);
+    } else {
+      for (int j = threadIdx.x; j < cpb * HB; j += blockDim.x)
+        part_lse[block_row0 + static_cast<size_t>(j) * n_splits] = -INFINITY;
+    }
     return;
   }
 
@@ -282,6 +291,10 @@ __global__ void __launch_bounds__(kThreads)
       o += s_acc[g][j][d] * w;
     }
     // Chunk c's heads start at block_row0 + c * HB rows (each row n_splits apart).
+    if (n_splits == 1) {  // lsum > 0: stream 0 of every chunk saw at least one token
+      out_rows[idx] = from_f32<T>(o / lsum);
+      continue;
+    }
     const size_t prow = block_row0 + static_cast<size_t>(c * HB + j) * n_splits;
     if (mx == -INFINITY) {  // this chunk's tokens all past the end for every stream
       if (d == 0) part_lse[prow] = -INFINITY;
@@ -348,8 +361,10 @@ void launch_typed(const DecodeAttentionParams& p, int n_splits, int cpb, cudaStr
   // E = 8 for every head chunk: measured on an H200 (docs/PERFORMANCE.md, runs 1 and 2), E = 16
   // for HB <= 4 was 3-11% slower at batch >= 32, so it stays a tuning option only.
   constexpr int kE = 8;
-  decode_split_kernel<T, KV, D, HB, kE><<<grid, kThreads, 0, stream>>>(p, n_splits, chunk, cpb);
-  decode_reduce_kernel<T, D><<<dim3(p.n_heads, p.n_reqs), 128, 0, stream>>>(p, n_splits);
+  decode_split_kernel<T, KV, D, HB, kE, kTokensPerIter>
+      <<<grid, kThreads, 0, stream>>>(p, n_splits, chunk, cpb);
+  if (n_splits > 1)  // one split: the split kernel wrote the output itself
+    decode_reduce_kernel<T, D><<<dim3(p.n_heads, p.n_reqs), 128, 0, stream>>>(p, n_splits);
 }
 
 template <typename T, typename KV, int D>
@@ -393,10 +408,17 @@ int decode_attention_splits(const DecodeAttentionParams& p) {
   if (p.n_splits > 0) return std::min(p.n_splits, kMaxSplits);
   const int max_by_len = std::max(1, (p.max_kv_len + kMinChunk - 1) / kMinChunk);
   const int hb = heads_per_block(std::max(1, p.n_heads / std::max(1, p.n_kv_heads)));
+  // Blocks are long-lived (their fixed cost, q load to partial write, is worth ~100 tokens,
+  // and one split skips the reduction kernel): as few splits as give every SM a block, with
+  // chunks a multiple of kMinChunk tokens (H200, docs/PERFORMANCE.md run 3: one split at batch
+  // >= 32 beat 2-3 by 5-15%; batch 1 x 4k: 16 splits 21.6 us, 17 splits 24.8 us).
   const int64_t base = int64_t{std::max(1, p.n_reqs)} * std::max(1, p.n_heads / hb) /
-                       decode_attention_chunks_per_block(p);
-  const int64_t target = int64_t{kBlocksPerSm} * sm_count_of_current_device();
-  const int want = static_cast<int>((target + base - 1) / base);
+                       decode_attention_chunks_per_block(p);  // blocks per split
+  const int64_t sms = sm_count_of_current_device();
+  const int64_t by_sms = std::min<int64_t>((sms + base - 1) / base, max_by_len);
+  const int64_t chunk = (p.max_kv_len + by_sms - 1) / by_sms;
+  const int64_t chunk_rounded = (chunk + kMinChunk - 1) / kMinChunk * kMinChunk;
+  const int want = static_cast<int>((p.max_kv_len + chunk_rounded - 1) / chunk_rounded);
   return std::clamp(want, 1, std::min(max_by_len, kMaxSplits));
 }
 
