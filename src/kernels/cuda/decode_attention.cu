@@ -9,9 +9,11 @@
 #include "kernels/cuda/decode_attention.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/prefill_attention_mma.cuh"
 
 namespace lightllm::kernels::cuda {
 namespace {
@@ -21,6 +23,13 @@ constexpr int kMinChunk = 64;
 constexpr int kMaxSplits = 128;
 // Tokens a lane group loads per iteration (H200, run 3: 4 beats 2 by 10-50% and 8 by 2-8%).
 constexpr int kTokensPerIter = 4;
+constexpr int kStages = 3;  // K/V ring depth (cp.async)
+
+template <typename KV>
+constexpr size_t ring_bytes() {  // dynamic shared memory of decode_split_kernel
+  return size_t{kStages} * kTokensPerIter * 2 * kThreads *
+         (sizeof(KV) == 1 ? 8 + sizeof(float) : 16);
+}
 constexpr int kAutoChunksPerBlock = 1;  // head chunks per block when the params say 0
 
 template <typename T>
@@ -65,6 +74,7 @@ __global__ void __launch_bounds__(kThreads)
   constexpr int NV = E / 8;  // 8-element chunks per lane
   constexpr int kU = U;      // tokens per group per iteration
   static_assert(D % E == 0 && LG <= 32, "head_dim must split evenly over the lanes");
+  static_assert(E == 8 && U == kTokensPerIter, "ring_bytes() sizes one 8-element chunk per lane");
   using V8 = Vec8<KV>;
   using Raw = typename V8::Raw;
 
@@ -147,63 +157,85 @@ __global__ void __launch_bounds__(kThreads)
   constexpr int kGroupsPerWarp = 32 / LG;
   const int warp_st0 = ((grp / kGroupsPerWarp) * kGroupsPerWarp) % ts;
   const int stride = ts * kU;
-  // Slot indices are prefetched two iterations ahead, so the K/V loads of an iteration do not
-  // wait for a req_to_token load (-1: past the end of the chunk).
+  // Slot indices are prefetched an iteration before their loads are issued, so the K/V loads of an
+  // iteration do not wait for a req_to_token load (-1: past the end of the chunk).
   int32_t next_slot[kU];
   auto fetch_slots = [&](int t0) {
 #pragma unroll
     for (int u = 0; u < kU; ++u) next_slot[u] = t0 + u < t_end ? row[t0 + u] : -1;
   };
-  // K/V rows (and int8 scales) are loaded one iteration ahead into registers: the loads of
-  // tokens t0 + stride are in flight while tokens t0 are scored and accumulated.
-  Raw kn[kU][NV], vn[kU][NV];
-  bool okn[kU];
-  float ksn[kU], vsn[kU];
-  auto issue_loads = [&]() {
+  // K/V rows (and int8 scales) stream through a kStages ring in shared memory by cp.async:
+  // kStages - 1 iterations are in flight while one is scored and accumulated. Each lane reads
+  // back only what it copied itself (no barrier). Rows of tokens past the end, and the lanes
+  // of a group that hold no data, are zero-filled (a zero K/V never meets a NaN).
+  // ring: Raw [kStages][kU][2 (K, V)][NV][kThreads]; int8 scales: f32 [kStages][kU][2][kThreads]
+  extern __shared__ __align__(16) unsigned char s_ring_raw[];
+  Raw* const ring = reinterpret_cast<Raw*>(s_ring_raw);
+  float* const ring_scale = reinterpret_cast<float*>(ring + kStages * kU * 2 * NV * kThreads);
+  auto ring_at = [&](int stage, int u, int kv, int i) {
+    return ring + (((stage * kU + u) * 2 + kv) * NV + i) * kThreads + threadIdx.x;
+  };
+  auto scale_at = [&](int stage, int u, int kv) {
+    return ring_scale + ((stage * kU + u) * 2 + kv) * kThreads + threadIdx.x;
+  };
+  uint32_t ok_bits = 0;  // bit stage * kU + u: that token is valid
+  auto issue_loads = [&](int stage) {
 #pragma unroll
     for (int u = 0; u < kU; ++u) {
-      okn[u] = next_slot[u] >= 0;
-      const int64_t off = static_cast<int64_t>(okn[u] ? next_slot[u] : 0) * p.n_kv_heads + kvh;
+      const bool ok = next_slot[u] >= 0;
+      const uint32_t bit = 1u << (stage * kU + u);
+      ok_bits = ok ? (ok_bits | bit) : (ok_bits & ~bit);
+      const int64_t off = static_cast<int64_t>(ok ? next_slot[u] : 0) * p.n_kv_heads + kvh;
 #pragma unroll
       for (int i = 0; i < NV; ++i) {
-        kn[u][i] = Raw{};
-        vn[u][i] = Raw{};
-        if (okn[u] && active) {
-          kn[u][i] = *reinterpret_cast<const Raw*>(kc + off * D + (gl + i * kActive) * 8);
-          vn[u][i] = *reinterpret_cast<const Raw*>(vc + off * D + (gl + i * kActive) * 8);
+        const KV* ksrc = kc + off * D + (gl + i * kActive) * 8;
+        const KV* vsrc = vc + off * D + (gl + i * kActive) * 8;
+        if constexpr (sizeof(Raw) == 16) {
+          prefill_detail::cp_async16(ring_at(stage, u, 0, i), ksrc, ok && active);
+          prefill_detail::cp_async16(ring_at(stage, u, 1, i), vsrc, ok && active);
+        } else {
+          prefill_detail::cp_async8(ring_at(stage, u, 0, i), ksrc, ok && active);
+          prefill_detail::cp_async8(ring_at(stage, u, 1, i), vsrc, ok && active);
         }
       }
-      ksn[u] = 1.f;
-      vsn[u] = 1.f;
       if constexpr (sizeof(KV) == 1) {
-        if (okn[u]) {
-          ksn[u] = p.k_scale[off];
-          vsn[u] = p.v_scale[off];
-        }
+        prefill_detail::cp_async4(scale_at(stage, u, 0), p.k_scale + off, ok);
+        prefill_detail::cp_async4(scale_at(stage, u, 1), p.v_scale + off, ok);
       }
     }
+    prefill_detail::cp_async_commit();
   };
   fetch_slots(t_begin + st * kU);
-  issue_loads();
-  fetch_slots(t_begin + st * kU + stride);
+#pragma unroll
+  for (int stage = 0; stage < kStages - 1; ++stage) {
+    issue_loads(stage);
+    fetch_slots(t_begin + st * kU + (stage + 1) * stride);
+  }
+  int stage = 0;
   for (int base = t_begin + warp_st0 * kU; base < t_end; base += stride) {
     const int t0 = base + (st - warp_st0) * kU;
+    issue_loads(stage == 0 ? kStages - 1 : stage - 1);  // tokens t0 + (kStages - 1) * stride
+    fetch_slots(t0 + kStages * stride);                 // their successors' slots
+    prefill_detail::cp_async_wait<kStages - 1>();       // this stage has landed
     Raw kr[kU][NV], vr[kU][NV];
     bool ok[kU];
     float ks[kU], vs[kU];
 #pragma unroll
     for (int u = 0; u < kU; ++u) {
-      ok[u] = okn[u];
-      ks[u] = ksn[u];
-      vs[u] = vsn[u];
+      ok[u] = (ok_bits >> (stage * kU + u)) & 1u;
+      ks[u] = 1.f;
+      vs[u] = 1.f;
+      if constexpr (sizeof(KV) == 1) {
+        ks[u] = *scale_at(stage, u, 0);
+        vs[u] = *scale_at(stage, u, 1);
+      }
 #pragma unroll
       for (int i = 0; i < NV; ++i) {
-        kr[u][i] = kn[u][i];
-        vr[u][i] = vn[u][i];
+        kr[u][i] = *ring_at(stage, u, 0, i);
+        vr[u][i] = *ring_at(stage, u, 1, i);
       }
     }
-    issue_loads();                 // tokens t0 + stride
-    fetch_slots(t0 + 2 * stride);  // their successors' slots
+    stage = stage + 1 == kStages ? 0 : stage + 1;
     float s[HB][kU];
 #pragma unroll
     for (int u = 0; u < kU; ++u) {
@@ -361,8 +393,17 @@ void launch_typed(const DecodeAttentionParams& p, int n_splits, int cpb, cudaStr
   // E = 8 for every head chunk: measured on an H200 (docs/PERFORMANCE.md, runs 1 and 2), E = 16
   // for HB <= 4 was 3-11% slower at batch >= 32, so it stays a tuning option only.
   constexpr int kE = 8;
-  decode_split_kernel<T, KV, D, HB, kE, kTokensPerIter>
-      <<<grid, kThreads, 0, stream>>>(p, n_splits, chunk, cpb);
+  auto* kernel = decode_split_kernel<T, KV, D, HB, kE, kTokensPerIter>;
+  static std::atomic<uint64_t> attr_done{0};  // devices with the smem attribute set (< 64)
+  int dev = 0;
+  cudaGetDevice(&dev);
+  const uint64_t bit = dev < 64 ? uint64_t{1} << dev : 0;
+  if (bit == 0 || !(attr_done.load() & bit)) {
+    cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                         static_cast<int>(ring_bytes<KV>()));
+    attr_done.fetch_or(bit);
+  }
+  kernel<<<grid, kThreads, ring_bytes<KV>(), stream>>>(p, n_splits, chunk, cpb);
   if (n_splits > 1)  // one split: the split kernel wrote the output itself
     decode_reduce_kernel<T, D><<<dim3(p.n_heads, p.n_reqs), 128, 0, stream>>>(p, n_splits);
 }
