@@ -158,7 +158,7 @@ void report_check(const char* what, double err, double tol) {
 // ---- decode ----------------------------------------------------------------------------------
 
 void check_decode(DType dt, int n_heads, int n_kv_heads, int D, int cpb, int extra_max,
-                  int splits = 0) {
+                  int splits = 0, bool int8 = false) {
   const int n_reqs = 9;
   std::vector<int32_t> kv_len(n_reqs);
   const int lens[] = {1, 7, 83, 769, 300, 2, 0, 1500, 64};
@@ -170,14 +170,30 @@ void check_decode(DType dt, int n_heads, int n_kv_heads, int D, int cpb, int ext
   auto qb = random_half(dt, static_cast<size_t>(n_reqs) * n_heads * D, -1, 1, 1, q);
   auto kb = random_half(dt, cache, -1, 1, 2, k);
   auto vb = random_half(dt, cache, -1, 1, 3, v);
-  DeviceBuffer dq = upload(qb), dk = upload(kb), dv = upload(vb), drt = upload(s.req_to_token),
-               drow = upload(s.req_row), dlen = upload(kv_len);
+  // int8 K/V: value = int8 * scale[slot][kv head]; k and v become the dequantized floats.
+  std::vector<int8_t> k8, v8;
+  std::vector<float> ksc, vsc;
+  if (int8) {
+    const size_t n_sc = static_cast<size_t>(s.n_slots) * n_kv_heads;
+    ct::random_int8_kv(cache, n_sc, 0.002f, 0.02f, 12, k8, ksc);
+    ct::random_int8_kv(cache, n_sc, 0.002f, 0.02f, 13, v8, vsc);
+    for (size_t i = 0; i < cache; ++i) {
+      k[i] = k8[i] * ksc[i / D];
+      v[i] = v8[i] * vsc[i / D];
+    }
+  }
+  DeviceBuffer dq = upload(qb), dk = int8 ? upload(k8) : upload(kb),
+               dv = int8 ? upload(v8) : upload(vb), dks = upload(ksc), dvs = upload(vsc),
+               drt = upload(s.req_to_token), drow = upload(s.req_row), dlen = upload(kv_len);
   DeviceBuffer dout = alloc(qb.size() * 2);
   const float scale = 1.f / std::sqrt(static_cast<float>(D));
   kc::DecodeAttentionParams p{.dtype = dt,
+                              .kv_int8 = int8,
                               .q = dq.data(),
                               .k_cache = dk.data(),
                               .v_cache = dv.data(),
+                              .k_scale = dks.as<float>(),
+                              .v_scale = dvs.as<float>(),
                               .req_to_token = drt.as<int32_t>(),
                               .req_row = drow.as<int32_t>(),
                               .kv_len = dlen.as<int32_t>(),
@@ -219,14 +235,14 @@ void check_decode(DType dt, int n_heads, int n_kv_heads, int D, int cpb, int ext
     }
   }
   char what[160];
-  std::snprintf(what, sizeof what, "decode %s h%d/kv%d d%d cpb %d (->%d) splits %d extra %d",
-                dt == DType::bf16 ? "bf16" : "f16", n_heads, n_kv_heads, D, cpb,
-                kc::decode_attention_chunks_per_block(p), kc::decode_attention_splits(p),
+  std::snprintf(what, sizeof what, "decode %s%s h%d/kv%d d%d cpb %d (->%d) splits %d extra %d",
+                dt == DType::bf16 ? "bf16" : "f16", int8 ? "/int8kv" : "", n_heads, n_kv_heads, D,
+                cpb, kc::decode_attention_chunks_per_block(p), kc::decode_attention_splits(p),
                 extra_max);
-  report_check(what, err, dt == DType::bf16 ? 1.6e-2 : 4e-3);
+  report_check(what, err, (dt == DType::bf16 ? 1.6e-2 : 4e-3) * (int8 ? 3 : 1));
 }
 
-void bench_decode(DType dt, bool sweep) {
+void bench_decode(DType dt, bool sweep, bool int8 = false) {
   const int H = 32, KVH = 8, D = 128;
   for (int batch : {1, 32, 128}) {
     for (int ctx : {1024, 4096}) {
@@ -236,17 +252,23 @@ void bench_decode(DType dt, bool sweep) {
       std::shuffle(perm.begin(), perm.end(), std::mt19937(1));
       std::vector<int32_t> rows(static_cast<size_t>(batch)), lens(static_cast<size_t>(batch), ctx);
       std::iota(rows.begin(), rows.end(), 0);
-      DeviceBuffer k = alloc(static_cast<size_t>(n_slots) * KVH * D * 2), v = alloc(k.size());
+      DeviceBuffer k = alloc(static_cast<size_t>(n_slots) * KVH * D * (int8 ? 1 : 2)),
+                   v = alloc(k.size());
       fill_random(k, 2);
       fill_random(v, 3);
+      DeviceBuffer ks = upload(std::vector<float>(static_cast<size_t>(n_slots) * KVH, 0.01f)),
+                   vs = upload(std::vector<float>(static_cast<size_t>(n_slots) * KVH, 0.01f));
       DeviceBuffer q = alloc(static_cast<size_t>(batch) * H * D * 2), out = alloc(q.size()),
                    ref_out = alloc(q.size());
       fill_random(q, 4);
       DeviceBuffer rt = upload(perm), drow = upload(rows), dlen = upload(lens);
       kc::DecodeAttentionParams p{.dtype = dt,
+                                  .kv_int8 = int8,
                                   .q = q.data(),
                                   .k_cache = k.data(),
                                   .v_cache = v.data(),
+                                  .k_scale = ks.as<float>(),
+                                  .v_scale = vs.as<float>(),
                                   .req_to_token = rt.as<int32_t>(),
                                   .req_row = drow.as<int32_t>(),
                                   .kv_len = dlen.as<int32_t>(),
@@ -267,7 +289,7 @@ void bench_decode(DType dt, bool sweep) {
       std::vector<uint16_t> want(static_cast<size_t>(batch) * H * D), got(want.size());
       CHECK_OK(ref_out.download(want.data(), want.size() * 2));
       p.out = out.data();
-      const double bytes = 2.0 * static_cast<double>(n_slots) * KVH * D * 2;
+      const double bytes = 2.0 * static_cast<double>(n_slots) * KVH * (int8 ? D + 4 : D * 2);
       // Default: the automatic configuration; sweep: chunks_per_block x forced splits.
       for (int cpb : sweep ? std::vector<int>{1, 2, 8} : std::vector<int>{0}) {
         for (int splits : sweep ? std::vector<int>{0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64}
@@ -282,9 +304,9 @@ void bench_decode(DType dt, bool sweep) {
             diff = std::max(diff, double(std::abs(from_bits(dt, got[i]) - from_bits(dt, want[i]))));
           const double gbs = bytes / (ms * 1e-3) / 1e9;
           std::printf(
-              "decode   %s batch %3d ctx %4d cpb %d splits %3d%s: %8.1f us %6.0f GB/s "
+              "decode   %s%s batch %3d ctx %4d cpb %d splits %3d%s: %8.1f us %6.0f GB/s "
               "%5.1f%% of copy  (vs cpb1 %.1e)\n",
-              dt == DType::bf16 ? "bf16" : "f16 ", batch, ctx,
+              dt == DType::bf16 ? "bf16" : "f16 ", int8 ? "/int8kv" : "", batch, ctx,
               kc::decode_attention_chunks_per_block(p), kc::decode_attention_splits(p),
               splits == 0 ? " auto" : "     ", ms * 1e3, gbs, 100.0 * gbs / g_copy_gbs, diff);
           if (diff > 2e-2) ++g_failures;
@@ -464,6 +486,9 @@ int main(int argc, char** argv) {
         check_decode(dt, 32, 32, 64, cpb, 0);
         check_decode(dt, 16, 2, 80, cpb, 0);
         check_decode(dt, 12, 12, 96, cpb, 0);
+        check_decode(dt, 32, 8, 128, cpb, 0, 0, true);
+        check_decode(dt, 32, 8, 128, cpb, 300, 1, true);
+        check_decode(dt, 16, 2, 80, cpb, 0, 7, true);
       }
   }
   if (do_prefill) {
@@ -474,8 +499,10 @@ int main(int argc, char** argv) {
       }
   }
   std::fflush(stdout);
-  if (do_decode)
+  if (do_decode) {
     for (DType dt : {DType::bf16, DType::f16}) bench_decode(dt, sweep && dt == DType::bf16);
+    if (!sweep) bench_decode(DType::bf16, false, true);
+  }
   if (do_prefill)
     for (DType dt : {DType::bf16, DType::f16}) bench_prefill(dt);
   std::printf("failures: %d\n", g_failures);

@@ -1,11 +1,13 @@
 // src/kernels/cuda/decode_attention.cu — split-K decode attention over token slots.
-// Block = 128 threads, one (request, kv head, head chunk of HB query heads, split). The block is
-// cut into lane groups of LG lanes (LG = next power of two >= D/E); a lane holds E = 8 or 16
-// dims of one token as 8-element chunks gl, gl + D/E, ..., so one K or V row is read with
-// coalesced 16-byte loads (8-byte for int8). The launch uses E = 8 (measured faster than 16).
-// Each group walks its share of the chunk kU tokens at a time (loads issued before use) with
-// its own online softmax; groups are merged in shared memory, and the split's normalized
-// partial output and log2-sum-exp go to the workspace for the reduction kernel.
+// Block = 128 threads, one (request, cpb head chunks of HB query heads, split). The block is
+// cut into lane groups of LG lanes (LG = next power of two >= D/E); a lane holds E = 8 dims of
+// one token as an 8-element chunk, so one K or V row is read with coalesced 16-byte copies
+// (8-byte for int8). The groups are shared out among the block's cpb head chunks (1 unless the
+// params ask: measured best); the groups of a chunk walk the split's tokens as interleaved
+// streams, kU tokens at a time, through a kStages cp.async ring in shared memory (each lane
+// reads back only its own copies), each with its own online softmax; groups are merged in
+// shared memory. With one split the block writes the output row itself; otherwise the split's
+// normalized partial output and log2-sum-exp go to the workspace for the reduction kernel.
 #include "kernels/cuda/decode_attention.h"
 
 #include <algorithm>

@@ -3,8 +3,9 @@
 // Split-K flash-decoding: the token range of each request is cut into n_splits chunks; each
 // block computes a partial softmax-weighted sum for one chunk and a group of query heads that
 // share one kv head (GQA: query head h uses kv head h / (n_heads / n_kv_heads)), and a
-// reduction kernel merges the chunks by their log-sum-exp. The int8 variant reads int8 K/V with
-// one f32 scale per (slot, kv head) and dequantizes in registers.
+// reduction kernel merges the chunks by their log-sum-exp (with one chunk, the usual choice at
+// batch >= 32 on an H100/H200, the split kernel writes the output and no reduction runs). The int8
+// variant reads int8 K/V with one f32 scale per (slot, kv head) and dequantizes in registers.
 // Requests with kv_len == 0 get a zero output row. head_dim: 16, 32, 64, 80, 96 or 128.
 // ALiBi (alibi_slopes): score of key j for the query at position kv_len - 1 gets
 // slope[h] * (j - (kv_len - 1)) added after the softmax scale, as kernels/ref.
