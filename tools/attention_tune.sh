@@ -2,9 +2,13 @@
 # tools/attention_tune.sh — build and run bench/cuda/attention_tune.cpp with nvcc alone (for a GPU
 # machine with the CUDA toolkit but without the project's -dev libraries).
 # Usage (repo root): tools/attention_tune.sh [decode|prefill]   (no argument: both)
-# Env: FMT_INCLUDE=dir holding fmt/ and FMT_LIB=dir holding libfmt.so (status.h needs fmt; a
-#      Debian 12 libfmt.so.9 copied along works on the GPU machine), ARCH (default sm_90a),
-#      BUILD (default build-tune), NO_RUN=1 to build only. Compiles in parallel, then runs.
+# Env: FMT_INCLUDE=dir holding fmt/ and FMT_LIB=dir holding libfmt.so (status.h needs fmt),
+#      ARCH (default sm_90a), BUILD (default build-tune), NO_RUN=1 to build only. Compiles in
+#      parallel, then runs.
+# How run 3 of docs/PERFORMANCE.md was made: built on the Debian 12 dev box
+# (NO_RUN=1 tools/attention_tune.sh), then build-tune/attention_tune and
+# /usr/lib/x86_64-linux-gnu/libfmt.so.9 copied to the GPU machine and run there with
+# LD_LIBRARY_PATH pointing at the copy, followed by bench/cuda/torch_baseline.py decode prefill.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build-tune}
