@@ -295,6 +295,10 @@ __global__ void __launch_bounds__(kThreads)
     }
   }
 
+  // The ring's last kStages - 1 stages (tokens past the chunk: zero-fills) may still be in
+  // flight; none may land after the block has exited.
+  prefill_detail::cp_async_wait<0>();
+
   // Merge the NG groups: smem [NG][HB][D] accumulators + [NG][HB] (m, l).
   __shared__ float s_acc[NG][HB][D];
   __shared__ float s_m[NG][HB], s_l[NG][HB];
