@@ -7,7 +7,10 @@ decode:  SDPA on contiguous KV, batch 1/32/128 x ctx 1k/4k: the 4 query heads of
          folded into the query length (non-causal), so K/V are read once, as our kernel does.
 gemm:    torch.matmul(x, w.T) on the Llama-7B shapes of kernel_bench.
 Timing: triton.testing.do_bench (flushes L2 between runs), median. Run on the GPU machine.
+Usage: torch_baseline.py [prefill] [decode] [gemm]   (no argument: all three)
 """
+import sys
+
 import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
@@ -81,12 +84,16 @@ def gemm(dtype, name):
 
 
 def main():
+    want = set(sys.argv[1:]) or {"prefill", "decode", "gemm"}
     print(f"GPU: {torch.cuda.get_device_name(0)}  torch {torch.__version__}", flush=True)
-    for dt, name in ((torch.bfloat16, "bf16"), (torch.float16, "f16 ")):
-        prefill(dt, name)
-    for dt, name in ((torch.bfloat16, "bf16"), (torch.float16, "f16 ")):
-        decode(dt, name)
-    gemm(torch.bfloat16, "bf16")
+    if "prefill" in want:
+        for dt, name in ((torch.bfloat16, "bf16"), (torch.float16, "f16 ")):
+            prefill(dt, name)
+    if "decode" in want:
+        for dt, name in ((torch.bfloat16, "bf16"), (torch.float16, "f16 ")):
+            decode(dt, name)
+    if "gemm" in want:
+        gemm(torch.bfloat16, "bf16")
 
 
 if __name__ == "__main__":

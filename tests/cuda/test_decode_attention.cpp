@@ -1,7 +1,8 @@
 // tests/cuda/test_decode_attention.cpp — split-K decode attention over random token slots vs the
 // f64 reference: batch sizes 1/7/83, context lengths 1..769 (mixed in one batch), head_dim
 // 64/128 (and 80/96), GQA group 1/4/8, bf16/f16 KV and int8 KV with per-(slot, head) scales,
-// ALiBi, and max_kv_len above the real lengths (a CUDA-graph bucket bound).
+// ALiBi, max_kv_len above the real lengths (a CUDA-graph bucket bound), one split (written
+// without the reduction kernel) and several head chunks per block.
 #include "attention_ref.h"
 #include "cuda_test_util.h"
 #include "kernels/cuda/decode_attention.h"
@@ -16,7 +17,8 @@ struct DecodeCase {
   bool int8;
   int forced_splits;  // 0: automatic
   bool alibi = false;
-  int extra_max_len = 0;  // max_kv_len = longest kv_len + this (graph bucket upper bound)
+  int extra_max_len = 0;     // max_kv_len = longest kv_len + this (graph bucket upper bound)
+  int chunks_per_block = 0;  // 0: automatic
 };
 
 void run_decode(DType dt, const DecodeCase& c, uint32_t seed) {
@@ -79,7 +81,8 @@ void run_decode(DType dt, const DecodeCase& c, uint32_t seed) {
                               .max_kv_len = max_len + c.extra_max_len,
                               .softmax_scale = static_cast<float>(1.0 / std::sqrt(double(D))),
                               .n_splits = c.forced_splits,
-                              .alibi_slopes = c.alibi ? dslopes.as<float>() : nullptr};
+                              .alibi_slopes = c.alibi ? dslopes.as<float>() : nullptr,
+                              .chunks_per_block = c.chunks_per_block};
   // A missing workspace is an error, not a crash.
   EXPECT_EQ(kc::decode_attention(p, nullptr).code(), core::StatusCode::invalid_argument);
   auto ws = zeros(kc::decode_attention_workspace_bytes(p));
@@ -117,7 +120,8 @@ void run_decode(DType dt, const DecodeCase& c, uint32_t seed) {
                    "/" + std::to_string(c.n_kv_heads) + " d=" + std::to_string(D) +
                    (c.int8 ? " int8" : "") + (c.alibi ? " alibi" : "") + " max_kv_len+" +
                    std::to_string(c.extra_max_len) +
-                   " splits=" + std::to_string(kc::decode_attention_splits(p)));
+                   " splits=" + std::to_string(kc::decode_attention_splits(p)) +
+                   " chunks_per_block=" + std::to_string(kc::decode_attention_chunks_per_block(p)));
 }
 
 class DecodeAttention : public ::testing::TestWithParam<DType> {};
@@ -161,6 +165,19 @@ TEST_P(DecodeAttention, MaxKvLenAboveRealLengths) {
                               {7, 32, 8, 128, true, 0, false, 4096},
                               {3, 8, 8, 64, false, 16, true, 77}};
   uint32_t seed = 270;
+  for (const auto& c : cases) run_decode(GetParam(), c, seed++);
+}
+
+// Several head chunks per block (the block's lane groups shared among them), with one split
+// (the split kernel writes the output itself), many splits, int8, ALiBi and a graph bound.
+TEST_P(DecodeAttention, ChunksPerBlockMatchReference) {
+  const DecodeCase cases[] = {
+      {7, 32, 8, 128, false, 0, false, 0, 2},    {7, 32, 8, 128, false, 1, false, 0, 8},
+      {83, 32, 4, 128, false, 0, false, 0, 8},   {5, 16, 2, 128, true, 0, true, 0, 2},
+      {7, 32, 32, 64, false, 1, false, 0, 16},   {4, 10, 2, 80, false, 7, false, 0, 2},
+      {1, 32, 8, 128, false, 0, false, 3327, 8}, {3, 12, 2, 64, false, 1, false, 0, 4},
+  };
+  uint32_t seed = 300;
   for (const auto& c : cases) run_decode(GetParam(), c, seed++);
 }
 

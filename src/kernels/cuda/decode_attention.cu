@@ -1,17 +1,21 @@
 // src/kernels/cuda/decode_attention.cu — split-K decode attention over token slots.
-// Block = 128 threads, one (request, kv head, head chunk of HB query heads, split). The block is
-// cut into lane groups of LG lanes (LG = next power of two >= D/E); a lane holds E = 8 or 16
-// dims of one token as 8-element chunks gl, gl + D/E, ..., so one K or V row is read with
-// coalesced 16-byte loads (8-byte for int8). The launch uses E = 8 (measured faster than 16).
-// Each group walks its share of the chunk kU tokens at a time (loads issued before use) with
-// its own online softmax; groups are merged in shared memory, and the split's normalized
-// partial output and log2-sum-exp go to the workspace for the reduction kernel.
+// Block = 128 threads, one (request, cpb head chunks of HB query heads, split). The block is
+// cut into lane groups of LG lanes (LG = next power of two >= D/E); a lane holds E = 8 dims of
+// one token as an 8-element chunk, so one K or V row is read with coalesced 16-byte copies
+// (8-byte for int8). The groups are shared out among the block's cpb head chunks (1 unless the
+// params ask: measured best); the groups of a chunk walk the split's tokens as interleaved
+// streams, kU tokens at a time, through a kStages cp.async ring in shared memory (each lane
+// reads back only its own copies), each with its own online softmax; groups are merged in
+// shared memory. With one split the block writes the output row itself; otherwise the split's
+// normalized partial output and log2-sum-exp go to the workspace for the reduction kernel.
 #include "kernels/cuda/decode_attention.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/prefill_attention_mma.cuh"
 
 namespace lightllm::kernels::cuda {
 namespace {
@@ -19,6 +23,16 @@ namespace {
 constexpr int kThreads = 128;
 constexpr int kMinChunk = 64;
 constexpr int kMaxSplits = 128;
+// Tokens a lane group loads per iteration (H200, run 3: 4 beats 2 by 10-50% and 8 by 2-8%).
+constexpr int kTokensPerIter = 4;
+constexpr int kStages = 3;  // K/V ring depth (cp.async)
+
+template <typename KV>
+constexpr size_t ring_bytes() {  // dynamic shared memory of decode_split_kernel
+  return size_t{kStages} * kTokensPerIter * 2 * kThreads *
+         (sizeof(KV) == 1 ? 8 + sizeof(float) : 16);
+}
+constexpr int kAutoChunksPerBlock = 1;  // head chunks per block when the params say 0
 
 template <typename T>
 struct Vec8 {  // 8 elements of T as one 16-byte load
@@ -53,37 +67,52 @@ constexpr int pow2_ceil(int x) {
 }
 
 // Partial results: o [n_reqs, n_heads, n_splits, D] f32, then lse [n_reqs, n_heads, n_splits].
-template <typename T, typename KV, int D, int HB, int E>
+template <typename T, typename KV, int D, int HB, int E, int U>
 __global__ void __launch_bounds__(kThreads)
-    decode_split_kernel(DecodeAttentionParams p, int n_splits, int chunk) {
+    decode_split_kernel(DecodeAttentionParams p, int n_splits, int chunk, int cpb) {
   constexpr int kActive = D / E;  // lanes of a group that hold data
   constexpr int LG = pow2_ceil(kActive);
   constexpr int NG = kThreads / LG;
-  constexpr int NV = E / 8;            // 8-element chunks per lane
-  constexpr int kU = E == 16 ? 2 : 4;  // tokens per group per iteration
+  constexpr int NV = E / 8;  // 8-element chunks per lane
+  constexpr int kU = U;      // tokens per group per iteration
   static_assert(D % E == 0 && LG <= 32, "head_dim must split evenly over the lanes");
+  static_assert(E == 8 && U == kTokensPerIter, "ring_bytes() sizes one 8-element chunk per lane");
   using V8 = Vec8<KV>;
   using Raw = typename V8::Raw;
 
+  // The block owns cpb head chunks (HB query heads each); the NG groups are cut into cpb
+  // sets of ts = NG / cpb token streams: group grp serves chunk grp / ts, stream grp % ts.
+  const int ts = NG / cpb;
+  const int grp = threadIdx.x / LG, gl = threadIdx.x % LG;
+  const int st = grp % ts;
   const int group_size = p.n_heads / p.n_kv_heads;
-  const int chunks_per_kv = group_size / HB;
-  const int kvh = blockIdx.x / chunks_per_kv;
-  const int head0 = kvh * group_size + (blockIdx.x % chunks_per_kv) * HB;
+  const int head_chunk = blockIdx.x * cpb + grp / ts;  // global chunk of HB heads
+  const int head0 = head_chunk * HB;
+  const int kvh = head0 / group_size;
   const int r = blockIdx.y, split = blockIdx.z;
   const int len = p.kv_len[r];
   const int t_begin = split * chunk, t_end = min(len, t_begin + chunk);
 
   float* part_o = static_cast<float*>(p.workspace);
   float* part_lse = part_o + static_cast<size_t>(p.n_reqs) * p.n_heads * n_splits * D;
-  const size_t part_row = (static_cast<size_t>(r) * p.n_heads + head0) * n_splits + split;
+  const size_t block_row0 =
+      (static_cast<size_t>(r) * p.n_heads + static_cast<size_t>(blockIdx.x) * cpb * HB) * n_splits +
+      split;
 
-  if (t_begin >= t_end) {  // empty chunk: contributes nothing
-    for (int j = threadIdx.x; j < HB; j += blockDim.x)
-      part_lse[part_row + static_cast<size_t>(j) * n_splits] = -INFINITY;
+  // One split: the block writes the final rows [r, head, :] of out (T) itself.
+  T* const out_rows =
+      static_cast<T*>(p.out) +
+      (static_cast<size_t>(r) * p.n_heads + static_cast<size_t>(blockIdx.x) * cpb * HB) * D;
+  if (t_begin >= t_end) {  // empty chunk: contributes nothing (one split: a zero row)
+    if (n_splits == 1) {
+      for (int j = threadIdx.x; j < cpb * HB * D; j += blockDim.x) out_rows[j] = from_f32<T>(0.f);
+    } else {
+      for (int j = threadIdx.x; j < cpb * HB; j += blockDim.x)
+        part_lse[block_row0 + static_cast<size_t>(j) * n_splits] = -INFINITY;
+    }
     return;
   }
 
-  const int grp = threadIdx.x / LG, gl = threadIdx.x % LG;
   const bool active = gl < kActive;
   const float qscale = p.softmax_scale * 1.4426950408889634f;  // fold log2(e): exp2 below
 
@@ -124,53 +153,91 @@ __global__ void __launch_bounds__(kThreads)
   const KV* kc = static_cast<const KV*>(p.k_cache);
   const KV* vc = static_cast<const KV*>(p.v_cache);
 
-  // The loop bound is uniform per warp (shuffles below need all 32 lanes); a group whose
-  // tokens are all past the end sees only masked scores.
+  // The loop bound is uniform per warp (shuffles below need all 32 lanes): every group of a
+  // warp starts from the warp's first stream, and a group whose tokens are all past the end
+  // sees only masked scores.
   constexpr int kGroupsPerWarp = 32 / LG;
-  const int warp_first = (grp / kGroupsPerWarp) * kGroupsPerWarp;
-  // Slot indices are prefetched one iteration ahead, so the K/V loads of an iteration do not
-  // wait for a req_to_token load (-1: past the end of the chunk).
+  const int warp_st0 = ((grp / kGroupsPerWarp) * kGroupsPerWarp) % ts;
+  const int stride = ts * kU;
+  // Slot indices are prefetched an iteration before their loads are issued, so the K/V loads of an
+  // iteration do not wait for a req_to_token load (-1: past the end of the chunk).
   int32_t next_slot[kU];
   auto fetch_slots = [&](int t0) {
 #pragma unroll
     for (int u = 0; u < kU; ++u) next_slot[u] = t0 + u < t_end ? row[t0 + u] : -1;
   };
-  fetch_slots(t_begin + warp_first * kU + (grp - warp_first) * kU);
-  for (int base = t_begin + warp_first * kU; base < t_end; base += NG * kU) {
-    const int t0 = base + (grp - warp_first) * kU;
-    int64_t off[kU];
-    bool ok[kU];
+  // K/V rows (and int8 scales) stream through a kStages ring in shared memory by cp.async:
+  // kStages - 1 iterations are in flight while one is scored and accumulated. Each lane reads
+  // back only what it copied itself (no barrier). Rows of tokens past the end, and the lanes
+  // of a group that hold no data, are zero-filled (a zero K/V never meets a NaN).
+  // ring: Raw [kStages][kU][2 (K, V)][NV][kThreads]; int8 scales: f32 [kStages][kU][2][kThreads]
+  extern __shared__ __align__(16) unsigned char s_ring_raw[];
+  Raw* const ring = reinterpret_cast<Raw*>(s_ring_raw);
+  float* const ring_scale = reinterpret_cast<float*>(ring + kStages * kU * 2 * NV * kThreads);
+  auto ring_at = [&](int stage, int u, int kv, int i) {
+    return ring + (((stage * kU + u) * 2 + kv) * NV + i) * kThreads + threadIdx.x;
+  };
+  auto scale_at = [&](int stage, int u, int kv) {
+    return ring_scale + ((stage * kU + u) * 2 + kv) * kThreads + threadIdx.x;
+  };
+  uint32_t ok_bits = 0;  // bit stage * kU + u: that token is valid
+  auto issue_loads = [&](int stage) {
 #pragma unroll
     for (int u = 0; u < kU; ++u) {
-      ok[u] = next_slot[u] >= 0;
-      off[u] = static_cast<int64_t>(ok[u] ? next_slot[u] : 0) * p.n_kv_heads + kvh;
-    }
-    fetch_slots(t0 + NG * kU);
-    Raw kr[kU][NV], vr[kU][NV];
-#pragma unroll
-    for (int u = 0; u < kU; ++u) {
+      const bool ok = next_slot[u] >= 0;
+      const uint32_t bit = 1u << (stage * kU + u);
+      ok_bits = ok ? (ok_bits | bit) : (ok_bits & ~bit);
+      const int64_t off = static_cast<int64_t>(ok ? next_slot[u] : 0) * p.n_kv_heads + kvh;
 #pragma unroll
       for (int i = 0; i < NV; ++i) {
-        kr[u][i] = Raw{};
-        vr[u][i] = Raw{};
-        if (ok[u] && active) {
-          kr[u][i] = *reinterpret_cast<const Raw*>(kc + off[u] * D + (gl + i * kActive) * 8);
-          vr[u][i] = *reinterpret_cast<const Raw*>(vc + off[u] * D + (gl + i * kActive) * 8);
+        const KV* ksrc = kc + off * D + (gl + i * kActive) * 8;
+        const KV* vsrc = vc + off * D + (gl + i * kActive) * 8;
+        if constexpr (sizeof(Raw) == 16) {
+          prefill_detail::cp_async16(ring_at(stage, u, 0, i), ksrc, ok && active);
+          prefill_detail::cp_async16(ring_at(stage, u, 1, i), vsrc, ok && active);
+        } else {
+          prefill_detail::cp_async8(ring_at(stage, u, 0, i), ksrc, ok && active);
+          prefill_detail::cp_async8(ring_at(stage, u, 1, i), vsrc, ok && active);
         }
       }
+      if constexpr (sizeof(KV) == 1) {
+        prefill_detail::cp_async4(scale_at(stage, u, 0), p.k_scale + off, ok);
+        prefill_detail::cp_async4(scale_at(stage, u, 1), p.v_scale + off, ok);
+      }
     }
+    prefill_detail::cp_async_commit();
+  };
+  fetch_slots(t_begin + st * kU);
+#pragma unroll
+  for (int stage = 0; stage < kStages - 1; ++stage) {
+    issue_loads(stage);
+    fetch_slots(t_begin + st * kU + (stage + 1) * stride);
+  }
+  int stage = 0;
+  for (int base = t_begin + warp_st0 * kU; base < t_end; base += stride) {
+    const int t0 = base + (st - warp_st0) * kU;
+    issue_loads(stage == 0 ? kStages - 1 : stage - 1);  // tokens t0 + (kStages - 1) * stride
+    fetch_slots(t0 + kStages * stride);                 // their successors' slots
+    prefill_detail::cp_async_wait<kStages - 1>();       // this stage has landed
+    Raw kr[kU][NV], vr[kU][NV];
+    bool ok[kU];
     float ks[kU], vs[kU];
 #pragma unroll
     for (int u = 0; u < kU; ++u) {
+      ok[u] = (ok_bits >> (stage * kU + u)) & 1u;
       ks[u] = 1.f;
       vs[u] = 1.f;
       if constexpr (sizeof(KV) == 1) {
-        if (ok[u]) {
-          ks[u] = p.k_scale[off[u]];
-          vs[u] = p.v_scale[off[u]];
-        }
+        ks[u] = *scale_at(stage, u, 0);
+        vs[u] = *scale_at(stage, u, 1);
+      }
+#pragma unroll
+      for (int i = 0; i < NV; ++i) {
+        kr[u][i] = *ring_at(stage, u, 0, i);
+        vr[u][i] = *ring_at(stage, u, 1, i);
       }
     }
+    stage = stage + 1 == kStages ? 0 : stage + 1;
     float s[HB][kU];
 #pragma unroll
     for (int u = 0; u < kU; ++u) {
@@ -228,6 +295,10 @@ __global__ void __launch_bounds__(kThreads)
     }
   }
 
+  // The ring's last kStages - 1 stages (tokens past the chunk: zero-fills) may still be in
+  // flight; none may land after the block has exited.
+  prefill_detail::cp_async_wait<0>();
+
   // Merge the NG groups: smem [NG][HB][D] accumulators + [NG][HB] (m, l).
   __shared__ float s_acc[NG][HB][D];
   __shared__ float s_m[NG][HB], s_l[NG][HB];
@@ -246,20 +317,29 @@ __global__ void __launch_bounds__(kThreads)
     }
   }
   __syncthreads();
-  for (int idx = threadIdx.x; idx < HB * D; idx += blockDim.x) {
-    const int j = idx / D, d = idx % D;
+  for (int idx = threadIdx.x; idx < cpb * HB * D; idx += blockDim.x) {
+    const int c = idx / (HB * D), j = (idx / D) % HB, d = idx % D;
+    const int g0 = c * ts;  // the ts groups of chunk c
     float mx = -INFINITY;
-#pragma unroll
-    for (int g = 0; g < NG; ++g) mx = fmaxf(mx, s_m[g][j]);
+    for (int g = g0; g < g0 + ts; ++g) mx = fmaxf(mx, s_m[g][j]);
     float lsum = 0.f, o = 0.f;
-#pragma unroll
-    for (int g = 0; g < NG; ++g) {
+    for (int g = g0; g < g0 + ts; ++g) {
       const float w = s_m[g][j] == -INFINITY ? 0.f : exp2f(s_m[g][j] - mx);
       lsum += s_l[g][j] * w;
       o += s_acc[g][j][d] * w;
     }
-    part_o[(part_row + static_cast<size_t>(j) * n_splits) * D + d] = o / lsum;  // lsum > 0
-    if (d == 0) part_lse[part_row + static_cast<size_t>(j) * n_splits] = mx + log2f(lsum);
+    // Chunk c's heads start at block_row0 + c * HB rows (each row n_splits apart).
+    if (n_splits == 1) {  // lsum > 0: stream 0 of every chunk saw at least one token
+      out_rows[idx] = from_f32<T>(o / lsum);
+      continue;
+    }
+    const size_t prow = block_row0 + static_cast<size_t>(c * HB + j) * n_splits;
+    if (mx == -INFINITY) {  // this chunk's tokens all past the end for every stream
+      if (d == 0) part_lse[prow] = -INFINITY;
+      continue;
+    }
+    part_o[prow * D + d] = o / lsum;  // lsum > 0
+    if (d == 0) part_lse[prow] = mx + log2f(lsum);
   }
 }
 
@@ -301,6 +381,11 @@ int sm_count_of_current_device() {
   return cached[dev];
 }
 
+// Lanes holding one token's row (E = 8 dims per lane, rounded up to a power of two).
+int lanes_per_token(int head_dim) {
+  return pow2_ceil((head_dim + 7) / 8);
+}
+
 int heads_per_block(int group_size) {
   if (group_size % 8 == 0) return 8;
   if (group_size % 4 == 0) return 4;
@@ -308,34 +393,45 @@ int heads_per_block(int group_size) {
 }
 
 template <typename T, typename KV, int D, int HB>
-void launch_typed(const DecodeAttentionParams& p, int n_splits, cudaStream_t stream) {
+void launch_typed(const DecodeAttentionParams& p, int n_splits, int cpb, cudaStream_t stream) {
   const int chunk = (p.max_kv_len + n_splits - 1) / n_splits;
-  const dim3 grid(p.n_kv_heads * (p.n_heads / p.n_kv_heads / HB), p.n_reqs, n_splits);
+  const dim3 grid(p.n_heads / HB / cpb, p.n_reqs, n_splits);
   // E = 8 for every head chunk: measured on an H200 (docs/PERFORMANCE.md, runs 1 and 2), E = 16
   // for HB <= 4 was 3-11% slower at batch >= 32, so it stays a tuning option only.
   constexpr int kE = 8;
-  decode_split_kernel<T, KV, D, HB, kE><<<grid, kThreads, 0, stream>>>(p, n_splits, chunk);
-  decode_reduce_kernel<T, D><<<dim3(p.n_heads, p.n_reqs), 128, 0, stream>>>(p, n_splits);
+  auto* kernel = decode_split_kernel<T, KV, D, HB, kE, kTokensPerIter>;
+  static std::atomic<uint64_t> attr_done{0};  // devices with the smem attribute set (< 64)
+  int dev = 0;
+  cudaGetDevice(&dev);
+  const uint64_t bit = dev < 64 ? uint64_t{1} << dev : 0;
+  if (bit == 0 || !(attr_done.load() & bit)) {
+    cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                         static_cast<int>(ring_bytes<KV>()));
+    attr_done.fetch_or(bit);
+  }
+  kernel<<<grid, kThreads, ring_bytes<KV>(), stream>>>(p, n_splits, chunk, cpb);
+  if (n_splits > 1)  // one split: the split kernel wrote the output itself
+    decode_reduce_kernel<T, D><<<dim3(p.n_heads, p.n_reqs), 128, 0, stream>>>(p, n_splits);
 }
 
 template <typename T, typename KV, int D>
-void launch_hb(const DecodeAttentionParams& p, int n_splits, cudaStream_t stream) {
+void launch_hb(const DecodeAttentionParams& p, int n_splits, int cpb, cudaStream_t stream) {
   switch (heads_per_block(p.n_heads / p.n_kv_heads)) {
-    case 8: launch_typed<T, KV, D, 8>(p, n_splits, stream); break;
-    case 4: launch_typed<T, KV, D, 4>(p, n_splits, stream); break;
-    default: launch_typed<T, KV, D, 1>(p, n_splits, stream); break;
+    case 8: launch_typed<T, KV, D, 8>(p, n_splits, cpb, stream); break;
+    case 4: launch_typed<T, KV, D, 4>(p, n_splits, cpb, stream); break;
+    default: launch_typed<T, KV, D, 1>(p, n_splits, cpb, stream); break;
   }
 }
 
 template <typename T, typename KV>
-core::Status launch_d(const DecodeAttentionParams& p, int n_splits, cudaStream_t stream) {
+core::Status launch_d(const DecodeAttentionParams& p, int n_splits, int cpb, cudaStream_t stream) {
   switch (p.head_dim) {
-    case 16: launch_hb<T, KV, 16>(p, n_splits, stream); break;
-    case 32: launch_hb<T, KV, 32>(p, n_splits, stream); break;
-    case 64: launch_hb<T, KV, 64>(p, n_splits, stream); break;
-    case 80: launch_hb<T, KV, 80>(p, n_splits, stream); break;
-    case 96: launch_hb<T, KV, 96>(p, n_splits, stream); break;
-    case 128: launch_hb<T, KV, 128>(p, n_splits, stream); break;
+    case 16: launch_hb<T, KV, 16>(p, n_splits, cpb, stream); break;
+    case 32: launch_hb<T, KV, 32>(p, n_splits, cpb, stream); break;
+    case 64: launch_hb<T, KV, 64>(p, n_splits, cpb, stream); break;
+    case 80: launch_hb<T, KV, 80>(p, n_splits, cpb, stream); break;
+    case 96: launch_hb<T, KV, 96>(p, n_splits, cpb, stream); break;
+    case 128: launch_hb<T, KV, 128>(p, n_splits, cpb, stream); break;
     default:
       return core::unimplemented("decode_attention: head_dim {} (have 16, 32, 64, 80, 96, 128)",
                                  p.head_dim);
@@ -345,13 +441,31 @@ core::Status launch_d(const DecodeAttentionParams& p, int n_splits, cudaStream_t
 
 }  // namespace
 
+int decode_attention_chunks_per_block(const DecodeAttentionParams& p) {
+  if (p.n_heads <= 0 || p.n_kv_heads <= 0 || p.head_dim <= 0) return 1;
+  const int n_chunks = p.n_heads / heads_per_block(std::max(1, p.n_heads / p.n_kv_heads));
+  const int groups = kThreads / lanes_per_token(p.head_dim);
+  int want = p.chunks_per_block > 0 ? p.chunks_per_block : kAutoChunksPerBlock;
+  want = std::min(want, groups);
+  while (want > 1 && n_chunks % want != 0) want /= 2;  // powers of two dividing both
+  return std::max(1, want);
+}
+
 int decode_attention_splits(const DecodeAttentionParams& p) {
   if (p.n_splits > 0) return std::min(p.n_splits, kMaxSplits);
   const int max_by_len = std::max(1, (p.max_kv_len + kMinChunk - 1) / kMinChunk);
   const int hb = heads_per_block(std::max(1, p.n_heads / std::max(1, p.n_kv_heads)));
-  const int64_t base = int64_t{std::max(1, p.n_reqs)} * std::max(1, p.n_heads / hb);
-  const int64_t target = 4 * int64_t{sm_count_of_current_device()};
-  const int want = static_cast<int>((target + base - 1) / base);
+  // Blocks are long-lived (their fixed cost, q load to partial write, is worth ~100 tokens,
+  // and one split skips the reduction kernel): as few splits as give every SM a block, with
+  // chunks a multiple of kMinChunk tokens (H200, docs/PERFORMANCE.md run 3: one split at batch
+  // >= 32 beat 2-3 by 5-15%; batch 1 x 4k: 16 splits 21.6 us, 17 splits 24.8 us).
+  const int64_t base = int64_t{std::max(1, p.n_reqs)} * std::max(1, p.n_heads / hb) /
+                       decode_attention_chunks_per_block(p);  // blocks per split
+  const int64_t sms = sm_count_of_current_device();
+  const int64_t by_sms = std::min<int64_t>((sms + base - 1) / base, max_by_len);
+  const int64_t chunk = (p.max_kv_len + by_sms - 1) / by_sms;
+  const int64_t chunk_rounded = (chunk + kMinChunk - 1) / kMinChunk * kMinChunk;
+  const int want = static_cast<int>((p.max_kv_len + chunk_rounded - 1) / chunk_rounded);
   return std::clamp(want, 1, std::min(max_by_len, kMaxSplits));
 }
 
@@ -379,12 +493,13 @@ core::Status decode_attention(const DecodeAttentionParams& p, cudaStream_t strea
                                   p.workspace_bytes, decode_attention_workspace_bytes(p));
   }
   const int n_splits = decode_attention_splits(p);
+  const int cpb = decode_attention_chunks_per_block(p);
   if (p.kv_int8) {
     LLM_DISPATCH_HALF("decode_attention", p.dtype,
-                      LLM_RETURN_IF_ERROR((launch_d<T, int8_t>(p, n_splits, stream))));
+                      LLM_RETURN_IF_ERROR((launch_d<T, int8_t>(p, n_splits, cpb, stream))));
   } else {
     LLM_DISPATCH_HALF("decode_attention", p.dtype,
-                      LLM_RETURN_IF_ERROR((launch_d<T, T>(p, n_splits, stream))));
+                      LLM_RETURN_IF_ERROR((launch_d<T, T>(p, n_splits, cpb, stream))));
   }
   return LLM_CUDA_CHECK_LAUNCH();
 }
