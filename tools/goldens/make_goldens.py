@@ -90,10 +90,12 @@ def variants():
                      "LlamaForCausalLM(attention_bias=True), saved with InternLM's config keys"),
         **family_variants(),
         # Last, so that the seeds (by position) of the variants above stay as they were.
-        # Tensor parallelism up to 8 ranks (tests/models/tp_test.cpp): 8 query heads of 8, KV
-        # heads split at 2 ranks and replicated beyond.
-        "llama-tp8": (lambda: llama(num_attention_heads=8, num_key_value_heads=2),
-                      "Llama GQA 8/2 heads of head_dim 8 (tensor-parallel tests up to 8 ranks)"),
+        # Tensor parallelism up to 8 ranks (tests/models/tp_test.cpp): 8 query heads of 16 (the
+        # smallest head_dim the CUDA attention kernels take), KV heads split at 2 ranks and
+        # replicated beyond.
+        "llama-tp8": (lambda: llama(num_attention_heads=8, num_key_value_heads=2, hidden_size=128,
+                                    head_dim=16),
+                      "Llama GQA 8/2 heads of head_dim 16 (tensor-parallel tests up to 8 ranks)"),
     }
 
 
