@@ -40,7 +40,7 @@ for _ in $(seq 1 240); do
   if curl -sf "http://127.0.0.1:$HTTP_PORT/health" >/dev/null 2>&1; then break; fi
   sleep 0.5
 done
-body=$(printf '{"inputs": "%s", "parameters": {"max_new_tokens": %d, "ignore_eos": true}}' \
+body=$(printf '{"inputs": "%s", "parameters": {"max_new_tokens": %d, "ignore_eos": true, "do_sample": false}}' \
   "$PROMPT" $NEW)
 got=$(curl -sf -X POST "http://127.0.0.1:$HTTP_PORT/generate" \
   -H 'Content-Type: application/json' -d "$body" |

@@ -229,8 +229,8 @@ core::Status EngineImpl::start(const EngineConfig& config) {
   if (tp) {
     LLM_RETURN_IF_ERROR(start_tp_runner(*tp, capacity, kv_dtype.elem));
   } else {
-    runner_ =
-        std::make_unique<ModelRunner>(std::move(single), std::move(fit->kv), router_->req_to_token());
+    runner_ = std::make_unique<ModelRunner>(std::move(single), std::move(fit->kv),
+                                            router_->req_to_token());
     executor_ = runner_.get();
   }
   {
@@ -247,23 +247,22 @@ core::Status EngineImpl::start(const EngineConfig& config) {
 }
 
 core::Result<PoolFit> EngineImpl::allocate_pool(models::Model& model,
-                                                const router::RouterConfig& rc,
-                                                core::DType kv_elem, bool scratch_slot) const {
+                                                const router::RouterConfig& rc, core::DType kv_elem,
+                                                bool scratch_slot) const {
   const router::RouterConfig resolved = router::resolve_router_config(rc);
   const models::ModelShape& shape = model.shape();
   const std::string& mode = config_.memory_check;
   if (mode != "auto" && mode != "on" && mode != "off")
     return core::invalid_argument("--memory-check {}: expected auto, on or off", mode);
-  PoolRequest req{
-      .n_layers = shape.n_layers,
-      .n_kv_heads = shape.n_kv_heads,
-      .head_dim = shape.head_dim,
-      .dtype = kv_elem,
-      .limits = {.batch_max_tokens = resolved.batch_max_tokens,
-                 .running_max_req_size = resolved.running_max_req_size,
-                 .max_req_total_len = resolved.max_req_total_len},
-      .check = mode == "on" || (mode == "auto" && model.device() == core::Device::cuda),
-      .scratch_slot = scratch_slot};
+  PoolRequest req{.n_layers = shape.n_layers,
+                  .n_kv_heads = shape.n_kv_heads,
+                  .head_dim = shape.head_dim,
+                  .dtype = kv_elem,
+                  .limits = {.batch_max_tokens = resolved.batch_max_tokens,
+                             .running_max_req_size = resolved.running_max_req_size,
+                             .max_req_total_len = resolved.max_req_total_len},
+                  .check = mode == "on" || (mode == "auto" && model.device() == core::Device::cuda),
+                  .scratch_slot = scratch_slot};
   return allocate_checked_pool(model, rc.max_total_tokens, req);
 }
 

@@ -151,10 +151,10 @@ core::Result<PoolFit> allocate_checked_pool(models::Model& model, int64_t capaci
   const core::Device device = model.device();
   FitHooks hooks;
   hooks.allocate = [&](int64_t cap) -> core::Result<models::KvStorage> {
-    LLM_ASSIGN_OR_RETURN(models::KvStorage kv,
-                         models::KvStorage::allocate_on(device, req.n_layers,
-                                                        cap + (req.scratch_slot ? 1 : 0),
-                                                        req.n_kv_heads, req.head_dim, req.dtype));
+    LLM_ASSIGN_OR_RETURN(
+        models::KvStorage kv,
+        models::KvStorage::allocate_on(device, req.n_layers, cap + (req.scratch_slot ? 1 : 0),
+                                       req.n_kv_heads, req.head_dim, req.dtype));
     if (req.scratch_slot) kv.scratch_slot = cap;
     return kv;
   };

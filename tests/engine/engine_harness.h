@@ -27,6 +27,7 @@ inline const std::string kBundledModel =
 // One completion (one index of one request) as the stream delivered it.
 struct Completion {
   std::vector<int32_t> ids;
+  std::vector<std::vector<TopLogprob>> top;  // per token, when the request asked top_logprobs
   std::string text;
   bool finished = false;
   int finished_events = 0;  // must end up exactly 1
@@ -54,7 +55,10 @@ class Collector {
         [this, slot](const StreamEvent& ev) {
           std::lock_guard lock(mu_);
           Completion& c = (*slot)[static_cast<size_t>(ev.index)];
-          for (const auto& t : ev.tokens) c.ids.push_back(t.id);
+          for (const auto& t : ev.tokens) {
+            c.ids.push_back(t.id);
+            c.top.push_back(t.top_logprobs);
+          }
           c.text += ev.text;
           c.prompt_tokens = ev.prompt_tokens;
           c.completion_tokens = ev.completion_tokens;

@@ -21,7 +21,6 @@ namespace {
 constexpr dist::Millis kRendezvousTimeout{300'000};    // the other nodes may start minutes later
 constexpr dist::Millis kStartupReplyTimeout{600'000};  // a node loading a large shard
 
-
 }  // namespace
 
 // --- TpGroup -------------------------------------------------------------------------------

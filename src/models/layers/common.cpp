@@ -154,9 +154,8 @@ Status WeightUploader::upload(Tensor& t) {
     const std::vector<int64_t> ts = t.shape().to_vector(), hs = host.shape().to_vector();
     // A view of the leading rows of a tensor already uploaded (a tied lm_head of a
     // tensor-parallel shard: the embedding shard without its trailing zero row).
-    if (t.ndim() == host.ndim() && t.ndim() >= 1 && t.dim(0) <= host.dim(0) &&
-        t.is_contiguous() && host.is_contiguous() &&
-        std::equal(ts.begin() + 1, ts.end(), hs.begin() + 1)) {
+    if (t.ndim() == host.ndim() && t.ndim() >= 1 && t.dim(0) <= host.dim(0) && t.is_contiguous() &&
+        host.is_contiguous() && std::equal(ts.begin() + 1, ts.end(), hs.begin() + 1)) {
       t = dev.rows(0, t.dim(0));
       return {};
     }
