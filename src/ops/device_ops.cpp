@@ -247,46 +247,48 @@ core::Result<double> cuda_copy_bandwidth(int64_t, int) {
 
 uint64_t device_alloc_failures() {
   return 0;
-  core::Result<Tensor> empty_pinned(const core::Shape& shape, DType dtype) {
-    return Tensor::empty(shape, dtype);
-  }
+}
 
-  core::Result<Tensor> empty_on(Device device, const core::Shape& shape, DType dtype) {
-    if (device == Device::cpu) return Tensor::empty(shape, dtype);
-    return core::unimplemented("empty_on: CUDA backend not built");
-  }
+core::Result<Tensor> empty_pinned(const core::Shape& shape, DType dtype) {
+  return Tensor::empty(shape, dtype);
+}
 
-  core::Result<Tensor> to_device(const Tensor& t, Device device, DType dtype) {
-    if (device == Device::cuda || t.device() == Device::cuda)
-      return core::unimplemented("to_device: CUDA backend not built");
-    return host_convert(t, dtype);
-  }
+core::Result<Tensor> empty_on(Device device, const core::Shape& shape, DType dtype) {
+  if (device == Device::cpu) return Tensor::empty(shape, dtype);
+  return core::unimplemented("empty_on: CUDA backend not built");
+}
 
-  Status copy_to_host_f32(const Tensor& src, Tensor& dst) {
-    if (src.device() == Device::cuda) return core::unimplemented("CUDA backend not built");
-    if (dst.dtype() != DType::f32 || src.numel() != dst.numel() || !is_float(src.dtype()))
-      return core::invalid_argument("copy_to_host_f32: {} -> {}", src.describe(), dst.describe());
-    for (int64_t i = 0; i < src.numel(); ++i)
-      dst.data<float>()[i] = load_f(src.raw(), src.dtype(), i);
-    return {};
-  }
+core::Result<Tensor> to_device(const Tensor& t, Device device, DType dtype) {
+  if (device == Device::cuda || t.device() == Device::cuda)
+    return core::unimplemented("to_device: CUDA backend not built");
+  return host_convert(t, dtype);
+}
 
-  Status copy_to_host(const Tensor& src, Tensor& dst) {
-    if (src.device() == Device::cuda) return core::unimplemented("CUDA backend not built");
-    if (dst.device() != Device::cpu || src.dtype() != dst.dtype() || src.numel() != dst.numel() ||
-        !src.is_contiguous() || !dst.is_contiguous())
-      return core::invalid_argument("copy_to_host: {} -> {}", src.describe(), dst.describe());
-    if (src.numel() > 0) std::memcpy(dst.raw(), src.raw(), src.nbytes());
-    return {};
-  }
+Status copy_to_host_f32(const Tensor& src, Tensor& dst) {
+  if (src.device() == Device::cuda) return core::unimplemented("CUDA backend not built");
+  if (dst.dtype() != DType::f32 || src.numel() != dst.numel() || !is_float(src.dtype()))
+    return core::invalid_argument("copy_to_host_f32: {} -> {}", src.describe(), dst.describe());
+  for (int64_t i = 0; i < src.numel(); ++i)
+    dst.data<float>()[i] = load_f(src.raw(), src.dtype(), i);
+  return {};
+}
 
-  Status copy_to_device(const Tensor&, Tensor&) {
-    return core::unimplemented("copy_to_device: CUDA backend not built");
-  }
+Status copy_to_host(const Tensor& src, Tensor& dst) {
+  if (src.device() == Device::cuda) return core::unimplemented("CUDA backend not built");
+  if (dst.device() != Device::cpu || src.dtype() != dst.dtype() || src.numel() != dst.numel() ||
+      !src.is_contiguous() || !dst.is_contiguous())
+    return core::invalid_argument("copy_to_host: {} -> {}", src.describe(), dst.describe());
+  if (src.numel() > 0) std::memcpy(dst.raw(), src.raw(), src.nbytes());
+  return {};
+}
 
-  Status copy_rows_to_device(const Tensor&, Tensor&) {
-    return core::unimplemented("copy_rows_to_device: CUDA backend not built");
-  }
+Status copy_to_device(const Tensor&, Tensor&) {
+  return core::unimplemented("copy_to_device: CUDA backend not built");
+}
+
+Status copy_rows_to_device(const Tensor&, Tensor&) {
+  return core::unimplemented("copy_rows_to_device: CUDA backend not built");
+}
 
 #endif
 
