@@ -22,6 +22,7 @@
 
 #include "../../tests/cuda/attention_ref.h"
 #include "backend/cuda/device_buffer.h"
+#include "bench_check.h"
 #include "kernels/cuda/decode_attention.h"
 #include "kernels/cuda/prefill_attention.h"
 
@@ -31,15 +32,6 @@ using lightllm::backend::cuda::DeviceBuffer;
 using lightllm::core::DType;
 
 namespace {
-
-#define CHECK_OK(expr)                                                                  \
-  do {                                                                                  \
-    auto _st = (expr);                                                                  \
-    if (!_st.ok()) {                                                                    \
-      std::fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, _st.to_string().c_str()); \
-      std::exit(1);                                                                     \
-    }                                                                                   \
-  } while (0)
 
 int g_failures = 0;
 DeviceBuffer g_flush;

@@ -20,6 +20,7 @@
 #include <cuda_runtime_api.h>
 
 #include "backend/cuda/device_buffer.h"
+#include "bench_check.h"
 #include "kernels/cuda/decode_attention.h"
 #include "kernels/cuda/gemm_lt.h"
 #include "kernels/cuda/prefill_attention.h"
@@ -29,15 +30,6 @@ using lightllm::backend::cuda::DeviceBuffer;
 using lightllm::core::DType;
 
 namespace {
-
-#define CHECK_OK(expr)                                                                  \
-  do {                                                                                  \
-    auto _st = (expr);                                                                  \
-    if (!_st.ok()) {                                                                    \
-      std::fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, _st.to_string().c_str()); \
-      std::exit(1);                                                                     \
-    }                                                                                   \
-  } while (0)
 
 DeviceBuffer alloc(size_t bytes) {
   auto b = DeviceBuffer::allocate(bytes);

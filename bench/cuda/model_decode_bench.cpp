@@ -22,6 +22,7 @@
 #include <cuda_runtime_api.h>
 
 #include "backend/cuda/device_buffer.h"
+#include "bench_check.h"
 #include "models/model.h"
 #include "models/step_batch_builder.h"
 #include "ops/ops.h"
@@ -29,15 +30,6 @@
 using namespace lightllm;
 
 namespace {
-
-#define CHECK_OK(expr)                                                                  \
-  do {                                                                                  \
-    auto _st = (expr);                                                                  \
-    if (!_st.ok()) {                                                                    \
-      std::fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, _st.to_string().c_str()); \
-      std::exit(1);                                                                     \
-    }                                                                                   \
-  } while (0)
 
 // The device copy bandwidth in GB/s (read + write; the same measurement as `lightllm bench
 // decode --device cuda`), 0 when it cannot be measured.

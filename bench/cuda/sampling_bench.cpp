@@ -15,6 +15,7 @@
 #include <cuda_runtime_api.h>
 
 #include "backend/cuda/device_buffer.h"
+#include "bench_check.h"
 #include "engine/sampling/device_sampling.h"
 #include "engine/sampling/sampler.h"
 #include "ops/ops.h"
@@ -26,15 +27,6 @@ using lightllm::core::DType;
 using lightllm::core::Tensor;
 namespace ops = lightllm::ops;
 namespace sampling = lightllm::sampling;
-
-#define CHECK_OK(expr)                                                                  \
-  do {                                                                                  \
-    auto _st = (expr);                                                                  \
-    if (!_st.ok()) {                                                                    \
-      std::fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, _st.to_string().c_str()); \
-      std::exit(1);                                                                     \
-    }                                                                                   \
-  } while (0)
 
 Tensor device_tensor(const lightllm::core::Shape& shape, DType dt) {
   auto t = ops::empty_on(lightllm::core::Device::cuda, shape, dt);

@@ -12,21 +12,13 @@
 #include <string>
 #include <vector>
 
+#include "bench_check.h"
 #include "engine/runner/tp_runner.h"
 #include "ops/ops.h"
 
 using namespace lightllm;
 
 namespace {
-
-#define CHECK_OK(expr)                                                                  \
-  do {                                                                                  \
-    auto _st = (expr);                                                                  \
-    if (!_st.ok()) {                                                                    \
-      std::fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, _st.to_string().c_str()); \
-      std::exit(1);                                                                     \
-    }                                                                                   \
-  } while (0)
 
 // Median decode step (ms) at `tp` GPUs.
 double median_step_ms(const std::string& dir, int tp, int prompt, int steps) {

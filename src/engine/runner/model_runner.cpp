@@ -8,6 +8,27 @@
 
 namespace lightllm::engine {
 
+int64_t resolve_step_inputs(const StepPlan& plan, std::vector<int32_t>& ids,
+                            std::vector<models::StepSegment>& segments) {
+  // A decode token still "pending" is the sequence's latest sample (see step.h).
+  ids = plan.input_ids;
+  segments.clear();
+  int64_t n_sampled = 0;
+  for (const StepEntry& e : plan.entries) {
+    for (int32_t i = 0; i < e.n_tokens; ++i) {
+      int32_t& id = ids[static_cast<size_t>(e.token_offset + i)];
+      if (id == kPendingToken) id = e.sampling->last_token;
+    }
+    segments.push_back({.req_row = e.req_row,
+                        .tokens = std::span<const int32_t>(ids.data() + e.token_offset,
+                                                           static_cast<size_t>(e.n_tokens)),
+                        .cached_len = static_cast<int32_t>(e.cached_len),
+                        .wants_logits = e.sample});
+    n_sampled += e.sample ? 1 : 0;
+  }
+  return n_sampled;
+}
+
 ModelRunner::ModelRunner(std::unique_ptr<models::Model> model, models::KvStorage kv,
                          const kv::ReqToTokenTable& req_to_token)
     : model_(std::move(model)),
@@ -23,22 +44,7 @@ core::Status ModelRunner::start(const StepPlan& plan) {
   if (started_) return core::internal_error("runner: start() before finish() of the last step");
   if (plan.empty()) return {};
 
-  // A decode token still "pending" is the sequence's latest sample (see step.h).
-  input_ids_ = plan.input_ids;
-  segments_.clear();
-  int64_t n_sampled = 0;
-  for (const StepEntry& e : plan.entries) {
-    for (int32_t i = 0; i < e.n_tokens; ++i) {
-      int32_t& id = input_ids_[static_cast<size_t>(e.token_offset + i)];
-      if (id == kPendingToken) id = e.sampling->last_token;
-    }
-    segments_.push_back({.req_row = e.req_row,
-                         .tokens = std::span<const int32_t>(input_ids_.data() + e.token_offset,
-                                                            static_cast<size_t>(e.n_tokens)),
-                         .cached_len = static_cast<int32_t>(e.cached_len),
-                         .wants_logits = e.sample});
-    n_sampled += e.sample ? 1 : 0;
-  }
+  const int64_t n_sampled = resolve_step_inputs(plan, input_ids_, segments_);
   const models::StepBatch& batch = builder_.build(segments_);
 
   const int64_t vocab = model_->shape().vocab;

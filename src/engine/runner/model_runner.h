@@ -20,6 +20,12 @@
 
 namespace lightllm::engine {
 
+// The plan's token ids into `ids`, with each pending decode token replaced by its sequence's
+// latest sample (step.h), and one StepSegment per entry viewing `ids`; returns how many entries
+// sample. Shared by every executor (ModelRunner, TpRunner).
+int64_t resolve_step_inputs(const StepPlan& plan, std::vector<int32_t>& ids,
+                            std::vector<models::StepSegment>& segments);
+
 class ModelRunner final : public StepExecutor {
  public:
   // `req_to_token` is the router's table; it must outlive the runner.

@@ -5,6 +5,7 @@
 #include <span>
 
 #include "core/log.h"
+#include "engine/runner/model_runner.h"
 #include "engine/runner/step_wire.h"
 #include "engine/runner/tp_config.h"
 #include "engine/sampling/sampling_state.h"
@@ -108,22 +109,7 @@ core::Result<StepResult> TpRunner::execute(const StepPlan& plan) {
   result.step_id = plan.step_id;
   if (plan.empty()) return result;
 
-  // A decode token still "pending" is the sequence's latest sample (see step.h).
-  input_ids_ = plan.input_ids;
-  segments_.clear();
-  int64_t n_sampled = 0;
-  for (const StepEntry& e : plan.entries) {
-    for (int32_t i = 0; i < e.n_tokens; ++i) {
-      int32_t& id = input_ids_[static_cast<size_t>(e.token_offset + i)];
-      if (id == kPendingToken) id = e.sampling->last_token;
-    }
-    segments_.push_back({.req_row = e.req_row,
-                         .tokens = std::span<const int32_t>(input_ids_.data() + e.token_offset,
-                                                            static_cast<size_t>(e.n_tokens)),
-                         .cached_len = static_cast<int32_t>(e.cached_len),
-                         .wants_logits = e.sample});
-    n_sampled += e.sample ? 1 : 0;
-  }
+  const int64_t n_sampled = resolve_step_inputs(plan, input_ids_, segments_);
   // The other nodes first, so that they run the step while this node does.
   if (followers_.size() > 1) {
     const std::vector<uint8_t> msg = encode_step(plan, input_ids_, table_);
