@@ -66,7 +66,10 @@ class TpEngine : public ::testing::Test {
   }
 };
 
-TEST_F(TpEngine, Tp2GreedyEqualsTp1OnTheF32Golden) {
+// The f32 LLaMA golden (4 heads, 2 kv heads) at `tp` ranks against TP = 1: 12 requests together.
+void golden_at_tp_agrees_with_tp1(int tp) {
+  const int n = ops::cuda_device_count();
+  if (n < tp) GTEST_SKIP() << "TP = " << tp << " needs " << tp << " GPUs; " << n << " visible";
   const std::string dir = test_util::kGoldenModels + "/llama-f32";
   auto reqs = test_util::random_requests(12, /*vocab=*/200, /*max_prompt=*/40, /*max_new=*/16,
                                          /*seed=*/5);
@@ -75,14 +78,24 @@ TEST_F(TpEngine, Tp2GreedyEqualsTp1OnTheF32Golden) {
     r.params.top_logprobs = 2;  // TP = 1's margins judge any difference
   }
   const auto one = greedy(dir, 1, reqs);
-  const auto two = greedy(dir, 2, reqs);
+  const auto many = greedy(dir, tp, reqs);
   ASSERT_EQ(one.size(), reqs.size());
-  ASSERT_EQ(two.size(), reqs.size());
+  ASSERT_EQ(many.size(), reqs.size());
   for (size_t i = 0; i < reqs.size(); ++i) {
-    EXPECT_EQ(two[i].error, "");
-    EXPECT_EQ(two[i].finished_events, 1);
-    expect_equal_up_to_near_tie(two[i], one[i], "request " + std::to_string(i));
+    EXPECT_EQ(many[i].error, "");
+    EXPECT_EQ(many[i].finished_events, 1);
+    expect_equal_up_to_near_tie(many[i], one[i],
+                                "tp " + std::to_string(tp) + " request " + std::to_string(i));
   }
+}
+
+TEST_F(TpEngine, Tp2GreedyEqualsTp1OnTheF32Golden) {
+  golden_at_tp_agrees_with_tp1(2);
+}
+
+// 4 ranks over 2 kv heads: each kv head is replicated on two ranks (issue #10).
+TEST_F(TpEngine, Tp4GreedyEqualsTp1OnTheF32Golden) {
+  golden_at_tp_agrees_with_tp1(4);
 }
 
 TEST_F(TpEngine, BundledModelAtTp2AgreesWithTp1) {
