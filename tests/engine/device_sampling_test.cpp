@@ -59,7 +59,7 @@ TEST(Philox, UniformIsInRangeAndRoughlyUniform) {
 }
 
 TEST(CounterRng, HostDrawIsPhiloxOfSeedAndTokenNumber) {
-  // counter_rng: draw N is philox_uniform01(seed, N) — check by inverting the CDF by hand.
+  // Draw N is philox_uniform01(seed, N) — check by inverting the CDF by hand.
   std::mt19937_64 rng(7);
   std::normal_distribution<float> d(0.f, 1.5f);
   std::vector<float> logits(61);
@@ -67,7 +67,6 @@ TEST(CounterRng, HostDrawIsPhiloxOfSeedAndTokenNumber) {
   p.do_sample = true;
   p.seed = 99;
   SamplingState st = make_sampling_state(p, {}, {});
-  st.counter_rng = true;
   EXPECT_EQ(st.seed, 99u);
   Sampler s;
   for (int step = 0; step < 30; ++step) {

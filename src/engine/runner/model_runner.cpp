@@ -49,12 +49,6 @@ core::Status ModelRunner::start(const StepPlan& plan) {
 
   const int64_t vocab = model_->shape().vocab;
   const bool on_cuda = model_->device() == core::Device::cuda;
-  if (on_cuda) {
-    // Counter-based draws on both paths, so a step's fallback to the host keeps a seeded
-    // sequence's tokens (sampling_state.h).
-    for (const StepEntry& e : plan.entries)
-      if (e.sample) e.sampling->counter_rng = true;
-  }
   device_step_ = on_cuda && device_sampling_ && n_sampled > 0 && DeviceSampler::covers(plan);
   if (device_step_) {
     LLM_ASSIGN_OR_RETURN(step_logits_, device_sampler_.logits(n_sampled, vocab));

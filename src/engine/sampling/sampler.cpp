@@ -33,10 +33,6 @@ double log_sum_exp(std::span<const float> v) {
 
 }  // namespace
 
-double uniform01(std::mt19937_64& rng) {
-  return static_cast<double>(rng() >> 11) * (1.0 / 9007199254740992.0);  // 2^-53
-}
-
 void Sampler::process(std::span<float> logits, const SamplingState& st) {
   const SamplingParams& p = st.params;
   const auto vocab = static_cast<int64_t>(logits.size());
@@ -129,9 +125,7 @@ SampleOutput Sampler::sample(std::span<const float> logits, SamplingState& st) {
       x = static_cast<float>(e);
     }
     const double u =
-        (st.counter_rng ? kernels::philox_uniform01(st.seed, static_cast<uint64_t>(st.n_generated))
-                        : uniform01(st.rng)) *
-        total;
+        kernels::philox_uniform01(st.seed, static_cast<uint64_t>(st.n_generated)) * total;
     double cum = 0.0;
     out.token = -1;
     int32_t last_kept = 0;

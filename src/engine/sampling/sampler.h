@@ -12,8 +12,8 @@
 //   5. do_sample == false → argmax (lowest id wins ties); done.
 //   6. temperature: logit / T.   7. top_k (HF: drop logits < the k-th largest).
 //   8. top_p (HF: sort ascending, drop tokens whose cumulative probability <= 1 - top_p,
-//      always keep the most likely).   9. draw from softmax with the sequence's RNG
-//      (state.counter_rng: the counter-based Philox draw the device sampler also uses).
+//      always keep the most likely).   9. draw from softmax with u = philox_uniform01(seed,
+//      n_generated), the counter-based draw the device sampler also uses.
 // The chosen token is recorded into the SamplingState (counts, n_generated).
 #pragma once
 
@@ -44,9 +44,5 @@ class Sampler {
   std::vector<float> work_;                        // [vocab]
   std::vector<std::pair<float, int32_t>> sorted_;  // scratch for top-k / top-p
 };
-
-// Uniform double in [0, 1) from 53 random bits (platform independent, unlike
-// std::uniform_real_distribution).
-double uniform01(std::mt19937_64& rng);
 
 }  // namespace lightllm::sampling

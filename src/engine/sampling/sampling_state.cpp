@@ -19,7 +19,6 @@ SamplingState make_sampling_state(const SamplingParams& params, std::span<const 
   SamplingState st;
   st.params = params;
   st.seed = params.seed ? *params.seed + seed_offset : next_global_seed();
-  st.rng.seed(st.seed);
   st.stop_ids.assign(eos_ids.begin(), eos_ids.end());
   st.stop_ids.insert(st.stop_ids.end(), params.stop_token_ids.begin(), params.stop_token_ids.end());
   std::sort(st.stop_ids.begin(), st.stop_ids.end());

@@ -6,17 +6,14 @@
 // of planning and execution, see step.h). The router destroys it only after the sequence is
 // released, when no in-flight step refers to it.
 //
-// Reproducibility: the RNG is std::mt19937_64 seeded from params.seed (or a process-wide
-// counter when unset) and advanced exactly once per sampled token of this sequence, so the
-// same seed gives the same tokens whatever else is in the batch, and a paused/resumed
-// sequence draws the same numbers as an uninterrupted one. For CUDA models the runner sets
-// counter_rng: draw N of the sequence is then philox_uniform01(seed, N) (src/kernels/philox.h),
-// the number the device sampler uses too, so a seeded sequence gets the same tokens whether a
-// step samples on the device or falls back to the host (up to rounding at CDF boundaries).
+// Reproducibility: draw N of a sequence is philox_uniform01(seed, N) (src/kernels/philox.h),
+// counter-based, with the seed from params.seed (or a process-wide counter when unset). So the
+// same seed gives the same tokens whatever else is in the batch, a paused/resumed sequence
+// draws the same numbers as an uninterrupted one, and the CPU, the device sampler and its host
+// fallback all draw the same numbers (equal tokens up to rounding at CDF boundaries).
 #pragma once
 
 #include <cstdint>
-#include <random>
 #include <span>
 #include <unordered_map>
 #include <vector>
@@ -27,10 +24,8 @@ namespace lightllm::sampling {
 
 struct SamplingState {
   SamplingParams params;
-  std::mt19937_64 rng;
-  uint64_t seed = 0;              // rng's seed; the Philox key when counter_rng
-  bool counter_rng = false;       // draw with philox_uniform01(seed, n_generated) instead of rng
-  std::vector<int32_t> stop_ids;  // EOS ids + params.stop_token_ids (masked before min_new)
+  uint64_t seed = 0;                   // the Philox key of this sequence's draws
+  std::vector<int32_t> stop_ids;       // EOS ids + params.stop_token_ids (masked before min_new)
   std::vector<int32_t> prompt_tokens;  // sorted unique prompt ids (repetition penalty)
   std::unordered_map<int32_t, int32_t> output_counts;  // generated token -> times
   int64_t n_generated = 0;
