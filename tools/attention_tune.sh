@@ -2,7 +2,8 @@
 # tools/attention_tune.sh — build and run bench/cuda/attention_tune.cpp with nvcc alone (for a GPU
 # machine with the CUDA toolkit but without the project's -dev libraries).
 # Usage (repo root): tools/attention_tune.sh [decode|prefill]   (no argument: both)
-# Env: FMT_INCLUDE=dir holding fmt/ and FMT_LIB=dir holding libfmt.so (status.h needs fmt),
+# Env: FMT_INCLUDE=dir holding fmt/ and FMT_LIB=dir holding libfmt.so (status.h needs fmt);
+#      FMT_HEADER_ONLY=1 compiles fmt header-only from FMT_INCLUDE instead (no libfmt needed),
 #      ARCH (default sm_90a), BUILD (default build-tune), NO_RUN=1 to build only. Compiles in
 #      parallel, then runs.
 # How run 3 of docs/PERFORMANCE.md was made: built on the Debian 12 dev box
@@ -18,8 +19,16 @@ CUDA_INC=$(dirname "$(command -v nvcc)")/../include
 FLAGS=(-O3 -std=c++17 -arch="$ARCH" -I"$ROOT/src" -lineinfo --expt-relaxed-constexpr
        -Xcompiler -Wall,-Wextra)
 [[ -n "${FMT_INCLUDE:-}" ]] && FLAGS+=(-I"$FMT_INCLUDE")
+CXXDEFS=()
+LIBS=(-lfmt)
+if [[ "${FMT_HEADER_ONLY:-0}" == 1 ]]; then
+  FLAGS+=(-DFMT_HEADER_ONLY)
+  CXXDEFS+=(-DFMT_HEADER_ONLY)
+  LIBS=()
+fi
 SRCS=(bench/cuda/attention_tune.cpp src/kernels/cuda/decode_attention.cu
       src/kernels/cuda/prefill_attention.cu src/kernels/cuda/prefill_attention_v1.cu
+      src/kernels/cuda/prefill_attention_wgmma.cu
       src/core/status.cpp src/core/dtype.cpp src/backend/cuda/device_buffer.cpp
       src/backend/cuda/cuda_check.cpp)
 OBJS=()
@@ -29,7 +38,7 @@ for s in "${SRCS[@]}"; do
   OBJS+=("$o")
   if [[ "$s" == *.cpp ]]; then
     ${CXX:-g++} -O2 -std=c++20 -Wall -Wextra -I"$ROOT/src" -I"$CUDA_INC" \
-      ${FMT_INCLUDE:+-I"$FMT_INCLUDE"} -c "$ROOT/$s" -o "$o" &
+      ${FMT_INCLUDE:+-I"$FMT_INCLUDE"} "${CXXDEFS[@]}" -c "$ROOT/$s" -o "$o" &
   else
     nvcc "${FLAGS[@]}" -c "$ROOT/$s" -o "$o" &
   fi
@@ -37,5 +46,5 @@ for s in "${SRCS[@]}"; do
 done
 for p in "${pids[@]}"; do wait "$p"; done
 nvcc -arch="$ARCH" "${OBJS[@]}" -o "$BUILD/attention_tune" ${FMT_LIB:+-L"$FMT_LIB" \
-  -Xlinker -rpath="$FMT_LIB"} -lfmt
+  -Xlinker -rpath="$FMT_LIB"} "${LIBS[@]}"
 [[ "${NO_RUN:-0}" == 1 ]] || "$BUILD/attention_tune" "$@"

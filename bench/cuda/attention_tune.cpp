@@ -310,15 +310,23 @@ void bench_decode(DType dt, bool sweep, bool int8 = false) {
 
 // ---- prefill ---------------------------------------------------------------------------------
 
-void check_prefill(DType dt, int variant, int rows, int n_heads, int n_kv_heads, int D) {
-  const std::vector<int32_t> q_len = {1, 77, 200, 130}, prefix = {0, 5, 0, 60};
-  const int n_reqs = static_cast<int>(q_len.size());
+struct PrefillCheck {
+  int variant, rows, kv_tile, n_heads, n_kv_heads, D;
+  bool causal = true;
+  int window = 0;
+  bool alibi = false, int8 = false;
+  std::vector<int32_t> q_len = {1, 77, 200, 130}, prefix = {0, 5, 0, 60};
+};
+
+void check_prefill(DType dt, const PrefillCheck& c) {
+  const int n_reqs = static_cast<int>(c.q_len.size());
+  const int n_heads = c.n_heads, n_kv_heads = c.n_kv_heads, D = c.D;
   std::vector<int32_t> kv_len(n_reqs), q_start(n_reqs + 1, 0);
   int max_q = 0;
   for (int r = 0; r < n_reqs; ++r) {
-    kv_len[r] = q_len[r] + prefix[r];
-    q_start[r + 1] = q_start[r] + q_len[r];
-    max_q = std::max(max_q, q_len[r]);
+    kv_len[r] = c.q_len[r] + c.prefix[r];
+    q_start[r + 1] = q_start[r] + c.q_len[r];
+    max_q = std::max(max_q, c.q_len[r]);
   }
   const int n_tok = q_start[n_reqs];
   ct::SlotLayout s = ct::make_slots(kv_len, 21);
@@ -327,14 +335,32 @@ void check_prefill(DType dt, int variant, int rows, int n_heads, int n_kv_heads,
   auto qb = random_half(dt, static_cast<size_t>(n_tok) * n_heads * D, -1, 1, 4, q);
   auto kb = random_half(dt, cache, -1, 1, 5, k);
   auto vb = random_half(dt, cache, -1, 1, 6, v);
-  DeviceBuffer dq = upload(qb), dk = upload(kb), dv = upload(vb), drt = upload(s.req_to_token),
-               drow = upload(s.req_row), dlen = upload(kv_len), dqs = upload(q_start);
+  // int8 K/V: value = int8 * scale[slot][kv head]; k and v become the dequantized floats.
+  std::vector<int8_t> k8, v8;
+  std::vector<float> ksc, vsc;
+  if (c.int8) {
+    const size_t n_sc = static_cast<size_t>(s.n_slots) * n_kv_heads;
+    ct::random_int8_kv(cache, n_sc, 0.002f, 0.02f, 12, k8, ksc);
+    ct::random_int8_kv(cache, n_sc, 0.002f, 0.02f, 13, v8, vsc);
+    for (size_t i = 0; i < cache; ++i) {
+      k[i] = k8[i] * ksc[i / D];
+      v[i] = v8[i] * vsc[i / D];
+    }
+  }
+  const std::vector<float> slopes = ct::alibi_slopes(n_heads);
+  DeviceBuffer dq = upload(qb), dk = c.int8 ? upload(k8) : upload(kb),
+               dv = c.int8 ? upload(v8) : upload(vb), dks = upload(ksc), dvs = upload(vsc),
+               dsl = upload(slopes), drt = upload(s.req_to_token), drow = upload(s.req_row),
+               dlen = upload(kv_len), dqs = upload(q_start);
   DeviceBuffer dout = alloc(qb.size() * 2);
   const float scale = 1.f / std::sqrt(static_cast<float>(D));
   kc::PrefillAttentionParams p{.dtype = dt,
+                               .kv_int8 = c.int8,
                                .q = dq.data(),
                                .k_cache = dk.data(),
                                .v_cache = dv.data(),
+                               .k_scale = dks.as<float>(),
+                               .v_scale = dvs.as<float>(),
                                .req_to_token = drt.as<int32_t>(),
                                .req_row = drow.as<int32_t>(),
                                .q_start = dqs.as<int32_t>(),
@@ -347,9 +373,12 @@ void check_prefill(DType dt, int variant, int rows, int n_heads, int n_kv_heads,
                                .max_q_len = max_q,
                                .req_to_token_stride = s.stride,
                                .softmax_scale = scale,
-                               .causal = true,
-                               .block_rows = rows,
-                               .variant = variant};
+                               .causal = c.causal,
+                               .sliding_window = c.window,
+                               .block_rows = c.rows,
+                               .kv_tile = c.kv_tile,
+                               .alibi_slopes = c.alibi ? dsl.as<float>() : nullptr,
+                               .variant = c.variant};
   CHECK_OK(kc::prefill_attention(p, nullptr));
   std::vector<uint16_t> ob(qb.size());
   CHECK_OK(dout.download(ob.data(), ob.size() * 2));
@@ -358,17 +387,17 @@ void check_prefill(DType dt, int variant, int rows, int n_heads, int n_kv_heads,
   const int group = n_heads / n_kv_heads;
   for (int r = 0; r < n_reqs; ++r) {
     const int32_t* row = s.req_to_token.data() + static_cast<size_t>(s.req_row[r]) * s.stride;
-    for (int i = 0; i < q_len[r]; ++i) {
+    for (int i = 0; i < c.q_len[r]; ++i) {
       const size_t t = static_cast<size_t>(q_start[r] + i);
       for (int h = 0; h < n_heads; ++h) {
         const int kvh = h / group;
-        auto at = [&](const std::vector<float>& c) {
+        auto at = [&](const std::vector<float>& cv) {
           return [&, kvh](int j, int e) {
-            return double(c[(static_cast<size_t>(row[j]) * n_kv_heads + kvh) * D + e]);
+            return double(cv[(static_cast<size_t>(row[j]) * n_kv_heads + kvh) * D + e]);
           };
         };
-        ct::attend_ref(q.data() + (t * n_heads + h) * D, D, kv_len[r], prefix[r] + i, true, 0,
-                       scale, at(k), at(v), ref.data());
+        ct::attend_ref(q.data() + (t * n_heads + h) * D, D, kv_len[r], c.prefix[r] + i, c.causal,
+                       c.window, scale, at(k), at(v), ref.data(), c.alibi ? slopes[h] : 0.0);
         for (int e = 0; e < D; ++e) {
           const float got = from_bits(dt, ob[(t * n_heads + h) * D + e]);
           err = std::max(err, std::abs(double(got) - ref[static_cast<size_t>(e)]));
@@ -377,17 +406,21 @@ void check_prefill(DType dt, int variant, int rows, int n_heads, int n_kv_heads,
     }
   }
   char what[160];
-  std::snprintf(what, sizeof what, "prefill %s v%d rows %d h%d/kv%d d%d",
-                dt == DType::bf16 ? "bf16" : "f16", variant, rows, n_heads, n_kv_heads, D);
+  std::snprintf(what, sizeof what, "prefill %s%s v%d rows %d kv_tile %d h%d/kv%d d%d%s%s%s",
+                dt == DType::bf16 ? "bf16" : "f16", c.int8 ? "/int8kv" : "", c.variant, c.rows,
+                c.kv_tile, n_heads, n_kv_heads, D, c.causal ? "" : " noncausal",
+                c.window ? " window" : "", c.alibi ? " alibi" : "");
   report_check(what, err, dt == DType::bf16 ? 1.6e-2 : 4e-3);
 }
 
 void bench_prefill(DType dt) {
   const int H = 32, KVH = 8, D = 128;
   struct Config {
-    int variant, rows;
+    int variant, rows, kv_tile;
   };
-  const Config configs[] = {{1, 128}, {2, 64}, {2, 128}};
+  // The first configuration's output is the reference of the others' "vs first" difference.
+  const Config configs[] = {{2, 128, 32},  {2, 128, 64}, {1, 128, 0},   {2, 64, 0}, {3, 128, 64},
+                            {3, 128, 128}, {3, 192, 64}, {3, 192, 128}, {0, 0, 0}};
   for (auto [n_reqs, len] : {std::pair{16, 1024}, std::pair{4, 4096}}) {
     const int n_tokens = n_reqs * len;
     std::vector<int32_t> perm(static_cast<size_t>(n_tokens));
@@ -424,6 +457,7 @@ void bench_prefill(DType dt) {
                                    .softmax_scale = 0.088f,
                                    .causal = true,
                                    .block_rows = cfg.rows,
+                                   .kv_tile = cfg.kv_tile,
                                    .variant = cfg.variant};
       const double ms = time_ms([&] { CHECK_OK(kc::prefill_attention(p, nullptr)); }, 10);
       double diff = 0;
@@ -438,9 +472,9 @@ void bench_prefill(DType dt) {
       }
       const double flops = 4.0 * D * H * n_reqs * double(len) * len / 2;
       std::printf(
-          "prefill  %s %2d x %4d causal h32/kv8/d128 v%d %3d-row tiles: %8.3f ms %6.1f TFLOP/s "
-          "(vs first %.1e)\n",
-          dt == DType::bf16 ? "bf16" : "f16 ", n_reqs, len, cfg.variant, cfg.rows, ms,
+          "prefill  %s %2d x %4d causal h32/kv8/d128 v%d %3d-row tiles kv_tile %2d: %8.3f ms "
+          "%6.1f TFLOP/s (vs first %.1e)\n",
+          dt == DType::bf16 ? "bf16" : "f16 ", n_reqs, len, cfg.variant, cfg.rows, cfg.kv_tile, ms,
           flops / (ms * 1e-3) / 1e12, diff);
     }
   }
@@ -484,11 +518,40 @@ int main(int argc, char** argv) {
       }
   }
   if (do_prefill) {
-    for (DType dt : {DType::bf16, DType::f16})
-      for (auto [variant, rows] : {std::pair{1, 64}, std::pair{2, 64}, std::pair{2, 128}}) {
-        check_prefill(dt, variant, rows, 32, 8, 128);
-        check_prefill(dt, variant, rows, 8, 1, 64);
+    struct Cfg {
+      int variant, rows, kv_tile;
+    };
+    const Cfg cfgs[] = {{0, 0, 0},   {1, 64, 0},   {2, 64, 0},    {2, 128, 32}, {2, 128, 64},
+                        {3, 64, 64}, {3, 128, 64}, {3, 128, 128}, {3, 192, 64}, {3, 192, 128}};
+    for (DType dt : {DType::bf16, DType::f16}) {
+      for (const Cfg& c : cfgs) {
+        const int v = c.variant, rows = c.rows, kt = c.kv_tile;
+        check_prefill(dt, {v, rows, kt, 32, 8, 128});
+        if (v == 1) continue;
+        check_prefill(dt, {v, rows, kt, 8, 8, 128, true, 0, true});  // ALiBi
+        check_prefill(dt, {v, rows, kt, 8, 2, 128, true, 50});       // window
+        check_prefill(dt, {v, rows, kt, 8, 2, 128, false});          // not causal
+        check_prefill(dt, {v,
+                           rows,
+                           kt,
+                           8,
+                           1,
+                           128,
+                           true,
+                           0,
+                           false,
+                           false,  // MQA, prefixes
+                           {300, 2, 129, 64},
+                           {0, 700, 64, 1}});
+        if (v == 3) continue;  // int8 K/V and head dims other than 128: mma.sync kernels
+        check_prefill(dt, {v, rows, kt, 8, 2, 128, true, 0, false, true});  // int8 K/V
+        check_prefill(dt, {v, rows, kt, 8, 2, 128, true, 50, true, true});  // all three
+        if (kt != 0) continue;
+        check_prefill(dt, {v, rows, kt, 8, 1, 64});
+        check_prefill(dt, {v, rows, kt, 10, 2, 80, true, 0, true});
+        check_prefill(dt, {v, rows, kt, 12, 4, 96, true, 0, false, true});
       }
+    }
   }
   std::fflush(stdout);
   if (do_decode) {

@@ -25,14 +25,14 @@ namespace lightllm::kernels::cuda {
 namespace prefill_detail {
 namespace {
 
-constexpr int kBN = 64;  // keys per K/V tile
+constexpr int kDefaultBnD128 = 32;
 constexpr int kWarps = 4;
 constexpr int kThreads = 32 * kWarps;
 constexpr int kStages = 2;
 constexpr float kLog2e = 1.4426950408889634f;
 
 // Shared-memory plan in bytes (every region 16-byte aligned).
-template <typename T, typename KV, int D, int RB>
+template <typename T, typename KV, int D, int RB, int kBN>
 struct Smem {
   static constexpr bool kInt8 = sizeof(KV) == 1;
   static constexpr int LD = D + 8;    // T row pitch in elements
@@ -51,9 +51,9 @@ struct Smem {
   static constexpr size_t total = off_slots + slots;
 };
 
-template <typename T, typename KV, int D, int RB>
+template <typename T, typename KV, int D, int RB, int kBN>
 __global__ void __launch_bounds__(kThreads) prefill_v2_kernel(PrefillAttentionParams p) {
-  using SM = Smem<T, KV, D, RB>;
+  using SM = Smem<T, KV, D, RB, kBN>;
   constexpr int LD = SM::LD, LD8 = SM::LD8, kBM = SM::kBM, kRows = 16 * RB;
   constexpr bool kInt8 = SM::kInt8;
   constexpr bool kQRegs = RB == 1 || D <= 64;  // ptxas: spills at RB 2, D 80
@@ -186,7 +186,9 @@ __global__ void __launch_bounds__(kThreads) prefill_v2_kernel(PrefillAttentionPa
   const float scale_log2 = p.softmax_scale * kLog2e;
   const bool has_alibi = p.alibi_slopes != nullptr;
   const float alibi_log2 = has_alibi ? p.alibi_slopes[h] * kLog2e : 0.f;
-  const int pos_base = wp_lo + g;  // position of row g of row block 0
+  const bool pre_scale = kInt8 || has_alibi || !(scale_log2 > 0.f);
+  const float mul = pre_scale ? 1.f : scale_log2;  // raw score -> log2 domain, see the softmax
+  const int pos_base = wp_lo + g;                  // position of row g of row block 0
 
   for (int tile = tile_lo; tile < tile_hi; ++tile) {
     const int buf = (tile - tile_lo) & 1;
@@ -274,17 +276,23 @@ __global__ void __launch_bounds__(kThreads) prefill_v2_kernel(PrefillAttentionPa
         }
       }
 
-      // Scale (int8: times the key's scale), bias, mask, online softmax (log2 domain).
+      // Online softmax in the log2 domain. Plain path: the max is taken over the raw scores and
+      // each probability is one FFMA + EX2, exp2(s * scale_log2 - m * scale_log2). int8 K, ALiBi
+      // (or a non-positive scale): the scores are first mapped to the log2 domain (times the
+      // key's scale, plus the bias) and `mul` is 1. Masked scores are -inf either way.
 #pragma unroll
       for (int rb = 0; rb < RB; ++rb) {
-        float mx[2] = {row_m[rb][0], row_m[rb][1]};
+        float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
         for (int nb = 0; nb < kBN / 8; ++nb) {
 #pragma unroll
           for (int i = 0; i < 4; ++i) {
             const int col = nb * 8 + 2 * t + (i & 1);
-            float v = s[rb][nb][i] * scale_log2;
-            if constexpr (kInt8) v *= ks_s[col];
+            float v = s[rb][nb][i];
+            if (pre_scale) {
+              v *= scale_log2;
+              if constexpr (kInt8) v *= ks_s[col];
+            }
             if (need_mask) {
               const int j = n0 + col;
               const int pos = pos_base + rb * 16 + (i >> 1) * 8;
@@ -296,15 +304,17 @@ __global__ void __launch_bounds__(kThreads) prefill_v2_kernel(PrefillAttentionPa
             mx[i >> 1] = fmaxf(mx[i >> 1], v);
           }
         }
-        float corr[2], m_use[2];
+        float corr[2], neg_m[2];
 #pragma unroll
         for (int hr = 0; hr < 2; ++hr) {
           mx[hr] = fmaxf(mx[hr], __shfl_xor_sync(0xffffffffu, mx[hr], 1));
           mx[hr] = fmaxf(mx[hr], __shfl_xor_sync(0xffffffffu, mx[hr], 2));
-          m_use[hr] = mx[hr] == -INFINITY ? 0.f : mx[hr];
-          corr[hr] = exp2f(row_m[rb][hr] - m_use[hr]);  // row_m = -inf gives 0
-          row_m[rb][hr] = mx[hr];
+          const float m_new = fmaxf(row_m[rb][hr], mx[hr] * mul);  // log2 domain
+          const float m_use = m_new == -INFINITY ? 0.f : m_new;
+          corr[hr] = fast_exp2(row_m[rb][hr] - m_use);  // row_m = -inf gives 0
+          row_m[rb][hr] = m_new;
           row_l[rb][hr] *= corr[hr];
+          neg_m[hr] = -m_use;
         }
 #pragma unroll
         for (int i = 0; i < D / 8; ++i) {
@@ -317,7 +327,7 @@ __global__ void __launch_bounds__(kThreads) prefill_v2_kernel(PrefillAttentionPa
         for (int nb = 0; nb < kBN / 8; ++nb) {
 #pragma unroll
           for (int i = 0; i < 4; ++i) {
-            const float e = exp2f(s[rb][nb][i] - m_use[i >> 1]);
+            const float e = fast_exp2(fmaf(s[rb][nb][i], mul, neg_m[i >> 1]));
             row_l[rb][i >> 1] += e;
             if constexpr (kInt8) {
               s[rb][nb][i] = e * vs_s[nb * 8 + 2 * t + (i & 1)];
@@ -386,38 +396,38 @@ __global__ void __launch_bounds__(kThreads) prefill_v2_kernel(PrefillAttentionPa
   }
 }
 
-// cudaFuncSetAttribute is per device: remember which devices have it (up to 64).
-template <typename Kernel>
-core::Status allow_smem(Kernel kernel, size_t bytes, std::atomic<uint64_t>& done) {
-  int dev = 0;
-  LLM_CUDA_RETURN_IF_ERROR(cudaGetDevice(&dev));
-  const uint64_t bit = dev < 64 ? uint64_t{1} << dev : 0;
-  if (bit != 0 && (done.load(std::memory_order_relaxed) & bit)) return {};
-  LLM_CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                static_cast<int>(bytes)));
-  done.fetch_or(bit, std::memory_order_relaxed);
-  return {};
+template <typename T, typename KV, int D, int RB, int BN>
+core::Status launch(const PrefillAttentionParams& p, cudaStream_t stream) {
+  using SM = Smem<T, KV, D, RB, BN>;
+  static std::atomic<uint64_t> attr_done{0};
+  LLM_RETURN_IF_ERROR(allow_smem(prefill_v2_kernel<T, KV, D, RB, BN>, SM::total, attr_done));
+  const dim3 grid((p.max_q_len + SM::kBM - 1) / SM::kBM, p.n_heads, p.n_reqs);
+  prefill_v2_kernel<T, KV, D, RB, BN><<<grid, kThreads, SM::total, stream>>>(p);
+  return LLM_CUDA_CHECK_LAUNCH();
 }
 
+// Keys per K/V tile: 32 or 64 at D = 128 (p.kv_tile; default 32 for 128-row tiles, whose
+// S and O accumulators otherwise spill), 64 for the other head dims.
 template <typename T, typename KV, int D, int RB>
-core::Status launch(const PrefillAttentionParams& p, cudaStream_t stream) {
-  using SM = Smem<T, KV, D, RB>;
-  static std::atomic<uint64_t> attr_done{0};
-  LLM_RETURN_IF_ERROR(allow_smem(prefill_v2_kernel<T, KV, D, RB>, SM::total, attr_done));
-  const dim3 grid((p.max_q_len + SM::kBM - 1) / SM::kBM, p.n_heads, p.n_reqs);
-  prefill_v2_kernel<T, KV, D, RB><<<grid, kThreads, SM::total, stream>>>(p);
-  return LLM_CUDA_CHECK_LAUNCH();
+core::Status launch_bn(const PrefillAttentionParams& p, cudaStream_t stream) {
+  if constexpr (D == 128) {
+    const int bn = p.kv_tile != 0 ? p.kv_tile : (RB == 2 ? kDefaultBnD128 : 64);
+    if (bn == 32) return launch<T, KV, D, RB, 32>(p, stream);
+  } else if (p.kv_tile != 0 && p.kv_tile != 64) {
+    return core::invalid_argument("prefill_attention: kv_tile {} needs head_dim 128", p.kv_tile);
+  }
+  return launch<T, KV, D, RB, 64>(p, stream);
 }
 
 template <typename T, typename KV, int RB>
 core::Status launch_d(const PrefillAttentionParams& p, cudaStream_t stream) {
   switch (p.head_dim) {
-    case 16: return launch<T, KV, 16, RB>(p, stream);
-    case 32: return launch<T, KV, 32, RB>(p, stream);
-    case 64: return launch<T, KV, 64, RB>(p, stream);
-    case 80: return launch<T, KV, 80, RB>(p, stream);
-    case 96: return launch<T, KV, 96, RB>(p, stream);
-    case 128: return launch<T, KV, 128, RB>(p, stream);
+    case 16: return launch_bn<T, KV, 16, RB>(p, stream);
+    case 32: return launch_bn<T, KV, 32, RB>(p, stream);
+    case 64: return launch_bn<T, KV, 64, RB>(p, stream);
+    case 80: return launch_bn<T, KV, 80, RB>(p, stream);
+    case 96: return launch_bn<T, KV, 96, RB>(p, stream);
+    case 128: return launch_bn<T, KV, 128, RB>(p, stream);
     default:
       return core::unimplemented("prefill_attention: head_dim {} (have 16, 32, 64, 80, 96, 128)",
                                  p.head_dim);
@@ -451,19 +461,29 @@ core::Status prefill_attention(const PrefillAttentionParams& p, cudaStream_t str
   }
   if (p.n_heads <= 0 || p.n_kv_heads <= 0 || p.n_heads % p.n_kv_heads != 0 || p.n_reqs < 0 ||
       p.max_q_len < 0 || p.sliding_window < 0 ||
-      (p.block_rows != 0 && p.block_rows != 64 && p.block_rows != 128)) {
+      (p.block_rows != 0 && p.block_rows != 64 && p.block_rows != 128 && p.block_rows != 192) ||
+      (p.kv_tile != 0 && p.kv_tile != 32 && p.kv_tile != 64 && p.kv_tile != 128)) {
     return core::invalid_argument(
-        "prefill_attention: bad shape n_heads={} n_kv_heads={} max_q_len={} block_rows={}",
-        p.n_heads, p.n_kv_heads, p.max_q_len, p.block_rows);
+        "prefill_attention: bad shape n_heads={} n_kv_heads={} max_q_len={} block_rows={} "
+        "kv_tile={}",
+        p.n_heads, p.n_kv_heads, p.max_q_len, p.block_rows, p.kv_tile);
   }
-  if (p.variant < 0 || p.variant > 2)
-    return core::invalid_argument("prefill_attention: variant {} (have 0, 1, 2)", p.variant);
+  if (p.variant < 0 || p.variant > 3)
+    return core::invalid_argument("prefill_attention: variant {} (have 0, 1, 2, 3)", p.variant);
+  // Tile knobs the mma.sync kernels do not have.
+  if (p.variant != 3 && !(p.variant == 0 && prefill_detail::prefill_wgmma_supported(p)) &&
+      (p.block_rows == 192 || p.kv_tile == 128)) {
+    return core::invalid_argument(
+        "prefill_attention: block_rows 192 / kv_tile 128 are variant 3 (wgmma) only");
+  }
   if (p.n_reqs == 0 || p.max_q_len == 0) return {};
   if (p.variant == 1) {
     if (p.kv_int8 || p.alibi_slopes != nullptr)
       return core::unimplemented("prefill_attention: variant 1 has no int8 KV and no ALiBi");
     return prefill_detail::prefill_attention_v1(p, stream);
   }
+  if (p.variant == 3 || (p.variant == 0 && prefill_detail::prefill_wgmma_supported(p)))
+    return prefill_detail::prefill_attention_wgmma(p, stream);
   return prefill_detail::prefill_attention_v2(p, stream);
 }
 

@@ -55,16 +55,22 @@ struct PrefillAttentionParams {
   float softmax_scale = 0.f;
   bool causal = true;
   int sliding_window = 0;  // 0: none
-  int block_rows = 0;      // query rows per block: 64 or 128; 0 = 128 when max_q_len >= 128
+  int block_rows = 0;      // query rows per block: 64 or 128 (variant 3 also 192); 0 = 128 when
+                           // max_q_len >= 128, else 64
+  int kv_tile = 0;         // keys per K/V tile. Variant 2: 32 or 64 (32 only at head_dim 128), 0 =
+                    // 32 for 128-row tiles at head_dim 128, else 64. Variant 3: 64 or 128, 0 = 64
   const float* alibi_slopes = nullptr;  // [n_heads] f32 on the device, nullptr = none
-  int variant = 0;                      // 0 = default (2); 1 = first kernel; 2 = current kernel
+  int variant = 0;  // 0 = default (3 where it can run, else 2); 1, 2: mma.sync kernels; 3: wgmma
 };
 
 core::Status prefill_attention(const PrefillAttentionParams& p, cudaStream_t stream);
 
-namespace prefill_detail {  // the two kernels behind prefill_attention (arguments checked)
+namespace prefill_detail {  // the kernels behind prefill_attention (arguments checked)
 core::Status prefill_attention_v1(const PrefillAttentionParams& p, cudaStream_t stream);
 core::Status prefill_attention_v2(const PrefillAttentionParams& p, cudaStream_t stream);
+core::Status prefill_attention_wgmma(const PrefillAttentionParams& p, cudaStream_t stream);
+// Can variant 3 run p here (head_dim 128, bf16/f16 K/V, the loaded image is sm_90a code)?
+bool prefill_wgmma_supported(const PrefillAttentionParams& p);
 }  // namespace prefill_detail
 
 }  // namespace lightllm::kernels::cuda
