@@ -3,7 +3,7 @@
 // shapes, then timings of the variants on the shapes, with the device copy bandwidth of
 // the same run as the yardstick. Built with nvcc alone (no fmt/gtest/cmake needed), so it runs
 // on a GPU machine that has only the CUDA toolkit:
-//   tools/attention_tune.sh [decode|decode-sweep|prefill]   (builds into build-tune/, runs)
+//   tools/attention_tune.sh [decode|decode-sweep|prefill] [prefill variants, e.g. 123]
 // Output: one line per measurement, "check ... max_err ... OK|FAIL" lines first; the process
 // exits 1 if any check fails. Decode: KV bytes read / time (random slot order), automatic
 // configuration (argument "decode-sweep": chunks_per_block (cpb) x forced splits); prefill: TFLOP/s
@@ -34,6 +34,10 @@ using lightllm::core::DType;
 namespace {
 
 int g_failures = 0;
+const char* g_variants = "0123";  // prefill variants to check and time (argv[2], e.g. "12")
+bool want_variant(int v) {
+  return std::strchr(g_variants, '0' + v) != nullptr;
+}
 DeviceBuffer g_flush;
 double g_copy_gbs = 0;
 
@@ -439,6 +443,7 @@ void bench_prefill(DType dt) {
     std::vector<uint16_t> want(static_cast<size_t>(n_tokens) * H * D), got(want.size());
     bool have_ref = false;
     for (const Config& cfg : configs) {
+      if (have_ref && !want_variant(cfg.variant)) continue;  // the first one is the reference
       kc::PrefillAttentionParams p{.dtype = dt,
                                    .q = q.data(),
                                    .k_cache = k.data(),
@@ -486,6 +491,7 @@ int main(int argc, char** argv) {
   const bool do_decode = argc < 2 || std::strstr(argv[1], "decode");
   const bool do_prefill = argc < 2 || std::strstr(argv[1], "prefill");
   const bool sweep = argc >= 2 && std::strstr(argv[1], "sweep");
+  if (argc >= 3) g_variants = argv[2];
   cudaDeviceProp prop{};
   cudaGetDeviceProperties(&prop, 0);
   std::printf("GPU: %s (%d SMs, cc %d.%d)\n", prop.name, prop.multiProcessorCount, prop.major,
@@ -525,6 +531,7 @@ int main(int argc, char** argv) {
                         {3, 64, 64}, {3, 128, 64}, {3, 128, 128}, {3, 192, 64}, {3, 192, 128}};
     for (DType dt : {DType::bf16, DType::f16}) {
       for (const Cfg& c : cfgs) {
+        if (!want_variant(c.variant)) continue;
         const int v = c.variant, rows = c.rows, kt = c.kv_tile;
         check_prefill(dt, {v, rows, kt, 32, 8, 128});
         if (v == 1) continue;
