@@ -25,7 +25,7 @@ namespace lightllm::kernels::cuda {
 namespace prefill_detail {
 namespace {
 
-constexpr int kDefaultBnD128 = 32;
+constexpr int kDefaultBnD128 = 64;
 constexpr int kWarps = 4;
 constexpr int kThreads = 32 * kWarps;
 constexpr int kStages = 2;
@@ -468,10 +468,10 @@ core::Status prefill_attention(const PrefillAttentionParams& p, cudaStream_t str
         "kv_tile={}",
         p.n_heads, p.n_kv_heads, p.max_q_len, p.block_rows, p.kv_tile);
   }
-  if (p.variant < 0 || p.variant > 3)
-    return core::invalid_argument("prefill_attention: variant {} (have 0, 1, 2, 3)", p.variant);
+  if (p.variant < 0 || p.variant > 4)
+    return core::invalid_argument("prefill_attention: variant {} (have 0 .. 4)", p.variant);
   // Tile knobs the mma.sync kernels do not have.
-  if (p.variant != 3 && !(p.variant == 0 && prefill_detail::prefill_wgmma_supported(p)) &&
+  if (p.variant != 3 && p.variant != 4 && !(p.variant == 0 && prefill_detail::prefill_wgmma_supported(p)) &&
       (p.block_rows == 192 || p.kv_tile == 128)) {
     return core::invalid_argument(
         "prefill_attention: block_rows 192 / kv_tile 128 are variant 3 (wgmma) only");
@@ -482,7 +482,7 @@ core::Status prefill_attention(const PrefillAttentionParams& p, cudaStream_t str
       return core::unimplemented("prefill_attention: variant 1 has no int8 KV and no ALiBi");
     return prefill_detail::prefill_attention_v1(p, stream);
   }
-  if (p.variant == 3 || (p.variant == 0 && prefill_detail::prefill_wgmma_supported(p)))
+  if (p.variant >= 3 || (p.variant == 0 && prefill_detail::prefill_wgmma_supported(p)))
     return prefill_detail::prefill_attention_wgmma(p, stream);
   return prefill_detail::prefill_attention_v2(p, stream);
 }
