@@ -423,8 +423,9 @@ void bench_prefill(DType dt) {
     int variant, rows, kv_tile;
   };
   // The first configuration's output is the reference of the others' "vs first" difference.
-  const Config configs[] = {{2, 128, 32},  {2, 128, 64}, {1, 128, 0},   {2, 64, 0}, {3, 128, 64},
-                            {3, 128, 128}, {3, 192, 64}, {3, 192, 128}, {0, 0, 0}};
+  const Config configs[] = {{2, 128, 64},  {1, 128, 0},  {3, 128, 128}, {3, 192, 64},
+                            {3, 192, 128}, {4, 128, 64}, {4, 128, 128}, {4, 192, 64},
+                            {4, 192, 128}, {0, 0, 0}};
   for (auto [n_reqs, len] : {std::pair{16, 1024}, std::pair{4, 4096}}) {
     const int n_tokens = n_reqs * len;
     std::vector<int32_t> perm(static_cast<size_t>(n_tokens));
@@ -527,8 +528,9 @@ int main(int argc, char** argv) {
     struct Cfg {
       int variant, rows, kv_tile;
     };
-    const Cfg cfgs[] = {{0, 0, 0},   {1, 64, 0},   {2, 64, 0},    {2, 128, 32}, {2, 128, 64},
-                        {3, 64, 64}, {3, 128, 64}, {3, 128, 128}, {3, 192, 64}, {3, 192, 128}};
+    const Cfg cfgs[] = {{0, 0, 0},    {1, 64, 0},    {2, 64, 0},    {2, 128, 64},
+                        {3, 64, 64},  {3, 128, 128}, {3, 192, 128}, {4, 64, 64},
+                        {4, 128, 64}, {4, 128, 128}, {4, 192, 64},  {4, 192, 128}};
     for (DType dt : {DType::bf16, DType::f16}) {
       for (const Cfg& c : cfgs) {
         if (!want_variant(c.variant)) continue;

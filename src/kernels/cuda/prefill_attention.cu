@@ -25,7 +25,6 @@ namespace lightllm::kernels::cuda {
 namespace prefill_detail {
 namespace {
 
-constexpr int kDefaultBnD128 = 64;
 constexpr int kWarps = 4;
 constexpr int kThreads = 32 * kWarps;
 constexpr int kStages = 2;
@@ -406,16 +405,12 @@ core::Status launch(const PrefillAttentionParams& p, cudaStream_t stream) {
   return LLM_CUDA_CHECK_LAUNCH();
 }
 
-// Keys per K/V tile: 32 or 64 at D = 128 (p.kv_tile; default 32 for 128-row tiles, whose
-// S and O accumulators otherwise spill), 64 for the other head dims.
+// Keys per K/V tile: 64 (32 at D = 128 avoids the spills of 128-row tiles but measured 7-8%
+// slower on the H200, docs/PERFORMANCE.md run 5).
 template <typename T, typename KV, int D, int RB>
 core::Status launch_bn(const PrefillAttentionParams& p, cudaStream_t stream) {
-  if constexpr (D == 128) {
-    const int bn = p.kv_tile != 0 ? p.kv_tile : (RB == 2 ? kDefaultBnD128 : 64);
-    if (bn == 32) return launch<T, KV, D, RB, 32>(p, stream);
-  } else if (p.kv_tile != 0 && p.kv_tile != 64) {
-    return core::invalid_argument("prefill_attention: kv_tile {} needs head_dim 128", p.kv_tile);
-  }
+  if (p.kv_tile != 0 && p.kv_tile != 64)
+    return core::invalid_argument("prefill_attention: variant 2 has kv_tile 64, got {}", p.kv_tile);
   return launch<T, KV, D, RB, 64>(p, stream);
 }
 
@@ -462,7 +457,7 @@ core::Status prefill_attention(const PrefillAttentionParams& p, cudaStream_t str
   if (p.n_heads <= 0 || p.n_kv_heads <= 0 || p.n_heads % p.n_kv_heads != 0 || p.n_reqs < 0 ||
       p.max_q_len < 0 || p.sliding_window < 0 ||
       (p.block_rows != 0 && p.block_rows != 64 && p.block_rows != 128 && p.block_rows != 192) ||
-      (p.kv_tile != 0 && p.kv_tile != 32 && p.kv_tile != 64 && p.kv_tile != 128)) {
+      (p.kv_tile != 0 && p.kv_tile != 64 && p.kv_tile != 128)) {
     return core::invalid_argument(
         "prefill_attention: bad shape n_heads={} n_kv_heads={} max_q_len={} block_rows={} "
         "kv_tile={}",
@@ -471,7 +466,8 @@ core::Status prefill_attention(const PrefillAttentionParams& p, cudaStream_t str
   if (p.variant < 0 || p.variant > 4)
     return core::invalid_argument("prefill_attention: variant {} (have 0 .. 4)", p.variant);
   // Tile knobs the mma.sync kernels do not have.
-  if (p.variant != 3 && p.variant != 4 && !(p.variant == 0 && prefill_detail::prefill_wgmma_supported(p)) &&
+  if (p.variant != 3 && p.variant != 4 &&
+      !(p.variant == 0 && prefill_detail::prefill_wgmma_supported(p)) &&
       (p.block_rows == 192 || p.kv_tile == 128)) {
     return core::invalid_argument(
         "prefill_attention: block_rows 192 / kv_tile 128 are variant 3 (wgmma) only");

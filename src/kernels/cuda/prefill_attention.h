@@ -57,8 +57,7 @@ struct PrefillAttentionParams {
   int sliding_window = 0;  // 0: none
   int block_rows = 0;      // query rows per block: 64 or 128 (variant 3 also 192); 0 = 128 when
                            // max_q_len >= 128, else 64
-  int kv_tile = 0;         // keys per K/V tile. Variant 2: 32 or 64 (32 only at head_dim 128), 0 =
-                    // 32 for 128-row tiles at head_dim 128, else 64. Variant 3: 64 or 128, 0 = 64
+  int kv_tile = 0;  // keys per K/V tile: 64 (variants 1, 2); variant 3: 64 or 128; 0 = default
   const float* alibi_slopes = nullptr;  // [n_heads] f32 on the device, nullptr = none
   int variant = 0;  // 0 = default (3 where it can run, else 2); 1, 2: mma.sync kernels; 3: wgmma
 };
