@@ -28,7 +28,7 @@ if [[ "${FMT_HEADER_ONLY:-0}" == 1 ]]; then
 fi
 SRCS=(bench/cuda/attention_tune.cpp src/kernels/cuda/decode_attention.cu
       src/kernels/cuda/prefill_attention.cu src/kernels/cuda/prefill_attention_v1.cu
-      src/kernels/cuda/prefill_attention_wgmma.cu
+      src/kernels/cuda/prefill_attention_wgmma.cu src/kernels/cuda/prefill_attention_wgmma_pipe.cu
       src/core/status.cpp src/core/dtype.cpp src/backend/cuda/device_buffer.cpp
       src/backend/cuda/cuda_check.cpp)
 OBJS=()

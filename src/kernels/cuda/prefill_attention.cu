@@ -275,63 +275,121 @@ __global__ void __launch_bounds__(kThreads) prefill_v2_kernel(PrefillAttentionPa
         }
       }
 
-      // Online softmax in the log2 domain. Plain path: the max is taken over the raw scores and
-      // each probability is one FFMA + EX2, exp2(s * scale_log2 - m * scale_log2). int8 K, ALiBi
-      // (or a non-positive scale): the scores are first mapped to the log2 domain (times the
-      // key's scale, plus the bias) and `mul` is 1. Masked scores are -inf either way.
+      if constexpr (RB == 2) {
+        // Online softmax in the log2 domain. Plain path: the max is taken over the raw scores and
+        // each probability is one FFMA + EX2, exp2(s * scale_log2 - m * scale_log2). int8 K, ALiBi
+        // (or a non-positive scale): the scores are first mapped to the log2 domain (times the
+        // key's scale, plus the bias) and `mul` is 1. Masked scores are -inf either way.
 #pragma unroll
-      for (int rb = 0; rb < RB; ++rb) {
-        float mx[2] = {-INFINITY, -INFINITY};
+        for (int rb = 0; rb < RB; ++rb) {
+          float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
-        for (int nb = 0; nb < kBN / 8; ++nb) {
+          for (int nb = 0; nb < kBN / 8; ++nb) {
 #pragma unroll
-          for (int i = 0; i < 4; ++i) {
-            const int col = nb * 8 + 2 * t + (i & 1);
-            float v = s[rb][nb][i];
-            if (pre_scale) {
-              v *= scale_log2;
-              if constexpr (kInt8) v *= ks_s[col];
+            for (int i = 0; i < 4; ++i) {
+              const int col = nb * 8 + 2 * t + (i & 1);
+              float v = s[rb][nb][i];
+              if (pre_scale) {
+                v *= scale_log2;
+                if constexpr (kInt8) v *= ks_s[col];
+              }
+              if (need_mask) {
+                const int j = n0 + col;
+                const int pos = pos_base + rb * 16 + (i >> 1) * 8;
+                const bool masked =
+                    j >= kv_len || (causal && j > pos) || (window > 0 && j <= pos - window);
+                v = masked ? -INFINITY : v + alibi_log2 * static_cast<float>(j - pos);
+              }
+              s[rb][nb][i] = v;
+              mx[i >> 1] = fmaxf(mx[i >> 1], v);
             }
-            if (need_mask) {
-              const int j = n0 + col;
-              const int pos = pos_base + rb * 16 + (i >> 1) * 8;
-              const bool masked =
-                  j >= kv_len || (causal && j > pos) || (window > 0 && j <= pos - window);
-              v = masked ? -INFINITY : v + alibi_log2 * static_cast<float>(j - pos);
+          }
+          float corr[2], neg_m[2];
+#pragma unroll
+          for (int hr = 0; hr < 2; ++hr) {
+            mx[hr] = fmaxf(mx[hr], __shfl_xor_sync(0xffffffffu, mx[hr], 1));
+            mx[hr] = fmaxf(mx[hr], __shfl_xor_sync(0xffffffffu, mx[hr], 2));
+            const float m_new = fmaxf(row_m[rb][hr], mx[hr] * mul);  // log2 domain
+            const float m_use = m_new == -INFINITY ? 0.f : m_new;
+            corr[hr] = fast_exp2(row_m[rb][hr] - m_use);  // row_m = -inf gives 0
+            row_m[rb][hr] = m_new;
+            row_l[rb][hr] *= corr[hr];
+            neg_m[hr] = -m_use;
+          }
+#pragma unroll
+          for (int i = 0; i < D / 8; ++i) {
+            o[rb][i][0] *= corr[0];
+            o[rb][i][1] *= corr[0];
+            o[rb][i][2] *= corr[1];
+            o[rb][i][3] *= corr[1];
+          }
+#pragma unroll
+          for (int nb = 0; nb < kBN / 8; ++nb) {
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+              const float e = fast_exp2(fmaf(s[rb][nb][i], mul, neg_m[i >> 1]));
+              row_l[rb][i >> 1] += e;
+              if constexpr (kInt8) {
+                s[rb][nb][i] = e * vs_s[nb * 8 + 2 * t + (i & 1)];
+              } else {
+                s[rb][nb][i] = e;
+              }
             }
-            s[rb][nb][i] = v;
-            mx[i >> 1] = fmaxf(mx[i >> 1], v);
           }
         }
-        float corr[2], neg_m[2];
+      } else {
+        // 64-row tiles keep the previous form (scale multiply, exp2f): the FFMA + EX2 form
+        // measured ~10% slower here (docs/PERFORMANCE.md run 5).
+        // Scale (int8: times the key's scale), bias, mask, online softmax (log2 domain).
 #pragma unroll
-        for (int hr = 0; hr < 2; ++hr) {
-          mx[hr] = fmaxf(mx[hr], __shfl_xor_sync(0xffffffffu, mx[hr], 1));
-          mx[hr] = fmaxf(mx[hr], __shfl_xor_sync(0xffffffffu, mx[hr], 2));
-          const float m_new = fmaxf(row_m[rb][hr], mx[hr] * mul);  // log2 domain
-          const float m_use = m_new == -INFINITY ? 0.f : m_new;
-          corr[hr] = fast_exp2(row_m[rb][hr] - m_use);  // row_m = -inf gives 0
-          row_m[rb][hr] = m_new;
-          row_l[rb][hr] *= corr[hr];
-          neg_m[hr] = -m_use;
-        }
+        for (int rb = 0; rb < RB; ++rb) {
+          float mx[2] = {row_m[rb][0], row_m[rb][1]};
 #pragma unroll
-        for (int i = 0; i < D / 8; ++i) {
-          o[rb][i][0] *= corr[0];
-          o[rb][i][1] *= corr[0];
-          o[rb][i][2] *= corr[1];
-          o[rb][i][3] *= corr[1];
-        }
+          for (int nb = 0; nb < kBN / 8; ++nb) {
 #pragma unroll
-        for (int nb = 0; nb < kBN / 8; ++nb) {
+            for (int i = 0; i < 4; ++i) {
+              const int col = nb * 8 + 2 * t + (i & 1);
+              float v = s[rb][nb][i] * scale_log2;
+              if constexpr (kInt8) v *= ks_s[col];
+              if (need_mask) {
+                const int j = n0 + col;
+                const int pos = pos_base + rb * 16 + (i >> 1) * 8;
+                const bool masked =
+                    j >= kv_len || (causal && j > pos) || (window > 0 && j <= pos - window);
+                v = masked ? -INFINITY : v + alibi_log2 * static_cast<float>(j - pos);
+              }
+              s[rb][nb][i] = v;
+              mx[i >> 1] = fmaxf(mx[i >> 1], v);
+            }
+          }
+          float corr[2], m_use[2];
 #pragma unroll
-          for (int i = 0; i < 4; ++i) {
-            const float e = fast_exp2(fmaf(s[rb][nb][i], mul, neg_m[i >> 1]));
-            row_l[rb][i >> 1] += e;
-            if constexpr (kInt8) {
-              s[rb][nb][i] = e * vs_s[nb * 8 + 2 * t + (i & 1)];
-            } else {
-              s[rb][nb][i] = e;
+          for (int hr = 0; hr < 2; ++hr) {
+            mx[hr] = fmaxf(mx[hr], __shfl_xor_sync(0xffffffffu, mx[hr], 1));
+            mx[hr] = fmaxf(mx[hr], __shfl_xor_sync(0xffffffffu, mx[hr], 2));
+            m_use[hr] = mx[hr] == -INFINITY ? 0.f : mx[hr];
+            corr[hr] = exp2f(row_m[rb][hr] - m_use[hr]);  // row_m = -inf gives 0
+            row_m[rb][hr] = mx[hr];
+            row_l[rb][hr] *= corr[hr];
+          }
+#pragma unroll
+          for (int i = 0; i < D / 8; ++i) {
+            o[rb][i][0] *= corr[0];
+            o[rb][i][1] *= corr[0];
+            o[rb][i][2] *= corr[1];
+            o[rb][i][3] *= corr[1];
+          }
+#pragma unroll
+          for (int nb = 0; nb < kBN / 8; ++nb) {
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+              const float e = exp2f(s[rb][nb][i] - m_use[i >> 1]);
+              row_l[rb][i >> 1] += e;
+              if constexpr (kInt8) {
+                s[rb][nb][i] = e * vs_s[nb * 8 + 2 * t + (i & 1)];
+              } else {
+                s[rb][nb][i] = e;
+              }
             }
           }
         }

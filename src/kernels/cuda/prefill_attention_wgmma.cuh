@@ -17,6 +17,7 @@
 #include <cstdint>
 
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/prefill_attention.h"
 
 namespace lightllm::kernels::cuda::prefill_detail {
 
@@ -60,6 +61,32 @@ __device__ __forceinline__ void fence_operands(float (&d)[NB][4]) {
 #pragma unroll
     for (int i = 0; i < 4; ++i) fence_operand(d[j][i]);
 }
+
+// ---- shared by the two wgmma kernels (host and device) ----------------------------------------
+
+constexpr int kWgD = 128;  // head_dim of the wgmma kernels
+
+// Shared-memory plan in bytes of a block of WG warpgroups with kBN-key K/V tiles (every region
+// 1024-byte aligned relative to the aligned base).
+template <int WG, int kBN>
+struct WgSmem {
+  static constexpr int kBM = 64 * WG;
+  static constexpr size_t q = size_t{kBM} * kWgD * 2;     // [2][kBM][64] x 2 bytes
+  static constexpr size_t tile = size_t{kBN} * kWgD * 2;  // one K or V tile
+  static constexpr size_t off_k = q;                      // [2 stages] K tiles
+  static constexpr size_t off_v = off_k + 2 * tile;       // [2 stages] V tiles
+  static constexpr size_t off_slots = off_v + 2 * tile;
+  static constexpr size_t total = off_slots + size_t{4} * kBN * sizeof(int32_t);  // [4][kBN] slots
+  static constexpr size_t alloc = total + 1024;  // room to align the base to 1024 bytes
+};
+
+// Tile shape of a launch: p.block_rows / p.kv_tile, or the defaults (prefill_attention_wgmma.cu).
+struct WgTiles {
+  int rows, keys;
+};
+WgTiles wgmma_tiles(const PrefillAttentionParams& p);
+// The experimental pipelined kernel (variant 4, prefill_attention_wgmma_pipe.cu).
+core::Status prefill_attention_wgmma_pipe(const PrefillAttentionParams& p, cudaStream_t stream);
 
 template <typename T, int N>
 __device__ __forceinline__ void wgmma_ss(float (&d)[N / 8][4], uint64_t desc_a, uint64_t desc_b,
