@@ -7,8 +7,11 @@
 // Output: one line per measurement, "check ... max_err ... OK|FAIL" lines first; the process
 // exits 1 if any check fails. Decode: KV bytes read / time (random slot order), automatic
 // configuration (argument "decode-sweep": chunks_per_block (cpb) x forced splits); prefill: TFLOP/s
-// (causal FLOPs = 4 D H sum(len^2)/2) for kernel variant 1/2 and 64/128-row tiles. Compare with
-// bench/cuda/torch_baseline.py.
+// (causal FLOPs = 4 D H sum(len^2)/2) per kernel variant (1, 2: mma.sync; 3: wgmma; 4: pipelined
+// wgmma, experimental; 0: default) and tile shape (rows x keys), the first configuration's output
+// the reference of the others; checks per variant and tile shape with ALiBi, window, non-causal,
+// MQA with prefixes, int8 K/V (mma.sync only); "prefill-nocheck" skips the checks (for ncu).
+// Compare with bench/cuda/torch_baseline.py.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
