@@ -6,14 +6,16 @@
 //         [64][D+8] of T per step; slot indices [2][64] (a tile ahead).
 //   regs: S [RB][8][4] f32, O [RB][D/8][4] f32, row max / sum [RB][2]; Q fragments
 //         [RB][D/16][4] when RB == 1 or D <= 64, else re-read from smem each step (ptxas
-//         -v, sm_90a: 255 registers and at most 12 bytes of spill for RB = 2, D = 128).
+//         -v, sm_90a: 255 registers and 40 bytes of spill for RB = 2, D = 128).
 // +8 elements (16 bytes) of row padding make every ldmatrix phase hit 32 distinct banks for all
 // head dims (an XOR swizzle would not cover D = 80 and 96, whose 10 / 12 chunks per row are not
 // a power of two).
 // Pipeline (T caches): K(i+1) and V(i+1) are two cp.async groups issued at the top of step i;
 // S = QK^T waits only for K(i), O += PV only for V(i). The slots of tile i+2 are read from
 // req_to_token during step i (one int per thread of the first two warps) and stored to smem.
-// Scores live in the log2 domain: scale * log2(e) is folded into one multiply, exp2f after.
+// Scores live in the log2 domain. RB = 2: the row max is taken over the raw scores and each
+// probability is one FFMA + ex2.approx.ftz (exp2(s * c - m * c), c = scale * log2(e)); RB = 1
+// keeps the previous form (s * c first, exp2f), measured faster there (PERFORMANCE.md run 5).
 #include "kernels/cuda/prefill_attention.h"
 
 #include <atomic>

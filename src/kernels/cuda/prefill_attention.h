@@ -1,13 +1,21 @@
 // src/kernels/cuda/prefill_attention.h — prefill attention over the flat, padding-free batch.
-// FlashAttention-2 style: per (query tile, query head, request) one block; K/V tiles of 64 tokens
-// are gathered from the KV pool through req_to_token into shared memory (cp.async, double-
-// buffered), S = QK^T and O += PV run on tensor cores (mma.sync m16n8k16, f32 accumulation) with
-// an online softmax in the exp2 domain. Two kernels (`variant`):
-//   2 (default): 4 warps; 128-row tiles give each warp 32 query rows, so every K/V ldmatrix
-//      fragment feeds four MMAs; 64-row tiles (16 rows per warp) when max_q_len < 128. Slot
-//      indices of a tile are gathered once into shared memory a tile ahead, K and V of a tile
-//      are waited for separately, a warp skips the tiles its rows cannot see, masks only the
-//      tiles that cross its causal/window/length edge. ALiBi and int8 K/V.
+// FlashAttention style: per (query tile, query head, request) one block; K/V tiles are gathered
+// from the KV pool through req_to_token into shared memory (cp.async, double-buffered), S = QK^T
+// and O += PV run on tensor cores with f32 accumulation and an online softmax in the exp2
+// domain. Kernels (`variant`; 0 = the default: 3 where it can run, else 2):
+//   3: Hopper wgmma (prefill_attention_wgmma.cu): sm_90a image, head_dim 128, bf16/f16 K/V;
+//      one warpgroup per 64 query rows, Q/K/V read by wgmma from 128B-swizzled shared memory,
+//      P from registers. Tiles (block_rows x kv_tile) 64 x 64, 128 x 64/128, 192 x 64/128;
+//      default 192 x 128 (max_q_len >= 192), 128 x 128 (>= 128), else 64 x 64. ALiBi, window,
+//      non-causal; elsewhere (other head dims, int8 K/V, no sm_90a image) it is unimplemented.
+//   4: experimental pipelined wgmma kernel (prefill_attention_wgmma_pipe.cu), same tiles and
+//      limits as 3; never the default.
+//   2: mma.sync m16n8k16, 4 warps; 128-row tiles give each warp 32 query rows, so every K/V
+//      ldmatrix fragment feeds four MMAs; 64-row tiles (16 rows per warp) when max_q_len < 128.
+//      64-key tiles. Slot indices of a tile are gathered once into shared memory a tile ahead,
+//      K and V of a tile are waited for separately, a warp skips the tiles its rows cannot see,
+//      masks only the tiles that cross its causal/window/length edge. ALiBi and int8 K/V; every
+//      head dim.
 //   1: the first kernel (16 rows per warp, 4 or 8 warps), for side-by-side benchmarks only; it
 //      has no ALiBi and no int8 K/V (unimplemented).
 // Request r's new tokens are rows q_start[r] .. q_start[r+1]-1 of q; they are the LAST
