@@ -13,11 +13,138 @@ namespace lightllm::tokenizer::jinja {
 
 using core::Result;
 
+namespace {
+
+// select / reject (the items themselves) and selectattr / rejectattr (an attribute of each):
+// keep the items whose value passes the test args[pos] (truthy when no test is named).
+Result<Value> select_filter(const std::string& name, CallArgs& a, const Json& list) {
+  const bool attr_mode = name == "selectattr" || name == "rejectattr";
+  const bool keep_if = name == "selectattr" || name == "select";
+  size_t pos = 1;
+  std::string attr;
+  if (attr_mode) {
+    if (a.args.size() < 2) return type_error(name + " needs an attribute name");
+    attr = to_str(a.args[pos++]);
+  }
+  const std::optional<std::string> test =
+      a.args.size() > pos ? std::optional<std::string>(to_str(a.args[pos])) : std::nullopt;
+  Json out = Json::array();
+  for (const auto& e : list) {
+    bool ok;
+    Value item = attr_mode
+                     ? (has_attr_path(e, attr) ? Value(attr_path(e, attr)) : Value::undefined())
+                     : Value(e);
+    if (!test) {
+      ok = truthy(item);
+    } else {
+      CallArgs targs;
+      targs.args.push_back(item);
+      for (size_t k = pos + 1; k < a.args.size(); ++k) targs.args.push_back(a.args[k]);
+      LLM_ASSIGN_OR_RETURN(ok, apply_test(*test, targs));
+    }
+    if (ok == keep_if) out.push_back(e);
+  }
+  return Value(out);
+}
+
+// map(attribute="a.b", default=...) or map("filter", args...) over the items.
+Result<Value> map_filter(CallArgs& a, const Json& list) {
+  Json out = Json::array();
+  const auto attr = opt_str(a, "attribute", 99);
+  for (const auto& e : list) {
+    if (attr) {
+      if (has_attr_path(e, *attr)) {
+        out.push_back(attr_path(e, *attr));
+      } else {
+        const Value* d = kwarg(a, "default", 99);
+        out.push_back(d ? data_or_null(*d) : Json());
+      }
+      continue;
+    }
+    if (a.args.size() < 2) return type_error("map needs a filter name or attribute=");
+    CallArgs fargs;
+    fargs.args.push_back(Value(e));
+    for (size_t k = 2; k < a.args.size(); ++k) fargs.args.push_back(a.args[k]);
+    LLM_ASSIGN_OR_RETURN(Value r, apply_filter(to_str(a.args[1]), fargs));
+    out.push_back(data_or_null(r));
+  }
+  return Value(out);
+}
+
+// The filters over a sequence: the value as list(v) (as_list).
+Result<Value> sequence_filter(const std::string& name, CallArgs& a) {
+  const Value v = a.args[0];
+  const Json& j = data_or_null(v);
+  // select / reject / map iterate only a truthy value (jinja2's `if value:`).
+  const bool lenient = name == "selectattr" || name == "rejectattr" || name == "select" ||
+                       name == "reject" || name == "map";
+  if (lenient && !truthy(v)) return Value(Json::array());
+  LLM_ASSIGN_OR_RETURN(Json list, as_list(v));
+  if (name == "list") return Value(list);
+  if (name == "first") return list.empty() ? Value::undefined() : Value(list.front());
+  if (name == "last") return list.empty() ? Value::undefined() : Value(list.back());
+  if (name == "reverse") {
+    if (j.is_string()) {
+      auto chars = utf8_chars(j.get<std::string>());
+      std::string out;
+      for (auto it = chars.rbegin(); it != chars.rend(); ++it) out += *it;
+      return Value(Json(out));
+    }
+    std::reverse(list.begin(), list.end());
+    return Value(list);
+  }
+  if (name == "join") {
+    const std::string sep = opt_str(a, "d", 1).value_or("");
+    const auto attr = opt_str(a, "attribute", 2);
+    std::string out;
+    for (size_t i = 0; i < list.size(); ++i) {
+      if (i) out += sep;
+      const Json e = attr ? attr_path(list[i], *attr) : list[i];
+      out += to_str(Value(e));
+    }
+    return Value(Json(out));
+  }
+  if (name == "unique") {
+    Json out = Json::array();
+    for (const auto& e : list)
+      if (std::none_of(out.begin(), out.end(), [&](const Json& x) { return py_equal(x, e); }))
+        out.push_back(e);
+    return Value(out);
+  }
+  if (name == "sort") {
+    const Value* rev = kwarg(a, "reverse", 1);
+    const auto attr = opt_str(a, "attribute", 3);
+    std::vector<Json> items(list.begin(), list.end());
+    std::stable_sort(items.begin(), items.end(), [&](const Json& x, const Json& y) {
+      const Json kx = attr ? attr_path(x, *attr) : x, ky = attr ? attr_path(y, *attr) : y;
+      auto c = py_compare(Value(kx), Value(ky));
+      return c.ok() && *c < 0;
+    });
+    if (rev && truthy(*rev)) std::reverse(items.begin(), items.end());
+    return Value(Json(items));
+  }
+  if (name == "sum") {
+    Json total = Json(int64_t{0});
+    for (const auto& e : list) {
+      LLM_ASSIGN_OR_RETURN(Value s, binary_op("+", Value(total), Value(e)));
+      total = s.data;
+    }
+    return Value(total);
+  }
+  if (name == "selectattr" || name == "rejectattr" || name == "select" || name == "reject")
+    return select_filter(name, a, list);
+  if (name == "map") return map_filter(a, list);
+  if (name == "batch" || name == "slice")
+    return core::unimplemented("filter '{}' is not supported", name);
+  return core::invalid_argument("unknown filter '{}'", name);
+}
+
+}  // namespace
+
 Result<Value> apply_filter(const std::string& name, CallArgs& a) {
   const Value v = a.args[0];
   const Json& j = data_or_null(v);
-  auto str_arg = [&](const char* k, size_t pos) { return opt_str(a, k, pos); };
-  if (name == "trim") return Value(Json(py_strip(to_str(v), str_arg("chars", 1), true, true)));
+  if (name == "trim") return Value(Json(py_strip(to_str(v), opt_str(a, "chars", 1), true, true)));
   if (name == "tojson") {
     const Value* ind = kwarg(a, "indent", 1);
     const int indent = ind && ind->is_data() && ind->data.is_number() ? ind->data.get<int>() : -1;
@@ -53,7 +180,7 @@ Result<Value> apply_filter(const std::string& name, CallArgs& a) {
     return v;
   }
   if (name == "replace") {
-    auto from = str_arg("old", 1), to = str_arg("new", 2);
+    auto from = opt_str(a, "old", 1), to = opt_str(a, "new", 2);
     if (!from || !to) return type_error("replace filter needs two strings");
     return Value(Json(replace_all(to_str(v), *from, *to, opt_int(a, "count", 3, -1))));
   }
@@ -106,116 +233,7 @@ Result<Value> apply_filter(const std::string& name, CallArgs& a) {
     }
     return Value(Json(out));
   }
-  // Filters over sequences. select/reject/map iterate only a truthy value (jinja2 `if value:`).
-  const bool lenient = name == "selectattr" || name == "rejectattr" || name == "select" ||
-                       name == "reject" || name == "map";
-  if (lenient && !truthy(v)) return Value(Json::array());
-  LLM_ASSIGN_OR_RETURN(Json list, as_list(v));
-  if (name == "list") return Value(list);
-  if (name == "first") return list.empty() ? Value::undefined() : Value(list.front());
-  if (name == "last") return list.empty() ? Value::undefined() : Value(list.back());
-  if (name == "reverse") {
-    if (j.is_string()) {
-      auto chars = utf8_chars(j.get<std::string>());
-      std::string out;
-      for (auto it = chars.rbegin(); it != chars.rend(); ++it) out += *it;
-      return Value(Json(out));
-    }
-    std::reverse(list.begin(), list.end());
-    return Value(list);
-  }
-  if (name == "join") {
-    const std::string sep = str_arg("d", 1).value_or("");
-    const auto attr = opt_str(a, "attribute", 2);
-    std::string out;
-    for (size_t i = 0; i < list.size(); ++i) {
-      if (i) out += sep;
-      const Json e = attr ? attr_path(list[i], *attr) : list[i];
-      out += to_str(Value(e));
-    }
-    return Value(Json(out));
-  }
-  if (name == "unique") {
-    Json out = Json::array();
-    for (const auto& e : list)
-      if (std::none_of(out.begin(), out.end(), [&](const Json& x) { return py_equal(x, e); }))
-        out.push_back(e);
-    return Value(out);
-  }
-  if (name == "sort") {
-    const Value* rev = kwarg(a, "reverse", 1);
-    const auto attr = opt_str(a, "attribute", 3);
-    std::vector<Json> items(list.begin(), list.end());
-    std::stable_sort(items.begin(), items.end(), [&](const Json& x, const Json& y) {
-      const Json kx = attr ? attr_path(x, *attr) : x, ky = attr ? attr_path(y, *attr) : y;
-      auto c = py_compare(Value(kx), Value(ky));
-      return c.ok() && *c < 0;
-    });
-    if (rev && truthy(*rev)) std::reverse(items.begin(), items.end());
-    return Value(Json(items));
-  }
-  if (name == "sum") {
-    Json total = Json(int64_t{0});
-    for (const auto& e : list) {
-      LLM_ASSIGN_OR_RETURN(Value s, binary_op("+", Value(total), Value(e)));
-      total = s.data;
-    }
-    return Value(total);
-  }
-  if (name == "selectattr" || name == "rejectattr" || name == "select" || name == "reject") {
-    const bool attr_mode = name == "selectattr" || name == "rejectattr";
-    const bool keep_if = name == "selectattr" || name == "select";
-    size_t pos = 1;
-    std::string attr;
-    if (attr_mode) {
-      if (a.args.size() < 2) return type_error(name + " needs an attribute name");
-      attr = to_str(a.args[pos++]);
-    }
-    const std::optional<std::string> test =
-        a.args.size() > pos ? std::optional<std::string>(to_str(a.args[pos])) : std::nullopt;
-    Json out = Json::array();
-    for (const auto& e : list) {
-      bool ok;
-      Value item = attr_mode
-                       ? (has_attr_path(e, attr) ? Value(attr_path(e, attr)) : Value::undefined())
-                       : Value(e);
-      if (!test) {
-        ok = truthy(item);
-      } else {
-        CallArgs targs;
-        targs.args.push_back(item);
-        for (size_t k = pos + 1; k < a.args.size(); ++k) targs.args.push_back(a.args[k]);
-        LLM_ASSIGN_OR_RETURN(ok, apply_test(*test, targs));
-      }
-      if (ok == keep_if) out.push_back(e);
-    }
-    return Value(out);
-  }
-  if (name == "map") {
-    Json out = Json::array();
-    const auto attr = opt_str(a, "attribute", 99);
-    for (const auto& e : list) {
-      if (attr) {
-        if (has_attr_path(e, *attr)) {
-          out.push_back(attr_path(e, *attr));
-        } else {
-          const Value* d = kwarg(a, "default", 99);
-          out.push_back(d ? data_or_null(*d) : Json());
-        }
-        continue;
-      }
-      if (a.args.size() < 2) return type_error("map needs a filter name or attribute=");
-      CallArgs fargs;
-      fargs.args.push_back(Value(e));
-      for (size_t k = 2; k < a.args.size(); ++k) fargs.args.push_back(a.args[k]);
-      LLM_ASSIGN_OR_RETURN(Value r, apply_filter(to_str(a.args[1]), fargs));
-      out.push_back(data_or_null(r));
-    }
-    return Value(out);
-  }
-  if (name == "batch" || name == "slice")
-    return core::unimplemented("filter '{}' is not supported", name);
-  return core::invalid_argument("unknown filter '{}'", name);
+  return sequence_filter(name, a);
 }
 
 }  // namespace lightllm::tokenizer::jinja
