@@ -40,14 +40,14 @@ extern const PlannedFamily kCohereFamily;
 extern const PlannedFamily kChatglmFamily;
 extern const PlannedFamily kQwen1Family;
 
-// A plan with the config's base shape (layers::base_shape), `norm` and its eps (norm_eps).
-layers::DecoderPlan new_plan(const loader::ModelConfig& cfg, layers::NormKind norm);
-
 // The checkpoint tensors `cfg` implies (names and shapes, nothing allocated); unimplemented for
 // an architecture whose family has no tensor table (LLaMA's own model class).
 Result<TensorTable> tensor_table(const loader::ModelConfig& cfg);
 
 // --- the frame every plan-based decoder shares, in the family's tensor names ---
+
+// A plan with the config's base shape (layers::base_shape), `norm` and its eps (norm_eps).
+layers::DecoderPlan new_plan(const loader::ModelConfig& cfg, layers::NormKind norm);
 
 struct DecoderNames {
   std::string embed;       // [vocab, hidden]
