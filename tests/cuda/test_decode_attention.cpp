@@ -2,7 +2,8 @@
 // f64 reference: batch sizes 1/7/83, context lengths 1..769 (mixed in one batch), head_dim
 // 64/128 (and 80/96), GQA group 1/4/8, bf16/f16 KV and int8 KV with per-(slot, head) scales,
 // ALiBi, max_kv_len above the real lengths (a CUDA-graph bucket bound), one split (written
-// without the reduction kernel) and several head chunks per block.
+// without the reduction kernel) and several head chunks per block; every case through both
+// kernels (variant 1: lanes; 2: tensor cores, the default).
 #include "attention_ref.h"
 #include "cuda_test_util.h"
 #include "kernels/cuda/decode_attention.h"
@@ -21,7 +22,7 @@ struct DecodeCase {
   int chunks_per_block = 0;  // 0: automatic
 };
 
-void run_decode(DType dt, const DecodeCase& c, uint32_t seed) {
+void run_decode_variant(DType dt, const DecodeCase& c, uint32_t seed, int variant) {
   std::mt19937 rng(seed);
   std::vector<int32_t> kv_len(static_cast<size_t>(c.n_reqs));
   const int lens[] = {1, 7, 83, 769, 300, 2};
@@ -82,7 +83,8 @@ void run_decode(DType dt, const DecodeCase& c, uint32_t seed) {
                               .softmax_scale = static_cast<float>(1.0 / std::sqrt(double(D))),
                               .n_splits = c.forced_splits,
                               .alibi_slopes = c.alibi ? dslopes.as<float>() : nullptr,
-                              .chunks_per_block = c.chunks_per_block};
+                              .chunks_per_block = c.chunks_per_block,
+                              .variant = variant};
   // A missing workspace is an error, not a crash.
   EXPECT_EQ(kc::decode_attention(p, nullptr).code(), core::StatusCode::invalid_argument);
   auto ws = zeros(kc::decode_attention_workspace_bytes(p));
@@ -116,12 +118,18 @@ void run_decode(DType dt, const DecodeCase& c, uint32_t seed) {
   }
   const double vmax = c.int8 ? 127 * 0.1 : 1.0;
   expect_close(got, want, tol_for(dt, vmax),
-               "decode reqs=" + std::to_string(c.n_reqs) + " heads=" + std::to_string(c.n_heads) +
+               "decode variant=" + std::to_string(kc::decode_attention_variant(p)) +
+                   " reqs=" + std::to_string(c.n_reqs) + " heads=" + std::to_string(c.n_heads) +
                    "/" + std::to_string(c.n_kv_heads) + " d=" + std::to_string(D) +
                    (c.int8 ? " int8" : "") + (c.alibi ? " alibi" : "") + " max_kv_len+" +
                    std::to_string(c.extra_max_len) +
                    " splits=" + std::to_string(kc::decode_attention_splits(p)) +
                    " chunks_per_block=" + std::to_string(kc::decode_attention_chunks_per_block(p)));
+}
+
+// Every case through both kernels: 1 (lanes, CUDA cores) and 2 (tensor cores, the default).
+void run_decode(DType dt, const DecodeCase& c, uint32_t seed) {
+  for (int variant : {1, 2}) run_decode_variant(dt, c, seed, variant);
 }
 
 class DecodeAttention : public ::testing::TestWithParam<DType> {};
@@ -178,6 +186,19 @@ TEST_P(DecodeAttention, ChunksPerBlockMatchReference) {
       {1, 32, 8, 128, false, 0, false, 3327, 8}, {3, 12, 2, 64, false, 1, false, 0, 4},
   };
   uint32_t seed = 300;
+  for (const auto& c : cases) run_decode(GetParam(), c, seed++);
+}
+
+// Head dims 16-128 and head groups 1/2/6/8 with 16-bit and int8 KV (the tensor-core kernel's
+// int8 path permutes the dims of K and V; every head dim has its own fragment mapping).
+TEST_P(DecodeAttention, HeadDimsAndGroupsWithInt8) {
+  const DecodeCase cases[] = {
+      {3, 8, 8, 16, false, 0}, {3, 8, 4, 32, false, 3},
+      {3, 8, 8, 16, true, 0},  {4, 8, 4, 32, true, 0},
+      {4, 10, 2, 80, true, 0}, {4, 12, 4, 96, true, 7},
+      {3, 12, 2, 64, true, 0}, {7, 16, 2, 128, true, 1, true, 300},
+  };
+  uint32_t seed = 400;
   for (const auto& c : cases) run_decode(GetParam(), c, seed++);
 }
 

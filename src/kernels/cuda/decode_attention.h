@@ -2,7 +2,8 @@
 // request attends to its kv_len cached tokens, read from the KV pool through req_to_token.
 // Split-K flash-decoding: the token range of each request is cut into n_splits chunks; each
 // block computes a partial softmax-weighted sum for one chunk and a group of query heads that
-// share one kv head (GQA: query head h uses kv head h / (n_heads / n_kv_heads)), and a
+// share one kv head (GQA: query head h uses kv head h / (n_heads / n_kv_heads)) — by default on
+// the tensor cores (the heads are the rows of an mma.sync tile; see `variant`) — and a
 // reduction kernel merges the chunks by their log-sum-exp (with one chunk, the usual choice at
 // batch >= 32 on an H100/H200, the split kernel writes the output and no reduction runs). The int8
 // variant reads int8 K/V with one f32 scale per (slot, kv head) and dequantizes in registers.
@@ -56,7 +57,14 @@ struct DecodeAttentionParams {
   // chunk, so one block reads the neighbouring kv heads of the same slots. 0: automatic.
   // Rounded down to a power of two dividing the number of chunks and the lane groups.
   int chunks_per_block = 0;
+  // Kernel: 0 automatic (tensor cores for every KV dtype), 1 the lane kernel (CUDA cores, one
+  // token row spread over LG lanes; honours chunks_per_block), 2 the tensor-core kernel (mma.sync
+  // m16n8k16: the query heads of one kv head are the rows of A, 16 tokens per warp tile).
+  int variant = 0;
 };
+
+// The kernel the launch will use (variant resolved: 1 lanes, 2 tensor cores).
+int decode_attention_variant(const DecodeAttentionParams& p);
 
 // The head chunks per block the launch will use (chunks_per_block resolved).
 int decode_attention_chunks_per_block(const DecodeAttentionParams& p);
