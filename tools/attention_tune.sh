@@ -4,7 +4,8 @@
 # Usage (repo root): tools/attention_tune.sh [decode|prefill]   (no argument: both)
 # Env: FMT_INCLUDE=dir holding fmt/ and FMT_LIB=dir holding libfmt.so (status.h needs fmt),
 #      FMT_HEADER_ONLY=1 to use the fmt headers alone (a copy of /usr/include/fmt; no libfmt),
-#      ARCH (default sm_90a), BUILD (default build-tune), NO_RUN=1 to build only. Compiles in
+#      ARCH (default sm_90a), BUILD (default build-tune), NO_RUN=1 to build only, NVCC_DEFS for
+#      compile-time tuning knobs (e.g. "-DLIGHTLLM_DECODE_MMA_STAGES16=2"). Compiles in
 #      parallel, then runs.
 # How run 3 of docs/PERFORMANCE.md was made: built on the Debian 12 dev box
 # (NO_RUN=1 tools/attention_tune.sh), then build-tune/attention_tune and
@@ -26,6 +27,8 @@ if [[ "${FMT_HEADER_ONLY:-0}" == 1 ]]; then
   LIBFMT=()
 fi
 FLAGS+=("${FMT_DEF[@]}")
+# shellcheck disable=SC2206  # NVCC_DEFS is a list of -D flags
+[[ -n "${NVCC_DEFS:-}" ]] && FLAGS+=(${NVCC_DEFS})
 SRCS=(bench/cuda/attention_tune.cpp src/kernels/cuda/decode_attention.cu
       src/kernels/cuda/prefill_attention.cu src/kernels/cuda/prefill_attention_v1.cu
       src/core/status.cpp src/core/dtype.cpp src/backend/cuda/device_buffer.cpp

@@ -2,7 +2,7 @@
 // code, included by decode_attention.cu only), and the merge of a block's token streams shared
 // with the lane kernel.
 // Block = 4 warps, one (request, HB query heads of one kv head, split). Each warp walks its own
-// 16-token tiles of the split (tiles warp, warp + 4, ...) through a kMmaStages-deep cp.async ring
+// 16-token tiles of the split (tiles warp, warp + 4, ...) through a kStages-deep cp.async ring
 // of its own in shared memory (K and V rows gathered through req_to_token, 16-byte copies) and
 // keeps its own online softmax; the 4 warps are merged at the end.
 // Per tile: S = Q K^T by mma.sync m16n8k16 with the HB heads as the rows of A (rows >= HB are
@@ -30,12 +30,20 @@ using prefill_detail::cp_async_commit;
 using prefill_detail::cp_async_wait;
 
 constexpr int kMmaWarps = 4;
-constexpr int kMmaStages = 3;
 constexpr int kMmaTile = 16;  // tokens per warp tile (k of the P V mma)
+// Ring depth per warp (tiles in flight + the one being computed). Compile-time tuning knobs for
+// bench/cuda/attention_tune (tools/attention_tune.sh builds variants with -D).
+#ifndef LIGHTLLM_DECODE_MMA_STAGES16
+#define LIGHTLLM_DECODE_MMA_STAGES16 3
+#endif
+#ifndef LIGHTLLM_DECODE_MMA_STAGES8
+#define LIGHTLLM_DECODE_MMA_STAGES8 3
+#endif
 
 template <typename KV, int D>
 struct MmaTileLayout {  // one ring stage of one warp, in bytes
   static constexpr bool kInt8 = sizeof(KV) == 1;
+  static constexpr int kStages = kInt8 ? LIGHTLLM_DECODE_MMA_STAGES8 : LIGHTLLM_DECODE_MMA_STAGES16;
   // Row stride: 16-bit rows padded by 16 bytes (an odd number of 16-byte units: ldmatrix rows
   // hit distinct banks); int8 rows 16 or 144 bytes (== 16 mod 128: the 4-byte K reads of 8
   // rows x 4 lanes and the 2-byte V reads hit distinct banks).
@@ -49,9 +57,24 @@ struct MmaTileLayout {  // one ring stage of one warp, in bytes
 
 template <typename KV, int D, int HB>
 constexpr size_t mma_smem_bytes() {
-  const size_t ring = size_t{kMmaWarps} * kMmaStages * MmaTileLayout<KV, D>::kStageBytes;
+  using L = MmaTileLayout<KV, D>;
+  const size_t ring = size_t{kMmaWarps} * L::kStages * L::kStageBytes;
   const size_t merge = size_t{kMmaWarps} * HB * (D + 2) * sizeof(float);
   return ring > merge ? ring : merge;
+}
+
+// Programmatic dependent launch (sm_90+; no-ops below): the split kernels let the reduction
+// kernel be scheduled as soon as all their blocks run; the reduction waits for their completion
+// (and memory) before reading the partials. Without the launch attribute both are no-ops.
+__device__ __forceinline__ void pdl_launch_dependents() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void pdl_wait_primary() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
 }
 
 // int8 bytes b_lo, b_hi (selected by PRMT selector `sel` from word w) -> f16x2 (exact): bias by
@@ -106,8 +129,10 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
   using MT = std::conditional_t<kInt8, __half, T>;  // mma operand type
   constexpr int kKs = D / 16;                       // k-steps of Q K^T
   constexpr int kNd = D / 8;                        // n-blocks of P V
+  constexpr int kMmaStages = L::kStages;
   static_assert(HB <= 8, "decode mma: at most 8 heads per block (rows 0-7 of A)");
 
+  pdl_launch_dependents();
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int g = lane / 4, c = lane % 4;
   const int head0 = blockIdx.x * HB;
@@ -167,12 +192,17 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
   unsigned char* const ring = s_dyn + warp * kMmaStages * L::kStageBytes;
 
   const int n_tiles = (t_end - t_begin + kMmaTile - 1) / kMmaTile;
-  // Lane l holds the slot of token (l % 16) of the next tile to issue (-1 past the chunk),
-  // fetched one tile before its copies are issued.
-  int32_t slot_next = -1;
-  auto fetch_slot = [&](int tile) {
+  // Lane l holds the slot of token (l % 16) of the next tile to issue in slot_next (-1 past the
+  // chunk) and of the tile after it in slot_after: req_to_token is read two issues ahead, so a
+  // slot's load latency never delays the K/V copies.
+  int32_t slot_next = -1, slot_after = -1;
+  auto load_slot = [&](int tile) {
     const int t = t_begin + tile * kMmaTile + (lane & 15);
-    slot_next = t < t_end ? row[t] : -1;
+    return t < t_end ? row[t] : -1;
+  };
+  auto fetch_slot = [&](int tile) {  // the tile issued after slot_after's
+    slot_next = slot_after;
+    slot_after = load_slot(tile);
   };
   auto issue = [&](int stage) {
     unsigned char* ks = ring + stage * L::kStageBytes;
@@ -197,16 +227,17 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
     cp_async_commit();
   };
 
-  fetch_slot(warp);
+  slot_next = load_slot(warp);
+  slot_after = load_slot(warp + kMmaWarps);
 #pragma unroll
   for (int s = 0; s < kMmaStages - 1; ++s) {
     issue(s);
-    fetch_slot(warp + kMmaWarps * (s + 1));
+    fetch_slot(warp + kMmaWarps * (s + 2));
   }
   int stage = 0;
   for (int tile = warp; tile < n_tiles; tile += kMmaWarps) {
     issue(stage == 0 ? kMmaStages - 1 : stage - 1);  // tile + (kMmaStages - 1) * kMmaWarps
-    fetch_slot(tile + kMmaStages * kMmaWarps);
+    fetch_slot(tile + (kMmaStages + 1) * kMmaWarps);
     cp_async_wait<kMmaStages - 1>();  // this lane's copies of `stage` have landed
     __syncwarp();                     // ... and every other lane's
     const unsigned char* ks = ring + stage * L::kStageBytes;
