@@ -3,7 +3,8 @@
 // 64/128 (and 80/96), GQA group 1/4/8, bf16/f16 KV and int8 KV with per-(slot, head) scales,
 // ALiBi, max_kv_len above the real lengths (a CUDA-graph bucket bound), one split (written
 // without the reduction kernel) and several head chunks per block; every case through both
-// kernels (variant 1: lanes; 2: tensor cores, the default).
+// kernels (variant 1: lanes; 2: tensor cores, the default); CUDA-graph replay (the reduction
+// kernel is a programmatic dependent launch on sm_90+) against eager launches.
 #include "attention_ref.h"
 #include "cuda_test_util.h"
 #include "kernels/cuda/decode_attention.h"
@@ -200,6 +201,86 @@ TEST_P(DecodeAttention, HeadDimsAndGroupsWithInt8) {
   };
   uint32_t seed = 400;
   for (const auto& c : cases) run_decode(GetParam(), c, seed++);
+}
+
+// A CUDA graph captured once replays exactly what an eager launch computes, also after the
+// per-step inputs (kv_len) change on the device: with several splits the reduction kernel is a
+// programmatic dependent launch (sm_90+), with one split there is no reduction.
+TEST_P(DecodeAttention, GraphReplayMatchesEager) {
+  const DType dt = GetParam();
+  for (bool int8 : {false, true}) {
+    for (int variant : {1, 2}) {
+      for (int splits : {1, 8}) {
+        const int n_reqs = 5, H = 32, KVH = 8, D = 128;
+        std::vector<int32_t> kv_len = {300, 1, 769, 83, 0};
+        const std::vector<int32_t> kv_len_next = {301, 2, 770, 84, 1};  // the next step's
+        const int max_len = 800;
+        SlotLayout s = make_slots(kv_len_next, 17, max_len - 770);
+        const size_t cache = static_cast<size_t>(s.n_slots) * KVH * D;
+        const size_t q_elems = static_cast<size_t>(n_reqs) * H * D;
+        std::vector<int8_t> k8, v8;
+        std::vector<float> ks, vs;
+        random_int8_kv(cache, static_cast<size_t>(s.n_slots) * KVH, 0.002f, 0.02f, 5, k8, ks);
+        random_int8_kv(cache, static_cast<size_t>(s.n_slots) * KVH, 0.002f, 0.02f, 6, v8, vs);
+        auto dk = int8 ? upload(k8) : upload_half(dt, random_values(dt, cache, -1.f, 1.f, 7));
+        auto dv = int8 ? upload(v8) : upload_half(dt, random_values(dt, cache, -1.f, 1.f, 8));
+        auto dks = upload(ks), dvs = upload(vs);
+        auto dq = upload_half(dt, random_values(dt, q_elems, -1.f, 1.f, 9));
+        auto drt = upload(s.req_to_token), drow = upload(s.req_row), dlen = upload(kv_len);
+        auto out_eager = zeros(q_elems * 2), out_graph = zeros(q_elems * 2);
+        kc::DecodeAttentionParams p{.dtype = dt,
+                                    .kv_int8 = int8,
+                                    .q = dq.data(),
+                                    .k_cache = dk.data(),
+                                    .v_cache = dv.data(),
+                                    .k_scale = dks.as<float>(),
+                                    .v_scale = dvs.as<float>(),
+                                    .req_to_token = drt.as<int32_t>(),
+                                    .req_row = drow.as<int32_t>(),
+                                    .kv_len = dlen.as<int32_t>(),
+                                    .n_reqs = n_reqs,
+                                    .n_heads = H,
+                                    .n_kv_heads = KVH,
+                                    .head_dim = D,
+                                    .req_to_token_stride = s.stride,
+                                    .max_kv_len = max_len,
+                                    .softmax_scale = 0.088f,
+                                    .n_splits = splits,
+                                    .variant = variant};
+        auto ws = zeros(kc::decode_attention_workspace_bytes(p));
+        p.workspace = ws.data();
+        p.workspace_bytes = ws.size();
+
+        cudaStream_t stream = nullptr;
+        ASSERT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
+        kc::DecodeAttentionParams pg = p;
+        pg.out = out_graph.data();
+        cudaGraph_t graph = nullptr;
+        cudaGraphExec_t exec = nullptr;
+        ASSERT_EQ(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), cudaSuccess);
+        const core::Status st = kc::decode_attention(pg, stream);
+        ASSERT_EQ(cudaStreamEndCapture(stream, &graph), cudaSuccess);
+        ASSERT_TRUE(st.ok()) << st.to_string();
+        ASSERT_EQ(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
+        for (int step = 0; step < 2; ++step) {
+          if (step == 1) {  // the next decode step: every request one token longer
+            ASSERT_TRUE(dlen.upload(kv_len_next.data(), kv_len_next.size() * 4).ok());
+          }
+          ASSERT_EQ(cudaGraphLaunch(exec, stream), cudaSuccess);
+          p.out = out_eager.data();
+          ASSERT_TRUE(kc::decode_attention(p, stream).ok());
+          ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+          const auto a = download<uint16_t>(out_eager, q_elems);
+          const auto b = download<uint16_t>(out_graph, q_elems);
+          EXPECT_TRUE(a == b) << "graph replay differs from eager: int8=" << int8
+                              << " variant=" << variant << " splits=" << splits << " step=" << step;
+        }
+        cudaGraphExecDestroy(exec);
+        cudaGraphDestroy(graph);
+        cudaStreamDestroy(stream);
+      }
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Dtypes, DecodeAttention, ::testing::Values(DType::bf16, DType::f16),

@@ -11,7 +11,9 @@
 // ALiBi (alibi_slopes): score of key j for the query at position kv_len - 1 gets
 // slope[h] * (j - (kv_len - 1)) added after the softmax scale, as kernels/ref.
 // CUDA graphs: the grid depends only on the host values n_reqs, n_heads, max_kv_len and
-// n_splits; everything per step (q, kv_len, req_to_token rows) is read from device memory. A
+// n_splits; everything per step (q, kv_len, req_to_token rows) is read from device memory. On
+// sm_90+ the reduction kernel is a programmatic dependent launch (cudaLaunchKernelEx; captured
+// into graphs as a programmatic edge). A
 // max_kv_len above the real lengths (a capture bucket's upper bound) stays exact: the chunk
 // size is max_kv_len / n_splits, so splits past a request's length exit at once (lse = -inf)
 // and the reduction skips them; the cost is those empty blocks and fewer tokens per busy block.
@@ -51,10 +53,10 @@ struct DecodeAttentionParams {
   size_t workspace_bytes = 0;
   int n_splits = 0;  // 0: chosen from the device's SM count (see decode_attention_splits)
   const float* alibi_slopes = nullptr;  // [n_heads] f32 on the device, nullptr = none
-  // Head chunks (the HB <= 8 query heads of one kv head a lane group serves) per block; the
-  // block's lane groups are shared out among them, each chunk's groups walking the split's
-  // tokens as interleaved streams. 1: all groups on one chunk; 8 (D = 128): each group its own
-  // chunk, so one block reads the neighbouring kv heads of the same slots. 0: automatic.
+  // Variant 1 only. Head chunks (the HB <= 8 query heads of one kv head a lane group serves) per
+  // block; the block's lane groups are shared out among them, each chunk's groups walking the
+  // split's tokens as interleaved streams. 1: all groups on one chunk; 8 (D = 128): each group its
+  // own chunk, so one block reads the neighbouring kv heads of the same slots. 0: automatic.
   // Rounded down to a power of two dividing the number of chunks and the lane groups.
   int chunks_per_block = 0;
   // Kernel: 0 automatic (tensor cores for every KV dtype), 1 the lane kernel (CUDA cores, one
