@@ -15,6 +15,10 @@
 // HSUB2; the K scale multiplies the score, the V scale P (one multiply per token).
 // Invariants: D % 16 == 0, HB <= 8; rows of tokens past the chunk are zero-filled (P = 0 there,
 // so no NaN can enter O); the ring's trailing zero-fill copies are waited for before exit.
+// Precision: P is rounded to T (16-bit K/V) or f16 (int8 K/V) before the P V mma, as in
+// FlashAttention; the int8 path also rounds q * softmax_scale * log2(e) to f16 (finite for
+// |q| < ~5e5 at head_dim 128) and P * v_scale to f16 (products below 6e-5 lose relative
+// precision; their share of the output is that small too).
 #pragma once
 
 #include <type_traits>
