@@ -2,9 +2,10 @@
 # tools/attention_tune.sh — build and run bench/cuda/attention_tune.cpp with nvcc alone (for a GPU
 # machine with the CUDA toolkit but without the project's -dev libraries).
 # Usage (repo root): tools/attention_tune.sh [decode|prefill]   (no argument: both)
-# Env: FMT_INCLUDE=dir holding fmt/ and FMT_LIB=dir holding libfmt.so (status.h needs fmt);
-#      FMT_HEADER_ONLY=1 compiles fmt header-only from FMT_INCLUDE instead (no libfmt needed),
-#      ARCH (default sm_90a), BUILD (default build-tune), NO_RUN=1 to build only. Compiles in
+# Env: FMT_INCLUDE=dir holding fmt/ and FMT_LIB=dir holding libfmt.so (status.h needs fmt),
+#      FMT_HEADER_ONLY=1 to use the fmt headers alone (a copy of /usr/include/fmt; no libfmt),
+#      ARCH (default sm_90a), BUILD (default build-tune), NO_RUN=1 to build only, NVCC_DEFS for
+#      compile-time tuning knobs (e.g. "-DLIGHTLLM_DECODE_MMA_STAGES16=2"). Compiles in
 #      parallel, then runs.
 # How run 3 of docs/PERFORMANCE.md was made: built on the Debian 12 dev box
 # (NO_RUN=1 tools/attention_tune.sh), then build-tune/attention_tune and
@@ -19,13 +20,15 @@ CUDA_INC=$(dirname "$(command -v nvcc)")/../include
 FLAGS=(-O3 -std=c++17 -arch="$ARCH" -I"$ROOT/src" -lineinfo --expt-relaxed-constexpr
        -Xcompiler -Wall,-Wextra)
 [[ -n "${FMT_INCLUDE:-}" ]] && FLAGS+=(-I"$FMT_INCLUDE")
-CXXDEFS=()
-LIBS=(-lfmt)
+FMT_DEF=()
+LIBFMT=(-lfmt)
 if [[ "${FMT_HEADER_ONLY:-0}" == 1 ]]; then
-  FLAGS+=(-DFMT_HEADER_ONLY)
-  CXXDEFS+=(-DFMT_HEADER_ONLY)
-  LIBS=()
+  FMT_DEF=(-DFMT_HEADER_ONLY)
+  LIBFMT=()
 fi
+FLAGS+=("${FMT_DEF[@]}")
+# shellcheck disable=SC2206  # NVCC_DEFS is a list of -D flags
+[[ -n "${NVCC_DEFS:-}" ]] && FLAGS+=(${NVCC_DEFS})
 SRCS=(bench/cuda/attention_tune.cpp src/kernels/cuda/decode_attention.cu
       src/kernels/cuda/prefill_attention.cu src/kernels/cuda/prefill_attention_v1.cu
       src/kernels/cuda/prefill_attention_wgmma.cu src/kernels/cuda/prefill_attention_wgmma_pipe.cu
@@ -38,7 +41,7 @@ for s in "${SRCS[@]}"; do
   OBJS+=("$o")
   if [[ "$s" == *.cpp ]]; then
     ${CXX:-g++} -O2 -std=c++20 -Wall -Wextra -I"$ROOT/src" -I"$CUDA_INC" \
-      ${FMT_INCLUDE:+-I"$FMT_INCLUDE"} "${CXXDEFS[@]}" -c "$ROOT/$s" -o "$o" &
+      ${FMT_INCLUDE:+-I"$FMT_INCLUDE"} "${FMT_DEF[@]}" -c "$ROOT/$s" -o "$o" &
   else
     nvcc "${FLAGS[@]}" -c "$ROOT/$s" -o "$o" &
   fi
@@ -46,5 +49,5 @@ for s in "${SRCS[@]}"; do
 done
 for p in "${pids[@]}"; do wait "$p"; done
 nvcc -arch="$ARCH" "${OBJS[@]}" -o "$BUILD/attention_tune" ${FMT_LIB:+-L"$FMT_LIB" \
-  -Xlinker -rpath="$FMT_LIB"} "${LIBS[@]}"
+  -Xlinker -rpath="$FMT_LIB"} "${LIBFMT[@]}"
 [[ "${NO_RUN:-0}" == 1 ]] || "$BUILD/attention_tune" "$@"

@@ -6,12 +6,12 @@
 //   tools/attention_tune.sh [decode|decode-sweep|prefill[-nocheck]] [prefill variants, e.g. 123]
 // Output: one line per measurement, "check ... max_err ... OK|FAIL" lines first; the process
 // exits 1 if any check fails. Decode: KV bytes read / time (random slot order), automatic
-// configuration (argument "decode-sweep": chunks_per_block (cpb) x forced splits); prefill: TFLOP/s
-// (causal FLOPs = 4 D H sum(len^2)/2) per kernel variant (1, 2: mma.sync; 3: wgmma; 4: pipelined
-// wgmma, experimental; 0: default) and tile shape (rows x keys), the first configuration's output
-// the reference of the others; checks per variant and tile shape with ALiBi, window, non-causal,
-// MQA with prefixes, int8 K/V (mma.sync only); "prefill-nocheck" skips the checks (for ncu).
-// Compare with bench/cuda/torch_baseline.py.
+// configuration of both kernels (argument "decode-sweep": the tensor-core kernel x forced splits,
+// bf16 and int8 KV); prefill: TFLOP/s (causal FLOPs = 4 D H sum(len^2)/2) per kernel variant (1,
+// 2: mma.sync; 3: wgmma; 4: pipelined wgmma, experimental; 0: default) and tile shape (rows x
+// keys), the first configuration's output the reference of the others; checks per variant and
+// tile shape with ALiBi, window, non-causal, MQA with prefixes, int8 K/V (mma.sync only);
+// "prefill-nocheck" skips the checks (for ncu). Compare with bench/cuda/torch_baseline.py.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -156,7 +156,7 @@ void report_check(const char* what, double err, double tol) {
 
 // ---- decode ----------------------------------------------------------------------------------
 
-void check_decode(DType dt, int n_heads, int n_kv_heads, int D, int cpb, int extra_max,
+void check_decode(int variant, DType dt, int n_heads, int n_kv_heads, int D, int cpb, int extra_max,
                   int splits = 0, bool int8 = false) {
   const int n_reqs = 9;
   std::vector<int32_t> kv_len(n_reqs);
@@ -205,7 +205,8 @@ void check_decode(DType dt, int n_heads, int n_kv_heads, int D, int cpb, int ext
                               .max_kv_len = max_len,
                               .softmax_scale = scale,
                               .n_splits = splits,
-                              .chunks_per_block = cpb};
+                              .chunks_per_block = cpb,
+                              .variant = variant};
   DeviceBuffer ws = alloc(kc::decode_attention_workspace_bytes(p));
   p.workspace = ws.data();
   p.workspace_bytes = ws.size();
@@ -234,9 +235,10 @@ void check_decode(DType dt, int n_heads, int n_kv_heads, int D, int cpb, int ext
     }
   }
   char what[160];
-  std::snprintf(what, sizeof what, "decode %s%s h%d/kv%d d%d cpb %d (->%d) splits %d extra %d",
-                dt == DType::bf16 ? "bf16" : "f16", int8 ? "/int8kv" : "", n_heads, n_kv_heads, D,
-                cpb, kc::decode_attention_chunks_per_block(p), kc::decode_attention_splits(p),
+  std::snprintf(what, sizeof what, "decode v%d %s%s h%d/kv%d d%d cpb %d (->%d) splits %d extra %d",
+                kc::decode_attention_variant(p), dt == DType::bf16 ? "bf16" : "f16",
+                int8 ? "/int8kv" : "", n_heads, n_kv_heads, D, cpb,
+                kc::decode_attention_chunks_per_block(p), kc::decode_attention_splits(p),
                 extra_max);
   report_check(what, err, (dt == DType::bf16 ? 1.6e-2 : 4e-3) * (int8 ? 3 : 1));
 }
@@ -284,17 +286,20 @@ void bench_decode(DType dt, bool sweep, bool int8 = false) {
       p.workspace = ws.data();
       p.workspace_bytes = ws.size();
       p.chunks_per_block = 1;
-      CHECK_OK(kc::decode_attention(p, nullptr));  // cpb 1 output: the cross-check reference
+      p.variant = 1;
+      CHECK_OK(kc::decode_attention(p, nullptr));  // lane kernel, cpb 1: the cross-check reference
       std::vector<uint16_t> want(static_cast<size_t>(batch) * H * D), got(want.size());
       CHECK_OK(ref_out.download(want.data(), want.size() * 2));
       p.out = out.data();
       const double bytes = 2.0 * static_cast<double>(n_slots) * KVH * (int8 ? D + 4 : D * 2);
-      // Default: the automatic configuration; sweep: chunks_per_block x forced splits.
-      for (int cpb : sweep ? std::vector<int>{1, 2, 8} : std::vector<int>{0}) {
+      // Both kernels (1 lanes, 2 tensor cores) in the automatic configuration; sweep: the
+      // tensor-core kernel over forced splits too.
+      for (int variant : {1, 2}) {
         for (int splits : sweep ? std::vector<int>{0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64}
                                 : std::vector<int>{0}) {
-          if (splits > ctx / 32) continue;
-          p.chunks_per_block = cpb;
+          if (splits > ctx / 32 || (variant == 1 && splits != 0)) continue;
+          p.variant = variant;
+          p.chunks_per_block = 0;
           p.n_splits = splits;
           const double ms = time_ms([&] { CHECK_OK(kc::decode_attention(p, nullptr)); }, 20);
           CHECK_OK(out.download(got.data(), got.size() * 2));
@@ -303,9 +308,9 @@ void bench_decode(DType dt, bool sweep, bool int8 = false) {
             diff = std::max(diff, double(std::abs(from_bits(dt, got[i]) - from_bits(dt, want[i]))));
           const double gbs = bytes / (ms * 1e-3) / 1e9;
           std::printf(
-              "decode   %s%s batch %3d ctx %4d cpb %d splits %3d%s: %8.1f us %6.0f GB/s "
-              "%5.1f%% of copy  (vs cpb1 %.1e)\n",
-              dt == DType::bf16 ? "bf16" : "f16 ", int8 ? "/int8kv" : "", batch, ctx,
+              "decode   v%d %s%s batch %3d ctx %4d cpb %d splits %3d%s: %8.1f us %6.0f GB/s "
+              "%5.1f%% of copy  (vs v1 %.1e)\n",
+              variant, dt == DType::bf16 ? "bf16" : "f16 ", int8 ? "/int8kv" : "", batch, ctx,
               kc::decode_attention_chunks_per_block(p), kc::decode_attention_splits(p),
               splits == 0 ? " auto" : "     ", ms * 1e3, gbs, 100.0 * gbs / g_copy_gbs, diff);
           if (diff > 2e-2) ++g_failures;
@@ -510,21 +515,32 @@ int main(int argc, char** argv) {
     std::printf("copy     D2D cudaMemcpy 1 GiB: %.3f ms, %.0f GB/s (read+write)\n", ms, g_copy_gbs);
   }
   if (do_decode) {
+    // Variant 1 (lanes) for each chunks_per_block, variant 2 (tensor cores) once (cpb unused).
     for (DType dt : {DType::bf16, DType::f16})
-      for (int cpb : {1, 2, 4, 8}) {
-        check_decode(dt, 32, 8, 128, cpb, 0);
-        check_decode(dt, 32, 8, 128, cpb, 300);
-        check_decode(dt, 8, 1, 128, cpb, 0);
-        check_decode(dt, 32, 8, 128, cpb, 0, 1);
-        check_decode(dt, 32, 8, 128, cpb, 300, 1);
-        check_decode(dt, 32, 8, 128, cpb, 0, 7);
-        check_decode(dt, 32, 32, 64, cpb, 0, 1);
-        check_decode(dt, 32, 32, 64, cpb, 0);
-        check_decode(dt, 16, 2, 80, cpb, 0);
-        check_decode(dt, 12, 12, 96, cpb, 0);
-        check_decode(dt, 32, 8, 128, cpb, 0, 0, true);
-        check_decode(dt, 32, 8, 128, cpb, 300, 1, true);
-        check_decode(dt, 16, 2, 80, cpb, 0, 7, true);
+      for (auto [v, cpb] :
+           {std::pair{1, 1}, std::pair{1, 2}, std::pair{1, 4}, std::pair{1, 8}, std::pair{2, 1}}) {
+        check_decode(v, dt, 32, 8, 128, cpb, 0);
+        check_decode(v, dt, 32, 8, 128, cpb, 300);
+        check_decode(v, dt, 8, 1, 128, cpb, 0);
+        check_decode(v, dt, 32, 8, 128, cpb, 0, 1);
+        check_decode(v, dt, 32, 8, 128, cpb, 300, 1);
+        check_decode(v, dt, 32, 8, 128, cpb, 0, 7);
+        check_decode(v, dt, 32, 32, 64, cpb, 0, 1);
+        check_decode(v, dt, 32, 32, 64, cpb, 0);
+        check_decode(v, dt, 16, 2, 80, cpb, 0);
+        check_decode(v, dt, 12, 12, 96, cpb, 0);
+        check_decode(v, dt, 32, 8, 128, cpb, 0, 0, true);
+        check_decode(v, dt, 32, 8, 128, cpb, 300, 1, true);
+        check_decode(v, dt, 16, 2, 80, cpb, 0, 7, true);
+        if (v == 2) {  // the tensor-core kernel's other head dims / head groups
+          check_decode(v, dt, 8, 8, 16, cpb, 0);
+          check_decode(v, dt, 8, 4, 32, cpb, 0, 3);
+          check_decode(v, dt, 12, 2, 64, cpb, 0);  // group 6: one head per block
+          check_decode(v, dt, 8, 8, 16, cpb, 0, 0, true);
+          check_decode(v, dt, 8, 4, 32, cpb, 0, 3, true);
+          check_decode(v, dt, 12, 12, 96, cpb, 0, 0, true);
+          check_decode(v, dt, 32, 4, 64, cpb, 0, 0, true);
+        }
       }
   }
   if (do_prefill && (argc < 2 || !std::strstr(argv[1], "nocheck"))) {
@@ -568,7 +584,7 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
   if (do_decode) {
     for (DType dt : {DType::bf16, DType::f16}) bench_decode(dt, sweep && dt == DType::bf16);
-    if (!sweep) bench_decode(DType::bf16, false, true);
+    bench_decode(DType::bf16, sweep, true);
   }
   if (do_prefill)
     for (DType dt : {DType::bf16, DType::f16}) bench_prefill(dt);
