@@ -16,7 +16,8 @@
 // Slots of tile i+2 are read from req_to_token during step i and stored to smem after the
 // second barrier. Masking (causal, window, kv_len) and ALiBi as in variant 2; the causal skip
 // of tiles is per warpgroup (wgmma is warpgroup-collective). Only compiled into the sm_90a
-// image; other images trap, and the host side only launches it when the loaded image is sm_90.
+// image; other images trap, and the host side only launches it when the loaded image holds the
+// wgmma body (image_has_wgmma).
 #include <atomic>
 #include <cmath>
 
@@ -249,8 +250,12 @@ __global__ void __launch_bounds__(128 * WG) prefill_wgmma_kernel(PrefillAttentio
     }
   }
 #else
+  // Not an sm_90a image (e.g. sm_90 without the arch-specific features): a static shared
+  // variable marks this body for image_has_wgmma(), and it traps if launched anyway.
+  __shared__ int not_sm90a[1];
+  reinterpret_cast<volatile int*>(not_sm90a)[0] = 1;
   (void)p;
-  __trap();  // the host launches this kernel only from an sm_90a image
+  __trap();
 #endif
 }
 
@@ -278,15 +283,16 @@ core::Status launch_cfg(const PrefillAttentionParams& p, cudaStream_t stream) {
       c.rows, c.keys);
 }
 
-// Does the loaded image of the kernel come from sm_90a code (and so contain its body)?
-bool image_is_sm90() {
+// Does the image loaded for this device hold the wgmma body? An sm_90 image of the kernel that
+// is not sm_90a code holds the fallback body, which alone has static shared memory.
+bool image_has_wgmma() {
   static const bool ok = [] {
     cudaFuncAttributes attr{};
     if (cudaFuncGetAttributes(&attr, prefill_wgmma_kernel<__nv_bfloat16, 64, 2>) != cudaSuccess) {
       (void)cudaGetLastError();
       return false;
     }
-    return attr.binaryVersion == 90;
+    return attr.binaryVersion == 90 && attr.sharedSizeBytes == 0;
   }();
   return ok;
 }
@@ -295,7 +301,7 @@ bool image_is_sm90() {
 
 bool prefill_wgmma_supported(const PrefillAttentionParams& p) {
   return !p.kv_int8 && p.head_dim == 128 &&
-         (p.dtype == core::DType::bf16 || p.dtype == core::DType::f16) && image_is_sm90();
+         (p.dtype == core::DType::bf16 || p.dtype == core::DType::f16) && image_has_wgmma();
 }
 
 WgTiles wgmma_tiles(const PrefillAttentionParams& p) {

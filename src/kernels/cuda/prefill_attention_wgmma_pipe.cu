@@ -290,8 +290,12 @@ __global__ void __launch_bounds__(128 * WG) prefill_wgmma_pipe_kernel(PrefillAtt
     }
   }
 #else
+  // Not an sm_90a image (e.g. sm_90 without the arch-specific features): a static shared
+  // variable marks this body for image_has_wgmma(), and it traps if launched anyway.
+  __shared__ int not_sm90a[1];
+  reinterpret_cast<volatile int*>(not_sm90a)[0] = 1;
   (void)p;
-  __trap();  // the host launches this kernel only from an sm_90a image
+  __trap();
 #endif
 }
 
