@@ -265,19 +265,13 @@ Status LlamaModel::to_device(core::Device device) {
 }
 
 Status LlamaModel::set_cuda_graphs(const CudaGraphOptions& opts) {
-  CudaGraphOptions o = opts;
-  // Per-request rotary tables (dynamic NTK, longrope) are host decisions on per-step values.
-  const ops::RopeScaling rs = attn_shape_.rope.scaling;
-  // A tensor-parallel shard's collectives and gathered logits are not captured either.
-  if (ws_.device() != core::Device::cuda || rs == ops::RopeScaling::dynamic_ntk ||
-      rs == ops::RopeScaling::longrope || tp_.sharded())
-    o.max_batch = 0;
-  if (o.max_kv_len <= 0) o.max_kv_len = shape_.max_context;
-  graphs_.configure(o, {.vocab = shape_.vocab,
-                        .n_heads = shape_.n_heads,
-                        .n_kv_heads = shape_.n_kv_heads,
-                        .head_dim = shape_.head_dim,
-                        .act_dtype = ws_.act_dtype()});
+  graphs_.configure_for_model(opts, ws_.device(), shape_.max_context,
+                              {.vocab = shape_.vocab,
+                               .n_heads = shape_.n_heads,
+                               .n_kv_heads = shape_.n_kv_heads,
+                               .head_dim = shape_.head_dim,
+                               .act_dtype = ws_.act_dtype()},
+                              graph_exclusion(attn_shape_, tp_.sharded()));
   return {};
 }
 
@@ -312,10 +306,11 @@ Result<Tensor> LlamaModel::run_layers(const StepBatch& batch, KvStorage& kv, Wor
 }
 
 DecodeGraphs::Body LlamaModel::graph_body(KvStorage& kv) {
-  return [this, &kv](const StepBatch& staged, Workspace& ws, Tensor& out) -> Status {
-    LLM_ASSIGN_OR_RETURN(Tensor normed, run_layers(staged, kv, ws, {}));
-    return ops::matmul(normed, lm_head_, Tensor(), out);  // every row: decode wants them all
-  };
+  return DecodeGraphs::lm_head_body(
+      [this, &kv](const StepBatch& staged, Workspace& ws) {
+        return run_layers(staged, kv, ws, {});
+      },
+      lm_head_);
 }
 
 Status LlamaModel::start_forward(const StepBatch& batch, KvStorage& kv, Tensor& logits) {

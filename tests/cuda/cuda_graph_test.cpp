@@ -1,25 +1,34 @@
-// Decode CUDA graphs on the GPU (ctest label `cuda`): the same LLaMA-family golden model is
-// loaded twice, one copy eager (no graphs) and one with graphs (max batch 16), and both are
-// fed the very same steps — same req_to_token rows and shuffled KV slots, teacher-forced with
-// the eager copy's greedy tokens. The schedule changes the batch so that graphs of several
-// sizes run, padded (7 -> 8, 3 -> 4, 6 -> 8, 13 -> 16) and exact (1, 4, 16), with prefill and
-// mixed steps (eager in both) in between, requests finishing and new ones reusing their slots
-// (KV churn), and a 17-request step beyond the graph limit (eager). Every decode step's logits
-// must agree within kTol of the row's largest |logit| (bf16 on both sides; the graph's padded
-// GEMM and its kv-length bucket may change the summation order), and the greedy token must be
-// the same wherever the eager top-2 margin exceeds kTieMargin. A last phase with a 300-token
-// prompt runs the second kv-length bucket (512). The graph copy must really have
-// replayed graphs (stats), except for dynamic-NTK rope, where graphs stay off. Every other
-// step of the graph copy runs through start_forward/finish_forward into page-locked logits
-// (the asynchronous path the engine's runner takes).
+// Decode CUDA graphs on the GPU (ctest label `cuda`): the same golden model is loaded twice,
+// one copy eager (no graphs) and one with graphs (max batch 16), and both are fed the very same
+// steps — same req_to_token rows and shuffled KV slots, teacher-forced with the eager copy's
+// greedy tokens. Every family runs: the LLaMA family (LlamaModel) and every golden of the other
+// families (the generic DecoderModel: ALiBi, learned positions, parallel residual, embedding
+// norm, per-head q/k norms, biases, logit scale, partial and interleaved rotary). The schedule
+// changes the batch so that graphs of several sizes run, padded (7 -> 8, 3 -> 4, 5 -> 8,
+// 13 -> 16) and exact (1, 16), with prefill and mixed steps (eager in both) in between,
+// requests finishing and new ones joining and reusing their slots (KV churn), and a 17-request
+// step beyond the graph limit (eager). Every decode step's logits must agree within kTol of the
+// row's largest |logit| (bf16 on both sides; the graph's padded GEMM and its kv-length bucket
+// may change the summation order), and the greedy token must be the same wherever the eager
+// top-2 margin exceeds kTieMargin. A last phase with a long prompt runs a batch of 2 in the
+// kv-length bucket of that prompt (512; 256 for learned positions, whose table is shorter).
+// The graph copy must really have replayed graphs (stats), except for the models whose decode
+// steps stay eager (graph_exclusion: dynamic-NTK rope, longrope, Qwen v1's position step),
+// which must show every step as eager and no replay. Every other step of the graph copy runs
+// through start_forward/finish_forward into page-locked logits (the asynchronous path the
+// engine's runner takes).
 #include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <numeric>
 #include <random>
 
-#include <gtest/gtest.h>
+#include <fstream>
 
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "models/llama_family.h"
 #include "models/model.h"
 #include "models/step_batch_builder.h"
 #include "ops/ops.h"
@@ -158,6 +167,7 @@ class Driver {
 
   double worst() const { return worst_; }
   int compared() const { return compared_; }
+  int steps() const { return steps_; }
 
  private:
   models::Model& eager_;
@@ -173,13 +183,42 @@ class Driver {
   int steps_ = 0;
 };
 
+std::string golden_dir(const char* name) {
+  return std::string(LIGHTLLM_TEST_DATA_DIR) + "/models/" + name;
+}
+
 std::vector<std::string> llama_family_goldens() {
   std::vector<std::string> dirs;
   for (const char* name :
        {"llama-bf16", "llama-f32", "llama-rope-linear-bf16", "llama-rope-llama3-bf16",
         "llama-rope-dynamic-bf16", "mistral-bf16", "qwen2-bf16", "internlm-bf16", "minicpm-bf16"})
-    dirs.push_back(std::string(LIGHTLLM_TEST_DATA_DIR) + "/models/" + name);
+    dirs.push_back(golden_dir(name));
   return dirs;
+}
+
+// Every golden (as model_cuda_test finds them: a folder with golden.json) whose architecture is
+// not one of the LLaMA family's: the families of the generic decoder, f32 and bf16.
+std::vector<std::string> decoder_family_goldens() {
+  const std::vector<std::string> llama = models::llama_family_architectures();
+  std::vector<std::string> dirs;
+  for (const auto& e : fs::directory_iterator(golden_dir(""))) {
+    if (!fs::exists(e.path() / "golden.json")) continue;
+    std::ifstream f(e.path() / "config.json");
+    const std::string arch = nlohmann::json::parse(f).at("architectures").at(0).get<std::string>();
+    if (std::find(llama.begin(), llama.end(), arch) == llama.end())
+      dirs.push_back(e.path().string());
+  }
+  std::sort(dirs.begin(), dirs.end());
+  return dirs;
+}
+
+// Decode steps that graph_exclusion() keeps eager: rotary frequencies chosen on the host per
+// request (dynamic NTK, longrope) and Qwen v1's position step (host state per request row).
+bool stays_eager(const std::string& dir) {
+  const std::string name = fs::path(dir).filename().string();
+  for (const char* key : {"rope-dynamic", "longrope", "qwen1"})
+    if (name.find(key) != std::string::npos) return true;
+  return false;
 }
 
 std::string name_of(const ::testing::TestParamInfo<std::string>& info) {
@@ -221,20 +260,27 @@ TEST_P(CudaGraphReplay, MatchesEagerAcrossBatchSizesPaddingAndKvChurn) {
   d.step();
   for (int i = 0; i < 3; ++i) d.step();  // 17 > graph max: eager in both
   d.finish(d.active());
-  d.start(300);
+  // Learned positions (GPTBigCode) end at the table: the long prompt stays inside it.
+  const models::ModelShape& shape = (*eager)->shape();
+  const bool learned_positions = shape.architecture == "GPTBigCodeForCausalLM";
+  const int long_prompt = learned_positions ? static_cast<int>(shape.max_context) - 8 : 300;
+  ASSERT_GT(long_prompt, 100);
+  d.start(long_prompt);
   d.start(10);
   d.step();                              // prefill
-  for (int i = 0; i < 3; ++i) d.step();  // 2 -> graph of 2 in the 512 kv bucket
+  for (int i = 0; i < 3; ++i) d.step();  // 2 -> graph of 2 in the long prompt's kv bucket
 
   const models::CudaGraphStats st = (*graphed)->cuda_graph_stats();
   std::cout << fs::path(GetParam()).filename().string() << ": max logit error " << d.worst()
             << ", greedy compared " << d.compared() << ", graphs captured " << st.captured
             << ", replays " << st.replays << ", eager steps " << st.eager_steps << "\n";
   EXPECT_GT(d.compared(), 100);
-  if (GetParam().find("rope-dynamic") != std::string::npos) {
-    EXPECT_EQ(st.replays, 0) << "dynamic NTK rope must not use graphs";
+  if (stays_eager(GetParam())) {
+    EXPECT_EQ(st.captured, 0);
+    EXPECT_EQ(st.replays, 0) << "these decode steps must not use graphs";
+    EXPECT_EQ(st.eager_steps, d.steps()) << "every step eager, counted while graphs are requested";
   } else {
-    // (batch, kv bucket): (8, 256), (4, 256), (1, 256), (16, 256), (2, 512)
+    // (batch, kv bucket): (8, 256), (4, 256), (1, 256), (16, 256), (2, 512 or 256)
     EXPECT_EQ(st.captured, 5);
     EXPECT_EQ(st.replays, 29);     // 6 + 4 + 5 + 4 + 4 + 3 + 3 decode-only steps within 16
     EXPECT_EQ(st.eager_steps, 9);  // 2 prefill + 4 mixed + 3 steps of 17
@@ -243,5 +289,7 @@ TEST_P(CudaGraphReplay, MatchesEagerAcrossBatchSizesPaddingAndKvChurn) {
 
 INSTANTIATE_TEST_SUITE_P(Models, CudaGraphReplay, ::testing::ValuesIn(llama_family_goldens()),
                          name_of);
+INSTANTIATE_TEST_SUITE_P(DecoderFamilies, CudaGraphReplay,
+                         ::testing::ValuesIn(decoder_family_goldens()), name_of);
 
 }  // namespace

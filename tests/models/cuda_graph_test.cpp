@@ -1,13 +1,16 @@
 // The host side of decode CUDA graphs (src/models/layers/cuda_graph.h), on the CPU: captured
 // batch sizes and padding, kv-length buckets, the fixed input layout, which steps a graph may
-// run, and the padded inputs pack_graph_decode builds (checked field by field against the
-// StepBatch it came from). Replay itself is tested on the GPU (tests/cuda/cuda_graph_test.cpp).
+// run, the padded inputs pack_graph_decode builds (checked field by field against the
+// StepBatch it came from), which models stay eager (graph_exclusion) and how a model's
+// configuration turns graphs on or keeps them off (configure_for_model). Replay itself is tested on
+// the GPU (tests/cuda/cuda_graph_test.cpp).
 #include <numeric>
 
 #include <gtest/gtest.h>
 
 #include "models/layers/cuda_graph.h"
 #include "models/step_batch_builder.h"
+#include "ops/ops.h"
 
 using namespace lightllm;
 using models::InputLayout;
@@ -171,6 +174,70 @@ TEST(GraphDecodeStep, DisabledGraphsAcceptNothing) {
   EXPECT_FALSE(graphs.accepts(f.builder.build(one), kv));
   graphs.note_eager_step();
   EXPECT_EQ(graphs.stats().eager_steps, 0);  // only counted while graphs are on
+}
+
+TEST(GraphExclusion, OnlyHostDecisionsPerStepKeepAModelEager) {
+  models::layers::AttentionShape a{.n_heads = 4, .n_kv_heads = 2, .head_dim = 16};
+  a.rope.rotary_dim = 16;
+  for (ops::RopeScaling rs :
+       {ops::RopeScaling::none, ops::RopeScaling::linear, ops::RopeScaling::llama3}) {
+    a.rope.scaling = rs;  // one table for every request: captured
+    EXPECT_EQ(models::graph_exclusion(a, false), "");
+    EXPECT_NE(models::graph_exclusion(a, true), "") << "tensor-parallel shards stay eager";
+  }
+  for (ops::RopeScaling rs : {ops::RopeScaling::dynamic_ntk, ops::RopeScaling::longrope}) {
+    a.rope.scaling = rs;  // a table per request, chosen on the host
+    EXPECT_NE(models::graph_exclusion(a, false), "");
+    a.use_rope = false;  // ALiBi models never read the rotary settings
+    EXPECT_EQ(models::graph_exclusion(a, false), "");
+    a.use_rope = true;
+  }
+  a.rope.scaling = ops::RopeScaling::none;
+  a.position_fn = [](const models::StepBatch&, core::Tensor&, core::Tensor&) {
+    return core::Status{};
+  };
+  EXPECT_NE(models::graph_exclusion(a, false), "") << "a family position step keeps host state";
+}
+
+TEST(GraphExclusion, ConfigureForModelTurnsGraphsOnOnlyForCapturableCudaModels) {
+  Fixture f;
+  const int32_t t0[] = {3};
+  std::vector<models::StepSegment> one = {{.req_row = 0, .tokens = t0, .cached_len = 4}};
+  models::KvStorage kv = models::KvStorage::allocate(1, 16, 1, 16, core::DType::f32);
+  kv.scratch_slot = 15;
+  const models::DecodeGraphShape shape{.vocab = Fixture::kVocab};
+  const models::CudaGraphOptions on{.max_batch = 8, .max_kv_len = 0};
+  models::DecodeGraphs graphs;
+
+  // Capturable: on when the build has CUDA; max_kv_len 0 takes the model's context (32).
+  graphs.configure_for_model(on, core::Device::cuda, 32, shape, "");
+  EXPECT_EQ(graphs.enabled(), ops::cuda_built());
+  EXPECT_EQ(graphs.accepts(f.builder.build(one), kv), ops::cuda_built());
+  std::vector<models::StepSegment> long_one = {{.req_row = 0, .tokens = t0, .cached_len = 40}};
+  EXPECT_FALSE(graphs.accepts(f.builder.build(long_one), kv)) << "kv_len 41 > max_context 32";
+
+  // Excluded: off although requested, and every step counts as eager.
+  graphs.configure_for_model(on, core::Device::cuda, 64, shape, "longrope");
+  EXPECT_FALSE(graphs.enabled());
+  EXPECT_FALSE(graphs.accepts(f.builder.build(one), kv));
+  graphs.note_eager_step();
+  graphs.note_eager_step();
+  EXPECT_EQ(graphs.stats().eager_steps, 2);
+  EXPECT_EQ(graphs.stats().replays, 0);
+
+  // Not requested, or a model on the CPU: off, nothing counted.
+  for (auto [opts, device] :
+       {std::pair{models::CudaGraphOptions{.max_batch = 0}, core::Device::cuda},
+        std::pair{on, core::Device::cpu}}) {
+    graphs.configure_for_model(opts, device, 64, shape, "longrope");
+    EXPECT_FALSE(graphs.enabled());
+    graphs.note_eager_step();
+    EXPECT_EQ(graphs.stats().eager_steps, 0);
+    graphs.configure_for_model(opts, device, 64, shape, "");
+    EXPECT_FALSE(graphs.enabled());
+    graphs.note_eager_step();
+    EXPECT_EQ(graphs.stats().eager_steps, 0);
+  }
 }
 
 }  // namespace

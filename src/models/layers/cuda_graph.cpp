@@ -52,6 +52,19 @@ bool is_graph_decode_step(const StepBatch& batch) {
   return true;
 }
 
+std::string graph_exclusion(const layers::AttentionShape& attn, bool tensor_parallel) {
+  if (tensor_parallel) return "a tensor-parallel shard (collectives are not captured)";
+  if (attn.position_fn) return "the family's position step keeps host state per request";
+  if (!attn.use_rope) return "";
+  switch (attn.rope.scaling) {
+    case ops::RopeScaling::dynamic_ntk:
+      return "dynamic-NTK rotary frequencies are chosen on the host per request";
+    case ops::RopeScaling::longrope:
+      return "longrope's short/long table is chosen on the host per request";
+    default: return "";
+  }
+}
+
 Status pack_graph_decode(const StepBatch& batch, const InputLayout& layout, int padded,
                          int64_t vocab, int64_t kv_capacity, int64_t scratch_slot,
                          std::vector<int32_t>& staging, PackedDecode& out) {
@@ -98,6 +111,7 @@ struct DecodeGraphs::Impl {
   std::vector<int> sizes;
   InputLayout layout;
   bool enabled = false;
+  bool counting = false;  // eager steps count in the stats (graphs requested for this model)
   CudaGraphStats stats;
   std::vector<int32_t> staging;  // pack_step's compact arrays (req_to_token rows)
   PackedDecode packed;
@@ -330,6 +344,29 @@ void DecodeGraphs::configure(const CudaGraphOptions& opts, const DecodeGraphShap
   g.layout = {.max_batch = std::max(opts.max_batch, 0),
               .stride = static_cast<int>(std::max<int64_t>(opts.max_kv_len, 0))};
   g.enabled = ops::cuda_built() && opts.max_batch > 0 && opts.max_kv_len > 0 && shape.vocab > 0;
+  g.counting = g.enabled;
+}
+
+void DecodeGraphs::configure_for_model(const CudaGraphOptions& opts, core::Device device,
+                                       int64_t max_context, const DecodeGraphShape& shape,
+                                       std::string_view exclusion) {
+  CudaGraphOptions o = opts;
+  if (o.max_kv_len <= 0) o.max_kv_len = max_context;
+  const bool requested = device == core::Device::cuda && o.max_batch > 0;
+  if (device != core::Device::cuda || !exclusion.empty()) o.max_batch = 0;
+  configure(o, shape);
+  if (requested && !exclusion.empty()) {
+    LLM_INFO("CUDA graphs stay off for this model, decode steps run eagerly: {}", exclusion);
+    impl_->counting = true;
+  }
+}
+
+DecodeGraphs::Body DecodeGraphs::lm_head_body(RunLayers run_layers, Tensor lm_head) {
+  return [run = std::move(run_layers), head = std::move(lm_head)](
+             const StepBatch& staged, Workspace& ws, Tensor& out) -> Status {
+    LLM_ASSIGN_OR_RETURN(Tensor normed, run(staged, ws));
+    return ops::matmul(normed, head, Tensor(), out);  // every row: decode wants them all
+  };
 }
 
 bool DecodeGraphs::enabled() const {
@@ -362,7 +399,7 @@ Status DecodeGraphs::finish() {
 }
 
 void DecodeGraphs::note_eager_step() {
-  if (impl_->enabled) ++impl_->stats.eager_steps;
+  if (impl_->counting) ++impl_->stats.eager_steps;
 }
 
 CudaGraphStats DecodeGraphs::stats() const {

@@ -22,12 +22,21 @@
 // Invariants: the graphs are tied to one KvStorage (another one drops them); the Workspace
 // never reallocates after the first warm-up; bucket sizes and layout are pure functions of
 // the options (tested on the CPU in tests/models/cuda_graph_test.cpp).
+//
+// A model uses them the same way whatever its family (LlamaModel, the generic DecoderModel):
+// set_cuda_graphs() calls configure_for_model() with graph_exclusion() of its attention; its
+// forward is split into a capture-safe run_layers(staged batch, kv, ws, observer) and the
+// lm_head, and lm_head_body() makes the graph body from them; forward() and start_forward()
+// run accepted steps through run() / start() after the host-side checks a graph cannot make.
 #pragma once
 
 #include <functional>
 #include <memory>
+#include <string>
+#include <string_view>
 #include <vector>
 
+#include "models/layers/attention.h"
 #include "models/layers/step_staging.h"
 #include "models/layers/workspace.h"
 #include "models/model.h"
@@ -87,6 +96,15 @@ struct DecodeGraphShape {
   core::DType act_dtype = core::DType::bf16;
 };
 
+// Why decode steps of a model with attention `attn` must run eagerly, or "" when a graph can
+// run them. Each reason is a per-step host decision or work a graph does not hold:
+//  - a tensor-parallel shard: its collectives and gathered logits are not captured;
+//  - dynamic-NTK rotary: the frequencies are recomputed on the host per request from its kv_len;
+//  - longrope: the short or long table is chosen on the host per request by its kv_len;
+//  - a family position step (AttentionShape::position_fn, Qwen v1): host state per request row
+//    (its NTK alpha) and per-request rotary launches at host offsets.
+std::string graph_exclusion(const layers::AttentionShape& attn, bool tensor_parallel);
+
 class DecodeGraphs {
  public:
   // The model's forward over a staged batch (device index arrays, n_tokens == n_reqs rows)
@@ -99,8 +117,20 @@ class DecodeGraphs {
   DecodeGraphs(const DecodeGraphs&) = delete;
   DecodeGraphs& operator=(const DecodeGraphs&) = delete;
 
+  // The body of a model whose decode step is `run_layers` (embedding through the final norm in
+  // `ws`, capture-safe, returning the normed hidden states [n_tokens, hidden]) followed by the
+  // logits of every row through `lm_head` [vocab, hidden].
+  using RunLayers = std::function<Result<Tensor>(const StepBatch& staged, Workspace& ws)>;
+  static Body lm_head_body(RunLayers run_layers, Tensor lm_head);
+
   // Drops every graph and buffer; graphs are on when opts.max_batch > 0 and the build has CUDA.
   void configure(const CudaGraphOptions& opts, const DecodeGraphShape& shape);
+  // A model's set_cuda_graphs(): configure() for a model on `device` (graphs need CUDA), with
+  // opts.max_kv_len <= 0 meaning `max_context`. A non-empty `exclusion` (graph_exclusion())
+  // keeps graphs off although requested: it is logged once and every step of such a model
+  // counts as eager in the stats.
+  void configure_for_model(const CudaGraphOptions& opts, core::Device device, int64_t max_context,
+                           const DecodeGraphShape& shape, std::string_view exclusion);
   bool enabled() const;
 
   // True when `batch` on `kv` runs from a graph: enabled, kv has a scratch slot, a graph
@@ -115,7 +145,8 @@ class DecodeGraphs {
   Status start(const StepBatch& batch, KvStorage& kv, const Body& body, Tensor& logits);
   Status finish();
 
-  // Counts an eager step taken while graphs are enabled (for the stats).
+  // Counts an eager step taken while graphs are enabled, or requested but excluded or turned
+  // off by a failed capture (for the stats).
   void note_eager_step();
   CudaGraphStats stats() const;
 
