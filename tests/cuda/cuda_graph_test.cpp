@@ -10,13 +10,17 @@
 // step beyond the graph limit (eager). Every decode step's logits must agree within kTol of the
 // row's largest |logit| (bf16 on both sides; the graph's padded GEMM and its kv-length bucket
 // may change the summation order), and the greedy token must be the same wherever the eager
-// top-2 margin exceeds kTieMargin. A last phase with a long prompt runs a batch of 2 in the
-// kv-length bucket of that prompt (512; 256 for learned positions, whose table is shorter).
-// The graph copy must really have replayed graphs (stats), except for the models whose decode
-// steps stay eager (graph_exclusion: dynamic-NTK rope, longrope, Qwen v1's position step),
-// which must show every step as eager and no replay. Every other step of the graph copy runs
-// through start_forward/finish_forward into page-locked logits (the asynchronous path the
-// engine's runner takes).
+// top-2 margin exceeds kTieMargin. Then a long prompt runs a batch of 2 in its kv-length bucket
+// (512; 256 for learned positions, whose table is shorter), and two last phases run short
+// requests only and long ones only.
+// The stats must count exactly the replays, captures and eager steps the schedule implies:
+// rotary with per-request tables (dynamic NTK, longrope) replays only steps whose requests all
+// use one table (all within the trained length; for longrope also all beyond it, the long
+// table), and Qwen v1 (a family position step with host state) stays eager with every step
+// counted. Every other step of the graph copy runs through start_forward/finish_forward into
+// page-locked logits (the asynchronous path the engine's runner takes). Each model runs in a
+// thread of its own, as the engine runs a model on its runner thread: the ops' per-thread
+// device state (cuBLASLt handle, the resident rotary tables graphs read) starts fresh.
 #include <algorithm>
 #include <filesystem>
 #include <iostream>
@@ -24,10 +28,14 @@
 #include <random>
 
 #include <fstream>
+#include <set>
+#include <thread>
+#include <tuple>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "models/layers/cuda_graph.h"
 #include "models/llama_family.h"
 #include "models/model.h"
 #include "models/step_batch_builder.h"
@@ -45,6 +53,35 @@ constexpr int64_t kStride = 512;     // req_to_token columns = the graphs' max k
 constexpr int64_t kCapacity = 2048;  // KV slots handed to requests
 constexpr int kGraphMaxBatch = 16;
 
+// The rotary tables of a golden's requests, from its config.json as transformers reads it:
+// dynamic NTK rescales a sequence longer than max_position_embeddings; longrope uses the long
+// factors for a sequence longer than original_max_position_embeddings.
+struct RopeRule {
+  std::string type;  // "dynamic", "longrope" or "" (one table for every request)
+  int64_t limit = 0;
+  // The one table a step whose requests have these kv lengths uses, or mixed.
+  models::GraphRope table(const std::vector<int32_t>& kv_lens) const {
+    const auto beyond =
+        std::count_if(kv_lens.begin(), kv_lens.end(), [&](int32_t kv) { return kv > limit; });
+    if (type.empty() || beyond == 0) return models::GraphRope::base;
+    if (type == "longrope" && beyond == static_cast<int64_t>(kv_lens.size()))
+      return models::GraphRope::longer;
+    return models::GraphRope::mixed;
+  }
+};
+
+RopeRule rope_rule(const std::string& dir) {
+  std::ifstream f(dir + "/config.json");
+  const nlohmann::json c = nlohmann::json::parse(f);
+  const auto rs = c.find("rope_scaling");
+  if (rs == c.end() || !rs->is_object()) return {};
+  const std::string type = rs->value("rope_type", rs->value("type", std::string()));
+  if (type == "dynamic") return {type, c.at("max_position_embeddings").get<int64_t>()};
+  if (type == "longrope" || type == "su")
+    return {"longrope", c.at("original_max_position_embeddings").get<int64_t>()};
+  return {};
+}
+
 struct Seq {
   int row = -1;
   int32_t len = 0;
@@ -54,9 +91,12 @@ struct Seq {
 
 class Driver {
  public:
-  Driver(models::Model& eager, models::Model& graphed)
+  // `graphs`: the graph copy may replay decode steps at all (not excluded); `rope`: its tables.
+  Driver(models::Model& eager, models::Model& graphed, bool graphs, RopeRule rope)
       : eager_(eager),
         graphed_(graphed),
+        graphs_(graphs),
+        rope_(std::move(rope)),
         table_(static_cast<size_t>(kMaxReqs * kStride), -1),
         builder_(table_.data(), kStride),
         rng_(11) {
@@ -123,6 +163,7 @@ class Driver {
     }
     const models::StepBatch& batch = builder_.build(segs);
     const int64_t n = static_cast<int64_t>(order.size()), vocab = eager_.shape().vocab;
+    expect(decode_only, batch);
     core::Tensor le = core::Tensor::empty({n, vocab}, core::DType::f32);
     auto st = eager_.forward(batch, kv_eager_, le);
     ASSERT_TRUE(st.ok()) << st.to_string();
@@ -168,10 +209,38 @@ class Driver {
   double worst() const { return worst_; }
   int compared() const { return compared_; }
   int steps() const { return steps_; }
+  // What the schedule so far implies for the graph copy's stats.
+  models::CudaGraphStats expected() const {
+    return {.captured = static_cast<int64_t>(keys_.size()),
+            .replays = replays_,
+            .eager_steps = steps_ - replays_};
+  }
+  // Replayed steps that used longrope's long table.
+  int long_table_replays() const { return long_replays_; }
 
  private:
+  // Counts `batch` as a replay (under its graph's key) or an eager step of the graph copy.
+  void expect(bool decode_only, const models::StepBatch& batch) {
+    const int32_t n = batch.attn.n_reqs;
+    std::vector<int32_t> kv(batch.attn.kv_len, batch.attn.kv_len + n);
+    const int32_t max_kv = kv.empty() ? 0 : *std::max_element(kv.begin(), kv.end());
+    const models::GraphRope table = rope_.table(kv);
+    if (!graphs_ || !decode_only || n > kGraphMaxBatch || max_kv > kStride ||
+        table == models::GraphRope::mixed)
+      return;
+    ++replays_;
+    if (table == models::GraphRope::longer) ++long_replays_;
+    keys_.insert({models::graph_padded_batch(models::graph_batch_sizes(kGraphMaxBatch), n),
+                  models::graph_kv_bucket(max_kv, kStride), static_cast<int>(table)});
+  }
+
   models::Model& eager_;
   models::Model& graphed_;
+  bool graphs_;
+  RopeRule rope_;
+  std::set<std::tuple<int, int, int>> keys_;  // (padded batch, kv bucket, rotary table)
+  int64_t replays_ = 0;
+  int long_replays_ = 0;
   std::vector<int32_t> table_;
   models::StepBatchBuilder builder_;
   models::KvStorage kv_eager_, kv_graph_;
@@ -212,13 +281,10 @@ std::vector<std::string> decoder_family_goldens() {
   return dirs;
 }
 
-// Decode steps that graph_exclusion() keeps eager: rotary frequencies chosen on the host per
-// request (dynamic NTK, longrope) and Qwen v1's position step (host state per request row).
-bool stays_eager(const std::string& dir) {
-  const std::string name = fs::path(dir).filename().string();
-  for (const char* key : {"rope-dynamic", "longrope", "qwen1"})
-    if (name.find(key) != std::string::npos) return true;
-  return false;
+// Decode steps that graph_exclusion() keeps eager: Qwen v1's position step (host state per
+// request row).
+bool excluded(const std::string& dir) {
+  return fs::path(dir).filename().string().find("qwen1") != std::string::npos;
 }
 
 std::string name_of(const ::testing::TestParamInfo<std::string>& info) {
@@ -228,16 +294,15 @@ std::string name_of(const ::testing::TestParamInfo<std::string>& info) {
   return n;
 }
 
-class CudaGraphReplay : public ::testing::TestWithParam<std::string> {};
-
-TEST_P(CudaGraphReplay, MatchesEagerAcrossBatchSizesPaddingAndKvChurn) {
-  auto eager = models::load_model(GetParam(), core::Device::cuda);
+void replay_matches_eager(const std::string& dir) {
+  auto eager = models::load_model(dir, core::Device::cuda);
   ASSERT_TRUE(eager.ok()) << eager.status().to_string();
-  auto graphed = models::load_model(GetParam(), core::Device::cuda);
+  auto graphed = models::load_model(dir, core::Device::cuda);
   ASSERT_TRUE(graphed.ok()) << graphed.status().to_string();
   ASSERT_TRUE(
       (*graphed)->set_cuda_graphs({.max_batch = kGraphMaxBatch, .max_kv_len = kStride}).ok());
-  Driver d(**eager, **graphed);
+  const RopeRule rope = rope_rule(dir);
+  Driver d(**eager, **graphed, !excluded(dir), rope);
 
   for (int i = 0; i < 7; ++i) d.start(3 + 3 * i);  // prompts of 3..21 tokens
   d.step();                                        // prefill (eager)
@@ -269,22 +334,48 @@ TEST_P(CudaGraphReplay, MatchesEagerAcrossBatchSizesPaddingAndKvChurn) {
   d.start(10);
   d.step();                              // prefill
   for (int i = 0; i < 3; ++i) d.step();  // 2 -> graph of 2 in the long prompt's kv bucket
+  d.finish(d.active());
+  for (int i = 0; i < 3; ++i) d.start(3);
+  d.step();                              // prefill
+  for (int i = 0; i < 4; ++i) d.step();  // 3 -> 4, every kv_len <= 8: the trained length
+  d.finish(d.active());
+  d.start(60);
+  d.start(70);
+  d.step();                              // prefill
+  for (int i = 0; i < 3; ++i) d.step();  // 2 -> 2 in bucket 256, kv_len 61..73: beyond it
 
   const models::CudaGraphStats st = (*graphed)->cuda_graph_stats();
-  std::cout << fs::path(GetParam()).filename().string() << ": max logit error " << d.worst()
+  const models::CudaGraphStats want = d.expected();
+  std::cout << fs::path(dir).filename().string() << ": max logit error " << d.worst()
             << ", greedy compared " << d.compared() << ", graphs captured " << st.captured
-            << ", replays " << st.replays << ", eager steps " << st.eager_steps << "\n";
+            << ", replays " << st.replays << " (long rotary table " << d.long_table_replays()
+            << "), eager steps " << st.eager_steps << "\n";
   EXPECT_GT(d.compared(), 100);
-  if (stays_eager(GetParam())) {
-    EXPECT_EQ(st.captured, 0);
+  EXPECT_EQ(st.captured, want.captured);
+  EXPECT_EQ(st.replays, want.replays);
+  EXPECT_EQ(st.eager_steps, want.eager_steps);
+  if (excluded(dir)) {
     EXPECT_EQ(st.replays, 0) << "these decode steps must not use graphs";
     EXPECT_EQ(st.eager_steps, d.steps()) << "every step eager, counted while graphs are requested";
+  } else if (rope.type.empty()) {
+    // (batch, kv bucket): (8, 256), (4, 256), (1, 256), (16, 256), (2, 512 or 256), and
+    // (2, 256) for the last phase unless the long prompt's phase captured it already
+    EXPECT_EQ(st.captured, learned_positions ? 5 : 6);
+    EXPECT_EQ(st.replays, 36);      // 6 + 4 + 5 + 4 + 4 + 3 + 3 + 4 + 3 decode-only steps within 16
+    EXPECT_EQ(st.eager_steps, 11);  // 4 prefill + 4 mixed + 3 steps of 17
   } else {
-    // (batch, kv bucket): (8, 256), (4, 256), (1, 256), (16, 256), (2, 512 or 256)
-    EXPECT_EQ(st.captured, 5);
-    EXPECT_EQ(st.replays, 29);     // 6 + 4 + 5 + 4 + 4 + 3 + 3 decode-only steps within 16
-    EXPECT_EQ(st.eager_steps, 9);  // 2 prefill + 4 mixed + 3 steps of 17
+    EXPECT_GE(st.replays, 4) << "the short phase replays with the unscaled table";
+    if (rope.type == "longrope") {
+      EXPECT_GE(d.long_table_replays(), 3) << "the long phase";
+    }
   }
+}
+
+class CudaGraphReplay : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(CudaGraphReplay, MatchesEagerAcrossBatchSizesPaddingAndKvChurn) {
+  std::thread t([dir = GetParam()] { replay_matches_eager(dir); });
+  t.join();
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, CudaGraphReplay, ::testing::ValuesIn(llama_family_goldens()),

@@ -192,13 +192,14 @@ class DecoderModel final : public Model {
   // with learned positions, every position inside the table (a device gather cannot report one
   // past it, and a graph reads the positions from device memory only).
   Status check_step(const StepBatch& host_batch, const KvStorage& kv) const;
-  // Embedding, every decoder layer and the final norm over a staged batch, in `ws`; returns the
-  // normed hidden states [n_tokens, hidden] (a view of ws). Capture-safe on CUDA: every
-  // per-step value it reads is staged device data (ALiBi slopes are device memory already).
+  // Embedding, every decoder layer (attention as `attn` says: spec_.attn, or its graph form)
+  // and the final norm over a staged batch, in `ws`; returns the normed hidden states
+  // [n_tokens, hidden] (a view of ws). Capture-safe on CUDA: every per-step value it reads is
+  // staged device data (ALiBi slopes are device memory already).
   Result<Tensor> run_layers(const StepBatch& batch, KvStorage& kv, Workspace& ws,
-                            const LayerObserver& observer);
-  // The decode-graph body: run_layers, then logits for every row.
-  DecodeGraphs::Body graph_body(KvStorage& kv);
+                            const LayerObserver& observer, const AttentionShape& attn);
+  // The decode step the graphs run: run_layers, then the lm_head.
+  DecodeGraphs::ModelStep graph_step(KvStorage& kv);
 
   DecoderSpec spec_;
   DecoderWeights w_;
@@ -246,7 +247,7 @@ Status DecoderModel::set_cuda_graphs(const CudaGraphOptions& opts) {
                                .n_kv_heads = spec_.attn.n_kv_heads,
                                .head_dim = spec_.attn.head_dim,
                                .act_dtype = ws_.act_dtype()},
-                              graph_exclusion(spec_.attn, tp_.sharded()));
+                              spec_.attn, tp_.sharded());
   return {};
 }
 
@@ -266,7 +267,7 @@ Status DecoderModel::check_step(const StepBatch& host_batch, const KvStorage& kv
 }
 
 Result<Tensor> DecoderModel::run_layers(const StepBatch& batch, KvStorage& kv, Workspace& ws,
-                                        const LayerObserver& observer) {
+                                        const LayerObserver& observer, const AttentionShape& attn) {
   const int64_t n_tokens = batch.n_tokens();
   const int64_t H = spec_.shape.hidden;
   Tensor x = ws.get(Buf::residual, {n_tokens, H});  // residual stream [n_tokens, hidden]
@@ -295,8 +296,7 @@ Result<Tensor> DecoderModel::run_layers(const StepBatch& batch, KvStorage& kv, W
   for (size_t l = 0; l < w_.layers.size(); ++l) {
     const DecoderLayerWeights& L = w_.layers[l];
     LLM_RETURN_IF_ERROR(apply_norm(spec_.norm, L.attn_norm, spec_.eps, x, normed));
-    LLM_RETURN_IF_ERROR(
-        self_attention(L.attn, spec_.attn, normed, step, kv.layers[l], ws, attn_out));
+    LLM_RETURN_IF_ERROR(self_attention(L.attn, attn, normed, step, kv.layers[l], ws, attn_out));
     LLM_RETURN_IF_ERROR(tp_.all_reduce(attn_out));
     if (spec_.parallel_residual) {
       LLM_RETURN_IF_ERROR(mlp(L, normed, ws, mlp_out));
@@ -314,25 +314,25 @@ Result<Tensor> DecoderModel::run_layers(const StepBatch& batch, KvStorage& kv, W
   return normed;
 }
 
-DecodeGraphs::Body DecoderModel::graph_body(KvStorage& kv) {
-  return DecodeGraphs::lm_head_body(
-      [this, &kv](const StepBatch& staged, Workspace& ws) {
-        return run_layers(staged, kv, ws, {});
-      },
-      w_.lm_head);
+DecodeGraphs::ModelStep DecoderModel::graph_step(KvStorage& kv) {
+  return {.run_layers =
+              [this, &kv](const StepBatch& staged, Workspace& ws, const AttentionShape& attn) {
+                return run_layers(staged, kv, ws, {}, attn);
+              },
+          .lm_head = w_.lm_head};
 }
 
 Status DecoderModel::start_forward(const StepBatch& batch, KvStorage& kv, Tensor& logits) {
   if (!graphs_.accepts(batch, kv)) return forward(batch, kv, logits, {});
   LLM_RETURN_IF_ERROR(check_step(batch, kv));
-  return graphs_.start(batch, kv, graph_body(kv), logits);
+  return graphs_.start(batch, kv, graph_step(kv), logits);
 }
 
 Status DecoderModel::forward(const StepBatch& host_batch, KvStorage& kv, Tensor& logits,
                              const LayerObserver& observer) {
   LLM_RETURN_IF_ERROR(check_step(host_batch, kv));
   if (!observer && graphs_.accepts(host_batch, kv))
-    return graphs_.run(host_batch, kv, graph_body(kv), logits);
+    return graphs_.run(host_batch, kv, graph_step(kv), logits);
   graphs_.note_eager_step();
   StepBatch local;  // tensor parallel: token ids as rows of this rank's embedding shard
   if (tp_.sharded()) {
@@ -340,7 +340,7 @@ Status DecoderModel::forward(const StepBatch& host_batch, KvStorage& kv, Tensor&
   }
   LLM_ASSIGN_OR_RETURN(const StepBatch batch, stage_step(tp_.sharded() ? local : host_batch,
                                                          w_.embed.dim(0), kv.capacity, ws_));
-  LLM_ASSIGN_OR_RETURN(Tensor normed, run_layers(batch, kv, ws_, observer));
+  LLM_ASSIGN_OR_RETURN(Tensor normed, run_layers(batch, kv, ws_, observer, spec_.attn));
   return tp_.lm_head(normed, batch.logit_rows, w_.lm_head, ws_, logits);
 }
 
