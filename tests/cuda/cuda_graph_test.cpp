@@ -18,10 +18,14 @@
 // use one table (all within the trained length; for longrope also all beyond it, the long
 // table), and Qwen v1 (a family position step with host state) stays eager with every step
 // counted. Every other step of the graph copy runs through start_forward/finish_forward into
-// page-locked logits (the asynchronous path the engine's runner takes). Each model runs in a
+// page-locked logits (the asynchronous path the engine's runner takes). A layer-level check
+// proves the rotary claim behind those replays bit for bit: self_attention with
+// graph_attention's one table equals the eager per-request tables. Each model runs in a
 // thread of its own, as the engine runs a model on its runner thread: the ops' per-thread
 // device state (cuBLASLt handle, the resident rotary tables graphs read) starts fresh.
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <numeric>
@@ -36,6 +40,7 @@
 #include <nlohmann/json.hpp>
 
 #include "models/layers/cuda_graph.h"
+#include "models/layers/step_staging.h"
 #include "models/llama_family.h"
 #include "models/model.h"
 #include "models/step_batch_builder.h"
@@ -382,5 +387,99 @@ INSTANTIATE_TEST_SUITE_P(Models, CudaGraphReplay, ::testing::ValuesIn(llama_fami
                          name_of);
 INSTANTIATE_TEST_SUITE_P(DecoderFamilies, CudaGraphReplay,
                          ::testing::ValuesIn(decoder_family_goldens()), name_of);
+
+// The attention layer with per-request rotary tables (longrope, dynamic NTK) over one decode
+// step, eagerly (layers/attention.cpp: a rotary launch per request with its own table) and in the
+// form graphs run it (graph_attention of the table graph_rope_table picks: one launch over every
+// row): same staged batch, weights, KV pool and inputs, so the outputs must be equal bit for bit.
+TEST(GraphRopeLayer, OneTableLaunchEqualsThePerRequestTablesBitForBit) {
+  std::thread t([] {
+    constexpr int kHeads = 4, kKvHeads = 2, kHeadDim = 32, kHidden = 64;
+    constexpr int64_t kRowStride = 256, kSlots = 8 * kRowStride;
+    std::mt19937 rng(5);
+    std::normal_distribution<float> normal(0.0f, 0.5f);
+    auto random_dev = [&](core::Shape shape) {
+      core::Tensor h = core::Tensor::empty(shape, core::DType::f32);
+      for (int64_t i = 0; i < h.numel(); ++i) h.data<float>()[i] = normal(rng);
+      auto d = ops::to_device(h, core::Device::cuda, core::DType::bf16);
+      if (!d.ok()) throw std::runtime_error(d.status().to_string());
+      return std::move(d).value();
+    };
+    models::layers::AttentionWeights w{.wq = random_dev({kHeads * kHeadDim, kHidden}),
+                                       .wk = random_dev({kKvHeads * kHeadDim, kHidden}),
+                                       .wv = random_dev({kKvHeads * kHeadDim, kHidden}),
+                                       .wo = random_dev({kHidden, kHeads * kHeadDim})};
+    auto kv = models::KvStorage::allocate_on(core::Device::cuda, 1, kSlots, kKvHeads, kHeadDim,
+                                             core::DType::bf16);
+    ASSERT_TRUE(kv.ok()) << kv.status().to_string();
+    std::vector<int32_t> table(static_cast<size_t>(8 * kRowStride));
+    std::iota(table.begin(), table.end(), 0);
+    std::shuffle(table.begin(), table.end(), rng);  // distinct slots in random order
+    models::StepBatchBuilder builder(table.data(), kRowStride);
+    models::Workspace ws;
+    ws.set_device(core::Device::cuda, core::DType::bf16);
+
+    struct Case {
+      ops::RopeScaling scaling;
+      std::vector<int32_t> cached;  // kv_len = cached + 1
+      models::GraphRope want;
+    };
+    const Case cases[] = {
+        {ops::RopeScaling::longrope, {3, 20, 47}, models::GraphRope::base},      // short factors
+        {ops::RopeScaling::longrope, {48, 90, 200}, models::GraphRope::longer},  // long factors
+        {ops::RopeScaling::dynamic_ntk, {0, 30, 47}, models::GraphRope::base},   // unscaled
+    };
+    for (const Case& c : cases) {
+      models::layers::AttentionShape a{
+          .n_heads = kHeads, .n_kv_heads = kKvHeads, .head_dim = kHeadDim};
+      a.rope.rotary_dim = kHeadDim;
+      a.rope.original_max_position = 48;
+      a.rope.scaling = c.scaling;
+      if (c.scaling == ops::RopeScaling::longrope) {
+        for (int i = 0; i < kHeadDim / 2; ++i) {
+          a.rope.short_factor.push_back(1.0f + 0.1f * static_cast<float>(i));
+          a.rope.long_factor.push_back(2.0f + 0.7f * static_cast<float>(i));
+        }
+        a.rope.attention_factor = 1.19;
+      } else {
+        a.rope.factor = 2.0;
+      }
+      models::layers::init_rope(a);
+      const int32_t tok[] = {1};
+      std::vector<models::StepSegment> segs;
+      for (size_t r = 0; r < c.cached.size(); ++r)
+        segs.push_back(
+            {.req_row = static_cast<int32_t>(r), .tokens = tok, .cached_len = c.cached[r]});
+      const models::StepBatch& host = builder.build(segs);
+      const models::GraphRope picked = models::graph_rope_table(a, host);
+      ASSERT_EQ(picked, c.want);
+      const models::layers::AttentionShape g = models::graph_attention(a, picked);
+      auto staged = models::stage_step(host, 2, kSlots, ws);
+      ASSERT_TRUE(staged.ok()) << staged.status().to_string();
+      staged->attn.scale = 1.0f / std::sqrt(static_cast<float>(kHeadDim));
+      const int64_t n = host.n_tokens();
+      const core::Tensor h = random_dev({n, kHidden});
+      std::vector<core::Tensor> outs;
+      for (const models::layers::AttentionShape* shape :
+           {static_cast<const models::layers::AttentionShape*>(&a), &g}) {
+        auto out = ops::empty_on(core::Device::cuda, {n, kHidden}, core::DType::bf16);
+        ASSERT_TRUE(out.ok());
+        auto st = models::layers::self_attention(w, *shape, h, *staged, kv->layers[0], ws, *out);
+        ASSERT_TRUE(st.ok()) << st.to_string();
+        core::Tensor back = core::Tensor::empty({n, kHidden}, core::DType::f32);
+        ASSERT_TRUE(ops::copy_to_host_f32(*out, back).ok());
+        outs.push_back(back);
+      }
+      // bf16 -> f32 is exact: equal floats are equal bf16 bits
+      EXPECT_EQ(std::memcmp(outs[0].raw(), outs[1].raw(), outs[0].nbytes()), 0)
+          << "rope scaling " << static_cast<int>(c.scaling) << ", table "
+          << static_cast<int>(picked);
+      double sum = 0;
+      for (int64_t i = 0; i < outs[0].numel(); ++i) sum += std::abs(outs[0].data<float>()[i]);
+      EXPECT_GT(sum, 0.0) << "the layer computed something";
+    }
+  });
+  t.join();
+}
 
 }  // namespace
