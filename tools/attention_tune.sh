@@ -30,8 +30,7 @@ FLAGS+=("${FMT_DEF[@]}")
 # shellcheck disable=SC2206  # NVCC_DEFS is a list of -D flags
 [[ -n "${NVCC_DEFS:-}" ]] && FLAGS+=(${NVCC_DEFS})
 SRCS=(bench/cuda/attention_tune.cpp src/kernels/cuda/decode_attention.cu
-      src/kernels/cuda/prefill_attention.cu src/kernels/cuda/prefill_attention_v1.cu
-      src/kernels/cuda/prefill_attention_wgmma.cu src/kernels/cuda/prefill_attention_wgmma_pipe.cu
+      src/kernels/cuda/prefill_attention.cu src/kernels/cuda/prefill_attention_wgmma.cu
       src/core/status.cpp src/core/dtype.cpp src/backend/cuda/device_buffer.cpp
       src/backend/cuda/cuda_check.cpp)
 OBJS=()

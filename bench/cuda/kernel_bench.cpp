@@ -5,9 +5,8 @@
 //             1/32/128 x context 1k/4k: KV bytes read / time, and as % of the copy bandwidth
 //   prefill   prefill attention, 32/8 heads, d128, causal, 16x1k and 4x4k tokens: TFLOP/s
 //             (causal FLOPs = 4 * D * heads * sum(q_len^2) / 2, the FlashAttention convention);
-//             the default, mma.sync variants 1 and 2 (64/128-row tiles), the wgmma variants 3
-//             (and experimental 4) by tile shape, and variant 2 with int8 K/V; compare with
-//             torch_baseline.py's lines
+//             the default, the mma.sync variant 2 (64/128-row tiles), the wgmma variant 3 by
+//             tile shape, and variant 2 with int8 K/V; compare with torch_baseline.py's lines
 //   gemm      cuBLASLt on Llama-7B linear shapes: TFLOP/s and weight bytes / time
 // L2 is flushed (a 256 MiB memset) before every timed launch; each launch is timed alone with
 // events, and the median of the runs is printed. bf16 and f16 (and int8 KV for decode).
@@ -165,10 +164,9 @@ void bench_prefill(DType dt) {
     int variant, tile_rows, kv_tile;
     bool int8;
   };
-  // 0: the default (wgmma 192 x 128 on sm_90a, else variant 2); 3 / 4: wgmma (4: experimental).
-  const Config configs[] = {{0, 0, 0, false},    {1, 128, 0, false},   {2, 64, 0, false},
-                            {2, 128, 0, false},  {3, 128, 128, false}, {3, 192, 128, false},
-                            {4, 192, 64, false}, {2, 128, 0, true}};
+  // 0: the default (wgmma 192 x 128 on sm_90a, else variant 2); 2: mma.sync; 3: wgmma.
+  const Config configs[] = {{0, 0, 0, false},     {2, 64, 0, false},    {2, 128, 0, false},
+                            {3, 128, 128, false}, {3, 192, 128, false}, {2, 128, 0, true}};
   for (Case c : {Case{16, 1024}, Case{4, 4096}})
     for (const Config& cfg : configs) {
       const int n_tokens = c.n_reqs * c.len;

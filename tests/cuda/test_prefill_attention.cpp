@@ -1,9 +1,9 @@
 // tests/cuda/test_prefill_attention.cpp — FlashAttention-style prefill over the flat batch vs the
 // f64 reference: mixed q lengths 1/7/83/769 in one batch, cached prefixes (q_len < kv_len), K/V
 // through random slots, causal and not, sliding window, GQA/MQA, head_dim 16..128, ALiBi, int8
-// K/V with per-(slot, kv head) scales; every kernel variant (1, 2: mma.sync; 3: wgmma, head_dim
-// 128 bf16/f16 K/V on an sm_90a image, else it must answer unimplemented; 4: the experimental
-// pipelined wgmma kernel, in its own test) with its tile shapes, and the default (0).
+// K/V with per-(slot, kv head) scales; every kernel variant (2: mma.sync; 3: wgmma, head_dim 128
+// bf16/f16 K/V on an sm_90a image, else it must answer unimplemented) with its tile shapes, and
+// the default (0); the removed variants 1 and 4 are invalid arguments.
 #include "attention_ref.h"
 #include "cuda_test_util.h"
 #include "kernels/cuda/prefill_attention.h"
@@ -141,18 +141,15 @@ void run_prefill(DType dt, const PrefillCase& c, uint32_t seed, int block_rows, 
                    " kv_tile=" + std::to_string(kv_tile) + " variant=" + std::to_string(variant));
 }
 
-// Tile shapes (block_rows, kv_tile) of the wgmma variants.
+// Tile shapes (block_rows, kv_tile) of the wgmma variant.
 constexpr std::pair<int, int> kWgmmaTiles[] = {
     {64, 64}, {128, 64}, {128, 128}, {192, 64}, {192, 128}};
 
-// The default, the mma.sync variants (the first kernel has no ALiBi / int8) with both tile
-// heights, and the wgmma kernel (variant 3) with every tile shape.
+// The default, the mma.sync kernel (variant 2) with both tile heights, and the wgmma kernel
+// (variant 3) with every tile shape.
 void run_all(DType dt, const PrefillCase& c, uint32_t seed) {
   run_prefill(dt, c, seed, 0, 0);
-  for (int variant : {1, 2}) {
-    if (variant == 1 && (c.alibi || c.int8)) continue;
-    for (int block_rows : {64, 128}) run_prefill(dt, c, seed, block_rows, variant);
-  }
+  for (int block_rows : {64, 128}) run_prefill(dt, c, seed, block_rows, 2);
   for (auto [rows, keys] : kWgmmaTiles) run_prefill(dt, c, seed, rows, 3, keys);
 }
 
@@ -218,23 +215,6 @@ TEST_P(PrefillAttention, NonCausalAndSlidingWindow) {
   for (const auto& c : cases) run_all(GetParam(), c, seed++);
 }
 
-// Variant 4 (experimental pipelined wgmma kernel) on the head_dim 128 cases of the tests above.
-TEST_P(PrefillAttention, PipelinedWgmma) {
-  const PrefillCase cases[] = {
-      {{1, 7, 83, 769}, {0, 5, 0, 0}, 8, 2, 128, true, 0},
-      {{83, 64, 1, 7}, {300, 64, 200, 0}, 32, 8, 128, true, 0},
-      {{1, 7, 83, 300}, {0, 5, 40, 0}, 8, 8, 128, true, 0, true},        // ALiBi
-      {{200, 83}, {0, 100}, 8, 2, 128, true, 50},                        // window
-      {{7, 83, 1}, {0, 20, 9}, 8, 2, 128, false, 0},                     // not causal
-      {{1, 7, 83, 769}, {0, 5, 0, 0}, 8, 2, 128, true, 0, false, true},  // int8: unimplemented
-  };
-  uint32_t seed = 800;
-  for (const auto& c : cases) {
-    for (auto [rows, keys] : kWgmmaTiles) run_prefill(GetParam(), c, seed, rows, 4, keys);
-    ++seed;
-  }
-}
-
 INSTANTIATE_TEST_SUITE_P(Dtypes, PrefillAttention, ::testing::Values(DType::bf16, DType::f16),
                          [](const auto& info) {
                            return std::string(core::dtype_name(info.param));
@@ -262,8 +242,11 @@ TEST(PrefillAttentionErrors, BadArgumentsAreReported) {
   p.kv_int8 = true;  // no scales
   EXPECT_EQ(kc::prefill_attention(p, nullptr).code(), core::StatusCode::invalid_argument);
   p.kv_int8 = false;
-  p.variant = 5;
-  EXPECT_EQ(kc::prefill_attention(p, nullptr).code(), core::StatusCode::invalid_argument);
+  for (int removed_or_unknown : {-1, 1, 4, 5}) {  // valid: 0, 2, 3
+    p.variant = removed_or_unknown;
+    EXPECT_EQ(kc::prefill_attention(p, nullptr).code(), core::StatusCode::invalid_argument)
+        << "variant " << removed_or_unknown;
+  }
   p.variant = 3;  // wgmma: head_dim 128 only
   EXPECT_EQ(kc::prefill_attention(p, nullptr).code(), core::StatusCode::unimplemented);
   p.variant = 2;
@@ -274,11 +257,6 @@ TEST(PrefillAttentionErrors, BadArgumentsAreReported) {
   p.kv_tile = 0;
   p.block_rows = 192;  // wgmma only
   EXPECT_EQ(kc::prefill_attention(p, nullptr).code(), core::StatusCode::invalid_argument);
-  p.block_rows = 0;
-  p.variant = 1;
-  float slope = 0.5f;
-  p.alibi_slopes = &slope;
-  EXPECT_EQ(kc::prefill_attention(p, nullptr).code(), core::StatusCode::unimplemented);
 }
 
 }  // namespace

@@ -9,7 +9,7 @@
 //                           B = V read MN-major (transposed by the hardware)
 // smem (1024-byte aligned blocks, see prefill_attention_wgmma.cuh):
 //   Q [2 column blocks][kBM][64], K and V [2 stages][2 column blocks][kBN][64], slots [2][kBN]
-//   (WgSmem in prefill_attention_wgmma.cuh, shared with variant 4, which uses [4][kBN] slots).
+//   (WgSmem in prefill_attention_wgmma.cuh).
 // Pipeline per step i (2 barriers): wait for tile i's cp.async copies, fence.proxy.async,
 // barrier; S(i) issued and waited (which also retires P V(i-1)); barrier (every warpgroup is done
 // with tile i-1's buffers); cp.async of tile i+1 into them; softmax; P V(i) issued, not waited.
@@ -321,7 +321,6 @@ core::Status prefill_attention_wgmma(const PrefillAttentionParams& p, cudaStream
         "K/V (head_dim {}, int8 K/V {})",
         p.variant, p.head_dim, p.kv_int8);
   }
-  if (p.variant == 4) return prefill_attention_wgmma_pipe(p, stream);
   if (p.dtype == core::DType::bf16) return launch_cfg<__nv_bfloat16>(p, stream);
   return launch_cfg<__half>(p, stream);
 }

@@ -62,9 +62,9 @@ __device__ __forceinline__ void fence_operands(float (&d)[NB][4]) {
     for (int i = 0; i < 4; ++i) fence_operand(d[j][i]);
 }
 
-// ---- shared by the two wgmma kernels (host and device) ----------------------------------------
+// ---- the kernel's shapes (host and device) ----------------------------------------------------
 
-constexpr int kWgD = 128;  // head_dim of the wgmma kernels
+constexpr int kWgD = 128;  // head_dim of the wgmma kernel
 
 // Shared-memory plan in bytes of a block of WG warpgroups with kBN-key K/V tiles (every region
 // 1024-byte aligned relative to the aligned base).
@@ -76,7 +76,7 @@ struct WgSmem {
   static constexpr size_t off_k = q;                      // [2 stages] K tiles
   static constexpr size_t off_v = off_k + 2 * tile;       // [2 stages] V tiles
   static constexpr size_t off_slots = off_v + 2 * tile;
-  static constexpr size_t total = off_slots + size_t{4} * kBN * sizeof(int32_t);  // [4][kBN] slots
+  static constexpr size_t total = off_slots + size_t{2} * kBN * sizeof(int32_t);  // [2][kBN] slots
   static constexpr size_t alloc = total + 1024;  // room to align the base to 1024 bytes
 };
 
@@ -85,8 +85,6 @@ struct WgTiles {
   int rows, keys;
 };
 WgTiles wgmma_tiles(const PrefillAttentionParams& p);
-// The experimental pipelined kernel (variant 4, prefill_attention_wgmma_pipe.cu).
-core::Status prefill_attention_wgmma_pipe(const PrefillAttentionParams& p, cudaStream_t stream);
 
 template <typename T, int N>
 __device__ __forceinline__ void wgmma_ss(float (&d)[N / 8][4], uint64_t desc_a, uint64_t desc_b,
