@@ -9,6 +9,7 @@
 #include "kernels/cuda/gemv.h"
 
 #include <algorithm>
+#include <atomic>
 #include <type_traits>
 
 #include "kernels/cuda/activation.cuh"
@@ -342,15 +343,18 @@ constexpr GemvConfig kGatedDefaults[kGemvMaxM + 1] = {
 // asked once per device.
 bool device_has_pdl() {
   constexpr int kMaxDevices = 64;
-  static int cached[kMaxDevices] = {};  // 0 unknown, 1 no, 2 yes (benign race: same answer)
+  static std::atomic<int> cached[kMaxDevices] = {};  // 0 unknown, 1 no, 2 yes
   int dev = 0;
   if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= kMaxDevices) return false;
-  if (cached[dev] == 0) {
+  int v = cached[dev].load(std::memory_order_relaxed);
+  if (v == 0) {
     int major = 0;
-    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
-    cached[dev] = major >= 9 ? 2 : 1;
+    if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess)
+      return false;
+    v = major >= 9 ? 2 : 1;
+    cached[dev].store(v, std::memory_order_relaxed);
   }
-  return cached[dev] == 2;
+  return v == 2;
 }
 
 template <typename T, int M, int R, int U, bool kGated>
