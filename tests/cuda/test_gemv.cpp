@@ -172,9 +172,10 @@ TEST_P(Gemv, GatedMatchesReferenceAndTheUnfusedSequenceExactly) {
         const auto bits = download_bits(dout, size_t(m * inter));
         // Bit for bit for the CUDA-core kernel (each row's sum in the same order whatever the
         // variant); the tensor-core kernel is held to the reference below.
-        if (!cfg.mma)
+        if (!cfg.mma) {
           ASSERT_EQ(bits, unfused) << "m " << m << " act " << int(act) << " cfg "
                                    << cfg.rows_per_warp << "/" << cfg.unroll << "/" << cfg.threads;
+        }
         auto got = download_half(dt, dout, size_t(m * inter));
         for (size_t i = 0; i < got.size(); ++i)
           ASSERT_LE(std::fabs(got[i] - ref.out[i]), ref.tol[i])
