@@ -3,10 +3,11 @@
 //   copy      device-to-device cudaMemcpy bandwidth (read + write bytes / time): the HBM yardstick
 //   decode    split-K token attention, 32 heads / 8 kv heads / d128, random slot order, batch
 //             1/32/128 x context 1k/4k: KV bytes read / time, and as % of the copy bandwidth
-//   prefill   FA2-style prefill, 32/8 heads, d128, causal, 16x1k and 4x4k tokens: TFLOP/s
+//   prefill   prefill attention, 32/8 heads, d128, causal, 16x1k and 4x4k tokens: TFLOP/s
 //             (causal FLOPs = 4 * D * heads * sum(q_len^2) / 2, the FlashAttention convention);
-//             kernel variant 1 (first kernel) and 2 (current) side by side, 64- and 128-row
-//             tiles, and variant 2 with int8 K/V; compare with torch_baseline.py's lines
+//             the default, mma.sync variants 1 and 2 (64/128-row tiles), the wgmma variants 3
+//             (and experimental 4) by tile shape, and variant 2 with int8 K/V; compare with
+//             torch_baseline.py's lines
 //   gemm      cuBLASLt on Llama-7B linear shapes: TFLOP/s and weight bytes / time
 // L2 is flushed (a 256 MiB memset) before every timed launch; each launch is timed alone with
 // events, and the median of the runs is printed. bf16 and f16 (and int8 KV for decode).
@@ -161,11 +162,13 @@ void bench_prefill(DType dt) {
     int n_reqs, len;
   };
   struct Config {
-    int variant, tile_rows;
+    int variant, tile_rows, kv_tile;
     bool int8;
   };
-  const Config configs[] = {
-      {1, 64, false}, {1, 128, false}, {2, 64, false}, {2, 128, false}, {2, 128, true}};
+  // 0: the default (wgmma 192 x 128 on sm_90a, else variant 2); 3 / 4: wgmma (4: experimental).
+  const Config configs[] = {{0, 0, 0, false},    {1, 128, 0, false},   {2, 64, 0, false},
+                            {2, 128, 0, false},  {3, 128, 128, false}, {3, 192, 128, false},
+                            {4, 192, 64, false}, {2, 128, 0, true}};
   for (Case c : {Case{16, 1024}, Case{4, 4096}})
     for (const Config& cfg : configs) {
       const int n_tokens = c.n_reqs * c.len;
@@ -213,14 +216,15 @@ void bench_prefill(DType dt) {
                                    .softmax_scale = 0.088f,
                                    .causal = true,
                                    .block_rows = cfg.tile_rows,
+                                   .kv_tile = cfg.kv_tile,
                                    .variant = cfg.variant};
       const double ms = time_ms([&] { CHECK_OK(kc::prefill_attention(p, nullptr)); }, 10);
       const double flops = 4.0 * D * H * c.n_reqs * double(c.len) * c.len / 2;
       std::printf(
-          "prefill  %s%s %2d x %4d causal h32/kv8/d128 (v%d, %3d-row tiles): %8.3f ms  %6.1f "
+          "prefill  %s%s %2d x %4d causal h32/kv8/d128 (v%d, %3d x %3d tiles): %8.3f ms  %6.1f "
           "TFLOP/s\n",
           dt == DType::bf16 ? "bf16" : "f16 ", cfg.int8 ? "/int8kv" : "        ", c.n_reqs, c.len,
-          cfg.variant, cfg.tile_rows, ms, flops / (ms * 1e-3) / 1e12);
+          cfg.variant, cfg.tile_rows, cfg.kv_tile, ms, flops / (ms * 1e-3) / 1e12);
     }
 }
 

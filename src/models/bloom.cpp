@@ -15,13 +15,16 @@ namespace {
 
 using namespace layers;
 const std::string kP = "transformer.";
+const DecoderNames kNames = {.embed = kP + "word_embeddings.weight",
+                             .layer = kP + "h.",
+                             .attn_norm = "input_layernorm.",
+                             .mlp_norm = "post_attention_layernorm.",
+                             .final_norm = kP + "ln_f.",
+                             .norm_bias = true};
 
 Result<DecoderPlan> plan(const loader::ModelConfig& cfg) {
-  DecoderPlan p;
+  DecoderPlan p = new_plan(cfg, NormKind::layer);
   DecoderSpec& s = p.spec;
-  s.shape = base_shape(cfg);
-  s.norm = NormKind::layer;
-  s.eps = static_cast<float>(cfg.norm_eps);
   s.gated_mlp = false;
   s.act = Activation::gelu_tanh;  // bloom_gelu_forward: the tanh approximation
   s.embed_norm = true;
@@ -37,79 +40,55 @@ Result<DecoderPlan> plan(const loader::ModelConfig& cfg) {
     return core::unimplemented("{}: apply_residual_connection_post_layernorm = true", cfg.path);
   LLM_ASSIGN_OR_RETURN(p.tied, cfg_bool(cfg, "tie_word_embeddings", true));
 
-  const int64_t H = s.shape.hidden, V = s.shape.vocab;
+  const int64_t H = s.shape.hidden;
   const int64_t I = cfg.intermediate_size > 0 ? cfg.intermediate_size : 4 * H;
-  auto& t = p.table;
-  t.push_back({kP + "word_embeddings.weight", {V, H}});
-  add_norm(t, kP + "word_embeddings_layernorm.", H, true);
-  for (int i = 0; i < s.shape.n_layers; ++i) {
-    const std::string l = kP + "h." + std::to_string(i) + ".";
-    add_norm(t, l + "input_layernorm.", H, true);
-    t.push_back({l + "self_attention.query_key_value.weight", {3 * H, H}});
-    t.push_back({l + "self_attention.query_key_value.bias", {3 * H}});
-    t.push_back({l + "self_attention.dense.weight", {H, H}});
-    t.push_back({l + "self_attention.dense.bias", {H}});
-    add_norm(t, l + "post_attention_layernorm.", H, true);
-    t.push_back({l + "mlp.dense_h_to_4h.weight", {I, H}});
-    t.push_back({l + "mlp.dense_h_to_4h.bias", {I}});
-    t.push_back({l + "mlp.dense_4h_to_h.weight", {H, I}});
-    t.push_back({l + "mlp.dense_4h_to_h.bias", {H}});
-  }
-  add_norm(t, kP + "ln_f.", H, true);
-  if (!p.tied) t.push_back({"lm_head.weight", {V, H}});
+  DecoderTableParams frame = table_frame(kNames, p);
+  add_norm(frame.after_embed, kP + "word_embeddings_layernorm.", H, true);
+  frame.attention = [&](const std::string& l, TensorTable& t) {
+    add_linear(t, l + "self_attention.query_key_value.", 3 * H, H, true);
+    add_linear(t, l + "self_attention.dense.", H, H, true);
+  };
+  frame.mlp = [&](const std::string& l, TensorTable& t) {
+    add_linear(t, l + "mlp.dense_h_to_4h.", I, H, true);
+    add_linear(t, l + "mlp.dense_4h_to_h.", H, I, true);
+  };
+  add_decoder_table(frame, p.table);
   return p;
 }
 
 Result<DecoderWeights> assemble(const DecoderPlan& p, const TensorMap& m) {
-  const DecoderSpec& s = p.spec;
-  const int64_t H = s.shape.hidden;
+  const int64_t H = p.spec.shape.hidden, D = p.spec.shape.head_dim;
   const dist::HeadShard& hs = p.shard_heads;
-  const int64_t D = s.shape.head_dim, row0 = hs.q_head0 * 3 * D, rows = hs.n_q * 3 * D;
-  DecoderWeights w;
-  w.qkv_local = true;
-  w.embed = m.at(kP + "word_embeddings.weight");
-  w.embed_norm = norm_of(m, kP + "word_embeddings_layernorm.");
-  w.final_norm = norm_of(m, kP + "ln_f.");
-  w.lm_head = p.tied ? w.embed : m.at("lm_head.weight");
-  for (int i = 0; i < s.shape.n_layers; ++i) {
-    const std::string l = kP + "h." + std::to_string(i) + ".";
-    DecoderLayerWeights L;
-    L.attn_norm = norm_of(m, l + "input_layernorm.");
-    L.mlp_norm = norm_of(m, l + "post_attention_layernorm.");
-    // [n_heads, 3, head_dim] rows → [3, n_heads, head_dim]: q, k, v become row blocks. Only
-    // this rank's heads (a contiguous block of the per-head layout) are regrouped.
-    const Tensor qkv = group_heads_by_part(
-        m.at(l + "self_attention.query_key_value.weight").rows(row0, rows), hs.n_q, 3, D);
-    const Tensor qkv_b = small_weight_f32(group_heads_by_part(
-        m.at(l + "self_attention.query_key_value.bias").reshape({3 * H, 1}).rows(row0, rows),
-        hs.n_q, 3, D));
-    w.owned.push_back(qkv);
-    w.owned.push_back(qkv_b);
-    split_fused_qkv(qkv, qkv_b, hs.n_q * D, hs.n_q * D, L.attn);
-    L.attn.wo = m.at(l + "self_attention.dense.weight");
-    L.attn.bo = m.small(l + "self_attention.dense.bias");
-    L.mlp.up = m.at(l + "mlp.dense_h_to_4h.weight");
-    L.mlp.up_bias = m.small(l + "mlp.dense_h_to_4h.bias");
-    L.mlp.down = m.at(l + "mlp.dense_4h_to_h.weight");
-    L.mlp.down_bias = m.small(l + "mlp.dense_4h_to_h.bias");
-    w.layers.push_back(std::move(L));
-  }
-  return w;
+  const int64_t row0 = hs.q_head0 * 3 * D, rows = hs.n_q * 3 * D;
+  DecoderWeights out = assemble_decoder(
+      kNames, p, m, [&](const std::string& l, DecoderLayerWeights& L, DecoderWeights& w) {
+        // [n_heads, 3, head_dim] rows → [3, n_heads, head_dim]: q, k, v become row blocks. Only
+        // this rank's heads (a contiguous block of the per-head layout) are regrouped.
+        const Tensor qkv = group_heads_by_part(
+            m.at(l + "self_attention.query_key_value.weight").rows(row0, rows), hs.n_q, 3, D);
+        const Tensor qkv_b = small_weight_f32(group_heads_by_part(
+            m.at(l + "self_attention.query_key_value.bias").reshape({3 * H, 1}).rows(row0, rows),
+            hs.n_q, 3, D));
+        w.owned.push_back(qkv);
+        w.owned.push_back(qkv_b);
+        split_fused_qkv(qkv, qkv_b, hs.n_q * D, hs.n_q * D, L.attn);
+        L.attn.wo = m.at(l + "self_attention.dense.weight");
+        L.attn.bo = m.small(l + "self_attention.dense.bias");
+        L.mlp.up = m.at(l + "mlp.dense_h_to_4h.weight");
+        L.mlp.up_bias = m.small(l + "mlp.dense_h_to_4h.bias");
+        L.mlp.down = m.at(l + "mlp.dense_4h_to_h.weight");
+        L.mlp.down_bias = m.small(l + "mlp.dense_4h_to_h.bias");
+      });
+  out.qkv_local = true;
+  out.embed_norm = norm_of(m, kP + "word_embeddings_layernorm.");
+  return out;
 }
+
+constexpr std::string_view kArchitectures[] = {"BloomForCausalLM"};
 
 }  // namespace
 
-Result<std::unique_ptr<Model>> load_bloom(const loader::ModelConfig& cfg,
-                                          loader::WeightStore& store,
-                                          const dist::ShardSpec& shard) {
-  return load_planned(plan(cfg), assemble, store, shard, kP);
-}
-std::vector<std::string> bloom_architectures() {
-  return {"BloomForCausalLM"};
-}
-Result<TensorTable> bloom_tensors(const loader::ModelConfig& cfg) {
-  LLM_ASSIGN_OR_RETURN(DecoderPlan p, plan(cfg));
-  return p.table;
-}
+constinit const PlannedFamily kBloomFamily = {"bloom", kArchitectures, plan, assemble,
+                                              "transformer."};
 
 }  // namespace lightllm::models

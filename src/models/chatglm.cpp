@@ -27,7 +27,7 @@ namespace {
 using namespace layers;
 
 struct GlmDims {
-  int64_t vocab = 0, hidden = 0, ffn = 0, layers = 0;
+  int64_t vocab = 0, hidden = 0, ffn = 0;
   int heads = 0, groups = 0, head_dim = 0;
   bool qkv_bias = true, linear_bias = false;
   double rope_ratio = 1.0;
@@ -40,7 +40,6 @@ Result<GlmDims> glm_dims(const loader::ModelConfig& cfg) {
   GlmDims d;
   d.vocab = cfg.vocab_size;
   d.hidden = cfg.hidden_size;
-  d.layers = cfg.num_hidden_layers;
   d.heads = static_cast<int>(cfg.num_attention_heads);
   d.ffn = cfg.intermediate_size;
   d.seq_length = cfg.max_position_embeddings;
@@ -74,20 +73,20 @@ Result<GlmDims> glm_dims(const loader::ModelConfig& cfg) {
   return d;
 }
 
-std::string layer_prefix(int64_t i) {
-  return "transformer.encoder.layers." + std::to_string(i) + ".";
-}
+const DecoderNames kNames = {.embed = "transformer.embedding.word_embeddings.weight",
+                             .layer = "transformer.encoder.layers.",
+                             .attn_norm = "input_layernorm.",
+                             .mlp_norm = "post_attention_layernorm.",
+                             .final_norm = "transformer.encoder.final_layernorm.",
+                             .lm_head = "transformer.output_layer.weight"};
 
 Result<DecoderPlan> plan(const loader::ModelConfig& cfg) {
   LLM_ASSIGN_OR_RETURN(GlmDims d, glm_dims(cfg));
-  DecoderPlan p;
+  DecoderPlan p = new_plan(cfg, NormKind::rms);
   DecoderSpec& s = p.spec;
-  s.shape = base_shape(cfg);
   s.shape.n_kv_heads = d.groups;
   s.shape.head_dim = d.head_dim;
   s.shape.max_context = d.seq_length;
-  s.norm = NormKind::rms;
-  s.eps = static_cast<float>(cfg.norm_eps);
   s.act = Activation::silu;
   s.attn = {.n_heads = d.heads, .n_kv_heads = d.groups, .head_dim = d.head_dim};
   s.attn.rope.rotary_dim = d.head_dim / 2;
@@ -96,23 +95,16 @@ Result<DecoderPlan> plan(const loader::ModelConfig& cfg) {
   s.attn.rope.original_max_position = d.seq_length;
 
   const int64_t H = d.hidden, P = int64_t{d.heads} * d.head_dim;
-  auto& t = p.table;
-  t.push_back({"transformer.embedding.word_embeddings.weight", {d.vocab, H}});
-  for (int64_t i = 0; i < d.layers; ++i) {
-    const std::string l = layer_prefix(i);
-    add_norm(t, l + "input_layernorm.", H, false);
-    t.push_back({l + "self_attention.query_key_value.weight", {d.qkv_rows(), H}});
-    if (d.qkv_bias) t.push_back({l + "self_attention.query_key_value.bias", {d.qkv_rows()}});
-    t.push_back({l + "self_attention.dense.weight", {H, P}});
-    if (d.linear_bias) t.push_back({l + "self_attention.dense.bias", {H}});
-    add_norm(t, l + "post_attention_layernorm.", H, false);
-    t.push_back({l + "mlp.dense_h_to_4h.weight", {2 * d.ffn, H}});
-    if (d.linear_bias) t.push_back({l + "mlp.dense_h_to_4h.bias", {2 * d.ffn}});
-    t.push_back({l + "mlp.dense_4h_to_h.weight", {H, d.ffn}});
-    if (d.linear_bias) t.push_back({l + "mlp.dense_4h_to_h.bias", {H}});
-  }
-  add_norm(t, "transformer.encoder.final_layernorm.", H, false);
-  t.push_back({"transformer.output_layer.weight", {d.vocab, H}});
+  DecoderTableParams frame = table_frame(kNames, p);
+  frame.attention = [&](const std::string& l, TensorTable& t) {
+    add_linear(t, l + "self_attention.query_key_value.", d.qkv_rows(), H, d.qkv_bias);
+    add_linear(t, l + "self_attention.dense.", H, P, d.linear_bias);
+  };
+  frame.mlp = [&](const std::string& l, TensorTable& t) {
+    add_linear(t, l + "mlp.dense_h_to_4h.", 2 * d.ffn, H, d.linear_bias);
+    add_linear(t, l + "mlp.dense_4h_to_h.", H, d.ffn, d.linear_bias);
+  };
+  add_decoder_table(frame, p.table);
   return p;
 }
 
@@ -121,47 +113,29 @@ Result<DecoderWeights> assemble(const DecoderPlan& p, const TensorMap& m) {
   const DecoderSpec& s = p.spec;
   const int64_t P = int64_t{s.shape.n_heads} * s.shape.head_dim;
   const int64_t KV = int64_t{s.shape.n_kv_heads} * s.shape.head_dim;
-  DecoderWeights w;
-  w.embed = m.at("transformer.embedding.word_embeddings.weight");
-  w.final_norm = norm_of(m, "transformer.encoder.final_layernorm.");
-  w.lm_head = m.at("transformer.output_layer.weight");
-  for (int i = 0; i < s.shape.n_layers; ++i) {
-    const std::string l = layer_prefix(i);
-    DecoderLayerWeights L;
-    L.attn_norm = norm_of(m, l + "input_layernorm.");
-    L.mlp_norm = norm_of(m, l + "post_attention_layernorm.");
-    const std::string qkv = l + "self_attention.query_key_value.";
-    split_fused_qkv(m.at(qkv + "weight"), m.has(qkv + "bias") ? m.small(qkv + "bias") : Tensor(), P,
-                    KV, L.attn);
-    L.attn.wo = m.at(l + "self_attention.dense.weight");
-    const Tensor& h4 = m.at(l + "mlp.dense_h_to_4h.weight");
-    const int64_t F = h4.dim(0) / 2;
-    L.mlp.gate = h4.rows(0, F), L.mlp.up = h4.rows(F, F);
-    L.mlp.down = m.at(l + "mlp.dense_4h_to_h.weight");
-    if (m.has(l + "self_attention.dense.bias")) {
-      L.attn.bo = m.small(l + "self_attention.dense.bias");
-      const Tensor hb = m.small(l + "mlp.dense_h_to_4h.bias");
-      L.mlp.gate_bias = hb.rows(0, F), L.mlp.up_bias = hb.rows(F, F);
-      L.mlp.down_bias = m.small(l + "mlp.dense_4h_to_h.bias");
-    }
-    w.layers.push_back(std::move(L));
-  }
-  return w;
+  return assemble_decoder(
+      kNames, p, m, [&](const std::string& l, DecoderLayerWeights& L, DecoderWeights&) {
+        const std::string qkv = l + "self_attention.query_key_value.";
+        split_fused_qkv(m.at(qkv + "weight"),
+                        m.has(qkv + "bias") ? m.small(qkv + "bias") : Tensor(), P, KV, L.attn);
+        L.attn.wo = m.at(l + "self_attention.dense.weight");
+        const Tensor& h4 = m.at(l + "mlp.dense_h_to_4h.weight");
+        const int64_t F = h4.dim(0) / 2;
+        L.mlp.gate = h4.rows(0, F), L.mlp.up = h4.rows(F, F);
+        L.mlp.down = m.at(l + "mlp.dense_4h_to_h.weight");
+        if (m.has(l + "self_attention.dense.bias")) {
+          L.attn.bo = m.small(l + "self_attention.dense.bias");
+          const Tensor hb = m.small(l + "mlp.dense_h_to_4h.bias");
+          L.mlp.gate_bias = hb.rows(0, F), L.mlp.up_bias = hb.rows(F, F);
+          L.mlp.down_bias = m.small(l + "mlp.dense_4h_to_h.bias");
+        }
+      });
 }
+
+constexpr std::string_view kArchitectures[] = {"ChatGLMModel"};
 
 }  // namespace
 
-Result<std::unique_ptr<Model>> load_chatglm(const loader::ModelConfig& cfg,
-                                            loader::WeightStore& store,
-                                            const dist::ShardSpec& shard) {
-  return load_planned(plan(cfg), assemble, store, shard);
-}
-std::vector<std::string> chatglm_architectures() {
-  return {"ChatGLMModel"};
-}
-Result<TensorTable> chatglm_tensors(const loader::ModelConfig& cfg) {
-  LLM_ASSIGN_OR_RETURN(DecoderPlan p, plan(cfg));
-  return p.table;
-}
+constinit const PlannedFamily kChatglmFamily = {"chatglm", kArchitectures, plan, assemble};
 
 }  // namespace lightllm::models

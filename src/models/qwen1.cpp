@@ -35,7 +35,7 @@ namespace {
 using namespace layers;
 
 struct QwenDims {
-  int64_t vocab = 0, hidden = 0, ffn = 0, layers = 0, seq_length = 0;
+  int64_t vocab = 0, hidden = 0, ffn = 0, seq_length = 0;
   int heads = 0, head_dim = 0, rotary_dim = 0;
   double base = 10000.0;
   bool bias = false, dynamic_ntk = false, logn = false;
@@ -46,7 +46,6 @@ Result<QwenDims> qwen_dims(const loader::ModelConfig& cfg) {
   QwenDims d;
   d.vocab = cfg.vocab_size;
   d.hidden = cfg.hidden_size;
-  d.layers = cfg.num_hidden_layers;
   d.heads = static_cast<int>(cfg.num_attention_heads);
   if (cfg.intermediate_size <= 0 || cfg.intermediate_size % 2 != 0)
     return f.error("intermediate_size", "must be a positive even number");
@@ -134,20 +133,19 @@ class QwenPositions {
   std::map<int64_t, std::vector<float>> inv_freq_;  // alpha -> [rotary_dim/2]
 };
 
-std::string layer_prefix(int64_t i) {
-  return "transformer.h." + std::to_string(i) + ".";
-}
+const DecoderNames kNames = {.embed = "transformer.wte.weight",
+                             .layer = "transformer.h.",
+                             .attn_norm = "ln_1.",
+                             .mlp_norm = "ln_2.",
+                             .final_norm = "transformer.ln_f."};
 
 Result<DecoderPlan> plan(const loader::ModelConfig& cfg) {
   LLM_ASSIGN_OR_RETURN(QwenDims d, qwen_dims(cfg));
-  DecoderPlan p;
+  DecoderPlan p = new_plan(cfg, NormKind::rms);
   DecoderSpec& s = p.spec;
-  s.shape = base_shape(cfg);
   s.shape.n_kv_heads = d.heads;
   s.shape.head_dim = d.head_dim;
   if (s.shape.max_context <= 0) s.shape.max_context = d.seq_length;
-  s.norm = NormKind::rms;
-  s.eps = static_cast<float>(cfg.norm_eps);
   s.act = Activation::silu;
   s.attn = {.n_heads = d.heads, .n_kv_heads = d.heads, .head_dim = d.head_dim};
   s.attn.rope.rotary_dim = d.rotary_dim;
@@ -156,70 +154,44 @@ Result<DecoderPlan> plan(const loader::ModelConfig& cfg) {
                            const StepBatch& b, Tensor& q, Tensor& k) { return (*pos)(b, q, k); };
 
   const int64_t H = d.hidden, P = int64_t{d.heads} * d.head_dim, F = d.ffn;
-  auto& t = p.table;
-  t.push_back({"transformer.wte.weight", {d.vocab, H}});
-  for (int64_t i = 0; i < d.layers; ++i) {
-    const std::string l = layer_prefix(i);
-    add_norm(t, l + "ln_1.", H, false);
-    t.push_back({l + "attn.c_attn.weight", {3 * P, H}});
-    t.push_back({l + "attn.c_attn.bias", {3 * P}});
-    t.push_back({l + "attn.c_proj.weight", {H, P}});
-    if (d.bias) t.push_back({l + "attn.c_proj.bias", {H}});
-    add_norm(t, l + "ln_2.", H, false);
-    for (const char* w : {"mlp.w1.", "mlp.w2."}) {
-      t.push_back({l + w + "weight", {F, H}});
-      if (d.bias) t.push_back({l + w + "bias", {F}});
-    }
-    t.push_back({l + "mlp.c_proj.weight", {H, F}});
-    if (d.bias) t.push_back({l + "mlp.c_proj.bias", {H}});
-  }
-  add_norm(t, "transformer.ln_f.", H, false);
-  t.push_back({"lm_head.weight", {d.vocab, H}});
+  DecoderTableParams frame = table_frame(kNames, p);
+  frame.attention = [&](const std::string& l, TensorTable& t) {
+    add_linear(t, l + "attn.c_attn.", 3 * P, H, true);
+    add_linear(t, l + "attn.c_proj.", H, P, d.bias);
+  };
+  frame.mlp = [&](const std::string& l, TensorTable& t) {
+    add_linear(t, l + "mlp.w1.", F, H, d.bias);
+    add_linear(t, l + "mlp.w2.", F, H, d.bias);
+    add_linear(t, l + "mlp.c_proj.", H, F, d.bias);
+  };
+  add_decoder_table(frame, p.table);
   return p;
 }
 
 // c_attn rows [q | k | v] become views; w2 is the gate, w1 the up projection.
 Result<DecoderWeights> assemble(const DecoderPlan& p, const TensorMap& m) {
-  const DecoderSpec& s = p.spec;
-  const int64_t P = int64_t{s.shape.n_heads} * s.shape.head_dim;
-  DecoderWeights w;
-  w.embed = m.at("transformer.wte.weight");
-  w.final_norm = norm_of(m, "transformer.ln_f.");
-  w.lm_head = m.at("lm_head.weight");
-  for (int i = 0; i < s.shape.n_layers; ++i) {
-    const std::string l = layer_prefix(i);
-    DecoderLayerWeights L;
-    L.attn_norm = norm_of(m, l + "ln_1.");
-    L.mlp_norm = norm_of(m, l + "ln_2.");
-    split_fused_qkv(m.at(l + "attn.c_attn.weight"), m.small(l + "attn.c_attn.bias"), P, P, L.attn);
-    L.attn.wo = m.at(l + "attn.c_proj.weight");
-    L.mlp.gate = m.at(l + "mlp.w2.weight");
-    L.mlp.up = m.at(l + "mlp.w1.weight");
-    L.mlp.down = m.at(l + "mlp.c_proj.weight");
-    if (m.has(l + "attn.c_proj.bias")) {
-      L.attn.bo = m.small(l + "attn.c_proj.bias");
-      L.mlp.gate_bias = m.small(l + "mlp.w2.bias");
-      L.mlp.up_bias = m.small(l + "mlp.w1.bias");
-      L.mlp.down_bias = m.small(l + "mlp.c_proj.bias");
-    }
-    w.layers.push_back(std::move(L));
-  }
-  return w;
+  const int64_t P = int64_t{p.spec.shape.n_heads} * p.spec.shape.head_dim;
+  return assemble_decoder(kNames, p, m,
+                          [&](const std::string& l, DecoderLayerWeights& L, DecoderWeights&) {
+                            split_fused_qkv(m.at(l + "attn.c_attn.weight"),
+                                            m.small(l + "attn.c_attn.bias"), P, P, L.attn);
+                            L.attn.wo = m.at(l + "attn.c_proj.weight");
+                            L.mlp.gate = m.at(l + "mlp.w2.weight");
+                            L.mlp.up = m.at(l + "mlp.w1.weight");
+                            L.mlp.down = m.at(l + "mlp.c_proj.weight");
+                            if (m.has(l + "attn.c_proj.bias")) {
+                              L.attn.bo = m.small(l + "attn.c_proj.bias");
+                              L.mlp.gate_bias = m.small(l + "mlp.w2.bias");
+                              L.mlp.up_bias = m.small(l + "mlp.w1.bias");
+                              L.mlp.down_bias = m.small(l + "mlp.c_proj.bias");
+                            }
+                          });
 }
+
+constexpr std::string_view kArchitectures[] = {"QWenLMHeadModel"};
 
 }  // namespace
 
-Result<std::unique_ptr<Model>> load_qwen1(const loader::ModelConfig& cfg,
-                                          loader::WeightStore& store,
-                                          const dist::ShardSpec& shard) {
-  return load_planned(plan(cfg), assemble, store, shard);
-}
-std::vector<std::string> qwen1_architectures() {
-  return {"QWenLMHeadModel"};
-}
-Result<TensorTable> qwen1_tensors(const loader::ModelConfig& cfg) {
-  LLM_ASSIGN_OR_RETURN(DecoderPlan p, plan(cfg));
-  return p.table;
-}
+constinit const PlannedFamily kQwen1Family = {"qwen1", kArchitectures, plan, assemble};
 
 }  // namespace lightllm::models

@@ -26,12 +26,14 @@ Result<Flags> flags_of(const loader::ModelConfig& cfg) {
   return f;
 }
 
+// LayerNorms with biases; no post_attention_layernorm with use_parallel_residual.
+DecoderNames names_of(const DecoderSpec& s) {
+  return llama_style_names(/*norm_bias=*/true, /*mlp_norm=*/!s.parallel_residual);
+}
+
 Result<DecoderPlan> plan(const loader::ModelConfig& cfg) {
-  DecoderPlan p;
+  DecoderPlan p = new_plan(cfg, NormKind::layer);
   DecoderSpec& s = p.spec;
-  s.shape = base_shape(cfg);
-  s.norm = NormKind::layer;
-  s.eps = static_cast<float>(cfg.norm_eps);
   LLM_ASSIGN_OR_RETURN(s.act, activation_of(cfg));
   LLM_ASSIGN_OR_RETURN(s.parallel_residual, cfg_bool(cfg, "use_parallel_residual", false));
   LLM_ASSIGN_OR_RETURN(Flags f, flags_of(cfg));
@@ -49,81 +51,49 @@ Result<DecoderPlan> plan(const loader::ModelConfig& cfg) {
   LLM_ASSIGN_OR_RETURN(s.attn.rope, llama_rope_config(c));
   LLM_ASSIGN_OR_RETURN(p.tied, cfg_bool(cfg, "tie_word_embeddings", false));
 
-  const int64_t H = s.shape.hidden, V = s.shape.vocab, I = cfg.intermediate_size;
+  const int64_t H = s.shape.hidden, I = cfg.intermediate_size;
   const int64_t D = s.shape.head_dim, q = int64_t{s.shape.n_heads} * D;
   const int64_t kv = int64_t{s.shape.n_kv_heads} * D;
   if (I <= 0) return core::invalid_argument("{}: intermediate_size is required", cfg.path);
-  auto& t = p.table;
-  t.push_back({"model.embed_tokens.weight", {V, H}});
-  for (int i = 0; i < s.shape.n_layers; ++i) {
-    const std::string l = "model.layers." + std::to_string(i) + ".";
-    add_norm(t, l + "input_layernorm.", H, true);
+  const DecoderNames names = names_of(s);
+  DecoderTableParams frame = table_frame(names, p);
+  frame.attention = [&](const std::string& l, TensorTable& t) {
     const std::string a = l + "self_attn.";
-    for (auto [name, rows] : {std::pair{"q_proj", q}, {"k_proj", kv}, {"v_proj", kv}}) {
-      t.push_back({a + name + ".weight", {rows, H}});
-      if (f.qkv_bias) t.push_back({a + name + ".bias", {rows}});
-    }
-    t.push_back({a + "o_proj.weight", {H, q}});
+    add_separate_qkv(t, a, q, kv, H, f.qkv_bias, /*o_bias=*/false);
     if (f.qk_norm) {
       for (int h = 0; h < s.shape.n_heads; ++h)
         t.push_back({a + "q_layernorm.norms." + std::to_string(h) + ".weight", {D}});
       for (int h = 0; h < s.shape.n_kv_heads; ++h)
         t.push_back({a + "k_layernorm.norms." + std::to_string(h) + ".weight", {D}});
     }
-    if (!s.parallel_residual) add_norm(t, l + "post_attention_layernorm.", H, true);
-    t.push_back({l + "mlp.gate_proj.weight", {I, H}});
-    t.push_back({l + "mlp.up_proj.weight", {I, H}});
-    t.push_back({l + "mlp.down_proj.weight", {H, I}});
-  }
-  add_norm(t, "model.norm.", H, true);
-  if (!p.tied) t.push_back({"lm_head.weight", {V, H}});
+  };
+  frame.mlp = [&](const std::string& l, TensorTable& t) { add_gated_mlp(t, l + "mlp.", I, H); };
+  add_decoder_table(frame, p.table);
   return p;
 }
 
 Result<DecoderWeights> assemble(const DecoderPlan& p, const TensorMap& m) {
   const DecoderSpec& s = p.spec;
-  DecoderWeights w;
-  w.embed = m.at("model.embed_tokens.weight");
-  w.final_norm = norm_of(m, "model.norm.");
-  w.lm_head = p.tied ? w.embed : m.at("lm_head.weight");
-  for (int i = 0; i < s.shape.n_layers; ++i) {
-    const std::string l = "model.layers." + std::to_string(i) + ".", a = l + "self_attn.";
-    DecoderLayerWeights L;
-    L.attn_norm = norm_of(m, l + "input_layernorm.");
-    if (!s.parallel_residual) L.mlp_norm = norm_of(m, l + "post_attention_layernorm.");
-    L.attn.wq = m.at(a + "q_proj.weight"), L.attn.bq = m.small(a + "q_proj.bias");
-    L.attn.wk = m.at(a + "k_proj.weight"), L.attn.bk = m.small(a + "k_proj.bias");
-    L.attn.wv = m.at(a + "v_proj.weight"), L.attn.bv = m.small(a + "v_proj.bias");
-    L.attn.wo = m.at(a + "o_proj.weight");
-    if (m.has(a + "q_layernorm.norms.0.weight")) {
-      std::vector<Tensor> qn, kn;
-      for (int h = 0; h < s.shape.n_heads; ++h)
-        qn.push_back(m.at(a + "q_layernorm.norms." + std::to_string(h) + ".weight"));
-      for (int h = 0; h < s.shape.n_kv_heads; ++h)
-        kn.push_back(m.at(a + "k_layernorm.norms." + std::to_string(h) + ".weight"));
-      L.attn.q_norm = stack_f32(qn), L.attn.k_norm = stack_f32(kn);
-    }
-    L.mlp.gate = m.at(l + "mlp.gate_proj.weight");
-    L.mlp.up = m.at(l + "mlp.up_proj.weight");
-    L.mlp.down = m.at(l + "mlp.down_proj.weight");
-    w.layers.push_back(std::move(L));
-  }
-  return w;
+  return assemble_decoder(
+      names_of(s), p, m, [&](const std::string& l, DecoderLayerWeights& L, DecoderWeights&) {
+        const std::string a = l + "self_attn.";
+        separate_qkv_of(m, a, L.attn);
+        if (m.has(a + "q_layernorm.norms.0.weight")) {
+          std::vector<Tensor> qn, kn;
+          for (int h = 0; h < s.shape.n_heads; ++h)
+            qn.push_back(m.at(a + "q_layernorm.norms." + std::to_string(h) + ".weight"));
+          for (int h = 0; h < s.shape.n_kv_heads; ++h)
+            kn.push_back(m.at(a + "k_layernorm.norms." + std::to_string(h) + ".weight"));
+          L.attn.q_norm = stack_f32(qn), L.attn.k_norm = stack_f32(kn);
+        }
+        gated_mlp_of(m, l + "mlp.", L.mlp);
+      });
 }
+
+constexpr std::string_view kArchitectures[] = {"StableLmForCausalLM", "StableLMEpochForCausalLM"};
 
 }  // namespace
 
-Result<std::unique_ptr<Model>> load_stablelm(const loader::ModelConfig& cfg,
-                                             loader::WeightStore& store,
-                                             const dist::ShardSpec& shard) {
-  return load_planned(plan(cfg), assemble, store, shard);
-}
-std::vector<std::string> stablelm_architectures() {
-  return {"StableLmForCausalLM", "StableLMEpochForCausalLM"};
-}
-Result<TensorTable> stablelm_tensors(const loader::ModelConfig& cfg) {
-  LLM_ASSIGN_OR_RETURN(DecoderPlan p, plan(cfg));
-  return p.table;
-}
+constinit const PlannedFamily kStablelmFamily = {"stablelm", kArchitectures, plan, assemble};
 
 }  // namespace lightllm::models

@@ -511,6 +511,93 @@ Status store_kv(const Tensor& k, const Tensor& v, const Tensor& slots, KvCacheVi
               : kernels::cuda::kv_scatter(p, ctx().stream);
 }
 
+namespace {
+
+// What both attention kernels read, checked by attention() below.
+struct AttentionKernelArgs {
+  const Tensor& q;  // [n_tokens, n_heads, head_dim]
+  const KvCacheView& cache;
+  const AttentionMeta& meta;
+  int n_heads = 0, n_kv_heads = 0, head_dim = 0;
+  const float* k_scale = nullptr;  // [n_slots, n_kv_heads] when the cache is int8
+  const float* v_scale = nullptr;
+  Tensor& out;  // [n_tokens, n_heads, head_dim]
+};
+
+// Split-K decode over requests [0, n_reqs), each with one query row (row r = request r).
+// max_kv_len: a host-known bound of their kv lengths.
+Status run_decode_attention(const AttentionKernelArgs& a, int32_t n_reqs, int32_t max_kv_len) {
+  const AttentionMeta::Device& d = a.meta.device;
+  kernels::cuda::DecodeAttentionParams p{.dtype = a.q.dtype(),
+                                         .kv_int8 = a.k_scale != nullptr,
+                                         .q = a.q.raw(),
+                                         .k_cache = a.cache.k.raw(),
+                                         .v_cache = a.cache.v.raw(),
+                                         .k_scale = a.k_scale,
+                                         .v_scale = a.v_scale,
+                                         .req_to_token = d.req_to_token,
+                                         .req_row = d.req_row,
+                                         .kv_len = d.kv_len,
+                                         .out = a.out.raw(),
+                                         .n_reqs = n_reqs,
+                                         .n_heads = a.n_heads,
+                                         .n_kv_heads = a.n_kv_heads,
+                                         .head_dim = a.head_dim,
+                                         .req_to_token_stride = d.req_to_token_stride,
+                                         .max_kv_len = max_kv_len,
+                                         .softmax_scale = a.meta.scale,
+                                         .alibi_slopes = a.meta.alibi_slopes};
+  ThreadContext& c = ctx();
+  if (d.workspace != nullptr) {  // the caller's (a CUDA graph's) scratch
+    p.workspace = d.workspace;
+    p.workspace_bytes = d.workspace_bytes;
+    return kernels::cuda::decode_attention(p, c.stream);
+  }
+  const size_t need = kernels::cuda::decode_attention_workspace_bytes(p);
+  if (c.decode_ws.size() < need) {
+    if (backend::cuda::is_capturing(c.stream))
+      return core::unimplemented(
+          "attention: CUDA graph capture needs AttentionMeta::Device::workspace");
+    LLM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(c.stream));  // the old one may be in use
+    c.decode_ws.reset();
+    LLM_ASSIGN_OR_RETURN(c.decode_ws, backend::cuda::DeviceBuffer::allocate(need * 2));
+  }
+  p.workspace = c.decode_ws.data();
+  p.workspace_bytes = c.decode_ws.size();
+  return kernels::cuda::decode_attention(p, c.stream);
+}
+
+// The FlashAttention-2 prefill kernel over requests [first, n_reqs) (their q_start entries
+// are absolute rows of q, so only the per-request arrays are offset).
+Status run_prefill_attention(const AttentionKernelArgs& a, int32_t first) {
+  const AttentionMeta::Device& d = a.meta.device;
+  return kernels::cuda::prefill_attention({.dtype = a.q.dtype(),
+                                           .kv_int8 = a.k_scale != nullptr,
+                                           .q = a.q.raw(),
+                                           .k_cache = a.cache.k.raw(),
+                                           .v_cache = a.cache.v.raw(),
+                                           .k_scale = a.k_scale,
+                                           .v_scale = a.v_scale,
+                                           .req_to_token = d.req_to_token,
+                                           .req_row = d.req_row + first,
+                                           .q_start = d.q_start + first,
+                                           .kv_len = d.kv_len + first,
+                                           .out = a.out.raw(),
+                                           .n_reqs = a.meta.n_reqs - first,
+                                           .n_heads = a.n_heads,
+                                           .n_kv_heads = a.n_kv_heads,
+                                           .head_dim = a.head_dim,
+                                           .max_q_len = d.max_q_len,
+                                           .req_to_token_stride = d.req_to_token_stride,
+                                           .softmax_scale = a.meta.scale,
+                                           .causal = true,
+                                           .sliding_window = a.meta.sliding_window,
+                                           .alibi_slopes = a.meta.alibi_slopes},
+                                          ctx().stream);
+}
+
+}  // namespace
+
 Status attention(const Tensor& q, const KvCacheView& cache, const AttentionMeta& meta,
                  Tensor& out) {
   constexpr std::string_view op = "attention";
@@ -540,72 +627,31 @@ Status attention(const Tensor& q, const KvCacheView& cache, const AttentionMeta&
   if (!(meta.scale > 0.0f))
     return core::invalid_argument("attention: meta.scale = {} must be > 0", meta.scale);
   if (meta.n_reqs == 0) return {};
-  ThreadContext& c = ctx();
   const int head_dim = static_cast<int>(q.dim(2));
   const bool int8 = cache.k.dtype() == DType::i8;
-  const float* k_scale = int8 ? cache.k_scale.data<float>() : nullptr;
-  const float* v_scale = int8 ? cache.v_scale.data<float>() : nullptr;
-  if (d.max_q_len == 1 && meta.sliding_window == 0 && q.dim(0) == meta.n_reqs) {
-    kernels::cuda::DecodeAttentionParams p{.dtype = q.dtype(),
-                                           .kv_int8 = int8,
-                                           .q = q.raw(),
-                                           .k_cache = cache.k.raw(),
-                                           .v_cache = cache.v.raw(),
-                                           .k_scale = k_scale,
-                                           .v_scale = v_scale,
-                                           .req_to_token = d.req_to_token,
-                                           .req_row = d.req_row,
-                                           .kv_len = d.kv_len,
-                                           .out = out.raw(),
-                                           .n_reqs = meta.n_reqs,
-                                           .n_heads = n_heads,
-                                           .n_kv_heads = n_kv_heads,
-                                           .head_dim = head_dim,
-                                           .req_to_token_stride = d.req_to_token_stride,
-                                           .max_kv_len = d.max_kv_len,
-                                           .softmax_scale = meta.scale,
-                                           .alibi_slopes = meta.alibi_slopes};
-    if (d.workspace != nullptr) {  // the caller's (a CUDA graph's) scratch
-      p.workspace = d.workspace;
-      p.workspace_bytes = d.workspace_bytes;
-      return kernels::cuda::decode_attention(p, c.stream);
-    }
-    const size_t need = kernels::cuda::decode_attention_workspace_bytes(p);
-    if (c.decode_ws.size() < need) {
-      if (backend::cuda::is_capturing(c.stream))
-        return core::unimplemented(
-            "attention: CUDA graph capture needs AttentionMeta::Device::workspace");
-      LLM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(c.stream));  // the old one may be in use
-      c.decode_ws.reset();
-      LLM_ASSIGN_OR_RETURN(c.decode_ws, backend::cuda::DeviceBuffer::allocate(need * 2));
-    }
-    p.workspace = c.decode_ws.data();
-    p.workspace_bytes = c.decode_ws.size();
-    return kernels::cuda::decode_attention(p, c.stream);
+  const AttentionKernelArgs args{.q = q,
+                                 .cache = cache,
+                                 .meta = meta,
+                                 .n_heads = n_heads,
+                                 .n_kv_heads = n_kv_heads,
+                                 .head_dim = head_dim,
+                                 .k_scale = int8 ? cache.k_scale.data<float>() : nullptr,
+                                 .v_scale = int8 ? cache.v_scale.data<float>() : nullptr,
+                                 .out = out};
+  if (meta.sliding_window != 0) return run_prefill_attention(args, 0);
+  if (d.max_q_len == 1 && q.dim(0) == meta.n_reqs)
+    return run_decode_attention(args, meta.n_reqs, d.max_kv_len);
+  // A mixed step: the router puts decode rows (q_len 1) first. They go to the split-K decode
+  // kernel (GQA-shared K/V reads); the prefill kernel would give each of them a whole
+  // 128-row tile per query head. The rest (prefill chunks) go to the prefill kernel.
+  int32_t n_decode = 0, decode_max_kv = 0;
+  while (n_decode < meta.n_reqs && meta.q_start[n_decode + 1] - meta.q_start[n_decode] == 1) {
+    decode_max_kv = std::max(decode_max_kv, meta.kv_len[n_decode]);
+    ++n_decode;
   }
-  return kernels::cuda::prefill_attention({.dtype = q.dtype(),
-                                           .kv_int8 = int8,
-                                           .q = q.raw(),
-                                           .k_cache = cache.k.raw(),
-                                           .v_cache = cache.v.raw(),
-                                           .k_scale = k_scale,
-                                           .v_scale = v_scale,
-                                           .req_to_token = d.req_to_token,
-                                           .req_row = d.req_row,
-                                           .q_start = d.q_start,
-                                           .kv_len = d.kv_len,
-                                           .out = out.raw(),
-                                           .n_reqs = meta.n_reqs,
-                                           .n_heads = n_heads,
-                                           .n_kv_heads = n_kv_heads,
-                                           .head_dim = head_dim,
-                                           .max_q_len = d.max_q_len,
-                                           .req_to_token_stride = d.req_to_token_stride,
-                                           .softmax_scale = meta.scale,
-                                           .causal = true,
-                                           .sliding_window = meta.sliding_window,
-                                           .alibi_slopes = meta.alibi_slopes},
-                                          c.stream);
+  if (n_decode > 0) LLM_RETURN_IF_ERROR(run_decode_attention(args, n_decode, decode_max_kv));
+  if (n_decode == meta.n_reqs) return {};
+  return run_prefill_attention(args, n_decode);
 }
 
 }  // namespace cuda_impl

@@ -184,9 +184,10 @@ struct AttentionMeta {
 // Causal attention with GQA/MQA over the padding-free batch, reading K/V through
 // req_to_token. q: [n_tokens, n_heads, head_dim] f32; out: [n_tokens, n_heads, head_dim] f32.
 // n_heads % n_kv_heads == 0; query head h reads kv head h / (n_heads / n_kv_heads).
-// CUDA: a step whose rows all have q_len == 1 (and no sliding window) runs the split-K decode
-// kernel; any other step runs the FlashAttention-2 prefill kernel for all rows (it handles
-// q_len == 1 rows too), so a mixed step is one launch. Both take i8 KV and ALiBi.
+// CUDA (without a sliding window): the leading requests with q_len == 1 (the router puts
+// decode rows first) run the split-K decode kernel, the rest the FlashAttention-2 prefill
+// kernel, so a mixed step is two launches; with a sliding window every row runs the prefill
+// kernel. Both take i8 KV and ALiBi.
 Status attention(const Tensor& q, const KvCacheView& cache, const AttentionMeta& meta, Tensor& out);
 
 // Bytes of AttentionMeta::Device::workspace the CUDA decode kernel needs for a decode step of

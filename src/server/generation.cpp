@@ -183,6 +183,23 @@ const Completion* Collector::first_error() const {
   return nullptr;
 }
 
+EventHandler collect_then(int n, const std::shared_ptr<HttpSession>& session,
+                          CollectedHandler done) {
+  auto col = std::make_shared<Collector>(n);
+  std::weak_ptr<HttpSession> ws = session;
+  return [col, ws, done = std::move(done)](const StreamEvent& ev) {
+    col->add(ev);
+    if (!col->all_finished()) return;
+    auto s = ws.lock();
+    if (!s) return;
+    if (const Completion* e = col->first_error()) {
+      s->respond(500, "application/json", error_body(e->error, "", "internal_error"));
+      return;
+    }
+    done(s, *col);
+  };
+}
+
 const char* finish_reason_wire(FinishReason r) {
   switch (r) {
     case FinishReason::length: return "length";

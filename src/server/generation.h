@@ -96,6 +96,14 @@ struct Collector {
   int cached_prompt_tokens = 0;
 };
 
+// The event handler of a non-streaming request of `n` completions: collects every event and,
+// once all completions finished and the session is still open, answers 500 with the first
+// completion's error or calls `done` with the session and what was collected.
+using CollectedHandler =
+    std::function<void(const std::shared_ptr<HttpSession>& session, const Collector& col)>;
+EventHandler collect_then(int n, const std::shared_ptr<HttpSession>& session,
+                          CollectedHandler done);
+
 // LightLLM and OpenAI both say "stop" for EOS and stop strings, "length", "abort".
 const char* finish_reason_wire(FinishReason r);
 

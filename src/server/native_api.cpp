@@ -109,38 +109,29 @@ Json one_or_list(const std::vector<T>& v) {
 }
 
 void generate_whole(ServerContext& ctx, NativeRequest r, const SessionPtr& s) {
-  auto col = std::make_shared<Collector>(r.params.n);
   const bool details = r.return_details;
-  std::weak_ptr<HttpSession> ws = s;
-  submit_generation(
-      ctx, std::move(r.prompt), r.params, s, [col, ws, details](const StreamEvent& ev) {
-        col->add(ev);
-        if (!col->all_finished()) return;
-        auto s = ws.lock();
-        if (!s) return;
-        if (const Completion* e = col->first_error()) {
-          s->respond(500, "application/json", error_body(e->error, "", "internal_error"));
-          return;
-        }
-        std::vector<std::string> texts;
-        std::vector<int> counts;
-        std::vector<std::string> reasons;
-        Json tokens = Json::array();
-        for (const auto& c : col->choices) {
-          texts.push_back(c.text);
-          counts.push_back(c.completion_tokens);
-          reasons.push_back(finish_reason_wire(c.finish));
-          Json list = Json::array();
-          for (const auto& t : c.tokens) list.push_back(token_json(t));
-          tokens.push_back(std::move(list));
-        }
-        Json out = {{"generated_text", texts},
-                    {"count_output_tokens", one_or_list(counts)},
-                    {"finish_reason", one_or_list(reasons)},
-                    {"prompt_tokens", col->prompt_tokens}};
-        if (details) out["tokens"] = tokens.size() == 1 ? tokens[0] : tokens;
-        respond_json(s, 200, out);
-      });
+  auto on_done = [details](const SessionPtr& session, const Collector& col) {
+    std::vector<std::string> texts;
+    std::vector<int> counts;
+    std::vector<std::string> reasons;
+    Json tokens = Json::array();
+    for (const auto& c : col.choices) {
+      texts.push_back(c.text);
+      counts.push_back(c.completion_tokens);
+      reasons.push_back(finish_reason_wire(c.finish));
+      Json list = Json::array();
+      for (const auto& t : c.tokens) list.push_back(token_json(t));
+      tokens.push_back(std::move(list));
+    }
+    Json out = {{"generated_text", texts},
+                {"count_output_tokens", one_or_list(counts)},
+                {"finish_reason", one_or_list(reasons)},
+                {"prompt_tokens", col.prompt_tokens}};
+    if (details) out["tokens"] = tokens.size() == 1 ? tokens[0] : tokens;
+    respond_json(session, 200, out);
+  };
+  const int n = r.params.n;
+  submit_generation(ctx, std::move(r.prompt), r.params, s, collect_then(n, s, on_done));
 }
 
 // Python's json.dumps(obj, ensure_ascii=False): ", " and ": " separators, keys in order. LightLLM

@@ -306,22 +306,12 @@ void finish_params(OpenAiRequest& r) {
 }
 
 void respond_whole(ServerContext& ctx, OpenAiRequest r, const SessionPtr& s) {
-  auto col = std::make_shared<Collector>(r.params.n);
-  std::weak_ptr<HttpSession> ws = s;
   auto meta = std::make_shared<OpenAiRequest>(r);
-  submit_generation(ctx, std::move(r.prompt), r.params, s, [col, ws, meta](const StreamEvent& ev) {
-    col->add(ev);
-    if (!col->all_finished()) return;
-    auto s = ws.lock();
-    if (!s) return;
-    if (const Completion* e = col->first_error()) {
-      s->respond(500, "application/json", error_body(e->error, "", "internal_error"));
-      return;
-    }
+  auto on_done = [meta](const SessionPtr& session, const Collector& col) {
     Json choices = Json::array();
     int completion_tokens = 0;
-    for (std::size_t i = 0; i < col->choices.size(); ++i) {
-      const Completion& c = col->choices[i];
+    for (std::size_t i = 0; i < col.choices.size(); ++i) {
+      const Completion& c = col.choices[i];
       completion_tokens += c.completion_tokens;
       Json choice = {{"index", i}, {"finish_reason", finish_reason_wire(c.finish)}};
       if (meta->chat) {
@@ -343,9 +333,11 @@ void respond_whole(ServerContext& ctx, OpenAiRequest r, const SessionPtr& s) {
         {"created", meta->created},
         {"model", meta->model},
         {"choices", choices},
-        {"usage", usage_json(col->prompt_tokens, completion_tokens, col->cached_prompt_tokens)}};
-    respond_json(s, 200, out);
-  });
+        {"usage", usage_json(col.prompt_tokens, completion_tokens, col.cached_prompt_tokens)}};
+    respond_json(session, 200, out);
+  };
+  const int n = r.params.n;
+  submit_generation(ctx, std::move(r.prompt), r.params, s, collect_then(n, s, on_done));
 }
 
 }  // namespace

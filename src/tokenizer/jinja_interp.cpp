@@ -65,13 +65,8 @@ class Interp {
       case Node::Kind::filter_block: {
         std::string body;
         LLM_RETURN_IF_ERROR(exec(n.body, body));
-        const Node& f = *n.a[0];
-        CallArgs args;
-        args.args.push_back(Value(Json(body)));
-        LLM_RETURN_IF_ERROR(eval_args(f, 1, args));
-        auto r = apply_filter(f.str, args);
-        if (!r.ok()) return located(f, r.status());
-        out += to_str(*r);
+        LLM_ASSIGN_OR_RETURN(Value r, run_filter(*n.a[0], Value(Json(body))));
+        out += to_str(r);
         return {};
       }
       case Node::Kind::break_:
@@ -121,17 +116,9 @@ class Interp {
     LLM_ASSIGN_OR_RETURN(Value it, eval(*n.a[0]));
     std::vector<Json> items;
     if (it.is_data()) {
-      if (it.data.is_array()) {
-        items.assign(it.data.begin(), it.data.end());
-      } else if (it.data.is_object()) {
-        for (const auto& [k, v] : it.data.items()) items.emplace_back(k);
-      } else if (it.data.is_string()) {
-        for (const auto& c : utf8_chars(it.data.get<std::string>())) items.emplace_back(c);
-      } else if (!it.data.is_null()) {
-        return err(n, "value is not iterable");
-      } else {
-        return err(n, "'NoneType' object is not iterable");
-      }
+      auto list = as_list(it);  // a dict's keys, a string's code points
+      if (!list.ok()) return located(n, list.status());
+      items.assign(list->begin(), list->end());
     } else if (it.kind == Value::Kind::ns) {
       return err(n, "namespace is not iterable");
     }
@@ -254,18 +241,11 @@ class Interp {
       }
       case Node::Kind::filter: {
         LLM_ASSIGN_OR_RETURN(Value v, eval(*n.a[0]));
-        CallArgs args;
-        args.args.push_back(v);
-        LLM_RETURN_IF_ERROR(eval_args(n, 1, args));
-        auto r = apply_filter(n.str, args);
-        if (!r.ok()) return located(n, r.status());
-        return r;
+        return run_filter(n, std::move(v));
       }
       case Node::Kind::test: {
         LLM_ASSIGN_OR_RETURN(Value v, eval(*n.a[0]));
-        CallArgs args;
-        args.args.push_back(v);
-        LLM_RETURN_IF_ERROR(eval_args(n, 1, args));
+        LLM_ASSIGN_OR_RETURN(CallArgs args, piped_args(n, std::move(v)));
         auto r = apply_test(n.str, args);
         if (!r.ok()) return located(n, r.status());
         return Value(Json(*r != n.flag));
@@ -318,6 +298,21 @@ class Interp {
     return {};
   }
 
+  // The arguments of `input | name(...)` / `input is name(...)`: input, then the call's own.
+  Result<CallArgs> piped_args(const Node& call, Value input) {
+    CallArgs args;
+    args.args.push_back(std::move(input));
+    LLM_RETURN_IF_ERROR(eval_args(call, 1, args));
+    return args;
+  }
+
+  Result<Value> run_filter(const Node& f, Value input) {
+    LLM_ASSIGN_OR_RETURN(CallArgs args, piped_args(f, std::move(input)));
+    auto r = apply_filter(f.str, args);
+    if (!r.ok()) return located(f, r.status());
+    return r;
+  }
+
   Result<Value> eval_slice(const Node& n) {
     LLM_ASSIGN_OR_RETURN(Value o, eval(*n.a[0]));
     std::optional<int64_t> idx[3];
@@ -343,11 +338,6 @@ class Interp {
 };
 
 }  // namespace
-
-Result<Value> call_value(const Value& f, CallArgs& args) {
-  if (f.kind != Value::Kind::builtin) return core::invalid_argument("value is not callable");
-  return (*f.fn)(args);
-}
 
 core::Result<std::string> render(const std::vector<NodePtr>& root, const Json& context) {
   Interp in(context);

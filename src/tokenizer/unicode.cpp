@@ -198,38 +198,39 @@ std::string normalize_nfkd(std::string_view s) {
       s, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT));
 }
 
-std::string to_lower(std::string_view s) {
+namespace {
+// Applies `map` to every code point of `s` (appending its UTF-8 to the output); invalid bytes
+// pass through unchanged.
+template <typename Map>
+std::string map_code_points(std::string_view s, Map map) {
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size();) {
     size_t len = 0;
     const int32_t cp = decode_utf8(s, i, len);
-    if (cp < 0) {
+    if (cp < 0)
       out.append(s.substr(i, len));
-    } else if (cp == 0x130) {  // İ lowercases to "i̇" (two code points) in the full mapping
-      out.append("i\xCC\x87");
-    } else {
-      append_utf8(out, static_cast<uint32_t>(utf8proc_tolower(cp)));
-    }
+    else
+      map(cp, out);
     i += len;
   }
   return out;
 }
+}  // namespace
+
+std::string to_lower(std::string_view s) {
+  return map_code_points(s, [](int32_t cp, std::string& out) {
+    if (cp == 0x130)  // İ lowercases to "i̇" (two code points) in the full mapping
+      out.append("i\xCC\x87");
+    else
+      append_utf8(out, static_cast<uint32_t>(utf8proc_tolower(cp)));
+  });
+}
 
 std::string to_upper(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size();) {
-    size_t len = 0;
-    const int32_t cp = decode_utf8(s, i, len);
-    if (cp < 0) {
-      out.append(s.substr(i, len));
-    } else {
-      append_utf8(out, static_cast<uint32_t>(utf8proc_toupper(cp)));
-    }
-    i += len;
-  }
-  return out;
+  return map_code_points(s, [](int32_t cp, std::string& out) {
+    append_utf8(out, static_cast<uint32_t>(utf8proc_toupper(cp)));
+  });
 }
 
 }  // namespace lightllm::tokenizer

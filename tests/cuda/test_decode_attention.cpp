@@ -2,7 +2,9 @@
 // f64 reference: batch sizes 1/7/83, context lengths 1..769 (mixed in one batch), head_dim
 // 64/128 (and 80/96), GQA group 1/4/8, bf16/f16 KV and int8 KV with per-(slot, head) scales,
 // ALiBi, max_kv_len above the real lengths (a CUDA-graph bucket bound), one split (written
-// without the reduction kernel) and several head chunks per block.
+// without the reduction kernel) and several head chunks per block; every case through both
+// kernels (variant 1: lanes; 2: tensor cores, the default); CUDA-graph replay (the reduction
+// kernel is a programmatic dependent launch on sm_90+) against eager launches.
 #include "attention_ref.h"
 #include "cuda_test_util.h"
 #include "kernels/cuda/decode_attention.h"
@@ -21,7 +23,7 @@ struct DecodeCase {
   int chunks_per_block = 0;  // 0: automatic
 };
 
-void run_decode(DType dt, const DecodeCase& c, uint32_t seed) {
+void run_decode_variant(DType dt, const DecodeCase& c, uint32_t seed, int variant) {
   std::mt19937 rng(seed);
   std::vector<int32_t> kv_len(static_cast<size_t>(c.n_reqs));
   const int lens[] = {1, 7, 83, 769, 300, 2};
@@ -82,7 +84,8 @@ void run_decode(DType dt, const DecodeCase& c, uint32_t seed) {
                               .softmax_scale = static_cast<float>(1.0 / std::sqrt(double(D))),
                               .n_splits = c.forced_splits,
                               .alibi_slopes = c.alibi ? dslopes.as<float>() : nullptr,
-                              .chunks_per_block = c.chunks_per_block};
+                              .chunks_per_block = c.chunks_per_block,
+                              .variant = variant};
   // A missing workspace is an error, not a crash.
   EXPECT_EQ(kc::decode_attention(p, nullptr).code(), core::StatusCode::invalid_argument);
   auto ws = zeros(kc::decode_attention_workspace_bytes(p));
@@ -116,12 +119,18 @@ void run_decode(DType dt, const DecodeCase& c, uint32_t seed) {
   }
   const double vmax = c.int8 ? 127 * 0.1 : 1.0;
   expect_close(got, want, tol_for(dt, vmax),
-               "decode reqs=" + std::to_string(c.n_reqs) + " heads=" + std::to_string(c.n_heads) +
+               "decode variant=" + std::to_string(kc::decode_attention_variant(p)) +
+                   " reqs=" + std::to_string(c.n_reqs) + " heads=" + std::to_string(c.n_heads) +
                    "/" + std::to_string(c.n_kv_heads) + " d=" + std::to_string(D) +
                    (c.int8 ? " int8" : "") + (c.alibi ? " alibi" : "") + " max_kv_len+" +
                    std::to_string(c.extra_max_len) +
                    " splits=" + std::to_string(kc::decode_attention_splits(p)) +
                    " chunks_per_block=" + std::to_string(kc::decode_attention_chunks_per_block(p)));
+}
+
+// Every case through both kernels: 1 (lanes, CUDA cores) and 2 (tensor cores, the default).
+void run_decode(DType dt, const DecodeCase& c, uint32_t seed) {
+  for (int variant : {1, 2}) run_decode_variant(dt, c, seed, variant);
 }
 
 class DecodeAttention : public ::testing::TestWithParam<DType> {};
@@ -179,6 +188,99 @@ TEST_P(DecodeAttention, ChunksPerBlockMatchReference) {
   };
   uint32_t seed = 300;
   for (const auto& c : cases) run_decode(GetParam(), c, seed++);
+}
+
+// Head dims 16-128 and head groups 1/2/6/8 with 16-bit and int8 KV (the tensor-core kernel's
+// int8 path permutes the dims of K and V; every head dim has its own fragment mapping).
+TEST_P(DecodeAttention, HeadDimsAndGroupsWithInt8) {
+  const DecodeCase cases[] = {
+      {3, 8, 8, 16, false, 0}, {3, 8, 4, 32, false, 3},
+      {3, 8, 8, 16, true, 0},  {4, 8, 4, 32, true, 0},
+      {4, 10, 2, 80, true, 0}, {4, 12, 4, 96, true, 7},
+      {3, 12, 2, 64, true, 0}, {7, 16, 2, 128, true, 1, true, 300},
+  };
+  uint32_t seed = 400;
+  for (const auto& c : cases) run_decode(GetParam(), c, seed++);
+}
+
+// A CUDA graph captured once replays exactly what an eager launch computes, also after the
+// per-step inputs (kv_len) change on the device: with several splits the reduction kernel is a
+// programmatic dependent launch (sm_90+), with one split there is no reduction.
+TEST_P(DecodeAttention, GraphReplayMatchesEager) {
+  const DType dt = GetParam();
+  for (bool int8 : {false, true}) {
+    for (int variant : {1, 2}) {
+      for (int splits : {1, 8}) {
+        const int n_reqs = 5, H = 32, KVH = 8, D = 128;
+        std::vector<int32_t> kv_len = {300, 1, 769, 83, 0};
+        const std::vector<int32_t> kv_len_next = {301, 2, 770, 84, 1};  // the next step's
+        const int max_len = 800;
+        SlotLayout s = make_slots(kv_len_next, 17, max_len - 770);
+        const size_t cache = static_cast<size_t>(s.n_slots) * KVH * D;
+        const size_t q_elems = static_cast<size_t>(n_reqs) * H * D;
+        std::vector<int8_t> k8, v8;
+        std::vector<float> ks, vs;
+        random_int8_kv(cache, static_cast<size_t>(s.n_slots) * KVH, 0.002f, 0.02f, 5, k8, ks);
+        random_int8_kv(cache, static_cast<size_t>(s.n_slots) * KVH, 0.002f, 0.02f, 6, v8, vs);
+        auto dk = int8 ? upload(k8) : upload_half(dt, random_values(dt, cache, -1.f, 1.f, 7));
+        auto dv = int8 ? upload(v8) : upload_half(dt, random_values(dt, cache, -1.f, 1.f, 8));
+        auto dks = upload(ks), dvs = upload(vs);
+        auto dq = upload_half(dt, random_values(dt, q_elems, -1.f, 1.f, 9));
+        auto drt = upload(s.req_to_token), drow = upload(s.req_row), dlen = upload(kv_len);
+        auto out_eager = zeros(q_elems * 2), out_graph = zeros(q_elems * 2);
+        kc::DecodeAttentionParams p{.dtype = dt,
+                                    .kv_int8 = int8,
+                                    .q = dq.data(),
+                                    .k_cache = dk.data(),
+                                    .v_cache = dv.data(),
+                                    .k_scale = dks.as<float>(),
+                                    .v_scale = dvs.as<float>(),
+                                    .req_to_token = drt.as<int32_t>(),
+                                    .req_row = drow.as<int32_t>(),
+                                    .kv_len = dlen.as<int32_t>(),
+                                    .n_reqs = n_reqs,
+                                    .n_heads = H,
+                                    .n_kv_heads = KVH,
+                                    .head_dim = D,
+                                    .req_to_token_stride = s.stride,
+                                    .max_kv_len = max_len,
+                                    .softmax_scale = 0.088f,
+                                    .n_splits = splits,
+                                    .variant = variant};
+        auto ws = zeros(kc::decode_attention_workspace_bytes(p));
+        p.workspace = ws.data();
+        p.workspace_bytes = ws.size();
+
+        cudaStream_t stream = nullptr;
+        ASSERT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
+        kc::DecodeAttentionParams pg = p;
+        pg.out = out_graph.data();
+        cudaGraph_t graph = nullptr;
+        cudaGraphExec_t exec = nullptr;
+        ASSERT_EQ(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), cudaSuccess);
+        const core::Status st = kc::decode_attention(pg, stream);
+        ASSERT_EQ(cudaStreamEndCapture(stream, &graph), cudaSuccess);
+        ASSERT_TRUE(st.ok()) << st.to_string();
+        ASSERT_EQ(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
+        for (int step = 0; step < 2; ++step) {
+          if (step == 1) {  // the next decode step: every request one token longer
+            ASSERT_TRUE(dlen.upload(kv_len_next.data(), kv_len_next.size() * 4).ok());
+          }
+          ASSERT_EQ(cudaGraphLaunch(exec, stream), cudaSuccess);
+          p.out = out_eager.data();
+          ASSERT_TRUE(kc::decode_attention(p, stream).ok());
+          ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+          const auto a = download<uint16_t>(out_eager, q_elems);
+          const auto b = download<uint16_t>(out_graph, q_elems);
+          EXPECT_TRUE(a == b) << "graph replay differs from eager: int8=" << int8
+                              << " variant=" << variant << " splits=" << splits << " step=" << step;
+        }
+        cudaGraphExecDestroy(exec);
+        cudaGraphDestroy(graph);
+        cudaStreamDestroy(stream);
+      }
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Dtypes, DecodeAttention, ::testing::Values(DType::bf16, DType::f16),

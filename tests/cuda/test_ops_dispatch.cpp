@@ -3,10 +3,13 @@
 // (bf16-rounded) inputs: proves the CUDA dispatch passes the right shapes, strides and options
 // to the kernels (residual add, GELU erf / tanh, erf gelu_mul, LayerNorm with bias in place,
 // per-head LayerNorm, rotary with a longrope attention factor and partial interleaved rotary,
-// log-n scaling). Tolerance: one bf16 rounding of the result (plus one of an intermediate).
+// log-n scaling, attention over a mixed decode + prefill step). Tolerance: one bf16 rounding of
+// the result (plus one of an intermediate).
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -133,6 +136,83 @@ TEST(CudaOpsDispatch, RotaryVariantsAndLognMatchTheCpuOps) {
   ASSERT_TRUE(ops::logn_scale(dq, dpos, 16).ok());  // positions 0..66: both sides of 16
   ASSERT_TRUE(ops::logn_scale(hq, pos, 16).ok());
   expect_near_bf16(host_of(dq), hq, 0.0, "logn_scale");
+}
+
+// A step mixing decode rows (q_len 1, first, as the router orders them) with prefill chunks
+// (one with a cached prefix, one of a single token after the decode rows): the CUDA op sends
+// the leading decode rows to the decode kernel and the rest to the prefill kernel; both must
+// agree with the CPU op. Also all-prefill (no leading decode row) and all-decode steps.
+void check_attention_step(const std::vector<int32_t>& q_len, const std::vector<int32_t>& kv_len,
+                          uint32_t seed) {
+  const int n_heads = 8, n_kv = 2, D = 64;
+  const auto n_reqs = static_cast<int32_t>(q_len.size());
+  std::vector<int32_t> q_start(1, 0);
+  int32_t max_q = 0, max_kv = 0, stride = 1;
+  for (int32_t r = 0; r < n_reqs; ++r) {
+    q_start.push_back(q_start.back() + q_len[static_cast<size_t>(r)]);
+    max_q = std::max(max_q, q_len[static_cast<size_t>(r)]);
+    max_kv = std::max(max_kv, kv_len[static_cast<size_t>(r)]);
+  }
+  stride = max_kv + 5;
+  const int64_t n_tokens = q_start.back();
+  int64_t n_slots = 11;
+  for (int32_t l : kv_len) n_slots += l;
+  // Request r uses row n_reqs - 1 - r; slots are a random permutation (as after churn).
+  std::vector<int32_t> perm(static_cast<size_t>(n_slots));
+  for (size_t i = 0; i < perm.size(); ++i) perm[i] = static_cast<int32_t>(i);
+  std::shuffle(perm.begin(), perm.end(), std::mt19937(seed));
+  std::vector<int32_t> r2t(static_cast<size_t>(n_reqs) * static_cast<size_t>(stride), 0);
+  std::vector<int32_t> req_row(static_cast<size_t>(n_reqs));
+  size_t next = 0;
+  for (int32_t r = 0; r < n_reqs; ++r) {
+    req_row[static_cast<size_t>(r)] = n_reqs - 1 - r;
+    for (int32_t j = 0; j < kv_len[static_cast<size_t>(r)]; ++j)
+      r2t[static_cast<size_t>(req_row[static_cast<size_t>(r)]) * static_cast<size_t>(stride) +
+          static_cast<size_t>(j)] = perm[next++];
+  }
+  const Tensor q = random_bf16_exact({n_tokens, n_heads, D}, seed + 1, -1.f, 1.f);
+  ops::KvCacheView host_cache{.k = random_bf16_exact({n_slots, n_kv, D}, seed + 2, -1.f, 1.f),
+                              .v = random_bf16_exact({n_slots, n_kv, D}, seed + 3, -1.f, 1.f)};
+  ops::AttentionMeta meta{.q_start = q_start.data(),
+                          .kv_len = kv_len.data(),
+                          .req_row = req_row.data(),
+                          .req_to_token = r2t.data(),
+                          .req_to_token_stride = stride,
+                          .n_reqs = n_reqs,
+                          .scale = 0.125f};
+  Tensor want = Tensor::empty({n_tokens, n_heads, D}, DType::f32);
+  ASSERT_TRUE(ops::attention(q, host_cache, meta, want).ok());
+
+  auto i32 = [](const std::vector<int32_t>& v) {
+    return Tensor::view(const_cast<int32_t*>(v.data()), {static_cast<int64_t>(v.size())},
+                        DType::i32);
+  };
+  const Tensor d_qs = dev_i32(i32(q_start)), d_kv = dev_i32(i32(kv_len));
+  const Tensor d_row = dev_i32(i32(req_row)), d_r2t = dev_i32(i32(r2t));
+  meta.device = {.q_start = d_qs.data<int32_t>(),
+                 .kv_len = d_kv.data<int32_t>(),
+                 .req_row = d_row.data<int32_t>(),
+                 .req_to_token = d_r2t.data<int32_t>(),
+                 .req_to_token_stride = stride,
+                 .max_q_len = max_q,
+                 .max_kv_len = max_kv};
+  ops::KvCacheView dev_cache{.k = dev(host_cache.k), .v = dev(host_cache.v)};
+  const Tensor dq = dev(q);
+  auto dout = ops::empty_on(Device::cuda, {n_tokens, n_heads, D}, DType::bf16);
+  ASSERT_TRUE(dout.ok());
+  const core::Status st = ops::attention(dq, dev_cache, meta, *dout);
+  ASSERT_TRUE(st.ok()) << st.to_string();
+  // The kernels round P to bf16 (relative 2^-8) before P·V: the error is bounded by
+  // 2^-8 · Σ p_j |v_j| <= 2^-8 · max |v| = 0.0039, large next to rows whose few values cancel.
+  expect_near_bf16(host_of(*dout), want, 0.25, "attention");
+}
+
+TEST(CudaOpsDispatch, MixedDecodeAndPrefillStepAttentionMatchesTheCpuOp) {
+  // 5 decode rows, then a chunk with a 40-token cached prefix, a fresh 130-token prompt and a
+  // 1-token chunk that is not a leading decode row.
+  check_attention_step({1, 1, 1, 1, 1, 17, 130, 1}, {1, 37, 300, 129, 700, 57, 130, 9}, 7);
+  check_attention_step({64, 1, 1}, {64, 33, 500}, 8);  // prefill first: one prefill launch
+  check_attention_step({1, 1, 1}, {5, 1000, 77}, 9);   // decode only
 }
 
 }  // namespace

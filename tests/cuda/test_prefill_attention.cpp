@@ -1,8 +1,9 @@
 // tests/cuda/test_prefill_attention.cpp — FlashAttention-style prefill over the flat batch vs the
 // f64 reference: mixed q lengths 1/7/83/769 in one batch, cached prefixes (q_len < kv_len), K/V
 // through random slots, causal and not, sliding window, GQA/MQA, head_dim 16..128, ALiBi, int8
-// K/V with per-(slot, kv head) scales; both kernel variants (1: first kernel, 2: current) and
-// both tile heights (64 and 128 rows).
+// K/V with per-(slot, kv head) scales; every kernel variant (1, 2: mma.sync; 3: wgmma, head_dim
+// 128 bf16/f16 K/V on an sm_90a image, else it must answer unimplemented; 4: the experimental
+// pipelined wgmma kernel, in its own test) with its tile shapes, and the default (0).
 #include "attention_ref.h"
 #include "cuda_test_util.h"
 #include "kernels/cuda/prefill_attention.h"
@@ -21,7 +22,8 @@ struct PrefillCase {
   bool int8 = false;
 };
 
-void run_prefill(DType dt, const PrefillCase& c, uint32_t seed, int block_rows, int variant) {
+void run_prefill(DType dt, const PrefillCase& c, uint32_t seed, int block_rows, int variant,
+                 int kv_tile = 0) {
   const int n_reqs = static_cast<int>(c.q_len.size());
   std::vector<int32_t> q_start(static_cast<size_t>(n_reqs) + 1, 0),
       kv_len(static_cast<size_t>(n_reqs));
@@ -90,9 +92,15 @@ void run_prefill(DType dt, const PrefillCase& c, uint32_t seed, int block_rows, 
                                .causal = c.causal,
                                .sliding_window = c.window,
                                .block_rows = block_rows,
+                               .kv_tile = kv_tile,
                                .alibi_slopes = c.alibi ? dslopes.as<float>() : nullptr,
                                .variant = variant};
   auto st = kc::prefill_attention(p, nullptr);
+  if (variant >= 3 && !kc::prefill_detail::prefill_wgmma_supported(p)) {
+    // Not this device / image / shape: the wgmma variants must say so, never run.
+    EXPECT_EQ(st.code(), core::StatusCode::unimplemented) << st.to_string();
+    return;
+  }
   ASSERT_TRUE(st.ok()) << st.to_string();
   sync_ok();
   auto got = download_half(dt, dout, out_elems);
@@ -128,16 +136,24 @@ void run_prefill(DType dt, const PrefillCase& c, uint32_t seed, int block_rows, 
                "prefill heads=" + std::to_string(c.n_heads) + "/" + std::to_string(c.n_kv_heads) +
                    " d=" + std::to_string(D) + (c.causal ? " causal" : "") +
                    (c.window ? " window=" + std::to_string(c.window) : "") +
-                   (c.alibi ? " alibi" : "") + (c.int8 ? " int8" : "") + " block_rows=" +
-                   std::to_string(block_rows) + " variant=" + std::to_string(variant));
+                   (c.alibi ? " alibi" : "") + (c.int8 ? " int8" : "") +
+                   " block_rows=" + std::to_string(block_rows) +
+                   " kv_tile=" + std::to_string(kv_tile) + " variant=" + std::to_string(variant));
 }
 
-// Both variants (the first kernel has no ALiBi / int8) and both tile heights.
+// Tile shapes (block_rows, kv_tile) of the wgmma variants.
+constexpr std::pair<int, int> kWgmmaTiles[] = {
+    {64, 64}, {128, 64}, {128, 128}, {192, 64}, {192, 128}};
+
+// The default, the mma.sync variants (the first kernel has no ALiBi / int8) with both tile
+// heights, and the wgmma kernel (variant 3) with every tile shape.
 void run_all(DType dt, const PrefillCase& c, uint32_t seed) {
+  run_prefill(dt, c, seed, 0, 0);
   for (int variant : {1, 2}) {
     if (variant == 1 && (c.alibi || c.int8)) continue;
     for (int block_rows : {64, 128}) run_prefill(dt, c, seed, block_rows, variant);
   }
+  for (auto [rows, keys] : kWgmmaTiles) run_prefill(dt, c, seed, rows, 3, keys);
 }
 
 class PrefillAttention : public ::testing::TestWithParam<DType> {};
@@ -202,6 +218,23 @@ TEST_P(PrefillAttention, NonCausalAndSlidingWindow) {
   for (const auto& c : cases) run_all(GetParam(), c, seed++);
 }
 
+// Variant 4 (experimental pipelined wgmma kernel) on the head_dim 128 cases of the tests above.
+TEST_P(PrefillAttention, PipelinedWgmma) {
+  const PrefillCase cases[] = {
+      {{1, 7, 83, 769}, {0, 5, 0, 0}, 8, 2, 128, true, 0},
+      {{83, 64, 1, 7}, {300, 64, 200, 0}, 32, 8, 128, true, 0},
+      {{1, 7, 83, 300}, {0, 5, 40, 0}, 8, 8, 128, true, 0, true},        // ALiBi
+      {{200, 83}, {0, 100}, 8, 2, 128, true, 50},                        // window
+      {{7, 83, 1}, {0, 20, 9}, 8, 2, 128, false, 0},                     // not causal
+      {{1, 7, 83, 769}, {0, 5, 0, 0}, 8, 2, 128, true, 0, false, true},  // int8: unimplemented
+  };
+  uint32_t seed = 800;
+  for (const auto& c : cases) {
+    for (auto [rows, keys] : kWgmmaTiles) run_prefill(GetParam(), c, seed, rows, 4, keys);
+    ++seed;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Dtypes, PrefillAttention, ::testing::Values(DType::bf16, DType::f16),
                          [](const auto& info) {
                            return std::string(core::dtype_name(info.param));
@@ -229,8 +262,19 @@ TEST(PrefillAttentionErrors, BadArgumentsAreReported) {
   p.kv_int8 = true;  // no scales
   EXPECT_EQ(kc::prefill_attention(p, nullptr).code(), core::StatusCode::invalid_argument);
   p.kv_int8 = false;
-  p.variant = 3;
+  p.variant = 5;
   EXPECT_EQ(kc::prefill_attention(p, nullptr).code(), core::StatusCode::invalid_argument);
+  p.variant = 3;  // wgmma: head_dim 128 only
+  EXPECT_EQ(kc::prefill_attention(p, nullptr).code(), core::StatusCode::unimplemented);
+  p.variant = 2;
+  p.kv_tile = 32;  // not a tile size
+  EXPECT_EQ(kc::prefill_attention(p, nullptr).code(), core::StatusCode::invalid_argument);
+  p.kv_tile = 128;  // wgmma only
+  EXPECT_EQ(kc::prefill_attention(p, nullptr).code(), core::StatusCode::invalid_argument);
+  p.kv_tile = 0;
+  p.block_rows = 192;  // wgmma only
+  EXPECT_EQ(kc::prefill_attention(p, nullptr).code(), core::StatusCode::invalid_argument);
+  p.block_rows = 0;
   p.variant = 1;
   float slope = 0.5f;
   p.alibi_slopes = &slope;

@@ -41,7 +41,7 @@ TEST(FamilyConfig, ChatGlm2_6bParameterCountIsPublishedSize) {
 
 TEST(FamilyConfig, ChatGlm2_6bTensorTableHasTrueShapes) {
   const auto cfg = parse(kConfigs + "chatglm2-6b/config.json");
-  auto table = models::chatglm_tensors(cfg);
+  auto table = models::tensor_table(cfg);
   ASSERT_TRUE(table.ok()) << table.status().to_string();
   std::map<std::string, std::vector<int64_t>> shapes;
   for (const auto& t : *table) shapes[t.name] = t.shape.to_vector();

@@ -29,6 +29,22 @@ int64_t resolve_step_inputs(const StepPlan& plan, std::vector<int32_t>& ids,
   return n_sampled;
 }
 
+void sample_on_host(const StepPlan& plan, const core::Tensor& logits, sampling::Sampler& sampler,
+                    StepResult& result) {
+  const int64_t vocab = logits.dim(1);
+  int64_t row = 0;
+  for (const StepEntry& e : plan.entries) {
+    if (!e.sample) continue;
+    std::span<const float> r(logits.data<float>() + row * vocab, static_cast<size_t>(vocab));
+    sampling::SampleOutput out = sampler.sample(r, *e.sampling);
+    result.sampled.push_back({.seq_id = e.seq_id,
+                              .token = out.token,
+                              .logprob = out.logprob,
+                              .top_logprobs = std::move(out.top_logprobs)});
+    ++row;
+  }
+}
+
 ModelRunner::ModelRunner(std::unique_ptr<models::Model> model, models::KvStorage kv,
                          const kv::ReqToTokenTable& req_to_token)
     : model_(std::move(model)),
@@ -80,18 +96,7 @@ core::Result<StepResult> ModelRunner::finish(const StepPlan& plan) {
     return result;
   }
 
-  const int64_t vocab = model_->shape().vocab;
-  int64_t row = 0;
-  for (const StepEntry& e : plan.entries) {
-    if (!e.sample) continue;
-    std::span<const float> r(step_logits_.data<float>() + row * vocab, static_cast<size_t>(vocab));
-    sampling::SampleOutput out = sampler_.sample(r, *e.sampling);
-    result.sampled.push_back({.seq_id = e.seq_id,
-                              .token = out.token,
-                              .logprob = out.logprob,
-                              .top_logprobs = std::move(out.top_logprobs)});
-    ++row;
-  }
+  sample_on_host(plan, step_logits_, sampler_, result);
   return result;
 }
 

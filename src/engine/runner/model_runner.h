@@ -25,6 +25,11 @@ namespace lightllm::engine {
 // sample. Shared by every executor (ModelRunner, TpRunner).
 int64_t resolve_step_inputs(const StepPlan& plan, std::vector<int32_t>& ids,
                             std::vector<models::StepSegment>& segments);
+// One host sample per entry of `plan` that samples, from row i of `logits` [n_sampled, vocab]
+// f32 (host memory) for the i-th such entry, appended to result.sampled. Shared by every
+// executor (ModelRunner, TpRunner).
+void sample_on_host(const StepPlan& plan, const core::Tensor& logits, sampling::Sampler& sampler,
+                    StepResult& result);
 
 class ModelRunner final : public StepExecutor {
  public:

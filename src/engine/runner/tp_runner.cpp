@@ -8,7 +8,6 @@
 #include "engine/runner/model_runner.h"
 #include "engine/runner/step_wire.h"
 #include "engine/runner/tp_config.h"
-#include "engine/sampling/sampling_state.h"
 #include "ops/ops.h"
 
 #if LIGHTLLM_NCCL
@@ -122,19 +121,7 @@ core::Result<StepResult> TpRunner::execute(const StepPlan& plan) {
   const models::StepBatch& batch = builder_.build(segments_);
   LLM_RETURN_IF_ERROR(group_->forward(batch, n_sampled));
 
-  const core::Tensor& logits = group_->logits();
-  const int64_t vocab = logits.dim(1);
-  int64_t row = 0;
-  for (const StepEntry& e : plan.entries) {
-    if (!e.sample) continue;
-    std::span<const float> r(logits.data<float>() + row * vocab, static_cast<size_t>(vocab));
-    sampling::SampleOutput out = sampler_.sample(r, *e.sampling);
-    result.sampled.push_back({.seq_id = e.seq_id,
-                              .token = out.token,
-                              .logprob = out.logprob,
-                              .top_logprobs = std::move(out.top_logprobs)});
-    ++row;
-  }
+  sample_on_host(plan, group_->logits(), sampler_, result);
   return result;
 }
 

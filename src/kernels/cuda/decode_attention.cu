@@ -1,9 +1,11 @@
-// src/kernels/cuda/decode_attention.cu — split-K decode attention over token slots.
-// Block = 128 threads, one (request, cpb head chunks of HB query heads, split). The block is
-// cut into lane groups of LG lanes (LG = next power of two >= D/E); a lane holds E = 8 dims of
-// one token as an 8-element chunk, so one K or V row is read with coalesced 16-byte copies
-// (8-byte for int8). The groups are shared out among the block's cpb head chunks (1 unless the
-// params ask: measured best); the groups of a chunk walk the split's tokens as interleaved
+// src/kernels/cuda/decode_attention.cu — split-K decode attention over token slots: the split
+// rule, the launch of the two kernels (variant 2, the default: tensor cores, in
+// decode_attention_mma.cuh; variant 1: the lane kernel below) and the reduction kernel.
+// Lane kernel: block = 128 threads, one (request, cpb head chunks of HB query heads, split). The
+// block is cut into lane groups of LG lanes (LG = next power of two >= D/E); a lane holds E = 8
+// dims of one token as an 8-element chunk, so one K or V row is read with coalesced 16-byte
+// copies (8-byte for int8). The groups are shared out among the block's cpb head chunks (1 unless
+// the params ask: measured best); the groups of a chunk walk the split's tokens as interleaved
 // streams, kU tokens at a time, through a kStages cp.async ring in shared memory (each lane
 // reads back only its own copies), each with its own online softmax; groups are merged in
 // shared memory. With one split the block writes the output row itself; otherwise the split's
@@ -15,6 +17,7 @@
 #include <cmath>
 
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/decode_attention_mma.cuh"
 #include "kernels/cuda/prefill_attention_mma.cuh"
 
 namespace lightllm::kernels::cuda {
@@ -33,6 +36,7 @@ constexpr size_t ring_bytes() {  // dynamic shared memory of decode_split_kernel
          (sizeof(KV) == 1 ? 8 + sizeof(float) : 16);
 }
 constexpr int kAutoChunksPerBlock = 1;  // head chunks per block when the params say 0
+constexpr int kAutoVariant = 2;         // the tensor-core kernel when the params say 0
 
 template <typename T>
 struct Vec8 {  // 8 elements of T as one 16-byte load
@@ -80,6 +84,7 @@ __global__ void __launch_bounds__(kThreads)
   using V8 = Vec8<KV>;
   using Raw = typename V8::Raw;
 
+  decode_detail::pdl_launch_dependents();
   // The block owns cpb head chunks (HB query heads each); the NG groups are cut into cpb
   // sets of ts = NG / cpb token streams: group grp serves chunk grp / ts, stream grp % ts.
   const int ts = NG / cpb;
@@ -317,35 +322,14 @@ __global__ void __launch_bounds__(kThreads)
     }
   }
   __syncthreads();
-  for (int idx = threadIdx.x; idx < cpb * HB * D; idx += blockDim.x) {
-    const int c = idx / (HB * D), j = (idx / D) % HB, d = idx % D;
-    const int g0 = c * ts;  // the ts groups of chunk c
-    float mx = -INFINITY;
-    for (int g = g0; g < g0 + ts; ++g) mx = fmaxf(mx, s_m[g][j]);
-    float lsum = 0.f, o = 0.f;
-    for (int g = g0; g < g0 + ts; ++g) {
-      const float w = s_m[g][j] == -INFINITY ? 0.f : exp2f(s_m[g][j] - mx);
-      lsum += s_l[g][j] * w;
-      o += s_acc[g][j][d] * w;
-    }
-    // Chunk c's heads start at block_row0 + c * HB rows (each row n_splits apart).
-    if (n_splits == 1) {  // lsum > 0: stream 0 of every chunk saw at least one token
-      out_rows[idx] = from_f32<T>(o / lsum);
-      continue;
-    }
-    const size_t prow = block_row0 + static_cast<size_t>(c * HB + j) * n_splits;
-    if (mx == -INFINITY) {  // this chunk's tokens all past the end for every stream
-      if (d == 0) part_lse[prow] = -INFINITY;
-      continue;
-    }
-    part_o[prow * D + d] = o / lsum;  // lsum > 0
-    if (d == 0) part_lse[prow] = mx + log2f(lsum);
-  }
+  decode_detail::merge_streams_store<T, HB, D>(&s_acc[0][0][0], &s_m[0][0], &s_l[0][0], cpb, ts,
+                                               n_splits, out_rows, part_o, part_lse, block_row0);
 }
 
 // One block per (head, request): merges the splits by log2-sum-exp.
 template <typename T, int D>
 __global__ void decode_reduce_kernel(DecodeAttentionParams p, int n_splits) {
+  decode_detail::pdl_wait_primary();  // launched early (PDL): the partials must be complete
   const int h = blockIdx.x, r = blockIdx.y;
   const float* part_o = static_cast<const float*>(p.workspace);
   const float* part_lse = part_o + static_cast<size_t>(p.n_reqs) * p.n_heads * n_splits * D;
@@ -381,6 +365,19 @@ int sm_count_of_current_device() {
   return cached[dev];
 }
 
+// Programmatic dependent launch needs compute capability 9.0 or above.
+bool device_has_pdl() {
+  static int cached[64] = {};  // 0 unknown, 1 no, 2 yes
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return false;
+  if (cached[dev] == 0) {
+    int major = 0;
+    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
+    cached[dev] = major >= 9 ? 2 : 1;
+  }
+  return cached[dev] == 2;
+}
+
 // Lanes holding one token's row (E = 8 dims per lane, rounded up to a power of two).
 int lanes_per_token(int head_dim) {
   return pow2_ceil((head_dim + 7) / 8);
@@ -392,46 +389,75 @@ int heads_per_block(int group_size) {
   return 1;
 }
 
-template <typename T, typename KV, int D, int HB>
-void launch_typed(const DecodeAttentionParams& p, int n_splits, int cpb, cudaStream_t stream) {
-  const int chunk = (p.max_kv_len + n_splits - 1) / n_splits;
-  const dim3 grid(p.n_heads / HB / cpb, p.n_reqs, n_splits);
-  // E = 8 for every head chunk: measured on an H200 (docs/PERFORMANCE.md, runs 1 and 2), E = 16
-  // for HB <= 4 was 3-11% slower at batch >= 32, so it stays a tuning option only.
-  constexpr int kE = 8;
-  auto* kernel = decode_split_kernel<T, KV, D, HB, kE, kTokensPerIter>;
-  static std::atomic<uint64_t> attr_done{0};  // devices with the smem attribute set (< 64)
+// Sets the dynamic shared memory limit of `kernel` once per device (devices < 64).
+template <auto kKernel>
+void set_smem_attr_once(size_t bytes) {
+  static std::atomic<uint64_t> attr_done{0};
   int dev = 0;
   cudaGetDevice(&dev);
   const uint64_t bit = dev < 64 ? uint64_t{1} << dev : 0;
   if (bit == 0 || !(attr_done.load() & bit)) {
-    cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                         static_cast<int>(ring_bytes<KV>()));
+    cudaFuncSetAttribute(kKernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                         static_cast<int>(bytes));
     attr_done.fetch_or(bit);
   }
-  kernel<<<grid, kThreads, ring_bytes<KV>(), stream>>>(p, n_splits, chunk, cpb);
-  if (n_splits > 1)  // one split: the split kernel wrote the output itself
-    decode_reduce_kernel<T, D><<<dim3(p.n_heads, p.n_reqs), 128, 0, stream>>>(p, n_splits);
+}
+
+template <typename T, typename KV, int D, int HB>
+void launch_typed(const DecodeAttentionParams& p, int variant, int n_splits, int cpb,
+                  cudaStream_t stream) {
+  const int chunk = (p.max_kv_len + n_splits - 1) / n_splits;
+  if (variant == 2) {
+    constexpr auto kernel = decode_detail::decode_mma_kernel<T, KV, D, HB>;
+    constexpr size_t smem = decode_detail::mma_smem_bytes<KV, D, HB>();
+    set_smem_attr_once<kernel>(smem);
+    kernel<<<dim3(p.n_heads / HB, p.n_reqs, n_splits), decode_detail::kMmaWarps * 32, smem,
+             stream>>>(p, n_splits, chunk);
+  } else {
+    const dim3 grid(p.n_heads / HB / cpb, p.n_reqs, n_splits);
+    // E = 8 for every head chunk: measured on an H200 (docs/PERFORMANCE.md, runs 1 and 2), E = 16
+    // for HB <= 4 was 3-11% slower at batch >= 32, so it stays a tuning option only.
+    constexpr int kE = 8;
+    constexpr auto kernel = decode_split_kernel<T, KV, D, HB, kE, kTokensPerIter>;
+    set_smem_attr_once<kernel>(ring_bytes<KV>());
+    kernel<<<grid, kThreads, ring_bytes<KV>(), stream>>>(p, n_splits, chunk, cpb);
+  }
+  if (n_splits > 1) {  // one split: the split kernel wrote the output itself
+    // Programmatic dependent launch on sm_90+: the reduction's launch overlaps the split kernel
+    // (it waits for the partials itself), saving a launch gap at batch 1.
+    cudaLaunchConfig_t cfg{};
+    cfg.gridDim = dim3(p.n_heads, p.n_reqs);
+    cfg.blockDim = dim3(128);
+    cfg.stream = stream;
+    cudaLaunchAttribute attr{};
+    attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr.val.programmaticStreamSerializationAllowed = 1;
+    cfg.attrs = &attr;
+    cfg.numAttrs = device_has_pdl() ? 1 : 0;
+    cudaLaunchKernelEx(&cfg, decode_reduce_kernel<T, D>, p, n_splits);
+  }
 }
 
 template <typename T, typename KV, int D>
-void launch_hb(const DecodeAttentionParams& p, int n_splits, int cpb, cudaStream_t stream) {
+void launch_hb(const DecodeAttentionParams& p, int variant, int n_splits, int cpb,
+               cudaStream_t stream) {
   switch (heads_per_block(p.n_heads / p.n_kv_heads)) {
-    case 8: launch_typed<T, KV, D, 8>(p, n_splits, cpb, stream); break;
-    case 4: launch_typed<T, KV, D, 4>(p, n_splits, cpb, stream); break;
-    default: launch_typed<T, KV, D, 1>(p, n_splits, cpb, stream); break;
+    case 8: launch_typed<T, KV, D, 8>(p, variant, n_splits, cpb, stream); break;
+    case 4: launch_typed<T, KV, D, 4>(p, variant, n_splits, cpb, stream); break;
+    default: launch_typed<T, KV, D, 1>(p, variant, n_splits, cpb, stream); break;
   }
 }
 
 template <typename T, typename KV>
-core::Status launch_d(const DecodeAttentionParams& p, int n_splits, int cpb, cudaStream_t stream) {
+core::Status launch_d(const DecodeAttentionParams& p, int variant, int n_splits, int cpb,
+                      cudaStream_t stream) {
   switch (p.head_dim) {
-    case 16: launch_hb<T, KV, 16>(p, n_splits, cpb, stream); break;
-    case 32: launch_hb<T, KV, 32>(p, n_splits, cpb, stream); break;
-    case 64: launch_hb<T, KV, 64>(p, n_splits, cpb, stream); break;
-    case 80: launch_hb<T, KV, 80>(p, n_splits, cpb, stream); break;
-    case 96: launch_hb<T, KV, 96>(p, n_splits, cpb, stream); break;
-    case 128: launch_hb<T, KV, 128>(p, n_splits, cpb, stream); break;
+    case 16: launch_hb<T, KV, 16>(p, variant, n_splits, cpb, stream); break;
+    case 32: launch_hb<T, KV, 32>(p, variant, n_splits, cpb, stream); break;
+    case 64: launch_hb<T, KV, 64>(p, variant, n_splits, cpb, stream); break;
+    case 80: launch_hb<T, KV, 80>(p, variant, n_splits, cpb, stream); break;
+    case 96: launch_hb<T, KV, 96>(p, variant, n_splits, cpb, stream); break;
+    case 128: launch_hb<T, KV, 128>(p, variant, n_splits, cpb, stream); break;
     default:
       return core::unimplemented("decode_attention: head_dim {} (have 16, 32, 64, 80, 96, 128)",
                                  p.head_dim);
@@ -441,7 +467,12 @@ core::Status launch_d(const DecodeAttentionParams& p, int n_splits, int cpb, cud
 
 }  // namespace
 
+int decode_attention_variant(const DecodeAttentionParams& p) {
+  return p.variant == 1 || p.variant == 2 ? p.variant : kAutoVariant;
+}
+
 int decode_attention_chunks_per_block(const DecodeAttentionParams& p) {
+  if (decode_attention_variant(p) == 2) return 1;  // the tensor-core kernel: one head chunk
   if (p.n_heads <= 0 || p.n_kv_heads <= 0 || p.head_dim <= 0) return 1;
   const int n_chunks = p.n_heads / heads_per_block(std::max(1, p.n_heads / p.n_kv_heads));
   const int groups = kThreads / lanes_per_token(p.head_dim);
@@ -494,12 +525,14 @@ core::Status decode_attention(const DecodeAttentionParams& p, cudaStream_t strea
   }
   const int n_splits = decode_attention_splits(p);
   const int cpb = decode_attention_chunks_per_block(p);
+  const int variant = decode_attention_variant(p);
   if (p.kv_int8) {
-    LLM_DISPATCH_HALF("decode_attention", p.dtype,
-                      LLM_RETURN_IF_ERROR((launch_d<T, int8_t>(p, n_splits, cpb, stream))));
+    LLM_DISPATCH_HALF(
+        "decode_attention", p.dtype,
+        LLM_RETURN_IF_ERROR((launch_d<T, int8_t>(p, variant, n_splits, cpb, stream))));
   } else {
     LLM_DISPATCH_HALF("decode_attention", p.dtype,
-                      LLM_RETURN_IF_ERROR((launch_d<T, T>(p, n_splits, cpb, stream))));
+                      LLM_RETURN_IF_ERROR((launch_d<T, T>(p, variant, n_splits, cpb, stream))));
   }
   return LLM_CUDA_CHECK_LAUNCH();
 }

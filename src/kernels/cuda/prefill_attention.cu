@@ -6,14 +6,16 @@
 //         [64][D+8] of T per step; slot indices [2][64] (a tile ahead).
 //   regs: S [RB][8][4] f32, O [RB][D/8][4] f32, row max / sum [RB][2]; Q fragments
 //         [RB][D/16][4] when RB == 1 or D <= 64, else re-read from smem each step (ptxas
-//         -v, sm_90a: 255 registers and at most 12 bytes of spill for RB = 2, D = 128).
+//         -v, sm_90a: 255 registers and 40 bytes of spill for RB = 2, D = 128).
 // +8 elements (16 bytes) of row padding make every ldmatrix phase hit 32 distinct banks for all
 // head dims (an XOR swizzle would not cover D = 80 and 96, whose 10 / 12 chunks per row are not
 // a power of two).
 // Pipeline (T caches): K(i+1) and V(i+1) are two cp.async groups issued at the top of step i;
 // S = QK^T waits only for K(i), O += PV only for V(i). The slots of tile i+2 are read from
 // req_to_token during step i (one int per thread of the first two warps) and stored to smem.
-// Scores live in the log2 domain: scale * log2(e) is folded into one multiply, exp2f after.
+// Scores live in the log2 domain. RB = 2: the row max is taken over the raw scores and each
+// probability is one FFMA + ex2.approx.ftz (exp2(s * c - m * c), c = scale * log2(e)); RB = 1
+// keeps the previous form (s * c first, exp2f), measured faster there (PERFORMANCE.md run 5).
 #include "kernels/cuda/prefill_attention.h"
 
 #include <atomic>
@@ -25,14 +27,13 @@ namespace lightllm::kernels::cuda {
 namespace prefill_detail {
 namespace {
 
-constexpr int kBN = 64;  // keys per K/V tile
 constexpr int kWarps = 4;
 constexpr int kThreads = 32 * kWarps;
 constexpr int kStages = 2;
 constexpr float kLog2e = 1.4426950408889634f;
 
 // Shared-memory plan in bytes (every region 16-byte aligned).
-template <typename T, typename KV, int D, int RB>
+template <typename T, typename KV, int D, int RB, int kBN>
 struct Smem {
   static constexpr bool kInt8 = sizeof(KV) == 1;
   static constexpr int LD = D + 8;    // T row pitch in elements
@@ -51,9 +52,9 @@ struct Smem {
   static constexpr size_t total = off_slots + slots;
 };
 
-template <typename T, typename KV, int D, int RB>
+template <typename T, typename KV, int D, int RB, int kBN>
 __global__ void __launch_bounds__(kThreads) prefill_v2_kernel(PrefillAttentionParams p) {
-  using SM = Smem<T, KV, D, RB>;
+  using SM = Smem<T, KV, D, RB, kBN>;
   constexpr int LD = SM::LD, LD8 = SM::LD8, kBM = SM::kBM, kRows = 16 * RB;
   constexpr bool kInt8 = SM::kInt8;
   constexpr bool kQRegs = RB == 1 || D <= 64;  // ptxas: spills at RB 2, D 80
@@ -186,7 +187,9 @@ __global__ void __launch_bounds__(kThreads) prefill_v2_kernel(PrefillAttentionPa
   const float scale_log2 = p.softmax_scale * kLog2e;
   const bool has_alibi = p.alibi_slopes != nullptr;
   const float alibi_log2 = has_alibi ? p.alibi_slopes[h] * kLog2e : 0.f;
-  const int pos_base = wp_lo + g;  // position of row g of row block 0
+  const bool pre_scale = kInt8 || has_alibi || !(scale_log2 > 0.f);
+  const float mul = pre_scale ? 1.f : scale_log2;  // raw score -> log2 domain, see the softmax
+  const int pos_base = wp_lo + g;                  // position of row g of row block 0
 
   for (int tile = tile_lo; tile < tile_hi; ++tile) {
     const int buf = (tile - tile_lo) & 1;
@@ -274,55 +277,121 @@ __global__ void __launch_bounds__(kThreads) prefill_v2_kernel(PrefillAttentionPa
         }
       }
 
-      // Scale (int8: times the key's scale), bias, mask, online softmax (log2 domain).
+      if constexpr (RB == 2) {
+        // Online softmax in the log2 domain. Plain path: the max is taken over the raw scores and
+        // each probability is one FFMA + EX2, exp2(s * scale_log2 - m * scale_log2). int8 K, ALiBi
+        // (or a non-positive scale): the scores are first mapped to the log2 domain (times the
+        // key's scale, plus the bias) and `mul` is 1. Masked scores are -inf either way.
 #pragma unroll
-      for (int rb = 0; rb < RB; ++rb) {
-        float mx[2] = {row_m[rb][0], row_m[rb][1]};
+        for (int rb = 0; rb < RB; ++rb) {
+          float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
-        for (int nb = 0; nb < kBN / 8; ++nb) {
+          for (int nb = 0; nb < kBN / 8; ++nb) {
 #pragma unroll
-          for (int i = 0; i < 4; ++i) {
-            const int col = nb * 8 + 2 * t + (i & 1);
-            float v = s[rb][nb][i] * scale_log2;
-            if constexpr (kInt8) v *= ks_s[col];
-            if (need_mask) {
-              const int j = n0 + col;
-              const int pos = pos_base + rb * 16 + (i >> 1) * 8;
-              const bool masked =
-                  j >= kv_len || (causal && j > pos) || (window > 0 && j <= pos - window);
-              v = masked ? -INFINITY : v + alibi_log2 * static_cast<float>(j - pos);
+            for (int i = 0; i < 4; ++i) {
+              const int col = nb * 8 + 2 * t + (i & 1);
+              float v = s[rb][nb][i];
+              if (pre_scale) {
+                v *= scale_log2;
+                if constexpr (kInt8) v *= ks_s[col];
+              }
+              if (need_mask) {
+                const int j = n0 + col;
+                const int pos = pos_base + rb * 16 + (i >> 1) * 8;
+                const bool masked =
+                    j >= kv_len || (causal && j > pos) || (window > 0 && j <= pos - window);
+                v = masked ? -INFINITY : v + alibi_log2 * static_cast<float>(j - pos);
+              }
+              s[rb][nb][i] = v;
+              mx[i >> 1] = fmaxf(mx[i >> 1], v);
             }
-            s[rb][nb][i] = v;
-            mx[i >> 1] = fmaxf(mx[i >> 1], v);
+          }
+          float corr[2], neg_m[2];
+#pragma unroll
+          for (int hr = 0; hr < 2; ++hr) {
+            mx[hr] = fmaxf(mx[hr], __shfl_xor_sync(0xffffffffu, mx[hr], 1));
+            mx[hr] = fmaxf(mx[hr], __shfl_xor_sync(0xffffffffu, mx[hr], 2));
+            const float m_new = fmaxf(row_m[rb][hr], mx[hr] * mul);  // log2 domain
+            const float m_use = m_new == -INFINITY ? 0.f : m_new;
+            corr[hr] = fast_exp2(row_m[rb][hr] - m_use);  // row_m = -inf gives 0
+            row_m[rb][hr] = m_new;
+            row_l[rb][hr] *= corr[hr];
+            neg_m[hr] = -m_use;
+          }
+#pragma unroll
+          for (int i = 0; i < D / 8; ++i) {
+            o[rb][i][0] *= corr[0];
+            o[rb][i][1] *= corr[0];
+            o[rb][i][2] *= corr[1];
+            o[rb][i][3] *= corr[1];
+          }
+#pragma unroll
+          for (int nb = 0; nb < kBN / 8; ++nb) {
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+              const float e = fast_exp2(fmaf(s[rb][nb][i], mul, neg_m[i >> 1]));
+              row_l[rb][i >> 1] += e;
+              if constexpr (kInt8) {
+                s[rb][nb][i] = e * vs_s[nb * 8 + 2 * t + (i & 1)];
+              } else {
+                s[rb][nb][i] = e;
+              }
+            }
           }
         }
-        float corr[2], m_use[2];
+      } else {
+        // 64-row tiles keep the previous form (scale multiply, exp2f): the FFMA + EX2 form
+        // measured ~10% slower here (docs/PERFORMANCE.md run 5).
+        // Scale (int8: times the key's scale), bias, mask, online softmax (log2 domain).
 #pragma unroll
-        for (int hr = 0; hr < 2; ++hr) {
-          mx[hr] = fmaxf(mx[hr], __shfl_xor_sync(0xffffffffu, mx[hr], 1));
-          mx[hr] = fmaxf(mx[hr], __shfl_xor_sync(0xffffffffu, mx[hr], 2));
-          m_use[hr] = mx[hr] == -INFINITY ? 0.f : mx[hr];
-          corr[hr] = exp2f(row_m[rb][hr] - m_use[hr]);  // row_m = -inf gives 0
-          row_m[rb][hr] = mx[hr];
-          row_l[rb][hr] *= corr[hr];
-        }
+        for (int rb = 0; rb < RB; ++rb) {
+          float mx[2] = {row_m[rb][0], row_m[rb][1]};
 #pragma unroll
-        for (int i = 0; i < D / 8; ++i) {
-          o[rb][i][0] *= corr[0];
-          o[rb][i][1] *= corr[0];
-          o[rb][i][2] *= corr[1];
-          o[rb][i][3] *= corr[1];
-        }
+          for (int nb = 0; nb < kBN / 8; ++nb) {
 #pragma unroll
-        for (int nb = 0; nb < kBN / 8; ++nb) {
+            for (int i = 0; i < 4; ++i) {
+              const int col = nb * 8 + 2 * t + (i & 1);
+              float v = s[rb][nb][i] * scale_log2;
+              if constexpr (kInt8) v *= ks_s[col];
+              if (need_mask) {
+                const int j = n0 + col;
+                const int pos = pos_base + rb * 16 + (i >> 1) * 8;
+                const bool masked =
+                    j >= kv_len || (causal && j > pos) || (window > 0 && j <= pos - window);
+                v = masked ? -INFINITY : v + alibi_log2 * static_cast<float>(j - pos);
+              }
+              s[rb][nb][i] = v;
+              mx[i >> 1] = fmaxf(mx[i >> 1], v);
+            }
+          }
+          float corr[2], m_use[2];
 #pragma unroll
-          for (int i = 0; i < 4; ++i) {
-            const float e = exp2f(s[rb][nb][i] - m_use[i >> 1]);
-            row_l[rb][i >> 1] += e;
-            if constexpr (kInt8) {
-              s[rb][nb][i] = e * vs_s[nb * 8 + 2 * t + (i & 1)];
-            } else {
-              s[rb][nb][i] = e;
+          for (int hr = 0; hr < 2; ++hr) {
+            mx[hr] = fmaxf(mx[hr], __shfl_xor_sync(0xffffffffu, mx[hr], 1));
+            mx[hr] = fmaxf(mx[hr], __shfl_xor_sync(0xffffffffu, mx[hr], 2));
+            m_use[hr] = mx[hr] == -INFINITY ? 0.f : mx[hr];
+            corr[hr] = exp2f(row_m[rb][hr] - m_use[hr]);  // row_m = -inf gives 0
+            row_m[rb][hr] = mx[hr];
+            row_l[rb][hr] *= corr[hr];
+          }
+#pragma unroll
+          for (int i = 0; i < D / 8; ++i) {
+            o[rb][i][0] *= corr[0];
+            o[rb][i][1] *= corr[0];
+            o[rb][i][2] *= corr[1];
+            o[rb][i][3] *= corr[1];
+          }
+#pragma unroll
+          for (int nb = 0; nb < kBN / 8; ++nb) {
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+              const float e = exp2f(s[rb][nb][i] - m_use[i >> 1]);
+              row_l[rb][i >> 1] += e;
+              if constexpr (kInt8) {
+                s[rb][nb][i] = e * vs_s[nb * 8 + 2 * t + (i & 1)];
+              } else {
+                s[rb][nb][i] = e;
+              }
             }
           }
         }
@@ -386,38 +455,34 @@ __global__ void __launch_bounds__(kThreads) prefill_v2_kernel(PrefillAttentionPa
   }
 }
 
-// cudaFuncSetAttribute is per device: remember which devices have it (up to 64).
-template <typename Kernel>
-core::Status allow_smem(Kernel kernel, size_t bytes, std::atomic<uint64_t>& done) {
-  int dev = 0;
-  LLM_CUDA_RETURN_IF_ERROR(cudaGetDevice(&dev));
-  const uint64_t bit = dev < 64 ? uint64_t{1} << dev : 0;
-  if (bit != 0 && (done.load(std::memory_order_relaxed) & bit)) return {};
-  LLM_CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                static_cast<int>(bytes)));
-  done.fetch_or(bit, std::memory_order_relaxed);
-  return {};
+template <typename T, typename KV, int D, int RB, int BN>
+core::Status launch(const PrefillAttentionParams& p, cudaStream_t stream) {
+  using SM = Smem<T, KV, D, RB, BN>;
+  static std::atomic<uint64_t> attr_done{0};
+  LLM_RETURN_IF_ERROR(allow_smem(prefill_v2_kernel<T, KV, D, RB, BN>, SM::total, attr_done));
+  const dim3 grid((p.max_q_len + SM::kBM - 1) / SM::kBM, p.n_heads, p.n_reqs);
+  prefill_v2_kernel<T, KV, D, RB, BN><<<grid, kThreads, SM::total, stream>>>(p);
+  return LLM_CUDA_CHECK_LAUNCH();
 }
 
+// Keys per K/V tile: 64 (32 at D = 128 avoids the spills of 128-row tiles but measured 7-8%
+// slower on the H200, docs/PERFORMANCE.md run 5).
 template <typename T, typename KV, int D, int RB>
-core::Status launch(const PrefillAttentionParams& p, cudaStream_t stream) {
-  using SM = Smem<T, KV, D, RB>;
-  static std::atomic<uint64_t> attr_done{0};
-  LLM_RETURN_IF_ERROR(allow_smem(prefill_v2_kernel<T, KV, D, RB>, SM::total, attr_done));
-  const dim3 grid((p.max_q_len + SM::kBM - 1) / SM::kBM, p.n_heads, p.n_reqs);
-  prefill_v2_kernel<T, KV, D, RB><<<grid, kThreads, SM::total, stream>>>(p);
-  return LLM_CUDA_CHECK_LAUNCH();
+core::Status launch_bn(const PrefillAttentionParams& p, cudaStream_t stream) {
+  if (p.kv_tile != 0 && p.kv_tile != 64)
+    return core::invalid_argument("prefill_attention: variant 2 has kv_tile 64, got {}", p.kv_tile);
+  return launch<T, KV, D, RB, 64>(p, stream);
 }
 
 template <typename T, typename KV, int RB>
 core::Status launch_d(const PrefillAttentionParams& p, cudaStream_t stream) {
   switch (p.head_dim) {
-    case 16: return launch<T, KV, 16, RB>(p, stream);
-    case 32: return launch<T, KV, 32, RB>(p, stream);
-    case 64: return launch<T, KV, 64, RB>(p, stream);
-    case 80: return launch<T, KV, 80, RB>(p, stream);
-    case 96: return launch<T, KV, 96, RB>(p, stream);
-    case 128: return launch<T, KV, 128, RB>(p, stream);
+    case 16: return launch_bn<T, KV, 16, RB>(p, stream);
+    case 32: return launch_bn<T, KV, 32, RB>(p, stream);
+    case 64: return launch_bn<T, KV, 64, RB>(p, stream);
+    case 80: return launch_bn<T, KV, 80, RB>(p, stream);
+    case 96: return launch_bn<T, KV, 96, RB>(p, stream);
+    case 128: return launch_bn<T, KV, 128, RB>(p, stream);
     default:
       return core::unimplemented("prefill_attention: head_dim {} (have 16, 32, 64, 80, 96, 128)",
                                  p.head_dim);
@@ -451,19 +516,30 @@ core::Status prefill_attention(const PrefillAttentionParams& p, cudaStream_t str
   }
   if (p.n_heads <= 0 || p.n_kv_heads <= 0 || p.n_heads % p.n_kv_heads != 0 || p.n_reqs < 0 ||
       p.max_q_len < 0 || p.sliding_window < 0 ||
-      (p.block_rows != 0 && p.block_rows != 64 && p.block_rows != 128)) {
+      (p.block_rows != 0 && p.block_rows != 64 && p.block_rows != 128 && p.block_rows != 192) ||
+      (p.kv_tile != 0 && p.kv_tile != 64 && p.kv_tile != 128)) {
     return core::invalid_argument(
-        "prefill_attention: bad shape n_heads={} n_kv_heads={} max_q_len={} block_rows={}",
-        p.n_heads, p.n_kv_heads, p.max_q_len, p.block_rows);
+        "prefill_attention: bad shape n_heads={} n_kv_heads={} max_q_len={} block_rows={} "
+        "kv_tile={}",
+        p.n_heads, p.n_kv_heads, p.max_q_len, p.block_rows, p.kv_tile);
   }
-  if (p.variant < 0 || p.variant > 2)
-    return core::invalid_argument("prefill_attention: variant {} (have 0, 1, 2)", p.variant);
+  if (p.variant < 0 || p.variant > 4)
+    return core::invalid_argument("prefill_attention: variant {} (have 0 .. 4)", p.variant);
+  // Tile knobs the mma.sync kernels do not have.
+  if (p.variant != 3 && p.variant != 4 &&
+      !(p.variant == 0 && prefill_detail::prefill_wgmma_supported(p)) &&
+      (p.block_rows == 192 || p.kv_tile == 128)) {
+    return core::invalid_argument(
+        "prefill_attention: block_rows 192 / kv_tile 128 are variant 3 (wgmma) only");
+  }
   if (p.n_reqs == 0 || p.max_q_len == 0) return {};
   if (p.variant == 1) {
     if (p.kv_int8 || p.alibi_slopes != nullptr)
       return core::unimplemented("prefill_attention: variant 1 has no int8 KV and no ALiBi");
     return prefill_detail::prefill_attention_v1(p, stream);
   }
+  if (p.variant >= 3 || (p.variant == 0 && prefill_detail::prefill_wgmma_supported(p)))
+    return prefill_detail::prefill_attention_wgmma(p, stream);
   return prefill_detail::prefill_attention_v2(p, stream);
 }
 

@@ -1,13 +1,21 @@
 // src/kernels/cuda/prefill_attention.h — prefill attention over the flat, padding-free batch.
-// FlashAttention-2 style: per (query tile, query head, request) one block; K/V tiles of 64 tokens
-// are gathered from the KV pool through req_to_token into shared memory (cp.async, double-
-// buffered), S = QK^T and O += PV run on tensor cores (mma.sync m16n8k16, f32 accumulation) with
-// an online softmax in the exp2 domain. Two kernels (`variant`):
-//   2 (default): 4 warps; 128-row tiles give each warp 32 query rows, so every K/V ldmatrix
-//      fragment feeds four MMAs; 64-row tiles (16 rows per warp) when max_q_len < 128. Slot
-//      indices of a tile are gathered once into shared memory a tile ahead, K and V of a tile
-//      are waited for separately, a warp skips the tiles its rows cannot see, masks only the
-//      tiles that cross its causal/window/length edge. ALiBi and int8 K/V.
+// FlashAttention style: per (query tile, query head, request) one block; K/V tiles are gathered
+// from the KV pool through req_to_token into shared memory (cp.async, double-buffered), S = QK^T
+// and O += PV run on tensor cores with f32 accumulation and an online softmax in the exp2
+// domain. Kernels (`variant`; 0 = the default: 3 where it can run, else 2):
+//   3: Hopper wgmma (prefill_attention_wgmma.cu): sm_90a image, head_dim 128, bf16/f16 K/V;
+//      one warpgroup per 64 query rows, Q/K/V read by wgmma from 128B-swizzled shared memory,
+//      P from registers. Tiles (block_rows x kv_tile) 64 x 64, 128 x 64/128, 192 x 64/128;
+//      default 192 x 128 (max_q_len >= 192), 128 x 128 (>= 128), else 64 x 64. ALiBi, window,
+//      non-causal; elsewhere (other head dims, int8 K/V, no sm_90a image) it is unimplemented.
+//   4: experimental pipelined wgmma kernel (prefill_attention_wgmma_pipe.cu), same tiles and
+//      limits as 3; never the default.
+//   2: mma.sync m16n8k16, 4 warps; 128-row tiles give each warp 32 query rows, so every K/V
+//      ldmatrix fragment feeds four MMAs; 64-row tiles (16 rows per warp) when max_q_len < 128.
+//      64-key tiles. Slot indices of a tile are gathered once into shared memory a tile ahead,
+//      K and V of a tile are waited for separately, a warp skips the tiles its rows cannot see,
+//      masks only the tiles that cross its causal/window/length edge. ALiBi and int8 K/V; every
+//      head dim.
 //   1: the first kernel (16 rows per warp, 4 or 8 warps), for side-by-side benchmarks only; it
 //      has no ALiBi and no int8 K/V (unimplemented).
 // Request r's new tokens are rows q_start[r] .. q_start[r+1]-1 of q; they are the LAST
@@ -55,16 +63,21 @@ struct PrefillAttentionParams {
   float softmax_scale = 0.f;
   bool causal = true;
   int sliding_window = 0;  // 0: none
-  int block_rows = 0;      // query rows per block: 64 or 128; 0 = 128 when max_q_len >= 128
+  int block_rows = 0;      // query rows per block: 64 or 128 (variant 3 also 192); 0 = 128 when
+                           // max_q_len >= 128, else 64
+  int kv_tile = 0;  // keys per K/V tile: 64 (variants 1, 2); variant 3: 64 or 128; 0 = default
   const float* alibi_slopes = nullptr;  // [n_heads] f32 on the device, nullptr = none
-  int variant = 0;                      // 0 = default (2); 1 = first kernel; 2 = current kernel
+  int variant = 0;  // 0 = default (3 where it can run, else 2); 1, 2: mma.sync kernels; 3: wgmma
 };
 
 core::Status prefill_attention(const PrefillAttentionParams& p, cudaStream_t stream);
 
-namespace prefill_detail {  // the two kernels behind prefill_attention (arguments checked)
+namespace prefill_detail {  // the kernels behind prefill_attention (arguments checked)
 core::Status prefill_attention_v1(const PrefillAttentionParams& p, cudaStream_t stream);
 core::Status prefill_attention_v2(const PrefillAttentionParams& p, cudaStream_t stream);
+core::Status prefill_attention_wgmma(const PrefillAttentionParams& p, cudaStream_t stream);
+// Can variant 3 run p here (head_dim 128, bf16/f16 K/V, the loaded image is sm_90a code)?
+bool prefill_wgmma_supported(const PrefillAttentionParams& p);
 }  // namespace prefill_detail
 
 }  // namespace lightllm::kernels::cuda

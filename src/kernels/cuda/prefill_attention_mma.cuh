@@ -1,9 +1,11 @@
 // src/kernels/cuda/prefill_attention_mma.cuh — device helpers of the prefill attention kernels
-// (device code only): cp.async copies into shared memory, ldmatrix (plain and .trans), the
-// mma.sync m16n8k16 tensor-core op for bf16/f16 with f32 accumulation, and packing two floats
-// into one 32-bit A/B register. Fragment conventions are those of PTX mma.m16n8k16: lane
-// 4*g + t holds C rows g and g+8, columns 2t and 2t+1 of each 8-column block.
+// (device code, and allow_smem on the host): cp.async copies into shared memory, ldmatrix (plain
+// and .trans), the mma.sync m16n8k16 tensor-core op for bf16/f16 with f32 accumulation, packing two
+// floats into one 32-bit A/B register, and exp2 through MUFU. Fragment conventions are those of PTX
+// mma.m16n8k16: lane 4*g + t holds C rows g and g+8, columns 2t and 2t+1 of each 8-column block.
 #pragma once
+
+#include <atomic>
 
 #include "kernels/cuda/common.cuh"
 
@@ -26,6 +28,11 @@ __device__ __forceinline__ void cp_async8(void* dst, const void* src, bool valid
 __device__ __forceinline__ void cp_async4(void* dst, const void* src, bool valid) {
   asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
                "r"(valid ? 4 : 0));
+}
+// The same with a shared-memory byte address.
+__device__ __forceinline__ void cp_async16_s(uint32_t dst, const void* src, bool valid) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
+               "r"(valid ? 16 : 0));
 }
 __device__ __forceinline__ void cp_async_commit() {
   asm volatile("cp.async.commit_group;\n" ::);
@@ -69,11 +76,38 @@ __device__ __forceinline__ void mma16816<__half>(float (&c)[4], const uint32_t (
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
+// One cvt.rn.{bf16x2,f16x2}.f32: lo goes to the low 16 bits (the lower column of a fragment).
 template <typename T>
-__device__ __forceinline__ uint32_t pack2(float lo, float hi) {
-  T a = from_f32<T>(lo), b = from_f32<T>(hi);
-  return static_cast<uint32_t>(*reinterpret_cast<uint16_t*>(&a)) |
-         (static_cast<uint32_t>(*reinterpret_cast<uint16_t*>(&b)) << 16);
+__device__ __forceinline__ uint32_t pack2(float lo, float hi);
+template <>
+__device__ __forceinline__ uint32_t pack2<__nv_bfloat16>(float lo, float hi) {
+  const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<const uint32_t*>(&v);
+}
+template <>
+__device__ __forceinline__ uint32_t pack2<__half>(float lo, float hi) {
+  const __half2 v = __floats2half2_rn(lo, hi);
+  return *reinterpret_cast<const uint32_t*>(&v);
+}
+
+// 2^x with one MUFU.EX2 (flushes denormal results to zero; 2^-inf = 0).
+__device__ __forceinline__ float fast_exp2(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
+}
+
+// Host: // cudaFuncSetAttribute is per device: remember which devices have it (up to 64).
+template <typename Kernel>
+core::Status allow_smem(Kernel kernel, size_t bytes, std::atomic<uint64_t>& done) {
+  int dev = 0;
+  LLM_CUDA_RETURN_IF_ERROR(cudaGetDevice(&dev));
+  const uint64_t bit = dev < 64 ? uint64_t{1} << dev : 0;
+  if (bit != 0 && (done.load(std::memory_order_relaxed) & bit)) return {};
+  LLM_CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                static_cast<int>(bytes)));
+  done.fetch_or(bit, std::memory_order_relaxed);
+  return {};
 }
 
 }  // namespace lightllm::kernels::cuda::prefill_detail

@@ -1,0 +1,263 @@
+// src/tokenizer/jinja_py.cpp — Python semantics shared by the Jinja builtins (see jinja_py.h),
+// plus utf8_chars and as_list of jinja_builtins.h (a string iterates by code point).
+#include "tokenizer/jinja_py.h"
+
+#include <cctype>
+#include <vector>
+
+#include "tokenizer/jinja_builtins.h"
+#include "tokenizer/unicode.h"
+
+namespace lightllm::tokenizer::jinja {
+
+using core::Result;
+
+namespace {
+
+bool is_ws(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+std::string upper(const std::string& s) {
+  return to_upper(s);
+}
+
+std::string lower(const std::string& s) {
+  return to_lower(s);
+}
+
+std::string capitalize(const std::string& s) {
+  std::string l = to_lower(s);
+  if (!l.empty()) l[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(l[0])));
+  return l;
+}
+
+std::string title(const std::string& s) {
+  std::string out;
+  bool prev_alpha = false;
+  for (char c : s) {
+    const bool alpha = std::isalpha(static_cast<unsigned char>(c)) != 0;
+    out.push_back(alpha ? static_cast<char>(prev_alpha ? std::tolower(c) : std::toupper(c)) : c);
+    prev_alpha = alpha;
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<Value> type_error(const std::string& msg) {
+  return core::invalid_argument("{}", msg);
+}
+
+const Json& data_or_null(const Value& v) {
+  static const Json kNull;
+  return v.is_data() ? v.data : kNull;
+}
+
+std::string type_name(const Value& v) {
+  if (v.is_undefined()) return "Undefined";
+  if (!v.is_data()) return "function";
+  switch (v.data.type()) {
+    case Json::value_t::null: return "NoneType";
+    case Json::value_t::boolean: return "bool";
+    case Json::value_t::string: return "str";
+    case Json::value_t::array: return "list";
+    case Json::value_t::object: return "dict";
+    case Json::value_t::number_float: return "float";
+    default: return "int";
+  }
+}
+
+const Value* kwarg(CallArgs& a, const char* name, size_t pos) {
+  for (auto& [k, v] : a.kwargs)
+    if (k == name) return &v;
+  return pos < a.args.size() ? &a.args[pos] : nullptr;
+}
+
+std::optional<std::string> opt_str(CallArgs& a, const char* name, size_t pos) {
+  const Value* v = kwarg(a, name, pos);
+  if (!v || !v->is_data() || !v->data.is_string()) return std::nullopt;
+  return v->data.get<std::string>();
+}
+
+int64_t opt_int(CallArgs& a, const char* name, size_t pos, int64_t def) {
+  const Value* v = kwarg(a, name, pos);
+  if (!v || !v->is_data() || !v->data.is_number()) return def;
+  return v->data.get<int64_t>();
+}
+
+Value method(Builtin f) {
+  return Value::callable(std::move(f));
+}
+
+std::string py_strip(const std::string& s, const std::optional<std::string>& chars, bool l,
+                     bool r) {
+  auto in_set = [&](char c) { return chars ? chars->find(c) != std::string::npos : is_ws(c); };
+  size_t b = 0, e = s.size();
+  if (l)
+    while (b < e && in_set(s[b])) ++b;
+  if (r)
+    while (e > b && in_set(s[e - 1])) --e;
+  return s.substr(b, e - b);
+}
+
+Json py_split(const std::string& s, const std::optional<std::string>& sep, int64_t maxsplit) {
+  Json out = Json::array();
+  if (!sep) {
+    size_t i = 0;
+    int64_t n = 0;
+    while (true) {
+      while (i < s.size() && is_ws(s[i])) ++i;
+      if (i >= s.size()) break;
+      if (maxsplit >= 0 && n >= maxsplit) {
+        size_t e = s.size();
+        while (e > i && is_ws(s[e - 1])) --e;
+        out.push_back(s.substr(i, e - i));
+        break;
+      }
+      size_t j = i;
+      while (j < s.size() && !is_ws(s[j])) ++j;
+      out.push_back(s.substr(i, j - i));
+      ++n;
+      i = j;
+    }
+    return out;
+  }
+  size_t prev = 0;
+  int64_t n = 0;
+  while (true) {
+    const size_t pos = (maxsplit >= 0 && n >= maxsplit) ? std::string::npos : s.find(*sep, prev);
+    if (pos == std::string::npos || sep->empty()) {
+      out.push_back(s.substr(prev));
+      break;
+    }
+    out.push_back(s.substr(prev, pos - prev));
+    prev = pos + sep->size();
+    ++n;
+  }
+  return out;
+}
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to,
+                        int64_t count) {
+  if (from.empty()) return s;
+  size_t pos = 0;
+  for (int64_t n = 0; (count < 0 || n < count) && (pos = s.find(from, pos)) != std::string::npos;
+       ++n) {
+    s.replace(pos, from.size(), to);
+    pos += to.size();
+  }
+  return s;
+}
+
+StringFn string_case_fn(const std::string& name) {
+  if (name == "upper") return upper;
+  if (name == "lower") return lower;
+  if (name == "title") return title;
+  if (name == "capitalize") return capitalize;
+  return nullptr;
+}
+
+bool py_equal(const Json& a, const Json& b) {
+  if (a.is_number() && b.is_number()) return a.get<double>() == b.get<double>();
+  return a == b;
+}
+
+Result<int> py_compare(const Value& l, const Value& r) {
+  const Json &a = data_or_null(l), &b = data_or_null(r);
+  if (a.is_number() && b.is_number()) {
+    const double x = a.get<double>(), y = b.get<double>();
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+  if (a.is_string() && b.is_string()) {
+    const int c = a.get_ref<const std::string&>().compare(b.get_ref<const std::string&>());
+    return c < 0 ? -1 : c > 0 ? 1 : 0;
+  }
+  return core::invalid_argument("'<' not supported between '{}' and '{}'", type_name(l),
+                                type_name(r));
+}
+
+Result<bool> contains(const Value& container, const Value& item) {
+  const Json& c = data_or_null(container);
+  const Json& x = data_or_null(item);
+  if (c.is_string()) {
+    if (!x.is_string())
+      return core::invalid_argument("'in <string>' requires string as left operand");
+    return c.get_ref<const std::string&>().find(x.get<std::string>()) != std::string::npos;
+  }
+  if (c.is_array()) {
+    for (const auto& e : c)
+      if (py_equal(e, x)) return true;
+    return false;
+  }
+  if (c.is_object()) return x.is_string() && c.contains(x.get<std::string>());
+  if (container.is_undefined()) return false;
+  return core::invalid_argument("argument of type '{}' is not iterable", type_name(container));
+}
+
+int64_t py_len(const Json& j) {
+  if (j.is_string()) return static_cast<int64_t>(utf8_chars(j.get<std::string>()).size());
+  if (j.is_array() || j.is_object()) return static_cast<int64_t>(j.size());
+  return -1;
+}
+
+Json dict_items(const Json& d) {
+  Json out = Json::array();
+  for (const auto& [k, v] : d.items()) out.push_back(Json::array({k, v}));
+  return out;
+}
+
+Json attr_path(const Json& obj, const std::string& path) {
+  Json cur = obj;
+  size_t start = 0;
+  while (start <= path.size()) {
+    const size_t dot = path.find('.', start);
+    const std::string key =
+        path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    if (cur.is_object() && cur.contains(key)) {
+      cur = cur[key];
+    } else {
+      return Json();  // undefined -> null
+    }
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  return cur;
+}
+
+bool has_attr_path(const Json& obj, const std::string& path) {
+  const size_t dot = path.find('.');
+  const std::string key = path.substr(0, dot);
+  if (!obj.is_object() || !obj.contains(key)) return false;
+  return dot == std::string::npos || has_attr_path(obj[key], path.substr(dot + 1));
+}
+
+std::vector<std::string> utf8_chars(const std::string& s) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < s.size();) {
+    size_t len = 0;
+    decode_utf8(s, i, len);
+    out.push_back(s.substr(i, len));
+    i += len;
+  }
+  return out;
+}
+
+Result<Json> as_list(const Value& v) {
+  if (v.is_undefined()) return Json::array();
+  const Json& j = data_or_null(v);
+  if (j.is_array()) return j;
+  if (j.is_object()) {
+    Json out = Json::array();
+    for (const auto& [k, x] : j.items()) out.push_back(k);
+    return out;
+  }
+  if (j.is_string()) {
+    Json out = Json::array();
+    for (const auto& c : utf8_chars(j.get<std::string>())) out.push_back(c);
+    return out;
+  }
+  return core::invalid_argument("'{}' object is not iterable", type_name(v));
+}
+
+}  // namespace lightllm::tokenizer::jinja
