@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes an HF-style LLaMA model folder with random weights, for benchmarks (not tests).
+"""Writes an HF-style model folder with random weights, for benchmarks (not tests).
 
     tools/make_random_model.py --shape llama2-7b --out /tmp/llama2-7b-random [--dtype bf16]
 
@@ -7,7 +7,10 @@ Shapes: llama2-7b (32 layers, hidden 4096, 32 heads, MHA, inter 11008, vocab 320
 llama3-8b (32 layers, hidden 4096, 32/8 heads, inter 14336, vocab 128256, theta 5e5) and
 llama-100m (the CPU benchmark model: 12 layers, hidden 768, 12 heads, inter 2048, vocab 32000,
 tied embeddings so every weight byte is read once per decoded token; 109.5M parameters,
-209 MiB bf16; `lightllm bench decode|offline`).
+209 MiB bf16; `lightllm bench decode|offline`) are LlamaForCausalLM; phi3-mini (Phi-3-mini-4k:
+32 layers, hidden 3072, 32 heads, MHA, inter 8192, vocab 32064, no sliding window so decode
+takes the decode-attention kernel) is Phi3ForCausalLM with fused qkv_proj and gate_up_proj, a
+family of the generic decoder (src/models/layers/decoder.cpp).
 Weights are N(0, 0.02) (norm weights 1.0), written as one model.safetensors. Generating
 billions of independent values would dominate the run, so each tensor is cut from one 64 MiB
 random block at a random offset (values repeat across tensors; the GPU reads every byte
@@ -31,19 +34,31 @@ SHAPES = {
                        num_attention_heads=12, num_key_value_heads=12, vocab_size=32000,
                        rope_theta=10000.0, max_position_embeddings=2048,
                        tie_word_embeddings=True),
+    "phi3-mini": dict(hidden_size=3072, intermediate_size=8192, num_hidden_layers=32,
+                      num_attention_heads=32, num_key_value_heads=32, vocab_size=32064,
+                      rope_theta=10000.0, max_position_embeddings=4096, arch="phi3"),
 }
+
+ARCHS = {"llama": ("LlamaForCausalLM", "llama"), "phi3": ("Phi3ForCausalLM", "phi3")}
 
 
 def tensor_list(c):
     h, i, v = c["hidden_size"], c["intermediate_size"], c["vocab_size"]
     d = h // c["num_attention_heads"]
     kv = c["num_key_value_heads"] * d
+    fused = c.get("arch", "llama") == "phi3"  # qkv_proj [q | k | v], gate_up_proj [gate | up]
     out = [("model.embed_tokens.weight", (v, h), False)]
     for l in range(c["num_hidden_layers"]):
         p = f"model.layers.{l}."
         out += [(p + "input_layernorm.weight", (h,), True),
-                (p + "post_attention_layernorm.weight", (h,), True),
-                (p + "self_attn.q_proj.weight", (h, h), False),
+                (p + "post_attention_layernorm.weight", (h,), True)]
+        if fused:
+            out += [(p + "self_attn.qkv_proj.weight", (h + 2 * kv, h), False),
+                    (p + "self_attn.o_proj.weight", (h, h), False),
+                    (p + "mlp.gate_up_proj.weight", (2 * i, h), False),
+                    (p + "mlp.down_proj.weight", (h, i), False)]
+            continue
+        out += [(p + "self_attn.q_proj.weight", (h, h), False),
                 (p + "self_attn.k_proj.weight", (kv, h), False),
                 (p + "self_attn.v_proj.weight", (kv, h), False),
                 (p + "self_attn.o_proj.weight", (h, h), False),
@@ -76,7 +91,8 @@ def main():
         c["num_hidden_layers"] = a.layers
     os.makedirs(a.out, exist_ok=True)
     c.setdefault("tie_word_embeddings", False)
-    cfg = dict(architectures=["LlamaForCausalLM"], model_type="llama", rms_norm_eps=1e-5,
+    arch, model_type = ARCHS[c.pop("arch", "llama")]
+    cfg = dict(architectures=[arch], model_type=model_type, rms_norm_eps=1e-5,
                hidden_act="silu", torch_dtype="bfloat16" if a.dtype == "bf16" else "float16", **c)
     with open(os.path.join(a.out, "config.json"), "w") as f:
         json.dump(cfg, f, indent=1)
@@ -84,7 +100,7 @@ def main():
     rng = np.random.default_rng(a.seed)
     block = to_half_bits(rng.normal(0.0, 0.02, 32 << 20).astype(np.float32), a.dtype)
     one = to_half_bits(np.ones(1, np.float32), a.dtype)[0]
-    tensors = tensor_list(c)
+    tensors = tensor_list(dict(c, arch=SHAPES[a.shape].get("arch", "llama")))
     header, off = {}, 0
     for name, shape, _ in tensors:
         n = int(np.prod(shape)) * 2

@@ -108,12 +108,13 @@ class LlamaModel final : public Model {
   Workspace ws_;
   DecodeGraphs graphs_;
 
-  // Embedding, every decoder layer and the final norm over a staged batch, in `ws`; returns
-  // the normed hidden states [n_tokens, hidden] (a view of ws). Capture-safe on CUDA.
+  // Embedding, every decoder layer (attention as `attn` says: attn_shape_, or its graph form)
+  // and the final norm over a staged batch, in `ws`; returns the normed hidden states
+  // [n_tokens, hidden] (a view of ws). Capture-safe on CUDA.
   Result<Tensor> run_layers(const StepBatch& batch, KvStorage& kv, Workspace& ws,
-                            const LayerObserver& observer);
-  // The decode-graph body: run_layers, then logits for every row.
-  DecodeGraphs::Body graph_body(KvStorage& kv);
+                            const LayerObserver& observer, const layers::AttentionShape& attn);
+  // The decode step the graphs run: run_layers, then the lm_head.
+  DecodeGraphs::ModelStep graph_step(KvStorage& kv);
   layers::TensorParallel tp_;  // this rank's part (whole model when not sharded)
 };
 
@@ -268,24 +269,19 @@ Status LlamaModel::to_device(core::Device device) {
 }
 
 Status LlamaModel::set_cuda_graphs(const CudaGraphOptions& opts) {
-  CudaGraphOptions o = opts;
-  // Per-request rotary tables (dynamic NTK, longrope) are host decisions on per-step values.
-  const ops::RopeScaling rs = attn_shape_.rope.scaling;
-  // A tensor-parallel shard's collectives and gathered logits are not captured either.
-  if (ws_.device() != core::Device::cuda || rs == ops::RopeScaling::dynamic_ntk ||
-      rs == ops::RopeScaling::longrope || tp_.sharded())
-    o.max_batch = 0;
-  if (o.max_kv_len <= 0) o.max_kv_len = shape_.max_context;
-  graphs_.configure(o, {.vocab = shape_.vocab,
-                        .n_heads = shape_.n_heads,
-                        .n_kv_heads = shape_.n_kv_heads,
-                        .head_dim = shape_.head_dim,
-                        .act_dtype = ws_.act_dtype()});
+  graphs_.configure_for_model(opts, ws_.device(), shape_.max_context,
+                              {.vocab = shape_.vocab,
+                               .n_heads = shape_.n_heads,
+                               .n_kv_heads = shape_.n_kv_heads,
+                               .head_dim = shape_.head_dim,
+                               .act_dtype = ws_.act_dtype()},
+                              attn_shape_, tp_.sharded());
   return {};
 }
 
 Result<Tensor> LlamaModel::run_layers(const StepBatch& batch, KvStorage& kv, Workspace& ws,
-                                      const LayerObserver& observer) {
+                                      const LayerObserver& observer,
+                                      const layers::AttentionShape& attn) {
   const int64_t n_tokens = batch.n_tokens();
   const int64_t H = shape_.hidden;
   Tensor residual = ws.get(Buf::residual, {n_tokens, H});  // [n_tokens, hidden]
@@ -301,8 +297,7 @@ Result<Tensor> LlamaModel::run_layers(const StepBatch& batch, KvStorage& kv, Wor
 
   for (size_t l = 0; l < layers_.size(); ++l) {
     const LlamaLayer& L = layers_[l];
-    LLM_RETURN_IF_ERROR(
-        layers::self_attention(L.attn, attn_shape_, normed, step, kv.layers[l], ws, proj));
+    LLM_RETURN_IF_ERROR(layers::self_attention(L.attn, attn, normed, step, kv.layers[l], ws, proj));
     LLM_RETURN_IF_ERROR(tp_.all_reduce(proj));
     LLM_RETURN_IF_ERROR(ops::add_rms_norm(residual, proj, L.post_norm, eps_, normed));
     LLM_RETURN_IF_ERROR(layers::gated_mlp(L.mlp, layers::Activation::silu, normed, ws, proj));
@@ -314,16 +309,18 @@ Result<Tensor> LlamaModel::run_layers(const StepBatch& batch, KvStorage& kv, Wor
   return normed;
 }
 
-DecodeGraphs::Body LlamaModel::graph_body(KvStorage& kv) {
-  return [this, &kv](const StepBatch& staged, Workspace& ws, Tensor& out) -> Status {
-    LLM_ASSIGN_OR_RETURN(Tensor normed, run_layers(staged, kv, ws, {}));
-    return ops::matmul(normed, lm_head_, Tensor(), out);  // every row: decode wants them all
-  };
+DecodeGraphs::ModelStep LlamaModel::graph_step(KvStorage& kv) {
+  return {
+      .run_layers =
+          [this, &kv](const StepBatch& staged, Workspace& ws, const layers::AttentionShape& attn) {
+            return run_layers(staged, kv, ws, {}, attn);
+          },
+      .lm_head = lm_head_};
 }
 
 Status LlamaModel::start_forward(const StepBatch& batch, KvStorage& kv, Tensor& logits) {
   if (kv.layers.size() == layers_.size() && graphs_.accepts(batch, kv))
-    return graphs_.start(batch, kv, graph_body(kv), logits);
+    return graphs_.start(batch, kv, graph_step(kv), logits);
   return forward(batch, kv, logits, {});
 }
 
@@ -333,7 +330,7 @@ Status LlamaModel::forward(const StepBatch& host_batch, KvStorage& kv, Tensor& l
     return core::internal_error("KV storage has {} layers, model has {}", kv.layers.size(),
                                 layers_.size());
   if (!observer && graphs_.accepts(host_batch, kv))
-    return graphs_.run(host_batch, kv, graph_body(kv), logits);
+    return graphs_.run(host_batch, kv, graph_step(kv), logits);
   graphs_.note_eager_step();
   StepBatch local;  // tensor parallel: token ids as rows of this rank's embedding shard
   if (tp_.sharded()) {
@@ -341,7 +338,7 @@ Status LlamaModel::forward(const StepBatch& host_batch, KvStorage& kv, Tensor& l
   }
   LLM_ASSIGN_OR_RETURN(const StepBatch batch, stage_step(tp_.sharded() ? local : host_batch,
                                                          embed_.dim(0), kv.capacity, ws_));
-  LLM_ASSIGN_OR_RETURN(Tensor normed, run_layers(batch, kv, ws_, observer));
+  LLM_ASSIGN_OR_RETURN(Tensor normed, run_layers(batch, kv, ws_, observer, attn_shape_));
   return tp_.lm_head(normed, batch.logit_rows, lm_head_, ws_, logits);
 }
 

@@ -103,8 +103,8 @@ class Model {
   // this one: start_forward() returns once the step is queued, finish_forward() waits for
   // the logits; until then `logits` (page-locked for an asynchronous copy: ops::empty_pinned)
   // and `kv` must stay untouched, and each start is finished before the next one. By default,
-  // and for steps a model cannot queue (everything but LLaMA-family CUDA-graph decode steps
-  // for now), start_forward() runs the whole step.
+  // and for steps a model cannot queue (everything but CUDA-graph decode steps),
+  // start_forward() runs the whole step.
   virtual Status start_forward(const StepBatch& batch, KvStorage& kv, Tensor& logits) {
     return forward(batch, kv, logits);
   }

@@ -612,7 +612,9 @@ Status attention(const Tensor& q, const KvCacheView& cache, const AttentionMeta&
     return core::invalid_argument("attention: n_heads = {} is not a multiple of n_kv_heads = {}",
                                   n_heads, n_kv_heads);
   if (out.raw() == q.raw()) return core::invalid_argument("attention: out must not alias q");
-  if (meta.alibi_slopes != nullptr) {  // read by the kernels: must be device memory
+  // ALiBi slopes are read by the kernels: device memory. Not queried under graph capture (the
+  // graph code runs every shape eagerly first, with the same pointer).
+  if (meta.alibi_slopes != nullptr && !backend::cuda::is_capturing(ctx().stream)) {
     cudaPointerAttributes attr{};
     if (cudaPointerGetAttributes(&attr, meta.alibi_slopes) != cudaSuccess ||
         (attr.type != cudaMemoryTypeDevice && attr.type != cudaMemoryTypeManaged)) {

@@ -1,25 +1,47 @@
-// Decode CUDA graphs on the GPU (ctest label `cuda`): the same LLaMA-family golden model is
-// loaded twice, one copy eager (no graphs) and one with graphs (max batch 16), and both are
-// fed the very same steps — same req_to_token rows and shuffled KV slots, teacher-forced with
-// the eager copy's greedy tokens. The schedule changes the batch so that graphs of several
-// sizes run, padded (7 -> 8, 3 -> 4, 6 -> 8, 13 -> 16) and exact (1, 4, 16), with prefill and
-// mixed steps (eager in both) in between, requests finishing and new ones reusing their slots
-// (KV churn), and a 17-request step beyond the graph limit (eager). Every decode step's logits
-// must agree within kTol of the row's largest |logit| (bf16 on both sides; the graph's padded
-// GEMM and its kv-length bucket may change the summation order), and the greedy token must be
-// the same wherever the eager top-2 margin exceeds kTieMargin. A last phase with a 300-token
-// prompt runs the second kv-length bucket (512). The graph copy must really have
-// replayed graphs (stats), except for dynamic-NTK rope, where graphs stay off. Every other
-// step of the graph copy runs through start_forward/finish_forward into page-locked logits
-// (the asynchronous path the engine's runner takes).
+// Decode CUDA graphs on the GPU (ctest label `cuda`): the same golden model is loaded twice,
+// one copy eager (no graphs) and one with graphs (max batch 16), and both are fed the very same
+// steps — same req_to_token rows and shuffled KV slots, teacher-forced with the eager copy's
+// greedy tokens. Every family runs: the LLaMA family (LlamaModel) and every golden of the other
+// families (the generic DecoderModel: ALiBi, learned positions, parallel residual, embedding
+// norm, per-head q/k norms, biases, logit scale, partial and interleaved rotary). The schedule
+// changes the batch so that graphs of several sizes run, padded (7 -> 8, 3 -> 4, 5 -> 8,
+// 13 -> 16) and exact (1, 16), with prefill and mixed steps (eager in both) in between,
+// requests finishing and new ones joining and reusing their slots (KV churn), and a 17-request
+// step beyond the graph limit (eager). Every decode step's logits must agree within kTol of the
+// row's largest |logit| (bf16 on both sides; the graph's padded GEMM and its kv-length bucket
+// may change the summation order), and the greedy token must be the same wherever the eager
+// top-2 margin exceeds kTieMargin. Then a long prompt runs a batch of 2 in its kv-length bucket
+// (512; 256 for learned positions, whose table is shorter), and two last phases run short
+// requests only and long ones only.
+// The stats must count exactly the replays, captures and eager steps the schedule implies:
+// rotary with per-request tables (dynamic NTK, longrope) replays only steps whose requests all
+// use one table (all within the trained length; for longrope also all beyond it, the long
+// table), and Qwen v1 (a family position step with host state) stays eager with every step
+// counted. Every other step of the graph copy runs through start_forward/finish_forward into
+// page-locked logits (the asynchronous path the engine's runner takes). A layer-level check
+// proves the rotary claim behind those replays bit for bit: self_attention with
+// graph_attention's one table equals the eager per-request tables. Each model runs in a
+// thread of its own, as the engine runs a model on its runner thread: the ops' per-thread
+// device state (cuBLASLt handle, the resident rotary tables graphs read) starts fresh.
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <numeric>
 #include <random>
 
-#include <gtest/gtest.h>
+#include <fstream>
+#include <set>
+#include <thread>
+#include <tuple>
 
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "models/layers/cuda_graph.h"
+#include "models/layers/step_staging.h"
+#include "models/llama_family.h"
 #include "models/model.h"
 #include "models/step_batch_builder.h"
 #include "ops/ops.h"
@@ -36,6 +58,35 @@ constexpr int64_t kStride = 512;     // req_to_token columns = the graphs' max k
 constexpr int64_t kCapacity = 2048;  // KV slots handed to requests
 constexpr int kGraphMaxBatch = 16;
 
+// The rotary tables of a golden's requests, from its config.json as transformers reads it:
+// dynamic NTK rescales a sequence longer than max_position_embeddings; longrope uses the long
+// factors for a sequence longer than original_max_position_embeddings.
+struct RopeRule {
+  std::string type;  // "dynamic", "longrope" or "" (one table for every request)
+  int64_t limit = 0;
+  // The one table a step whose requests have these kv lengths uses, or mixed.
+  models::GraphRope table(const std::vector<int32_t>& kv_lens) const {
+    const auto beyond =
+        std::count_if(kv_lens.begin(), kv_lens.end(), [&](int32_t kv) { return kv > limit; });
+    if (type.empty() || beyond == 0) return models::GraphRope::base;
+    if (type == "longrope" && beyond == static_cast<int64_t>(kv_lens.size()))
+      return models::GraphRope::longer;
+    return models::GraphRope::mixed;
+  }
+};
+
+RopeRule rope_rule(const std::string& dir) {
+  std::ifstream f(dir + "/config.json");
+  const nlohmann::json c = nlohmann::json::parse(f);
+  const auto rs = c.find("rope_scaling");
+  if (rs == c.end() || !rs->is_object()) return {};
+  const std::string type = rs->value("rope_type", rs->value("type", std::string()));
+  if (type == "dynamic") return {type, c.at("max_position_embeddings").get<int64_t>()};
+  if (type == "longrope" || type == "su")
+    return {"longrope", c.at("original_max_position_embeddings").get<int64_t>()};
+  return {};
+}
+
 struct Seq {
   int row = -1;
   int32_t len = 0;
@@ -45,9 +96,12 @@ struct Seq {
 
 class Driver {
  public:
-  Driver(models::Model& eager, models::Model& graphed)
+  // `graphs`: the graph copy may replay decode steps at all (not excluded); `rope`: its tables.
+  Driver(models::Model& eager, models::Model& graphed, bool graphs, RopeRule rope)
       : eager_(eager),
         graphed_(graphed),
+        graphs_(graphs),
+        rope_(std::move(rope)),
         table_(static_cast<size_t>(kMaxReqs * kStride), -1),
         builder_(table_.data(), kStride),
         rng_(11) {
@@ -114,6 +168,7 @@ class Driver {
     }
     const models::StepBatch& batch = builder_.build(segs);
     const int64_t n = static_cast<int64_t>(order.size()), vocab = eager_.shape().vocab;
+    expect(decode_only, batch);
     core::Tensor le = core::Tensor::empty({n, vocab}, core::DType::f32);
     auto st = eager_.forward(batch, kv_eager_, le);
     ASSERT_TRUE(st.ok()) << st.to_string();
@@ -158,10 +213,39 @@ class Driver {
 
   double worst() const { return worst_; }
   int compared() const { return compared_; }
+  int steps() const { return steps_; }
+  // What the schedule so far implies for the graph copy's stats.
+  models::CudaGraphStats expected() const {
+    return {.captured = static_cast<int64_t>(keys_.size()),
+            .replays = replays_,
+            .eager_steps = steps_ - replays_};
+  }
+  // Replayed steps that used longrope's long table.
+  int long_table_replays() const { return long_replays_; }
 
  private:
+  // Counts `batch` as a replay (under its graph's key) or an eager step of the graph copy.
+  void expect(bool decode_only, const models::StepBatch& batch) {
+    const int32_t n = batch.attn.n_reqs;
+    std::vector<int32_t> kv(batch.attn.kv_len, batch.attn.kv_len + n);
+    const int32_t max_kv = kv.empty() ? 0 : *std::max_element(kv.begin(), kv.end());
+    const models::GraphRope table = rope_.table(kv);
+    if (!graphs_ || !decode_only || n > kGraphMaxBatch || max_kv > kStride ||
+        table == models::GraphRope::mixed)
+      return;
+    ++replays_;
+    if (table == models::GraphRope::longer) ++long_replays_;
+    keys_.insert({models::graph_padded_batch(models::graph_batch_sizes(kGraphMaxBatch), n),
+                  models::graph_kv_bucket(max_kv, kStride), static_cast<int>(table)});
+  }
+
   models::Model& eager_;
   models::Model& graphed_;
+  bool graphs_;
+  RopeRule rope_;
+  std::set<std::tuple<int, int, int>> keys_;  // (padded batch, kv bucket, rotary table)
+  int64_t replays_ = 0;
+  int long_replays_ = 0;
   std::vector<int32_t> table_;
   models::StepBatchBuilder builder_;
   models::KvStorage kv_eager_, kv_graph_;
@@ -173,13 +257,39 @@ class Driver {
   int steps_ = 0;
 };
 
+std::string golden_dir(const char* name) {
+  return std::string(LIGHTLLM_TEST_DATA_DIR) + "/models/" + name;
+}
+
 std::vector<std::string> llama_family_goldens() {
   std::vector<std::string> dirs;
   for (const char* name :
        {"llama-bf16", "llama-f32", "llama-rope-linear-bf16", "llama-rope-llama3-bf16",
         "llama-rope-dynamic-bf16", "mistral-bf16", "qwen2-bf16", "internlm-bf16", "minicpm-bf16"})
-    dirs.push_back(std::string(LIGHTLLM_TEST_DATA_DIR) + "/models/" + name);
+    dirs.push_back(golden_dir(name));
   return dirs;
+}
+
+// Every golden (as model_cuda_test finds them: a folder with golden.json) whose architecture is
+// not one of the LLaMA family's: the families of the generic decoder, f32 and bf16.
+std::vector<std::string> decoder_family_goldens() {
+  const std::vector<std::string> llama = models::llama_family_architectures();
+  std::vector<std::string> dirs;
+  for (const auto& e : fs::directory_iterator(golden_dir(""))) {
+    if (!fs::exists(e.path() / "golden.json")) continue;
+    std::ifstream f(e.path() / "config.json");
+    const std::string arch = nlohmann::json::parse(f).at("architectures").at(0).get<std::string>();
+    if (std::find(llama.begin(), llama.end(), arch) == llama.end())
+      dirs.push_back(e.path().string());
+  }
+  std::sort(dirs.begin(), dirs.end());
+  return dirs;
+}
+
+// Decode steps that graph_exclusion() keeps eager: Qwen v1's position step (host state per
+// request row).
+bool excluded(const std::string& dir) {
+  return fs::path(dir).filename().string().find("qwen1") != std::string::npos;
 }
 
 std::string name_of(const ::testing::TestParamInfo<std::string>& info) {
@@ -189,16 +299,15 @@ std::string name_of(const ::testing::TestParamInfo<std::string>& info) {
   return n;
 }
 
-class CudaGraphReplay : public ::testing::TestWithParam<std::string> {};
-
-TEST_P(CudaGraphReplay, MatchesEagerAcrossBatchSizesPaddingAndKvChurn) {
-  auto eager = models::load_model(GetParam(), core::Device::cuda);
+void replay_matches_eager(const std::string& dir) {
+  auto eager = models::load_model(dir, core::Device::cuda);
   ASSERT_TRUE(eager.ok()) << eager.status().to_string();
-  auto graphed = models::load_model(GetParam(), core::Device::cuda);
+  auto graphed = models::load_model(dir, core::Device::cuda);
   ASSERT_TRUE(graphed.ok()) << graphed.status().to_string();
   ASSERT_TRUE(
       (*graphed)->set_cuda_graphs({.max_batch = kGraphMaxBatch, .max_kv_len = kStride}).ok());
-  Driver d(**eager, **graphed);
+  const RopeRule rope = rope_rule(dir);
+  Driver d(**eager, **graphed, !excluded(dir), rope);
 
   for (int i = 0; i < 7; ++i) d.start(3 + 3 * i);  // prompts of 3..21 tokens
   d.step();                                        // prefill (eager)
@@ -221,27 +330,156 @@ TEST_P(CudaGraphReplay, MatchesEagerAcrossBatchSizesPaddingAndKvChurn) {
   d.step();
   for (int i = 0; i < 3; ++i) d.step();  // 17 > graph max: eager in both
   d.finish(d.active());
-  d.start(300);
+  // Learned positions (GPTBigCode) end at the table: the long prompt stays inside it.
+  const models::ModelShape& shape = (*eager)->shape();
+  const bool learned_positions = shape.architecture == "GPTBigCodeForCausalLM";
+  const int long_prompt = learned_positions ? static_cast<int>(shape.max_context) - 8 : 300;
+  ASSERT_GT(long_prompt, 100);
+  d.start(long_prompt);
   d.start(10);
   d.step();                              // prefill
-  for (int i = 0; i < 3; ++i) d.step();  // 2 -> graph of 2 in the 512 kv bucket
+  for (int i = 0; i < 3; ++i) d.step();  // 2 -> graph of 2 in the long prompt's kv bucket
+  d.finish(d.active());
+  for (int i = 0; i < 3; ++i) d.start(3);
+  d.step();                              // prefill
+  for (int i = 0; i < 4; ++i) d.step();  // 3 -> 4, every kv_len <= 8: the trained length
+  d.finish(d.active());
+  d.start(60);
+  d.start(70);
+  d.step();                              // prefill
+  for (int i = 0; i < 3; ++i) d.step();  // 2 -> 2 in bucket 256, kv_len 61..73: beyond it
 
   const models::CudaGraphStats st = (*graphed)->cuda_graph_stats();
-  std::cout << fs::path(GetParam()).filename().string() << ": max logit error " << d.worst()
+  const models::CudaGraphStats want = d.expected();
+  std::cout << fs::path(dir).filename().string() << ": max logit error " << d.worst()
             << ", greedy compared " << d.compared() << ", graphs captured " << st.captured
-            << ", replays " << st.replays << ", eager steps " << st.eager_steps << "\n";
+            << ", replays " << st.replays << " (long rotary table " << d.long_table_replays()
+            << "), eager steps " << st.eager_steps << "\n";
   EXPECT_GT(d.compared(), 100);
-  if (GetParam().find("rope-dynamic") != std::string::npos) {
-    EXPECT_EQ(st.replays, 0) << "dynamic NTK rope must not use graphs";
+  EXPECT_EQ(st.captured, want.captured);
+  EXPECT_EQ(st.replays, want.replays);
+  EXPECT_EQ(st.eager_steps, want.eager_steps);
+  if (excluded(dir)) {
+    EXPECT_EQ(st.replays, 0) << "these decode steps must not use graphs";
+    EXPECT_EQ(st.eager_steps, d.steps()) << "every step eager, counted while graphs are requested";
+  } else if (rope.type.empty()) {
+    // (batch, kv bucket): (8, 256), (4, 256), (1, 256), (16, 256), (2, 512 or 256), and
+    // (2, 256) for the last phase unless the long prompt's phase captured it already
+    EXPECT_EQ(st.captured, learned_positions ? 5 : 6);
+    EXPECT_EQ(st.replays, 36);      // 6 + 4 + 5 + 4 + 4 + 3 + 3 + 4 + 3 decode-only steps within 16
+    EXPECT_EQ(st.eager_steps, 11);  // 4 prefill + 4 mixed + 3 steps of 17
   } else {
-    // (batch, kv bucket): (8, 256), (4, 256), (1, 256), (16, 256), (2, 512)
-    EXPECT_EQ(st.captured, 5);
-    EXPECT_EQ(st.replays, 29);     // 6 + 4 + 5 + 4 + 4 + 3 + 3 decode-only steps within 16
-    EXPECT_EQ(st.eager_steps, 9);  // 2 prefill + 4 mixed + 3 steps of 17
+    EXPECT_GE(st.replays, 4) << "the short phase replays with the unscaled table";
+    if (rope.type == "longrope") {
+      EXPECT_GE(d.long_table_replays(), 3) << "the long phase";
+    }
   }
+}
+
+class CudaGraphReplay : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(CudaGraphReplay, MatchesEagerAcrossBatchSizesPaddingAndKvChurn) {
+  std::thread t([dir = GetParam()] { replay_matches_eager(dir); });
+  t.join();
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, CudaGraphReplay, ::testing::ValuesIn(llama_family_goldens()),
                          name_of);
+INSTANTIATE_TEST_SUITE_P(DecoderFamilies, CudaGraphReplay,
+                         ::testing::ValuesIn(decoder_family_goldens()), name_of);
+
+// The attention layer with per-request rotary tables (longrope, dynamic NTK) over one decode
+// step, eagerly (layers/attention.cpp: a rotary launch per request with its own table) and in the
+// form graphs run it (graph_attention of the table graph_rope_table picks: one launch over every
+// row): same staged batch, weights, KV pool and inputs, so the outputs must be equal bit for bit.
+TEST(GraphRopeLayer, OneTableLaunchEqualsThePerRequestTablesBitForBit) {
+  std::thread t([] {
+    constexpr int kHeads = 4, kKvHeads = 2, kHeadDim = 32, kHidden = 64;
+    constexpr int64_t kRowStride = 256, kSlots = 8 * kRowStride;
+    std::mt19937 rng(5);
+    std::normal_distribution<float> normal(0.0f, 0.5f);
+    auto random_dev = [&](core::Shape shape) {
+      core::Tensor h = core::Tensor::empty(shape, core::DType::f32);
+      for (int64_t i = 0; i < h.numel(); ++i) h.data<float>()[i] = normal(rng);
+      auto d = ops::to_device(h, core::Device::cuda, core::DType::bf16);
+      if (!d.ok()) throw std::runtime_error(d.status().to_string());
+      return std::move(d).value();
+    };
+    models::layers::AttentionWeights w{.wq = random_dev({kHeads * kHeadDim, kHidden}),
+                                       .wk = random_dev({kKvHeads * kHeadDim, kHidden}),
+                                       .wv = random_dev({kKvHeads * kHeadDim, kHidden}),
+                                       .wo = random_dev({kHidden, kHeads * kHeadDim})};
+    auto kv = models::KvStorage::allocate_on(core::Device::cuda, 1, kSlots, kKvHeads, kHeadDim,
+                                             core::DType::bf16);
+    ASSERT_TRUE(kv.ok()) << kv.status().to_string();
+    std::vector<int32_t> table(static_cast<size_t>(8 * kRowStride));
+    std::iota(table.begin(), table.end(), 0);
+    std::shuffle(table.begin(), table.end(), rng);  // distinct slots in random order
+    models::StepBatchBuilder builder(table.data(), kRowStride);
+    models::Workspace ws;
+    ws.set_device(core::Device::cuda, core::DType::bf16);
+
+    struct Case {
+      ops::RopeScaling scaling;
+      std::vector<int32_t> cached;  // kv_len = cached + 1
+      models::GraphRope want;
+    };
+    const Case cases[] = {
+        {ops::RopeScaling::longrope, {3, 20, 47}, models::GraphRope::base},      // short factors
+        {ops::RopeScaling::longrope, {48, 90, 200}, models::GraphRope::longer},  // long factors
+        {ops::RopeScaling::dynamic_ntk, {0, 30, 47}, models::GraphRope::base},   // unscaled
+    };
+    for (const Case& c : cases) {
+      models::layers::AttentionShape a{
+          .n_heads = kHeads, .n_kv_heads = kKvHeads, .head_dim = kHeadDim};
+      a.rope.rotary_dim = kHeadDim;
+      a.rope.original_max_position = 48;
+      a.rope.scaling = c.scaling;
+      if (c.scaling == ops::RopeScaling::longrope) {
+        for (int i = 0; i < kHeadDim / 2; ++i) {
+          a.rope.short_factor.push_back(1.0f + 0.1f * static_cast<float>(i));
+          a.rope.long_factor.push_back(2.0f + 0.7f * static_cast<float>(i));
+        }
+        a.rope.attention_factor = 1.19;
+      } else {
+        a.rope.factor = 2.0;
+      }
+      models::layers::init_rope(a);
+      const int32_t tok[] = {1};
+      std::vector<models::StepSegment> segs;
+      for (size_t r = 0; r < c.cached.size(); ++r)
+        segs.push_back(
+            {.req_row = static_cast<int32_t>(r), .tokens = tok, .cached_len = c.cached[r]});
+      const models::StepBatch& host = builder.build(segs);
+      const models::GraphRope picked = models::graph_rope_table(a, host);
+      ASSERT_EQ(picked, c.want);
+      const models::layers::AttentionShape g = models::graph_attention(a, picked);
+      auto staged = models::stage_step(host, 2, kSlots, ws);
+      ASSERT_TRUE(staged.ok()) << staged.status().to_string();
+      staged->attn.scale = 1.0f / std::sqrt(static_cast<float>(kHeadDim));
+      const int64_t n = host.n_tokens();
+      const core::Tensor h = random_dev({n, kHidden});
+      std::vector<core::Tensor> outs;
+      for (const models::layers::AttentionShape* shape :
+           {static_cast<const models::layers::AttentionShape*>(&a), &g}) {
+        auto out = ops::empty_on(core::Device::cuda, {n, kHidden}, core::DType::bf16);
+        ASSERT_TRUE(out.ok());
+        auto st = models::layers::self_attention(w, *shape, h, *staged, kv->layers[0], ws, *out);
+        ASSERT_TRUE(st.ok()) << st.to_string();
+        core::Tensor back = core::Tensor::empty({n, kHidden}, core::DType::f32);
+        ASSERT_TRUE(ops::copy_to_host_f32(*out, back).ok());
+        outs.push_back(back);
+      }
+      // bf16 -> f32 is exact: equal floats are equal bf16 bits
+      EXPECT_EQ(std::memcmp(outs[0].raw(), outs[1].raw(), outs[0].nbytes()), 0)
+          << "rope scaling " << static_cast<int>(c.scaling) << ", table "
+          << static_cast<int>(picked);
+      double sum = 0;
+      for (int64_t i = 0; i < outs[0].numel(); ++i) sum += std::abs(outs[0].data<float>()[i]);
+      EXPECT_GT(sum, 0.0) << "the layer computed something";
+    }
+  });
+  t.join();
+}
 
 }  // namespace

@@ -1,13 +1,16 @@
 // The host side of decode CUDA graphs (src/models/layers/cuda_graph.h), on the CPU: captured
 // batch sizes and padding, kv-length buckets, the fixed input layout, which steps a graph may
-// run, and the padded inputs pack_graph_decode builds (checked field by field against the
-// StepBatch it came from). Replay itself is tested on the GPU (tests/cuda/cuda_graph_test.cpp).
+// run, the padded inputs pack_graph_decode builds (checked field by field against the
+// StepBatch it came from), which models stay eager (graph_exclusion) and how a model's
+// configuration turns graphs on or keeps them off (configure_for_model). Replay itself is tested on
+// the GPU (tests/cuda/cuda_graph_test.cpp).
 #include <numeric>
 
 #include <gtest/gtest.h>
 
 #include "models/layers/cuda_graph.h"
 #include "models/step_batch_builder.h"
+#include "ops/ops.h"
 
 using namespace lightllm;
 using models::InputLayout;
@@ -171,6 +174,149 @@ TEST(GraphDecodeStep, DisabledGraphsAcceptNothing) {
   EXPECT_FALSE(graphs.accepts(f.builder.build(one), kv));
   graphs.note_eager_step();
   EXPECT_EQ(graphs.stats().eager_steps, 0);  // only counted while graphs are on
+}
+
+TEST(GraphExclusion, OnlyTensorParallelAndFamilyPositionStepsKeepAModelEager) {
+  models::layers::AttentionShape a{.n_heads = 4, .n_kv_heads = 2, .head_dim = 16};
+  a.rope.rotary_dim = 16;
+  for (ops::RopeScaling rs :
+       {ops::RopeScaling::none, ops::RopeScaling::linear, ops::RopeScaling::llama3,
+        ops::RopeScaling::dynamic_ntk, ops::RopeScaling::longrope}) {
+    a.rope.scaling = rs;  // per-request tables are decided per step (graph_rope_table)
+    EXPECT_EQ(models::graph_exclusion(a, false), "");
+    EXPECT_NE(models::graph_exclusion(a, true), "") << "tensor-parallel shards stay eager";
+  }
+  a.position_fn = [](const models::StepBatch&, core::Tensor&, core::Tensor&) {
+    return core::Status{};
+  };
+  EXPECT_NE(models::graph_exclusion(a, false), "") << "a family position step keeps host state";
+}
+
+// A decode step of requests with the given cached lengths (kv_len = cached + 1).
+const models::StepBatch& decode_step(Fixture& f, std::vector<int32_t> cached) {
+  static const int32_t tok[] = {3};
+  std::vector<models::StepSegment> segs;
+  for (size_t r = 0; r < cached.size(); ++r)
+    segs.push_back({.req_row = static_cast<int32_t>(r), .tokens = tok, .cached_len = cached[r]});
+  return f.builder.build(segs);
+}
+
+TEST(GraphRope, OneTableForEveryRequestAsTheEagerStepChoosesIt) {
+  using models::GraphRope;
+  Fixture f;
+  models::layers::AttentionShape a{.n_heads = 2, .n_kv_heads = 2, .head_dim = 8};
+  a.rope.rotary_dim = 8;
+  a.rope.original_max_position = 16;
+  for (ops::RopeScaling rs :
+       {ops::RopeScaling::none, ops::RopeScaling::linear, ops::RopeScaling::llama3}) {
+    a.rope.scaling = rs;  // one table whatever the lengths
+    EXPECT_EQ(models::graph_rope_table(a, decode_step(f, {3, 40})), GraphRope::base);
+  }
+  a.rope.scaling = ops::RopeScaling::dynamic_ntk;  // unscaled while kv_len <= 16
+  EXPECT_EQ(models::graph_rope_table(a, decode_step(f, {3, 15})), GraphRope::base);
+  EXPECT_EQ(models::graph_rope_table(a, decode_step(f, {3, 16})), GraphRope::mixed);
+  EXPECT_EQ(models::graph_rope_table(a, decode_step(f, {20, 40})), GraphRope::mixed);
+  a.rope.scaling = ops::RopeScaling::longrope;  // short within 16, long beyond
+  EXPECT_EQ(models::graph_rope_table(a, decode_step(f, {3, 15})), GraphRope::base);
+  EXPECT_EQ(models::graph_rope_table(a, decode_step(f, {16, 40})), GraphRope::longer);
+  EXPECT_EQ(models::graph_rope_table(a, decode_step(f, {15, 16})), GraphRope::mixed);
+  a.use_rope = false;  // ALiBi / learned positions
+  EXPECT_EQ(models::graph_rope_table(a, decode_step(f, {15, 16})), GraphRope::base);
+  a.use_rope = true;
+  a.position_fn = [](const models::StepBatch&, core::Tensor&, core::Tensor&) {
+    return core::Status{};
+  };
+  EXPECT_EQ(models::graph_rope_table(a, decode_step(f, {3})), GraphRope::mixed);
+}
+
+TEST(GraphRope, GraphAttentionRotatesEveryRowWithTheChosenTable) {
+  using models::GraphRope;
+  models::layers::AttentionShape a{.n_heads = 2, .n_kv_heads = 2, .head_dim = 8};
+  a.rope.rotary_dim = 8;
+  a.rope.original_max_position = 16;
+  a.rope.scaling = ops::RopeScaling::longrope;
+  a.rope.short_factor = {1, 2, 3, 4};
+  a.rope.long_factor = {5, 6, 7, 8};
+  a.rope.attention_factor = 1.25;
+  models::layers::init_rope(a);
+  ASSERT_NE(a.inv_freq, a.inv_freq_long);
+  const auto base = models::graph_attention(a, GraphRope::base);
+  const auto longer = models::graph_attention(a, GraphRope::longer);
+  for (const auto* g : {&base, &longer}) {
+    EXPECT_EQ(g->rope.scaling, ops::RopeScaling::none);  // one rotary launch over every row
+    EXPECT_EQ(g->rope.attention_factor, a.rope.attention_factor);
+    EXPECT_EQ(g->rope.rotary_dim, a.rope.rotary_dim);
+  }
+  EXPECT_EQ(base.inv_freq, a.inv_freq);  // exactly the eager tables
+  EXPECT_EQ(longer.inv_freq, a.inv_freq_long);
+
+  a.rope.scaling = ops::RopeScaling::dynamic_ntk;
+  a.rope.factor = 2;
+  models::layers::init_rope(a);
+  const auto dyn = models::graph_attention(a, GraphRope::base);
+  EXPECT_EQ(dyn.rope.scaling, ops::RopeScaling::none);
+  // the table eager computes per request for every kv_len within original_max_position
+  for (int64_t kv : {1, 7, 16}) EXPECT_EQ(dyn.inv_freq, ops::rope_inv_freq(a.rope, kv));
+
+  a.rope.scaling = ops::RopeScaling::llama3;  // not per request: unchanged
+  const auto same = models::graph_attention(a, GraphRope::base);
+  EXPECT_EQ(same.rope.scaling, ops::RopeScaling::llama3);
+  EXPECT_EQ(same.inv_freq, a.inv_freq);
+}
+
+TEST(GraphExclusion, ConfigureForModelTurnsGraphsOnOnlyForCapturableCudaModels) {
+  Fixture f;
+  const int32_t t0[] = {3};
+  std::vector<models::StepSegment> one = {{.req_row = 0, .tokens = t0, .cached_len = 4}};
+  models::KvStorage kv = models::KvStorage::allocate(1, 16, 1, 16, core::DType::f32);
+  kv.scratch_slot = 15;
+  const models::DecodeGraphShape shape{.vocab = Fixture::kVocab};
+  const models::CudaGraphOptions on{.max_batch = 8, .max_kv_len = 0};
+  models::layers::AttentionShape attn{.n_heads = 1, .n_kv_heads = 1, .head_dim = 16};
+  attn.rope.rotary_dim = 16;
+  models::layers::AttentionShape qwen = attn;  // a family position step: excluded
+  qwen.position_fn = [](const models::StepBatch&, core::Tensor&, core::Tensor&) {
+    return core::Status{};
+  };
+  models::DecodeGraphs graphs;
+
+  // Capturable: on when the build has CUDA; max_kv_len 0 takes the model's context (32).
+  graphs.configure_for_model(on, core::Device::cuda, 32, shape, attn, false);
+  EXPECT_EQ(graphs.enabled(), ops::cuda_built());
+  EXPECT_EQ(graphs.accepts(f.builder.build(one), kv), ops::cuda_built());
+  std::vector<models::StepSegment> long_one = {{.req_row = 0, .tokens = t0, .cached_len = 40}};
+  EXPECT_FALSE(graphs.accepts(f.builder.build(long_one), kv)) << "kv_len 41 > max_context 32";
+  // dynamic NTK: accepted within original_max_position only
+  models::layers::AttentionShape dyn = attn;
+  dyn.rope.scaling = ops::RopeScaling::dynamic_ntk;
+  dyn.rope.original_max_position = 4;
+  graphs.configure_for_model(on, core::Device::cuda, 32, shape, dyn, false);
+  EXPECT_FALSE(graphs.accepts(f.builder.build(one), kv)) << "kv_len 5 > 4: a table of its own";
+  std::vector<models::StepSegment> short_one = {{.req_row = 0, .tokens = t0, .cached_len = 3}};
+  EXPECT_EQ(graphs.accepts(f.builder.build(short_one), kv), ops::cuda_built());
+
+  // Excluded: off although requested, and every step counts as eager.
+  for (auto [a, tp] : {std::pair{qwen, false}, std::pair{attn, true}}) {
+    graphs.configure_for_model(on, core::Device::cuda, 64, shape, a, tp);
+    EXPECT_FALSE(graphs.enabled());
+    EXPECT_FALSE(graphs.accepts(f.builder.build(one), kv));
+    graphs.note_eager_step();
+    graphs.note_eager_step();
+    EXPECT_EQ(graphs.stats().eager_steps, 2);
+    EXPECT_EQ(graphs.stats().replays, 0);
+  }
+
+  // Not requested, or a model on the CPU: off, nothing counted.
+  for (auto [opts, device] :
+       {std::pair{models::CudaGraphOptions{.max_batch = 0}, core::Device::cuda},
+        std::pair{on, core::Device::cpu}}) {
+    for (const auto& a : {qwen, attn}) {
+      graphs.configure_for_model(opts, device, 64, shape, a, false);
+      EXPECT_FALSE(graphs.enabled());
+      graphs.note_eager_step();
+      EXPECT_EQ(graphs.stats().eager_steps, 0);
+    }
+  }
 }
 
 }  // namespace

@@ -4,8 +4,10 @@
 #include "models/layers/cuda_graph.h"
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <numeric>
+#include <tuple>
 #include <utility>
 
 #include "core/log.h"
@@ -50,6 +52,37 @@ bool is_graph_decode_step(const StepBatch& batch) {
     if (batch.logit_rows[static_cast<size_t>(r)] != r) return false;
   }
   return true;
+}
+
+std::string graph_exclusion(const layers::AttentionShape& attn, bool tensor_parallel) {
+  if (tensor_parallel) return "a tensor-parallel shard (collectives are not captured)";
+  if (attn.position_fn) return "the family's position step keeps host state per request";
+  return "";
+}
+
+GraphRope graph_rope_table(const layers::AttentionShape& attn, const StepBatch& batch) {
+  if (attn.position_fn) return GraphRope::mixed;  // the family decides per request
+  const ops::RopeScaling rs = attn.rope.scaling;
+  const bool dynamic = rs == ops::RopeScaling::dynamic_ntk;
+  if (!attn.use_rope || (!dynamic && rs != ops::RopeScaling::longrope)) return GraphRope::base;
+  // As layers/attention.cpp apply_rope: a request is beyond the trained length when its kv_len
+  // exceeds original_max_position (dynamic NTK rescales only then, and only when it is > 0).
+  const int64_t limit = attn.rope.original_max_position;
+  if (dynamic && limit <= 0) return GraphRope::base;
+  int32_t beyond = 0;
+  for (int32_t r = 0; r < batch.attn.n_reqs; ++r) beyond += batch.attn.kv_len[r] > limit ? 1 : 0;
+  if (beyond == 0) return GraphRope::base;
+  return !dynamic && beyond == batch.attn.n_reqs ? GraphRope::longer : GraphRope::mixed;
+}
+
+layers::AttentionShape graph_attention(const layers::AttentionShape& attn, GraphRope table) {
+  layers::AttentionShape a = attn;
+  const ops::RopeScaling rs = attn.rope.scaling;
+  if (rs != ops::RopeScaling::dynamic_ntk && rs != ops::RopeScaling::longrope) return a;
+  a.rope.scaling = ops::RopeScaling::none;  // one launch over every row with the chosen table
+  if (table == GraphRope::longer && rs == ops::RopeScaling::longrope) a.inv_freq = a.inv_freq_long;
+  a.inv_freq_long.clear();
+  return a;
 }
 
 Status pack_graph_decode(const StepBatch& batch, const InputLayout& layout, int padded,
@@ -98,7 +131,10 @@ struct DecodeGraphs::Impl {
   std::vector<int> sizes;
   InputLayout layout;
   bool enabled = false;
+  bool counting = false;  // eager steps count in the stats (graphs requested for this model)
   CudaGraphStats stats;
+  layers::AttentionShape model_attn;                // the model's, for graph_rope_table
+  std::array<layers::AttentionShape, 2> rope_attn;  // graph_attention per GraphRope table
   std::vector<int32_t> staging;  // pack_step's compact arrays (req_to_token rows)
   PackedDecode packed;
 
@@ -113,7 +149,7 @@ struct DecodeGraphs::Impl {
   Workspace ws;                        // activations; frozen after the first warm-up
   bool warmed = false;
   const void* kv_key = nullptr;  // the KvStorage the graphs were captured on
-  std::map<std::pair<int, int>, backend::cuda::Graph> graphs;  // (batch, kv bucket)
+  std::map<std::tuple<int, int, int>, backend::cuda::Graph> graphs;  // (batch, kv bucket, table)
 
   // Switches the thread's ops stream to the graph stream for one step, ordered after the
   // work already on the caller's stream; on exit orders the caller's stream after it.
@@ -273,7 +309,8 @@ struct DecodeGraphs::Impl {
     return done.synchronize();
   }
 
-  Status start(const StepBatch& batch, KvStorage& kv, const Body& body, Tensor& logits_host) {
+  Status start(const StepBatch& batch, KvStorage& kv, const Body& body, Tensor& logits_host,
+               int table) {
     if (pending) return core::internal_error("DecodeGraphs: start() before the last finish()");
     if (!inputs.defined()) LLM_RETURN_IF_ERROR(allocate());
     StreamScope scope(*this);
@@ -286,7 +323,7 @@ struct DecodeGraphs::Impl {
     const int kv_bucket = graph_kv_bucket(packed.packed.max_kv_len, layout.stride);
     LLM_RETURN_IF_ERROR(upload());
     Tensor out = logits.rows(0, padded);
-    auto it = graphs.find({padded, kv_bucket});
+    auto it = graphs.find({padded, kv_bucket, table});
     if (it == graphs.end()) {
       // Eager run of this shape first: it creates what capture may not (GEMM plans, rotary
       // tables) and computes this step's logits, which stand if the capture fails.
@@ -299,9 +336,12 @@ struct DecodeGraphs::Impl {
         ++stats.eager_steps;
         return copy_out(n, logits_host);
       }
-      LLM_DEBUG("CUDA graph captured for batch {} (of {} requests), kv bucket {}: {} nodes", padded,
-                n, kv_bucket, graph->node_count());
-      it = graphs.emplace(std::make_pair(padded, kv_bucket), std::move(graph).value()).first;
+      LLM_DEBUG(
+          "CUDA graph captured for batch {} (of {} requests), kv bucket {}, rotary table {}: "
+          "{} nodes",
+          padded, n, kv_bucket, table, graph->node_count());
+      it =
+          graphs.emplace(std::make_tuple(padded, kv_bucket, table), std::move(graph).value()).first;
       ++stats.captured;
     }
     LLM_RETURN_IF_ERROR(it->second.launch(stream.get()));
@@ -309,7 +349,7 @@ struct DecodeGraphs::Impl {
     return copy_out(n, logits_host);
   }
 #else
-  Status start(const StepBatch&, KvStorage&, const Body&, Tensor&) {
+  Status start(const StepBatch&, KvStorage&, const Body&, Tensor&, int) {
     return core::unimplemented("CUDA graphs: this build has no CUDA backend");
   }
   Status finish() {
@@ -330,6 +370,25 @@ void DecodeGraphs::configure(const CudaGraphOptions& opts, const DecodeGraphShap
   g.layout = {.max_batch = std::max(opts.max_batch, 0),
               .stride = static_cast<int>(std::max<int64_t>(opts.max_kv_len, 0))};
   g.enabled = ops::cuda_built() && opts.max_batch > 0 && opts.max_kv_len > 0 && shape.vocab > 0;
+  g.counting = g.enabled;
+}
+
+void DecodeGraphs::configure_for_model(const CudaGraphOptions& opts, core::Device device,
+                                       int64_t max_context, const DecodeGraphShape& shape,
+                                       const layers::AttentionShape& attn, bool tensor_parallel) {
+  const std::string exclusion = graph_exclusion(attn, tensor_parallel);
+  CudaGraphOptions o = opts;
+  if (o.max_kv_len <= 0) o.max_kv_len = max_context;
+  const bool requested = device == core::Device::cuda && o.max_batch > 0;
+  if (device != core::Device::cuda || !exclusion.empty()) o.max_batch = 0;
+  configure(o, shape);
+  impl_->model_attn = attn;
+  impl_->rope_attn = {graph_attention(attn, GraphRope::base),
+                      graph_attention(attn, GraphRope::longer)};
+  if (requested && !exclusion.empty()) {
+    LLM_INFO("CUDA graphs stay off for this model, decode steps run eagerly: {}", exclusion);
+    impl_->counting = true;
+  }
 }
 
 bool DecodeGraphs::enabled() const {
@@ -343,18 +402,25 @@ bool DecodeGraphs::accepts(const StepBatch& batch, const KvStorage& kv) const {
   if (batch.attn.n_reqs > g.layout.max_batch || !is_graph_decode_step(batch)) return false;
   for (int32_t r = 0; r < batch.attn.n_reqs; ++r)
     if (batch.attn.kv_len[r] > g.layout.stride) return false;
-  return true;
+  return graph_rope_table(g.model_attn, batch) != GraphRope::mixed;
 }
 
-Status DecodeGraphs::run(const StepBatch& batch, KvStorage& kv, const Body& body, Tensor& logits) {
-  LLM_RETURN_IF_ERROR(start(batch, kv, body, logits));
+Status DecodeGraphs::run(const StepBatch& batch, KvStorage& kv, const ModelStep& step,
+                         Tensor& logits) {
+  LLM_RETURN_IF_ERROR(start(batch, kv, step, logits));
   return finish();
 }
 
-Status DecodeGraphs::start(const StepBatch& batch, KvStorage& kv, const Body& body,
+Status DecodeGraphs::start(const StepBatch& batch, KvStorage& kv, const ModelStep& step,
                            Tensor& logits) {
   if (!accepts(batch, kv)) return core::internal_error("DecodeGraphs::start: step not accepted");
-  return impl_->start(batch, kv, body, logits);
+  const GraphRope table = graph_rope_table(impl_->model_attn, batch);
+  const layers::AttentionShape& attn = impl_->rope_attn[static_cast<size_t>(table)];
+  const Body body = [&step, &attn](const StepBatch& staged, Workspace& ws, Tensor& out) -> Status {
+    LLM_ASSIGN_OR_RETURN(Tensor normed, step.run_layers(staged, ws, attn));
+    return ops::matmul(normed, step.lm_head, Tensor(), out);  // every row: decode wants them all
+  };
+  return impl_->start(batch, kv, body, logits, static_cast<int>(table));
 }
 
 Status DecodeGraphs::finish() {
@@ -362,7 +428,7 @@ Status DecodeGraphs::finish() {
 }
 
 void DecodeGraphs::note_eager_step() {
-  if (impl_->enabled) ++impl_->stats.eager_steps;
+  if (impl_->counting) ++impl_->stats.eager_steps;
 }
 
 CudaGraphStats DecodeGraphs::stats() const {

@@ -22,12 +22,26 @@
 // Invariants: the graphs are tied to one KvStorage (another one drops them); the Workspace
 // never reallocates after the first warm-up; bucket sizes and layout are pure functions of
 // the options (tested on the CPU in tests/models/cuda_graph_test.cpp).
+//
+// A model uses them the same way whatever its family (LlamaModel, the generic DecoderModel):
+// set_cuda_graphs() calls configure_for_model() with its attention shape; its forward is split
+// into a capture-safe run_layers(staged batch, kv, ws, observer, attention) and the lm_head,
+// which make its ModelStep; forward() and start_forward() run the steps accepts() takes through
+// run() / start() after the host-side checks a graph cannot make.
+//
+// Rotary under graphs: a graph rotates every row with one table, so a step is accepted only when
+// all its requests use the table the eager step gives each of them (graph_rope_table); the
+// graph then runs the model with graph_attention(): the same rotary kernel and table, so each
+// row rotates bit for bit as eagerly. Graphs are keyed by (batch, kv bucket, table).
 #pragma once
 
 #include <functional>
 #include <memory>
+#include <string>
+#include <string_view>
 #include <vector>
 
+#include "models/layers/attention.h"
 #include "models/layers/step_staging.h"
 #include "models/layers/workspace.h"
 #include "models/model.h"
@@ -87,12 +101,43 @@ struct DecodeGraphShape {
   core::DType act_dtype = core::DType::bf16;
 };
 
+// Why decode steps of a model with attention `attn` must run eagerly, or "" when a graph can
+// run them. Each reason is a per-step host decision or work a graph does not hold:
+//  - a tensor-parallel shard: its collectives and gathered logits are not captured;
+//  - a family position step (AttentionShape::position_fn, Qwen v1): host state per request row
+//    (its NTK alpha) and per-request rotary launches at host offsets.
+// (Dynamic NTK and longrope are not excluded: graph_rope_table decides per step.)
+std::string graph_exclusion(const layers::AttentionShape& attn, bool tensor_parallel);
+
+// The rotary table every request of a decode step uses, as the eager step chooses it per
+// request (layers/attention.cpp):
+//  base   — attn.inv_freq: rotary without per-request scaling (none, linear, llama3), no rotary
+//           (ALiBi, learned positions), dynamic NTK with every kv_len within
+//           original_max_position (rope_inv_freq is the unscaled table there), longrope with
+//           every kv_len within original_max_position (short factors);
+//  longer — attn.inv_freq_long: longrope with every kv_len beyond original_max_position;
+//  mixed  — anything else: requests on both sides of original_max_position, or dynamic NTK
+//           beyond it (each request's table then depends on its own kv_len). Runs eagerly.
+enum class GraphRope : int { mixed = -1, base = 0, longer = 1 };
+GraphRope graph_rope_table(const layers::AttentionShape& attn, const StepBatch& batch);
+// `attn` rotating every row with table `table` (base or longer) in one rotary launch: the
+// per-request scaling (dynamic NTK, longrope) becomes none with that table as inv_freq; other
+// shapes come back unchanged.
+layers::AttentionShape graph_attention(const layers::AttentionShape& attn, GraphRope table);
+
 class DecodeGraphs {
  public:
-  // The model's forward over a staged batch (device index arrays, n_tokens == n_reqs rows)
-  // using `ws` for activations, writing f32 logits [n_tokens, vocab] for every row to `logits`
-  // (device). It must be capture-safe: no host branches on per-step values.
-  using Body = std::function<Status(const StepBatch& staged, Workspace& ws, Tensor& logits)>;
+  // A model's decode step: `run_layers` runs the embedding, every layer (attention as `attn`
+  // says) and the final norm over a staged batch (device index arrays, n_tokens == n_reqs rows)
+  // in `ws`, returning the normed hidden states [n_tokens, hidden]; then the logits of every row
+  // are lm_head [vocab, hidden] times them. run_layers must be capture-safe: no host branches on
+  // per-step values.
+  using RunLayers = std::function<Result<Tensor>(const StepBatch& staged, Workspace& ws,
+                                                 const layers::AttentionShape& attn)>;
+  struct ModelStep {
+    RunLayers run_layers;
+    Tensor lm_head;
+  };
 
   DecodeGraphs();
   ~DecodeGraphs();
@@ -100,26 +145,39 @@ class DecodeGraphs {
   DecodeGraphs& operator=(const DecodeGraphs&) = delete;
 
   // Drops every graph and buffer; graphs are on when opts.max_batch > 0 and the build has CUDA.
+  // Rotary as for a model without per-request tables.
   void configure(const CudaGraphOptions& opts, const DecodeGraphShape& shape);
+  // A model's set_cuda_graphs(): configure() for a model on `device` (graphs need CUDA) whose
+  // attention is `attn`, with opts.max_kv_len <= 0 meaning `max_context`. A model that
+  // graph_exclusion() excludes keeps graphs off although requested: it is logged once and every
+  // step of such a model counts as eager in the stats.
+  void configure_for_model(const CudaGraphOptions& opts, core::Device device, int64_t max_context,
+                           const DecodeGraphShape& shape, const layers::AttentionShape& attn,
+                           bool tensor_parallel);
   bool enabled() const;
 
   // True when `batch` on `kv` runs from a graph: enabled, kv has a scratch slot, a graph
-  // decode step of at most max_batch requests whose kv lengths fit the stride.
+  // decode step of at most max_batch requests whose kv lengths fit the stride, and one rotary
+  // table for all of them (graph_rope_table).
   bool accepts(const StepBatch& batch, const KvStorage& kv) const;
   // Runs an accepted step; logits: [n_reqs, vocab] f32 on the host (or on the device).
-  Status run(const StepBatch& batch, KvStorage& kv, const Body& body, Tensor& logits);
+  Status run(const StepBatch& batch, KvStorage& kv, const ModelStep& step, Tensor& logits);
   // The same in two halves: start() queues the step and returns without waiting when
   // `logits` is page-locked (ops::empty_pinned; the copy back is then asynchronous too);
   // finish() waits for the logits. `logits` must stay untouched in between, and every start()
   // is followed by its finish() before the next start().
-  Status start(const StepBatch& batch, KvStorage& kv, const Body& body, Tensor& logits);
+  Status start(const StepBatch& batch, KvStorage& kv, const ModelStep& step, Tensor& logits);
   Status finish();
 
-  // Counts an eager step taken while graphs are enabled (for the stats).
+  // Counts an eager step taken while graphs are enabled, or requested but excluded or turned
+  // off by a failed capture (for the stats).
   void note_eager_step();
   CudaGraphStats stats() const;
 
  private:
+  // The captured work: the model's step over a staged batch into f32 logits [n_tokens, vocab]
+  // (device), for one rotary table.
+  using Body = std::function<Status(const StepBatch& staged, Workspace& ws, Tensor& logits)>;
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

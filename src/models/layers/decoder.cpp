@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "models/layers/common.h"
+#include "models/layers/cuda_graph.h"
 #include "models/layers/step_staging.h"
 #include "models/loader/model_config.h"
 #include "models/loader/weight_store.h"
@@ -177,12 +178,28 @@ class DecoderModel final : public Model {
   Status to_device(core::Device device) override;
   core::Device device() const override { return ws_.device(); }
   core::DType activation_dtype() const override { return ws_.act_dtype(); }
+  Status set_cuda_graphs(const CudaGraphOptions& opts) override;
+  Status start_forward(const StepBatch& batch, KvStorage& kv, Tensor& logits) override;
+  Status finish_forward() override { return graphs_.finish(); }
+  CudaGraphStats cuda_graph_stats() const override { return graphs_.stats(); }
 
  private:
-  Status mlp(const DecoderLayerWeights& L, const Tensor& h, Tensor& out) {
-    return spec_.gated_mlp ? gated_mlp(L.mlp, spec_.act, h, ws_, out)
-                           : plain_mlp(L.mlp, spec_.act, h, ws_, out);
+  Status mlp(const DecoderLayerWeights& L, const Tensor& h, Workspace& ws, Tensor& out) {
+    return spec_.gated_mlp ? gated_mlp(L.mlp, spec_.act, h, ws, out)
+                           : plain_mlp(L.mlp, spec_.act, h, ws, out);
   }
+  // The host-side checks of a step, eager or from a graph: the KV storage's layer count and,
+  // with learned positions, every position inside the table (a device gather cannot report one
+  // past it, and a graph reads the positions from device memory only).
+  Status check_step(const StepBatch& host_batch, const KvStorage& kv) const;
+  // Embedding, every decoder layer (attention as `attn` says: spec_.attn, or its graph form)
+  // and the final norm over a staged batch, in `ws`; returns the normed hidden states
+  // [n_tokens, hidden] (a view of ws). Capture-safe on CUDA: every per-step value it reads is
+  // staged device data (ALiBi slopes are device memory already).
+  Result<Tensor> run_layers(const StepBatch& batch, KvStorage& kv, Workspace& ws,
+                            const LayerObserver& observer, const AttentionShape& attn);
+  // The decode step the graphs run: run_layers, then the lm_head.
+  DecodeGraphs::ModelStep graph_step(KvStorage& kv);
 
   DecoderSpec spec_;
   DecoderWeights w_;
@@ -191,6 +208,7 @@ class DecoderModel final : public Model {
   Tensor slopes_dev_;          // the same, f32 on the device once the model is there
   Workspace ws_;
   TensorParallel tp_;
+  DecodeGraphs graphs_;
 };
 
 Status DecoderModel::to_device(core::Device device) {
@@ -224,12 +242,22 @@ Status DecoderModel::to_device(core::Device device) {
   return {};
 }
 
-Status DecoderModel::forward(const StepBatch& host_batch, KvStorage& kv, Tensor& logits,
-                             const LayerObserver& observer) {
+Status DecoderModel::set_cuda_graphs(const CudaGraphOptions& opts) {
+  graphs_.configure_for_model(opts, ws_.device(), spec_.shape.max_context,
+                              {.vocab = spec_.shape.vocab,
+                               .n_heads = spec_.attn.n_heads,
+                               .n_kv_heads = spec_.attn.n_kv_heads,
+                               .head_dim = spec_.attn.head_dim,
+                               .act_dtype = ws_.act_dtype()},
+                              spec_.attn, tp_.sharded());
+  return {};
+}
+
+Status DecoderModel::check_step(const StepBatch& host_batch, const KvStorage& kv) const {
   if (kv.layers.size() != w_.layers.size())
     return core::internal_error("KV storage has {} layers, model has {}", kv.layers.size(),
                                 w_.layers.size());
-  if (spec_.learned_positions) {  // device gathers cannot report a position past the table
+  if (spec_.learned_positions) {
     const int32_t* pos = host_batch.positions.data<int32_t>();
     for (int64_t t = 0; t < host_batch.n_tokens(); ++t)
       if (pos[t] < 0 || pos[t] >= w_.pos_embed.dim(0))
@@ -237,18 +265,17 @@ Status DecoderModel::forward(const StepBatch& host_batch, KvStorage& kv, Tensor&
             "{}: position {} is outside the {} learned positions (n_positions)",
             spec_.shape.architecture, pos[t], w_.pos_embed.dim(0));
   }
-  StepBatch local;  // tensor parallel: token ids as rows of this rank's embedding shard
-  if (tp_.sharded()) {
-    LLM_ASSIGN_OR_RETURN(local, tp_.local_token_ids(host_batch));
-  }
-  LLM_ASSIGN_OR_RETURN(const StepBatch batch, stage_step(tp_.sharded() ? local : host_batch,
-                                                         w_.embed.dim(0), kv.capacity, ws_));
+  return {};
+}
+
+Result<Tensor> DecoderModel::run_layers(const StepBatch& batch, KvStorage& kv, Workspace& ws,
+                                        const LayerObserver& observer, const AttentionShape& attn) {
   const int64_t n_tokens = batch.n_tokens();
   const int64_t H = spec_.shape.hidden;
-  Tensor x = ws_.get(Buf::residual, {n_tokens, H});  // residual stream [n_tokens, hidden]
-  Tensor normed = ws_.get(Buf::normed, {n_tokens, H});
-  Tensor attn_out = ws_.get(Buf::proj_out, {n_tokens, H});
-  Tensor mlp_out = ws_.get(Buf::mlp_out, {n_tokens, H});
+  Tensor x = ws.get(Buf::residual, {n_tokens, H});  // residual stream [n_tokens, hidden]
+  Tensor normed = ws.get(Buf::normed, {n_tokens, H});
+  Tensor attn_out = ws.get(Buf::proj_out, {n_tokens, H});
+  Tensor mlp_out = ws.get(Buf::mlp_out, {n_tokens, H});
   LLM_RETURN_IF_ERROR(ops::embedding(w_.embed, batch.token_ids, x));
   LLM_RETURN_IF_ERROR(tp_.all_reduce(x));
   if (spec_.learned_positions) {
@@ -264,29 +291,58 @@ Status DecoderModel::forward(const StepBatch& host_batch, KvStorage& kv, Tensor&
                         ? spec_.attn_scale
                         : 1.0f / std::sqrt(static_cast<float>(spec_.shape.head_dim));
   // ALiBi slopes [n_heads] f32 where the attention runs (device memory on CUDA).
-  step.attn.alibi_slopes = !spec_.alibi                        ? nullptr
-                           : ws_.device() == core::Device::cpu ? slopes_.data()
-                                                               : slopes_dev_.data<float>();
+  step.attn.alibi_slopes = !spec_.alibi                       ? nullptr
+                           : ws.device() == core::Device::cpu ? slopes_.data()
+                                                              : slopes_dev_.data<float>();
 
   for (size_t l = 0; l < w_.layers.size(); ++l) {
     const DecoderLayerWeights& L = w_.layers[l];
     LLM_RETURN_IF_ERROR(apply_norm(spec_.norm, L.attn_norm, spec_.eps, x, normed));
-    LLM_RETURN_IF_ERROR(
-        self_attention(L.attn, spec_.attn, normed, step, kv.layers[l], ws_, attn_out));
+    LLM_RETURN_IF_ERROR(self_attention(L.attn, attn, normed, step, kv.layers[l], ws, attn_out));
     LLM_RETURN_IF_ERROR(tp_.all_reduce(attn_out));
     if (spec_.parallel_residual) {
-      LLM_RETURN_IF_ERROR(mlp(L, normed, mlp_out));
+      LLM_RETURN_IF_ERROR(mlp(L, normed, ws, mlp_out));
       LLM_RETURN_IF_ERROR(add_inplace(x, attn_out));
     } else {
       LLM_RETURN_IF_ERROR(add_inplace(x, attn_out));
       LLM_RETURN_IF_ERROR(apply_norm(spec_.norm, L.mlp_norm, spec_.eps, x, normed));
-      LLM_RETURN_IF_ERROR(mlp(L, normed, mlp_out));
+      LLM_RETURN_IF_ERROR(mlp(L, normed, ws, mlp_out));
     }
     LLM_RETURN_IF_ERROR(tp_.all_reduce(mlp_out));
     LLM_RETURN_IF_ERROR(add_inplace(x, mlp_out));
     if (observer) observer(static_cast<int>(l), x);
   }
   LLM_RETURN_IF_ERROR(apply_norm(spec_.norm, w_.final_norm, spec_.eps, x, normed));
+  return normed;
+}
+
+DecodeGraphs::ModelStep DecoderModel::graph_step(KvStorage& kv) {
+  return {.run_layers =
+              [this, &kv](const StepBatch& staged, Workspace& ws, const AttentionShape& attn) {
+                return run_layers(staged, kv, ws, {}, attn);
+              },
+          .lm_head = w_.lm_head};
+}
+
+Status DecoderModel::start_forward(const StepBatch& batch, KvStorage& kv, Tensor& logits) {
+  if (!graphs_.accepts(batch, kv)) return forward(batch, kv, logits, {});
+  LLM_RETURN_IF_ERROR(check_step(batch, kv));
+  return graphs_.start(batch, kv, graph_step(kv), logits);
+}
+
+Status DecoderModel::forward(const StepBatch& host_batch, KvStorage& kv, Tensor& logits,
+                             const LayerObserver& observer) {
+  LLM_RETURN_IF_ERROR(check_step(host_batch, kv));
+  if (!observer && graphs_.accepts(host_batch, kv))
+    return graphs_.run(host_batch, kv, graph_step(kv), logits);
+  graphs_.note_eager_step();
+  StepBatch local;  // tensor parallel: token ids as rows of this rank's embedding shard
+  if (tp_.sharded()) {
+    LLM_ASSIGN_OR_RETURN(local, tp_.local_token_ids(host_batch));
+  }
+  LLM_ASSIGN_OR_RETURN(const StepBatch batch, stage_step(tp_.sharded() ? local : host_batch,
+                                                         w_.embed.dim(0), kv.capacity, ws_));
+  LLM_ASSIGN_OR_RETURN(Tensor normed, run_layers(batch, kv, ws_, observer, spec_.attn));
   return tp_.lm_head(normed, batch.logit_rows, w_.lm_head, ws_, logits);
 }
 

@@ -6,6 +6,8 @@
 // embedding norm, logit scale.
 // Forward (per layer): a = attn_norm(x); x += attn(a) and then
 //   sequential: x += mlp(mlp_norm(x));   parallel: x += mlp(a) (same normed input).
+// On CUDA, decode steps run from CUDA graphs when set_cuda_graphs() asks (layers/cuda_graph.h:
+// the same run_layers captured; Qwen v1's position step and tensor-parallel shards stay eager).
 // Invariants: every weight is checked against the table's shape at load; norm weights and
 // biases are f32 (small_weight_f32); logit_scale is folded into the final norm (weight and
 // bias), so logits = lm_head(final_norm(x)) * logit_scale exactly up to f32 rounding.
