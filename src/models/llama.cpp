@@ -255,10 +255,13 @@ Status LlamaModel::to_device(core::Device device) {
   WeightUploader up(device, act);  // a tied lm_head shares the embedding's device copy
   LLM_RETURN_IF_ERROR(up.upload({&embed_, &final_norm_, &lm_head_}));
   for (LlamaLayer& L : layers_) {
-    LLM_RETURN_IF_ERROR(
-        up.upload({&L.input_norm, &L.post_norm, &L.attn.wq, &L.attn.wk, &L.attn.wv, &L.attn.wo,
-                   &L.attn.bq, &L.attn.bk, &L.attn.bv, &L.attn.bo, &L.mlp.gate, &L.mlp.up,
-                   &L.mlp.down, &L.mlp.gate_bias, &L.mlp.up_bias, &L.mlp.down_bias}));
+    // q/k/v and gate/up (and their biases) each in one allocation: one GEMV launch each.
+    LLM_RETURN_IF_ERROR(up.upload_fused({&L.attn.wq, &L.attn.wk, &L.attn.wv}));
+    LLM_RETURN_IF_ERROR(up.upload_fused({&L.attn.bq, &L.attn.bk, &L.attn.bv}));
+    LLM_RETURN_IF_ERROR(up.upload_fused({&L.mlp.gate, &L.mlp.up}));
+    LLM_RETURN_IF_ERROR(up.upload_fused({&L.mlp.gate_bias, &L.mlp.up_bias}));
+    LLM_RETURN_IF_ERROR(up.upload(
+        {&L.input_norm, &L.post_norm, &L.attn.wo, &L.attn.bo, &L.mlp.down, &L.mlp.down_bias}));
   }
   weight_bytes_ = up.bytes();
   ws_.set_device(device, act);

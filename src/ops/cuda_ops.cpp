@@ -19,6 +19,7 @@
 #include "kernels/cuda/elementwise.h"
 #include "kernels/cuda/embedding.h"
 #include "kernels/cuda/gemm_lt.h"
+#include "kernels/cuda/gemv.h"
 #include "kernels/cuda/kv_scatter.h"
 #include "kernels/cuda/norm.h"
 #include "kernels/cuda/prefill_attention.h"
@@ -234,6 +235,32 @@ Status add(Tensor& acc, const Tensor& x) {
       {.dtype = acc.dtype(), .acc = acc.raw(), .x = x.raw(), .n = acc.numel()}, ctx().stream);
 }
 
+namespace {
+
+// Up to this many rows of x, matmul and the fused projections run our GEMV
+// (kernels/cuda/gemv.h) instead of cuBLASLt. Chosen from bench/cuda/gemv_tune.cpp on an H200
+// (docs/PERFORMANCE.md, "Run 5 — GEMV"): in the decode layer chain (CUDA graph, 8 layers) the
+// fused GEMVs read weights at 80–84% of the copy bandwidth at m = 1 and 77–80% at m = 2,
+// against 72–74% for the cuBLASLt path; at m = 4 they fell behind (67% vs 71–74%) and at
+// m = 8 far behind (42–43%): the CUDA-core kernel is issue-bound there (8·m FMAs per 16-byte
+// weight chunk).
+constexpr int64_t kGemvMaxBatch = 2;
+
+// The GEMV parameters common to every variant (segments and epilogue left to the caller).
+kernels::cuda::GemvParams gemv_params(const Tensor& x, const Tensor& w, const Tensor& bias) {
+  kernels::cuda::GemvParams p;
+  p.dtype = x.dtype();
+  p.x = x.raw();
+  p.w = w.raw();
+  p.bias = bias.defined() ? bias.raw() : nullptr;
+  p.m = x.dim(0);
+  p.n = w.dim(0);
+  p.k = x.dim(1);
+  return p;
+}
+
+}  // namespace
+
 Status matmul(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& out) {
   constexpr std::string_view op = "matmul";
   LLM_RETURN_IF_ERROR(check_tensor(op, {"x", x}, 2));
@@ -253,6 +280,12 @@ Status matmul(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& out)
   }
   LLM_RETURN_IF_ERROR(check_device(op, {{"x", x}, {"w", w}, {"bias", bias}, {"out", out}}));
   ThreadContext& c = ctx();
+  if (x.dim(0) <= kGemvMaxBatch) {
+    kernels::cuda::GemvParams p = gemv_params(x, w, bias);
+    p.seg[0] = {.out = out.raw(), .cols = w.dim(0), .ld = w.dim(0)};
+    p.out_f32 = out_f32;
+    if (kernels::cuda::gemv_supported(p)) return kernels::cuda::gemv(p, c.stream);
+  }
   if (!c.gemm) {
     LLM_ASSIGN_OR_RETURN(c.gemm, kernels::cuda::GemmLt::create());
   }
@@ -266,6 +299,44 @@ Status matmul(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& out)
                        .k = x.dim(1),
                        .out_f32 = out_f32},
                       c.stream);
+}
+
+core::Result<bool> try_matmul_split(const Tensor& x, const Tensor& w, const Tensor& bias,
+                                    std::initializer_list<Tensor*> outs) {
+  constexpr std::string_view op = "matmul_split";
+  if (x.dim(0) > kGemvMaxBatch || outs.size() > kernels::cuda::kGemvMaxSegments) return false;
+  LLM_RETURN_IF_ERROR(check_act(op, {"w", w}, x.dtype()));
+  LLM_RETURN_IF_ERROR(check_act(op, {"bias", bias}, x.dtype()));
+  LLM_RETURN_IF_ERROR(check_device(op, {{"x", x}, {"w", w}, {"bias", bias}}));
+  kernels::cuda::GemvParams p = gemv_params(x, w, bias);
+  p.n_seg = static_cast<int>(outs.size());
+  int s = 0;
+  for (Tensor* o : outs) {
+    LLM_RETURN_IF_ERROR(check_act(op, {"out", *o}, x.dtype()));
+    LLM_RETURN_IF_ERROR(check_device(op, {{"out", *o}}));
+    p.seg[s++] = {.out = o->raw(), .cols = o->dim(1), .ld = o->dim(1)};
+  }
+  if (!kernels::cuda::gemv_supported(p)) return false;
+  LLM_RETURN_IF_ERROR(kernels::cuda::gemv(p, ctx().stream));
+  return true;
+}
+
+core::Result<bool> try_gated_matmul(const Tensor& x, const Tensor& w, const Tensor& bias,
+                                    GatedAct act, Tensor& out) {
+  constexpr std::string_view op = "gated_matmul";
+  if (x.dim(0) > kGemvMaxBatch) return false;
+  for (const Arg& a : {Arg{"w", w}, Arg{"bias", bias}, Arg{"out", out}})
+    LLM_RETURN_IF_ERROR(check_act(op, a, x.dtype()));
+  LLM_RETURN_IF_ERROR(check_device(op, {{"x", x}, {"w", w}, {"bias", bias}, {"out", out}}));
+  kernels::cuda::GemvParams p = gemv_params(x, w, bias);
+  p.seg[0] = {.out = out.raw(), .cols = out.dim(1), .ld = out.dim(1)};
+  p.gated = true;
+  p.act = act == GatedAct::silu        ? kernels::cuda::GatedAct::silu
+          : act == GatedAct::gelu_tanh ? kernels::cuda::GatedAct::gelu_tanh
+                                       : kernels::cuda::GatedAct::gelu_erf;
+  if (!kernels::cuda::gemv_supported(p)) return false;
+  LLM_RETURN_IF_ERROR(kernels::cuda::gemv(p, ctx().stream));
+  return true;
 }
 
 Status gated(const Tensor& gate, const Tensor& up, bool silu, bool tanh_approx, Tensor& out) {

@@ -6,6 +6,7 @@
 // the CPU path's device check reports unimplemented.
 #pragma once
 
+#include <initializer_list>
 #include <vector>
 
 #include "kernels/sampling_batch.h"
@@ -20,6 +21,13 @@ Status add_rms_norm(Tensor& residual, const Tensor& x, const Tensor& weight, flo
 Status layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps,
                   Tensor& out);
 Status matmul(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& out);
+// The one-launch paths of matmul_split / gated_matmul (the GEMV, m <= kGemvMaxBatch): true
+// when they ran, false when the shape or alignment needs the per-part path (shapes already
+// checked by the caller).
+core::Result<bool> try_matmul_split(const Tensor& x, const Tensor& w, const Tensor& bias,
+                                    std::initializer_list<Tensor*> outs);
+core::Result<bool> try_gated_matmul(const Tensor& x, const Tensor& w, const Tensor& bias,
+                                    GatedAct act, Tensor& out);
 Status head_layer_norm(Tensor& x, const Tensor& weight, float eps);
 Status add(Tensor& acc, const Tensor& x);
 Status gated(const Tensor& gate, const Tensor& up, bool silu, bool tanh_approx, Tensor& out);

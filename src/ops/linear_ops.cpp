@@ -1,5 +1,7 @@
-// src/ops/linear_ops.cpp — matmul (nn.Linear), gated activations, gelu, softmax, the residual
-// add: checks + dispatch to the CPU kernels.
+// src/ops/linear_ops.cpp — matmul (nn.Linear), the fused projections (matmul_split,
+// gated_matmul), gated activations, gelu, softmax, the residual add: checks + dispatch to the
+// CPU kernels. The fused projections run one CUDA launch where the GEMV takes them, else the
+// per-part ops on row views of the stacked weight.
 #include "kernels/cpu/cpu_kernels.h"
 #include "ops/cuda_ops.h"
 #include "ops/op_checks.h"
@@ -38,6 +40,70 @@ Status matmul(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& out)
                         .n = w.dim(0),
                         .k = x.dim(1)});
   return {};
+}
+
+Status matmul_split(const Tensor& x, const Tensor& w, const Tensor& bias,
+                    std::initializer_list<Tensor*> outs) {
+  constexpr std::string_view op = "matmul_split";
+  if (outs.size() == 0 || outs.size() > kMaxSplitParts)
+    return core::invalid_argument("{}: {} outputs (1 to {})", op, outs.size(), kMaxSplitParts);
+  LLM_RETURN_IF_ERROR(check_tensor(op, {"x", x}, 2));
+  LLM_RETURN_IF_ERROR(check_tensor(op, {"w", w}, 2));
+  LLM_RETURN_IF_ERROR(check_dim(op, {"w", w}, 1, x.dim(1), "k = x.dim(1)"));
+  int64_t rows = 0;
+  for (Tensor* o : outs) {
+    LLM_RETURN_IF_ERROR(check_tensor(op, {"out", *o}, 2));
+    LLM_RETURN_IF_ERROR(check_dim(op, {"out", *o}, 0, x.dim(0), "m = x.dim(0)"));
+    rows += o->dim(1);
+  }
+  LLM_RETURN_IF_ERROR(check_dim(op, {"w", w}, 0, rows, "the outputs' columns together"));
+  if (bias.defined()) {
+    LLM_RETURN_IF_ERROR(check_tensor(op, {"bias", bias}, 1));
+    LLM_RETURN_IF_ERROR(check_dim(op, {"bias", bias}, 0, rows, "w.dim(0)"));
+  }
+#if LIGHTLLM_CUDA
+  if (x.device() == core::Device::cuda) {
+    LLM_ASSIGN_OR_RETURN(const bool done, cuda_impl::try_matmul_split(x, w, bias, outs));
+    if (done) return {};
+  }
+#endif
+  int64_t row0 = 0;
+  for (Tensor* o : outs) {
+    const int64_t n = o->dim(1);
+    LLM_RETURN_IF_ERROR(
+        matmul(x, w.rows(row0, n), bias.defined() ? bias.rows(row0, n) : Tensor(), *o));
+    row0 += n;
+  }
+  return {};
+}
+
+Status gated_matmul(const Tensor& x, const Tensor& w, const Tensor& bias, GatedAct act,
+                    Tensor& up_scratch, Tensor& out) {
+  constexpr std::string_view op = "gated_matmul";
+  LLM_RETURN_IF_ERROR(check_tensor(op, {"x", x}, 2));
+  LLM_RETURN_IF_ERROR(check_tensor(op, {"w", w}, 2));
+  LLM_RETURN_IF_ERROR(check_tensor(op, {"out", out}, 2));
+  LLM_RETURN_IF_ERROR(check_dim(op, {"w", w}, 1, x.dim(1), "k = x.dim(1)"));
+  LLM_RETURN_IF_ERROR(check_dim(op, {"out", out}, 0, x.dim(0), "m = x.dim(0)"));
+  const int64_t inter = out.dim(1);
+  LLM_RETURN_IF_ERROR(check_dim(op, {"w", w}, 0, 2 * inter, "2 * inter = 2 * out.dim(1)"));
+  if (bias.defined()) {
+    LLM_RETURN_IF_ERROR(check_tensor(op, {"bias", bias}, 1));
+    LLM_RETURN_IF_ERROR(check_dim(op, {"bias", bias}, 0, 2 * inter, "w.dim(0)"));
+  }
+#if LIGHTLLM_CUDA
+  if (x.device() == core::Device::cuda) {
+    LLM_ASSIGN_OR_RETURN(const bool done, cuda_impl::try_gated_matmul(x, w, bias, act, out));
+    if (done) return {};
+  }
+#endif
+  LLM_RETURN_IF_ERROR(check_same_shape(op, {"out", out}, {"up_scratch", up_scratch}));
+  LLM_RETURN_IF_ERROR(
+      matmul(x, w.rows(0, inter), bias.defined() ? bias.rows(0, inter) : Tensor(), out));
+  LLM_RETURN_IF_ERROR(matmul(x, w.rows(inter, inter),
+                             bias.defined() ? bias.rows(inter, inter) : Tensor(), up_scratch));
+  if (act == GatedAct::silu) return silu_mul(out, up_scratch, out);
+  return gelu_mul(out, up_scratch, act == GatedAct::gelu_tanh, out);
 }
 
 namespace {

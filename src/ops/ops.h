@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -52,11 +53,34 @@ Status head_layer_norm(Tensor& x, const Tensor& weight, float eps);
 // dtype, the sum rounded once). x must not overlap acc.
 Status add(Tensor& acc, const Tensor& x);
 
-// nn.Linear: out[m, n] = sum_k x[m, k] * w[n, k] + bias[n].
+// nn.Linear: out[m, n] = sum_k x[m, k] * w[n, k] + bias[n]. (CUDA: our GEMV for m <= kGemvMaxBatch
+// rows, see cuda_ops.cpp; cuBLASLt above.)
 // x: [m, k] f32; w: [n, k] f32|bf16|f16; bias: [n] (optional, undefined Tensor = none);
 // out: [m, n] f32. Parallel over cores (OpenMP); bf16 weights use AVX-512 BF16 dot products
 // where the CPU has them (activations rounded to bf16, f32 accumulation), else exact f32 math.
 Status matmul(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& out);
+
+// --- Fused projections: one weight holding several parts' rows -----------------------------
+// (models::WeightUploader::upload_fused puts q/k/v or gate/up into one device allocation.)
+
+// outs[i] = x · w_i^T (+ bias_i), where w = [w_0; w_1; ...] stacks the parts' rows
+// ([sum n_i, k]), bias stacks theirs ([sum n_i]) or is undefined, outs[i]: [m, n_i] (1 to
+// kMaxSplitParts parts). CUDA with m <= kGemvMaxBatch (cuda_ops.cpp; where matmul runs the
+// GEMV too): one launch that writes every part; otherwise one matmul per part on row views of w and
+// bias (the same results as separate weights, up to accumulation order).
+inline constexpr size_t kMaxSplitParts = 3;
+Status matmul_split(const Tensor& x, const Tensor& w, const Tensor& bias,
+                    std::initializer_list<Tensor*> outs);
+
+enum class GatedAct { silu, gelu_erf, gelu_tanh };
+
+// out = act(round(x · gate^T + b_gate)) · round(x · up^T + b_up), where w = [gate; up]
+// ([2 * inter, k]), bias [2 * inter] or undefined, out: [m, inter]; round = to the activation
+// dtype on CUDA (none on the CPU), so the result equals matmul → silu_mul / gelu_mul up to
+// accumulation order. CUDA with m <= kGemvMaxBatch: one GEMV launch; otherwise matmul(gate) into
+// out, matmul(up) into up_scratch ([m, inter], like out), then the activation in place.
+Status gated_matmul(const Tensor& x, const Tensor& w, const Tensor& bias, GatedAct act,
+                    Tensor& up_scratch, Tensor& out);
 
 // out = silu(gate) * up.  gate, up, out: [n_tokens, inter] f32 (out may alias gate).
 Status silu_mul(const Tensor& gate, const Tensor& up, Tensor& out);

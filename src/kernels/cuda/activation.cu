@@ -2,22 +2,11 @@
 // outputs; the activation is computed in f32 and rounded once.
 #include "kernels/cuda/activation.h"
 
+#include "kernels/cuda/activation.cuh"
 #include "kernels/cuda/common.cuh"
 
 namespace lightllm::kernels::cuda {
 namespace {
-
-template <GatedAct kAct>
-__device__ __forceinline__ float act_f32(float g) {
-  if constexpr (kAct == GatedAct::silu) {
-    return g / (1.f + expf(-g));
-  } else if constexpr (kAct == GatedAct::gelu_tanh) {
-    const float k0 = 0.7978845608028654f;  // sqrt(2 / pi)
-    return 0.5f * g * (1.f + tanhf(k0 * (g + 0.044715f * g * g * g)));
-  } else {
-    return 0.5f * g * (1.f + erff(g * 0.7071067811865476f));  // 1 / sqrt(2)
-  }
-}
 
 template <typename T, GatedAct kAct>
 __global__ void gated_kernel(const T* __restrict__ gate, const T* __restrict__ up,

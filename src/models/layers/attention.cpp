@@ -2,6 +2,7 @@
 #include "models/layers/attention.h"
 
 #include "models/layers/blocks.h"
+#include "models/layers/common.h"
 
 namespace lightllm::models::layers {
 
@@ -43,9 +44,17 @@ Status self_attention(const AttentionWeights& w, const AttentionShape& s, const 
   Tensor q = ws.get(Buf::q, {n_tokens, int64_t{s.n_heads} * s.head_dim});
   Tensor k = ws.get(Buf::k, {n_tokens, int64_t{s.n_kv_heads} * s.head_dim});
   Tensor v = ws.get(Buf::v, {n_tokens, int64_t{s.n_kv_heads} * s.head_dim});
-  LLM_RETURN_IF_ERROR(ops::matmul(h, w.wq, w.bq, q));
-  LLM_RETURN_IF_ERROR(ops::matmul(h, w.wk, w.bk, k));
-  LLM_RETURN_IF_ERROR(ops::matmul(h, w.wv, w.bv, v));
+  // One launch when q/k/v (and their biases, if any) sit in one stacked allocation.
+  const Tensor wqkv = stacked_rows({&w.wq, &w.wk, &w.wv});
+  const Tensor bqkv = stacked_rows({&w.bq, &w.bk, &w.bv});
+  const bool no_bias = !w.bq.defined() && !w.bk.defined() && !w.bv.defined();
+  if (wqkv.defined() && (no_bias || bqkv.defined())) {
+    LLM_RETURN_IF_ERROR(ops::matmul_split(h, wqkv, bqkv, {&q, &k, &v}));
+  } else {
+    LLM_RETURN_IF_ERROR(ops::matmul(h, w.wq, w.bq, q));
+    LLM_RETURN_IF_ERROR(ops::matmul(h, w.wk, w.bk, k));
+    LLM_RETURN_IF_ERROR(ops::matmul(h, w.wv, w.bv, v));
+  }
 
   Tensor q3 = q.reshape({n_tokens, s.n_heads, s.head_dim});     // [n_tokens, n_heads, head_dim]
   Tensor k3 = k.reshape({n_tokens, s.n_kv_heads, s.head_dim});  // [n_tokens, n_kv_heads, hd]

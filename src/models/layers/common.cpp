@@ -167,4 +167,66 @@ Status WeightUploader::upload(Tensor& t) {
   return {};
 }
 
+Status WeightUploader::upload_fused(std::initializer_list<Tensor*> parts) {
+  const Tensor* first = nullptr;
+  bool stackable = parts.size() > 0;
+  for (Tensor* t : parts) {
+    if (!t->defined() || !t->is_contiguous() || t->ndim() < 1 ||
+        done_.count({static_cast<const void*>(t->raw()), t->dtype()}) != 0) {
+      stackable = false;
+      break;
+    }
+    if (first == nullptr) first = t;
+    bool same = t->ndim() == first->ndim();
+    for (int d = 1; same && d < t->ndim(); ++d) same = t->dim(d) == first->dim(d);
+    stackable = stackable && same;
+  }
+  if (!stackable) {
+    for (Tensor* t : parts) LLM_RETURN_IF_ERROR(upload(*t));
+    return {};
+  }
+  core::Shape shape = first->shape();
+  shape[0] = 0;
+  for (Tensor* t : parts) shape[0] += t->dim(0);
+  // Stacked on the host in the activation dtype, then one upload (to_device: the same
+  // synchronous copy as every other weight).
+  Tensor host = Tensor::empty(shape, act_);
+  int64_t row0 = 0;
+  for (Tensor* t : parts) {
+    LLM_ASSIGN_OR_RETURN(const Tensor conv, ops::to_device(*t, core::Device::cpu, act_));
+    std::memcpy(host.rows(row0, t->dim(0)).raw(), conv.raw(), conv.nbytes());
+    row0 += t->dim(0);
+  }
+  LLM_ASSIGN_OR_RETURN(const Tensor fused, ops::to_device(host, device_, act_));
+  row0 = 0;
+  for (Tensor* t : parts) {
+    Tensor dst = fused.rows(row0, t->dim(0));
+    row0 += t->dim(0);
+    done_.insert_or_assign({static_cast<const void*>(t->raw()), t->dtype()},
+                           std::make_pair(*t, dst));
+    *t = std::move(dst);
+  }
+  bytes_ += static_cast<int64_t>(fused.nbytes());
+  return {};
+}
+
+Tensor stacked_rows(std::initializer_list<const Tensor*> parts) {
+  if (parts.size() == 0) return {};
+  const Tensor& first = **parts.begin();
+  const char* next = static_cast<const char*>(first.raw());
+  int64_t rows = 0;
+  for (const Tensor* t : parts) {
+    if (!t->defined() || !t->is_contiguous() || t->ndim() != first.ndim() ||
+        t->dtype() != first.dtype() || t->device() != first.device() || t->raw() != next)
+      return {};
+    for (int d = 1; d < t->ndim(); ++d)
+      if (t->dim(d) != first.dim(d)) return {};
+    next += t->nbytes();
+    rows += t->dim(0);
+  }
+  core::Shape shape = first.shape();
+  shape[0] = rows;
+  return Tensor::view(first.raw(), shape, first.dtype(), first.device());
+}
+
 }  // namespace lightllm::models

@@ -57,6 +57,13 @@ class WeightUploader {
     for (Tensor* t : ts) LLM_RETURN_IF_ERROR(upload(*t));
     return {};
   }
+  // Uploads the defined parts into ONE device allocation, stacked along dim 0 in the given
+  // order, and replaces each part by its row view of it (fused q/k/v, gate/up and their
+  // biases: ops::matmul_split / ops::gated_matmul then read them as one weight; see
+  // stacked_rows). Parts that cannot be stacked — differing trailing dims or rank, or one
+  // already uploaded (a shared, tied tensor) — and a mix of defined and undefined parts are
+  // uploaded one by one instead, exactly as upload() does.
+  Status upload_fused(std::initializer_list<Tensor*> parts);
   // Bytes of the distinct device copies made so far.
   int64_t bytes() const { return bytes_; }
 
@@ -68,5 +75,11 @@ class WeightUploader {
   // meanwhile), device copy}
   std::map<std::pair<const void*, core::DType>, std::pair<Tensor, Tensor>> done_;
 };
+
+// The parts as one row-stacked view ([sum of dim 0, ...]) when they are adjacent row blocks of
+// one buffer: every part defined, contiguous, of the same dtype, device and trailing dims, each
+// starting exactly where the previous one ends (what WeightUploader::upload_fused makes).
+// Otherwise an undefined Tensor (the caller then runs the parts separately).
+Tensor stacked_rows(std::initializer_list<const Tensor*> parts);
 
 }  // namespace lightllm::models

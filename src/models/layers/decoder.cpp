@@ -224,10 +224,12 @@ Status DecoderModel::to_device(core::Device device) {
     GatedMlpWeights& m = L.mlp;
     LLM_RETURN_IF_ERROR(
         up.upload({&L.attn_norm.weight, &L.attn_norm.bias, &L.mlp_norm.weight, &L.mlp_norm.bias}));
-    LLM_RETURN_IF_ERROR(
-        up.upload({&a.wq, &a.wk, &a.wv, &a.wo, &a.bq, &a.bk, &a.bv, &a.bo, &a.q_norm, &a.k_norm}));
-    LLM_RETURN_IF_ERROR(
-        up.upload({&m.gate, &m.up, &m.down, &m.gate_bias, &m.up_bias, &m.down_bias}));
+    // q/k/v and gate/up (and biases) each in one allocation where the family has them.
+    LLM_RETURN_IF_ERROR(up.upload_fused({&a.wq, &a.wk, &a.wv}));
+    LLM_RETURN_IF_ERROR(up.upload_fused({&a.bq, &a.bk, &a.bv}));
+    LLM_RETURN_IF_ERROR(up.upload_fused({&m.gate, &m.up}));
+    LLM_RETURN_IF_ERROR(up.upload_fused({&m.gate_bias, &m.up_bias}));
+    LLM_RETURN_IF_ERROR(up.upload({&a.wo, &a.bo, &a.q_norm, &a.k_norm, &m.down, &m.down_bias}));
   }
   if (spec_.alibi) {  // f32 on the device: the attention kernels read slopes in f32
     const Tensor host =

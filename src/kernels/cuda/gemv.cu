@@ -1,0 +1,509 @@
+// src/kernels/cuda/gemv.cu — the skinny GEMM (see gemv.h).
+// Work split: warp g of the grid owns output columns [g·R, g·R + R) (gated: those gate rows
+// and the matching up rows, NR = 2R weight rows). Each lane walks k in 16-byte chunks
+// (8 elements), chunk c = lane + 32·i, so one warp-wide load reads 512 contiguous bytes of a
+// row; U chunks per row are loaded before any is used (U·NR independent 16-byte loads in flight
+// per lane). Weights bypass L1 (ld.global.nc.L1::no_allocate) so x, re-read by every warp,
+// stays there. Accumulation in f32 per (row, x row), then one shuffle reduction per sum.
+// Column indices past the end are clamped to the last column for loading and not stored.
+#include "kernels/cuda/gemv.h"
+
+#include <algorithm>
+#include <atomic>
+#include <type_traits>
+
+#include "kernels/cuda/activation.cuh"
+#include "kernels/cuda/common.cuh"
+
+namespace lightllm::kernels::cuda {
+namespace {
+
+struct GemvArgs {
+  const uint4* x;  // [m, kc] chunks
+  const uint4* w;  // [n, kc] chunks
+  const void* bias;
+  int64_t n_cols;  // output columns: n (plain) or n / 2 (gated)
+  int64_t kc;      // 16-byte chunks per row = k / 8
+  void* out[kGemvMaxSegments];
+  int64_t seg_end[kGemvMaxSegments];  // exclusive end column of each segment
+  int64_t ld[kGemvMaxSegments];
+  int n_seg;
+  bool out_f32;
+  GatedAct act;
+};
+
+// 16-byte streaming load: read-only, not kept in L1.
+__device__ __forceinline__ uint4 ld_stream(const uint4* p) {
+  uint4 v;
+  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "l"(p));
+  return v;
+}
+
+// Eight 16-bit values (one chunk) to f32.
+template <typename T>
+__device__ __forceinline__ void unpack8(const uint4& v, float (&f)[8]);
+template <>
+__device__ __forceinline__ void unpack8<__nv_bfloat16>(const uint4& v, float (&f)[8]) {
+  const uint32_t u[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {  // bf16 -> f32 is a 16-bit shift
+    f[2 * i] = __uint_as_float(u[i] << 16);
+    f[2 * i + 1] = __uint_as_float(u[i] & 0xffff0000u);
+  }
+}
+template <>
+__device__ __forceinline__ void unpack8<__half>(const uint4& v, float (&f)[8]) {
+  const uint32_t u[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    __half2 h;
+    static_assert(sizeof(h) == sizeof(uint32_t));
+    memcpy(&h, &u[i], sizeof(h));
+    const float2 p = __half22float2(h);
+    f[2 * i] = p.x;
+    f[2 * i + 1] = p.y;
+  }
+}
+
+// acc[r][i] += dot(w chunk r, x chunk i) for every row r and x row i.
+template <typename T, int NR, int M>
+__device__ __forceinline__ void fma_chunk(const uint4 (&wv)[NR], const uint4 (&xv)[M],
+                                          float (&acc)[NR][M]) {
+  float xf[M][8];
+#pragma unroll
+  for (int i = 0; i < M; ++i) unpack8<T>(xv[i], xf[i]);
+#pragma unroll
+  for (int r = 0; r < NR; ++r) {
+    float wf[8];
+    unpack8<T>(wv[r], wf);
+#pragma unroll
+    for (int i = 0; i < M; ++i)
+#pragma unroll
+      for (int e = 0; e < 8; ++e) acc[r][i] = fmaf(wf[e], xf[i][e], acc[r][i]);
+  }
+}
+
+// Hopper programmatic dependent launch: wait for the previous kernel on the stream (its
+// writes visible), and let the next kernel be scheduled. No-ops before sm_90.
+__device__ __forceinline__ void wait_previous_grid() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void allow_next_grid() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
+template <typename T>
+__device__ __forceinline__ void store(const GemvArgs& a, int64_t col, int i, float v) {
+  int s = 0;
+#pragma unroll
+  for (int t = 0; t + 1 < kGemvMaxSegments; ++t) s += (t + 1 < a.n_seg && col >= a.seg_end[t]);
+  const int64_t start = s == 0 ? 0 : a.seg_end[s - 1];
+  const int64_t off = i * a.ld[s] + (col - start);
+  if (a.out_f32) {
+    static_cast<float*>(a.out[s])[off] = v;
+  } else {
+    static_cast<T*>(a.out[s])[off] = from_f32<T>(v);
+  }
+}
+
+template <typename T, int M, int R, int U, bool kGated>
+__global__ void __launch_bounds__(256) gemv_kernel(const GemvArgs a) {
+  constexpr int NR = kGated ? 2 * R : R;
+  const int lane = threadIdx.x & 31;
+  const int64_t col0 = (int64_t{blockIdx.x} * (blockDim.x >> 5) + (threadIdx.x >> 5)) * R;
+  if (col0 >= a.n_cols) {
+    allow_next_grid();
+    return;
+  }
+  const int64_t kc = a.kc;
+  const uint4* wrow[NR];
+#pragma unroll
+  for (int r = 0; r < NR; ++r) {
+    const int64_t col = min(col0 + r % R, a.n_cols - 1);
+    wrow[r] = a.w + (kGated && r >= R ? col + a.n_cols : col) * kc;
+  }
+  float acc[NR][M];
+#pragma unroll
+  for (int r = 0; r < NR; ++r)
+#pragma unroll
+    for (int i = 0; i < M; ++i) acc[r][i] = 0.f;
+
+  int64_t c = lane;
+  // The first batch of weight chunks does not depend on the previous kernel: issue it before
+  // waiting for that kernel (programmatic dependent launch), then read x.
+  uint4 wv[U][NR];
+  const bool full_first = c + 32 * (U - 1) < kc;
+  if (full_first) {
+#pragma unroll
+    for (int u = 0; u < U; ++u)
+#pragma unroll
+      for (int r = 0; r < NR; ++r) wv[u][r] = ld_stream(wrow[r] + c + 32 * u);
+  }
+  wait_previous_grid();
+  if (full_first) {
+    for (;;) {
+      uint4 xv[U][M];
+#pragma unroll
+      for (int u = 0; u < U; ++u)
+#pragma unroll
+        for (int i = 0; i < M; ++i) xv[u][i] = __ldg(a.x + i * kc + c + 32 * u);
+#pragma unroll
+      for (int u = 0; u < U; ++u) fma_chunk<T, NR, M>(wv[u], xv[u], acc);
+      c += 32 * U;
+      if (c + 32 * (U - 1) >= kc) break;
+#pragma unroll
+      for (int u = 0; u < U; ++u)
+#pragma unroll
+        for (int r = 0; r < NR; ++r) wv[u][r] = ld_stream(wrow[r] + c + 32 * u);
+    }
+  }
+  for (; c < kc; c += 32) {  // the tail: fewer than U chunks per lane left
+    uint4 w1[NR], x1[M];
+#pragma unroll
+    for (int r = 0; r < NR; ++r) w1[r] = ld_stream(wrow[r] + c);
+#pragma unroll
+    for (int i = 0; i < M; ++i) x1[i] = __ldg(a.x + i * kc + c);
+    fma_chunk<T, NR, M>(w1, x1, acc);
+  }
+  allow_next_grid();
+
+#pragma unroll
+  for (int r = 0; r < NR; ++r)
+#pragma unroll
+    for (int i = 0; i < M; ++i) acc[r][i] = warp_sum(acc[r][i]);
+
+      // Output (col0 + r, row i) is written by lane (r·M + i) mod 32.
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    const int64_t col = col0 + r;
+    if (col >= a.n_cols) break;
+#pragma unroll
+    for (int i = 0; i < M; ++i) {
+      if (lane != (r * M + i) % 32) continue;
+      if constexpr (kGated) {
+        const T* b = static_cast<const T*>(a.bias);
+        const float g = to_f32(from_f32<T>(acc[r][i] + (b ? to_f32(b[col]) : 0.f)));
+        const float u = to_f32(from_f32<T>(acc[R + r][i] + (b ? to_f32(b[a.n_cols + col]) : 0.f)));
+        store<T>(a, col, i, act_f32(a.act, g) * u);
+      } else {
+        const float b = a.bias ? to_f32(static_cast<const T*>(a.bias)[col]) : 0.f;
+        store<T>(a, col, i, acc[r][i] + b);
+      }
+    }
+  }
+}
+
+// ---- tensor-core variant (m >= 3: the CUDA-core kernel above is issue-bound there) ----------
+// One block owns 16 weight rows (plain: columns j0..j0+15; gated: gate rows j0..j0+7 as A rows
+// 0..7 and their up rows as A rows 8..15) and its W warps split k. Each mma.m16n8k16 takes
+// A = 16 weight rows x 16 k, B = 16 k x 8 x rows (x rows >= m are zero), C = f32. Lane (g, c)
+// (g = lane / 4, c = lane % 4) loads the 16-byte chunk 4·s + c of weight rows g and g + 8 and
+// of x row g: the 8 k values of one chunk fill that lane's k slots of two mmas ({2c, 2c+1,
+// 2c+8, 2c+9} <- chunk elements {0..3}, then {4..7}); A and B use the same slot -> k map, so
+// the products are those of the real k. The warps' C fragments are summed in shared memory.
+// Accumulation order therefore differs from the CUDA-core kernel (results agree to rounding).
+template <typename T>
+__device__ __forceinline__ void mma_16816(float (&d)[4], uint32_t a0, uint32_t a1, uint32_t a2,
+                                          uint32_t a3, uint32_t b0, uint32_t b1) {
+  if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+        "{%8, %9}, {%0, %1, %2, %3};"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+  } else {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+        "{%8, %9}, {%0, %1, %2, %3};"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+  }
+}
+
+constexpr int kMmaMaxWarps = 8;
+
+template <typename T, int U, bool kGated>
+__global__ void __launch_bounds__(256) gemv_mma_kernel(const GemvArgs a, int m) {
+  __shared__ float red[kMmaMaxWarps][32][4];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, n_warps = blockDim.x >> 5;
+  const int g = lane >> 2, c = lane & 3;
+  constexpr int kColsPerBlock = kGated ? 8 : 16;
+  const int64_t j0 = int64_t{blockIdx.x} * kColsPerBlock;
+  // Weight rows of A rows g and g + 8 (clamped in range; their results are not stored).
+  int64_t r0, r1;
+  if constexpr (kGated) {
+    r0 = min(j0 + g, a.n_cols - 1);
+    r1 = r0 + a.n_cols;
+  } else {
+    r0 = min(j0 + g, a.n_cols - 1);
+    r1 = min(j0 + 8 + g, a.n_cols - 1);
+  }
+  const int64_t kc = a.kc;
+  const uint4* w0 = a.w + r0 * kc + c;
+  const uint4* w1 = a.w + r1 * kc + c;
+  const bool x_row = g < m;
+  const uint4* xr = a.x + (x_row ? g : 0) * kc + c;
+  // This warp's steps (4 chunks per row each): [s_begin, s_end).
+  const int64_t steps = (kc + 3) / 4;
+  const int64_t s_begin = steps * warp / n_warps, s_end = steps * (warp + 1) / n_warps;
+  const uint4 zero = make_uint4(0, 0, 0, 0);
+  float acc[4] = {0.f, 0.f, 0.f, 0.f};
+
+  uint4 wa[U], wb[U];
+  auto load_w = [&](int64_t s) {
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int64_t q = 4 * (s + u);
+      const bool ok = s + u < s_end && q + c < kc;
+      wa[u] = ok ? ld_stream(w0 + q) : zero;
+      wb[u] = ok ? ld_stream(w1 + q) : zero;
+    }
+  };
+  int64_t s = s_begin;
+  if (s < s_end) load_w(s);
+  wait_previous_grid();  // x may be the previous kernel's output
+  while (s < s_end) {
+    uint4 xv[U];
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int64_t q = 4 * (s + u);
+      xv[u] = x_row && s + u < s_end && q + c < kc ? __ldg(xr + q) : zero;
+    }
+    uint4 pa[U], pb[U];
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      pa[u] = wa[u];
+      pb[u] = wb[u];
+    }
+    s += U;
+    if (s < s_end) load_w(s);  // the next weights are in flight during these mmas
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      mma_16816<T>(acc, pa[u].x, pb[u].x, pa[u].y, pb[u].y, xv[u].x, xv[u].y);
+      mma_16816<T>(acc, pa[u].z, pb[u].z, pa[u].w, pb[u].w, xv[u].z, xv[u].w);
+    }
+  }
+  allow_next_grid();
+
+#pragma unroll
+  for (int v = 0; v < 4; ++v) red[warp][lane][v] = acc[v];
+  __syncthreads();
+  if (warp != 0) return;
+  for (int w = 1; w < n_warps; ++w)
+#pragma unroll
+    for (int v = 0; v < 4; ++v) acc[v] += red[w][lane][v];
+
+  // acc[0..1]: A row g, x rows 2c and 2c + 1; acc[2..3]: A row g + 8, the same x rows.
+  const T* bias = static_cast<const T*>(a.bias);
+  if constexpr (kGated) {
+    const int64_t col = j0 + g;
+    if (col >= a.n_cols) return;
+    const float bg = bias ? to_f32(bias[col]) : 0.f, bu = bias ? to_f32(bias[a.n_cols + col]) : 0.f;
+#pragma unroll
+    for (int e = 0; e < 2; ++e) {
+      const int i = 2 * c + e;
+      if (i >= m) continue;
+      const float gv = to_f32(from_f32<T>(acc[e] + bg));
+      const float uv = to_f32(from_f32<T>(acc[2 + e] + bu));
+      store<T>(a, col, i, act_f32(a.act, gv) * uv);
+    }
+  } else {
+#pragma unroll
+    for (int v = 0; v < 4; ++v) {
+      const int64_t col = j0 + g + (v >= 2 ? 8 : 0);
+      const int i = 2 * c + (v & 1);
+      if (col >= a.n_cols || i >= m) continue;
+      store<T>(a, col, i, acc[v] + (bias ? to_f32(bias[col]) : 0.f));
+    }
+  }
+}
+
+// Defaults per m (plain, gated): the configuration measured in docs/PERFORMANCE.md "Run 5 —
+// GEMV" (H200; its layer chain used these). The run's single-kernel sweep found 4 rows x 2
+// loads x 64 threads 2–5% faster for most plain shapes at m <= 2; that is not adopted until a
+// chain run confirms it. The tensor-core kernel (mma) is never a default: it is tested but was
+// not yet timed on a GPU. Plain and gated stay the same kind per m, so gated_matmul equals the
+// unfused gate/up GEMVs bit for bit.
+constexpr GemvConfig kPlainDefaults[kGemvMaxM + 1] = {
+    {},          {2, 4, 128}, {2, 4, 128}, {2, 4, 128}, {2, 4, 128},
+    {4, 2, 128}, {4, 2, 128}, {4, 2, 128}, {4, 2, 128},
+};
+constexpr GemvConfig kGatedDefaults[kGemvMaxM + 1] = {
+    {},          {2, 4, 128}, {2, 4, 128}, {2, 4, 128}, {2, 4, 128},
+    {4, 2, 128}, {4, 2, 128}, {4, 2, 128}, {4, 2, 128},
+};
+
+// Whether the device of the calling thread supports programmatic dependent launch (sm_90+),
+// asked once per device.
+bool device_has_pdl() {
+  constexpr int kMaxDevices = 64;
+  static std::atomic<int> cached[kMaxDevices] = {};  // 0 unknown, 1 no, 2 yes
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= kMaxDevices) return false;
+  int v = cached[dev].load(std::memory_order_relaxed);
+  if (v == 0) {
+    int major = 0;
+    if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess)
+      return false;
+    v = major >= 9 ? 2 : 1;
+    cached[dev].store(v, std::memory_order_relaxed);
+  }
+  return v == 2;
+}
+
+template <typename T, int M, int R, int U, bool kGated>
+core::Status launch(const GemvArgs& a, int threads, bool pdl, cudaStream_t stream) {
+  const int64_t warps = (a.n_cols + R - 1) / R;
+  const int per_block = threads / 32;
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = dim3(static_cast<unsigned>((warps + per_block - 1) / per_block));
+  cfg.blockDim = dim3(static_cast<unsigned>(threads));
+  cfg.stream = stream;
+  cudaLaunchAttribute attr{};
+  attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr.val.programmaticStreamSerializationAllowed = 1;
+  if (pdl && device_has_pdl()) {
+    cfg.attrs = &attr;
+    cfg.numAttrs = 1;
+  }
+  return LLM_CUDA_CHECK(cudaLaunchKernelEx(&cfg, gemv_kernel<T, M, R, U, kGated>, a));
+}
+
+template <typename T, int U, bool kGated>
+core::Status launch_mma(const GemvArgs& a, int m, int threads, bool pdl, cudaStream_t stream) {
+  constexpr int kCols = kGated ? 8 : 16;
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = dim3(static_cast<unsigned>((a.n_cols + kCols - 1) / kCols));
+  cfg.blockDim = dim3(static_cast<unsigned>(threads));
+  cfg.stream = stream;
+  cudaLaunchAttribute attr{};
+  attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr.val.programmaticStreamSerializationAllowed = 1;
+  if (pdl && device_has_pdl()) {
+    cfg.attrs = &attr;
+    cfg.numAttrs = 1;
+  }
+  return LLM_CUDA_CHECK(cudaLaunchKernelEx(&cfg, gemv_mma_kernel<T, U, kGated>, a, m));
+}
+
+template <typename T, bool kGated>
+core::Status dispatch_mma(const GemvArgs& a, int m, const GemvConfig& c, bool pdl,
+                          cudaStream_t stream) {
+  if (c.threads > 32 * kMmaMaxWarps)
+    return core::invalid_argument("gemv: {} threads for the mma kernel (at most {})", c.threads,
+                                  32 * kMmaMaxWarps);
+  if (c.unroll == 4) return launch_mma<T, 4, kGated>(a, m, c.threads, pdl, stream);
+  if (c.unroll == 8) return launch_mma<T, 8, kGated>(a, m, c.threads, pdl, stream);
+  return core::invalid_argument("gemv: no mma kernel with unroll {}", c.unroll);
+}
+
+template <typename T, int M, bool kGated>
+core::Status dispatch_config(const GemvArgs& a, const GemvConfig& c, bool pdl,
+                             cudaStream_t stream) {
+  // The instantiated shapes (rows per warp R, loads in flight per row U); others are rejected.
+  if (c.rows_per_warp == 1 && c.unroll == 8)
+    return launch<T, M, 1, 8, kGated>(a, c.threads, pdl, stream);
+  if (c.rows_per_warp == 2 && c.unroll == 4)
+    return launch<T, M, 2, 4, kGated>(a, c.threads, pdl, stream);
+  if (c.rows_per_warp == 2 && c.unroll == 2)
+    return launch<T, M, 2, 2, kGated>(a, c.threads, pdl, stream);
+  if (c.rows_per_warp == 4 && c.unroll == 2)
+    return launch<T, M, 4, 2, kGated>(a, c.threads, pdl, stream);
+  return core::invalid_argument("gemv: no kernel for {} rows per warp x unroll {}", c.rows_per_warp,
+                                c.unroll);
+}
+
+template <typename T, bool kGated>
+core::Status dispatch_m(int64_t m, const GemvArgs& a, const GemvConfig& c, bool pdl,
+                        cudaStream_t stream) {
+  if (c.mma) return dispatch_mma<T, kGated>(a, static_cast<int>(m), c, pdl, stream);
+  switch (m) {
+    case 1: return dispatch_config<T, 1, kGated>(a, c, pdl, stream);
+    case 2: return dispatch_config<T, 2, kGated>(a, c, pdl, stream);
+    case 3: return dispatch_config<T, 3, kGated>(a, c, pdl, stream);
+    case 4: return dispatch_config<T, 4, kGated>(a, c, pdl, stream);
+    case 5: return dispatch_config<T, 5, kGated>(a, c, pdl, stream);
+    case 6: return dispatch_config<T, 6, kGated>(a, c, pdl, stream);
+    case 7: return dispatch_config<T, 7, kGated>(a, c, pdl, stream);
+    default: return dispatch_config<T, 8, kGated>(a, c, pdl, stream);
+  }
+}
+
+bool aligned16(const void* p) {
+  return (reinterpret_cast<uintptr_t>(p) & 15u) == 0;
+}
+
+}  // namespace
+
+GemvConfig gemv_default_config(int64_t m, bool gated) {
+  const auto i = static_cast<size_t>(std::clamp<int64_t>(m, 1, kGemvMaxM));
+  return gated ? kGatedDefaults[i] : kPlainDefaults[i];
+}
+
+bool gemv_supported(const GemvParams& p) {
+  if (p.dtype != core::DType::bf16 && p.dtype != core::DType::f16) return false;
+  if (p.m < 1 || p.m > kGemvMaxM || p.n <= 0 || p.k <= 0 || p.k % 8 != 0) return false;
+  if (p.x == nullptr || p.w == nullptr || !aligned16(p.x) || !aligned16(p.w)) return false;
+  if (p.n_seg < 1 || p.n_seg > kGemvMaxSegments) return false;
+  if (p.gated) {
+    if (p.n % 2 != 0 || p.n_seg != 1 || p.out_f32 || p.seg[0].cols != p.n / 2) return false;
+  } else if (p.out_f32 && p.bias != nullptr) {
+    return false;
+  }
+  int64_t cols = 0;
+  for (int s = 0; s < p.n_seg; ++s) {
+    if (p.seg[s].out == nullptr || p.seg[s].cols <= 0 || p.seg[s].ld < p.seg[s].cols) return false;
+    cols += p.seg[s].cols;
+  }
+  return cols == (p.gated ? p.n / 2 : p.n);
+}
+
+core::Status gemv(const GemvParams& p, cudaStream_t stream) {
+  if (!gemv_supported(p)) {
+    return core::invalid_argument(
+        "gemv: unsupported parameters ({} m={} n={} k={}, {} segments{}): needs 1 <= m <= {}, "
+        "k % 8 == 0, 16-byte aligned x and w, segments covering the output",
+        core::dtype_name(p.dtype), p.m, p.n, p.k, p.n_seg, p.gated ? ", gated" : "", kGemvMaxM);
+  }
+  GemvArgs a{};
+  a.x = static_cast<const uint4*>(p.x);
+  a.w = static_cast<const uint4*>(p.w);
+  a.bias = p.bias;
+  a.n_cols = p.gated ? p.n / 2 : p.n;
+  a.kc = p.k / 8;
+  int64_t end = 0;
+  for (int s = 0; s < kGemvMaxSegments; ++s) {
+    const bool used = s < p.n_seg;
+    end += used ? p.seg[s].cols : 0;
+    a.out[s] = used ? p.seg[s].out : nullptr;
+    a.seg_end[s] = end;
+    a.ld[s] = used ? p.seg[s].ld : 0;
+  }
+  a.n_seg = p.n_seg;
+  a.out_f32 = p.out_f32;
+  a.act = p.act;
+  GemvConfig c = gemv_default_config(p.m, p.gated);
+  if (p.config.rows_per_warp > 0 || p.config.mma) {
+    c.rows_per_warp = p.config.rows_per_warp;
+    c.mma = p.config.mma;
+  }
+  if (p.config.unroll > 0) c.unroll = p.config.unroll;
+  if (p.config.threads > 0) c.threads = p.config.threads;
+  if (c.threads % 32 != 0 || c.threads < 32 || c.threads > 256)
+    return core::invalid_argument("gemv: {} threads per block (32..256, a multiple of 32)",
+                                  c.threads);
+  if (p.dtype == core::DType::bf16) {
+    return p.gated ? dispatch_m<__nv_bfloat16, true>(p.m, a, c, p.pdl, stream)
+                   : dispatch_m<__nv_bfloat16, false>(p.m, a, c, p.pdl, stream);
+  }
+  return p.gated ? dispatch_m<__half, true>(p.m, a, c, p.pdl, stream)
+                 : dispatch_m<__half, false>(p.m, a, c, p.pdl, stream);
+}
+
+}  // namespace lightllm::kernels::cuda

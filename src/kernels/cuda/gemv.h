@@ -1,0 +1,78 @@
+// src/kernels/cuda/gemv.h — our skinny GEMM for 1 <= m <= kGemvMaxM rows (batch-1 / small-batch
+// decode): out[m, n] = x[m, k] · w[n, k]^T (+ bias[n]), f16 or bf16 in, f32 accumulation, out in
+// the activation dtype or f32 (logits). The weight streams from memory once at full bandwidth
+// (16-byte loads that bypass L1, several in flight per lane); x is read through L1, where it
+// stays (it is small: m·k·2 bytes), so k has no upper limit. Each warp owns a few output
+// columns (weight rows) and reduces with warp shuffles: no shared memory, no atomics.
+// Fused variants of the same kernel:
+//  - row-segmented output: the product's columns [0, n) are written to up to kGemvMaxSegments
+//    destination tensors (fused QKV: one weight [n_q + n_k + n_v, k], one bias, q/k/v outputs);
+//  - gated: w = [gate rows (inter) ; up rows (inter)], out[m, inter] = round(act(g) · u) with
+//    g = round(x·gate^T + b_gate), u = round(x·up^T + b_up) — exactly the rounding of the unfused
+//    path (matmul to the activation dtype, then gated_activation).
+// Invariants: no allocation, no host synchronization (CUDA-graph capturable); on Hopper the
+// kernel is launched with programmatic dependent launch (griddepcontrol) so it may be scheduled
+// while the previous kernel on the stream drains; it waits for that kernel before reading x and
+// before writing its outputs (a no-op on sm_80 and when launched normally).
+#pragma once
+
+#include <cstdint>
+
+#include <cuda_runtime_api.h>
+
+#include "core/dtype.h"
+#include "core/status.h"
+#include "kernels/cuda/activation.h"
+
+namespace lightllm::kernels::cuda {
+
+inline constexpr int kGemvMaxM = 8;
+inline constexpr int kGemvMaxSegments = 3;
+
+// Destination of columns [start, start + cols) of the product: out[i, j - start] at
+// out + i * ld + (j - start), for i < m.
+struct GemvSegment {
+  void* out = nullptr;
+  int64_t cols = 0;
+  int64_t ld = 0;  // elements between rows of out (>= cols)
+};
+
+// Kernel shape. CUDA-core kernel (mma = false): rows of w per warp (plain; gated: this many
+// gate rows and as many up rows), 16-byte loads per lane per row in flight (unroll), threads
+// per block. Tensor-core kernel (mma = true, sm_80+ mma.sync): 16 weight rows per block split
+// over threads / 32 warps along k (at most 8), unroll 4 or 8 chunks per row in flight; it
+// handles every m <= 8 with one instantiation. Zeros = the tuned default for m.
+struct GemvConfig {
+  int rows_per_warp = 0;
+  int unroll = 0;
+  int threads = 0;
+  bool mma = false;
+};
+
+struct GemvParams {
+  core::DType dtype = core::DType::bf16;  // x, w, bias and (unless out_f32) outputs
+  const void* x = nullptr;                // [m, k] row-major, contiguous
+  const void* w = nullptr;                // [n, k] row-major, contiguous
+  const void* bias = nullptr;             // [n] or nullptr
+  int64_t m = 0, n = 0, k = 0;
+  // Plain: the segments' cols sum to n. Gated: one segment of cols = n / 2 (= inter).
+  GemvSegment seg[kGemvMaxSegments] = {};
+  int n_seg = 1;
+  bool out_f32 = false;  // write f32 (plain only)
+  bool gated = false;    // w holds gate rows then up rows
+  GatedAct act = GatedAct::silu;
+  GemvConfig config = {};  // tuning override (bench/cuda/gemv_tune.cpp); zeros = defaults
+  bool pdl = true;         // programmatic dependent launch on sm_90 (see the file comment)
+};
+
+// Whether gemv() takes these parameters: 1 <= m <= kGemvMaxM, bf16/f16, k a multiple of 8,
+// x and w 16-byte aligned (the kernel reads 16-byte chunks), consistent segments. Callers fall
+// back to cuBLASLt (GemmLt) when this is false; gemv() itself returns invalid_argument then.
+bool gemv_supported(const GemvParams& p);
+
+core::Status gemv(const GemvParams& p, cudaStream_t stream);
+
+// The configuration gemv() uses for this m when p.config is zero (for the benchmark's table).
+GemvConfig gemv_default_config(int64_t m, bool gated);
+
+}  // namespace lightllm::kernels::cuda

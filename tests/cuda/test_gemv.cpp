@@ -1,0 +1,304 @@
+// tests/cuda/test_gemv.cpp — the skinny GEMM (kernels/cuda/gemv.h) against the scalar f64
+// reference of gemv_ref.h (tolerances documented there): every m in 1..8, odd n, k a multiple
+// of 8 but not of 256 (the unrolled loop's tail), bias, f32 output, three output segments with
+// padded row strides, the gated variant with SiLU / GELU-tanh / GELU-erf, bf16 and f16, each
+// kernel (CUDA-core configurations and the tensor-core one); k not a multiple of 8 and m > 8 are
+// rejected with a Status; the CUDA-core configurations give identical results (same accumulation
+// order per row); the gated CUDA-core kernel agrees bit for bit with the unfused sequence of the
+// same configuration (GEMV gate, GEMV up, gated_activation); a launch right after a kernel that
+// writes x sees x (programmatic dependent launch waits for it); and the launch can be captured in a
+// CUDA graph.
+#include <cstring>
+
+#include "cuda_test_util.h"
+#include "gemv_ref.h"
+#include "kernels/cuda/activation.h"
+#include "kernels/cuda/gemv.h"
+
+namespace lightllm::cuda_test {
+namespace {
+
+namespace kc = kernels::cuda;
+
+// CUDA-core configurations, the tensor-core kernel (mma) with 2, 4 and 8 warps, the defaults.
+const kc::GemvConfig kConfigs[] = {
+    {1, 8, 128},      {2, 4, 64},        {2, 2, 256},       {4, 2, 128},
+    {0, 4, 64, true}, {0, 4, 128, true}, {0, 8, 256, true}, {}};
+
+class Gemv : public ::testing::TestWithParam<DType> {};
+
+std::vector<uint16_t> download_bits(const DeviceBuffer& b, size_t n) {
+  return download<uint16_t>(b, n);
+}
+
+TEST_P(Gemv, PlainMatchesReferenceForEveryM) {
+  const DType dt = GetParam();
+  const int64_t n = 83, k = 8 * 131;
+  auto w = random_values(dt, size_t(n * k), -1.f, 1.f, 2);
+  auto b = random_values(dt, size_t(n), -1.f, 1.f, 3);
+  auto dw = upload_half(dt, w), db = upload_half(dt, b);
+  for (int64_t m = 1; m <= kc::kGemvMaxM; ++m) {
+    auto x = random_values(dt, size_t(m * k), -1.f, 1.f, 10 + uint32_t(m));
+    auto dx = upload_half(dt, x);
+    for (bool bias : {false, true}) {
+      const auto want = gemv_ref(x, w, bias ? b : std::vector<float>{}, m, n, k);
+      for (const kc::GemvConfig& cfg : kConfigs) {
+        auto dout = zeros(size_t(m * n) * 2);
+        kc::GemvParams p{.dtype = dt, .x = dx.data(), .w = dw.data(), .m = m, .n = n, .k = k};
+        p.bias = bias ? db.data() : nullptr;
+        p.seg[0] = {.out = dout.data(), .cols = n, .ld = n};
+        p.config = cfg;
+        ASSERT_TRUE(kc::gemv_supported(p));
+        auto st = kc::gemv(p, nullptr);
+        ASSERT_TRUE(st.ok()) << st.to_string();
+        auto got = download_half(dt, dout, size_t(m * n));
+        const double eps = gemv_eps(dt == DType::bf16, false);
+        for (size_t i = 0; i < got.size(); ++i)
+          ASSERT_LE(std::fabs(got[i] - want[i]), gemv_plain_tol(want[i], k, eps))
+              << "m " << m << " bias " << bias << " cfg " << cfg.rows_per_warp << "/" << cfg.unroll
+              << "/" << cfg.threads << " at " << i;
+      }
+    }
+  }
+}
+
+TEST_P(Gemv, F32OutputAndLongK) {
+  const DType dt = GetParam();
+  for (auto [m, n, k] :
+       {std::tuple<int64_t, int64_t, int64_t>{3, 517, 4104}, {8, 5, 8}, {1, 7, 14336 + 8}}) {
+    auto x = random_values(dt, size_t(m * k), -1.f, 1.f, 4);
+    auto w = random_values(dt, size_t(n * k), -1.f, 1.f, 5);
+    auto dx = upload_half(dt, x), dw = upload_half(dt, w);
+    auto dout = zeros(size_t(m * n) * 4);
+    kc::GemvParams p{.dtype = dt, .x = dx.data(), .w = dw.data(), .m = m, .n = n, .k = k};
+    p.seg[0] = {.out = dout.data(), .cols = n, .ld = n};
+    p.out_f32 = true;
+    ASSERT_TRUE(kc::gemv(p, nullptr).ok());
+    auto got = download<float>(dout, size_t(m * n));
+    const auto want = gemv_ref(x, w, {}, m, n, k);
+    for (size_t i = 0; i < got.size(); ++i)
+      ASSERT_LE(std::fabs(got[i] - want[i]), gemv_plain_tol(want[i], k, gemv_eps(true, true)))
+          << "m " << m << " n " << n << " k " << k << " at " << i;
+  }
+}
+
+TEST_P(Gemv, ThreeSegmentsWithBiasAndPaddedRows) {
+  const DType dt = GetParam();
+  const int64_t k = 520, cols[3] = {40, 21, 22}, n = 83;
+  auto w = random_values(dt, size_t(n * k), -1.f, 1.f, 6);
+  auto b = random_values(dt, size_t(n), -1.f, 1.f, 7);
+  auto dw = upload_half(dt, w), db = upload_half(dt, b);
+  for (int64_t m : {1, 5, 8}) {
+    auto x = random_values(dt, size_t(m * k), -1.f, 1.f, 8);
+    auto dx = upload_half(dt, x);
+    const auto want = gemv_ref(x, w, b, m, n, k);
+    kc::GemvParams p{
+        .dtype = dt, .x = dx.data(), .w = dw.data(), .bias = db.data(), .m = m, .n = n, .k = k};
+    p.n_seg = 3;
+    DeviceBuffer outs[3];
+    for (int s = 0; s < 3; ++s) {
+      outs[s] = zeros(size_t(m * (cols[s] + 5)) * 2);
+      p.seg[s] = {.out = outs[s].data(), .cols = cols[s], .ld = cols[s] + 5};
+    }
+    ASSERT_TRUE(kc::gemv(p, nullptr).ok());
+    int64_t start = 0;
+    for (int s = 0; s < 3; ++s) {
+      const int64_t ld = cols[s] + 5;
+      auto got = download_half(dt, outs[s], size_t(m * ld));
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < ld; ++j) {
+          const float g = got[size_t(i * ld + j)];
+          if (j >= cols[s]) {  // the padding is never written
+            ASSERT_EQ(g, 0.f) << "segment " << s << " row " << i << " pad " << j;
+            continue;
+          }
+          const double wv = want[size_t(i * n + start + j)];
+          ASSERT_LE(std::fabs(g - wv), gemv_plain_tol(wv, k, gemv_eps(dt == DType::bf16, false)))
+              << "m " << m << " segment " << s << " row " << i << " col " << j;
+        }
+      start += cols[s];
+    }
+  }
+}
+
+TEST_P(Gemv, GatedMatchesReferenceAndTheUnfusedSequenceExactly) {
+  const DType dt = GetParam();
+  const int64_t inter = 97, k = 1032;
+  auto w = random_values(dt, size_t(2 * inter * k), -0.1f, 0.1f, 12);
+  auto b = random_values(dt, size_t(2 * inter), -1.f, 1.f, 13);
+  auto dw = upload_half(dt, w), db = upload_half(dt, b);
+  const char* w_up = static_cast<const char*>(dw.data()) + size_t(inter * k) * 2;
+  for (int64_t m = 1; m <= kc::kGemvMaxM; ++m) {
+    auto x = random_values(dt, size_t(m * k), -1.f, 1.f, 20 + uint32_t(m));
+    auto dx = upload_half(dt, x);
+    for (kc::GatedAct act : {kc::GatedAct::silu, kc::GatedAct::gelu_tanh, kc::GatedAct::gelu_erf}) {
+      const bool bias = m % 2 == 1;
+      const auto ref = gemv_gated_ref(x, w, bias ? b : std::vector<float>{}, m, inter, k,
+                                      static_cast<int>(act), gemv_eps(dt == DType::bf16, false));
+      for (const kc::GemvConfig& cfg : kConfigs) {
+        // Unfused, same kernel configuration: GEMV gate rows, GEMV up rows, elementwise kernel.
+        auto dg = zeros(size_t(m * inter) * 2), du = zeros(size_t(m * inter) * 2),
+             dref = zeros(size_t(m * inter) * 2);
+        kc::GemvParams pg{.dtype = dt, .x = dx.data(), .w = dw.data(), .m = m, .n = inter, .k = k};
+        pg.bias = bias ? db.data() : nullptr;
+        pg.seg[0] = {.out = dg.data(), .cols = inter, .ld = inter};
+        pg.config = cfg;
+        ASSERT_TRUE(kc::gemv(pg, nullptr).ok());
+        kc::GemvParams pu = pg;
+        pu.w = w_up;
+        pu.bias = bias ? static_cast<const char*>(db.data()) + inter * 2 : nullptr;
+        pu.seg[0].out = du.data();
+        ASSERT_TRUE(kc::gemv(pu, nullptr).ok());
+        ASSERT_TRUE(kc::gated_activation({.dtype = dt,
+                                          .in = dg.data(),
+                                          .up = du.data(),
+                                          .out = dref.data(),
+                                          .n_tokens = m,
+                                          .inter = inter,
+                                          .act = act},
+                                         nullptr)
+                        .ok());
+        const auto unfused = download_bits(dref, size_t(m * inter));
+        auto dout = zeros(size_t(m * inter) * 2);
+        kc::GemvParams p{
+            .dtype = dt, .x = dx.data(), .w = dw.data(), .m = m, .n = 2 * inter, .k = k};
+        p.bias = bias ? db.data() : nullptr;
+        p.seg[0] = {.out = dout.data(), .cols = inter, .ld = inter};
+        p.gated = true;
+        p.act = act;
+        p.config = cfg;
+        auto st = kc::gemv(p, nullptr);
+        ASSERT_TRUE(st.ok()) << st.to_string();
+        const auto bits = download_bits(dout, size_t(m * inter));
+        // Bit for bit for the CUDA-core kernel (each row's sum in the same order whatever the
+        // variant); the tensor-core kernel is held to the reference below.
+        if (!cfg.mma) {
+          ASSERT_EQ(bits, unfused) << "m " << m << " act " << int(act) << " cfg "
+                                   << cfg.rows_per_warp << "/" << cfg.unroll << "/" << cfg.threads;
+        }
+        auto got = download_half(dt, dout, size_t(m * inter));
+        for (size_t i = 0; i < got.size(); ++i)
+          ASSERT_LE(std::fabs(got[i] - ref.out[i]), ref.tol[i])
+              << "m " << m << " act " << int(act) << " at " << i;
+      }
+    }
+  }
+}
+
+// The CUDA-core configurations accumulate each row in the same order (the tensor-core kernel
+// splits k over warps differently: it agrees to rounding, checked against the reference above).
+TEST_P(Gemv, CudaCoreConfigurationsAgreeBitForBit) {
+  const DType dt = GetParam();
+  const int64_t m = 4, n = 301, k = 8 * 515;
+  auto x = random_values(dt, size_t(m * k), -1.f, 1.f, 30);
+  auto w = random_values(dt, size_t(n * k), -1.f, 1.f, 31);
+  auto dx = upload_half(dt, x), dw = upload_half(dt, w);
+  std::vector<uint16_t> first;
+  for (const kc::GemvConfig& cfg : kConfigs) {
+    if (cfg.mma || cfg.rows_per_warp == 0) continue;
+    auto dout = zeros(size_t(m * n) * 2);
+    kc::GemvParams p{.dtype = dt, .x = dx.data(), .w = dw.data(), .m = m, .n = n, .k = k};
+    p.seg[0] = {.out = dout.data(), .cols = n, .ld = n};
+    p.config = cfg;
+    ASSERT_TRUE(kc::gemv(p, nullptr).ok());
+    auto bits = download_bits(dout, size_t(m * n));
+    if (first.empty()) first = bits;
+    EXPECT_EQ(bits, first) << "cfg " << cfg.rows_per_warp << "/" << cfg.unroll;
+  }
+}
+
+TEST_P(Gemv, RejectsWhatItCannotRun) {
+  const DType dt = GetParam();
+  auto buf = zeros(4096);
+  kc::GemvParams p{.dtype = dt, .x = buf.data(), .w = buf.data(), .m = 1, .n = 4, .k = 16};
+  p.seg[0] = {.out = buf.data(), .cols = 4, .ld = 4};
+  EXPECT_TRUE(kc::gemv_supported(p));
+  kc::GemvParams bad = p;
+  bad.k = 12;  // not a multiple of 8: the caller falls back to cuBLASLt
+  EXPECT_FALSE(kc::gemv_supported(bad));
+  EXPECT_EQ(kc::gemv(bad, nullptr).code(), core::StatusCode::invalid_argument);
+  bad = p;
+  bad.m = kc::kGemvMaxM + 1;
+  EXPECT_FALSE(kc::gemv_supported(bad));
+  bad = p;
+  bad.x = static_cast<const char*>(buf.data()) + 2;  // not 16-byte aligned
+  EXPECT_FALSE(kc::gemv_supported(bad));
+  bad = p;
+  bad.seg[0].cols = 3;  // segments do not cover n
+  EXPECT_FALSE(kc::gemv_supported(bad));
+  bad = p;
+  bad.out_f32 = true;
+  bad.bias = buf.data();  // f32 output takes no bias (as GemmLt)
+  EXPECT_FALSE(kc::gemv_supported(bad));
+  bad = p;
+  bad.dtype = DType::f32;
+  EXPECT_FALSE(kc::gemv_supported(bad));
+  bad = p;
+  bad.config = {3, 3, 128};  // no such instantiation
+  EXPECT_EQ(kc::gemv(bad, nullptr).code(), core::StatusCode::invalid_argument);
+}
+
+// x written by the kernel right before the GEMV (same stream): with programmatic dependent
+// launch the GEMV may start early, and must still read the new x. Also captured in a graph.
+TEST_P(Gemv, SeesThePreviousKernelsOutputAndCapturesInAGraph) {
+  const DType dt = GetParam();
+  const int64_t m = 2, n = 4096, k = 4096;
+  auto x0 = random_values(dt, size_t(m * k), -1.f, 1.f, 40);
+  auto x1 = random_values(dt, size_t(m * k), 0.5f, 1.f, 41);
+  auto w = random_values(dt, size_t(n * k), -1.f, 1.f, 42);
+  auto dx = upload_half(dt, x0), dx1 = upload_half(dt, x1), dw = upload_half(dt, w);
+  auto dup = zeros(size_t(m * k) * 2), dout = zeros(size_t(m * n) * 2);
+  cudaStream_t s;
+  ASSERT_EQ(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), cudaSuccess);
+  // The kernel before the GEMV writes x = round(gelu_erf(x1) · 1) (gated_activation with
+  // up = 1); the reference takes the x it wrote (downloaded afterwards), so a GEMV that read
+  // the stale x0 fails.
+  std::vector<float> ones(size_t(m * k), 1.f);
+  auto dones = upload_half(dt, ones);
+  kc::GemvParams p{.dtype = dt, .x = dx.data(), .w = dw.data(), .m = m, .n = n, .k = k};
+  p.seg[0] = {.out = dout.data(), .cols = n, .ld = n};
+  kc::GatedActParams ga{.dtype = dt,
+                        .in = dx1.data(),
+                        .up = dones.data(),
+                        .out = dx.data(),
+                        .n_tokens = m,
+                        .inter = k,
+                        .act = kc::GatedAct::gelu_erf};
+  std::vector<double> want;
+  const double eps = gemv_eps(dt == DType::bf16, false);
+  auto check = [&](const char* what) {
+    ASSERT_EQ(cudaStreamSynchronize(s), cudaSuccess);
+    if (want.empty()) want = gemv_ref(download_half(dt, dx, size_t(m * k)), w, {}, m, n, k);
+    auto got = download_half(dt, dout, size_t(m * n));
+    for (size_t i = 0; i < got.size(); ++i)
+      ASSERT_LE(std::fabs(got[i] - want[i]), gemv_plain_tol(want[i], k, eps))
+          << what << " at " << i;
+  };
+  ASSERT_TRUE(kc::gated_activation(ga, s).ok());
+  ASSERT_TRUE(kc::gemv(p, s).ok());
+  check("eager");
+
+  // Graph: x reset to zeros, capture (activation kernel, GEMV), replay.
+  ASSERT_TRUE(dx.upload(std::vector<uint16_t>(size_t(m * k), 0).data(), size_t(m * k) * 2).ok());
+  ASSERT_TRUE(dout.memset_zero().ok());
+  cudaGraph_t graph;
+  cudaGraphExec_t exec;
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), cudaSuccess);
+  ASSERT_TRUE(kc::gated_activation(ga, s).ok());
+  ASSERT_TRUE(kc::gemv(p, s).ok());
+  ASSERT_EQ(cudaStreamEndCapture(s, &graph), cudaSuccess);
+  ASSERT_EQ(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
+  ASSERT_EQ(cudaGraphLaunch(exec, s), cudaSuccess);
+  check("graph");
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
+  cudaStreamDestroy(s);
+}
+
+INSTANTIATE_TEST_SUITE_P(Dtypes, Gemv, ::testing::Values(DType::bf16, DType::f16),
+                         [](const auto& info) {
+                           return std::string(core::dtype_name(info.param));
+                         });
+
+}  // namespace
+}  // namespace lightllm::cuda_test
