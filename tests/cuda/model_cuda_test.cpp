@@ -18,10 +18,11 @@
 //    teacher-forced with the reference run's greedy tokens; logits within kInt8KvTol of the
 //    row's largest |logit|.
 //  - The bundled model (models/lightllm-tiny-en) through the Engine with device = cuda: the
-//    greedy continuation of reference.json (PyTorch, f32 compute) and held-out perplexity
-//    within kPplTol of PyTorch's.
+//    greedy continuation of reference.json (PyTorch, f32 compute: equal up to a step whose
+//    reference top-2 margin is a near-tie) and held-out perplexity within kPplTol of PyTorch's.
 #include <cmath>
 #include <condition_variable>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -248,13 +249,30 @@ void engine_greedy(const std::string& kv_cache_dtype, const nlohmann::json& ref,
   cv.wait(lock, [&] { return done; });
 }
 
+// The engine (bf16 compute) must pick PyTorch's (f32) greedy tokens until a step where
+// PyTorch's own top-1 / top-2 logit margin (reference.json "top2_margin") is under 0.05: there
+// bf16 rounding may pick the runner-up and the continuations part. A divergence anywhere else
+// fails, and so does a run shorter than the reference.
 TEST(CudaBundledModel, EngineGreedyContinuationEqualsPyTorch) {
+  constexpr double kNearTie = 0.05;
   const auto ref = load_json(kBundled + "/reference.json")["greedy"];
+  const auto want = ref["output_ids"].get<std::vector<int32_t>>();
+  const auto margin = ref["top2_margin"].get<std::vector<double>>();
+  ASSERT_EQ(margin.size(), want.size());
   std::vector<int32_t> ids;
   std::string text;
   engine_greedy("auto", ref, ids, text);
-  EXPECT_EQ(ids, ref["output_ids"].get<std::vector<int32_t>>());
-  EXPECT_EQ(text, ref["output_text"].get<std::string>());
+  ASSERT_EQ(ids.size(), want.size());
+  size_t same = 0;
+  while (same < ids.size() && ids[same] == want[same]) ++same;
+  if (same == ids.size()) {
+    EXPECT_EQ(text, ref["output_text"].get<std::string>());
+    return;
+  }
+  EXPECT_LT(margin[same], kNearTie) << "step " << same << ": engine " << ids[same] << ", PyTorch "
+                                    << want[same] << " by a clear margin";
+  std::printf("greedy equals PyTorch for %zu of %zu tokens; step %zu is a near-tie (margin %.4f)\n",
+              same, ids.size(), same, margin[same]);
 }
 
 // `--kv-cache-dtype int8 --device cuda`: the engine serves with the int8 pool. Free-running

@@ -142,6 +142,16 @@ def greedy(model, ids, steps):
     return out
 
 
+@torch.no_grad()
+def greedy_margins(model, prompt_ids, out_ids):
+    """Top-1 minus top-2 logit at each greedy step (one teacher-forced pass): a runtime with
+    other rounding (bf16) may pick the runner-up where this is small."""
+    logits = model(torch.tensor([list(prompt_ids) + list(out_ids)])).logits[0].float()
+    n = len(prompt_ids)
+    top2 = logits[n - 1:n - 1 + len(out_ids)].topk(2, dim=-1).values
+    return [round(float(a - b), 6) for a, b in top2.tolist()]
+
+
 def loss_table(run_dir, max_rows=16):
     rows = list(csv.DictReader(open(os.path.join(run_dir, "train_log.csv"))))
     evals = [r for r in rows if r["val_loss"]]
@@ -215,7 +225,8 @@ def main():
                        "float32 compute, CPU",
         "greedy": {"prompt": GREEDY_PROMPT, "prompt_ids": prompt_ids,
                    "note": "prompt_ids include <|bos|>; 32 argmax steps, no stop at end tokens",
-                   "output_ids": greedy_ids, "output_text": greedy_text},
+                   "output_ids": greedy_ids, "output_text": greedy_text,
+                   "top2_margin": greedy_margins(model, prompt_ids, greedy_ids)},
         "heldout": {"file": "heldout.bin", "dtype": "uint16 little-endian",
                     "n_tokens": int(len(held)), "window": CTX, "stride": CTX,
                     "n_windows": N_WINDOWS,
