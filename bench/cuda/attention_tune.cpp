@@ -26,6 +26,7 @@
 #include "../../tests/cuda/attention_ref.h"
 #include "backend/cuda/device_buffer.h"
 #include "bench_check.h"
+#include "bench_timing.h"
 #include "kernels/cuda/decode_attention.h"
 #include "kernels/cuda/prefill_attention.h"
 
@@ -112,29 +113,7 @@ std::vector<uint16_t> random_half(DType dt, size_t n, float lo, float hi, uint32
 }
 
 double time_ms(const std::function<void()>& fn, int iters) {
-  cudaEvent_t a, b;
-  cudaEventCreate(&a);
-  cudaEventCreate(&b);
-  fn();
-  std::vector<float> ms;
-  for (int i = 0; i < iters; ++i) {
-    cudaMemsetAsync(g_flush.data(), i & 0xff, g_flush.size());
-    cudaEventRecord(a);
-    fn();
-    cudaEventRecord(b);
-    cudaEventSynchronize(b);
-    float t = 0;
-    cudaEventElapsedTime(&t, a, b);
-    ms.push_back(t);
-  }
-  cudaEventDestroy(a);
-  cudaEventDestroy(b);
-  if (cudaGetLastError() != cudaSuccess) {
-    std::fprintf(stderr, "CUDA error during timing\n");
-    std::exit(1);
-  }
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
+  return median_ms_flushed(g_flush.data(), g_flush.size(), fn, iters);
 }
 
 void fill_random(DeviceBuffer& b, uint32_t seed) {

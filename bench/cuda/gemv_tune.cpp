@@ -24,6 +24,7 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/device_buffer.h"
 #include "bench_check.h"
+#include "bench_timing.h"
 #include "core/dtype.h"
 #include "kernels/cuda/activation.h"
 #include "kernels/cuda/gemm_lt.h"
@@ -98,29 +99,7 @@ void fill_random(DeviceBuffer& b, uint32_t seed) {
 
 // Median time of fn() in ms, each run after an L2 flush, on the default stream.
 double time_ms(const std::function<void()>& fn, int iters = 15) {
-  cudaEvent_t a, b;
-  cudaEventCreate(&a);
-  cudaEventCreate(&b);
-  fn();
-  std::vector<float> ms;
-  for (int i = 0; i < iters; ++i) {
-    cudaMemsetAsync(g_flush.data(), i & 0xff, g_flush.size());
-    cudaEventRecord(a);
-    fn();
-    cudaEventRecord(b);
-    cudaEventSynchronize(b);
-    float t = 0;
-    cudaEventElapsedTime(&t, a, b);
-    ms.push_back(t);
-  }
-  cudaEventDestroy(a);
-  cudaEventDestroy(b);
-  if (cudaError_t e = cudaGetLastError(); e != cudaSuccess) {
-    std::fprintf(stderr, "CUDA error during timing: %s\n", cudaGetErrorString(e));
-    std::exit(1);
-  }
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
+  return median_ms_flushed(g_flush.data(), g_flush.size(), fn, iters);
 }
 
 // CUDA-core configurations (rows per warp / unroll / threads), then tensor-core ones

@@ -21,6 +21,7 @@
 
 #include "backend/cuda/device_buffer.h"
 #include "bench_check.h"
+#include "bench_timing.h"
 #include "kernels/cuda/decode_attention.h"
 #include "kernels/cuda/gemm_lt.h"
 #include "kernels/cuda/prefill_attention.h"
@@ -41,29 +42,7 @@ DeviceBuffer g_flush;
 
 // Median milliseconds of `fn` over `iters` timed launches, L2 flushed before each.
 double time_ms(const std::function<void()>& fn, int iters) {
-  cudaEvent_t a, b;
-  cudaEventCreate(&a);
-  cudaEventCreate(&b);
-  fn();  // warm-up (and first-use setup such as cuBLASLt plans)
-  std::vector<float> ms;
-  for (int i = 0; i < iters; ++i) {
-    cudaMemsetAsync(g_flush.data(), i & 0xff, g_flush.size());
-    cudaEventRecord(a);
-    fn();
-    cudaEventRecord(b);
-    cudaEventSynchronize(b);
-    float t = 0;
-    cudaEventElapsedTime(&t, a, b);
-    ms.push_back(t);
-  }
-  cudaEventDestroy(a);
-  cudaEventDestroy(b);
-  if (cudaGetLastError() != cudaSuccess) {
-    std::fprintf(stderr, "CUDA error during timing\n");
-    std::exit(1);
-  }
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
+  return median_ms_flushed(g_flush.data(), g_flush.size(), fn, iters);
 }
 
 void fill_random(DeviceBuffer& b, uint32_t seed) {
