@@ -1,0 +1,232 @@
+// src/tokenizer/jinja_lexer.cpp — the Jinja template scanner and expression tokenizer:
+// splits a template into text / {{ }} / {% %} items (comments dropped, {% raw %} expanded, -/+
+// whitespace control, trim_blocks and lstrip_blocks applied) and tokenizes tag contents into
+// names, string / number literals and operators. Owns the "template line L, column C" error format.
+#include <charconv>
+#include <cstdlib>
+
+#include <cctype>
+
+#include "tokenizer/jinja_parser_impl.h"
+
+namespace lightllm::tokenizer::jinja::parser_detail {
+
+using core::Result;
+
+Pos pos_of(const std::string& src, size_t off) {
+  Pos p{1, 1};
+  for (size_t i = 0; i < off && i < src.size(); ++i) {
+    if (src[i] == '\n') {
+      ++p.line;
+      p.col = 1;
+    } else {
+      ++p.col;
+    }
+  }
+  return p;
+}
+
+core::Status template_error(const std::string& src, size_t off, const std::string& msg) {
+  const Pos p = pos_of(src, off);
+  return core::invalid_argument("template line {}, column {}: {}", p.line, p.col, msg);
+}
+
+Result<std::vector<Item>> scan(const std::string& src) {
+  struct Raw {
+    Item item;
+    bool lminus = false, lplus = false, rminus = false, rplus = false;
+    bool is_block_or_comment = false;
+  };
+  std::vector<Raw> raws;
+  size_t pos = 0;
+  while (pos < src.size()) {
+    size_t open = src.find('{', pos);
+    while (open != std::string::npos && open + 1 < src.size() && src[open + 1] != '{' &&
+           src[open + 1] != '%' && src[open + 1] != '#')
+      open = src.find('{', open + 1);
+    if (open == std::string::npos || open + 1 >= src.size()) {
+      raws.push_back({{Item::Type::text, src.substr(pos), pos}});
+      break;
+    }
+    if (open > pos) raws.push_back({{Item::Type::text, src.substr(pos, open - pos), pos}});
+    const char kind = src[open + 1];
+    const std::string close = kind == '{' ? "}}" : kind == '%' ? "%}" : "#}";
+    size_t start = open + 2;
+    Raw r;
+    if (start < src.size() && src[start] == '-')
+      r.lminus = true, ++start;
+    else if (start < src.size() && src[start] == '+')
+      r.lplus = true, ++start;
+    // find the closing delimiter outside string literals
+    size_t end = std::string::npos;
+    char quote = 0;
+    for (size_t i = start; i + 1 < src.size(); ++i) {
+      const char c = src[i];
+      if (kind != '#' && quote == 0 && (c == '\'' || c == '"'))
+        quote = c;
+      else if (quote != 0 && c == '\\')
+        ++i;
+      else if (quote != 0 && c == quote)
+        quote = 0;
+      else if (quote == 0 && src.compare(i, 2, close) == 0) {
+        end = i;
+        break;
+      }
+    }
+    if (end == std::string::npos) {
+      return template_error(src, open, std::string("unclosed '{") + kind + "'");
+    }
+    size_t content_end = end;
+    if (content_end > start && src[content_end - 1] == '-')
+      r.rminus = true, --content_end;
+    else if (content_end > start && src[content_end - 1] == '+')
+      r.rplus = true, --content_end;
+    pos = end + 2;
+    r.is_block_or_comment = kind != '{';
+    if (kind == '#') {
+      r.item = {Item::Type::text, "", start};  // comments vanish but keep whitespace rules
+      r.item.type = Item::Type::block;
+      r.item.s = "#";
+    } else {
+      r.item = {kind == '{' ? Item::Type::var : Item::Type::block,
+                src.substr(start, content_end - start), start};
+    }
+    // {% raw %}: everything up to {% endraw %} is text
+    if (kind == '%') {
+      std::string c = r.item.s;
+      c.erase(0, c.find_first_not_of(" \t\r\n"));
+      c.erase(c.find_last_not_of(" \t\r\n") + 1);
+      if (c == "raw") {
+        const size_t er = src.find("endraw", pos);
+        const size_t er_open = er == std::string::npos ? er : src.rfind("{%", er);
+        const size_t er_close = er == std::string::npos ? er : src.find("%}", er);
+        if (er_close == std::string::npos) {
+          return template_error(src, open, "'raw' without 'endraw'");
+        }
+        raws.push_back(r);
+        raws.back().item.s = "#";
+        raws.push_back({{Item::Type::text, src.substr(pos, er_open - pos), pos}});
+        Raw endr;
+        endr.item = {Item::Type::block, "#", er_open};
+        endr.is_block_or_comment = true;
+        raws.push_back(endr);
+        pos = er_close + 2;
+        continue;
+      }
+    }
+    raws.push_back(r);
+  }
+  // Whitespace control on text next to tags.
+  for (size_t i = 0; i < raws.size(); ++i) {
+    if (raws[i].item.type != Item::Type::text) continue;
+    std::string& t = raws[i].item.s;
+    if (i + 1 < raws.size()) {
+      const Raw& next = raws[i + 1];
+      if (next.lminus) {
+        t.erase(t.find_last_not_of(" \t\r\n") + 1);
+      } else if (next.is_block_or_comment && !next.lplus) {  // lstrip_blocks
+        const size_t nl = t.find_last_of('\n');
+        const size_t line_start = nl == std::string::npos ? 0 : nl + 1;
+        const bool at_template_line_start = nl != std::string::npos || i == 0;
+        if (at_template_line_start && t.find_first_not_of(" \t", line_start) == std::string::npos)
+          t.erase(line_start);
+      }
+    }
+    if (i > 0) {
+      const Raw& prev = raws[i - 1];
+      if (prev.rminus) {
+        const size_t b = t.find_first_not_of(" \t\r\n");
+        t.erase(0, b == std::string::npos ? t.size() : b);
+      } else if (prev.is_block_or_comment && !prev.rplus) {  // trim_blocks
+        if (t.compare(0, 1, "\n") == 0)
+          t.erase(0, 1);
+        else if (t.compare(0, 2, "\r\n") == 0)
+          t.erase(0, 2);
+      }
+    }
+  }
+  std::vector<Item> items;
+  for (auto& r : raws) {
+    if (r.item.type == Item::Type::text && r.item.s.empty()) continue;
+    if (r.item.type == Item::Type::block && r.item.s == "#") continue;
+    items.push_back(std::move(r.item));
+  }
+  return items;
+}
+
+Result<std::vector<Tok>> lex(const std::string& src, const std::string& s, size_t base) {
+  std::vector<Tok> out;
+  size_t i = 0;
+  auto err = [&](const std::string& msg) { return template_error(src, base + i, msg); };
+  while (i < s.size()) {
+    const char c = s[i];
+    if (std::isspace(static_cast<unsigned char>(c))) {
+      ++i;
+      continue;
+    }
+    const size_t start = i;
+    if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
+      while (i < s.size() && (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '_')) ++i;
+      out.push_back({Tok::T::name, s.substr(start, i - start), {}, base + start});
+    } else if (std::isdigit(static_cast<unsigned char>(c))) {
+      bool is_float = false;
+      while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '_')) ++i;
+      if (i + 1 < s.size() && s[i] == '.' && std::isdigit(static_cast<unsigned char>(s[i + 1]))) {
+        is_float = true;
+        ++i;
+        while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
+      }
+      std::string txt = s.substr(start, i - start);
+      std::erase(txt, '_');
+      Tok t{Tok::T::num, txt, {}, base + start};
+      // Python ints are unbounded: a literal beyond int64 becomes a float rather than an error.
+      int64_t as_int = 0;
+      const auto [end, ec] = std::from_chars(txt.data(), txt.data() + txt.size(), as_int);
+      const bool fits = !is_float && ec == std::errc() && end == txt.data() + txt.size();
+      t.num = fits ? Json(as_int) : Json(std::strtod(txt.c_str(), nullptr));
+      out.push_back(t);
+    } else if (c == '\'' || c == '"') {
+      std::string v;
+      ++i;
+      while (i < s.size() && s[i] != c) {
+        if (s[i] == '\\' && i + 1 < s.size()) {
+          const char e = s[++i];
+          switch (e) {
+            case 'n': v.push_back('\n'); break;
+            case 't': v.push_back('\t'); break;
+            case 'r': v.push_back('\r'); break;
+            case '\\': v.push_back('\\'); break;
+            case '\'': v.push_back('\''); break;
+            case '"': v.push_back('"'); break;
+            default: v.push_back('\\'); v.push_back(e);
+          }
+          ++i;
+        } else {
+          v.push_back(s[i++]);
+        }
+      }
+      if (i >= s.size()) return err("unterminated string");
+      ++i;
+      out.push_back({Tok::T::str, v, {}, base + start});
+    } else {
+      static const char* kOps[] = {"**", "//", "==", "!=", "<=", ">=", "+", "-", "*",
+                                   "/",  "%",  "~",  "<",  ">",  "(",  ")", "[", "]",
+                                   "{",  "}",  ",",  ".",  ":",  "|",  "="};
+      bool found = false;
+      for (const char* op : kOps) {
+        const size_t n = std::char_traits<char>::length(op);
+        if (s.compare(i, n, op) == 0) {
+          out.push_back({Tok::T::op, op, {}, base + start});
+          i += n;
+          found = true;
+          break;
+        }
+      }
+      if (!found) return err(std::string("unexpected character '") + c + "'");
+    }
+  }
+  out.push_back({Tok::T::end, "", {}, base + s.size()});
+  return out;
+}
+
+}  // namespace lightllm::tokenizer::jinja::parser_detail
