@@ -27,6 +27,7 @@
 #include "backend/cuda/device_buffer.h"
 #include "bench_check.h"
 #include "bench_timing.h"
+#include "half_bits.h"
 #include "kernels/cuda/decode_attention.h"
 #include "kernels/cuda/prefill_attention.h"
 
@@ -57,47 +58,6 @@ DeviceBuffer upload(const std::vector<T>& v) {
   return b;
 }
 
-// f32 <-> 16-bit (round to nearest even for bf16; f16 through the host half conversion).
-uint16_t to_bits(DType dt, float f) {
-  if (dt == DType::bf16) {
-    uint32_t u;
-    std::memcpy(&u, &f, 4);
-    u += 0x7fff + ((u >> 16) & 1);
-    return static_cast<uint16_t>(u >> 16);
-  }
-  // f16: |f| <= 2 here; normal range, round to nearest.
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  const uint32_t sign = (u >> 16) & 0x8000;
-  const int exp = static_cast<int>((u >> 23) & 0xff) - 127 + 15;
-  uint32_t mant = u & 0x7fffff;
-  if (exp <= 0) return static_cast<uint16_t>(sign);  // tiny: flush (not produced here)
-  uint32_t h = (static_cast<uint32_t>(exp) << 10) | (mant >> 13);
-  const uint32_t rest = mant & 0x1fff;
-  if (rest > 0x1000 || (rest == 0x1000 && (h & 1))) ++h;
-  return static_cast<uint16_t>(sign | h);
-}
-float from_bits(DType dt, uint16_t b) {
-  if (dt == DType::bf16) {
-    const uint32_t u = uint32_t{b} << 16;
-    float f;
-    std::memcpy(&f, &u, 4);
-    return f;
-  }
-  const uint32_t sign = (b & 0x8000u) << 16;
-  const uint32_t exp = (b >> 10) & 0x1f, mant = b & 0x3ffu;
-  uint32_t u = 0;
-  if (exp == 0) {
-    const float f = std::ldexp(static_cast<float>(mant), -24);
-    std::memcpy(&u, &f, 4);
-    u |= sign;
-  } else {
-    u = sign | ((exp - 15 + 127) << 23) | (mant << 13);
-  }
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
 // Random values in [lo, hi], rounded to dt; returns the bits, `vals` gets the rounded floats.
 std::vector<uint16_t> random_half(DType dt, size_t n, float lo, float hi, uint32_t seed,
                                   std::vector<float>& vals) {

@@ -26,6 +26,7 @@
 #include "bench_check.h"
 #include "bench_timing.h"
 #include "core/dtype.h"
+#include "half_bits.h"
 #include "kernels/cuda/activation.h"
 #include "kernels/cuda/gemm_lt.h"
 #include "kernels/cuda/gemv.h"
@@ -46,13 +47,6 @@ DeviceBuffer alloc(size_t bytes) {
   auto b = DeviceBuffer::allocate(std::max<size_t>(bytes, 16));
   CHECK_OK(b.status());
   return std::move(b).value();
-}
-
-uint16_t to_bits(DType dt, float f) {
-  return dt == DType::bf16 ? core::f32_to_bf16(f).bits : core::f32_to_f16(f).bits;
-}
-float from_bits(DType dt, uint16_t b) {
-  return dt == DType::bf16 ? core::bf16_to_f32(core::bf16{b}) : core::f16_to_f32(core::f16{b});
 }
 
 // Uniform values in [lo, hi) rounded to dt; `bits` gets the device image.
