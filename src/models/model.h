@@ -27,8 +27,20 @@ using core::Result;
 using core::Status;
 using core::Tensor;
 
+// Token ids a step takes from the device rather than the host: the samples of the previous
+// step, still on the device when this one is queued (engine/runner: the runner starts step N+1
+// before step N's tokens reach the host). token_ids[rows[i]] is -1 on the host and becomes
+// sampled[sources[i]] on the device when the batch is staged. rows ascend strictly.
+struct DeviceTokenFeed {
+  Tensor sampled;                // [n_sampled] i32 on the device
+  std::vector<int32_t> rows;     // rows of token_ids fed
+  std::vector<int32_t> sources;  // ... from these rows of sampled
+  bool empty() const { return rows.empty(); }
+};
+
 struct StepBatch {
-  Tensor token_ids;                 // [n_tokens] i32
+  Tensor token_ids;                 // [n_tokens] i32 (-1 at device_feed.rows)
+  DeviceTokenFeed device_feed;      // ids known only on the device (CUDA models; else empty)
   Tensor positions;                 // [n_tokens] i32, position of each token in its sequence
   Tensor out_slots;                 // [n_tokens] i32, KV slot each token's K/V is written to
   ops::AttentionMeta attn;          // per-request offsets + req_to_token (built once per step)

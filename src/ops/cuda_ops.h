@@ -15,6 +15,7 @@
 namespace lightllm::ops::cuda_impl {
 
 Status embedding(const Tensor& table, const Tensor& ids, Tensor& out);
+Status feed_token_ids(const Tensor& sampled, const Tensor& rows, Tensor& token_ids);
 Status rms_norm(const Tensor& x, const Tensor& weight, float eps, Tensor& out);
 Status add_rms_norm(Tensor& residual, const Tensor& x, const Tensor& weight, float eps,
                     Tensor& out);

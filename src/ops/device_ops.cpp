@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "ops/ops.h"
@@ -54,6 +55,20 @@ core::Result<Tensor> host_convert(const Tensor& t, DType dtype) {
 }
 
 }  // namespace
+
+StreamMark::StreamMark() = default;
+
+StreamMark::StreamMark(StreamMark&& o) noexcept
+    : event_(std::exchange(o.event_, nullptr)), recorded_(std::exchange(o.recorded_, false)) {}
+
+StreamMark& StreamMark::operator=(StreamMark&& o) noexcept {
+  if (this != &o) {
+    StreamMark old(std::move(*this));
+    event_ = std::exchange(o.event_, nullptr);
+    recorded_ = std::exchange(o.recorded_, false);
+  }
+  return *this;
+}
 
 #if LIGHTLLM_CUDA
 
@@ -212,6 +227,49 @@ Status copy_rows_to_device(const Tensor& src, Tensor& dst) {
                                           cudaMemcpyHostToDevice, cuda_detail::current_stream()));
 }
 
+Status copy_to_host_async(const Tensor& src, Tensor& dst) {
+  if (dst.device() != Device::cpu || src.dtype() != dst.dtype() || src.numel() != dst.numel() ||
+      !src.is_contiguous() || !dst.is_contiguous())
+    return core::invalid_argument("copy_to_host_async: {} -> {}", src.describe(), dst.describe());
+  if (src.numel() == 0) return {};
+  if (src.device() == Device::cpu) {
+    std::memcpy(dst.raw(), src.raw(), src.nbytes());
+    return {};
+  }
+  return LLM_CUDA_CHECK(cudaMemcpyAsync(dst.raw(), src.raw(), src.nbytes(), cudaMemcpyDeviceToHost,
+                                        cuda_detail::current_stream()));
+}
+
+StreamMark::~StreamMark() {
+  if (event_ != nullptr) cudaEventDestroy(static_cast<cudaEvent_t>(event_));
+}
+
+Status StreamMark::record() {
+  if (event_ == nullptr) {
+    cudaEvent_t e = nullptr;
+    LLM_CUDA_RETURN_IF_ERROR(cudaEventCreate(&e));
+    event_ = e;
+  }
+  LLM_CUDA_RETURN_IF_ERROR(
+      cudaEventRecord(static_cast<cudaEvent_t>(event_), cuda_detail::current_stream()));
+  recorded_ = true;
+  return {};
+}
+
+Status StreamMark::wait() const {
+  if (!recorded_) return {};
+  return LLM_CUDA_CHECK(cudaEventSynchronize(static_cast<cudaEvent_t>(event_)));
+}
+
+core::Result<float> StreamMark::elapsed_ms_since(const StreamMark& earlier) const {
+  if (!recorded_ || !earlier.recorded_)
+    return core::internal_error("StreamMark: elapsed time between unrecorded marks");
+  float ms = 0.0f;
+  LLM_CUDA_RETURN_IF_ERROR(cudaEventElapsedTime(&ms, static_cast<cudaEvent_t>(earlier.event_),
+                                                static_cast<cudaEvent_t>(event_)));
+  return ms;
+}
+
 #else  // no CUDA backend in this build
 
 bool cuda_built() {
@@ -288,6 +346,25 @@ Status copy_to_device(const Tensor&, Tensor&) {
 
 Status copy_rows_to_device(const Tensor&, Tensor&) {
   return core::unimplemented("copy_rows_to_device: CUDA backend not built");
+}
+
+Status copy_to_host_async(const Tensor& src, Tensor& dst) {
+  return copy_to_host(src, dst);
+}
+
+StreamMark::~StreamMark() = default;
+
+Status StreamMark::record() {
+  recorded_ = true;
+  return {};
+}
+
+Status StreamMark::wait() const {
+  return {};
+}
+
+core::Result<float> StreamMark::elapsed_ms_since(const StreamMark&) const {
+  return 0.0f;
 }
 
 #endif

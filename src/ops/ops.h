@@ -31,6 +31,13 @@ using core::Tensor;
 // out: [n_tokens, hidden] f32. An id outside [0, vocab) is an invalid_argument error.
 Status embedding(const Tensor& table, const Tensor& ids, Tensor& out);
 
+// Feeds tokens sampled on the device into a step's token ids without a host round trip:
+// token_ids[rows[0, i]] = sampled[rows[1, i]] for i < rows.dim(1).  sampled: [n_sampled] i32;
+// rows: [2, n] i32 (destination rows, then source rows); token_ids: [n_tokens] i32; all on one
+// device. Row indices are checked on the CPU only (on CUDA they come from the host planner);
+// the embedding kernel turns an id outside the vocabulary into a zero row.
+Status feed_token_ids(const Tensor& sampled, const Tensor& rows, Tensor& token_ids);
+
 // out = x / sqrt(mean(x^2) + eps) * weight.  x, out: [n_tokens, hidden] f32; weight: [hidden].
 // out may alias x.
 Status rms_norm(const Tensor& x, const Tensor& weight, float eps, Tensor& out);
@@ -245,5 +252,34 @@ Status copy_to_device(const Tensor& src, Tensor& dst);
 // dst[r, :w] = src[r, :] for r < rows: one pitched host->device copy on the current stream.
 // src: [rows, w] host; dst: [>= rows, pitch] device, same dtype, pitch >= w.
 Status copy_rows_to_device(const Tensor& src, Tensor& dst);
+// dst (host) = src (device), same dtype and numel, queued on the current stream and NOT waited
+// for: dst must be page-locked (empty_pinned), and is valid once a StreamMark recorded after
+// this call has been waited for. A host src is copied at once.
+Status copy_to_host_async(const Tensor& src, Tensor& dst);
+
+// A point in the calling thread's current CUDA stream (a CUDA event; move-only). The host can
+// wait for the device to pass it, and two passed marks give the device time between them.
+// Without the CUDA backend record() and wait() succeed at once and elapsed_ms_since() is 0.
+class StreamMark {
+ public:
+  StreamMark();
+  ~StreamMark();
+  StreamMark(StreamMark&&) noexcept;
+  StreamMark& operator=(StreamMark&&) noexcept;
+  StreamMark(const StreamMark&) = delete;
+  StreamMark& operator=(const StreamMark&) = delete;
+
+  // Marks the current end of the current stream (creates the event on first use).
+  Status record();
+  // Blocks the host until the device has passed the mark (ok if it was never recorded).
+  Status wait() const;
+  // Device milliseconds from `earlier` to this mark; both recorded and passed.
+  core::Result<float> elapsed_ms_since(const StreamMark& earlier) const;
+  bool recorded() const { return recorded_; }
+
+ private:
+  void* event_ = nullptr;  // cudaEvent_t
+  bool recorded_ = false;
+};
 
 }  // namespace lightllm::ops

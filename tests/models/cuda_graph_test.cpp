@@ -68,7 +68,8 @@ TEST(GraphBuckets, InputLayoutRegionsDoNotOverlap) {
   EXPECT_EQ(l.q_start() - l.slots(), 48);
   EXPECT_EQ(l.kv_len() - l.q_start(), 49);  // q_start has max_batch + 1 entries
   EXPECT_EQ(l.req_row() - l.kv_len(), 48);
-  EXPECT_EQ(l.header_size() - l.req_row(), 48);
+  EXPECT_EQ(l.feed() - l.req_row(), 48);
+  EXPECT_EQ(l.header_size() - l.feed(), 96);  // [2, max_batch]
   EXPECT_GE(l.req_to_token(), l.header_size());
   EXPECT_EQ(l.req_to_token() % 64, 0);  // 256-byte aligned rows start
   EXPECT_EQ(l.total(), l.req_to_token() + 49 * 300);
@@ -160,6 +161,54 @@ TEST(GraphDecodeStep, PackingRejectsWhatAGraphCannotRun) {
   EXPECT_FALSE(pack(f.builder.build(two), wide, 2, -1).ok());
   std::vector<models::StepSegment> bad = {{.req_row = 1, .tokens = bad_id, .cached_len = 0}};
   EXPECT_FALSE(pack(f.builder.build(bad), wide, 1, 999).ok());  // id outside the vocabulary
+}
+
+// Ids the step takes from the device (the previous step's samples, still there): -1 on the
+// host, not range-checked, their (row, source) pairs packed for ops::feed_token_ids — in the
+// eager layout (pack_step) and in the graph header.
+TEST(GraphDecodeStep, DeviceFedIdsArePackedAsRowsThenSources) {
+  Fixture f;
+  const int32_t t0[] = {-1}, t1[] = {7}, t2[] = {-1};
+  std::vector<models::StepSegment> segs = {{.req_row = 2, .tokens = t0, .cached_len = 10},
+                                           {.req_row = 0, .tokens = t1, .cached_len = 4},
+                                           {.req_row = 3, .tokens = t2, .cached_len = 2}};
+  models::StepBatch batch = f.builder.build(segs);
+  int32_t samples[6] = {};  // stands for the device ids: only the metadata is read on the host
+  const core::Tensor sampled =
+      core::Tensor::view(samples, {6}, core::DType::i32, core::Device::cuda);
+  batch.device_feed = {.sampled = sampled, .rows = {0, 2}, .sources = {5, 1}};
+  std::vector<int32_t> h;
+  auto packed = models::pack_step(batch, Fixture::kVocab, Fixture::kCapacity, h);
+  ASSERT_TRUE(packed.ok()) << packed.status().to_string();
+  ASSERT_EQ(packed->n_feed, 2);
+  EXPECT_EQ(packed->total, packed->off_feed + 4);
+  const std::vector<int32_t> feed(h.begin() + packed->off_feed, h.end());
+  EXPECT_EQ(feed, (std::vector<int32_t>{0, 2, 5, 1}));
+
+  const InputLayout l{.max_batch = 8, .stride = 32};
+  std::vector<int32_t> staging;
+  models::PackedDecode p;
+  ASSERT_TRUE(
+      models::pack_graph_decode(batch, l, 4, Fixture::kVocab, Fixture::kCapacity, 999, staging, p)
+          .ok());
+  EXPECT_EQ(p.packed.n_feed, 2);
+  EXPECT_EQ(std::vector<int32_t>(p.header.begin() + l.feed(), p.header.begin() + l.feed() + 4),
+            (std::vector<int32_t>{0, 2, 5, 1}));
+  EXPECT_EQ(p.header[static_cast<size_t>(l.ids() + 1)], 7);
+
+  // Rows must ascend and name a -1 id; sources must be rows of `sampled`; without a feed a -1
+  // id is out of the vocabulary.
+  models::StepBatch bad = batch;
+  bad.device_feed.rows = {2, 0};
+  EXPECT_FALSE(models::pack_step(bad, Fixture::kVocab, Fixture::kCapacity, h).ok());
+  bad.device_feed = {.sampled = sampled, .rows = {0, 2}, .sources = {5, 6}};
+  EXPECT_FALSE(models::pack_step(bad, Fixture::kVocab, Fixture::kCapacity, h).ok());
+  bad.device_feed = {.sampled = sampled, .rows = {0}, .sources = {5}};
+  EXPECT_FALSE(models::pack_step(bad, Fixture::kVocab, Fixture::kCapacity, h).ok());
+  bad.device_feed = {.sampled = core::Tensor::view(samples, {6}, core::DType::i32),
+                     .rows = {0, 2},
+                     .sources = {5, 1}};  // samples on the host: not a device feed
+  EXPECT_FALSE(models::pack_step(bad, Fixture::kVocab, Fixture::kCapacity, h).ok());
 }
 
 TEST(GraphDecodeStep, DisabledGraphsAcceptNothing) {

@@ -122,6 +122,8 @@ Status pack_graph_decode(const StepBatch& batch, const InputLayout& layout, int 
     at(layout.req_row(), r) = static_cast<int32_t>(layout.padding_row());
   }
   for (int32_t r = 0; r <= padded; ++r) at(layout.q_start(), r) = r;
+  const auto feed = staging.begin() + p.off_feed;  // [2, n_feed], copied as is
+  std::copy(feed, feed + 2 * p.n_feed, h.begin() + layout.feed());
   return {};
 }
 
@@ -235,21 +237,29 @@ struct DecodeGraphs::Impl {
     return s;
   }
 
-  // Copies packed.header and the requests' req_to_token rows into the input buffer.
-  Status upload() {
-    Tensor header_host =
-        Tensor::view(packed.header.data(), {layout.header_size()}, core::DType::i32);
-    Tensor header_dev = Tensor::view(inputs.data<int32_t>(), {layout.header_size()},
-                                     core::DType::i32, core::Device::cuda);
-    LLM_RETURN_IF_ERROR(ops::copy_to_device(header_host, header_dev));
+  // Copies packed.header and the requests' req_to_token rows into the input buffer (from
+  // page-locked memory: ws's UploadRing) and feeds the ids `feed` takes from the device.
+  Status upload(const DeviceTokenFeed& feed) {
     const PackedStep& p = packed.packed;
-    if (p.n_reqs == 0) return {};
-    Tensor rows_host =
-        Tensor::view(staging.data() + p.off_r2t, {p.n_reqs, p.stride}, core::DType::i32);
-    Tensor rows_dev =
-        Tensor::view(inputs.data<int32_t>() + layout.req_to_token(),
-                     {layout.max_batch + 1, layout.stride}, core::DType::i32, core::Device::cuda);
-    return ops::copy_rows_to_device(rows_host, rows_dev);
+    const int64_t header_n = layout.header_size(), rows_n = int64_t{p.n_reqs} * p.stride;
+    LLM_ASSIGN_OR_RETURN(Tensor host, ws.upload_ring().begin(header_n + rows_n));
+    int32_t* h = host.data<int32_t>();
+    std::copy(packed.header.begin(), packed.header.end(), h);
+    std::copy_n(staging.begin() + p.off_r2t, rows_n, h + header_n);
+    Tensor header_dev =
+        Tensor::view(inputs.data<int32_t>(), {header_n}, core::DType::i32, core::Device::cuda);
+    LLM_RETURN_IF_ERROR(ops::copy_to_device(host.rows(0, header_n), header_dev));
+    Tensor ids = Tensor::view(inputs.data<int32_t>() + layout.ids(), {packed.padded},
+                              core::DType::i32, core::Device::cuda);
+    LLM_RETURN_IF_ERROR(feed_staged_ids(feed, inputs.data<int32_t>() + layout.feed(), ids));
+    if (p.n_reqs > 0) {
+      Tensor rows_host = Tensor::view(h + header_n, {p.n_reqs, p.stride}, core::DType::i32);
+      Tensor rows_dev =
+          Tensor::view(inputs.data<int32_t>() + layout.req_to_token(),
+                       {layout.max_batch + 1, layout.stride}, core::DType::i32, core::Device::cuda);
+      LLM_RETURN_IF_ERROR(ops::copy_rows_to_device(rows_host, rows_dev));
+    }
+    return ws.upload_ring().end();
   }
 
   // First use on `kv`: drops graphs of another pool, writes the padding row, and (once) runs
@@ -270,7 +280,7 @@ struct DecodeGraphs::Impl {
     none.logit_rows.clear();
     LLM_RETURN_IF_ERROR(pack_graph_decode(none, layout, layout.max_batch, shape.vocab, kv.capacity,
                                           kv.scratch_slot, staging, packed));
-    LLM_RETURN_IF_ERROR(upload());
+    LLM_RETURN_IF_ERROR(upload(none.device_feed));
     Tensor out = logits.rows(0, layout.max_batch);
     LLM_RETURN_IF_ERROR(body(staged(host, layout.max_batch, layout.stride), ws, out));
     ws.set_frozen(true);
@@ -321,7 +331,7 @@ struct DecodeGraphs::Impl {
     LLM_RETURN_IF_ERROR(pack_graph_decode(batch, layout, padded, shape.vocab, kv.capacity,
                                           kv.scratch_slot, staging, packed));
     const int kv_bucket = graph_kv_bucket(packed.packed.max_kv_len, layout.stride);
-    LLM_RETURN_IF_ERROR(upload());
+    LLM_RETURN_IF_ERROR(upload(batch.device_feed));
     Tensor out = logits.rows(0, padded);
     auto it = graphs.find({padded, kv_bucket, table});
     if (it == graphs.end()) {

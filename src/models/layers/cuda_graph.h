@@ -5,12 +5,14 @@
 // runs as one replay of the graph captured for (B, K). Everything the graph reads lives at
 // fixed device addresses owned here:
 //   inputs  i32 [InputLayout::total()]: ids | positions | slots | q_start | kv_len | req_row,
-//           each with room for max_batch rows, then req_to_token [max_batch + 1, stride]
-//           whose last row is the padding row (entry 0 = the KV pool's scratch slot);
+//           each with room for max_batch rows, the device token feed (2 x max_batch), then
+//           req_to_token [max_batch + 1, stride] whose last row is the padding row (entry 0 =
+//           the KV pool's scratch slot);
 //   logits  f32 [max_batch, vocab]; the decode-attention partials; and a Workspace of
 //           activations sized once for max_batch rows and then frozen.
 // Per step the host validates and packs the inputs (pack_step's checks), copies the header
-// (one copy) and the requests' req_to_token rows (one pitched copy) into them, launches the
+// (one copy) and the requests' req_to_token rows (one pitched copy) into them, feeds the ids
+// the batch takes from the device (StepBatch::device_feed, outside the graph), launches the
 // graph and copies the n real logits rows back (asynchronously into page-locked logits,
 // waited for by finish(), so the host can prepare the next step meanwhile). Padding rows feed token
 // 0 at position 0, write their K/V to the scratch slot and attend to it alone (kv_len 1); their
@@ -69,7 +71,8 @@ struct InputLayout {
   int64_t q_start() const { return 3 * int64_t{max_batch}; }  // max_batch + 1 entries
   int64_t kv_len() const { return 4 * int64_t{max_batch} + 1; }
   int64_t req_row() const { return 5 * int64_t{max_batch} + 1; }
-  int64_t header_size() const { return 6 * int64_t{max_batch} + 1; }
+  int64_t feed() const { return 6 * int64_t{max_batch} + 1; }  // [2, n_feed], n_feed <= max_batch
+  int64_t header_size() const { return 8 * int64_t{max_batch} + 1; }
   int64_t req_to_token() const { return (header_size() + 63) / 64 * 64; }  // 256-byte aligned
   int64_t padding_row() const { return max_batch; }
   int64_t total() const { return req_to_token() + int64_t{max_batch + 1} * stride; }
@@ -81,7 +84,8 @@ bool is_graph_decode_step(const StepBatch& batch);
 
 // The host side of one replay. header: [layout.header_size()] in the graph layout, padded to
 // `padded` rows (padding: id 0, position 0, slot `scratch_slot`, kv_len 1, req_row = the
-// padding row; q_start[r] = r for all r <= padded). The requests' req_to_token rows stay in
+// padding row; q_start[r] = r for all r <= padded; the feed rows then sources as
+// [2, packed.n_feed] at feed()). The requests' req_to_token rows stay in
 // `staging` as pack_step left them: [packed.n_reqs, packed.stride] at packed.off_r2t.
 struct PackedDecode {
   PackedStep packed;

@@ -39,15 +39,35 @@ Result<PackedStep> pack_step(const StepBatch& batch, int64_t vocab, int64_t kv_c
   p.off_kv = p.off_qs + n_reqs + 1;
   p.off_row = p.off_kv + n_reqs;
   p.off_r2t = p.off_row + n_reqs;
-  p.total = p.off_r2t + int64_t{n_reqs} * p.stride;
+  const DeviceTokenFeed& feed = batch.device_feed;
+  p.n_feed = static_cast<int64_t>(feed.rows.size());
+  p.off_feed = p.off_r2t + int64_t{n_reqs} * p.stride;
+  p.total = p.off_feed + 2 * p.n_feed;
+  if (feed.sources.size() != feed.rows.size())
+    return core::invalid_argument("step: device feed of {} rows and {} sources", feed.rows.size(),
+                                  feed.sources.size());
+  if (p.n_feed > 0 && (!feed.sampled.defined() || feed.sampled.device() != core::Device::cuda))
+    return core::invalid_argument("step: device feed without device samples");
   const int64_t off_pos = p.off_pos, off_slots = p.off_slots, off_qs = p.off_qs, off_kv = p.off_kv,
                 off_row = p.off_row, off_r2t = p.off_r2t, stride = p.stride;
   h.assign(static_cast<size_t>(p.total), 0);
   const int32_t* ids = batch.token_ids.data<int32_t>();
   const int32_t* pos = batch.positions.data<int32_t>();
   const int32_t* slots = batch.out_slots.data<int32_t>();
+  size_t next_fed = 0;  // feed.rows ascend: walk them beside t
   for (int64_t t = 0; t < n; ++t) {
-    LLM_RETURN_IF_ERROR(check_range("token_ids", t, ids[t], vocab));
+    if (next_fed < feed.rows.size() && feed.rows[next_fed] == t) {
+      const int32_t src = feed.sources[next_fed];
+      LLM_RETURN_IF_ERROR(check_range("device_feed.sources", t, src, feed.sampled.numel()));
+      if (ids[t] != -1)
+        return core::invalid_argument(
+            "step: token_ids[{}] = {} is fed from the device (expected -1)", t, ids[t]);
+      h[static_cast<size_t>(p.off_feed) + next_fed] = static_cast<int32_t>(t);
+      h[static_cast<size_t>(p.off_feed + p.n_feed) + next_fed] = src;
+      ++next_fed;
+    } else {
+      LLM_RETURN_IF_ERROR(check_range("token_ids", t, ids[t], vocab));
+    }
     LLM_RETURN_IF_ERROR(check_range("out_slots", t, slots[t], kv_capacity));
     if (pos[t] < 0) return core::invalid_argument("step: positions[{}] = {} < 0", t, pos[t]);
     h[static_cast<size_t>(t)] = ids[t];
@@ -69,9 +89,19 @@ Result<PackedStep> pack_step(const StepBatch& batch, int64_t vocab, int64_t kv_c
       dst[j] = row[j];
     }
   }
+  if (next_fed != feed.rows.size())
+    return core::invalid_argument("step: device feed rows must ascend within [0, {})", n);
   if (n_reqs > 0) h[static_cast<size_t>(off_qs + n_reqs)] = m.q_start[n_reqs];
 
   return p;
+}
+
+Status feed_staged_ids(const DeviceTokenFeed& feed, const int32_t* packed_rows, Tensor& ids) {
+  if (feed.empty()) return {};
+  const int64_t n = static_cast<int64_t>(feed.rows.size());
+  const Tensor rows =
+      Tensor::view(const_cast<int32_t*>(packed_rows), {2, n}, core::DType::i32, core::Device::cuda);
+  return ops::feed_token_ids(feed.sampled, rows, ids);
 }
 
 Result<StepBatch> stage_step(const StepBatch& batch, int64_t vocab, int64_t kv_capacity,
@@ -83,7 +113,9 @@ Result<StepBatch> stage_step(const StepBatch& batch, int64_t vocab, int64_t kv_c
   Tensor dev = ws.get(Buf::step_meta, {total}, core::DType::i32);
   if (!dev.defined())
     return core::error(core::StatusCode::out_of_memory, "step: no device memory for step metadata");
-  Tensor host = Tensor::view(h.data(), {total}, core::DType::i32);
+  // From page-locked memory, so that queuing the copy never waits for the device.
+  LLM_ASSIGN_OR_RETURN(Tensor host, ws.upload_ring().begin(total));
+  std::copy(h.begin(), h.begin() + total, host.data<int32_t>());
   LLM_RETURN_IF_ERROR(ops::copy_to_device(host, dev));
 
   StepBatch out = batch;
@@ -94,6 +126,8 @@ Result<StepBatch> stage_step(const StepBatch& batch, int64_t vocab, int64_t kv_c
   out.token_ids = view(0);
   out.positions = view(p.off_pos);
   out.out_slots = view(p.off_slots);
+  LLM_RETURN_IF_ERROR(feed_staged_ids(batch.device_feed, d + p.off_feed, out.token_ids));
+  LLM_RETURN_IF_ERROR(ws.upload_ring().end());
   out.attn.device = {.q_start = d + p.off_qs,
                      .kv_len = d + p.off_kv,
                      .req_row = d + p.off_row,

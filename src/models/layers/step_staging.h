@@ -2,10 +2,12 @@
 // On the CPU the batch is used as built. On CUDA the token ids, positions, KV slots and the
 // attention metadata (q_start, kv_len, and the req_to_token rows of this step's requests,
 // compacted to one row each) go to the device in ONE host->device copy per step, shared by
-// every layer (plan once, run per layer). The host arrays stay in the returned batch for the
-// host-side decisions (per-request rope, kernel choice). Because device index values cannot be
-// checked by the kernels, staging validates them first: ids in [0, vocab), slots and every
-// req_to_token entry a request reads in [0, kv_capacity).
+// every layer (plan once, run per layer); ids the batch feeds from the device (device_feed) are
+// filled in on the device right after the copy. The host arrays stay in the returned batch for
+// the host-side decisions (per-request rope, kernel choice). Because device index values cannot
+// be checked by the kernels, staging validates them first: ids in [0, vocab) (fed ids: their
+// rows and sources in range), slots and every req_to_token entry a request reads in
+// [0, kv_capacity).
 #pragma once
 
 #include <vector>
@@ -16,12 +18,15 @@
 namespace lightllm::models {
 
 // Where pack_step put each array in the host staging buffer (offsets in i32 elements).
-// Layout: ids | positions | slots | q_start (n_reqs+1) | kv_len | req_row | req_to_token,
-// the last [n_reqs, stride] with request r's row r holding its first kv_len[r] slots.
+// Layout: ids | positions | slots | q_start (n_reqs+1) | kv_len | req_row | req_to_token |
+// feed, req_to_token [n_reqs, stride] with request r's row r holding its first kv_len[r] slots,
+// feed [2, n_feed] the batch's device_feed rows then sources (ops::feed_token_ids).
 struct PackedStep {
   int64_t n_tokens = 0;
   int32_t n_reqs = 0;
+  int64_t n_feed = 0;
   int64_t off_pos = 0, off_slots = 0, off_qs = 0, off_kv = 0, off_row = 0, off_r2t = 0;
+  int64_t off_feed = 0;
   int64_t stride = 1;  // max(max_kv_len, 1)
   int64_t total = 0;
   int32_t max_q_len = 0, max_kv_len = 0;
@@ -30,6 +35,10 @@ struct PackedStep {
 // Validates `batch` (the checks above) and packs its index arrays into `h` (resized).
 Result<PackedStep> pack_step(const StepBatch& batch, int64_t vocab, int64_t kv_capacity,
                              std::vector<int32_t>& h);
+
+// Fills the fed ids of a staged step: `packed` rows [2, n_feed] on the device (the step's copy
+// of the feed area), `ids` the staged token ids. No-op without a feed.
+Status feed_staged_ids(const DeviceTokenFeed& feed, const int32_t* packed_rows, Tensor& ids);
 
 Result<StepBatch> stage_step(const StepBatch& batch, int64_t vocab, int64_t kv_capacity,
                              Workspace& ws);
