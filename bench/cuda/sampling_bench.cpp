@@ -97,7 +97,7 @@ int main() {
             prep,
             [&] {
               sb.clear();
-              for (const auto& st : states) sampling::append_sample_row(st, vocab, sb);
+              for (const auto& st : states) CHECK_OK(sampling::append_sample_row(st, vocab, sb));
               CHECK_OK(ops::sample(work, sb, ids, &logprobs));
               Tensor h = Tensor::view(out.data(), {batch}, DType::i32);
               Tensor hl = Tensor::view(out_lp.data(), {batch}, DType::f32);

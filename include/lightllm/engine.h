@@ -48,6 +48,10 @@ struct EngineConfig {
   // are filled in when step N's samples are known); 0 = auto (2 on CUDA, 1 on the CPU, where
   // the step runs on the planning thread and nothing would overlap).
   int max_inflight_steps = 0;
+  // CUDA: with device sampling, start step N+1 before step N's tokens reach the host (its decode
+  // tokens are fed from N's samples on the device), so the GPU does not idle between steps.
+  // Off: N+1 starts once N is finished (A/B, debugging).
+  bool disable_overlap = false;
 };
 
 enum class FinishReason { none, length, stop, eos, abort, error };
@@ -111,6 +115,12 @@ struct EngineStats {
   // plan, commit, events, stats) vs running the model step (forward + sampling).
   double router_seconds = 0.0;
   double step_seconds = 0.0;
+  // CUDA: device idle time between steps planned back to back (the next step was planned while
+  // the previous one ran), measured with events: ideally ~0 (the next step is queued before the
+  // previous one ends).
+  double device_idle_us_total = 0.0;
+  double device_idle_us_max = 0.0;
+  uint64_t device_idle_steps = 0;  // steps measured
 };
 
 struct ModelInfo {
@@ -119,6 +129,8 @@ struct ModelInfo {
   int64_t vocab_size = 0;
   int64_t max_context = 0;  // max_position_embeddings
   std::string dtype;
+  int64_t weight_bytes = 0;        // as stored where the model runs (one rank's with tp > 1)
+  int64_t kv_bytes_per_token = 0;  // KV pool bytes per token slot (one rank's with tp > 1)
 };
 
 class Engine {

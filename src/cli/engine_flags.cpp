@@ -102,6 +102,9 @@ void add_engine_flags(CLI::App& cmd, EngineConfig& e) {
       ->capture_default_str();
   cmd.add_flag("--disable-cuda-graph", e.disable_cuda_graph,
                "CUDA: run every decode step eagerly (no CUDA graphs)");
+  cmd.add_flag("--disable-overlap", e.disable_overlap,
+               "CUDA: start step N+1 only after step N's tokens reached the host (by default it "
+               "is queued before, fed N's tokens on the GPU)");
 }
 
 void add_sampling_flags(CLI::App& cmd, SamplingParams& p) {

@@ -156,6 +156,8 @@ core::Status EngineImpl::start(const EngineConfig& config) {
         config.kv_cache_dtype, core::dtype_name(model->activation_dtype()));
   const kv::KvShape kv_shape{shape.n_layers, shape.n_kv_heads, shape.head_dim};
   LLM_ASSIGN_OR_RETURN(const int64_t per_token, kv::bytes_per_token(kv_shape, kv_dtype));
+  info_.weight_bytes = model->weight_bytes();
+  info_.kv_bytes_per_token = per_token;
   int64_t capacity = config.max_total_token_num;
   std::string bound = "--max-total-token-num";
   if (capacity <= 0 && on_cuda) {
@@ -231,6 +233,7 @@ core::Status EngineImpl::start(const EngineConfig& config) {
   } else {
     runner_ = std::make_unique<ModelRunner>(std::move(single), std::move(fit->kv),
                                             router_->req_to_token());
+    runner_->set_overlap(!config.disable_overlap);
     executor_ = runner_.get();
   }
   {
@@ -362,73 +365,21 @@ void EngineImpl::router_loop() {
   // OpenMP's thread count is per calling thread: the model runs here, so set it here.
   if (config_.cpu_threads > 0) omp_set_num_threads(config_.cpu_threads);
   using Clock = std::chrono::steady_clock;
-  std::optional<StepPlan> running;  // started on the runner, not yet finished
+  StepLoop loop(*router_, *executor_, [this](const core::Status& st) { fail_running(st); });
   for (;;) {
     // Take new commands; wait for one only when there is nothing to run.
     std::vector<RouterCommand> cmds = router_queue_.drain();
-    if (cmds.empty() && !router_->has_work() && !running) {
+    if (cmds.empty() && !router_->has_work() && !loop.busy()) {
       auto cmd = router_queue_.pop();
       if (!cmd) break;  // closed and drained
       cmds.push_back(std::move(*cmd));
     }
     // Busy time only (the wait above is not counted): bookkeeping vs the model step.
     const Clock::time_point t0 = Clock::now();
-    Clock::duration step_time{};
     for (RouterCommand& cmd : cmds) handle_command(cmd);
-
-    // Step N is started on the runner (queued on the device where the model can) and, with
-    // max_inflight_steps = 2, step N+1 is planned before N is finished and committed, then
-    // started at once: the device waits only for sampling, commit and the start itself.
-    core::Status st;
-    auto timed = [&](auto&& fn) {
-      const Clock::time_point s0 = Clock::now();
-      auto r = fn();
-      step_time += Clock::now() - s0;
-      return r;
-    };
-    if (!running && router_->has_work()) {
-      core::Result<StepPlan> plan = router_->plan();
-      st = plan.status();
-      if (st.ok() && !plan->empty()) {
-        st = timed([&] { return executor_->start(*plan); });
-        if (st.ok()) {
-          running = std::move(plan).value();
-        } else {
-          fail_running(st);
-          abandon(*plan);
-        }
-      } else if (!st.ok()) {
-        fail_running(st);
-      }
-    }
-    if (running) {
-      std::optional<StepPlan> next;
-      if (router_->config().max_inflight_steps > 1 && router_->has_work()) {
-        core::Result<StepPlan> plan = router_->plan();
-        st = plan.status();
-        if (st.ok() && !plan->empty()) next = std::move(plan).value();
-      }
-      core::Result<StepResult> result = timed([&] { return executor_->finish(*running); });
-      core::Status done = result.status();
-      const bool committed = done.ok();  // commit() retires the plan even when it fails
-      if (committed) done = router_->commit(*result);
-      if (!done.ok() || !st.ok()) {
-        fail_running(!done.ok() ? done : st);
-        if (!committed) abandon(*running);  // plans are committed in order: N, then N+1
-        if (next) abandon(*next);
-        next.reset();
-      }
-      running.reset();
-      if (next) {
-        st = timed([&] { return executor_->start(*next); });
-        if (st.ok()) {
-          running = std::move(next);
-        } else {
-          fail_running(st);
-          abandon(*next);
-        }
-      }
-    }
+    // Plan, start, finish and commit; step N+1 is planned (and on CUDA started) while step N
+    // runs (StepLoop).
+    const Clock::duration step_time = loop.turn();
     OutputBatch out;
     out.events = router_->take_events();
     for (const auto& ev : out.events) {
@@ -455,23 +406,16 @@ void EngineImpl::router_loop() {
       stats_.prefix_hit_tokens = rs.prefix_hit_tokens;
       stats_.router_seconds += std::chrono::duration<double>(busy - step_time).count();
       stats_.step_seconds += std::chrono::duration<double>(step_time).count();
+      const DeviceIdle& idle = loop.device_idle();
+      stats_.device_idle_us_total = idle.total_us;
+      stats_.device_idle_us_max = idle.max_us;
+      stats_.device_idle_steps = idle.steps;
     }
     // After the stats: a client that sees a final event also sees its slots released.
     if (!out.events.empty()) output_queue_.push(std::move(out));
-    if (!running && router_queue_.closed() && router_->idle() && router_queue_.drain().empty())
+    if (!loop.busy() && router_queue_.closed() && router_->idle() && router_queue_.drain().empty())
       break;
   }
-}
-
-void EngineImpl::abandon(const StepPlan& plan) {
-  // After fail_running every sequence of the plan is aborted: commit the plan with
-  // placeholder samples (ignored for finished sequences) so the router releases its slots.
-  StepResult r;
-  r.step_id = plan.step_id;
-  for (const StepEntry& e : plan.entries)
-    if (e.sample) r.sampled.push_back({.seq_id = e.seq_id, .token = 0});
-  core::Status st = router_->commit(r);
-  if (!st.ok()) LLM_ERROR("releasing failed step {}: {}", plan.step_id, st.to_string());
 }
 
 void EngineImpl::fail_running(const core::Status& st) {

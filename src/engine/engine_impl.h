@@ -27,6 +27,7 @@
 #include "engine/router/router.h"
 #include "engine/runner/model_runner.h"
 #include "engine/runner/tp_runner.h"
+#include "engine/step_loop.h"
 #include "lightllm/engine.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/incremental_detokenizer.h"
@@ -98,7 +99,6 @@ class EngineImpl final : public Engine {
   void output_loop();
   void handle_command(RouterCommand& cmd);
   void fail_running(const core::Status& st);
-  void abandon(const StepPlan& plan);
   void emit_output(const router::SeqEvent& ev);
   void fail_request(const std::shared_ptr<Request>& req, FinishReason reason,
                     const std::string& message);

@@ -13,7 +13,9 @@
 //
 // A decode token whose value is the sample of a step still in flight is written as
 // kPendingToken in input_ids; the executor substitutes `entry.sampling->last_token` (the
-// sampler records every token it picks into the sequence's SamplingState, in step order).
+// sampler records every token it picks into the sequence's SamplingState, in step order), or,
+// when it started this step before the previous one finished (can_start_before_finish), the
+// previous step's sample where it still is (the device).
 // The router never frees or reuses a slot or req_to_token row that an in-flight plan uses:
 // a sequence that finishes or is aborted while it is in a later in-flight plan is released
 // only when that plan is committed (its extra sample is discarded).
@@ -60,6 +62,9 @@ struct StepPlan {
   const kv::ReqToTokenTable* req_to_token = nullptr;
   int64_t n_prefill_tokens = 0;
   int64_t n_decode_tokens = 0;
+  // Planned while the previous step ran (set by the step loop): the device should go from that
+  // step to this one without idling, and the runner measures how long it did.
+  bool back_to_back = false;
 
   int64_t n_tokens() const { return static_cast<int64_t>(input_ids.size()); }
   bool empty() const { return entries.empty(); }
@@ -75,6 +80,9 @@ struct SampledToken {
 struct StepResult {
   uint64_t step_id = 0;
   std::vector<SampledToken> sampled;  // one per entry with sample == true, in entry order
+  // Device time between the end of the previous step and the start of this one, for a
+  // back_to_back plan on a device that measures it; -1 otherwise.
+  double device_idle_us = -1.0;
 };
 
 // Runs one step. Implemented by the model runner (src/engine/runner) and by FakeRunner.
@@ -87,6 +95,10 @@ class StepExecutor {
   // without an asynchronous path run the whole step in finish().
   virtual core::Status start(const StepPlan&) { return {}; }
   virtual core::Result<StepResult> finish(const StepPlan& plan) { return execute(plan); }
+  // True when start(next) may be called while the one started step is not finished yet: the
+  // executor then resolves next's pending tokens from that step's samples itself (on the
+  // device), so the two steps run back to back. finish() still comes in start order.
+  virtual bool can_start_before_finish(const StepPlan& /*next*/) const { return false; }
 };
 
 }  // namespace lightllm::engine

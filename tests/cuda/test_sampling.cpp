@@ -35,7 +35,8 @@ DeviceResult run_device(const std::vector<float>& logits, int64_t vocab,
                         const std::vector<SamplingState>& states) {
   const auto n = static_cast<int64_t>(states.size());
   kernels::SampleBatch batch;
-  for (const SamplingState& st : states) sampling::append_sample_row(st, vocab, batch);
+  for (const SamplingState& st : states)
+    EXPECT_TRUE(sampling::append_sample_row(st, vocab, batch).ok());
   auto dl = ops::empty_on(core::Device::cuda, {n, vocab}, DType::f32);
   auto di = ops::empty_on(core::Device::cuda, {n}, DType::i32);
   auto dp = ops::empty_on(core::Device::cuda, {n}, DType::f32);

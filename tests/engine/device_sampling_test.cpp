@@ -108,8 +108,8 @@ TEST(DevicePacking, RowsCarryParamsSeedCounterPenaltiesAndMasks) {
   SamplingState b = make_sampling_state(q, std::vector<int32_t>{1, 2}, std::vector<int32_t>{3});
 
   kernels::SampleBatch batch;
-  append_sample_row(a, 100, batch);
-  append_sample_row(b, 100, batch);
+  ASSERT_TRUE(append_sample_row(a, 100, batch).ok());
+  ASSERT_TRUE(append_sample_row(b, 100, batch).ok());
   ASSERT_EQ(batch.rows.size(), 2u);
   const kernels::SampleRow& ra = batch.rows[0];
   EXPECT_EQ(ra.do_sample, 1);
@@ -138,7 +138,7 @@ TEST(DevicePacking, RowsCarryParamsSeedCounterPenaltiesAndMasks) {
   // Before min_new_tokens the stop ids (EOS + stop_token_ids) are masked.
   SamplingState c = make_sampling_state(p, std::vector<int32_t>{}, std::vector<int32_t>{3});
   kernels::SampleBatch b2;
-  append_sample_row(c, 100, b2);
+  ASSERT_TRUE(append_sample_row(c, 100, b2).ok());
   EXPECT_EQ(std::vector<int32_t>(b2.mask_tokens.begin(), b2.mask_tokens.end()),
             (std::vector<int32_t>{3, 9}));
   // Presence/frequency only: output ids without the prompt.
@@ -148,9 +148,43 @@ TEST(DevicePacking, RowsCarryParamsSeedCounterPenaltiesAndMasks) {
   d.record(12);
   d.record(13);
   kernels::SampleBatch b3;
-  append_sample_row(d, 100, b3);
+  ASSERT_TRUE(append_sample_row(d, 100, b3).ok());
   EXPECT_EQ(b3.pen_tokens, (std::vector<int32_t>{12, 13}));
   EXPECT_EQ(b3.pen_counts, (std::vector<int32_t>{1, 1}));
+}
+
+// A row queued while the sequence has samples on the device that are not yet recorded (a step
+// started before the previous one finished) counts them as recorded.
+TEST(DevicePacking, UncollectedSamplesCountAsGenerated) {
+  SamplingParams p;
+  p.do_sample = true;
+  p.seed = 7;
+  p.min_new_tokens = 2;
+  p.stop_token_ids = {9};
+  SamplingState st = make_sampling_state(p, std::vector<int32_t>{1, 2}, std::vector<int32_t>{3});
+  st.record(5);
+  SamplingState recorded = st;
+  recorded.record(6);  // what the state will be once the queued sample is recorded
+
+  kernels::SampleBatch ahead, after;
+  ASSERT_TRUE(append_sample_row(st, 100, ahead, /*uncollected=*/1).ok());
+  ASSERT_TRUE(append_sample_row(recorded, 100, after).ok());
+  ASSERT_EQ(ahead.rows.size(), 1u);
+  EXPECT_EQ(ahead.rows[0].counter, after.rows[0].counter);
+  EXPECT_EQ(ahead.rows[0].counter, 2u);
+  EXPECT_EQ(ahead.rows[0].seed, after.rows[0].seed);
+  EXPECT_EQ(ahead.mask_tokens, after.mask_tokens);  // 2 generated: min_new_tokens reached
+  EXPECT_TRUE(ahead.mask_tokens.empty());
+
+  // Penalties need the recorded tokens: refused rather than computed from stale counts.
+  SamplingParams q = p;
+  q.frequency_penalty = 0.5f;
+  SamplingState pen = make_sampling_state(q, std::vector<int32_t>{1}, {});
+  EXPECT_TRUE(has_penalties(pen));
+  EXPECT_FALSE(has_penalties(st));
+  kernels::SampleBatch refused;
+  EXPECT_FALSE(append_sample_row(pen, 100, refused, 1).ok());
+  EXPECT_TRUE(append_sample_row(pen, 100, refused, 0).ok());
 }
 
 TEST(DevicePacking, TopLogprobsFallBackToTheHost) {

@@ -9,7 +9,9 @@
 // cache: the "uninterrupted run" every router output must equal.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <deque>
 #include <span>
 #include <vector>
 
@@ -86,9 +88,38 @@ class FakeRunner : public StepExecutor {
     return res;
   }
 
+  // Overlap mode (StepLoop tests): start() runs the step at once and keeps its result for
+  // finish(), and the next step may start before the previous one finished, as on the GPU.
+  void set_overlap(bool on) { overlap_ = on; }
+  core::Status start(const StepPlan& plan) override {
+    if (!overlap_) return {};
+    if (started_.size() >= 2) return core::internal_error("fake runner: a third started step");
+    core::Result<StepResult> r = execute(plan);
+    if (!r.ok()) return r.status();
+    started_.push_back(std::move(r).value());
+    max_started_ = std::max(max_started_, static_cast<int>(started_.size()));
+    return {};
+  }
+  core::Result<StepResult> finish(const StepPlan& plan) override {
+    if (!overlap_) return execute(plan);
+    if (started_.empty() || started_.front().step_id != plan.step_id)
+      return core::internal_error("fake runner: step {} finished out of order", plan.step_id);
+    StepResult r = std::move(started_.front());
+    started_.pop_front();
+    return r;
+  }
+  bool can_start_before_finish(const StepPlan&) const override {
+    return overlap_ && started_.size() == 1;
+  }
+  // Most steps started and not finished at once (overlap mode).
+  int max_started() const { return max_started_; }
+
   int64_t tokens_written() const { return tokens_written_; }
 
  private:
+  bool overlap_ = false;
+  std::deque<StepResult> started_;
+  int max_started_ = 0;
   int32_t vocab_;
   std::vector<int32_t> slot_token_;  // [capacity] token whose K/V the slot holds
   std::vector<int64_t> slot_pos_;    // [capacity] its position

@@ -12,6 +12,7 @@
 
 #include "engine/fake_runner.h"
 #include "engine/router/router.h"
+#include "engine/step_loop.h"
 
 namespace lightllm::engine::testing {
 
@@ -121,6 +122,28 @@ struct Harness {
       ASSERT_NO_FATAL_FAILURE(collect());
     }
     FAIL() << "did not finish in " << max_steps << " steps";
+  }
+
+  // Runs until the router is idle through the engine's StepLoop (plan / start / finish /
+  // commit; with runner.set_overlap(true) the next step starts before the previous one
+  // finishes), checking the invariants and calling after_commit after every turn.
+  void run_loop(int max_turns = 200000) {
+    StepLoop loop(router, runner, [](const core::Status& st) {
+      ADD_FAILURE() << "step failed: " << st.to_string();
+    });
+    for (int t = 0; t < max_turns; ++t) {
+      if (!loop.busy() && !router.has_work()) {
+        ASSERT_TRUE(router.idle()) << "router has work but planned nothing";
+        return;
+      }
+      loop.turn();
+      ++steps;
+      ASSERT_NO_FATAL_FAILURE(collect());
+      ASSERT_NO_FATAL_FAILURE(check());
+      if (after_commit) after_commit(*this);
+      ASSERT_NO_FATAL_FAILURE(collect());
+    }
+    FAIL() << "did not finish in " << max_turns << " turns";
   }
 
   // Idle: nothing but the prefix cache may hold slots, and no request rows are used.

@@ -18,6 +18,10 @@ struct Case {
   int64_t chunk;
   int inflight;
   bool optimistic;
+  // Driven by the engine's StepLoop instead of the harness loop; overlap: the fake runner
+  // starts step N+1 before step N finishes.
+  bool step_loop = false;
+  bool overlap = false;
 };
 
 void run_case(const Case& k, uint64_t seed, uint64_t* pauses) {
@@ -34,6 +38,7 @@ void run_case(const Case& k, uint64_t seed, uint64_t* pauses) {
     c.router_max_new_token_len = 3;
   }
   Harness h(c);
+  h.runner.set_overlap(k.overlap);
   std::mt19937_64 rng(seed);
   std::vector<std::vector<int32_t>> prefixes;
   for (int i = 0; i < 4; ++i)
@@ -88,7 +93,11 @@ void run_case(const Case& k, uint64_t seed, uint64_t* pauses) {
   };
   // Keep feeding until all were submitted: the harness stops when idle, so loop.
   while (true) {
-    ASSERT_NO_FATAL_FAILURE(h.run());
+    if (k.step_loop) {
+      ASSERT_NO_FATAL_FAILURE(h.run_loop());
+    } else {
+      ASSERT_NO_FATAL_FAILURE(h.run());
+    }
     if (next_id > total) break;
     submit_some(h);
   }
@@ -130,6 +139,24 @@ TEST(RouterRandom, InvariantsHoldUnderEveryConfiguration) {
   }
   EXPECT_GT(optimistic_pauses, 0u);  // the pause / resume path was exercised
   EXPECT_EQ(conservative_pauses, 0u);
+}
+
+// The same through the engine's StepLoop, planning one step ahead, with and without starting
+// the next step before the previous one finishes (the CUDA runner's overlap).
+TEST(RouterRandom, StepLoopWithAndWithoutOverlap) {
+  uint64_t pauses = 0;
+  for (bool overlap : {false, true}) {
+    for (bool cache : {false, true}) {
+      for (int64_t chunk : {0, 7}) {
+        for (bool optimistic : {false, true}) {
+          SCOPED_TRACE(::testing::Message() << "overlap " << overlap << " cache " << cache
+                                            << " chunk " << chunk << " optimistic " << optimistic);
+          ASSERT_NO_FATAL_FAILURE(run_case({cache, chunk, 2, optimistic, true, overlap},
+                                           /*seed=*/3, &pauses));
+        }
+      }
+    }
+  }
 }
 
 }  // namespace

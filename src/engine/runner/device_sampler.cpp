@@ -4,7 +4,6 @@
 #include <algorithm>
 
 #include "engine/sampling/device_sampling.h"
-#include "ops/ops.h"
 #include "ops/sampling_ops.h"
 
 namespace lightllm::engine {
@@ -21,52 +20,86 @@ bool DeviceSampler::covers(const StepPlan& plan) {
 
 core::Result<Tensor> DeviceSampler::logits(int64_t n_rows, int64_t vocab) {
   if (!logits_.defined() || logits_.dim(0) < n_rows || logits_.dim(1) != vocab) {
-    const int64_t cap = std::max<int64_t>(n_rows, 8);
-    LLM_ASSIGN_OR_RETURN(logits_, ops::empty_on(Device::cuda, {cap, vocab}, DType::f32));
-    LLM_ASSIGN_OR_RETURN(ids_, ops::empty_on(Device::cuda, {cap}, DType::i32));
-    LLM_ASSIGN_OR_RETURN(logprobs_, ops::empty_on(Device::cuda, {cap}, DType::f32));
+    LLM_ASSIGN_OR_RETURN(
+        logits_, ops::empty_on(Device::cuda, {std::max<int64_t>(n_rows, 8), vocab}, DType::f32));
   }
   return logits_.rows(0, n_rows);
 }
 
-core::Status DeviceSampler::sample(const StepPlan& plan, Tensor& logits, StepResult& result) {
+core::Status DeviceSampler::reserve(Slot& s, int64_t n) {
+  if (s.ids.defined() && s.ids.dim(0) >= n) return {};
+  const int64_t cap = std::max<int64_t>(n, 8);
+  LLM_ASSIGN_OR_RETURN(s.ids, ops::empty_on(Device::cuda, {cap}, DType::i32));
+  LLM_ASSIGN_OR_RETURN(s.logprobs, ops::empty_on(Device::cuda, {cap}, DType::f32));
+  LLM_ASSIGN_OR_RETURN(s.host_ids, ops::empty_pinned({cap}, DType::i32));
+  LLM_ASSIGN_OR_RETURN(s.host_logprobs, ops::empty_pinned({cap}, DType::f32));
+  return {};
+}
+
+core::Result<Tensor> DeviceSampler::launch(const StepPlan& plan, Tensor& logits,
+                                           const InFlightRows& uncollected) {
+  if (launched_.size() >= slots_.size())
+    return core::internal_error("device sampling: {} steps launched and not collected",
+                                launched_.size());
   const int64_t n = logits.dim(0);
   const int64_t vocab = logits.dim(1);
   batch_.clear();
   bool want_logprobs = false;
   for (const StepEntry& e : plan.entries) {
     if (!e.sample) continue;
-    sampling::append_sample_row(*e.sampling, vocab, batch_);
+    LLM_RETURN_IF_ERROR(sampling::append_sample_row(*e.sampling, vocab, batch_,
+                                                    uncollected.contains(e.seq_id) ? 1 : 0));
     want_logprobs = want_logprobs || e.sampling->params.return_logprobs;
   }
   if (static_cast<int64_t>(batch_.rows.size()) != n)
     return core::internal_error("device sampling: {} sampled entries for {} logits rows",
                                 batch_.rows.size(), n);
-  if (!ids_.defined() || ids_.dim(0) < n)
-    return core::internal_error("device sampling: logits() was not called for {} rows", n);
-  ids_view_ = ids_.rows(0, n);
-  Tensor lp = logprobs_.rows(0, n);
-  LLM_RETURN_IF_ERROR(ops::sample(logits, batch_, ids_view_, want_logprobs ? &lp : nullptr));
-
-  host_ids_.resize(static_cast<size_t>(n));
-  Tensor ids_host = Tensor::view(host_ids_.data(), {n}, DType::i32);
-  LLM_RETURN_IF_ERROR(ops::copy_to_host(ids_view_, ids_host));
-  host_logprobs_.assign(static_cast<size_t>(n), 0.0f);
+  const int slot_index = next_slot_;
+  Slot& s = slots_[static_cast<size_t>(slot_index)];
+  LLM_RETURN_IF_ERROR(reserve(s, n));
+  Tensor ids = s.ids.rows(0, n);
+  Tensor lp = s.logprobs.rows(0, n);
+  LLM_RETURN_IF_ERROR(ops::sample(logits, batch_, ids, want_logprobs ? &lp : nullptr));
+  Tensor host_ids = s.host_ids.rows(0, n);
+  LLM_RETURN_IF_ERROR(ops::copy_to_host_async(ids, host_ids));
   if (want_logprobs) {
-    Tensor lp_host = Tensor::view(host_logprobs_.data(), {n}, DType::f32);
-    LLM_RETURN_IF_ERROR(ops::copy_to_host(lp, lp_host));
+    Tensor host_lp = s.host_logprobs.rows(0, n);
+    LLM_RETURN_IF_ERROR(ops::copy_to_host_async(lp, host_lp));
   }
-  size_t row = 0;
+  LLM_RETURN_IF_ERROR(s.copied.record());
+  launched_.push_back({.step_id = plan.step_id,
+                       .slot = slot_index,
+                       .n = n,
+                       .vocab = vocab,
+                       .logprobs = want_logprobs});
+  next_slot_ = (next_slot_ + 1) % static_cast<int>(slots_.size());
+  return ids;
+}
+
+core::Status DeviceSampler::collect(const StepPlan& plan, StepResult& result) {
+  if (launched_.empty() || launched_.front().step_id != plan.step_id)
+    return core::internal_error("device sampling: step {} collected out of launch order",
+                                plan.step_id);
+  const Launched l = launched_.front();
+  launched_.pop_front();
+  const Slot& s = slots_[static_cast<size_t>(l.slot)];
+  LLM_RETURN_IF_ERROR(s.copied.wait());
+  const int32_t* ids = s.host_ids.data<int32_t>();
+  const float* lps = s.host_logprobs.data<float>();
+  int64_t row = 0;
   for (const StepEntry& e : plan.entries) {
     if (!e.sample) continue;
-    const int32_t token = host_ids_[row];
-    if (token < 0 || token >= vocab)
-      return core::internal_error("device sampling returned id {} outside [0, {})", token, vocab);
+    if (row >= l.n)
+      return core::internal_error("device sampling: step {} has more samples than {} rows",
+                                  plan.step_id, l.n);
+    const int32_t token = ids[row];
+    if (token < 0 || token >= l.vocab)
+      return core::internal_error("device sampling returned id {} outside [0, {})", token, l.vocab);
     e.sampling->record(token);
     result.sampled.push_back(
         {.seq_id = e.seq_id,
          .token = token,
-         .logprob = e.sampling->params.return_logprobs ? host_logprobs_[row] : 0.0f,
+         .logprob = l.logprobs && e.sampling->params.return_logprobs ? lps[row] : 0.0f,
          .top_logprobs = {}});
     ++row;
   }

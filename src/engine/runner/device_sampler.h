@@ -3,44 +3,76 @@
 // on the GPU and only ids (+ logprobs when asked) come back to the host, instead of the whole
 // [n_sampled, vocab] f32 logits. Used when every sampled sequence of the step is covered
 // (sampling::device_samplable: no top_logprobs); otherwise the runner keeps the host path.
-// The sampled ids also stay on the device (device_ids()) for a caller that feeds them to the
-// next step without a host round trip (CUDA graphs / overlap).
+//
+// Sampling is split in two so that the next step can be queued before this one's tokens reach
+// the host: launch() queues the sampling and the copy of the ids to page-locked host memory on
+// the current stream and returns at once; collect() waits for that copy and records the tokens
+// into the SamplingStates. At most two steps are launched and not collected; each has its own
+// ids buffers (device and host, alternating), so the ids of step N stay valid on the device
+// (launch()'s result: the next step feeds them to its embedding) while step N+1 samples.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <deque>
+#include <unordered_map>
 #include <vector>
 
 #include "core/status.h"
 #include "core/tensor.h"
 #include "engine/step.h"
 #include "kernels/sampling_batch.h"
+#include "ops/ops.h"
 
 namespace lightllm::engine {
+
+// The sequences that sampled in a step still on the device, each with its row in that step's
+// device ids.
+using InFlightRows = std::unordered_map<uint64_t, int32_t>;
 
 class DeviceSampler {
  public:
   // True when every entry with sample == true can be sampled on the device.
   static bool covers(const StepPlan& plan);
 
-  // The device logits buffer for `n_rows` rows of `vocab` (grown on demand, reused).
+  // The device logits buffer for `n_rows` rows of `vocab` (grown on demand, reused; growing
+  // while a launched step still reads it waits for the device).
   core::Result<core::Tensor> logits(int64_t n_rows, int64_t vocab);
 
-  // Samples every entry of `plan` with sample == true from `logits` ([n_sampled, vocab] f32 on
-  // the device, overwritten), records each token into its SamplingState and appends it to
-  // result.sampled in entry order.
-  core::Status sample(const StepPlan& plan, core::Tensor& logits, StepResult& result);
+  // Queues the sampling of every entry of `plan` with sample == true from `logits`
+  // ([n_sampled, vocab] f32 on the device, overwritten) and the copy of the ids (and logprobs)
+  // to the host. `uncollected`: the sequences of the launched, not yet collected step (each
+  // with one sample counted as generated: append_sample_row). Returns the step's ids
+  // [n_sampled] i32 on the device, valid until the second launch() after this one.
+  core::Result<core::Tensor> launch(const StepPlan& plan, core::Tensor& logits,
+                                    const InFlightRows& uncollected);
+  // Waits for the oldest launched step (which must be `plan`), records each token into its
+  // SamplingState and appends it to result.sampled in entry order.
+  core::Status collect(const StepPlan& plan, StepResult& result);
 
-  // [n_sampled] i32 on the device: the ids of the last sample(), until the next call.
-  const core::Tensor& device_ids() const { return ids_view_; }
+  int launched() const { return static_cast<int>(launched_.size()); }
 
  private:
+  // The ids and logprobs of one launched step, on the device and in page-locked host memory.
+  struct Slot {
+    core::Tensor ids, logprobs;            // [capacity] i32 / f32, device
+    core::Tensor host_ids, host_logprobs;  // [capacity], page-locked
+    ops::StreamMark copied;                // passed when the host copies are complete
+  };
+  struct Launched {
+    uint64_t step_id = 0;
+    int slot = 0;
+    int64_t n = 0;
+    int64_t vocab = 0;
+    bool logprobs = false;
+  };
+  core::Status reserve(Slot& s, int64_t n);
+
   kernels::SampleBatch batch_;
-  core::Tensor logits_;    // [capacity, vocab] f32, device
-  core::Tensor ids_;       // [capacity] i32, device
-  core::Tensor logprobs_;  // [capacity] f32, device
-  core::Tensor ids_view_;  // ids_.rows(0, n_sampled)
-  std::vector<int32_t> host_ids_;
-  std::vector<float> host_logprobs_;
+  core::Tensor logits_;  // [capacity, vocab] f32, device
+  std::array<Slot, 2> slots_;
+  int next_slot_ = 0;
+  std::deque<Launched> launched_;  // oldest first, at most 2
 };
 
 }  // namespace lightllm::engine

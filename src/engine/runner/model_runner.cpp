@@ -1,23 +1,35 @@
 // src/engine/runner/model_runner.cpp — see model_runner.h.
 #include "engine/runner/model_runner.h"
 
+#include <algorithm>
 #include <span>
 
+#include "engine/sampling/device_sampling.h"
 #include "engine/sampling/sampling_state.h"
 #include "ops/ops.h"
 
 namespace lightllm::engine {
 
 int64_t resolve_step_inputs(const StepPlan& plan, std::vector<int32_t>& ids,
-                            std::vector<models::StepSegment>& segments) {
-  // A decode token still "pending" is the sequence's latest sample (see step.h).
+                            std::vector<models::StepSegment>& segments,
+                            const InFlightRows& in_flight, models::DeviceTokenFeed* feed) {
+  // A decode token still "pending" is the sequence's latest sample (see step.h): recorded on
+  // the host, or still on the device in the step `in_flight` describes.
   ids = plan.input_ids;
   segments.clear();
   int64_t n_sampled = 0;
   for (const StepEntry& e : plan.entries) {
     for (int32_t i = 0; i < e.n_tokens; ++i) {
-      int32_t& id = ids[static_cast<size_t>(e.token_offset + i)];
-      if (id == kPendingToken) id = e.sampling->last_token;
+      const int64_t row = e.token_offset + i;
+      int32_t& id = ids[static_cast<size_t>(row)];
+      if (id != kPendingToken) continue;
+      const auto on_device = in_flight.find(e.seq_id);
+      if (feed != nullptr && on_device != in_flight.end()) {
+        feed->rows.push_back(static_cast<int32_t>(row));
+        feed->sources.push_back(on_device->second);
+      } else {
+        id = e.sampling->last_token;
+      }
     }
     segments.push_back({.req_row = e.req_row,
                         .tokens = std::span<const int32_t>(ids.data() + e.token_offset,
@@ -56,18 +68,42 @@ core::Result<StepResult> ModelRunner::execute(const StepPlan& plan) {
   return finish(plan);
 }
 
-core::Status ModelRunner::start(const StepPlan& plan) {
-  if (started_) return core::internal_error("runner: start() before finish() of the last step");
-  if (plan.empty()) return {};
+bool ModelRunner::can_start_before_finish(const StepPlan& next) const {
+  if (!overlap_ || started_.size() != 1 || !started_.back().device_step) return false;
+  const InFlightRows& in_flight = started_.back().sampled_rows;
+  return std::none_of(next.entries.begin(), next.entries.end(), [&](const StepEntry& e) {
+    return e.sample && in_flight.contains(e.seq_id) && sampling::has_penalties(*e.sampling);
+  });
+}
 
-  const int64_t n_sampled = resolve_step_inputs(plan, input_ids_, segments_);
-  const models::StepBatch& batch = builder_.build(segments_);
+core::Status ModelRunner::start(const StepPlan& plan) {
+  if (plan.empty()) return {};
+  if (!started_.empty() && !can_start_before_finish(plan))
+    return core::internal_error("runner: step {} started before step {} finished", plan.step_id,
+                                started_.front().step_id);
+
+  // Pending tokens of sequences that sampled in the started step come from its device ids.
+  static const InFlightRows kNone;
+  const Started* prev = started_.empty() ? nullptr : &started_.back();
+  const InFlightRows& in_flight = prev != nullptr ? prev->sampled_rows : kNone;
+  models::DeviceTokenFeed feed;
+  const int64_t n_sampled = resolve_step_inputs(plan, input_ids_, segments_, in_flight, &feed);
+  models::StepBatch batch = builder_.build(segments_);
+  if (!feed.empty()) feed.sampled = prev->device_ids;
+  batch.device_feed = std::move(feed);
 
   const int64_t vocab = model_->shape().vocab;
   const bool on_cuda = model_->device() == core::Device::cuda;
-  device_step_ = on_cuda && device_sampling_ && n_sampled > 0 && DeviceSampler::covers(plan);
-  if (device_step_) {
-    LLM_ASSIGN_OR_RETURN(step_logits_, device_sampler_.logits(n_sampled, vocab));
+  Started step{.step_id = plan.step_id, .back_to_back = plan.back_to_back};
+  step.device_step = on_cuda && device_sampling_ && n_sampled > 0 && DeviceSampler::covers(plan);
+  if (on_cuda) LLM_RETURN_IF_ERROR(step.begin.record());
+  if (step.device_step) {
+    LLM_ASSIGN_OR_RETURN(core::Tensor logits, device_sampler_.logits(n_sampled, vocab));
+    LLM_RETURN_IF_ERROR(model_->start_forward(batch, kv_, logits));
+    LLM_ASSIGN_OR_RETURN(step.device_ids, device_sampler_.launch(plan, logits, in_flight));
+    int32_t row = 0;
+    for (const StepEntry& e : plan.entries)
+      if (e.sample) step.sampled_rows[e.seq_id] = row++;
   } else {
     if (!logits_.defined() || logits_.dim(0) < n_sampled) {
       const core::Shape shape{std::max<int64_t>(n_sampled, 8), vocab};
@@ -77,10 +113,11 @@ core::Status ModelRunner::start(const StepPlan& plan) {
         logits_ = core::Tensor::empty(shape, core::DType::f32);
       }
     }
-    step_logits_ = logits_.rows(0, n_sampled);
+    host_step_logits_ = logits_.rows(0, n_sampled);
+    LLM_RETURN_IF_ERROR(model_->start_forward(batch, kv_, host_step_logits_));
   }
-  LLM_RETURN_IF_ERROR(model_->start_forward(batch, kv_, step_logits_));
-  started_ = true;
+  if (on_cuda) LLM_RETURN_IF_ERROR(step.end.record());
+  started_.push_back(std::move(step));
   return {};
 }
 
@@ -88,15 +125,25 @@ core::Result<StepResult> ModelRunner::finish(const StepPlan& plan) {
   StepResult result;
   result.step_id = plan.step_id;
   if (plan.empty()) return result;
-  if (!started_) return core::internal_error("runner: finish() without start()");
-  started_ = false;
-  LLM_RETURN_IF_ERROR(model_->finish_forward());
-  if (device_step_) {
-    LLM_RETURN_IF_ERROR(device_sampler_.sample(plan, step_logits_, result));
-    return result;
+  if (started_.empty() || started_.front().step_id != plan.step_id)
+    return core::internal_error("runner: finish() of step {}, which is not the oldest started",
+                                plan.step_id);
+  Started step = std::move(started_.front());
+  started_.pop_front();
+  if (step.device_step) {
+    LLM_RETURN_IF_ERROR(device_sampler_.collect(plan, result));
+  } else {
+    LLM_RETURN_IF_ERROR(model_->finish_forward());
+    sample_on_host(plan, host_step_logits_, sampler_, result);
   }
-
-  sample_on_host(plan, step_logits_, sampler_, result);
+  if (model_->device() == core::Device::cuda) {
+    LLM_RETURN_IF_ERROR(step.end.wait());
+    if (step.back_to_back && last_end_.recorded()) {
+      LLM_ASSIGN_OR_RETURN(const float ms, step.begin.elapsed_ms_since(last_end_));
+      result.device_idle_us = std::max(0.0, 1000.0 * ms);
+    }
+    last_end_ = std::move(step.end);
+  }
   return result;
 }
 

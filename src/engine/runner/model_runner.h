@@ -3,13 +3,19 @@
 // CUDA models sample on the GPU (DeviceSampler) when the step allows it, else on the host.
 // Owns the model, the KV pool memory and the samplers; the router owns the bookkeeping
 // (which slot belongs to whom) and the req_to_token table the runner reads.
-// execute() = start() + finish(): start() resolves pending tokens (the samples of the last
-// finished step), builds the flat batch and queues the forward (Model::start_forward);
-// finish() waits for the logits and samples. Between the two the caller may plan the next
-// step (the router's max_inflight_steps = 2); one step is started at a time.
+//
+// execute() = start() + finish(): start() resolves pending tokens, builds the flat batch and
+// queues the forward (Model::start_forward) and, on the device, the sampling; finish() waits
+// for the tokens and records them. Steps overlap on CUDA: while step N runs, step N+1 may be
+// started (can_start_before_finish) — its pending decode tokens are then step N's samples,
+// which it takes on the device (StepBatch::device_feed), so the device never waits for the
+// host between the two. At most two steps are started and not finished; they finish in order.
+// The device time between consecutive steps is measured (StepResult::device_idle_us).
 #pragma once
 
+#include <deque>
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/runner/device_sampler.h"
@@ -17,14 +23,19 @@
 #include "engine/step.h"
 #include "models/model.h"
 #include "models/step_batch_builder.h"
+#include "ops/ops.h"
 
 namespace lightllm::engine {
 
 // The plan's token ids into `ids`, with each pending decode token replaced by its sequence's
 // latest sample (step.h), and one StepSegment per entry viewing `ids`; returns how many entries
-// sample. Shared by every executor (ModelRunner, TpRunner).
+// sample. A pending token of a sequence in `in_flight` (its latest sample is still on the
+// device) stays -1 in `ids` and is listed in `feed` (rows and source rows; `feed.sampled` is
+// the caller's to set). Shared by every executor (ModelRunner, TpRunner).
 int64_t resolve_step_inputs(const StepPlan& plan, std::vector<int32_t>& ids,
-                            std::vector<models::StepSegment>& segments);
+                            std::vector<models::StepSegment>& segments,
+                            const InFlightRows& in_flight = {},
+                            models::DeviceTokenFeed* feed = nullptr);
 // One host sample per entry of `plan` that samples, from row i of `logits` [n_sampled, vocab]
 // f32 (host memory) for the i-th such entry, appended to result.sampled. Shared by every
 // executor (ModelRunner, TpRunner).
@@ -40,6 +51,10 @@ class ModelRunner final : public StepExecutor {
   core::Result<StepResult> execute(const StepPlan& plan) override;
   core::Status start(const StepPlan& plan) override;
   core::Result<StepResult> finish(const StepPlan& plan) override;
+  // True on CUDA with device sampling when the one started step samples on the device, and
+  // no sequence of `next` that has a sample in it needs penalties (their lists need the
+  // recorded token) — and overlap is on.
+  bool can_start_before_finish(const StepPlan& next) const override;
 
   const models::Model& model() const { return *model_; }
   const models::KvStorage& kv() const { return kv_; }
@@ -47,22 +62,33 @@ class ModelRunner final : public StepExecutor {
   // CUDA models: sample on the GPU when every sequence of the step allows it (default on);
   // off: always the host sampler (tests, benchmarks). No effect on CPU models.
   void set_device_sampling(bool on) { device_sampling_ = on; }
-  // The last device-sampled step's ids, [n_sampled] i32 on the device (undefined before).
-  const core::Tensor& device_sampled_ids() const { return device_sampler_.device_ids(); }
+  // Off: a step starts only after the previous one finished (A/B of the overlap; default on).
+  void set_overlap(bool on) { overlap_ = on; }
 
  private:
+  // A step started and not finished.
+  struct Started {
+    uint64_t step_id = 0;
+    bool device_step = false;    // samples on the device
+    bool back_to_back = false;   // planned while the previous step ran (plan.back_to_back)
+    InFlightRows sampled_rows;   // device steps: sequence -> row of device_ids
+    core::Tensor device_ids;     // device steps: [n_sampled] i32, the step's samples
+    ops::StreamMark begin, end;  // the step's first and last queued work
+  };
+
   std::unique_ptr<models::Model> model_;
   models::KvStorage kv_;
   models::StepBatchBuilder builder_;
   sampling::Sampler sampler_;
   DeviceSampler device_sampler_;
   bool device_sampling_ = true;
+  bool overlap_ = true;
   std::vector<int32_t> input_ids_;  // [n_tokens] plan ids with pending ones resolved
   std::vector<models::StepSegment> segments_;
-  core::Tensor logits_;       // [n_sampled, vocab] f32 (page-locked on CUDA), grown on demand
-  core::Tensor step_logits_;  // the started step's logits: rows of logits_, or on the device
-  bool started_ = false;
-  bool device_step_ = false;  // the started step samples on the device
+  core::Tensor logits_;            // [n_sampled, vocab] f32 (page-locked on CUDA), grown on demand
+  core::Tensor host_step_logits_;  // the started host-sampled step's rows of logits_
+  std::deque<Started> started_;    // oldest first, at most 2
+  ops::StreamMark last_end_;       // the end of the last finished step (CUDA)
 };
 
 }  // namespace lightllm::engine

@@ -11,8 +11,18 @@ bool device_samplable(const SamplingState& st) {
   return st.params.top_logprobs == 0;
 }
 
-void append_sample_row(const SamplingState& st, int64_t vocab, kernels::SampleBatch& batch) {
+bool has_penalties(const SamplingState& st) {
   const SamplingParams& p = st.params;
+  return p.repetition_penalty != 1.0f || p.presence_penalty != 0.0f || p.frequency_penalty != 0.0f;
+}
+
+core::Status append_sample_row(const SamplingState& st, int64_t vocab, kernels::SampleBatch& batch,
+                               int64_t uncollected) {
+  const SamplingParams& p = st.params;
+  if (uncollected > 0 && has_penalties(st))
+    return core::internal_error("device sampling: penalties over {} uncollected samples",
+                                uncollected);
+  const int64_t n_generated = st.n_generated + uncollected;
   auto in_vocab = [vocab](int32_t t) { return t >= 0 && t < vocab; };
   kernels::SampleRow row;
   row.temperature = p.temperature;
@@ -23,11 +33,11 @@ void append_sample_row(const SamplingState& st, int64_t vocab, kernels::SampleBa
   row.frequency_penalty = p.frequency_penalty;
   row.do_sample = p.do_sample ? 1 : 0;
   row.seed = st.seed;
-  row.counter = static_cast<uint64_t>(st.n_generated);
+  row.counter = static_cast<uint64_t>(n_generated);
 
   row.pen_begin = static_cast<int32_t>(batch.pen_tokens.size());
   const bool rep = p.repetition_penalty != 1.0f;
-  if (rep || p.presence_penalty != 0.0f || p.frequency_penalty != 0.0f) {
+  if (has_penalties(st)) {
     // (token, output count), distinct tokens: output ids, plus prompt-only ids (count 0) when
     // the repetition penalty is on. Sorted for a deterministic layout.
     std::vector<std::pair<int32_t, int32_t>> entries;
@@ -46,12 +56,13 @@ void append_sample_row(const SamplingState& st, int64_t vocab, kernels::SampleBa
   row.pen_end = static_cast<int32_t>(batch.pen_tokens.size());
 
   row.mask_begin = static_cast<int32_t>(batch.mask_tokens.size());
-  if (st.n_generated < p.min_new_tokens) {
+  if (n_generated < p.min_new_tokens) {
     for (const int32_t t : st.stop_ids)
       if (in_vocab(t)) batch.mask_tokens.push_back(t);
   }
   row.mask_end = static_cast<int32_t>(batch.mask_tokens.size());
   batch.rows.push_back(row);
+  return {};
 }
 
 }  // namespace lightllm::sampling

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 
+#include "core/status.h"
 #include "engine/sampling/sampling_state.h"
 #include "kernels/sampling_batch.h"
 
@@ -21,7 +22,14 @@ namespace lightllm::sampling {
 bool device_samplable(const SamplingState& st);
 
 // Appends st's row (parameters, Philox seed/counter, penalty and mask lists) to `batch`.
-// Ids outside [0, vocab) are skipped, as the host sampler skips them.
-void append_sample_row(const SamplingState& st, int64_t vocab, kernels::SampleBatch& batch);
+// Ids outside [0, vocab) are skipped, as the host sampler skips them. `uncollected`: samples of
+// this sequence already queued on the device but not yet recorded into `st` (a step started
+// before the previous one finished): they count towards the Philox counter and min_new_tokens
+// exactly as if recorded. Penalty lists cannot include them: the caller must not queue a row
+// with penalties while its sequence has uncollected samples (checked: internal error).
+core::Status append_sample_row(const SamplingState& st, int64_t vocab, kernels::SampleBatch& batch,
+                               int64_t uncollected = 0);
+// True when st's row sends a penalty list (its penalties need the recorded output tokens).
+bool has_penalties(const SamplingState& st);
 
 }  // namespace lightllm::sampling
