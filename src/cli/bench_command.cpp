@@ -7,11 +7,13 @@
 //           so the prefix cache cannot help either run). Prints output tokens/s both ways, the
 //           ratio, and the router thread's bookkeeping time (commands, plan, commit, events)
 //           against its model-step time (EngineStats::router_seconds / step_seconds).
-//  decode:  batch-1 decode of a model folder, run directly on the model (no engine), next to the
-//           memory-bandwidth bound: bytes read per step (weights + the K/V of the context) /
-//           copy bandwidth measured in the same process (STREAM convention: read + written
-//           bytes per second; CPU: memcpy with the same threads, CUDA: device-to-device
+//  decode:  batch-1 decode of a model folder through the Engine (one request at a time, as a
+//           user sees it: device sampling, CUDA graphs and step overlap per the engine flags),
+//           next to the memory-bandwidth bound: bytes read per step (weights + the K/V of the
+//           context) / copy bandwidth measured in the same process (STREAM convention: read +
+//           written bytes per second; CPU: memcpy with the same threads, CUDA: device-to-device
 //           cudaMemcpy), and on CUDA also against the card's peak HBM bandwidth (data sheet).
+//           On CUDA it also prints the device idle time between steps (EngineStats).
 #include <omp.h>
 
 #include <algorithm>
@@ -21,7 +23,6 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
-#include <numeric>
 #include <optional>
 #include <random>
 #include <string>
@@ -30,10 +31,7 @@
 #include "cli/bench_report.h"
 #include "cli/commands.h"
 #include "cli/engine_flags.h"
-#include "kv/kv_sizing.h"
 #include "lightllm/engine.h"
-#include "models/model.h"
-#include "models/step_batch_builder.h"
 #include "ops/ops.h"
 
 namespace lightllm::cli {
@@ -184,8 +182,7 @@ int run_offline(const OfflineOptions& opt) {
 // --- decode -------------------------------------------------------------------------------
 
 struct DecodeOptions {
-  std::string model_dir;
-  std::string device = "cpu";
+  EngineConfig engine;  // --model, --device and the other engine flags
   int prompt_len = 32;
   int tokens = 128;
   int repeats = 3;
@@ -218,7 +215,7 @@ double copy_bandwidth(int64_t bytes, int repeats) {
 
 // Copy bandwidth (bytes/s, read + written) where the model runs; 0 after printing why not.
 double device_copy_bandwidth(const DecodeOptions& opt) {
-  if (opt.device != "cuda") return copy_bandwidth(opt.copy_mib << 20, 5);
+  if (opt.engine.device != "cuda") return copy_bandwidth(opt.copy_mib << 20, 5);
   auto bw = ops::cuda_copy_bandwidth(opt.copy_mib << 20, 10);
   if (!bw.ok()) {
     std::fprintf(stderr, "lightllm bench decode: copy bandwidth: %s\n",
@@ -228,10 +225,54 @@ double device_copy_bandwidth(const DecodeOptions& opt) {
   return *bw;
 }
 
+// One request of `prompt` ids decoding `tokens` greedy tokens (EOS ignored) through `engine`;
+// returns each token's arrival time (the output thread's event time), or empty on error.
+std::vector<Clock::time_point> decode_one(Engine& engine, const std::vector<int32_t>& prompt,
+                                          int tokens) {
+  GenerateRequest req;
+  req.prompt_ids = prompt;
+  req.params.max_new_tokens = tokens;
+  req.params.ignore_eos = true;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<Clock::time_point> arrivals;
+  bool done = false;
+  std::string error;
+  const uint64_t id = engine.submit(
+      req,
+      [&](const StreamEvent& ev) {
+        const Clock::time_point now = Clock::now();
+        std::lock_guard lock(mu);
+        for (size_t i = 0; i < ev.tokens.size(); ++i) arrivals.push_back(now);
+        if (!ev.error.empty()) error = ev.error;
+        if (ev.finished) done = true;
+        cv.notify_all();
+      },
+      &error);
+  if (id == 0) {
+    std::fprintf(stderr, "lightllm bench decode: %s\n", error.c_str());
+    return {};
+  }
+  std::unique_lock lock(mu);
+  cv.wait(lock, [&] { return done; });
+  if (!error.empty() || static_cast<int>(arrivals.size()) != tokens) {
+    std::fprintf(stderr, "lightllm bench decode: %zu of %d tokens; %s\n", arrivals.size(), tokens,
+                 error.c_str());
+    return {};
+  }
+  return arrivals;
+}
+
 int run_decode(const DecodeOptions& opt) {
-  const std::string dir = opt.model_dir.empty() ? default_model_dir() : opt.model_dir;
-  const bool on_cuda = opt.device == "cuda";
-  const core::Device device = on_cuda ? core::Device::cuda : core::Device::cpu;
+  EngineConfig cfg = opt.engine;
+  if (cfg.model_dir.empty()) cfg.model_dir = default_model_dir();
+  const bool on_cuda = cfg.device == "cuda";
+  const int64_t capacity = opt.prompt_len + opt.tokens;
+  if (opt.prompt_len < 1 || opt.tokens < 2 || opt.repeats < 1) {
+    std::fprintf(stderr,
+                 "lightllm bench decode: need 1 <= --prompt-len, 2 <= --tokens, 1 <= --repeats\n");
+    return kExitBadInput;
+  }
   std::string dev_name = fmt::format("cpu ({} threads)", omp_get_max_threads());
   if (on_cuda) {
     auto name = ops::cuda_device_name();
@@ -243,87 +284,69 @@ int run_decode(const DecodeOptions& opt) {
   }
   std::printf("lightllm bench decode\n  date: %s\n  command: %s\n  device: %s\n", utc_now().c_str(),
               command_line().c_str(), dev_name.c_str());
-  auto loaded = models::load_model(dir, device);
-  if (!loaded.ok()) {
-    std::fprintf(stderr, "lightllm bench decode: %s\n", loaded.status().to_string().c_str());
+  // One request at a time: a pool for it, fresh prompts (no prefix-cache hits).
+  if (cfg.max_total_token_num == 0) cfg.max_total_token_num = capacity;
+  if (cfg.max_req_total_len == 0) cfg.max_req_total_len = capacity;
+  cfg.disable_prefix_cache = true;
+  std::string error;
+  std::unique_ptr<Engine> engine = Engine::create(cfg, &error);
+  if (!engine) {
+    std::fprintf(stderr, "lightllm bench decode: %s\n", error.c_str());
     return kExitFailure;
   }
-  models::Model& model = **loaded;
-  const models::ModelShape& s = model.shape();
-  const int64_t capacity = opt.prompt_len + opt.tokens;
-  if (opt.prompt_len < 1 || opt.tokens < 1 || opt.repeats < 1 || capacity > s.max_context) {
-    std::fprintf(stderr,
-                 "lightllm bench decode: need 1 <= --prompt-len, 1 <= --tokens, 1 <= --repeats "
-                 "and prompt + tokens <= the model context (%lld)\n",
-                 static_cast<long long>(s.max_context));
-    return kExitBadInput;
-  }
-  // The KV cache holds what the engine would store: the activation dtype on CUDA.
-  const core::DType kv_dtype = on_cuda                              ? model.activation_dtype()
-                               : s.weight_dtype == core::DType::f32 ? core::DType::f32
-                                                                    : core::DType::bf16;
-  auto kv = models::KvStorage::allocate_on(device, s.n_layers, capacity, s.n_kv_heads, s.head_dim,
-                                           kv_dtype);
-  auto kv_bpt = kv::bytes_per_token({s.n_layers, s.n_kv_heads, s.head_dim}, {kv_dtype});
-  if (!kv.ok() || !kv_bpt.ok()) {
-    std::fprintf(stderr, "lightllm bench decode: %s\n",
-                 (kv.ok() ? kv_bpt.status() : kv.status()).to_string().c_str());
-    return kExitFailure;
-  }
-  std::vector<int32_t> row(static_cast<size_t>(capacity));
-  std::iota(row.begin(), row.end(), 0);  // one request, slots in order
-  models::StepBatchBuilder builder(row.data(), capacity);
-  core::Tensor logits = core::Tensor::empty({1, s.vocab}, core::DType::f32);
-  std::mt19937 rng(1);
-  std::vector<int32_t> prompt(static_cast<size_t>(opt.prompt_len));
-  for (auto& t : prompt)
-    t = std::uniform_int_distribution<int32_t>(0, static_cast<int32_t>(s.vocab - 1))(rng);
-
-  const double weight_bytes = static_cast<double>(model.weight_bytes());
+  const ModelInfo info = engine->model_info();
+  const double weight_bytes = static_cast<double>(info.weight_bytes);
   // Bytes one step reads: every weight once, and the K/V of its context (mean over the run).
   const double mean_context = opt.prompt_len + (opt.tokens + 1) / 2.0;
-  const double step_bytes = weight_bytes + mean_context * static_cast<double>(*kv_bpt);
+  const double step_bytes =
+      weight_bytes + mean_context * static_cast<double>(info.kv_bytes_per_token);
   // On a shared machine the bandwidth varies with the neighbours' load: measure it before and
   // after the decode runs and take the best, so the bound is not understated.
   const double bw_before = device_copy_bandwidth(opt);
   std::printf(
-      "model %s: %s, %d layers, hidden %lld, vocab %lld, %.1f MiB of weights, KV %s "
-      "(%lld bytes/token)\n",
-      dir.c_str(), core::dtype_name(s.weight_dtype).data(), s.n_layers,
-      static_cast<long long>(s.hidden), static_cast<long long>(s.vocab), weight_bytes / (1 << 20),
-      core::dtype_name(kv_dtype).data(), static_cast<long long>(*kv_bpt));
+      "model %s: %s, vocab %lld, %.1f MiB of weights, KV %lld bytes/token; through the engine "
+      "(%s sampling, CUDA graphs %s, overlap %s)\n",
+      cfg.model_dir.c_str(), info.dtype.c_str(), static_cast<long long>(info.vocab_size),
+      weight_bytes / (1 << 20), static_cast<long long>(info.kv_bytes_per_token),
+      on_cuda ? "device" : "host", on_cuda && !cfg.disable_cuda_graph ? "on" : "off",
+      on_cuda && !cfg.disable_overlap ? "on" : "off");
 
+  std::mt19937 rng(1);
   double best_tps = 0;
   std::vector<double> step_ms;
   for (int r = 0; r < opt.repeats; ++r) {
-    models::StepSegment seg{.req_row = 0, .tokens = prompt, .cached_len = 0};
-    core::Status st = model.forward(builder.build({&seg, 1}), *kv, logits);
-    int32_t next = 0;
-    const Clock::time_point t0 = Clock::now();
-    for (int i = 0; i < opt.tokens && st.ok(); ++i) {
-      const float* l = logits.data<float>();
-      next = static_cast<int32_t>(std::max_element(l, l + s.vocab) - l);
-      seg = {.req_row = 0, .tokens = {&next, 1}, .cached_len = opt.prompt_len + i};
-      const Clock::time_point s0 = Clock::now();
-      st = model.forward(builder.build({&seg, 1}), *kv, logits);  // logits to host: synchronous
-      if (i >= 4 || opt.tokens <= 4) step_ms.push_back(1e3 * seconds_since(s0));
-    }
-    if (!st.ok()) {
-      std::fprintf(stderr, "lightllm bench decode: %s\n", st.to_string().c_str());
-      return kExitFailure;
-    }
-    const double tps = opt.tokens / seconds_since(t0);
+    std::vector<int32_t> prompt(static_cast<size_t>(opt.prompt_len));
+    for (auto& t : prompt)
+      t = std::uniform_int_distribution<int32_t>(0, static_cast<int32_t>(info.vocab_size - 1))(rng);
+    const EngineStats before = engine->stats();
+    const std::vector<Clock::time_point> at = decode_one(*engine, prompt, opt.tokens);
+    if (at.empty()) return kExitFailure;
+    const EngineStats after = engine->stats();
+    // Decode rate: the tokens after the first (which ends the prefill) over their span.
+    const double span = std::chrono::duration<double>(at.back() - at.front()).count();
+    const double tps = (opt.tokens - 1) / span;
     best_tps = std::max(best_tps, tps);
-    std::printf("run %d: %d decode steps (context %d..%lld): %.1f tok/s, %.3f ms/token\n", r + 1,
-                opt.tokens, opt.prompt_len, static_cast<long long>(capacity), tps, 1e3 / tps);
+    for (size_t i = 1; i < at.size(); ++i)
+      if (at[i] > at[i - 1])
+        step_ms.push_back(1e3 * std::chrono::duration<double>(at[i] - at[i - 1]).count());
+    const uint64_t idle_steps = after.device_idle_steps - before.device_idle_steps;
+    std::printf("run %d: %d decode steps (context %d..%lld): %.1f tok/s, %.3f ms/token", r + 1,
+                opt.tokens - 1, opt.prompt_len + 1, static_cast<long long>(capacity), tps,
+                1e3 / tps);
+    if (idle_steps > 0)
+      std::printf("; device idle between steps %.1f us mean over %llu steps",
+                  (after.device_idle_us_total - before.device_idle_us_total) /
+                      static_cast<double>(idle_steps),
+                  static_cast<unsigned long long>(idle_steps));
+    std::printf("\n");
   }
   const double bw_after = device_copy_bandwidth(opt);
   const double bw = std::max(bw_before, bw_after);
   std::sort(step_ms.begin(), step_ms.end());
-  const double median_ms = step_ms[step_ms.size() / 2];
+  const double median_ms = step_ms.empty() ? 0.0 : step_ms[step_ms.size() / 2];
   const double achieved = best_tps * step_bytes;  // bytes/s
-  std::printf("median step %.3f ms (%.1f tok/s); best run %.1f tok/s\n", median_ms, 1e3 / median_ms,
-              best_tps);
+  std::printf("median step %.3f ms (%.1f tok/s); best run %.1f tok/s\n", median_ms,
+              median_ms > 0 ? 1e3 / median_ms : 0.0, best_tps);
   std::printf("bytes per step: %.1f MiB (weights %.1f MiB + K/V of %.0f tokens)\n",
               step_bytes / (1 << 20), weight_bytes / (1 << 20), mean_context);
   std::printf(
@@ -344,12 +367,20 @@ int run_decode(const DecodeOptions& opt) {
       std::printf(" (no peak HBM figure for \"%s\" in bench_report.cpp)", dev_name.c_str());
     }
   }
+  const EngineStats st = engine->stats();
+  const double idle_mean = st.device_idle_steps > 0
+                               ? st.device_idle_us_total / static_cast<double>(st.device_idle_steps)
+                               : -1.0;
+  if (st.device_idle_steps > 0)
+    std::printf("\ndevice idle between back-to-back steps: %.1f us mean, %.1f us max (%llu steps)",
+                idle_mean, st.device_idle_us_max,
+                static_cast<unsigned long long>(st.device_idle_steps));
   std::printf(
       "\n{\"bench\":\"decode\",\"device\":%s,\"model\":%s,\"tok_per_s\":%.2f,"
       "\"median_step_ms\":%.4f,\"achieved_gb_s\":%.2f,\"pct_copy_bw\":%.2f,"
-      "\"pct_peak_hbm\":%s}\n",
-      json_string(dev_name).c_str(), json_string(dir).c_str(), best_tps, median_ms, achieved / 1e9,
-      bw > 0 ? 100.0 * achieved / bw : 0.0, peak_json.c_str());
+      "\"pct_peak_hbm\":%s,\"device_idle_us_mean\":%.2f}\n",
+      json_string(dev_name).c_str(), json_string(cfg.model_dir).c_str(), best_tps, median_ms,
+      achieved / 1e9, bw > 0 ? 100.0 * achieved / bw : 0.0, peak_json.c_str(), idle_mean);
   std::printf("load average: %s\n", load_average().c_str());
   return kExitOk;
 }
@@ -379,10 +410,7 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   auto* dec =
       bench->add_subcommand("decode", "Batch-1 decode tokens/s vs the memory-bandwidth bound");
   auto od = std::make_shared<DecodeOptions>();
-  dec->add_option("--model", od->model_dir, "Model folder (default: the bundled model)");
-  dec->add_option("--device", od->device, "cpu or cuda")
-      ->check(CLI::IsMember({"cpu", "cuda"}))
-      ->capture_default_str();
+  add_engine_flags(*dec, od->engine);
   dec->add_option("--prompt-len", od->prompt_len, "Prompt tokens before decoding")
       ->capture_default_str();
   dec->add_option("--tokens", od->tokens, "Decode steps per run")->capture_default_str();
