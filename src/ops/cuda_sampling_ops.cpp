@@ -1,5 +1,5 @@
 // src/ops/cuda_sampling_ops.cpp — the CUDA side of ops::sample: packs the checked batch into
-// one host staging buffer, uploads it with one copy on the current stream into a per-thread
+// one page-locked staging buffer, uploads it with one copy on the current stream into a per-thread
 // device scratch (grown on demand, never shrunk) and launches kernels::cuda::sample.
 // Built only with LIGHTLLM_CUDA.
 #include <cstring>
@@ -17,7 +17,7 @@ namespace {
 
 struct SampleScratch {
   backend::cuda::DeviceBuffer dev;  // [rows | pen_tokens | pen_counts | mask_tokens | pen_raw]
-  std::vector<unsigned char> host;  // staging for the one upload
+  UploadRing upload;                // page-locked staging for the one upload
 };
 
 SampleScratch& scratch() {
@@ -57,17 +57,21 @@ Status sample(Tensor& logits, const kernels::SampleBatch& batch, Tensor& out_ids
     s.dev.reset();  // cudaFree waits for kernels still reading the old scratch
     LLM_ASSIGN_OR_RETURN(s.dev, backend::cuda::DeviceBuffer::allocate(total + total / 2));
   }
-  s.host.resize(upload_bytes);
-  std::memcpy(s.host.data(), batch.rows.data(), rows_bytes);
+  // From page-locked memory (the runner queues this while the step's forward runs: the copy
+  // must not wait for the device).
+  LLM_ASSIGN_OR_RETURN(Tensor staged,
+                       s.upload.begin(static_cast<int64_t>(upload_bytes), core::DType::i8));
+  auto* host = static_cast<unsigned char*>(staged.raw());
+  std::memcpy(host, batch.rows.data(), rows_bytes);
   if (pen_bytes > 0) {
-    std::memcpy(s.host.data() + off_pen_tokens, batch.pen_tokens.data(), pen_bytes);
-    std::memcpy(s.host.data() + off_pen_counts, batch.pen_counts.data(), pen_bytes);
+    std::memcpy(host + off_pen_tokens, batch.pen_tokens.data(), pen_bytes);
+    std::memcpy(host + off_pen_counts, batch.pen_counts.data(), pen_bytes);
   }
-  if (mask_bytes > 0) std::memcpy(s.host.data() + off_mask, batch.mask_tokens.data(), mask_bytes);
+  if (mask_bytes > 0) std::memcpy(host + off_mask, batch.mask_tokens.data(), mask_bytes);
   const cudaStream_t stream = cuda_detail::current_stream();
-  // From pageable memory the copy is staged before cudaMemcpyAsync returns: s.host is reusable.
   LLM_CUDA_RETURN_IF_ERROR(
-      cudaMemcpyAsync(s.dev.data(), s.host.data(), upload_bytes, cudaMemcpyHostToDevice, stream));
+      cudaMemcpyAsync(s.dev.data(), host, upload_bytes, cudaMemcpyHostToDevice, stream));
+  LLM_RETURN_IF_ERROR(s.upload.end());
 
   auto* base = static_cast<unsigned char*>(s.dev.data());
   return kernels::cuda::sample(

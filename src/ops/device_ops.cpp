@@ -70,6 +70,22 @@ StreamMark& StreamMark::operator=(StreamMark&& o) noexcept {
   return *this;
 }
 
+core::Result<Tensor> UploadRing::begin(int64_t n, DType dtype) {
+  Buffer& b = buffers_[static_cast<size_t>(turn_)];
+  LLM_RETURN_IF_ERROR(b.read.wait());
+  const int64_t bytes = n * static_cast<int64_t>(core::dtype_size(dtype));
+  if (!b.host.defined() || b.host.numel() < bytes) {
+    LLM_ASSIGN_OR_RETURN(b.host, empty_pinned({std::max<int64_t>(bytes, 4096)}, DType::i8));
+  }
+  return Tensor::view(b.host.raw(), {n}, dtype);  // valid until the second begin() after this
+}
+
+Status UploadRing::end() {
+  LLM_RETURN_IF_ERROR(buffers_[static_cast<size_t>(turn_)].read.record());
+  turn_ = 1 - turn_;
+  return {};
+}
+
 #if LIGHTLLM_CUDA
 
 bool cuda_built() {

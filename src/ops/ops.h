@@ -14,6 +14,7 @@
 // step staging does). Without LIGHTLLM_CUDA every op on a CUDA tensor is unimplemented.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
@@ -280,6 +281,27 @@ class StreamMark {
  private:
   void* event_ = nullptr;  // cudaEvent_t
   bool recorded_ = false;
+};
+
+// Page-locked host memory that host->device copies are queued from, in two buffers used by
+// alternate uploads. A copy queued from page-locked memory never blocks the host (from pageable
+// memory the driver may first wait for the stream), which lets the runner queue step N+1 while
+// step N runs. Before a buffer is rewritten the device must have read what was queued from it
+// two uploads earlier: begin() waits for that (normally long passed). Not thread-safe.
+class UploadRing {
+ public:
+  // A host buffer of n elements of `dtype` (page-locked with CUDA), free to fill.
+  core::Result<Tensor> begin(int64_t n, core::DType dtype);
+  // Call once the copies from begin()'s buffer are queued on the current stream.
+  Status end();
+
+ private:
+  struct Buffer {
+    Tensor host;      // bytes
+    StreamMark read;  // passed when the copies queued from `host` have run
+  };
+  std::array<Buffer, 2> buffers_;
+  int turn_ = 0;
 };
 
 }  // namespace lightllm::ops

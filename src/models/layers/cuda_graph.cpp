@@ -242,7 +242,7 @@ struct DecodeGraphs::Impl {
   Status upload(const DeviceTokenFeed& feed) {
     const PackedStep& p = packed.packed;
     const int64_t header_n = layout.header_size(), rows_n = int64_t{p.n_reqs} * p.stride;
-    LLM_ASSIGN_OR_RETURN(Tensor host, ws.upload_ring().begin(header_n + rows_n));
+    LLM_ASSIGN_OR_RETURN(Tensor host, ws.upload_ring().begin(header_n + rows_n, core::DType::i32));
     int32_t* h = host.data<int32_t>();
     std::copy(packed.header.begin(), packed.header.end(), h);
     std::copy_n(staging.begin() + p.off_r2t, rows_n, h + header_n);

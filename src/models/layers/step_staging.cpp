@@ -114,7 +114,7 @@ Result<StepBatch> stage_step(const StepBatch& batch, int64_t vocab, int64_t kv_c
   if (!dev.defined())
     return core::error(core::StatusCode::out_of_memory, "step: no device memory for step metadata");
   // From page-locked memory, so that queuing the copy never waits for the device.
-  LLM_ASSIGN_OR_RETURN(Tensor host, ws.upload_ring().begin(total));
+  LLM_ASSIGN_OR_RETURN(Tensor host, ws.upload_ring().begin(total, core::DType::i32));
   std::copy(h.begin(), h.begin() + total, host.data<int32_t>());
   LLM_RETURN_IF_ERROR(ops::copy_to_device(host, dev));
 

@@ -1,8 +1,6 @@
 // src/models/layers/workspace.cpp — buffer growth of Workspace (see workspace.h).
 #include "models/layers/workspace.h"
 
-#include <algorithm>
-
 #include "core/log.h"
 #include "ops/ops.h"
 
@@ -27,21 +25,6 @@ core::Tensor Workspace::get(Buf b, const core::Shape& shape, core::DType dtype) 
     slot = std::move(grown).value();
   }
   return core::Tensor::view(slot.raw(), shape, dtype, device_);
-}
-
-core::Result<core::Tensor> UploadRing::begin(int64_t n) {
-  Buffer& b = buffers_[static_cast<size_t>(turn_)];
-  LLM_RETURN_IF_ERROR(b.read.wait());
-  if (!b.host.defined() || b.host.numel() < n) {
-    LLM_ASSIGN_OR_RETURN(b.host, ops::empty_pinned({std::max<int64_t>(n, 1024)}, core::DType::i32));
-  }
-  return b.host.rows(0, n);
-}
-
-core::Status UploadRing::end() {
-  LLM_RETURN_IF_ERROR(buffers_[static_cast<size_t>(turn_)].read.record());
-  turn_ = 1 - turn_;
-  return {};
 }
 
 }  // namespace lightllm::models

@@ -11,7 +11,6 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/status.h"
 #include "core/tensor.h"
 #include "ops/ops.h"
 
@@ -37,27 +36,6 @@ enum class Buf : int {
   count
 };
 
-// Page-locked host memory a step's index arrays are copied to the device from, in two buffers
-// used by alternate uploads. A copy queued from page-locked memory never blocks the host
-// (from pageable memory the driver may first wait for the stream), which lets the runner
-// queue step N+1 while step N runs. Before a buffer is rewritten, the device must have read
-// what was queued from it two uploads earlier: begin() waits for that (normally long passed).
-class UploadRing {
- public:
-  // A host i32 buffer [n] (page-locked with CUDA), free to fill.
-  core::Result<core::Tensor> begin(int64_t n);
-  // Call once the copies from begin()'s buffer are queued on the current stream.
-  core::Status end();
-
- private:
-  struct Buffer {
-    core::Tensor host;
-    ops::StreamMark read;  // passed when the copies queued from `host` have run
-  };
-  std::array<Buffer, 2> buffers_;
-  int turn_ = 0;
-};
-
 class Workspace {
  public:
   // Moves the buffers to `device` with activation dtype `act` (drops what was allocated).
@@ -77,7 +55,7 @@ class Workspace {
   // Host scratch for packing a step's index arrays, and the page-locked buffers they are then
   // copied to the device from.
   std::vector<int32_t>& host_staging() { return staging_; }
-  UploadRing& upload_ring() { return upload_; }
+  ops::UploadRing& upload_ring() { return upload_; }
 
   // While frozen, get() never reallocates: a shape that does not fit yields an undefined tensor
   // (logged), which the next op reports. CUDA graphs freeze their workspace after sizing it,
@@ -89,7 +67,7 @@ class Workspace {
   core::DType act_ = core::DType::f32;
   std::array<core::Tensor, static_cast<size_t>(Buf::count)> slots_;
   std::vector<int32_t> staging_;
-  UploadRing upload_;
+  ops::UploadRing upload_;
   bool frozen_ = false;
 };
 
