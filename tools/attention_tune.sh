@@ -9,7 +9,7 @@
 # /usr/lib/x86_64-linux-gnu/libfmt.so.9 copied to the GPU machine and run there with
 # LD_LIBRARY_PATH pointing at the copy, followed by bench/cuda/torch_baseline.py decode prefill.
 set -euo pipefail
-SRCS="bench/cuda/attention_tune.cpp src/kernels/cuda/decode_attention.cu
+SRCS="bench/cuda/attention_tune.cpp bench/cuda/bench_l2.cu src/kernels/cuda/decode_attention.cu
       src/kernels/cuda/prefill_attention.cu src/kernels/cuda/prefill_attention_wgmma.cu
       src/core/status.cpp src/core/dtype.cpp src/backend/cuda/device_buffer.cpp
       src/backend/cuda/cuda_check.cpp"

@@ -37,6 +37,7 @@ constexpr size_t ring_bytes() {  // dynamic shared memory of decode_split_kernel
 }
 constexpr int kAutoChunksPerBlock = 1;  // head chunks per block when the params say 0
 constexpr int kAutoVariant = 2;         // the tensor-core kernel when the params say 0
+constexpr bool kAutoEvictFirst = true;  // K/V reads evict_first in the L2 when the params say 0
 
 template <typename T>
 struct Vec8 {  // 8 elements of T as one 16-byte load
@@ -412,7 +413,7 @@ void launch_typed(const DecodeAttentionParams& p, int variant, int n_splits, int
     constexpr size_t smem = decode_detail::mma_smem_bytes<KV, D, HB>();
     set_smem_attr_once<kernel>(smem);
     kernel<<<dim3(p.n_heads / HB, p.n_reqs, n_splits), decode_detail::kMmaWarps * 32, smem,
-             stream>>>(p, n_splits, chunk);
+             stream>>>(p, n_splits, chunk, decode_attention_kv_evict_first(p));
   } else {
     const dim3 grid(p.n_heads / HB / cpb, p.n_reqs, n_splits);
     // E = 8 for every head chunk: measured on an H200 (docs/PERFORMANCE.md, runs 1 and 2), E = 16
@@ -469,6 +470,10 @@ core::Status launch_d(const DecodeAttentionParams& p, int variant, int n_splits,
 
 int decode_attention_variant(const DecodeAttentionParams& p) {
   return p.variant == 1 || p.variant == 2 ? p.variant : kAutoVariant;
+}
+
+bool decode_attention_kv_evict_first(const DecodeAttentionParams& p) {
+  return p.kv_l2_policy == 1 ? false : p.kv_l2_policy == 2 ? true : kAutoEvictFirst;
 }
 
 int decode_attention_chunks_per_block(const DecodeAttentionParams& p) {

@@ -63,7 +63,14 @@ struct DecodeAttentionParams {
   // token row spread over LG lanes; honours chunks_per_block), 2 the tensor-core kernel (mma.sync
   // m16n8k16: the query heads of one kv head are the rows of A, 16 tokens per warp tile).
   int variant = 0;
+  // L2 eviction priority of the K/V reads (tensor-core kernel): 0 automatic (evict_first), 1
+  // evict_normal, 2 evict_first. evict_first: the streamed rows replace each other in the L2
+  // instead of what else it holds (nothing else reads them in the step).
+  int kv_l2_policy = 0;
 };
+
+// Whether the K/V reads are marked evict_first in the L2 (kv_l2_policy resolved).
+bool decode_attention_kv_evict_first(const DecodeAttentionParams& p);
 
 // The kernel the launch will use (variant resolved: 1 lanes, 2 tensor cores).
 int decode_attention_variant(const DecodeAttentionParams& p);

@@ -28,7 +28,6 @@
 
 namespace lightllm::kernels::cuda::decode_detail {
 
-using prefill_detail::cp_async16;
 using prefill_detail::cp_async4;
 using prefill_detail::cp_async_commit;
 using prefill_detail::cp_async_wait;
@@ -65,6 +64,26 @@ constexpr size_t mma_smem_bytes() {
   const size_t ring = size_t{kMmaWarps} * L::kStages * L::kStageBytes;
   const size_t merge = size_t{kMmaWarps} * HB * (D + 2) * sizeof(float);
   return ring > merge ? ring : merge;
+}
+
+// L2 eviction priority of the K/V stream (createpolicy; sm_80+): evict_first lets the rows just
+// read replace each other instead of what else the L2 holds (dirty lines of earlier kernels must
+// otherwise be written back to DRAM while the stream runs: ~50 MB on an H100, ~17 us).
+__device__ __forceinline__ uint64_t kv_l2_policy(bool evict_first) {
+  uint64_t pol;
+  if (evict_first) {
+    asm("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(pol));
+  } else {
+    asm("createpolicy.fractional.L2::evict_normal.b64 %0, 1.0;\n" : "=l"(pol));
+  }
+  return pol;
+}
+// 16 bytes global -> shared (L2 only) with an L2 eviction policy; `valid` false writes zeros.
+__device__ __forceinline__ void cp_async16_hint(void* dst, const void* src, bool valid,
+                                                uint64_t pol) {
+  asm volatile("cp.async.cg.shared.global.L2::cache_hint [%0], [%1], 16, %2, %3;\n" ::"r"(
+                   prefill_detail::smem_addr(dst)),
+               "l"(src), "r"(valid ? 16 : 0), "l"(pol));
 }
 
 // Programmatic dependent launch (sm_90+; no-ops below): the split kernels let the reduction
@@ -127,7 +146,7 @@ __device__ __forceinline__ void merge_streams_store(const float* s_acc, const fl
 // Partial results as decode_split_kernel: o [n_reqs, n_heads, n_splits, D] f32, then lse.
 template <typename T, typename KV, int D, int HB>
 __global__ void __launch_bounds__(kMmaWarps * 32)
-    decode_mma_kernel(DecodeAttentionParams p, int n_splits, int chunk) {
+    decode_mma_kernel(DecodeAttentionParams p, int n_splits, int chunk, bool kv_evict_first) {
   using L = MmaTileLayout<KV, D>;
   constexpr bool kInt8 = L::kInt8;
   using MT = std::conditional_t<kInt8, __half, T>;  // mma operand type
@@ -158,6 +177,58 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
     }
     return;
   }
+  const int32_t* row = p.req_to_token + static_cast<int64_t>(p.req_row[r]) * p.req_to_token_stride;
+  const KV* kc = static_cast<const KV*>(p.k_cache);
+  const KV* vc = static_cast<const KV*>(p.v_cache);
+  extern __shared__ __align__(16) unsigned char s_dyn[];
+  unsigned char* const ring = s_dyn + warp * kMmaStages * L::kStageBytes;
+
+  const int n_tiles = (t_end - t_begin + kMmaTile - 1) / kMmaTile;
+  const uint64_t pol = kv_l2_policy(kv_evict_first);
+  // Lane l holds the slot of token (l % 16) of the next tile to issue in slot_next (-1 past the
+  // chunk) and of the tile after it in slot_after: req_to_token is read two issues ahead, so a
+  // slot's load latency never delays the K/V copies.
+  int32_t slot_next = -1, slot_after = -1;
+  auto load_slot = [&](int tile) {
+    const int t = t_begin + tile * kMmaTile + (lane & 15);
+    return t < t_end ? row[t] : -1;
+  };
+  auto fetch_slot = [&](int tile) {  // the tile issued after slot_after's
+    slot_next = slot_after;
+    slot_after = load_slot(tile);
+  };
+  auto issue = [&](int stage) {
+    unsigned char* ks = ring + stage * L::kStageBytes;
+    unsigned char* vs = ks + L::kMatBytes;
+#pragma unroll
+    for (int j = 0; j < (L::kChunks + 31) / 32; ++j) {
+      const int ch = lane + 32 * j;
+      const int tok = ch / L::kChunksPerRow, part = ch % L::kChunksPerRow;
+      const int32_t sl = __shfl_sync(0xffffffffu, slot_next, tok & 15);
+      if (L::kChunks % 32 == 0 || ch < L::kChunks) {
+        const int64_t off = (static_cast<int64_t>(sl >= 0 ? sl : 0) * p.n_kv_heads + kvh) * D +
+                            part * (16 / static_cast<int>(sizeof(KV)));
+        cp_async16_hint(ks + tok * L::kRowBytes + part * 16, kc + off, sl >= 0, pol);
+        cp_async16_hint(vs + tok * L::kRowBytes + part * 16, vc + off, sl >= 0, pol);
+      }
+    }
+    if constexpr (kInt8) {  // lane l: scale of token l % 16, K (l < 16) or V
+      const int64_t off = static_cast<int64_t>(slot_next >= 0 ? slot_next : 0) * p.n_kv_heads + kvh;
+      float* sc = reinterpret_cast<float*>(vs + L::kMatBytes);
+      cp_async4(sc + lane, (lane < 16 ? p.k_scale : p.v_scale) + off, slot_next >= 0);
+    }
+    cp_async_commit();
+  };
+
+  slot_next = load_slot(warp);
+  slot_after = load_slot(warp + kMmaWarps);
+#pragma unroll
+  for (int s = 0; s < kMmaStages - 1; ++s) {
+    issue(s);
+    fetch_slot(warp + kMmaWarps * (s + 2));
+  }
+  // Q and the running state after the first K/V copies are in flight (their latency hides the
+  // q load and its conversion).
   const float qscale = p.softmax_scale * 1.4426950408889634f;  // log2 units: exp2 below
 
   // A fragments of Q (row g = head head0 + g; rows >= HB and 8..15 zero): a0 (k 2c, 2c+1) and
@@ -189,55 +260,6 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
 #pragma unroll
   for (int nd = 0; nd < kNd; ++nd) o[nd][0] = o[nd][1] = o[nd][2] = o[nd][3] = 0.f;
 
-  const int32_t* row = p.req_to_token + static_cast<int64_t>(p.req_row[r]) * p.req_to_token_stride;
-  const KV* kc = static_cast<const KV*>(p.k_cache);
-  const KV* vc = static_cast<const KV*>(p.v_cache);
-  extern __shared__ __align__(16) unsigned char s_dyn[];
-  unsigned char* const ring = s_dyn + warp * kMmaStages * L::kStageBytes;
-
-  const int n_tiles = (t_end - t_begin + kMmaTile - 1) / kMmaTile;
-  // Lane l holds the slot of token (l % 16) of the next tile to issue in slot_next (-1 past the
-  // chunk) and of the tile after it in slot_after: req_to_token is read two issues ahead, so a
-  // slot's load latency never delays the K/V copies.
-  int32_t slot_next = -1, slot_after = -1;
-  auto load_slot = [&](int tile) {
-    const int t = t_begin + tile * kMmaTile + (lane & 15);
-    return t < t_end ? row[t] : -1;
-  };
-  auto fetch_slot = [&](int tile) {  // the tile issued after slot_after's
-    slot_next = slot_after;
-    slot_after = load_slot(tile);
-  };
-  auto issue = [&](int stage) {
-    unsigned char* ks = ring + stage * L::kStageBytes;
-    unsigned char* vs = ks + L::kMatBytes;
-#pragma unroll
-    for (int j = 0; j < (L::kChunks + 31) / 32; ++j) {
-      const int ch = lane + 32 * j;
-      const int tok = ch / L::kChunksPerRow, part = ch % L::kChunksPerRow;
-      const int32_t sl = __shfl_sync(0xffffffffu, slot_next, tok & 15);
-      if (L::kChunks % 32 == 0 || ch < L::kChunks) {
-        const int64_t off = (static_cast<int64_t>(sl >= 0 ? sl : 0) * p.n_kv_heads + kvh) * D +
-                            part * (16 / static_cast<int>(sizeof(KV)));
-        cp_async16(ks + tok * L::kRowBytes + part * 16, kc + off, sl >= 0);
-        cp_async16(vs + tok * L::kRowBytes + part * 16, vc + off, sl >= 0);
-      }
-    }
-    if constexpr (kInt8) {  // lane l: scale of token l % 16, K (l < 16) or V
-      const int64_t off = static_cast<int64_t>(slot_next >= 0 ? slot_next : 0) * p.n_kv_heads + kvh;
-      float* sc = reinterpret_cast<float*>(vs + L::kMatBytes);
-      cp_async4(sc + lane, (lane < 16 ? p.k_scale : p.v_scale) + off, slot_next >= 0);
-    }
-    cp_async_commit();
-  };
-
-  slot_next = load_slot(warp);
-  slot_after = load_slot(warp + kMmaWarps);
-#pragma unroll
-  for (int s = 0; s < kMmaStages - 1; ++s) {
-    issue(s);
-    fetch_slot(warp + kMmaWarps * (s + 2));
-  }
   int stage = 0;
   for (int tile = warp; tile < n_tiles; tile += kMmaWarps) {
     issue(stage == 0 ? kMmaStages - 1 : stage - 1);  // tile + (kMmaStages - 1) * kMmaWarps
