@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <numeric>
@@ -40,6 +41,9 @@ using lightllm::core::DType;
 namespace {
 
 int g_failures = 0;
+// Decode: the tensor-core kernel's L2 policy for every check and timing (kv_l2_policy: 1
+// evict_normal; 2 evict_first with argument "decode-evict..."), run as separate processes.
+int g_kv_policy = 1;
 const char* g_variants = "023";  // prefill variants to check and time (argv[2], e.g. "23")
 bool want_variant(int v) {
   return std::strchr(g_variants, '0' + v) != nullptr;
@@ -104,7 +108,7 @@ void report_check(const char* what, double err, double tol) {
 // ---- decode ----------------------------------------------------------------------------------
 
 void check_decode(int variant, DType dt, int n_heads, int n_kv_heads, int D, int cpb, int extra_max,
-                  int splits = 0, bool int8 = false) {
+                  int splits = 0, bool int8 = false, bool alibi = false) {
   const int n_reqs = 9;
   std::vector<int32_t> kv_len(n_reqs);
   const int lens[] = {1, 7, 83, 769, 300, 2, 0, 1500, 64};
@@ -131,7 +135,8 @@ void check_decode(int variant, DType dt, int n_heads, int n_kv_heads, int D, int
   DeviceBuffer dq = upload(qb), dk = int8 ? upload(k8) : upload(kb),
                dv = int8 ? upload(v8) : upload(vb), dks = upload(ksc), dvs = upload(vsc),
                drt = upload(s.req_to_token), drow = upload(s.req_row), dlen = upload(kv_len);
-  DeviceBuffer dout = alloc(qb.size() * 2);
+  const std::vector<float> slopes = ct::alibi_slopes(n_heads);
+  DeviceBuffer dout = alloc(qb.size() * 2), dsl = upload(slopes);
   const float scale = 1.f / std::sqrt(static_cast<float>(D));
   kc::DecodeAttentionParams p{.dtype = dt,
                               .kv_int8 = int8,
@@ -152,8 +157,10 @@ void check_decode(int variant, DType dt, int n_heads, int n_kv_heads, int D, int
                               .max_kv_len = max_len,
                               .softmax_scale = scale,
                               .n_splits = splits,
+                              .alibi_slopes = alibi ? dsl.as<float>() : nullptr,
                               .chunks_per_block = cpb,
-                              .variant = variant};
+                              .variant = variant,
+                              .kv_l2_policy = g_kv_policy};
   DeviceBuffer ws = alloc(kc::decode_attention_workspace_bytes(p));
   p.workspace = ws.data();
   p.workspace_bytes = ws.size();
@@ -174,7 +181,7 @@ void check_decode(int variant, DType dt, int n_heads, int n_kv_heads, int D, int
         };
       };
       ct::attend_ref(q.data() + (static_cast<size_t>(r) * n_heads + h) * D, D, len, len - 1, false,
-                     0, scale, at(k), at(v), ref.data());
+                     0, scale, at(k), at(v), ref.data(), alibi ? slopes[h] : 0.0);
       for (int e = 0; e < D; ++e) {
         const float got = from_bits(dt, ob[(static_cast<size_t>(r) * n_heads + h) * D + e]);
         err = std::max(err, std::abs(double(got) - ref[static_cast<size_t>(e)]));
@@ -182,11 +189,12 @@ void check_decode(int variant, DType dt, int n_heads, int n_kv_heads, int D, int
     }
   }
   char what[160];
-  std::snprintf(what, sizeof what, "decode v%d %s%s h%d/kv%d d%d cpb %d (->%d) splits %d extra %d",
-                kc::decode_attention_variant(p), dt == DType::bf16 ? "bf16" : "f16",
-                int8 ? "/int8kv" : "", n_heads, n_kv_heads, D, cpb,
-                kc::decode_attention_chunks_per_block(p), kc::decode_attention_splits(p),
-                extra_max);
+  std::snprintf(
+      what, sizeof what, "decode v%d %s%s h%d/kv%d d%d cpb %d (->%d) splits %d extra %d%s%s",
+      kc::decode_attention_variant(p), dt == DType::bf16 ? "bf16" : "f16", int8 ? "/int8kv" : "",
+      n_heads, n_kv_heads, D, cpb, kc::decode_attention_chunks_per_block(p),
+      kc::decode_attention_splits(p), extra_max, alibi ? " alibi" : "",
+      kc::decode_attention_kv_evict_first(p) ? " evict_first" : "");
   report_check(what, err, (dt == DType::bf16 ? 1.6e-2 : 4e-3) * (int8 ? 3 : 1));
 }
 
@@ -255,6 +263,8 @@ void bench_decode(DType dt, bool sweep, bool int8 = false) {
         l2_flush_clean(g_flush.data(), g_flush.size(), sink.data(), nullptr);
       };
       const char* dts = dt == DType::bf16 ? (int8 ? "bf16/int8kv" : "bf16") : "f16";
+      // The yardsticks once per shape (not with evict_first; ATTENTION_TUNE_NO_ROOFS=1: never).
+      const bool with_roofs = g_kv_policy == 1 && std::getenv("ATTENTION_TUNE_NO_ROOFS") == nullptr;
       auto line = [&](const char* what, const std::function<void()>& fn, const char* tail) {
         const double ms_d = median_ms_after(memset_flush, fn, 20);
         const double ms_c = median_ms_after(clean_flush, fn, 20);
@@ -264,20 +274,22 @@ void bench_decode(DType dt, bool sweep, bool int8 = false) {
             "%5.1f%% of copy%s\n",
             dts, batch, ctx, what, ms_d * 1e3, pct(ms_d), ms_c * 1e3, pct(ms_c), tail);
       };
-      line(
-          "roof: gather the same rows",
-          [&] {
-            kv_gather_read(k.data(), v.data(), row_bytes, rt.as<int32_t>(), n_slots, KVH,
-                           sink.data(), nullptr);
-          },
-          "");
-      line(
-          "roof: contiguous rows",
-          [&] {
-            kv_gather_read(k.data(), v.data(), row_bytes, dseq.as<int32_t>(), n_slots, KVH,
-                           sink.data(), nullptr);
-          },
-          "");
+      if (with_roofs)
+        line(
+            "roof: gather the same rows",
+            [&] {
+              kv_gather_read(k.data(), v.data(), row_bytes, rt.as<int32_t>(), n_slots, KVH,
+                             sink.data(), nullptr);
+            },
+            "");
+      if (with_roofs)
+        line(
+            "roof: contiguous rows",
+            [&] {
+              kv_gather_read(k.data(), v.data(), row_bytes, dseq.as<int32_t>(), n_slots, KVH,
+                             sink.data(), nullptr);
+            },
+            "");
 
       kc::DecodeAttentionParams p{.dtype = dt,
                                   .kv_int8 = int8,
@@ -307,10 +319,11 @@ void bench_decode(DType dt, bool sweep, bool int8 = false) {
       };
       // The default first (the reference of the others' "vs first"), then the A/B variants;
       // sweep: forced splits of the default.
-      std::vector<Config> configs = {{0, 0, 0}, {2, 1, 0}, {2, 2, 0}, {1, 0, 0}};
+      std::vector<Config> configs = {{2, g_kv_policy, 0}};
+      if (g_kv_policy == 1) configs.push_back({1, 0, 0});
       if (sweep)
         for (int sp : {1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64})
-          if (sp <= ctx / 32) configs.push_back({0, 0, sp});
+          if (sp <= ctx / 32) configs.push_back({2, g_kv_policy, sp});
       bool have_first = false;
       for (const Config& c : configs) {
         p.variant = c.variant;
@@ -341,7 +354,7 @@ void bench_decode(DType dt, bool sweep, bool int8 = false) {
                                                                : "evict_norm",
                       kc::decode_attention_splits(p), c.splits == 0 ? " auto" : "     ");
         std::snprintf(what + std::strlen(what), sizeof what - std::strlen(what), "%s",
-                      have_first || c.variant != 0 ? "" : "*");
+                      have_first ? "" : "*");
         std::snprintf(tail, sizeof tail, "  ref %.1e vs first %.1e %s", err, diff,
                       ok ? "OK" : "FAIL");
         have_first = true;
@@ -530,6 +543,7 @@ int main(int argc, char** argv) {
   const bool do_prefill = argc < 2 || std::strstr(argv[1], "prefill");
   const bool sweep = argc >= 2 && std::strstr(argv[1], "sweep");
   if (argc >= 3) g_variants = argv[2];
+  if (argc >= 2 && std::strstr(argv[1], "evict")) g_kv_policy = 2;
   cudaDeviceProp prop{};
   cudaGetDeviceProperties(&prop, 0);
   std::printf("GPU: %s (%d SMs, cc %d.%d)\n", prop.name, prop.multiProcessorCount, prop.major,
@@ -548,6 +562,7 @@ int main(int argc, char** argv) {
     for (DType dt : {DType::bf16, DType::f16})
       for (auto [v, cpb] :
            {std::pair{1, 1}, std::pair{1, 2}, std::pair{1, 4}, std::pair{1, 8}, std::pair{2, 1}}) {
+        if (v == 1 && g_kv_policy != 1) continue;
         check_decode(v, dt, 32, 8, 128, cpb, 0);
         check_decode(v, dt, 32, 8, 128, cpb, 300);
         check_decode(v, dt, 8, 1, 128, cpb, 0);
@@ -561,6 +576,8 @@ int main(int argc, char** argv) {
         check_decode(v, dt, 32, 8, 128, cpb, 0, 0, true);
         check_decode(v, dt, 32, 8, 128, cpb, 300, 1, true);
         check_decode(v, dt, 16, 2, 80, cpb, 0, 7, true);
+        check_decode(v, dt, 32, 8, 128, cpb, 0, 0, false, true);   // ALiBi
+        check_decode(v, dt, 32, 32, 64, cpb, 300, 1, true, true);  // ALiBi, int8, one split
         if (v == 2) {  // the tensor-core kernel's other head dims / head groups
           check_decode(v, dt, 8, 8, 16, cpb, 0);
           check_decode(v, dt, 8, 4, 32, cpb, 0, 3);

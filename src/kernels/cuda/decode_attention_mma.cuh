@@ -28,6 +28,7 @@
 
 namespace lightllm::kernels::cuda::decode_detail {
 
+using prefill_detail::cp_async16;
 using prefill_detail::cp_async4;
 using prefill_detail::cp_async_commit;
 using prefill_detail::cp_async_wait;
@@ -68,7 +69,7 @@ constexpr size_t mma_smem_bytes() {
 
 // L2 eviction priority of the K/V stream (createpolicy; sm_80+): evict_first lets the rows just
 // read replace each other instead of what else the L2 holds (dirty lines of earlier kernels must
-// otherwise be written back to DRAM while the stream runs: ~50 MB on an H100, ~17 us).
+// otherwise be written back to DRAM while the stream runs).
 __device__ __forceinline__ uint64_t kv_l2_policy(bool evict_first) {
   uint64_t pol;
   if (evict_first) {
@@ -78,12 +79,12 @@ __device__ __forceinline__ uint64_t kv_l2_policy(bool evict_first) {
   }
   return pol;
 }
-// 16 bytes global -> shared (L2 only) with an L2 eviction policy; `valid` false writes zeros.
-__device__ __forceinline__ void cp_async16_hint(void* dst, const void* src, bool valid,
-                                                uint64_t pol) {
-  asm volatile("cp.async.cg.shared.global.L2::cache_hint [%0], [%1], 16, %2, %3;\n" ::"r"(
+// 16 bytes global -> shared (L2 only) with an L2 eviction policy. No zero-fill form: the hint is
+// used with a full copy only (as vLLM's Marlin does); rows past the chunk are zeroed by stores.
+__device__ __forceinline__ void cp_async16_hint(void* dst, const void* src, uint64_t pol) {
+  asm volatile("cp.async.cg.shared.global.L2::cache_hint [%0], [%1], 16, %2;\n" ::"r"(
                    prefill_detail::smem_addr(dst)),
-               "l"(src), "r"(valid ? 16 : 0), "l"(pol));
+               "l"(src), "l"(pol));
 }
 
 // Programmatic dependent launch (sm_90+; no-ops below): the split kernels let the reduction
@@ -208,8 +209,18 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
       if (L::kChunks % 32 == 0 || ch < L::kChunks) {
         const int64_t off = (static_cast<int64_t>(sl >= 0 ? sl : 0) * p.n_kv_heads + kvh) * D +
                             part * (16 / static_cast<int>(sizeof(KV)));
-        cp_async16_hint(ks + tok * L::kRowBytes + part * 16, kc + off, sl >= 0, pol);
-        cp_async16_hint(vs + tok * L::kRowBytes + part * 16, vc + off, sl >= 0, pol);
+        unsigned char* const kd = ks + tok * L::kRowBytes + part * 16;
+        unsigned char* const vd = vs + tok * L::kRowBytes + part * 16;
+        if (!kv_evict_first) {
+          cp_async16(kd, kc + off, sl >= 0);
+          cp_async16(vd, vc + off, sl >= 0);
+        } else if (sl >= 0) {
+          cp_async16_hint(kd, kc + off, pol);
+          cp_async16_hint(vd, vc + off, pol);
+        } else {  // zero rows by plain stores (visible to the warp after the __syncwarp below)
+          *reinterpret_cast<uint4*>(kd) = make_uint4(0, 0, 0, 0);
+          *reinterpret_cast<uint4*>(vd) = make_uint4(0, 0, 0, 0);
+        }
       }
     }
     if constexpr (kInt8) {  // lane l: scale of token l % 16, K (l < 16) or V
