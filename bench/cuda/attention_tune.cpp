@@ -5,17 +5,16 @@
 // on a GPU machine that has only the CUDA toolkit:
 //   tools/attention_tune.sh [decode|decode-sweep|prefill[-nocheck]] [prefill variants, e.g. 023]
 // Output: one line per measurement, "check ... max_err ... OK|FAIL" lines first; the process
-// exits 1 if any check fails. Decode: KV bytes read / time (random slot order), automatic
-// configuration of both kernels (argument "decode-sweep": the tensor-core kernel x forced splits,
-// bf16 and int8 KV); prefill: TFLOP/s (causal FLOPs = 4 D H sum(len^2)/2) per kernel variant (2:
-// mma.sync; 3: wgmma; 0: default) and tile shape (rows x keys), the first configuration's output
-// the reference of the others; checks per variant and tile shape with ALiBi, window, non-causal,
-// MQA with prefixes, int8 K/V (mma.sync only); "prefill-nocheck" skips the checks (for ncu).
-// Compare with bench/cuda/torch_baseline.py.
+// exits 1 if any check fails. Decode: KV bytes read / time (random slot order) after a dirty
+// and after a clean L2 flush, next to a bare gather / contiguous read of the same bytes, the
+// automatic split (argument "decode-sweep": forced splits too, bf16 and int8 KV); prefill: TFLOP/s
+// (causal FLOPs = 4 D H sum(len^2)/2) per kernel variant (2: mma.sync; 3: wgmma; 0: default) and
+// tile shape (rows x keys), the first configuration's output the reference of the others; checks
+// per variant and tile shape with ALiBi, window, non-causal, MQA with prefixes, int8 K/V (mma.sync
+// only); "prefill-nocheck" skips the checks (for ncu). Compare with bench/cuda/torch_baseline.py.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <numeric>
@@ -41,9 +40,6 @@ using lightllm::core::DType;
 namespace {
 
 int g_failures = 0;
-// Decode: the tensor-core kernel's L2 policy for every check and timing (kv_l2_policy: 1
-// evict_normal; 2 evict_first with argument "decode-evict..."), run as separate processes.
-int g_kv_policy = 1;
 const char* g_variants = "023";  // prefill variants to check and time (argv[2], e.g. "23")
 bool want_variant(int v) {
   return std::strchr(g_variants, '0' + v) != nullptr;
@@ -107,8 +103,8 @@ void report_check(const char* what, double err, double tol) {
 
 // ---- decode ----------------------------------------------------------------------------------
 
-void check_decode(int variant, DType dt, int n_heads, int n_kv_heads, int D, int cpb, int extra_max,
-                  int splits = 0, bool int8 = false, bool alibi = false) {
+void check_decode(DType dt, int n_heads, int n_kv_heads, int D, int extra_max, int splits = 0,
+                  bool int8 = false, bool alibi = false) {
   const int n_reqs = 9;
   std::vector<int32_t> kv_len(n_reqs);
   const int lens[] = {1, 7, 83, 769, 300, 2, 0, 1500, 64};
@@ -157,10 +153,7 @@ void check_decode(int variant, DType dt, int n_heads, int n_kv_heads, int D, int
                               .max_kv_len = max_len,
                               .softmax_scale = scale,
                               .n_splits = splits,
-                              .alibi_slopes = alibi ? dsl.as<float>() : nullptr,
-                              .chunks_per_block = cpb,
-                              .variant = variant,
-                              .kv_l2_policy = g_kv_policy};
+                              .alibi_slopes = alibi ? dsl.as<float>() : nullptr};
   DeviceBuffer ws = alloc(kc::decode_attention_workspace_bytes(p));
   p.workspace = ws.data();
   p.workspace_bytes = ws.size();
@@ -189,12 +182,9 @@ void check_decode(int variant, DType dt, int n_heads, int n_kv_heads, int D, int
     }
   }
   char what[160];
-  std::snprintf(
-      what, sizeof what, "decode v%d %s%s h%d/kv%d d%d cpb %d (->%d) splits %d extra %d%s%s",
-      kc::decode_attention_variant(p), dt == DType::bf16 ? "bf16" : "f16", int8 ? "/int8kv" : "",
-      n_heads, n_kv_heads, D, cpb, kc::decode_attention_chunks_per_block(p),
-      kc::decode_attention_splits(p), extra_max, alibi ? " alibi" : "",
-      kc::decode_attention_kv_evict_first(p) ? " evict_first" : "");
+  std::snprintf(what, sizeof what, "decode %s%s h%d/kv%d d%d splits %d extra %d%s",
+                dt == DType::bf16 ? "bf16" : "f16", int8 ? "/int8kv" : "", n_heads, n_kv_heads, D,
+                kc::decode_attention_splits(p), extra_max, alibi ? " alibi" : "");
   report_check(what, err, (dt == DType::bf16 ? 1.6e-2 : 4e-3) * (int8 ? 3 : 1));
 }
 
@@ -263,8 +253,6 @@ void bench_decode(DType dt, bool sweep, bool int8 = false) {
         l2_flush_clean(g_flush.data(), g_flush.size(), sink.data(), nullptr);
       };
       const char* dts = dt == DType::bf16 ? (int8 ? "bf16/int8kv" : "bf16") : "f16";
-      // The yardsticks once per shape (not with evict_first; ATTENTION_TUNE_NO_ROOFS=1: never).
-      const bool with_roofs = g_kv_policy == 1 && std::getenv("ATTENTION_TUNE_NO_ROOFS") == nullptr;
       auto line = [&](const char* what, const std::function<void()>& fn, const char* tail) {
         const double ms_d = median_ms_after(memset_flush, fn, 20);
         const double ms_c = median_ms_after(clean_flush, fn, 20);
@@ -274,22 +262,20 @@ void bench_decode(DType dt, bool sweep, bool int8 = false) {
             "%5.1f%% of copy%s\n",
             dts, batch, ctx, what, ms_d * 1e3, pct(ms_d), ms_c * 1e3, pct(ms_c), tail);
       };
-      if (with_roofs)
-        line(
-            "roof: gather the same rows",
-            [&] {
-              kv_gather_read(k.data(), v.data(), row_bytes, rt.as<int32_t>(), n_slots, KVH,
-                             sink.data(), nullptr);
-            },
-            "");
-      if (with_roofs)
-        line(
-            "roof: contiguous rows",
-            [&] {
-              kv_gather_read(k.data(), v.data(), row_bytes, dseq.as<int32_t>(), n_slots, KVH,
-                             sink.data(), nullptr);
-            },
-            "");
+      line(
+          "roof: gather the same rows",
+          [&] {
+            kv_gather_read(k.data(), v.data(), row_bytes, rt.as<int32_t>(), n_slots, KVH,
+                           sink.data(), nullptr);
+          },
+          "");
+      line(
+          "roof: contiguous rows",
+          [&] {
+            kv_gather_read(k.data(), v.data(), row_bytes, dseq.as<int32_t>(), n_slots, KVH,
+                           sink.data(), nullptr);
+          },
+          "");
 
       kc::DecodeAttentionParams p{.dtype = dt,
                                   .kv_int8 = int8,
@@ -314,21 +300,14 @@ void bench_decode(DType dt, bool sweep, bool int8 = false) {
       p.workspace = ws.data();
       p.workspace_bytes = ws.size();
       std::vector<uint16_t> first(static_cast<size_t>(batch) * H * D), got(first.size());
-      struct Config {
-        int variant, policy, splits;
-      };
-      // The default first (the reference of the others' "vs first"), then the A/B variants;
-      // sweep: forced splits of the default.
-      std::vector<Config> configs = {{2, g_kv_policy, 0}};
-      if (g_kv_policy == 1) configs.push_back({1, 0, 0});
+      // The automatic split first (the reference of the others' "vs first"); sweep: forced splits.
+      std::vector<int> configs = {0};
       if (sweep)
         for (int sp : {1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64})
-          if (sp <= ctx / 32) configs.push_back({2, g_kv_policy, sp});
+          if (sp <= ctx / 32) configs.push_back(sp);
       bool have_first = false;
-      for (const Config& c : configs) {
-        p.variant = c.variant;
-        p.kv_l2_policy = c.policy;
-        p.n_splits = c.splits;
+      for (int splits : configs) {
+        p.n_splits = splits;
         p.out = have_first ? out.data() : first_out.data();
         auto run = [&] { CHECK_OK(kc::decode_attention(p, nullptr)); };
         run();
@@ -348,13 +327,8 @@ void bench_decode(DType dt, bool sweep, bool int8 = false) {
         const bool ok = err <= tol && diff <= 2e-2 && std::isfinite(err) && std::isfinite(diff);
         if (!ok) ++g_failures;
         char what[96], tail[96];
-        std::snprintf(what, sizeof what, "v%d %-11s splits %2d%s", kc::decode_attention_variant(p),
-                      kc::decode_attention_variant(p) == 1     ? "lanes"
-                      : kc::decode_attention_kv_evict_first(p) ? "evict_first"
-                                                               : "evict_norm",
-                      kc::decode_attention_splits(p), c.splits == 0 ? " auto" : "     ");
-        std::snprintf(what + std::strlen(what), sizeof what - std::strlen(what), "%s",
-                      have_first ? "" : "*");
+        std::snprintf(what, sizeof what, "splits %2d%s", kc::decode_attention_splits(p),
+                      splits == 0 ? " auto" : "");
         std::snprintf(tail, sizeof tail, "  ref %.1e vs first %.1e %s", err, diff,
                       ok ? "OK" : "FAIL");
         have_first = true;
@@ -543,7 +517,6 @@ int main(int argc, char** argv) {
   const bool do_prefill = argc < 2 || std::strstr(argv[1], "prefill");
   const bool sweep = argc >= 2 && std::strstr(argv[1], "sweep");
   if (argc >= 3) g_variants = argv[2];
-  if (argc >= 2 && std::strstr(argv[1], "evict")) g_kv_policy = 2;
   cudaDeviceProp prop{};
   cudaGetDeviceProperties(&prop, 0);
   std::printf("GPU: %s (%d SMs, cc %d.%d)\n", prop.name, prop.multiProcessorCount, prop.major,
@@ -558,36 +531,30 @@ int main(int argc, char** argv) {
     std::printf("copy     D2D cudaMemcpy 1 GiB: %.3f ms, %.0f GB/s (read+write)\n", ms, g_copy_gbs);
   }
   if (do_decode) {
-    // Variant 1 (lanes) for each chunks_per_block, variant 2 (tensor cores) once (cpb unused).
-    for (DType dt : {DType::bf16, DType::f16})
-      for (auto [v, cpb] :
-           {std::pair{1, 1}, std::pair{1, 2}, std::pair{1, 4}, std::pair{1, 8}, std::pair{2, 1}}) {
-        if (v == 1 && g_kv_policy != 1) continue;
-        check_decode(v, dt, 32, 8, 128, cpb, 0);
-        check_decode(v, dt, 32, 8, 128, cpb, 300);
-        check_decode(v, dt, 8, 1, 128, cpb, 0);
-        check_decode(v, dt, 32, 8, 128, cpb, 0, 1);
-        check_decode(v, dt, 32, 8, 128, cpb, 300, 1);
-        check_decode(v, dt, 32, 8, 128, cpb, 0, 7);
-        check_decode(v, dt, 32, 32, 64, cpb, 0, 1);
-        check_decode(v, dt, 32, 32, 64, cpb, 0);
-        check_decode(v, dt, 16, 2, 80, cpb, 0);
-        check_decode(v, dt, 12, 12, 96, cpb, 0);
-        check_decode(v, dt, 32, 8, 128, cpb, 0, 0, true);
-        check_decode(v, dt, 32, 8, 128, cpb, 300, 1, true);
-        check_decode(v, dt, 16, 2, 80, cpb, 0, 7, true);
-        check_decode(v, dt, 32, 8, 128, cpb, 0, 0, false, true);   // ALiBi
-        check_decode(v, dt, 32, 32, 64, cpb, 300, 1, true, true);  // ALiBi, int8, one split
-        if (v == 2) {  // the tensor-core kernel's other head dims / head groups
-          check_decode(v, dt, 8, 8, 16, cpb, 0);
-          check_decode(v, dt, 8, 4, 32, cpb, 0, 3);
-          check_decode(v, dt, 12, 2, 64, cpb, 0);  // group 6: one head per block
-          check_decode(v, dt, 8, 8, 16, cpb, 0, 0, true);
-          check_decode(v, dt, 8, 4, 32, cpb, 0, 3, true);
-          check_decode(v, dt, 12, 12, 96, cpb, 0, 0, true);
-          check_decode(v, dt, 32, 4, 64, cpb, 0, 0, true);
-        }
-      }
+    for (DType dt : {DType::bf16, DType::f16}) {
+      check_decode(dt, 32, 8, 128, 0);
+      check_decode(dt, 32, 8, 128, 300);
+      check_decode(dt, 8, 1, 128, 0);
+      check_decode(dt, 32, 8, 128, 0, 1);
+      check_decode(dt, 32, 8, 128, 300, 1);
+      check_decode(dt, 32, 8, 128, 0, 7);
+      check_decode(dt, 32, 32, 64, 0, 1);
+      check_decode(dt, 32, 32, 64, 0);
+      check_decode(dt, 16, 2, 80, 0);
+      check_decode(dt, 12, 12, 96, 0);
+      check_decode(dt, 8, 8, 16, 0);
+      check_decode(dt, 8, 4, 32, 0, 3);
+      check_decode(dt, 12, 2, 64, 0);  // group 6: one head per block
+      check_decode(dt, 32, 8, 128, 0, 0, true);
+      check_decode(dt, 32, 8, 128, 300, 1, true);
+      check_decode(dt, 16, 2, 80, 0, 7, true);
+      check_decode(dt, 8, 8, 16, 0, 0, true);
+      check_decode(dt, 8, 4, 32, 0, 3, true);
+      check_decode(dt, 12, 12, 96, 0, 0, true);
+      check_decode(dt, 32, 4, 64, 0, 0, true);
+      check_decode(dt, 32, 8, 128, 0, 0, false, true);   // ALiBi
+      check_decode(dt, 32, 32, 64, 300, 1, true, true);  // ALiBi, int8, one split
+    }
   }
   if (do_prefill && (argc < 2 || !std::strstr(argv[1], "nocheck"))) {
     struct Cfg {

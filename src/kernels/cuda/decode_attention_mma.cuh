@@ -1,6 +1,5 @@
-// src/kernels/cuda/decode_attention_mma.cuh — the tensor-core decode attention kernel (device
-// code, included by decode_attention.cu only), and the merge of a block's token streams shared
-// with the lane kernel.
+// src/kernels/cuda/decode_attention_mma.cuh — the decode attention split kernel on the tensor
+// cores (device code, included by decode_attention.cu only) and the merge of its warps' streams.
 // Block = 4 warps, one (request, HB query heads of one kv head, split). Each warp walks its own
 // 16-token tiles of the split (tiles warp, warp + 4, ...) through a kStages-deep cp.async ring
 // of its own in shared memory (K and V rows gathered through req_to_token, 16-byte copies) and
@@ -67,26 +66,6 @@ constexpr size_t mma_smem_bytes() {
   return ring > merge ? ring : merge;
 }
 
-// L2 eviction priority of the K/V stream (createpolicy; sm_80+): evict_first lets the rows just
-// read replace each other instead of what else the L2 holds (dirty lines of earlier kernels must
-// otherwise be written back to DRAM while the stream runs).
-__device__ __forceinline__ uint64_t kv_l2_policy(bool evict_first) {
-  uint64_t pol;
-  if (evict_first) {
-    asm("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(pol));
-  } else {
-    asm("createpolicy.fractional.L2::evict_normal.b64 %0, 1.0;\n" : "=l"(pol));
-  }
-  return pol;
-}
-// 16 bytes global -> shared (L2 only) with an L2 eviction policy. No zero-fill form: the hint is
-// used with a full copy only (as vLLM's Marlin does); rows past the chunk are zeroed by stores.
-__device__ __forceinline__ void cp_async16_hint(void* dst, const void* src, uint64_t pol) {
-  asm volatile("cp.async.cg.shared.global.L2::cache_hint [%0], [%1], 16, %2;\n" ::"r"(
-                   prefill_detail::smem_addr(dst)),
-               "l"(src), "l"(pol));
-}
-
 // Programmatic dependent launch (sm_90+; no-ops below): the split kernels let the reduction
 // kernel be scheduled as soon as all their blocks run; the reduction waits for their completion
 // (and memory) before reading the partials. Without the launch attribute both are no-ops.
@@ -110,22 +89,20 @@ __device__ __forceinline__ uint32_t i8x2_to_h2(uint32_t biased, uint32_t sel) {
   return *reinterpret_cast<const uint32_t*>(&r);
 }
 
-// Merge the token streams of a block (s_acc [n_streams][HB][D], s_m / s_l [n_streams][HB], in
-// log2 units) and store: one split writes out_rows [cpb * HB][D] of T; otherwise the normalized
-// partial rows and their log2-sum-exp go to the workspace at block_row0 (rows n_splits apart).
-// cpb head chunks, ts streams each (chunk c owns streams c * ts .. c * ts + ts - 1).
+// Merge the ns token streams of a block (s_acc [ns][HB][D], s_m / s_l [ns][HB], in log2 units)
+// and store: one split writes out_rows [HB][D] of T; otherwise the normalized partial rows and
+// their log2-sum-exp go to the workspace at block_row0 (rows n_splits apart).
 template <typename T, int HB, int D>
 __device__ __forceinline__ void merge_streams_store(const float* s_acc, const float* s_m,
-                                                    const float* s_l, int cpb, int ts, int n_splits,
+                                                    const float* s_l, int ns, int n_splits,
                                                     T* out_rows, float* part_o, float* part_lse,
                                                     size_t block_row0) {
-  for (int idx = threadIdx.x; idx < cpb * HB * D; idx += blockDim.x) {
-    const int c = idx / (HB * D), j = (idx / D) % HB, d = idx % D;
-    const int g0 = c * ts;
+  for (int idx = threadIdx.x; idx < HB * D; idx += blockDim.x) {
+    const int j = idx / D, d = idx % D;
     float mx = -INFINITY;
-    for (int g = g0; g < g0 + ts; ++g) mx = fmaxf(mx, s_m[g * HB + j]);
+    for (int g = 0; g < ns; ++g) mx = fmaxf(mx, s_m[g * HB + j]);
     float lsum = 0.f, o = 0.f;
-    for (int g = g0; g < g0 + ts; ++g) {
+    for (int g = 0; g < ns; ++g) {
       const float w = s_m[g * HB + j] == -INFINITY ? 0.f : exp2f(s_m[g * HB + j] - mx);
       lsum += s_l[g * HB + j] * w;
       o += s_acc[(g * HB + j) * D + d] * w;
@@ -134,8 +111,8 @@ __device__ __forceinline__ void merge_streams_store(const float* s_acc, const fl
       out_rows[idx] = from_f32<T>(o / lsum);
       continue;
     }
-    const size_t prow = block_row0 + static_cast<size_t>(c * HB + j) * n_splits;
-    if (mx == -INFINITY) {  // no stream of this chunk saw a token
+    const size_t prow = block_row0 + static_cast<size_t>(j) * n_splits;
+    if (mx == -INFINITY) {  // no stream saw a token
       if (d == 0) part_lse[prow] = -INFINITY;
       continue;
     }
@@ -144,10 +121,10 @@ __device__ __forceinline__ void merge_streams_store(const float* s_acc, const fl
   }
 }
 
-// Partial results as decode_split_kernel: o [n_reqs, n_heads, n_splits, D] f32, then lse.
+// Partial results: o [n_reqs, n_heads, n_splits, D] f32, then lse [n_reqs, n_heads, n_splits].
 template <typename T, typename KV, int D, int HB>
 __global__ void __launch_bounds__(kMmaWarps * 32)
-    decode_mma_kernel(DecodeAttentionParams p, int n_splits, int chunk, bool kv_evict_first) {
+    decode_mma_kernel(DecodeAttentionParams p, int n_splits, int chunk) {
   using L = MmaTileLayout<KV, D>;
   constexpr bool kInt8 = L::kInt8;
   using MT = std::conditional_t<kInt8, __half, T>;  // mma operand type
@@ -178,68 +155,6 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
     }
     return;
   }
-  const int32_t* row = p.req_to_token + static_cast<int64_t>(p.req_row[r]) * p.req_to_token_stride;
-  const KV* kc = static_cast<const KV*>(p.k_cache);
-  const KV* vc = static_cast<const KV*>(p.v_cache);
-  extern __shared__ __align__(16) unsigned char s_dyn[];
-  unsigned char* const ring = s_dyn + warp * kMmaStages * L::kStageBytes;
-
-  const int n_tiles = (t_end - t_begin + kMmaTile - 1) / kMmaTile;
-  const uint64_t pol = kv_l2_policy(kv_evict_first);
-  // Lane l holds the slot of token (l % 16) of the next tile to issue in slot_next (-1 past the
-  // chunk) and of the tile after it in slot_after: req_to_token is read two issues ahead, so a
-  // slot's load latency never delays the K/V copies.
-  int32_t slot_next = -1, slot_after = -1;
-  auto load_slot = [&](int tile) {
-    const int t = t_begin + tile * kMmaTile + (lane & 15);
-    return t < t_end ? row[t] : -1;
-  };
-  auto fetch_slot = [&](int tile) {  // the tile issued after slot_after's
-    slot_next = slot_after;
-    slot_after = load_slot(tile);
-  };
-  auto issue = [&](int stage) {
-    unsigned char* ks = ring + stage * L::kStageBytes;
-    unsigned char* vs = ks + L::kMatBytes;
-#pragma unroll
-    for (int j = 0; j < (L::kChunks + 31) / 32; ++j) {
-      const int ch = lane + 32 * j;
-      const int tok = ch / L::kChunksPerRow, part = ch % L::kChunksPerRow;
-      const int32_t sl = __shfl_sync(0xffffffffu, slot_next, tok & 15);
-      if (L::kChunks % 32 == 0 || ch < L::kChunks) {
-        const int64_t off = (static_cast<int64_t>(sl >= 0 ? sl : 0) * p.n_kv_heads + kvh) * D +
-                            part * (16 / static_cast<int>(sizeof(KV)));
-        unsigned char* const kd = ks + tok * L::kRowBytes + part * 16;
-        unsigned char* const vd = vs + tok * L::kRowBytes + part * 16;
-        if (!kv_evict_first) {
-          cp_async16(kd, kc + off, sl >= 0);
-          cp_async16(vd, vc + off, sl >= 0);
-        } else if (sl >= 0) {
-          cp_async16_hint(kd, kc + off, pol);
-          cp_async16_hint(vd, vc + off, pol);
-        } else {  // zero rows by plain stores (visible to the warp after the __syncwarp below)
-          *reinterpret_cast<uint4*>(kd) = make_uint4(0, 0, 0, 0);
-          *reinterpret_cast<uint4*>(vd) = make_uint4(0, 0, 0, 0);
-        }
-      }
-    }
-    if constexpr (kInt8) {  // lane l: scale of token l % 16, K (l < 16) or V
-      const int64_t off = static_cast<int64_t>(slot_next >= 0 ? slot_next : 0) * p.n_kv_heads + kvh;
-      float* sc = reinterpret_cast<float*>(vs + L::kMatBytes);
-      cp_async4(sc + lane, (lane < 16 ? p.k_scale : p.v_scale) + off, slot_next >= 0);
-    }
-    cp_async_commit();
-  };
-
-  slot_next = load_slot(warp);
-  slot_after = load_slot(warp + kMmaWarps);
-#pragma unroll
-  for (int s = 0; s < kMmaStages - 1; ++s) {
-    issue(s);
-    fetch_slot(warp + kMmaWarps * (s + 2));
-  }
-  // Q and the running state after the first K/V copies are in flight (their latency hides the
-  // q load and its conversion).
   const float qscale = p.softmax_scale * 1.4426950408889634f;  // log2 units: exp2 below
 
   // A fragments of Q (row g = head head0 + g; rows >= HB and 8..15 zero): a0 (k 2c, 2c+1) and
@@ -271,6 +186,55 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
 #pragma unroll
   for (int nd = 0; nd < kNd; ++nd) o[nd][0] = o[nd][1] = o[nd][2] = o[nd][3] = 0.f;
 
+  const int32_t* row = p.req_to_token + static_cast<int64_t>(p.req_row[r]) * p.req_to_token_stride;
+  const KV* kc = static_cast<const KV*>(p.k_cache);
+  const KV* vc = static_cast<const KV*>(p.v_cache);
+  extern __shared__ __align__(16) unsigned char s_dyn[];
+  unsigned char* const ring = s_dyn + warp * kMmaStages * L::kStageBytes;
+
+  const int n_tiles = (t_end - t_begin + kMmaTile - 1) / kMmaTile;
+  // Lane l holds the slot of token (l % 16) of the next tile to issue in slot_next (-1 past the
+  // chunk) and of the tile after it in slot_after: req_to_token is read two issues ahead, so a
+  // slot's load latency never delays the K/V copies.
+  int32_t slot_next = -1, slot_after = -1;
+  auto load_slot = [&](int tile) {
+    const int t = t_begin + tile * kMmaTile + (lane & 15);
+    return t < t_end ? row[t] : -1;
+  };
+  auto fetch_slot = [&](int tile) {  // the tile issued after slot_after's
+    slot_next = slot_after;
+    slot_after = load_slot(tile);
+  };
+  auto issue = [&](int stage) {
+    unsigned char* ks = ring + stage * L::kStageBytes;
+    unsigned char* vs = ks + L::kMatBytes;
+#pragma unroll
+    for (int j = 0; j < (L::kChunks + 31) / 32; ++j) {
+      const int ch = lane + 32 * j;
+      const int tok = ch / L::kChunksPerRow, part = ch % L::kChunksPerRow;
+      const int32_t sl = __shfl_sync(0xffffffffu, slot_next, tok & 15);
+      if (L::kChunks % 32 == 0 || ch < L::kChunks) {
+        const int64_t off = (static_cast<int64_t>(sl >= 0 ? sl : 0) * p.n_kv_heads + kvh) * D +
+                            part * (16 / static_cast<int>(sizeof(KV)));
+        cp_async16(ks + tok * L::kRowBytes + part * 16, kc + off, sl >= 0);
+        cp_async16(vs + tok * L::kRowBytes + part * 16, vc + off, sl >= 0);
+      }
+    }
+    if constexpr (kInt8) {  // lane l: scale of token l % 16, K (l < 16) or V
+      const int64_t off = static_cast<int64_t>(slot_next >= 0 ? slot_next : 0) * p.n_kv_heads + kvh;
+      float* sc = reinterpret_cast<float*>(vs + L::kMatBytes);
+      cp_async4(sc + lane, (lane < 16 ? p.k_scale : p.v_scale) + off, slot_next >= 0);
+    }
+    cp_async_commit();
+  };
+
+  slot_next = load_slot(warp);
+  slot_after = load_slot(warp + kMmaWarps);
+#pragma unroll
+  for (int s = 0; s < kMmaStages - 1; ++s) {
+    issue(s);
+    fetch_slot(warp + kMmaWarps * (s + 2));
+  }
   int stage = 0;
   for (int tile = warp; tile < n_tiles; tile += kMmaWarps) {
     issue(stage == 0 ? kMmaStages - 1 : stage - 1);  // tile + (kMmaStages - 1) * kMmaWarps
@@ -398,7 +362,7 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
     }
   }
   __syncthreads();
-  merge_streams_store<T, HB, D>(s_acc, s_m, s_l, 1, kMmaWarps, n_splits, out_rows, part_o, part_lse,
+  merge_streams_store<T, HB, D>(s_acc, s_m, s_l, kMmaWarps, n_splits, out_rows, part_o, part_lse,
                                 block_row0);
 }
 
