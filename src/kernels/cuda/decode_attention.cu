@@ -95,8 +95,8 @@ void launch_typed(const DecodeAttentionParams& p, int n_splits, cudaStream_t str
   constexpr auto kernel = decode_detail::decode_mma_kernel<T, KV, D, HB>;
   constexpr size_t smem = decode_detail::mma_smem_bytes<KV, D, HB>();
   set_smem_attr_once<kernel>(smem);
-  kernel<<<dim3(p.n_heads / HB, p.n_reqs, n_splits), decode_detail::kMmaWarps * 32, smem,
-           stream>>>(p, n_splits, chunk);
+  kernel<<<dim3(p.n_heads / HB, p.n_reqs, n_splits), decode_detail::kMmaWarps * 32, smem, stream>>>(
+      p, n_splits, chunk);
   if (n_splits > 1) {  // one split: the split kernel wrote the output itself
     // Programmatic dependent launch on sm_90+: the reduction's launch overlaps the split kernel
     // (it waits for the partials itself), saving a launch gap at batch 1.
