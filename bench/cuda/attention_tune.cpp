@@ -5,13 +5,13 @@
 // on a GPU machine that has only the CUDA toolkit:
 //   tools/attention_tune.sh [decode|decode-sweep|prefill[-nocheck]] [prefill variants, e.g. 023]
 // Output: one line per measurement, "check ... max_err ... OK|FAIL" lines first; the process
-// exits 1 if any check fails. Decode: KV bytes read / time (random slot order), automatic
-// configuration of both kernels (argument "decode-sweep": the tensor-core kernel x forced splits,
-// bf16 and int8 KV); prefill: TFLOP/s (causal FLOPs = 4 D H sum(len^2)/2) per kernel variant (2:
-// mma.sync; 3: wgmma; 0: default) and tile shape (rows x keys), the first configuration's output
-// the reference of the others; checks per variant and tile shape with ALiBi, window, non-causal,
-// MQA with prefixes, int8 K/V (mma.sync only); "prefill-nocheck" skips the checks (for ncu).
-// Compare with bench/cuda/torch_baseline.py.
+// exits 1 if any check fails. Decode: KV bytes read / time (random slot order) after a dirty
+// and after a clean L2 flush, next to a bare gather / contiguous read of the same bytes, the
+// automatic split (argument "decode-sweep": forced splits too, bf16 and int8 KV); prefill: TFLOP/s
+// (causal FLOPs = 4 D H sum(len^2)/2) per kernel variant (2: mma.sync; 3: wgmma; 0: default) and
+// tile shape (rows x keys), the first configuration's output the reference of the others; checks
+// per variant and tile shape with ALiBi, window, non-causal, MQA with prefixes, int8 K/V (mma.sync
+// only); "prefill-nocheck" skips the checks (for ncu). Compare with bench/cuda/torch_baseline.py.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -26,6 +26,7 @@
 #include "../../tests/cuda/attention_ref.h"
 #include "backend/cuda/device_buffer.h"
 #include "bench_check.h"
+#include "bench_l2.h"
 #include "bench_timing.h"
 #include "half_bits.h"
 #include "kernels/cuda/decode_attention.h"
@@ -76,13 +77,20 @@ double time_ms(const std::function<void()>& fn, int iters) {
   return median_ms_flushed(g_flush.data(), g_flush.size(), fn, iters);
 }
 
-void fill_random(DeviceBuffer& b, uint32_t seed) {
-  constexpr size_t kChunk = size_t{16} << 20;
-  std::vector<uint16_t> h(kChunk / 2);
+// The 16 MiB pattern fill_random repeats over a buffer (the host keeps it for references):
+// 16-bit values 0x3000..0x3fff with random signs.
+constexpr size_t kPatternBytes = size_t{16} << 20;
+std::vector<uint16_t> fill_pattern(uint32_t seed) {
+  std::vector<uint16_t> h(kPatternBytes / 2);
   std::mt19937 rng(seed);
   for (auto& x : h) x = static_cast<uint16_t>((0x3000 + (rng() & 0x0fff)) | ((rng() & 1) << 15));
-  for (size_t off = 0; off < b.size(); off += kChunk) {
-    const size_t n = std::min(kChunk, b.size() - off);
+  return h;
+}
+
+void fill_random(DeviceBuffer& b, uint32_t seed) {
+  const std::vector<uint16_t> h = fill_pattern(seed);
+  for (size_t off = 0; off < b.size(); off += kPatternBytes) {
+    const size_t n = std::min(kPatternBytes, b.size() - off);
     cudaMemcpy(static_cast<char*>(b.data()) + off, h.data(), n, cudaMemcpyHostToDevice);
   }
 }
@@ -95,8 +103,8 @@ void report_check(const char* what, double err, double tol) {
 
 // ---- decode ----------------------------------------------------------------------------------
 
-void check_decode(int variant, DType dt, int n_heads, int n_kv_heads, int D, int cpb, int extra_max,
-                  int splits = 0, bool int8 = false) {
+void check_decode(DType dt, int n_heads, int n_kv_heads, int D, int extra_max, int splits = 0,
+                  bool int8 = false, bool alibi = false) {
   const int n_reqs = 9;
   std::vector<int32_t> kv_len(n_reqs);
   const int lens[] = {1, 7, 83, 769, 300, 2, 0, 1500, 64};
@@ -123,7 +131,8 @@ void check_decode(int variant, DType dt, int n_heads, int n_kv_heads, int D, int
   DeviceBuffer dq = upload(qb), dk = int8 ? upload(k8) : upload(kb),
                dv = int8 ? upload(v8) : upload(vb), dks = upload(ksc), dvs = upload(vsc),
                drt = upload(s.req_to_token), drow = upload(s.req_row), dlen = upload(kv_len);
-  DeviceBuffer dout = alloc(qb.size() * 2);
+  const std::vector<float> slopes = ct::alibi_slopes(n_heads);
+  DeviceBuffer dout = alloc(qb.size() * 2), dsl = upload(slopes);
   const float scale = 1.f / std::sqrt(static_cast<float>(D));
   kc::DecodeAttentionParams p{.dtype = dt,
                               .kv_int8 = int8,
@@ -144,8 +153,7 @@ void check_decode(int variant, DType dt, int n_heads, int n_kv_heads, int D, int
                               .max_kv_len = max_len,
                               .softmax_scale = scale,
                               .n_splits = splits,
-                              .chunks_per_block = cpb,
-                              .variant = variant};
+                              .alibi_slopes = alibi ? dsl.as<float>() : nullptr};
   DeviceBuffer ws = alloc(kc::decode_attention_workspace_bytes(p));
   p.workspace = ws.data();
   p.workspace_bytes = ws.size();
@@ -166,7 +174,7 @@ void check_decode(int variant, DType dt, int n_heads, int n_kv_heads, int D, int
         };
       };
       ct::attend_ref(q.data() + (static_cast<size_t>(r) * n_heads + h) * D, D, len, len - 1, false,
-                     0, scale, at(k), at(v), ref.data());
+                     0, scale, at(k), at(v), ref.data(), alibi ? slopes[h] : 0.0);
       for (int e = 0; e < D; ++e) {
         const float got = from_bits(dt, ob[(static_cast<size_t>(r) * n_heads + h) * D + e]);
         err = std::max(err, std::abs(double(got) - ref[static_cast<size_t>(e)]));
@@ -174,34 +182,101 @@ void check_decode(int variant, DType dt, int n_heads, int n_kv_heads, int D, int
     }
   }
   char what[160];
-  std::snprintf(what, sizeof what, "decode v%d %s%s h%d/kv%d d%d cpb %d (->%d) splits %d extra %d",
-                kc::decode_attention_variant(p), dt == DType::bf16 ? "bf16" : "f16",
-                int8 ? "/int8kv" : "", n_heads, n_kv_heads, D, cpb,
-                kc::decode_attention_chunks_per_block(p), kc::decode_attention_splits(p),
-                extra_max);
+  std::snprintf(what, sizeof what, "decode %s%s h%d/kv%d d%d splits %d extra %d%s",
+                dt == DType::bf16 ? "bf16" : "f16", int8 ? "/int8kv" : "", n_heads, n_kv_heads, D,
+                kc::decode_attention_splits(p), extra_max, alibi ? " alibi" : "");
   report_check(what, err, (dt == DType::bf16 ? 1.6e-2 : 4e-3) * (int8 ? 3 : 1));
 }
 
+// The decode shapes (32 heads, 8 kv heads, D 128; batch 1/32/128 x context 1k/4k; each
+// request's slots a random permutation of the pool), every configuration timed twice: after the
+// memset flush of bench_timing.h (dirty L2, as runs 1-7) and after a read flush (clean L2). The
+// yardsticks in the same lines: a bare gather of the same K/V rows in the same slot order, and a
+// contiguous read of as many bytes. Each configuration's output: heads 28..31 of the last request
+// against the f64 reference, every row against the first configuration's.
 void bench_decode(DType dt, bool sweep, bool int8 = false) {
   const int H = 32, KVH = 8, D = 128;
+  const std::vector<uint16_t> pk = fill_pattern(2), pv = fill_pattern(3), pq = fill_pattern(4);
+  DeviceBuffer sink = alloc(16);
   for (int batch : {1, 32, 128}) {
     for (int ctx : {1024, 4096}) {
       const int64_t n_slots = int64_t{batch} * ctx;
-      std::vector<int32_t> perm(static_cast<size_t>(n_slots));
+      std::vector<int32_t> perm(static_cast<size_t>(n_slots)), iota(perm.size());
       std::iota(perm.begin(), perm.end(), 0);
+      std::iota(iota.begin(), iota.end(), 0);
       std::shuffle(perm.begin(), perm.end(), std::mt19937(1));
       std::vector<int32_t> rows(static_cast<size_t>(batch)), lens(static_cast<size_t>(batch), ctx);
       std::iota(rows.begin(), rows.end(), 0);
-      DeviceBuffer k = alloc(static_cast<size_t>(n_slots) * KVH * D * (int8 ? 1 : 2)),
-                   v = alloc(k.size());
+      const size_t row_bytes = static_cast<size_t>(D) * (int8 ? 1 : 2);
+      DeviceBuffer k = alloc(static_cast<size_t>(n_slots) * KVH * row_bytes), v = alloc(k.size());
       fill_random(k, 2);
       fill_random(v, 3);
-      DeviceBuffer ks = upload(std::vector<float>(static_cast<size_t>(n_slots) * KVH, 0.01f)),
-                   vs = upload(std::vector<float>(static_cast<size_t>(n_slots) * KVH, 0.01f));
+      const float kv_scale = 0.01f;
+      DeviceBuffer ks = upload(std::vector<float>(static_cast<size_t>(n_slots) * KVH, kv_scale)),
+                   vs = upload(std::vector<float>(static_cast<size_t>(n_slots) * KVH, kv_scale));
       DeviceBuffer q = alloc(static_cast<size_t>(batch) * H * D * 2), out = alloc(q.size()),
-                   ref_out = alloc(q.size());
+                   first_out = alloc(q.size());
       fill_random(q, 4);
-      DeviceBuffer rt = upload(perm), drow = upload(rows), dlen = upload(lens);
+      DeviceBuffer rt = upload(perm), drow = upload(rows), dlen = upload(lens), dseq = upload(iota);
+      const float scale = 0.088f;
+      // f64 reference of request batch - 1, heads 28..31 (kv head 7), from the host patterns.
+      const int r_ref = batch - 1, kvh_ref = 7;
+      auto elem = [&](const std::vector<uint16_t>& pat, size_t index, size_t elem_bytes) {
+        const size_t byte = index * elem_bytes % kPatternBytes;
+        const uint16_t w = pat[byte / 2];
+        if (elem_bytes == 1) return double(static_cast<int8_t>(byte % 2 ? w >> 8 : w & 0xff));
+        return double(from_bits(dt, w));
+      };
+      std::vector<double> ref(static_cast<size_t>(4 * D));
+      for (int j = 0; j < 4; ++j) {
+        const int h = kvh_ref * 4 + j;
+        std::vector<float> qh(static_cast<size_t>(D));
+        for (int e = 0; e < D; ++e)
+          qh[static_cast<size_t>(e)] = static_cast<float>(
+              elem(pq, (static_cast<size_t>(r_ref) * H + h) * D + static_cast<size_t>(e), 2));
+        auto kv_at = [&](const std::vector<uint16_t>& pat) {
+          return [&](int t, int e) {
+            const size_t slot = static_cast<size_t>(perm[static_cast<size_t>(r_ref) * ctx + t]);
+            const double x =
+                elem(pat, (slot * KVH + kvh_ref) * D + static_cast<size_t>(e), int8 ? 1 : 2);
+            return int8 ? x * kv_scale : x;
+          };
+        };
+        ct::attend_ref(qh.data(), D, ctx, ctx - 1, false, 0, scale, kv_at(pk), kv_at(pv),
+                       ref.data() + static_cast<size_t>(j) * D);
+      }
+      const double tol = (dt == DType::bf16 ? 2e-2 : 1e-2) * (int8 ? 3 : 1);
+
+      const double bytes = 2.0 * static_cast<double>(n_slots) * KVH * (int8 ? D + 4 : D * 2);
+      auto memset_flush = [&] { cudaMemsetAsync(g_flush.data(), 0x5a, g_flush.size()); };
+      auto clean_flush = [&] {
+        l2_flush_clean(g_flush.data(), g_flush.size(), sink.data(), nullptr);
+      };
+      const char* dts = dt == DType::bf16 ? (int8 ? "bf16/int8kv" : "bf16") : "f16";
+      auto line = [&](const char* what, const std::function<void()>& fn, const char* tail) {
+        const double ms_d = median_ms_after(memset_flush, fn, 20);
+        const double ms_c = median_ms_after(clean_flush, fn, 20);
+        auto pct = [&](double ms) { return 100.0 * bytes / (ms * 1e-3) / 1e9 / g_copy_gbs; };
+        std::printf(
+            "decode   %-11s %3d x %4d %-30s dirty-L2 %8.1f us %5.1f%% | clean-L2 %8.1f us "
+            "%5.1f%% of copy%s\n",
+            dts, batch, ctx, what, ms_d * 1e3, pct(ms_d), ms_c * 1e3, pct(ms_c), tail);
+      };
+      line(
+          "roof: gather the same rows",
+          [&] {
+            kv_gather_read(k.data(), v.data(), row_bytes, rt.as<int32_t>(), n_slots, KVH,
+                           sink.data(), nullptr);
+          },
+          "");
+      line(
+          "roof: contiguous rows",
+          [&] {
+            kv_gather_read(k.data(), v.data(), row_bytes, dseq.as<int32_t>(), n_slots, KVH,
+                           sink.data(), nullptr);
+          },
+          "");
+
       kc::DecodeAttentionParams p{.dtype = dt,
                                   .kv_int8 = int8,
                                   .q = q.data(),
@@ -212,48 +287,52 @@ void bench_decode(DType dt, bool sweep, bool int8 = false) {
                                   .req_to_token = rt.as<int32_t>(),
                                   .req_row = drow.as<int32_t>(),
                                   .kv_len = dlen.as<int32_t>(),
-                                  .out = ref_out.data(),
+                                  .out = first_out.data(),
                                   .n_reqs = batch,
                                   .n_heads = H,
                                   .n_kv_heads = KVH,
                                   .head_dim = D,
                                   .req_to_token_stride = ctx,
                                   .max_kv_len = ctx,
-                                  .softmax_scale = 0.088f};
+                                  .softmax_scale = scale};
       DeviceBuffer ws =
           alloc(static_cast<size_t>(batch) * H * 129 * 4 * 128);  // enough for 128 splits
       p.workspace = ws.data();
       p.workspace_bytes = ws.size();
-      p.chunks_per_block = 1;
-      p.variant = 1;
-      CHECK_OK(kc::decode_attention(p, nullptr));  // lane kernel, cpb 1: the cross-check reference
-      std::vector<uint16_t> want(static_cast<size_t>(batch) * H * D), got(want.size());
-      CHECK_OK(ref_out.download(want.data(), want.size() * 2));
-      p.out = out.data();
-      const double bytes = 2.0 * static_cast<double>(n_slots) * KVH * (int8 ? D + 4 : D * 2);
-      // Both kernels (1 lanes, 2 tensor cores) in the automatic configuration; sweep: the
-      // tensor-core kernel over forced splits too.
-      for (int variant : {1, 2}) {
-        for (int splits : sweep ? std::vector<int>{0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64}
-                                : std::vector<int>{0}) {
-          if (splits > ctx / 32 || (variant == 1 && splits != 0)) continue;
-          p.variant = variant;
-          p.chunks_per_block = 0;
-          p.n_splits = splits;
-          const double ms = time_ms([&] { CHECK_OK(kc::decode_attention(p, nullptr)); }, 20);
-          CHECK_OK(out.download(got.data(), got.size() * 2));
-          double diff = 0;
+      std::vector<uint16_t> first(static_cast<size_t>(batch) * H * D), got(first.size());
+      // The automatic split first (the reference of the others' "vs first"); sweep: forced splits.
+      std::vector<int> configs = {0};
+      if (sweep)
+        for (int sp : {1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64})
+          if (sp <= ctx / 32) configs.push_back(sp);
+      bool have_first = false;
+      for (int splits : configs) {
+        p.n_splits = splits;
+        p.out = have_first ? out.data() : first_out.data();
+        auto run = [&] { CHECK_OK(kc::decode_attention(p, nullptr)); };
+        run();
+        CHECK_OK((have_first ? out : first_out).download(got.data(), got.size() * 2));
+        double diff = 0, err = 0;
+        if (have_first) {
           for (size_t i = 0; i < got.size(); ++i)
-            diff = std::max(diff, double(std::abs(from_bits(dt, got[i]) - from_bits(dt, want[i]))));
-          const double gbs = bytes / (ms * 1e-3) / 1e9;
-          std::printf(
-              "decode   v%d %s%s batch %3d ctx %4d cpb %d splits %3d%s: %8.1f us %6.0f GB/s "
-              "%5.1f%% of copy  (vs v1 %.1e)\n",
-              variant, dt == DType::bf16 ? "bf16" : "f16 ", int8 ? "/int8kv" : "", batch, ctx,
-              kc::decode_attention_chunks_per_block(p), kc::decode_attention_splits(p),
-              splits == 0 ? " auto" : "     ", ms * 1e3, gbs, 100.0 * gbs / g_copy_gbs, diff);
-          if (diff > 2e-2) ++g_failures;
+            diff =
+                std::max(diff, double(std::abs(from_bits(dt, got[i]) - from_bits(dt, first[i]))));
+        } else {
+          first = got;
         }
+        for (size_t i = 0; i < ref.size(); ++i) {
+          const size_t at = (static_cast<size_t>(r_ref) * H + kvh_ref * 4) * D + i;
+          err = std::max(err, std::abs(double(from_bits(dt, got[at])) - ref[i]));
+        }
+        const bool ok = err <= tol && diff <= 2e-2 && std::isfinite(err) && std::isfinite(diff);
+        if (!ok) ++g_failures;
+        char what[96], tail[96];
+        std::snprintf(what, sizeof what, "splits %2d%s", kc::decode_attention_splits(p),
+                      splits == 0 ? " auto" : "");
+        std::snprintf(tail, sizeof tail, "  ref %.1e vs first %.1e %s", err, diff,
+                      ok ? "OK" : "FAIL");
+        have_first = true;
+        line(what, run, tail);
       }
     }
   }
@@ -452,33 +531,30 @@ int main(int argc, char** argv) {
     std::printf("copy     D2D cudaMemcpy 1 GiB: %.3f ms, %.0f GB/s (read+write)\n", ms, g_copy_gbs);
   }
   if (do_decode) {
-    // Variant 1 (lanes) for each chunks_per_block, variant 2 (tensor cores) once (cpb unused).
-    for (DType dt : {DType::bf16, DType::f16})
-      for (auto [v, cpb] :
-           {std::pair{1, 1}, std::pair{1, 2}, std::pair{1, 4}, std::pair{1, 8}, std::pair{2, 1}}) {
-        check_decode(v, dt, 32, 8, 128, cpb, 0);
-        check_decode(v, dt, 32, 8, 128, cpb, 300);
-        check_decode(v, dt, 8, 1, 128, cpb, 0);
-        check_decode(v, dt, 32, 8, 128, cpb, 0, 1);
-        check_decode(v, dt, 32, 8, 128, cpb, 300, 1);
-        check_decode(v, dt, 32, 8, 128, cpb, 0, 7);
-        check_decode(v, dt, 32, 32, 64, cpb, 0, 1);
-        check_decode(v, dt, 32, 32, 64, cpb, 0);
-        check_decode(v, dt, 16, 2, 80, cpb, 0);
-        check_decode(v, dt, 12, 12, 96, cpb, 0);
-        check_decode(v, dt, 32, 8, 128, cpb, 0, 0, true);
-        check_decode(v, dt, 32, 8, 128, cpb, 300, 1, true);
-        check_decode(v, dt, 16, 2, 80, cpb, 0, 7, true);
-        if (v == 2) {  // the tensor-core kernel's other head dims / head groups
-          check_decode(v, dt, 8, 8, 16, cpb, 0);
-          check_decode(v, dt, 8, 4, 32, cpb, 0, 3);
-          check_decode(v, dt, 12, 2, 64, cpb, 0);  // group 6: one head per block
-          check_decode(v, dt, 8, 8, 16, cpb, 0, 0, true);
-          check_decode(v, dt, 8, 4, 32, cpb, 0, 3, true);
-          check_decode(v, dt, 12, 12, 96, cpb, 0, 0, true);
-          check_decode(v, dt, 32, 4, 64, cpb, 0, 0, true);
-        }
-      }
+    for (DType dt : {DType::bf16, DType::f16}) {
+      check_decode(dt, 32, 8, 128, 0);
+      check_decode(dt, 32, 8, 128, 300);
+      check_decode(dt, 8, 1, 128, 0);
+      check_decode(dt, 32, 8, 128, 0, 1);
+      check_decode(dt, 32, 8, 128, 300, 1);
+      check_decode(dt, 32, 8, 128, 0, 7);
+      check_decode(dt, 32, 32, 64, 0, 1);
+      check_decode(dt, 32, 32, 64, 0);
+      check_decode(dt, 16, 2, 80, 0);
+      check_decode(dt, 12, 12, 96, 0);
+      check_decode(dt, 8, 8, 16, 0);
+      check_decode(dt, 8, 4, 32, 0, 3);
+      check_decode(dt, 12, 2, 64, 0);  // group 6: one head per block
+      check_decode(dt, 32, 8, 128, 0, 0, true);
+      check_decode(dt, 32, 8, 128, 300, 1, true);
+      check_decode(dt, 16, 2, 80, 0, 7, true);
+      check_decode(dt, 8, 8, 16, 0, 0, true);
+      check_decode(dt, 8, 4, 32, 0, 3, true);
+      check_decode(dt, 12, 12, 96, 0, 0, true);
+      check_decode(dt, 32, 4, 64, 0, 0, true);
+      check_decode(dt, 32, 8, 128, 0, 0, false, true);   // ALiBi
+      check_decode(dt, 32, 32, 64, 300, 1, true, true);  // ALiBi, int8, one split
+    }
   }
   if (do_prefill && (argc < 2 || !std::strstr(argv[1], "nocheck"))) {
     struct Cfg {

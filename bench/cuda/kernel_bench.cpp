@@ -126,10 +126,9 @@ void bench_decode(DType dt, bool int8) {
       const double gbs = bytes / (ms * 1e-3) / 1e9;
       std::printf(
           "decode   %s%s batch %3d ctx %4d: %8.1f us  KV %7.1f MB  %6.0f GB/s  %5.1f%% of copy  "
-          "(splits %d, head chunks per block %d)\n",
+          "(splits %d)\n",
           dt == DType::bf16 ? "bf16" : "f16 ", int8 ? "/int8kv" : "        ", batch, ctx, ms * 1e3,
-          bytes / 1e6, gbs, 100.0 * gbs / g_copy_gbs, kc::decode_attention_splits(p),
-          kc::decode_attention_chunks_per_block(p));
+          bytes / 1e6, gbs, 100.0 * gbs / g_copy_gbs, kc::decode_attention_splits(p));
     }
   }
 }

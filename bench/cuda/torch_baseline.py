@@ -4,7 +4,8 @@
 prefill: torch SDPA, flash backend forced, causal, 32 heads / 8 kv heads / d128, 16x1k and 4x4k,
          bf16 and f16 (FLOPs counted as in kernel_bench: 4*D*H*sum(len^2)/2).
 decode:  SDPA on contiguous KV, batch 1/32/128 x ctx 1k/4k: the 4 query heads of a kv head are
-         folded into the query length (non-causal), so K/V are read once, as our kernel does.
+         folded into the query length (non-causal), so K/V are read once, as our kernel does;
+         flash also timed after a clean-L2 flush (ms_clean).
 gemm:    torch.matmul(x, w.T) on the Llama-7B shapes of kernel_bench.
 Timing: triton.testing.do_bench (flushes L2 between runs), median. Run on the GPU machine.
 Usage: torch_baseline.py [prefill] [decode] [gemm]   (no argument: all three)
@@ -19,6 +20,28 @@ from triton.testing import do_bench
 
 def ms_of(fn):
     return do_bench(fn, warmup=5, rep=50, return_mode="median")
+
+
+_CLEAN_FLUSH = []
+
+
+def ms_clean(fn, iters=20):
+    """Median of CUDA-event timings, each after a read pass over 256 MiB: the L2 then holds clean
+    lines (do_bench's flush, a zero_(), leaves ~50 MB of dirty lines for the timed kernel to write
+    back; attention_tune times both ways)."""
+    if not _CLEAN_FLUSH:
+        _CLEAN_FLUSH.append(torch.ones((256 << 20) // 4, dtype=torch.int32, device="cuda"))
+    fn()
+    times = []
+    for _ in range(iters):
+        _CLEAN_FLUSH[0].sum()
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record()
+        fn()
+        b.record()
+        b.synchronize()
+        times.append(a.elapsed_time(b))
+    return sorted(times)[len(times) // 2]
 
 
 def prefill(dtype, name):
@@ -61,6 +84,8 @@ def decode(dtype, name):
                         fn = lambda: F.scaled_dot_product_attention(q, k, v)
                         fn()
                         res[bk_name] = ms_of(fn)
+                        if bk_name == "flash":
+                            res["flash clean-L2"] = ms_clean(fn)
                 except Exception as e:  # noqa: BLE001
                     res[bk_name] = None
             nbytes = 2 * b * ctx * KVH * D * 2

@@ -1,10 +1,10 @@
 // tests/cuda/test_decode_attention.cpp — split-K decode attention over random token slots vs the
-// f64 reference: batch sizes 1/7/83, context lengths 1..769 (mixed in one batch), head_dim
-// 64/128 (and 80/96), GQA group 1/4/8, bf16/f16 KV and int8 KV with per-(slot, head) scales,
-// ALiBi, max_kv_len above the real lengths (a CUDA-graph bucket bound), one split (written
-// without the reduction kernel) and several head chunks per block; every case through both
-// kernels (variant 1: lanes; 2: tensor cores, the default); CUDA-graph replay (the reduction
-// kernel is a programmatic dependent launch on sm_90+) against eager launches.
+// f64 reference: batch sizes 1/7/83, context lengths 0..769 (mixed in one batch), head_dim
+// 16-128, GQA group 1/2/4/6/8, bf16/f16 KV and int8 KV with per-(slot, head) scales, ALiBi,
+// max_kv_len above the real lengths (a CUDA-graph bucket bound), one split (written without the
+// reduction kernel) and forced split counts; CUDA-graph replay (the reduction kernel is a
+// programmatic dependent launch on sm_90+) against eager launches. (Decode has no sliding
+// window: the ops layer runs windowed models' decode through the prefill kernel.)
 #include "attention_ref.h"
 #include "cuda_test_util.h"
 #include "kernels/cuda/decode_attention.h"
@@ -19,11 +19,10 @@ struct DecodeCase {
   bool int8;
   int forced_splits;  // 0: automatic
   bool alibi = false;
-  int extra_max_len = 0;     // max_kv_len = longest kv_len + this (graph bucket upper bound)
-  int chunks_per_block = 0;  // 0: automatic
+  int extra_max_len = 0;  // max_kv_len = longest kv_len + this (graph bucket upper bound)
 };
 
-void run_decode_variant(DType dt, const DecodeCase& c, uint32_t seed, int variant) {
+void run_decode(DType dt, const DecodeCase& c, uint32_t seed) {
   std::mt19937 rng(seed);
   std::vector<int32_t> kv_len(static_cast<size_t>(c.n_reqs));
   const int lens[] = {1, 7, 83, 769, 300, 2};
@@ -83,9 +82,7 @@ void run_decode_variant(DType dt, const DecodeCase& c, uint32_t seed, int varian
                               .max_kv_len = max_len + c.extra_max_len,
                               .softmax_scale = static_cast<float>(1.0 / std::sqrt(double(D))),
                               .n_splits = c.forced_splits,
-                              .alibi_slopes = c.alibi ? dslopes.as<float>() : nullptr,
-                              .chunks_per_block = c.chunks_per_block,
-                              .variant = variant};
+                              .alibi_slopes = c.alibi ? dslopes.as<float>() : nullptr};
   // A missing workspace is an error, not a crash.
   EXPECT_EQ(kc::decode_attention(p, nullptr).code(), core::StatusCode::invalid_argument);
   auto ws = zeros(kc::decode_attention_workspace_bytes(p));
@@ -119,18 +116,11 @@ void run_decode_variant(DType dt, const DecodeCase& c, uint32_t seed, int varian
   }
   const double vmax = c.int8 ? 127 * 0.1 : 1.0;
   expect_close(got, want, tol_for(dt, vmax),
-               "decode variant=" + std::to_string(kc::decode_attention_variant(p)) +
-                   " reqs=" + std::to_string(c.n_reqs) + " heads=" + std::to_string(c.n_heads) +
+               "decode reqs=" + std::to_string(c.n_reqs) + " heads=" + std::to_string(c.n_heads) +
                    "/" + std::to_string(c.n_kv_heads) + " d=" + std::to_string(D) +
                    (c.int8 ? " int8" : "") + (c.alibi ? " alibi" : "") + " max_kv_len+" +
                    std::to_string(c.extra_max_len) +
-                   " splits=" + std::to_string(kc::decode_attention_splits(p)) +
-                   " chunks_per_block=" + std::to_string(kc::decode_attention_chunks_per_block(p)));
-}
-
-// Every case through both kernels: 1 (lanes, CUDA cores) and 2 (tensor cores, the default).
-void run_decode(DType dt, const DecodeCase& c, uint32_t seed) {
-  for (int variant : {1, 2}) run_decode_variant(dt, c, seed, variant);
+                   " splits=" + std::to_string(kc::decode_attention_splits(p)));
 }
 
 class DecodeAttention : public ::testing::TestWithParam<DType> {};
@@ -177,14 +167,19 @@ TEST_P(DecodeAttention, MaxKvLenAboveRealLengths) {
   for (const auto& c : cases) run_decode(GetParam(), c, seed++);
 }
 
-// Several head chunks per block (the block's lane groups shared among them), with one split
-// (the split kernel writes the output itself), many splits, int8, ALiBi and a graph bound.
-TEST_P(DecodeAttention, ChunksPerBlockMatchReference) {
+// One split (the split kernel writes the output itself) and forced split counts, mixed with
+// int8, ALiBi, odd head dims / groups and a graph bound far above the lengths.
+TEST_P(DecodeAttention, SplitCountsMatchReference) {
   const DecodeCase cases[] = {
-      {7, 32, 8, 128, false, 0, false, 0, 2},    {7, 32, 8, 128, false, 1, false, 0, 8},
-      {83, 32, 4, 128, false, 0, false, 0, 8},   {5, 16, 2, 128, true, 0, true, 0, 2},
-      {7, 32, 32, 64, false, 1, false, 0, 16},   {4, 10, 2, 80, false, 7, false, 0, 2},
-      {1, 32, 8, 128, false, 0, false, 3327, 8}, {3, 12, 2, 64, false, 1, false, 0, 4},
+      {7, 32, 8, 128, false, 1},
+      {7, 32, 8, 128, false, 3},
+      {83, 32, 4, 128, false, 2},
+      {5, 16, 2, 128, true, 1, true},
+      {7, 32, 32, 64, false, 1},
+      {4, 10, 2, 80, false, 7},
+      {1, 32, 8, 128, false, 0, false, 3327},
+      {3, 12, 2, 64, false, 1},
+      {7, 8, 1, 128, true, 5, true, 200},
   };
   uint32_t seed = 300;
   for (const auto& c : cases) run_decode(GetParam(), c, seed++);
@@ -209,76 +204,73 @@ TEST_P(DecodeAttention, HeadDimsAndGroupsWithInt8) {
 TEST_P(DecodeAttention, GraphReplayMatchesEager) {
   const DType dt = GetParam();
   for (bool int8 : {false, true}) {
-    for (int variant : {1, 2}) {
-      for (int splits : {1, 8}) {
-        const int n_reqs = 5, H = 32, KVH = 8, D = 128;
-        std::vector<int32_t> kv_len = {300, 1, 769, 83, 0};
-        const std::vector<int32_t> kv_len_next = {301, 2, 770, 84, 1};  // the next step's
-        const int max_len = 800;
-        SlotLayout s = make_slots(kv_len_next, 17, max_len - 770);
-        const size_t cache = static_cast<size_t>(s.n_slots) * KVH * D;
-        const size_t q_elems = static_cast<size_t>(n_reqs) * H * D;
-        std::vector<int8_t> k8, v8;
-        std::vector<float> ks, vs;
-        random_int8_kv(cache, static_cast<size_t>(s.n_slots) * KVH, 0.002f, 0.02f, 5, k8, ks);
-        random_int8_kv(cache, static_cast<size_t>(s.n_slots) * KVH, 0.002f, 0.02f, 6, v8, vs);
-        auto dk = int8 ? upload(k8) : upload_half(dt, random_values(dt, cache, -1.f, 1.f, 7));
-        auto dv = int8 ? upload(v8) : upload_half(dt, random_values(dt, cache, -1.f, 1.f, 8));
-        auto dks = upload(ks), dvs = upload(vs);
-        auto dq = upload_half(dt, random_values(dt, q_elems, -1.f, 1.f, 9));
-        auto drt = upload(s.req_to_token), drow = upload(s.req_row), dlen = upload(kv_len);
-        auto out_eager = zeros(q_elems * 2), out_graph = zeros(q_elems * 2);
-        kc::DecodeAttentionParams p{.dtype = dt,
-                                    .kv_int8 = int8,
-                                    .q = dq.data(),
-                                    .k_cache = dk.data(),
-                                    .v_cache = dv.data(),
-                                    .k_scale = dks.as<float>(),
-                                    .v_scale = dvs.as<float>(),
-                                    .req_to_token = drt.as<int32_t>(),
-                                    .req_row = drow.as<int32_t>(),
-                                    .kv_len = dlen.as<int32_t>(),
-                                    .n_reqs = n_reqs,
-                                    .n_heads = H,
-                                    .n_kv_heads = KVH,
-                                    .head_dim = D,
-                                    .req_to_token_stride = s.stride,
-                                    .max_kv_len = max_len,
-                                    .softmax_scale = 0.088f,
-                                    .n_splits = splits,
-                                    .variant = variant};
-        auto ws = zeros(kc::decode_attention_workspace_bytes(p));
-        p.workspace = ws.data();
-        p.workspace_bytes = ws.size();
+    for (int splits : {1, 8}) {
+      const int n_reqs = 5, H = 32, KVH = 8, D = 128;
+      std::vector<int32_t> kv_len = {300, 1, 769, 83, 0};
+      const std::vector<int32_t> kv_len_next = {301, 2, 770, 84, 1};  // the next step's
+      const int max_len = 800;
+      SlotLayout s = make_slots(kv_len_next, 17, max_len - 770);
+      const size_t cache = static_cast<size_t>(s.n_slots) * KVH * D;
+      const size_t q_elems = static_cast<size_t>(n_reqs) * H * D;
+      std::vector<int8_t> k8, v8;
+      std::vector<float> ks, vs;
+      random_int8_kv(cache, static_cast<size_t>(s.n_slots) * KVH, 0.002f, 0.02f, 5, k8, ks);
+      random_int8_kv(cache, static_cast<size_t>(s.n_slots) * KVH, 0.002f, 0.02f, 6, v8, vs);
+      auto dk = int8 ? upload(k8) : upload_half(dt, random_values(dt, cache, -1.f, 1.f, 7));
+      auto dv = int8 ? upload(v8) : upload_half(dt, random_values(dt, cache, -1.f, 1.f, 8));
+      auto dks = upload(ks), dvs = upload(vs);
+      auto dq = upload_half(dt, random_values(dt, q_elems, -1.f, 1.f, 9));
+      auto drt = upload(s.req_to_token), drow = upload(s.req_row), dlen = upload(kv_len);
+      auto out_eager = zeros(q_elems * 2), out_graph = zeros(q_elems * 2);
+      kc::DecodeAttentionParams p{.dtype = dt,
+                                  .kv_int8 = int8,
+                                  .q = dq.data(),
+                                  .k_cache = dk.data(),
+                                  .v_cache = dv.data(),
+                                  .k_scale = dks.as<float>(),
+                                  .v_scale = dvs.as<float>(),
+                                  .req_to_token = drt.as<int32_t>(),
+                                  .req_row = drow.as<int32_t>(),
+                                  .kv_len = dlen.as<int32_t>(),
+                                  .n_reqs = n_reqs,
+                                  .n_heads = H,
+                                  .n_kv_heads = KVH,
+                                  .head_dim = D,
+                                  .req_to_token_stride = s.stride,
+                                  .max_kv_len = max_len,
+                                  .softmax_scale = 0.088f,
+                                  .n_splits = splits};
+      auto ws = zeros(kc::decode_attention_workspace_bytes(p));
+      p.workspace = ws.data();
+      p.workspace_bytes = ws.size();
 
-        cudaStream_t stream = nullptr;
-        ASSERT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
-        kc::DecodeAttentionParams pg = p;
-        pg.out = out_graph.data();
-        cudaGraph_t graph = nullptr;
-        cudaGraphExec_t exec = nullptr;
-        ASSERT_EQ(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), cudaSuccess);
-        const core::Status st = kc::decode_attention(pg, stream);
-        ASSERT_EQ(cudaStreamEndCapture(stream, &graph), cudaSuccess);
-        ASSERT_TRUE(st.ok()) << st.to_string();
-        ASSERT_EQ(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
-        for (int step = 0; step < 2; ++step) {
-          if (step == 1) {  // the next decode step: every request one token longer
-            ASSERT_TRUE(dlen.upload(kv_len_next.data(), kv_len_next.size() * 4).ok());
-          }
-          ASSERT_EQ(cudaGraphLaunch(exec, stream), cudaSuccess);
-          p.out = out_eager.data();
-          ASSERT_TRUE(kc::decode_attention(p, stream).ok());
-          ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
-          const auto a = download<uint16_t>(out_eager, q_elems);
-          const auto b = download<uint16_t>(out_graph, q_elems);
-          EXPECT_TRUE(a == b) << "graph replay differs from eager: int8=" << int8
-                              << " variant=" << variant << " splits=" << splits << " step=" << step;
+      cudaStream_t stream = nullptr;
+      ASSERT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
+      kc::DecodeAttentionParams pg = p;
+      pg.out = out_graph.data();
+      cudaGraph_t graph = nullptr;
+      cudaGraphExec_t exec = nullptr;
+      ASSERT_EQ(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), cudaSuccess);
+      const core::Status st = kc::decode_attention(pg, stream);
+      ASSERT_EQ(cudaStreamEndCapture(stream, &graph), cudaSuccess);
+      ASSERT_TRUE(st.ok()) << st.to_string();
+      ASSERT_EQ(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
+      for (int step = 0; step < 2; ++step) {
+        if (step == 1) {  // the next decode step: every request one token longer
+          ASSERT_TRUE(dlen.upload(kv_len_next.data(), kv_len_next.size() * 4).ok());
         }
-        cudaGraphExecDestroy(exec);
-        cudaGraphDestroy(graph);
-        cudaStreamDestroy(stream);
+        ASSERT_EQ(cudaGraphLaunch(exec, stream), cudaSuccess);
+        p.out = out_eager.data();
+        ASSERT_TRUE(kc::decode_attention(p, stream).ok());
+        ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+        const auto a = download<uint16_t>(out_eager, q_elems);
+        const auto b = download<uint16_t>(out_graph, q_elems);
+        EXPECT_TRUE(a == b) << "graph replay differs from eager: int8=" << int8
+                            << " splits=" << splits << " step=" << step;
       }
+      cudaGraphExecDestroy(exec);
+      cudaGraphDestroy(graph);
+      cudaStreamDestroy(stream);
     }
   }
 }

@@ -2,11 +2,11 @@
 // request attends to its kv_len cached tokens, read from the KV pool through req_to_token.
 // Split-K flash-decoding: the token range of each request is cut into n_splits chunks; each
 // block computes a partial softmax-weighted sum for one chunk and a group of query heads that
-// share one kv head (GQA: query head h uses kv head h / (n_heads / n_kv_heads)) — by default on
-// the tensor cores (the heads are the rows of an mma.sync tile; see `variant`) — and a
-// reduction kernel merges the chunks by their log-sum-exp (with one chunk, the usual choice at
-// batch >= 32 on an H100/H200, the split kernel writes the output and no reduction runs). The int8
-// variant reads int8 K/V with one f32 scale per (slot, kv head) and dequantizes in registers.
+// share one kv head (GQA: query head h uses kv head h / (n_heads / n_kv_heads)) on the tensor
+// cores (the heads are the rows of an mma.sync tile; decode_attention_mma.cuh), and a reduction
+// kernel merges the chunks by their log-sum-exp (with one chunk, the usual choice at batch >= 32
+// on an H100/H200, the split kernel writes the output and no reduction runs). With int8 K/V (one
+// f32 scale per (slot, kv head)) the mma runs in f16 on the exactly converted bytes.
 // Requests with kv_len == 0 get a zero output row. head_dim: 16, 32, 64, 80, 96 or 128.
 // ALiBi (alibi_slopes): score of key j for the query at position kv_len - 1 gets
 // slope[h] * (j - (kv_len - 1)) added after the softmax scale, as kernels/ref.
@@ -53,23 +53,8 @@ struct DecodeAttentionParams {
   size_t workspace_bytes = 0;
   int n_splits = 0;  // 0: chosen from the device's SM count (see decode_attention_splits)
   const float* alibi_slopes = nullptr;  // [n_heads] f32 on the device, nullptr = none
-  // Variant 1 only. Head chunks (the HB <= 8 query heads of one kv head a lane group serves) per
-  // block; the block's lane groups are shared out among them, each chunk's groups walking the
-  // split's tokens as interleaved streams. 1: all groups on one chunk; 8 (D = 128): each group its
-  // own chunk, so one block reads the neighbouring kv heads of the same slots. 0: automatic.
-  // Rounded down to a power of two dividing the number of chunks and the lane groups.
-  int chunks_per_block = 0;
-  // Kernel: 0 automatic (tensor cores for every KV dtype), 1 the lane kernel (CUDA cores, one
-  // token row spread over LG lanes; honours chunks_per_block), 2 the tensor-core kernel (mma.sync
-  // m16n8k16: the query heads of one kv head are the rows of A, 16 tokens per warp tile).
-  int variant = 0;
 };
 
-// The kernel the launch will use (variant resolved: 1 lanes, 2 tensor cores).
-int decode_attention_variant(const DecodeAttentionParams& p);
-
-// The head chunks per block the launch will use (chunks_per_block resolved).
-int decode_attention_chunks_per_block(const DecodeAttentionParams& p);
 // The number of chunks the launch will use for these params on the current device.
 int decode_attention_splits(const DecodeAttentionParams& p);
 // Workspace for the partial results (f32 outputs + log-sum-exp per split).

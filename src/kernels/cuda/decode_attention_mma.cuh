@@ -1,6 +1,5 @@
-// src/kernels/cuda/decode_attention_mma.cuh — the tensor-core decode attention kernel (device
-// code, included by decode_attention.cu only), and the merge of a block's token streams shared
-// with the lane kernel.
+// src/kernels/cuda/decode_attention_mma.cuh — the decode attention split kernel on the tensor
+// cores (device code, included by decode_attention.cu only) and the merge of its warps' streams.
 // Block = 4 warps, one (request, HB query heads of one kv head, split). Each warp walks its own
 // 16-token tiles of the split (tiles warp, warp + 4, ...) through a kStages-deep cp.async ring
 // of its own in shared memory (K and V rows gathered through req_to_token, 16-byte copies) and
@@ -90,22 +89,20 @@ __device__ __forceinline__ uint32_t i8x2_to_h2(uint32_t biased, uint32_t sel) {
   return *reinterpret_cast<const uint32_t*>(&r);
 }
 
-// Merge the token streams of a block (s_acc [n_streams][HB][D], s_m / s_l [n_streams][HB], in
-// log2 units) and store: one split writes out_rows [cpb * HB][D] of T; otherwise the normalized
-// partial rows and their log2-sum-exp go to the workspace at block_row0 (rows n_splits apart).
-// cpb head chunks, ts streams each (chunk c owns streams c * ts .. c * ts + ts - 1).
+// Merge the ns token streams of a block (s_acc [ns][HB][D], s_m / s_l [ns][HB], in log2 units)
+// and store: one split writes out_rows [HB][D] of T; otherwise the normalized partial rows and
+// their log2-sum-exp go to the workspace at block_row0 (rows n_splits apart).
 template <typename T, int HB, int D>
 __device__ __forceinline__ void merge_streams_store(const float* s_acc, const float* s_m,
-                                                    const float* s_l, int cpb, int ts, int n_splits,
+                                                    const float* s_l, int ns, int n_splits,
                                                     T* out_rows, float* part_o, float* part_lse,
                                                     size_t block_row0) {
-  for (int idx = threadIdx.x; idx < cpb * HB * D; idx += blockDim.x) {
-    const int c = idx / (HB * D), j = (idx / D) % HB, d = idx % D;
-    const int g0 = c * ts;
+  for (int idx = threadIdx.x; idx < HB * D; idx += blockDim.x) {
+    const int j = idx / D, d = idx % D;
     float mx = -INFINITY;
-    for (int g = g0; g < g0 + ts; ++g) mx = fmaxf(mx, s_m[g * HB + j]);
+    for (int g = 0; g < ns; ++g) mx = fmaxf(mx, s_m[g * HB + j]);
     float lsum = 0.f, o = 0.f;
-    for (int g = g0; g < g0 + ts; ++g) {
+    for (int g = 0; g < ns; ++g) {
       const float w = s_m[g * HB + j] == -INFINITY ? 0.f : exp2f(s_m[g * HB + j] - mx);
       lsum += s_l[g * HB + j] * w;
       o += s_acc[(g * HB + j) * D + d] * w;
@@ -114,8 +111,8 @@ __device__ __forceinline__ void merge_streams_store(const float* s_acc, const fl
       out_rows[idx] = from_f32<T>(o / lsum);
       continue;
     }
-    const size_t prow = block_row0 + static_cast<size_t>(c * HB + j) * n_splits;
-    if (mx == -INFINITY) {  // no stream of this chunk saw a token
+    const size_t prow = block_row0 + static_cast<size_t>(j) * n_splits;
+    if (mx == -INFINITY) {  // no stream saw a token
       if (d == 0) part_lse[prow] = -INFINITY;
       continue;
     }
@@ -124,7 +121,7 @@ __device__ __forceinline__ void merge_streams_store(const float* s_acc, const fl
   }
 }
 
-// Partial results as decode_split_kernel: o [n_reqs, n_heads, n_splits, D] f32, then lse.
+// Partial results: o [n_reqs, n_heads, n_splits, D] f32, then lse [n_reqs, n_heads, n_splits].
 template <typename T, typename KV, int D, int HB>
 __global__ void __launch_bounds__(kMmaWarps * 32)
     decode_mma_kernel(DecodeAttentionParams p, int n_splits, int chunk) {
@@ -365,7 +362,7 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
     }
   }
   __syncthreads();
-  merge_streams_store<T, HB, D>(s_acc, s_m, s_l, 1, kMmaWarps, n_splits, out_rows, part_o, part_lse,
+  merge_streams_store<T, HB, D>(s_acc, s_m, s_l, kMmaWarps, n_splits, out_rows, part_o, part_lse,
                                 block_row0);
 }
 

@@ -1,0 +1,21 @@
+// bench/cuda/bench_l2.h — device helpers for the benchmarks' memory yardsticks (kernels in
+// bench_l2.cu; built into the nvcc harnesses only):
+//  - l2_flush_clean: reads `bytes` of `buf` (a flush buffer larger than the L2), so the L2 ends up
+//    holding clean lines only. The memset flush of bench_timing.h leaves the L2 full of dirty
+//    lines that the next kernel must write back to DRAM while it runs (~50 MB on an H100).
+//  - kv_gather_read: reads K and V rows of `row_bytes` each through a slot list (slot s, kv head
+//    h at byte offset (s * n_kv_heads + h) * row_bytes), every 16-byte chunk once, with no
+//    arithmetic beyond an xor: the bandwidth roof of a kernel that reads a KV cache in that order.
+// Both write a value to `sink` only when it equals a sentinel (never, for random data), so the
+// loads are not optimized away. Launch errors surface at the next CUDA call.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include <cuda_runtime_api.h>
+
+void l2_flush_clean(const void* buf, size_t bytes, void* sink, cudaStream_t stream);
+
+void kv_gather_read(const void* k, const void* v, size_t row_bytes, const int32_t* slots,
+                    int64_t n_tokens, int n_kv_heads, void* sink, cudaStream_t stream);
