@@ -8,10 +8,10 @@
 // exits 1 if any check fails. Decode: KV bytes read / time (random slot order), automatic
 // configuration of both kernels (argument "decode-sweep": the tensor-core kernel x forced splits,
 // bf16 and int8 KV); prefill: TFLOP/s (causal FLOPs = 4 D H sum(len^2)/2) per kernel variant (2:
-// mma.sync; 3: wgmma; 0: default) and tile shape (rows x keys), the first configuration's output
-// the reference of the others; checks per variant and tile shape with ALiBi, window, non-causal,
-// MQA with prefixes, int8 K/V (mma.sync only); "prefill-nocheck" skips the checks (for ncu).
-// Compare with bench/cuda/torch_baseline.py.
+// mma.sync; 3: wgmma; 5: warp-specialized wgmma; 0: default) and tile shape (rows x keys), the
+// first configuration's output the reference of the others; checks per variant and tile shape with
+// ALiBi, window, non-causal, MQA with prefixes, int8 K/V (mma.sync only); "prefill-nocheck" skips
+// the checks (for ncu). Compare with bench/cuda/torch_baseline.py.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -39,7 +39,7 @@ using lightllm::core::DType;
 namespace {
 
 int g_failures = 0;
-const char* g_variants = "023";  // prefill variants to check and time (argv[2], e.g. "23")
+const char* g_variants = "0235";  // prefill variants to check and time (argv[2], e.g. "35")
 bool want_variant(int v) {
   return std::strchr(g_variants, '0' + v) != nullptr;
 }
@@ -370,7 +370,8 @@ void bench_prefill(DType dt) {
     int variant, rows, kv_tile;
   };
   // The first configuration's output is the reference of the others' "vs first" difference.
-  const Config configs[] = {{2, 128, 64}, {3, 128, 128}, {3, 192, 64}, {3, 192, 128}, {0, 0, 0}};
+  const Config configs[] = {{2, 128, 64}, {3, 128, 128}, {3, 192, 128},
+                            {5, 128, 64}, {5, 128, 128}, {0, 0, 0}};
   for (auto [n_reqs, len] : {std::pair{16, 1024}, std::pair{4, 4096}}) {
     const int n_tokens = n_reqs * len;
     std::vector<int32_t> perm(static_cast<size_t>(n_tokens));
@@ -484,8 +485,8 @@ int main(int argc, char** argv) {
     struct Cfg {
       int variant, rows, kv_tile;
     };
-    const Cfg cfgs[] = {{0, 0, 0},   {2, 64, 0},    {2, 128, 64},
-                        {3, 64, 64}, {3, 128, 128}, {3, 192, 128}};
+    const Cfg cfgs[] = {{0, 0, 0},     {2, 64, 0},    {2, 128, 64}, {3, 64, 64},
+                        {3, 128, 128}, {3, 192, 128}, {5, 128, 64}, {5, 128, 128}};
     for (DType dt : {DType::bf16, DType::f16}) {
       for (const Cfg& c : cfgs) {
         if (!want_variant(c.variant)) continue;

@@ -523,17 +523,22 @@ core::Status prefill_attention(const PrefillAttentionParams& p, cudaStream_t str
         "kv_tile={}",
         p.n_heads, p.n_kv_heads, p.max_q_len, p.block_rows, p.kv_tile);
   }
-  if (p.variant != 0 && p.variant != 2 && p.variant != 3) {
+  if (p.variant != 0 && p.variant != 2 && p.variant != 3 && p.variant != 5) {
     return core::invalid_argument(
-        "prefill_attention: variant {} (valid: 0 automatic, 2 mma.sync, 3 wgmma)", p.variant);
+        "prefill_attention: variant {} (valid: 0 automatic, 2 mma.sync, 3 wgmma, 5 "
+        "warp-specialized "
+        "wgmma)",
+        p.variant);
   }
   // Tile knobs the mma.sync kernel does not have.
-  if (p.variant != 3 && !(p.variant == 0 && prefill_detail::prefill_wgmma_supported(p)) &&
+  if (p.variant != 3 && p.variant != 5 &&
+      !(p.variant == 0 && prefill_detail::prefill_wgmma_supported(p)) &&
       (p.block_rows == 192 || p.kv_tile == 128)) {
     return core::invalid_argument(
         "prefill_attention: block_rows 192 / kv_tile 128 are variant 3 (wgmma) only");
   }
   if (p.n_reqs == 0 || p.max_q_len == 0) return {};
+  if (p.variant == 5) return prefill_detail::prefill_attention_ws(p, stream);
   if (p.variant == 3 || (p.variant == 0 && prefill_detail::prefill_wgmma_supported(p)))
     return prefill_detail::prefill_attention_wgmma(p, stream);
   return prefill_detail::prefill_attention_v2(p, stream);

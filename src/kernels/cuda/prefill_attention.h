@@ -73,6 +73,7 @@ core::Status prefill_attention(const PrefillAttentionParams& p, cudaStream_t str
 namespace prefill_detail {  // the kernels behind prefill_attention (arguments checked)
 core::Status prefill_attention_v2(const PrefillAttentionParams& p, cudaStream_t stream);
 core::Status prefill_attention_wgmma(const PrefillAttentionParams& p, cudaStream_t stream);
+core::Status prefill_attention_ws(const PrefillAttentionParams& p, cudaStream_t stream);
 // Can variant 3 run p here (head_dim 128, bf16/f16 K/V, the loaded image is sm_90a code)?
 bool prefill_wgmma_supported(const PrefillAttentionParams& p);
 }  // namespace prefill_detail

@@ -1,0 +1,369 @@
+// src/kernels/cuda/prefill_attention_ws.cu — the warp-specialized Hopper prefill attention kernel
+// (variant 5; sm_90a image only, head_dim 128, bf16/f16 K/V): the FlashAttention-3 structure on
+// K/V gathered through req_to_token.
+// Block = 3 warpgroups over kBM = 128 query rows of one (request, head):
+//   warpgroup 0, the producer (setmaxnreg.dec to kProducerRegs): only issues the cp.async gathers
+//     of K and V tiles (kBN keys, slots read from req_to_token) into a ring of STAGES stages of
+//     128B-swizzled smem; cp.async.mbarrier.arrive.noinc signals full_k[s] / full_v[s] when its
+//     copies have landed; it waits on empty[s] before overwriting a stage.
+//   warpgroups 1 and 2, the consumers (setmaxnreg.inc to kConsumerRegs), rows [64c, 64c + 64)
+//     of the block for consumer c: load their Q rows once, then per K/V tile i
+//       S(i) = Q K(i)^T issued together with O += P(i-1) V(i-1)   (wgmma, one fence)
+//       wait for S(i) only; online softmax of S(i) in place (exp2 domain) while P V(i-1) runs
+//       wait for P V(i-1); release stage i-1 (empty); O *= correction; P(i) = pack(S(i))
+//     so a warpgroup's softmax overlaps its own P V GEMM (intra-warpgroup overlap). The GEMM
+//     issues of the two consumers alternate through two named barriers (ids 1 and 2, 256
+//     threads; "ping-pong"): consumer 0's softmax runs while consumer 1's GEMMs run and back.
+//     Both consumers walk the same tiles (the tile range of the whole block) so the ping-pong
+//     counts match; masks are applied only on tiles crossing a warpgroup's causal / window /
+//     kv_len edge (and always with ALiBi).
+// Invariants: the accumulators of an in-flight wgmma (S, O) and its register operand (P) are
+// written only after the wgmma_wait that retires it; generic-proxy (cp.async) writes reach the
+// wgmma async proxy through the mbarrier wait followed by fence.proxy.async in the consumer.
+// smem (1024-byte aligned): Q [2 column blocks][128][64], K and V [STAGES][2 column
+// blocks][kBN][64], mbarriers full_k / full_v / empty [STAGES] (WsSmem).
+// Only compiled into the sm_90a image; other images trap, and the host launches it only where
+// prefill_wgmma_supported says the loaded image holds the wgmma bodies.
+#include <atomic>
+#include <cmath>
+
+#include "kernels/cuda/prefill_attention.h"
+#include "kernels/cuda/prefill_attention_mma.cuh"
+#include "kernels/cuda/prefill_attention_wgmma.cuh"
+
+namespace lightllm::kernels::cuda::prefill_detail {
+namespace {
+
+constexpr int kWsBM = 128;           // query rows per block (2 consumer warpgroups)
+constexpr int kWsThreads = 3 * 128;  // producer + 2 consumers
+
+template <int kBN, int STAGES>
+struct WsSmem {
+  static constexpr size_t q = size_t{kWsBM} * kWgD * 2;   // [2][128][64] x 2 bytes
+  static constexpr size_t tile = size_t{kBN} * kWgD * 2;  // one K or V tile
+  static constexpr size_t off_k = q;                      // [STAGES] K tiles
+  static constexpr size_t off_v = off_k + STAGES * tile;  // [STAGES] V tiles
+  static constexpr size_t off_bar = off_v + STAGES * tile;
+  static constexpr size_t total = off_bar + size_t{3} * STAGES * sizeof(uint64_t);
+  static constexpr size_t alloc = total + 1024;  // room to align the base to 1024 bytes
+};
+
+template <typename T, int kBN, int STAGES>
+__global__ void __launch_bounds__(kWsThreads, 1) prefill_ws_kernel(PrefillAttentionParams p) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  using SM = WsSmem<kBN, STAGES>;
+  // Registers per thread after setmaxnreg: 40 + 2 * 232 = 3 * 168, the launch's 168 (64K / 384).
+  constexpr int kProducerRegs = 40, kConsumerRegs = 232;
+  constexpr float kLog2e = 1.4426950408889634f;
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  const uint32_t raw_addr = smem_addr(smem_raw);
+  const uint32_t sQ = (raw_addr + 1023u) & ~1023u;
+  const uint32_t sK = sQ + SM::off_k, sV = sQ + SM::off_v;
+  const uint32_t bar_full_k = sQ + SM::off_bar;  // [STAGES] x 8 bytes each
+  const uint32_t bar_full_v = bar_full_k + STAGES * 8;
+  const uint32_t bar_empty = bar_full_v + STAGES * 8;
+
+  const int r = blockIdx.z, h = blockIdx.y;
+  const int m_tile = gridDim.x - 1 - blockIdx.x;  // longest causal tiles first
+  const int q0 = p.q_start[r];
+  const int q_len = p.q_start[r + 1] - q0;
+  const int m0 = m_tile * kWsBM;
+  if (m0 >= q_len) return;  // block-uniform: before any barrier
+  const int kv_len = p.kv_len[r];
+  const int prefix = kv_len - q_len;
+  const int kvh = h / (p.n_heads / p.n_kv_heads);
+  const int window = p.sliding_window;
+  const bool causal = p.causal;
+
+  // Key tiles the block needs (never empty: row m0 sees its own key).
+  const int last_row_pos = prefix + min(m0 + kWsBM, q_len) - 1;
+  const int kv_hi = causal ? min(kv_len, last_row_pos + 1) : kv_len;
+  const int kv_lo = window > 0 ? max(0, prefix + m0 - window + 1) : 0;
+  const int tile_lo = kv_lo / kBN, n_tiles = (kv_hi + kBN - 1) / kBN - tile_lo;
+
+  if (threadIdx.x == 0) {
+#pragma unroll
+    for (int s = 0; s < STAGES; ++s) {
+      mbar_init(bar_full_k + 8 * s, 128);  // every producer thread, cp.async-tracked
+      mbar_init(bar_full_v + 8 * s, 128);
+      mbar_init(bar_empty + 8 * s, 8);  // one lane of each consumer warp
+    }
+  }
+  __syncthreads();
+
+  // Warp-uniform role (the shuffle tells the compiler it is uniform).
+  const int wg = __shfl_sync(0xffffffffu, static_cast<int>(threadIdx.x) / 128, 0);
+  const int tid = threadIdx.x & 127;
+  if (wg == 0) {
+    // ---- producer: K/V gathers only ----
+    set_max_regs_dec<kProducerRegs>();
+    const int32_t* slot_row =
+        p.req_to_token + static_cast<int64_t>(p.req_row[r]) * p.req_to_token_stride;
+    const T* kc = static_cast<const T*>(p.k_cache);
+    const T* vc = static_cast<const T*>(p.v_cache);
+    const int64_t head_off = int64_t{kvh} * kWgD;
+    const int64_t slot_pitch = int64_t{p.n_kv_heads} * kWgD;
+    // This thread copies 16-byte chunk c of rows row0 + 8k of every tile.
+    const int c = tid & 15, row0 = tid >> 4;
+    const uint32_t dst0 = (c >> 3) * (kBN * 128) + swz_offset(row0, c & 7);  // swizzle: row & 7
+    for (int it = 0; it < n_tiles; ++it) {
+      const int s = it % STAGES;
+      const int key0 = (tile_lo + it) * kBN + row0;
+      if (it >= STAGES) mbar_wait(bar_empty + 8 * s, ((it / STAGES) - 1) & 1);
+      const uint32_t k_dst = sK + s * static_cast<uint32_t>(SM::tile) + dst0;
+      const uint32_t v_dst = sV + s * static_cast<uint32_t>(SM::tile) + dst0;
+      // Slots are read again for V (L1 hits): holding kBN / 8 of them would not fit the
+      // producer's registers.
+#pragma unroll
+      for (int k = 0; k < kBN / 8; ++k) {
+        const int32_t slot = key0 + 8 * k < kv_len ? slot_row[key0 + 8 * k] : -1;
+        const int64_t off = slot >= 0 ? slot * slot_pitch + head_off + c * 8 : 0;
+        cp_async16_s(k_dst + k * 8 * 128, kc + off, slot >= 0);
+      }
+      mbar_arrive_cp_async(bar_full_k + 8 * s);
+#pragma unroll
+      for (int k = 0; k < kBN / 8; ++k) {
+        const int32_t slot = key0 + 8 * k < kv_len ? slot_row[key0 + 8 * k] : -1;
+        const int64_t off = slot >= 0 ? slot * slot_pitch + head_off + c * 8 : 0;
+        cp_async16_s(v_dst + k * 8 * 128, vc + off, slot >= 0);
+      }
+      mbar_arrive_cp_async(bar_full_v + 8 * s);
+    }
+    cp_async_wait<0>();  // no copies outstanding when the thread exits
+    return;
+  }
+
+  // ---- consumers ----
+  set_max_regs_inc<kConsumerRegs>();
+  const int cw = wg - 1;  // consumer 0 or 1: rows [64 cw, 64 cw + 64) of the block
+  const int warp = tid >> 5, lane = tid & 31;
+  const int g = lane >> 2, t = lane & 3;
+  const int gr0 = m0 + cw * 64;
+  const int gp_lo = prefix + gr0, gp_hi = prefix + min(gr0 + 64, q_len) - 1;
+
+  // Q rows of this warpgroup (zeros past q_len), visible to its wgmma.
+  {
+    const int64_t qs = p.q_stride ? p.q_stride : int64_t{p.n_heads} * kWgD;
+    const T* qbase = static_cast<const T*>(p.q) + static_cast<int64_t>(q0) * qs + int64_t{h} * kWgD;
+    for (int idx = tid; idx < 64 * 16; idx += 128) {
+      const int row = cw * 64 + (idx >> 4), c = idx & 15;
+      const bool valid = m0 + row < q_len;
+      const T* src = valid ? qbase + static_cast<int64_t>(m0 + row) * qs + c * 8 : qbase;
+      cp_async16_s(sQ + (c >> 3) * (kWsBM * 128) + swz_offset(row, c & 7), src, valid);
+    }
+    cp_async_commit();
+    cp_async_wait<0>();
+    fence_proxy_async();
+    named_bar_sync(3 + cw, 128);
+  }
+  // Ping-pong: consumer c issues its GEMMs after named barrier 1 + c completes, which needs the
+  // other consumer's arrival; consumer 1 lets consumer 0 go first.
+  const int other = 1 - cw;
+  if (cw == 1) named_bar_arrive(1, 256);
+
+  float o[kWgD / 8][4];
+#pragma unroll
+  for (int i = 0; i < kWgD / 8; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.f;
+  float row_m[2] = {-INFINITY, -INFINITY}, row_l[2] = {0.f, 0.f};
+  const float scale_log2 = p.softmax_scale * kLog2e;
+  const bool has_alibi = p.alibi_slopes != nullptr;
+  const float alibi_log2 = has_alibi ? p.alibi_slopes[h] * kLog2e : 0.f;
+  const bool pre_scale = has_alibi || !(scale_log2 > 0.f);
+  const float mul = pre_scale ? 1.f : scale_log2;  // raw score -> log2 domain
+  const int pos_base = gp_lo + warp * 16 + g;      // position of this thread's first row
+  const uint32_t q_wg = sQ + cw * 64 * 128;        // this warpgroup's Q rows
+
+  float s[kBN / 8][4];
+  uint32_t pa[kBN / 16][4];  // P of the previous tile, the A operand of P V
+  float corr[2] = {1.f, 1.f};
+
+  auto issue_s = [&](int stage) {
+    const uint32_t k_s = sK + stage * static_cast<uint32_t>(SM::tile);
+#pragma unroll
+    for (int ks = 0; ks < kWgD / 16; ++ks) {
+      const uint64_t da = smem_desc(q_wg + (ks >> 2) * (kWsBM * 128) + (ks & 3) * 32, 16, 1024);
+      const uint64_t db = smem_desc(k_s + (ks >> 2) * (kBN * 128) + (ks & 3) * 32, 16, 1024);
+      wgmma_ss<T, kBN>(s, da, db, ks > 0 ? 1 : 0);
+    }
+    wgmma_commit();
+  };
+  auto issue_pv = [&](int stage) {
+    // V rows are 128 bytes of one column block, the two column blocks kBN * 128 bytes apart.
+    const uint32_t v_s = sV + stage * static_cast<uint32_t>(SM::tile);
+#pragma unroll
+    for (int kk = 0; kk < kBN / 16; ++kk) {
+      const uint64_t db = smem_desc(v_s + kk * 16 * 128, kBN * 128, 1024);
+      wgmma_rs<T, 128>(o, pa[kk], db, 1);
+    }
+    wgmma_commit();
+  };
+  // Online softmax of S (tile starting at key n0) in place: s becomes exp2(score - max);
+  // corr gets the factor for O, row_m / row_l are updated.
+  auto softmax = [&](int n0) {
+    const bool need_mask = has_alibi || n0 + kBN > kv_len || (causal && n0 + kBN - 1 > gp_lo) ||
+                           (window > 0 && n0 <= gp_hi - window);
+    float mx[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int nb = 0; nb < kBN / 8; ++nb) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        float v = s[nb][i];
+        if (pre_scale) v *= scale_log2;
+        if (need_mask) {
+          const int j = n0 + nb * 8 + 2 * t + (i & 1);
+          const int pos = pos_base + (i >> 1) * 8;
+          const bool masked =
+              j >= kv_len || (causal && j > pos) || (window > 0 && j <= pos - window);
+          v = masked ? -INFINITY : v + alibi_log2 * static_cast<float>(j - pos);
+        }
+        s[nb][i] = v;
+        mx[i >> 1] = fmaxf(mx[i >> 1], v);
+      }
+    }
+    float neg_m[2];
+#pragma unroll
+    for (int hr = 0; hr < 2; ++hr) {
+      mx[hr] = fmaxf(mx[hr], __shfl_xor_sync(0xffffffffu, mx[hr], 1));
+      mx[hr] = fmaxf(mx[hr], __shfl_xor_sync(0xffffffffu, mx[hr], 2));
+      const float m_new = fmaxf(row_m[hr], mx[hr] * mul);
+      const float m_use = m_new == -INFINITY ? 0.f : m_new;
+      corr[hr] = fast_exp2(row_m[hr] - m_use);
+      row_m[hr] = m_new;
+      row_l[hr] *= corr[hr];
+      neg_m[hr] = -m_use;
+    }
+#pragma unroll
+    for (int nb = 0; nb < kBN / 8; ++nb) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const float e = fast_exp2(fmaf(s[nb][i], mul, neg_m[i >> 1]));
+        row_l[i >> 1] += e;
+        s[nb][i] = e;
+      }
+    }
+  };
+  auto pack_p = [&] {
+#pragma unroll
+    for (int kk = 0; kk < kBN / 16; ++kk) {
+      pa[kk][0] = pack2<T>(s[2 * kk][0], s[2 * kk][1]);
+      pa[kk][1] = pack2<T>(s[2 * kk][2], s[2 * kk][3]);
+      pa[kk][2] = pack2<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+      pa[kk][3] = pack2<T>(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+    }
+  };
+  auto release = [&](int stage) {  // this warp is done reading K/V of `stage`
+    if (lane == 0) mbar_arrive(bar_empty + 8 * stage);
+  };
+
+  // Tile 0: S only.
+  mbar_wait(bar_full_k, 0);
+  fence_proxy_async();
+  named_bar_sync(1 + cw, 256);
+  wgmma_fence();
+  issue_s(0);
+  named_bar_arrive(1 + other, 256);
+  wgmma_wait<0>();
+  fence_operands(s);
+  softmax(tile_lo * kBN);
+  pack_p();
+
+  for (int it = 1; it < n_tiles; ++it) {
+    const int st = it % STAGES, prev = (it - 1) % STAGES;
+    mbar_wait(bar_full_v + 8 * prev, ((it - 1) / STAGES) & 1);  // landed long ago, as a rule
+    mbar_wait(bar_full_k + 8 * st, (it / STAGES) & 1);
+    fence_proxy_async();
+    named_bar_sync(1 + cw, 256);
+    fence_operands(s);
+    fence_operands(o);
+    wgmma_fence();
+    issue_s(st);
+    issue_pv(prev);
+    named_bar_arrive(1 + other, 256);
+    wgmma_wait<1>();  // S(it) is done; P V(it-1) may still run
+    fence_operands(s);
+    softmax((tile_lo + it) * kBN);
+    wgmma_wait<0>();  // P V(it-1) is done: its stage, O and P are free
+    fence_operands(o);
+    release(prev);
+#pragma unroll
+    for (int i = 0; i < kWgD / 8; ++i) {
+      o[i][0] *= corr[0];
+      o[i][1] *= corr[0];
+      o[i][2] *= corr[1];
+      o[i][3] *= corr[1];
+    }
+    pack_p();
+  }
+  // The last tile's P V. Consumer 1 does not arrive after it: consumer 0 syncs no more.
+  {
+    const int last = (n_tiles - 1) % STAGES;
+    mbar_wait(bar_full_v + 8 * last, ((n_tiles - 1) / STAGES) & 1);
+    fence_proxy_async();
+    named_bar_sync(1 + cw, 256);
+    fence_operands(o);
+    wgmma_fence();
+    issue_pv(last);
+    if (cw == 0) named_bar_arrive(1 + other, 256);
+    wgmma_wait<0>();
+    fence_operands(o);
+  }
+
+  // Finish: full row sums, normalize, store rows < q_len.
+  T* obase =
+      static_cast<T*>(p.out) + static_cast<int64_t>(q0) * p.n_heads * kWgD + int64_t{h} * kWgD;
+#pragma unroll
+  for (int hr = 0; hr < 2; ++hr) {
+    float l = row_l[hr];
+    l += __shfl_xor_sync(0xffffffffu, l, 1);
+    l += __shfl_xor_sync(0xffffffffu, l, 2);
+    const float inv = l > 0.f ? 1.f / l : 0.f;
+    const int row = gr0 + warp * 16 + g + hr * 8;
+    if (row >= q_len) continue;
+    T* orow = obase + static_cast<int64_t>(row) * p.n_heads * kWgD;
+#pragma unroll
+    for (int i = 0; i < kWgD / 8; ++i) {
+      const uint32_t v = pack2<T>(o[i][2 * hr] * inv, o[i][2 * hr + 1] * inv);
+      *reinterpret_cast<uint32_t*>(orow + i * 8 + 2 * t) = v;
+    }
+  }
+#else
+  (void)p;
+  __trap();
+#endif
+}
+
+template <typename T, int kBN, int STAGES>
+core::Status launch(const PrefillAttentionParams& p, cudaStream_t stream) {
+  using SM = WsSmem<kBN, STAGES>;
+  static std::atomic<uint64_t> attr_done{0};
+  LLM_RETURN_IF_ERROR(allow_smem(prefill_ws_kernel<T, kBN, STAGES>, SM::alloc, attr_done));
+  const dim3 grid((p.max_q_len + kWsBM - 1) / kWsBM, p.n_heads, p.n_reqs);
+  prefill_ws_kernel<T, kBN, STAGES><<<grid, kWsThreads, SM::alloc, stream>>>(p);
+  return LLM_CUDA_CHECK_LAUNCH();
+}
+
+template <typename T>
+core::Status launch_cfg(const PrefillAttentionParams& p, cudaStream_t stream) {
+  const int rows = p.block_rows != 0 ? p.block_rows : kWsBM;
+  const int keys = p.kv_tile != 0 ? p.kv_tile : 128;
+  if (rows == kWsBM && keys == 128) return launch<T, 128, 2>(p, stream);
+  if (rows == kWsBM && keys == 64) return launch<T, 64, 4>(p, stream);
+  return core::invalid_argument(
+      "prefill_attention: variant 5 has block_rows 128 and kv_tile 64 / 128, got {} / {}", rows,
+      keys);
+}
+
+}  // namespace
+
+core::Status prefill_attention_ws(const PrefillAttentionParams& p, cudaStream_t stream) {
+  if (!prefill_wgmma_supported(p)) {
+    return core::unimplemented(
+        "prefill_attention: variant {} (warp-specialized wgmma) needs an sm_90a image, head_dim "
+        "128 and bf16/f16 K/V (head_dim {}, int8 K/V {})",
+        p.variant, p.head_dim, p.kv_int8);
+  }
+  if (p.dtype == core::DType::bf16) return launch_cfg<__nv_bfloat16>(p, stream);
+  return launch_cfg<__half>(p, stream);
+}
+
+}  // namespace lightllm::kernels::cuda::prefill_detail
