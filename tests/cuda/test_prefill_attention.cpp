@@ -24,7 +24,7 @@ struct PrefillCase {
 };
 
 void run_prefill(DType dt, const PrefillCase& c, uint32_t seed, int block_rows, int variant,
-                 int kv_tile = 0) {
+                 int kv_tile = 0, int kv_stages = 0) {
   const int n_reqs = static_cast<int>(c.q_len.size());
   std::vector<int32_t> q_start(static_cast<size_t>(n_reqs) + 1, 0),
       kv_len(static_cast<size_t>(n_reqs));
@@ -94,6 +94,7 @@ void run_prefill(DType dt, const PrefillCase& c, uint32_t seed, int block_rows, 
                                .sliding_window = c.window,
                                .block_rows = block_rows,
                                .kv_tile = kv_tile,
+                               .kv_stages = kv_stages,
                                .alibi_slopes = c.alibi ? dslopes.as<float>() : nullptr,
                                .variant = variant};
   auto st = kc::prefill_attention(p, nullptr);
@@ -133,19 +134,25 @@ void run_prefill(DType dt, const PrefillCase& c, uint32_t seed, int block_rows, 
   }
   // int8: V values reach ~6 and P is rounded to dt before P V, so the absolute tolerance
   // scales with the V magnitude (as the decode test).
-  expect_close(got, want, tol_for(dt, c.int8 ? 6.0 : 1.0),
-               "prefill heads=" + std::to_string(c.n_heads) + "/" + std::to_string(c.n_kv_heads) +
-                   " d=" + std::to_string(D) + (c.causal ? " causal" : "") +
-                   (c.window ? " window=" + std::to_string(c.window) : "") +
-                   (c.alibi ? " alibi" : "") + (c.int8 ? " int8" : "") +
-                   " block_rows=" + std::to_string(block_rows) +
-                   " kv_tile=" + std::to_string(kv_tile) + " variant=" + std::to_string(variant));
+  expect_close(
+      got, want, tol_for(dt, c.int8 ? 6.0 : 1.0),
+      "prefill heads=" + std::to_string(c.n_heads) + "/" + std::to_string(c.n_kv_heads) +
+          " d=" + std::to_string(D) + (c.causal ? " causal" : "") +
+          (c.window ? " window=" + std::to_string(c.window) : "") + (c.alibi ? " alibi" : "") +
+          (c.int8 ? " int8" : "") + " block_rows=" + std::to_string(block_rows) +
+          " kv_tile=" + std::to_string(kv_tile) + " kv_stages=" + std::to_string(kv_stages) +
+          " variant=" + std::to_string(variant));
 }
 
-// Tile shapes (block_rows, kv_tile) of the wgmma variant and of the warp-specialized one.
+// Tile shapes (block_rows, kv_tile) of the wgmma variant; (block_rows, kv_tile, kv_stages) of
+// the warp-specialized one.
 constexpr std::pair<int, int> kWgmmaTiles[] = {
     {64, 64}, {128, 64}, {128, 128}, {192, 64}, {192, 128}};
-constexpr std::pair<int, int> kWsTiles[] = {{128, 64}, {128, 128}};
+struct WsTiles {
+  int rows, keys, stages;
+};
+constexpr WsTiles kWsTiles[] = {
+    {128, 64, 4}, {128, 64, 6}, {128, 128, 3}, {192, 64, 4}, {192, 64, 5}};
 
 // The default, the mma.sync kernel (variant 2) with both tile heights, and the wgmma kernels
 // (variants 3 and 5) with every tile shape.
@@ -153,7 +160,7 @@ void run_all(DType dt, const PrefillCase& c, uint32_t seed) {
   run_prefill(dt, c, seed, 0, 0);
   for (int block_rows : {64, 128}) run_prefill(dt, c, seed, block_rows, 2);
   for (auto [rows, keys] : kWgmmaTiles) run_prefill(dt, c, seed, rows, 3, keys);
-  for (auto [rows, keys] : kWsTiles) run_prefill(dt, c, seed, rows, 5, keys);
+  for (auto [rows, keys, stages] : kWsTiles) run_prefill(dt, c, seed, rows, 5, keys, stages);
 }
 
 class PrefillAttention : public ::testing::TestWithParam<DType> {};

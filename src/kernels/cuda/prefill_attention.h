@@ -64,6 +64,7 @@ struct PrefillAttentionParams {
   int block_rows = 0;      // query rows per block: 64 or 128 (variant 3 also 192); 0 = 128 when
                            // max_q_len >= 128, else 64
   int kv_tile = 0;         // keys per K/V tile: 64 (variant 2); variant 3: 64 or 128; 0 = default
+  int kv_stages = 0;       // variant 5: K/V tiles in flight (ring depth); 0 = default
   const float* alibi_slopes = nullptr;  // [n_heads] f32 on the device, nullptr = none
   int variant = 0;  // 0 = default (3 where it can run, else 2); 2: mma.sync; 3: wgmma
 };

@@ -34,26 +34,28 @@
 namespace lightllm::kernels::cuda::prefill_detail {
 namespace {
 
-constexpr int kWsBM = 128;           // query rows per block (2 consumer warpgroups)
-constexpr int kWsThreads = 3 * 128;  // producer + 2 consumers
-
-template <int kBN, int STAGES>
+// NC consumer warpgroups (64 query rows each) + the producer; kBN keys per tile; STAGES tiles
+// of K and of V in the ring.
+template <int NC, int kBN, int STAGES>
 struct WsSmem {
-  static constexpr size_t q = size_t{kWsBM} * kWgD * 2;   // [2][128][64] x 2 bytes
+  static constexpr int kBM = 64 * NC;
+  static constexpr size_t q = size_t{kBM} * kWgD * 2;     // [2][kBM][64] x 2 bytes
   static constexpr size_t tile = size_t{kBN} * kWgD * 2;  // one K or V tile
   static constexpr size_t off_k = q;                      // [STAGES] K tiles
   static constexpr size_t off_v = off_k + STAGES * tile;  // [STAGES] V tiles
   static constexpr size_t off_bar = off_v + STAGES * tile;
-  static constexpr size_t total = off_bar + size_t{3} * STAGES * sizeof(uint64_t);
+  static constexpr size_t total = off_bar + size_t{4} * STAGES * sizeof(uint64_t);
   static constexpr size_t alloc = total + 1024;  // room to align the base to 1024 bytes
 };
 
-template <typename T, int kBN, int STAGES>
-__global__ void __launch_bounds__(kWsThreads, 1) prefill_ws_kernel(PrefillAttentionParams p) {
+template <typename T, int NC, int kBN, int STAGES>
+__global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAttentionParams p) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  using SM = WsSmem<kBN, STAGES>;
-  // Registers per thread after setmaxnreg: 40 + 2 * 232 = 3 * 168, the launch's 168 (64K / 384).
-  constexpr int kProducerRegs = 40, kConsumerRegs = 232;
+  using SM = WsSmem<NC, kBN, STAGES>;
+  constexpr int kWsBM = SM::kBM;
+  // Registers per thread after setmaxnreg (launch: 65536 / (128 (NC + 1)), i.e. 168 or 128):
+  // NC = 2: 40 + 2 * 232 = 3 * 168; NC = 3: 32 + 3 * 160 = 512 = 4 * 128.
+  constexpr int kProducerRegs = NC == 2 ? 40 : 32, kConsumerRegs = NC == 2 ? 232 : 160;
   constexpr float kLog2e = 1.4426950408889634f;
   extern __shared__ __align__(16) unsigned char smem_raw[];
   const uint32_t raw_addr = smem_addr(smem_raw);
@@ -61,7 +63,8 @@ __global__ void __launch_bounds__(kWsThreads, 1) prefill_ws_kernel(PrefillAttent
   const uint32_t sK = sQ + SM::off_k, sV = sQ + SM::off_v;
   const uint32_t bar_full_k = sQ + SM::off_bar;  // [STAGES] x 8 bytes each
   const uint32_t bar_full_v = bar_full_k + STAGES * 8;
-  const uint32_t bar_empty = bar_full_v + STAGES * 8;
+  const uint32_t bar_empty_k = bar_full_v + STAGES * 8;
+  const uint32_t bar_empty_v = bar_empty_k + STAGES * 8;
 
   const int r = blockIdx.z, h = blockIdx.y;
   const int m_tile = gridDim.x - 1 - blockIdx.x;  // longest causal tiles first
@@ -86,7 +89,8 @@ __global__ void __launch_bounds__(kWsThreads, 1) prefill_ws_kernel(PrefillAttent
     for (int s = 0; s < STAGES; ++s) {
       mbar_init(bar_full_k + 8 * s, 128);  // every producer thread, cp.async-tracked
       mbar_init(bar_full_v + 8 * s, 128);
-      mbar_init(bar_empty + 8 * s, 8);  // one lane of each consumer warp
+      mbar_init(bar_empty_k + 8 * s, 4 * NC);  // one lane of each consumer warp
+      mbar_init(bar_empty_v + 8 * s, 4 * NC);
     }
   }
   __syncthreads();
@@ -109,7 +113,7 @@ __global__ void __launch_bounds__(kWsThreads, 1) prefill_ws_kernel(PrefillAttent
     for (int it = 0; it < n_tiles; ++it) {
       const int s = it % STAGES;
       const int key0 = (tile_lo + it) * kBN + row0;
-      if (it >= STAGES) mbar_wait(bar_empty + 8 * s, ((it / STAGES) - 1) & 1);
+      if (it >= STAGES) mbar_wait(bar_empty_k + 8 * s, ((it / STAGES) - 1) & 1);
       const uint32_t k_dst = sK + s * static_cast<uint32_t>(SM::tile) + dst0;
       const uint32_t v_dst = sV + s * static_cast<uint32_t>(SM::tile) + dst0;
       // Slots are read again for V (L1 hits): holding kBN / 8 of them would not fit the
@@ -121,6 +125,7 @@ __global__ void __launch_bounds__(kWsThreads, 1) prefill_ws_kernel(PrefillAttent
         cp_async16_s(k_dst + k * 8 * 128, kc + off, slot >= 0);
       }
       mbar_arrive_cp_async(bar_full_k + 8 * s);
+      if (it >= STAGES) mbar_wait(bar_empty_v + 8 * s, ((it / STAGES) - 1) & 1);
 #pragma unroll
       for (int k = 0; k < kBN / 8; ++k) {
         const int32_t slot = key0 + 8 * k < kv_len ? slot_row[key0 + 8 * k] : -1;
@@ -135,7 +140,7 @@ __global__ void __launch_bounds__(kWsThreads, 1) prefill_ws_kernel(PrefillAttent
 
   // ---- consumers ----
   set_max_regs_inc<kConsumerRegs>();
-  const int cw = wg - 1;  // consumer 0 or 1: rows [64 cw, 64 cw + 64) of the block
+  const int cw = wg - 1;  // consumer 0 .. NC-1: rows [64 cw, 64 cw + 64) of the block
   const int warp = tid >> 5, lane = tid & 31;
   const int g = lane >> 2, t = lane & 3;
   const int gr0 = m0 + cw * 64;
@@ -156,10 +161,10 @@ __global__ void __launch_bounds__(kWsThreads, 1) prefill_ws_kernel(PrefillAttent
     fence_proxy_async();
     named_bar_sync(3 + cw, 128);
   }
-  // Ping-pong: consumer c issues its GEMMs after named barrier 1 + c completes, which needs the
-  // other consumer's arrival; consumer 1 lets consumer 0 go first.
-  const int other = 1 - cw;
-  if (cw == 1) named_bar_arrive(1, 256);
+  // Ping-pong (round robin): consumer c issues its GEMMs after named barrier 1 + c completes,
+  // which needs the previous consumer's arrival; the last one lets consumer 0 go first.
+  const int next = cw + 1 == NC ? 0 : cw + 1;
+  if (cw == NC - 1) named_bar_arrive(1, 256);
 
   float o[kWgD / 8][4];
 #pragma unroll
@@ -251,8 +256,8 @@ __global__ void __launch_bounds__(kWsThreads, 1) prefill_ws_kernel(PrefillAttent
       pa[kk][3] = pack2<T>(s[2 * kk + 1][2], s[2 * kk + 1][3]);
     }
   };
-  auto release = [&](int stage) {  // this warp is done reading K/V of `stage`
-    if (lane == 0) mbar_arrive(bar_empty + 8 * stage);
+  auto release = [&](uint32_t bar, int stage) {  // this warp is done reading K or V of `stage`
+    if (lane == 0) mbar_arrive(bar + 8 * stage);
   };
 
   // Tile 0: S only.
@@ -261,9 +266,10 @@ __global__ void __launch_bounds__(kWsThreads, 1) prefill_ws_kernel(PrefillAttent
   named_bar_sync(1 + cw, 256);
   wgmma_fence();
   issue_s(0);
-  named_bar_arrive(1 + other, 256);
+  named_bar_arrive(1 + next, 256);
   wgmma_wait<0>();
   fence_operands(s);
+  release(bar_empty_k, 0);
   softmax(tile_lo * kBN);
   pack_p();
 
@@ -278,13 +284,14 @@ __global__ void __launch_bounds__(kWsThreads, 1) prefill_ws_kernel(PrefillAttent
     wgmma_fence();
     issue_s(st);
     issue_pv(prev);
-    named_bar_arrive(1 + other, 256);
+    named_bar_arrive(1 + next, 256);
     wgmma_wait<1>();  // S(it) is done; P V(it-1) may still run
     fence_operands(s);
+    release(bar_empty_k, st);
     softmax((tile_lo + it) * kBN);
     wgmma_wait<0>();  // P V(it-1) is done: its stage, O and P are free
     fence_operands(o);
-    release(prev);
+    release(bar_empty_v, prev);
 #pragma unroll
     for (int i = 0; i < kWgD / 8; ++i) {
       o[i][0] *= corr[0];
@@ -294,7 +301,7 @@ __global__ void __launch_bounds__(kWsThreads, 1) prefill_ws_kernel(PrefillAttent
     }
     pack_p();
   }
-  // The last tile's P V. Consumer 1 does not arrive after it: consumer 0 syncs no more.
+  // The last tile's P V. The last consumer does not arrive after it: consumer 0 syncs no more.
   {
     const int last = (n_tiles - 1) % STAGES;
     mbar_wait(bar_full_v + 8 * last, ((n_tiles - 1) / STAGES) & 1);
@@ -303,7 +310,7 @@ __global__ void __launch_bounds__(kWsThreads, 1) prefill_ws_kernel(PrefillAttent
     fence_operands(o);
     wgmma_fence();
     issue_pv(last);
-    if (cw == 0) named_bar_arrive(1 + other, 256);
+    if (cw != NC - 1) named_bar_arrive(1 + next, 256);
     wgmma_wait<0>();
     fence_operands(o);
   }
@@ -332,25 +339,31 @@ __global__ void __launch_bounds__(kWsThreads, 1) prefill_ws_kernel(PrefillAttent
 #endif
 }
 
-template <typename T, int kBN, int STAGES>
+template <typename T, int NC, int kBN, int STAGES>
 core::Status launch(const PrefillAttentionParams& p, cudaStream_t stream) {
-  using SM = WsSmem<kBN, STAGES>;
+  using SM = WsSmem<NC, kBN, STAGES>;
+  static_assert(SM::alloc <= 227 * 1024, "shared memory of one block");
   static std::atomic<uint64_t> attr_done{0};
-  LLM_RETURN_IF_ERROR(allow_smem(prefill_ws_kernel<T, kBN, STAGES>, SM::alloc, attr_done));
-  const dim3 grid((p.max_q_len + kWsBM - 1) / kWsBM, p.n_heads, p.n_reqs);
-  prefill_ws_kernel<T, kBN, STAGES><<<grid, kWsThreads, SM::alloc, stream>>>(p);
+  LLM_RETURN_IF_ERROR(allow_smem(prefill_ws_kernel<T, NC, kBN, STAGES>, SM::alloc, attr_done));
+  const dim3 grid((p.max_q_len + SM::kBM - 1) / SM::kBM, p.n_heads, p.n_reqs);
+  prefill_ws_kernel<T, NC, kBN, STAGES><<<grid, 128 * (NC + 1), SM::alloc, stream>>>(p);
   return LLM_CUDA_CHECK_LAUNCH();
 }
 
 template <typename T>
 core::Status launch_cfg(const PrefillAttentionParams& p, cudaStream_t stream) {
-  const int rows = p.block_rows != 0 ? p.block_rows : kWsBM;
-  const int keys = p.kv_tile != 0 ? p.kv_tile : 128;
-  if (rows == kWsBM && keys == 128) return launch<T, 128, 2>(p, stream);
-  if (rows == kWsBM && keys == 64) return launch<T, 64, 4>(p, stream);
+  const int rows = p.block_rows != 0 ? p.block_rows : 128;
+  const int keys = p.kv_tile != 0 ? p.kv_tile : 64;
+  const int stages = p.kv_stages != 0 ? p.kv_stages : 4;
+  if (rows == 128 && keys == 64 && stages == 4) return launch<T, 2, 64, 4>(p, stream);
+  if (rows == 128 && keys == 64 && stages == 6) return launch<T, 2, 64, 6>(p, stream);
+  if (rows == 128 && keys == 128 && stages == 3) return launch<T, 2, 128, 3>(p, stream);
+  if (rows == 192 && keys == 64 && stages == 4) return launch<T, 3, 64, 4>(p, stream);
+  if (rows == 192 && keys == 64 && stages == 5) return launch<T, 3, 64, 5>(p, stream);
   return core::invalid_argument(
-      "prefill_attention: variant 5 has block_rows 128 and kv_tile 64 / 128, got {} / {}", rows,
-      keys);
+      "prefill_attention: variant 5 has block_rows x kv_tile x kv_stages 128 x 64 x 4 / 6, "
+      "128 x 128 x 3, 192 x 64 x 4 / 5; got {} x {} x {}",
+      rows, keys, stages);
 }
 
 }  // namespace
