@@ -371,8 +371,9 @@ void bench_prefill(DType dt) {
     int variant, rows, kv_tile, stages;
   };
   // The first configuration's output is the reference of the others' "vs first" difference.
-  const Config configs[] = {{2, 128, 64, 0},  {3, 192, 128, 0}, {5, 128, 64, 4}, {5, 128, 64, 6},
-                            {5, 128, 128, 3}, {5, 192, 64, 4},  {5, 192, 64, 5}, {0, 0, 0, 0}};
+  const Config configs[] = {{2, 128, 64, 0}, {3, 192, 128, 0}, {5, 128, 64, 4},
+                            {5, 128, 64, 6}, {5, 128, 128, 2}, {5, 128, 128, 3},
+                            {5, 192, 64, 4}, {5, 192, 64, 5},  {0, 0, 0, 0}};
   for (auto [n_reqs, len] : {std::pair{16, 1024}, std::pair{4, 4096}}) {
     const int n_tokens = n_reqs * len;
     std::vector<int32_t> perm(static_cast<size_t>(n_tokens));
@@ -489,7 +490,7 @@ int main(int argc, char** argv) {
     };
     const Cfg cfgs[] = {{0, 0, 0, 0},     {2, 64, 0, 0},    {2, 128, 64, 0}, {3, 64, 64, 0},
                         {3, 128, 128, 0}, {3, 192, 128, 0}, {5, 128, 64, 4}, {5, 128, 64, 6},
-                        {5, 128, 128, 3}, {5, 192, 64, 4},  {5, 192, 64, 5}};
+                        {5, 128, 128, 2}, {5, 128, 128, 3}, {5, 192, 64, 4}, {5, 192, 64, 5}};
     for (DType dt : {DType::bf16, DType::f16}) {
       for (const Cfg& c : cfgs) {
         if (!want_variant(c.variant)) continue;

@@ -151,8 +151,8 @@ constexpr std::pair<int, int> kWgmmaTiles[] = {
 struct WsTiles {
   int rows, keys, stages;
 };
-constexpr WsTiles kWsTiles[] = {
-    {128, 64, 4}, {128, 64, 6}, {128, 128, 3}, {192, 64, 4}, {192, 64, 5}};
+constexpr WsTiles kWsTiles[] = {{128, 64, 4},  {128, 64, 6}, {128, 128, 2},
+                                {128, 128, 3}, {192, 64, 4}, {192, 64, 5}};
 
 // The default, the mma.sync kernel (variant 2) with both tile heights, and the wgmma kernels
 // (variants 3 and 5) with every tile shape.

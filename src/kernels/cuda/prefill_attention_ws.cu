@@ -44,7 +44,8 @@ struct WsSmem {
   static constexpr size_t off_k = q;                      // [STAGES] K tiles
   static constexpr size_t off_v = off_k + STAGES * tile;  // [STAGES] V tiles
   static constexpr size_t off_bar = off_v + STAGES * tile;
-  static constexpr size_t total = off_bar + size_t{4} * STAGES * sizeof(uint64_t);
+  static constexpr size_t off_slots = off_bar + size_t{4} * STAGES * sizeof(uint64_t);
+  static constexpr size_t total = off_slots + size_t{2} * kBN * sizeof(int32_t);  // [2][kBN]
   static constexpr size_t alloc = total + 1024;  // room to align the base to 1024 bytes
 };
 
@@ -65,6 +66,10 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
   const uint32_t bar_full_v = bar_full_k + STAGES * 8;
   const uint32_t bar_empty_k = bar_full_v + STAGES * 8;
   const uint32_t bar_empty_v = bar_empty_k + STAGES * 8;
+  int32_t* sSlot = reinterpret_cast<int32_t*>(smem_raw + (sQ - raw_addr) + SM::off_slots);
+  // Named barriers: 1 .. NC the consumers' GEMM turns, NC + 1 .. 2 NC each consumer's Q load,
+  // 2 NC + 1 the producer's slot ring.
+  constexpr int kBarTurn = 1, kBarQ = 1 + NC, kBarProducer = 1 + 2 * NC;
 
   const int r = blockIdx.z, h = blockIdx.y;
   const int m_tile = gridDim.x - 1 - blockIdx.x;  // longest causal tiles first
@@ -107,20 +112,28 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
     const T* vc = static_cast<const T*>(p.v_cache);
     const int64_t head_off = int64_t{kvh} * kWgD;
     const int64_t slot_pitch = int64_t{p.n_kv_heads} * kWgD;
-    // This thread copies 16-byte chunk c of rows row0 + 8k of every tile.
+    // This thread copies 16-byte chunk c of rows row0 + 8k of every tile. The slots of a tile
+    // are read from req_to_token a tile ahead into sSlot[2][kBN] (one per thread, tid < kBN),
+    // so no global-load latency sits between the stage becoming free and its copies.
     const int c = tid & 15, row0 = tid >> 4;
     const uint32_t dst0 = (c >> 3) * (kBN * 128) + swz_offset(row0, c & 7);  // swizzle: row & 7
+    auto fetch_slot = [&](int it) -> int32_t {
+      const int j = (tile_lo + it) * kBN + tid;
+      return tid < kBN && it < n_tiles && j < kv_len ? slot_row[j] : -1;
+    };
+    if (tid < kBN) sSlot[tid] = fetch_slot(0);
     for (int it = 0; it < n_tiles; ++it) {
       const int s = it % STAGES;
-      const int key0 = (tile_lo + it) * kBN + row0;
+      // sSlot[it & 1] holds this tile's slots; every producer thread is done with the other half.
+      named_bar_sync(kBarProducer, 128);
+      const int32_t next_slot = fetch_slot(it + 1);
+      const int32_t* slots = sSlot + (it & 1) * kBN + row0;
       if (it >= STAGES) mbar_wait(bar_empty_k + 8 * s, ((it / STAGES) - 1) & 1);
       const uint32_t k_dst = sK + s * static_cast<uint32_t>(SM::tile) + dst0;
       const uint32_t v_dst = sV + s * static_cast<uint32_t>(SM::tile) + dst0;
-      // Slots are read again for V (L1 hits): holding kBN / 8 of them would not fit the
-      // producer's registers.
 #pragma unroll
       for (int k = 0; k < kBN / 8; ++k) {
-        const int32_t slot = key0 + 8 * k < kv_len ? slot_row[key0 + 8 * k] : -1;
+        const int32_t slot = slots[8 * k];
         const int64_t off = slot >= 0 ? slot * slot_pitch + head_off + c * 8 : 0;
         cp_async16_s(k_dst + k * 8 * 128, kc + off, slot >= 0);
       }
@@ -128,11 +141,12 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
       if (it >= STAGES) mbar_wait(bar_empty_v + 8 * s, ((it / STAGES) - 1) & 1);
 #pragma unroll
       for (int k = 0; k < kBN / 8; ++k) {
-        const int32_t slot = key0 + 8 * k < kv_len ? slot_row[key0 + 8 * k] : -1;
+        const int32_t slot = slots[8 * k];
         const int64_t off = slot >= 0 ? slot * slot_pitch + head_off + c * 8 : 0;
         cp_async16_s(v_dst + k * 8 * 128, vc + off, slot >= 0);
       }
       mbar_arrive_cp_async(bar_full_v + 8 * s);
+      if (tid < kBN) sSlot[((it + 1) & 1) * kBN + tid] = next_slot;
     }
     cp_async_wait<0>();  // no copies outstanding when the thread exits
     return;
@@ -159,12 +173,12 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
     cp_async_commit();
     cp_async_wait<0>();
     fence_proxy_async();
-    named_bar_sync(3 + cw, 128);
+    named_bar_sync(kBarQ + cw, 128);
   }
   // Ping-pong (round robin): consumer c issues its GEMMs after named barrier 1 + c completes,
   // which needs the previous consumer's arrival; the last one lets consumer 0 go first.
   const int next = cw + 1 == NC ? 0 : cw + 1;
-  if (cw == NC - 1) named_bar_arrive(1, 256);
+  if (cw == NC - 1) named_bar_arrive(kBarTurn, 256);
 
   float o[kWgD / 8][4];
 #pragma unroll
@@ -263,10 +277,10 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
   // Tile 0: S only.
   mbar_wait(bar_full_k, 0);
   fence_proxy_async();
-  named_bar_sync(1 + cw, 256);
+  named_bar_sync(kBarTurn + cw, 256);
   wgmma_fence();
   issue_s(0);
-  named_bar_arrive(1 + next, 256);
+  named_bar_arrive(kBarTurn + next, 256);
   wgmma_wait<0>();
   fence_operands(s);
   release(bar_empty_k, 0);
@@ -278,13 +292,13 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
     mbar_wait(bar_full_v + 8 * prev, ((it - 1) / STAGES) & 1);  // landed long ago, as a rule
     mbar_wait(bar_full_k + 8 * st, (it / STAGES) & 1);
     fence_proxy_async();
-    named_bar_sync(1 + cw, 256);
+    named_bar_sync(kBarTurn + cw, 256);
     fence_operands(s);
     fence_operands(o);
     wgmma_fence();
     issue_s(st);
     issue_pv(prev);
-    named_bar_arrive(1 + next, 256);
+    named_bar_arrive(kBarTurn + next, 256);
     wgmma_wait<1>();  // S(it) is done; P V(it-1) may still run
     fence_operands(s);
     release(bar_empty_k, st);
@@ -306,11 +320,11 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
     const int last = (n_tiles - 1) % STAGES;
     mbar_wait(bar_full_v + 8 * last, ((n_tiles - 1) / STAGES) & 1);
     fence_proxy_async();
-    named_bar_sync(1 + cw, 256);
+    named_bar_sync(kBarTurn + cw, 256);
     fence_operands(o);
     wgmma_fence();
     issue_pv(last);
-    if (cw != NC - 1) named_bar_arrive(1 + next, 256);
+    if (cw != NC - 1) named_bar_arrive(kBarTurn + next, 256);
     wgmma_wait<0>();
     fence_operands(o);
   }
@@ -357,12 +371,13 @@ core::Status launch_cfg(const PrefillAttentionParams& p, cudaStream_t stream) {
   const int stages = p.kv_stages != 0 ? p.kv_stages : 4;
   if (rows == 128 && keys == 64 && stages == 4) return launch<T, 2, 64, 4>(p, stream);
   if (rows == 128 && keys == 64 && stages == 6) return launch<T, 2, 64, 6>(p, stream);
+  if (rows == 128 && keys == 128 && stages == 2) return launch<T, 2, 128, 2>(p, stream);
   if (rows == 128 && keys == 128 && stages == 3) return launch<T, 2, 128, 3>(p, stream);
   if (rows == 192 && keys == 64 && stages == 4) return launch<T, 3, 64, 4>(p, stream);
   if (rows == 192 && keys == 64 && stages == 5) return launch<T, 3, 64, 5>(p, stream);
   return core::invalid_argument(
       "prefill_attention: variant 5 has block_rows x kv_tile x kv_stages 128 x 64 x 4 / 6, "
-      "128 x 128 x 3, 192 x 64 x 4 / 5; got {} x {} x {}",
+      "128 x 128 x 2 / 3, 192 x 64 x 4 / 5; got {} x {} x {}",
       rows, keys, stages);
 }
 
