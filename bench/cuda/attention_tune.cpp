@@ -8,7 +8,7 @@
 // exits 1 if any check fails. Decode: KV bytes read / time (random slot order), automatic
 // configuration of both kernels (argument "decode-sweep": the tensor-core kernel x forced splits,
 // bf16 and int8 KV); prefill: TFLOP/s (causal FLOPs = 4 D H sum(len^2)/2) per kernel variant (2:
-// mma.sync; 3: wgmma; 5: warp-specialized wgmma; 0: default) and tile shape (rows x keys), the
+// mma.sync; 5: warp-specialized wgmma; 0: default) and tile shape (rows x keys), the
 // first configuration's output the reference of the others; checks per variant and tile shape with
 // ALiBi, window, non-causal, MQA with prefixes, int8 K/V (mma.sync only); "prefill-nocheck" skips
 // the checks (for ncu). Compare with bench/cuda/torch_baseline.py.
@@ -39,7 +39,7 @@ using lightllm::core::DType;
 namespace {
 
 int g_failures = 0;
-const char* g_variants = "0235";  // prefill variants to check and time (argv[2], e.g. "35")
+const char* g_variants = "025";  // prefill variants to check and time (argv[2], e.g. "25")
 bool want_variant(int v) {
   return std::strchr(g_variants, '0' + v) != nullptr;
 }
@@ -262,7 +262,7 @@ void bench_decode(DType dt, bool sweep, bool int8 = false) {
 // ---- prefill ---------------------------------------------------------------------------------
 
 struct PrefillCheck {
-  int variant, rows, kv_tile, stages, n_heads, n_kv_heads, D;
+  int variant, rows, kv_tile, n_heads, n_kv_heads, D;
   bool causal = true;
   int window = 0;
   bool alibi = false, int8 = false;
@@ -328,7 +328,6 @@ void check_prefill(DType dt, const PrefillCheck& c) {
                                .sliding_window = c.window,
                                .block_rows = c.rows,
                                .kv_tile = c.kv_tile,
-                               .kv_stages = c.stages,
                                .alibi_slopes = c.alibi ? dsl.as<float>() : nullptr,
                                .variant = c.variant};
   CHECK_OK(kc::prefill_attention(p, nullptr));
@@ -358,9 +357,9 @@ void check_prefill(DType dt, const PrefillCheck& c) {
     }
   }
   char what[160];
-  std::snprintf(what, sizeof what, "prefill %s%s v%d rows %d kv_tile %d x%d h%d/kv%d d%d%s%s%s",
+  std::snprintf(what, sizeof what, "prefill %s%s v%d rows %d kv_tile %d h%d/kv%d d%d%s%s%s",
                 dt == DType::bf16 ? "bf16" : "f16", c.int8 ? "/int8kv" : "", c.variant, c.rows,
-                c.kv_tile, c.stages, n_heads, n_kv_heads, D, c.causal ? "" : " noncausal",
+                c.kv_tile, n_heads, n_kv_heads, D, c.causal ? "" : " noncausal",
                 c.window ? " window" : "", c.alibi ? " alibi" : "");
   report_check(what, err, (dt == DType::bf16 ? 1.6e-2 : 4e-3) * (c.int8 ? 3 : 1));
 }
@@ -368,12 +367,10 @@ void check_prefill(DType dt, const PrefillCheck& c) {
 void bench_prefill(DType dt) {
   const int H = 32, KVH = 8, D = 128;
   struct Config {
-    int variant, rows, kv_tile, stages;
+    int variant, rows, kv_tile;
   };
   // The first configuration's output is the reference of the others' "vs first" difference.
-  const Config configs[] = {{2, 128, 64, 0}, {3, 192, 128, 0}, {5, 128, 64, 4},
-                            {5, 128, 64, 6}, {5, 128, 128, 2}, {5, 128, 128, 3},
-                            {5, 192, 64, 4}, {5, 192, 64, 5},  {0, 0, 0, 0}};
+  const Config configs[] = {{2, 128, 64}, {5, 128, 128}, {5, 192, 64}, {0, 0, 0}};
   for (auto [n_reqs, len] : {std::pair{16, 1024}, std::pair{4, 4096}}) {
     const int n_tokens = n_reqs * len;
     std::vector<int32_t> perm(static_cast<size_t>(n_tokens));
@@ -412,7 +409,6 @@ void bench_prefill(DType dt) {
                                    .causal = true,
                                    .block_rows = cfg.rows,
                                    .kv_tile = cfg.kv_tile,
-                                   .kv_stages = cfg.stages,
                                    .variant = cfg.variant};
       const double ms = time_ms([&] { CHECK_OK(kc::prefill_attention(p, nullptr)); }, 10);
       double diff = 0;
@@ -427,10 +423,10 @@ void bench_prefill(DType dt) {
       }
       const double flops = 4.0 * D * H * n_reqs * double(len) * len / 2;
       std::printf(
-          "prefill  %s %2d x %4d causal h32/kv8/d128 v%d %3d-row tiles kv_tile %3d x%d: %8.3f ms "
+          "prefill  %s %2d x %4d causal h32/kv8/d128 v%d %3d-row tiles kv_tile %3d: %8.3f ms "
           "%6.1f TFLOP/s (vs first %.1e)\n",
-          dt == DType::bf16 ? "bf16" : "f16 ", n_reqs, len, cfg.variant, cfg.rows, cfg.kv_tile,
-          cfg.stages, ms, flops / (ms * 1e-3) / 1e12, diff);
+          dt == DType::bf16 ? "bf16" : "f16 ", n_reqs, len, cfg.variant, cfg.rows, cfg.kv_tile, ms,
+          flops / (ms * 1e-3) / 1e12, diff);
     }
   }
 }
@@ -486,23 +482,20 @@ int main(int argc, char** argv) {
   }
   if (do_prefill && (argc < 2 || !std::strstr(argv[1], "nocheck"))) {
     struct Cfg {
-      int variant, rows, kv_tile, stages;
+      int variant, rows, kv_tile;
     };
-    const Cfg cfgs[] = {{0, 0, 0, 0},     {2, 64, 0, 0},    {2, 128, 64, 0}, {3, 64, 64, 0},
-                        {3, 128, 128, 0}, {3, 192, 128, 0}, {5, 128, 64, 4}, {5, 128, 64, 6},
-                        {5, 128, 128, 2}, {5, 128, 128, 3}, {5, 192, 64, 4}, {5, 192, 64, 5}};
+    const Cfg cfgs[] = {{0, 0, 0}, {2, 64, 0}, {2, 128, 64}, {5, 128, 128}, {5, 192, 64}};
     for (DType dt : {DType::bf16, DType::f16}) {
       for (const Cfg& c : cfgs) {
         if (!want_variant(c.variant)) continue;
-        const int v = c.variant, rows = c.rows, kt = c.kv_tile, st = c.stages;
-        check_prefill(dt, {v, rows, kt, st, 32, 8, 128});
-        check_prefill(dt, {v, rows, kt, st, 8, 8, 128, true, 0, true});  // ALiBi
-        check_prefill(dt, {v, rows, kt, st, 8, 2, 128, true, 50});       // window
-        check_prefill(dt, {v, rows, kt, st, 8, 2, 128, false});          // not causal
+        const int v = c.variant, rows = c.rows, kt = c.kv_tile;
+        check_prefill(dt, {v, rows, kt, 32, 8, 128});
+        check_prefill(dt, {v, rows, kt, 8, 8, 128, true, 0, true});  // ALiBi
+        check_prefill(dt, {v, rows, kt, 8, 2, 128, true, 50});       // window
+        check_prefill(dt, {v, rows, kt, 8, 2, 128, false});          // not causal
         check_prefill(dt, {v,
                            rows,
                            kt,
-                           st,
                            8,
                            1,
                            128,
@@ -513,12 +506,12 @@ int main(int argc, char** argv) {
                            {300, 2, 129, 64},
                            {0, 700, 64, 1}});
         if (v >= 3) continue;  // int8 K/V and head dims other than 128: mma.sync kernels
-        check_prefill(dt, {v, rows, kt, st, 8, 2, 128, true, 0, false, true});  // int8 K/V
-        check_prefill(dt, {v, rows, kt, st, 8, 2, 128, true, 50, true, true});  // all three
+        check_prefill(dt, {v, rows, kt, 8, 2, 128, true, 0, false, true});  // int8 K/V
+        check_prefill(dt, {v, rows, kt, 8, 2, 128, true, 50, true, true});  // all three
         if (kt != 0) continue;
-        check_prefill(dt, {v, rows, kt, st, 8, 1, 64});
-        check_prefill(dt, {v, rows, kt, st, 10, 2, 80, true, 0, true});
-        check_prefill(dt, {v, rows, kt, st, 12, 4, 96, true, 0, false, true});
+        check_prefill(dt, {v, rows, kt, 8, 1, 64});
+        check_prefill(dt, {v, rows, kt, 10, 2, 80, true, 0, true});
+        check_prefill(dt, {v, rows, kt, 12, 4, 96, true, 0, false, true});
       }
     }
   }

@@ -1,29 +1,33 @@
 // src/kernels/cuda/prefill_attention_ws.cu — the warp-specialized Hopper prefill attention kernel
-// (variant 5; sm_90a image only, head_dim 128, bf16/f16 K/V): the FlashAttention-3 structure on
-// K/V gathered through req_to_token.
-// Block = 3 warpgroups over kBM = 128 query rows of one (request, head):
-//   warpgroup 0, the producer (setmaxnreg.dec to kProducerRegs): only issues the cp.async gathers
-//     of K and V tiles (kBN keys, slots read from req_to_token) into a ring of STAGES stages of
-//     128B-swizzled smem; cp.async.mbarrier.arrive.noinc signals full_k[s] / full_v[s] when its
-//     copies have landed; it waits on empty[s] before overwriting a stage.
-//   warpgroups 1 and 2, the consumers (setmaxnreg.inc to kConsumerRegs), rows [64c, 64c + 64)
-//     of the block for consumer c: load their Q rows once, then per K/V tile i
+// (variant 5, the default on sm_90a for head_dim 128, bf16/f16 K/V): the FlashAttention-3
+// structure on K/V gathered through req_to_token.
+// Block = 1 + NC warpgroups over kBM = 64 NC query rows of one (request, head):
+//   warpgroup 0, the producer (setmaxnreg.dec): only issues the cp.async gathers of K and V
+//     tiles (kBN keys; slots read from req_to_token a tile ahead into shared memory) into a ring
+//     of STAGES stages of 128B-swizzled smem; cp.async.mbarrier.arrive.noinc signals
+//     full_k[s] / full_v[s] when its copies have landed; it waits on empty_k[s] / empty_v[s]
+//     before overwriting a stage's K / V.
+//   warpgroups 1 .. NC, the consumers (setmaxnreg.inc), rows [64c, 64c + 64) of the block for
+//     consumer c: load their Q rows once, then per K/V tile i
 //       S(i) = Q K(i)^T issued together with O += P(i-1) V(i-1)   (wgmma, one fence)
-//       wait for S(i) only; online softmax of S(i) in place (exp2 domain) while P V(i-1) runs
-//       wait for P V(i-1); release stage i-1 (empty); O *= correction; P(i) = pack(S(i))
+//       wait for S(i) only, release K(i); online softmax of S(i) in place (exp2 domain) while
+//       P V(i-1) runs; wait for P V(i-1), release V(i-1); O *= correction; P(i) = pack(S(i))
 //     so a warpgroup's softmax overlaps its own P V GEMM (intra-warpgroup overlap). The GEMM
-//     issues of the two consumers alternate through two named barriers (ids 1 and 2, 256
-//     threads; "ping-pong"): consumer 0's softmax runs while consumer 1's GEMMs run and back.
-//     Both consumers walk the same tiles (the tile range of the whole block) so the ping-pong
-//     counts match; masks are applied only on tiles crossing a warpgroup's causal / window /
-//     kv_len edge (and always with ALiBi).
+//     issues of the consumers take turns through named barriers (1 .. NC, 256 threads: a
+//     consumer waits for the previous one's arrival; "ping-pong"), so one consumer's softmax
+//     runs while another's GEMMs run. All consumers walk the same tiles (the tile range of the
+//     whole block) so the turn counts match; masks are applied only on tiles crossing a
+//     warpgroup's causal / window / kv_len edge (and always with ALiBi).
+//   Shapes (NC, kBN, STAGES): (2, 128, 2) and (3, 64, 5); registers after setmaxnreg 40 / 232
+//   and 32 / 160 (ptxas -v, sm_90a: 168 and 128 at entry, no spills, no C75xx warnings).
 // Invariants: the accumulators of an in-flight wgmma (S, O) and its register operand (P) are
 // written only after the wgmma_wait that retires it; generic-proxy (cp.async) writes reach the
 // wgmma async proxy through the mbarrier wait followed by fence.proxy.async in the consumer.
-// smem (1024-byte aligned): Q [2 column blocks][128][64], K and V [STAGES][2 column
-// blocks][kBN][64], mbarriers full_k / full_v / empty [STAGES] (WsSmem).
+// smem (1024-byte aligned): Q [2 column blocks][kBM][64], K and V [STAGES][2 column
+// blocks][kBN][64], mbarriers full_k / full_v / empty_k / empty_v [STAGES], slots [2][kBN]
+// (WsSmem).
 // Only compiled into the sm_90a image; other images trap, and the host launches it only where
-// prefill_wgmma_supported says the loaded image holds the wgmma bodies.
+// prefill_wgmma_supported says the loaded image holds the wgmma body (image_has_wgmma).
 #include <atomic>
 #include <cmath>
 
@@ -83,11 +87,8 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
   const int window = p.sliding_window;
   const bool causal = p.causal;
 
-  // Key tiles the block needs (never empty: row m0 sees its own key).
-  const int last_row_pos = prefix + min(m0 + kWsBM, q_len) - 1;
-  const int kv_hi = causal ? min(kv_len, last_row_pos + 1) : kv_len;
-  const int kv_lo = window > 0 ? max(0, prefix + m0 - window + 1) : 0;
-  const int tile_lo = kv_lo / kBN, n_tiles = (kv_hi + kBN - 1) / kBN - tile_lo;
+  const KeyTiles tiles = key_tiles(m0, kWsBM, q_len, kv_len, causal, window, kBN);
+  const int tile_lo = tiles.lo, n_tiles = tiles.hi - tiles.lo;
 
   if (threadIdx.x == 0) {
 #pragma unroll
@@ -219,8 +220,8 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
   // Online softmax of S (tile starting at key n0) in place: s becomes exp2(score - max);
   // corr gets the factor for O, row_m / row_l are updated.
   auto softmax = [&](int n0) {
-    const bool need_mask = has_alibi || n0 + kBN > kv_len || (causal && n0 + kBN - 1 > gp_lo) ||
-                           (window > 0 && n0 <= gp_hi - window);
+    const bool need_mask =
+        has_alibi || tile_needs_mask(n0, kBN, gp_lo, gp_hi, kv_len, causal, window);
     float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
     for (int nb = 0; nb < kBN / 8; ++nb) {
@@ -231,9 +232,9 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
         if (need_mask) {
           const int j = n0 + nb * 8 + 2 * t + (i & 1);
           const int pos = pos_base + (i >> 1) * 8;
-          const bool masked =
-              j >= kv_len || (causal && j > pos) || (window > 0 && j <= pos - window);
-          v = masked ? -INFINITY : v + alibi_log2 * static_cast<float>(j - pos);
+          v = key_masked(j, pos, kv_len, causal, window)
+                  ? -INFINITY
+                  : v + alibi_log2 * static_cast<float>(j - pos);
         }
         s[nb][i] = v;
         mx[i >> 1] = fmaxf(mx[i >> 1], v);
@@ -348,6 +349,10 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
     }
   }
 #else
+  // Not an sm_90a image (e.g. sm_90 without the arch-specific features): a static shared
+  // variable marks this body for image_has_wgmma(), and it traps if launched anyway.
+  __shared__ int not_sm90a[1];
+  reinterpret_cast<volatile int*>(not_sm90a)[0] = 1;
   (void)p;
   __trap();
 #endif
@@ -364,24 +369,46 @@ core::Status launch(const PrefillAttentionParams& p, cudaStream_t stream) {
   return LLM_CUDA_CHECK_LAUNCH();
 }
 
+// The two shapes kept (H100, docs/PERFORMANCE.md prefill run 8): 128 rows x 128 keys with 2
+// stages was the fastest at 16 x 1k (within 1% of 128 x 64 with 4-6 stages and 128 x 128 with
+// 3), 192 rows x 64 keys with 5 stages the fastest at 4 x 4k (+3%; 5.5% slower at 16 x 1k).
 template <typename T>
 core::Status launch_cfg(const PrefillAttentionParams& p, cudaStream_t stream) {
-  const int rows = p.block_rows != 0 ? p.block_rows : 128;
-  const int keys = p.kv_tile != 0 ? p.kv_tile : 64;
-  const int stages = p.kv_stages != 0 ? p.kv_stages : 4;
-  if (rows == 128 && keys == 64 && stages == 4) return launch<T, 2, 64, 4>(p, stream);
-  if (rows == 128 && keys == 64 && stages == 6) return launch<T, 2, 64, 6>(p, stream);
-  if (rows == 128 && keys == 128 && stages == 2) return launch<T, 2, 128, 2>(p, stream);
-  if (rows == 128 && keys == 128 && stages == 3) return launch<T, 2, 128, 3>(p, stream);
-  if (rows == 192 && keys == 64 && stages == 4) return launch<T, 3, 64, 4>(p, stream);
-  if (rows == 192 && keys == 64 && stages == 5) return launch<T, 3, 64, 5>(p, stream);
+  const WsTiles c = ws_tiles(p);
+  if (c.rows == 128 && c.keys == 128) return launch<T, 2, 128, 2>(p, stream);
+  if (c.rows == 192 && c.keys == 64) return launch<T, 3, 64, 5>(p, stream);
   return core::invalid_argument(
-      "prefill_attention: variant 5 has block_rows x kv_tile x kv_stages 128 x 64 x 4 / 6, "
-      "128 x 128 x 2 / 3, 192 x 64 x 4 / 5; got {} x {} x {}",
-      rows, keys, stages);
+      "prefill_attention: variant 5 has block_rows x kv_tile 128 x 128 and 192 x 64, got {} x {}",
+      c.rows, c.keys);
+}
+
+// Does the image loaded for this device hold the wgmma body? An sm_90 image of the kernel that
+// is not sm_90a code holds the fallback body, which alone has static shared memory.
+bool image_has_wgmma() {
+  static const bool ok = [] {
+    cudaFuncAttributes attr{};
+    if (cudaFuncGetAttributes(&attr, prefill_ws_kernel<__nv_bfloat16, 2, 128, 2>) != cudaSuccess) {
+      (void)cudaGetLastError();
+      return false;
+    }
+    return attr.binaryVersion == 90 && attr.sharedSizeBytes == 0;
+  }();
+  return ok;
 }
 
 }  // namespace
+
+bool prefill_wgmma_supported(const PrefillAttentionParams& p) {
+  return !p.kv_int8 && p.head_dim == 128 &&
+         (p.dtype == core::DType::bf16 || p.dtype == core::DType::f16) && image_has_wgmma();
+}
+
+WsTiles ws_tiles(const PrefillAttentionParams& p) {
+  // 192-row blocks from 2048 new tokens: measured faster at 4k, slower at 1k (the switch point
+  // between them is not measured).
+  const int rows = p.block_rows != 0 ? p.block_rows : (p.max_q_len >= 2048 ? 192 : 128);
+  return {rows, p.kv_tile != 0 ? p.kv_tile : (rows == 192 ? 64 : 128)};
+}
 
 core::Status prefill_attention_ws(const PrefillAttentionParams& p, cudaStream_t stream) {
   if (!prefill_wgmma_supported(p)) {
