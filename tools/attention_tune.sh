@@ -11,7 +11,7 @@
 # LD_LIBRARY_PATH pointing at the copy, followed by bench/cuda/torch_baseline.py decode prefill.
 set -euo pipefail
 SRCS="bench/cuda/attention_tune.cpp bench/cuda/bench_l2.cu src/kernels/cuda/decode_attention.cu
-      src/kernels/cuda/prefill_attention.cu src/kernels/cuda/prefill_attention_wgmma.cu
+      src/kernels/cuda/prefill_attention.cu src/kernels/cuda/prefill_attention_ws.cu
       src/core/status.cpp src/core/dtype.cpp src/backend/cuda/device_buffer.cpp
       src/backend/cuda/cuda_check.cpp"
 exec "$(dirname "$0")/nvcc_harness.sh" attention_tune "$SRCS" "" "$@"

@@ -142,9 +142,9 @@ void bench_prefill(DType dt) {
     int variant, tile_rows, kv_tile;
     bool int8;
   };
-  // 0: the default (wgmma 192 x 128 on sm_90a, else variant 2); 2: mma.sync; 3: wgmma.
-  const Config configs[] = {{0, 0, 0, false},     {2, 64, 0, false},    {2, 128, 0, false},
-                            {3, 128, 128, false}, {3, 192, 128, false}, {2, 128, 0, true}};
+  // 0: the default (warp-specialized wgmma on sm_90a, else variant 2); 2: mma.sync; 5: wgmma.
+  const Config configs[] = {{0, 0, 0, false},     {2, 64, 0, false},   {2, 128, 0, false},
+                            {5, 128, 128, false}, {5, 192, 64, false}, {2, 128, 0, true}};
   for (Case c : {Case{16, 1024}, Case{4, 4096}})
     for (const Config& cfg : configs) {
       const int n_tokens = c.n_reqs * c.len;

@@ -1,9 +1,9 @@
 // tests/cuda/test_prefill_attention.cpp — FlashAttention-style prefill over the flat batch vs the
 // f64 reference: mixed q lengths 1/7/83/769 in one batch, cached prefixes (q_len < kv_len), K/V
 // through random slots, causal and not, sliding window, GQA/MQA, head_dim 16..128, ALiBi, int8
-// K/V with per-(slot, kv head) scales; every kernel variant (2: mma.sync; 3: wgmma, head_dim 128
-// bf16/f16 K/V on an sm_90a image, else it must answer unimplemented) with its tile shapes, and
-// the default (0); the removed variants 1 and 4 are invalid arguments.
+// K/V with per-(slot, kv head) scales; every kernel variant (2: mma.sync; 5: warp-specialized
+// wgmma, head_dim 128 bf16/f16 K/V on an sm_90a image, else it must answer unimplemented) with
+// its tile shapes, and the default (0); the removed variants 1, 3 and 4 are invalid arguments.
 #include "attention_ref.h"
 #include "cuda_test_util.h"
 #include "kernels/cuda/prefill_attention.h"
@@ -96,8 +96,8 @@ void run_prefill(DType dt, const PrefillCase& c, uint32_t seed, int block_rows, 
                                .alibi_slopes = c.alibi ? dslopes.as<float>() : nullptr,
                                .variant = variant};
   auto st = kc::prefill_attention(p, nullptr);
-  if (variant >= 3 && !kc::prefill_detail::prefill_wgmma_supported(p)) {
-    // Not this device / image / shape: the wgmma variants must say so, never run.
+  if (variant == 5 && !kc::prefill_detail::prefill_wgmma_supported(p)) {
+    // Not this device / image / shape: the wgmma variant must say so, never run.
     EXPECT_EQ(st.code(), core::StatusCode::unimplemented) << st.to_string();
     return;
   }
@@ -141,16 +141,15 @@ void run_prefill(DType dt, const PrefillCase& c, uint32_t seed, int block_rows, 
                    " kv_tile=" + std::to_string(kv_tile) + " variant=" + std::to_string(variant));
 }
 
-// Tile shapes (block_rows, kv_tile) of the wgmma variant.
-constexpr std::pair<int, int> kWgmmaTiles[] = {
-    {64, 64}, {128, 64}, {128, 128}, {192, 64}, {192, 128}};
+// Tile shapes (block_rows, kv_tile) of the warp-specialized wgmma variant.
+constexpr std::pair<int, int> kWsTiles[] = {{128, 128}, {192, 64}};
 
 // The default, the mma.sync kernel (variant 2) with both tile heights, and the wgmma kernel
-// (variant 3) with every tile shape.
+// (variant 5) with every tile shape.
 void run_all(DType dt, const PrefillCase& c, uint32_t seed) {
   run_prefill(dt, c, seed, 0, 0);
   for (int block_rows : {64, 128}) run_prefill(dt, c, seed, block_rows, 2);
-  for (auto [rows, keys] : kWgmmaTiles) run_prefill(dt, c, seed, rows, 3, keys);
+  for (auto [rows, keys] : kWsTiles) run_prefill(dt, c, seed, rows, 5, keys);
 }
 
 class PrefillAttention : public ::testing::TestWithParam<DType> {};
@@ -242,12 +241,12 @@ TEST(PrefillAttentionErrors, BadArgumentsAreReported) {
   p.kv_int8 = true;  // no scales
   EXPECT_EQ(kc::prefill_attention(p, nullptr).code(), core::StatusCode::invalid_argument);
   p.kv_int8 = false;
-  for (int removed_or_unknown : {-1, 1, 4, 5}) {  // valid: 0, 2, 3
+  for (int removed_or_unknown : {-1, 1, 3, 4, 6}) {  // valid: 0, 2, 5
     p.variant = removed_or_unknown;
     EXPECT_EQ(kc::prefill_attention(p, nullptr).code(), core::StatusCode::invalid_argument)
         << "variant " << removed_or_unknown;
   }
-  p.variant = 3;  // wgmma: head_dim 128 only
+  p.variant = 5;  // wgmma: head_dim 128 only
   EXPECT_EQ(kc::prefill_attention(p, nullptr).code(), core::StatusCode::unimplemented);
   p.variant = 2;
   p.kv_tile = 32;  // not a tile size

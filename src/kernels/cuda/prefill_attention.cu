@@ -83,11 +83,8 @@ __global__ void __launch_bounds__(kThreads) prefill_v2_kernel(PrefillAttentionPa
   const int window = p.sliding_window;
   const bool causal = p.causal;
 
-  // Key tiles the block needs (never empty: row m0 sees its own key).
-  const int last_row_pos = prefix + min(m0 + kBM, q_len) - 1;
-  const int kv_hi = causal ? min(kv_len, last_row_pos + 1) : kv_len;
-  const int kv_lo = window > 0 ? max(0, prefix + m0 - window + 1) : 0;
-  const int tile_lo = kv_lo / kBN, tile_hi = (kv_hi + kBN - 1) / kBN;
+  const KeyTiles tiles = key_tiles(m0, kBM, q_len, kv_len, causal, window, kBN);
+  const int tile_lo = tiles.lo, tile_hi = tiles.hi;
 
   // This warp's rows: positions [wp_lo, wp_hi]; a warp past q_len only joins the barriers.
   const int wr0 = m0 + warp * kRows;
@@ -240,8 +237,8 @@ __global__ void __launch_bounds__(kThreads) prefill_v2_kernel(PrefillAttentionPa
     const int n0 = tile * kBN;
     const bool warp_skip =
         !warp_rows || (causal && n0 > wp_hi) || (window > 0 && n0 + kBN - 1 <= wp_lo - window);
-    const bool need_mask = has_alibi || n0 + kBN > kv_len || (causal && n0 + kBN - 1 > wp_lo) ||
-                           (window > 0 && n0 <= wp_hi - window);
+    const bool need_mask =
+        has_alibi || tile_needs_mask(n0, kBN, wp_lo, wp_hi, kv_len, causal, window);
 
     float s[RB][kBN / 8][4];
     if (!warp_skip) {
@@ -298,9 +295,9 @@ __global__ void __launch_bounds__(kThreads) prefill_v2_kernel(PrefillAttentionPa
               if (need_mask) {
                 const int j = n0 + col;
                 const int pos = pos_base + rb * 16 + (i >> 1) * 8;
-                const bool masked =
-                    j >= kv_len || (causal && j > pos) || (window > 0 && j <= pos - window);
-                v = masked ? -INFINITY : v + alibi_log2 * static_cast<float>(j - pos);
+                v = key_masked(j, pos, kv_len, causal, window)
+                        ? -INFINITY
+                        : v + alibi_log2 * static_cast<float>(j - pos);
               }
               s[rb][nb][i] = v;
               mx[i >> 1] = fmaxf(mx[i >> 1], v);
@@ -356,9 +353,9 @@ __global__ void __launch_bounds__(kThreads) prefill_v2_kernel(PrefillAttentionPa
               if (need_mask) {
                 const int j = n0 + col;
                 const int pos = pos_base + rb * 16 + (i >> 1) * 8;
-                const bool masked =
-                    j >= kv_len || (causal && j > pos) || (window > 0 && j <= pos - window);
-                v = masked ? -INFINITY : v + alibi_log2 * static_cast<float>(j - pos);
+                v = key_masked(j, pos, kv_len, causal, window)
+                        ? -INFINITY
+                        : v + alibi_log2 * static_cast<float>(j - pos);
               }
               s[rb][nb][i] = v;
               mx[i >> 1] = fmaxf(mx[i >> 1], v);
@@ -523,19 +520,19 @@ core::Status prefill_attention(const PrefillAttentionParams& p, cudaStream_t str
         "kv_tile={}",
         p.n_heads, p.n_kv_heads, p.max_q_len, p.block_rows, p.kv_tile);
   }
-  if (p.variant != 0 && p.variant != 2 && p.variant != 3) {
+  if (p.variant != 0 && p.variant != 2 && p.variant != 5) {
     return core::invalid_argument(
-        "prefill_attention: variant {} (valid: 0 automatic, 2 mma.sync, 3 wgmma)", p.variant);
+        "prefill_attention: variant {} (valid: 0 automatic, 2 mma.sync, 5 warp-specialized wgmma)",
+        p.variant);
   }
+  const bool ws = p.variant == 5 || (p.variant == 0 && prefill_detail::prefill_wgmma_supported(p));
   // Tile knobs the mma.sync kernel does not have.
-  if (p.variant != 3 && !(p.variant == 0 && prefill_detail::prefill_wgmma_supported(p)) &&
-      (p.block_rows == 192 || p.kv_tile == 128)) {
+  if (!ws && (p.block_rows == 192 || p.kv_tile == 128)) {
     return core::invalid_argument(
-        "prefill_attention: block_rows 192 / kv_tile 128 are variant 3 (wgmma) only");
+        "prefill_attention: block_rows 192 / kv_tile 128 are variant 5 (wgmma) only");
   }
   if (p.n_reqs == 0 || p.max_q_len == 0) return {};
-  if (p.variant == 3 || (p.variant == 0 && prefill_detail::prefill_wgmma_supported(p)))
-    return prefill_detail::prefill_attention_wgmma(p, stream);
+  if (ws) return prefill_detail::prefill_attention_ws(p, stream);
   return prefill_detail::prefill_attention_v2(p, stream);
 }
 

@@ -1,21 +1,25 @@
 // src/kernels/cuda/prefill_attention.h — prefill attention over the flat, padding-free batch.
 // FlashAttention style: per (query tile, query head, request) one block; K/V tiles are gathered
-// from the KV pool through req_to_token into shared memory (cp.async, double-buffered), S = QK^T
-// and O += PV run on tensor cores with f32 accumulation and an online softmax in the exp2
-// domain. Kernels (`variant`; 0 = the default: 3 where it can run, else 2):
-//   3: Hopper wgmma (prefill_attention_wgmma.cu): sm_90a image, head_dim 128, bf16/f16 K/V;
-//      one warpgroup per 64 query rows, Q/K/V read by wgmma from 128B-swizzled shared memory,
-//      P from registers. Tiles (block_rows x kv_tile) 64 x 64, 128 x 64/128, 192 x 64/128;
-//      default 192 x 128 (max_q_len >= 192), 128 x 128 (>= 128), else 64 x 64. ALiBi, window,
-//      non-causal; elsewhere (other head dims, int8 K/V, no sm_90a image) it is unimplemented.
+// from the KV pool through req_to_token into shared memory (cp.async, pipelined), S = QK^T and
+// O += PV run on tensor cores with f32 accumulation and an online softmax in the exp2 domain.
+// Kernels (`variant`; 0 = the default: 5 where it can run, else 2):
+//   5: Hopper, warp-specialized (prefill_attention_ws.cu, the FlashAttention-3 structure):
+//      sm_90a image, head_dim 128, bf16/f16 K/V; a producer warpgroup gathers K/V tiles into a
+//      ring of stages (mbarriers), 2 or 3 consumer warpgroups of 64 query rows run wgmma (Q/K/V
+//      from 128B-swizzled shared memory, P from registers), each overlapping its softmax with its
+//      own P V and taking turns with the other consumers on the tensor cores. Tiles (block_rows
+//      x kv_tile) 128 x 128 and 192 x 64; default 192 x 64 when max_q_len >= 2048, else
+//      128 x 128. ALiBi, window, non-causal; elsewhere (other head dims, int8 K/V, no sm_90a
+//      image) it is unimplemented.
 //   2: mma.sync m16n8k16, 4 warps; 128-row tiles give each warp 32 query rows, so every K/V
 //      ldmatrix fragment feeds four MMAs; 64-row tiles (16 rows per warp) when max_q_len < 128.
 //      64-key tiles. Slot indices of a tile are gathered once into shared memory a tile ahead,
 //      K and V of a tile are waited for separately, a warp skips the tiles its rows cannot see,
 //      masks only the tiles that cross its causal/window/length edge. ALiBi and int8 K/V; every
 //      head dim.
-//   1 and 4 (the first mma.sync kernel and a pipelined wgmma kernel) were removed after they
-//   measured slower than 2 and 3 (docs/PERFORMANCE.md prefill run 6); they are invalid_argument.
+//   1, 3 and 4 (the first mma.sync kernel, a wgmma kernel without warp specialization and a
+//   pipelined one) were removed after they measured slower than 2 and 5 (docs/PERFORMANCE.md
+//   prefill runs 6 and 8); they are invalid_argument.
 // Request r's new tokens are rows q_start[r] .. q_start[r+1]-1 of q; they are the LAST
 // q_len = q_start[r+1]-q_start[r] of its kv_len tokens (so a cached prefix of kv_len - q_len
 // tokens is attended too: chunked prefill and prefix cache). Their K/V must already be in the
@@ -61,20 +65,26 @@ struct PrefillAttentionParams {
   float softmax_scale = 0.f;
   bool causal = true;
   int sliding_window = 0;  // 0: none
-  int block_rows = 0;      // query rows per block: 64 or 128 (variant 3 also 192); 0 = 128 when
-                           // max_q_len >= 128, else 64
-  int kv_tile = 0;         // keys per K/V tile: 64 (variant 2); variant 3: 64 or 128; 0 = default
+  int block_rows = 0;      // query rows per block: variant 2: 64 or 128 (0 = 128 when
+                           // max_q_len >= 128, else 64); variant 5: 128 or 192
+  int kv_tile = 0;         // keys per K/V tile: 64 (variant 2); variant 5: 128 / 64 with 128 / 192
+                           // rows; 0 = default
   const float* alibi_slopes = nullptr;  // [n_heads] f32 on the device, nullptr = none
-  int variant = 0;  // 0 = default (3 where it can run, else 2); 2: mma.sync; 3: wgmma
+  int variant = 0;  // 0 = default (5 where it can run, else 2); 2: mma.sync; 5: wgmma
 };
 
 core::Status prefill_attention(const PrefillAttentionParams& p, cudaStream_t stream);
 
 namespace prefill_detail {  // the kernels behind prefill_attention (arguments checked)
 core::Status prefill_attention_v2(const PrefillAttentionParams& p, cudaStream_t stream);
-core::Status prefill_attention_wgmma(const PrefillAttentionParams& p, cudaStream_t stream);
-// Can variant 3 run p here (head_dim 128, bf16/f16 K/V, the loaded image is sm_90a code)?
+core::Status prefill_attention_ws(const PrefillAttentionParams& p, cudaStream_t stream);
+// Can variant 5 run p here (head_dim 128, bf16/f16 K/V, the loaded image is sm_90a code)?
 bool prefill_wgmma_supported(const PrefillAttentionParams& p);
+// Tile shape of a variant 5 launch: p.block_rows / p.kv_tile, or the defaults.
+struct WsTiles {
+  int rows, keys;
+};
+WsTiles ws_tiles(const PrefillAttentionParams& p);
 }  // namespace prefill_detail
 
 }  // namespace lightllm::kernels::cuda

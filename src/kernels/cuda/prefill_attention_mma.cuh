@@ -97,6 +97,34 @@ __device__ __forceinline__ float fast_exp2(float x) {
   return y;
 }
 
+// ---- key ranges and masks (both kernels) -----------------------------------------------------
+// Query row i of a request sits at position prefix + i (prefix = kv_len - q_len).
+
+// Key tiles [lo, hi) of kBN keys that rows [m0, m0 + rows) of a request see (never empty: row m0
+// sees its own key).
+struct KeyTiles {
+  int lo, hi;
+};
+__device__ __forceinline__ KeyTiles key_tiles(int m0, int rows, int q_len, int kv_len, bool causal,
+                                              int window, int kBN) {
+  const int prefix = kv_len - q_len;
+  const int last_row_pos = prefix + min(m0 + rows, q_len) - 1;
+  const int kv_hi = causal ? min(kv_len, last_row_pos + 1) : kv_len;
+  const int kv_lo = window > 0 ? max(0, prefix + m0 - window + 1) : 0;
+  return {kv_lo / kBN, (kv_hi + kBN - 1) / kBN};
+}
+// Do queries at positions [pos_lo, pos_hi] need per-key masks on the kBN keys from n0 (some key
+// past kv_len, after a query (causal) or before its window)?
+__device__ __forceinline__ bool tile_needs_mask(int n0, int kBN, int pos_lo, int pos_hi, int kv_len,
+                                                bool causal, int window) {
+  return n0 + kBN > kv_len || (causal && n0 + kBN - 1 > pos_lo) ||
+         (window > 0 && n0 <= pos_hi - window);
+}
+// Is key j hidden from the query at position pos?
+__device__ __forceinline__ bool key_masked(int j, int pos, int kv_len, bool causal, int window) {
+  return j >= kv_len || (causal && j > pos) || (window > 0 && j <= pos - window);
+}
+
 // Host: // cudaFuncSetAttribute is per device: remember which devices have it (up to 64).
 template <typename Kernel>
 core::Status allow_smem(Kernel kernel, size_t bytes, std::atomic<uint64_t>& done) {

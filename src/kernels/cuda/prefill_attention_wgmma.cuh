@@ -1,6 +1,8 @@
-// src/kernels/cuda/prefill_attention_wgmma.cuh — Hopper (sm_90a) warpgroup MMA helpers of the
-// prefill attention kernel (device code only; every function is only valid in code compiled for
-// sm_90a, i.e. under __CUDA_ARCH_FEAT_SM90_ALL).
+// src/kernels/cuda/prefill_attention_wgmma.cuh — Hopper (sm_90a) helpers of the warp-specialized
+// prefill attention kernel (prefill_attention_ws.cu; device code only, valid in code compiled for
+// sm_90a, i.e. under __CUDA_ARCH_FEAT_SM90_ALL): warpgroup MMAs, shared-memory descriptors and
+// the 128B swizzle, wgmma fences, mbarriers (init / arrive / arrive on cp.async completion /
+// parity wait), named barriers and setmaxnreg.
 //   wgmma_ss<T, N>: D[64][N] (+)= A[64][16] B[16][N], A and B from shared memory (descriptors),
 //                   both K-major (A rows and B columns contiguous along K).
 //   wgmma_rs<T, 128>: D[64][128] (+)= A[64][16] B[16][128], A from registers (the mma.sync
@@ -62,29 +64,48 @@ __device__ __forceinline__ void fence_operands(float (&d)[NB][4]) {
     for (int i = 0; i < 4; ++i) fence_operand(d[j][i]);
 }
 
-// ---- the kernel's shapes (host and device) ----------------------------------------------------
+// ---- mbarriers, named barriers, register reallocation (warp-specialized kernel) ------------
+
+__device__ __forceinline__ void mbar_init(uint32_t bar, uint32_t count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
+}
+__device__ __forceinline__ void mbar_arrive(uint32_t bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+}
+// Arrives on `bar` once every cp.async this thread issued so far has landed (the barrier's
+// expected count includes this arrival: .noinc).
+__device__ __forceinline__ void mbar_arrive_cp_async(uint32_t bar) {
+  asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(bar) : "memory");
+}
+// Waits until the phase of parity `parity` of `bar` has completed.
+__device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
+  uint32_t done = 0;
+  do {
+    asm volatile(
+        "{\n.reg .pred p;\n"
+        "mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n"
+        "selp.u32 %0, 1, 0, p;\n}\n"
+        : "=r"(done)
+        : "r"(bar), "r"(parity)
+        : "memory");
+  } while (!done);
+}
+__device__ __forceinline__ void named_bar_sync(int id, int count) {
+  asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(count) : "memory");
+}
+__device__ __forceinline__ void named_bar_arrive(int id, int count) {
+  asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(count) : "memory");
+}
+template <int N>
+__device__ __forceinline__ void set_max_regs_dec() {
+  asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(N));
+}
+template <int N>
+__device__ __forceinline__ void set_max_regs_inc() {
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(N));
+}
 
 constexpr int kWgD = 128;  // head_dim of the wgmma kernel
-
-// Shared-memory plan in bytes of a block of WG warpgroups with kBN-key K/V tiles (every region
-// 1024-byte aligned relative to the aligned base).
-template <int WG, int kBN>
-struct WgSmem {
-  static constexpr int kBM = 64 * WG;
-  static constexpr size_t q = size_t{kBM} * kWgD * 2;     // [2][kBM][64] x 2 bytes
-  static constexpr size_t tile = size_t{kBN} * kWgD * 2;  // one K or V tile
-  static constexpr size_t off_k = q;                      // [2 stages] K tiles
-  static constexpr size_t off_v = off_k + 2 * tile;       // [2 stages] V tiles
-  static constexpr size_t off_slots = off_v + 2 * tile;
-  static constexpr size_t total = off_slots + size_t{2} * kBN * sizeof(int32_t);  // [2][kBN] slots
-  static constexpr size_t alloc = total + 1024;  // room to align the base to 1024 bytes
-};
-
-// Tile shape of a launch: p.block_rows / p.kv_tile, or the defaults (prefill_attention_wgmma.cu).
-struct WgTiles {
-  int rows, keys;
-};
-WgTiles wgmma_tiles(const PrefillAttentionParams& p);
 
 template <typename T, int N>
 __device__ __forceinline__ void wgmma_ss(float (&d)[N / 8][4], uint64_t desc_a, uint64_t desc_b,

@@ -1,0 +1,424 @@
+// src/kernels/cuda/prefill_attention_ws.cu — the warp-specialized Hopper prefill attention kernel
+// (variant 5, the default on sm_90a for head_dim 128, bf16/f16 K/V): the FlashAttention-3
+// structure on K/V gathered through req_to_token.
+// Block = 1 + NC warpgroups over kBM = 64 NC query rows of one (request, head):
+//   warpgroup 0, the producer (setmaxnreg.dec): only issues the cp.async gathers of K and V
+//     tiles (kBN keys; slots read from req_to_token a tile ahead into shared memory) into a ring
+//     of STAGES stages of 128B-swizzled smem; cp.async.mbarrier.arrive.noinc signals
+//     full_k[s] / full_v[s] when its copies have landed; it waits on empty_k[s] / empty_v[s]
+//     before overwriting a stage's K / V.
+//   warpgroups 1 .. NC, the consumers (setmaxnreg.inc), rows [64c, 64c + 64) of the block for
+//     consumer c: load their Q rows once, then per K/V tile i
+//       S(i) = Q K(i)^T issued together with O += P(i-1) V(i-1)   (wgmma, one fence)
+//       wait for S(i) only, release K(i); online softmax of S(i) in place (exp2 domain) while
+//       P V(i-1) runs; wait for P V(i-1), release V(i-1); O *= correction; P(i) = pack(S(i))
+//     so a warpgroup's softmax overlaps its own P V GEMM (intra-warpgroup overlap). The GEMM
+//     issues of the consumers take turns through named barriers (1 .. NC, 256 threads: a
+//     consumer waits for the previous one's arrival; "ping-pong"), so one consumer's softmax
+//     runs while another's GEMMs run. All consumers walk the same tiles (the tile range of the
+//     whole block) so the turn counts match; masks are applied only on tiles crossing a
+//     warpgroup's causal / window / kv_len edge (and always with ALiBi).
+//   Shapes (NC, kBN, STAGES): (2, 128, 2) and (3, 64, 5); registers after setmaxnreg 40 / 232
+//   and 32 / 160 (ptxas -v, sm_90a: 168 and 128 at entry, no spills, no C75xx warnings).
+// Invariants: the accumulators of an in-flight wgmma (S, O) and its register operand (P) are
+// written only after the wgmma_wait that retires it; generic-proxy (cp.async) writes reach the
+// wgmma async proxy through the mbarrier wait followed by fence.proxy.async in the consumer.
+// smem (1024-byte aligned): Q [2 column blocks][kBM][64], K and V [STAGES][2 column
+// blocks][kBN][64], mbarriers full_k / full_v / empty_k / empty_v [STAGES], slots [2][kBN]
+// (WsSmem).
+// Only compiled into the sm_90a image; other images trap, and the host launches it only where
+// prefill_wgmma_supported says the loaded image holds the wgmma body (image_has_wgmma).
+#include <atomic>
+#include <cmath>
+
+#include "kernels/cuda/prefill_attention.h"
+#include "kernels/cuda/prefill_attention_mma.cuh"
+#include "kernels/cuda/prefill_attention_wgmma.cuh"
+
+namespace lightllm::kernels::cuda::prefill_detail {
+namespace {
+
+// NC consumer warpgroups (64 query rows each) + the producer; kBN keys per tile; STAGES tiles
+// of K and of V in the ring.
+template <int NC, int kBN, int STAGES>
+struct WsSmem {
+  static constexpr int kBM = 64 * NC;
+  static constexpr size_t q = size_t{kBM} * kWgD * 2;     // [2][kBM][64] x 2 bytes
+  static constexpr size_t tile = size_t{kBN} * kWgD * 2;  // one K or V tile
+  static constexpr size_t off_k = q;                      // [STAGES] K tiles
+  static constexpr size_t off_v = off_k + STAGES * tile;  // [STAGES] V tiles
+  static constexpr size_t off_bar = off_v + STAGES * tile;
+  static constexpr size_t off_slots = off_bar + size_t{4} * STAGES * sizeof(uint64_t);
+  static constexpr size_t total = off_slots + size_t{2} * kBN * sizeof(int32_t);  // [2][kBN]
+  static constexpr size_t alloc = total + 1024;  // room to align the base to 1024 bytes
+};
+
+template <typename T, int NC, int kBN, int STAGES>
+__global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAttentionParams p) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  using SM = WsSmem<NC, kBN, STAGES>;
+  constexpr int kWsBM = SM::kBM;
+  // Registers per thread after setmaxnreg (launch: 65536 / (128 (NC + 1)), i.e. 168 or 128):
+  // NC = 2: 40 + 2 * 232 = 3 * 168; NC = 3: 32 + 3 * 160 = 512 = 4 * 128.
+  constexpr int kProducerRegs = NC == 2 ? 40 : 32, kConsumerRegs = NC == 2 ? 232 : 160;
+  constexpr float kLog2e = 1.4426950408889634f;
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  const uint32_t raw_addr = smem_addr(smem_raw);
+  const uint32_t sQ = (raw_addr + 1023u) & ~1023u;
+  const uint32_t sK = sQ + SM::off_k, sV = sQ + SM::off_v;
+  const uint32_t bar_full_k = sQ + SM::off_bar;  // [STAGES] x 8 bytes each
+  const uint32_t bar_full_v = bar_full_k + STAGES * 8;
+  const uint32_t bar_empty_k = bar_full_v + STAGES * 8;
+  const uint32_t bar_empty_v = bar_empty_k + STAGES * 8;
+  int32_t* sSlot = reinterpret_cast<int32_t*>(smem_raw + (sQ - raw_addr) + SM::off_slots);
+  // Named barriers: 1 .. NC the consumers' GEMM turns, NC + 1 .. 2 NC each consumer's Q load,
+  // 2 NC + 1 the producer's slot ring.
+  constexpr int kBarTurn = 1, kBarQ = 1 + NC, kBarProducer = 1 + 2 * NC;
+
+  const int r = blockIdx.z, h = blockIdx.y;
+  const int m_tile = gridDim.x - 1 - blockIdx.x;  // longest causal tiles first
+  const int q0 = p.q_start[r];
+  const int q_len = p.q_start[r + 1] - q0;
+  const int m0 = m_tile * kWsBM;
+  if (m0 >= q_len) return;  // block-uniform: before any barrier
+  const int kv_len = p.kv_len[r];
+  const int prefix = kv_len - q_len;
+  const int kvh = h / (p.n_heads / p.n_kv_heads);
+  const int window = p.sliding_window;
+  const bool causal = p.causal;
+
+  const KeyTiles tiles = key_tiles(m0, kWsBM, q_len, kv_len, causal, window, kBN);
+  const int tile_lo = tiles.lo, n_tiles = tiles.hi - tiles.lo;
+
+  if (threadIdx.x == 0) {
+#pragma unroll
+    for (int s = 0; s < STAGES; ++s) {
+      mbar_init(bar_full_k + 8 * s, 128);  // every producer thread, cp.async-tracked
+      mbar_init(bar_full_v + 8 * s, 128);
+      mbar_init(bar_empty_k + 8 * s, 4 * NC);  // one lane of each consumer warp
+      mbar_init(bar_empty_v + 8 * s, 4 * NC);
+    }
+  }
+  __syncthreads();
+
+  // Warp-uniform role (the shuffle tells the compiler it is uniform).
+  const int wg = __shfl_sync(0xffffffffu, static_cast<int>(threadIdx.x) / 128, 0);
+  const int tid = threadIdx.x & 127;
+  if (wg == 0) {
+    // ---- producer: K/V gathers only ----
+    set_max_regs_dec<kProducerRegs>();
+    const int32_t* slot_row =
+        p.req_to_token + static_cast<int64_t>(p.req_row[r]) * p.req_to_token_stride;
+    const T* kc = static_cast<const T*>(p.k_cache);
+    const T* vc = static_cast<const T*>(p.v_cache);
+    const int64_t head_off = int64_t{kvh} * kWgD;
+    const int64_t slot_pitch = int64_t{p.n_kv_heads} * kWgD;
+    // This thread copies 16-byte chunk c of rows row0 + 8k of every tile. The slots of a tile
+    // are read from req_to_token a tile ahead into sSlot[2][kBN] (one per thread, tid < kBN),
+    // so no global-load latency sits between the stage becoming free and its copies.
+    const int c = tid & 15, row0 = tid >> 4;
+    const uint32_t dst0 = (c >> 3) * (kBN * 128) + swz_offset(row0, c & 7);  // swizzle: row & 7
+    auto fetch_slot = [&](int it) -> int32_t {
+      const int j = (tile_lo + it) * kBN + tid;
+      return tid < kBN && it < n_tiles && j < kv_len ? slot_row[j] : -1;
+    };
+    if (tid < kBN) sSlot[tid] = fetch_slot(0);
+    for (int it = 0; it < n_tiles; ++it) {
+      const int s = it % STAGES;
+      // sSlot[it & 1] holds this tile's slots; every producer thread is done with the other half.
+      named_bar_sync(kBarProducer, 128);
+      const int32_t next_slot = fetch_slot(it + 1);
+      const int32_t* slots = sSlot + (it & 1) * kBN + row0;
+      if (it >= STAGES) mbar_wait(bar_empty_k + 8 * s, ((it / STAGES) - 1) & 1);
+      const uint32_t k_dst = sK + s * static_cast<uint32_t>(SM::tile) + dst0;
+      const uint32_t v_dst = sV + s * static_cast<uint32_t>(SM::tile) + dst0;
+#pragma unroll
+      for (int k = 0; k < kBN / 8; ++k) {
+        const int32_t slot = slots[8 * k];
+        const int64_t off = slot >= 0 ? slot * slot_pitch + head_off + c * 8 : 0;
+        cp_async16_s(k_dst + k * 8 * 128, kc + off, slot >= 0);
+      }
+      mbar_arrive_cp_async(bar_full_k + 8 * s);
+      if (it >= STAGES) mbar_wait(bar_empty_v + 8 * s, ((it / STAGES) - 1) & 1);
+#pragma unroll
+      for (int k = 0; k < kBN / 8; ++k) {
+        const int32_t slot = slots[8 * k];
+        const int64_t off = slot >= 0 ? slot * slot_pitch + head_off + c * 8 : 0;
+        cp_async16_s(v_dst + k * 8 * 128, vc + off, slot >= 0);
+      }
+      mbar_arrive_cp_async(bar_full_v + 8 * s);
+      if (tid < kBN) sSlot[((it + 1) & 1) * kBN + tid] = next_slot;
+    }
+    cp_async_wait<0>();  // no copies outstanding when the thread exits
+    return;
+  }
+
+  // ---- consumers ----
+  set_max_regs_inc<kConsumerRegs>();
+  const int cw = wg - 1;  // consumer 0 .. NC-1: rows [64 cw, 64 cw + 64) of the block
+  const int warp = tid >> 5, lane = tid & 31;
+  const int g = lane >> 2, t = lane & 3;
+  const int gr0 = m0 + cw * 64;
+  const int gp_lo = prefix + gr0, gp_hi = prefix + min(gr0 + 64, q_len) - 1;
+
+  // Q rows of this warpgroup (zeros past q_len), visible to its wgmma.
+  {
+    const int64_t qs = p.q_stride ? p.q_stride : int64_t{p.n_heads} * kWgD;
+    const T* qbase = static_cast<const T*>(p.q) + static_cast<int64_t>(q0) * qs + int64_t{h} * kWgD;
+    for (int idx = tid; idx < 64 * 16; idx += 128) {
+      const int row = cw * 64 + (idx >> 4), c = idx & 15;
+      const bool valid = m0 + row < q_len;
+      const T* src = valid ? qbase + static_cast<int64_t>(m0 + row) * qs + c * 8 : qbase;
+      cp_async16_s(sQ + (c >> 3) * (kWsBM * 128) + swz_offset(row, c & 7), src, valid);
+    }
+    cp_async_commit();
+    cp_async_wait<0>();
+    fence_proxy_async();
+    named_bar_sync(kBarQ + cw, 128);
+  }
+  // Ping-pong (round robin): consumer c issues its GEMMs after named barrier 1 + c completes,
+  // which needs the previous consumer's arrival; the last one lets consumer 0 go first.
+  const int next = cw + 1 == NC ? 0 : cw + 1;
+  if (cw == NC - 1) named_bar_arrive(kBarTurn, 256);
+
+  float o[kWgD / 8][4];
+#pragma unroll
+  for (int i = 0; i < kWgD / 8; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.f;
+  float row_m[2] = {-INFINITY, -INFINITY}, row_l[2] = {0.f, 0.f};
+  const float scale_log2 = p.softmax_scale * kLog2e;
+  const bool has_alibi = p.alibi_slopes != nullptr;
+  const float alibi_log2 = has_alibi ? p.alibi_slopes[h] * kLog2e : 0.f;
+  const bool pre_scale = has_alibi || !(scale_log2 > 0.f);
+  const float mul = pre_scale ? 1.f : scale_log2;  // raw score -> log2 domain
+  const int pos_base = gp_lo + warp * 16 + g;      // position of this thread's first row
+  const uint32_t q_wg = sQ + cw * 64 * 128;        // this warpgroup's Q rows
+
+  float s[kBN / 8][4];
+  uint32_t pa[kBN / 16][4];  // P of the previous tile, the A operand of P V
+  float corr[2] = {1.f, 1.f};
+
+  auto issue_s = [&](int stage) {
+    const uint32_t k_s = sK + stage * static_cast<uint32_t>(SM::tile);
+#pragma unroll
+    for (int ks = 0; ks < kWgD / 16; ++ks) {
+      const uint64_t da = smem_desc(q_wg + (ks >> 2) * (kWsBM * 128) + (ks & 3) * 32, 16, 1024);
+      const uint64_t db = smem_desc(k_s + (ks >> 2) * (kBN * 128) + (ks & 3) * 32, 16, 1024);
+      wgmma_ss<T, kBN>(s, da, db, ks > 0 ? 1 : 0);
+    }
+    wgmma_commit();
+  };
+  auto issue_pv = [&](int stage) {
+    // V rows are 128 bytes of one column block, the two column blocks kBN * 128 bytes apart.
+    const uint32_t v_s = sV + stage * static_cast<uint32_t>(SM::tile);
+#pragma unroll
+    for (int kk = 0; kk < kBN / 16; ++kk) {
+      const uint64_t db = smem_desc(v_s + kk * 16 * 128, kBN * 128, 1024);
+      wgmma_rs<T, 128>(o, pa[kk], db, 1);
+    }
+    wgmma_commit();
+  };
+  // Online softmax of S (tile starting at key n0) in place: s becomes exp2(score - max);
+  // corr gets the factor for O, row_m / row_l are updated.
+  auto softmax = [&](int n0) {
+    const bool need_mask =
+        has_alibi || tile_needs_mask(n0, kBN, gp_lo, gp_hi, kv_len, causal, window);
+    float mx[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int nb = 0; nb < kBN / 8; ++nb) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        float v = s[nb][i];
+        if (pre_scale) v *= scale_log2;
+        if (need_mask) {
+          const int j = n0 + nb * 8 + 2 * t + (i & 1);
+          const int pos = pos_base + (i >> 1) * 8;
+          v = key_masked(j, pos, kv_len, causal, window)
+                  ? -INFINITY
+                  : v + alibi_log2 * static_cast<float>(j - pos);
+        }
+        s[nb][i] = v;
+        mx[i >> 1] = fmaxf(mx[i >> 1], v);
+      }
+    }
+    float neg_m[2];
+#pragma unroll
+    for (int hr = 0; hr < 2; ++hr) {
+      mx[hr] = fmaxf(mx[hr], __shfl_xor_sync(0xffffffffu, mx[hr], 1));
+      mx[hr] = fmaxf(mx[hr], __shfl_xor_sync(0xffffffffu, mx[hr], 2));
+      const float m_new = fmaxf(row_m[hr], mx[hr] * mul);
+      const float m_use = m_new == -INFINITY ? 0.f : m_new;
+      corr[hr] = fast_exp2(row_m[hr] - m_use);
+      row_m[hr] = m_new;
+      row_l[hr] *= corr[hr];
+      neg_m[hr] = -m_use;
+    }
+#pragma unroll
+    for (int nb = 0; nb < kBN / 8; ++nb) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const float e = fast_exp2(fmaf(s[nb][i], mul, neg_m[i >> 1]));
+        row_l[i >> 1] += e;
+        s[nb][i] = e;
+      }
+    }
+  };
+  auto pack_p = [&] {
+#pragma unroll
+    for (int kk = 0; kk < kBN / 16; ++kk) {
+      pa[kk][0] = pack2<T>(s[2 * kk][0], s[2 * kk][1]);
+      pa[kk][1] = pack2<T>(s[2 * kk][2], s[2 * kk][3]);
+      pa[kk][2] = pack2<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+      pa[kk][3] = pack2<T>(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+    }
+  };
+  auto release = [&](uint32_t bar, int stage) {  // this warp is done reading K or V of `stage`
+    if (lane == 0) mbar_arrive(bar + 8 * stage);
+  };
+
+  // Tile 0: S only.
+  mbar_wait(bar_full_k, 0);
+  fence_proxy_async();
+  named_bar_sync(kBarTurn + cw, 256);
+  wgmma_fence();
+  issue_s(0);
+  named_bar_arrive(kBarTurn + next, 256);
+  wgmma_wait<0>();
+  fence_operands(s);
+  release(bar_empty_k, 0);
+  softmax(tile_lo * kBN);
+  pack_p();
+
+  for (int it = 1; it < n_tiles; ++it) {
+    const int st = it % STAGES, prev = (it - 1) % STAGES;
+    mbar_wait(bar_full_v + 8 * prev, ((it - 1) / STAGES) & 1);  // landed long ago, as a rule
+    mbar_wait(bar_full_k + 8 * st, (it / STAGES) & 1);
+    fence_proxy_async();
+    named_bar_sync(kBarTurn + cw, 256);
+    fence_operands(s);
+    fence_operands(o);
+    wgmma_fence();
+    issue_s(st);
+    issue_pv(prev);
+    named_bar_arrive(kBarTurn + next, 256);
+    wgmma_wait<1>();  // S(it) is done; P V(it-1) may still run
+    fence_operands(s);
+    release(bar_empty_k, st);
+    softmax((tile_lo + it) * kBN);
+    wgmma_wait<0>();  // P V(it-1) is done: its stage, O and P are free
+    fence_operands(o);
+    release(bar_empty_v, prev);
+#pragma unroll
+    for (int i = 0; i < kWgD / 8; ++i) {
+      o[i][0] *= corr[0];
+      o[i][1] *= corr[0];
+      o[i][2] *= corr[1];
+      o[i][3] *= corr[1];
+    }
+    pack_p();
+  }
+  // The last tile's P V. The last consumer does not arrive after it: consumer 0 syncs no more.
+  {
+    const int last = (n_tiles - 1) % STAGES;
+    mbar_wait(bar_full_v + 8 * last, ((n_tiles - 1) / STAGES) & 1);
+    fence_proxy_async();
+    named_bar_sync(kBarTurn + cw, 256);
+    fence_operands(o);
+    wgmma_fence();
+    issue_pv(last);
+    if (cw != NC - 1) named_bar_arrive(kBarTurn + next, 256);
+    wgmma_wait<0>();
+    fence_operands(o);
+  }
+
+  // Finish: full row sums, normalize, store rows < q_len.
+  T* obase =
+      static_cast<T*>(p.out) + static_cast<int64_t>(q0) * p.n_heads * kWgD + int64_t{h} * kWgD;
+#pragma unroll
+  for (int hr = 0; hr < 2; ++hr) {
+    float l = row_l[hr];
+    l += __shfl_xor_sync(0xffffffffu, l, 1);
+    l += __shfl_xor_sync(0xffffffffu, l, 2);
+    const float inv = l > 0.f ? 1.f / l : 0.f;
+    const int row = gr0 + warp * 16 + g + hr * 8;
+    if (row >= q_len) continue;
+    T* orow = obase + static_cast<int64_t>(row) * p.n_heads * kWgD;
+#pragma unroll
+    for (int i = 0; i < kWgD / 8; ++i) {
+      const uint32_t v = pack2<T>(o[i][2 * hr] * inv, o[i][2 * hr + 1] * inv);
+      *reinterpret_cast<uint32_t*>(orow + i * 8 + 2 * t) = v;
+    }
+  }
+#else
+  // Not an sm_90a image (e.g. sm_90 without the arch-specific features): a static shared
+  // variable marks this body for image_has_wgmma(), and it traps if launched anyway.
+  __shared__ int not_sm90a[1];
+  reinterpret_cast<volatile int*>(not_sm90a)[0] = 1;
+  (void)p;
+  __trap();
+#endif
+}
+
+template <typename T, int NC, int kBN, int STAGES>
+core::Status launch(const PrefillAttentionParams& p, cudaStream_t stream) {
+  using SM = WsSmem<NC, kBN, STAGES>;
+  static_assert(SM::alloc <= 227 * 1024, "shared memory of one block");
+  static std::atomic<uint64_t> attr_done{0};
+  LLM_RETURN_IF_ERROR(allow_smem(prefill_ws_kernel<T, NC, kBN, STAGES>, SM::alloc, attr_done));
+  const dim3 grid((p.max_q_len + SM::kBM - 1) / SM::kBM, p.n_heads, p.n_reqs);
+  prefill_ws_kernel<T, NC, kBN, STAGES><<<grid, 128 * (NC + 1), SM::alloc, stream>>>(p);
+  return LLM_CUDA_CHECK_LAUNCH();
+}
+
+// The two shapes kept (H100, docs/PERFORMANCE.md prefill run 8): 128 rows x 128 keys with 2
+// stages was the fastest at 16 x 1k (within 1% of 128 x 64 with 4-6 stages and 128 x 128 with
+// 3), 192 rows x 64 keys with 5 stages the fastest at 4 x 4k (+3%; 5.5% slower at 16 x 1k).
+template <typename T>
+core::Status launch_cfg(const PrefillAttentionParams& p, cudaStream_t stream) {
+  const WsTiles c = ws_tiles(p);
+  if (c.rows == 128 && c.keys == 128) return launch<T, 2, 128, 2>(p, stream);
+  if (c.rows == 192 && c.keys == 64) return launch<T, 3, 64, 5>(p, stream);
+  return core::invalid_argument(
+      "prefill_attention: variant 5 has block_rows x kv_tile 128 x 128 and 192 x 64, got {} x {}",
+      c.rows, c.keys);
+}
+
+// Does the image loaded for this device hold the wgmma body? An sm_90 image of the kernel that
+// is not sm_90a code holds the fallback body, which alone has static shared memory.
+bool image_has_wgmma() {
+  static const bool ok = [] {
+    cudaFuncAttributes attr{};
+    if (cudaFuncGetAttributes(&attr, prefill_ws_kernel<__nv_bfloat16, 2, 128, 2>) != cudaSuccess) {
+      (void)cudaGetLastError();
+      return false;
+    }
+    return attr.binaryVersion == 90 && attr.sharedSizeBytes == 0;
+  }();
+  return ok;
+}
+
+}  // namespace
+
+bool prefill_wgmma_supported(const PrefillAttentionParams& p) {
+  return !p.kv_int8 && p.head_dim == 128 &&
+         (p.dtype == core::DType::bf16 || p.dtype == core::DType::f16) && image_has_wgmma();
+}
+
+WsTiles ws_tiles(const PrefillAttentionParams& p) {
+  // 192-row blocks from 2048 new tokens: measured faster at 4k, slower at 1k (the switch point
+  // between them is not measured).
+  const int rows = p.block_rows != 0 ? p.block_rows : (p.max_q_len >= 2048 ? 192 : 128);
+  return {rows, p.kv_tile != 0 ? p.kv_tile : (rows == 192 ? 64 : 128)};
+}
+
+core::Status prefill_attention_ws(const PrefillAttentionParams& p, cudaStream_t stream) {
+  if (!prefill_wgmma_supported(p)) {
+    return core::unimplemented(
+        "prefill_attention: variant {} (warp-specialized wgmma) needs an sm_90a image, head_dim "
+        "128 and bf16/f16 K/V (head_dim {}, int8 K/V {})",
+        p.variant, p.head_dim, p.kv_int8);
+  }
+  if (p.dtype == core::DType::bf16) return launch_cfg<__nv_bfloat16>(p, stream);
+  return launch_cfg<__half>(p, stream);
+}
+
+}  // namespace lightllm::kernels::cuda::prefill_detail
