@@ -140,6 +140,8 @@ for shape in $SHAPES; do
     --prompt 128 --steps 128
   step "bench_decode_$shape" 90 "$LIGHTLLM" bench decode --device cuda --model "$dir" \
     --prompt-len 128 --tokens 128 --repeats 3
+  step "bench_decode_no_overlap_$shape" 90 "$LIGHTLLM" bench decode --device cuda --model "$dir" \
+    --prompt-len 128 --tokens 128 --repeats 3 --disable-overlap
   step "bench_serving_$shape" 180 "$LIGHTLLM" bench serving --device cuda --model "$dir" \
     --num-requests "$SERVING_REQUESTS"
   step "bench_int8_$shape" 180 "$LIGHTLLM" bench int8 --device cuda --model "$dir" \
