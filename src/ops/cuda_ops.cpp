@@ -136,14 +136,8 @@ Status embedding(const Tensor& table, const Tensor& ids, Tensor& out) {
 }
 
 Status feed_token_ids(const Tensor& sampled, const Tensor& rows, Tensor& token_ids) {
+  // Shapes and dtypes were checked by ops::feed_token_ids.
   constexpr std::string_view op = "feed_token_ids";
-  LLM_RETURN_IF_ERROR(check_tensor(op, {"sampled", sampled}, 1));
-  LLM_RETURN_IF_ERROR(check_tensor(op, {"rows", rows}, 2));
-  LLM_RETURN_IF_ERROR(check_tensor(op, {"token_ids", token_ids}, 1));
-  LLM_RETURN_IF_ERROR(check_dtype(op, {"sampled", sampled}, {DType::i32}));
-  LLM_RETURN_IF_ERROR(check_dtype(op, {"rows", rows}, {DType::i32}));
-  LLM_RETURN_IF_ERROR(check_dtype(op, {"token_ids", token_ids}, {DType::i32}));
-  LLM_RETURN_IF_ERROR(check_dim(op, {"rows", rows}, 0, 2, "destination and source rows"));
   LLM_RETURN_IF_ERROR(
       check_device(op, {{"sampled", sampled}, {"rows", rows}, {"token_ids", token_ids}}));
   return kernels::cuda::feed_token_ids({.sampled = sampled.data<int32_t>(),

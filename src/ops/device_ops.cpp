@@ -204,7 +204,7 @@ Status copy_to_host_f32(const Tensor& src, Tensor& dst) {
   return {};
 }
 
-Status copy_to_host(const Tensor& src, Tensor& dst) {
+Status copy_to_host_async(const Tensor& src, Tensor& dst) {
   if (dst.device() != Device::cpu || src.dtype() != dst.dtype() || src.numel() != dst.numel() ||
       !src.is_contiguous() || !dst.is_contiguous())
     return core::invalid_argument("copy_to_host: {} -> {}", src.describe(), dst.describe());
@@ -213,10 +213,14 @@ Status copy_to_host(const Tensor& src, Tensor& dst) {
     std::memcpy(dst.raw(), src.raw(), src.nbytes());
     return {};
   }
-  const cudaStream_t s = cuda_detail::current_stream();
-  LLM_CUDA_RETURN_IF_ERROR(
-      cudaMemcpyAsync(dst.raw(), src.raw(), src.nbytes(), cudaMemcpyDeviceToHost, s));
-  return LLM_CUDA_CHECK(cudaStreamSynchronize(s));
+  return LLM_CUDA_CHECK(cudaMemcpyAsync(dst.raw(), src.raw(), src.nbytes(), cudaMemcpyDeviceToHost,
+                                        cuda_detail::current_stream()));
+}
+
+Status copy_to_host(const Tensor& src, Tensor& dst) {
+  LLM_RETURN_IF_ERROR(copy_to_host_async(src, dst));
+  if (src.device() == Device::cpu || src.numel() == 0) return {};
+  return cuda_synchronize();
 }
 
 Status copy_to_device(const Tensor& src, Tensor& dst) {
@@ -241,19 +245,6 @@ Status copy_rows_to_device(const Tensor& src, Tensor& dst) {
   return LLM_CUDA_CHECK(cudaMemcpy2DAsync(dst.raw(), static_cast<size_t>(dst.dim(1)) * esize,
                                           src.raw(), width, width, static_cast<size_t>(src.dim(0)),
                                           cudaMemcpyHostToDevice, cuda_detail::current_stream()));
-}
-
-Status copy_to_host_async(const Tensor& src, Tensor& dst) {
-  if (dst.device() != Device::cpu || src.dtype() != dst.dtype() || src.numel() != dst.numel() ||
-      !src.is_contiguous() || !dst.is_contiguous())
-    return core::invalid_argument("copy_to_host_async: {} -> {}", src.describe(), dst.describe());
-  if (src.numel() == 0) return {};
-  if (src.device() == Device::cpu) {
-    std::memcpy(dst.raw(), src.raw(), src.nbytes());
-    return {};
-  }
-  return LLM_CUDA_CHECK(cudaMemcpyAsync(dst.raw(), src.raw(), src.nbytes(), cudaMemcpyDeviceToHost,
-                                        cuda_detail::current_stream()));
 }
 
 StreamMark::~StreamMark() {

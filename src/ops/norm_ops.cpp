@@ -39,7 +39,6 @@ Status embedding(const Tensor& table, const Tensor& ids, Tensor& out) {
 }
 
 Status feed_token_ids(const Tensor& sampled, const Tensor& rows, Tensor& token_ids) {
-  LLM_OPS_CUDA_DISPATCH(token_ids, feed_token_ids(sampled, rows, token_ids));
   constexpr std::string_view op = "feed_token_ids";
   LLM_RETURN_IF_ERROR(check_tensor(op, {"sampled", sampled}, 1));
   LLM_RETURN_IF_ERROR(check_tensor(op, {"rows", rows}, 2));
@@ -48,6 +47,7 @@ Status feed_token_ids(const Tensor& sampled, const Tensor& rows, Tensor& token_i
   LLM_RETURN_IF_ERROR(check_dtype(op, {"rows", rows}, {DType::i32}));
   LLM_RETURN_IF_ERROR(check_dtype(op, {"token_ids", token_ids}, {DType::i32}));
   LLM_RETURN_IF_ERROR(check_dim(op, {"rows", rows}, 0, 2, "destination and source rows"));
+  LLM_OPS_CUDA_DISPATCH(token_ids, feed_token_ids(sampled, rows, token_ids));  // same device
   LLM_RETURN_IF_ERROR(check_cpu(op, {&sampled, &rows, &token_ids}));
   const int64_t n = rows.dim(1);
   const int32_t* dst = rows.data<int32_t>();

@@ -3,8 +3,8 @@
 // (bf16-rounded) inputs: proves the CUDA dispatch passes the right shapes, strides and options
 // to the kernels (residual add, GELU erf / tanh, erf gelu_mul, LayerNorm with bias in place,
 // per-head LayerNorm, rotary with a longrope attention factor and partial interleaved rotary,
-// log-n scaling, attention over a mixed decode + prefill step). Tolerance: one bf16 rounding of
-// the result (plus one of an intermediate).
+// log-n scaling, attention over a mixed decode + prefill step, the sampled-id feed). Tolerance:
+// one bf16 rounding of the result (plus one of an intermediate).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -213,6 +213,36 @@ TEST(CudaOpsDispatch, MixedDecodeAndPrefillStepAttentionMatchesTheCpuOp) {
   check_attention_step({1, 1, 1, 1, 1, 17, 130, 1}, {1, 37, 300, 129, 700, 57, 130, 9}, 7);
   check_attention_step({64, 1, 1}, {64, 33, 500}, 8);  // prefill first: one prefill launch
   check_attention_step({1, 1, 1}, {5, 1000, 77}, 9);   // decode only
+}
+
+// The device feed of sampled ids into a step's token ids (the runner's step overlap) equals the
+// CPU op.
+TEST(CudaOpsDispatch, FeedTokenIdsMatchesTheCpuOp) {
+  const int64_t n_tokens = 300, n_sampled = 97, n_feed = 77;
+  Tensor sampled = Tensor::empty({n_sampled}, DType::i32);
+  Tensor ids = Tensor::empty({n_tokens}, DType::i32);
+  Tensor rows = Tensor::empty({2, n_feed}, DType::i32);
+  for (int64_t i = 0; i < n_sampled; ++i)
+    sampled.data<int32_t>()[i] = static_cast<int32_t>(5000 + i);
+  for (int64_t i = 0; i < n_tokens; ++i) ids.data<int32_t>()[i] = static_cast<int32_t>(i);
+  for (int64_t i = 0; i < n_feed; ++i) {
+    rows.data<int32_t>()[i] = static_cast<int32_t>(3 * i + 1);
+    rows.data<int32_t>()[n_feed + i] = static_cast<int32_t>((i * 31) % n_sampled);
+  }
+  auto to_dev = [](const Tensor& t) {
+    auto d = ops::to_device(t, Device::cuda, DType::i32);
+    EXPECT_TRUE(d.ok()) << d.status().to_string();
+    return std::move(d).value();
+  };
+  Tensor d_sampled = to_dev(sampled), d_rows = to_dev(rows), d_ids = to_dev(ids);
+  ASSERT_TRUE(ops::feed_token_ids(d_sampled, d_rows, d_ids).ok());
+  ASSERT_TRUE(ops::feed_token_ids(sampled, rows, ids).ok());
+  Tensor got = Tensor::empty({n_tokens}, DType::i32);
+  ASSERT_TRUE(ops::copy_to_host(d_ids, got).ok());
+  for (int64_t i = 0; i < n_tokens; ++i)
+    EXPECT_EQ(got.data<int32_t>()[i], ids.data<int32_t>()[i]) << i;
+  // A host tensor among device ones is refused.
+  EXPECT_FALSE(ops::feed_token_ids(sampled, d_rows, d_ids).ok());
 }
 
 }  // namespace
