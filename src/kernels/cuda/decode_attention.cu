@@ -84,7 +84,7 @@ __global__ void __launch_bounds__(kThreads)
   using V8 = Vec8<KV>;
   using Raw = typename V8::Raw;
 
-  decode_detail::pdl_launch_dependents();
+  pdl_launch_dependents();
   // The block owns cpb head chunks (HB query heads each); the NG groups are cut into cpb
   // sets of ts = NG / cpb token streams: group grp serves chunk grp / ts, stream grp % ts.
   const int ts = NG / cpb;
@@ -329,7 +329,7 @@ __global__ void __launch_bounds__(kThreads)
 // One block per (head, request): merges the splits by log2-sum-exp.
 template <typename T, int D>
 __global__ void decode_reduce_kernel(DecodeAttentionParams p, int n_splits) {
-  decode_detail::pdl_wait_primary();  // launched early (PDL): the partials must be complete
+  pdl_wait();  // launched early (PDL): the partials must be complete
   const int h = blockIdx.x, r = blockIdx.y;
   const float* part_o = static_cast<const float*>(p.workspace);
   const float* part_lse = part_o + static_cast<size_t>(p.n_reqs) * p.n_heads * n_splits * D;
@@ -363,19 +363,6 @@ int sm_count_of_current_device() {
     cached[dev] = n > 0 ? n : 132;
   }
   return cached[dev];
-}
-
-// Programmatic dependent launch needs compute capability 9.0 or above.
-bool device_has_pdl() {
-  static int cached[64] = {};  // 0 unknown, 1 no, 2 yes
-  int dev = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return false;
-  if (cached[dev] == 0) {
-    int major = 0;
-    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
-    cached[dev] = major >= 9 ? 2 : 1;
-  }
-  return cached[dev] == 2;
 }
 
 // Lanes holding one token's row (E = 8 dims per lane, rounded up to a power of two).
@@ -423,18 +410,10 @@ void launch_typed(const DecodeAttentionParams& p, int variant, int n_splits, int
     kernel<<<grid, kThreads, ring_bytes<KV>(), stream>>>(p, n_splits, chunk, cpb);
   }
   if (n_splits > 1) {  // one split: the split kernel wrote the output itself
-    // Programmatic dependent launch on sm_90+: the reduction's launch overlaps the split kernel
+    // Programmatic dependent launch (pdl.cuh): the reduction's launch overlaps the split kernel
     // (it waits for the partials itself), saving a launch gap at batch 1.
-    cudaLaunchConfig_t cfg{};
-    cfg.gridDim = dim3(p.n_heads, p.n_reqs);
-    cfg.blockDim = dim3(128);
-    cfg.stream = stream;
-    cudaLaunchAttribute attr{};
-    attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attr.val.programmaticStreamSerializationAllowed = 1;
-    cfg.attrs = &attr;
-    cfg.numAttrs = device_has_pdl() ? 1 : 0;
-    cudaLaunchKernelEx(&cfg, decode_reduce_kernel<T, D>, p, n_splits);
+    launch_pdl(decode_reduce_kernel<T, D>, dim3(p.n_heads, p.n_reqs), dim3(128), 0, stream, p,
+               n_splits);
   }
 }
 
