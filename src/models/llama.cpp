@@ -298,7 +298,7 @@ Result<Tensor> LlamaModel::run_layers(const StepBatch& batch, KvStorage& kv, Wor
   // projection and its residual add inside its last, so a layer is QKV (norm) -> rotary + KV
   // store -> attention -> o (+ residual) -> gate/up (norm) -> down (+ residual). Same values
   // as the path below up to f32 accumulation order (tests/cuda/test_gemv_ops.cpp).
-  if (!tp_.sharded() && ops::gemv_path(residual)) {
+  if (!tp_.sharded() && ops::fused_decode_path(residual)) {
     for (size_t l = 0; l < layers_.size(); ++l) {
       const LlamaLayer& L = layers_[l];
       LLM_RETURN_IF_ERROR(layers::self_attention(

@@ -237,11 +237,12 @@ Status add(Tensor& acc, const Tensor& x) {
 
 namespace {
 
-// kGemvMaxBatch (ops.h): chosen from bench/cuda/gemv_tune.cpp on an H200 (docs/PERFORMANCE.md,
-// "Run 5 — GEMV"): in the decode layer chain (CUDA graph, 8 layers) the fused GEMVs read
-// weights at 80–84% of the copy bandwidth at m = 1 and 77–80% at m = 2, against 72–74% for
-// the cuBLASLt path; at m = 4 they fell behind (67% vs 71–74%) and at m = 8 far behind
-// (42–43%): the CUDA-core kernel is issue-bound there (8·m FMAs per 16-byte weight chunk).
+// kGemvMaxBatch (ops.h) = 8: the GEMV's own defaults pick the CUDA-core kernel for m <= 2 and
+// the tensor-core kernel above (kernels/cuda/gemv.cu). Measured with bench/cuda/gemv_tune.cpp's
+// layer chain (CUDA graph, 8 layers; docs/PERFORMANCE.md run 8, H100): weights read at 90–96% of
+// the copy bandwidth at m = 1–2 and 88–89% at m = 4 and 8 (tensor cores), against 77–81% for
+// cuBLASLt at every m; the CUDA-core kernel alone fell to 82% at m = 4 and 51–52% at m = 8
+// (issue-bound: 8·m FMAs per 16-byte weight chunk), hence the switch of kernel at m = 3.
 
 // The GEMV parameters common to every variant (segments and epilogue left to the caller).
 kernels::cuda::GemvParams gemv_params(const Tensor& x, const Tensor& w, const Tensor& bias) {

@@ -43,9 +43,9 @@ Status matmul(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& out)
   return {};
 }
 
-bool gemv_path(const Tensor& x) {
+bool fused_decode_path(const Tensor& x) {
   return x.defined() && x.device() == core::Device::cuda && x.ndim() == 2 &&
-         x.dim(0) <= kGemvMaxBatch;
+         x.dim(0) <= kFusedDecodeMaxBatch;
 }
 
 namespace {

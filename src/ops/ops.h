@@ -87,13 +87,18 @@ Status gated_matmul(const Tensor& x, const Tensor& w, const Tensor& bias, GatedA
 // what CUDA runs when the fused kernel does not apply), up to f32 accumulation order.
 
 // Up to this many rows of x, matmul and the fused projections run our GEMV
-// (kernels/cuda/gemv.h) on CUDA instead of cuBLASLt (see cuda_ops.cpp for the measurements).
-inline constexpr int64_t kGemvMaxBatch = 2;
+// (kernels/cuda/gemv.h) on CUDA instead of cuBLASLt: the CUDA-core kernel up to 2 rows, the
+// tensor-core one above (see cuda_ops.cpp for the measurements).
+inline constexpr int64_t kGemvMaxBatch = 8;
+// Up to this many rows the GEMV also folds in the RMSNorm and the residual add of the ops below
+// (kernels::cuda::kGemvNormMaxM).
+inline constexpr int64_t kFusedDecodeMaxBatch = 2;
 
-// True when x (the activations of a projection) is on CUDA with at most kGemvMaxBatch rows:
-// there the ops below run as single GEMV launches with the norm / residual folded in. Layers
-// use the fused ops only then (elsewhere the composition is one launch more than today's path).
-bool gemv_path(const Tensor& x);
+// True when x (the activations of a projection) is on CUDA with at most kFusedDecodeMaxBatch
+// rows: there the ops below run as single GEMV launches with the norm / residual folded in.
+// Layers use the fused ops only then (elsewhere the composition is one launch more than the
+// unfused path's add_rms_norm).
+bool fused_decode_path(const Tensor& x);
 
 // The RMSNorm a projection applies to its input first: the projection's input is
 // rms_norm(x, weight, eps). normed ([n_tokens, hidden], like x) receives it only on the

@@ -7,7 +7,8 @@
 // order per row); the gated CUDA-core kernel agrees bit for bit with the unfused sequence of the
 // same configuration (GEMV gate, GEMV up, gated_activation); a launch right after a kernel that
 // writes x sees x (programmatic dependent launch waits for it); and the launch can be captured in a
-// CUDA graph. The RMSNorm prologue and residual epilogue (m <= 2) against the f64 reference.
+// CUDA graph. The RMSNorm prologue (CUDA-core kernel, m <= 2) and the residual epilogue (both
+// kernels) against the f64 reference.
 #include <cstring>
 
 #include "cuda_test_util.h"
@@ -328,9 +329,9 @@ TEST_P(Gemv, NormPrologueAndResidualEpilogueMatchReference) {
     };
     const auto prod = gemv_ref(xn, w, {}, m, n, k);
     for (const kc::GemvConfig& cfg : kConfigs) {
-      if (cfg.mma) continue;  // the prologue / epilogue are CUDA-core kernel features
       for (int mode = 0; mode < 3; ++mode) {  // 0 norm, 1 accumulate, 2 both
         const bool norm = mode != 1, acc = mode != 0;
+        if (norm && cfg.mma) continue;  // the prologue is a CUDA-core kernel feature
         auto dout = upload_half(dt, r0);
         kc::GemvParams p{.dtype = dt, .x = dx.data(), .w = dw.data(), .m = m, .n = n, .k = k};
         p.seg[0] = {.out = dout.data(), .cols = n, .ld = n};
@@ -360,7 +361,7 @@ TEST_P(Gemv, NormPrologueAndResidualEpilogueMatchReference) {
     const auto dwg = upload_half(dt, wg);
     const auto gu = gemv_ref(xn, wg, {}, m, 2 * inter, k);
     for (const kc::GemvConfig& cfg : kConfigs) {
-      if (cfg.mma) continue;
+      if (cfg.mma) continue;  // no prologue in the tensor-core kernel
       auto dout = zeros(size_t(m * inter) * 2);
       kc::GemvParams p{
           .dtype = dt, .x = dx.data(), .w = dwg.data(), .m = m, .n = 2 * inter, .k = k};
@@ -392,10 +393,13 @@ TEST_P(Gemv, NormPrologueAndResidualEpilogueMatchReference) {
   kc::GemvParams p{.dtype = dt, .x = buf.data(), .w = buf.data(), .m = 3, .n = 4, .k = 16};
   p.seg[0] = {.out = buf.data(), .cols = 4, .ld = 4};
   p.norm_weight = buf.data();
-  EXPECT_FALSE(kc::gemv_supported(p));  // m > kGemvNormMaxM
+  EXPECT_FALSE(kc::gemv_supported(p));  // m > kGemvNormMaxM (and the default kernel is mma)
   p.m = 1;
   EXPECT_TRUE(kc::gemv_supported(p));
   p.k = 8 * 4096;  // m·k·2 bytes beyond the shared-memory budget
+  EXPECT_FALSE(kc::gemv_supported(p));
+  p.k = 16;
+  p.config = {0, 4, 128, true};  // the tensor-core kernel has no prologue
   EXPECT_FALSE(kc::gemv_supported(p));
   p = kc::GemvParams{.dtype = dt, .x = buf.data(), .w = buf.data(), .m = 1, .n = 4, .k = 16};
   p.seg[0] = {.out = buf.data(), .cols = 4, .ld = 4};

@@ -167,7 +167,7 @@ TEST(GemvOps, RmsNormProjectionsEqualNormThenProjection) {
          {std::tuple{&q, &rq, "q"}, {&kk, &rk, "k"}, {&v, &rv, "v"}, {&out, &rout, "gated"}}) {
       const Agreement a = agreement(*got, *want);
       EXPECT_EQ(a.far, 0) << name << " m " << m;
-      if (m > ops::kGemvMaxBatch) {
+      if (m > ops::kFusedDecodeMaxBatch) {
         EXPECT_EQ(a.identical, 1.0) << name << " m " << m;
       } else {
         EXPECT_GE(a.identical, 0.99) << name << " m " << m;

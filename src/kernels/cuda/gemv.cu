@@ -396,19 +396,34 @@ __global__ void __launch_bounds__(256) gemv_mma_kernel(const GemvArgs a, int m) 
   }
 }
 
-// Defaults per m (plain, gated): the configuration measured in docs/PERFORMANCE.md "Run 5 —
-// GEMV" (H200; its layer chain used these). The run's single-kernel sweep found 4 rows x 2
-// loads x 64 threads 2–5% faster for most plain shapes at m <= 2; that is not adopted until a
-// chain run confirms it. The tensor-core kernel (mma) is never a default: it is tested but was
-// not yet timed on a GPU. Plain and gated stay the same kind per m, so gated_matmul equals the
-// unfused gate/up GEMVs bit for bit.
+// Defaults per m (plain, gated). m <= 2: the CUDA-core kernel, 2 rows x 4 loads x 128 threads
+// (docs/PERFORMANCE.md "Run 5 — GEMV", H200, and run 8, H100: in the layer chain it beats the
+// tensor-core kernel there, 145 vs 153 us/layer for Llama-2-7B at m = 1). m >= 3: the
+// tensor-core kernel, 4 chunks in flight x 256 threads (run 8, H100 layer chain: 155 / 164 us
+// per layer for Llama-2-7B / Llama-3-8B at m = 4 and 8, against 165–288 for the CUDA-core
+// kernel and 174–183 for cuBLASLt; m = 3 was not timed). Plain and gated stay the same kind
+// per m, so gated_matmul equals the unfused gate/up GEMVs bit for bit.
 constexpr GemvConfig kPlainDefaults[kGemvMaxM + 1] = {
-    {},          {2, 4, 128}, {2, 4, 128}, {2, 4, 128}, {2, 4, 128},
-    {4, 2, 128}, {4, 2, 128}, {4, 2, 128}, {4, 2, 128},
+    {},
+    {2, 4, 128},
+    {2, 4, 128},
+    {0, 4, 256, true},
+    {0, 4, 256, true},
+    {0, 4, 256, true},
+    {0, 4, 256, true},
+    {0, 4, 256, true},
+    {0, 4, 256, true},
 };
 constexpr GemvConfig kGatedDefaults[kGemvMaxM + 1] = {
-    {},          {2, 4, 128}, {2, 4, 128}, {2, 4, 128}, {2, 4, 128},
-    {4, 2, 128}, {4, 2, 128}, {4, 2, 128}, {4, 2, 128},
+    {},
+    {2, 4, 128},
+    {2, 4, 128},
+    {0, 4, 256, true},
+    {0, 4, 256, true},
+    {0, 4, 256, true},
+    {0, 4, 256, true},
+    {0, 4, 256, true},
+    {0, 4, 256, true},
 };
 
 template <typename T, int M, int R, int U, bool kGated, bool kNorm>
@@ -477,6 +492,18 @@ bool aligned16(const void* p) {
   return (reinterpret_cast<uintptr_t>(p) & 15u) == 0;
 }
 
+// The configuration a launch uses: the default for m, with p.config's non-zero fields on top.
+GemvConfig resolved_config(const GemvParams& p) {
+  GemvConfig c = gemv_default_config(p.m, p.gated);
+  if (p.config.rows_per_warp > 0 || p.config.mma) {
+    c.rows_per_warp = p.config.rows_per_warp;
+    c.mma = p.config.mma;
+  }
+  if (p.config.unroll > 0) c.unroll = p.config.unroll;
+  if (p.config.threads > 0) c.threads = p.config.threads;
+  return c;
+}
+
 }  // namespace
 
 GemvConfig gemv_default_config(int64_t m, bool gated) {
@@ -495,10 +522,10 @@ bool gemv_supported(const GemvParams& p) {
     return false;
   }
   if (p.norm_weight != nullptr &&
-      (p.m > kGemvNormMaxM || !aligned16(p.norm_weight) || p.config.mma ||
+      (p.m > kGemvNormMaxM || !aligned16(p.norm_weight) || resolved_config(p).mma ||
        static_cast<size_t>(p.m * p.k) * 2 > kGemvNormMaxSmem))
     return false;
-  if (p.accumulate && (p.gated || p.out_f32 || p.n_seg != 1 || p.config.mma)) return false;
+  if (p.accumulate && (p.gated || p.out_f32 || p.n_seg != 1)) return false;
   int64_t cols = 0;
   for (int s = 0; s < p.n_seg; ++s) {
     if (p.seg[s].out == nullptr || p.seg[s].cols <= 0 || p.seg[s].ld < p.seg[s].cols) return false;
@@ -536,13 +563,7 @@ core::Status gemv(const GemvParams& p, cudaStream_t stream) {
   a.norm_w = static_cast<const uint4*>(p.norm_weight);
   a.norm_eps = p.norm_eps;
   a.accumulate = p.accumulate;
-  GemvConfig c = gemv_default_config(p.m, p.gated);
-  if (p.config.rows_per_warp > 0 || p.config.mma) {
-    c.rows_per_warp = p.config.rows_per_warp;
-    c.mma = p.config.mma;
-  }
-  if (p.config.unroll > 0) c.unroll = p.config.unroll;
-  if (p.config.threads > 0) c.threads = p.config.threads;
+  const GemvConfig c = resolved_config(p);
   if (c.threads % 32 != 0 || c.threads < 32 || c.threads > 256)
     return core::invalid_argument("gemv: {} threads per block (32..256, a multiple of 32)",
                                   c.threads);

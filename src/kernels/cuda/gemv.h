@@ -48,7 +48,8 @@ struct GemvSegment {
 // gate rows and as many up rows), 16-byte loads per lane per row in flight (unroll), threads
 // per block. Tensor-core kernel (mma = true, sm_80+ mma.sync): 16 weight rows per block split
 // over threads / 32 warps along k (at most 8), unroll 4 or 8 chunks per row in flight; it
-// handles every m <= 8 with one instantiation. Zeros = the tuned default for m.
+// handles every m <= 8 with one instantiation. Zeros = the tuned default for m (the CUDA-core
+// kernel for m <= 2, the tensor-core one above: gemv.cu).
 struct GemvConfig {
   int rows_per_warp = 0;
   int unroll = 0;
@@ -74,7 +75,8 @@ struct GemvParams {
   // squares and keeps the normalized rows in shared memory.
   const void* norm_weight = nullptr;  // [k], 16-byte aligned, or nullptr
   float norm_eps = 1e-6f;
-  // Residual epilogue (plain, one segment, 16-bit out): out = round(out + round(x·w^T + b)),
+  // Residual epilogue (plain, one segment, 16-bit out; both kernels): out = round(out +
+  // round(x·w^T + b)),
   // add_rmsnorm()'s residual rounding; out is read before it is written.
   bool accumulate = false;
   GemvConfig config = {};  // tuning override (bench/cuda/gemv_tune.cpp); zeros = defaults

@@ -35,7 +35,7 @@ enum class Buf : int {
   count
 };
 
-// The residual form of a layer block on the batch-1 decode path (ops::gemv_path, no tensor
+// The residual form of a layer block on the batch-1 decode path (ops::fused_decode_path, no tensor
 // parallelism): residual += block(rms_norm(residual, norm_weight, eps)), with the RMSNorm run
 // inside the block's first projection and the add inside its last (layers/attention.h,
 // layers/mlp.h).
