@@ -30,6 +30,7 @@
 #include "kernels/cuda/activation.h"
 #include "kernels/cuda/gemm_lt.h"
 #include "kernels/cuda/gemv.h"
+#include "kernels/cuda/pdl.cuh"
 
 namespace kc = lightllm::kernels::cuda;
 namespace ct = lightllm::cuda_test;
@@ -328,10 +329,10 @@ void time_chain(const ModelDims& d, kc::GemmLt& lt) {
   for (int64_t m : {1, 2, 4, 8}) {
     kc::GemvConfig force{};  // zero: the defaults
     auto ours = [&](bool pdl) {
+      kc::set_pdl_enabled(pdl);  // captured launches keep the attribute they were made with
       for (int l = 0; l < kLayers; ++l) {
         const char* w = wq(l);
         kc::GemvParams p{.dtype = DType::bf16, .x = x.data(), .w = w, .m = m, .n = nqkv, .k = H};
-        p.pdl = pdl;
         p.config = force;
         p.n_seg = 3;
         char* qb = static_cast<char*>(q.data());
@@ -341,14 +342,12 @@ void time_chain(const ModelDims& d, kc::GemmLt& lt) {
         CHECK_OK(kc::gemv(p, st));
         w += size_t(nqkv * H) * 2;
         kc::GemvParams po{.dtype = DType::bf16, .x = q.data(), .w = w, .m = m, .n = H, .k = d.q};
-        po.pdl = pdl;
         po.config = force;
         po.seg[0] = {.out = o.data(), .cols = H, .ld = H};
         CHECK_OK(kc::gemv(po, st));
         w += size_t(H * d.q) * 2;
         kc::GemvParams pg{
             .dtype = DType::bf16, .x = o.data(), .w = w, .m = m, .n = 2 * d.inter, .k = H};
-        pg.pdl = pdl;
         pg.config = force;
         pg.gated = true;
         pg.seg[0] = {.out = a.data(), .cols = d.inter, .ld = d.inter};
@@ -356,7 +355,6 @@ void time_chain(const ModelDims& d, kc::GemmLt& lt) {
         w += size_t(2 * d.inter * H) * 2;
         kc::GemvParams pd{
             .dtype = DType::bf16, .x = a.data(), .w = w, .m = m, .n = H, .k = d.inter};
-        pd.pdl = pdl;
         pd.config = force;
         pd.seg[0] = {.out = x.data(), .cols = H, .ld = H};
         CHECK_OK(kc::gemv(pd, st));
@@ -441,6 +439,7 @@ void time_chain(const ModelDims& d, kc::GemmLt& lt) {
     const double t_today = graph_ms(today);
     const double t_ours = graph_ms([&] { ours(true); });
     const double t_nopdl = graph_ms([&] { ours(false); });
+    kc::set_pdl_enabled(true);
     double t_mma[3];
     const kc::GemvConfig mma_cfgs[3] = {{0, 4, 128, true}, {0, 4, 256, true}, {0, 8, 256, true}};
     for (int i = 0; i < 3; ++i) {

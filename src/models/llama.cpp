@@ -289,11 +289,31 @@ Result<Tensor> LlamaModel::run_layers(const StepBatch& batch, KvStorage& kv, Wor
   Tensor proj = ws.get(Buf::proj_out, {n_tokens, H});
   LLM_RETURN_IF_ERROR(ops::embedding(embed_, batch.token_ids, residual));
   LLM_RETURN_IF_ERROR(tp_.all_reduce(residual));
-  LLM_RETURN_IF_ERROR(ops::rms_norm(residual, layers_[0].input_norm, eps_, normed));
 
   StepBatch step = batch;
   step.attn.sliding_window = sliding_window_;
   step.attn.scale = 1.0f / std::sqrt(static_cast<float>(shape_.head_dim));
+
+  // Batch-1 decode on one device (the GEMV path): each block's RMSNorm runs inside its first
+  // projection and its residual add inside its last, so a layer is QKV (norm) -> rotary + KV
+  // store -> attention -> o (+ residual) -> gate/up (norm) -> down (+ residual). Same values
+  // as the path below up to f32 accumulation order (tests/cuda/test_gemv_ops.cpp).
+  if (!tp_.sharded() && ops::fused_decode_path(residual)) {
+    for (size_t l = 0; l < layers_.size(); ++l) {
+      const LlamaLayer& L = layers_[l];
+      LLM_RETURN_IF_ERROR(layers::self_attention(
+          L.attn, attn, {.residual = residual, .norm_weight = L.input_norm, .eps = eps_}, step,
+          kv.layers[l], ws));
+      LLM_RETURN_IF_ERROR(
+          layers::gated_mlp(L.mlp, layers::Activation::silu,
+                            {.residual = residual, .norm_weight = L.post_norm, .eps = eps_}, ws));
+      if (observer) observer(static_cast<int>(l), residual);
+    }
+    LLM_RETURN_IF_ERROR(ops::rms_norm(residual, final_norm_, eps_, normed));
+    return normed;
+  }
+
+  LLM_RETURN_IF_ERROR(ops::rms_norm(residual, layers_[0].input_norm, eps_, normed));
 
   for (size_t l = 0; l < layers_.size(); ++l) {
     const LlamaLayer& L = layers_[l];

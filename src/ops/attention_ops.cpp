@@ -107,6 +107,12 @@ Status store_kv(const Tensor& k, const Tensor& v, const Tensor& slots, KvCacheVi
   return {};
 }
 
+Status rope_store_kv(const RopeStoreKv& a) {
+  LLM_OPS_CUDA_DISPATCH(a.q, rope_store_kv(a));
+  LLM_RETURN_IF_ERROR(rope(a.q, a.k, a.positions, a.inv_freq, a.cfg));
+  return store_kv(a.k, a.v, a.slots, a.cache);
+}
+
 Status attention(const Tensor& q, const KvCacheView& cache, const AttentionMeta& meta,
                  Tensor& out) {
   constexpr std::string_view op = "attention";

@@ -249,14 +249,12 @@ Status add(Tensor& acc, const Tensor& x) {
 
 namespace {
 
-// Up to this many rows of x, matmul and the fused projections run our GEMV
-// (kernels/cuda/gemv.h) instead of cuBLASLt. Chosen from bench/cuda/gemv_tune.cpp on an H200
-// (docs/PERFORMANCE.md, "Run 5 — GEMV"): in the decode layer chain (CUDA graph, 8 layers) the
-// fused GEMVs read weights at 80–84% of the copy bandwidth at m = 1 and 77–80% at m = 2,
-// against 72–74% for the cuBLASLt path; at m = 4 they fell behind (67% vs 71–74%) and at
-// m = 8 far behind (42–43%): the CUDA-core kernel is issue-bound there (8·m FMAs per 16-byte
-// weight chunk).
-constexpr int64_t kGemvMaxBatch = 2;
+// kGemvMaxBatch (ops.h) = 8: the GEMV's own defaults pick the CUDA-core kernel for m <= 2 and
+// the tensor-core kernel above (kernels/cuda/gemv.cu). Measured with bench/cuda/gemv_tune.cpp's
+// layer chain (CUDA graph, 8 layers; docs/PERFORMANCE.md run 8, H100): weights read at 90–96% of
+// the copy bandwidth at m = 1–2 and 88–89% at m = 4 and 8 (tensor cores), against 77–81% for
+// cuBLASLt at every m; the CUDA-core kernel alone fell to 82% at m = 4 and 51–52% at m = 8
+// (issue-bound: 8·m FMAs per 16-byte weight chunk), hence the switch of kernel at m = 3.
 
 // The GEMV parameters common to every variant (segments and epilogue left to the caller).
 kernels::cuda::GemvParams gemv_params(const Tensor& x, const Tensor& w, const Tensor& bias) {
@@ -313,14 +311,36 @@ Status matmul(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& out)
                       c.stream);
 }
 
+namespace {
+
+// Points the GEMV at the RMSNorm prologue's input (norm->x, the residual stream; the caller's
+// x is norm->normed, which only gives the shape) when norm is given.
+Status set_norm_prologue(std::string_view op, const NormedInput* norm, const Tensor& x,
+                         kernels::cuda::GemvParams& p) {
+  if (norm == nullptr) return {};
+  LLM_RETURN_IF_ERROR(check_same_shape(op, {"in.x", norm->x}, {"in.normed", x}));
+  LLM_RETURN_IF_ERROR(check_tensor(op, {"in.weight", norm->weight}, 1));
+  LLM_RETURN_IF_ERROR(check_dim(op, {"in.weight", norm->weight}, 0, x.dim(1), "hidden of in.x"));
+  for (const Arg& a : {Arg{"in.x", norm->x}, Arg{"in.weight", norm->weight}})
+    LLM_RETURN_IF_ERROR(check_act(op, a, x.dtype()));
+  LLM_RETURN_IF_ERROR(check_device(op, {{"in.x", norm->x}, {"in.weight", norm->weight}}));
+  p.x = norm->x.raw();
+  p.norm_weight = norm->weight.raw();
+  p.norm_eps = norm->eps;
+  return {};
+}
+
+}  // namespace
+
 core::Result<bool> try_matmul_split(const Tensor& x, const Tensor& w, const Tensor& bias,
-                                    std::initializer_list<Tensor*> outs) {
+                                    std::initializer_list<Tensor*> outs, const NormedInput* norm) {
   constexpr std::string_view op = "matmul_split";
   if (x.dim(0) > kGemvMaxBatch || outs.size() > kernels::cuda::kGemvMaxSegments) return false;
   LLM_RETURN_IF_ERROR(check_act(op, {"w", w}, x.dtype()));
   LLM_RETURN_IF_ERROR(check_act(op, {"bias", bias}, x.dtype()));
   LLM_RETURN_IF_ERROR(check_device(op, {{"x", x}, {"w", w}, {"bias", bias}}));
   kernels::cuda::GemvParams p = gemv_params(x, w, bias);
+  LLM_RETURN_IF_ERROR(set_norm_prologue(op, norm, x, p));
   p.n_seg = static_cast<int>(outs.size());
   int s = 0;
   for (Tensor* o : outs) {
@@ -334,18 +354,36 @@ core::Result<bool> try_matmul_split(const Tensor& x, const Tensor& w, const Tens
 }
 
 core::Result<bool> try_gated_matmul(const Tensor& x, const Tensor& w, const Tensor& bias,
-                                    GatedAct act, Tensor& out) {
+                                    GatedAct act, Tensor& out, const NormedInput* norm) {
   constexpr std::string_view op = "gated_matmul";
   if (x.dim(0) > kGemvMaxBatch) return false;
   for (const Arg& a : {Arg{"w", w}, Arg{"bias", bias}, Arg{"out", out}})
     LLM_RETURN_IF_ERROR(check_act(op, a, x.dtype()));
   LLM_RETURN_IF_ERROR(check_device(op, {{"x", x}, {"w", w}, {"bias", bias}, {"out", out}}));
   kernels::cuda::GemvParams p = gemv_params(x, w, bias);
+  LLM_RETURN_IF_ERROR(set_norm_prologue(op, norm, x, p));
   p.seg[0] = {.out = out.raw(), .cols = out.dim(1), .ld = out.dim(1)};
   p.gated = true;
   p.act = act == GatedAct::silu        ? kernels::cuda::GatedAct::silu
           : act == GatedAct::gelu_tanh ? kernels::cuda::GatedAct::gelu_tanh
                                        : kernels::cuda::GatedAct::gelu_erf;
+  if (!kernels::cuda::gemv_supported(p)) return false;
+  LLM_RETURN_IF_ERROR(kernels::cuda::gemv(p, ctx().stream));
+  return true;
+}
+
+core::Result<bool> try_matmul_add(const Tensor& x, const Tensor& w, const Tensor& bias,
+                                  Tensor& residual) {
+  constexpr std::string_view op = "matmul_add";
+  if (x.dim(0) > kGemvMaxBatch) return false;
+  for (const Arg& a : {Arg{"w", w}, Arg{"bias", bias}, Arg{"residual", residual}})
+    LLM_RETURN_IF_ERROR(check_act(op, a, x.dtype()));
+  LLM_RETURN_IF_ERROR(
+      check_device(op, {{"x", x}, {"w", w}, {"bias", bias}, {"residual", residual}}));
+  if (residual.raw() == x.raw()) return core::invalid_argument("matmul_add: residual aliases x");
+  kernels::cuda::GemvParams p = gemv_params(x, w, bias);
+  p.seg[0] = {.out = residual.raw(), .cols = w.dim(0), .ld = w.dim(0)};
+  p.accumulate = true;
   if (!kernels::cuda::gemv_supported(p)) return false;
   LLM_RETURN_IF_ERROR(kernels::cuda::gemv(p, ctx().stream));
   return true;
@@ -385,8 +423,14 @@ Status gelu(Tensor& x, bool tanh_approx) {
       ctx().stream);
 }
 
-Status rope(Tensor& q, Tensor& k, const Tensor& positions, const std::vector<float>& inv_freq,
-            const RopeConfig& cfg) {
+namespace {
+
+// The checked rotary kernel parameters of rope() (and rope_store_kv()), with the device copy of
+// the inv_freq table.
+core::Result<kernels::cuda::RotaryParams> rotary_params(Tensor& q, Tensor& k,
+                                                        const Tensor& positions,
+                                                        const std::vector<float>& inv_freq,
+                                                        const RopeConfig& cfg) {
   constexpr std::string_view op = "rope";
   LLM_RETURN_IF_ERROR(check_tensor(op, {"q", q}, 3));
   LLM_RETURN_IF_ERROR(check_tensor(op, {"k", k}, 3));
@@ -432,20 +476,29 @@ Status rope(Tensor& q, Tensor& k, const Tensor& positions, const std::vector<flo
       table = c.inv_freq.as<float>();
     }
   }
-  return kernels::cuda::rotary({.dtype = q.dtype(),
-                                .q = q.raw(),
-                                .k = k.raw(),
-                                .positions = positions.data<int32_t>(),
-                                .inv_freq = table,
-                                .n_tokens = q.dim(0),
-                                .n_heads = static_cast<int>(q.dim(1)),
-                                .n_kv_heads = static_cast<int>(k.dim(1)),
-                                .head_dim = static_cast<int>(q.dim(2)),
-                                .rotary_dim = cfg.rotary_dim,
-                                .style = cfg.interleaved ? kernels::cuda::RotaryStyle::interleaved
-                                                         : kernels::cuda::RotaryStyle::rotate_half,
-                                .attention_factor = static_cast<float>(cfg.attention_factor)},
-                               c.stream);
+  return kernels::cuda::RotaryParams{.dtype = q.dtype(),
+                                     .q = q.raw(),
+                                     .k = k.raw(),
+                                     .positions = positions.data<int32_t>(),
+                                     .inv_freq = table,
+                                     .n_tokens = q.dim(0),
+                                     .n_heads = static_cast<int>(q.dim(1)),
+                                     .n_kv_heads = static_cast<int>(k.dim(1)),
+                                     .head_dim = static_cast<int>(q.dim(2)),
+                                     .rotary_dim = cfg.rotary_dim,
+                                     .style = cfg.interleaved
+                                                  ? kernels::cuda::RotaryStyle::interleaved
+                                                  : kernels::cuda::RotaryStyle::rotate_half,
+                                     .attention_factor = static_cast<float>(cfg.attention_factor)};
+}
+
+}  // namespace
+
+Status rope(Tensor& q, Tensor& k, const Tensor& positions, const std::vector<float>& inv_freq,
+            const RopeConfig& cfg) {
+  LLM_ASSIGN_OR_RETURN(const kernels::cuda::RotaryParams p,
+                       rotary_params(q, k, positions, inv_freq, cfg));
+  return kernels::cuda::rotary(p, ctx().stream);
 }
 
 Status logn_scale(Tensor& q, const Tensor& positions, int64_t seq_length) {
@@ -493,9 +546,11 @@ Status check_cache(std::string_view op, const KvCacheView& c, DType act) {
   LLM_RETURN_IF_ERROR(check_act(op, {"cache.v", c.v}, act));
   return check_device(op, {{"cache.k", c.k}, {"cache.v", c.v}});
 }
-}  // namespace
 
-Status store_kv(const Tensor& k, const Tensor& v, const Tensor& slots, KvCacheView& cache) {
+// The checked KV-store kernel parameters of store_kv() (and rope_store_kv()).
+core::Result<kernels::cuda::KvScatterParams> kv_scatter_params(const Tensor& k, const Tensor& v,
+                                                               const Tensor& slots,
+                                                               KvCacheView& cache) {
   constexpr std::string_view op = "store_kv";
   LLM_RETURN_IF_ERROR(check_tensor(op, {"k", k}, 3));
   LLM_RETURN_IF_ERROR(check_same_shape(op, {"k", k}, {"v", v}));
@@ -508,19 +563,33 @@ Status store_kv(const Tensor& k, const Tensor& v, const Tensor& slots, KvCacheVi
   LLM_RETURN_IF_ERROR(check_dim(op, {"cache.k", cache.k}, 2, k.dim(2), "head_dim of k"));
   LLM_RETURN_IF_ERROR(check_device(op, {{"k", k}, {"v", v}, {"slots", slots}}));
   const bool int8 = cache.k.dtype() == DType::i8;
-  const kernels::cuda::KvScatterParams p{.dtype = k.dtype(),
-                                         .k = k.raw(),
-                                         .v = v.raw(),
-                                         .slots = slots.data<int32_t>(),
-                                         .k_cache = cache.k.raw(),
-                                         .v_cache = cache.v.raw(),
-                                         .k_scale = int8 ? cache.k_scale.data<float>() : nullptr,
-                                         .v_scale = int8 ? cache.v_scale.data<float>() : nullptr,
-                                         .n_tokens = k.dim(0),
-                                         .n_kv_heads = static_cast<int>(k.dim(1)),
-                                         .head_dim = static_cast<int>(k.dim(2))};
-  return int8 ? kernels::cuda::kv_scatter_int8(p, ctx().stream)
-              : kernels::cuda::kv_scatter(p, ctx().stream);
+  return kernels::cuda::KvScatterParams{.dtype = k.dtype(),
+                                        .k = k.raw(),
+                                        .v = v.raw(),
+                                        .slots = slots.data<int32_t>(),
+                                        .k_cache = cache.k.raw(),
+                                        .v_cache = cache.v.raw(),
+                                        .k_scale = int8 ? cache.k_scale.data<float>() : nullptr,
+                                        .v_scale = int8 ? cache.v_scale.data<float>() : nullptr,
+                                        .n_tokens = k.dim(0),
+                                        .n_kv_heads = static_cast<int>(k.dim(1)),
+                                        .head_dim = static_cast<int>(k.dim(2))};
+}
+}  // namespace
+
+Status store_kv(const Tensor& k, const Tensor& v, const Tensor& slots, KvCacheView& cache) {
+  LLM_ASSIGN_OR_RETURN(const kernels::cuda::KvScatterParams p,
+                       kv_scatter_params(k, v, slots, cache));
+  return cache.k.dtype() == DType::i8 ? kernels::cuda::kv_scatter_int8(p, ctx().stream)
+                                      : kernels::cuda::kv_scatter(p, ctx().stream);
+}
+
+Status rope_store_kv(const RopeStoreKv& a) {
+  LLM_ASSIGN_OR_RETURN(const kernels::cuda::RotaryParams rp,
+                       rotary_params(a.q, a.k, a.positions, a.inv_freq, a.cfg));
+  LLM_ASSIGN_OR_RETURN(const kernels::cuda::KvScatterParams kp,
+                       kv_scatter_params(a.k, a.v, a.slots, a.cache));
+  return kernels::cuda::rope_kv_scatter(rp, kp, a.cache.k.dtype() == DType::i8, ctx().stream);
 }
 
 namespace {

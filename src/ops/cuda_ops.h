@@ -22,13 +22,16 @@ Status add_rms_norm(Tensor& residual, const Tensor& x, const Tensor& weight, flo
 Status layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps,
                   Tensor& out);
 Status matmul(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& out);
-// The one-launch paths of matmul_split / gated_matmul (the GEMV, m <= kGemvMaxBatch): true
-// when they ran, false when the shape or alignment needs the per-part path (shapes already
-// checked by the caller).
+// The one-launch paths of matmul_split / gated_matmul / matmul_add and of their RMSNorm-prologue
+// forms (norm given; x is then norm->normed) (the GEMV, m <= kGemvMaxBatch): true when they
+// ran, false when the shape or alignment needs the composed path (shapes already checked by
+// the caller).
 core::Result<bool> try_matmul_split(const Tensor& x, const Tensor& w, const Tensor& bias,
-                                    std::initializer_list<Tensor*> outs);
+                                    std::initializer_list<Tensor*> outs, const NormedInput* norm);
 core::Result<bool> try_gated_matmul(const Tensor& x, const Tensor& w, const Tensor& bias,
-                                    GatedAct act, Tensor& out);
+                                    GatedAct act, Tensor& out, const NormedInput* norm);
+core::Result<bool> try_matmul_add(const Tensor& x, const Tensor& w, const Tensor& bias,
+                                  Tensor& residual);
 Status head_layer_norm(Tensor& x, const Tensor& weight, float eps);
 Status add(Tensor& acc, const Tensor& x);
 Status gated(const Tensor& gate, const Tensor& up, bool silu, bool tanh_approx, Tensor& out);
@@ -37,6 +40,7 @@ Status rope(Tensor& q, Tensor& k, const Tensor& positions, const std::vector<flo
             const RopeConfig& cfg);
 Status logn_scale(Tensor& q, const Tensor& positions, int64_t seq_length);
 Status store_kv(const Tensor& k, const Tensor& v, const Tensor& slots, KvCacheView& cache);
+Status rope_store_kv(const RopeStoreKv& a);
 Status attention(const Tensor& q, const KvCacheView& cache, const AttentionMeta& meta, Tensor& out);
 // ops::sample (sampling_ops.h), in cuda_sampling_ops.cpp.
 Status sample(Tensor& logits, const kernels::SampleBatch& batch, Tensor& out_ids,

@@ -1,7 +1,8 @@
 // src/ops/linear_ops.cpp — matmul (nn.Linear), the fused projections (matmul_split,
-// gated_matmul), gated activations, gelu, softmax, the residual add: checks + dispatch to the
-// CPU kernels. The fused projections run one CUDA launch where the GEMV takes them, else the
-// per-part ops on row views of the stacked weight.
+// gated_matmul, their RMSNorm-prologue forms, matmul_add), gated activations, gelu, softmax,
+// the residual add: checks + dispatch to the CPU kernels. The fused projections run one CUDA
+// launch where the GEMV takes them, else the composed ops (per-part matmuls on row views of the
+// stacked weight, rms_norm before, add after).
 #include "kernels/cpu/cpu_kernels.h"
 #include "ops/cuda_ops.h"
 #include "ops/op_checks.h"
@@ -42,8 +43,16 @@ Status matmul(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& out)
   return {};
 }
 
-Status matmul_split(const Tensor& x, const Tensor& w, const Tensor& bias,
-                    std::initializer_list<Tensor*> outs) {
+bool fused_decode_path(const Tensor& x) {
+  return x.defined() && x.device() == core::Device::cuda && x.ndim() == 2 &&
+         x.dim(0) <= kFusedDecodeMaxBatch;
+}
+
+namespace {
+
+// matmul_split of x, or with norm: of rms_norm(norm->x) (x is then norm->normed).
+Status matmul_split_impl(const Tensor& x, const Tensor& w, const Tensor& bias,
+                         std::initializer_list<Tensor*> outs, const NormedInput* norm) {
   constexpr std::string_view op = "matmul_split";
   if (outs.size() == 0 || outs.size() > kMaxSplitParts)
     return core::invalid_argument("{}: {} outputs (1 to {})", op, outs.size(), kMaxSplitParts);
@@ -63,10 +72,12 @@ Status matmul_split(const Tensor& x, const Tensor& w, const Tensor& bias,
   }
 #if LIGHTLLM_CUDA
   if (x.device() == core::Device::cuda) {
-    LLM_ASSIGN_OR_RETURN(const bool done, cuda_impl::try_matmul_split(x, w, bias, outs));
+    LLM_ASSIGN_OR_RETURN(const bool done, cuda_impl::try_matmul_split(x, w, bias, outs, norm));
     if (done) return {};
   }
 #endif
+  if (norm != nullptr)
+    LLM_RETURN_IF_ERROR(rms_norm(norm->x, norm->weight, norm->eps, norm->normed));
   int64_t row0 = 0;
   for (Tensor* o : outs) {
     const int64_t n = o->dim(1);
@@ -77,8 +88,9 @@ Status matmul_split(const Tensor& x, const Tensor& w, const Tensor& bias,
   return {};
 }
 
-Status gated_matmul(const Tensor& x, const Tensor& w, const Tensor& bias, GatedAct act,
-                    Tensor& up_scratch, Tensor& out) {
+// gated_matmul of x, or with norm: of rms_norm(norm->x) (x is then norm->normed).
+Status gated_matmul_impl(const Tensor& x, const Tensor& w, const Tensor& bias, GatedAct act,
+                         Tensor& up_scratch, Tensor& out, const NormedInput* norm) {
   constexpr std::string_view op = "gated_matmul";
   LLM_RETURN_IF_ERROR(check_tensor(op, {"x", x}, 2));
   LLM_RETURN_IF_ERROR(check_tensor(op, {"w", w}, 2));
@@ -93,17 +105,76 @@ Status gated_matmul(const Tensor& x, const Tensor& w, const Tensor& bias, GatedA
   }
 #if LIGHTLLM_CUDA
   if (x.device() == core::Device::cuda) {
-    LLM_ASSIGN_OR_RETURN(const bool done, cuda_impl::try_gated_matmul(x, w, bias, act, out));
+    LLM_ASSIGN_OR_RETURN(const bool done, cuda_impl::try_gated_matmul(x, w, bias, act, out, norm));
     if (done) return {};
   }
 #endif
   LLM_RETURN_IF_ERROR(check_same_shape(op, {"out", out}, {"up_scratch", up_scratch}));
+  if (norm != nullptr)
+    LLM_RETURN_IF_ERROR(rms_norm(norm->x, norm->weight, norm->eps, norm->normed));
   LLM_RETURN_IF_ERROR(
       matmul(x, w.rows(0, inter), bias.defined() ? bias.rows(0, inter) : Tensor(), out));
   LLM_RETURN_IF_ERROR(matmul(x, w.rows(inter, inter),
                              bias.defined() ? bias.rows(inter, inter) : Tensor(), up_scratch));
   if (act == GatedAct::silu) return silu_mul(out, up_scratch, out);
   return gelu_mul(out, up_scratch, act == GatedAct::gelu_tanh, out);
+}
+
+Status check_normed_input(std::string_view op, const NormedInput& in) {
+  LLM_RETURN_IF_ERROR(check_tensor(op, {"in.x", in.x}, 2));
+  LLM_RETURN_IF_ERROR(check_tensor(op, {"in.normed", in.normed}, 2));
+  LLM_RETURN_IF_ERROR(check_same_shape(op, {"in.x", in.x}, {"in.normed", in.normed}));
+  if (in.x.raw() == in.normed.raw())
+    return core::invalid_argument("{}: in.normed must not alias in.x", op);
+  return {};
+}
+
+}  // namespace
+
+Status matmul_split(const Tensor& x, const Tensor& w, const Tensor& bias,
+                    std::initializer_list<Tensor*> outs) {
+  return matmul_split_impl(x, w, bias, outs, nullptr);
+}
+
+Status gated_matmul(const Tensor& x, const Tensor& w, const Tensor& bias, GatedAct act,
+                    Tensor& up_scratch, Tensor& out) {
+  return gated_matmul_impl(x, w, bias, act, up_scratch, out, nullptr);
+}
+
+Status rms_norm_matmul_split(const NormedInput& in, const Tensor& w, const Tensor& bias,
+                             std::initializer_list<Tensor*> outs) {
+  LLM_RETURN_IF_ERROR(check_normed_input("rms_norm_matmul_split", in));
+  return matmul_split_impl(in.normed, w, bias, outs, &in);
+}
+
+Status rms_norm_gated_matmul(const NormedInput& in, const Tensor& w, const Tensor& bias,
+                             GatedAct act, Tensor& up_scratch, Tensor& out) {
+  LLM_RETURN_IF_ERROR(check_normed_input("rms_norm_gated_matmul", in));
+  return gated_matmul_impl(in.normed, w, bias, act, up_scratch, out, &in);
+}
+
+Status matmul_add(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& scratch,
+                  Tensor& residual) {
+  constexpr std::string_view op = "matmul_add";
+  LLM_RETURN_IF_ERROR(check_tensor(op, {"x", x}, 2));
+  LLM_RETURN_IF_ERROR(check_tensor(op, {"w", w}, 2));
+  LLM_RETURN_IF_ERROR(check_tensor(op, {"residual", residual}, 2));
+  LLM_RETURN_IF_ERROR(check_dim(op, {"w", w}, 1, x.dim(1), "k = x.dim(1)"));
+  LLM_RETURN_IF_ERROR(check_dim(op, {"residual", residual}, 0, x.dim(0), "m = x.dim(0)"));
+  LLM_RETURN_IF_ERROR(check_dim(op, {"residual", residual}, 1, w.dim(0), "n = w.dim(0)"));
+  if (bias.defined()) {
+    LLM_RETURN_IF_ERROR(check_tensor(op, {"bias", bias}, 1));
+    LLM_RETURN_IF_ERROR(check_dim(op, {"bias", bias}, 0, w.dim(0), "n = w.dim(0)"));
+  }
+#if LIGHTLLM_CUDA
+  if (x.device() == core::Device::cuda) {
+    LLM_ASSIGN_OR_RETURN(const bool done, cuda_impl::try_matmul_add(x, w, bias, residual));
+    if (done) return {};
+  }
+#endif
+  LLM_RETURN_IF_ERROR(check_same_shape(op, {"residual", residual}, {"scratch", scratch}));
+  LLM_RETURN_IF_ERROR(matmul(x, w, bias, scratch));
+  return add(residual, scratch);
 }
 
 namespace {

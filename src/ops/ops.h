@@ -90,6 +90,50 @@ enum class GatedAct { silu, gelu_erf, gelu_tanh };
 Status gated_matmul(const Tensor& x, const Tensor& w, const Tensor& bias, GatedAct act,
                     Tensor& up_scratch, Tensor& out);
 
+// --- Fused batch-1 decode ops: fewer kernels per layer (issue #7) ---------------------------
+// Each equals the composition of the ops named in its comment (which is what the CPU runs, and
+// what CUDA runs when the fused kernel does not apply), up to f32 accumulation order.
+
+// Up to this many rows of x, matmul and the fused projections run our GEMV
+// (kernels/cuda/gemv.h) on CUDA instead of cuBLASLt: the CUDA-core kernel up to 2 rows, the
+// tensor-core one above (see cuda_ops.cpp for the measurements).
+inline constexpr int64_t kGemvMaxBatch = 8;
+// Up to this many rows the GEMV also folds in the RMSNorm and the residual add of the ops below
+// (kernels::cuda::kGemvNormMaxM).
+inline constexpr int64_t kFusedDecodeMaxBatch = 2;
+
+// True when x (the activations of a projection) is on CUDA with at most kFusedDecodeMaxBatch
+// rows: there the ops below run as single GEMV launches with the norm / residual folded in.
+// Layers use the fused ops only then (elsewhere the composition is one launch more than the
+// unfused path's add_rms_norm).
+bool fused_decode_path(const Tensor& x);
+
+// The RMSNorm a projection applies to its input first: the projection's input is
+// rms_norm(x, weight, eps). normed ([n_tokens, hidden], like x) receives it only on the
+// unfused path (the fused GEMV recomputes each row's sum of squares and never stores it).
+struct NormedInput {
+  const Tensor& x;       // [n_tokens, hidden]
+  const Tensor& weight;  // [hidden]
+  float eps = 1e-6f;
+  Tensor& normed;  // [n_tokens, hidden] scratch
+};
+
+// rms_norm(in.x, in.weight, in.eps, in.normed) then matmul_split(in.normed, w, bias, outs).
+Status rms_norm_matmul_split(const NormedInput& in, const Tensor& w, const Tensor& bias,
+                             std::initializer_list<Tensor*> outs);
+
+// rms_norm(in.x, in.weight, in.eps, in.normed) then gated_matmul(in.normed, w, bias, act,
+// up_scratch, out).
+Status rms_norm_gated_matmul(const NormedInput& in, const Tensor& w, const Tensor& bias,
+                             GatedAct act, Tensor& up_scratch, Tensor& out);
+
+// residual += x · w^T + bias: matmul(x, w, bias, scratch) then add(residual, scratch), so on
+// CUDA the product is rounded to the activation dtype before the add (the rounding of
+// add_rms_norm's residual). residual, scratch: [m, n]; scratch is written on the unfused path
+// only.
+Status matmul_add(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& scratch,
+                  Tensor& residual);
+
 // out = silu(gate) * up.  gate, up, out: [n_tokens, inter] f32 (out may alias gate).
 Status silu_mul(const Tensor& gate, const Tensor& up, Tensor& out);
 // out = gelu(gate) * up, exact erf GELU or the tanh approximation.
@@ -153,6 +197,20 @@ struct KvCacheView {
 // cache.k[slots[t]] = k[t]; cache.v[slots[t]] = v[t] (quantized for i8 / rounded for 16-bit).
 // k, v: [n_tokens, n_kv_heads, head_dim] f32; slots: [n_tokens] i32.
 Status store_kv(const Tensor& k, const Tensor& v, const Tensor& slots, KvCacheView& cache);
+
+// rope(q, k, positions, inv_freq, cfg) then store_kv(k, v, slots, cache): q and k rotated in
+// place, then the rotated k and v written to their slots. One launch on CUDA.
+struct RopeStoreKv {
+  Tensor& q;                // [n_tokens, n_heads, head_dim]
+  Tensor& k;                // [n_tokens, n_kv_heads, head_dim]
+  const Tensor& v;          // [n_tokens, n_kv_heads, head_dim]
+  const Tensor& positions;  // [n_tokens] i32
+  const std::vector<float>& inv_freq;
+  const RopeConfig& cfg;
+  const Tensor& slots;  // [n_tokens] i32
+  KvCacheView& cache;
+};
+Status rope_store_kv(const RopeStoreKv& a);
 
 // Where each request's tokens sit in the flat batch and in the KV pool. Built once per step
 // by the runner and shared by every layer (plan once, run per layer).

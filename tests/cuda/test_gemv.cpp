@@ -7,7 +7,8 @@
 // order per row); the gated CUDA-core kernel agrees bit for bit with the unfused sequence of the
 // same configuration (GEMV gate, GEMV up, gated_activation); a launch right after a kernel that
 // writes x sees x (programmatic dependent launch waits for it); and the launch can be captured in a
-// CUDA graph.
+// CUDA graph. The RMSNorm prologue (CUDA-core kernel, m <= 2) and the residual epilogue (both
+// kernels) against the f64 reference.
 #include <cstring>
 
 #include "cuda_test_util.h"
@@ -293,6 +294,119 @@ TEST_P(Gemv, SeesThePreviousKernelsOutputAndCapturesInAGraph) {
   cudaGraphExecDestroy(exec);
   cudaGraphDestroy(graph);
   cudaStreamDestroy(s);
+}
+
+// The RMSNorm prologue (plain and gated) and the residual epilogue against the f64 reference:
+// the reference normalizes x in f64 (rsqrt(mean(x²) + eps) · w), the kernel rounds the
+// normalized x to the dtype (as rmsnorm() does), so each input element may be an ulp off:
+// the tolerance adds eps · Σ_k |w · xn| for that (and one more rounding for the residual add).
+TEST_P(Gemv, NormPrologueAndResidualEpilogueMatchReference) {
+  const DType dt = GetParam();
+  const int64_t n = 83, inter = 41, k = 8 * 131;
+  const double eps = gemv_eps(dt == DType::bf16, false);
+  const float norm_eps = 1e-5f;
+  auto w = random_values(dt, size_t(n * k), -1.f, 1.f, 50);
+  auto nw = random_values(dt, size_t(k), 0.5f, 1.5f, 51);
+  auto dw = upload_half(dt, w), dnw = upload_half(dt, nw);
+  for (int64_t m = 1; m <= kc::kGemvNormMaxM; ++m) {
+    auto x = random_values(dt, size_t(m * k), -2.f, 2.f, 52 + uint32_t(m));
+    auto r0 = random_values(dt, size_t(m * n), -4.f, 4.f, 54 + uint32_t(m));
+    auto dx = upload_half(dt, x);
+    std::vector<float> xn(size_t(m * k));  // f64-normalized x (not rounded)
+    for (int64_t i = 0; i < m; ++i) {
+      double ss = 0;
+      for (int64_t j = 0; j < k; ++j) ss += double(x[size_t(i * k + j)]) * x[size_t(i * k + j)];
+      const double inv = 1.0 / std::sqrt(ss / double(k) + norm_eps);
+      for (int64_t j = 0; j < k; ++j)
+        xn[size_t(i * k + j)] = float(x[size_t(i * k + j)] * inv * nw[size_t(j)]);
+    }
+    // Σ_k |w · xn| per output: the scale of the normalized input's rounding.
+    auto abs_dot = [&](int64_t i, int64_t row) {
+      double a = 0;
+      for (int64_t j = 0; j < k; ++j)
+        a += std::fabs(double(w[size_t(row * k + j)]) * xn[size_t(i * k + j)]);
+      return a;
+    };
+    const auto prod = gemv_ref(xn, w, {}, m, n, k);
+    for (const kc::GemvConfig& cfg : kConfigs) {
+      for (int mode = 0; mode < 3; ++mode) {  // 0 norm, 1 accumulate, 2 both
+        const bool norm = mode != 1, acc = mode != 0;
+        if (norm && cfg.mma) continue;  // the prologue is a CUDA-core kernel feature
+        auto dout = upload_half(dt, r0);
+        kc::GemvParams p{.dtype = dt, .x = dx.data(), .w = dw.data(), .m = m, .n = n, .k = k};
+        p.seg[0] = {.out = dout.data(), .cols = n, .ld = n};
+        p.config = cfg;
+        p.norm_weight = norm ? dnw.data() : nullptr;
+        p.norm_eps = norm_eps;
+        p.accumulate = acc;
+        ASSERT_TRUE(kc::gemv_supported(p));
+        ASSERT_TRUE(kc::gemv(p, nullptr).ok());
+        auto got = download_half(dt, dout, size_t(m * n));
+        const auto plain = norm ? prod : gemv_ref(x, w, {}, m, n, k);
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t j = 0; j < n; ++j) {
+            const size_t o = size_t(i * n + j);
+            const double want = plain[o] + (acc ? r0[o] : 0.0);
+            double tol = gemv_plain_tol(plain[o], k, eps) + (acc ? eps * std::fabs(want) : 0.0);
+            if (norm) tol += eps * abs_dot(i, j);
+            ASSERT_LE(std::fabs(got[o] - want), tol)
+                << "m " << m << " mode " << mode << " cfg " << cfg.rows_per_warp << "/"
+                << cfg.unroll << "/" << cfg.threads << " at " << o;
+          }
+      }
+    }
+    // Gated with the prologue: the f64 reference of the normalized input, g and u bounds widened
+    // by the input rounding (|act'| <= 1.13).
+    const auto wg = std::vector<float>(w.begin(), w.begin() + 2 * inter * k);
+    const auto dwg = upload_half(dt, wg);
+    const auto gu = gemv_ref(xn, wg, {}, m, 2 * inter, k);
+    for (const kc::GemvConfig& cfg : kConfigs) {
+      if (cfg.mma) continue;  // no prologue in the tensor-core kernel
+      auto dout = zeros(size_t(m * inter) * 2);
+      kc::GemvParams p{
+          .dtype = dt, .x = dx.data(), .w = dwg.data(), .m = m, .n = 2 * inter, .k = k};
+      p.seg[0] = {.out = dout.data(), .cols = inter, .ld = inter};
+      p.gated = true;
+      p.config = cfg;
+      p.norm_weight = dnw.data();
+      p.norm_eps = norm_eps;
+      ASSERT_TRUE(kc::gemv(p, nullptr).ok());
+      auto got = download_half(dt, dout, size_t(m * inter));
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < inter; ++j) {
+          const double g = gu[size_t(i * 2 * inter + j)], u = gu[size_t(i * 2 * inter + inter + j)];
+          const double want = gemv_ref_act(0, g) * u;
+          const double dg = eps * abs_dot(i, j) + 1e-5 * std::sqrt(double(k)) + eps * std::fabs(g);
+          const double du =
+              eps * abs_dot(i, inter + j) + 1e-5 * std::sqrt(double(k)) + eps * std::fabs(u);
+          const double tol = 1.13 * std::fabs(u) * dg +
+                             (std::fabs(gemv_ref_act(0, g)) + 1.13 * dg) * du +
+                             eps * std::fabs(want) + 1e-6;
+          ASSERT_LE(std::fabs(got[size_t(i * inter + j)] - want), tol)
+              << "gated m " << m << " cfg " << cfg.rows_per_warp << "/" << cfg.unroll << " at " << i
+              << "," << j;
+        }
+    }
+  }
+  // What the prologue / epilogue cannot take is rejected (the ops fall back to the unfused path).
+  auto buf = zeros(4096);
+  kc::GemvParams p{.dtype = dt, .x = buf.data(), .w = buf.data(), .m = 3, .n = 4, .k = 16};
+  p.seg[0] = {.out = buf.data(), .cols = 4, .ld = 4};
+  p.norm_weight = buf.data();
+  EXPECT_FALSE(kc::gemv_supported(p));  // m > kGemvNormMaxM (and the default kernel is mma)
+  p.m = 1;
+  EXPECT_TRUE(kc::gemv_supported(p));
+  p.k = 8 * 4096;  // m·k·2 bytes beyond the shared-memory budget
+  EXPECT_FALSE(kc::gemv_supported(p));
+  p.k = 16;
+  p.config = {0, 4, 128, true};  // the tensor-core kernel has no prologue
+  EXPECT_FALSE(kc::gemv_supported(p));
+  p = kc::GemvParams{.dtype = dt, .x = buf.data(), .w = buf.data(), .m = 1, .n = 4, .k = 16};
+  p.seg[0] = {.out = buf.data(), .cols = 4, .ld = 4};
+  p.accumulate = true;
+  EXPECT_TRUE(kc::gemv_supported(p));
+  p.out_f32 = true;
+  EXPECT_FALSE(kc::gemv_supported(p));
 }
 
 INSTANTIATE_TEST_SUITE_P(Dtypes, Gemv, ::testing::Values(DType::bf16, DType::f16),

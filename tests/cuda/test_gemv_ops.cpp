@@ -4,10 +4,15 @@
 // matmul(gate) → matmul(up) → silu_mul / gelu_mul, bit for bit, for every m in 1..8 and 12
 // (in the GEMV range both sides run the GEMV, whose per-row accumulation order does not depend
 // on the variant; above it both run cuBLASLt per part). ops::matmul on the GEMV (m = 1, 2)
-// agrees with cuBLASLt (the same rows inside m = 9) within one bf16 rounding. (The CPU side of the
-// fused ops: tests/models/weight_uploader_test.cpp.)
+// agrees with cuBLASLt (the same rows inside m = 9) within one bf16 rounding. The batch-1 decode
+// ops: rms_norm_matmul_split / rms_norm_gated_matmul against rms_norm → projection, matmul_add
+// against matmul → add, rope_store_kv against rope → store_kv. (The CPU side of the fused ops:
+// tests/models/weight_uploader_test.cpp, tests/kernels/fused_ops_test.cpp.)
+#include <cmath>
 #include <cstring>
 #include <random>
+#include <tuple>
+#include <utility>
 
 #include <gtest/gtest.h>
 
@@ -114,6 +119,148 @@ TEST(GemvOps, GemvAgreesWithCublasLt) {
       if (std::fabs(fa - fb) > 1e-2f * std::max(1.f, std::fabs(fb))) ++far;
     }
     EXPECT_EQ(far, 0) << "m " << m;
+  }
+}
+
+// Bit-identical fraction and the worst relative gap of two bf16 results.
+struct Agreement {
+  double identical = 0;
+  int far = 0;  // elements more than ~1.3 bf16 ulps apart
+};
+Agreement agreement(const Tensor& a, const Tensor& b) {
+  const auto x = bits_of(a), y = bits_of(b);
+  Agreement r;
+  size_t same = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    same += x[i] == y[i];
+    const float fa = core::bf16_to_f32(core::bf16{x[i]}), fb = core::bf16_to_f32(core::bf16{y[i]});
+    if (std::fabs(fa - fb) > 1e-2f * std::max(1.f, std::fabs(fb))) ++r.far;
+  }
+  r.identical = x.empty() ? 1.0 : double(same) / double(x.size());
+  return r;
+}
+
+// The RMSNorm-prologue projections equal rms_norm → projection. Up to m = 2 the fused GEMV
+// recomputes each row's sum of squares in its own order (the only difference: an inv-rms an
+// f32 ulp apart can move a normalized element across a bf16 rounding boundary, rarely), so
+// nearly every element is bit-identical and none is more than an ulp or so off; above m = 2 the
+// op runs the same composed kernels: bit for bit.
+TEST(GemvOps, RmsNormProjectionsEqualNormThenProjection) {
+  const int64_t k = 4096, nq = 256, nk = 64, n = nq + 2 * nk, inter = 192;
+  const Tensor w = dev(random_f32({n, k}, 31, -0.05f, 0.05f));
+  const Tensor wg = dev(random_f32({2 * inter, k}, 32, -0.05f, 0.05f));
+  const Tensor nw = dev(random_f32({k}, 33, 0.5f, 1.5f));
+  for (int64_t m : {1, 2, 3}) {
+    const Tensor x = dev(random_f32({m, k}, 40 + uint32_t(m), -3.f, 3.f));
+    Tensor normed = dev_empty({m, k}), ref_normed = dev_empty({m, k});
+    ASSERT_TRUE(ops::rms_norm(x, nw, 1e-5f, ref_normed).ok());
+    const ops::NormedInput in{.x = x, .weight = nw, .eps = 1e-5f, .normed = normed};
+    Tensor q = dev_empty({m, nq}), kk = dev_empty({m, nk}), v = dev_empty({m, nk});
+    ASSERT_TRUE(ops::rms_norm_matmul_split(in, w, Tensor(), {&q, &kk, &v}).ok());
+    Tensor rq = dev_empty({m, nq}), rk = dev_empty({m, nk}), rv = dev_empty({m, nk});
+    ASSERT_TRUE(ops::matmul_split(ref_normed, w, Tensor(), {&rq, &rk, &rv}).ok());
+    Tensor out = dev_empty({m, inter}), up = dev_empty({m, inter});
+    ASSERT_TRUE(ops::rms_norm_gated_matmul(in, wg, Tensor(), ops::GatedAct::silu, up, out).ok());
+    Tensor rout = dev_empty({m, inter}), rup = dev_empty({m, inter});
+    ASSERT_TRUE(ops::gated_matmul(ref_normed, wg, Tensor(), ops::GatedAct::silu, rup, rout).ok());
+    for (auto [got, want, name] :
+         {std::tuple{&q, &rq, "q"}, {&kk, &rk, "k"}, {&v, &rv, "v"}, {&out, &rout, "gated"}}) {
+      const Agreement a = agreement(*got, *want);
+      EXPECT_EQ(a.far, 0) << name << " m " << m;
+      if (m > ops::kFusedDecodeMaxBatch) {
+        EXPECT_EQ(a.identical, 1.0) << name << " m " << m;
+      } else {
+        EXPECT_GE(a.identical, 0.99) << name << " m " << m;
+      }
+    }
+  }
+}
+
+// matmul_add equals matmul → add bit for bit (same GEMV accumulation, both roundings kept).
+TEST(GemvOps, MatmulAddEqualsMatmulThenAdd) {
+  const int64_t k = 1032, n = 520;
+  const Tensor w = dev(random_f32({n, k}, 35)), b = dev(random_f32({n}, 36));
+  for (int64_t m : {1, 2, 3, 9}) {
+    const Tensor x = dev(random_f32({m, k}, 37 + uint32_t(m)));
+    const Tensor r0 = dev(random_f32({m, n}, 47 + uint32_t(m), -8.f, 8.f));
+    for (bool bias : {false, true}) {
+      Tensor res = dev(random_f32({m, n}, 47 + uint32_t(m), -8.f, 8.f));
+      Tensor scratch = dev_empty({m, n});
+      ASSERT_TRUE(ops::matmul_add(x, w, bias ? b : Tensor(), scratch, res).ok());
+      Tensor ref = dev(random_f32({m, n}, 47 + uint32_t(m), -8.f, 8.f)), proj = dev_empty({m, n});
+      ASSERT_TRUE(ops::matmul(x, w, bias ? b : Tensor(), proj).ok());
+      ASSERT_TRUE(ops::add(ref, proj).ok());
+      EXPECT_EQ(bits_of(res), bits_of(ref)) << "m " << m << " bias " << bias;
+    }
+  }
+}
+
+// rope_store_kv (one launch) equals rope → store_kv bit for bit: q, k, the cache rows and the
+// int8 scales; rotate_half and interleaved, partial rotary, bf16 and int8 caches.
+TEST(GemvOps, RopeStoreKvEqualsRopeThenStore) {
+  const int64_t heads = 12, kv_heads = 4, hd = 64, n_slots = 40;
+  for (DType cache_dt : {DType::bf16, DType::i8}) {
+    for (bool interleaved : {false, true}) {
+      for (int64_t n : {1, 2, 5}) {
+        ops::RopeConfig cfg;
+        cfg.rotary_dim = interleaved ? hd : hd / 2;
+        cfg.interleaved = interleaved;
+        cfg.theta = 500000.0;
+        const std::vector<float> inv_freq = ops::rope_inv_freq(cfg, 0);
+        Tensor pos_h = Tensor::empty({n}, DType::i32), slots_h = Tensor::empty({n}, DType::i32);
+        for (int64_t t = 0; t < n; ++t) {
+          pos_h.data<int32_t>()[t] = static_cast<int32_t>(100 + 37 * t);
+          slots_h.data<int32_t>()[t] = static_cast<int32_t>(n_slots - 3 - 7 * t);
+        }
+        auto pos = ops::to_device(pos_h, Device::cuda, DType::i32);
+        auto slots = ops::to_device(slots_h, Device::cuda, DType::i32);
+        ASSERT_TRUE(pos.ok() && slots.ok());
+        const Tensor q0 = random_f32({n, heads, hd}, 60), k0 = random_f32({n, kv_heads, hd}, 61);
+        const Tensor v = dev(random_f32({n, kv_heads, hd}, 62));
+        auto make_cache = [&] {
+          ops::KvCacheView c;
+          c.k = std::move(ops::empty_on(Device::cuda, {n_slots, kv_heads, hd}, cache_dt)).value();
+          c.v = std::move(ops::empty_on(Device::cuda, {n_slots, kv_heads, hd}, cache_dt)).value();
+          if (cache_dt == DType::i8) {
+            c.k_scale =
+                std::move(ops::empty_on(Device::cuda, {n_slots, kv_heads}, DType::f32)).value();
+            c.v_scale =
+                std::move(ops::empty_on(Device::cuda, {n_slots, kv_heads}, DType::f32)).value();
+          }
+          return c;
+        };
+        Tensor q = dev(q0), k = dev(k0), rq = dev(q0), rk = dev(k0);
+        ops::KvCacheView got = make_cache(), want = make_cache();
+        ASSERT_TRUE(ops::rope_store_kv({.q = q,
+                                        .k = k,
+                                        .v = v,
+                                        .positions = *pos,
+                                        .inv_freq = inv_freq,
+                                        .cfg = cfg,
+                                        .slots = *slots,
+                                        .cache = got})
+                        .ok());
+        ASSERT_TRUE(ops::rope(rq, rk, *pos, inv_freq, cfg).ok());
+        ASSERT_TRUE(ops::store_kv(rk, v, *slots, want).ok());
+        const std::string what = std::string(core::dtype_name(cache_dt)) +
+                                 (interleaved ? " interleaved" : " rotate_half") + " n " +
+                                 std::to_string(n);
+        EXPECT_EQ(bits_of(q), bits_of(rq)) << what;
+        EXPECT_EQ(bits_of(k), bits_of(rk)) << what;
+        for (auto [a, b] : {std::pair{&got.k, &want.k},
+                            {&got.v, &want.v},
+                            {&got.k_scale, &want.k_scale},
+                            {&got.v_scale, &want.v_scale}}) {
+          if (!a->defined()) continue;
+          Tensor ha = Tensor::empty(a->shape(), a->dtype()),
+                 hb = Tensor::empty(b->shape(), b->dtype());
+          ASSERT_TRUE(ops::copy_to_host(*a, ha).ok());
+          ASSERT_TRUE(ops::copy_to_host(*b, hb).ok());
+          // Slots never written hold whatever empty_on gave both (zeros).
+          EXPECT_EQ(std::memcmp(ha.raw(), hb.raw(), ha.nbytes()), 0) << what;
+        }
+      }
+    }
   }
 }
 

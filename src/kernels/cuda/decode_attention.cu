@@ -20,7 +20,7 @@ constexpr int kMaxSplits = 128;
 // One block per (head, request): merges the splits by log2-sum-exp.
 template <typename T, int D>
 __global__ void decode_reduce_kernel(DecodeAttentionParams p, int n_splits) {
-  decode_detail::pdl_wait_primary();  // launched early (PDL): the partials must be complete
+  pdl_wait();  // launched early (PDL): the partials must be complete
   const int h = blockIdx.x, r = blockIdx.y;
   const float* part_o = static_cast<const float*>(p.workspace);
   const float* part_lse = part_o + static_cast<size_t>(p.n_reqs) * p.n_heads * n_splits * D;
@@ -56,19 +56,6 @@ int sm_count_of_current_device() {
   return cached[dev];
 }
 
-// Programmatic dependent launch needs compute capability 9.0 or above.
-bool device_has_pdl() {
-  static int cached[64] = {};  // 0 unknown, 1 no, 2 yes
-  int dev = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return false;
-  if (cached[dev] == 0) {
-    int major = 0;
-    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
-    cached[dev] = major >= 9 ? 2 : 1;
-  }
-  return cached[dev] == 2;
-}
-
 int heads_per_block(int group_size) {
   if (group_size % 8 == 0) return 8;
   if (group_size % 4 == 0) return 4;
@@ -98,18 +85,10 @@ void launch_typed(const DecodeAttentionParams& p, int n_splits, cudaStream_t str
   kernel<<<dim3(p.n_heads / HB, p.n_reqs, n_splits), decode_detail::kMmaWarps * 32, smem, stream>>>(
       p, n_splits, chunk);
   if (n_splits > 1) {  // one split: the split kernel wrote the output itself
-    // Programmatic dependent launch on sm_90+: the reduction's launch overlaps the split kernel
+    // Programmatic dependent launch (pdl.cuh): the reduction's launch overlaps the split kernel
     // (it waits for the partials itself), saving a launch gap at batch 1.
-    cudaLaunchConfig_t cfg{};
-    cfg.gridDim = dim3(p.n_heads, p.n_reqs);
-    cfg.blockDim = dim3(128);
-    cfg.stream = stream;
-    cudaLaunchAttribute attr{};
-    attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attr.val.programmaticStreamSerializationAllowed = 1;
-    cfg.attrs = &attr;
-    cfg.numAttrs = device_has_pdl() ? 1 : 0;
-    cudaLaunchKernelEx(&cfg, decode_reduce_kernel<T, D>, p, n_splits);
+    launch_pdl(decode_reduce_kernel<T, D>, dim3(p.n_heads, p.n_reqs), dim3(128), 0, stream, p,
+               n_splits);
   }
 }
 

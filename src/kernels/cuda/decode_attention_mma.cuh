@@ -23,6 +23,7 @@
 #include <type_traits>
 
 #include "kernels/cuda/decode_attention.h"
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/prefill_attention_mma.cuh"
 
 namespace lightllm::kernels::cuda::decode_detail {
@@ -64,20 +65,6 @@ constexpr size_t mma_smem_bytes() {
   const size_t ring = size_t{kMmaWarps} * L::kStages * L::kStageBytes;
   const size_t merge = size_t{kMmaWarps} * HB * (D + 2) * sizeof(float);
   return ring > merge ? ring : merge;
-}
-
-// Programmatic dependent launch (sm_90+; no-ops below): the split kernels let the reduction
-// kernel be scheduled as soon as all their blocks run; the reduction waits for their completion
-// (and memory) before reading the partials. Without the launch attribute both are no-ops.
-__device__ __forceinline__ void pdl_launch_dependents() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
-#endif
-}
-__device__ __forceinline__ void pdl_wait_primary() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.wait;\n" ::: "memory");
-#endif
 }
 
 // int8 bytes b_lo, b_hi (selected by PRMT selector `sel` from word w) -> f16x2 (exact): bias by

@@ -1,8 +1,10 @@
 // src/kernels/cuda/embedding.cu — one block per token copies one table row (16-byte chunks when
-// the row allows it, elements otherwise); the sampled-id feed is one thread per fed row.
+// the row allows it, elements otherwise), launched with PDL (pdl.cuh); the sampled-id feed is
+// one thread per fed row.
 #include "kernels/cuda/embedding.h"
 
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/pdl.cuh"
 
 namespace lightllm::kernels::cuda {
 namespace {
@@ -10,6 +12,8 @@ namespace {
 template <typename T>
 __global__ void embedding_kernel(EmbeddingParams p) {
   const int64_t t = blockIdx.x;
+  pdl_wait();  // ids may be written by an earlier kernel (pdl.cuh)
+  pdl_launch_dependents();
   const int64_t row = static_cast<int64_t>(p.ids[t]) - p.vocab_start;
   T* o = static_cast<T*>(p.out) + t * p.hidden;
   const bool valid = row >= 0 && row < p.vocab_rows;
@@ -48,9 +52,11 @@ core::Status embedding(const EmbeddingParams& p, cudaStream_t stream) {
                                   p.hidden, p.vocab_rows);
   }
   if (p.n_tokens == 0) return {};
-  LLM_DISPATCH_HALF("embedding", p.dtype,
-                    embedding_kernel<T><<<static_cast<unsigned>(p.n_tokens), 128, 0, stream>>>(p));
-  return LLM_CUDA_CHECK_LAUNCH();
+  LLM_DISPATCH_HALF(
+      "embedding", p.dtype,
+      return LLM_CUDA_CHECK(launch_pdl(embedding_kernel<T>, dim3(static_cast<unsigned>(p.n_tokens)),
+                                       dim3(128), 0, stream, p)));
+  return {};
 }
 
 }  // namespace lightllm::kernels::cuda

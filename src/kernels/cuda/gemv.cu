@@ -9,11 +9,11 @@
 #include "kernels/cuda/gemv.h"
 
 #include <algorithm>
-#include <atomic>
 #include <type_traits>
 
 #include "kernels/cuda/activation.cuh"
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/pdl.cuh"
 
 namespace lightllm::kernels::cuda {
 namespace {
@@ -30,6 +30,9 @@ struct GemvArgs {
   int n_seg;
   bool out_f32;
   GatedAct act;
+  const uint4* norm_w;  // [kc] chunks of the RMSNorm weight (the kNorm kernels)
+  float norm_eps;
+  bool accumulate;  // out = round(out + round(value))
 };
 
 // 16-byte streaming load: read-only, not kept in L1.
@@ -67,6 +70,22 @@ __device__ __forceinline__ void unpack8<__half>(const uint4& v, float (&f)[8]) {
   }
 }
 
+// Eight f32 values rounded to T (round to nearest even) into one chunk.
+__device__ __forceinline__ uint32_t half_bits(__nv_bfloat16 h) {
+  return __bfloat16_as_ushort(h);
+}
+__device__ __forceinline__ uint32_t half_bits(__half h) {
+  return __half_as_ushort(h);
+}
+template <typename T>
+__device__ __forceinline__ uint4 pack8(const float (&f)[8]) {
+  uint32_t u[4];
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+    u[i] = half_bits(from_f32<T>(f[2 * i])) | (half_bits(from_f32<T>(f[2 * i + 1])) << 16);
+  return make_uint4(u[0], u[1], u[2], u[3]);
+}
+
 // acc[r][i] += dot(w chunk r, x chunk i) for every row r and x row i.
 template <typename T, int NR, int M>
 __device__ __forceinline__ void fma_chunk(const uint4 (&wv)[NR], const uint4 (&xv)[M],
@@ -85,19 +104,6 @@ __device__ __forceinline__ void fma_chunk(const uint4 (&wv)[NR], const uint4 (&x
   }
 }
 
-// Hopper programmatic dependent launch: wait for the previous kernel on the stream (its
-// writes visible), and let the next kernel be scheduled. No-ops before sm_90.
-__device__ __forceinline__ void wait_previous_grid() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.wait;" ::: "memory");
-#endif
-}
-__device__ __forceinline__ void allow_next_grid() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
-#endif
-}
-
 template <typename T>
 __device__ __forceinline__ void store(const GemvArgs& a, int64_t col, int i, float v) {
   int s = 0;
@@ -107,18 +113,73 @@ __device__ __forceinline__ void store(const GemvArgs& a, int64_t col, int i, flo
   const int64_t off = i * a.ld[s] + (col - start);
   if (a.out_f32) {
     static_cast<float*>(a.out[s])[off] = v;
+  } else if (a.accumulate) {  // the residual add of add_rmsnorm: both terms rounded to T
+    T* o = static_cast<T*>(a.out[s]) + off;
+    *o = from_f32<T>(to_f32(from_f32<T>(v)) + to_f32(*o));
   } else {
     static_cast<T*>(a.out[s])[off] = from_f32<T>(v);
   }
 }
 
-template <typename T, int M, int R, int U, bool kGated>
+// The RMSNorm prologue: xs[i][c] = round(x[i][c] * rsqrt(mean(x[i]^2) + eps) * norm_w[c]) for
+// the M rows of x, by the whole block (the rounding of rmsnorm_kernel in norm.cu; only the
+// order of the sum of squares differs). Ends with a block barrier.
+template <typename T, int M>
+__device__ void norm_prologue(const GemvArgs& a, uint4* xs) {
+  __shared__ float partial[M][8];  // per warp (blockDim.x <= 256)
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, n_warps = blockDim.x >> 5;
+  const int64_t kc = a.kc;
+  float ss[M];
+#pragma unroll
+  for (int i = 0; i < M; ++i) ss[i] = 0.f;
+  for (int64_t c = threadIdx.x; c < kc; c += blockDim.x) {
+#pragma unroll
+    for (int i = 0; i < M; ++i) {
+      float f[8];
+      unpack8<T>(__ldg(a.x + i * kc + c), f);
+#pragma unroll
+      for (int e = 0; e < 8; ++e) ss[i] += f[e] * f[e];
+    }
+  }
+#pragma unroll
+  for (int i = 0; i < M; ++i) {
+    ss[i] = warp_sum(ss[i]);
+    if (lane == 0) partial[i][warp] = ss[i];
+  }
+  __syncthreads();
+  float inv[M];
+#pragma unroll
+  for (int i = 0; i < M; ++i) {
+    float t = 0.f;
+    for (int w = 0; w < n_warps; ++w) t += partial[i][w];
+    inv[i] = rsqrtf(t / static_cast<float>(kc * 8) + a.norm_eps);
+  }
+  for (int64_t c = threadIdx.x; c < kc; c += blockDim.x) {
+    float wf[8];
+    unpack8<T>(__ldg(a.norm_w + c), wf);
+#pragma unroll
+    for (int i = 0; i < M; ++i) {
+      float f[8];
+      unpack8<T>(__ldg(a.x + i * kc + c), f);
+#pragma unroll
+      for (int e = 0; e < 8; ++e) f[e] = f[e] * inv[i] * wf[e];
+      xs[i * kc + c] = pack8<T>(f);
+    }
+  }
+  __syncthreads();
+}
+
+// kNorm: x is the residual stream; the block first normalizes it into shared memory
+// (norm_prologue, dynamic shared memory [M][kc] chunks) and reads x from there.
+template <typename T, int M, int R, int U, bool kGated, bool kNorm>
 __global__ void __launch_bounds__(256) gemv_kernel(const GemvArgs a) {
+  extern __shared__ uint4 xs[];  // kNorm: [M][kc] normalized x
   constexpr int NR = kGated ? 2 * R : R;
   const int lane = threadIdx.x & 31;
   const int64_t col0 = (int64_t{blockIdx.x} * (blockDim.x >> 5) + (threadIdx.x >> 5)) * R;
-  if (col0 >= a.n_cols) {
-    allow_next_grid();
+  const bool active = col0 < a.n_cols;
+  if (!kNorm && !active) {  // (kNorm: every warp takes part in the prologue's barriers)
+    pdl_wait();             // every block waits (pdl.cuh)
     return;
   }
   const int64_t kc = a.kc;
@@ -139,20 +200,31 @@ __global__ void __launch_bounds__(256) gemv_kernel(const GemvArgs a) {
   // waiting for that kernel (programmatic dependent launch), then read x.
   uint4 wv[U][NR];
   const bool full_first = c + 32 * (U - 1) < kc;
-  if (full_first) {
+  if (full_first && active) {
 #pragma unroll
     for (int u = 0; u < U; ++u)
 #pragma unroll
       for (int r = 0; r < NR; ++r) wv[u][r] = ld_stream(wrow[r] + c + 32 * u);
   }
-  wait_previous_grid();
+  pdl_wait();
+  if constexpr (kNorm) {
+    norm_prologue<T, M>(a, xs);
+    if (!active) return;
+  }
+  auto ldx = [&](int64_t idx) {
+    if constexpr (kNorm) {
+      return xs[idx];
+    } else {
+      return __ldg(a.x + idx);
+    }
+  };
   if (full_first) {
     for (;;) {
       uint4 xv[U][M];
 #pragma unroll
       for (int u = 0; u < U; ++u)
 #pragma unroll
-        for (int i = 0; i < M; ++i) xv[u][i] = __ldg(a.x + i * kc + c + 32 * u);
+        for (int i = 0; i < M; ++i) xv[u][i] = ldx(i * kc + c + 32 * u);
 #pragma unroll
       for (int u = 0; u < U; ++u) fma_chunk<T, NR, M>(wv[u], xv[u], acc);
       c += 32 * U;
@@ -168,10 +240,10 @@ __global__ void __launch_bounds__(256) gemv_kernel(const GemvArgs a) {
 #pragma unroll
     for (int r = 0; r < NR; ++r) w1[r] = ld_stream(wrow[r] + c);
 #pragma unroll
-    for (int i = 0; i < M; ++i) x1[i] = __ldg(a.x + i * kc + c);
+    for (int i = 0; i < M; ++i) x1[i] = ldx(i * kc + c);
     fma_chunk<T, NR, M>(w1, x1, acc);
   }
-  allow_next_grid();
+  pdl_launch_dependents();
 
 #pragma unroll
   for (int r = 0; r < NR; ++r)
@@ -267,7 +339,7 @@ __global__ void __launch_bounds__(256) gemv_mma_kernel(const GemvArgs a, int m) 
   };
   int64_t s = s_begin;
   if (s < s_end) load_w(s);
-  wait_previous_grid();  // x may be the previous kernel's output
+  pdl_wait();  // x may be the previous kernel's output
   while (s < s_end) {
     uint4 xv[U];
 #pragma unroll
@@ -289,7 +361,7 @@ __global__ void __launch_bounds__(256) gemv_mma_kernel(const GemvArgs a, int m) 
       mma_16816<T>(acc, pa[u].z, pb[u].z, pa[u].w, pb[u].w, xv[u].z, xv[u].w);
     }
   }
-  allow_next_grid();
+  pdl_launch_dependents();
 
 #pragma unroll
   for (int v = 0; v < 4; ++v) red[warp][lane][v] = acc[v];
@@ -324,119 +396,112 @@ __global__ void __launch_bounds__(256) gemv_mma_kernel(const GemvArgs a, int m) 
   }
 }
 
-// Defaults per m (plain, gated): the configuration measured in docs/PERFORMANCE.md "Run 5 —
-// GEMV" (H200; its layer chain used these). The run's single-kernel sweep found 4 rows x 2
-// loads x 64 threads 2–5% faster for most plain shapes at m <= 2; that is not adopted until a
-// chain run confirms it. The tensor-core kernel (mma) is never a default: it is tested but was
-// not yet timed on a GPU. Plain and gated stay the same kind per m, so gated_matmul equals the
-// unfused gate/up GEMVs bit for bit.
+// Defaults per m (plain, gated). m <= 2: the CUDA-core kernel, 2 rows x 4 loads x 128 threads
+// (docs/PERFORMANCE.md "Run 5 — GEMV", H200, and run 8, H100: in the layer chain it beats the
+// tensor-core kernel there, 145 vs 153 us/layer for Llama-2-7B at m = 1). m >= 3: the
+// tensor-core kernel, 4 chunks in flight x 256 threads (run 8, H100 layer chain: 155 / 164 us
+// per layer for Llama-2-7B / Llama-3-8B at m = 4 and 8, against 165–288 for the CUDA-core
+// kernel and 174–183 for cuBLASLt; m = 3 was not timed). Plain and gated stay the same kind
+// per m, so gated_matmul equals the unfused gate/up GEMVs bit for bit.
 constexpr GemvConfig kPlainDefaults[kGemvMaxM + 1] = {
-    {},          {2, 4, 128}, {2, 4, 128}, {2, 4, 128}, {2, 4, 128},
-    {4, 2, 128}, {4, 2, 128}, {4, 2, 128}, {4, 2, 128},
+    {},
+    {2, 4, 128},
+    {2, 4, 128},
+    {0, 4, 256, true},
+    {0, 4, 256, true},
+    {0, 4, 256, true},
+    {0, 4, 256, true},
+    {0, 4, 256, true},
+    {0, 4, 256, true},
 };
 constexpr GemvConfig kGatedDefaults[kGemvMaxM + 1] = {
-    {},          {2, 4, 128}, {2, 4, 128}, {2, 4, 128}, {2, 4, 128},
-    {4, 2, 128}, {4, 2, 128}, {4, 2, 128}, {4, 2, 128},
+    {},
+    {2, 4, 128},
+    {2, 4, 128},
+    {0, 4, 256, true},
+    {0, 4, 256, true},
+    {0, 4, 256, true},
+    {0, 4, 256, true},
+    {0, 4, 256, true},
+    {0, 4, 256, true},
 };
 
-// Whether the device of the calling thread supports programmatic dependent launch (sm_90+),
-// asked once per device.
-bool device_has_pdl() {
-  constexpr int kMaxDevices = 64;
-  static std::atomic<int> cached[kMaxDevices] = {};  // 0 unknown, 1 no, 2 yes
-  int dev = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= kMaxDevices) return false;
-  int v = cached[dev].load(std::memory_order_relaxed);
-  if (v == 0) {
-    int major = 0;
-    if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess)
-      return false;
-    v = major >= 9 ? 2 : 1;
-    cached[dev].store(v, std::memory_order_relaxed);
-  }
-  return v == 2;
-}
-
-template <typename T, int M, int R, int U, bool kGated>
-core::Status launch(const GemvArgs& a, int threads, bool pdl, cudaStream_t stream) {
+template <typename T, int M, int R, int U, bool kGated, bool kNorm>
+core::Status launch(const GemvArgs& a, int threads, cudaStream_t stream) {
   const int64_t warps = (a.n_cols + R - 1) / R;
   const int per_block = threads / 32;
-  cudaLaunchConfig_t cfg{};
-  cfg.gridDim = dim3(static_cast<unsigned>((warps + per_block - 1) / per_block));
-  cfg.blockDim = dim3(static_cast<unsigned>(threads));
-  cfg.stream = stream;
-  cudaLaunchAttribute attr{};
-  attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr.val.programmaticStreamSerializationAllowed = 1;
-  if (pdl && device_has_pdl()) {
-    cfg.attrs = &attr;
-    cfg.numAttrs = 1;
-  }
-  return LLM_CUDA_CHECK(cudaLaunchKernelEx(&cfg, gemv_kernel<T, M, R, U, kGated>, a));
+  const dim3 grid(static_cast<unsigned>((warps + per_block - 1) / per_block));
+  const size_t smem = kNorm ? static_cast<size_t>(M * a.kc) * sizeof(uint4) : 0;
+  return LLM_CUDA_CHECK(launch_pdl(gemv_kernel<T, M, R, U, kGated, kNorm>, grid,
+                                   dim3(static_cast<unsigned>(threads)), smem, stream, a));
 }
 
 template <typename T, int U, bool kGated>
-core::Status launch_mma(const GemvArgs& a, int m, int threads, bool pdl, cudaStream_t stream) {
+core::Status launch_mma(const GemvArgs& a, int m, int threads, cudaStream_t stream) {
   constexpr int kCols = kGated ? 8 : 16;
-  cudaLaunchConfig_t cfg{};
-  cfg.gridDim = dim3(static_cast<unsigned>((a.n_cols + kCols - 1) / kCols));
-  cfg.blockDim = dim3(static_cast<unsigned>(threads));
-  cfg.stream = stream;
-  cudaLaunchAttribute attr{};
-  attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr.val.programmaticStreamSerializationAllowed = 1;
-  if (pdl && device_has_pdl()) {
-    cfg.attrs = &attr;
-    cfg.numAttrs = 1;
-  }
-  return LLM_CUDA_CHECK(cudaLaunchKernelEx(&cfg, gemv_mma_kernel<T, U, kGated>, a, m));
+  const dim3 grid(static_cast<unsigned>((a.n_cols + kCols - 1) / kCols));
+  return LLM_CUDA_CHECK(launch_pdl(gemv_mma_kernel<T, U, kGated>, grid,
+                                   dim3(static_cast<unsigned>(threads)), 0, stream, a, m));
 }
 
 template <typename T, bool kGated>
-core::Status dispatch_mma(const GemvArgs& a, int m, const GemvConfig& c, bool pdl,
-                          cudaStream_t stream) {
+core::Status dispatch_mma(const GemvArgs& a, int m, const GemvConfig& c, cudaStream_t stream) {
   if (c.threads > 32 * kMmaMaxWarps)
     return core::invalid_argument("gemv: {} threads for the mma kernel (at most {})", c.threads,
                                   32 * kMmaMaxWarps);
-  if (c.unroll == 4) return launch_mma<T, 4, kGated>(a, m, c.threads, pdl, stream);
-  if (c.unroll == 8) return launch_mma<T, 8, kGated>(a, m, c.threads, pdl, stream);
+  if (c.unroll == 4) return launch_mma<T, 4, kGated>(a, m, c.threads, stream);
+  if (c.unroll == 8) return launch_mma<T, 8, kGated>(a, m, c.threads, stream);
   return core::invalid_argument("gemv: no mma kernel with unroll {}", c.unroll);
 }
 
-template <typename T, int M, bool kGated>
-core::Status dispatch_config(const GemvArgs& a, const GemvConfig& c, bool pdl,
-                             cudaStream_t stream) {
+template <typename T, int M, bool kGated, bool kNorm = false>
+core::Status dispatch_config(const GemvArgs& a, const GemvConfig& c, cudaStream_t stream) {
   // The instantiated shapes (rows per warp R, loads in flight per row U); others are rejected.
   if (c.rows_per_warp == 1 && c.unroll == 8)
-    return launch<T, M, 1, 8, kGated>(a, c.threads, pdl, stream);
+    return launch<T, M, 1, 8, kGated, kNorm>(a, c.threads, stream);
   if (c.rows_per_warp == 2 && c.unroll == 4)
-    return launch<T, M, 2, 4, kGated>(a, c.threads, pdl, stream);
+    return launch<T, M, 2, 4, kGated, kNorm>(a, c.threads, stream);
   if (c.rows_per_warp == 2 && c.unroll == 2)
-    return launch<T, M, 2, 2, kGated>(a, c.threads, pdl, stream);
+    return launch<T, M, 2, 2, kGated, kNorm>(a, c.threads, stream);
   if (c.rows_per_warp == 4 && c.unroll == 2)
-    return launch<T, M, 4, 2, kGated>(a, c.threads, pdl, stream);
+    return launch<T, M, 4, 2, kGated, kNorm>(a, c.threads, stream);
   return core::invalid_argument("gemv: no kernel for {} rows per warp x unroll {}", c.rows_per_warp,
                                 c.unroll);
 }
 
 template <typename T, bool kGated>
-core::Status dispatch_m(int64_t m, const GemvArgs& a, const GemvConfig& c, bool pdl,
-                        cudaStream_t stream) {
-  if (c.mma) return dispatch_mma<T, kGated>(a, static_cast<int>(m), c, pdl, stream);
+core::Status dispatch_m(int64_t m, const GemvArgs& a, const GemvConfig& c, cudaStream_t stream) {
+  if (c.mma) return dispatch_mma<T, kGated>(a, static_cast<int>(m), c, stream);
+  if (a.norm_w != nullptr) {  // gemv_supported: m <= kGemvNormMaxM
+    return m == 1 ? dispatch_config<T, 1, kGated, true>(a, c, stream)
+                  : dispatch_config<T, 2, kGated, true>(a, c, stream);
+  }
   switch (m) {
-    case 1: return dispatch_config<T, 1, kGated>(a, c, pdl, stream);
-    case 2: return dispatch_config<T, 2, kGated>(a, c, pdl, stream);
-    case 3: return dispatch_config<T, 3, kGated>(a, c, pdl, stream);
-    case 4: return dispatch_config<T, 4, kGated>(a, c, pdl, stream);
-    case 5: return dispatch_config<T, 5, kGated>(a, c, pdl, stream);
-    case 6: return dispatch_config<T, 6, kGated>(a, c, pdl, stream);
-    case 7: return dispatch_config<T, 7, kGated>(a, c, pdl, stream);
-    default: return dispatch_config<T, 8, kGated>(a, c, pdl, stream);
+    case 1: return dispatch_config<T, 1, kGated>(a, c, stream);
+    case 2: return dispatch_config<T, 2, kGated>(a, c, stream);
+    case 3: return dispatch_config<T, 3, kGated>(a, c, stream);
+    case 4: return dispatch_config<T, 4, kGated>(a, c, stream);
+    case 5: return dispatch_config<T, 5, kGated>(a, c, stream);
+    case 6: return dispatch_config<T, 6, kGated>(a, c, stream);
+    case 7: return dispatch_config<T, 7, kGated>(a, c, stream);
+    default: return dispatch_config<T, 8, kGated>(a, c, stream);
   }
 }
 
 bool aligned16(const void* p) {
   return (reinterpret_cast<uintptr_t>(p) & 15u) == 0;
+}
+
+// The configuration a launch uses: the default for m, with p.config's non-zero fields on top.
+GemvConfig resolved_config(const GemvParams& p) {
+  GemvConfig c = gemv_default_config(p.m, p.gated);
+  if (p.config.rows_per_warp > 0 || p.config.mma) {
+    c.rows_per_warp = p.config.rows_per_warp;
+    c.mma = p.config.mma;
+  }
+  if (p.config.unroll > 0) c.unroll = p.config.unroll;
+  if (p.config.threads > 0) c.threads = p.config.threads;
+  return c;
 }
 
 }  // namespace
@@ -456,6 +521,11 @@ bool gemv_supported(const GemvParams& p) {
   } else if (p.out_f32 && p.bias != nullptr) {
     return false;
   }
+  if (p.norm_weight != nullptr &&
+      (p.m > kGemvNormMaxM || !aligned16(p.norm_weight) || resolved_config(p).mma ||
+       static_cast<size_t>(p.m * p.k) * 2 > kGemvNormMaxSmem))
+    return false;
+  if (p.accumulate && (p.gated || p.out_f32 || p.n_seg != 1)) return false;
   int64_t cols = 0;
   for (int s = 0; s < p.n_seg; ++s) {
     if (p.seg[s].out == nullptr || p.seg[s].cols <= 0 || p.seg[s].ld < p.seg[s].cols) return false;
@@ -468,8 +538,10 @@ core::Status gemv(const GemvParams& p, cudaStream_t stream) {
   if (!gemv_supported(p)) {
     return core::invalid_argument(
         "gemv: unsupported parameters ({} m={} n={} k={}, {} segments{}): needs 1 <= m <= {}, "
-        "k % 8 == 0, 16-byte aligned x and w, segments covering the output",
-        core::dtype_name(p.dtype), p.m, p.n, p.k, p.n_seg, p.gated ? ", gated" : "", kGemvMaxM);
+        "k % 8 == 0, 16-byte aligned x and w, segments covering the output; norm: m <= {}, "
+        "m·k·2 <= {} bytes; accumulate: plain, one segment, 16-bit out",
+        core::dtype_name(p.dtype), p.m, p.n, p.k, p.n_seg, p.gated ? ", gated" : "", kGemvMaxM,
+        kGemvNormMaxM, kGemvNormMaxSmem);
   }
   GemvArgs a{};
   a.x = static_cast<const uint4*>(p.x);
@@ -488,22 +560,19 @@ core::Status gemv(const GemvParams& p, cudaStream_t stream) {
   a.n_seg = p.n_seg;
   a.out_f32 = p.out_f32;
   a.act = p.act;
-  GemvConfig c = gemv_default_config(p.m, p.gated);
-  if (p.config.rows_per_warp > 0 || p.config.mma) {
-    c.rows_per_warp = p.config.rows_per_warp;
-    c.mma = p.config.mma;
-  }
-  if (p.config.unroll > 0) c.unroll = p.config.unroll;
-  if (p.config.threads > 0) c.threads = p.config.threads;
+  a.norm_w = static_cast<const uint4*>(p.norm_weight);
+  a.norm_eps = p.norm_eps;
+  a.accumulate = p.accumulate;
+  const GemvConfig c = resolved_config(p);
   if (c.threads % 32 != 0 || c.threads < 32 || c.threads > 256)
     return core::invalid_argument("gemv: {} threads per block (32..256, a multiple of 32)",
                                   c.threads);
   if (p.dtype == core::DType::bf16) {
-    return p.gated ? dispatch_m<__nv_bfloat16, true>(p.m, a, c, p.pdl, stream)
-                   : dispatch_m<__nv_bfloat16, false>(p.m, a, c, p.pdl, stream);
+    return p.gated ? dispatch_m<__nv_bfloat16, true>(p.m, a, c, stream)
+                   : dispatch_m<__nv_bfloat16, false>(p.m, a, c, stream);
   }
-  return p.gated ? dispatch_m<__half, true>(p.m, a, c, p.pdl, stream)
-                 : dispatch_m<__half, false>(p.m, a, c, p.pdl, stream);
+  return p.gated ? dispatch_m<__half, true>(p.m, a, c, stream)
+                 : dispatch_m<__half, false>(p.m, a, c, stream);
 }
 
 }  // namespace lightllm::kernels::cuda

@@ -9,13 +9,16 @@
 //    destination tensors (fused QKV: one weight [n_q + n_k + n_v, k], one bias, q/k/v outputs);
 //  - gated: w = [gate rows (inter) ; up rows (inter)], out[m, inter] = round(act(g) · u) with
 //    g = round(x·gate^T + b_gate), u = round(x·up^T + b_up) — exactly the rounding of the unfused
-//    path (matmul to the activation dtype, then gated_activation).
-// Invariants: no allocation, no host synchronization (CUDA-graph capturable); on Hopper the
-// kernel is launched with programmatic dependent launch (griddepcontrol) so it may be scheduled
-// while the previous kernel on the stream drains; it waits for that kernel before reading x and
-// before writing its outputs (a no-op on sm_80 and when launched normally).
+//    path (matmul to the activation dtype, then gated_activation);
+//  - RMSNorm prologue (the input normalized per row inside the kernel) and residual epilogue
+//    (the product added into the output), see GemvParams: the batch-1 decode layer's norm and
+//    residual add without kernels of their own.
+// Invariants: no allocation, no host synchronization (CUDA-graph capturable); launched with
+// programmatic dependent launch (kernels/cuda/pdl.cuh): the first weight loads are issued before
+// waiting for the previous kernel, x is read and outputs written after.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include <cuda_runtime_api.h>
@@ -28,6 +31,10 @@ namespace lightllm::kernels::cuda {
 
 inline constexpr int kGemvMaxM = 8;
 inline constexpr int kGemvMaxSegments = 3;
+// The RMSNorm prologue: at most this many rows, and m·k·2 bytes of normalized x per block in
+// shared memory within the default dynamic limit.
+inline constexpr int kGemvNormMaxM = 2;
+inline constexpr size_t kGemvNormMaxSmem = 48 * 1024;
 
 // Destination of columns [start, start + cols) of the product: out[i, j - start] at
 // out + i * ld + (j - start), for i < m.
@@ -41,7 +48,8 @@ struct GemvSegment {
 // gate rows and as many up rows), 16-byte loads per lane per row in flight (unroll), threads
 // per block. Tensor-core kernel (mma = true, sm_80+ mma.sync): 16 weight rows per block split
 // over threads / 32 warps along k (at most 8), unroll 4 or 8 chunks per row in flight; it
-// handles every m <= 8 with one instantiation. Zeros = the tuned default for m.
+// handles every m <= 8 with one instantiation. Zeros = the tuned default for m (the CUDA-core
+// kernel for m <= 2, the tensor-core one above: gemv.cu).
 struct GemvConfig {
   int rows_per_warp = 0;
   int unroll = 0;
@@ -61,8 +69,17 @@ struct GemvParams {
   bool out_f32 = false;  // write f32 (plain only)
   bool gated = false;    // w holds gate rows then up rows
   GatedAct act = GatedAct::silu;
+  // RMSNorm prologue (plain or gated; m <= kGemvNormMaxM; CUDA-core kernel): when set, x is
+  // the residual stream and the product's input is round(x · rsqrt(mean(x²) + norm_eps) ·
+  // norm_weight) — rmsnorm()'s rounding (norm.h); each block recomputes its rows' sum of
+  // squares and keeps the normalized rows in shared memory.
+  const void* norm_weight = nullptr;  // [k], 16-byte aligned, or nullptr
+  float norm_eps = 1e-6f;
+  // Residual epilogue (plain, one segment, 16-bit out; both kernels): out = round(out +
+  // round(x·w^T + b)),
+  // add_rmsnorm()'s residual rounding; out is read before it is written.
+  bool accumulate = false;
   GemvConfig config = {};  // tuning override (bench/cuda/gemv_tune.cpp); zeros = defaults
-  bool pdl = true;         // programmatic dependent launch on sm_90 (see the file comment)
 };
 
 // Whether gemv() takes these parameters: 1 <= m <= kGemvMaxM, bf16/f16, k a multiple of 8,

@@ -1,7 +1,10 @@
 // src/kernels/cuda/kv_scatter.cu — one warp per (token, kv head) copies (or quantizes) K and V.
+// Launched with PDL (pdl.cuh).
 #include "kernels/cuda/kv_scatter.h"
 
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/kv_quant.cuh"
+#include "kernels/cuda/pdl.cuh"
 
 namespace lightllm::kernels::cuda {
 namespace {
@@ -10,6 +13,8 @@ constexpr int kWarps = 4;
 
 template <typename T>
 __global__ void kv_scatter_kernel(KvScatterParams p, int64_t ks, int64_t vs) {
+  pdl_wait();  // k, v and slots come from earlier kernels or copies (pdl.cuh)
+  pdl_launch_dependents();
   const int64_t item = blockIdx.x * int64_t{kWarps} + (threadIdx.x >> 5);
   if (item >= p.n_tokens * p.n_kv_heads) return;
   const int lane = threadIdx.x & 31;
@@ -27,21 +32,9 @@ __global__ void kv_scatter_kernel(KvScatterParams p, int64_t ks, int64_t vs) {
 }
 
 template <typename T>
-__device__ void quantize_row(const T* x, int8_t* q, float* scale, int head_dim, int lane) {
-  float m = 0.f;
-  for (int i = lane; i < head_dim; i += 32) m = fmaxf(m, fabsf(to_f32(x[i])));
-  m = warp_max(m);
-  const float s = m / 127.f;
-  if (lane == 0) *scale = s;
-  for (int i = lane; i < head_dim; i += 32) {
-    float r = s > 0.f ? rintf(to_f32(x[i]) / s) : 0.f;
-    r = fminf(fmaxf(r, -127.f), 127.f);
-    q[i] = static_cast<int8_t>(r);
-  }
-}
-
-template <typename T>
 __global__ void kv_scatter_int8_kernel(KvScatterParams p, int64_t ks, int64_t vs) {
+  pdl_wait();
+  pdl_launch_dependents();
   const int64_t item = blockIdx.x * int64_t{kWarps} + (threadIdx.x >> 5);
   if (item >= p.n_tokens * p.n_kv_heads) return;
   const int lane = threadIdx.x & 31;
@@ -78,8 +71,9 @@ core::Status kv_scatter(const KvScatterParams& p, cudaStream_t stream) {
   const int64_t vs = p.v_stride ? p.v_stride : int64_t{p.n_kv_heads} * p.head_dim;
   const unsigned blocks = static_cast<unsigned>((items + kWarps - 1) / kWarps);
   LLM_DISPATCH_HALF("kv_scatter", p.dtype,
-                    kv_scatter_kernel<T><<<blocks, kWarps * 32, 0, stream>>>(p, ks, vs));
-  return LLM_CUDA_CHECK_LAUNCH();
+                    return LLM_CUDA_CHECK(launch_pdl(kv_scatter_kernel<T>, dim3(blocks),
+                                                     dim3(kWarps * 32), 0, stream, p, ks, vs)));
+  return {};
 }
 
 core::Status kv_scatter_int8(const KvScatterParams& p, cudaStream_t stream) {
@@ -90,8 +84,9 @@ core::Status kv_scatter_int8(const KvScatterParams& p, cudaStream_t stream) {
   const int64_t vs = p.v_stride ? p.v_stride : int64_t{p.n_kv_heads} * p.head_dim;
   const unsigned blocks = static_cast<unsigned>((items + kWarps - 1) / kWarps);
   LLM_DISPATCH_HALF("kv_scatter_int8", p.dtype,
-                    kv_scatter_int8_kernel<T><<<blocks, kWarps * 32, 0, stream>>>(p, ks, vs));
-  return LLM_CUDA_CHECK_LAUNCH();
+                    return LLM_CUDA_CHECK(launch_pdl(kv_scatter_int8_kernel<T>, dim3(blocks),
+                                                     dim3(kWarps * 32), 0, stream, p, ks, vs)));
+  return {};
 }
 
 }  // namespace lightllm::kernels::cuda

@@ -1,9 +1,11 @@
 // src/kernels/cuda/norm.cu — RMSNorm / add+RMSNorm / LayerNorm: one block per row.
 // Each thread walks the row with stride blockDim.x (any hidden size works, odd included);
 // the same thread re-reads what it wrote, so the fused residual needs no extra barrier.
+// Launched with PDL (pdl.cuh): each block waits for the previous kernel first.
 #include "kernels/cuda/norm.h"
 
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/pdl.cuh"
 
 namespace lightllm::kernels::cuda {
 namespace {
@@ -15,6 +17,8 @@ __global__ void rmsnorm_kernel(const T* __restrict__ x, T* __restrict__ residual
                                const T* __restrict__ w, T* __restrict__ out, int64_t hidden,
                                int64_t x_stride, int64_t out_stride, float eps) {
   const int64_t row = blockIdx.x;
+  pdl_wait();  // x / residual come from earlier kernels (pdl.cuh)
+  pdl_launch_dependents();
   const T* xr = x + row * x_stride;
   T* rr = kAdd ? residual + row * hidden : nullptr;
   float ss = 0.f;
@@ -43,6 +47,8 @@ __global__ void layernorm_kernel(const T* x, const T* __restrict__ w, const T* _
                                  T* out, int64_t hidden, int64_t x_stride, int64_t out_stride,
                                  int64_t weight_rows, float eps) {
   const int64_t row = blockIdx.x;
+  pdl_wait();
+  pdl_launch_dependents();
   const T* xr = x + row * x_stride;
   const int64_t w_off = (row % weight_rows) * hidden;
   w += w_off;
@@ -83,10 +89,11 @@ core::Status launch_rms(const RmsNormParams& p, cudaStream_t stream) {
   const int64_t os = p.out_stride ? p.out_stride : p.hidden;
   LLM_DISPATCH_HALF(
       "rmsnorm", p.dtype,
-      rmsnorm_kernel<T, kAdd><<<static_cast<unsigned>(p.n_tokens), kThreads, 0, stream>>>(
-          static_cast<const T*>(p.x), static_cast<T*>(p.residual), static_cast<const T*>(p.weight),
-          static_cast<T*>(p.out), p.hidden, xs, os, p.eps));
-  return LLM_CUDA_CHECK_LAUNCH();
+      return LLM_CUDA_CHECK(launch_pdl(
+          rmsnorm_kernel<T, kAdd>, dim3(static_cast<unsigned>(p.n_tokens)), dim3(kThreads), 0,
+          stream, static_cast<const T*>(p.x), static_cast<T*>(p.residual),
+          static_cast<const T*>(p.weight), static_cast<T*>(p.out), p.hidden, xs, os, p.eps)));
+  return {};
 }
 
 }  // namespace
@@ -110,10 +117,11 @@ core::Status layernorm(const LayerNormParams& p, cudaStream_t stream) {
   const int64_t wrows = p.weight_rows > 1 ? p.weight_rows : 1;
   LLM_DISPATCH_HALF(
       "layernorm", p.dtype,
-      layernorm_kernel<T><<<static_cast<unsigned>(p.n_tokens), kThreads, 0, stream>>>(
+      return LLM_CUDA_CHECK(launch_pdl(
+          layernorm_kernel<T>, dim3(static_cast<unsigned>(p.n_tokens)), dim3(kThreads), 0, stream,
           static_cast<const T*>(p.x), static_cast<const T*>(p.weight),
-          static_cast<const T*>(p.bias), static_cast<T*>(p.out), p.hidden, xs, os, wrows, p.eps));
-  return LLM_CUDA_CHECK_LAUNCH();
+          static_cast<const T*>(p.bias), static_cast<T*>(p.out), p.hidden, xs, os, wrows, p.eps)));
+  return {};
 }
 
 }  // namespace lightllm::kernels::cuda

@@ -12,6 +12,7 @@
 
 #include "core/dtype.h"
 #include "core/status.h"
+#include "kernels/cuda/kv_scatter.h"
 
 namespace lightllm::kernels::cuda {
 
@@ -36,5 +37,11 @@ struct RotaryParams {
 };
 
 core::Status rotary(const RotaryParams& p, cudaStream_t stream);
+
+// rotary(rope) then kv_scatter(kv) (int8: kv_scatter_int8) in one launch, bit for bit the same:
+// q and k rotated in place, the rotated k and v written to their slots. kv.k must be rope.k
+// (same stride), with the same tokens, kv heads, head_dim and dtype.
+core::Status rope_kv_scatter(const RotaryParams& rope, const KvScatterParams& kv, bool int8,
+                             cudaStream_t stream);
 
 }  // namespace lightllm::kernels::cuda

@@ -36,11 +36,17 @@ Status apply_rope(const AttentionShape& s, const StepBatch& batch, Tensor& q, Te
   return {};
 }
 
-}  // namespace
+// How the block reads its input and writes its output.
+struct BlockIo {
+  const Tensor& h;               // [n_tokens, hidden] (norm: the residual stream)
+  const ops::NormedInput* norm;  // set: the QKV projection normalizes h first
+  Tensor& out;                   // [n_tokens, hidden]
+  bool accumulate;               // out += attention, else out = attention
+};
 
-Status self_attention(const AttentionWeights& w, const AttentionShape& s, const Tensor& h,
-                      const StepBatch& batch, ops::KvCacheView& kv, Workspace& ws, Tensor& out) {
-  const int64_t n_tokens = h.dim(0);
+Status attention_block(const AttentionWeights& w, const AttentionShape& s, const BlockIo& io,
+                       const StepBatch& batch, ops::KvCacheView& kv, Workspace& ws) {
+  const int64_t n_tokens = io.h.dim(0);
   Tensor q = ws.get(Buf::q, {n_tokens, int64_t{s.n_heads} * s.head_dim});
   Tensor k = ws.get(Buf::k, {n_tokens, int64_t{s.n_kv_heads} * s.head_dim});
   Tensor v = ws.get(Buf::v, {n_tokens, int64_t{s.n_kv_heads} * s.head_dim});
@@ -49,11 +55,16 @@ Status self_attention(const AttentionWeights& w, const AttentionShape& s, const 
   const Tensor bqkv = stacked_rows({&w.bq, &w.bk, &w.bv});
   const bool no_bias = !w.bq.defined() && !w.bk.defined() && !w.bv.defined();
   if (wqkv.defined() && (no_bias || bqkv.defined())) {
-    LLM_RETURN_IF_ERROR(ops::matmul_split(h, wqkv, bqkv, {&q, &k, &v}));
+    LLM_RETURN_IF_ERROR(io.norm != nullptr
+                            ? ops::rms_norm_matmul_split(*io.norm, wqkv, bqkv, {&q, &k, &v})
+                            : ops::matmul_split(io.h, wqkv, bqkv, {&q, &k, &v}));
   } else {
-    LLM_RETURN_IF_ERROR(ops::matmul(h, w.wq, w.bq, q));
-    LLM_RETURN_IF_ERROR(ops::matmul(h, w.wk, w.bk, k));
-    LLM_RETURN_IF_ERROR(ops::matmul(h, w.wv, w.bv, v));
+    if (io.norm != nullptr)
+      LLM_RETURN_IF_ERROR(ops::rms_norm(io.h, io.norm->weight, io.norm->eps, io.norm->normed));
+    const Tensor& x = io.norm != nullptr ? io.norm->normed : io.h;
+    LLM_RETURN_IF_ERROR(ops::matmul(x, w.wq, w.bq, q));
+    LLM_RETURN_IF_ERROR(ops::matmul(x, w.wk, w.bk, k));
+    LLM_RETURN_IF_ERROR(ops::matmul(x, w.wv, w.bv, v));
   }
 
   Tensor q3 = q.reshape({n_tokens, s.n_heads, s.head_dim});     // [n_tokens, n_heads, head_dim]
@@ -61,16 +72,50 @@ Status self_attention(const AttentionWeights& w, const AttentionShape& s, const 
   Tensor v3 = v.reshape({n_tokens, s.n_kv_heads, s.head_dim});
   if (w.q_norm.defined()) LLM_RETURN_IF_ERROR(per_head_layer_norm(q3, w.q_norm, s.qk_norm_eps));
   if (w.k_norm.defined()) LLM_RETURN_IF_ERROR(per_head_layer_norm(k3, w.k_norm, s.qk_norm_eps));
-  if (s.position_fn) {
-    LLM_RETURN_IF_ERROR(s.position_fn(batch, q3, k3));
-  } else if (s.use_rope) {
-    LLM_RETURN_IF_ERROR(apply_rope(s, batch, q3, k3));
+  const bool one_table = s.rope.scaling != ops::RopeScaling::dynamic_ntk &&
+                         s.rope.scaling != ops::RopeScaling::longrope;
+  if (!s.position_fn && s.use_rope && one_table) {  // rotary + KV store in one launch
+    LLM_RETURN_IF_ERROR(ops::rope_store_kv({.q = q3,
+                                            .k = k3,
+                                            .v = v3,
+                                            .positions = batch.positions,
+                                            .inv_freq = s.inv_freq,
+                                            .cfg = s.rope,
+                                            .slots = batch.out_slots,
+                                            .cache = kv}));
+  } else {
+    if (s.position_fn) {
+      LLM_RETURN_IF_ERROR(s.position_fn(batch, q3, k3));
+    } else if (s.use_rope) {
+      LLM_RETURN_IF_ERROR(apply_rope(s, batch, q3, k3));
+    }
+    LLM_RETURN_IF_ERROR(ops::store_kv(k3, v3, batch.out_slots, kv));
   }
-  LLM_RETURN_IF_ERROR(ops::store_kv(k3, v3, batch.out_slots, kv));
 
   Tensor attn = ws.get(Buf::attn_out, {n_tokens, s.n_heads, s.head_dim});
   LLM_RETURN_IF_ERROR(ops::attention(q3, kv, batch.attn, attn));
-  return ops::matmul(attn.reshape({n_tokens, int64_t{s.n_heads} * s.head_dim}), w.wo, w.bo, out);
+  const Tensor attn2 = attn.reshape({n_tokens, int64_t{s.n_heads} * s.head_dim});
+  if (!io.accumulate) return ops::matmul(attn2, w.wo, w.bo, io.out);
+  Tensor scratch = ws.get(Buf::proj_out, {n_tokens, io.out.dim(1)});
+  return ops::matmul_add(attn2, w.wo, w.bo, scratch, io.out);
+}
+
+}  // namespace
+
+Status self_attention(const AttentionWeights& w, const AttentionShape& s, const Tensor& h,
+                      const StepBatch& batch, ops::KvCacheView& kv, Workspace& ws, Tensor& out) {
+  return attention_block(w, s, {.h = h, .norm = nullptr, .out = out, .accumulate = false}, batch,
+                         kv, ws);
+}
+
+Status self_attention(const AttentionWeights& w, const AttentionShape& s, const ResidualIo& io,
+                      const StepBatch& batch, ops::KvCacheView& kv, Workspace& ws) {
+  Tensor normed = ws.get(Buf::normed, {io.residual.dim(0), io.residual.dim(1)});
+  const ops::NormedInput norm{
+      .x = io.residual, .weight = io.norm_weight, .eps = io.eps, .normed = normed};
+  return attention_block(w, s,
+                         {.h = io.residual, .norm = &norm, .out = io.residual, .accumulate = true},
+                         batch, kv, ws);
 }
 
 }  // namespace lightllm::models::layers

@@ -1,6 +1,7 @@
 // src/models/layers/attention.h — the self-attention block shared by decoder families:
 // Q/K/V projections (+bias), optional per-head q/k LayerNorm, rotary embedding, KV write into
-// token slots, attention through req_to_token, output projection.
+// token slots (one fused op when the rotary uses one table for the whole step), attention
+// through req_to_token, output projection; and its residual form for batch-1 decode.
 #pragma once
 
 #include <functional>
@@ -47,5 +48,12 @@ void init_rope(AttentionShape& s);
 // out: [n_tokens, hidden] f32 (must not alias h).
 Status self_attention(const AttentionWeights& w, const AttentionShape& s, const Tensor& h,
                       const StepBatch& batch, ops::KvCacheView& kv, Workspace& ws, Tensor& out);
+
+// The residual form (ResidualIo, workspace.h): io.residual += attention(rms_norm(io.residual)),
+// the norm inside the QKV projection (ops::rms_norm_matmul_split) and the add inside the output
+// projection (ops::matmul_add). Equals rms_norm → self_attention → add up to f32 accumulation
+// order. For the batch-1 decode path; works anywhere (composed ops elsewhere).
+Status self_attention(const AttentionWeights& w, const AttentionShape& s, const ResidualIo& io,
+                      const StepBatch& batch, ops::KvCacheView& kv, Workspace& ws);
 
 }  // namespace lightllm::models::layers

@@ -17,4 +17,9 @@ struct GatedMlpWeights {
 Status gated_mlp(const GatedMlpWeights& w, Activation act, const Tensor& h, Workspace& ws,
                  Tensor& out);
 
+// The residual form (ResidualIo, workspace.h): io.residual += mlp(rms_norm(io.residual)), the
+// norm inside the gate/up projection (ops::rms_norm_gated_matmul) and the add inside the down
+// projection (ops::matmul_add). Equals rms_norm → gated_mlp → add up to f32 accumulation order.
+Status gated_mlp(const GatedMlpWeights& w, Activation act, const ResidualIo& io, Workspace& ws);
+
 }  // namespace lightllm::models::layers

@@ -36,6 +36,16 @@ enum class Buf : int {
   count
 };
 
+// The residual form of a layer block on the batch-1 decode path (ops::fused_decode_path, no tensor
+// parallelism): residual += block(rms_norm(residual, norm_weight, eps)), with the RMSNorm run
+// inside the block's first projection and the add inside its last (layers/attention.h,
+// layers/mlp.h).
+struct ResidualIo {
+  core::Tensor& residual;           // [n_tokens, hidden]
+  const core::Tensor& norm_weight;  // [hidden]
+  float eps = 1e-6f;
+};
+
 class Workspace {
  public:
   // Moves the buffers to `device` with activation dtype `act` (drops what was allocated).
