@@ -406,35 +406,7 @@ void time_chain(const ModelDims& d, kc::GemmLt& lt) {
       }
     };
     auto graph_ms = [&](const std::function<void()>& body) {
-      body();  // eager warm-up: cuBLASLt plans are made outside the capture
-      CHECK_OK(LLM_CUDA_CHECK(cudaStreamSynchronize(st)));
-      cudaGraph_t graph;
-      cudaGraphExec_t exec;
-      CHECK_OK(LLM_CUDA_CHECK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal)));
-      body();
-      CHECK_OK(LLM_CUDA_CHECK(cudaStreamEndCapture(st, &graph)));
-      CHECK_OK(LLM_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0)));
-      cudaEvent_t e0, e1;
-      cudaEventCreate(&e0);
-      cudaEventCreate(&e1);
-      std::vector<float> ms;
-      for (int i = 0; i < 12; ++i) {
-        cudaMemsetAsync(g_flush.data(), i & 0xff, g_flush.size(), st);
-        cudaEventRecord(e0, st);
-        cudaGraphLaunch(exec, st);
-        cudaEventRecord(e1, st);
-        cudaEventSynchronize(e1);
-        float t = 0;
-        cudaEventElapsedTime(&t, e0, e1);
-        if (i >= 2) ms.push_back(t);
-      }
-      cudaEventDestroy(e0);
-      cudaEventDestroy(e1);
-      cudaGraphExecDestroy(exec);
-      cudaGraphDestroy(graph);
-      CHECK_OK(LLM_CUDA_CHECK(cudaGetLastError()));
-      std::sort(ms.begin(), ms.end());
-      return double(ms[ms.size() / 2]) / kLayers;
+      return median_graph_ms_flushed(st, g_flush.data(), g_flush.size(), body);
     };
     const double t_today = graph_ms(today);
     const double t_ours = graph_ms([&] { ours(true); });

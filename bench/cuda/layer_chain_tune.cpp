@@ -25,6 +25,7 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/device_buffer.h"
 #include "bench_check.h"
+#include "bench_timing.h"
 #include "core/dtype.h"
 #include "half_bits.h"
 #include "kernels/cuda/decode_attention.h"
@@ -324,39 +325,6 @@ void check(const Chain& c, cudaStream_t st, int layers, double tol) {
       c.d.name, (long long)c.m, layers, er, en, tol, ok ? "OK" : "FAIL");
 }
 
-double graph_ms(cudaStream_t st, void* flush, size_t flush_bytes,
-                const std::function<void()>& body) {
-  body();  // eager warm-up
-  CHECK_OK(LLM_CUDA_CHECK(cudaStreamSynchronize(st)));
-  cudaGraph_t graph;
-  cudaGraphExec_t exec;
-  CHECK_OK(LLM_CUDA_CHECK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal)));
-  body();
-  CHECK_OK(LLM_CUDA_CHECK(cudaStreamEndCapture(st, &graph)));
-  CHECK_OK(LLM_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0)));
-  cudaEvent_t e0, e1;
-  cudaEventCreate(&e0);
-  cudaEventCreate(&e1);
-  std::vector<float> ms;
-  for (int i = 0; i < 12; ++i) {
-    cudaMemsetAsync(flush, i & 0xff, flush_bytes, st);
-    cudaEventRecord(e0, st);
-    cudaGraphLaunch(exec, st);
-    cudaEventRecord(e1, st);
-    cudaEventSynchronize(e1);
-    float t = 0;
-    cudaEventElapsedTime(&t, e0, e1);
-    if (i >= 2) ms.push_back(t);
-  }
-  cudaEventDestroy(e0);
-  cudaEventDestroy(e1);
-  cudaGraphExecDestroy(exec);
-  cudaGraphDestroy(graph);
-  CHECK_OK(LLM_CUDA_CHECK(cudaGetLastError()));
-  std::sort(ms.begin(), ms.end());
-  return double(ms[ms.size() / 2]);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -396,14 +364,14 @@ int main(int argc, char** argv) {
         for (bool pdl : {false, true}) {
           kc::set_pdl_enabled(pdl);
           c.reset_residual(st);
-          t[i++] = graph_ms(st, flush.data(), flush.size(),
-                            [&] {
-                              if (fused) {
-                                c.run_new(st, kLayers);
-                              } else {
-                                c.run_old(st, kLayers);
-                              }
-                            }) *
+          t[i++] = median_graph_ms_flushed(st, flush.data(), flush.size(),
+                                           [&] {
+                                             if (fused) {
+                                               c.run_new(st, kLayers);
+                                             } else {
+                                               c.run_old(st, kLayers);
+                                             }
+                                           }) *
                    1e3 / kLayers;
         }
       kc::set_pdl_enabled(true);

@@ -402,19 +402,8 @@ __global__ void __launch_bounds__(256) gemv_mma_kernel(const GemvArgs a, int m) 
 // tensor-core kernel, 4 chunks in flight x 256 threads (run 8, H100 layer chain: 155 / 164 us
 // per layer for Llama-2-7B / Llama-3-8B at m = 4 and 8, against 165–288 for the CUDA-core
 // kernel and 174–183 for cuBLASLt; m = 3 was not timed). Plain and gated stay the same kind
-// per m, so gated_matmul equals the unfused gate/up GEMVs bit for bit.
-constexpr GemvConfig kPlainDefaults[kGemvMaxM + 1] = {
-    {},
-    {2, 4, 128},
-    {2, 4, 128},
-    {0, 4, 256, true},
-    {0, 4, 256, true},
-    {0, 4, 256, true},
-    {0, 4, 256, true},
-    {0, 4, 256, true},
-    {0, 4, 256, true},
-};
-constexpr GemvConfig kGatedDefaults[kGemvMaxM + 1] = {
+// per m (one table), so gated_matmul equals the unfused gate/up GEMVs bit for bit.
+constexpr GemvConfig kDefaults[kGemvMaxM + 1] = {
     {},
     {2, 4, 128},
     {2, 4, 128},
@@ -494,7 +483,7 @@ bool aligned16(const void* p) {
 
 // The configuration a launch uses: the default for m, with p.config's non-zero fields on top.
 GemvConfig resolved_config(const GemvParams& p) {
-  GemvConfig c = gemv_default_config(p.m, p.gated);
+  GemvConfig c = gemv_default_config(p.m);
   if (p.config.rows_per_warp > 0 || p.config.mma) {
     c.rows_per_warp = p.config.rows_per_warp;
     c.mma = p.config.mma;
@@ -506,9 +495,9 @@ GemvConfig resolved_config(const GemvParams& p) {
 
 }  // namespace
 
-GemvConfig gemv_default_config(int64_t m, bool gated) {
+GemvConfig gemv_default_config(int64_t m) {
   const auto i = static_cast<size_t>(std::clamp<int64_t>(m, 1, kGemvMaxM));
-  return gated ? kGatedDefaults[i] : kPlainDefaults[i];
+  return kDefaults[i];
 }
 
 bool gemv_supported(const GemvParams& p) {

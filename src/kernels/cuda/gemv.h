@@ -89,7 +89,7 @@ bool gemv_supported(const GemvParams& p);
 
 core::Status gemv(const GemvParams& p, cudaStream_t stream);
 
-// The configuration gemv() uses for this m when p.config is zero (for the benchmark's table).
-GemvConfig gemv_default_config(int64_t m, bool gated);
+// The configuration gemv() uses for this m when p.config is zero, plain and gated alike.
+GemvConfig gemv_default_config(int64_t m);
 
 }  // namespace lightllm::kernels::cuda
