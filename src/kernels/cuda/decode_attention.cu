@@ -1,7 +1,7 @@
 // src/kernels/cuda/decode_attention.cu — split-K decode attention over token slots: the split
 // rule, the launch of the tensor-core split kernel (decode_attention_mma.cuh) and the reduction
-// kernel that merges the splits by their log2-sum-exp (a programmatic dependent launch on sm_90+;
-// none with one split, where the split kernel writes the output itself).
+// kernel that merges the splits by their log2-sum-exp (none with one split, where the split
+// kernel writes the output itself). Both are programmatic dependent launches on sm_90+.
 #include "kernels/cuda/decode_attention.h"
 
 #include <algorithm>
@@ -20,7 +20,8 @@ constexpr int kMaxSplits = 128;
 // One block per (head, request): merges the splits by log2-sum-exp.
 template <typename T, int D>
 __global__ void decode_reduce_kernel(DecodeAttentionParams p, int n_splits) {
-  pdl_wait();  // launched early (PDL): the partials must be complete
+  pdl_wait();               // launched early (PDL): the partials must be complete
+  pdl_launch_dependents();  // the next projection may start streaming its weights
   const int h = blockIdx.x, r = blockIdx.y;
   const float* part_o = static_cast<const float*>(p.workspace);
   const float* part_lse = part_o + static_cast<size_t>(p.n_reqs) * p.n_heads * n_splits * D;
@@ -82,14 +83,14 @@ void launch_typed(const DecodeAttentionParams& p, int n_splits, cudaStream_t str
   constexpr auto kernel = decode_detail::decode_mma_kernel<T, KV, D, HB>;
   constexpr size_t smem = decode_detail::mma_smem_bytes<KV, D, HB>();
   set_smem_attr_once<kernel>(smem);
-  kernel<<<dim3(p.n_heads / HB, p.n_reqs, n_splits), decode_detail::kMmaWarps * 32, smem, stream>>>(
-      p, n_splits, chunk);
-  if (n_splits > 1) {  // one split: the split kernel wrote the output itself
-    // Programmatic dependent launch (pdl.cuh): the reduction's launch overlaps the split kernel
-    // (it waits for the partials itself), saving a launch gap at batch 1.
+  // Programmatic dependent launches (pdl.cuh): the split kernel's launch overlaps the previous
+  // kernel of the step (rotary + KV store), the reduction's the split kernel; each waits for its
+  // inputs itself, saving launch gaps at batch 1.
+  launch_pdl(kernel, dim3(p.n_heads / HB, p.n_reqs, n_splits), dim3(decode_detail::kMmaWarps * 32),
+             smem, stream, p, n_splits, chunk);
+  if (n_splits > 1)  // one split: the split kernel wrote the output itself
     launch_pdl(decode_reduce_kernel<T, D>, dim3(p.n_heads, p.n_reqs), dim3(128), 0, stream, p,
                n_splits);
-  }
 }
 
 template <typename T, typename KV, int D>

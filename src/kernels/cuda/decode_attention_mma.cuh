@@ -133,6 +133,10 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
   float* part_lse = part_o + static_cast<size_t>(p.n_reqs) * p.n_heads * n_splits * D;
   const size_t block_row0 = (static_cast<size_t>(r) * p.n_heads + head0) * n_splits + split;
   T* const out_rows = static_cast<T*>(p.out) + (static_cast<size_t>(r) * p.n_heads + head0) * D;
+  // Launched early (PDL): q and the K/V cache come from the previous kernels, and the
+  // partials / output may still be read by an earlier reduction. Only the step's metadata
+  // (kv_len, req_to_token: copied before the step's first kernel) is read above.
+  pdl_wait();
   if (t_begin >= t_end) {  // empty chunk: contributes nothing (one split: a zero row)
     if (n_splits == 1) {
       for (int j = threadIdx.x; j < HB * D; j += blockDim.x) out_rows[j] = from_f32<T>(0.f);
