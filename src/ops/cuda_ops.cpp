@@ -1,5 +1,6 @@
-// src/ops/cuda_ops.cpp — CUDA dispatch of the ops (see cuda_ops.h) and the per-thread CUDA
-// context: current stream, the cuBLASLt GEMM, the decode-attention partials workspace and
+// src/ops/cuda_ops.cpp — CUDA dispatch of the ops (see cuda_ops.h; the projections are in
+// cuda_linear_ops.cpp) and the per-thread CUDA context: current stream, the cuBLASLt GEMM
+// (cuda_context.h), the decode-attention partials workspace and
 // device copies of the rotary inv_freq tables. The first kStableRopeTables distinct tables get
 // a device copy each that is never overwritten or freed, so CUDA graphs may capture their
 // addresses; further tables (dynamic NTK: one per sequence length) share one buffer uploaded
@@ -19,7 +20,6 @@
 #include "kernels/cuda/elementwise.h"
 #include "kernels/cuda/embedding.h"
 #include "kernels/cuda/gemm_lt.h"
-#include "kernels/cuda/gemv.h"
 #include "kernels/cuda/kv_scatter.h"
 #include "kernels/cuda/norm.h"
 #include "kernels/cuda/prefill_attention.h"
@@ -79,40 +79,19 @@ cudaError_t set_current_device(int device) {
   if (err == cudaSuccess) t_device = device;
   return err;
 }
+core::Result<kernels::cuda::GemmLt*> thread_gemm() {
+  ThreadContext& c = ctx();
+  if (!c.gemm) {
+    LLM_ASSIGN_OR_RETURN(c.gemm, kernels::cuda::GemmLt::create());
+  }
+  return c.gemm.get();
+}
 }  // namespace cuda_detail
 
 namespace cuda_impl {
 
 using namespace detail;
 using core::DType;
-
-namespace {
-
-bool is_half(DType d) {
-  return d == DType::bf16 || d == DType::f16;
-}
-
-// Every defined tensor is on the device (a mix with host tensors is a caller bug).
-Status check_device(std::string_view op, std::initializer_list<Arg> args) {
-  for (const Arg& a : args)
-    if (a.t.defined() && a.t.device() != core::Device::cuda)
-      return core::invalid_argument("{}: {} ({}) is on the host but the op runs on CUDA", op,
-                                    a.name, a.t.describe());
-  return {};
-}
-
-// `a` has the activation dtype `act` (bf16 or f16).
-Status check_act(std::string_view op, const Arg& a, DType act) {
-  if (!is_half(act))
-    return core::invalid_argument("{}: CUDA activations are bf16 or f16, got {}", op,
-                                  core::dtype_name(act));
-  if (a.t.defined() && a.t.dtype() != act)
-    return core::invalid_argument("{}: {} has dtype {}, expected the activation dtype {}", op,
-                                  a.name, core::dtype_name(a.t.dtype()), core::dtype_name(act));
-  return {};
-}
-
-}  // namespace
 
 Status embedding(const Tensor& table, const Tensor& ids, Tensor& out) {
   constexpr std::string_view op = "embedding";
@@ -245,148 +224,6 @@ Status add(Tensor& acc, const Tensor& x) {
   LLM_RETURN_IF_ERROR(check_device(op, {{"acc", acc}, {"x", x}}));
   return kernels::cuda::add_inplace(
       {.dtype = acc.dtype(), .acc = acc.raw(), .x = x.raw(), .n = acc.numel()}, ctx().stream);
-}
-
-namespace {
-
-// kGemvMaxBatch (ops.h) = 8: the GEMV's own defaults pick the CUDA-core kernel for m <= 2 and
-// the tensor-core kernel above (kernels/cuda/gemv.cu). Measured with bench/cuda/gemv_tune.cpp's
-// layer chain (CUDA graph, 8 layers; docs/PERFORMANCE.md run 8, H100): weights read at 90–96% of
-// the copy bandwidth at m = 1–2 and 88–89% at m = 4 and 8 (tensor cores), against 77–81% for
-// cuBLASLt at every m; the CUDA-core kernel alone fell to 82% at m = 4 and 51–52% at m = 8
-// (issue-bound: 8·m FMAs per 16-byte weight chunk), hence the switch of kernel at m = 3.
-
-// The GEMV parameters common to every variant (segments and epilogue left to the caller).
-kernels::cuda::GemvParams gemv_params(const Tensor& x, const Tensor& w, const Tensor& bias) {
-  kernels::cuda::GemvParams p;
-  p.dtype = x.dtype();
-  p.x = x.raw();
-  p.w = w.raw();
-  p.bias = bias.defined() ? bias.raw() : nullptr;
-  p.m = x.dim(0);
-  p.n = w.dim(0);
-  p.k = x.dim(1);
-  return p;
-}
-
-}  // namespace
-
-Status matmul(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& out) {
-  constexpr std::string_view op = "matmul";
-  LLM_RETURN_IF_ERROR(check_tensor(op, {"x", x}, 2));
-  LLM_RETURN_IF_ERROR(check_tensor(op, {"w", w}, 2));
-  LLM_RETURN_IF_ERROR(check_tensor(op, {"out", out}, 2));
-  LLM_RETURN_IF_ERROR(check_dim(op, {"w", w}, 1, x.dim(1), "k = x.dim(1)"));
-  LLM_RETURN_IF_ERROR(check_dim(op, {"out", out}, 0, x.dim(0), "m = x.dim(0)"));
-  LLM_RETURN_IF_ERROR(check_dim(op, {"out", out}, 1, w.dim(0), "n = w.dim(0)"));
-  LLM_RETURN_IF_ERROR(check_act(op, {"w", w}, x.dtype()));
-  const bool out_f32 = out.dtype() == DType::f32;
-  if (!out_f32) LLM_RETURN_IF_ERROR(check_act(op, {"out", out}, x.dtype()));
-  if (bias.defined()) {
-    if (out_f32) return core::unimplemented("matmul: f32 output with a bias on CUDA");
-    LLM_RETURN_IF_ERROR(check_tensor(op, {"bias", bias}, 1));
-    LLM_RETURN_IF_ERROR(check_dim(op, {"bias", bias}, 0, w.dim(0), "n = w.dim(0)"));
-    LLM_RETURN_IF_ERROR(check_act(op, {"bias", bias}, x.dtype()));
-  }
-  LLM_RETURN_IF_ERROR(check_device(op, {{"x", x}, {"w", w}, {"bias", bias}, {"out", out}}));
-  ThreadContext& c = ctx();
-  if (x.dim(0) <= kGemvMaxBatch) {
-    kernels::cuda::GemvParams p = gemv_params(x, w, bias);
-    p.seg[0] = {.out = out.raw(), .cols = w.dim(0), .ld = w.dim(0)};
-    p.out_f32 = out_f32;
-    if (kernels::cuda::gemv_supported(p)) return kernels::cuda::gemv(p, c.stream);
-  }
-  if (!c.gemm) {
-    LLM_ASSIGN_OR_RETURN(c.gemm, kernels::cuda::GemmLt::create());
-  }
-  return c.gemm->gemm({.dtype = x.dtype(),
-                       .x = x.raw(),
-                       .w = w.raw(),
-                       .bias = bias.defined() ? bias.raw() : nullptr,
-                       .out = out.raw(),
-                       .m = x.dim(0),
-                       .n = w.dim(0),
-                       .k = x.dim(1),
-                       .out_f32 = out_f32},
-                      c.stream);
-}
-
-namespace {
-
-// Points the GEMV at the RMSNorm prologue's input (norm->x, the residual stream; the caller's
-// x is norm->normed, which only gives the shape) when norm is given.
-Status set_norm_prologue(std::string_view op, const NormedInput* norm, const Tensor& x,
-                         kernels::cuda::GemvParams& p) {
-  if (norm == nullptr) return {};
-  LLM_RETURN_IF_ERROR(check_same_shape(op, {"in.x", norm->x}, {"in.normed", x}));
-  LLM_RETURN_IF_ERROR(check_tensor(op, {"in.weight", norm->weight}, 1));
-  LLM_RETURN_IF_ERROR(check_dim(op, {"in.weight", norm->weight}, 0, x.dim(1), "hidden of in.x"));
-  for (const Arg& a : {Arg{"in.x", norm->x}, Arg{"in.weight", norm->weight}})
-    LLM_RETURN_IF_ERROR(check_act(op, a, x.dtype()));
-  LLM_RETURN_IF_ERROR(check_device(op, {{"in.x", norm->x}, {"in.weight", norm->weight}}));
-  p.x = norm->x.raw();
-  p.norm_weight = norm->weight.raw();
-  p.norm_eps = norm->eps;
-  return {};
-}
-
-}  // namespace
-
-core::Result<bool> try_matmul_split(const Tensor& x, const Tensor& w, const Tensor& bias,
-                                    std::initializer_list<Tensor*> outs, const NormedInput* norm) {
-  constexpr std::string_view op = "matmul_split";
-  if (x.dim(0) > kGemvMaxBatch || outs.size() > kernels::cuda::kGemvMaxSegments) return false;
-  LLM_RETURN_IF_ERROR(check_act(op, {"w", w}, x.dtype()));
-  LLM_RETURN_IF_ERROR(check_act(op, {"bias", bias}, x.dtype()));
-  LLM_RETURN_IF_ERROR(check_device(op, {{"x", x}, {"w", w}, {"bias", bias}}));
-  kernels::cuda::GemvParams p = gemv_params(x, w, bias);
-  LLM_RETURN_IF_ERROR(set_norm_prologue(op, norm, x, p));
-  p.n_seg = static_cast<int>(outs.size());
-  int s = 0;
-  for (Tensor* o : outs) {
-    LLM_RETURN_IF_ERROR(check_act(op, {"out", *o}, x.dtype()));
-    LLM_RETURN_IF_ERROR(check_device(op, {{"out", *o}}));
-    p.seg[s++] = {.out = o->raw(), .cols = o->dim(1), .ld = o->dim(1)};
-  }
-  if (!kernels::cuda::gemv_supported(p)) return false;
-  LLM_RETURN_IF_ERROR(kernels::cuda::gemv(p, ctx().stream));
-  return true;
-}
-
-core::Result<bool> try_gated_matmul(const Tensor& x, const Tensor& w, const Tensor& bias,
-                                    GatedAct act, Tensor& out, const NormedInput* norm) {
-  constexpr std::string_view op = "gated_matmul";
-  if (x.dim(0) > kGemvMaxBatch) return false;
-  for (const Arg& a : {Arg{"w", w}, Arg{"bias", bias}, Arg{"out", out}})
-    LLM_RETURN_IF_ERROR(check_act(op, a, x.dtype()));
-  LLM_RETURN_IF_ERROR(check_device(op, {{"x", x}, {"w", w}, {"bias", bias}, {"out", out}}));
-  kernels::cuda::GemvParams p = gemv_params(x, w, bias);
-  LLM_RETURN_IF_ERROR(set_norm_prologue(op, norm, x, p));
-  p.seg[0] = {.out = out.raw(), .cols = out.dim(1), .ld = out.dim(1)};
-  p.gated = true;
-  p.act = act == GatedAct::silu        ? kernels::cuda::GatedAct::silu
-          : act == GatedAct::gelu_tanh ? kernels::cuda::GatedAct::gelu_tanh
-                                       : kernels::cuda::GatedAct::gelu_erf;
-  if (!kernels::cuda::gemv_supported(p)) return false;
-  LLM_RETURN_IF_ERROR(kernels::cuda::gemv(p, ctx().stream));
-  return true;
-}
-
-core::Result<bool> try_matmul_add(const Tensor& x, const Tensor& w, const Tensor& bias,
-                                  Tensor& residual) {
-  constexpr std::string_view op = "matmul_add";
-  if (x.dim(0) > kGemvMaxBatch) return false;
-  for (const Arg& a : {Arg{"w", w}, Arg{"bias", bias}, Arg{"residual", residual}})
-    LLM_RETURN_IF_ERROR(check_act(op, a, x.dtype()));
-  LLM_RETURN_IF_ERROR(
-      check_device(op, {{"x", x}, {"w", w}, {"bias", bias}, {"residual", residual}}));
-  if (residual.raw() == x.raw()) return core::invalid_argument("matmul_add: residual aliases x");
-  kernels::cuda::GemvParams p = gemv_params(x, w, bias);
-  p.seg[0] = {.out = residual.raw(), .cols = w.dim(0), .ld = w.dim(0)};
-  p.accumulate = true;
-  if (!kernels::cuda::gemv_supported(p)) return false;
-  LLM_RETURN_IF_ERROR(kernels::cuda::gemv(p, ctx().stream));
-  return true;
 }
 
 Status gated(const Tensor& gate, const Tensor& up, bool silu, bool tanh_approx, Tensor& out) {

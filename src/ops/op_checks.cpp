@@ -59,4 +59,22 @@ Status check_cpu(std::string_view op, std::initializer_list<const Tensor*> tenso
   return {};
 }
 
+Status check_device(std::string_view op, std::initializer_list<Arg> args) {
+  for (const Arg& a : args)
+    if (a.t.defined() && a.t.device() != core::Device::cuda)
+      return core::invalid_argument("{}: {} ({}) is on the host but the op runs on CUDA", op,
+                                    a.name, a.t.describe());
+  return {};
+}
+
+Status check_act(std::string_view op, const Arg& a, DType act) {
+  if (act != DType::bf16 && act != DType::f16)
+    return core::invalid_argument("{}: CUDA activations are bf16 or f16, got {}", op,
+                                  core::dtype_name(act));
+  if (a.t.defined() && a.t.dtype() != act)
+    return core::invalid_argument("{}: {} has dtype {}, expected the activation dtype {}", op,
+                                  a.name, core::dtype_name(a.t.dtype()), core::dtype_name(act));
+  return {};
+}
+
 }  // namespace lightllm::ops::detail

@@ -32,5 +32,10 @@ Status check_same_shape(std::string_view op, const Arg& a, const Arg& b);
 // All tensors on the CPU: ok. Any on CUDA: unimplemented (the op has no CUDA path, or the
 // backend is not built).
 Status check_cpu(std::string_view op, std::initializer_list<const Tensor*> tensors);
+// For the CUDA dispatch: every defined tensor is on the device (a mix with host tensors is a
+// caller bug).
+Status check_device(std::string_view op, std::initializer_list<Arg> args);
+// For the CUDA dispatch: `a` (if defined) has the activation dtype `act`, which is bf16 or f16.
+Status check_act(std::string_view op, const Arg& a, DType act);
 
 }  // namespace lightllm::ops::detail
