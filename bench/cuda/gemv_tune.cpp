@@ -440,14 +440,7 @@ int main(int argc, char** argv) {
   auto want = [&](const char* m) {
     return std::find(modes.begin(), modes.end(), m) != modes.end();
   };
-  cudaDeviceProp prop{};
-  cudaGetDeviceProperties(&prop, 0);
-  std::printf("device: %s, %d SMs, %.0f GiB\n", prop.name, prop.multiProcessorCount,
-              double(prop.totalGlobalMem) / (1 << 30));
-  auto bw = lightllm::backend::cuda::copy_bandwidth(size_t{1} << 30, 10);
-  CHECK_OK(bw.status());
-  g_copy_gbs = *bw / 1e9;
-  std::printf("device copy (cudaMemcpy D2D 1 GiB, read + write): %.0f GB/s\n", g_copy_gbs);
+  g_copy_gbs = print_device_and_copy_gbs();
   g_flush = alloc(size_t{256} << 20);
   if (want("check")) run_checks();
   auto lt = kc::GemmLt::create();

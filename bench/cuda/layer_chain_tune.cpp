@@ -329,14 +329,7 @@ void check(const Chain& c, cudaStream_t st, int layers, double tol) {
 
 int main(int argc, char** argv) {
   const int64_t ctx = argc > 1 ? std::atoll(argv[1]) : 256;
-  cudaDeviceProp prop{};
-  cudaGetDeviceProperties(&prop, 0);
-  std::printf("device: %s, %d SMs, %.0f GiB\n", prop.name, prop.multiProcessorCount,
-              double(prop.totalGlobalMem) / (1 << 30));
-  auto bw = lightllm::backend::cuda::copy_bandwidth(size_t{1} << 30, 10);
-  CHECK_OK(bw.status());
-  const double copy_gbs = *bw / 1e9;
-  std::printf("device copy (cudaMemcpy D2D 1 GiB, read + write): %.0f GB/s\n", copy_gbs);
+  const double copy_gbs = print_device_and_copy_gbs();
   DeviceBuffer flush = alloc(size_t{256} << 20);
   cudaStream_t st;
   cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking);
