@@ -352,12 +352,9 @@ Status LlamaModel::forward(const StepBatch& host_batch, KvStorage& kv, Tensor& l
   if (!observer && graphs_.accepts(host_batch, kv))
     return graphs_.run(host_batch, kv, graph_step(kv), logits);
   graphs_.note_eager_step();
-  StepBatch local;  // tensor parallel: token ids as rows of this rank's embedding shard
-  if (tp_.sharded()) {
-    LLM_ASSIGN_OR_RETURN(local, tp_.local_token_ids(host_batch));
-  }
-  LLM_ASSIGN_OR_RETURN(const StepBatch batch, stage_step(tp_.sharded() ? local : host_batch,
-                                                         embed_.dim(0), kv.capacity, ws_));
+  // Tensor parallel: token ids as rows of this rank's embedding shard (else the batch as is).
+  LLM_ASSIGN_OR_RETURN(const StepBatch local, tp_.local_token_ids(host_batch));
+  LLM_ASSIGN_OR_RETURN(const StepBatch batch, stage_step(local, embed_.dim(0), kv.capacity, ws_));
   LLM_ASSIGN_OR_RETURN(Tensor normed, run_layers(batch, kv, ws_, observer, attn_shape_));
   return tp_.lm_head(normed, batch.logit_rows, lm_head_, ws_, logits);
 }

@@ -41,19 +41,13 @@ kernels::cuda::GemvParams gemv_params(const Tensor& x, const Tensor& w, const Te
 
 Status matmul(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& out) {
   constexpr std::string_view op = "matmul";
-  LLM_RETURN_IF_ERROR(check_tensor(op, {"x", x}, 2));
-  LLM_RETURN_IF_ERROR(check_tensor(op, {"w", w}, 2));
-  LLM_RETURN_IF_ERROR(check_tensor(op, {"out", out}, 2));
-  LLM_RETURN_IF_ERROR(check_dim(op, {"w", w}, 1, x.dim(1), "k = x.dim(1)"));
-  LLM_RETURN_IF_ERROR(check_dim(op, {"out", out}, 0, x.dim(0), "m = x.dim(0)"));
+  LLM_RETURN_IF_ERROR(check_projection(op, x, w, bias, {"out", out}));
   LLM_RETURN_IF_ERROR(check_dim(op, {"out", out}, 1, w.dim(0), "n = w.dim(0)"));
   LLM_RETURN_IF_ERROR(check_act(op, {"w", w}, x.dtype()));
   const bool out_f32 = out.dtype() == DType::f32;
   if (!out_f32) LLM_RETURN_IF_ERROR(check_act(op, {"out", out}, x.dtype()));
   if (bias.defined()) {
     if (out_f32) return core::unimplemented("matmul: f32 output with a bias on CUDA");
-    LLM_RETURN_IF_ERROR(check_tensor(op, {"bias", bias}, 1));
-    LLM_RETURN_IF_ERROR(check_dim(op, {"bias", bias}, 0, w.dim(0), "n = w.dim(0)"));
     LLM_RETURN_IF_ERROR(check_act(op, {"bias", bias}, x.dtype()));
   }
   LLM_RETURN_IF_ERROR(check_device(op, {{"x", x}, {"w", w}, {"bias", bias}, {"out", out}}));

@@ -16,20 +16,12 @@ using core::DType;
 Status matmul(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& out) {
   LLM_OPS_CUDA_DISPATCH(x, matmul(x, w, bias, out));
   constexpr std::string_view op = "matmul";
-  LLM_RETURN_IF_ERROR(check_tensor(op, {"x", x}, 2));
-  LLM_RETURN_IF_ERROR(check_dtype(op, {"x", x}, {DType::f32}));
-  LLM_RETURN_IF_ERROR(check_tensor(op, {"w", w}, 2));
-  LLM_RETURN_IF_ERROR(check_dtype(op, {"w", w}, {DType::f32, DType::bf16, DType::f16}));
-  LLM_RETURN_IF_ERROR(check_dim(op, {"w", w}, 1, x.dim(1), "k = x.dim(1)"));
-  LLM_RETURN_IF_ERROR(check_tensor(op, {"out", out}, 2));
-  LLM_RETURN_IF_ERROR(check_dtype(op, {"out", out}, {DType::f32}));
-  LLM_RETURN_IF_ERROR(check_dim(op, {"out", out}, 0, x.dim(0), "m = x.dim(0)"));
+  LLM_RETURN_IF_ERROR(check_projection(op, x, w, bias, {"out", out}));
   LLM_RETURN_IF_ERROR(check_dim(op, {"out", out}, 1, w.dim(0), "n = w.dim(0)"));
-  if (bias.defined()) {
-    LLM_RETURN_IF_ERROR(check_tensor(op, {"bias", bias}, 1));
-    LLM_RETURN_IF_ERROR(check_dtype(op, {"bias", bias}, {DType::f32}));
-    LLM_RETURN_IF_ERROR(check_dim(op, {"bias", bias}, 0, w.dim(0), "n = w.dim(0)"));
-  }
+  LLM_RETURN_IF_ERROR(check_dtype(op, {"x", x}, {DType::f32}));
+  LLM_RETURN_IF_ERROR(check_dtype(op, {"w", w}, {DType::f32, DType::bf16, DType::f16}));
+  LLM_RETURN_IF_ERROR(check_dtype(op, {"out", out}, {DType::f32}));
+  if (bias.defined()) LLM_RETURN_IF_ERROR(check_dtype(op, {"bias", bias}, {DType::f32}));
   LLM_RETURN_IF_ERROR(check_cpu(op, {&x, &w, &bias, &out}));
   if (out.raw() == x.raw()) return core::invalid_argument("matmul: out must not alias x");
   kernels::cpu::matmul({.x = x.data<float>(),
@@ -92,17 +84,9 @@ Status matmul_split_impl(const Tensor& x, const Tensor& w, const Tensor& bias,
 Status gated_matmul_impl(const Tensor& x, const Tensor& w, const Tensor& bias, GatedAct act,
                          Tensor& up_scratch, Tensor& out, const NormedInput* norm) {
   constexpr std::string_view op = "gated_matmul";
-  LLM_RETURN_IF_ERROR(check_tensor(op, {"x", x}, 2));
-  LLM_RETURN_IF_ERROR(check_tensor(op, {"w", w}, 2));
-  LLM_RETURN_IF_ERROR(check_tensor(op, {"out", out}, 2));
-  LLM_RETURN_IF_ERROR(check_dim(op, {"w", w}, 1, x.dim(1), "k = x.dim(1)"));
-  LLM_RETURN_IF_ERROR(check_dim(op, {"out", out}, 0, x.dim(0), "m = x.dim(0)"));
+  LLM_RETURN_IF_ERROR(check_projection(op, x, w, bias, {"out", out}));
   const int64_t inter = out.dim(1);
   LLM_RETURN_IF_ERROR(check_dim(op, {"w", w}, 0, 2 * inter, "2 * inter = 2 * out.dim(1)"));
-  if (bias.defined()) {
-    LLM_RETURN_IF_ERROR(check_tensor(op, {"bias", bias}, 1));
-    LLM_RETURN_IF_ERROR(check_dim(op, {"bias", bias}, 0, 2 * inter, "w.dim(0)"));
-  }
 #if LIGHTLLM_CUDA
   if (x.device() == core::Device::cuda) {
     LLM_ASSIGN_OR_RETURN(const bool done, cuda_impl::try_gated_matmul(x, w, bias, act, out, norm));
@@ -156,16 +140,8 @@ Status rms_norm_gated_matmul(const NormedInput& in, const Tensor& w, const Tenso
 Status matmul_add(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& scratch,
                   Tensor& residual) {
   constexpr std::string_view op = "matmul_add";
-  LLM_RETURN_IF_ERROR(check_tensor(op, {"x", x}, 2));
-  LLM_RETURN_IF_ERROR(check_tensor(op, {"w", w}, 2));
-  LLM_RETURN_IF_ERROR(check_tensor(op, {"residual", residual}, 2));
-  LLM_RETURN_IF_ERROR(check_dim(op, {"w", w}, 1, x.dim(1), "k = x.dim(1)"));
-  LLM_RETURN_IF_ERROR(check_dim(op, {"residual", residual}, 0, x.dim(0), "m = x.dim(0)"));
+  LLM_RETURN_IF_ERROR(check_projection(op, x, w, bias, {"residual", residual}));
   LLM_RETURN_IF_ERROR(check_dim(op, {"residual", residual}, 1, w.dim(0), "n = w.dim(0)"));
-  if (bias.defined()) {
-    LLM_RETURN_IF_ERROR(check_tensor(op, {"bias", bias}, 1));
-    LLM_RETURN_IF_ERROR(check_dim(op, {"bias", bias}, 0, w.dim(0), "n = w.dim(0)"));
-  }
 #if LIGHTLLM_CUDA
   if (x.device() == core::Device::cuda) {
     LLM_ASSIGN_OR_RETURN(const bool done, cuda_impl::try_matmul_add(x, w, bias, residual));

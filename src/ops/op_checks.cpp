@@ -59,6 +59,20 @@ Status check_cpu(std::string_view op, std::initializer_list<const Tensor*> tenso
   return {};
 }
 
+Status check_projection(std::string_view op, const Tensor& x, const Tensor& w, const Tensor& bias,
+                        const Arg& out) {
+  LLM_RETURN_IF_ERROR(check_tensor(op, {"x", x}, 2));
+  LLM_RETURN_IF_ERROR(check_tensor(op, {"w", w}, 2));
+  LLM_RETURN_IF_ERROR(check_tensor(op, out, 2));
+  LLM_RETURN_IF_ERROR(check_dim(op, {"w", w}, 1, x.dim(1), "k = x.dim(1)"));
+  LLM_RETURN_IF_ERROR(check_dim(op, out, 0, x.dim(0), "m = x.dim(0)"));
+  if (bias.defined()) {
+    LLM_RETURN_IF_ERROR(check_tensor(op, {"bias", bias}, 1));
+    LLM_RETURN_IF_ERROR(check_dim(op, {"bias", bias}, 0, w.dim(0), "w.dim(0)"));
+  }
+  return {};
+}
+
 Status check_device(std::string_view op, std::initializer_list<Arg> args) {
   for (const Arg& a : args)
     if (a.t.defined() && a.t.device() != core::Device::cuda)

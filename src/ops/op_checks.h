@@ -32,6 +32,11 @@ Status check_same_shape(std::string_view op, const Arg& a, const Arg& b);
 // All tensors on the CPU: ok. Any on CUDA: unimplemented (the op has no CUDA path, or the
 // backend is not built).
 Status check_cpu(std::string_view op, std::initializer_list<const Tensor*> tensors);
+// A projection x[m, k] · w[rows, k]^T (+ bias[rows]) into out[m, ...]: x, w and out are 2-D,
+// w's columns equal x's, out has x's rows, a defined bias is 1-D with w's rows. How out's
+// columns relate to w's rows, and dtypes, are the caller's to check.
+Status check_projection(std::string_view op, const Tensor& x, const Tensor& w, const Tensor& bias,
+                        const Arg& out);
 // For the CUDA dispatch: every defined tensor is on the device (a mix with host tensors is a
 // caller bug).
 Status check_device(std::string_view op, std::initializer_list<Arg> args);

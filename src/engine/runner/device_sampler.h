@@ -16,7 +16,6 @@
 #include <cstdint>
 #include <deque>
 #include <unordered_map>
-#include <vector>
 
 #include "core/status.h"
 #include "core/tensor.h"

@@ -15,7 +15,6 @@
 
 #include <deque>
 #include <memory>
-#include <unordered_map>
 #include <vector>
 
 #include "engine/runner/device_sampler.h"
