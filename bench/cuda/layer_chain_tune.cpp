@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <functional>
 #include <random>
 #include <string>
@@ -31,6 +32,7 @@
 #include "kernels/cuda/decode_attention.h"
 #include "kernels/cuda/gemv.h"
 #include "kernels/cuda/kv_scatter.h"
+#include "kernels/cuda/l2_prefetch.h"
 #include "kernels/cuda/norm.h"
 #include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/rotary.h"
@@ -76,6 +78,17 @@ struct Dims {
   const char* name;
   int64_t hidden, n_heads, n_kv_heads, head_dim, inter;
   double theta;
+};
+
+// An L2 prefetch plan for the fused sequence (kernels/cuda/l2_prefetch.h): after the QKV GEMV,
+// the first wo_frac of every row of wo, then (early: same launch; late: a launch after the
+// attention) the first gu_prefix bytes of every gate/up row.
+struct Prefetch {
+  const char* name = "none";
+  double wo_frac = 0;
+  int64_t gu_prefix = 0;
+  bool gu_late = false;
+  bool bulk = true, evict_last = false, wait_first = false;
 };
 
 // One model's layers: weights, norm weights and KV caches per layer, shared activations.
@@ -256,8 +269,31 @@ struct Chain {
     }
   }
 
-  // llama.cpp's fused sequence.
-  void run_new(cudaStream_t st, int layers) const {
+  // Layer l's o-projection and gate/up weights: [H, nq] and [2·inter, H].
+  const char* wo(int l) const { return w(l) + size_t(nqkv * d.hidden) * 2; }
+  const char* wgu(int l) const { return wo(l) + size_t(d.hidden * nq) * 2; }
+
+  kc::L2PrefetchParams prefetch_params(const Prefetch& pf, int l, bool o, bool gu) const {
+    kc::L2PrefetchParams p{.range = {},
+                           .n_ranges = 0,
+                           .bulk = pf.bulk,
+                           .evict_last = pf.evict_last,
+                           .wait_first = pf.wait_first};
+    if (o && pf.wo_frac > 0)
+      p.range[p.n_ranges++] = {.base = wo(l),
+                               .rows = d.hidden,
+                               .row_bytes = nq * 2,
+                               .prefix_bytes = int64_t(pf.wo_frac * double(nq * 2))};
+    if (gu && pf.gu_prefix > 0)
+      p.range[p.n_ranges++] = {.base = wgu(l),
+                               .rows = 2 * d.inter,
+                               .row_bytes = d.hidden * 2,
+                               .prefix_bytes = pf.gu_prefix};
+    return p;
+  }
+
+  // llama.cpp's fused sequence, with an optional L2 prefetch plan.
+  void run_new(cudaStream_t st, int layers, const Prefetch& pf = {}) const {
     const int64_t H = d.hidden;
     for (int l = 0; l < layers; ++l) {
       const char* wt = w(l);
@@ -267,8 +303,12 @@ struct Chain {
       pq.norm_eps = 1e-5f;
       CHECK_OK(kc::gemv(pq, st));
       wt += size_t(nqkv * H) * 2;
+      if (pf.wo_frac > 0 || (pf.gu_prefix > 0 && !pf.gu_late))
+        CHECK_OK(kc::l2_prefetch(prefetch_params(pf, l, true, !pf.gu_late), st));
       CHECK_OK(kc::rope_kv_scatter(rotary(), kv(l), false, st));
       CHECK_OK(kc::decode_attention(attention(l), st));
+      if (pf.gu_prefix > 0 && pf.gu_late)
+        CHECK_OK(kc::l2_prefetch(prefetch_params(pf, l, false, true), st));
       kc::GemvParams po = gemv(attn.data(), wt, H, nq);
       po.seg[0] = {.out = residual.data(), .cols = H, .ld = H};
       po.accumulate = true;
@@ -325,6 +365,86 @@ void check(const Chain& c, cudaStream_t st, int layers, double tol) {
       c.d.name, (long long)c.m, layers, er, en, tol, ok ? "OK" : "FAIL");
 }
 
+// The fused sequence with a prefetch plan against without: a prefetch is a hint, so the
+// residual and normed outputs after 32 layers must be bit-identical.
+void check_prefetch(const Chain& c, cudaStream_t st, const Prefetch& pf) {
+  const size_t n = size_t(c.m * c.d.hidden);
+  c.reset_residual(st);
+  c.run_new(st, kLayers);
+  CHECK_OK(LLM_CUDA_CHECK(cudaStreamSynchronize(st)));
+  const auto r0 = download(c.residual.data(), n), n0 = download(c.normed.data(), n);
+  c.reset_residual(st);
+  c.run_new(st, kLayers, pf);
+  CHECK_OK(LLM_CUDA_CHECK(cudaStreamSynchronize(st)));
+  const auto r1 = download(c.residual.data(), n), n1 = download(c.normed.data(), n);
+  const bool ok = r0 == r1 && n0 == n1;
+  if (!ok) {
+    ++g_failures;
+    std::printf("check %s m=%lld prefetch %s: outputs differ from no prefetch FAIL\n", c.d.name,
+                (long long)c.m, pf.name);
+  }
+}
+
+// The o GEMV of layer 0 alone (eager, events on `st`), after a memset flush of L2: cold; after
+// a prefetch of all of wo (synchronized, then 2 ms for the prefetch to land); and after the
+// same GEMV ran (its weights in L2 as far as they fit). Median of 10, us.
+void time_o_gemv(const Chain& c, cudaStream_t st, void* flush, size_t flush_bytes) {
+  const int64_t H = c.d.hidden;
+  kc::GemvParams po = c.gemv(c.attn.data(), c.wo(0), H, c.nq);
+  po.seg[0] = {.out = c.proj.data(), .cols = H, .ld = H};
+  Prefetch all{.wo_frac = 1};
+  cudaEvent_t e0, e1;
+  cudaEventCreate(&e0);
+  cudaEventCreate(&e1);
+  auto time = [&](int mode) {
+    std::vector<float> ms;
+    for (int i = 0; i < 11; ++i) {
+      CHECK_OK(LLM_CUDA_CHECK(cudaMemsetAsync(flush, i & 0xff, flush_bytes, st)));
+      if (mode == 1) CHECK_OK(kc::l2_prefetch(c.prefetch_params(all, 0, true, false), st));
+      if (mode == 2) CHECK_OK(kc::gemv(po, st));
+      CHECK_OK(LLM_CUDA_CHECK(cudaStreamSynchronize(st)));
+      struct timespec ts {
+        0, 2000000
+      };
+      nanosleep(&ts, nullptr);
+      cudaEventRecord(e0, st);
+      CHECK_OK(kc::gemv(po, st));
+      cudaEventRecord(e1, st);
+      cudaEventSynchronize(e1);
+      float t = 0;
+      cudaEventElapsedTime(&t, e0, e1);
+      if (i > 0) ms.push_back(t);
+    }
+    std::sort(ms.begin(), ms.end());
+    return double(ms[ms.size() / 2]) * 1e3;
+  };
+  const double cold = time(0), pf = time(1), again = time(2);
+  cudaEventDestroy(e0);
+  cudaEventDestroy(e1);
+  const double mb = double(H * c.nq * 2) / 1e6;
+  std::printf(
+      "o GEMV alone %s m=%lld (%.1f MB): cold %.1f us (%.0f GB/s), after prefetch %.1f us (%.0f "
+      "GB/s), after itself %.1f us (%.0f GB/s)\n",
+      c.d.name, (long long)c.m, mb, cold, mb / cold * 1e3, pf, mb / pf * 1e3, again,
+      mb / again * 1e3);
+}
+
+// The plans timed (names: wo fraction, gate/up prefix bytes per row, early/late, options).
+const Prefetch kPlans[] = {
+    {.name = "none"},
+    {.name = "wo 100%", .wo_frac = 1},
+    {.name = "wo 100% evict_last", .wo_frac = 1, .evict_last = true},
+    {.name = "wo 100% lines", .wo_frac = 1, .bulk = false},
+    {.name = "wo 100% wait_first", .wo_frac = 1, .wait_first = true},
+    {.name = "wo 50%", .wo_frac = 0.5},
+    {.name = "wo 75%", .wo_frac = 0.75},
+    {.name = "wo 100% + gu 512 early", .wo_frac = 1, .gu_prefix = 512},
+    {.name = "wo 100% + gu 512 late", .wo_frac = 1, .gu_prefix = 512, .gu_late = true},
+    {.name = "wo 100% + gu 1024 late", .wo_frac = 1, .gu_prefix = 1024, .gu_late = true},
+    {.name = "wo 75% + gu 512 late", .wo_frac = 0.75, .gu_prefix = 512, .gu_late = true},
+    {.name = "wo 100% + gu 256 late", .wo_frac = 1, .gu_prefix = 256, .gu_late = true},
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -344,7 +464,7 @@ int main(int argc, char** argv) {
       "| model | m | MB/layer | old (10 launches), PDL off | old, PDL on | new fused (7 launches), "
       "PDL off | new, PDL on | new PDL on GB/s | %% of copy | old PDL off -> new PDL on |\n");
   std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
-  std::vector<std::string> rows;
+  std::vector<std::string> rows;  // of the prefetch table
   for (const Dims& d : models) {
     for (int64_t m : {1, 2}) {
       Chain c(d, m, ctx);
@@ -373,8 +493,31 @@ int main(int argc, char** argv) {
                   d.name, (long long)m, double(c.layer_bytes()) / 1e6, t[0], t[1], t[2], t[3], gbs,
                   100 * gbs / copy_gbs, t[0] / t[3]);
       std::fflush(stdout);
+      // L2 prefetch plans (PDL on) against the fused sequence without one.
+      std::string row = std::string("| ") + d.name + " | " + std::to_string(m);
+      for (const Prefetch& pf : kPlans) {
+        check_prefetch(c, st, pf);
+        c.reset_residual(st);
+        const double us = median_graph_ms_flushed(st, flush.data(), flush.size(),
+                                                  [&] { c.run_new(st, kLayers, pf); }) *
+                          1e3 / kLayers;
+        char cell[64];
+        std::snprintf(cell, sizeof cell, " | %.1f (%.1f%%)", us,
+                      100 * double(c.layer_bytes()) / (us * 1e-6) / 1e9 / copy_gbs);
+        row += cell;
+      }
+      rows.push_back(row + " |");
+      time_o_gemv(c, st, flush.data(), flush.size());
     }
   }
+  std::printf(
+      "\nL2 prefetch plans in the fused sequence, PDL on: us per layer (%% of copy)\n|"
+      " model | m");
+  for (const Prefetch& pf : kPlans) std::printf(" | %s", pf.name);
+  std::printf(" |\n| --- | ---");
+  for (size_t i = 0; i < std::size(kPlans); ++i) std::printf(" | ---");
+  std::printf(" |\n");
+  for (const auto& r : rows) std::printf("%s\n", r.c_str());
   cudaStreamDestroy(st);
   std::printf("\n%d check failures\n", g_failures);
   return g_failures == 0 ? 0 : 1;
