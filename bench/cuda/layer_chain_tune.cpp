@@ -443,6 +443,8 @@ const Prefetch kPlans[] = {
     {.name = "wo 100% + gu 1024 late", .wo_frac = 1, .gu_prefix = 1024, .gu_late = true},
     {.name = "wo 75% + gu 512 late", .wo_frac = 0.75, .gu_prefix = 512, .gu_late = true},
     {.name = "wo 100% + gu 256 late", .wo_frac = 1, .gu_prefix = 256, .gu_late = true},
+    {.name = "wo 50% + gu 1024 late", .wo_frac = 0.5, .gu_prefix = 1024, .gu_late = true},
+    {.name = "gu 1024 late", .gu_prefix = 1024, .gu_late = true},
 };
 
 }  // namespace
