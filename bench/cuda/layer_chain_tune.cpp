@@ -8,14 +8,18 @@
 // (kernels/cuda/pdl.cuh) on and off. Llama-2-7B and Llama-3-8B shapes, m = 1 and 2 requests of
 // `ctx` cached tokens, bf16. Prints the device copy bandwidth measured in the same run, then
 // us per layer and the layer's bytes (weights + KV read) as GB/s and % of copy. First checks
-// that old and new give the same residual stream (1 layer and 32 layers, eager).
+// that old and new give the same residual stream (1 layer and 32 layers, eager). Then "plans"
+// for the fused sequence: L2 prefetches of the next weights while attention runs
+// (kernels/cuda/l2_prefetch.h) and GEMV configurations per projection, each checked against
+// the fused sequence without one and timed the same way. Built with NVCC_DEFS
+// -DLIGHTLLM_DECODE_REDUCE_EARLY_TRIGGER=1 / -DLIGHTLLM_ROPE_KV_EARLY_TRIGGER=1 it times those
+// scheduling variants of decode_attention.cu / rotary.cu.
 // Built with nvcc alone (tools/layer_chain_tune.sh). Exits 1 if a check fails.
 // Usage: layer_chain_tune [ctx]   (default 256, as bench/cuda/model_decode_bench's contexts)
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 #include <functional>
 #include <random>
 #include <string>
@@ -83,12 +87,14 @@ struct Dims {
 // An L2 prefetch plan for the fused sequence (kernels/cuda/l2_prefetch.h): after the QKV GEMV,
 // the first wo_frac of every row of wo, then (early: same launch; late: a launch after the
 // attention) the first gu_prefix bytes of every gate/up row.
+// Also the GEMV configurations of the four projections (zeros: gemv.cu's defaults).
 struct Prefetch {
   const char* name = "none";
   double wo_frac = 0;
   int64_t gu_prefix = 0;
   bool gu_late = false;
   bool bulk = true, evict_last = false, wait_first = false;
+  kc::GemvConfig qkv = {}, o = {}, gu = {}, down = {};
 };
 
 // One model's layers: weights, norm weights and KV caches per layer, shared activations.
@@ -301,6 +307,7 @@ struct Chain {
       qkv_segments(pq);
       pq.norm_weight = norm(2 * l);
       pq.norm_eps = 1e-5f;
+      pq.config = pf.qkv;
       CHECK_OK(kc::gemv(pq, st));
       wt += size_t(nqkv * H) * 2;
       if (pf.wo_frac > 0 || (pf.gu_prefix > 0 && !pf.gu_late))
@@ -312,6 +319,7 @@ struct Chain {
       kc::GemvParams po = gemv(attn.data(), wt, H, nq);
       po.seg[0] = {.out = residual.data(), .cols = H, .ld = H};
       po.accumulate = true;
+      po.config = pf.o;
       CHECK_OK(kc::gemv(po, st));
       wt += size_t(H * nq) * 2;
       kc::GemvParams pg = gemv(residual.data(), wt, 2 * d.inter, H);
@@ -319,11 +327,13 @@ struct Chain {
       pg.seg[0] = {.out = gate.data(), .cols = d.inter, .ld = d.inter};
       pg.norm_weight = norm(2 * l + 1);
       pg.norm_eps = 1e-5f;
+      pg.config = pf.gu;
       CHECK_OK(kc::gemv(pg, st));
       wt += size_t(2 * d.inter * H) * 2;
       kc::GemvParams pd = gemv(gate.data(), wt, H, d.inter);
       pd.seg[0] = {.out = residual.data(), .cols = H, .ld = H};
       pd.accumulate = true;
+      pd.config = pf.down;
       CHECK_OK(kc::gemv(pd, st));
     }
     CHECK_OK(kc::rmsnorm(norm_params(residual.data(), nullptr, 2 * kLayers), st));  // final
@@ -334,6 +344,17 @@ struct Chain {
                                             cudaMemcpyDeviceToDevice, st)));
   }
 };
+
+// max |a - b| / max |b| (infinite if a value is not finite).
+double max_rel_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  double mx = 0, err = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (!std::isfinite(a[i]) || !std::isfinite(b[i])) return double(INFINITY);
+    mx = std::max(mx, double(std::fabs(b[i])));
+    err = std::max(err, double(std::fabs(a[i] - b[i])));
+  }
+  return mx > 0 ? err / mx : err;
+}
 
 // old vs new after `layers` layers, eagerly: residual and final normed, relative to the largest
 // |value| (the rounding of one sum of squares differs, so they agree to a few bf16 ulps).
@@ -347,16 +368,7 @@ void check(const Chain& c, cudaStream_t st, int layers, double tol) {
   c.run_new(st, layers);
   CHECK_OK(LLM_CUDA_CHECK(cudaStreamSynchronize(st)));
   const auto r_new = download(c.residual.data(), n), n_new = download(c.normed.data(), n);
-  auto rel = [](const std::vector<float>& a, const std::vector<float>& b) {
-    double mx = 0, err = 0;
-    for (size_t i = 0; i < a.size(); ++i) {
-      if (!std::isfinite(a[i]) || !std::isfinite(b[i])) return double(INFINITY);
-      mx = std::max(mx, double(std::fabs(b[i])));
-      err = std::max(err, double(std::fabs(a[i] - b[i])));
-    }
-    return mx > 0 ? err / mx : err;
-  };
-  const double er = rel(r_new, r_old), en = rel(n_new, n_old);
+  const double er = max_rel_diff(r_new, r_old), en = max_rel_diff(n_new, n_old);
   const bool ok = er <= tol && en <= tol;
   if (!ok) ++g_failures;
   std::printf(
@@ -365,8 +377,10 @@ void check(const Chain& c, cudaStream_t st, int layers, double tol) {
       c.d.name, (long long)c.m, layers, er, en, tol, ok ? "OK" : "FAIL");
 }
 
-// The fused sequence with a prefetch plan against without: a prefetch is a hint, so the
-// residual and normed outputs after 32 layers must be bit-identical.
+// The fused sequence with a plan against without, after 32 layers: a prefetch is a hint and
+// the GEMV's per-lane accumulation order does not depend on its configuration, so the outputs
+// are bit-identical unless the plan changes the block size of a GEMV with the RMSNorm prologue
+// (whose sum of squares is reduced over the block): then within 5e-2 as old vs new.
 void check_prefetch(const Chain& c, cudaStream_t st, const Prefetch& pf) {
   const size_t n = size_t(c.m * c.d.hidden);
   c.reset_residual(st);
@@ -377,74 +391,34 @@ void check_prefetch(const Chain& c, cudaStream_t st, const Prefetch& pf) {
   c.run_new(st, kLayers, pf);
   CHECK_OK(LLM_CUDA_CHECK(cudaStreamSynchronize(st)));
   const auto r1 = download(c.residual.data(), n), n1 = download(c.normed.data(), n);
-  const bool ok = r0 == r1 && n0 == n1;
-  if (!ok) {
-    ++g_failures;
-    std::printf("check %s m=%lld prefetch %s: outputs differ from no prefetch FAIL\n", c.d.name,
-                (long long)c.m, pf.name);
-  }
-}
-
-// The o GEMV of layer 0 alone (eager, events on `st`), after a memset flush of L2: cold; after
-// a prefetch of all of wo (synchronized, then 2 ms for the prefetch to land); and after the
-// same GEMV ran (its weights in L2 as far as they fit). Median of 10, us.
-void time_o_gemv(const Chain& c, cudaStream_t st, void* flush, size_t flush_bytes) {
-  const int64_t H = c.d.hidden;
-  kc::GemvParams po = c.gemv(c.attn.data(), c.wo(0), H, c.nq);
-  po.seg[0] = {.out = c.proj.data(), .cols = H, .ld = H};
-  Prefetch all{.wo_frac = 1};
-  cudaEvent_t e0, e1;
-  cudaEventCreate(&e0);
-  cudaEventCreate(&e1);
-  auto time = [&](int mode) {
-    std::vector<float> ms;
-    for (int i = 0; i < 11; ++i) {
-      CHECK_OK(LLM_CUDA_CHECK(cudaMemsetAsync(flush, i & 0xff, flush_bytes, st)));
-      if (mode == 1) CHECK_OK(kc::l2_prefetch(c.prefetch_params(all, 0, true, false), st));
-      if (mode == 2) CHECK_OK(kc::gemv(po, st));
-      CHECK_OK(LLM_CUDA_CHECK(cudaStreamSynchronize(st)));
-      struct timespec ts {
-        0, 2000000
-      };
-      nanosleep(&ts, nullptr);
-      cudaEventRecord(e0, st);
-      CHECK_OK(kc::gemv(po, st));
-      cudaEventRecord(e1, st);
-      cudaEventSynchronize(e1);
-      float t = 0;
-      cudaEventElapsedTime(&t, e0, e1);
-      if (i > 0) ms.push_back(t);
-    }
-    std::sort(ms.begin(), ms.end());
-    return double(ms[ms.size() / 2]) * 1e3;
+  const auto same_block = [](const kc::GemvConfig& g) {
+    return g.threads == 0 || g.threads == kc::gemv_default_config(1).threads;
   };
-  const double cold = time(0), pf = time(1), again = time(2);
-  cudaEventDestroy(e0);
-  cudaEventDestroy(e1);
-  const double mb = double(H * c.nq * 2) / 1e6;
-  std::printf(
-      "o GEMV alone %s m=%lld (%.1f MB): cold %.1f us (%.0f GB/s), after prefetch %.1f us (%.0f "
-      "GB/s), after itself %.1f us (%.0f GB/s)\n",
-      c.d.name, (long long)c.m, mb, cold, mb / cold * 1e3, pf, mb / pf * 1e3, again,
-      mb / again * 1e3);
+  const bool exact = same_block(pf.qkv) && same_block(pf.gu);
+  const double er = max_rel_diff(r1, r0), en = max_rel_diff(n1, n0);
+  const bool ok = exact ? r0 == r1 && n0 == n1 : er <= 5e-2 && en <= 5e-2;
+  if (!ok) ++g_failures;
+  if (!ok || !exact)
+    std::printf("check %s m=%lld plan %s vs none (%s): residual %.2e normed %.2e %s\n", c.d.name,
+                (long long)c.m, pf.name, exact ? "bit-identical" : "tol 5e-2", er, en,
+                ok ? "OK" : "FAIL");
 }
 
 // The plans timed (names: wo fraction, gate/up prefix bytes per row, early/late, options).
+const kc::GemvConfig k1x8x64{1, 8, 64}, k1x8x128{1, 8, 128}, k1x8x256{1, 8, 256},
+    k4x2x128{4, 2, 128};
 const Prefetch kPlans[] = {
     {.name = "none"},
-    {.name = "wo 100%", .wo_frac = 1},
-    {.name = "wo 100% evict_last", .wo_frac = 1, .evict_last = true},
-    {.name = "wo 100% lines", .wo_frac = 1, .bulk = false},
-    {.name = "wo 100% wait_first", .wo_frac = 1, .wait_first = true},
     {.name = "wo 50%", .wo_frac = 0.5},
-    {.name = "wo 75%", .wo_frac = 0.75},
-    {.name = "wo 100% + gu 512 early", .wo_frac = 1, .gu_prefix = 512},
-    {.name = "wo 100% + gu 512 late", .wo_frac = 1, .gu_prefix = 512, .gu_late = true},
-    {.name = "wo 100% + gu 1024 late", .wo_frac = 1, .gu_prefix = 1024, .gu_late = true},
-    {.name = "wo 75% + gu 512 late", .wo_frac = 0.75, .gu_prefix = 512, .gu_late = true},
-    {.name = "wo 100% + gu 256 late", .wo_frac = 1, .gu_prefix = 256, .gu_late = true},
-    {.name = "wo 50% + gu 1024 late", .wo_frac = 0.5, .gu_prefix = 1024, .gu_late = true},
-    {.name = "gu 1024 late", .gu_prefix = 1024, .gu_late = true},
+    {.name = "o 1x8x64", .o = k1x8x64},
+    {.name = "o 1x8x128", .o = k1x8x128},
+    {.name = "o 1x8x256", .o = k1x8x256},
+    {.name = "o 4x2x128", .o = k4x2x128},
+    {.name = "all 1x8x64", .qkv = k1x8x64, .o = k1x8x64, .gu = k1x8x64, .down = k1x8x64},
+    {.name = "all 1x8x128", .qkv = k1x8x128, .o = k1x8x128, .gu = k1x8x128, .down = k1x8x128},
+    {.name = "o,down 1x8x64", .o = k1x8x64, .down = k1x8x64},
+    {.name = "o,down 1x8x128", .o = k1x8x128, .down = k1x8x128},
+    {.name = "o 1x8x128 + gu 1024 late", .gu_prefix = 1024, .gu_late = true, .o = k1x8x128},
 };
 
 }  // namespace
@@ -509,7 +483,6 @@ int main(int argc, char** argv) {
         row += cell;
       }
       rows.push_back(row + " |");
-      time_o_gemv(c, st, flush.data(), flush.size());
     }
   }
   std::printf(
