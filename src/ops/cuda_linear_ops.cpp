@@ -4,11 +4,8 @@
 // (gated_matmul), the RMSNorm prologue and the residual-add epilogue (matmul_add). Each try_*
 // returns false when the GEMV cannot take the shapes, and the caller falls back to the unfused
 // ops. Built only with LIGHTLLM_CUDA.
-#include <algorithm>
-
 #include "kernels/cuda/gemm_lt.h"
 #include "kernels/cuda/gemv.h"
-#include "kernels/cuda/l2_prefetch.h"
 #include "ops/cuda_context.h"
 #include "ops/cuda_ops.h"
 #include "ops/op_checks.h"
@@ -150,22 +147,6 @@ core::Result<bool> try_matmul_add(const Tensor& x, const Tensor& w, const Tensor
   if (!kernels::cuda::gemv_supported(p)) return false;
   LLM_RETURN_IF_ERROR(kernels::cuda::gemv(p, cuda_detail::current_stream()));
   return true;
-}
-
-Status prefetch_l2(std::initializer_list<PrefetchRows> parts) {
-  static_assert(kMaxPrefetchParts <= kernels::cuda::L2PrefetchParams::kMaxRanges);
-  kernels::cuda::L2PrefetchParams p;
-  p.n_ranges = 0;
-  for (const PrefetchRows& part : parts) {
-    LLM_RETURN_IF_ERROR(check_device("prefetch_l2", {{"w", part.w}}));
-    const auto row_bytes =
-        static_cast<int64_t>(part.w.nbytes()) / std::max<int64_t>(1, part.w.dim(0));
-    p.range[p.n_ranges++] = {.base = part.w.raw(),
-                             .rows = part.w.dim(0),
-                             .row_bytes = row_bytes,
-                             .prefix_bytes = std::min(part.prefix_bytes, row_bytes)};
-  }
-  return kernels::cuda::l2_prefetch(p, cuda_detail::current_stream());
 }
 
 }  // namespace lightllm::ops::cuda_impl

@@ -32,7 +32,6 @@ core::Result<bool> try_gated_matmul(const Tensor& x, const Tensor& w, const Tens
                                     GatedAct act, Tensor& out, const NormedInput* norm);
 core::Result<bool> try_matmul_add(const Tensor& x, const Tensor& w, const Tensor& bias,
                                   Tensor& residual);
-Status prefetch_l2(std::initializer_list<PrefetchRows> parts);
 Status head_layer_norm(Tensor& x, const Tensor& weight, float eps);
 Status add(Tensor& acc, const Tensor& x);
 Status gated(const Tensor& gate, const Tensor& up, bool silu, bool tanh_approx, Tensor& out);

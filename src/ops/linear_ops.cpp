@@ -153,23 +153,6 @@ Status matmul_add(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& 
   return add(residual, scratch);
 }
 
-Status prefetch_l2(std::initializer_list<PrefetchRows> parts) {
-  constexpr std::string_view op = "prefetch_l2";
-  if (parts.size() > kMaxPrefetchParts)
-    return core::invalid_argument("{}: {} parts, at most {}", op, parts.size(), kMaxPrefetchParts);
-  bool on_cuda = false;
-  for (const PrefetchRows& p : parts) {
-    LLM_RETURN_IF_ERROR(check_tensor(op, {"w", p.w}, 2));
-    if (p.prefix_bytes < 0) return core::invalid_argument("{}: negative prefix_bytes", op);
-    on_cuda = on_cuda || p.w.device() == core::Device::cuda;
-  }
-#if LIGHTLLM_CUDA
-  if (on_cuda) return cuda_impl::prefetch_l2(parts);
-#endif
-  if (on_cuda) return core::unimplemented("{}: CUDA tensors without the CUDA backend", op);
-  return {};  // the CPU: nothing to do
-}
-
 namespace {
 
 Status gated(std::string_view op, const Tensor& gate, const Tensor& up, Tensor& out,

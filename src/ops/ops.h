@@ -134,19 +134,6 @@ Status rms_norm_gated_matmul(const NormedInput& in, const Tensor& w, const Tenso
 Status matmul_add(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& scratch,
                   Tensor& residual);
 
-// A hint that rows of weights are read soon: of each part's w ([n, k], contiguous), the first
-// prefix_bytes bytes of every row (>= a row's bytes: all of w). CUDA: one L2 prefetch launch on
-// the current stream for every part, in order (kernels/cuda/l2_prefetch.h; a programmatic
-// dependent launch that reads nothing back and writes nothing, so no value of the step
-// changes); the CPU: nothing. Batch-1 decode issues it after the QKV projection for the o
-// projection's weights, which then stream from L2 (issue #7; docs/PERFORMANCE.md run 10).
-struct PrefetchRows {
-  const Tensor& w;  // [n, k]
-  int64_t prefix_bytes = INT64_MAX;
-};
-inline constexpr size_t kMaxPrefetchParts = 2;
-Status prefetch_l2(std::initializer_list<PrefetchRows> parts);
-
 // out = silu(gate) * up.  gate, up, out: [n_tokens, inter] f32 (out may alias gate).
 Status silu_mul(const Tensor& gate, const Tensor& up, Tensor& out);
 // out = gelu(gate) * up, exact erf GELU or the tanh approximation.

@@ -195,44 +195,6 @@ TEST(GemvOps, MatmulAddEqualsMatmulThenAdd) {
   }
 }
 
-// prefetch_l2 is a hint: the weights keep their bytes and a projection after it gives the same
-// bits as before it, for whole weights, row prefixes (one 16-byte chunk, several 8 KiB units,
-// longer than a row) and two parts in one launch; m = 1 and 2 (the decode GEMV), on the
-// current stream, also captured after the projection it precedes in the layer. Bad arguments
-// are errors.
-TEST(GemvOps, PrefetchL2ChangesNothing) {
-  const int64_t k = 8200, n = 136;  // rows of 16400 bytes: three 8 KiB units, the last short
-  const Tensor w = dev(random_f32({n, k}, 61)), w2 = dev(random_f32({2 * n, 264}, 62));
-  const std::vector<uint16_t> w_bits = bits_of(w), w2_bits = bits_of(w2);
-  for (int64_t m : {1, 2}) {
-    const Tensor x = dev(random_f32({m, k}, 63 + uint32_t(m)));
-    Tensor ref = dev_empty({m, n}), out = dev_empty({m, n});
-    ASSERT_TRUE(ops::matmul(x, w, Tensor(), ref).ok());
-    const int64_t prefixes[] = {1, 16, 8192, 9000, 16400, 1 << 20, INT64_MAX};
-    for (int64_t prefix : prefixes) {
-      ASSERT_TRUE(ops::prefetch_l2({{.w = w, .prefix_bytes = prefix}}).ok()) << prefix;
-      ASSERT_TRUE(ops::matmul(x, w, Tensor(), out).ok());
-      ASSERT_TRUE(ops::cuda_synchronize().ok()) << prefix;
-      EXPECT_EQ(bits_of(out), bits_of(ref)) << "m " << m << " prefix " << prefix;
-    }
-    ASSERT_TRUE(ops::prefetch_l2({{.w = w}, {.w = w2, .prefix_bytes = 256}}).ok());
-    ASSERT_TRUE(ops::matmul(x, w, Tensor(), out).ok());
-    ASSERT_TRUE(ops::cuda_synchronize().ok());
-    EXPECT_EQ(bits_of(out), bits_of(ref)) << "m " << m << " two parts";
-  }
-  EXPECT_EQ(bits_of(w), w_bits);
-  EXPECT_EQ(bits_of(w2), w2_bits);
-  ASSERT_TRUE(ops::prefetch_l2({}).ok());
-  ASSERT_TRUE(ops::prefetch_l2({{.w = w, .prefix_bytes = 0}}).ok());
-  EXPECT_FALSE(ops::prefetch_l2({{.w = w, .prefix_bytes = -1}}).ok());
-  EXPECT_FALSE(ops::prefetch_l2({{.w = w}, {.w = w}, {.w = w2}}).ok());  // > kMaxPrefetchParts
-  const Tensor odd = dev(random_f32({4, 263}, 64));                      // 526-byte rows
-  EXPECT_FALSE(ops::prefetch_l2({{.w = odd}}).ok());
-  const Tensor host = random_f32({4, 8}, 65);
-  EXPECT_FALSE(ops::prefetch_l2({{.w = w}, {.w = host}}).ok());  // mixed devices
-  ASSERT_TRUE(ops::cuda_synchronize().ok());
-}
-
 // rope_store_kv (one launch) equals rope → store_kv bit for bit: q, k, the cache rows and the
 // int8 scales; rotate_half and interleaved, partial rotary, bf16 and int8 caches.
 TEST(GemvOps, RopeStoreKvEqualsRopeThenStore) {

@@ -1,8 +1,7 @@
 // tests/kernels/fused_ops_test.cpp — the fused batch-1 decode ops on the CPU, where each is
 // the composition of the ops its ops.h comment names: rms_norm_matmul_split,
 // rms_norm_gated_matmul, matmul_add and rope_store_kv against those ops run one by one, bit for
-// bit (the CUDA kernels are held to the same compositions by tests/cuda/test_gemv_ops.cpp);
-// prefetch_l2, a no-op here, only checks its arguments.
+// bit (the CUDA kernels are held to the same compositions by tests/cuda/test_gemv_ops.cpp).
 #include <cstring>
 #include <numeric>
 
@@ -73,20 +72,6 @@ TEST(FusedOps, MatmulAddIsMatmulThenAdd) {
   ASSERT_TRUE(ops::matmul(x, w, b, proj).ok());
   ASSERT_TRUE(ops::add(ref, proj).ok());
   expect_same(res, ref, "residual");
-}
-
-// prefetch_l2 on the CPU does nothing but check its arguments.
-TEST(FusedOps, PrefetchL2IsANoOpOnTheCpu) {
-  const Tensor w = convert(random_tensor({6, 16}, 5), DType::bf16);
-  const Tensor before = copy_of(w);
-  EXPECT_TRUE(ops::prefetch_l2({}).ok());
-  EXPECT_TRUE(ops::prefetch_l2({{.w = w}}).ok());
-  EXPECT_TRUE(ops::prefetch_l2({{.w = w, .prefix_bytes = 8}, {.w = w, .prefix_bytes = 0}}).ok());
-  expect_same(w, before, "prefetch_l2 left w unchanged");
-  EXPECT_FALSE(ops::prefetch_l2({{.w = w, .prefix_bytes = -1}}).ok());
-  EXPECT_FALSE(ops::prefetch_l2({{.w = w}, {.w = w}, {.w = w}}).ok());
-  const Tensor v = random_tensor({16}, 6);
-  EXPECT_FALSE(ops::prefetch_l2({{.w = v}}).ok());  // not 2-D
 }
 
 TEST(FusedOps, RopeStoreKvIsRopeThenStore) {

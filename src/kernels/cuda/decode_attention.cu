@@ -18,18 +18,10 @@ constexpr int kMinChunk = 64;
 constexpr int kMaxSplits = 128;
 
 // One block per (head, request): merges the splits by log2-sum-exp.
-// Tuning knob (bench/cuda/layer_chain_tune.cpp builds both): 1 lets the next kernel be
-// scheduled before the partials are complete, so the o projection's GEMV issues its first
-// weight loads while the split kernel still runs.
-#ifndef LIGHTLLM_DECODE_REDUCE_EARLY_TRIGGER
-#define LIGHTLLM_DECODE_REDUCE_EARLY_TRIGGER 0
-#endif
 template <typename T, int D>
 __global__ void decode_reduce_kernel(DecodeAttentionParams p, int n_splits) {
-  if (LIGHTLLM_DECODE_REDUCE_EARLY_TRIGGER) pdl_launch_dependents();
-  pdl_wait();  // launched early (PDL): the partials must be complete
-  if (!LIGHTLLM_DECODE_REDUCE_EARLY_TRIGGER)
-    pdl_launch_dependents();  // the next projection may start streaming its weights
+  pdl_wait();               // launched early (PDL): the partials must be complete
+  pdl_launch_dependents();  // the next projection may start streaming its weights
   const int h = blockIdx.x, r = blockIdx.y;
   const float* part_o = static_cast<const float*>(p.workspace);
   const float* part_lse = part_o + static_cast<size_t>(p.n_reqs) * p.n_heads * n_splits * D;

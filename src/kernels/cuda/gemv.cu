@@ -169,12 +169,6 @@ __device__ void norm_prologue(const GemvArgs& a, uint4* xs) {
   __syncthreads();
 }
 
-// Tuning knob (bench/cuda/layer_chain_tune.cpp): 1 lets the next kernel be scheduled once the
-// first weight loads are issued, instead of after the last (CUDA-core kernel).
-#ifndef LIGHTLLM_GEMV_EARLY_TRIGGER
-#define LIGHTLLM_GEMV_EARLY_TRIGGER 0
-#endif
-
 // kNorm: x is the residual stream; the block first normalizes it into shared memory
 // (norm_prologue, dynamic shared memory [M][kc] chunks) and reads x from there.
 template <typename T, int M, int R, int U, bool kGated, bool kNorm>
@@ -212,7 +206,6 @@ __global__ void __launch_bounds__(256) gemv_kernel(const GemvArgs a) {
 #pragma unroll
       for (int r = 0; r < NR; ++r) wv[u][r] = ld_stream(wrow[r] + c + 32 * u);
   }
-  if (LIGHTLLM_GEMV_EARLY_TRIGGER) pdl_launch_dependents();
   pdl_wait();
   if constexpr (kNorm) {
     norm_prologue<T, M>(a, xs);
@@ -250,7 +243,7 @@ __global__ void __launch_bounds__(256) gemv_kernel(const GemvArgs a) {
     for (int i = 0; i < M; ++i) x1[i] = ldx(i * kc + c);
     fma_chunk<T, NR, M>(w1, x1, acc);
   }
-  if (!LIGHTLLM_GEMV_EARLY_TRIGGER) pdl_launch_dependents();
+  pdl_launch_dependents();
 
 #pragma unroll
   for (int r = 0; r < NR; ++r)

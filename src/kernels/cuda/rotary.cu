@@ -63,11 +63,6 @@ __global__ void rotary_kernel(RotaryParams p, int64_t q_stride, int64_t k_stride
   }
 }
 
-// Tuning knob (bench/cuda/layer_chain_tune.cpp): 1 lets the decode attention be scheduled
-// before the QKV projection has completed.
-#ifndef LIGHTLLM_ROPE_KV_EARLY_TRIGGER
-#define LIGHTLLM_ROPE_KV_EARLY_TRIGGER 0
-#endif
 template <typename T, bool kInt8>
 __global__ void rope_kv_kernel(RotaryParams p, KvScatterParams kv, int64_t q_stride,
                                int64_t k_stride, int64_t v_stride) {
@@ -75,9 +70,8 @@ __global__ void rope_kv_kernel(RotaryParams p, KvScatterParams kv, int64_t q_str
   const int64_t tok = blockIdx.x;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int head = static_cast<int>(blockIdx.y) * kHeadsPerBlock + warp;
-  if (LIGHTLLM_ROPE_KV_EARLY_TRIGGER) pdl_launch_dependents();
   pdl_wait();
-  if (!LIGHTLLM_ROPE_KV_EARLY_TRIGGER) pdl_launch_dependents();
+  pdl_launch_dependents();
   rotary_table(p, tok, cs);
   __syncthreads();
   if (head >= p.n_heads + p.n_kv_heads) return;

@@ -1,15 +1,20 @@
-// src/kernels/cuda/l2_prefetch.cu — the L2 prefetch kernel (see l2_prefetch.h). Work is cut
+// bench/cuda/l2_prefetch.cu — the L2 prefetch kernel (see l2_prefetch.h). Work is cut
 // into units of at most kUnit bytes (a row's prefix, in pieces); a bulk prefetch is one
 // instruction per unit (a thread each), a line prefetch is one warp per unit, a lane per line.
-#include "kernels/cuda/l2_prefetch.h"
+#include "l2_prefetch.h"
 
 #include <algorithm>
 
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/pdl.cuh"
 
-namespace lightllm::kernels::cuda {
+namespace bench {
 namespace {
+
+using lightllm::kernels::cuda::launch_pdl;
+using lightllm::kernels::cuda::pdl_launch_dependents;
+using lightllm::kernels::cuda::pdl_wait;
+namespace core = lightllm::core;
 
 constexpr int64_t kUnit = 8192;  // bytes per bulk instruction / per warp
 constexpr int64_t kLine = 128;
@@ -128,4 +133,4 @@ core::Status l2_prefetch(const L2PrefetchParams& p, cudaStream_t stream) {
            : launch_pdl(l2_prefetch_kernel<false>, dim3(blocks), dim3(kThreads), 0, stream, a));
 }
 
-}  // namespace lightllm::kernels::cuda
+}  // namespace bench
