@@ -9,11 +9,10 @@
 // `ctx` cached tokens, bf16. Prints the device copy bandwidth measured in the same run, then
 // us per layer and the layer's bytes (weights + KV read) as GB/s and % of copy. First checks
 // that old and new give the same residual stream (1 layer and 32 layers, eager). Then "plans"
-// for the fused sequence: L2 prefetches of the next weights while attention runs
-// (l2_prefetch.h) and GEMV configurations per projection, each checked against
-// the fused sequence without one and timed the same way. Built with NVCC_DEFS
-// -DLIGHTLLM_DECODE_REDUCE_EARLY_TRIGGER=1 / -DLIGHTLLM_ROPE_KV_EARLY_TRIGGER=1 it times those
-// scheduling variants of decode_attention.cu / rotary.cu.
+// for the fused sequence (docs/PERFORMANCE.md run 10): L2 prefetches of the next weights while
+// attention runs (l2_prefetch.h), forced decode-attention splits and GEMV configurations per
+// projection, each checked against the fused sequence without one and timed the same way; and
+// bounds that leave rotary + KV store and/or the decode attention out (what they cost).
 // Built with nvcc alone (tools/layer_chain_tune.sh). Exits 1 if a check fails.
 // Usage: layer_chain_tune [ctx]   (default 256, as bench/cuda/model_decode_bench's contexts)
 #include <algorithm>
@@ -416,19 +415,34 @@ void check_prefetch(const Chain& c, cudaStream_t st, const Prefetch& pf) {
                 ok ? "OK" : "FAIL");
 }
 
-// The plans timed (names: wo fraction, gate/up prefix bytes per row, early/late, options).
+// The plans timed: "wo F": the first fraction F of every row of wo prefetched after the QKV
+// GEMV (bulk: cp.async.bulk.prefetch.L2; lines: prefetch.global.L2 per line; evict_last;
+// wait_first: only once the QKV GEMV completed); "gu B early / late": the first B bytes of every
+// gate/up row, in the same launch / in a launch after the attention; "splits N": the decode
+// attention's splits forced; GEMV configurations (rows per warp x loads in flight x threads) of
+// the projections named; "bound: ...": kernels left out.
 const kc::GemvConfig k1x8x128{1, 8, 128}, k1x8x256{1, 8, 256};
 const Prefetch kPlans[] = {
     {.name = "none"},
+    {.name = "wo 100%", .wo_frac = 1},
+    {.name = "wo 100% evict_last", .wo_frac = 1, .evict_last = true},
+    {.name = "wo 100% lines", .wo_frac = 1, .bulk = false},
+    {.name = "wo 100% wait_first", .wo_frac = 1, .wait_first = true},
+    {.name = "wo 75%", .wo_frac = 0.75},
     {.name = "wo 50%", .wo_frac = 0.5},
+    {.name = "wo 100% + gu 512 early", .wo_frac = 1, .gu_prefix = 512},
+    {.name = "wo 100% + gu 512 late", .wo_frac = 1, .gu_prefix = 512, .gu_late = true},
+    {.name = "wo 75% + gu 512 late", .wo_frac = 0.75, .gu_prefix = 512, .gu_late = true},
+    {.name = "wo 50% + gu 1024 late", .wo_frac = 0.5, .gu_prefix = 1024, .gu_late = true},
+    {.name = "gu 1024 late", .gu_prefix = 1024, .gu_late = true},
     {.name = "splits 1", .splits = 1},
     {.name = "splits 2", .splits = 2},
     {.name = "splits 4", .splits = 4},
     {.name = "splits 8", .splits = 8},
     {.name = "o 1x8x256", .o = k1x8x256},
     {.name = "o,down 1x8x128", .o = k1x8x128, .down = k1x8x128},
-    {.name = "all 1x8x128", .qkv = k1x8x128, .o = k1x8x128, .gu = k1x8x128, .down = k1x8x128},
     {.name = "qkv,gu 1x8x128", .qkv = k1x8x128, .gu = k1x8x128},
+    {.name = "all 1x8x128", .qkv = k1x8x128, .o = k1x8x128, .gu = k1x8x128, .down = k1x8x128},
     {.name = "none (again)"},
     {.name = "bound: no rope+store", .skip_rope = true},
     {.name = "bound: no attention", .skip_attention = true},
@@ -454,7 +468,8 @@ int main(int argc, char** argv) {
       "| model | m | MB/layer | old (10 launches), PDL off | old, PDL on | new fused (7 launches), "
       "PDL off | new, PDL on | new PDL on GB/s | %% of copy | old PDL off -> new PDL on |\n");
   std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
-  std::vector<std::string> rows;  // of the prefetch table
+  std::vector<std::string> heads, rows;  // of the plan table: a row per plan
+  for (const Prefetch& pf : kPlans) rows.push_back(std::string("| ") + pf.name);
   for (const Dims& d : models) {
     for (int64_t m : {1, 2}) {
       Chain c(d, m, ctx);
@@ -483,9 +498,10 @@ int main(int argc, char** argv) {
                   d.name, (long long)m, double(c.layer_bytes()) / 1e6, t[0], t[1], t[2], t[3], gbs,
                   100 * gbs / copy_gbs, t[0] / t[3]);
       std::fflush(stdout);
-      // L2 prefetch plans (PDL on) against the fused sequence without one.
-      std::string row = std::string("| ") + d.name + " | " + std::to_string(m);
-      for (const Prefetch& pf : kPlans) {
+      // The plans (PDL on): a column of the plan table per (model, m).
+      heads.push_back(std::string(d.name) + " m=" + std::to_string(m));
+      for (size_t i = 0; i < std::size(kPlans); ++i) {
+        const Prefetch& pf = kPlans[i];
         check_prefetch(c, st, pf);
         c.reset_residual(st);
         const double us = median_graph_ms_flushed(st, flush.data(), flush.size(),
@@ -494,20 +510,18 @@ int main(int argc, char** argv) {
         char cell[64];
         std::snprintf(cell, sizeof cell, " | %.1f (%.1f%%)", us,
                       100 * double(c.layer_bytes()) / (us * 1e-6) / 1e9 / copy_gbs);
-        row += cell;
+        rows[i] += cell;
       }
-      rows.push_back(row + " |");
     }
   }
   std::printf(
       "\nPlans for the fused sequence (L2 prefetch, attention splits, GEMV configurations rows x "
-      "loads x threads; bounds leave kernels out), PDL on: us per layer (%% of copy)\n|"
-      " model | m");
-  for (const Prefetch& pf : kPlans) std::printf(" | %s", pf.name);
-  std::printf(" |\n| --- | ---");
-  for (size_t i = 0; i < std::size(kPlans); ++i) std::printf(" | ---");
+      "loads x threads; bounds leave kernels out), PDL on: us per layer (%% of copy)\n| plan");
+  for (const auto& h : heads) std::printf(" | %s", h.c_str());
+  std::printf(" |\n| ---");
+  for (size_t i = 0; i < heads.size(); ++i) std::printf(" | ---");
   std::printf(" |\n");
-  for (const auto& r : rows) std::printf("%s\n", r.c_str());
+  for (const auto& r : rows) std::printf("%s |\n", r.c_str());
   cudaStreamDestroy(st);
   std::printf("\n%d check failures\n", g_failures);
   return g_failures == 0 ? 0 : 1;
