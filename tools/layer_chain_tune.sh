@@ -7,6 +7,6 @@
 set -euo pipefail
 SRCS="bench/cuda/layer_chain_tune.cpp src/kernels/cuda/gemv.cu src/kernels/cuda/norm.cu
       src/kernels/cuda/rotary.cu src/kernels/cuda/kv_scatter.cu
-      src/kernels/cuda/decode_attention.cu src/core/status.cpp src/core/dtype.cpp
-      src/backend/cuda/device_buffer.cpp src/backend/cuda/cuda_check.cpp"
+      src/kernels/cuda/decode_attention.cu bench/cuda/l2_prefetch.cu src/core/status.cpp
+      src/core/dtype.cpp src/backend/cuda/device_buffer.cpp src/backend/cuda/cuda_check.cpp"
 exec "$(dirname "$0")/nvcc_harness.sh" layer_chain_tune "$SRCS" "" "$@"

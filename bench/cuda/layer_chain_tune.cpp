@@ -8,7 +8,11 @@
 // (kernels/cuda/pdl.cuh) on and off. Llama-2-7B and Llama-3-8B shapes, m = 1 and 2 requests of
 // `ctx` cached tokens, bf16. Prints the device copy bandwidth measured in the same run, then
 // us per layer and the layer's bytes (weights + KV read) as GB/s and % of copy. First checks
-// that old and new give the same residual stream (1 layer and 32 layers, eager).
+// that old and new give the same residual stream (1 layer and 32 layers, eager). Then "plans"
+// for the fused sequence (docs/PERFORMANCE.md run 10): L2 prefetches of the next weights while
+// attention runs (l2_prefetch.h), forced decode-attention splits and GEMV configurations per
+// projection, each checked against the fused sequence without one and timed the same way; and
+// bounds that leave rotary + KV store and/or the decode attention out (what they cost).
 // Built with nvcc alone (tools/layer_chain_tune.sh). Exits 1 if a check fails.
 // Usage: layer_chain_tune [ctx]   (default 256, as bench/cuda/model_decode_bench's contexts)
 #include <algorithm>
@@ -34,6 +38,7 @@
 #include "kernels/cuda/norm.h"
 #include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/rotary.h"
+#include "l2_prefetch.h"
 
 namespace kc = lightllm::kernels::cuda;
 namespace core = lightllm::core;
@@ -44,6 +49,7 @@ namespace {
 
 constexpr int kLayers = 32;
 constexpr DType kDt = DType::bf16;
+constexpr int kMaxPlanSplits = 8;
 int g_failures = 0;
 
 DeviceBuffer alloc(size_t bytes) {
@@ -76,6 +82,24 @@ struct Dims {
   const char* name;
   int64_t hidden, n_heads, n_kv_heads, head_dim, inter;
   double theta;
+};
+
+// An L2 prefetch plan for the fused sequence (l2_prefetch.h): after the QKV GEMV,
+// the first wo_frac of every row of wo, then (early: same launch; late: a launch after the
+// attention) the first gu_prefix bytes of every gate/up row.
+// Also the GEMV configurations of the four projections (zeros: gemv.cu's defaults).
+struct Prefetch {
+  const char* name = "none";
+  double wo_frac = 0;
+  int64_t gu_prefix = 0;
+  bool gu_late = false;
+  bool bulk = true, evict_last = false, wait_first = false;
+  kc::GemvConfig qkv = {}, o = {}, gu = {}, down = {};
+  int splits = 0;  // decode attention splits (0: decode_attention_splits' choice)
+  // Bounds, not layers (the outputs are wrong, no check): leave out rotary + KV store, or the
+  // decode attention (split kernel and reduction).
+  bool skip_rope = false, skip_attention = false;
+  bool bound() const { return skip_rope || skip_attention; }
 };
 
 // One model's layers: weights, norm weights and KV caches per layer, shared activations.
@@ -142,7 +166,9 @@ struct Chain {
       f[i] = float(1.0 / std::pow(d.theta, double(2 * i) / double(d.head_dim)));
     inv_freq = alloc(f.size() * 4);
     CHECK_OK(inv_freq.upload(f.data(), f.size() * 4));
-    attn_ws_bytes = kc::decode_attention_workspace_bytes(attention(0));
+    kc::DecodeAttentionParams most = attention(0);  // the plans force up to kMaxPlanSplits
+    most.n_splits = std::max(kMaxPlanSplits, kc::decode_attention_splits(most));
+    attn_ws_bytes = kc::decode_attention_workspace_bytes(most);
     ws_attn = alloc(attn_ws_bytes);
   }
 
@@ -256,8 +282,31 @@ struct Chain {
     }
   }
 
-  // llama.cpp's fused sequence.
-  void run_new(cudaStream_t st, int layers) const {
+  // Layer l's o-projection and gate/up weights: [H, nq] and [2·inter, H].
+  const char* wo(int l) const { return w(l) + size_t(nqkv * d.hidden) * 2; }
+  const char* wgu(int l) const { return wo(l) + size_t(d.hidden * nq) * 2; }
+
+  bench::L2PrefetchParams prefetch_params(const Prefetch& pf, int l, bool o, bool gu) const {
+    bench::L2PrefetchParams p{.range = {},
+                              .n_ranges = 0,
+                              .bulk = pf.bulk,
+                              .evict_last = pf.evict_last,
+                              .wait_first = pf.wait_first};
+    if (o && pf.wo_frac > 0)
+      p.range[p.n_ranges++] = {.base = wo(l),
+                               .rows = d.hidden,
+                               .row_bytes = nq * 2,
+                               .prefix_bytes = int64_t(pf.wo_frac * double(nq * 2))};
+    if (gu && pf.gu_prefix > 0)
+      p.range[p.n_ranges++] = {.base = wgu(l),
+                               .rows = 2 * d.inter,
+                               .row_bytes = d.hidden * 2,
+                               .prefix_bytes = pf.gu_prefix};
+    return p;
+  }
+
+  // llama.cpp's fused sequence, with an optional L2 prefetch plan.
+  void run_new(cudaStream_t st, int layers, const Prefetch& pf = {}) const {
     const int64_t H = d.hidden;
     for (int l = 0; l < layers; ++l) {
       const char* wt = w(l);
@@ -265,13 +314,21 @@ struct Chain {
       qkv_segments(pq);
       pq.norm_weight = norm(2 * l);
       pq.norm_eps = 1e-5f;
+      pq.config = pf.qkv;
       CHECK_OK(kc::gemv(pq, st));
       wt += size_t(nqkv * H) * 2;
-      CHECK_OK(kc::rope_kv_scatter(rotary(), kv(l), false, st));
-      CHECK_OK(kc::decode_attention(attention(l), st));
+      if (pf.wo_frac > 0 || (pf.gu_prefix > 0 && !pf.gu_late))
+        CHECK_OK(bench::l2_prefetch(prefetch_params(pf, l, true, !pf.gu_late), st));
+      if (!pf.skip_rope) CHECK_OK(kc::rope_kv_scatter(rotary(), kv(l), false, st));
+      kc::DecodeAttentionParams pa = attention(l);
+      pa.n_splits = pf.splits;
+      if (!pf.skip_attention) CHECK_OK(kc::decode_attention(pa, st));
+      if (pf.gu_prefix > 0 && pf.gu_late)
+        CHECK_OK(bench::l2_prefetch(prefetch_params(pf, l, false, true), st));
       kc::GemvParams po = gemv(attn.data(), wt, H, nq);
       po.seg[0] = {.out = residual.data(), .cols = H, .ld = H};
       po.accumulate = true;
+      po.config = pf.o;
       CHECK_OK(kc::gemv(po, st));
       wt += size_t(H * nq) * 2;
       kc::GemvParams pg = gemv(residual.data(), wt, 2 * d.inter, H);
@@ -279,11 +336,13 @@ struct Chain {
       pg.seg[0] = {.out = gate.data(), .cols = d.inter, .ld = d.inter};
       pg.norm_weight = norm(2 * l + 1);
       pg.norm_eps = 1e-5f;
+      pg.config = pf.gu;
       CHECK_OK(kc::gemv(pg, st));
       wt += size_t(2 * d.inter * H) * 2;
       kc::GemvParams pd = gemv(gate.data(), wt, H, d.inter);
       pd.seg[0] = {.out = residual.data(), .cols = H, .ld = H};
       pd.accumulate = true;
+      pd.config = pf.down;
       CHECK_OK(kc::gemv(pd, st));
     }
     CHECK_OK(kc::rmsnorm(norm_params(residual.data(), nullptr, 2 * kLayers), st));  // final
@@ -294,6 +353,17 @@ struct Chain {
                                             cudaMemcpyDeviceToDevice, st)));
   }
 };
+
+// max |a - b| / max |b| (infinite if a value is not finite).
+double max_rel_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  double mx = 0, err = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (!std::isfinite(a[i]) || !std::isfinite(b[i])) return double(INFINITY);
+    mx = std::max(mx, double(std::fabs(b[i])));
+    err = std::max(err, double(std::fabs(a[i] - b[i])));
+  }
+  return mx > 0 ? err / mx : err;
+}
 
 // old vs new after `layers` layers, eagerly: residual and final normed, relative to the largest
 // |value| (the rounding of one sum of squares differs, so they agree to a few bf16 ulps).
@@ -307,16 +377,7 @@ void check(const Chain& c, cudaStream_t st, int layers, double tol) {
   c.run_new(st, layers);
   CHECK_OK(LLM_CUDA_CHECK(cudaStreamSynchronize(st)));
   const auto r_new = download(c.residual.data(), n), n_new = download(c.normed.data(), n);
-  auto rel = [](const std::vector<float>& a, const std::vector<float>& b) {
-    double mx = 0, err = 0;
-    for (size_t i = 0; i < a.size(); ++i) {
-      if (!std::isfinite(a[i]) || !std::isfinite(b[i])) return double(INFINITY);
-      mx = std::max(mx, double(std::fabs(b[i])));
-      err = std::max(err, double(std::fabs(a[i] - b[i])));
-    }
-    return mx > 0 ? err / mx : err;
-  };
-  const double er = rel(r_new, r_old), en = rel(n_new, n_old);
+  const double er = max_rel_diff(r_new, r_old), en = max_rel_diff(n_new, n_old);
   const bool ok = er <= tol && en <= tol;
   if (!ok) ++g_failures;
   std::printf(
@@ -324,6 +385,69 @@ void check(const Chain& c, cudaStream_t st, int layers, double tol) {
       "(tol %.0e) %s\n",
       c.d.name, (long long)c.m, layers, er, en, tol, ok ? "OK" : "FAIL");
 }
+
+// The fused sequence with a plan against without, after 32 layers: a prefetch is a hint and
+// the GEMV's per-lane accumulation order does not depend on its configuration, so the outputs
+// are bit-identical unless the plan changes the block size of a GEMV with the RMSNorm prologue
+// (whose sum of squares is reduced over the block) or the attention's splits (the softmax
+// sums in another order): then within 5e-2 as old vs new. Bounds are not checked.
+void check_prefetch(const Chain& c, cudaStream_t st, const Prefetch& pf) {
+  if (pf.bound()) return;
+  const size_t n = size_t(c.m * c.d.hidden);
+  c.reset_residual(st);
+  c.run_new(st, kLayers);
+  CHECK_OK(LLM_CUDA_CHECK(cudaStreamSynchronize(st)));
+  const auto r0 = download(c.residual.data(), n), n0 = download(c.normed.data(), n);
+  c.reset_residual(st);
+  c.run_new(st, kLayers, pf);
+  CHECK_OK(LLM_CUDA_CHECK(cudaStreamSynchronize(st)));
+  const auto r1 = download(c.residual.data(), n), n1 = download(c.normed.data(), n);
+  const auto same_block = [](const kc::GemvConfig& g) {
+    return g.threads == 0 || g.threads == kc::gemv_default_config(1).threads;
+  };
+  const bool exact = same_block(pf.qkv) && same_block(pf.gu) && pf.splits == 0;
+  const double er = max_rel_diff(r1, r0), en = max_rel_diff(n1, n0);
+  const bool ok = exact ? r0 == r1 && n0 == n1 : er <= 5e-2 && en <= 5e-2;
+  if (!ok) ++g_failures;
+  if (!ok || !exact)
+    std::printf("check %s m=%lld plan %s vs none (%s): residual %.2e normed %.2e %s\n", c.d.name,
+                (long long)c.m, pf.name, exact ? "bit-identical" : "tol 5e-2", er, en,
+                ok ? "OK" : "FAIL");
+}
+
+// The plans timed: "wo F": the first fraction F of every row of wo prefetched after the QKV
+// GEMV (bulk: cp.async.bulk.prefetch.L2; lines: prefetch.global.L2 per line; evict_last;
+// wait_first: only once the QKV GEMV completed); "gu B early / late": the first B bytes of every
+// gate/up row, in the same launch / in a launch after the attention; "splits N": the decode
+// attention's splits forced; GEMV configurations (rows per warp x loads in flight x threads) of
+// the projections named; "bound: ...": kernels left out.
+const kc::GemvConfig k1x8x128{1, 8, 128}, k1x8x256{1, 8, 256};
+const Prefetch kPlans[] = {
+    {.name = "none"},
+    {.name = "wo 100%", .wo_frac = 1},
+    {.name = "wo 100% evict_last", .wo_frac = 1, .evict_last = true},
+    {.name = "wo 100% lines", .wo_frac = 1, .bulk = false},
+    {.name = "wo 100% wait_first", .wo_frac = 1, .wait_first = true},
+    {.name = "wo 75%", .wo_frac = 0.75},
+    {.name = "wo 50%", .wo_frac = 0.5},
+    {.name = "wo 100% + gu 512 early", .wo_frac = 1, .gu_prefix = 512},
+    {.name = "wo 100% + gu 512 late", .wo_frac = 1, .gu_prefix = 512, .gu_late = true},
+    {.name = "wo 75% + gu 512 late", .wo_frac = 0.75, .gu_prefix = 512, .gu_late = true},
+    {.name = "wo 50% + gu 1024 late", .wo_frac = 0.5, .gu_prefix = 1024, .gu_late = true},
+    {.name = "gu 1024 late", .gu_prefix = 1024, .gu_late = true},
+    {.name = "splits 1", .splits = 1},
+    {.name = "splits 2", .splits = 2},
+    {.name = "splits 4", .splits = 4},
+    {.name = "splits 8", .splits = 8},
+    {.name = "o 1x8x256", .o = k1x8x256},
+    {.name = "o,down 1x8x128", .o = k1x8x128, .down = k1x8x128},
+    {.name = "qkv,gu 1x8x128", .qkv = k1x8x128, .gu = k1x8x128},
+    {.name = "all 1x8x128", .qkv = k1x8x128, .o = k1x8x128, .gu = k1x8x128, .down = k1x8x128},
+    {.name = "none (again)"},
+    {.name = "bound: no rope+store", .skip_rope = true},
+    {.name = "bound: no attention", .skip_attention = true},
+    {.name = "bound: GEMVs only", .skip_rope = true, .skip_attention = true},
+};
 
 }  // namespace
 
@@ -344,7 +468,8 @@ int main(int argc, char** argv) {
       "| model | m | MB/layer | old (10 launches), PDL off | old, PDL on | new fused (7 launches), "
       "PDL off | new, PDL on | new PDL on GB/s | %% of copy | old PDL off -> new PDL on |\n");
   std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
-  std::vector<std::string> rows;
+  std::vector<std::string> heads, rows;  // of the plan table: a row per plan
+  for (const Prefetch& pf : kPlans) rows.push_back(std::string("| ") + pf.name);
   for (const Dims& d : models) {
     for (int64_t m : {1, 2}) {
       Chain c(d, m, ctx);
@@ -373,8 +498,30 @@ int main(int argc, char** argv) {
                   d.name, (long long)m, double(c.layer_bytes()) / 1e6, t[0], t[1], t[2], t[3], gbs,
                   100 * gbs / copy_gbs, t[0] / t[3]);
       std::fflush(stdout);
+      // The plans (PDL on): a column of the plan table per (model, m).
+      heads.push_back(std::string(d.name) + " m=" + std::to_string(m));
+      for (size_t i = 0; i < std::size(kPlans); ++i) {
+        const Prefetch& pf = kPlans[i];
+        check_prefetch(c, st, pf);
+        c.reset_residual(st);
+        const double us = median_graph_ms_flushed(st, flush.data(), flush.size(),
+                                                  [&] { c.run_new(st, kLayers, pf); }) *
+                          1e3 / kLayers;
+        char cell[64];
+        std::snprintf(cell, sizeof cell, " | %.1f (%.1f%%)", us,
+                      100 * double(c.layer_bytes()) / (us * 1e-6) / 1e9 / copy_gbs);
+        rows[i] += cell;
+      }
     }
   }
+  std::printf(
+      "\nPlans for the fused sequence (L2 prefetch, attention splits, GEMV configurations rows x "
+      "loads x threads; bounds leave kernels out), PDL on: us per layer (%% of copy)\n| plan");
+  for (const auto& h : heads) std::printf(" | %s", h.c_str());
+  std::printf(" |\n| ---");
+  for (size_t i = 0; i < heads.size(); ++i) std::printf(" | ---");
+  std::printf(" |\n");
+  for (const auto& r : rows) std::printf("%s |\n", r.c_str());
   cudaStreamDestroy(st);
   std::printf("\n%d check failures\n", g_failures);
   return g_failures == 0 ? 0 : 1;

@@ -22,9 +22,9 @@ namespace {
 namespace kc = kernels::cuda;
 
 // CUDA-core configurations, the tensor-core kernel (mma) with 2, 4 and 8 warps, the defaults.
-const kc::GemvConfig kConfigs[] = {
-    {1, 8, 128},      {2, 4, 64},        {2, 2, 256},       {4, 2, 128},
-    {0, 4, 64, true}, {0, 4, 128, true}, {0, 8, 256, true}, {}};
+const kc::GemvConfig kConfigs[] = {{1, 8, 128},       {1, 8, 256},       {2, 4, 64},
+                                   {2, 2, 256},       {4, 2, 128},       {0, 4, 64, true},
+                                   {0, 4, 128, true}, {0, 8, 256, true}, {}};
 
 class Gemv : public ::testing::TestWithParam<DType> {};
 

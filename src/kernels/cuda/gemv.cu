@@ -481,9 +481,22 @@ bool aligned16(const void* p) {
   return (reinterpret_cast<uintptr_t>(p) & 15u) == 0;
 }
 
-// The configuration a launch uses: the default for m, with p.config's non-zero fields on top.
+// m = 1 with the residual epilogue and rows of at most this many elements (the batch-1 decode
+// layer's o projection, k = n_heads · head_dim): 1 row x 8 loads x 256 threads, half a
+// 4096-element row in flight per warp. Measured in the layer chain (docs/PERFORMANCE.md run 10,
+// H100, bench/cuda/layer_chain_tune.cpp plan "o 1x8x256"): 0.2-1.2 us per layer faster than
+// 2 x 4 x 128 for Llama-2-7B / Llama-3-8B in 7 of 8 chains (two runs, contexts 256 and 1024;
+// 0.3 us slower once), 1.8-2.2 us slower at m = 2; 1-row configurations for the down
+// projection too (k = inter) were slower for Llama-3-8B at 1024 tokens: hence the limits. The
+// CUDA-core configurations give the same values, so this never changes a result.
+constexpr int64_t kShortRowMaxK = 4096;
+constexpr GemvConfig kShortRowResidualM1 = {1, 8, 256};
+
+// The configuration a launch uses: the default for m (or the one above), with p.config's
+// non-zero fields on top.
 GemvConfig resolved_config(const GemvParams& p) {
-  GemvConfig c = gemv_default_config(p.m);
+  GemvConfig c = p.m == 1 && p.accumulate && p.k <= kShortRowMaxK ? kShortRowResidualM1
+                                                                  : gemv_default_config(p.m);
   if (p.config.rows_per_warp > 0 || p.config.mma) {
     c.rows_per_warp = p.config.rows_per_warp;
     c.mma = p.config.mma;

@@ -89,7 +89,9 @@ bool gemv_supported(const GemvParams& p);
 
 core::Status gemv(const GemvParams& p, cudaStream_t stream);
 
-// The configuration gemv() uses for this m when p.config is zero, plain and gated alike.
+// The configuration gemv() uses for this m when p.config is zero, plain and gated alike
+// (except m = 1 with the residual epilogue and k <= 4096: 1 row x 8 loads x 256 threads, see
+// gemv.cu).
 GemvConfig gemv_default_config(int64_t m);
 
 }  // namespace lightllm::kernels::cuda
