@@ -121,6 +121,10 @@ struct EngineStats {
   double device_idle_us_total = 0.0;
   double device_idle_us_max = 0.0;
   uint64_t device_idle_steps = 0;  // steps measured
+  // The step after the longest idle (router step number) and its size in tokens.
+  uint64_t device_idle_max_step = 0;
+  int64_t device_idle_max_prefill_tokens = 0;
+  int64_t device_idle_max_decode_tokens = 0;
 };
 
 struct ModelInfo {

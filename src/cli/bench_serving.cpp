@@ -149,9 +149,13 @@ int serve_and_report(const EngineConfig& cfg, const WorkloadSpec& w, const std::
               static_cast<unsigned long long>(run.stats.pauses));
   if (run.stats.device_idle_steps > 0)
     std::printf(
-        "  device idle between back-to-back steps: %.1f us mean, %.1f us max (%llu steps)\n",
+        "  device idle between back-to-back steps: %.1f us mean, %.1f us max (%llu steps; the "
+        "longest before step %llu: %lld prefill + %lld decode tokens)\n",
         run.stats.device_idle_us_total / static_cast<double>(run.stats.device_idle_steps),
-        run.stats.device_idle_us_max, static_cast<unsigned long long>(run.stats.device_idle_steps));
+        run.stats.device_idle_us_max, static_cast<unsigned long long>(run.stats.device_idle_steps),
+        static_cast<unsigned long long>(run.stats.device_idle_max_step),
+        static_cast<long long>(run.stats.device_idle_max_prefill_tokens),
+        static_cast<long long>(run.stats.device_idle_max_decode_tokens));
   auto fields = extra;
   fields.push_back({"kv_cache_dtype", cfg.kv_cache_dtype});
   fields.push_back({"kv_tokens", std::to_string(kv_total)});

@@ -410,6 +410,9 @@ void EngineImpl::router_loop() {
       stats_.device_idle_us_total = idle.total_us;
       stats_.device_idle_us_max = idle.max_us;
       stats_.device_idle_steps = idle.steps;
+      stats_.device_idle_max_step = idle.max_step_id;
+      stats_.device_idle_max_prefill_tokens = idle.max_prefill_tokens;
+      stats_.device_idle_max_decode_tokens = idle.max_decode_tokens;
     }
     // After the stats: a client that sees a final event also sees its slots released.
     if (!out.events.empty()) output_queue_.push(std::move(out));

@@ -8,6 +8,16 @@
 
 namespace lightllm::engine {
 
+void DeviceIdle::add(double idle_us, const StepPlan& step) {
+  total_us += idle_us;
+  ++steps;
+  if (steps > 1 && idle_us <= max_us) return;
+  max_us = idle_us;
+  max_step_id = step.step_id;
+  max_prefill_tokens = step.n_prefill_tokens;
+  max_decode_tokens = step.n_decode_tokens;
+}
+
 StepLoop::Clock::duration StepLoop::turn() {
   Clock::duration step_time{};
   if (started_.empty()) {
@@ -47,11 +57,7 @@ StepLoop::Clock::duration StepLoop::turn() {
     fail(result.status(), std::move(next));
     return step_time;
   }
-  if (result->device_idle_us >= 0.0) {
-    idle_.total_us += result->device_idle_us;
-    idle_.max_us = std::max(idle_.max_us, result->device_idle_us);
-    ++idle_.steps;
-  }
+  if (result->device_idle_us >= 0.0) idle_.add(result->device_idle_us, started_.front());
   const core::Status committed = router_.commit(*result);  // retires the plan even on failure
   started_.pop_front();
   if (!committed.ok()) {

@@ -98,5 +98,55 @@ TEST(StepLoop, AFailedStepIsReportedOnceAndEverySlotComesBack) {
   }
 }
 
+// Reports a device idle time for every step: 1 us, except `slow_step`.
+class IdleReportingRunner final : public StepExecutor {
+ public:
+  IdleReportingRunner(FakeRunner& inner, uint64_t slow_step) : inner_(inner), slow_(slow_step) {}
+  core::Result<StepResult> execute(const StepPlan& plan) override { return inner_.execute(plan); }
+  core::Status start(const StepPlan& plan) override { return inner_.start(plan); }
+  core::Result<StepResult> finish(const StepPlan& plan) override {
+    core::Result<StepResult> r = inner_.finish(plan);
+    if (!r.ok()) return r;
+    r->device_idle_us = plan.step_id == slow_ ? 500.0 : 1.0;
+    if (plan.step_id == slow_) slow_plan_ = plan;
+    ++finished_;
+    return r;
+  }
+  bool can_start_before_finish(const StepPlan& next) const override {
+    return inner_.can_start_before_finish(next);
+  }
+  const StepPlan& slow_plan() const { return slow_plan_; }
+  uint64_t finished() const { return finished_; }
+
+ private:
+  FakeRunner& inner_;
+  uint64_t slow_;
+  StepPlan slow_plan_;
+  uint64_t finished_ = 0;
+};
+
+TEST(StepLoop, DeviceIdleNamesTheStepThatWaitedLongest) {
+  Harness h(small_config());
+  h.runner.set_overlap(true);
+  std::mt19937_64 rng(3);
+  for (uint64_t id = 1; id <= 5; ++id)
+    h.submit(id, random_prompt(rng, 9, Harness::kVocab), greedy(12, false));
+  IdleReportingRunner runner(h.runner, /*slow_step=*/4);
+  StepLoop loop(h.router, runner, [](const core::Status& st) { FAIL() << st.to_string(); });
+  for (int t = 0; t < 1000 && (loop.busy() || h.router.has_work()); ++t) {
+    loop.turn();
+    ASSERT_NO_FATAL_FAILURE(h.collect());
+  }
+  const DeviceIdle& idle = loop.device_idle();
+  ASSERT_GT(runner.finished(), 4u);
+  EXPECT_EQ(idle.steps, runner.finished());
+  EXPECT_DOUBLE_EQ(idle.total_us, 500.0 + static_cast<double>(runner.finished() - 1));
+  EXPECT_DOUBLE_EQ(idle.max_us, 500.0);
+  EXPECT_EQ(idle.max_step_id, 4u);
+  EXPECT_EQ(idle.max_prefill_tokens, runner.slow_plan().n_prefill_tokens);
+  EXPECT_EQ(idle.max_decode_tokens, runner.slow_plan().n_decode_tokens);
+  EXPECT_EQ(idle.max_prefill_tokens + idle.max_decode_tokens, runner.slow_plan().n_tokens());
+}
+
 }  // namespace
 }  // namespace lightllm::engine::testing
