@@ -125,6 +125,10 @@ struct EngineStats {
   uint64_t device_idle_max_step = 0;
   int64_t device_idle_max_prefill_tokens = 0;
   int64_t device_idle_max_decode_tokens = 0;
+  // CUDA graphs of decode steps: captured (the first step of each batch size x kv-length bucket
+  // runs eagerly and captures, a one-off cost) and replayed.
+  uint64_t cuda_graphs_captured = 0;
+  uint64_t cuda_graph_replays = 0;
 };
 
 struct ModelInfo {

@@ -156,6 +156,10 @@ int serve_and_report(const EngineConfig& cfg, const WorkloadSpec& w, const std::
         static_cast<unsigned long long>(run.stats.device_idle_max_step),
         static_cast<long long>(run.stats.device_idle_max_prefill_tokens),
         static_cast<long long>(run.stats.device_idle_max_decode_tokens));
+  if (run.stats.cuda_graphs_captured > 0)
+    std::printf("  CUDA graphs: %llu captured, %llu replays\n",
+                static_cast<unsigned long long>(run.stats.cuda_graphs_captured),
+                static_cast<unsigned long long>(run.stats.cuda_graph_replays));
   auto fields = extra;
   fields.push_back({"kv_cache_dtype", cfg.kv_cache_dtype});
   fields.push_back({"kv_tokens", std::to_string(kv_total)});

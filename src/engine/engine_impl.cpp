@@ -413,6 +413,11 @@ void EngineImpl::router_loop() {
       stats_.device_idle_max_step = idle.max_step_id;
       stats_.device_idle_max_prefill_tokens = idle.max_prefill_tokens;
       stats_.device_idle_max_decode_tokens = idle.max_decode_tokens;
+      if (runner_) {
+        const models::CudaGraphStats graphs = runner_->model().cuda_graph_stats();
+        stats_.cuda_graphs_captured = static_cast<uint64_t>(graphs.captured);
+        stats_.cuda_graph_replays = static_cast<uint64_t>(graphs.replays);
+      }
     }
     // After the stats: a client that sees a final event also sees its slots released.
     if (!out.events.empty()) output_queue_.push(std::move(out));

@@ -93,6 +93,12 @@ TEST(CudaEngineOverlap, SameTokensAsWaitingForEveryStep) {
   const EngineStats so = overlapped->stats(), sw = waiting->stats();
   EXPECT_GT(so.device_idle_steps, 0u);
   EXPECT_GT(sw.device_idle_steps, 0u);
+  for (const EngineStats* st : {&so, &sw}) {  // decode steps ran from captured graphs
+    EXPECT_GE(st->cuda_graphs_captured, 1u);
+    EXPECT_GT(st->cuda_graph_replays, st->cuda_graphs_captured);
+    EXPECT_GE(st->device_idle_max_step, 1u);
+    EXPECT_GT(st->device_idle_max_prefill_tokens + st->device_idle_max_decode_tokens, 0);
+  }
   std::printf(
       "device idle between back-to-back steps (bundled model, one request): overlap %.1f us "
       "mean / %.1f max over %llu steps; waiting %.1f us mean / %.1f max over %llu steps\n",
