@@ -153,7 +153,7 @@ done
   echo "total $(($(date +%s) - START)) s; $(wc -l <"$RESULTS") result lines in results.jsonl"
   echo
   echo "## key lines"
-  grep -H -E '^(GPU:|decode batch|median step|achieved|capacity at|KV-bound|serving|  (tokens|TTFT|TPOT|device idle)|device idle|\[  (PASSED|FAILED)|memory check|.*KV cache: )' \
+  grep -H -E '^(GPU:|decode batch|median step|achieved|capacity at|KV-bound|serving|  (tokens|TTFT|TPOT|device idle|CUDA graphs)|device idle|\[  (PASSED|FAILED)|memory check|.*KV cache: )' \
     "$OUT"/*.log 2>/dev/null | sed "s|$OUT/||"
 } | tee -a "$SUMMARY"
 exit $FAILED
