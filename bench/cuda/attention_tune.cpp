@@ -4,6 +4,7 @@
 // the same run as the yardstick. Built with nvcc alone (no fmt/gtest/cmake needed), so it runs
 // on a GPU machine that has only the CUDA toolkit:
 //   tools/attention_tune.sh [decode|decode-sweep|prefill[-nocheck]] [prefill variants, e.g. 023]
+//     [prefill shapes, e.g. 4x4096 (of 16x1024, 8x2048, 4x4096, 1x16384; default all)]
 // Output: one line per measurement, "check ... max_err ... OK|FAIL" lines first; the process
 // exits 1 if any check fails. Decode: KV bytes read / time (random slot order) after a dirty
 // and after a clean L2 flush, next to a bare gather / contiguous read of the same bytes, the
@@ -42,6 +43,7 @@ namespace {
 
 int g_failures = 0;
 const char* g_variants = "025";  // prefill variants to check and time (argv[2], e.g. "25")
+const char* g_shapes = "";       // prefill shapes to time (argv[3], e.g. "4x4096"; "" = all)
 bool want_variant(int v) {
   return std::strchr(g_variants, '0' + v) != nullptr;
 }
@@ -451,7 +453,11 @@ void bench_prefill(DType dt) {
   };
   // The first configuration's output is the reference of the others' "vs first" difference.
   const Config configs[] = {{2, 128, 64}, {5, 128, 128}, {5, 192, 64}, {0, 0, 0}};
-  for (auto [n_reqs, len] : {std::pair{16, 1024}, std::pair{4, 4096}}) {
+  for (auto [n_reqs, len] :
+       {std::pair{16, 1024}, std::pair{8, 2048}, std::pair{4, 4096}, std::pair{1, 16384}}) {
+    char shape[32];
+    std::snprintf(shape, sizeof shape, "%dx%d", n_reqs, len);
+    if (*g_shapes && !std::strstr(g_shapes, shape)) continue;
     const int n_tokens = n_reqs * len;
     std::vector<int32_t> perm(static_cast<size_t>(n_tokens));
     std::iota(perm.begin(), perm.end(), 0);
@@ -518,6 +524,7 @@ int main(int argc, char** argv) {
   const bool do_prefill = argc < 2 || std::strstr(argv[1], "prefill");
   const bool sweep = argc >= 2 && std::strstr(argv[1], "sweep");
   if (argc >= 3) g_variants = argv[2];
+  if (argc >= 4) g_shapes = argv[3];
   cudaDeviceProp prop{};
   cudaGetDeviceProperties(&prop, 0);
   std::printf("GPU: %s (%d SMs, cc %d.%d)\n", prop.name, prop.multiProcessorCount, prop.major,

@@ -35,6 +35,10 @@
 #include "kernels/cuda/prefill_attention_mma.cuh"
 #include "kernels/cuda/prefill_attention_wgmma.cuh"
 
+#ifndef LLM_WS_OPT
+#define LLM_WS_OPT 0
+#endif
+
 namespace lightllm::kernels::cuda::prefill_detail {
 namespace {
 
@@ -222,7 +226,16 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
   auto softmax = [&](int n0) {
     const bool need_mask =
         has_alibi || tile_needs_mask(n0, kBN, gp_lo, gp_hi, kv_len, causal, window);
-    float mx[2] = {-INFINITY, -INFINITY};
+#if LLM_WS_OPT & 4
+    constexpr int kP = 4;  // independent partial max / sum chains per row
+#else
+    constexpr int kP = 1;
+#endif
+    float mxp[2][kP];
+#pragma unroll
+    for (int hr = 0; hr < 2; ++hr)
+#pragma unroll
+      for (int q = 0; q < kP; ++q) mxp[hr][q] = -INFINITY;
 #pragma unroll
     for (int nb = 0; nb < kBN / 8; ++nb) {
 #pragma unroll
@@ -237,12 +250,16 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
                   : v + alibi_log2 * static_cast<float>(j - pos);
         }
         s[nb][i] = v;
-        mx[i >> 1] = fmaxf(mx[i >> 1], v);
+        float& m = mxp[i >> 1][(nb * 2 + (i & 1)) % kP];
+        m = fmaxf(m, v);
       }
     }
-    float neg_m[2];
+    float mx[2], neg_m[2];
 #pragma unroll
     for (int hr = 0; hr < 2; ++hr) {
+      mx[hr] = mxp[hr][0];
+#pragma unroll
+      for (int q = 1; q < kP; ++q) mx[hr] = fmaxf(mx[hr], mxp[hr][q]);
       mx[hr] = fmaxf(mx[hr], __shfl_xor_sync(0xffffffffu, mx[hr], 1));
       mx[hr] = fmaxf(mx[hr], __shfl_xor_sync(0xffffffffu, mx[hr], 2));
       const float m_new = fmaxf(row_m[hr], mx[hr] * mul);
@@ -252,14 +269,36 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
       row_l[hr] *= corr[hr];
       neg_m[hr] = -m_use;
     }
+    float lp[2][kP];
+#pragma unroll
+    for (int hr = 0; hr < 2; ++hr)
+#pragma unroll
+      for (int q = 0; q < kP; ++q) lp[hr][q] = 0.f;
 #pragma unroll
     for (int nb = 0; nb < kBN / 8; ++nb) {
 #pragma unroll
       for (int i = 0; i < 4; ++i) {
         const float e = fast_exp2(fmaf(s[nb][i], mul, neg_m[i >> 1]));
-        row_l[i >> 1] += e;
+        lp[i >> 1][(nb * 2 + (i & 1)) % kP] += e;
         s[nb][i] = e;
       }
+    }
+#pragma unroll
+    for (int hr = 0; hr < 2; ++hr)
+#pragma unroll
+      for (int q = 0; q < kP; ++q) row_l[hr] += lp[hr][q];
+  };
+  // O *= corr (rows of this thread); skipped when no row max of the warp grew (exact: corr is 1).
+  auto rescale_o = [&] {
+#if LLM_WS_OPT & 1
+    if (!__any_sync(0xffffffffu, corr[0] != 1.f || corr[1] != 1.f)) return;
+#endif
+#pragma unroll
+    for (int i = 0; i < kWgD / 8; ++i) {
+      o[i][0] *= corr[0];
+      o[i][1] *= corr[0];
+      o[i][2] *= corr[1];
+      o[i][3] *= corr[1];
     }
   };
   auto pack_p = [&] {
@@ -298,6 +337,11 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
     fence_operands(o);
     wgmma_fence();
     issue_s(st);
+#if LLM_WS_OPT & 2
+    rescale_o();  // while S(it) runs (FlashAttention-3 order)
+    fence_operands(o);
+    wgmma_fence();
+#endif
     issue_pv(prev);
     named_bar_arrive(kBarTurn + next, 256);
     wgmma_wait<1>();  // S(it) is done; P V(it-1) may still run
@@ -307,13 +351,9 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
     wgmma_wait<0>();  // P V(it-1) is done: its stage, O and P are free
     fence_operands(o);
     release(bar_empty_v, prev);
-#pragma unroll
-    for (int i = 0; i < kWgD / 8; ++i) {
-      o[i][0] *= corr[0];
-      o[i][1] *= corr[0];
-      o[i][2] *= corr[1];
-      o[i][3] *= corr[1];
-    }
+#if !(LLM_WS_OPT & 2)
+    rescale_o();
+#endif
     pack_p();
   }
   // The last tile's P V. The last consumer does not arrive after it: consumer 0 syncs no more.
@@ -322,6 +362,9 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
     mbar_wait(bar_full_v + 8 * last, ((n_tiles - 1) / STAGES) & 1);
     fence_proxy_async();
     named_bar_sync(kBarTurn + cw, 256);
+#if LLM_WS_OPT & 2
+    rescale_o();
+#endif
     fence_operands(o);
     wgmma_fence();
     issue_pv(last);
