@@ -192,40 +192,63 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
   const float scale_log2 = p.softmax_scale * kLog2e;
   const bool has_alibi = p.alibi_slopes != nullptr;
   const float alibi_log2 = has_alibi ? p.alibi_slopes[h] * kLog2e : 0.f;
+  // ALiBi or a scale that is not positive: every tile takes the masked (pre-scaled) path.
   const bool pre_scale = has_alibi || !(scale_log2 > 0.f);
-  const float mul = pre_scale ? 1.f : scale_log2;  // raw score -> log2 domain
-  const int pos_base = gp_lo + warp * 16 + g;      // position of this thread's first row
-  const uint32_t q_wg = sQ + cw * 64 * 128;        // this warpgroup's Q rows
+  const int pos_base = gp_lo + warp * 16 + g;  // position of this thread's first row
+  const uint32_t q_wg = sQ + cw * 64 * 128;    // this warpgroup's Q rows
 
   float s[kBN / 8][4];
-  uint32_t pa[kBN / 16][4];  // P of the previous tile, the A operand of P V
+  // P of a tile, the register A operand of its P V, in two buffers used in turn: P(i) is packed
+  // while P V(i-1) still reads the other one, so no register hazard makes ptxas hoist the wait
+  // for P V(i-1) above the softmax (with one buffer it did: the exp2s ran after P V finished).
+  using PFrag = uint32_t[kBN / 16][4];
+  PFrag pa0, pa1;
   float corr[2] = {1.f, 1.f};
 
+  // Descriptors are built once; a k-step or a stage adds its byte offset / 16 to the start
+  // address field (shared addresses stay below 2^18, so the 14-bit field never carries).
+  const uint64_t desc_q = smem_desc(q_wg, 16, 1024);
+  const uint64_t desc_k = smem_desc(sK, 16, 1024);
+  const uint64_t desc_v = smem_desc(sV, kBN * 128, 1024);
+  constexpr uint32_t kTileDesc = static_cast<uint32_t>(SM::tile) >> 4;
   auto issue_s = [&](int stage) {
-    const uint32_t k_s = sK + stage * static_cast<uint32_t>(SM::tile);
+    const uint64_t db0 = desc_k + static_cast<uint32_t>(stage) * kTileDesc;
 #pragma unroll
     for (int ks = 0; ks < kWgD / 16; ++ks) {
-      const uint64_t da = smem_desc(q_wg + (ks >> 2) * (kWsBM * 128) + (ks & 3) * 32, 16, 1024);
-      const uint64_t db = smem_desc(k_s + (ks >> 2) * (kBN * 128) + (ks & 3) * 32, 16, 1024);
+      const uint64_t da = desc_q + (((ks >> 2) * (kWsBM * 128) + (ks & 3) * 32) >> 4);
+      const uint64_t db = db0 + (((ks >> 2) * (kBN * 128) + (ks & 3) * 32) >> 4);
       wgmma_ss<T, kBN>(s, da, db, ks > 0 ? 1 : 0);
     }
     wgmma_commit();
   };
-  auto issue_pv = [&](int stage) {
+  auto issue_pv = [&](int stage, const PFrag& pa) {
     // V rows are 128 bytes of one column block, the two column blocks kBN * 128 bytes apart.
-    const uint32_t v_s = sV + stage * static_cast<uint32_t>(SM::tile);
+    const uint64_t db0 = desc_v + static_cast<uint32_t>(stage) * kTileDesc;
 #pragma unroll
-    for (int kk = 0; kk < kBN / 16; ++kk) {
-      const uint64_t db = smem_desc(v_s + kk * 16 * 128, kBN * 128, 1024);
-      wgmma_rs<T, 128>(o, pa[kk], db, 1);
-    }
+    for (int kk = 0; kk < kBN / 16; ++kk)
+      wgmma_rs<T, 128>(o, pa[kk], db0 + kk * (16 * 128 >> 4), 1);
     wgmma_commit();
   };
   // Online softmax of S (tile starting at key n0) in place: s becomes exp2(score - max);
-  // corr gets the factor for O, row_m / row_l are updated.
+  // corr gets the factor for O, row_m / row_l are updated. Tiles that need no mask (and no
+  // ALiBi) take the max over raw scores and fold the scale into the exponent's FFMA; the others
+  // first bring every score to the log2 domain with its mask / ALiBi in a separate loop, under
+  // one warp-uniform branch (a per-element branch there bloats the loop with moves and jumps).
   auto softmax = [&](int n0) {
-    const bool need_mask =
-        has_alibi || tile_needs_mask(n0, kBN, gp_lo, gp_hi, kv_len, causal, window);
+    const bool masked = pre_scale || tile_needs_mask(n0, kBN, gp_lo, gp_hi, kv_len, causal, window);
+    if (masked) {
+#pragma unroll
+      for (int nb = 0; nb < kBN / 8; ++nb) {
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+          const int j = n0 + nb * 8 + 2 * t + (i & 1);
+          const int pos = pos_base + (i >> 1) * 8;
+          const float v = s[nb][i] * scale_log2 + alibi_log2 * static_cast<float>(j - pos);
+          s[nb][i] = key_masked(j, pos, kv_len, causal, window) ? -INFINITY : v;
+        }
+      }
+    }
+    const float mul = masked ? 1.f : scale_log2;  // s -> log2 domain
 #if LLM_WS_OPT & 4
     constexpr int kP = 4;  // independent partial max / sum chains per row
 #else
@@ -240,18 +263,8 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
     for (int nb = 0; nb < kBN / 8; ++nb) {
 #pragma unroll
       for (int i = 0; i < 4; ++i) {
-        float v = s[nb][i];
-        if (pre_scale) v *= scale_log2;
-        if (need_mask) {
-          const int j = n0 + nb * 8 + 2 * t + (i & 1);
-          const int pos = pos_base + (i >> 1) * 8;
-          v = key_masked(j, pos, kv_len, causal, window)
-                  ? -INFINITY
-                  : v + alibi_log2 * static_cast<float>(j - pos);
-        }
-        s[nb][i] = v;
         float& m = mxp[i >> 1][(nb * 2 + (i & 1)) % kP];
-        m = fmaxf(m, v);
+        m = fmaxf(m, s[nb][i]);
       }
     }
     float mx[2], neg_m[2];
@@ -301,7 +314,7 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
       o[i][3] *= corr[1];
     }
   };
-  auto pack_p = [&] {
+  auto pack_p = [&](PFrag& pa) {
 #pragma unroll
     for (int kk = 0; kk < kBN / 16; ++kk) {
       pa[kk][0] = pack2<T>(s[2 * kk][0], s[2 * kk][1]);
@@ -325,12 +338,22 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
   fence_operands(s);
   release(bar_empty_k, 0);
   softmax(tile_lo * kBN);
-  pack_p();
+  pack_p(pa0);
 
-  for (int it = 1; it < n_tiles; ++it) {
+  // Tile it >= 1: S(it) with P V(it-1) (P(it-1) in pa_prev), P(it) packed into pa_next. The
+  // wait for P V(it-2) sits here, after the mbarrier spin loops, not after the softmax of tile
+  // it-1: ptxas hoists a wgmma wait to the top of its basic block, which put it above the
+  // softmax (the exp2s then ran after P V, not beside it).
+  auto step = [&](int it, const PFrag& pa_prev, PFrag& pa_next) {
     const int st = it % STAGES, prev = (it - 1) % STAGES;
     mbar_wait(bar_full_v + 8 * prev, ((it - 1) / STAGES) & 1);  // landed long ago, as a rule
     mbar_wait(bar_full_k + 8 * st, (it / STAGES) & 1);
+    wgmma_wait<0>();  // P V(it-2) is done: O, pa_next and its V stage are free
+    fence_operands(o);
+    if (it >= 2) release(bar_empty_v, (it - 2) % STAGES);
+#if !(LLM_WS_OPT & 2)
+    rescale_o();  // by corr(it-1)
+#endif
     fence_proxy_async();
     named_bar_sync(kBarTurn + cw, 256);
     fence_operands(s);
@@ -338,39 +361,51 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
     wgmma_fence();
     issue_s(st);
 #if LLM_WS_OPT & 2
-    rescale_o();  // while S(it) runs (FlashAttention-3 order)
+    rescale_o();  // by corr(it-1), while S(it) runs (FlashAttention-3 order)
     fence_operands(o);
     wgmma_fence();
 #endif
-    issue_pv(prev);
+    issue_pv(prev, pa_prev);
     named_bar_arrive(kBarTurn + next, 256);
     wgmma_wait<1>();  // S(it) is done; P V(it-1) may still run
     fence_operands(s);
     release(bar_empty_k, st);
     softmax((tile_lo + it) * kBN);
-    wgmma_wait<0>();  // P V(it-1) is done: its stage, O and P are free
-    fence_operands(o);
-    release(bar_empty_v, prev);
-#if !(LLM_WS_OPT & 2)
-    rescale_o();
-#endif
-    pack_p();
-  }
+    pack_p(pa_next);
+  };
   // The last tile's P V. The last consumer does not arrive after it: consumer 0 syncs no more.
-  {
+  auto last_pv = [&](const PFrag& pa) {
     const int last = (n_tiles - 1) % STAGES;
     mbar_wait(bar_full_v + 8 * last, ((n_tiles - 1) / STAGES) & 1);
+    wgmma_wait<0>();  // P V(n_tiles-2) is done
+    fence_operands(o);
+    if (n_tiles >= 2) release(bar_empty_v, (n_tiles - 2) % STAGES);
+    rescale_o();
     fence_proxy_async();
     named_bar_sync(kBarTurn + cw, 256);
-#if LLM_WS_OPT & 2
-    rescale_o();
-#endif
     fence_operands(o);
     wgmma_fence();
-    issue_pv(last);
+    issue_pv(last, pa);
     if (cw != NC - 1) named_bar_arrive(kBarTurn + next, 256);
     wgmma_wait<0>();
     fence_operands(o);
+  };
+  // Tiles in pairs so that the buffers are compile-time arrays.
+  int it = 1;
+  bool last_in_pa1 = false;
+  for (;;) {
+    if (it >= n_tiles) break;
+    step(it++, pa0, pa1);
+    if (it >= n_tiles) {
+      last_in_pa1 = true;
+      break;
+    }
+    step(it++, pa1, pa0);
+  }
+  if (last_in_pa1) {
+    last_pv(pa1);
+  } else {
+    last_pv(pa0);
   }
 
   // Finish: full row sums, normalize, store rows < q_len.
