@@ -69,6 +69,8 @@ struct PrefillAttentionParams {
                            // max_q_len >= 128, else 64); variant 5: 128 or 192
   int kv_tile = 0;         // keys per K/V tile: 64 (variant 2); variant 5: 128 / 64 with 128 / 192
                            // rows; 0 = default
+  int ctas = 0;  // variant 5: CTAs in the grid, each looping over its (m-tile, head, request)
+                 // items; 0 = one per item, < 0 = one per SM (persistent), > 0 = at most that
   const float* alibi_slopes = nullptr;  // [n_heads] f32 on the device, nullptr = none
   int variant = 0;  // 0 = default (5 where it can run, else 2); 2: mma.sync; 5: wgmma
 };

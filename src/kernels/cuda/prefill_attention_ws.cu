@@ -28,16 +28,14 @@
 // (WsSmem).
 // Only compiled into the sm_90a image; other images trap, and the host launches it only where
 // prefill_wgmma_supported says the loaded image holds the wgmma body (image_has_wgmma).
+#include <algorithm>
 #include <atomic>
+#include <climits>
 #include <cmath>
 
 #include "kernels/cuda/prefill_attention.h"
 #include "kernels/cuda/prefill_attention_mma.cuh"
 #include "kernels/cuda/prefill_attention_wgmma.cuh"
-
-#ifndef LLM_WS_OPT
-#define LLM_WS_OPT 0
-#endif
 
 namespace lightllm::kernels::cuda::prefill_detail {
 namespace {
@@ -79,20 +77,43 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
   // 2 NC + 1 the producer's slot ring.
   constexpr int kBarTurn = 1, kBarQ = 1 + NC, kBarProducer = 1 + 2 * NC;
 
-  const int r = blockIdx.z, h = blockIdx.y;
-  const int m_tile = gridDim.x - 1 - blockIdx.x;  // longest causal tiles first
-  const int q0 = p.q_start[r];
-  const int q_len = p.q_start[r + 1] - q0;
-  const int m0 = m_tile * kWsBM;
-  if (m0 >= q_len) return;  // block-uniform: before any barrier
-  const int kv_len = p.kv_len[r];
-  const int prefix = kv_len - q_len;
-  const int kvh = h / (p.n_heads / p.n_kv_heads);
+  // Work items (m-tile, head, request), item w of ws_item; this CTA takes w = blockIdx.x,
+  // blockIdx.x + gridDim.x, ... (one item per CTA when the grid has one CTA per item). Items
+  // whose m-tile lies past their request's q_len are skipped by every role alike.
+  const int n_m = (p.max_q_len + kWsBM - 1) / kWsBM;
+  const int n_items = n_m * p.n_heads * p.n_reqs;
   const int window = p.sliding_window;
   const bool causal = p.causal;
-
-  const KeyTiles tiles = key_tiles(m0, kWsBM, q_len, kv_len, causal, window, kBN);
-  const int tile_lo = tiles.lo, n_tiles = tiles.hi - tiles.lo;
+  const int group = p.n_heads / p.n_kv_heads;
+  struct Item {
+    int r, h, q0, q_len, m0, kv_len, tile_lo, n_tiles;
+  };
+  auto item_at = [&](int w) -> Item {
+    Item it;
+    const int per_m = p.n_heads * p.n_reqs;
+    const int m_back = w / per_m, rh = w - m_back * per_m;
+    it.r = rh / p.n_heads;
+    it.h = rh - it.r * p.n_heads;
+    it.m0 = (n_m - 1 - m_back) * kWsBM;  // longest causal tiles first
+    it.q0 = p.q_start[it.r];
+    it.q_len = p.q_start[it.r + 1] - it.q0;
+    it.kv_len = p.kv_len[it.r];
+    it.tile_lo = it.n_tiles = 0;
+    if (it.m0 < it.q_len) {
+      const KeyTiles kt = key_tiles(it.m0, kWsBM, it.q_len, it.kv_len, causal, window, kBN);
+      it.tile_lo = kt.lo;
+      it.n_tiles = kt.hi - kt.lo;
+    }
+    return it;
+  };
+  // The first valid item from w on (n_items when none is left).
+  auto next_valid = [&](int w) {
+    for (; w < n_items; w += gridDim.x)
+      if (item_at(w).n_tiles > 0) break;
+    return w < n_items ? w : n_items;
+  };
+  const int w_first = next_valid(blockIdx.x);
+  if (w_first >= n_items) return;  // CTA-uniform: before any barrier
 
   if (threadIdx.x == 0) {
 #pragma unroll
@@ -111,47 +132,54 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
   if (wg == 0) {
     // ---- producer: K/V gathers only ----
     set_max_regs_dec<kProducerRegs>();
-    const int32_t* slot_row =
-        p.req_to_token + static_cast<int64_t>(p.req_row[r]) * p.req_to_token_stride;
     const T* kc = static_cast<const T*>(p.k_cache);
     const T* vc = static_cast<const T*>(p.v_cache);
-    const int64_t head_off = int64_t{kvh} * kWgD;
     const int64_t slot_pitch = int64_t{p.n_kv_heads} * kWgD;
     // This thread copies 16-byte chunk c of rows row0 + 8k of every tile. The slots of a tile
     // are read from req_to_token a tile ahead into sSlot[2][kBN] (one per thread, tid < kBN),
-    // so no global-load latency sits between the stage becoming free and its copies.
+    // so no global-load latency sits between the stage becoming free and its copies. gt counts
+    // the tiles of all items of this CTA: stage gt % STAGES, slot half gt & 1.
     const int c = tid & 15, row0 = tid >> 4;
     const uint32_t dst0 = (c >> 3) * (kBN * 128) + swz_offset(row0, c & 7);  // swizzle: row & 7
-    auto fetch_slot = [&](int it) -> int32_t {
-      const int j = (tile_lo + it) * kBN + tid;
-      return tid < kBN && it < n_tiles && j < kv_len ? slot_row[j] : -1;
-    };
-    if (tid < kBN) sSlot[tid] = fetch_slot(0);
-    for (int it = 0; it < n_tiles; ++it) {
-      const int s = it % STAGES;
-      // sSlot[it & 1] holds this tile's slots; every producer thread is done with the other half.
-      named_bar_sync(kBarProducer, 128);
-      const int32_t next_slot = fetch_slot(it + 1);
-      const int32_t* slots = sSlot + (it & 1) * kBN + row0;
-      if (it >= STAGES) mbar_wait(bar_empty_k + 8 * s, ((it / STAGES) - 1) & 1);
-      const uint32_t k_dst = sK + s * static_cast<uint32_t>(SM::tile) + dst0;
-      const uint32_t v_dst = sV + s * static_cast<uint32_t>(SM::tile) + dst0;
+    int gt = 0;
+    for (int w = w_first; w < n_items; w = next_valid(w + gridDim.x)) {
+      const Item item = item_at(w);
+      const int32_t* slot_row =
+          p.req_to_token + static_cast<int64_t>(p.req_row[item.r]) * p.req_to_token_stride;
+      const int64_t head_off = int64_t{item.h / group} * kWgD + c * 8;
+      auto fetch_slot = [&](int it) -> int32_t {
+        const int j = (item.tile_lo + it) * kBN + tid;
+        return tid < kBN && it < item.n_tiles && j < item.kv_len ? slot_row[j] : -1;
+      };
+      // This thread wrote the same element last (the previous tile's look-ahead).
+      if (tid < kBN) sSlot[(gt & 1) * kBN + tid] = fetch_slot(0);
+      for (int it = 0; it < item.n_tiles; ++it, ++gt) {
+        const int s = gt % STAGES;
+        const uint32_t empty_parity = ((gt / STAGES) - 1) & 1;
+        // sSlot[gt & 1] holds this tile's slots; every producer thread is done with the other.
+        named_bar_sync(kBarProducer, 128);
+        const int32_t next_slot = fetch_slot(it + 1);
+        const int32_t* slots = sSlot + (gt & 1) * kBN + row0;
+        if (gt >= STAGES) mbar_wait(bar_empty_k + 8 * s, empty_parity);
+        const uint32_t k_dst = sK + s * static_cast<uint32_t>(SM::tile) + dst0;
+        const uint32_t v_dst = sV + s * static_cast<uint32_t>(SM::tile) + dst0;
 #pragma unroll
-      for (int k = 0; k < kBN / 8; ++k) {
-        const int32_t slot = slots[8 * k];
-        const int64_t off = slot >= 0 ? slot * slot_pitch + head_off + c * 8 : 0;
-        cp_async16_s(k_dst + k * 8 * 128, kc + off, slot >= 0);
-      }
-      mbar_arrive_cp_async(bar_full_k + 8 * s);
-      if (it >= STAGES) mbar_wait(bar_empty_v + 8 * s, ((it / STAGES) - 1) & 1);
+        for (int k = 0; k < kBN / 8; ++k) {
+          const int32_t slot = slots[8 * k];
+          const int64_t off = slot >= 0 ? slot * slot_pitch + head_off : 0;
+          cp_async16_s(k_dst + k * 8 * 128, kc + off, slot >= 0);
+        }
+        mbar_arrive_cp_async(bar_full_k + 8 * s);
+        if (gt >= STAGES) mbar_wait(bar_empty_v + 8 * s, empty_parity);
 #pragma unroll
-      for (int k = 0; k < kBN / 8; ++k) {
-        const int32_t slot = slots[8 * k];
-        const int64_t off = slot >= 0 ? slot * slot_pitch + head_off + c * 8 : 0;
-        cp_async16_s(v_dst + k * 8 * 128, vc + off, slot >= 0);
+        for (int k = 0; k < kBN / 8; ++k) {
+          const int32_t slot = slots[8 * k];
+          const int64_t off = slot >= 0 ? slot * slot_pitch + head_off : 0;
+          cp_async16_s(v_dst + k * 8 * 128, vc + off, slot >= 0);
+        }
+        mbar_arrive_cp_async(bar_full_v + 8 * s);
+        if (tid < kBN) sSlot[((gt + 1) & 1) * kBN + tid] = next_slot;
       }
-      mbar_arrive_cp_async(bar_full_v + 8 * s);
-      if (tid < kBN) sSlot[((it + 1) & 1) * kBN + tid] = next_slot;
     }
     cp_async_wait<0>();  // no copies outstanding when the thread exits
     return;
@@ -162,40 +190,35 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
   const int cw = wg - 1;  // consumer 0 .. NC-1: rows [64 cw, 64 cw + 64) of the block
   const int warp = tid >> 5, lane = tid & 31;
   const int g = lane >> 2, t = lane & 3;
-  const int gr0 = m0 + cw * 64;
-  const int gp_lo = prefix + gr0, gp_hi = prefix + min(gr0 + 64, q_len) - 1;
-
-  // Q rows of this warpgroup (zeros past q_len), visible to its wgmma.
-  {
-    const int64_t qs = p.q_stride ? p.q_stride : int64_t{p.n_heads} * kWgD;
-    const T* qbase = static_cast<const T*>(p.q) + static_cast<int64_t>(q0) * qs + int64_t{h} * kWgD;
+  const int64_t q_stride = p.q_stride ? p.q_stride : int64_t{p.n_heads} * kWgD;
+  // Issues the cp.async of this warpgroup's Q rows of `item` (zeros past q_len); the wait, the
+  // proxy fence and the warpgroup barrier come before its first S.
+  auto load_q = [&](const Item& item) {
+    const T* qbase = static_cast<const T*>(p.q) + static_cast<int64_t>(item.q0) * q_stride +
+                     int64_t{item.h} * kWgD;
     for (int idx = tid; idx < 64 * 16; idx += 128) {
       const int row = cw * 64 + (idx >> 4), c = idx & 15;
-      const bool valid = m0 + row < q_len;
-      const T* src = valid ? qbase + static_cast<int64_t>(m0 + row) * qs + c * 8 : qbase;
+      const bool valid = item.m0 + row < item.q_len;
+      const T* src = valid ? qbase + static_cast<int64_t>(item.m0 + row) * q_stride + c * 8 : qbase;
       cp_async16_s(sQ + (c >> 3) * (kWsBM * 128) + swz_offset(row, c & 7), src, valid);
     }
     cp_async_commit();
-    cp_async_wait<0>();
-    fence_proxy_async();
-    named_bar_sync(kBarQ + cw, 128);
-  }
+  };
   // Ping-pong (round robin): consumer c issues its GEMMs after named barrier 1 + c completes,
   // which needs the previous consumer's arrival; the last one lets consumer 0 go first.
   const int next = cw + 1 == NC ? 0 : cw + 1;
   if (cw == NC - 1) named_bar_arrive(kBarTurn, 256);
 
-  float o[kWgD / 8][4];
-#pragma unroll
-  for (int i = 0; i < kWgD / 8; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.f;
-  float row_m[2] = {-INFINITY, -INFINITY}, row_l[2] = {0.f, 0.f};
   const float scale_log2 = p.softmax_scale * kLog2e;
   const bool has_alibi = p.alibi_slopes != nullptr;
-  const float alibi_log2 = has_alibi ? p.alibi_slopes[h] * kLog2e : 0.f;
   // ALiBi or a scale that is not positive: every tile takes the masked (pre-scaled) path.
   const bool pre_scale = has_alibi || !(scale_log2 > 0.f);
-  const int pos_base = gp_lo + warp * 16 + g;  // position of this thread's first row
-  const uint32_t q_wg = sQ + cw * 64 * 128;    // this warpgroup's Q rows
+  const uint32_t q_wg = sQ + cw * 64 * 128;  // this warpgroup's Q rows
+  // Per-item state, set at the top of each item.
+  float o[kWgD / 8][4];
+  float row_m[2], row_l[2];
+  float alibi_log2 = 0.f;
+  int kv_len = 0, gp_lo = 0, gp_hi = 0, pos_base = 0;
 
   float s[kBN / 8][4];
   // P of a tile, the register A operand of its P V, in two buffers used in turn: P(i) is packed
@@ -249,30 +272,13 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
       }
     }
     const float mul = masked ? 1.f : scale_log2;  // s -> log2 domain
-#if LLM_WS_OPT & 4
-    constexpr int kP = 4;  // independent partial max / sum chains per row
-#else
-    constexpr int kP = 1;
-#endif
-    float mxp[2][kP];
+    float mx[2] = {-INFINITY, -INFINITY}, neg_m[2];
 #pragma unroll
-    for (int hr = 0; hr < 2; ++hr)
+    for (int nb = 0; nb < kBN / 8; ++nb)
 #pragma unroll
-      for (int q = 0; q < kP; ++q) mxp[hr][q] = -INFINITY;
-#pragma unroll
-    for (int nb = 0; nb < kBN / 8; ++nb) {
-#pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        float& m = mxp[i >> 1][(nb * 2 + (i & 1)) % kP];
-        m = fmaxf(m, s[nb][i]);
-      }
-    }
-    float mx[2], neg_m[2];
+      for (int i = 0; i < 4; ++i) mx[i >> 1] = fmaxf(mx[i >> 1], s[nb][i]);
 #pragma unroll
     for (int hr = 0; hr < 2; ++hr) {
-      mx[hr] = mxp[hr][0];
-#pragma unroll
-      for (int q = 1; q < kP; ++q) mx[hr] = fmaxf(mx[hr], mxp[hr][q]);
       mx[hr] = fmaxf(mx[hr], __shfl_xor_sync(0xffffffffu, mx[hr], 1));
       mx[hr] = fmaxf(mx[hr], __shfl_xor_sync(0xffffffffu, mx[hr], 2));
       const float m_new = fmaxf(row_m[hr], mx[hr] * mul);
@@ -282,30 +288,19 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
       row_l[hr] *= corr[hr];
       neg_m[hr] = -m_use;
     }
-    float lp[2][kP];
-#pragma unroll
-    for (int hr = 0; hr < 2; ++hr)
-#pragma unroll
-      for (int q = 0; q < kP; ++q) lp[hr][q] = 0.f;
 #pragma unroll
     for (int nb = 0; nb < kBN / 8; ++nb) {
 #pragma unroll
       for (int i = 0; i < 4; ++i) {
         const float e = fast_exp2(fmaf(s[nb][i], mul, neg_m[i >> 1]));
-        lp[i >> 1][(nb * 2 + (i & 1)) % kP] += e;
+        row_l[i >> 1] += e;
         s[nb][i] = e;
       }
     }
-#pragma unroll
-    for (int hr = 0; hr < 2; ++hr)
-#pragma unroll
-      for (int q = 0; q < kP; ++q) row_l[hr] += lp[hr][q];
   };
   // O *= corr (rows of this thread); skipped when no row max of the warp grew (exact: corr is 1).
   auto rescale_o = [&] {
-#if LLM_WS_OPT & 1
     if (!__any_sync(0xffffffffu, corr[0] != 1.f || corr[1] != 1.f)) return;
-#endif
 #pragma unroll
     for (int i = 0; i < kWgD / 8; ++i) {
       o[i][0] *= corr[0];
@@ -327,44 +322,30 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
     if (lane == 0) mbar_arrive(bar + 8 * stage);
   };
 
-  // Tile 0: S only.
-  mbar_wait(bar_full_k, 0);
-  fence_proxy_async();
-  named_bar_sync(kBarTurn + cw, 256);
-  wgmma_fence();
-  issue_s(0);
-  named_bar_arrive(kBarTurn + next, 256);
-  wgmma_wait<0>();
-  fence_operands(s);
-  release(bar_empty_k, 0);
-  softmax(tile_lo * kBN);
-  pack_p(pa0);
-
-  // Tile it >= 1: S(it) with P V(it-1) (P(it-1) in pa_prev), P(it) packed into pa_next. The
-  // wait for P V(it-2) sits here, after the mbarrier spin loops, not after the softmax of tile
-  // it-1: ptxas hoists a wgmma wait to the top of its basic block, which put it above the
-  // softmax (the exp2s then ran after P V, not beside it).
+  // Tile gt (counted over all items of this CTA) is in stage gt % STAGES, phase
+  // (gt / STAGES) & 1. Tile it >= 1 of an item (gt = gt0 + it): S(it) with P V(it-1) (P(it-1) in
+  // pa_prev), P(it) packed into pa_next. The wait for P V(it-2) sits here, after the mbarrier
+  // spin loops, not after the softmax of tile it-1: ptxas hoists a wgmma wait to the top of its
+  // basic block, which put it above the softmax (the exp2s then ran after P V, not beside it).
+  // O is rescaled by corr(it-1) between the S and P V issues (the FlashAttention-3 order).
+  int gt0 = 0, tile_lo = 0, n_tiles = 0;
   auto step = [&](int it, const PFrag& pa_prev, PFrag& pa_next) {
-    const int st = it % STAGES, prev = (it - 1) % STAGES;
-    mbar_wait(bar_full_v + 8 * prev, ((it - 1) / STAGES) & 1);  // landed long ago, as a rule
-    mbar_wait(bar_full_k + 8 * st, (it / STAGES) & 1);
+    const int gt = gt0 + it;
+    const int st = gt % STAGES, prev = (gt - 1) % STAGES;
+    mbar_wait(bar_full_v + 8 * prev, ((gt - 1) / STAGES) & 1);  // landed long ago, as a rule
+    mbar_wait(bar_full_k + 8 * st, (gt / STAGES) & 1);
     wgmma_wait<0>();  // P V(it-2) is done: O, pa_next and its V stage are free
     fence_operands(o);
-    if (it >= 2) release(bar_empty_v, (it - 2) % STAGES);
-#if !(LLM_WS_OPT & 2)
-    rescale_o();  // by corr(it-1)
-#endif
+    if (it >= 2) release(bar_empty_v, (gt - 2) % STAGES);
     fence_proxy_async();
     named_bar_sync(kBarTurn + cw, 256);
     fence_operands(s);
     fence_operands(o);
     wgmma_fence();
     issue_s(st);
-#if LLM_WS_OPT & 2
-    rescale_o();  // by corr(it-1), while S(it) runs (FlashAttention-3 order)
+    rescale_o();  // by corr(it-1), while S(it) runs
     fence_operands(o);
     wgmma_fence();
-#endif
     issue_pv(prev, pa_prev);
     named_bar_arrive(kBarTurn + next, 256);
     wgmma_wait<1>();  // S(it) is done; P V(it-1) may still run
@@ -373,58 +354,105 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
     softmax((tile_lo + it) * kBN);
     pack_p(pa_next);
   };
-  // The last tile's P V. The last consumer does not arrive after it: consumer 0 syncs no more.
+  // The item's last P V, then (when there is a next item) its Q load, which overlaps this P V
+  // and the stores (every S of this warpgroup, the only reader of its Q rows, has retired). The
+  // last consumer does not arrive after the CTA's very last P V: consumer 0 syncs no more.
+  Item item = item_at(w_first), next_item{};
+  bool has_next = false;
   auto last_pv = [&](const PFrag& pa) {
-    const int last = (n_tiles - 1) % STAGES;
-    mbar_wait(bar_full_v + 8 * last, ((n_tiles - 1) / STAGES) & 1);
+    const int gt = gt0 + n_tiles - 1, last = gt % STAGES;
+    mbar_wait(bar_full_v + 8 * last, (gt / STAGES) & 1);
     wgmma_wait<0>();  // P V(n_tiles-2) is done
     fence_operands(o);
-    if (n_tiles >= 2) release(bar_empty_v, (n_tiles - 2) % STAGES);
+    if (n_tiles >= 2) release(bar_empty_v, (gt - 1) % STAGES);
     rescale_o();
     fence_proxy_async();
     named_bar_sync(kBarTurn + cw, 256);
     fence_operands(o);
     wgmma_fence();
     issue_pv(last, pa);
-    if (cw != NC - 1) named_bar_arrive(kBarTurn + next, 256);
+    if (cw != NC - 1 || has_next) named_bar_arrive(kBarTurn + next, 256);
+    if (has_next) load_q(next_item);
     wgmma_wait<0>();
     fence_operands(o);
+    release(bar_empty_v, last);
   };
-  // Tiles in pairs so that the buffers are compile-time arrays.
-  int it = 1;
-  bool last_in_pa1 = false;
-  for (;;) {
-    if (it >= n_tiles) break;
-    step(it++, pa0, pa1);
-    if (it >= n_tiles) {
-      last_in_pa1 = true;
-      break;
-    }
-    step(it++, pa1, pa0);
-  }
-  if (last_in_pa1) {
-    last_pv(pa1);
-  } else {
-    last_pv(pa0);
-  }
 
-  // Finish: full row sums, normalize, store rows < q_len.
-  T* obase =
-      static_cast<T*>(p.out) + static_cast<int64_t>(q0) * p.n_heads * kWgD + int64_t{h} * kWgD;
+  load_q(item);
+  for (int w = w_first; w < n_items;) {
+    const int w_next = next_valid(w + gridDim.x);
+    has_next = w_next < n_items;
+    if (has_next) next_item = item_at(w_next);
+    // Per-item state.
+    const int prefix = item.kv_len - item.q_len;
+    const int gr0 = item.m0 + cw * 64;
+    kv_len = item.kv_len;
+    gp_lo = prefix + gr0;
+    gp_hi = prefix + min(gr0 + 64, item.q_len) - 1;
+    pos_base = gp_lo + warp * 16 + g;  // position of this thread's first row
+    alibi_log2 = has_alibi ? p.alibi_slopes[item.h] * kLog2e : 0.f;
+    tile_lo = item.tile_lo;
+    n_tiles = item.n_tiles;
 #pragma unroll
-  for (int hr = 0; hr < 2; ++hr) {
-    float l = row_l[hr];
-    l += __shfl_xor_sync(0xffffffffu, l, 1);
-    l += __shfl_xor_sync(0xffffffffu, l, 2);
-    const float inv = l > 0.f ? 1.f / l : 0.f;
-    const int row = gr0 + warp * 16 + g + hr * 8;
-    if (row >= q_len) continue;
-    T* orow = obase + static_cast<int64_t>(row) * p.n_heads * kWgD;
-#pragma unroll
-    for (int i = 0; i < kWgD / 8; ++i) {
-      const uint32_t v = pack2<T>(o[i][2 * hr] * inv, o[i][2 * hr + 1] * inv);
-      *reinterpret_cast<uint32_t*>(orow + i * 8 + 2 * t) = v;
+    for (int i = 0; i < kWgD / 8; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.f;
+    row_m[0] = row_m[1] = -INFINITY;
+    row_l[0] = row_l[1] = 0.f;
+    // This warpgroup's Q rows, visible to its wgmma.
+    cp_async_wait<0>();
+    fence_proxy_async();
+    named_bar_sync(kBarQ + cw, 128);
+
+    // Tile 0: S only.
+    mbar_wait(bar_full_k + 8 * (gt0 % STAGES), (gt0 / STAGES) & 1);
+    fence_proxy_async();
+    named_bar_sync(kBarTurn + cw, 256);
+    wgmma_fence();
+    issue_s(gt0 % STAGES);
+    named_bar_arrive(kBarTurn + next, 256);
+    wgmma_wait<0>();
+    fence_operands(s);
+    release(bar_empty_k, gt0 % STAGES);
+    softmax(tile_lo * kBN);
+    pack_p(pa0);
+    // Tiles in pairs so that the P buffers are compile-time arrays.
+    int it = 1;
+    bool last_in_pa1 = false;
+    for (;;) {
+      if (it >= n_tiles) break;
+      step(it++, pa0, pa1);
+      if (it >= n_tiles) {
+        last_in_pa1 = true;
+        break;
+      }
+      step(it++, pa1, pa0);
     }
+    if (last_in_pa1) {
+      last_pv(pa1);
+    } else {
+      last_pv(pa0);
+    }
+
+    // Finish: full row sums, normalize, store rows < q_len.
+    T* obase = static_cast<T*>(p.out) + static_cast<int64_t>(item.q0) * p.n_heads * kWgD +
+               int64_t{item.h} * kWgD;
+#pragma unroll
+    for (int hr = 0; hr < 2; ++hr) {
+      float l = row_l[hr];
+      l += __shfl_xor_sync(0xffffffffu, l, 1);
+      l += __shfl_xor_sync(0xffffffffu, l, 2);
+      const float inv = l > 0.f ? 1.f / l : 0.f;
+      const int row = gr0 + warp * 16 + g + hr * 8;
+      if (row >= item.q_len) continue;
+      T* orow = obase + static_cast<int64_t>(row) * p.n_heads * kWgD;
+#pragma unroll
+      for (int i = 0; i < kWgD / 8; ++i) {
+        const uint32_t v = pack2<T>(o[i][2 * hr] * inv, o[i][2 * hr + 1] * inv);
+        *reinterpret_cast<uint32_t*>(orow + i * 8 + 2 * t) = v;
+      }
+    }
+    gt0 += n_tiles;
+    item = next_item;
+    w = w_next;
   }
 #else
   // Not an sm_90a image (e.g. sm_90 without the arch-specific features): a static shared
@@ -442,8 +470,20 @@ core::Status launch(const PrefillAttentionParams& p, cudaStream_t stream) {
   static_assert(SM::alloc <= 227 * 1024, "shared memory of one block");
   static std::atomic<uint64_t> attr_done{0};
   LLM_RETURN_IF_ERROR(allow_smem(prefill_ws_kernel<T, NC, kBN, STAGES>, SM::alloc, attr_done));
-  const dim3 grid((p.max_q_len + SM::kBM - 1) / SM::kBM, p.n_heads, p.n_reqs);
-  prefill_ws_kernel<T, NC, kBN, STAGES><<<grid, 128 * (NC + 1), SM::alloc, stream>>>(p);
+  const int64_t n_items = int64_t{(p.max_q_len + SM::kBM - 1) / SM::kBM} * p.n_heads * p.n_reqs;
+  if (n_items > INT32_MAX) return core::invalid_argument("prefill_attention: too many blocks");
+  int64_t ctas = n_items;  // one CTA per item
+  if (p.ctas != 0) {
+    int sms = p.ctas;
+    if (p.ctas < 0) {  // persistent: one CTA per SM
+      int dev = 0;
+      LLM_CUDA_RETURN_IF_ERROR(cudaGetDevice(&dev));
+      LLM_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+    }
+    ctas = std::min<int64_t>(n_items, sms);
+  }
+  prefill_ws_kernel<T, NC, kBN, STAGES>
+      <<<static_cast<unsigned>(ctas), 128 * (NC + 1), SM::alloc, stream>>>(p);
   return LLM_CUDA_CHECK_LAUNCH();
 }
 
