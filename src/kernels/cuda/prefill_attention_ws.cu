@@ -522,9 +522,9 @@ bool prefill_wgmma_supported(const PrefillAttentionParams& p) {
 }
 
 WsTiles ws_tiles(const PrefillAttentionParams& p) {
-  // 192-row blocks from 2048 new tokens: measured faster at 4k, slower at 1k (the switch point
-  // between them is not measured).
-  const int rows = p.block_rows != 0 ? p.block_rows : (p.max_q_len >= 2048 ? 192 : 128);
+  // 192-row blocks from 1024 new tokens: measured as fast as 128 x 128 at 1k and faster from 2k
+  // (docs/PERFORMANCE.md prefill run 10; shorter prompts are not measured).
+  const int rows = p.block_rows != 0 ? p.block_rows : (p.max_q_len >= 1024 ? 192 : 128);
   return {rows, p.kv_tile != 0 ? p.kv_tile : (rows == 192 ? 64 : 128)};
 }
 
