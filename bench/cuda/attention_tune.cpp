@@ -571,9 +571,10 @@ int main(int argc, char** argv) {
     struct Cfg {
       int variant, rows, kv_tile, ctas;
     };
-    // Variant 5 also with 3 CTAs: many work items per CTA, some past their request's q_len.
-    const Cfg cfgs[] = {{0, 0, 0, 0},     {2, 64, 0, 0},   {2, 128, 64, 0}, {5, 128, 128, 0},
-                        {5, 128, 128, 3}, {5, 192, 64, 0}, {5, 192, 64, 3}};
+    // Variant 5 with one CTA per work item (ctas -2) and with 3 CTAs (many items per CTA, some
+    // past their request's q_len).
+    const Cfg cfgs[] = {{0, 0, 0, 0},     {2, 64, 0, 0},    {2, 128, 64, 0}, {5, 128, 128, -2},
+                        {5, 128, 128, 3}, {5, 192, 64, -2}, {5, 192, 64, 3}};
     for (DType dt : {DType::bf16, DType::f16}) {
       for (const Cfg& c : cfgs) {
         if (!want_variant(c.variant)) continue;

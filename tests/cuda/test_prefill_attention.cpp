@@ -153,7 +153,8 @@ void run_all(DType dt, const PrefillCase& c, uint32_t seed) {
   run_prefill(dt, c, seed, 0, 0);
   for (int block_rows : {64, 128}) run_prefill(dt, c, seed, block_rows, 2);
   for (auto [rows, keys] : kWsTiles)
-    for (int ctas : {0, 3, -1}) run_prefill(dt, c, seed, rows, 5, keys, ctas);
+    for (int ctas : {kc::kPrefillCtasPerItem, 3, kc::kPrefillCtasPerSm})
+      run_prefill(dt, c, seed, rows, 5, keys, ctas);
 }
 
 class PrefillAttention : public ::testing::TestWithParam<DType> {};
@@ -259,6 +260,9 @@ TEST(PrefillAttentionErrors, BadArgumentsAreReported) {
   EXPECT_EQ(kc::prefill_attention(p, nullptr).code(), core::StatusCode::invalid_argument);
   p.kv_tile = 0;
   p.block_rows = 192;  // wgmma only
+  EXPECT_EQ(kc::prefill_attention(p, nullptr).code(), core::StatusCode::invalid_argument);
+  p.block_rows = 0;
+  p.ctas = kc::kPrefillCtasPerItem - 1;  // no such grid
   EXPECT_EQ(kc::prefill_attention(p, nullptr).code(), core::StatusCode::invalid_argument);
 }
 

@@ -1,28 +1,42 @@
 // src/kernels/cuda/prefill_attention_ws.cu — the warp-specialized Hopper prefill attention kernel
 // (variant 5, the default on sm_90a for head_dim 128, bf16/f16 K/V): the FlashAttention-3
 // structure on K/V gathered through req_to_token.
-// Block = 1 + NC warpgroups over kBM = 64 NC query rows of one (request, head):
+// Work item = kBM = 64 NC query rows (an m-tile) of one (request, head). Items are numbered
+// longest causal tile first, the heads of a request adjacent (item_at); CTA b takes items b,
+// b + gridDim.x, ... — one item per CTA with one CTA per item, several when persistent (one CTA
+// per SM: the default below 8192 new tokens, ws_ctas). CTA = 1 + NC warpgroups:
 //   warpgroup 0, the producer (setmaxnreg.dec): only issues the cp.async gathers of K and V
 //     tiles (kBN keys; slots read from req_to_token a tile ahead into shared memory) into a ring
 //     of STAGES stages of 128B-swizzled smem; cp.async.mbarrier.arrive.noinc signals
 //     full_k[s] / full_v[s] when its copies have landed; it waits on empty_k[s] / empty_v[s]
-//     before overwriting a stage's K / V.
-//   warpgroups 1 .. NC, the consumers (setmaxnreg.inc), rows [64c, 64c + 64) of the block for
-//     consumer c: load their Q rows once, then per K/V tile i
-//       S(i) = Q K(i)^T issued together with O += P(i-1) V(i-1)   (wgmma, one fence)
-//       wait for S(i) only, release K(i); online softmax of S(i) in place (exp2 domain) while
-//       P V(i-1) runs; wait for P V(i-1), release V(i-1); O *= correction; P(i) = pack(S(i))
-//     so a warpgroup's softmax overlaps its own P V GEMM (intra-warpgroup overlap). The GEMM
-//     issues of the consumers take turns through named barriers (1 .. NC, 256 threads: a
-//     consumer waits for the previous one's arrival; "ping-pong"), so one consumer's softmax
-//     runs while another's GEMMs run. All consumers walk the same tiles (the tile range of the
-//     whole block) so the turn counts match; masks are applied only on tiles crossing a
-//     warpgroup's causal / window / kv_len edge (and always with ALiBi).
+//     before overwriting a stage's K / V. The ring runs on across items (tile gt of the CTA is
+//     in stage gt % STAGES), so the next item's first tiles land during this item's epilogue.
+//   warpgroups 1 .. NC, the consumers (setmaxnreg.inc), rows [64c, 64c + 64) of the item for
+//     consumer c: wait for their Q rows (cp.async, issued during the previous item's last P V),
+//     then per K/V tile i
+//       S(i) = Q K(i)^T issued; O *= corr(i-1) (skipped when no row max of the warp grew);
+//       O += P(i-1) V(i-1) issued
+//       wait for S(i) only, release K(i); online softmax of S(i) in place (exp2 domain, the
+//       scale folded into the exponent's FFMA; masks / ALiBi in a separate loop, only on tiles
+//       that need them) and P(i) = pack(S(i)) while P V(i-1) runs; the wait for P V(i-1) and
+//       the release of V(i-1) open the next tile
+//     so a warpgroup's softmax overlaps its own P V GEMM (intra-warpgroup overlap). P is
+//     double-buffered (compile-time buffers: tiles go in pairs), and the wait for P V sits after
+//     the next tile's mbarrier spin loops: ptxas hoists a wgmma wait to the top of its basic
+//     block, and with one P buffer and the wait after the softmax it ran the exp2s only after
+//     P V had finished (docs/PERFORMANCE.md prefill run 10). The GEMM issues of the consumers
+//     take turns through named barriers (1 .. NC, 256 threads: a consumer waits for the
+//     previous one's arrival; "ping-pong"), so one consumer's softmax runs while another's GEMMs
+//     run. All consumers walk the same tiles (the tile range of the whole item) so the turn
+//     counts match; masks are applied only on tiles crossing a warpgroup's causal / window /
+//     kv_len edge (and always with ALiBi).
 //   Shapes (NC, kBN, STAGES): (2, 128, 2) and (3, 64, 5); registers after setmaxnreg 40 / 232
-//   and 32 / 160 (ptxas -v, sm_90a: 168 and 128 at entry, no spills, no C75xx warnings).
+//   and 32 / 160 (ptxas -v, sm_90a: 168 and 128 at entry, no spills, no stack, no C75xx).
 // Invariants: the accumulators of an in-flight wgmma (S, O) and its register operand (P) are
 // written only after the wgmma_wait that retires it; generic-proxy (cp.async) writes reach the
-// wgmma async proxy through the mbarrier wait followed by fence.proxy.async in the consumer.
+// wgmma async proxy through the mbarrier wait (K/V) or the cp.async wait (Q) followed by
+// fence.proxy.async in the consumer; a warpgroup overwrites its Q rows only after its last S of
+// the item retired. Producer and consumers walk the same items and tiles (next_valid).
 // smem (1024-byte aligned): Q [2 column blocks][kBM][64], K and V [STAGES][2 column
 // blocks][kBN][64], mbarriers full_k / full_v / empty_k / empty_v [STAGES], slots [2][kBN]
 // (WsSmem).
@@ -472,24 +486,24 @@ core::Status launch(const PrefillAttentionParams& p, cudaStream_t stream) {
   LLM_RETURN_IF_ERROR(allow_smem(prefill_ws_kernel<T, NC, kBN, STAGES>, SM::alloc, attr_done));
   const int64_t n_items = int64_t{(p.max_q_len + SM::kBM - 1) / SM::kBM} * p.n_heads * p.n_reqs;
   if (n_items > INT32_MAX) return core::invalid_argument("prefill_attention: too many blocks");
-  int64_t ctas = n_items;  // one CTA per item
-  if (p.ctas != 0) {
-    int sms = p.ctas;
-    if (p.ctas < 0) {  // persistent: one CTA per SM
-      int dev = 0;
-      LLM_CUDA_RETURN_IF_ERROR(cudaGetDevice(&dev));
-      LLM_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
-    }
+  int64_t ctas = n_items;
+  const int want = ws_ctas(p);
+  if (want == kPrefillCtasPerSm) {
+    int dev = 0, sms = 0;
+    LLM_CUDA_RETURN_IF_ERROR(cudaGetDevice(&dev));
+    LLM_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
     ctas = std::min<int64_t>(n_items, sms);
+  } else if (want > 0) {
+    ctas = std::min<int64_t>(n_items, want);
   }
   prefill_ws_kernel<T, NC, kBN, STAGES>
       <<<static_cast<unsigned>(ctas), 128 * (NC + 1), SM::alloc, stream>>>(p);
   return LLM_CUDA_CHECK_LAUNCH();
 }
 
-// The two shapes kept (H100, docs/PERFORMANCE.md prefill run 8): 128 rows x 128 keys with 2
-// stages was the fastest at 16 x 1k (within 1% of 128 x 64 with 4-6 stages and 128 x 128 with
-// 3), 192 rows x 64 keys with 5 stages the fastest at 4 x 4k (+3%; 5.5% slower at 16 x 1k).
+// The two shapes kept (H100, docs/PERFORMANCE.md prefill runs 8 and 10): 192 rows x 64 keys
+// with 5 stages, the fastest at every measured length since run 10 (1k: +2-5%, 2k-16k: +10-30%);
+// 128 rows x 128 keys with 2 stages for prompts below 1k (fewer idle rows; not measured there).
 template <typename T>
 core::Status launch_cfg(const PrefillAttentionParams& p, cudaStream_t stream) {
   const WsTiles c = ws_tiles(p);
@@ -519,6 +533,14 @@ bool image_has_wgmma() {
 bool prefill_wgmma_supported(const PrefillAttentionParams& p) {
   return !p.kv_int8 && p.head_dim == 128 &&
          (p.dtype == core::DType::bf16 || p.dtype == core::DType::f16) && image_has_wgmma();
+}
+
+int ws_ctas(const PrefillAttentionParams& p) {
+  // Persistent (one CTA per SM) measured 5-10% faster at 1k-2k new tokens and 2% at 4k, one CTA
+  // per item 2-3% faster at 16k (its static round robin over the items, longest first, leaves
+  // the CTAs unequal work there); the switch at 8192 is not measured (PERFORMANCE.md run 10).
+  if (p.ctas != 0) return p.ctas;
+  return p.max_q_len >= 8192 ? kPrefillCtasPerItem : kPrefillCtasPerSm;
 }
 
 WsTiles ws_tiles(const PrefillAttentionParams& p) {
