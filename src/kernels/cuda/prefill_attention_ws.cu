@@ -44,7 +44,6 @@
 // prefill_wgmma_supported says the loaded image holds the wgmma body (image_has_wgmma).
 #include <algorithm>
 #include <atomic>
-#include <climits>
 #include <cmath>
 
 #include "kernels/cuda/prefill_attention.h"
