@@ -4,6 +4,7 @@
 // the same run as the yardstick. Built with nvcc alone (no fmt/gtest/cmake needed), so it runs
 // on a GPU machine that has only the CUDA toolkit:
 //   tools/attention_tune.sh [decode|decode-sweep|prefill[-nocheck]] [prefill variants, e.g. 023]
+//     [prefill shapes, e.g. 4x4096 (of 16x1024, 8x2048, 4x4096, 1x16384; default all)]
 // Output: one line per measurement, "check ... max_err ... OK|FAIL" lines first; the process
 // exits 1 if any check fails. Decode: KV bytes read / time (random slot order) after a dirty
 // and after a clean L2 flush, next to a bare gather / contiguous read of the same bytes, the
@@ -42,6 +43,7 @@ namespace {
 
 int g_failures = 0;
 const char* g_variants = "025";  // prefill variants to check and time (argv[2], e.g. "25")
+const char* g_shapes = "";       // prefill shapes to time (argv[3], e.g. "4x4096"; "" = all)
 bool want_variant(int v) {
   return std::strchr(g_variants, '0' + v) != nullptr;
 }
@@ -342,7 +344,7 @@ void bench_decode(DType dt, bool sweep, bool int8 = false) {
 // ---- prefill ---------------------------------------------------------------------------------
 
 struct PrefillCheck {
-  int variant, rows, kv_tile, n_heads, n_kv_heads, D;
+  int variant, rows, kv_tile, ctas, n_heads, n_kv_heads, D;
   bool causal = true;
   int window = 0;
   bool alibi = false, int8 = false;
@@ -408,6 +410,7 @@ void check_prefill(DType dt, const PrefillCheck& c) {
                                .sliding_window = c.window,
                                .block_rows = c.rows,
                                .kv_tile = c.kv_tile,
+                               .ctas = c.ctas,
                                .alibi_slopes = c.alibi ? dsl.as<float>() : nullptr,
                                .variant = c.variant};
   CHECK_OK(kc::prefill_attention(p, nullptr));
@@ -437,9 +440,9 @@ void check_prefill(DType dt, const PrefillCheck& c) {
     }
   }
   char what[160];
-  std::snprintf(what, sizeof what, "prefill %s%s v%d rows %d kv_tile %d h%d/kv%d d%d%s%s%s",
+  std::snprintf(what, sizeof what, "prefill %s%s v%d rows %d kv_tile %d ctas %d h%d/kv%d d%d%s%s%s",
                 dt == DType::bf16 ? "bf16" : "f16", c.int8 ? "/int8kv" : "", c.variant, c.rows,
-                c.kv_tile, n_heads, n_kv_heads, D, c.causal ? "" : " noncausal",
+                c.kv_tile, c.ctas, n_heads, n_kv_heads, D, c.causal ? "" : " noncausal",
                 c.window ? " window" : "", c.alibi ? " alibi" : "");
   report_check(what, err, (dt == DType::bf16 ? 1.6e-2 : 4e-3) * (c.int8 ? 3 : 1));
 }
@@ -447,11 +450,16 @@ void check_prefill(DType dt, const PrefillCheck& c) {
 void bench_prefill(DType dt) {
   const int H = 32, KVH = 8, D = 128;
   struct Config {
-    int variant, rows, kv_tile;
+    int variant, rows, kv_tile, ctas;
   };
   // The first configuration's output is the reference of the others' "vs first" difference.
-  const Config configs[] = {{2, 128, 64}, {5, 128, 128}, {5, 192, 64}, {0, 0, 0}};
-  for (auto [n_reqs, len] : {std::pair{16, 1024}, std::pair{4, 4096}}) {
+  const Config configs[] = {{2, 128, 64, 0}, {5, 128, 128, 0}, {5, 128, 128, -1},
+                            {5, 192, 64, 0}, {5, 192, 64, -1}, {0, 0, 0, 0}};
+  for (auto [n_reqs, len] :
+       {std::pair{16, 1024}, std::pair{8, 2048}, std::pair{4, 4096}, std::pair{1, 16384}}) {
+    char shape[32];
+    std::snprintf(shape, sizeof shape, "%dx%d", n_reqs, len);
+    if (*g_shapes && !std::strstr(g_shapes, shape)) continue;
     const int n_tokens = n_reqs * len;
     std::vector<int32_t> perm(static_cast<size_t>(n_tokens));
     std::iota(perm.begin(), perm.end(), 0);
@@ -489,6 +497,7 @@ void bench_prefill(DType dt) {
                                    .causal = true,
                                    .block_rows = cfg.rows,
                                    .kv_tile = cfg.kv_tile,
+                                   .ctas = cfg.ctas,
                                    .variant = cfg.variant};
       const double ms = time_ms([&] { CHECK_OK(kc::prefill_attention(p, nullptr)); }, 10);
       double diff = 0;
@@ -503,10 +512,10 @@ void bench_prefill(DType dt) {
       }
       const double flops = 4.0 * D * H * n_reqs * double(len) * len / 2;
       std::printf(
-          "prefill  %s %2d x %4d causal h32/kv8/d128 v%d %3d-row tiles kv_tile %3d: %8.3f ms "
-          "%6.1f TFLOP/s (vs first %.1e)\n",
-          dt == DType::bf16 ? "bf16" : "f16 ", n_reqs, len, cfg.variant, cfg.rows, cfg.kv_tile, ms,
-          flops / (ms * 1e-3) / 1e12, diff);
+          "prefill  %s %2d x %5d causal h32/kv8/d128 v%d %3d-row tiles kv_tile %3d ctas %2d: %8.3f "
+          "ms %6.1f TFLOP/s (vs first %.1e)\n",
+          dt == DType::bf16 ? "bf16" : "f16 ", n_reqs, len, cfg.variant, cfg.rows, cfg.kv_tile,
+          cfg.ctas, ms, flops / (ms * 1e-3) / 1e12, diff);
     }
   }
 }
@@ -518,6 +527,7 @@ int main(int argc, char** argv) {
   const bool do_prefill = argc < 2 || std::strstr(argv[1], "prefill");
   const bool sweep = argc >= 2 && std::strstr(argv[1], "sweep");
   if (argc >= 3) g_variants = argv[2];
+  if (argc >= 4) g_shapes = argv[3];
   cudaDeviceProp prop{};
   cudaGetDeviceProperties(&prop, 0);
   std::printf("GPU: %s (%d SMs, cc %d.%d)\n", prop.name, prop.multiProcessorCount, prop.major,
@@ -559,20 +569,24 @@ int main(int argc, char** argv) {
   }
   if (do_prefill && (argc < 2 || !std::strstr(argv[1], "nocheck"))) {
     struct Cfg {
-      int variant, rows, kv_tile;
+      int variant, rows, kv_tile, ctas;
     };
-    const Cfg cfgs[] = {{0, 0, 0}, {2, 64, 0}, {2, 128, 64}, {5, 128, 128}, {5, 192, 64}};
+    // Variant 5 with one CTA per work item (ctas -2) and with 3 CTAs (many items per CTA, some
+    // past their request's q_len).
+    const Cfg cfgs[] = {{0, 0, 0, 0},     {2, 64, 0, 0},    {2, 128, 64, 0}, {5, 128, 128, -2},
+                        {5, 128, 128, 3}, {5, 192, 64, -2}, {5, 192, 64, 3}};
     for (DType dt : {DType::bf16, DType::f16}) {
       for (const Cfg& c : cfgs) {
         if (!want_variant(c.variant)) continue;
-        const int v = c.variant, rows = c.rows, kt = c.kv_tile;
-        check_prefill(dt, {v, rows, kt, 32, 8, 128});
-        check_prefill(dt, {v, rows, kt, 8, 8, 128, true, 0, true});  // ALiBi
-        check_prefill(dt, {v, rows, kt, 8, 2, 128, true, 50});       // window
-        check_prefill(dt, {v, rows, kt, 8, 2, 128, false});          // not causal
+        const int v = c.variant, rows = c.rows, kt = c.kv_tile, ct = c.ctas;
+        check_prefill(dt, {v, rows, kt, ct, 32, 8, 128});
+        check_prefill(dt, {v, rows, kt, ct, 8, 8, 128, true, 0, true});  // ALiBi
+        check_prefill(dt, {v, rows, kt, ct, 8, 2, 128, true, 50});       // window
+        check_prefill(dt, {v, rows, kt, ct, 8, 2, 128, false});          // not causal
         check_prefill(dt, {v,
                            rows,
                            kt,
+                           ct,
                            8,
                            1,
                            128,
@@ -583,12 +597,12 @@ int main(int argc, char** argv) {
                            {300, 2, 129, 64},
                            {0, 700, 64, 1}});
         if (v >= 3) continue;  // int8 K/V and head dims other than 128: mma.sync kernels
-        check_prefill(dt, {v, rows, kt, 8, 2, 128, true, 0, false, true});  // int8 K/V
-        check_prefill(dt, {v, rows, kt, 8, 2, 128, true, 50, true, true});  // all three
+        check_prefill(dt, {v, rows, kt, ct, 8, 2, 128, true, 0, false, true});  // int8 K/V
+        check_prefill(dt, {v, rows, kt, ct, 8, 2, 128, true, 50, true, true});  // all three
         if (kt != 0) continue;
-        check_prefill(dt, {v, rows, kt, 8, 1, 64});
-        check_prefill(dt, {v, rows, kt, 10, 2, 80, true, 0, true});
-        check_prefill(dt, {v, rows, kt, 12, 4, 96, true, 0, false, true});
+        check_prefill(dt, {v, rows, kt, ct, 8, 1, 64});
+        check_prefill(dt, {v, rows, kt, ct, 10, 2, 80, true, 0, true});
+        check_prefill(dt, {v, rows, kt, ct, 12, 4, 96, true, 0, false, true});
       }
     }
   }

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """bench/cuda/torch_baseline.py — PyTorch baselines for the shapes of kernel_bench, same GPU, same run.
 
-prefill: torch SDPA, flash backend forced, causal, 32 heads / 8 kv heads / d128, 16x1k and 4x4k,
+prefill: torch SDPA, flash backend forced, causal, 32 heads / 8 kv heads / d128, 16x1k, 8x2k, 4x4k
+         and 1x16k,
          bf16 and f16 (FLOPs counted as in kernel_bench: 4*D*H*sum(len^2)/2).
 decode:  SDPA on contiguous KV, batch 1/32/128 x ctx 1k/4k: the 4 query heads of a kv head are
          folded into the query length (non-causal), so K/V are read once, as our kernel does;
@@ -46,7 +47,7 @@ def ms_clean(fn, iters=20):
 
 def prefill(dtype, name):
     H, KVH, D = 32, 8, 128
-    for b, s in ((16, 1024), (4, 4096)):
+    for b, s in ((16, 1024), (8, 2048), (4, 4096), (1, 16384)):
         q = torch.randn(b, H, s, D, device="cuda", dtype=dtype)
         k = torch.randn(b, KVH, s, D, device="cuda", dtype=dtype)
         v = torch.randn_like(k)

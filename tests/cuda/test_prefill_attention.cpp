@@ -3,7 +3,8 @@
 // through random slots, causal and not, sliding window, GQA/MQA, head_dim 16..128, ALiBi, int8
 // K/V with per-(slot, kv head) scales; every kernel variant (2: mma.sync; 5: warp-specialized
 // wgmma, head_dim 128 bf16/f16 K/V on an sm_90a image, else it must answer unimplemented) with
-// its tile shapes, and the default (0); the removed variants 1, 3 and 4 are invalid arguments.
+// its tile shapes and grid sizes (one CTA per item, persistent), and the default (0); the
+// removed variants 1, 3 and 4 are invalid arguments.
 #include "attention_ref.h"
 #include "cuda_test_util.h"
 #include "kernels/cuda/prefill_attention.h"
@@ -23,7 +24,7 @@ struct PrefillCase {
 };
 
 void run_prefill(DType dt, const PrefillCase& c, uint32_t seed, int block_rows, int variant,
-                 int kv_tile = 0) {
+                 int kv_tile = 0, int ctas = 0) {
   const int n_reqs = static_cast<int>(c.q_len.size());
   std::vector<int32_t> q_start(static_cast<size_t>(n_reqs) + 1, 0),
       kv_len(static_cast<size_t>(n_reqs));
@@ -93,6 +94,7 @@ void run_prefill(DType dt, const PrefillCase& c, uint32_t seed, int block_rows, 
                                .sliding_window = c.window,
                                .block_rows = block_rows,
                                .kv_tile = kv_tile,
+                               .ctas = ctas,
                                .alibi_slopes = c.alibi ? dslopes.as<float>() : nullptr,
                                .variant = variant};
   auto st = kc::prefill_attention(p, nullptr);
@@ -136,20 +138,23 @@ void run_prefill(DType dt, const PrefillCase& c, uint32_t seed, int block_rows, 
                "prefill heads=" + std::to_string(c.n_heads) + "/" + std::to_string(c.n_kv_heads) +
                    " d=" + std::to_string(D) + (c.causal ? " causal" : "") +
                    (c.window ? " window=" + std::to_string(c.window) : "") +
-                   (c.alibi ? " alibi" : "") + (c.int8 ? " int8" : "") +
-                   " block_rows=" + std::to_string(block_rows) +
-                   " kv_tile=" + std::to_string(kv_tile) + " variant=" + std::to_string(variant));
+                   (c.alibi ? " alibi" : "") + (c.int8 ? " int8" : "") + " block_rows=" +
+                   std::to_string(block_rows) + " kv_tile=" + std::to_string(kv_tile) +
+                   " ctas=" + std::to_string(ctas) + " variant=" + std::to_string(variant));
 }
 
 // Tile shapes (block_rows, kv_tile) of the warp-specialized wgmma variant.
 constexpr std::pair<int, int> kWsTiles[] = {{128, 128}, {192, 64}};
 
 // The default, the mma.sync kernel (variant 2) with both tile heights, and the wgmma kernel
-// (variant 5) with every tile shape.
+// (variant 5) with every tile shape, one CTA per work item and, persistent, 3 CTAs (many items
+// per CTA, some past their request's q_len) and one per SM.
 void run_all(DType dt, const PrefillCase& c, uint32_t seed) {
   run_prefill(dt, c, seed, 0, 0);
   for (int block_rows : {64, 128}) run_prefill(dt, c, seed, block_rows, 2);
-  for (auto [rows, keys] : kWsTiles) run_prefill(dt, c, seed, rows, 5, keys);
+  for (auto [rows, keys] : kWsTiles)
+    for (int ctas : {kc::kPrefillCtasPerItem, 3, kc::kPrefillCtasPerSm})
+      run_prefill(dt, c, seed, rows, 5, keys, ctas);
 }
 
 class PrefillAttention : public ::testing::TestWithParam<DType> {};
@@ -255,6 +260,9 @@ TEST(PrefillAttentionErrors, BadArgumentsAreReported) {
   EXPECT_EQ(kc::prefill_attention(p, nullptr).code(), core::StatusCode::invalid_argument);
   p.kv_tile = 0;
   p.block_rows = 192;  // wgmma only
+  EXPECT_EQ(kc::prefill_attention(p, nullptr).code(), core::StatusCode::invalid_argument);
+  p.block_rows = 0;
+  p.ctas = kc::kPrefillCtasPerItem - 1;  // no such grid
   EXPECT_EQ(kc::prefill_attention(p, nullptr).code(), core::StatusCode::invalid_argument);
 }
 

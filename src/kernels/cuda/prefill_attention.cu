@@ -514,11 +514,11 @@ core::Status prefill_attention(const PrefillAttentionParams& p, cudaStream_t str
   if (p.n_heads <= 0 || p.n_kv_heads <= 0 || p.n_heads % p.n_kv_heads != 0 || p.n_reqs < 0 ||
       p.max_q_len < 0 || p.sliding_window < 0 ||
       (p.block_rows != 0 && p.block_rows != 64 && p.block_rows != 128 && p.block_rows != 192) ||
-      (p.kv_tile != 0 && p.kv_tile != 64 && p.kv_tile != 128)) {
+      (p.kv_tile != 0 && p.kv_tile != 64 && p.kv_tile != 128) || p.ctas < kPrefillCtasPerItem) {
     return core::invalid_argument(
         "prefill_attention: bad shape n_heads={} n_kv_heads={} max_q_len={} block_rows={} "
-        "kv_tile={}",
-        p.n_heads, p.n_kv_heads, p.max_q_len, p.block_rows, p.kv_tile);
+        "kv_tile={} ctas={}",
+        p.n_heads, p.n_kv_heads, p.max_q_len, p.block_rows, p.kv_tile, p.ctas);
   }
   if (p.variant != 0 && p.variant != 2 && p.variant != 5) {
     return core::invalid_argument(

@@ -1,16 +1,17 @@
 // src/kernels/cuda/prefill_attention.h — prefill attention over the flat, padding-free batch.
-// FlashAttention style: per (query tile, query head, request) one block; K/V tiles are gathered
-// from the KV pool through req_to_token into shared memory (cp.async, pipelined), S = QK^T and
-// O += PV run on tensor cores with f32 accumulation and an online softmax in the exp2 domain.
+// FlashAttention style: per (query tile, query head, request) one work item; K/V tiles are
+// gathered from the KV pool through req_to_token into shared memory (cp.async, pipelined), S = QK^T
+// and O += PV run on tensor cores with f32 accumulation and an online softmax in the exp2 domain.
 // Kernels (`variant`; 0 = the default: 5 where it can run, else 2):
 //   5: Hopper, warp-specialized (prefill_attention_ws.cu, the FlashAttention-3 structure):
 //      sm_90a image, head_dim 128, bf16/f16 K/V; a producer warpgroup gathers K/V tiles into a
 //      ring of stages (mbarriers), 2 or 3 consumer warpgroups of 64 query rows run wgmma (Q/K/V
 //      from 128B-swizzled shared memory, P from registers), each overlapping its softmax with its
 //      own P V and taking turns with the other consumers on the tensor cores. Tiles (block_rows
-//      x kv_tile) 128 x 128 and 192 x 64; default 192 x 64 when max_q_len >= 2048, else
-//      128 x 128. ALiBi, window, non-causal; elsewhere (other head dims, int8 K/V, no sm_90a
-//      image) it is unimplemented.
+//      x kv_tile) 128 x 128 and 192 x 64; default 192 x 64 when max_q_len >= 1024, else
+//      128 x 128. Grid (ctas): one CTA per (m-tile, head, request) work item, or persistent
+//      (one per SM, looping over items; the default below max_q_len 8192). ALiBi, window,
+//      non-causal; elsewhere (other head dims, int8 K/V, no sm_90a image) it is unimplemented.
 //   2: mma.sync m16n8k16, 4 warps; 128-row tiles give each warp 32 query rows, so every K/V
 //      ldmatrix fragment feeds four MMAs; 64-row tiles (16 rows per warp) when max_q_len < 128.
 //      64-key tiles. Slot indices of a tile are gathered once into shared memory a tile ahead,
@@ -42,6 +43,10 @@
 
 namespace lightllm::kernels::cuda {
 
+// PrefillAttentionParams::ctas values (variant 5).
+constexpr int kPrefillCtasPerSm = -1;    // persistent: one CTA per SM
+constexpr int kPrefillCtasPerItem = -2;  // one CTA per work item
+
 struct PrefillAttentionParams {
   core::DType dtype = core::DType::bf16;  // of q, out, and K/V unless kv_int8
   bool kv_int8 = false;                   // K/V caches are int8 with per-(slot, kv head) scales
@@ -69,6 +74,9 @@ struct PrefillAttentionParams {
                            // max_q_len >= 128, else 64); variant 5: 128 or 192
   int kv_tile = 0;         // keys per K/V tile: 64 (variant 2); variant 5: 128 / 64 with 128 / 192
                            // rows; 0 = default
+  int ctas = 0;  // variant 5: CTAs in the grid, each looping over its (m-tile, head, request)
+                 // work items: 0 = default (one per SM below 8192 new tokens, else one per
+                 // item), kPrefillCtasPerSm, kPrefillCtasPerItem, or > 0: at most that many
   const float* alibi_slopes = nullptr;  // [n_heads] f32 on the device, nullptr = none
   int variant = 0;  // 0 = default (5 where it can run, else 2); 2: mma.sync; 5: wgmma
 };
@@ -85,6 +93,8 @@ struct WsTiles {
   int rows, keys;
 };
 WsTiles ws_tiles(const PrefillAttentionParams& p);
+// CTAs of a variant 5 launch: p.ctas or the default (kPrefillCtasPerSm / kPrefillCtasPerItem).
+int ws_ctas(const PrefillAttentionParams& p);
 }  // namespace prefill_detail
 
 }  // namespace lightllm::kernels::cuda
