@@ -234,6 +234,10 @@ core::Status EngineImpl::start(const EngineConfig& config) {
     runner_ = std::make_unique<ModelRunner>(std::move(single), std::move(fit->kv),
                                             router_->req_to_token());
     runner_->set_overlap(!config.disable_overlap);
+    // The largest step samples running_max_req_size rows: its buffers now, not mid-serving.
+    if (core::Status st = runner_->reserve_sampling(rc.running_max_req_size); !st.ok())
+      LLM_WARN("device sampling buffers for {} rows not reserved ({}); they grow on demand",
+               rc.running_max_req_size, st.to_string());
     executor_ = runner_.get();
   }
   {

@@ -26,6 +26,12 @@ core::Result<Tensor> DeviceSampler::logits(int64_t n_rows, int64_t vocab) {
   return logits_.rows(0, n_rows);
 }
 
+core::Status DeviceSampler::reserve(int64_t max_rows, int64_t vocab) {
+  LLM_RETURN_IF_ERROR(logits(max_rows, vocab).status());
+  for (Slot& s : slots_) LLM_RETURN_IF_ERROR(reserve(s, max_rows));
+  return {};
+}
+
 core::Status DeviceSampler::reserve(Slot& s, int64_t n) {
   if (s.ids.defined() && s.ids.dim(0) >= n) return {};
   const int64_t cap = std::max<int64_t>(n, 8);

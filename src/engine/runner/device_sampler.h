@@ -34,8 +34,11 @@ class DeviceSampler {
   // True when every entry with sample == true can be sampled on the device.
   static bool covers(const StepPlan& plan);
 
-  // The device logits buffer for `n_rows` rows of `vocab` (grown on demand, reused; growing
-  // while a launched step still reads it waits for the device).
+  // Allocates the logits and ids buffers for steps of up to `max_rows` sampled rows now, so
+  // that serving never grows them (a growth frees the old buffer, which waits for the device).
+  core::Status reserve(int64_t max_rows, int64_t vocab);
+  // The device logits buffer for `n_rows` rows of `vocab` (grown on demand beyond reserve(),
+  // reused; growing while a launched step still reads it waits for the device).
   core::Result<core::Tensor> logits(int64_t n_rows, int64_t vocab);
 
   // Queues the sampling of every entry of `plan` with sample == true from `logits`
@@ -65,7 +68,7 @@ class DeviceSampler {
     int64_t vocab = 0;
     bool logprobs = false;
   };
-  core::Status reserve(Slot& s, int64_t n);
+  static core::Status reserve(Slot& s, int64_t n);
 
   kernels::SampleBatch batch_;
   core::Tensor logits_;  // [capacity, vocab] f32, device

@@ -68,6 +68,11 @@ core::Result<StepResult> ModelRunner::execute(const StepPlan& plan) {
   return finish(plan);
 }
 
+core::Status ModelRunner::reserve_sampling(int64_t max_rows) {
+  if (model_->device() != core::Device::cuda || !device_sampling_) return {};
+  return device_sampler_.reserve(max_rows, model_->shape().vocab);
+}
+
 bool ModelRunner::can_start_before_finish(const StepPlan& next) const {
   if (!overlap_ || started_.size() != 1 || !started_.back().device_step) return false;
   const InFlightRows& in_flight = started_.back().sampled_rows;

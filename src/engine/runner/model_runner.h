@@ -61,6 +61,9 @@ class ModelRunner final : public StepExecutor {
   // CUDA models: sample on the GPU when every sequence of the step allows it (default on);
   // off: always the host sampler (tests, benchmarks). No effect on CPU models.
   void set_device_sampling(bool on) { device_sampling_ = on; }
+  // Allocates the device sampling buffers for steps of up to `max_rows` sampled rows (the
+  // router's running_max_req_size) up front; a no-op without device sampling.
+  core::Status reserve_sampling(int64_t max_rows);
   // Off: a step starts only after the previous one finished (A/B of the overlap; default on).
   void set_overlap(bool on) { overlap_ = on; }
 
