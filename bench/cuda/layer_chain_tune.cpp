@@ -11,7 +11,8 @@
 // that old and new give the same residual stream (1 layer and 32 layers, eager). Then "plans"
 // for the fused sequence (docs/PERFORMANCE.md run 10): L2 prefetches of the next weights while
 // attention runs (l2_prefetch.h), forced decode-attention splits and GEMV configurations per
-// projection, each checked against the fused sequence without one and timed the same way; and
+// projection, the QKV GEMV's rotary + KV store epilogue and the RMSNorm prologue's two forms
+// (run 11), each checked against the fused sequence without one and timed the same way; and
 // bounds that leave rotary + KV store and/or the decode attention out (what they cost).
 // Built with nvcc alone (tools/layer_chain_tune.sh). Exits 1 if a check fails.
 // Usage: layer_chain_tune [ctx]   (default 256, as bench/cuda/model_decode_bench's contexts)
@@ -96,6 +97,9 @@ struct Prefetch {
   bool bulk = true, evict_last = false, wait_first = false;
   kc::GemvConfig qkv = {}, o = {}, gu = {}, down = {};
   int splits = 0;  // decode attention splits (0: decode_attention_splits' choice)
+  // The QKV GEMV's rotary + KV store epilogue instead of rope_kv_scatter (GemvRopeKv); the
+  // RMSNorm prologues' two-pass form (GemvConfig::norm_two_pass).
+  bool fuse_rope = false, norm_two_pass = false;
   // Bounds, not layers (the outputs are wrong, no check): leave out rotary + KV store, or the
   // decode attention (split kernel and reduction).
   bool skip_rope = false, skip_attention = false;
@@ -228,6 +232,14 @@ struct Chain {
             .n_kv_heads = int(d.n_kv_heads),
             .head_dim = int(d.head_dim)};
   }
+  kc::GemvRopeKv rope_kv(int l) const {
+    return {.positions = positions.as<int32_t>(),
+            .inv_freq = inv_freq.as<float>(),
+            .slots = slots.as<int32_t>(),
+            .k_cache = cache(kcache, l),
+            .v_cache = cache(vcache, l),
+            .head_dim = int(d.head_dim)};
+  }
   kc::GemvParams gemv(const void* x, const char* wt, int64_t n, int64_t kk) const {
     return {.dtype = kDt, .x = x, .w = wt, .m = m, .n = n, .k = kk};
   }
@@ -315,11 +327,14 @@ struct Chain {
       pq.norm_weight = norm(2 * l);
       pq.norm_eps = 1e-5f;
       pq.config = pf.qkv;
+      pq.config.norm_two_pass = pf.norm_two_pass;
+      const bool fuse = pf.fuse_rope && !pf.skip_rope;
+      if (fuse) pq.rope = rope_kv(l);
       CHECK_OK(kc::gemv(pq, st));
       wt += size_t(nqkv * H) * 2;
       if (pf.wo_frac > 0 || (pf.gu_prefix > 0 && !pf.gu_late))
         CHECK_OK(bench::l2_prefetch(prefetch_params(pf, l, true, !pf.gu_late), st));
-      if (!pf.skip_rope) CHECK_OK(kc::rope_kv_scatter(rotary(), kv(l), false, st));
+      if (!pf.skip_rope && !fuse) CHECK_OK(kc::rope_kv_scatter(rotary(), kv(l), false, st));
       kc::DecodeAttentionParams pa = attention(l);
       pa.n_splits = pf.splits;
       if (!pf.skip_attention) CHECK_OK(kc::decode_attention(pa, st));
@@ -337,6 +352,7 @@ struct Chain {
       pg.norm_weight = norm(2 * l + 1);
       pg.norm_eps = 1e-5f;
       pg.config = pf.gu;
+      pg.config.norm_two_pass = pf.norm_two_pass;
       CHECK_OK(kc::gemv(pg, st));
       wt += size_t(2 * d.inter * H) * 2;
       kc::GemvParams pd = gemv(gate.data(), wt, H, d.inter);
@@ -419,31 +435,26 @@ void check_prefetch(const Chain& c, cudaStream_t st, const Prefetch& pf) {
 // GEMV (bulk: cp.async.bulk.prefetch.L2; lines: prefetch.global.L2 per line; evict_last;
 // wait_first: only once the QKV GEMV completed); "gu B early / late": the first B bytes of every
 // gate/up row, in the same launch / in a launch after the attention; "splits N": the decode
-// attention's splits forced; GEMV configurations (rows per warp x loads in flight x threads) of
-// the projections named; "bound: ...": kernels left out.
-const kc::GemvConfig k1x8x128{1, 8, 128}, k1x8x256{1, 8, 256};
+// attention's splits forced; "norm two-pass": the RMSNorm prologues read x and the norm
+// weights twice (main before run 11); "rope fused": the QKV GEMV's rotary + KV store epilogue
+// instead of the rope_kv_scatter launch; "bound: ...": kernels left out. (Prefetch also takes
+// GEMV configurations per projection, rows per warp x loads in flight x threads: run 10.)
 const Prefetch kPlans[] = {
     {.name = "none"},
+    {.name = "norm two-pass", .norm_two_pass = true},
+    {.name = "rope fused", .fuse_rope = true},
+    {.name = "rope fused + norm two-pass", .fuse_rope = true, .norm_two_pass = true},
+    {.name = "rope fused, qkv+gu 2x4x256",
+     .qkv = {2, 4, 256},
+     .gu = {2, 4, 256},
+     .fuse_rope = true},
     {.name = "wo 100%", .wo_frac = 1},
-    {.name = "wo 100% evict_last", .wo_frac = 1, .evict_last = true},
-    {.name = "wo 100% lines", .wo_frac = 1, .bulk = false},
-    {.name = "wo 100% wait_first", .wo_frac = 1, .wait_first = true},
-    {.name = "wo 75%", .wo_frac = 0.75},
-    {.name = "wo 50%", .wo_frac = 0.5},
-    {.name = "wo 100% + gu 512 early", .wo_frac = 1, .gu_prefix = 512},
-    {.name = "wo 100% + gu 512 late", .wo_frac = 1, .gu_prefix = 512, .gu_late = true},
-    {.name = "wo 75% + gu 512 late", .wo_frac = 0.75, .gu_prefix = 512, .gu_late = true},
-    {.name = "wo 50% + gu 1024 late", .wo_frac = 0.5, .gu_prefix = 1024, .gu_late = true},
     {.name = "gu 1024 late", .gu_prefix = 1024, .gu_late = true},
-    {.name = "splits 1", .splits = 1},
     {.name = "splits 2", .splits = 2},
-    {.name = "splits 4", .splits = 4},
     {.name = "splits 8", .splits = 8},
-    {.name = "o 1x8x256", .o = k1x8x256},
-    {.name = "o,down 1x8x128", .o = k1x8x128, .down = k1x8x128},
-    {.name = "qkv,gu 1x8x128", .qkv = k1x8x128, .gu = k1x8x128},
-    {.name = "all 1x8x128", .qkv = k1x8x128, .o = k1x8x128, .gu = k1x8x128, .down = k1x8x128},
     {.name = "none (again)"},
+    {.name = "norm two-pass (again)", .norm_two_pass = true},
+    {.name = "rope fused (again)", .fuse_rope = true},
     {.name = "bound: no rope+store", .skip_rope = true},
     {.name = "bound: no attention", .skip_attention = true},
     {.name = "bound: GEMVs only", .skip_rope = true, .skip_attention = true},
