@@ -2,17 +2,18 @@
 // kernels of one LLaMA layer's decode step, 32 layers of distinct weights and KV caches back to
 // back in one CUDA graph, the way main ran them ("old": add+RMSNorm kernels, QKV GEMV, rotary,
 // KV store, decode attention, o GEMV, gate/up GEMV, down GEMV — 10 launches a layer) against the
-// fused sequence of src/models/llama.cpp ("new": QKV GEMV with the RMSNorm prologue, rotary + KV
-// store, decode attention, o GEMV adding into the residual, gate/up GEMV with the prologue, down
-// GEMV adding into the residual — 7 launches), each with programmatic dependent launch
+// fused sequence of src/models/llama.cpp ("new": QKV GEMV with the RMSNorm prologue and the
+// rotary + KV store epilogue, decode attention (split + reduction), o GEMV adding into the
+// residual, gate/up GEMV with the prologue, down GEMV adding into the residual — 6 launches
+// since run 11), each with programmatic dependent launch
 // (kernels/cuda/pdl.cuh) on and off. Llama-2-7B and Llama-3-8B shapes, m = 1 and 2 requests of
 // `ctx` cached tokens, bf16. Prints the device copy bandwidth measured in the same run, then
 // us per layer and the layer's bytes (weights + KV read) as GB/s and % of copy. First checks
 // that old and new give the same residual stream (1 layer and 32 layers, eager). Then "plans"
 // for the fused sequence (docs/PERFORMANCE.md run 10): L2 prefetches of the next weights while
 // attention runs (l2_prefetch.h), forced decode-attention splits and GEMV configurations per
-// projection, the QKV GEMV's rotary + KV store epilogue and the RMSNorm prologue's two forms
-// (run 11), each checked against the fused sequence without one and timed the same way; and
+// projection, rotary + KV store in their own launch instead of the QKV GEMV's epilogue (run 11),
+// each checked against the fused sequence without one and timed the same way; and
 // bounds that leave rotary + KV store and/or the decode attention out (what they cost).
 // Built with nvcc alone (tools/layer_chain_tune.sh). Exits 1 if a check fails.
 // Usage: layer_chain_tune [ctx]   (default 256, as bench/cuda/model_decode_bench's contexts)
@@ -97,9 +98,9 @@ struct Prefetch {
   bool bulk = true, evict_last = false, wait_first = false;
   kc::GemvConfig qkv = {}, o = {}, gu = {}, down = {};
   int splits = 0;  // decode attention splits (0: decode_attention_splits' choice)
-  // The QKV GEMV's rotary + KV store epilogue instead of rope_kv_scatter (GemvRopeKv); the
-  // RMSNorm prologues' two-pass form (GemvConfig::norm_two_pass).
-  bool fuse_rope = false, norm_two_pass = false;
+  // Rotary + KV store as their own launch (rope_kv_scatter, main before run 11) instead of the
+  // QKV GEMV's epilogue (GemvRopeKv).
+  bool separate_rope = false;
   // Bounds, not layers (the outputs are wrong, no check): leave out rotary + KV store, or the
   // decode attention (split kernel and reduction).
   bool skip_rope = false, skip_attention = false;
@@ -327,8 +328,7 @@ struct Chain {
       pq.norm_weight = norm(2 * l);
       pq.norm_eps = 1e-5f;
       pq.config = pf.qkv;
-      pq.config.norm_two_pass = pf.norm_two_pass;
-      const bool fuse = pf.fuse_rope && !pf.skip_rope;
+      const bool fuse = !pf.separate_rope && !pf.skip_rope;
       if (fuse) pq.rope = rope_kv(l);
       CHECK_OK(kc::gemv(pq, st));
       wt += size_t(nqkv * H) * 2;
@@ -352,7 +352,6 @@ struct Chain {
       pg.norm_weight = norm(2 * l + 1);
       pg.norm_eps = 1e-5f;
       pg.config = pf.gu;
-      pg.config.norm_two_pass = pf.norm_two_pass;
       CHECK_OK(kc::gemv(pg, st));
       wt += size_t(2 * d.inter * H) * 2;
       kc::GemvParams pd = gemv(gate.data(), wt, H, d.inter);
@@ -419,7 +418,7 @@ void check_prefetch(const Chain& c, cudaStream_t st, const Prefetch& pf) {
   CHECK_OK(LLM_CUDA_CHECK(cudaStreamSynchronize(st)));
   const auto r1 = download(c.residual.data(), n), n1 = download(c.normed.data(), n);
   const auto same_block = [](const kc::GemvConfig& g) {
-    return g.threads == 0 || g.threads == kc::gemv_default_config(1).threads;
+    return g.threads == 0 || g.threads == kc::kGemvNormConfig.threads;
   };
   const bool exact = same_block(pf.qkv) && same_block(pf.gu) && pf.splits == 0;
   const double er = max_rel_diff(r1, r0), en = max_rel_diff(n1, n0);
@@ -433,28 +432,28 @@ void check_prefetch(const Chain& c, cudaStream_t st, const Prefetch& pf) {
 
 // The plans timed: "wo F": the first fraction F of every row of wo prefetched after the QKV
 // GEMV (bulk: cp.async.bulk.prefetch.L2; lines: prefetch.global.L2 per line; evict_last;
-// wait_first: only once the QKV GEMV completed); "gu B early / late": the first B bytes of every
-// gate/up row, in the same launch / in a launch after the attention; "splits N": the decode
-// attention's splits forced; "norm two-pass": the RMSNorm prologues read x and the norm
-// weights twice (main before run 11); "rope fused": the QKV GEMV's rotary + KV store epilogue
-// instead of the rope_kv_scatter launch; "bound: ...": kernels left out. (Prefetch also takes
-// GEMV configurations per projection, rows per warp x loads in flight x threads: run 10.)
+// wait_first: only once the QKV GEMV completed); "gu B late": the first B bytes of every gate/up
+// row, in a launch after the attention; "splits N": the decode attention's splits forced;
+// "rope separate": rotary + KV store in their own launch (main before run 11) instead of the
+// QKV GEMV's epilogue; GEMV configurations (rows per warp x loads in flight x threads) of the
+// projections named; "bound: ...": kernels left out.
+const kc::GemvConfig k2x4x128{2, 4, 128}, k2x4x256{2, 4, 256};
 const Prefetch kPlans[] = {
     {.name = "none"},
-    {.name = "norm two-pass", .norm_two_pass = true},
-    {.name = "rope fused", .fuse_rope = true},
-    {.name = "rope fused + norm two-pass", .fuse_rope = true, .norm_two_pass = true},
-    {.name = "rope fused, qkv+gu 2x4x256",
-     .qkv = {2, 4, 256},
-     .gu = {2, 4, 256},
-     .fuse_rope = true},
-    {.name = "wo 100%", .wo_frac = 1},
+    {.name = "rope separate", .separate_rope = true},
+    {.name = "qkv,gu 2x4x128", .qkv = k2x4x128, .gu = k2x4x128},
+    {.name = "rope separate, qkv,gu 2x4x128",
+     .qkv = k2x4x128,
+     .gu = k2x4x128,
+     .separate_rope = true},
+    {.name = "gu 1x8x256", .gu = {1, 8, 256}},
+    {.name = "gu 4x2x256", .gu = {4, 2, 256}},
+    {.name = "gu 2x2x256", .gu = {2, 2, 256}},
+    {.name = "o,down 2x4x256", .o = k2x4x256, .down = k2x4x256},
+    {.name = "down 1x8x256", .down = {1, 8, 256}},
+    {.name = "wo 50%", .wo_frac = 0.5},
     {.name = "gu 1024 late", .gu_prefix = 1024, .gu_late = true},
-    {.name = "splits 2", .splits = 2},
-    {.name = "splits 8", .splits = 8},
     {.name = "none (again)"},
-    {.name = "norm two-pass (again)", .norm_two_pass = true},
-    {.name = "rope fused (again)", .fuse_rope = true},
     {.name = "bound: no rope+store", .skip_rope = true},
     {.name = "bound: no attention", .skip_attention = true},
     {.name = "bound: GEMVs only", .skip_rope = true, .skip_attention = true},
@@ -476,7 +475,7 @@ int main(int argc, char** argv) {
       "layer's weights + KV bytes\n",
       kLayers, (long long)ctx, kLayers);
   std::printf(
-      "| model | m | MB/layer | old (10 launches), PDL off | old, PDL on | new fused (7 launches), "
+      "| model | m | MB/layer | old (10 launches), PDL off | old, PDL on | new fused (6 launches), "
       "PDL off | new, PDL on | new PDL on GB/s | %% of copy | old PDL off -> new PDL on |\n");
   std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
   std::vector<std::string> heads, rows;  // of the plan table: a row per plan

@@ -7,7 +7,7 @@
 // order per row); the gated CUDA-core kernel agrees bit for bit with the unfused sequence of the
 // same configuration (GEMV gate, GEMV up, gated_activation); a launch right after a kernel that
 // writes x sees x (programmatic dependent launch waits for it); and the launch can be captured in a
-// CUDA graph. The RMSNorm prologue (CUDA-core kernel, m <= 2; one pass and two) and the residual
+// CUDA graph. The RMSNorm prologue (CUDA-core kernel, m <= 2) and the residual
 // epilogue (both kernels) against the f64 reference. The rotary + KV store epilogue equals the
 // GEMV followed by rope_kv_scatter bit for bit.
 #include <cstring>
@@ -27,14 +27,6 @@ namespace kc = kernels::cuda;
 const kc::GemvConfig kConfigs[] = {{1, 8, 128},       {1, 8, 256},       {2, 4, 64},
                                    {2, 2, 256},       {4, 2, 128},       {0, 4, 64, true},
                                    {0, 4, 128, true}, {0, 8, 256, true}, {}};
-
-// kConfigs, and the RMSNorm prologue's two-pass form.
-std::vector<kc::GemvConfig> norm_configs() {
-  std::vector<kc::GemvConfig> c(std::begin(kConfigs), std::end(kConfigs));
-  c.push_back({2, 4, 128, false, true});
-  return c;
-}
-const std::vector<kc::GemvConfig> kNormConfigs = norm_configs();
 
 class Gemv : public ::testing::TestWithParam<DType> {};
 
@@ -338,7 +330,7 @@ TEST_P(Gemv, NormPrologueAndResidualEpilogueMatchReference) {
       return a;
     };
     const auto prod = gemv_ref(xn, w, {}, m, n, k);
-    for (const kc::GemvConfig& cfg : kNormConfigs) {
+    for (const kc::GemvConfig& cfg : kConfigs) {
       for (int mode = 0; mode < 3; ++mode) {  // 0 norm, 1 accumulate, 2 both
         const bool norm = mode != 1, acc = mode != 0;
         if (norm && cfg.mma) continue;  // the prologue is a CUDA-core kernel feature
@@ -370,7 +362,7 @@ TEST_P(Gemv, NormPrologueAndResidualEpilogueMatchReference) {
     const auto wg = std::vector<float>(w.begin(), w.begin() + 2 * inter * k);
     const auto dwg = upload_half(dt, wg);
     const auto gu = gemv_ref(xn, wg, {}, m, 2 * inter, k);
-    for (const kc::GemvConfig& cfg : kNormConfigs) {
+    for (const kc::GemvConfig& cfg : kConfigs) {
       if (cfg.mma) continue;  // no prologue in the tensor-core kernel
       auto dout = zeros(size_t(m * inter) * 2);
       kc::GemvParams p{

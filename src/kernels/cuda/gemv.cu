@@ -138,12 +138,12 @@ __device__ __forceinline__ void cp_async_wait_all() {
 
 // The RMSNorm prologue: xs[i][c] = round(x[i][c] * rsqrt(mean(x[i]^2) + eps) * norm_w[c]) for
 // the M rows of x, by the whole block (the rounding of rmsnorm_kernel in norm.cu; only the
-// order of the sum of squares differs). One pass (!kTwoPass): x is read once, kept raw in xs
-// while its squares are summed, then normalized in place with the norm weights that this
-// thread's cp.async copies put in nws[kc] before the PDL wait (the same chunks c it reads).
-// Two passes: the sum of squares, then x and norm_w read again. The same values either way.
+// order of the sum of squares differs). One pass over x: it is kept raw in xs while its squares
+// are summed, then normalized in place with the norm weights that this thread's cp.async copies
+// put in nws[kc] before the PDL wait (the same chunks c it reads). (Reading x and the norm
+// weights again after the sum instead was 0-3 us per layer slower: docs/PERFORMANCE.md run 11.)
 // Ends with a block barrier.
-template <typename T, int M, bool kTwoPass>
+template <typename T, int M>
 __device__ void norm_prologue(const GemvArgs& a, uint4* xs, const uint4* nws) {
   __shared__ float partial[M][8];  // per warp (blockDim.x <= 256)
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, n_warps = blockDim.x >> 5;
@@ -155,7 +155,7 @@ __device__ void norm_prologue(const GemvArgs& a, uint4* xs, const uint4* nws) {
 #pragma unroll
     for (int i = 0; i < M; ++i) {
       const uint4 v = __ldg(a.x + i * kc + c);
-      if constexpr (!kTwoPass) xs[i * kc + c] = v;
+      xs[i * kc + c] = v;
       float f[8];
       unpack8<T>(v, f);
 #pragma unroll
@@ -175,14 +175,14 @@ __device__ void norm_prologue(const GemvArgs& a, uint4* xs, const uint4* nws) {
     for (int w = 0; w < n_warps; ++w) t += partial[i][w];
     inv[i] = rsqrtf(t / static_cast<float>(kc * 8) + a.norm_eps);
   }
-  if constexpr (!kTwoPass) cp_async_wait_all();
+  cp_async_wait_all();
   for (int64_t c = threadIdx.x; c < kc; c += blockDim.x) {
     float wf[8];
-    unpack8<T>(kTwoPass ? __ldg(a.norm_w + c) : nws[c], wf);
+    unpack8<T>(nws[c], wf);
 #pragma unroll
     for (int i = 0; i < M; ++i) {
       float f[8];
-      unpack8<T>(kTwoPass ? __ldg(a.x + i * kc + c) : xs[i * kc + c], f);
+      unpack8<T>(xs[i * kc + c], f);
 #pragma unroll
       for (int e = 0; e < 8; ++e) f[e] = f[e] * inv[i] * wf[e];
       xs[i * kc + c] = pack8<T>(f);
@@ -225,9 +225,9 @@ __device__ void rope_store(const GemvArgs& a, int64_t p, int i, float v0, float 
 }
 
 // kNorm: x is the residual stream; the block first normalizes it into shared memory
-// (norm_prologue, dynamic shared memory [M][kc] chunks, then [kc] of norm weights unless
-// kTwoPass) and reads x from there. kRope: the rotary + KV store epilogue (plain, R even).
-template <typename T, int M, int R, int U, bool kGated, bool kNorm, bool kTwoPass, bool kRope>
+// (norm_prologue, dynamic shared memory [M][kc] chunks, then [kc] of norm weights) and reads x
+// from there. kRope: the rotary + KV store epilogue (plain, R even).
+template <typename T, int M, int R, int U, bool kGated, bool kNorm, bool kRope>
 __global__ void __launch_bounds__(256) gemv_kernel(const GemvArgs a) {
   extern __shared__ uint4 xs[];  // kNorm: [M][kc] normalized x (+ [kc] norm weights)
   static_assert(!kRope || (!kGated && R % 2 == 0), "the rotary epilogue: plain, pairs of rows");
@@ -272,13 +272,13 @@ __global__ void __launch_bounds__(256) gemv_kernel(const GemvArgs a) {
 #pragma unroll
       for (int r = 0; r < NR; ++r) wv[u][r] = ld_stream(wrow[r] + c + 32 * u);
   }
-  uint4* const nws = xs + M * kc;      // kNorm && !kTwoPass: the norm weights
-  if constexpr (kNorm && !kTwoPass) {  // constants: fetched before the wait
+  uint4* const nws = xs + M * kc;  // kNorm: the norm weights
+  if constexpr (kNorm) {           // constants: fetched before the wait
     for (int64_t i = threadIdx.x; i < kc; i += blockDim.x) cp_async16(nws + i, a.norm_w + i);
   }
   pdl_wait();
   if constexpr (kNorm) {
-    norm_prologue<T, M, kTwoPass>(a, xs, nws);
+    norm_prologue<T, M>(a, xs, nws);
     if (!active) return;
   }
   auto ldx = [&](int64_t idx) {
@@ -497,15 +497,13 @@ constexpr GemvConfig kDefaults[kGemvMaxM + 1] = {
     {0, 4, 256, true},
 };
 
-template <typename T, int M, int R, int U, bool kGated, bool kNorm, bool kTwoPass = false,
-          bool kRope = false>
+template <typename T, int M, int R, int U, bool kGated, bool kNorm, bool kRope = false>
 core::Status launch(const GemvArgs& a, int threads, cudaStream_t stream) {
   const int64_t warps = (a.n_cols + R - 1) / R;
   const int per_block = threads / 32;
   const dim3 grid(static_cast<unsigned>((warps + per_block - 1) / per_block));
-  const size_t smem =
-      kNorm ? static_cast<size_t>((M + (kTwoPass ? 0 : 1)) * a.kc) * sizeof(uint4) : 0;
-  return LLM_CUDA_CHECK(launch_pdl(gemv_kernel<T, M, R, U, kGated, kNorm, kTwoPass, kRope>, grid,
+  const size_t smem = kNorm ? static_cast<size_t>((M + 1) * a.kc) * sizeof(uint4) : 0;
+  return LLM_CUDA_CHECK(launch_pdl(gemv_kernel<T, M, R, U, kGated, kNorm, kRope>, grid,
                                    dim3(static_cast<unsigned>(threads)), smem, stream, a));
 }
 
@@ -527,15 +525,13 @@ core::Status dispatch_mma(const GemvArgs& a, int m, const GemvConfig& c, cudaStr
   return core::invalid_argument("gemv: no mma kernel with unroll {}", c.unroll);
 }
 
-// The one shape of the two-pass prologue and of the rotary epilogue (gemv_supported).
+// The one shape of the rotary epilogue (gemv_supported).
 constexpr int kRopeRows = 2, kRopeUnroll = 4;
 
-template <typename T, int M, bool kGated, bool kNorm = false, bool kTwoPass = false,
-          bool kRope = false>
+template <typename T, int M, bool kGated, bool kNorm = false, bool kRope = false>
 core::Status dispatch_config(const GemvArgs& a, const GemvConfig& c, cudaStream_t stream) {
-  if constexpr (kTwoPass || kRope) {
-    return launch<T, M, kRopeRows, kRopeUnroll, kGated, kNorm, kTwoPass, kRope>(a, c.threads,
-                                                                                stream);
+  if constexpr (kRope) {
+    return launch<T, M, kRopeRows, kRopeUnroll, kGated, kNorm, kRope>(a, c.threads, stream);
   } else {
     // The instantiated shapes (rows per warp R, loads in flight per row U); others rejected.
     if (c.rows_per_warp == 1 && c.unroll == 8)
@@ -557,19 +553,13 @@ core::Status dispatch_m(int64_t m, const GemvArgs& a, const GemvConfig& c, cudaS
   if constexpr (!kGated) {
     if (a.rope.k_cache != nullptr) {  // gemv_supported: m <= kGemvRopeMaxM, 2 x 4
       if (a.norm_w == nullptr)
-        return m == 1 ? dispatch_config<T, 1, false, false, false, true>(a, c, stream)
-                      : dispatch_config<T, 2, false, false, false, true>(a, c, stream);
-      if (c.norm_two_pass)
-        return m == 1 ? dispatch_config<T, 1, false, true, true, true>(a, c, stream)
-                      : dispatch_config<T, 2, false, true, true, true>(a, c, stream);
-      return m == 1 ? dispatch_config<T, 1, false, true, false, true>(a, c, stream)
-                    : dispatch_config<T, 2, false, true, false, true>(a, c, stream);
+        return m == 1 ? dispatch_config<T, 1, false, false, true>(a, c, stream)
+                      : dispatch_config<T, 2, false, false, true>(a, c, stream);
+      return m == 1 ? dispatch_config<T, 1, false, true, true>(a, c, stream)
+                    : dispatch_config<T, 2, false, true, true>(a, c, stream);
     }
   }
   if (a.norm_w != nullptr) {  // gemv_supported: m <= kGemvNormMaxM
-    if (c.norm_two_pass)
-      return m == 1 ? dispatch_config<T, 1, kGated, true, true>(a, c, stream)
-                    : dispatch_config<T, 2, kGated, true, true>(a, c, stream);
     return m == 1 ? dispatch_config<T, 1, kGated, true>(a, c, stream)
                   : dispatch_config<T, 2, kGated, true>(a, c, stream);
   }
@@ -600,18 +590,18 @@ bool aligned16(const void* p) {
 constexpr int64_t kShortRowMaxK = 4096;
 constexpr GemvConfig kShortRowResidualM1 = {1, 8, 256};
 
-// The configuration a launch uses: the default for m (or the one above), with p.config's
-// non-zero fields on top.
+// The configuration a launch uses: kGemvNormConfig with the RMSNorm prologue (gemv.h), the
+// one above, or the default for m, with p.config's non-zero fields on top.
 GemvConfig resolved_config(const GemvParams& p) {
-  GemvConfig c = p.m == 1 && p.accumulate && p.k <= kShortRowMaxK ? kShortRowResidualM1
-                                                                  : gemv_default_config(p.m);
+  GemvConfig c = p.norm_weight != nullptr && p.m <= kGemvNormMaxM   ? kGemvNormConfig
+                 : p.m == 1 && p.accumulate && p.k <= kShortRowMaxK ? kShortRowResidualM1
+                                                                    : gemv_default_config(p.m);
   if (p.config.rows_per_warp > 0 || p.config.mma) {
     c.rows_per_warp = p.config.rows_per_warp;
     c.mma = p.config.mma;
   }
   if (p.config.unroll > 0) c.unroll = p.config.unroll;
   if (p.config.threads > 0) c.threads = p.config.threads;
-  c.norm_two_pass = p.config.norm_two_pass;
   return c;
 }
 
@@ -633,16 +623,14 @@ bool gemv_supported(const GemvParams& p) {
     return false;
   }
   const GemvConfig c = resolved_config(p);
-  const bool two_shape = c.rows_per_warp == kRopeRows && c.unroll == kRopeUnroll && !c.mma;
-  if (p.norm_weight != nullptr &&
-      (p.m > kGemvNormMaxM || !aligned16(p.norm_weight) || c.mma ||
-       (c.norm_two_pass && !two_shape) ||
-       static_cast<size_t>((p.m + (c.norm_two_pass ? 0 : 1)) * p.k) * 2 > kGemvNormMaxSmem))
+  if (p.norm_weight != nullptr && (p.m > kGemvNormMaxM || !aligned16(p.norm_weight) || c.mma ||
+                                   static_cast<size_t>((p.m + 1) * p.k) * 2 > kGemvNormMaxSmem))
     return false;
   if (p.accumulate && (p.gated || p.out_f32 || p.n_seg != 1)) return false;
   if (p.rope.k_cache != nullptr) {
     const int hd = p.rope.head_dim;
-    if (p.m > kGemvRopeMaxM || !two_shape || p.gated || p.out_f32 || p.accumulate || p.n_seg != 3 ||
+    const bool pairs = c.rows_per_warp == kRopeRows && c.unroll == kRopeUnroll && !c.mma;
+    if (p.m > kGemvRopeMaxM || !pairs || p.gated || p.out_f32 || p.accumulate || p.n_seg != 3 ||
         hd <= 0 || hd % 2 != 0 || p.rope.positions == nullptr || p.rope.inv_freq == nullptr ||
         p.rope.slots == nullptr || p.rope.v_cache == nullptr)
       return false;

@@ -59,11 +59,14 @@ struct GemvConfig {
   int unroll = 0;
   int threads = 0;
   bool mma = false;
-  // The RMSNorm prologue's form (harness A/B, bench/cuda/layer_chain_tune.cpp): false = one
-  // pass over x (raw x kept in shared memory; norm weights fetched before the PDL wait), true =
-  // the sum of squares, then x and the norm weights read again. Same values either way.
-  bool norm_two_pass = false;
 };
+
+// The configuration of a GEMV with the RMSNorm prologue (m <= kGemvNormMaxM) unless p.config
+// says otherwise: 2 rows x 4 loads x 256 threads — half the blocks of 128 threads, so half the
+// prologues (each block normalizes x on its own). In the batch-1 decode layer chain 2-5 us per
+// layer faster than 2 x 4 x 128 for Llama-2-7B / Llama-3-8B at m = 1 and 2 (docs/PERFORMANCE.md
+// run 11, H100). The block size sets the order of the sum of squares, hence the rounding.
+inline constexpr GemvConfig kGemvNormConfig = {2, 4, 256};
 
 // The rotary + KV store epilogue (rope_kv_scatter() after the product, bit for bit): the
 // product's three segments are q [m, n_heads·head_dim], k and v [m, n_kv_heads·head_dim]; each
@@ -120,8 +123,8 @@ bool gemv_supported(const GemvParams& p);
 core::Status gemv(const GemvParams& p, cudaStream_t stream);
 
 // The configuration gemv() uses for this m when p.config is zero, plain and gated alike
-// (except m = 1 with the residual epilogue and k <= 4096: 1 row x 8 loads x 256 threads, see
-// gemv.cu).
+// (except with the RMSNorm prologue: kGemvNormConfig; and m = 1 with the residual epilogue and
+// k <= 4096: 1 row x 8 loads x 256 threads, see gemv.cu).
 GemvConfig gemv_default_config(int64_t m);
 
 }  // namespace lightllm::kernels::cuda
