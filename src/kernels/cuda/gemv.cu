@@ -141,7 +141,8 @@ __device__ __forceinline__ void cp_async_wait_all() {
 // order of the sum of squares differs). One pass over x: it is kept raw in xs while its squares
 // are summed, then normalized in place with the norm weights that this thread's cp.async copies
 // put in nws[kc] before the PDL wait (the same chunks c it reads). (Reading x and the norm
-// weights again after the sum instead was 0-3 us per layer slower: docs/PERFORMANCE.md run 11.)
+// weights again after the sum instead: up to 3.2 us per layer slower in the decode layer chain,
+// 0.3 faster only for Llama-2-7B at m = 1; docs/PERFORMANCE.md run 11.)
 // Ends with a block barrier.
 template <typename T, int M>
 __device__ void norm_prologue(const GemvArgs& a, uint4* xs, const uint4* nws) {
