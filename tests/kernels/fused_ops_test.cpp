@@ -174,7 +174,9 @@ TEST(FusedOps, QkvRopeStoreKvIsProjectionThenRopeStore) {
                     .ok())
         << what;
     Tensor rn = Tensor::empty({m, hidden}, DType::f32);
-    if (norm) ASSERT_TRUE(ops::rms_norm(x, nw, 1e-5f, rn).ok());
+    if (norm) {
+      ASSERT_TRUE(ops::rms_norm(x, nw, 1e-5f, rn).ok());
+    }
     Tensor rq = Tensor::empty({m, nq}, DType::f32), rk = Tensor::empty({m, nkv}, DType::f32),
            rv = Tensor::empty({m, nkv}, DType::f32);
     ASSERT_TRUE(ops::matmul_split(norm ? rn : x, w, b, {&rq, &rk, &rv}).ok());
