@@ -2,16 +2,18 @@
 // kernels of one LLaMA layer's decode step, 32 layers of distinct weights and KV caches back to
 // back in one CUDA graph, the way main ran them ("old": add+RMSNorm kernels, QKV GEMV, rotary,
 // KV store, decode attention, o GEMV, gate/up GEMV, down GEMV — 10 launches a layer) against the
-// fused sequence of src/models/llama.cpp ("new": QKV GEMV with the RMSNorm prologue, rotary + KV
-// store, decode attention, o GEMV adding into the residual, gate/up GEMV with the prologue, down
-// GEMV adding into the residual — 7 launches), each with programmatic dependent launch
+// fused sequence of src/models/llama.cpp ("new": QKV GEMV with the RMSNorm prologue and the
+// rotary + KV store epilogue, decode attention (split + reduction), o GEMV adding into the
+// residual, gate/up GEMV with the prologue, down GEMV adding into the residual — 6 launches
+// since run 11), each with programmatic dependent launch
 // (kernels/cuda/pdl.cuh) on and off. Llama-2-7B and Llama-3-8B shapes, m = 1 and 2 requests of
 // `ctx` cached tokens, bf16. Prints the device copy bandwidth measured in the same run, then
 // us per layer and the layer's bytes (weights + KV read) as GB/s and % of copy. First checks
 // that old and new give the same residual stream (1 layer and 32 layers, eager). Then "plans"
 // for the fused sequence (docs/PERFORMANCE.md run 10): L2 prefetches of the next weights while
 // attention runs (l2_prefetch.h), forced decode-attention splits and GEMV configurations per
-// projection, each checked against the fused sequence without one and timed the same way; and
+// projection, rotary + KV store in their own launch instead of the QKV GEMV's epilogue (run 11),
+// each checked against the fused sequence without one and timed the same way; and
 // bounds that leave rotary + KV store and/or the decode attention out (what they cost).
 // Built with nvcc alone (tools/layer_chain_tune.sh). Exits 1 if a check fails.
 // Usage: layer_chain_tune [ctx]   (default 256, as bench/cuda/model_decode_bench's contexts)
@@ -96,6 +98,9 @@ struct Prefetch {
   bool bulk = true, evict_last = false, wait_first = false;
   kc::GemvConfig qkv = {}, o = {}, gu = {}, down = {};
   int splits = 0;  // decode attention splits (0: decode_attention_splits' choice)
+  // Rotary + KV store as their own launch (rope_kv_scatter, main before run 11) instead of the
+  // QKV GEMV's epilogue (GemvRopeKv).
+  bool separate_rope = false;
   // Bounds, not layers (the outputs are wrong, no check): leave out rotary + KV store, or the
   // decode attention (split kernel and reduction).
   bool skip_rope = false, skip_attention = false;
@@ -228,6 +233,14 @@ struct Chain {
             .n_kv_heads = int(d.n_kv_heads),
             .head_dim = int(d.head_dim)};
   }
+  kc::GemvRopeKv rope_kv(int l) const {
+    return {.positions = positions.as<int32_t>(),
+            .inv_freq = inv_freq.as<float>(),
+            .slots = slots.as<int32_t>(),
+            .k_cache = cache(kcache, l),
+            .v_cache = cache(vcache, l),
+            .head_dim = int(d.head_dim)};
+  }
   kc::GemvParams gemv(const void* x, const char* wt, int64_t n, int64_t kk) const {
     return {.dtype = kDt, .x = x, .w = wt, .m = m, .n = n, .k = kk};
   }
@@ -315,11 +328,13 @@ struct Chain {
       pq.norm_weight = norm(2 * l);
       pq.norm_eps = 1e-5f;
       pq.config = pf.qkv;
+      const bool fuse = !pf.separate_rope && !pf.skip_rope;
+      if (fuse) pq.rope = rope_kv(l);
       CHECK_OK(kc::gemv(pq, st));
       wt += size_t(nqkv * H) * 2;
       if (pf.wo_frac > 0 || (pf.gu_prefix > 0 && !pf.gu_late))
         CHECK_OK(bench::l2_prefetch(prefetch_params(pf, l, true, !pf.gu_late), st));
-      if (!pf.skip_rope) CHECK_OK(kc::rope_kv_scatter(rotary(), kv(l), false, st));
+      if (!pf.skip_rope && !fuse) CHECK_OK(kc::rope_kv_scatter(rotary(), kv(l), false, st));
       kc::DecodeAttentionParams pa = attention(l);
       pa.n_splits = pf.splits;
       if (!pf.skip_attention) CHECK_OK(kc::decode_attention(pa, st));
@@ -403,7 +418,7 @@ void check_prefetch(const Chain& c, cudaStream_t st, const Prefetch& pf) {
   CHECK_OK(LLM_CUDA_CHECK(cudaStreamSynchronize(st)));
   const auto r1 = download(c.residual.data(), n), n1 = download(c.normed.data(), n);
   const auto same_block = [](const kc::GemvConfig& g) {
-    return g.threads == 0 || g.threads == kc::gemv_default_config(1).threads;
+    return g.threads == 0 || g.threads == kc::kGemvNormConfig.threads;
   };
   const bool exact = same_block(pf.qkv) && same_block(pf.gu) && pf.splits == 0;
   const double er = max_rel_diff(r1, r0), en = max_rel_diff(n1, n0);
@@ -417,32 +432,27 @@ void check_prefetch(const Chain& c, cudaStream_t st, const Prefetch& pf) {
 
 // The plans timed: "wo F": the first fraction F of every row of wo prefetched after the QKV
 // GEMV (bulk: cp.async.bulk.prefetch.L2; lines: prefetch.global.L2 per line; evict_last;
-// wait_first: only once the QKV GEMV completed); "gu B early / late": the first B bytes of every
-// gate/up row, in the same launch / in a launch after the attention; "splits N": the decode
-// attention's splits forced; GEMV configurations (rows per warp x loads in flight x threads) of
-// the projections named; "bound: ...": kernels left out.
-const kc::GemvConfig k1x8x128{1, 8, 128}, k1x8x256{1, 8, 256};
+// wait_first: only once the QKV GEMV completed); "gu B late": the first B bytes of every gate/up
+// row, in a launch after the attention; "splits N": the decode attention's splits forced;
+// "rope separate": rotary + KV store in their own launch (main before run 11) instead of the
+// QKV GEMV's epilogue; GEMV configurations (rows per warp x loads in flight x threads) of the
+// projections named; "bound: ...": kernels left out.
+const kc::GemvConfig k2x4x128{2, 4, 128}, k2x4x256{2, 4, 256};
 const Prefetch kPlans[] = {
     {.name = "none"},
-    {.name = "wo 100%", .wo_frac = 1},
-    {.name = "wo 100% evict_last", .wo_frac = 1, .evict_last = true},
-    {.name = "wo 100% lines", .wo_frac = 1, .bulk = false},
-    {.name = "wo 100% wait_first", .wo_frac = 1, .wait_first = true},
-    {.name = "wo 75%", .wo_frac = 0.75},
+    {.name = "rope separate", .separate_rope = true},
+    {.name = "qkv,gu 2x4x128", .qkv = k2x4x128, .gu = k2x4x128},
+    {.name = "rope separate, qkv,gu 2x4x128",
+     .qkv = k2x4x128,
+     .gu = k2x4x128,
+     .separate_rope = true},
+    {.name = "gu 1x8x256", .gu = {1, 8, 256}},
+    {.name = "gu 4x2x256", .gu = {4, 2, 256}},
+    {.name = "gu 2x2x256", .gu = {2, 2, 256}},
+    {.name = "o,down 2x4x256", .o = k2x4x256, .down = k2x4x256},
+    {.name = "down 1x8x256", .down = {1, 8, 256}},
     {.name = "wo 50%", .wo_frac = 0.5},
-    {.name = "wo 100% + gu 512 early", .wo_frac = 1, .gu_prefix = 512},
-    {.name = "wo 100% + gu 512 late", .wo_frac = 1, .gu_prefix = 512, .gu_late = true},
-    {.name = "wo 75% + gu 512 late", .wo_frac = 0.75, .gu_prefix = 512, .gu_late = true},
-    {.name = "wo 50% + gu 1024 late", .wo_frac = 0.5, .gu_prefix = 1024, .gu_late = true},
     {.name = "gu 1024 late", .gu_prefix = 1024, .gu_late = true},
-    {.name = "splits 1", .splits = 1},
-    {.name = "splits 2", .splits = 2},
-    {.name = "splits 4", .splits = 4},
-    {.name = "splits 8", .splits = 8},
-    {.name = "o 1x8x256", .o = k1x8x256},
-    {.name = "o,down 1x8x128", .o = k1x8x128, .down = k1x8x128},
-    {.name = "qkv,gu 1x8x128", .qkv = k1x8x128, .gu = k1x8x128},
-    {.name = "all 1x8x128", .qkv = k1x8x128, .o = k1x8x128, .gu = k1x8x128, .down = k1x8x128},
     {.name = "none (again)"},
     {.name = "bound: no rope+store", .skip_rope = true},
     {.name = "bound: no attention", .skip_attention = true},
@@ -465,7 +475,7 @@ int main(int argc, char** argv) {
       "layer's weights + KV bytes\n",
       kLayers, (long long)ctx, kLayers);
   std::printf(
-      "| model | m | MB/layer | old (10 launches), PDL off | old, PDL on | new fused (7 launches), "
+      "| model | m | MB/layer | old (10 launches), PDL off | old, PDL on | new fused (6 launches), "
       "PDL off | new, PDL on | new PDL on GB/s | %% of copy | old PDL off -> new PDL on |\n");
   std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
   std::vector<std::string> heads, rows;  // of the plan table: a row per plan

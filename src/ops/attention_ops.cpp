@@ -113,6 +113,43 @@ Status rope_store_kv(const RopeStoreKv& a) {
   return store_kv(a.k, a.v, a.slots, a.cache);
 }
 
+Status qkv_rope_store_kv(const QkvRopeStoreKv& a) {
+  constexpr std::string_view op = "qkv_rope_store_kv";
+  LLM_RETURN_IF_ERROR(check_tensor(op, {"x", a.x}, 2));
+  LLM_RETURN_IF_ERROR(check_tensor(op, {"w", a.w}, 2));
+  for (const Arg& t : {Arg{"q", a.q}, Arg{"k", a.k}, Arg{"v", a.v}}) {
+    LLM_RETURN_IF_ERROR(check_tensor(op, t, 3));
+    LLM_RETURN_IF_ERROR(check_dim(op, t, 0, a.x.dim(0), "n_tokens of x"));
+  }
+  LLM_RETURN_IF_ERROR(check_same_shape(op, {"k", a.k}, {"v", a.v}));
+  LLM_RETURN_IF_ERROR(check_dim(op, {"k", a.k}, 2, a.q.dim(2), "head_dim of q"));
+  const int64_t n = a.x.dim(0), nq = a.q.dim(1) * a.q.dim(2), nkv = a.k.dim(1) * a.k.dim(2);
+  LLM_RETURN_IF_ERROR(check_dim(op, {"w", a.w}, 0, nq + 2 * nkv, "the q, k and v columns"));
+  LLM_RETURN_IF_ERROR(check_dim(op, {"w", a.w}, 1, a.x.dim(1), "hidden of x"));
+  if (a.bias.defined()) {
+    LLM_RETURN_IF_ERROR(check_tensor(op, {"bias", a.bias}, 1));
+    LLM_RETURN_IF_ERROR(check_dim(op, {"bias", a.bias}, 0, a.w.dim(0), "w.dim(0)"));
+  }
+#if LIGHTLLM_CUDA
+  if (a.x.device() == core::Device::cuda) {
+    LLM_ASSIGN_OR_RETURN(const bool done, cuda_impl::try_qkv_rope_store_kv(a));
+    if (done) return {};
+  }
+#endif
+  Tensor q2 = a.q.reshape({n, nq}), k2 = a.k.reshape({n, nkv}), v2 = a.v.reshape({n, nkv});
+  LLM_RETURN_IF_ERROR(a.norm != nullptr
+                          ? rms_norm_matmul_split(*a.norm, a.w, a.bias, {&q2, &k2, &v2})
+                          : matmul_split(a.x, a.w, a.bias, {&q2, &k2, &v2}));
+  return rope_store_kv({.q = a.q,
+                        .k = a.k,
+                        .v = a.v,
+                        .positions = a.positions,
+                        .inv_freq = a.inv_freq,
+                        .cfg = a.cfg,
+                        .slots = a.slots,
+                        .cache = a.cache});
+}
+
 Status attention(const Tensor& q, const KvCacheView& cache, const AttentionMeta& meta,
                  Tensor& out) {
   constexpr std::string_view op = "attention";

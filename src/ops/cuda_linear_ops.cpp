@@ -3,9 +3,11 @@
 // one stacked weight into several outputs (matmul_split), gate/up with the activation
 // (gated_matmul), the RMSNorm prologue and the residual-add epilogue (matmul_add). Each try_*
 // returns false when the GEMV cannot take the shapes, and the caller falls back to the unfused
-// ops. Built only with LIGHTLLM_CUDA.
+// ops; so does try_qkv_rope_store_kv (the QKV projection with the rotary + KV store epilogue).
+// Built only with LIGHTLLM_CUDA.
 #include "kernels/cuda/gemm_lt.h"
 #include "kernels/cuda/gemv.h"
+#include "kernels/cuda/rotary.h"
 #include "ops/cuda_context.h"
 #include "ops/cuda_ops.h"
 #include "ops/op_checks.h"
@@ -144,6 +146,43 @@ core::Result<bool> try_matmul_add(const Tensor& x, const Tensor& w, const Tensor
   kernels::cuda::GemvParams p = gemv_params(x, w, bias);
   p.seg[0] = {.out = residual.raw(), .cols = w.dim(0), .ld = w.dim(0)};
   p.accumulate = true;
+  if (!kernels::cuda::gemv_supported(p)) return false;
+  LLM_RETURN_IF_ERROR(kernels::cuda::gemv(p, cuda_detail::current_stream()));
+  return true;
+}
+
+// The rotary epilogue applies exactly where rope_store_kv would rotate every dim of each head
+// in rotate_half pairs and store 16-bit K/V (the GEMV checks the rest: m, segments, shape).
+core::Result<bool> try_qkv_rope_store_kv(const QkvRopeStoreKv& a) {
+  constexpr std::string_view op = "qkv_rope_store_kv";
+  if (a.x.dim(0) > kFusedDecodeMaxBatch || a.cfg.interleaved || a.cfg.rotary_dim != a.q.dim(2) ||
+      a.cache.k.dtype() == DType::i8)
+    return false;
+  LLM_RETURN_IF_ERROR(check_act(op, {"w", a.w}, a.x.dtype()));
+  LLM_RETURN_IF_ERROR(check_act(op, {"bias", a.bias}, a.x.dtype()));
+  for (const Arg& t : {Arg{"q", a.q}, Arg{"k", a.k}, Arg{"v", a.v}})
+    LLM_RETURN_IF_ERROR(check_act(op, t, a.x.dtype()));
+  LLM_RETURN_IF_ERROR(
+      check_device(op, {{"x", a.x}, {"w", a.w}, {"bias", a.bias}, {"q", a.q}, {"v", a.v}}));
+  LLM_ASSIGN_OR_RETURN(const kernels::cuda::RotaryParams rp,
+                       rotary_params(a.q, a.k, a.positions, a.inv_freq, a.cfg));
+  LLM_ASSIGN_OR_RETURN(const kernels::cuda::KvScatterParams kp,
+                       kv_scatter_params(a.k, a.v, a.slots, a.cache));
+  kernels::cuda::GemvParams p = gemv_params(a.x, a.w, a.bias);
+  LLM_RETURN_IF_ERROR(set_norm_prologue(op, a.norm, a.x, p));
+  p.n_seg = 3;
+  int s = 0;
+  for (const Tensor* o : {&a.q, &a.k, &a.v}) {
+    const int64_t cols = o->dim(1) * o->dim(2);
+    p.seg[s++] = {.out = o->raw(), .cols = cols, .ld = cols};
+  }
+  p.rope = {.positions = rp.positions,
+            .inv_freq = rp.inv_freq,
+            .slots = kp.slots,
+            .k_cache = kp.k_cache,
+            .v_cache = kp.v_cache,
+            .head_dim = rp.head_dim,
+            .attention_factor = rp.attention_factor};
   if (!kernels::cuda::gemv_supported(p)) return false;
   LLM_RETURN_IF_ERROR(kernels::cuda::gemv(p, cuda_detail::current_stream()));
   return true;

@@ -260,10 +260,8 @@ Status gelu(Tensor& x, bool tanh_approx) {
       ctx().stream);
 }
 
-namespace {
-
-// The checked rotary kernel parameters of rope() (and rope_store_kv()), with the device copy of
-// the inv_freq table.
+// The checked rotary kernel parameters of rope() (and of the fused launches, cuda_context.h),
+// with the device copy of the inv_freq table.
 core::Result<kernels::cuda::RotaryParams> rotary_params(Tensor& q, Tensor& k,
                                                         const Tensor& positions,
                                                         const std::vector<float>& inv_freq,
@@ -329,8 +327,6 @@ core::Result<kernels::cuda::RotaryParams> rotary_params(Tensor& q, Tensor& k,
                                      .attention_factor = static_cast<float>(cfg.attention_factor)};
 }
 
-}  // namespace
-
 Status rope(Tensor& q, Tensor& k, const Tensor& positions, const std::vector<float>& inv_freq,
             const RopeConfig& cfg) {
   LLM_ASSIGN_OR_RETURN(const kernels::cuda::RotaryParams p,
@@ -384,7 +380,9 @@ Status check_cache(std::string_view op, const KvCacheView& c, DType act) {
   return check_device(op, {{"cache.k", c.k}, {"cache.v", c.v}});
 }
 
-// The checked KV-store kernel parameters of store_kv() (and rope_store_kv()).
+}  // namespace
+
+// The checked KV-store kernel parameters of store_kv() (and of the fused launches).
 core::Result<kernels::cuda::KvScatterParams> kv_scatter_params(const Tensor& k, const Tensor& v,
                                                                const Tensor& slots,
                                                                KvCacheView& cache) {
@@ -412,7 +410,6 @@ core::Result<kernels::cuda::KvScatterParams> kv_scatter_params(const Tensor& k, 
                                         .n_kv_heads = static_cast<int>(k.dim(1)),
                                         .head_dim = static_cast<int>(k.dim(2))};
 }
-}  // namespace
 
 Status store_kv(const Tensor& k, const Tensor& v, const Tensor& slots, KvCacheView& cache) {
   LLM_ASSIGN_OR_RETURN(const kernels::cuda::KvScatterParams p,

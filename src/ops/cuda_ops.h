@@ -41,6 +41,9 @@ Status rope(Tensor& q, Tensor& k, const Tensor& positions, const std::vector<flo
 Status logn_scale(Tensor& q, const Tensor& positions, int64_t seq_length);
 Status store_kv(const Tensor& k, const Tensor& v, const Tensor& slots, KvCacheView& cache);
 Status rope_store_kv(const RopeStoreKv& a);
+// qkv_rope_store_kv's one GEMV launch: true when it ran, false when the op must compose (shapes
+// of q, k, v, x, w checked by the caller).
+core::Result<bool> try_qkv_rope_store_kv(const QkvRopeStoreKv& a);
 Status attention(const Tensor& q, const KvCacheView& cache, const AttentionMeta& meta, Tensor& out);
 // ops::sample (sampling_ops.h), in cuda_sampling_ops.cpp.
 Status sample(Tensor& logits, const kernels::SampleBatch& batch, Tensor& out_ids,

@@ -7,14 +7,16 @@
 // order per row); the gated CUDA-core kernel agrees bit for bit with the unfused sequence of the
 // same configuration (GEMV gate, GEMV up, gated_activation); a launch right after a kernel that
 // writes x sees x (programmatic dependent launch waits for it); and the launch can be captured in a
-// CUDA graph. The RMSNorm prologue (CUDA-core kernel, m <= 2) and the residual epilogue (both
-// kernels) against the f64 reference.
+// CUDA graph. The RMSNorm prologue (CUDA-core kernel, m <= 2) and the residual
+// epilogue (both kernels) against the f64 reference. The rotary + KV store epilogue equals the
+// GEMV followed by rope_kv_scatter bit for bit.
 #include <cstring>
 
 #include "cuda_test_util.h"
 #include "gemv_ref.h"
 #include "kernels/cuda/activation.h"
 #include "kernels/cuda/gemv.h"
+#include "kernels/cuda/rotary.h"
 
 namespace lightllm::cuda_test {
 namespace {
@@ -406,6 +408,133 @@ TEST_P(Gemv, NormPrologueAndResidualEpilogueMatchReference) {
   p.accumulate = true;
   EXPECT_TRUE(kc::gemv_supported(p));
   p.out_f32 = true;
+  EXPECT_FALSE(kc::gemv_supported(p));
+}
+
+// The rotary + KV store epilogue (GemvRopeKv) against the GEMV with the same three q/k/v
+// segments followed by rope_kv_scatter (rotate_half, 16-bit cache): q, k, v and both caches bit
+// for bit, m = 1 and 2, with and without the RMSNorm prologue and a bias, head_dim 64 and 128,
+// scaled cos/sin, positions past the sincosf fast range. Then what the epilogue cannot take.
+TEST_P(Gemv, RopeEpilogueEqualsGemvThenRopeKvScatter) {
+  const DType dt = GetParam();
+  const int heads = 6, kv_heads = 2;
+  const int64_t k = 8 * 67, n_slots = 9;
+  for (int hd : {64, 128}) {
+    const int64_t nq = heads * hd, nkv = kv_heads * hd, n = nq + 2 * nkv;
+    auto w = random_values(dt, size_t(n * k), -1.f, 1.f, 80);
+    auto b = random_values(dt, size_t(n), -1.f, 1.f, 81);
+    auto nw = random_values(dt, size_t(k), 0.5f, 1.5f, 82);
+    auto dw = upload_half(dt, w), db = upload_half(dt, b), dnw = upload_half(dt, nw);
+    std::vector<float> inv_freq(size_t(hd / 2));
+    for (size_t i = 0; i < inv_freq.size(); ++i)
+      inv_freq[i] = float(1.0 / std::pow(500000.0, double(2 * i) / double(hd)));
+    auto dinv = upload(inv_freq);
+    auto dpos = upload(std::vector<int32_t>{300, 200000});
+    auto dslots = upload(std::vector<int32_t>{7, 2});
+    for (int64_t m = 1; m <= kc::kGemvRopeMaxM; ++m) {
+      auto x = random_values(dt, size_t(m * k), -2.f, 2.f, 83 + uint32_t(m));
+      auto dx = upload_half(dt, x);
+      for (int mode = 0; mode < 4; ++mode) {  // bit 0: norm prologue, bit 1: bias
+        const bool norm = mode & 1, bias = mode & 2;
+        const float factor = mode == 3 ? 0.875f : 1.f;
+        DeviceBuffer out[2][3], kcache[2], vcache[2];
+        for (int v = 0; v < 2; ++v) {  // 0: fused, 1: GEMV then rope_kv_scatter
+          kc::GemvParams p{.dtype = dt, .x = dx.data(), .w = dw.data(), .m = m, .n = n, .k = k};
+          p.bias = bias ? db.data() : nullptr;
+          p.norm_weight = norm ? dnw.data() : nullptr;
+          p.norm_eps = 1e-5f;
+          p.n_seg = 3;
+          const int64_t cols[3] = {nq, nkv, nkv};
+          for (int s = 0; s < 3; ++s) {
+            out[v][s] = zeros(size_t(m * cols[s]) * 2);
+            p.seg[s] = {.out = out[v][s].data(), .cols = cols[s], .ld = cols[s]};
+          }
+          kcache[v] = zeros(size_t(n_slots * nkv) * 2);
+          vcache[v] = zeros(size_t(n_slots * nkv) * 2);
+          if (v == 0) {
+            p.rope = {.positions = static_cast<const int32_t*>(dpos.data()),
+                      .inv_freq = static_cast<const float*>(dinv.data()),
+                      .slots = static_cast<const int32_t*>(dslots.data()),
+                      .k_cache = kcache[v].data(),
+                      .v_cache = vcache[v].data(),
+                      .head_dim = hd,
+                      .attention_factor = factor};
+            ASSERT_TRUE(kc::gemv_supported(p));
+            auto st = kc::gemv(p, nullptr);
+            ASSERT_TRUE(st.ok()) << st.to_string();
+            continue;
+          }
+          ASSERT_TRUE(kc::gemv(p, nullptr).ok());
+          const kc::RotaryParams rp{.dtype = dt,
+                                    .q = out[v][0].data(),
+                                    .k = out[v][1].data(),
+                                    .positions = static_cast<const int32_t*>(dpos.data()),
+                                    .inv_freq = static_cast<const float*>(dinv.data()),
+                                    .n_tokens = m,
+                                    .n_heads = heads,
+                                    .n_kv_heads = kv_heads,
+                                    .head_dim = hd,
+                                    .rotary_dim = hd,
+                                    .attention_factor = factor};
+          const kc::KvScatterParams kp{.dtype = dt,
+                                       .k = out[v][1].data(),
+                                       .v = out[v][2].data(),
+                                       .slots = static_cast<const int32_t*>(dslots.data()),
+                                       .k_cache = kcache[v].data(),
+                                       .v_cache = vcache[v].data(),
+                                       .n_tokens = m,
+                                       .n_kv_heads = kv_heads,
+                                       .head_dim = hd};
+          ASSERT_TRUE(kc::rope_kv_scatter(rp, kp, false, nullptr).ok());
+        }
+        const std::string what = "hd " + std::to_string(hd) + " m " + std::to_string(m) + " norm " +
+                                 std::to_string(norm) + " bias " + std::to_string(bias);
+        const int64_t cols[3] = {nq, nkv, nkv};
+        for (int s = 0; s < 3; ++s)
+          EXPECT_EQ(download_bits(out[0][s], size_t(m * cols[s])),
+                    download_bits(out[1][s], size_t(m * cols[s])))
+              << what << " segment " << s;
+        const auto kc0 = download_bits(kcache[0], size_t(n_slots * nkv));
+        EXPECT_EQ(kc0, download_bits(kcache[1], size_t(n_slots * nkv))) << what;
+        EXPECT_EQ(download_bits(vcache[0], size_t(n_slots * nkv)),
+                  download_bits(vcache[1], size_t(n_slots * nkv)))
+            << what;
+        EXPECT_NE(kc0, std::vector<uint16_t>(kc0.size(), 0)) << what;  // the slots were written
+      }
+    }
+  }
+  // What the epilogue cannot take is rejected (the op composes instead).
+  auto buf = zeros(1 << 16);
+  auto good = [&] {
+    kc::GemvParams p{.dtype = dt, .x = buf.data(), .w = buf.data(), .m = 2, .n = 256, .k = 16};
+    p.n_seg = 3;
+    p.seg[0] = {.out = buf.data(), .cols = 128, .ld = 128};
+    p.seg[1] = {.out = buf.data(), .cols = 64, .ld = 64};
+    p.seg[2] = {.out = buf.data(), .cols = 64, .ld = 64};
+    p.rope = {.positions = static_cast<const int32_t*>(buf.data()),
+              .inv_freq = static_cast<const float*>(buf.data()),
+              .slots = static_cast<const int32_t*>(buf.data()),
+              .k_cache = buf.data(),
+              .v_cache = buf.data(),
+              .head_dim = 64};
+    return p;
+  };
+  EXPECT_TRUE(kc::gemv_supported(good()));
+  kc::GemvParams p = good();
+  p.m = 3;  // beyond kGemvRopeMaxM
+  EXPECT_FALSE(kc::gemv_supported(p));
+  p = good();
+  p.config = {1, 8, 256};  // one row per warp: no pairs
+  EXPECT_FALSE(kc::gemv_supported(p));
+  p = good();
+  p.rope.head_dim = 48;  // segments not whole heads
+  EXPECT_FALSE(kc::gemv_supported(p));
+  p = good();
+  p.seg[2].cols = 32;  // v unlike k
+  p.seg[0].cols = 160;
+  EXPECT_FALSE(kc::gemv_supported(p));
+  p = good();
+  p.rope.slots = nullptr;
   EXPECT_FALSE(kc::gemv_supported(p));
 }
 

@@ -264,5 +264,141 @@ TEST(GemvOps, RopeStoreKvEqualsRopeThenStore) {
   }
 }
 
+// A host copy of a device tensor, same dtype.
+Tensor host_copy(const Tensor& d) {
+  Tensor h = Tensor::empty(d.shape(), d.dtype());
+  EXPECT_TRUE(ops::copy_to_host(d, h).ok());
+  return h;
+}
+
+bool same_bytes(const Tensor& a, const Tensor& b) {
+  const Tensor ha = host_copy(a), hb = host_copy(b);
+  return ha.nbytes() == hb.nbytes() && std::memcmp(ha.raw(), hb.raw(), ha.nbytes()) == 0;
+}
+
+// qkv_rope_store_kv equals the projection (rms_norm_matmul_split, or matmul_split without the
+// norm) then rope_store_kv bit for bit: q, k, v, both caches (and the int8 scales), where the
+// GEMV's rotary epilogue applies (m <= 2, rotate_half over the whole head, a 16-bit cache; the
+// kernel-level test in test_gemv.cpp shows that it does) and where the op composes
+// (interleaved, partial rotary, int8 cache, m = 3). bf16 and f16, GQA, biases, head_dim 64 and
+// 128, cos/sin scaled (attention_factor).
+TEST(GemvOps, QkvRopeStoreKvEqualsProjectionThenRopeStore) {
+  struct Case {
+    DType dt;
+    int64_t m, hd;
+    bool norm, bias, interleaved, partial;
+    DType cache;
+    double factor;
+  };
+  const Case cases[] = {
+      {DType::bf16, 1, 64, true, false, false, false, DType::bf16, 1.0},
+      {DType::bf16, 2, 64, true, true, false, false, DType::bf16, 1.0},
+      {DType::bf16, 1, 128, true, true, false, false, DType::bf16, 0.75},
+      {DType::bf16, 2, 128, false, false, false, false, DType::bf16, 1.0},
+      {DType::f16, 1, 64, true, false, false, false, DType::f16, 1.0},
+      {DType::f16, 2, 128, false, true, false, false, DType::f16, 1.25},
+      {DType::bf16, 1, 64, true, false, true, false, DType::bf16, 1.0},   // interleaved
+      {DType::bf16, 2, 64, true, false, false, true, DType::bf16, 1.0},   // partial rotary
+      {DType::bf16, 2, 64, true, true, false, false, DType::i8, 1.0},     // int8 cache
+      {DType::bf16, 3, 128, true, false, false, false, DType::bf16, 1.0}  // m = 3
+  };
+  const int64_t hidden = 512, heads = 8, kv_heads = 2, n_slots = 24;
+  for (const Case& c : cases) {
+    const std::string what = std::string(core::dtype_name(c.dt)) + " m " + std::to_string(c.m) +
+                             " hd " + std::to_string(c.hd) + " norm " + std::to_string(c.norm) +
+                             " bias " + std::to_string(c.bias) + " cache " +
+                             std::string(core::dtype_name(c.cache));
+    auto on_dev = [&](const Tensor& h) {
+      auto t = ops::to_device(h, Device::cuda, c.dt);
+      EXPECT_TRUE(t.ok()) << t.status().to_string();
+      return std::move(t).value();
+    };
+    auto zeros = [&](const core::Shape& s, DType dt) {
+      auto t = ops::empty_on(Device::cuda, s, dt);
+      EXPECT_TRUE(t.ok());
+      return std::move(t).value();
+    };
+    const int64_t rows = (heads + 2 * kv_heads) * c.hd;
+    const Tensor w = on_dev(random_f32({rows, hidden}, 70, -0.1f, 0.1f));
+    const Tensor b = c.bias ? on_dev(random_f32({rows}, 71)) : Tensor();
+    const Tensor x = on_dev(random_f32({c.m, hidden}, 72, -2.f, 2.f));
+    const Tensor nw = on_dev(random_f32({hidden}, 73, 0.5f, 1.5f));
+    ops::RopeConfig cfg;
+    cfg.rotary_dim = c.partial ? c.hd / 2 : c.hd;
+    cfg.interleaved = c.interleaved;
+    cfg.theta = 500000.0;
+    cfg.attention_factor = c.factor;
+    const std::vector<float> inv_freq = ops::rope_inv_freq(cfg, 0);
+    Tensor pos_h = Tensor::empty({c.m}, DType::i32), slots_h = Tensor::empty({c.m}, DType::i32);
+    for (int64_t t = 0; t < c.m; ++t) {
+      pos_h.data<int32_t>()[t] = static_cast<int32_t>(255 + 3001 * t);
+      slots_h.data<int32_t>()[t] = static_cast<int32_t>(n_slots - 2 - 5 * t);
+    }
+    auto pos = ops::to_device(pos_h, Device::cuda, DType::i32);
+    auto slots = ops::to_device(slots_h, Device::cuda, DType::i32);
+    ASSERT_TRUE(pos.ok() && slots.ok());
+    auto make_cache = [&] {
+      ops::KvCacheView kv;
+      kv.k = zeros({n_slots, kv_heads, c.hd}, c.cache);
+      kv.v = zeros({n_slots, kv_heads, c.hd}, c.cache);
+      if (c.cache == DType::i8) {
+        kv.k_scale = zeros({n_slots, kv_heads}, DType::f32);
+        kv.v_scale = zeros({n_slots, kv_heads}, DType::f32);
+      }
+      return kv;
+    };
+    // The op under test.
+    Tensor q = zeros({c.m, heads, c.hd}, c.dt), k = zeros({c.m, kv_heads, c.hd}, c.dt),
+           v = zeros({c.m, kv_heads, c.hd}, c.dt), normed = zeros({c.m, hidden}, c.dt);
+    ops::KvCacheView got = make_cache();
+    const ops::NormedInput in{.x = x, .weight = nw, .eps = 1e-5f, .normed = normed};
+    ASSERT_TRUE(ops::qkv_rope_store_kv({.x = c.norm ? normed : x,
+                                        .norm = c.norm ? &in : nullptr,
+                                        .w = w,
+                                        .bias = b,
+                                        .q = q,
+                                        .k = k,
+                                        .v = v,
+                                        .positions = *pos,
+                                        .inv_freq = inv_freq,
+                                        .cfg = cfg,
+                                        .slots = *slots,
+                                        .cache = got})
+                    .ok())
+        << what;
+    // The composition.
+    Tensor rq = zeros({c.m, heads * c.hd}, c.dt), rk = zeros({c.m, kv_heads * c.hd}, c.dt),
+           rv = zeros({c.m, kv_heads * c.hd}, c.dt), rnormed = zeros({c.m, hidden}, c.dt);
+    ops::KvCacheView want = make_cache();
+    const ops::NormedInput rin{.x = x, .weight = nw, .eps = 1e-5f, .normed = rnormed};
+    ASSERT_TRUE((c.norm ? ops::rms_norm_matmul_split(rin, w, b, {&rq, &rk, &rv})
+                        : ops::matmul_split(x, w, b, {&rq, &rk, &rv}))
+                    .ok());
+    Tensor rq3 = rq.reshape({c.m, heads, c.hd}), rk3 = rk.reshape({c.m, kv_heads, c.hd});
+    const Tensor rv3 = rv.reshape({c.m, kv_heads, c.hd});
+    ASSERT_TRUE(ops::rope_store_kv({.q = rq3,
+                                    .k = rk3,
+                                    .v = rv3,
+                                    .positions = *pos,
+                                    .inv_freq = inv_freq,
+                                    .cfg = cfg,
+                                    .slots = *slots,
+                                    .cache = want})
+                    .ok());
+    EXPECT_TRUE(same_bytes(q, rq3)) << what;
+    EXPECT_TRUE(same_bytes(k, rk3)) << what;
+    EXPECT_TRUE(same_bytes(v, rv3)) << what;
+    EXPECT_TRUE(same_bytes(got.k, want.k)) << what;
+    EXPECT_TRUE(same_bytes(got.v, want.v)) << what;
+    if (c.cache == DType::i8) {
+      EXPECT_TRUE(same_bytes(got.k_scale, want.k_scale)) << what;
+      EXPECT_TRUE(same_bytes(got.v_scale, want.v_scale)) << what;
+    }
+    // The new token's rows were written (not left zero).
+    EXPECT_FALSE(same_bytes(got.k, make_cache().k)) << what;
+    EXPECT_FALSE(same_bytes(got.v, make_cache().v)) << what;
+  }
+}
+
 }  // namespace
 }  // namespace lightllm

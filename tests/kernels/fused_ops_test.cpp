@@ -1,7 +1,8 @@
 // tests/kernels/fused_ops_test.cpp — the fused batch-1 decode ops on the CPU, where each is
 // the composition of the ops its ops.h comment names: rms_norm_matmul_split,
-// rms_norm_gated_matmul, matmul_add and rope_store_kv against those ops run one by one, bit for
-// bit (the CUDA kernels are held to the same compositions by tests/cuda/test_gemv_ops.cpp).
+// rms_norm_gated_matmul, matmul_add, rope_store_kv and qkv_rope_store_kv against those ops run
+// one by one, bit for bit (the CUDA kernels are held to the same compositions by
+// tests/cuda/test_gemv_ops.cpp).
 #include <cstring>
 #include <numeric>
 
@@ -128,6 +129,87 @@ TEST(FusedOps, RopeStoreKvIsRopeThenStore) {
       }
     }
   }
+}
+
+TEST(FusedOps, QkvRopeStoreKvIsProjectionThenRopeStore) {
+  const int64_t m = 2, hidden = 48, heads = 4, kv_heads = 2, hd = 16, n_slots = 6;
+  const int64_t nq = heads * hd, nkv = kv_heads * hd;
+  const Tensor x = random_tensor({m, hidden}, 20), nw = random_tensor({hidden}, 21, 0.5f, 1.5f);
+  const Tensor w = convert(random_tensor({nq + 2 * nkv, hidden}, 22), DType::bf16);
+  const Tensor b = random_tensor({nq + 2 * nkv}, 23);
+  ops::RopeConfig cfg;
+  cfg.rotary_dim = hd;
+  const std::vector<float> inv_freq = ops::rope_inv_freq(cfg, 0);
+  Tensor pos = Tensor::empty({m}, DType::i32), slots = Tensor::empty({m}, DType::i32);
+  for (int64_t t = 0; t < m; ++t) {
+    pos.data<int32_t>()[t] = static_cast<int32_t>(9 + 4 * t);
+    slots.data<int32_t>()[t] = static_cast<int32_t>(n_slots - 1 - 3 * t);
+  }
+  auto make_cache = [&] {
+    return ops::KvCacheView{Tensor::empty({n_slots, kv_heads, hd}, DType::bf16),
+                            Tensor::empty({n_slots, kv_heads, hd}, DType::bf16),
+                            {},
+                            {}};
+  };
+  for (bool norm : {false, true}) {
+    const std::string what = norm ? "norm" : "no norm";
+    Tensor normed = Tensor::empty({m, hidden}, DType::f32);
+    const ops::NormedInput in{.x = x, .weight = nw, .eps = 1e-5f, .normed = normed};
+    Tensor q = Tensor::empty({m, heads, hd}, DType::f32),
+           k = Tensor::empty({m, kv_heads, hd}, DType::f32),
+           v = Tensor::empty({m, kv_heads, hd}, DType::f32);
+    ops::KvCacheView got = make_cache();
+    ASSERT_TRUE(ops::qkv_rope_store_kv({.x = norm ? normed : x,
+                                        .norm = norm ? &in : nullptr,
+                                        .w = w,
+                                        .bias = b,
+                                        .q = q,
+                                        .k = k,
+                                        .v = v,
+                                        .positions = pos,
+                                        .inv_freq = inv_freq,
+                                        .cfg = cfg,
+                                        .slots = slots,
+                                        .cache = got})
+                    .ok())
+        << what;
+    Tensor rn = Tensor::empty({m, hidden}, DType::f32);
+    if (norm) {
+      ASSERT_TRUE(ops::rms_norm(x, nw, 1e-5f, rn).ok());
+    }
+    Tensor rq = Tensor::empty({m, nq}, DType::f32), rk = Tensor::empty({m, nkv}, DType::f32),
+           rv = Tensor::empty({m, nkv}, DType::f32);
+    ASSERT_TRUE(ops::matmul_split(norm ? rn : x, w, b, {&rq, &rk, &rv}).ok());
+    Tensor rq3 = rq.reshape({m, heads, hd}), rk3 = rk.reshape({m, kv_heads, hd});
+    const Tensor rv3 = rv.reshape({m, kv_heads, hd});
+    ASSERT_TRUE(ops::rope(rq3, rk3, pos, inv_freq, cfg).ok());
+    ops::KvCacheView want = make_cache();
+    ASSERT_TRUE(ops::store_kv(rk3, rv3, slots, want).ok());
+    expect_same(q, rq3, what + " q");
+    expect_same(k, rk3, what + " k");
+    expect_same(v, rv3, what + " v");
+    expect_same(got.k, want.k, what + " cache.k");
+    expect_same(got.v, want.v, what + " cache.v");
+  }
+  // w must hold exactly the q, k and v rows.
+  Tensor q = Tensor::empty({m, heads, hd}, DType::f32),
+         k = Tensor::empty({m, kv_heads, hd}, DType::f32),
+         v = Tensor::empty({m, kv_heads, hd}, DType::f32);
+  ops::KvCacheView c = make_cache();
+  const Tensor short_w = convert(random_tensor({nq + nkv, hidden}, 24), DType::bf16);
+  EXPECT_FALSE(ops::qkv_rope_store_kv({.x = x,
+                                       .norm = nullptr,
+                                       .w = short_w,
+                                       .bias = Tensor(),
+                                       .q = q,
+                                       .k = k,
+                                       .v = v,
+                                       .positions = pos,
+                                       .inv_freq = inv_freq,
+                                       .cfg = cfg,
+                                       .slots = slots,
+                                       .cache = c})
+                   .ok());
 }
 
 }  // namespace

@@ -1,10 +1,12 @@
 // src/kernels/cuda/gemv.cu — the skinny GEMM (see gemv.h).
 // Work split: warp g of the grid owns output columns [g·R, g·R + R) (gated: those gate rows
-// and the matching up rows, NR = 2R weight rows). Each lane walks k in 16-byte chunks
+// and the matching up rows, NR = 2R weight rows; rotary epilogue: the R/2 pairs of columns
+// (j, j + head_dim/2) of one head that follow pair g·R/2). Each lane walks k in 16-byte chunks
 // (8 elements), chunk c = lane + 32·i, so one warp-wide load reads 512 contiguous bytes of a
 // row; U chunks per row are loaded before any is used (U·NR independent 16-byte loads in flight
 // per lane). Weights bypass L1 (ld.global.nc.L1::no_allocate) so x, re-read by every warp,
-// stays there. Accumulation in f32 per (row, x row), then one shuffle reduction per sum.
+// stays there. Accumulation in f32 per (row, x row), then one shuffle reduction per sum: a
+// column's sum does not depend on which warp or row slot computes it.
 // Column indices past the end are clamped to the last column for loading and not stored.
 #include "kernels/cuda/gemv.h"
 
@@ -14,6 +16,7 @@
 #include "kernels/cuda/activation.cuh"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/pdl.cuh"
+#include "kernels/cuda/rotary.cuh"
 
 namespace lightllm::kernels::cuda {
 namespace {
@@ -33,6 +36,8 @@ struct GemvArgs {
   const uint4* norm_w;  // [kc] chunks of the RMSNorm weight (the kNorm kernels)
   float norm_eps;
   bool accumulate;  // out = round(out + round(value))
+  GemvRopeKv rope;  // the kRope kernels
+  int n_kv_heads;   // kRope: the k segment's heads
 };
 
 // 16-byte streaming load: read-only, not kept in L1.
@@ -121,11 +126,26 @@ __device__ __forceinline__ void store(const GemvArgs& a, int64_t col, int i, flo
   }
 }
 
+// cp.async of one 16-byte chunk into shared memory (sm_80+), and the wait for all of this
+// thread's.
+__device__ __forceinline__ void cp_async16(uint4* smem, const uint4* gmem) {
+  const auto dst = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(dst), "l"(gmem) : "memory");
+}
+__device__ __forceinline__ void cp_async_wait_all() {
+  asm volatile("cp.async.wait_all;" ::: "memory");
+}
+
 // The RMSNorm prologue: xs[i][c] = round(x[i][c] * rsqrt(mean(x[i]^2) + eps) * norm_w[c]) for
 // the M rows of x, by the whole block (the rounding of rmsnorm_kernel in norm.cu; only the
-// order of the sum of squares differs). Ends with a block barrier.
+// order of the sum of squares differs). One pass over x: it is kept raw in xs while its squares
+// are summed, then normalized in place with the norm weights that this thread's cp.async copies
+// put in nws[kc] before the PDL wait (the same chunks c it reads). (Reading x and the norm
+// weights again after the sum instead: up to 3.2 us per layer slower in the decode layer chain,
+// 0.3 faster only for Llama-2-7B at m = 1; docs/PERFORMANCE.md run 11.)
+// Ends with a block barrier.
 template <typename T, int M>
-__device__ void norm_prologue(const GemvArgs& a, uint4* xs) {
+__device__ void norm_prologue(const GemvArgs& a, uint4* xs, const uint4* nws) {
   __shared__ float partial[M][8];  // per warp (blockDim.x <= 256)
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, n_warps = blockDim.x >> 5;
   const int64_t kc = a.kc;
@@ -135,8 +155,10 @@ __device__ void norm_prologue(const GemvArgs& a, uint4* xs) {
   for (int64_t c = threadIdx.x; c < kc; c += blockDim.x) {
 #pragma unroll
     for (int i = 0; i < M; ++i) {
+      const uint4 v = __ldg(a.x + i * kc + c);
+      xs[i * kc + c] = v;
       float f[8];
-      unpack8<T>(__ldg(a.x + i * kc + c), f);
+      unpack8<T>(v, f);
 #pragma unroll
       for (int e = 0; e < 8; ++e) ss[i] += f[e] * f[e];
     }
@@ -154,13 +176,14 @@ __device__ void norm_prologue(const GemvArgs& a, uint4* xs) {
     for (int w = 0; w < n_warps; ++w) t += partial[i][w];
     inv[i] = rsqrtf(t / static_cast<float>(kc * 8) + a.norm_eps);
   }
+  cp_async_wait_all();
   for (int64_t c = threadIdx.x; c < kc; c += blockDim.x) {
     float wf[8];
-    unpack8<T>(__ldg(a.norm_w + c), wf);
+    unpack8<T>(nws[c], wf);
 #pragma unroll
     for (int i = 0; i < M; ++i) {
       float f[8];
-      unpack8<T>(__ldg(a.x + i * kc + c), f);
+      unpack8<T>(xs[i * kc + c], f);
 #pragma unroll
       for (int e = 0; e < 8; ++e) f[e] = f[e] * inv[i] * wf[e];
       xs[i * kc + c] = pack8<T>(f);
@@ -169,13 +192,50 @@ __device__ void norm_prologue(const GemvArgs& a, uint4* xs) {
   __syncthreads();
 }
 
+// The rotary + KV store epilogue of one pair p (columns j and j + half of head p / half, over
+// the q, k and v heads in a row) of x row i: v0, v1 are the two columns' sums. Each output is
+// rounded as store() would, then q and k pairs are rotated and rounded as rotary.cu does, and
+// k and v are also written to the token's cache row (kv_scatter).
+template <typename T>
+__device__ void rope_store(const GemvArgs& a, int64_t p, int i, float v0, float v1) {
+  const int hd = a.rope.head_dim, half = hd / 2;
+  const int j = static_cast<int>(p % half);
+  const int64_t col = p / half * hd + j;
+  const T* b = static_cast<const T*>(a.bias);
+  float x0 = to_f32(from_f32<T>(v0 + (b ? to_f32(b[col]) : 0.f)));
+  float x1 = to_f32(from_f32<T>(v1 + (b ? to_f32(b[col + half]) : 0.f)));
+  const int s = (col >= a.seg_end[0]) + (col >= a.seg_end[1]);  // q, k, v
+  const int64_t in_seg = col - (s == 0 ? 0 : a.seg_end[s - 1]);
+  if (s < 2) {
+    float c, sn;
+    rotary_cos_sin(static_cast<float>(a.rope.positions[i]), a.rope.inv_freq[j],
+                   a.rope.attention_factor, c, sn);
+    const float2 r = rotate_pair_f32(x0, x1, c, sn);
+    x0 = r.x;
+    x1 = r.y;
+  }
+  const T y0 = from_f32<T>(x0), y1 = from_f32<T>(x1);
+  T* o = static_cast<T*>(a.out[s]) + i * a.ld[s] + in_seg;
+  o[0] = y0;
+  o[half] = y1;
+  if (s == 0) return;
+  const int64_t row = int64_t{a.rope.slots[i]} * a.n_kv_heads + in_seg / hd;
+  T* cache = static_cast<T*>(s == 1 ? a.rope.k_cache : a.rope.v_cache) + row * hd + j;
+  cache[0] = y0;
+  cache[half] = y1;
+}
+
 // kNorm: x is the residual stream; the block first normalizes it into shared memory
-// (norm_prologue, dynamic shared memory [M][kc] chunks) and reads x from there.
-template <typename T, int M, int R, int U, bool kGated, bool kNorm>
+// (norm_prologue, dynamic shared memory [M][kc] chunks, then [kc] of norm weights) and reads x
+// from there. kRope: the rotary + KV store epilogue (plain, R even).
+template <typename T, int M, int R, int U, bool kGated, bool kNorm, bool kRope>
 __global__ void __launch_bounds__(256) gemv_kernel(const GemvArgs a) {
-  extern __shared__ uint4 xs[];  // kNorm: [M][kc] normalized x
+  extern __shared__ uint4 xs[];  // kNorm: [M][kc] normalized x (+ [kc] norm weights)
+  static_assert(!kRope || (!kGated && R % 2 == 0), "the rotary epilogue: plain, pairs of rows");
   constexpr int NR = kGated ? 2 * R : R;
   const int lane = threadIdx.x & 31;
+  // Plain: the warp's columns start here; kRope: twice its first pair (n_cols is even, so
+  // the warp has a pair in range exactly when this is < n_cols).
   const int64_t col0 = (int64_t{blockIdx.x} * (blockDim.x >> 5) + (threadIdx.x >> 5)) * R;
   const bool active = col0 < a.n_cols;
   if (!kNorm && !active) {  // (kNorm: every warp takes part in the prologue's barriers)
@@ -186,7 +246,14 @@ __global__ void __launch_bounds__(256) gemv_kernel(const GemvArgs a) {
   const uint4* wrow[NR];
 #pragma unroll
   for (int r = 0; r < NR; ++r) {
-    const int64_t col = min(col0 + r % R, a.n_cols - 1);
+    int64_t col;
+    if constexpr (kRope) {  // row 2t + h: column j + h·half of pair col0 / 2 + t
+      const int64_t half = a.rope.head_dim / 2;
+      const int64_t p = min(col0 / 2 + r / 2, a.n_cols / 2 - 1);
+      col = p / half * 2 * half + p % half + (r & 1) * half;
+    } else {
+      col = min(col0 + r % R, a.n_cols - 1);
+    }
     wrow[r] = a.w + (kGated && r >= R ? col + a.n_cols : col) * kc;
   }
   float acc[NR][M];
@@ -206,9 +273,13 @@ __global__ void __launch_bounds__(256) gemv_kernel(const GemvArgs a) {
 #pragma unroll
       for (int r = 0; r < NR; ++r) wv[u][r] = ld_stream(wrow[r] + c + 32 * u);
   }
+  uint4* const nws = xs + M * kc;  // kNorm: the norm weights
+  if constexpr (kNorm) {           // constants: fetched before the wait
+    for (int64_t i = threadIdx.x; i < kc; i += blockDim.x) cp_async16(nws + i, a.norm_w + i);
+  }
   pdl_wait();
   if constexpr (kNorm) {
-    norm_prologue<T, M>(a, xs);
+    norm_prologue<T, M>(a, xs, nws);
     if (!active) return;
   }
   auto ldx = [&](int64_t idx) {
@@ -250,22 +321,34 @@ __global__ void __launch_bounds__(256) gemv_kernel(const GemvArgs a) {
 #pragma unroll
     for (int i = 0; i < M; ++i) acc[r][i] = warp_sum(acc[r][i]);
 
-      // Output (col0 + r, row i) is written by lane (r·M + i) mod 32.
+  if constexpr (kRope) {  // pair col0 / 2 + t of row i: lane (t·M + i) mod 32
 #pragma unroll
-  for (int r = 0; r < R; ++r) {
-    const int64_t col = col0 + r;
-    if (col >= a.n_cols) break;
+    for (int t = 0; t < R / 2; ++t) {
+      const int64_t p = col0 / 2 + t;
+      if (2 * p >= a.n_cols) break;
 #pragma unroll
-    for (int i = 0; i < M; ++i) {
-      if (lane != (r * M + i) % 32) continue;
-      if constexpr (kGated) {
-        const T* b = static_cast<const T*>(a.bias);
-        const float g = to_f32(from_f32<T>(acc[r][i] + (b ? to_f32(b[col]) : 0.f)));
-        const float u = to_f32(from_f32<T>(acc[R + r][i] + (b ? to_f32(b[a.n_cols + col]) : 0.f)));
-        store<T>(a, col, i, act_f32(a.act, g) * u);
-      } else {
-        const float b = a.bias ? to_f32(static_cast<const T*>(a.bias)[col]) : 0.f;
-        store<T>(a, col, i, acc[r][i] + b);
+      for (int i = 0; i < M; ++i)
+        if (lane == (t * M + i) % 32) rope_store<T>(a, p, i, acc[2 * t][i], acc[2 * t + 1][i]);
+    }
+  } else {
+    // Output (col0 + r, row i) is written by lane (r·M + i) mod 32.
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      const int64_t col = col0 + r;
+      if (col >= a.n_cols) break;
+#pragma unroll
+      for (int i = 0; i < M; ++i) {
+        if (lane != (r * M + i) % 32) continue;
+        if constexpr (kGated) {
+          const T* b = static_cast<const T*>(a.bias);
+          const float g = to_f32(from_f32<T>(acc[r][i] + (b ? to_f32(b[col]) : 0.f)));
+          const float u =
+              to_f32(from_f32<T>(acc[R + r][i] + (b ? to_f32(b[a.n_cols + col]) : 0.f)));
+          store<T>(a, col, i, act_f32(a.act, g) * u);
+        } else {
+          const float b = a.bias ? to_f32(static_cast<const T*>(a.bias)[col]) : 0.f;
+          store<T>(a, col, i, acc[r][i] + b);
+        }
       }
     }
   }
@@ -415,13 +498,13 @@ constexpr GemvConfig kDefaults[kGemvMaxM + 1] = {
     {0, 4, 256, true},
 };
 
-template <typename T, int M, int R, int U, bool kGated, bool kNorm>
+template <typename T, int M, int R, int U, bool kGated, bool kNorm, bool kRope = false>
 core::Status launch(const GemvArgs& a, int threads, cudaStream_t stream) {
   const int64_t warps = (a.n_cols + R - 1) / R;
   const int per_block = threads / 32;
   const dim3 grid(static_cast<unsigned>((warps + per_block - 1) / per_block));
-  const size_t smem = kNorm ? static_cast<size_t>(M * a.kc) * sizeof(uint4) : 0;
-  return LLM_CUDA_CHECK(launch_pdl(gemv_kernel<T, M, R, U, kGated, kNorm>, grid,
+  const size_t smem = kNorm ? static_cast<size_t>((M + 1) * a.kc) * sizeof(uint4) : 0;
+  return LLM_CUDA_CHECK(launch_pdl(gemv_kernel<T, M, R, U, kGated, kNorm, kRope>, grid,
                                    dim3(static_cast<unsigned>(threads)), smem, stream, a));
 }
 
@@ -443,24 +526,40 @@ core::Status dispatch_mma(const GemvArgs& a, int m, const GemvConfig& c, cudaStr
   return core::invalid_argument("gemv: no mma kernel with unroll {}", c.unroll);
 }
 
-template <typename T, int M, bool kGated, bool kNorm = false>
+// The one shape of the rotary epilogue (gemv_supported).
+constexpr int kRopeRows = 2, kRopeUnroll = 4;
+
+template <typename T, int M, bool kGated, bool kNorm = false, bool kRope = false>
 core::Status dispatch_config(const GemvArgs& a, const GemvConfig& c, cudaStream_t stream) {
-  // The instantiated shapes (rows per warp R, loads in flight per row U); others are rejected.
-  if (c.rows_per_warp == 1 && c.unroll == 8)
-    return launch<T, M, 1, 8, kGated, kNorm>(a, c.threads, stream);
-  if (c.rows_per_warp == 2 && c.unroll == 4)
-    return launch<T, M, 2, 4, kGated, kNorm>(a, c.threads, stream);
-  if (c.rows_per_warp == 2 && c.unroll == 2)
-    return launch<T, M, 2, 2, kGated, kNorm>(a, c.threads, stream);
-  if (c.rows_per_warp == 4 && c.unroll == 2)
-    return launch<T, M, 4, 2, kGated, kNorm>(a, c.threads, stream);
-  return core::invalid_argument("gemv: no kernel for {} rows per warp x unroll {}", c.rows_per_warp,
-                                c.unroll);
+  if constexpr (kRope) {
+    return launch<T, M, kRopeRows, kRopeUnroll, kGated, kNorm, kRope>(a, c.threads, stream);
+  } else {
+    // The instantiated shapes (rows per warp R, loads in flight per row U); others rejected.
+    if (c.rows_per_warp == 1 && c.unroll == 8)
+      return launch<T, M, 1, 8, kGated, kNorm>(a, c.threads, stream);
+    if (c.rows_per_warp == 2 && c.unroll == 4)
+      return launch<T, M, 2, 4, kGated, kNorm>(a, c.threads, stream);
+    if (c.rows_per_warp == 2 && c.unroll == 2)
+      return launch<T, M, 2, 2, kGated, kNorm>(a, c.threads, stream);
+    if (c.rows_per_warp == 4 && c.unroll == 2)
+      return launch<T, M, 4, 2, kGated, kNorm>(a, c.threads, stream);
+    return core::invalid_argument("gemv: no kernel for {} rows per warp x unroll {}",
+                                  c.rows_per_warp, c.unroll);
+  }
 }
 
 template <typename T, bool kGated>
 core::Status dispatch_m(int64_t m, const GemvArgs& a, const GemvConfig& c, cudaStream_t stream) {
   if (c.mma) return dispatch_mma<T, kGated>(a, static_cast<int>(m), c, stream);
+  if constexpr (!kGated) {
+    if (a.rope.k_cache != nullptr) {  // gemv_supported: m <= kGemvRopeMaxM, 2 x 4
+      if (a.norm_w == nullptr)
+        return m == 1 ? dispatch_config<T, 1, false, false, true>(a, c, stream)
+                      : dispatch_config<T, 2, false, false, true>(a, c, stream);
+      return m == 1 ? dispatch_config<T, 1, false, true, true>(a, c, stream)
+                    : dispatch_config<T, 2, false, true, true>(a, c, stream);
+    }
+  }
   if (a.norm_w != nullptr) {  // gemv_supported: m <= kGemvNormMaxM
     return m == 1 ? dispatch_config<T, 1, kGated, true>(a, c, stream)
                   : dispatch_config<T, 2, kGated, true>(a, c, stream);
@@ -492,11 +591,12 @@ bool aligned16(const void* p) {
 constexpr int64_t kShortRowMaxK = 4096;
 constexpr GemvConfig kShortRowResidualM1 = {1, 8, 256};
 
-// The configuration a launch uses: the default for m (or the one above), with p.config's
-// non-zero fields on top.
+// The configuration a launch uses: kGemvNormConfig with the RMSNorm prologue (gemv.h), the
+// one above, or the default for m, with p.config's non-zero fields on top.
 GemvConfig resolved_config(const GemvParams& p) {
-  GemvConfig c = p.m == 1 && p.accumulate && p.k <= kShortRowMaxK ? kShortRowResidualM1
-                                                                  : gemv_default_config(p.m);
+  GemvConfig c = p.norm_weight != nullptr && p.m <= kGemvNormMaxM   ? kGemvNormConfig
+                 : p.m == 1 && p.accumulate && p.k <= kShortRowMaxK ? kShortRowResidualM1
+                                                                    : gemv_default_config(p.m);
   if (p.config.rows_per_warp > 0 || p.config.mma) {
     c.rows_per_warp = p.config.rows_per_warp;
     c.mma = p.config.mma;
@@ -523,11 +623,22 @@ bool gemv_supported(const GemvParams& p) {
   } else if (p.out_f32 && p.bias != nullptr) {
     return false;
   }
-  if (p.norm_weight != nullptr &&
-      (p.m > kGemvNormMaxM || !aligned16(p.norm_weight) || resolved_config(p).mma ||
-       static_cast<size_t>(p.m * p.k) * 2 > kGemvNormMaxSmem))
+  const GemvConfig c = resolved_config(p);
+  if (p.norm_weight != nullptr && (p.m > kGemvNormMaxM || !aligned16(p.norm_weight) || c.mma ||
+                                   static_cast<size_t>((p.m + 1) * p.k) * 2 > kGemvNormMaxSmem))
     return false;
   if (p.accumulate && (p.gated || p.out_f32 || p.n_seg != 1)) return false;
+  if (p.rope.k_cache != nullptr) {
+    const int hd = p.rope.head_dim;
+    const bool pairs = c.rows_per_warp == kRopeRows && c.unroll == kRopeUnroll && !c.mma;
+    if (p.m > kGemvRopeMaxM || !pairs || p.gated || p.out_f32 || p.accumulate || p.n_seg != 3 ||
+        hd <= 0 || hd % 2 != 0 || p.rope.positions == nullptr || p.rope.inv_freq == nullptr ||
+        p.rope.slots == nullptr || p.rope.v_cache == nullptr)
+      return false;
+    for (int s = 0; s < 3; ++s)
+      if (p.seg[s].cols % hd != 0) return false;
+    if (p.seg[1].cols != p.seg[2].cols) return false;
+  }
   int64_t cols = 0;
   for (int s = 0; s < p.n_seg; ++s) {
     if (p.seg[s].out == nullptr || p.seg[s].cols <= 0 || p.seg[s].ld < p.seg[s].cols) return false;
@@ -565,6 +676,8 @@ core::Status gemv(const GemvParams& p, cudaStream_t stream) {
   a.norm_w = static_cast<const uint4*>(p.norm_weight);
   a.norm_eps = p.norm_eps;
   a.accumulate = p.accumulate;
+  a.rope = p.rope;
+  a.n_kv_heads = p.rope.head_dim > 0 ? static_cast<int>(p.seg[1].cols / p.rope.head_dim) : 0;
   const GemvConfig c = resolved_config(p);
   if (c.threads % 32 != 0 || c.threads < 32 || c.threads > 256)
     return core::invalid_argument("gemv: {} threads per block (32..256, a multiple of 32)",

@@ -12,7 +12,9 @@
 //    path (matmul to the activation dtype, then gated_activation);
 //  - RMSNorm prologue (the input normalized per row inside the kernel) and residual epilogue
 //    (the product added into the output), see GemvParams: the batch-1 decode layer's norm and
-//    residual add without kernels of their own.
+//    residual add without kernels of their own;
+//  - rotary + KV store epilogue (GemvRopeKv): the decode layer's QKV projection writes q and k
+//    rotated and stores k and v in the token's KV slot, without the rotary kernel.
 // Invariants: no allocation, no host synchronization (CUDA-graph capturable); launched with
 // programmatic dependent launch (kernels/cuda/pdl.cuh): the first weight loads are issued before
 // waiting for the previous kernel, x is read and outputs written after.
@@ -35,6 +37,8 @@ inline constexpr int kGemvMaxSegments = 3;
 // shared memory within the default dynamic limit.
 inline constexpr int kGemvNormMaxM = 2;
 inline constexpr size_t kGemvNormMaxSmem = 48 * 1024;
+// The rotary + KV store epilogue: at most this many rows.
+inline constexpr int kGemvRopeMaxM = 2;
 
 // Destination of columns [start, start + cols) of the product: out[i, j - start] at
 // out + i * ld + (j - start), for i < m.
@@ -57,6 +61,30 @@ struct GemvConfig {
   bool mma = false;
 };
 
+// The configuration of a GEMV with the RMSNorm prologue (m <= kGemvNormMaxM) unless p.config
+// says otherwise: 2 rows x 4 loads x 256 threads — half the blocks of 128 threads, so half the
+// prologues (each block normalizes x on its own). In the batch-1 decode layer chain 2-5 us per
+// layer faster than 2 x 4 x 128 for Llama-2-7B / Llama-3-8B at m = 1 and 2 (docs/PERFORMANCE.md
+// run 11, H100). The block size sets the order of the sum of squares, hence the rounding.
+inline constexpr GemvConfig kGemvNormConfig = {2, 4, 256};
+
+// The rotary + KV store epilogue (rope_kv_scatter() after the product, bit for bit): the
+// product's three segments are q [m, n_heads·head_dim], k and v [m, n_kv_heads·head_dim]; each
+// output is rounded to the activation dtype first, then the pairs (j, j + head_dim/2) of every
+// q and k head are rotated (rotate_half over the whole head: rotary_dim = head_dim) with
+// cos/sin of positions[i]·inv_freq[j] scaled by attention_factor and rounded once, exactly as
+// kernels/cuda/rotary.cu does; q, k (rotated) and v are written to their segments, and k and v
+// also to row slots[i]·n_kv_heads + head of the 16-bit caches.
+struct GemvRopeKv {
+  const int32_t* positions = nullptr;  // [m] absolute positions
+  const float* inv_freq = nullptr;     // [head_dim / 2] device table
+  const int32_t* slots = nullptr;      // [m] KV slot of each row's token
+  void* k_cache = nullptr;             // [n_slots, n_kv_heads, head_dim] of dtype
+  void* v_cache = nullptr;
+  int head_dim = 0;  // even; every segment's cols a multiple of it
+  float attention_factor = 1.0f;
+};
+
 struct GemvParams {
   core::DType dtype = core::DType::bf16;  // x, w, bias and (unless out_f32) outputs
   const void* x = nullptr;                // [m, k] row-major, contiguous
@@ -72,13 +100,18 @@ struct GemvParams {
   // RMSNorm prologue (plain or gated; m <= kGemvNormMaxM; CUDA-core kernel): when set, x is
   // the residual stream and the product's input is round(x · rsqrt(mean(x²) + norm_eps) ·
   // norm_weight) — rmsnorm()'s rounding (norm.h); each block recomputes its rows' sum of
-  // squares and keeps the normalized rows in shared memory.
+  // squares and keeps the normalized rows in shared memory ((m + 1)·k·2 bytes with the norm
+  // weights, at most kGemvNormMaxSmem).
   const void* norm_weight = nullptr;  // [k], 16-byte aligned, or nullptr
   float norm_eps = 1e-6f;
   // Residual epilogue (plain, one segment, 16-bit out; both kernels): out = round(out +
   // round(x·w^T + b)),
   // add_rmsnorm()'s residual rounding; out is read before it is written.
   bool accumulate = false;
+  // Rotary + KV store epilogue (plain, three segments, 16-bit out, no accumulate, m <=
+  // kGemvRopeMaxM, a CUDA-core configuration with an even rows_per_warp): on when k_cache is
+  // set. Warp g then owns the pairs (j, j + head_dim/2) of one head, rows_per_warp / 2 of them.
+  GemvRopeKv rope = {};
   GemvConfig config = {};  // tuning override (bench/cuda/gemv_tune.cpp); zeros = defaults
 };
 
@@ -90,8 +123,8 @@ bool gemv_supported(const GemvParams& p);
 core::Status gemv(const GemvParams& p, cudaStream_t stream);
 
 // The configuration gemv() uses for this m when p.config is zero, plain and gated alike
-// (except m = 1 with the residual epilogue and k <= 4096: 1 row x 8 loads x 256 threads, see
-// gemv.cu).
+// (except with the RMSNorm prologue: kGemvNormConfig; and m = 1 with the residual epilogue and
+// k <= 4096: 1 row x 8 loads x 256 threads, see gemv.cu).
 GemvConfig gemv_default_config(int64_t m);
 
 }  // namespace lightllm::kernels::cuda

@@ -11,6 +11,7 @@
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/kv_quant.cuh"
 #include "kernels/cuda/pdl.cuh"
+#include "kernels/cuda/rotary.cuh"
 
 namespace lightllm::kernels::cuda {
 namespace {
@@ -21,12 +22,8 @@ constexpr int kHeadsPerBlock = 8;  // rope_kv_scatter: warps per block
 __device__ __forceinline__ void rotary_table(const RotaryParams& p, int64_t tok, float* cs) {
   const int half = p.rotary_dim / 2;
   const float pos = static_cast<float>(p.positions[tok]);
-  for (int i = threadIdx.x; i < half; i += blockDim.x) {
-    float s, c;
-    sincosf(pos * p.inv_freq[i], &s, &c);
-    cs[i] = c * p.attention_factor;
-    cs[half + i] = s * p.attention_factor;
-  }
+  for (int i = threadIdx.x; i < half; i += blockDim.x)
+    rotary_cos_sin(pos, p.inv_freq[i], p.attention_factor, cs[i], cs[half + i]);
 }
 
 // Rotates pair i of one head row in place.
@@ -36,10 +33,9 @@ __device__ __forceinline__ void rotate_pair(const RotaryParams& p, const float* 
   const int half = p.rotary_dim / 2;
   const int i0 = p.style == RotaryStyle::rotate_half ? i : 2 * i;
   const int i1 = p.style == RotaryStyle::rotate_half ? i + half : 2 * i + 1;
-  const float x0 = to_f32(base[i0]), x1 = to_f32(base[i1]);
-  const float c = cs[i], s = cs[half + i];
-  base[i0] = from_f32<T>(x0 * c - x1 * s);
-  base[i1] = from_f32<T>(x1 * c + x0 * s);
+  const float2 r = rotate_pair_f32(to_f32(base[i0]), to_f32(base[i1]), cs[i], cs[half + i]);
+  base[i0] = from_f32<T>(r.x);
+  base[i1] = from_f32<T>(r.y);
 }
 
 template <typename T>

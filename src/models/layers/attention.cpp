@@ -50,46 +50,63 @@ Status attention_block(const AttentionWeights& w, const AttentionShape& s, const
   Tensor q = ws.get(Buf::q, {n_tokens, int64_t{s.n_heads} * s.head_dim});
   Tensor k = ws.get(Buf::k, {n_tokens, int64_t{s.n_kv_heads} * s.head_dim});
   Tensor v = ws.get(Buf::v, {n_tokens, int64_t{s.n_kv_heads} * s.head_dim});
+  Tensor q3 = q.reshape({n_tokens, s.n_heads, s.head_dim});     // [n_tokens, n_heads, head_dim]
+  Tensor k3 = k.reshape({n_tokens, s.n_kv_heads, s.head_dim});  // [n_tokens, n_kv_heads, hd]
+  Tensor v3 = v.reshape({n_tokens, s.n_kv_heads, s.head_dim});
   // One launch when q/k/v (and their biases, if any) sit in one stacked allocation.
   const Tensor wqkv = stacked_rows({&w.wq, &w.wk, &w.wv});
   const Tensor bqkv = stacked_rows({&w.bq, &w.bk, &w.bv});
   const bool no_bias = !w.bq.defined() && !w.bk.defined() && !w.bv.defined();
-  if (wqkv.defined() && (no_bias || bqkv.defined())) {
-    LLM_RETURN_IF_ERROR(io.norm != nullptr
-                            ? ops::rms_norm_matmul_split(*io.norm, wqkv, bqkv, {&q, &k, &v})
-                            : ops::matmul_split(io.h, wqkv, bqkv, {&q, &k, &v}));
-  } else {
-    if (io.norm != nullptr)
-      LLM_RETURN_IF_ERROR(ops::rms_norm(io.h, io.norm->weight, io.norm->eps, io.norm->normed));
-    const Tensor& x = io.norm != nullptr ? io.norm->normed : io.h;
-    LLM_RETURN_IF_ERROR(ops::matmul(x, w.wq, w.bq, q));
-    LLM_RETURN_IF_ERROR(ops::matmul(x, w.wk, w.bk, k));
-    LLM_RETURN_IF_ERROR(ops::matmul(x, w.wv, w.bv, v));
-  }
-
-  Tensor q3 = q.reshape({n_tokens, s.n_heads, s.head_dim});     // [n_tokens, n_heads, head_dim]
-  Tensor k3 = k.reshape({n_tokens, s.n_kv_heads, s.head_dim});  // [n_tokens, n_kv_heads, hd]
-  Tensor v3 = v.reshape({n_tokens, s.n_kv_heads, s.head_dim});
-  if (w.q_norm.defined()) LLM_RETURN_IF_ERROR(per_head_layer_norm(q3, w.q_norm, s.qk_norm_eps));
-  if (w.k_norm.defined()) LLM_RETURN_IF_ERROR(per_head_layer_norm(k3, w.k_norm, s.qk_norm_eps));
+  const bool stacked = wqkv.defined() && (no_bias || bqkv.defined());
   const bool one_table = s.rope.scaling != ops::RopeScaling::dynamic_ntk &&
                          s.rope.scaling != ops::RopeScaling::longrope;
-  if (!s.position_fn && s.use_rope && one_table) {  // rotary + KV store in one launch
-    LLM_RETURN_IF_ERROR(ops::rope_store_kv({.q = q3,
-                                            .k = k3,
-                                            .v = v3,
-                                            .positions = batch.positions,
-                                            .inv_freq = s.inv_freq,
-                                            .cfg = s.rope,
-                                            .slots = batch.out_slots,
-                                            .cache = kv}));
+  const bool rope_kv = !s.position_fn && s.use_rope && one_table;  // rotary + KV store together
+  if (stacked && rope_kv && !w.q_norm.defined() && !w.k_norm.defined()) {
+    // The projection, rotary and KV store: one launch on the CUDA decode path.
+    LLM_RETURN_IF_ERROR(ops::qkv_rope_store_kv({.x = io.norm != nullptr ? io.norm->normed : io.h,
+                                                .norm = io.norm,
+                                                .w = wqkv,
+                                                .bias = bqkv,
+                                                .q = q3,
+                                                .k = k3,
+                                                .v = v3,
+                                                .positions = batch.positions,
+                                                .inv_freq = s.inv_freq,
+                                                .cfg = s.rope,
+                                                .slots = batch.out_slots,
+                                                .cache = kv}));
   } else {
-    if (s.position_fn) {
-      LLM_RETURN_IF_ERROR(s.position_fn(batch, q3, k3));
-    } else if (s.use_rope) {
-      LLM_RETURN_IF_ERROR(apply_rope(s, batch, q3, k3));
+    if (stacked) {
+      LLM_RETURN_IF_ERROR(io.norm != nullptr
+                              ? ops::rms_norm_matmul_split(*io.norm, wqkv, bqkv, {&q, &k, &v})
+                              : ops::matmul_split(io.h, wqkv, bqkv, {&q, &k, &v}));
+    } else {
+      if (io.norm != nullptr)
+        LLM_RETURN_IF_ERROR(ops::rms_norm(io.h, io.norm->weight, io.norm->eps, io.norm->normed));
+      const Tensor& x = io.norm != nullptr ? io.norm->normed : io.h;
+      LLM_RETURN_IF_ERROR(ops::matmul(x, w.wq, w.bq, q));
+      LLM_RETURN_IF_ERROR(ops::matmul(x, w.wk, w.bk, k));
+      LLM_RETURN_IF_ERROR(ops::matmul(x, w.wv, w.bv, v));
     }
-    LLM_RETURN_IF_ERROR(ops::store_kv(k3, v3, batch.out_slots, kv));
+    if (w.q_norm.defined()) LLM_RETURN_IF_ERROR(per_head_layer_norm(q3, w.q_norm, s.qk_norm_eps));
+    if (w.k_norm.defined()) LLM_RETURN_IF_ERROR(per_head_layer_norm(k3, w.k_norm, s.qk_norm_eps));
+    if (rope_kv) {  // rotary + KV store in one launch
+      LLM_RETURN_IF_ERROR(ops::rope_store_kv({.q = q3,
+                                              .k = k3,
+                                              .v = v3,
+                                              .positions = batch.positions,
+                                              .inv_freq = s.inv_freq,
+                                              .cfg = s.rope,
+                                              .slots = batch.out_slots,
+                                              .cache = kv}));
+    } else {
+      if (s.position_fn) {
+        LLM_RETURN_IF_ERROR(s.position_fn(batch, q3, k3));
+      } else if (s.use_rope) {
+        LLM_RETURN_IF_ERROR(apply_rope(s, batch, q3, k3));
+      }
+      LLM_RETURN_IF_ERROR(ops::store_kv(k3, v3, batch.out_slots, kv));
+    }
   }
 
   Tensor attn = ws.get(Buf::attn_out, {n_tokens, s.n_heads, s.head_dim});
