@@ -50,8 +50,16 @@
 #include "kernels/cuda/prefill_attention_mma.cuh"
 #include "kernels/cuda/prefill_attention_wgmma.cuh"
 
+// A/B knobs (ptune4, removed once measured): bit 1: a consumer skips the GEMMs and softmax of
+// tiles its own 64 rows cannot see; bit 2: serpentine item order over the persistent CTAs.
+#ifndef LLM_WS_OPT
+#define LLM_WS_OPT 3
+#endif
+
 namespace lightllm::kernels::cuda::prefill_detail {
 namespace {
+constexpr bool kSkip = (LLM_WS_OPT & 1) != 0;
+constexpr bool kSerpentine = (LLM_WS_OPT & 2) != 0;
 
 // NC consumer warpgroups (64 query rows each) + the producer; kBN keys per tile; STAGES tiles
 // of K and of V in the ring.
@@ -119,9 +127,16 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
     }
     return it;
   };
+  // Round k of the grid (G CTAs) covers items [k G, k G + G): CTA b takes item k G + b
+  // (serpentine: k G + G - 1 - b in odd rounds). The item after w of this CTA:
+  auto advance = [&](int w) {
+    const int b = blockIdx.x, n_ctas = gridDim.x;
+    if (!kSerpentine) return w + n_ctas;
+    return (w / n_ctas) & 1 ? w + 2 * b + 1 : w + 2 * (n_ctas - 1 - b) + 1;
+  };
   // The first valid item from w on (n_items when none is left).
   auto next_valid = [&](int w) {
-    for (; w < n_items; w += gridDim.x)
+    for (; w < n_items; w = advance(w))
       if (item_at(w).n_tiles > 0) break;
     return w < n_items ? w : n_items;
   };
@@ -155,7 +170,7 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
     const int c = tid & 15, row0 = tid >> 4;
     const uint32_t dst0 = (c >> 3) * (kBN * 128) + swz_offset(row0, c & 7);  // swizzle: row & 7
     int gt = 0;
-    for (int w = w_first; w < n_items; w = next_valid(w + gridDim.x)) {
+    for (int w = w_first; w < n_items; w = next_valid(advance(w))) {
       const Item item = item_at(w);
       const int32_t* slot_row =
           p.req_to_token + static_cast<int64_t>(p.req_row[item.r]) * p.req_to_token_stride;
@@ -203,10 +218,10 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
   const int cw = wg - 1;  // consumer 0 .. NC-1: rows [64 cw, 64 cw + 64) of the block
   const int warp = tid >> 5, lane = tid & 31;
   const int g = lane >> 2, t = lane & 3;
-  const int64_t q_stride = p.q_stride ? p.q_stride : int64_t{p.n_heads} * kWgD;
   // Issues the cp.async of this warpgroup's Q rows of `item` (zeros past q_len); the wait, the
   // proxy fence and the warpgroup barrier come before its first S.
   auto load_q = [&](const Item& item) {
+    const int64_t q_stride = p.q_stride ? p.q_stride : int64_t{p.n_heads} * kWgD;
     const T* qbase = static_cast<const T*>(p.q) + static_cast<int64_t>(item.q0) * q_stride +
                      int64_t{item.h} * kWgD;
     for (int idx = tid; idx < 64 * 16; idx += 128) {
@@ -219,7 +234,7 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
   };
   // Ping-pong (round robin): consumer c issues its GEMMs after named barrier 1 + c completes,
   // which needs the previous consumer's arrival; the last one lets consumer 0 go first.
-  const int next = cw + 1 == NC ? 0 : cw + 1;
+  const int bar_next = kBarTurn + (cw + 1 == NC ? 0 : cw + 1);
   if (cw == NC - 1) named_bar_arrive(kBarTurn, 256);
 
   const float scale_log2 = p.softmax_scale * kLog2e;
@@ -341,6 +356,9 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
   // spin loops, not after the softmax of tile it-1: ptxas hoists a wgmma wait to the top of its
   // basic block, which put it above the softmax (the exp2s then ran after P V, not beside it).
   // O is rescaled by corr(it-1) between the S and P V issues (the FlashAttention-3 order).
+  // The GEMM tiles of this warpgroup in the current item: tiles [tile_lo, tile_lo + n_tiles) of
+  // keys, ring tiles gt0 .. gt0 + n_tiles - 1 (with kSkip only those its own rows can see, else
+  // the item's).
   int gt0 = 0, tile_lo = 0, n_tiles = 0;
   auto step = [&](int it, const PFrag& pa_prev, PFrag& pa_next) {
     const int gt = gt0 + it;
@@ -360,19 +378,28 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
     fence_operands(o);
     wgmma_fence();
     issue_pv(prev, pa_prev);
-    named_bar_arrive(kBarTurn + next, 256);
+    named_bar_arrive(bar_next, 256);
     wgmma_wait<1>();  // S(it) is done; P V(it-1) may still run
     fence_operands(s);
     release(bar_empty_k, st);
     softmax((tile_lo + it) * kBN);
     pack_p(pa_next);
   };
-  // The item's last P V, then (when there is a next item) its Q load, which overlaps this P V
-  // and the stores (every S of this warpgroup, the only reader of its Q rows, has retired). The
-  // last consumer does not arrive after the CTA's very last P V: consumer 0 syncs no more.
+  // The last P V, then (when there is a next item) its Q load, which overlaps this P V and the
+  // stores (every S of this warpgroup, the only reader of its Q rows, has retired). `arrive`:
+  // pass the turn on (not after the CTA's very last turn of the last consumer: consumer 0 syncs
+  // no more).
+  // The next item (w_next < n_items) is read from global memory only when its Q load is issued,
+  // so it holds no registers during the tile loop.
   Item item = item_at(w_first), next_item{};
+  int w_next = n_items;
   bool has_next = false;
-  auto last_pv = [&](const PFrag& pa) {
+  auto load_next_q = [&] {
+    if (!has_next) return;
+    next_item = item_at(w_next);
+    load_q(next_item);
+  };
+  auto last_pv = [&](const PFrag& pa, bool arrive) {
     const int gt = gt0 + n_tiles - 1, last = gt % STAGES;
     mbar_wait(bar_full_v + 8 * last, (gt / STAGES) & 1);
     wgmma_wait<0>();  // P V(n_tiles-2) is done
@@ -384,18 +411,31 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
     fence_operands(o);
     wgmma_fence();
     issue_pv(last, pa);
-    if (cw != NC - 1 || has_next) named_bar_arrive(kBarTurn + next, 256);
-    if (has_next) load_q(next_item);
+    if (arrive) named_bar_arrive(bar_next, 256);
+    load_next_q();
     wgmma_wait<0>();
     fence_operands(o);
     release(bar_empty_v, last);
   };
+  // A turn without GEMMs for ring tile gt, which this warpgroup's rows cannot see (kSkip): it
+  // waits for the tile's K and V (so its releases count toward that tile's phase), takes its
+  // turn and releases the tile. Every warpgroup takes n + 1 turns per item of n tiles.
+  auto skip_tile = [&](int gt, bool arrive) {
+    const int st = gt % STAGES;
+    const uint32_t parity = (gt / STAGES) & 1;
+    mbar_wait(bar_full_k + 8 * st, parity);
+    mbar_wait(bar_full_v + 8 * st, parity);
+    named_bar_sync(kBarTurn + cw, 256);
+    if (arrive) named_bar_arrive(bar_next, 256);
+    release(bar_empty_k, st);
+    release(bar_empty_v, st);
+  };
 
+  int gt_end = 0;  // ring tile after the current item's tiles
   load_q(item);
   for (int w = w_first; w < n_items;) {
-    const int w_next = next_valid(w + gridDim.x);
+    w_next = next_valid(advance(w));
     has_next = w_next < n_items;
-    if (has_next) next_item = item_at(w_next);
     // Per-item state.
     const int prefix = item.kv_len - item.q_len;
     const int gr0 = item.m0 + cw * 64;
@@ -404,8 +444,24 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
     gp_hi = prefix + min(gr0 + 64, item.q_len) - 1;
     pos_base = gp_lo + warp * 16 + g;  // position of this thread's first row
     alibi_log2 = has_alibi ? p.alibi_slopes[item.h] * kLog2e : 0.f;
-    tile_lo = item.tile_lo;
-    n_tiles = item.n_tiles;
+    // This warpgroup's tiles [lo, hi) of the item's tiles [item.tile_lo, item.tile_lo + n):
+    // ring tiles gt_item + (lo - item.tile_lo) .. gt_end - 1, those before gt0 and from
+    // gt0 + n_tiles on are turns without GEMMs.
+    const int gt_item = gt_end;
+    gt_end = gt_item + item.n_tiles;
+    int lo = item.tile_lo, hi = item.tile_lo + item.n_tiles;
+    if (kSkip) {
+      if (gr0 < item.q_len) {
+        const KeyTiles kt = key_tiles(gr0, 64, item.q_len, kv_len, causal, window, kBN);
+        lo = kt.lo;
+        hi = kt.hi;
+      } else {
+        hi = lo;  // no row of this warpgroup in the item
+      }
+    }
+    gt0 = gt_item + (lo - item.tile_lo);
+    tile_lo = lo;
+    n_tiles = hi - lo;
 #pragma unroll
     for (int i = 0; i < kWgD / 8; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.f;
     row_m[0] = row_m[1] = -INFINITY;
@@ -415,35 +471,46 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
     fence_proxy_async();
     named_bar_sync(kBarQ + cw, 128);
 
-    // Tile 0: S only.
-    mbar_wait(bar_full_k + 8 * (gt0 % STAGES), (gt0 / STAGES) & 1);
-    fence_proxy_async();
-    named_bar_sync(kBarTurn + cw, 256);
-    wgmma_fence();
-    issue_s(gt0 % STAGES);
-    named_bar_arrive(kBarTurn + next, 256);
-    wgmma_wait<0>();
-    fence_operands(s);
-    release(bar_empty_k, gt0 % STAGES);
-    softmax(tile_lo * kBN);
-    pack_p(pa0);
-    // Tiles in pairs so that the P buffers are compile-time arrays.
-    int it = 1;
-    bool last_in_pa1 = false;
-    for (;;) {
-      if (it >= n_tiles) break;
-      step(it++, pa0, pa1);
-      if (it >= n_tiles) {
-        last_in_pa1 = true;
-        break;
+    for (int x = gt_item; x < gt0; ++x) skip_tile(x, true);
+    if (n_tiles > 0) {
+      // Tile 0: S only.
+      mbar_wait(bar_full_k + 8 * (gt0 % STAGES), (gt0 / STAGES) & 1);
+      fence_proxy_async();
+      named_bar_sync(kBarTurn + cw, 256);
+      wgmma_fence();
+      issue_s(gt0 % STAGES);
+      named_bar_arrive(bar_next, 256);
+      wgmma_wait<0>();
+      fence_operands(s);
+      release(bar_empty_k, gt0 % STAGES);
+      softmax(tile_lo * kBN);
+      pack_p(pa0);
+      // Tiles in pairs so that the P buffers are compile-time arrays.
+      int it = 1;
+      bool last_in_pa1 = false;
+      for (;;) {
+        if (it >= n_tiles) break;
+        step(it++, pa0, pa1);
+        if (it >= n_tiles) {
+          last_in_pa1 = true;
+          break;
+        }
+        step(it++, pa1, pa0);
       }
-      step(it++, pa1, pa0);
-    }
-    if (last_in_pa1) {
-      last_pv(pa1);
+      const bool arrive = cw != NC - 1 || has_next || gt0 + n_tiles < gt_end;
+      if (last_in_pa1) {
+        last_pv(pa1, arrive);
+      } else {
+        last_pv(pa0, arrive);
+      }
     } else {
-      last_pv(pa0);
+      // No tile: one turn keeps the count (n + 1); the next item's Q rows may load now.
+      named_bar_sync(kBarTurn + cw, 256);
+      if (cw != NC - 1 || has_next || gt0 < gt_end) named_bar_arrive(bar_next, 256);
+      load_next_q();
     }
+    for (int x = gt0 + n_tiles; x < gt_end; ++x)
+      skip_tile(x, cw != NC - 1 || has_next || x + 1 < gt_end);
 
     // Finish: full row sums, normalize, store rows < q_len.
     T* obase = static_cast<T*>(p.out) + static_cast<int64_t>(item.q0) * p.n_heads * kWgD +
@@ -454,7 +521,7 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
       l += __shfl_xor_sync(0xffffffffu, l, 1);
       l += __shfl_xor_sync(0xffffffffu, l, 2);
       const float inv = l > 0.f ? 1.f / l : 0.f;
-      const int row = gr0 + warp * 16 + g + hr * 8;
+      const int row = pos_base - (kv_len - item.q_len) + hr * 8;  // gr0 + warp * 16 + g + 8 hr
       if (row >= item.q_len) continue;
       T* orow = obase + static_cast<int64_t>(row) * p.n_heads * kWgD;
 #pragma unroll
@@ -463,7 +530,6 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
         *reinterpret_cast<uint32_t*>(orow + i * 8 + 2 * t) = v;
       }
     }
-    gt0 += n_tiles;
     item = next_item;
     w = w_next;
   }
