@@ -58,8 +58,6 @@
 
 namespace lightllm::kernels::cuda::prefill_detail {
 namespace {
-constexpr bool kSkip = (LLM_WS_OPT & 1) != 0;
-constexpr bool kSerpentine = (LLM_WS_OPT & 2) != 0;
 
 // NC consumer warpgroups (64 query rows each) + the producer; kBN keys per tile; STAGES tiles
 // of K and of V in the ring.
@@ -79,6 +77,8 @@ struct WsSmem {
 template <typename T, int NC, int kBN, int STAGES>
 __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAttentionParams p) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  constexpr bool kSkip = (LLM_WS_OPT & 1) != 0;
+  constexpr bool kSerpentine = (LLM_WS_OPT & 2) != 0;
   using SM = WsSmem<NC, kBN, STAGES>;
   constexpr int kWsBM = SM::kBM;
   // Registers per thread after setmaxnreg (launch: 65536 / (128 (NC + 1)), i.e. 168 or 128):
@@ -246,7 +246,7 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
   float o[kWgD / 8][4];
   float row_m[2], row_l[2];
   float alibi_log2 = 0.f;
-  int kv_len = 0, gp_lo = 0, gp_hi = 0, pos_base = 0;
+  int kv_len = 0, pos_base = 0;
 
   float s[kBN / 8][4];
   // P of a tile, the register A operand of its P V, in two buffers used in turn: P(i) is packed
@@ -286,6 +286,8 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
   // first bring every score to the log2 domain with its mask / ALiBi in a separate loop, under
   // one warp-uniform branch (a per-element branch there bloats the loop with moves and jumps).
   auto softmax = [&](int n0) {
+    // Positions of this warpgroup's first and last rows (derived, not kept: registers).
+    const int gp_lo = pos_base - (warp * 16 + g), gp_hi = min(gp_lo + 63, kv_len - 1);
     const bool masked = pre_scale || tile_needs_mask(n0, kBN, gp_lo, gp_hi, kv_len, causal, window);
     if (masked) {
 #pragma unroll
@@ -393,13 +395,13 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
   // so it holds no registers during the tile loop.
   Item item = item_at(w_first), next_item{};
   int w_next = n_items;
-  bool has_next = false;
+  auto has_next = [&] { return w_next < n_items; };
   auto load_next_q = [&] {
-    if (!has_next) return;
+    if (!has_next()) return;
     next_item = item_at(w_next);
     load_q(next_item);
   };
-  auto last_pv = [&](const PFrag& pa, bool arrive) {
+  auto last_pv = [&](const PFrag& pa, int n_tiles, bool arrive) {  // n_tiles: the loop's count
     const int gt = gt0 + n_tiles - 1, last = gt % STAGES;
     mbar_wait(bar_full_v + 8 * last, (gt / STAGES) & 1);
     wgmma_wait<0>();  // P V(n_tiles-2) is done
@@ -435,14 +437,11 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
   load_q(item);
   for (int w = w_first; w < n_items;) {
     w_next = next_valid(advance(w));
-    has_next = w_next < n_items;
     // Per-item state.
     const int prefix = item.kv_len - item.q_len;
     const int gr0 = item.m0 + cw * 64;
     kv_len = item.kv_len;
-    gp_lo = prefix + gr0;
-    gp_hi = prefix + min(gr0 + 64, item.q_len) - 1;
-    pos_base = gp_lo + warp * 16 + g;  // position of this thread's first row
+    pos_base = prefix + gr0 + warp * 16 + g;  // position of this thread's first row
     alibi_log2 = has_alibi ? p.alibi_slopes[item.h] * kLog2e : 0.f;
     // This warpgroup's tiles [lo, hi) of the item's tiles [item.tile_lo, item.tile_lo + n):
     // ring tiles gt_item + (lo - item.tile_lo) .. gt_end - 1, those before gt0 and from
@@ -497,20 +496,20 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
         }
         step(it++, pa1, pa0);
       }
-      const bool arrive = cw != NC - 1 || has_next || gt0 + n_tiles < gt_end;
+      const bool arrive = cw != NC - 1 || has_next() || gt0 + it < gt_end;
       if (last_in_pa1) {
-        last_pv(pa1, arrive);
+        last_pv(pa1, it, arrive);
       } else {
-        last_pv(pa0, arrive);
+        last_pv(pa0, it, arrive);
       }
     } else {
       // No tile: one turn keeps the count (n + 1); the next item's Q rows may load now.
       named_bar_sync(kBarTurn + cw, 256);
-      if (cw != NC - 1 || has_next || gt0 < gt_end) named_bar_arrive(bar_next, 256);
+      if (cw != NC - 1 || has_next() || gt0 < gt_end) named_bar_arrive(bar_next, 256);
       load_next_q();
     }
     for (int x = gt0 + n_tiles; x < gt_end; ++x)
-      skip_tile(x, cw != NC - 1 || has_next || x + 1 < gt_end);
+      skip_tile(x, cw != NC - 1 || has_next() || x + 1 < gt_end);
 
     // Finish: full row sums, normalize, store rows < q_len.
     T* obase = static_cast<T*>(p.out) + static_cast<int64_t>(item.q0) * p.n_heads * kWgD +
