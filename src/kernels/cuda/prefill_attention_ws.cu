@@ -51,9 +51,10 @@
 #include "kernels/cuda/prefill_attention_wgmma.cuh"
 
 // A/B knobs (ptune4, removed once measured): bit 1: a consumer skips the GEMMs and softmax of
-// tiles its own 64 rows cannot see; bit 2: serpentine item order over the persistent CTAs.
+// tiles its own 64 rows cannot see; bit 2: serpentine item order over the persistent CTAs; bit 4:
+// m-tiles aligned to the end of each request (the ragged tile at its start, negative rows idle).
 #ifndef LLM_WS_OPT
-#define LLM_WS_OPT 3
+#define LLM_WS_OPT 7
 #endif
 
 namespace lightllm::kernels::cuda::prefill_detail {
@@ -79,6 +80,7 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   constexpr bool kSkip = (LLM_WS_OPT & 1) != 0;
   constexpr bool kSerpentine = (LLM_WS_OPT & 2) != 0;
+  constexpr bool kEndAligned = (LLM_WS_OPT & 4) != 0;
   using SM = WsSmem<NC, kBN, STAGES>;
   constexpr int kWsBM = SM::kBM;
   // Registers per thread after setmaxnreg (launch: 65536 / (128 (NC + 1)), i.e. 168 or 128):
@@ -115,12 +117,13 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
     const int m_back = w / per_m, rh = w - m_back * per_m;
     it.r = rh / p.n_heads;
     it.h = rh - it.r * p.n_heads;
-    it.m0 = (n_m - 1 - m_back) * kWsBM;  // longest causal tiles first
     it.q0 = p.q_start[it.r];
     it.q_len = p.q_start[it.r + 1] - it.q0;
+    // Longest causal tiles first.
+    it.m0 = kEndAligned ? it.q_len - (m_back + 1) * kWsBM : (n_m - 1 - m_back) * kWsBM;
     it.kv_len = p.kv_len[it.r];
     it.tile_lo = it.n_tiles = 0;
-    if (it.m0 < it.q_len) {
+    if (kEndAligned ? it.m0 + kWsBM > 0 : it.m0 < it.q_len) {
       const KeyTiles kt = key_tiles(it.m0, kWsBM, it.q_len, it.kv_len, causal, window, kBN);
       it.tile_lo = kt.lo;
       it.n_tiles = kt.hi - kt.lo;
@@ -226,7 +229,7 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
                      int64_t{item.h} * kWgD;
     for (int idx = tid; idx < 64 * 16; idx += 128) {
       const int row = cw * 64 + (idx >> 4), c = idx & 15;
-      const bool valid = item.m0 + row < item.q_len;
+      const bool valid = item.m0 + row >= 0 && item.m0 + row < item.q_len;
       const T* src = valid ? qbase + static_cast<int64_t>(item.m0 + row) * q_stride + c * 8 : qbase;
       cp_async16_s(sQ + (c >> 3) * (kWsBM * 128) + swz_offset(row, c & 7), src, valid);
     }
@@ -450,7 +453,7 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
     gt_end = gt_item + item.n_tiles;
     int lo = item.tile_lo, hi = item.tile_lo + item.n_tiles;
     if (kSkip) {
-      if (gr0 < item.q_len) {
+      if (gr0 < item.q_len && gr0 + 64 > 0) {
         const KeyTiles kt = key_tiles(gr0, 64, item.q_len, kv_len, causal, window, kBN);
         lo = kt.lo;
         hi = kt.hi;
@@ -521,7 +524,7 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
       l += __shfl_xor_sync(0xffffffffu, l, 2);
       const float inv = l > 0.f ? 1.f / l : 0.f;
       const int row = pos_base - (kv_len - item.q_len) + hr * 8;  // gr0 + warp * 16 + g + 8 hr
-      if (row >= item.q_len) continue;
+      if (row < 0 || row >= item.q_len) continue;
       T* orow = obase + static_cast<int64_t>(row) * p.n_heads * kWgD;
 #pragma unroll
       for (int i = 0; i < kWgD / 8; ++i) {
