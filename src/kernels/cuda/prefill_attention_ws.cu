@@ -1,10 +1,13 @@
 // src/kernels/cuda/prefill_attention_ws.cu — the warp-specialized Hopper prefill attention kernel
 // (variant 5, the default on sm_90a for head_dim 128, bf16/f16 K/V): the FlashAttention-3
 // structure on K/V gathered through req_to_token.
-// Work item = kBM = 64 NC query rows (an m-tile) of one (request, head). Items are numbered
-// longest causal tile first, the heads of a request adjacent (item_at); CTA b takes items b,
-// b + gridDim.x, ... — one item per CTA with one CTA per item, several when persistent (one CTA
-// per SM: the default below 8192 new tokens, ws_ctas). CTA = 1 + NC warpgroups:
+// Work item = kBM = 64 NC query rows (an m-tile) of one (request, head). m-tiles are aligned to
+// the end of the request (the last ends at q_len; the ragged one at its start, where causal work
+// is least, has idle rows < 0). Items are numbered longest causal tile first, the heads of a
+// request adjacent (item_at); in round k of a grid of G CTAs CTA b takes item k G + b, or
+// k G + G - 1 - b in odd rounds (serpentine: the CTA that took a round's longest item takes the
+// next round's shortest) — one item per CTA with one CTA per item, several when persistent (one
+// CTA per SM: the default, ws_ctas). CTA = 1 + NC warpgroups:
 //   warpgroup 0, the producer (setmaxnreg.dec): only issues the cp.async gathers of K and V
 //     tiles (kBN keys; slots read from req_to_token a tile ahead into shared memory) into a ring
 //     of STAGES stages of 128B-swizzled smem; cp.async.mbarrier.arrive.noinc signals
@@ -13,7 +16,7 @@
 //     in stage gt % STAGES), so the next item's first tiles land during this item's epilogue.
 //   warpgroups 1 .. NC, the consumers (setmaxnreg.inc), rows [64c, 64c + 64) of the item for
 //     consumer c: wait for their Q rows (cp.async, issued during the previous item's last P V),
-//     then per K/V tile i
+//     then per K/V tile i its own 64 rows can see (key_tiles of those rows)
 //       S(i) = Q K(i)^T issued; O *= corr(i-1) (skipped when no row max of the warp grew);
 //       O += P(i-1) V(i-1) issued
 //       wait for S(i) only, release K(i); online softmax of S(i) in place (exp2 domain, the
@@ -27,9 +30,11 @@
 //     P V had finished (docs/PERFORMANCE.md prefill run 10). The GEMM issues of the consumers
 //     take turns through named barriers (1 .. NC, 256 threads: a consumer waits for the
 //     previous one's arrival; "ping-pong"), so one consumer's softmax runs while another's GEMMs
-//     run. All consumers walk the same tiles (the tile range of the whole item) so the turn
-//     counts match; masks are applied only on tiles crossing a warpgroup's causal / window /
-//     kv_len edge (and always with ALiBi).
+//     run. Every consumer takes n + 1 turns per item of n tiles, so the turn counts match: the
+//     tiles of the item its rows cannot see (past its causal edge, before its window, or all of
+//     them for a warpgroup without rows) are turns without GEMMs or softmax, which only wait for
+//     the tile and release it (skip_tile; run 11). Masks are applied only on tiles crossing a
+//     warpgroup's causal / window / kv_len edge (and always with ALiBi).
 //   Shapes (NC, kBN, STAGES): (2, 128, 2) and (3, 64, 5); registers after setmaxnreg 40 / 232
 //   and 32 / 160 (ptxas -v, sm_90a: 168 and 128 at entry, no spills, no stack, no C75xx).
 // Invariants: the accumulators of an in-flight wgmma (S, O) and its register operand (P) are
@@ -49,13 +54,6 @@
 #include "kernels/cuda/prefill_attention.h"
 #include "kernels/cuda/prefill_attention_mma.cuh"
 #include "kernels/cuda/prefill_attention_wgmma.cuh"
-
-// A/B knobs (ptune4, removed once measured): bit 1: a consumer skips the GEMMs and softmax of
-// tiles its own 64 rows cannot see; bit 2: serpentine item order over the persistent CTAs; bit 4:
-// m-tiles aligned to the end of each request (the ragged tile at its start, negative rows idle).
-#ifndef LLM_WS_OPT
-#define LLM_WS_OPT 7
-#endif
 
 namespace lightllm::kernels::cuda::prefill_detail {
 namespace {
@@ -78,9 +76,6 @@ struct WsSmem {
 template <typename T, int NC, int kBN, int STAGES>
 __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAttentionParams p) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  constexpr bool kSkip = (LLM_WS_OPT & 1) != 0;
-  constexpr bool kSerpentine = (LLM_WS_OPT & 2) != 0;
-  constexpr bool kEndAligned = (LLM_WS_OPT & 4) != 0;
   using SM = WsSmem<NC, kBN, STAGES>;
   constexpr int kWsBM = SM::kBM;
   // Registers per thread after setmaxnreg (launch: 65536 / (128 (NC + 1)), i.e. 168 or 128):
@@ -119,11 +114,12 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
     it.h = rh - it.r * p.n_heads;
     it.q0 = p.q_start[it.r];
     it.q_len = p.q_start[it.r + 1] - it.q0;
-    // Longest causal tiles first.
-    it.m0 = kEndAligned ? it.q_len - (m_back + 1) * kWsBM : (n_m - 1 - m_back) * kWsBM;
+    // m-tiles end-aligned: the last one ends at q_len (m_back 0, the longest causal tile, comes
+    // first), the ragged one starts at a negative row (its rows < 0 are idle).
+    it.m0 = it.q_len - (m_back + 1) * kWsBM;
     it.kv_len = p.kv_len[it.r];
     it.tile_lo = it.n_tiles = 0;
-    if (kEndAligned ? it.m0 + kWsBM > 0 : it.m0 < it.q_len) {
+    if (it.m0 + kWsBM > 0) {
       const KeyTiles kt = key_tiles(it.m0, kWsBM, it.q_len, it.kv_len, causal, window, kBN);
       it.tile_lo = kt.lo;
       it.n_tiles = kt.hi - kt.lo;
@@ -134,7 +130,6 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
   // (serpentine: k G + G - 1 - b in odd rounds). The item after w of this CTA:
   auto advance = [&](int w) {
     const int b = blockIdx.x, n_ctas = gridDim.x;
-    if (!kSerpentine) return w + n_ctas;
     return (w / n_ctas) & 1 ? w + 2 * b + 1 : w + 2 * (n_ctas - 1 - b) + 1;
   };
   // The first valid item from w on (n_items when none is left).
@@ -362,8 +357,7 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
   // basic block, which put it above the softmax (the exp2s then ran after P V, not beside it).
   // O is rescaled by corr(it-1) between the S and P V issues (the FlashAttention-3 order).
   // The GEMM tiles of this warpgroup in the current item: tiles [tile_lo, tile_lo + n_tiles) of
-  // keys, ring tiles gt0 .. gt0 + n_tiles - 1 (with kSkip only those its own rows can see, else
-  // the item's).
+  // keys, ring tiles gt0 .. gt0 + n_tiles - 1: those its own rows can see.
   int gt0 = 0, tile_lo = 0, n_tiles = 0;
   auto step = [&](int it, const PFrag& pa_prev, PFrag& pa_next) {
     const int gt = gt0 + it;
@@ -422,7 +416,7 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
     fence_operands(o);
     release(bar_empty_v, last);
   };
-  // A turn without GEMMs for ring tile gt, which this warpgroup's rows cannot see (kSkip): it
+  // A turn without GEMMs for ring tile gt, which this warpgroup's rows cannot see: it
   // waits for the tile's K and V (so its releases count toward that tile's phase), takes its
   // turn and releases the tile. Every warpgroup takes n + 1 turns per item of n tiles.
   auto skip_tile = [&](int gt, bool arrive) {
@@ -451,15 +445,11 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
     // gt0 + n_tiles on are turns without GEMMs.
     const int gt_item = gt_end;
     gt_end = gt_item + item.n_tiles;
-    int lo = item.tile_lo, hi = item.tile_lo + item.n_tiles;
-    if (kSkip) {
-      if (gr0 < item.q_len && gr0 + 64 > 0) {
-        const KeyTiles kt = key_tiles(gr0, 64, item.q_len, kv_len, causal, window, kBN);
-        lo = kt.lo;
-        hi = kt.hi;
-      } else {
-        hi = lo;  // no row of this warpgroup in the item
-      }
+    int lo = item.tile_lo, hi = lo;  // hi = lo: no row of this warpgroup in the item
+    if (gr0 < item.q_len && gr0 + 64 > 0) {
+      const KeyTiles kt = key_tiles(gr0, 64, item.q_len, kv_len, causal, window, kBN);
+      lo = kt.lo;
+      hi = kt.hi;
     }
     gt0 = gt_item + (lo - item.tile_lo);
     tile_lo = lo;
@@ -603,11 +593,9 @@ bool prefill_wgmma_supported(const PrefillAttentionParams& p) {
 }
 
 int ws_ctas(const PrefillAttentionParams& p) {
-  // Persistent (one CTA per SM) measured 5-10% faster at 1k-2k new tokens and 2% at 4k, one CTA
-  // per item 2-3% faster at 16k (its static round robin over the items, longest first, leaves
-  // the CTAs unequal work there); the switch at 8192 is not measured (PERFORMANCE.md run 10).
-  if (p.ctas != 0) return p.ctas;
-  return p.max_q_len >= 8192 ? kPrefillCtasPerItem : kPrefillCtasPerSm;
+  // Persistent (one CTA per SM): 5-10% faster than one CTA per item at 1k-2k new tokens, 2% at
+  // 4k, and with the serpentine order as fast at 16k (docs/PERFORMANCE.md prefill runs 10, 11).
+  return p.ctas != 0 ? p.ctas : kPrefillCtasPerSm;
 }
 
 WsTiles ws_tiles(const PrefillAttentionParams& p) {
