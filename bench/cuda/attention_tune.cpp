@@ -596,6 +596,11 @@ int main(int argc, char** argv) {
                            false,  // MQA, prefixes
                            {300, 2, 129, 64},
                            {0, 700, 64, 1}});
+        // Warpgroups with fewer tiles than their item (ragged q_len, windows; variant 5 skips).
+        check_prefill(
+            dt,
+            {v, rows, kt, ct, 8, 2, 128, true, 100, false, false, {700, 200, 65}, {0, 37, 500}});
+        check_prefill(dt, {v, rows, kt, ct, 8, 8, 128, true, 20, true, false, {450, 1}, {30, 0}});
         if (v >= 3) continue;  // int8 K/V and head dims other than 128: mma.sync kernels
         check_prefill(dt, {v, rows, kt, ct, 8, 2, 128, true, 0, false, true});  // int8 K/V
         check_prefill(dt, {v, rows, kt, ct, 8, 2, 128, true, 50, true, true});  // all three

@@ -219,6 +219,21 @@ TEST_P(PrefillAttention, NonCausalAndSlidingWindow) {
   for (const auto& c : cases) run_all(GetParam(), c, seed++);
 }
 
+// Variant 5 gives each consumer warpgroup (64 rows of a 128- or 192-row item) only the key tiles
+// its own rows can see: consumers with no row (ragged q_len), with fewer causal tiles than the
+// item, or (narrow windows) whose first tiles lie before their window take turns without GEMMs.
+// Many items per CTA (3 CTAs) walk the serpentine order through odd rounds.
+TEST_P(PrefillAttention, WarpgroupTileRanges) {
+  const PrefillCase cases[] = {
+      {{700, 200, 65}, {0, 37, 500}, 8, 2, 128, true, 0},
+      {{700, 200, 65}, {0, 37, 500}, 8, 2, 128, true, 100},
+      {{450, 1}, {30, 0}, 8, 8, 128, true, 20, true},  // ALiBi, window shorter than a tile
+      {{390}, {0}, 4, 1, 128, true, 150},
+  };
+  uint32_t seed = 800;
+  for (const auto& c : cases) run_all(GetParam(), c, seed++);
+}
+
 INSTANTIATE_TEST_SUITE_P(Dtypes, PrefillAttention, ::testing::Values(DType::bf16, DType::f16),
                          [](const auto& info) {
                            return std::string(core::dtype_name(info.param));

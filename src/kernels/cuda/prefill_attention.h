@@ -7,10 +7,12 @@
 //      sm_90a image, head_dim 128, bf16/f16 K/V; a producer warpgroup gathers K/V tiles into a
 //      ring of stages (mbarriers), 2 or 3 consumer warpgroups of 64 query rows run wgmma (Q/K/V
 //      from 128B-swizzled shared memory, P from registers), each overlapping its softmax with its
-//      own P V and taking turns with the other consumers on the tensor cores. Tiles (block_rows
-//      x kv_tile) 128 x 128 and 192 x 64; default 192 x 64 when max_q_len >= 1024, else
-//      128 x 128. Grid (ctas): one CTA per (m-tile, head, request) work item, or persistent
-//      (one per SM, looping over items; the default below max_q_len 8192). ALiBi, window,
+//      own P V and taking turns with the other consumers on the tensor cores; a consumer runs no
+//      GEMM on the key tiles its own rows cannot see, and m-tiles end at q_len (the ragged one
+//      at the request's start). Tiles (block_rows x kv_tile) 128 x 128 and 192 x 64; default
+//      192 x 64 when max_q_len >= 1024, else 128 x 128. Grid (ctas): one CTA per (m-tile, head,
+//      request) work item, or persistent (one per SM, looping over items in serpentine rounds;
+//      the default). ALiBi, window,
 //      non-causal; elsewhere (other head dims, int8 K/V, no sm_90a image) it is unimplemented.
 //   2: mma.sync m16n8k16, 4 warps; 128-row tiles give each warp 32 query rows, so every K/V
 //      ldmatrix fragment feeds four MMAs; 64-row tiles (16 rows per warp) when max_q_len < 128.
@@ -75,8 +77,8 @@ struct PrefillAttentionParams {
   int kv_tile = 0;         // keys per K/V tile: 64 (variant 2); variant 5: 128 / 64 with 128 / 192
                            // rows; 0 = default
   int ctas = 0;  // variant 5: CTAs in the grid, each looping over its (m-tile, head, request)
-                 // work items: 0 = default (one per SM below 8192 new tokens, else one per
-                 // item), kPrefillCtasPerSm, kPrefillCtasPerItem, or > 0: at most that many
+                 // work items: 0 = default (kPrefillCtasPerSm), kPrefillCtasPerSm,
+                 // kPrefillCtasPerItem, or > 0: at most that many
   const float* alibi_slopes = nullptr;  // [n_heads] f32 on the device, nullptr = none
   int variant = 0;  // 0 = default (5 where it can run, else 2); 2: mma.sync; 5: wgmma
 };

@@ -1,10 +1,13 @@
 // src/kernels/cuda/prefill_attention_ws.cu — the warp-specialized Hopper prefill attention kernel
 // (variant 5, the default on sm_90a for head_dim 128, bf16/f16 K/V): the FlashAttention-3
 // structure on K/V gathered through req_to_token.
-// Work item = kBM = 64 NC query rows (an m-tile) of one (request, head). Items are numbered
-// longest causal tile first, the heads of a request adjacent (item_at); CTA b takes items b,
-// b + gridDim.x, ... — one item per CTA with one CTA per item, several when persistent (one CTA
-// per SM: the default below 8192 new tokens, ws_ctas). CTA = 1 + NC warpgroups:
+// Work item = kBM = 64 NC query rows (an m-tile) of one (request, head). m-tiles are aligned to
+// the end of the request (the last ends at q_len; the ragged one at its start, where causal work
+// is least, has idle rows < 0). Items are numbered longest causal tile first, the heads of a
+// request adjacent (item_at); in round k of a grid of G CTAs CTA b takes item k G + b, or
+// k G + G - 1 - b in odd rounds (serpentine: the CTA that took a round's longest item takes the
+// next round's shortest) — one item per CTA with one CTA per item, several when persistent (one
+// CTA per SM: the default, ws_ctas). CTA = 1 + NC warpgroups:
 //   warpgroup 0, the producer (setmaxnreg.dec): only issues the cp.async gathers of K and V
 //     tiles (kBN keys; slots read from req_to_token a tile ahead into shared memory) into a ring
 //     of STAGES stages of 128B-swizzled smem; cp.async.mbarrier.arrive.noinc signals
@@ -13,7 +16,7 @@
 //     in stage gt % STAGES), so the next item's first tiles land during this item's epilogue.
 //   warpgroups 1 .. NC, the consumers (setmaxnreg.inc), rows [64c, 64c + 64) of the item for
 //     consumer c: wait for their Q rows (cp.async, issued during the previous item's last P V),
-//     then per K/V tile i
+//     then per K/V tile i its own 64 rows can see (key_tiles of those rows)
 //       S(i) = Q K(i)^T issued; O *= corr(i-1) (skipped when no row max of the warp grew);
 //       O += P(i-1) V(i-1) issued
 //       wait for S(i) only, release K(i); online softmax of S(i) in place (exp2 domain, the
@@ -27,9 +30,11 @@
 //     P V had finished (docs/PERFORMANCE.md prefill run 10). The GEMM issues of the consumers
 //     take turns through named barriers (1 .. NC, 256 threads: a consumer waits for the
 //     previous one's arrival; "ping-pong"), so one consumer's softmax runs while another's GEMMs
-//     run. All consumers walk the same tiles (the tile range of the whole item) so the turn
-//     counts match; masks are applied only on tiles crossing a warpgroup's causal / window /
-//     kv_len edge (and always with ALiBi).
+//     run. Every consumer takes n + 1 turns per item of n tiles, so the turn counts match: the
+//     tiles of the item its rows cannot see (past its causal edge, before its window, or all of
+//     them for a warpgroup without rows) are turns without GEMMs or softmax, which only wait for
+//     the tile and release it (skip_tile; run 11). Masks are applied only on tiles crossing a
+//     warpgroup's causal / window / kv_len edge (and always with ALiBi).
 //   Shapes (NC, kBN, STAGES): (2, 128, 2) and (3, 64, 5); registers after setmaxnreg 40 / 232
 //   and 32 / 160 (ptxas -v, sm_90a: 168 and 128 at entry, no spills, no stack, no C75xx).
 // Invariants: the accumulators of an in-flight wgmma (S, O) and its register operand (P) are
@@ -107,21 +112,29 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
     const int m_back = w / per_m, rh = w - m_back * per_m;
     it.r = rh / p.n_heads;
     it.h = rh - it.r * p.n_heads;
-    it.m0 = (n_m - 1 - m_back) * kWsBM;  // longest causal tiles first
     it.q0 = p.q_start[it.r];
     it.q_len = p.q_start[it.r + 1] - it.q0;
+    // m-tiles end-aligned: the last one ends at q_len (m_back 0, the longest causal tile, comes
+    // first), the ragged one starts at a negative row (its rows < 0 are idle).
+    it.m0 = it.q_len - (m_back + 1) * kWsBM;
     it.kv_len = p.kv_len[it.r];
     it.tile_lo = it.n_tiles = 0;
-    if (it.m0 < it.q_len) {
+    if (it.m0 + kWsBM > 0) {
       const KeyTiles kt = key_tiles(it.m0, kWsBM, it.q_len, it.kv_len, causal, window, kBN);
       it.tile_lo = kt.lo;
       it.n_tiles = kt.hi - kt.lo;
     }
     return it;
   };
+  // Round k of the grid (G CTAs) covers items [k G, k G + G): CTA b takes item k G + b
+  // (serpentine: k G + G - 1 - b in odd rounds). The item after w of this CTA:
+  auto advance = [&](int w) {
+    const int b = blockIdx.x, n_ctas = gridDim.x;
+    return (w / n_ctas) & 1 ? w + 2 * b + 1 : w + 2 * (n_ctas - 1 - b) + 1;
+  };
   // The first valid item from w on (n_items when none is left).
   auto next_valid = [&](int w) {
-    for (; w < n_items; w += gridDim.x)
+    for (; w < n_items; w = advance(w))
       if (item_at(w).n_tiles > 0) break;
     return w < n_items ? w : n_items;
   };
@@ -155,7 +168,7 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
     const int c = tid & 15, row0 = tid >> 4;
     const uint32_t dst0 = (c >> 3) * (kBN * 128) + swz_offset(row0, c & 7);  // swizzle: row & 7
     int gt = 0;
-    for (int w = w_first; w < n_items; w = next_valid(w + gridDim.x)) {
+    for (int w = w_first; w < n_items; w = next_valid(advance(w))) {
       const Item item = item_at(w);
       const int32_t* slot_row =
           p.req_to_token + static_cast<int64_t>(p.req_row[item.r]) * p.req_to_token_stride;
@@ -203,15 +216,15 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
   const int cw = wg - 1;  // consumer 0 .. NC-1: rows [64 cw, 64 cw + 64) of the block
   const int warp = tid >> 5, lane = tid & 31;
   const int g = lane >> 2, t = lane & 3;
-  const int64_t q_stride = p.q_stride ? p.q_stride : int64_t{p.n_heads} * kWgD;
   // Issues the cp.async of this warpgroup's Q rows of `item` (zeros past q_len); the wait, the
   // proxy fence and the warpgroup barrier come before its first S.
   auto load_q = [&](const Item& item) {
+    const int64_t q_stride = p.q_stride ? p.q_stride : int64_t{p.n_heads} * kWgD;
     const T* qbase = static_cast<const T*>(p.q) + static_cast<int64_t>(item.q0) * q_stride +
                      int64_t{item.h} * kWgD;
     for (int idx = tid; idx < 64 * 16; idx += 128) {
       const int row = cw * 64 + (idx >> 4), c = idx & 15;
-      const bool valid = item.m0 + row < item.q_len;
+      const bool valid = item.m0 + row >= 0 && item.m0 + row < item.q_len;
       const T* src = valid ? qbase + static_cast<int64_t>(item.m0 + row) * q_stride + c * 8 : qbase;
       cp_async16_s(sQ + (c >> 3) * (kWsBM * 128) + swz_offset(row, c & 7), src, valid);
     }
@@ -219,7 +232,7 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
   };
   // Ping-pong (round robin): consumer c issues its GEMMs after named barrier 1 + c completes,
   // which needs the previous consumer's arrival; the last one lets consumer 0 go first.
-  const int next = cw + 1 == NC ? 0 : cw + 1;
+  const int bar_next = kBarTurn + (cw + 1 == NC ? 0 : cw + 1);
   if (cw == NC - 1) named_bar_arrive(kBarTurn, 256);
 
   const float scale_log2 = p.softmax_scale * kLog2e;
@@ -231,7 +244,7 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
   float o[kWgD / 8][4];
   float row_m[2], row_l[2];
   float alibi_log2 = 0.f;
-  int kv_len = 0, gp_lo = 0, gp_hi = 0, pos_base = 0;
+  int kv_len = 0, pos_base = 0;
 
   float s[kBN / 8][4];
   // P of a tile, the register A operand of its P V, in two buffers used in turn: P(i) is packed
@@ -271,6 +284,8 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
   // first bring every score to the log2 domain with its mask / ALiBi in a separate loop, under
   // one warp-uniform branch (a per-element branch there bloats the loop with moves and jumps).
   auto softmax = [&](int n0) {
+    // Positions of this warpgroup's first and last rows (derived, not kept: registers).
+    const int gp_lo = pos_base - (warp * 16 + g), gp_hi = min(gp_lo + 63, kv_len - 1);
     const bool masked = pre_scale || tile_needs_mask(n0, kBN, gp_lo, gp_hi, kv_len, causal, window);
     if (masked) {
 #pragma unroll
@@ -341,6 +356,8 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
   // spin loops, not after the softmax of tile it-1: ptxas hoists a wgmma wait to the top of its
   // basic block, which put it above the softmax (the exp2s then ran after P V, not beside it).
   // O is rescaled by corr(it-1) between the S and P V issues (the FlashAttention-3 order).
+  // The GEMM tiles of this warpgroup in the current item: tiles [tile_lo, tile_lo + n_tiles) of
+  // keys, ring tiles gt0 .. gt0 + n_tiles - 1: those its own rows can see.
   int gt0 = 0, tile_lo = 0, n_tiles = 0;
   auto step = [&](int it, const PFrag& pa_prev, PFrag& pa_next) {
     const int gt = gt0 + it;
@@ -360,19 +377,28 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
     fence_operands(o);
     wgmma_fence();
     issue_pv(prev, pa_prev);
-    named_bar_arrive(kBarTurn + next, 256);
+    named_bar_arrive(bar_next, 256);
     wgmma_wait<1>();  // S(it) is done; P V(it-1) may still run
     fence_operands(s);
     release(bar_empty_k, st);
     softmax((tile_lo + it) * kBN);
     pack_p(pa_next);
   };
-  // The item's last P V, then (when there is a next item) its Q load, which overlaps this P V
-  // and the stores (every S of this warpgroup, the only reader of its Q rows, has retired). The
-  // last consumer does not arrive after the CTA's very last P V: consumer 0 syncs no more.
+  // The last P V, then (when there is a next item) its Q load, which overlaps this P V and the
+  // stores (every S of this warpgroup, the only reader of its Q rows, has retired). `arrive`:
+  // pass the turn on (not after the CTA's very last turn of the last consumer: consumer 0 syncs
+  // no more).
+  // The next item (w_next < n_items) is read from global memory only when its Q load is issued,
+  // so it holds no registers during the tile loop.
   Item item = item_at(w_first), next_item{};
-  bool has_next = false;
-  auto last_pv = [&](const PFrag& pa) {
+  int w_next = n_items;
+  auto has_next = [&] { return w_next < n_items; };
+  auto load_next_q = [&] {
+    if (!has_next()) return;
+    next_item = item_at(w_next);
+    load_q(next_item);
+  };
+  auto last_pv = [&](const PFrag& pa, int n_tiles, bool arrive) {  // n_tiles: the loop's count
     const int gt = gt0 + n_tiles - 1, last = gt % STAGES;
     mbar_wait(bar_full_v + 8 * last, (gt / STAGES) & 1);
     wgmma_wait<0>();  // P V(n_tiles-2) is done
@@ -384,28 +410,50 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
     fence_operands(o);
     wgmma_fence();
     issue_pv(last, pa);
-    if (cw != NC - 1 || has_next) named_bar_arrive(kBarTurn + next, 256);
-    if (has_next) load_q(next_item);
+    if (arrive) named_bar_arrive(bar_next, 256);
+    load_next_q();
     wgmma_wait<0>();
     fence_operands(o);
     release(bar_empty_v, last);
   };
+  // A turn without GEMMs for ring tile gt, which this warpgroup's rows cannot see: it
+  // waits for the tile's K and V (so its releases count toward that tile's phase), takes its
+  // turn and releases the tile. Every warpgroup takes n + 1 turns per item of n tiles.
+  auto skip_tile = [&](int gt, bool arrive) {
+    const int st = gt % STAGES;
+    const uint32_t parity = (gt / STAGES) & 1;
+    mbar_wait(bar_full_k + 8 * st, parity);
+    mbar_wait(bar_full_v + 8 * st, parity);
+    named_bar_sync(kBarTurn + cw, 256);
+    if (arrive) named_bar_arrive(bar_next, 256);
+    release(bar_empty_k, st);
+    release(bar_empty_v, st);
+  };
 
+  int gt_end = 0;  // ring tile after the current item's tiles
   load_q(item);
   for (int w = w_first; w < n_items;) {
-    const int w_next = next_valid(w + gridDim.x);
-    has_next = w_next < n_items;
-    if (has_next) next_item = item_at(w_next);
+    w_next = next_valid(advance(w));
     // Per-item state.
     const int prefix = item.kv_len - item.q_len;
     const int gr0 = item.m0 + cw * 64;
     kv_len = item.kv_len;
-    gp_lo = prefix + gr0;
-    gp_hi = prefix + min(gr0 + 64, item.q_len) - 1;
-    pos_base = gp_lo + warp * 16 + g;  // position of this thread's first row
+    pos_base = prefix + gr0 + warp * 16 + g;  // position of this thread's first row
     alibi_log2 = has_alibi ? p.alibi_slopes[item.h] * kLog2e : 0.f;
-    tile_lo = item.tile_lo;
-    n_tiles = item.n_tiles;
+    // This warpgroup's tiles [lo, hi) of the item's tiles [item.tile_lo, item.tile_lo + n):
+    // ring tiles gt_item + (lo - item.tile_lo) .. gt_end - 1, those before gt0 and from
+    // gt0 + n_tiles on are turns without GEMMs.
+    const int gt_item = gt_end;
+    gt_end = gt_item + item.n_tiles;
+    int lo = item.tile_lo, hi = lo;  // hi = lo: no row of this warpgroup in the item
+    if (gr0 < item.q_len && gr0 + 64 > 0) {
+      const KeyTiles kt = key_tiles(gr0, 64, item.q_len, kv_len, causal, window, kBN);
+      lo = kt.lo;
+      hi = kt.hi;
+    }
+    gt0 = gt_item + (lo - item.tile_lo);
+    tile_lo = lo;
+    n_tiles = hi - lo;
 #pragma unroll
     for (int i = 0; i < kWgD / 8; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.f;
     row_m[0] = row_m[1] = -INFINITY;
@@ -415,35 +463,46 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
     fence_proxy_async();
     named_bar_sync(kBarQ + cw, 128);
 
-    // Tile 0: S only.
-    mbar_wait(bar_full_k + 8 * (gt0 % STAGES), (gt0 / STAGES) & 1);
-    fence_proxy_async();
-    named_bar_sync(kBarTurn + cw, 256);
-    wgmma_fence();
-    issue_s(gt0 % STAGES);
-    named_bar_arrive(kBarTurn + next, 256);
-    wgmma_wait<0>();
-    fence_operands(s);
-    release(bar_empty_k, gt0 % STAGES);
-    softmax(tile_lo * kBN);
-    pack_p(pa0);
-    // Tiles in pairs so that the P buffers are compile-time arrays.
-    int it = 1;
-    bool last_in_pa1 = false;
-    for (;;) {
-      if (it >= n_tiles) break;
-      step(it++, pa0, pa1);
-      if (it >= n_tiles) {
-        last_in_pa1 = true;
-        break;
+    for (int x = gt_item; x < gt0; ++x) skip_tile(x, true);
+    if (n_tiles > 0) {
+      // Tile 0: S only.
+      mbar_wait(bar_full_k + 8 * (gt0 % STAGES), (gt0 / STAGES) & 1);
+      fence_proxy_async();
+      named_bar_sync(kBarTurn + cw, 256);
+      wgmma_fence();
+      issue_s(gt0 % STAGES);
+      named_bar_arrive(bar_next, 256);
+      wgmma_wait<0>();
+      fence_operands(s);
+      release(bar_empty_k, gt0 % STAGES);
+      softmax(tile_lo * kBN);
+      pack_p(pa0);
+      // Tiles in pairs so that the P buffers are compile-time arrays.
+      int it = 1;
+      bool last_in_pa1 = false;
+      for (;;) {
+        if (it >= n_tiles) break;
+        step(it++, pa0, pa1);
+        if (it >= n_tiles) {
+          last_in_pa1 = true;
+          break;
+        }
+        step(it++, pa1, pa0);
       }
-      step(it++, pa1, pa0);
-    }
-    if (last_in_pa1) {
-      last_pv(pa1);
+      const bool arrive = cw != NC - 1 || has_next() || gt0 + it < gt_end;
+      if (last_in_pa1) {
+        last_pv(pa1, it, arrive);
+      } else {
+        last_pv(pa0, it, arrive);
+      }
     } else {
-      last_pv(pa0);
+      // No tile: one turn keeps the count (n + 1); the next item's Q rows may load now.
+      named_bar_sync(kBarTurn + cw, 256);
+      if (cw != NC - 1 || has_next() || gt0 < gt_end) named_bar_arrive(bar_next, 256);
+      load_next_q();
     }
+    for (int x = gt0 + n_tiles; x < gt_end; ++x)
+      skip_tile(x, cw != NC - 1 || has_next() || x + 1 < gt_end);
 
     // Finish: full row sums, normalize, store rows < q_len.
     T* obase = static_cast<T*>(p.out) + static_cast<int64_t>(item.q0) * p.n_heads * kWgD +
@@ -454,8 +513,8 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
       l += __shfl_xor_sync(0xffffffffu, l, 1);
       l += __shfl_xor_sync(0xffffffffu, l, 2);
       const float inv = l > 0.f ? 1.f / l : 0.f;
-      const int row = gr0 + warp * 16 + g + hr * 8;
-      if (row >= item.q_len) continue;
+      const int row = pos_base - (kv_len - item.q_len) + hr * 8;  // gr0 + warp * 16 + g + 8 hr
+      if (row < 0 || row >= item.q_len) continue;
       T* orow = obase + static_cast<int64_t>(row) * p.n_heads * kWgD;
 #pragma unroll
       for (int i = 0; i < kWgD / 8; ++i) {
@@ -463,7 +522,6 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1) prefill_ws_kernel(PrefillAt
         *reinterpret_cast<uint32_t*>(orow + i * 8 + 2 * t) = v;
       }
     }
-    gt0 += n_tiles;
     item = next_item;
     w = w_next;
   }
@@ -535,11 +593,9 @@ bool prefill_wgmma_supported(const PrefillAttentionParams& p) {
 }
 
 int ws_ctas(const PrefillAttentionParams& p) {
-  // Persistent (one CTA per SM) measured 5-10% faster at 1k-2k new tokens and 2% at 4k, one CTA
-  // per item 2-3% faster at 16k (its static round robin over the items, longest first, leaves
-  // the CTAs unequal work there); the switch at 8192 is not measured (PERFORMANCE.md run 10).
-  if (p.ctas != 0) return p.ctas;
-  return p.max_q_len >= 8192 ? kPrefillCtasPerItem : kPrefillCtasPerSm;
+  // Persistent (one CTA per SM): 5-10% faster than one CTA per item at 1k-2k new tokens, 2% at
+  // 4k, and with the serpentine order as fast at 16k (docs/PERFORMANCE.md prefill runs 10, 11).
+  return p.ctas != 0 ? p.ctas : kPrefillCtasPerSm;
 }
 
 WsTiles ws_tiles(const PrefillAttentionParams& p) {
