@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <future>
 
 #include "core/log.h"
 #include "engine/runner/tp_config.h"
@@ -70,6 +71,32 @@ std::unique_ptr<Engine> EngineImpl::create(const EngineConfig& config, std::stri
 }
 
 core::Status EngineImpl::start(const EngineConfig& config) {
+  // init() runs on the router thread: the ops' per-thread device state (CUDA stream, cuBLASLt
+  // handle, plans and workspaces, sampling scratch) is then made by the memory check's dummy
+  // steps on the thread that runs every step, so the check covers it and serving never pays
+  // its first use.
+  std::promise<core::Status> initialized;
+  std::future<core::Status> init_result = initialized.get_future();
+  router_thread_ = std::thread([this, &config, &initialized] {
+    core::Status st = init(config);
+    const bool ok = st.ok();
+    initialized.set_value(std::move(st));
+    if (ok) router_loop();
+  });
+  if (core::Status st = init_result.get(); !st.ok()) {
+    router_thread_.join();
+    return st;
+  }
+  const int n_tok_threads = std::max(1, config_.tokenizer_threads);
+  for (int i = 0; i < n_tok_threads; ++i)
+    tokenizer_threads_.emplace_back([this] { tokenizer_loop(); });
+  output_thread_ = std::thread([this] { output_loop(); });
+  return {};
+}
+
+core::Status EngineImpl::init(const EngineConfig& config) {
+  // OpenMP's thread count is per calling thread: the model loads and runs here, so set it here.
+  if (config.cpu_threads > 0) omp_set_num_threads(config.cpu_threads);
   config_ = config;
   if (config.device != "cpu" && config.device != "cuda")
     return core::invalid_argument("--device {}: expected cpu or cuda", config.device);
@@ -245,11 +272,6 @@ core::Status EngineImpl::start(const EngineConfig& config) {
     stats_.kv_total = capacity;
   }
 
-  const int n_tok_threads = std::max(1, config.tokenizer_threads);
-  for (int i = 0; i < n_tok_threads; ++i)
-    tokenizer_threads_.emplace_back([this] { tokenizer_loop(); });
-  router_thread_ = std::thread([this] { router_loop(); });
-  output_thread_ = std::thread([this] { output_loop(); });
   return {};
 }
 
@@ -366,8 +388,6 @@ void EngineImpl::tokenizer_loop() {
 }
 
 void EngineImpl::router_loop() {
-  // OpenMP's thread count is per calling thread: the model runs here, so set it here.
-  if (config_.cpu_threads > 0) omp_set_num_threads(config_.cpu_threads);
   using Clock = std::chrono::steady_clock;
   StepLoop loop(*router_, *executor_, [this](const core::Status& st) { fail_running(st); });
   for (;;) {

@@ -86,7 +86,12 @@ class EngineImpl final : public Engine {
   };
 
   EngineImpl() = default;
+  // Runs init() on the router thread, then (on success) that thread's router_loop(), the
+  // tokenizer threads and the output thread; returns init()'s status.
   core::Status start(const EngineConfig& config);
+  // Loads the model, sizes and checks the KV pool (memory_check.h), makes the router and the
+  // runner.
+  core::Status init(const EngineConfig& config);
   // The KV pool for rc.max_total_tokens slots (+ the CUDA-graph scratch slot when
   // `scratch_slot`), with the start-up memory check (memory_check.h) when --memory-check says
   // so; the pool may come back smaller.
