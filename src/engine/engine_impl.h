@@ -8,9 +8,11 @@
 // Every stage is its own thread joined by BlockingQueues, so tokenizing and detokenizing
 // overlap the model step; on CUDA the router thread also plans step N+1 while the device runs
 // step N (max_inflight_steps = 2, see router_loop). The router thread is the only owner of
-// scheduling state (Router) and of the model (ModelRunner); the output thread is the only caller of
-// callbacks. A request's life: live_ entry at submit → sequences in the router → one final event
-// per completion → erased from live_ when all its completions have ended.
+// scheduling state (Router) and of the model (ModelRunner), which it also loads and checks at
+// start-up (init), so the ops' per-thread device state is made where the steps run; the output
+// thread is the only caller of callbacks. A request's life: live_ entry at submit → sequences in
+// the router → one final event per completion → erased from live_ when all its completions have
+// ended.
 #pragma once
 
 #include <atomic>
