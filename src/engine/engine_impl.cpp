@@ -73,14 +73,14 @@ std::unique_ptr<Engine> EngineImpl::create(const EngineConfig& config, std::stri
 core::Status EngineImpl::start(const EngineConfig& config) {
   // init() runs on the router thread: the ops' per-thread device state (CUDA stream, cuBLASLt
   // handle, plans and workspaces, sampling scratch) is then made by the memory check's dummy
-  // steps on the thread that runs every step, so the check covers it and serving never pays
-  // its first use.
+  // steps on the thread that runs every step, so the check covers it. `config` is only read
+  // until init_result is ready.
   std::promise<core::Status> initialized;
   std::future<core::Status> init_result = initialized.get_future();
-  router_thread_ = std::thread([this, &config, &initialized] {
+  router_thread_ = std::thread([this, &config, done = std::move(initialized)]() mutable {
     core::Status st = init(config);
     const bool ok = st.ok();
-    initialized.set_value(std::move(st));
+    done.set_value(std::move(st));
     if (ok) router_loop();
   });
   if (core::Status st = init_result.get(); !st.ok()) {
