@@ -117,13 +117,14 @@ Status qkv_rope_store_kv(const QkvRopeStoreKv& a) {
   constexpr std::string_view op = "qkv_rope_store_kv";
   LLM_RETURN_IF_ERROR(check_tensor(op, {"x", a.x}, 2));
   LLM_RETURN_IF_ERROR(check_tensor(op, {"w", a.w}, 2));
-  for (const Arg& t : {Arg{"q", a.q}, Arg{"k", a.k}, Arg{"v", a.v}}) {
+  const RopeStoreKv& r = a.rope;
+  for (const Arg& t : {Arg{"q", r.q}, Arg{"k", r.k}, Arg{"v", r.v}}) {
     LLM_RETURN_IF_ERROR(check_tensor(op, t, 3));
     LLM_RETURN_IF_ERROR(check_dim(op, t, 0, a.x.dim(0), "n_tokens of x"));
   }
-  LLM_RETURN_IF_ERROR(check_same_shape(op, {"k", a.k}, {"v", a.v}));
-  LLM_RETURN_IF_ERROR(check_dim(op, {"k", a.k}, 2, a.q.dim(2), "head_dim of q"));
-  const int64_t n = a.x.dim(0), nq = a.q.dim(1) * a.q.dim(2), nkv = a.k.dim(1) * a.k.dim(2);
+  LLM_RETURN_IF_ERROR(check_same_shape(op, {"k", r.k}, {"v", r.v}));
+  LLM_RETURN_IF_ERROR(check_dim(op, {"k", r.k}, 2, r.q.dim(2), "head_dim of q"));
+  const int64_t n = a.x.dim(0), nq = r.q.dim(1) * r.q.dim(2), nkv = r.k.dim(1) * r.k.dim(2);
   LLM_RETURN_IF_ERROR(check_dim(op, {"w", a.w}, 0, nq + 2 * nkv, "the q, k and v columns"));
   LLM_RETURN_IF_ERROR(check_dim(op, {"w", a.w}, 1, a.x.dim(1), "hidden of x"));
   if (a.bias.defined()) {
@@ -136,18 +137,11 @@ Status qkv_rope_store_kv(const QkvRopeStoreKv& a) {
     if (done) return {};
   }
 #endif
-  Tensor q2 = a.q.reshape({n, nq}), k2 = a.k.reshape({n, nkv}), v2 = a.v.reshape({n, nkv});
+  Tensor q2 = r.q.reshape({n, nq}), k2 = r.k.reshape({n, nkv}), v2 = r.v.reshape({n, nkv});
   LLM_RETURN_IF_ERROR(a.norm != nullptr
                           ? rms_norm_matmul_split(*a.norm, a.w, a.bias, {&q2, &k2, &v2})
                           : matmul_split(a.x, a.w, a.bias, {&q2, &k2, &v2}));
-  return rope_store_kv({.q = a.q,
-                        .k = a.k,
-                        .v = a.v,
-                        .positions = a.positions,
-                        .inv_freq = a.inv_freq,
-                        .cfg = a.cfg,
-                        .slots = a.slots,
-                        .cache = a.cache});
+  return rope_store_kv(r);
 }
 
 Status attention(const Tensor& q, const KvCacheView& cache, const AttentionMeta& meta,

@@ -155,24 +155,25 @@ core::Result<bool> try_matmul_add(const Tensor& x, const Tensor& w, const Tensor
 // in rotate_half pairs and store 16-bit K/V (the GEMV checks the rest: m, segments, shape).
 core::Result<bool> try_qkv_rope_store_kv(const QkvRopeStoreKv& a) {
   constexpr std::string_view op = "qkv_rope_store_kv";
-  if (a.x.dim(0) > kFusedDecodeMaxBatch || a.cfg.interleaved || a.cfg.rotary_dim != a.q.dim(2) ||
-      a.cache.k.dtype() == DType::i8)
+  const RopeStoreKv& r = a.rope;
+  if (a.x.dim(0) > kFusedDecodeMaxBatch || r.cfg.interleaved || r.cfg.rotary_dim != r.q.dim(2) ||
+      r.cache.k.dtype() == DType::i8)
     return false;
   LLM_RETURN_IF_ERROR(check_act(op, {"w", a.w}, a.x.dtype()));
   LLM_RETURN_IF_ERROR(check_act(op, {"bias", a.bias}, a.x.dtype()));
-  for (const Arg& t : {Arg{"q", a.q}, Arg{"k", a.k}, Arg{"v", a.v}})
+  for (const Arg& t : {Arg{"q", r.q}, Arg{"k", r.k}, Arg{"v", r.v}})
     LLM_RETURN_IF_ERROR(check_act(op, t, a.x.dtype()));
   LLM_RETURN_IF_ERROR(
-      check_device(op, {{"x", a.x}, {"w", a.w}, {"bias", a.bias}, {"q", a.q}, {"v", a.v}}));
+      check_device(op, {{"x", a.x}, {"w", a.w}, {"bias", a.bias}, {"q", r.q}, {"v", r.v}}));
   LLM_ASSIGN_OR_RETURN(const kernels::cuda::RotaryParams rp,
-                       rotary_params(a.q, a.k, a.positions, a.inv_freq, a.cfg));
+                       rotary_params(r.q, r.k, r.positions, r.inv_freq, r.cfg));
   LLM_ASSIGN_OR_RETURN(const kernels::cuda::KvScatterParams kp,
-                       kv_scatter_params(a.k, a.v, a.slots, a.cache));
+                       kv_scatter_params(r.k, r.v, r.slots, r.cache));
   kernels::cuda::GemvParams p = gemv_params(a.x, a.w, a.bias);
   LLM_RETURN_IF_ERROR(set_norm_prologue(op, a.norm, a.x, p));
   p.n_seg = 3;
   int s = 0;
-  for (const Tensor* o : {&a.q, &a.k, &a.v}) {
+  for (const Tensor* o : {&r.q, &r.k, &r.v}) {
     const int64_t cols = o->dim(1) * o->dim(2);
     p.seg[s++] = {.out = o->raw(), .cols = cols, .ld = cols};
   }

@@ -203,7 +203,7 @@ Status store_kv(const Tensor& k, const Tensor& v, const Tensor& slots, KvCacheVi
 struct RopeStoreKv {
   Tensor& q;                // [n_tokens, n_heads, head_dim]
   Tensor& k;                // [n_tokens, n_kv_heads, head_dim]
-  const Tensor& v;          // [n_tokens, n_kv_heads, head_dim]
+  Tensor& v;                // [n_tokens, n_kv_heads, head_dim] (read only here)
   const Tensor& positions;  // [n_tokens] i32
   const std::vector<float>& inv_freq;
   const RopeConfig& cfg;
@@ -214,23 +214,16 @@ Status rope_store_kv(const RopeStoreKv& a);
 
 // The attention's QKV projection with rotary and the KV store (the decode layer's first
 // launch): matmul_split(x, w, bias, {q, k, v}) — with norm: rms_norm_matmul_split(*norm, ...) —
-// on the [n_tokens, heads · head_dim] views of q, k and v, then rope_store_kv on q, k, v. On
-// CUDA one GEMV launch where that is exact (at most kFusedDecodeMaxBatch tokens, rotate_half
-// over the whole head, a 16-bit KV cache, the GEMV's shapes), bit for bit the two ops; else the
-// two ops.
+// on the [n_tokens, heads · head_dim] views of rope.q, rope.k and rope.v, then
+// rope_store_kv(rope). On CUDA one GEMV launch where that is exact (at most
+// kFusedDecodeMaxBatch tokens, rotate_half over the whole head, a 16-bit KV cache, the GEMV's
+// shapes), bit for bit the two ops; else the two ops.
 struct QkvRopeStoreKv {
   const Tensor& x;          // [n_tokens, hidden] (with norm: norm->normed, the scratch)
   const NormedInput* norm;  // the RMSNorm prologue, or nullptr
   const Tensor& w;          // [(n_heads + 2 n_kv_heads) · head_dim, hidden]: q, k, v rows
   const Tensor& bias;       // [w.dim(0)] or undefined
-  Tensor& q;                // [n_tokens, n_heads, head_dim]
-  Tensor& k;                // [n_tokens, n_kv_heads, head_dim]
-  Tensor& v;                // [n_tokens, n_kv_heads, head_dim]
-  const Tensor& positions;  // [n_tokens] i32
-  const std::vector<float>& inv_freq;
-  const RopeConfig& cfg;
-  const Tensor& slots;  // [n_tokens] i32
-  KvCacheView& cache;
+  const RopeStoreKv& rope;  // q, k, v: the projection's outputs, then rotated and stored
 };
 Status qkv_rope_store_kv(const QkvRopeStoreKv& a);
 

@@ -216,7 +216,7 @@ TEST(GemvOps, RopeStoreKvEqualsRopeThenStore) {
         auto slots = ops::to_device(slots_h, Device::cuda, DType::i32);
         ASSERT_TRUE(pos.ok() && slots.ok());
         const Tensor q0 = random_f32({n, heads, hd}, 60), k0 = random_f32({n, kv_heads, hd}, 61);
-        const Tensor v = dev(random_f32({n, kv_heads, hd}, 62));
+        Tensor v = dev(random_f32({n, kv_heads, hd}, 62));
         auto make_cache = [&] {
           ops::KvCacheView c;
           c.k = std::move(ops::empty_on(Device::cuda, {n_slots, kv_heads, hd}, cache_dt)).value();
@@ -356,14 +356,14 @@ TEST(GemvOps, QkvRopeStoreKvEqualsProjectionThenRopeStore) {
                                         .norm = c.norm ? &in : nullptr,
                                         .w = w,
                                         .bias = b,
-                                        .q = q,
-                                        .k = k,
-                                        .v = v,
-                                        .positions = *pos,
-                                        .inv_freq = inv_freq,
-                                        .cfg = cfg,
-                                        .slots = *slots,
-                                        .cache = got})
+                                        .rope = {.q = q,
+                                                 .k = k,
+                                                 .v = v,
+                                                 .positions = *pos,
+                                                 .inv_freq = inv_freq,
+                                                 .cfg = cfg,
+                                                 .slots = *slots,
+                                                 .cache = got}})
                     .ok())
         << what;
     // The composition.
@@ -375,7 +375,7 @@ TEST(GemvOps, QkvRopeStoreKvEqualsProjectionThenRopeStore) {
                         : ops::matmul_split(x, w, b, {&rq, &rk, &rv}))
                     .ok());
     Tensor rq3 = rq.reshape({c.m, heads, c.hd}), rk3 = rk.reshape({c.m, kv_heads, c.hd});
-    const Tensor rv3 = rv.reshape({c.m, kv_heads, c.hd});
+    Tensor rv3 = rv.reshape({c.m, kv_heads, c.hd});
     ASSERT_TRUE(ops::rope_store_kv({.q = rq3,
                                     .k = rk3,
                                     .v = rv3,

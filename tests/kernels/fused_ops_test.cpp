@@ -89,8 +89,8 @@ TEST(FusedOps, RopeStoreKvIsRopeThenStore) {
         slots.data<int32_t>()[t] = static_cast<int32_t>(n_slots - 1 - 2 * t);
       }
       const Tensor q0 = random_tensor({n, heads, hd}, 12),
-                   k0 = random_tensor({n, kv_heads, hd}, 13),
-                   v = random_tensor({n, kv_heads, hd}, 14);
+                   k0 = random_tensor({n, kv_heads, hd}, 13);
+      Tensor v = random_tensor({n, kv_heads, hd}, 14);
       auto make_cache = [&] {
         ops::KvCacheView c{Tensor::empty({n_slots, kv_heads, hd}, cache_dt),
                            Tensor::empty({n_slots, kv_heads, hd}, cache_dt),
@@ -163,14 +163,14 @@ TEST(FusedOps, QkvRopeStoreKvIsProjectionThenRopeStore) {
                                         .norm = norm ? &in : nullptr,
                                         .w = w,
                                         .bias = b,
-                                        .q = q,
-                                        .k = k,
-                                        .v = v,
-                                        .positions = pos,
-                                        .inv_freq = inv_freq,
-                                        .cfg = cfg,
-                                        .slots = slots,
-                                        .cache = got})
+                                        .rope = {.q = q,
+                                                 .k = k,
+                                                 .v = v,
+                                                 .positions = pos,
+                                                 .inv_freq = inv_freq,
+                                                 .cfg = cfg,
+                                                 .slots = slots,
+                                                 .cache = got}})
                     .ok())
         << what;
     Tensor rn = Tensor::empty({m, hidden}, DType::f32);
@@ -201,14 +201,14 @@ TEST(FusedOps, QkvRopeStoreKvIsProjectionThenRopeStore) {
                                        .norm = nullptr,
                                        .w = short_w,
                                        .bias = Tensor(),
-                                       .q = q,
-                                       .k = k,
-                                       .v = v,
-                                       .positions = pos,
-                                       .inv_freq = inv_freq,
-                                       .cfg = cfg,
-                                       .slots = slots,
-                                       .cache = c})
+                                       .rope = {.q = q,
+                                                .k = k,
+                                                .v = v,
+                                                .positions = pos,
+                                                .inv_freq = inv_freq,
+                                                .cfg = cfg,
+                                                .slots = slots,
+                                                .cache = c}})
                    .ok());
 }
 

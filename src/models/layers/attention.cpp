@@ -61,20 +61,21 @@ Status attention_block(const AttentionWeights& w, const AttentionShape& s, const
   const bool one_table = s.rope.scaling != ops::RopeScaling::dynamic_ntk &&
                          s.rope.scaling != ops::RopeScaling::longrope;
   const bool rope_kv = !s.position_fn && s.use_rope && one_table;  // rotary + KV store together
+  const ops::RopeStoreKv rope{.q = q3,
+                              .k = k3,
+                              .v = v3,
+                              .positions = batch.positions,
+                              .inv_freq = s.inv_freq,
+                              .cfg = s.rope,
+                              .slots = batch.out_slots,
+                              .cache = kv};
   if (stacked && rope_kv && !w.q_norm.defined() && !w.k_norm.defined()) {
     // The projection, rotary and KV store: one launch on the CUDA decode path.
     LLM_RETURN_IF_ERROR(ops::qkv_rope_store_kv({.x = io.norm != nullptr ? io.norm->normed : io.h,
                                                 .norm = io.norm,
                                                 .w = wqkv,
                                                 .bias = bqkv,
-                                                .q = q3,
-                                                .k = k3,
-                                                .v = v3,
-                                                .positions = batch.positions,
-                                                .inv_freq = s.inv_freq,
-                                                .cfg = s.rope,
-                                                .slots = batch.out_slots,
-                                                .cache = kv}));
+                                                .rope = rope}));
   } else {
     if (stacked) {
       LLM_RETURN_IF_ERROR(io.norm != nullptr
@@ -91,14 +92,7 @@ Status attention_block(const AttentionWeights& w, const AttentionShape& s, const
     if (w.q_norm.defined()) LLM_RETURN_IF_ERROR(per_head_layer_norm(q3, w.q_norm, s.qk_norm_eps));
     if (w.k_norm.defined()) LLM_RETURN_IF_ERROR(per_head_layer_norm(k3, w.k_norm, s.qk_norm_eps));
     if (rope_kv) {  // rotary + KV store in one launch
-      LLM_RETURN_IF_ERROR(ops::rope_store_kv({.q = q3,
-                                              .k = k3,
-                                              .v = v3,
-                                              .positions = batch.positions,
-                                              .inv_freq = s.inv_freq,
-                                              .cfg = s.rope,
-                                              .slots = batch.out_slots,
-                                              .cache = kv}));
+      LLM_RETURN_IF_ERROR(ops::rope_store_kv(rope));
     } else {
       if (s.position_fn) {
         LLM_RETURN_IF_ERROR(s.position_fn(batch, q3, k3));
