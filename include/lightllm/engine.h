@@ -95,6 +95,20 @@ struct GenerateRequest {
 
 using StreamCallback = std::function<void(const StreamEvent&)>;
 
+// CUDA: device idle time between steps planned back to back (the next step was planned while
+// the previous one ran), measured with events: ideally ~0 (the next step is queued before the
+// previous one ends).
+struct DeviceIdleStats {
+  double total_us = 0.0;
+  double max_us = 0.0;
+  uint64_t steps = 0;  // steps measured
+  // The step after the longest idle (router step number) and its size in tokens: what a
+  // one-off stall preceded.
+  uint64_t max_step = 0;
+  int64_t max_prefill_tokens = 0;
+  int64_t max_decode_tokens = 0;
+};
+
 struct EngineStats {
   int running = 0;
   int waiting = 0;
@@ -115,16 +129,8 @@ struct EngineStats {
   // plan, commit, events, stats) vs running the model step (forward + sampling).
   double router_seconds = 0.0;
   double step_seconds = 0.0;
-  // CUDA: device idle time between steps planned back to back (the next step was planned while
-  // the previous one ran), measured with events: ideally ~0 (the next step is queued before the
-  // previous one ends).
-  double device_idle_us_total = 0.0;
-  double device_idle_us_max = 0.0;
-  uint64_t device_idle_steps = 0;  // steps measured
-  // The step after the longest idle (router step number) and its size in tokens.
-  uint64_t device_idle_max_step = 0;
-  int64_t device_idle_max_prefill_tokens = 0;
-  int64_t device_idle_max_decode_tokens = 0;
+  // CUDA: device idle time between steps planned back to back (see DeviceIdleStats).
+  DeviceIdleStats device_idle;
   // CUDA graphs of decode steps: captured (the first step of each batch size x kv-length bucket
   // runs eagerly and captures, a one-off cost) and replayed.
   uint64_t cuda_graphs_captured = 0;

@@ -329,13 +329,13 @@ int run_decode(const DecodeOptions& opt) {
     for (size_t i = 1; i < at.size(); ++i)
       if (at[i] > at[i - 1])
         step_ms.push_back(1e3 * std::chrono::duration<double>(at[i] - at[i - 1]).count());
-    const uint64_t idle_steps = after.device_idle_steps - before.device_idle_steps;
+    const uint64_t idle_steps = after.device_idle.steps - before.device_idle.steps;
     std::printf("run %d: %d decode steps (context %d..%lld): %.1f tok/s, %.3f ms/token", r + 1,
                 opt.tokens - 1, opt.prompt_len + 1, static_cast<long long>(capacity), tps,
                 1e3 / tps);
     if (idle_steps > 0)
       std::printf("; device idle between steps %.1f us mean over %llu steps",
-                  (after.device_idle_us_total - before.device_idle_us_total) /
+                  (after.device_idle.total_us - before.device_idle.total_us) /
                       static_cast<double>(idle_steps),
                   static_cast<unsigned long long>(idle_steps));
     std::printf("\n");
@@ -368,13 +368,13 @@ int run_decode(const DecodeOptions& opt) {
     }
   }
   const EngineStats st = engine->stats();
-  const double idle_mean = st.device_idle_steps > 0
-                               ? st.device_idle_us_total / static_cast<double>(st.device_idle_steps)
+  const double idle_mean = st.device_idle.steps > 0
+                               ? st.device_idle.total_us / static_cast<double>(st.device_idle.steps)
                                : -1.0;
-  if (st.device_idle_steps > 0)
+  if (st.device_idle.steps > 0)
     std::printf("\ndevice idle between back-to-back steps: %.1f us mean, %.1f us max (%llu steps)",
-                idle_mean, st.device_idle_us_max,
-                static_cast<unsigned long long>(st.device_idle_steps));
+                idle_mean, st.device_idle.max_us,
+                static_cast<unsigned long long>(st.device_idle.steps));
   std::printf(
       "\n{\"bench\":\"decode\",\"device\":%s,\"model\":%s,\"tok_per_s\":%.2f,"
       "\"median_step_ms\":%.4f,\"achieved_gb_s\":%.2f,\"pct_copy_bw\":%.2f,"

@@ -147,15 +147,15 @@ int serve_and_report(const EngineConfig& cfg, const WorkloadSpec& w, const std::
   std::printf("  KV pool %lld tokens, %llu steps, %llu pauses\n", static_cast<long long>(kv_total),
               static_cast<unsigned long long>(run.stats.steps),
               static_cast<unsigned long long>(run.stats.pauses));
-  if (run.stats.device_idle_steps > 0)
+  if (run.stats.device_idle.steps > 0)
     std::printf(
         "  device idle between back-to-back steps: %.1f us mean, %.1f us max (%llu steps; the "
         "longest before step %llu: %lld prefill + %lld decode tokens)\n",
-        run.stats.device_idle_us_total / static_cast<double>(run.stats.device_idle_steps),
-        run.stats.device_idle_us_max, static_cast<unsigned long long>(run.stats.device_idle_steps),
-        static_cast<unsigned long long>(run.stats.device_idle_max_step),
-        static_cast<long long>(run.stats.device_idle_max_prefill_tokens),
-        static_cast<long long>(run.stats.device_idle_max_decode_tokens));
+        run.stats.device_idle.total_us / static_cast<double>(run.stats.device_idle.steps),
+        run.stats.device_idle.max_us, static_cast<unsigned long long>(run.stats.device_idle.steps),
+        static_cast<unsigned long long>(run.stats.device_idle.max_step),
+        static_cast<long long>(run.stats.device_idle.max_prefill_tokens),
+        static_cast<long long>(run.stats.device_idle.max_decode_tokens));
   if (run.stats.cuda_graphs_captured > 0)
     std::printf("  CUDA graphs: %llu captured, %llu replays\n",
                 static_cast<unsigned long long>(run.stats.cuda_graphs_captured),

@@ -430,13 +430,7 @@ void EngineImpl::router_loop() {
       stats_.prefix_hit_tokens = rs.prefix_hit_tokens;
       stats_.router_seconds += std::chrono::duration<double>(busy - step_time).count();
       stats_.step_seconds += std::chrono::duration<double>(step_time).count();
-      const DeviceIdle& idle = loop.device_idle();
-      stats_.device_idle_us_total = idle.total_us;
-      stats_.device_idle_us_max = idle.max_us;
-      stats_.device_idle_steps = idle.steps;
-      stats_.device_idle_max_step = idle.max_step_id;
-      stats_.device_idle_max_prefill_tokens = idle.max_prefill_tokens;
-      stats_.device_idle_max_decode_tokens = idle.max_decode_tokens;
+      stats_.device_idle = loop.device_idle();
       if (runner_) {
         const models::CudaGraphStats graphs = runner_->model().cuda_graph_stats();
         stats_.cuda_graphs_captured = static_cast<uint64_t>(graphs.captured);

@@ -13,7 +13,7 @@ void DeviceIdle::add(double idle_us, const StepPlan& step) {
   ++steps;
   if (steps > 1 && idle_us <= max_us) return;
   max_us = idle_us;
-  max_step_id = step.step_id;
+  max_step = step.step_id;
   max_prefill_tokens = step.n_prefill_tokens;
   max_decode_tokens = step.n_decode_tokens;
 }

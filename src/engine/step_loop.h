@@ -23,19 +23,12 @@
 #include "core/status.h"
 #include "engine/router/router.h"
 #include "engine/step.h"
+#include "lightllm/engine.h"
 
 namespace lightllm::engine {
 
 // Device time between back-to-back steps, as the executor measured it (StepResult).
-struct DeviceIdle {
-  double total_us = 0.0;
-  double max_us = 0.0;
-  uint64_t steps = 0;  // steps measured
-  // The step that waited longest and its size: what a one-off stall preceded.
-  uint64_t max_step_id = 0;
-  int64_t max_prefill_tokens = 0;
-  int64_t max_decode_tokens = 0;
-
+struct DeviceIdle : DeviceIdleStats {
   void add(double idle_us, const StepPlan& step);
 };
 

@@ -91,21 +91,21 @@ TEST(CudaEngineOverlap, SameTokensAsWaitingForEveryStep) {
   EXPECT_EQ(a[0].ids.size(), static_cast<size_t>(reqs[0].params.max_new_tokens));
   EXPECT_GE(a[2].ids.size(), 20u);  // min_new_tokens
   const EngineStats so = overlapped->stats(), sw = waiting->stats();
-  EXPECT_GT(so.device_idle_steps, 0u);
-  EXPECT_GT(sw.device_idle_steps, 0u);
+  EXPECT_GT(so.device_idle.steps, 0u);
+  EXPECT_GT(sw.device_idle.steps, 0u);
   for (const EngineStats* st : {&so, &sw}) {  // decode steps ran from captured graphs
     EXPECT_GE(st->cuda_graphs_captured, 1u);
     EXPECT_GT(st->cuda_graph_replays, st->cuda_graphs_captured);
-    EXPECT_GE(st->device_idle_max_step, 1u);
-    EXPECT_GT(st->device_idle_max_prefill_tokens + st->device_idle_max_decode_tokens, 0);
+    EXPECT_GE(st->device_idle.max_step, 1u);
+    EXPECT_GT(st->device_idle.max_prefill_tokens + st->device_idle.max_decode_tokens, 0);
   }
   std::printf(
       "device idle between back-to-back steps (bundled model, one request): overlap %.1f us "
       "mean / %.1f max over %llu steps; waiting %.1f us mean / %.1f max over %llu steps\n",
-      so.device_idle_us_total / static_cast<double>(so.device_idle_steps), so.device_idle_us_max,
-      static_cast<unsigned long long>(so.device_idle_steps),
-      sw.device_idle_us_total / static_cast<double>(sw.device_idle_steps), sw.device_idle_us_max,
-      static_cast<unsigned long long>(sw.device_idle_steps));
+      so.device_idle.total_us / static_cast<double>(so.device_idle.steps), so.device_idle.max_us,
+      static_cast<unsigned long long>(so.device_idle.steps),
+      sw.device_idle.total_us / static_cast<double>(sw.device_idle.steps), sw.device_idle.max_us,
+      static_cast<unsigned long long>(sw.device_idle.steps));
 }
 
 // Many requests at once (mixed steps, requests finishing while the next step is queued, aborts

@@ -142,7 +142,7 @@ TEST(StepLoop, DeviceIdleNamesTheStepThatWaitedLongest) {
   EXPECT_EQ(idle.steps, runner.finished());
   EXPECT_DOUBLE_EQ(idle.total_us, 500.0 + static_cast<double>(runner.finished() - 1));
   EXPECT_DOUBLE_EQ(idle.max_us, 500.0);
-  EXPECT_EQ(idle.max_step_id, 4u);
+  EXPECT_EQ(idle.max_step, 4u);
   EXPECT_EQ(idle.max_prefill_tokens, runner.slow_plan().n_prefill_tokens);
   EXPECT_EQ(idle.max_decode_tokens, runner.slow_plan().n_decode_tokens);
   EXPECT_EQ(idle.max_prefill_tokens + idle.max_decode_tokens, runner.slow_plan().n_tokens());
