@@ -17,9 +17,9 @@
 //   gemm      cuBLASLt on Llama-7B linear shapes: TFLOP/s and weight bytes / time
 // L2 is flushed (a 256 MiB memset) before every timed launch; each launch is timed alone with
 // events, and the median of the runs is printed. bf16 and f16 (and int8 KV for decode).
-// Usage: kernel_bench [decode[:BATCH:CTX]] [prefill] [gemm] [--chain N]   (no section: all;
-// copy always; decode:32:1024 runs that decode shape only, e.g. for a profiler; --chain N:
-// layers of the decode chain, default 8)
+// Usage: kernel_bench [decode[:BATCH:CTX]] [prefill] [gemm] [--chain N] [--splits N]   (no
+// section: all; copy always; decode:32:1024 runs that decode shape only, e.g. for a profiler;
+// --chain N: layers of the decode chain, default 8; --splits N: forced decode splits)
 #include <algorithm>
 #include <cstdio>
 #include <functional>
@@ -99,7 +99,8 @@ void bench_copy() {
   std::printf("copy     D2D cudaMemcpy 1 GiB: %.3f ms, %.0f GB/s (read+write)\n", ms, g_copy_gbs);
 }
 
-int g_chain_layers = 8;  // --chain N
+int g_chain_layers = 8;   // --chain N
+int g_decode_splits = 0;  // --splits N (0: the automatic choice)
 
 std::vector<char> download_all(const DeviceBuffer& b) {
   std::vector<char> h(b.size());
@@ -250,7 +251,8 @@ void bench_decode(DType dt, bool int8, int only_batch, int only_ctx) {
                                   .head_dim = D,
                                   .req_to_token_stride = ctx,
                                   .max_kv_len = ctx,
-                                  .softmax_scale = 0.088f};
+                                  .softmax_scale = 0.088f,
+                                  .n_splits = g_decode_splits};
       DeviceBuffer ws = alloc(kc::decode_attention_workspace_bytes(p));
       p.workspace = ws.data();
       p.workspace_bytes = ws.size();
@@ -379,6 +381,8 @@ int main(int argc, char** argv) {
     const std::string a = argv[i];
     if (a == "--chain" && i + 1 < argc) {
       g_chain_layers = std::max(1, std::atoi(argv[++i]));
+    } else if (a == "--splits" && i + 1 < argc) {
+      g_decode_splits = std::max(0, std::atoi(argv[++i]));
     } else if (a == "decode") {
       want_decode = true;
     } else if (a.rfind("decode:", 0) == 0 &&
@@ -389,8 +393,9 @@ int main(int argc, char** argv) {
     } else if (a == "gemm") {
       want_gemm = true;
     } else {
-      std::fprintf(stderr,
-                   "usage: kernel_bench [decode[:BATCH:CTX]] [prefill] [gemm] [--chain N]\n");
+      std::fprintf(
+          stderr,
+          "usage: kernel_bench [decode[:BATCH:CTX]] [prefill] [gemm] [--chain N] [--splits N]\n");
       return 2;
     }
   }
