@@ -1,5 +1,5 @@
 // bench/cuda/bench_l2.h — device helpers for the benchmarks' memory yardsticks (kernels in
-// bench_l2.cu; built into the nvcc harnesses only):
+// bench_l2.cu; built into kernel_bench and the nvcc harnesses):
 //  - l2_flush_clean: reads `bytes` of `buf` (a flush buffer larger than the L2), so the L2 ends up
 //    holding clean lines only. The memset flush of bench_timing.h leaves the L2 full of dirty
 //    lines that the next kernel must write back to DRAM while it runs (~50 MB on an H100).

@@ -2,8 +2,8 @@
 // `iters` timed calls, each after a memset that flushes L2 (`flush`, at least the L2 size; or
 // any flush function: median_ms_after),
 // timed alone with CUDA events on the default stream; the median in ms; or a whole captured
-// sequence replayed as a CUDA graph (median_graph_ms_flushed). A CUDA error during timing ends
-// the run (benchmarks are programs, not tests). Header-only (attention_tune.cpp, gemv_tune.cpp
+// sequence replayed as a CUDA graph (median_graph_ms_flushed / _after). A CUDA error during timing
+// ends the run (benchmarks are programs, not tests). Header-only (attention_tune.cpp, gemv_tune.cpp
 // and layer_chain_tune.cpp are built with nvcc alone on the GPU machine).
 #pragma once
 
@@ -51,10 +51,11 @@ inline double median_ms_flushed(void* flush, size_t flush_bytes, const std::func
 }
 
 // `body` (work enqueued on `stream`) run once eagerly (warm-up: plans, tables), captured into a
-// CUDA graph, then replayed 12 times on `stream`, each replay after a memset flush of L2; the
-// median ms of the last 10. A CUDA error ends the run.
-inline double median_graph_ms_flushed(cudaStream_t stream, void* flush, size_t flush_bytes,
-                                      const std::function<void()>& body) {
+// CUDA graph, then replayed 12 times on `stream`, each replay after `flush` (enqueued on
+// `stream`: a memset as median_graph_ms_flushed, or bench_l2.h's clean read); the median ms of
+// the last 10. A CUDA error ends the run.
+inline double median_graph_ms_after(cudaStream_t stream, const std::function<void()>& flush,
+                                    const std::function<void()>& body) {
   auto check = [](cudaError_t e, const char* what) {
     if (e == cudaSuccess) return;
     std::fprintf(stderr, "CUDA error in %s: %s\n", what, cudaGetErrorString(e));
@@ -73,7 +74,7 @@ inline double median_graph_ms_flushed(cudaStream_t stream, void* flush, size_t f
   cudaEventCreate(&e1);
   std::vector<float> ms;
   for (int i = 0; i < 12; ++i) {
-    cudaMemsetAsync(flush, i & 0xff, flush_bytes, stream);
+    flush();
     cudaEventRecord(e0, stream);
     cudaGraphLaunch(exec, stream);
     cudaEventRecord(e1, stream);
@@ -89,4 +90,12 @@ inline double median_graph_ms_flushed(cudaStream_t stream, void* flush, size_t f
   check(cudaGetLastError(), "graph replay");
   std::sort(ms.begin(), ms.end());
   return ms[ms.size() / 2];
+}
+
+// median_graph_ms_after with a memset of `flush_bytes` of `flush` before each replay (dirty L2).
+inline double median_graph_ms_flushed(cudaStream_t stream, void* flush, size_t flush_bytes,
+                                      const std::function<void()>& body) {
+  int i = 0;
+  return median_graph_ms_after(
+      stream, [&] { cudaMemsetAsync(flush, i++ & 0xff, flush_bytes, stream); }, body);
 }

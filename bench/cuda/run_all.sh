@@ -153,7 +153,9 @@ done
   echo "total $(($(date +%s) - START)) s; $(wc -l <"$RESULTS") result lines in results.jsonl"
   echo
   echo "## key lines"
-  grep -H -E '^(GPU:|decode batch|median step|achieved|capacity at|KV-bound|serving|  (tokens|TTFT|TPOT|device idle|CUDA graphs)|device idle|\[  (PASSED|FAILED)|memory check|.*KV cache: )' \
+  # (decode attention: kernel_bench's single-launch and decode-chain lines for bf16 K/V and int8,
+  # and torch's beside them: issue #7's % of copy at batch >= 32, one launch and in a chain)
+  grep -H -E '^(GPU:|copy +D2D|(torch )?decode(-chain)? +bf16|decode batch|median step|achieved|capacity at|KV-bound|serving|  (tokens|TTFT|TPOT|device idle|CUDA graphs)|device idle|\[  (PASSED|FAILED)|memory check|.*KV cache: )' \
     "$OUT"/*.log 2>/dev/null | sed "s|$OUT/||"
 } | tee -a "$SUMMARY"
 exit $FAILED

@@ -6,7 +6,12 @@ prefill: torch SDPA, flash backend forced, causal, 32 heads / 8 kv heads / d128,
          bf16 and f16 (FLOPs counted as in kernel_bench: 4*D*H*sum(len^2)/2).
 decode:  SDPA on contiguous KV, batch 1/32/128 x ctx 1k/4k: the 4 query heads of a kv head are
          folded into the query length (non-causal), so K/V are read once, as our kernel does;
-         flash also timed after a clean-L2 flush (ms_clean).
+         flash also timed after a clean-L2 flush (ms_clean). "torch decode-chain" lines: the
+         engine's view, as kernel_bench's decode-chain lines: CHAIN_LAYERS flash calls back to
+         back, each over its own K/V (the layers of a model; same q), captured in one
+         torch.cuda.graph (no PDL: torch launches plainly), time per call = replay time /
+         CHAIN_LAYERS, replayed after the zero_() flush and after the clean-L2 flush; every
+         layer's graph output must equal its eager call exactly (the run fails otherwise).
 gemm:    torch.matmul(x, w.T) on the Llama-7B shapes of kernel_bench.
 Timing: triton.testing.do_bench (flushes L2 between runs), median. Run on the GPU machine.
 Usage: torch_baseline.py [prefill] [decode] [gemm]   (no argument: all three)
@@ -43,6 +48,60 @@ def ms_clean(fn, iters=20):
         b.synchronize()
         times.append(a.elapsed_time(b))
     return sorted(times)[len(times) // 2]
+
+
+CHAIN_LAYERS = 8
+
+
+def graph_ms(graph, flush, iters=10):
+    """Median ms of `iters` replays of `graph` (after 2 untimed ones), each after `flush()`."""
+    times = []
+    for i in range(iters + 2):
+        flush()
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record()
+        graph.replay()
+        b.record()
+        b.synchronize()
+        if i >= 2:
+            times.append(a.elapsed_time(b))
+    return sorted(times)[len(times) // 2]
+
+
+def decode_chain(q, k0, v0):
+    """kernel_bench's decode-chain for SDPA flash: layer 0 reads k0/v0, the others their own K/V."""
+    ks, vs = [k0], [v0]
+    for _ in range(CHAIN_LAYERS - 1):
+        ks.append(torch.randn_like(k0))
+        vs.append(torch.randn_like(v0))
+    with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
+        want = [F.scaled_dot_product_attention(q, k, v) for k, v in zip(ks, vs)]
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):  # warm-up on the capture stream, as torch advises
+            for k, v in zip(ks, vs):
+                F.scaled_dot_product_attention(q, k, v)
+        torch.cuda.current_stream().wait_stream(stream)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            outs = [F.scaled_dot_product_attention(q, k, v) for k, v in zip(ks, vs)]
+    if not _CLEAN_FLUSH:
+        _CLEAN_FLUSH.append(torch.ones((256 << 20) // 4, dtype=torch.int32, device="cuda"))
+    dirty = torch.empty((256 << 20) // 4, dtype=torch.int32, device="cuda")
+    for o in outs:
+        o.zero_()
+    us_dirty = graph_ms(graph, dirty.zero_) * 1e3 / CHAIN_LAYERS
+    us_clean = graph_ms(graph, _CLEAN_FLUSH[0].sum) * 1e3 / CHAIN_LAYERS
+    torch.cuda.synchronize()
+    bad = [i for i, (o, w) in enumerate(zip(outs, want)) if not torch.equal(o, w)]
+    if bad:
+        print(f"torch decode-chain: layers {bad} differ from their eager calls", flush=True)
+        _FAILURES.append(bad)
+    del graph
+    return us_dirty, us_clean, not bad
+
+
+_FAILURES = []
 
 
 def prefill(dtype, name):
@@ -97,6 +156,13 @@ def decode(dtype, name):
                 else:
                     parts.append(f"{bk_name}: {ms * 1e3:8.1f} us {nbytes / ms / 1e6:6.0f} GB/s")
             print(f"torch decode  {name} batch {b:3d} ctx {ctx:4d}: " + "  ".join(parts), flush=True)
+            if res.get("flash") is not None:
+                us_d, us_c, ok = decode_chain(q, k, v)
+                print(f"torch decode-chain {name} batch {b:3d} ctx {ctx:4d}: flash x{CHAIN_LAYERS} "
+                      f"cuda graph {us_d:8.1f} us/call {nbytes / us_d / 1e3:6.0f} GB/s | "
+                      f"clean L2 {us_c:8.1f} us/call {nbytes / us_c / 1e3:6.0f} GB/s | "
+                      f"single call {res['flash'] * 1e3:.1f} us | "
+                      f"{'outputs equal to eager calls' if ok else 'CHECK FAILED'}", flush=True)
 
 
 def gemm(dtype, name):
@@ -120,6 +186,8 @@ def main():
             decode(dt, name)
     if "gemm" in want:
         gemm(torch.bfloat16, "bf16")
+    if _FAILURES:
+        sys.exit(1)
 
 
 if __name__ == "__main__":
