@@ -70,6 +70,11 @@ constexpr int kMmaTile = 16;  // tokens per warp tile (k of the P V mma)
 #ifndef LIGHTLLM_DECODE_EARLY_KV
 #define LIGHTLLM_DECODE_EARLY_KV 1
 #endif
+// Where a block lets the next kernel (the o projection) be scheduled: 0 at its start, 1 after
+// its last K/V tile (before the merges), 2 at its exit.
+#ifndef LIGHTLLM_DECODE_TRIGGER
+#define LIGHTLLM_DECODE_TRIGGER 1
+#endif
 
 template <typename KV, int D>
 struct MmaTileLayout {  // one ring stage of one warp, in bytes
@@ -182,7 +187,7 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
   constexpr int kMmaStages = L::kStages;
   static_assert(HB <= 8, "decode mma: at most 8 heads per block (rows 0-7 of A)");
 
-  pdl_launch_dependents();
+  if (LIGHTLLM_DECODE_TRIGGER == 0) pdl_launch_dependents();
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int g = lane / 4, c = lane % 4;
   const int head0 = blockIdx.x * HB;
@@ -426,6 +431,7 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
     __syncwarp();  // every lane is done with this stage before it is refilled
   }
   cp_async_wait<0>();  // the trailing zero-fill copies (tiles past the chunk)
+  if (LIGHTLLM_DECODE_TRIGGER == 1) pdl_launch_dependents();
   l_run += __shfl_xor_sync(0xffffffffu, l_run, 1);
   l_run += __shfl_xor_sync(0xffffffffu, l_run, 2);
   __syncthreads();  // every warp is done with its ring: the merge buffers alias it
