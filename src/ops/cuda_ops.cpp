@@ -43,9 +43,9 @@ struct ThreadContext {
   std::unique_ptr<kernels::cuda::GemmLt> gemm;
   backend::cuda::DeviceBuffer decode_ws;
   backend::cuda::DeviceBuffer decode_counters;  // u32, zero between launches (decode attention)
-  std::vector<StableTable> stable_tables;  // immutable once created
-  backend::cuda::DeviceBuffer inv_freq;    // the shared table for the others
-  std::vector<float> inv_freq_host;        // what inv_freq holds
+  std::vector<StableTable> stable_tables;       // immutable once created
+  backend::cuda::DeviceBuffer inv_freq;         // the shared table for the others
+  std::vector<float> inv_freq_host;             // what inv_freq holds
 };
 
 // The calling thread's device (-1: not known yet, asked from CUDA on first use) and its

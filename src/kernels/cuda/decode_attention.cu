@@ -15,7 +15,7 @@ namespace lightllm::kernels::cuda {
 namespace {
 
 constexpr int kMinChunk = 64;
-constexpr int kMaxSplits = 128;
+using decode_detail::kMaxSplits;
 
 int sm_count_of_current_device() {
   static int cached[64] = {};

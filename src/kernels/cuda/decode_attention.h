@@ -71,7 +71,8 @@ size_t decode_attention_workspace_bytes(const DecodeAttentionParams& p);
 // Counters a launch with params p needs (n_reqs * n_heads; callers size them by their largest
 // batch).
 inline size_t decode_attention_counter_count(int n_reqs, int n_heads) {
-  return static_cast<size_t>(n_reqs > 0 ? n_reqs : 0) * static_cast<size_t>(n_heads > 0 ? n_heads : 0);
+  return static_cast<size_t>(n_reqs > 0 ? n_reqs : 0) *
+         static_cast<size_t>(n_heads > 0 ? n_heads : 0);
 }
 
 core::Status decode_attention(const DecodeAttentionParams& p, cudaStream_t stream);

@@ -56,7 +56,8 @@ using prefill_detail::cp_async_commit;
 using prefill_detail::cp_async_wait;
 
 constexpr int kMmaWarps = 4;
-constexpr int kMmaTile = 16;  // tokens per warp tile (k of the P V mma)
+constexpr int kMaxSplits = 128;  // chunks per request at most (decode_attention_splits)
+constexpr int kMmaTile = 16;     // tokens per warp tile (k of the P V mma)
 // Ring depth per warp (tiles in flight + the one being computed). Compile-time tuning knobs for
 // bench/cuda/attention_tune (tools/attention_tune.sh builds variants with -D).
 #ifndef LIGHTLLM_DECODE_MMA_STAGES16
@@ -96,7 +97,9 @@ constexpr size_t mma_smem_bytes() {
   using L = MmaTileLayout<KV, D>;
   const size_t ring = size_t{kMmaWarps} * L::kStages * L::kStageBytes;
   const size_t merge = size_t{kMmaWarps} * HB * (D + 2) * sizeof(float);
-  return ring > merge ? ring : merge;
+  const size_t weights = size_t{HB} * kMaxSplits * sizeof(float);  // the split merge's s_w
+  const size_t most = ring > merge ? ring : merge;
+  return most > weights ? most : weights;
 }
 
 // int8 bytes b_lo, b_hi (selected by PRMT selector `sel` from word w) -> f16x2 (exact): bias by
@@ -142,11 +145,15 @@ __device__ __forceinline__ void merge_streams_store(const float* s_acc, const fl
 
 // The last of a group's n_splits blocks to arrive merges the group's partial rows (written by
 // merge_streams_store; read through L2, __ldcg, after the counter's acquire fence) by their
-// log2-sum-exp into out_rows and resets the group's counter to 0 for the next launch.
+// log2-sum-exp into out_rows and resets the group's counter to 0 for the next launch. One warp
+// per head turns the splits' log2-sum-exps into normalized weights (s_w [HB][n_splits], shared
+// memory), then every output sums its splits with independent loads (run 14's first merge
+// re-read the log-sum-exps per output in a dependent chain of L2 loads: +9 us at 16 splits).
 template <typename T, int HB, int D>
 __device__ __forceinline__ void merge_splits_if_last(uint32_t* counter, int n_splits,
                                                      const float* part_o, const float* part_lse,
-                                                     size_t group_row0, T* out_rows) {
+                                                     size_t group_row0, T* out_rows, float* s_w) {
+  static_assert(kMaxSplits <= 4 * 32, "merge: a warp holds at most 4 splits per lane");
   __shared__ int s_last;
   __threadfence();  // release: this block's partial rows before its arrival
   __syncthreads();
@@ -154,22 +161,39 @@ __device__ __forceinline__ void merge_splits_if_last(uint32_t* counter, int n_sp
   __syncthreads();
   if (!s_last) return;
   __threadfence();  // acquire: the other blocks' partial rows
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  for (int j = warp; j < HB; j += kMmaWarps) {
+    const float* lse = part_lse + group_row0 + static_cast<size_t>(j) * n_splits;
+    float v[4], mx = -INFINITY;
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      v[k] = lane + 32 * k < n_splits ? __ldcg(lse + lane + 32 * k) : -INFINITY;
+      mx = fmaxf(mx, v[k]);
+    }
+#pragma unroll
+    for (int o = 16; o > 0; o /= 2) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
+    float sum = 0.f;
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      v[k] = v[k] == -INFINITY ? 0.f : exp2f(v[k] - mx);  // empty splits: weight 0
+      sum += v[k];
+    }
+#pragma unroll
+    for (int o = 16; o > 0; o /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+    const float inv = sum > 0.f ? 1.f / sum : 0.f;  // 0: no split saw a token (a zero row)
+#pragma unroll
+    for (int k = 0; k < 4; ++k)
+      if (lane + 32 * k < n_splits) s_w[j * n_splits + lane + 32 * k] = v[k] * inv;
+  }
+  __syncthreads();
   for (int idx = threadIdx.x; idx < HB * D; idx += blockDim.x) {
     const int j = idx / D, d = idx % D;
-    const size_t prow = group_row0 + static_cast<size_t>(j) * n_splits;  // split 0 of head j
-    float mx = -INFINITY;
-    for (int s = 0; s < n_splits; ++s) mx = fmaxf(mx, __ldcg(part_lse + prow + s));
-    float o = 0.f, w_sum = 0.f;
-    if (mx != -INFINITY) {  // else no split saw a token (kv_len 0): a zero row
-      for (int s = 0; s < n_splits; ++s) {
-        const float lse = __ldcg(part_lse + prow + s);
-        if (lse == -INFINITY) continue;
-        const float w = exp2f(lse - mx);
-        w_sum += w;
-        o += w * __ldcg(part_o + (prow + s) * D + d);
-      }
-      o /= w_sum;
-    }
+    const float* po = part_o + (group_row0 + static_cast<size_t>(j) * n_splits) * D + d;
+    const float* w = s_w + j * n_splits;
+    float o = 0.f;
+#pragma unroll 4
+    for (int s = 0; s < n_splits; ++s)
+      if (w[s] != 0.f) o += w[s] * __ldcg(po + static_cast<size_t>(s) * D);  // empty: unwritten
     out_rows[idx] = from_f32<T>(o);
   }
   if (threadIdx.x == 0) *counter = 0u;  // the next launch starts after this one completed
@@ -205,6 +229,7 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
   T* const out_rows = static_cast<T*>(p.out) + (static_cast<size_t>(r) * p.n_heads + head0) * D;
   uint32_t* const counter = p.counters + static_cast<size_t>(r) * (p.n_heads / HB) + blockIdx.x;
 
+  extern __shared__ __align__(16) unsigned char s_dyn[];
   if (t_begin >= t_end) {  // empty chunk: contributes nothing (one split: a zero row)
     pdl_wait();            // the output / partials may still be read by an earlier kernel
     if (n_splits == 1) {
@@ -213,14 +238,14 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
     }
     for (int j = threadIdx.x; j < HB; j += blockDim.x)
       part_lse[block_row0 + static_cast<size_t>(j) * n_splits] = -INFINITY;
-    merge_splits_if_last<T, HB, D>(counter, n_splits, part_o, part_lse, group_row0, out_rows);
+    merge_splits_if_last<T, HB, D>(counter, n_splits, part_o, part_lse, group_row0, out_rows,
+                                   reinterpret_cast<float*>(s_dyn));
     return;
   }
 
   const int32_t* row = p.req_to_token + static_cast<int64_t>(p.req_row[r]) * p.req_to_token_stride;
   const KV* kc = static_cast<const KV*>(p.k_cache);
   const KV* vc = static_cast<const KV*>(p.v_cache);
-  extern __shared__ __align__(16) unsigned char s_dyn[];
   unsigned char* const ring = s_dyn + warp * kMmaStages * L::kStageBytes;
 
   const int n_tiles = (t_end - t_begin + kMmaTile - 1) / kMmaTile;
@@ -463,7 +488,8 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
   merge_streams_store<T, HB, D>(s_acc, s_m, s_l, kMmaWarps, n_splits, out_rows, part_o, part_lse,
                                 block_row0);
   if (n_splits > 1)
-    merge_splits_if_last<T, HB, D>(counter, n_splits, part_o, part_lse, group_row0, out_rows);
+    merge_splits_if_last<T, HB, D>(counter, n_splits, part_o, part_lse, group_row0, out_rows,
+                                   s_acc);  // s_w: merge_streams_store is done with s_acc
 }
 
 }  // namespace lightllm::kernels::cuda::decode_detail

@@ -199,11 +199,11 @@ struct DecodeGraphs::Impl {
         decode_ws,
         ops::empty_on(core::Device::cuda, {static_cast<int64_t>(ws_bytes)}, core::DType::i8));
     // The split merge's arrival counters: zero once here, left zero by every launch.
-    std::vector<int32_t> zeros(
-        ops::decode_attention_counter_count(layout.max_batch, shape.n_heads), 0);
-    LLM_ASSIGN_OR_RETURN(decode_counters,
-                         ops::empty_on(core::Device::cuda, {static_cast<int64_t>(zeros.size())},
-                                       core::DType::i32));
+    std::vector<int32_t> zeros(ops::decode_attention_counter_count(layout.max_batch, shape.n_heads),
+                               0);
+    LLM_ASSIGN_OR_RETURN(
+        decode_counters,
+        ops::empty_on(core::Device::cuda, {static_cast<int64_t>(zeros.size())}, core::DType::i32));
     LLM_RETURN_IF_ERROR(ops::copy_to_device(
         Tensor::view(zeros.data(), {static_cast<int64_t>(zeros.size())}, core::DType::i32),
         decode_counters));
