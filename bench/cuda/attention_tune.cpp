@@ -160,10 +160,6 @@ void check_decode(DType dt, int n_heads, int n_kv_heads, int D, int extra_max, i
   DeviceBuffer ws = alloc(kc::decode_attention_workspace_bytes(p));
   p.workspace = ws.data();
   p.workspace_bytes = ws.size();
-  DeviceBuffer counters = alloc(kc::decode_attention_counter_count(n_reqs, n_heads) * 4);
-  CHECK_OK(counters.memset_zero());  // the split merge leaves them zero
-  p.counters = counters.as<uint32_t>();
-  p.n_counters = kc::decode_attention_counter_count(n_reqs, n_heads);
   CHECK_OK(kc::decode_attention(p, nullptr));
   std::vector<uint16_t> ob(qb.size());
   CHECK_OK(dout.download(ob.data(), ob.size() * 2));
@@ -306,10 +302,6 @@ void bench_decode(DType dt, bool sweep, bool int8 = false) {
           alloc(static_cast<size_t>(batch) * H * 129 * 4 * 128);  // enough for 128 splits
       p.workspace = ws.data();
       p.workspace_bytes = ws.size();
-      DeviceBuffer counters = alloc(kc::decode_attention_counter_count(batch, H) * 4);
-      CHECK_OK(counters.memset_zero());  // the split merge leaves them zero
-      p.counters = counters.as<uint32_t>();
-      p.n_counters = kc::decode_attention_counter_count(batch, H);
       std::vector<uint16_t> first(static_cast<size_t>(batch) * H * D), got(first.size());
       // The automatic split first (the reference of the others' "vs first"); sweep: forced splits.
       std::vector<int> configs = {0};

@@ -120,10 +120,6 @@ void bench_decode(DType dt, bool int8) {
       DeviceBuffer ws = alloc(kc::decode_attention_workspace_bytes(p));
       p.workspace = ws.data();
       p.workspace_bytes = ws.size();
-      DeviceBuffer counters = alloc(kc::decode_attention_counter_count(batch, H) * 4);
-      CHECK_OK(counters.memset_zero());  // the split merge leaves them zero
-      p.counters = counters.as<uint32_t>();
-      p.n_counters = kc::decode_attention_counter_count(batch, H);
       const double ms = time_ms([&] { CHECK_OK(kc::decode_attention(p, nullptr)); }, 20);
       double bytes = 2.0 * static_cast<double>(n_slots) * KVH * D * static_cast<double>(elem);
       if (int8) bytes += 2.0 * static_cast<double>(n_slots) * KVH * 4;

@@ -1,20 +1,20 @@
 // bench/cuda/layer_chain_tune.cpp — standalone harness for batch-1 decode (issue #7): the
 // kernels of one LLaMA layer's decode step, 32 layers of distinct weights and KV caches back to
 // back in one CUDA graph, the way main ran them ("old": add+RMSNorm kernels, QKV GEMV, rotary,
-// KV store, decode attention, o GEMV, gate/up GEMV, down GEMV — 9 launches a layer) against the
+// KV store, decode attention, o GEMV, gate/up GEMV, down GEMV — 10 launches a layer) against the
 // fused sequence of src/models/llama.cpp ("new": QKV GEMV with the RMSNorm prologue and the
-// rotary + KV store epilogue, decode attention (its splits merged in the same launch since run
-// 14), o GEMV adding into the residual, gate/up GEMV with the prologue, down GEMV adding into
-// the residual — 5 launches since run 14), each with programmatic dependent launch
+// rotary + KV store epilogue, decode attention (split + reduction), o GEMV adding into the
+// residual, gate/up GEMV with the prologue, down GEMV adding into the residual — 6 launches
+// since run 11), each with programmatic dependent launch
 // (kernels/cuda/pdl.cuh) on and off. Llama-2-7B and Llama-3-8B shapes, m = 1 and 2 requests of
 // `ctx` cached tokens, bf16. Prints the device copy bandwidth measured in the same run, then
 // us per layer and the layer's bytes (weights + KV read) as GB/s and % of copy. First checks
 // that old and new give the same residual stream (1 layer and 32 layers, eager). Then "plans"
-// for the fused sequence (docs/PERFORMANCE.md runs 10, 11, 14; the list holds run 14's): L2
-// prefetches of the next weights while attention runs (l2_prefetch.h), forced decode-attention
-// splits and GEMV configurations per projection, rotary + KV store in their own launch instead
-// of the QKV GEMV's epilogue, each checked against the fused sequence without one and timed the
-// same way; and bounds that leave rotary + KV store and/or the decode attention out.
+// for the fused sequence (docs/PERFORMANCE.md run 10): L2 prefetches of the next weights while
+// attention runs (l2_prefetch.h), forced decode-attention splits and GEMV configurations per
+// projection, rotary + KV store in their own launch instead of the QKV GEMV's epilogue (run 11),
+// each checked against the fused sequence without one and timed the same way; and
+// bounds that leave rotary + KV store and/or the decode attention out (what they cost).
 // Built with nvcc alone (tools/layer_chain_tune.sh). Exits 1 if a check fails.
 // Usage: layer_chain_tune [ctx]   (default 256, as bench/cuda/model_decode_bench's contexts)
 #include <algorithm>
@@ -102,7 +102,7 @@ struct Prefetch {
   // QKV GEMV's epilogue (GemvRopeKv).
   bool separate_rope = false;
   // Bounds, not layers (the outputs are wrong, no check): leave out rotary + KV store, or the
-  // decode attention.
+  // decode attention (split kernel and reduction).
   bool skip_rope = false, skip_attention = false;
   bool bound() const { return skip_rope || skip_attention; }
 };
@@ -112,7 +112,7 @@ struct Chain {
   Dims d;
   int64_t m, ctx, nq, nkv, nqkv, n_slots;
   size_t w_elems;  // per layer: qkv, o, gate_up, down
-  DeviceBuffer weights, norms, kcache, vcache, ws_attn, counters;
+  DeviceBuffer weights, norms, kcache, vcache, ws_attn;
   DeviceBuffer residual, residual0, normed, q, k, v, attn, proj, gate;
   DeviceBuffer req_to_token, req_row, kv_len, positions, slots, inv_freq;
   size_t attn_ws_bytes = 0;
@@ -175,8 +175,6 @@ struct Chain {
     most.n_splits = std::max(kMaxPlanSplits, kc::decode_attention_splits(most));
     attn_ws_bytes = kc::decode_attention_workspace_bytes(most);
     ws_attn = alloc(attn_ws_bytes);
-    counters = alloc(kc::decode_attention_counter_count(int(m), int(d.n_heads)) * 4);
-    CHECK_OK(counters.memset_zero());  // the split merge leaves them zero
   }
 
   const char* w(int l) const {
@@ -210,8 +208,6 @@ struct Chain {
                                 .softmax_scale = float(1.0 / std::sqrt(double(d.head_dim)))};
     p.workspace = ws_attn.data();
     p.workspace_bytes = attn_ws_bytes;
-    p.counters = counters.as<uint32_t>();
-    p.n_counters = kc::decode_attention_counter_count(int(m), int(d.n_heads));
     return p;
   }
   kc::RotaryParams rotary() const {
@@ -441,14 +437,22 @@ void check_prefetch(const Chain& c, cudaStream_t st, const Prefetch& pf) {
 // "rope separate": rotary + KV store in their own launch (main before run 11) instead of the
 // QKV GEMV's epilogue; GEMV configurations (rows per warp x loads in flight x threads) of the
 // projections named; "bound: ...": kernels left out.
-// Run 14 keeps the plans about the decode attention (the GEMV and prefetch plans of runs 10-11
-// are in git history; Prefetch still takes them).
+const kc::GemvConfig k2x4x128{2, 4, 128}, k2x4x256{2, 4, 256};
 const Prefetch kPlans[] = {
     {.name = "none"},
-    {.name = "splits 1", .splits = 1},
-    {.name = "splits 2", .splits = 2},
-    {.name = "splits 4", .splits = 4},
-    {.name = "splits 8", .splits = 8},
+    {.name = "rope separate", .separate_rope = true},
+    {.name = "qkv,gu 2x4x128", .qkv = k2x4x128, .gu = k2x4x128},
+    {.name = "rope separate, qkv,gu 2x4x128",
+     .qkv = k2x4x128,
+     .gu = k2x4x128,
+     .separate_rope = true},
+    {.name = "gu 1x8x256", .gu = {1, 8, 256}},
+    {.name = "gu 4x2x256", .gu = {4, 2, 256}},
+    {.name = "gu 2x2x256", .gu = {2, 2, 256}},
+    {.name = "o,down 2x4x256", .o = k2x4x256, .down = k2x4x256},
+    {.name = "down 1x8x256", .down = {1, 8, 256}},
+    {.name = "wo 50%", .wo_frac = 0.5},
+    {.name = "gu 1024 late", .gu_prefix = 1024, .gu_late = true},
     {.name = "none (again)"},
     {.name = "bound: no rope+store", .skip_rope = true},
     {.name = "bound: no attention", .skip_attention = true},
@@ -471,7 +475,7 @@ int main(int argc, char** argv) {
       "layer's weights + KV bytes\n",
       kLayers, (long long)ctx, kLayers);
   std::printf(
-      "| model | m | MB/layer | old (9 launches), PDL off | old, PDL on | new fused (5 launches), "
+      "| model | m | MB/layer | old (10 launches), PDL off | old, PDL on | new fused (6 launches), "
       "PDL off | new, PDL on | new PDL on GB/s | %% of copy | old PDL off -> new PDL on |\n");
   std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
   std::vector<std::string> heads, rows;  // of the plan table: a row per plan

@@ -42,10 +42,9 @@ struct ThreadContext {
   cudaStream_t stream = nullptr;
   std::unique_ptr<kernels::cuda::GemmLt> gemm;
   backend::cuda::DeviceBuffer decode_ws;
-  backend::cuda::DeviceBuffer decode_counters;  // u32, zero between launches (decode attention)
-  std::vector<StableTable> stable_tables;       // immutable once created
-  backend::cuda::DeviceBuffer inv_freq;         // the shared table for the others
-  std::vector<float> inv_freq_host;             // what inv_freq holds
+  std::vector<StableTable> stable_tables;  // immutable once created
+  backend::cuda::DeviceBuffer inv_freq;    // the shared table for the others
+  std::vector<float> inv_freq_host;        // what inv_freq holds
 };
 
 // The calling thread's device (-1: not known yet, asked from CUDA on first use) and its
@@ -464,36 +463,22 @@ Status run_decode_attention(const AttentionKernelArgs& a, int32_t n_reqs, int32_
                                          .softmax_scale = a.meta.scale,
                                          .alibi_slopes = a.meta.alibi_slopes};
   ThreadContext& c = ctx();
-  if (d.workspace != nullptr) {  // the caller's (a CUDA graph's) scratch and counters
+  if (d.workspace != nullptr) {  // the caller's (a CUDA graph's) scratch
     p.workspace = d.workspace;
     p.workspace_bytes = d.workspace_bytes;
-    p.counters = d.counters;
-    p.n_counters = d.n_counters;
     return kernels::cuda::decode_attention(p, c.stream);
   }
   const size_t need = kernels::cuda::decode_attention_workspace_bytes(p);
-  const size_t need_counters = kernels::cuda::decode_attention_counter_count(n_reqs, a.n_heads);
-  if (c.decode_ws.size() < need || c.decode_counters.size() < need_counters * sizeof(uint32_t)) {
+  if (c.decode_ws.size() < need) {
     if (backend::cuda::is_capturing(c.stream))
       return core::unimplemented(
-          "attention: CUDA graph capture needs AttentionMeta::Device::workspace and counters");
-    LLM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(c.stream));  // the old ones may be in use
-    if (c.decode_ws.size() < need) {
-      c.decode_ws.reset();
-      LLM_ASSIGN_OR_RETURN(c.decode_ws, backend::cuda::DeviceBuffer::allocate(need * 2));
-    }
-    if (c.decode_counters.size() < need_counters * sizeof(uint32_t)) {
-      c.decode_counters.reset();
-      LLM_ASSIGN_OR_RETURN(c.decode_counters, backend::cuda::DeviceBuffer::allocate(
-                                                  need_counters * 2 * sizeof(uint32_t)));
-      LLM_CUDA_RETURN_IF_ERROR(
-          cudaMemsetAsync(c.decode_counters.data(), 0, c.decode_counters.size(), c.stream));
-    }
+          "attention: CUDA graph capture needs AttentionMeta::Device::workspace");
+    LLM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(c.stream));  // the old one may be in use
+    c.decode_ws.reset();
+    LLM_ASSIGN_OR_RETURN(c.decode_ws, backend::cuda::DeviceBuffer::allocate(need * 2));
   }
   p.workspace = c.decode_ws.data();
   p.workspace_bytes = c.decode_ws.size();
-  p.counters = static_cast<uint32_t*>(c.decode_counters.data());
-  p.n_counters = c.decode_counters.size() / sizeof(uint32_t);
   return kernels::cuda::decode_attention(p, c.stream);
 }
 
@@ -597,10 +582,6 @@ size_t decode_attention_workspace_bytes(int n_reqs, int n_heads, int n_kv_heads,
   p.head_dim = head_dim;
   p.max_kv_len = max_kv_len;
   return kernels::cuda::decode_attention_workspace_bytes(p);
-}
-
-size_t decode_attention_counter_count(int n_reqs, int n_heads) {
-  return kernels::cuda::decode_attention_counter_count(n_reqs, n_heads);
 }
 
 }  // namespace lightllm::ops

@@ -289,9 +289,6 @@ void* cuda_stream() {
 size_t decode_attention_workspace_bytes(int, int, int, int, int) {
   return 0;
 }
-size_t decode_attention_counter_count(int, int) {
-  return 0;
-}
 Status set_cuda_device(int) {
   return core::unimplemented("CUDA backend not built");
 }

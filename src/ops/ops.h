@@ -255,14 +255,10 @@ struct AttentionMeta {
     int64_t req_to_token_stride = 0;
     int32_t max_q_len = 0;   // longest q_len of the step
     int32_t max_kv_len = 0;  // longest kv_len of the step (an upper bound is allowed)
-    // Scratch for the decode kernel's partial results and its split-merge counters (u32
-    // [n_counters], zero at allocation, left zero by every launch; decode_attention_counter_count),
-    // owned by the caller (CUDA graphs own theirs: a captured graph must keep its addresses);
-    // workspace null = the thread's own buffers.
+    // Scratch for the decode kernel's partial results, owned by the caller (CUDA graphs own
+    // theirs: a captured graph must keep its addresses); null = the thread's own buffer.
     void* workspace = nullptr;
     size_t workspace_bytes = 0;
-    uint32_t* counters = nullptr;
-    size_t n_counters = 0;
   } device;
 };
 
@@ -279,8 +275,6 @@ Status attention(const Tensor& q, const KvCacheView& cache, const AttentionMeta&
 // n_reqs requests with kv lengths up to max_kv_len (0 without the CUDA backend).
 size_t decode_attention_workspace_bytes(int n_reqs, int n_heads, int n_kv_heads, int head_dim,
                                         int max_kv_len);
-// Counters (AttentionMeta::Device::counters) a decode step of up to n_reqs requests needs.
-size_t decode_attention_counter_count(int n_reqs, int n_heads);
 
 // --- Device placement -----------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 // src/kernels/cuda/decode_attention.cu — split-K decode attention over token slots: the split
-// rule and the launch of the tensor-core split kernel (decode_attention_mma.cuh), which also
-// merges the splits (the last block of each group, through the caller's arrival counters), as a
-// programmatic dependent launch on sm_90+.
+// rule, the launch of the tensor-core split kernel (decode_attention_mma.cuh) and the reduction
+// kernel that merges the splits by their log2-sum-exp (none with one split, where the split
+// kernel writes the output itself). Both are programmatic dependent launches on sm_90+.
 #include "kernels/cuda/decode_attention.h"
 
 #include <algorithm>
@@ -15,7 +15,35 @@ namespace lightllm::kernels::cuda {
 namespace {
 
 constexpr int kMinChunk = 64;
-using decode_detail::kMaxSplits;
+constexpr int kMaxSplits = 128;
+
+// One block per (head, request): merges the splits by log2-sum-exp.
+template <typename T, int D>
+__global__ void decode_reduce_kernel(DecodeAttentionParams p, int n_splits) {
+  pdl_wait();               // launched early (PDL): the partials must be complete
+  pdl_launch_dependents();  // the next projection may start streaming its weights
+  const int h = blockIdx.x, r = blockIdx.y;
+  const float* part_o = static_cast<const float*>(p.workspace);
+  const float* part_lse = part_o + static_cast<size_t>(p.n_reqs) * p.n_heads * n_splits * D;
+  const size_t base = (static_cast<size_t>(r) * p.n_heads + h) * n_splits;
+  float mx = -INFINITY;
+  for (int s = 0; s < n_splits; ++s) mx = fmaxf(mx, part_lse[base + s]);
+  T* out = static_cast<T*>(p.out) + (static_cast<size_t>(r) * p.n_heads + h) * D;
+  for (int d = threadIdx.x; d < D; d += blockDim.x) {
+    float o = 0.f, w_sum = 0.f;
+    if (mx != -INFINITY) {
+      for (int s = 0; s < n_splits; ++s) {
+        const float lse = part_lse[base + s];
+        if (lse == -INFINITY) continue;
+        const float w = exp2f(lse - mx);
+        w_sum += w;
+        o += w * part_o[(base + s) * D + d];
+      }
+      o /= w_sum;
+    }
+    out[d] = from_f32<T>(o);
+  }
+}
 
 int sm_count_of_current_device() {
   static int cached[64] = {};
@@ -55,10 +83,14 @@ void launch_typed(const DecodeAttentionParams& p, int n_splits, cudaStream_t str
   constexpr auto kernel = decode_detail::decode_mma_kernel<T, KV, D, HB>;
   constexpr size_t smem = decode_detail::mma_smem_bytes<KV, D, HB>();
   set_smem_attr_once<kernel>(smem);
-  // A programmatic dependent launch (pdl.cuh): it overlaps the previous kernel of the step (the
-  // QKV GEMV with the KV store epilogue, or the KV store), fetching the cached K/V meanwhile.
+  // Programmatic dependent launches (pdl.cuh): the split kernel's launch overlaps the previous
+  // kernel of the step (rotary + KV store), the reduction's the split kernel; each waits for its
+  // inputs itself, saving launch gaps at batch 1.
   launch_pdl(kernel, dim3(p.n_heads / HB, p.n_reqs, n_splits), dim3(decode_detail::kMmaWarps * 32),
              smem, stream, p, n_splits, chunk);
+  if (n_splits > 1)  // one split: the split kernel wrote the output itself
+    launch_pdl(decode_reduce_kernel<T, D>, dim3(p.n_heads, p.n_reqs), dim3(128), 0, stream, p,
+               n_splits);
 }
 
 template <typename T, typename KV, int D>
@@ -93,7 +125,7 @@ int decode_attention_splits(const DecodeAttentionParams& p) {
   const int max_by_len = std::max(1, (p.max_kv_len + kMinChunk - 1) / kMinChunk);
   const int hb = heads_per_block(std::max(1, p.n_heads / std::max(1, p.n_kv_heads)));
   // Blocks are long-lived (their fixed cost, q load to partial write, is worth ~100 tokens,
-  // and one split skips the merge): as few splits as give every SM a block, with
+  // and one split skips the reduction kernel): as few splits as give every SM a block, with
   // chunks a multiple of kMinChunk tokens (H200, docs/PERFORMANCE.md run 3: one split at batch
   // >= 32 beat 2-3 by 5-15%; batch 1 x 4k: 16 splits 21.6 us, 17 splits 24.8 us). H100, run 8:
   // the best of 1-64 forced splits on every issue shape, bf16 and int8 (batch 1: 8 and 16 tie).
@@ -131,12 +163,6 @@ core::Status decode_attention(const DecodeAttentionParams& p, cudaStream_t strea
                                   p.workspace_bytes, decode_attention_workspace_bytes(p));
   }
   const int n_splits = decode_attention_splits(p);
-  if (n_splits > 1 && (p.counters == nullptr ||
-                       p.n_counters < decode_attention_counter_count(p.n_reqs, p.n_heads))) {
-    return core::invalid_argument("decode_attention: {} splits need {} zeroed counters, have {}",
-                                  n_splits, decode_attention_counter_count(p.n_reqs, p.n_heads),
-                                  p.counters == nullptr ? size_t{0} : p.n_counters);
-  }
   if (p.kv_int8) {
     LLM_DISPATCH_HALF("decode_attention", p.dtype,
                       LLM_RETURN_IF_ERROR((launch_d<T, int8_t>(p, n_splits, stream))));

@@ -3,23 +3,20 @@
 // Split-K flash-decoding: the token range of each request is cut into n_splits chunks; each
 // block computes a partial softmax-weighted sum for one chunk and a group of query heads that
 // share one kv head (GQA: query head h uses kv head h / (n_heads / n_kv_heads)) on the tensor
-// cores (the heads are the rows of an mma.sync tile; decode_attention_mma.cuh); the last block
-// of a (request, head group) to finish merges the chunks by their log-sum-exp (one launch: an
-// arrival counter per group in `counters`; with one chunk, the usual choice at batch >= 32 on an
-// H100/H200, each block writes its output directly). With int8 K/V (one f32 scale per (slot, kv
-// head)) the mma runs in f16 on the exactly converted bytes.
+// cores (the heads are the rows of an mma.sync tile; decode_attention_mma.cuh), and a reduction
+// kernel merges the chunks by their log-sum-exp (with one chunk, the usual choice at batch >= 32
+// on an H100/H200, the split kernel writes the output and no reduction runs). With int8 K/V (one
+// f32 scale per (slot, kv head)) the mma runs in f16 on the exactly converted bytes.
 // Requests with kv_len == 0 get a zero output row. head_dim: 16, 32, 64, 80, 96 or 128.
 // ALiBi (alibi_slopes): score of key j for the query at position kv_len - 1 gets
 // slope[h] * (j - (kv_len - 1)) added after the softmax scale, as kernels/ref.
 // CUDA graphs: the grid depends only on the host values n_reqs, n_heads, max_kv_len and
-// n_splits; everything per step (q, kv_len, req_to_token rows) is read from device memory, and
-// the counters (zero between launches: the merging block resets its own) and the workspace keep
-// their addresses. On sm_90+ the kernel is a programmatic dependent launch (cudaLaunchKernelEx;
-// captured into graphs as a programmatic edge) that fetches the cached tokens' K/V before it
-// waits for the previous kernel (decode_attention_mma.cuh says why that is safe). A
+// n_splits; everything per step (q, kv_len, req_to_token rows) is read from device memory. On
+// sm_90+ the reduction kernel is a programmatic dependent launch (cudaLaunchKernelEx; captured
+// into graphs as a programmatic edge). A
 // max_kv_len above the real lengths (a capture bucket's upper bound) stays exact: the chunk
 // size is max_kv_len / n_splits, so splits past a request's length exit at once (lse = -inf)
-// and the merge skips them; the cost is those empty blocks and fewer tokens per busy block.
+// and the reduction skips them; the cost is those empty blocks and fewer tokens per busy block.
 #pragma once
 
 #include <cstddef>
@@ -56,24 +53,12 @@ struct DecodeAttentionParams {
   size_t workspace_bytes = 0;
   int n_splits = 0;  // 0: chosen from the device's SM count (see decode_attention_splits)
   const float* alibi_slopes = nullptr;  // [n_heads] f32 on the device, nullptr = none
-  // Arrival counters of the split merge, [n_reqs * n_heads] (decode_attention_counter_count),
-  // zero before the first launch (cudaMemset once at allocation); every launch leaves them zero.
-  // Needed when the launch uses more than one split; not shared by launches that may overlap.
-  uint32_t* counters = nullptr;
-  size_t n_counters = 0;
 };
 
 // The number of chunks the launch will use for these params on the current device.
 int decode_attention_splits(const DecodeAttentionParams& p);
 // Workspace for the partial results (f32 outputs + log-sum-exp per split).
 size_t decode_attention_workspace_bytes(const DecodeAttentionParams& p);
-
-// Counters a launch with params p needs (n_reqs * n_heads; callers size them by their largest
-// batch).
-inline size_t decode_attention_counter_count(int n_reqs, int n_heads) {
-  return static_cast<size_t>(n_reqs > 0 ? n_reqs : 0) *
-         static_cast<size_t>(n_heads > 0 ? n_heads : 0);
-}
 
 core::Status decode_attention(const DecodeAttentionParams& p, cudaStream_t stream);
 

@@ -12,28 +12,6 @@
 // same way), V as 2-byte pairs of dims (logical column g of n-blocks 2i, 2i+1 <-> stored dims
 // 16i + 2g, 16i + 2g + 1), bytes turned into f16 by PRMT under the exponent of 1024 and one
 // HSUB2; the K scale multiplies the score, the V scale P (one multiply per token).
-// Splits (n_splits > 1): each block writes its normalized partial rows and their log2-sum-exp
-// to the workspace, then arrives on its group's counter (p.counters, one per (request, HB
-// heads)); the last block to arrive merges the group's splits into the output and resets the
-// counter to 0 — no reduction launch. The counters must be zero before the first launch and
-// stay at one address (a CUDA graph captures it), so they are the caller's own zeroed buffer,
-// not part of the partials workspace (whose layout depends on the launch's shape). Chosen over
-// Hopper thread-block clusters (splits of a group in one cluster, merged through distributed
-// shared memory): clusters cap the splits at 8, must be co-scheduled while the previous kernel
-// still holds SMs (PDL), and sm_80 would keep the reduction kernel — two ways to merge.
-// Early K/V fetch (PDL): the block issues the ring's prologue copies of every cached token but
-// the newest (kv_len - 1) before pdl_wait, so they overlap the tail of the previous kernel.
-// Why that is safe: this kernel's blocks run only once every block of the previous kernel X
-// (the QKV GEMV with the rotary + KV store epilogue, the KV store kernel, or a kernel launched
-// without PDL) has called griddepcontrol.launch_dependents or exited, and X calls it only after
-// its own pdl_wait (pdl.cuh: every kernel that may precede this one keeps that order). So the
-// kernel before X has completed, and since every PDL kernel waits before it exits, completion
-// is transitive: all kernels before X have completed and their writes reached L2 (the copies
-// are cp.async.cg, through L2). The cached tokens' rows were written by such kernels (earlier
-// steps, or this step's KV store of a prefill, which is X or earlier); only X may still be
-// writing — q and the newest token's K/V row and scales, fetched after pdl_wait (the scales
-// with ld.global.cg: a 4-byte cp.async goes through L1, where a line read before the wait may
-// be stale). kv_len, req_row and req_to_token are copied before the step's first kernel.
 // Invariants: D % 16 == 0, HB <= 8; rows of tokens past the chunk are zero-filled (P = 0 there,
 // so no NaN can enter O); the ring's trailing zero-fill copies are waited for before exit.
 // Precision: P is rounded to T (16-bit K/V) or f16 (int8 K/V) before the P V mma, as in
@@ -56,8 +34,7 @@ using prefill_detail::cp_async_commit;
 using prefill_detail::cp_async_wait;
 
 constexpr int kMmaWarps = 4;
-constexpr int kMaxSplits = 128;  // chunks per request at most (decode_attention_splits)
-constexpr int kMmaTile = 16;     // tokens per warp tile (k of the P V mma)
+constexpr int kMmaTile = 16;  // tokens per warp tile (k of the P V mma)
 // Ring depth per warp (tiles in flight + the one being computed). Compile-time tuning knobs for
 // bench/cuda/attention_tune (tools/attention_tune.sh builds variants with -D).
 #ifndef LIGHTLLM_DECODE_MMA_STAGES16
@@ -65,16 +42,6 @@ constexpr int kMmaTile = 16;     // tokens per warp tile (k of the P V mma)
 #endif
 #ifndef LIGHTLLM_DECODE_MMA_STAGES8
 #define LIGHTLLM_DECODE_MMA_STAGES8 3
-#endif
-// 0: wait for the previous kernel before the ring's prologue (the K/V fetch before pdl_wait off;
-// docs/PERFORMANCE.md run 14 measures both).
-#ifndef LIGHTLLM_DECODE_EARLY_KV
-#define LIGHTLLM_DECODE_EARLY_KV 1
-#endif
-// Where a block lets the next kernel (the o projection) be scheduled: 0 at its start, 1 after
-// its last K/V tile (before the merges), 2 at its exit.
-#ifndef LIGHTLLM_DECODE_TRIGGER
-#define LIGHTLLM_DECODE_TRIGGER 1
 #endif
 
 template <typename KV, int D>
@@ -97,9 +64,7 @@ constexpr size_t mma_smem_bytes() {
   using L = MmaTileLayout<KV, D>;
   const size_t ring = size_t{kMmaWarps} * L::kStages * L::kStageBytes;
   const size_t merge = size_t{kMmaWarps} * HB * (D + 2) * sizeof(float);
-  const size_t weights = size_t{HB} * kMaxSplits * sizeof(float);  // the split merge's s_w
-  const size_t most = ring > merge ? ring : merge;
-  return most > weights ? most : weights;
+  return ring > merge ? ring : merge;
 }
 
 // int8 bytes b_lo, b_hi (selected by PRMT selector `sel` from word w) -> f16x2 (exact): bias by
@@ -143,62 +108,6 @@ __device__ __forceinline__ void merge_streams_store(const float* s_acc, const fl
   }
 }
 
-// The last of a group's n_splits blocks to arrive merges the group's partial rows (written by
-// merge_streams_store; read through L2, __ldcg, after the counter's acquire fence) by their
-// log2-sum-exp into out_rows and resets the group's counter to 0 for the next launch. One warp
-// per head turns the splits' log2-sum-exps into normalized weights (s_w [HB][n_splits], shared
-// memory), then every output sums its splits with independent loads (run 14's first merge
-// re-read the log-sum-exps per output in a dependent chain of L2 loads: +9 us at 16 splits).
-template <typename T, int HB, int D>
-__device__ __forceinline__ void merge_splits_if_last(uint32_t* counter, int n_splits,
-                                                     const float* part_o, const float* part_lse,
-                                                     size_t group_row0, T* out_rows, float* s_w) {
-  static_assert(kMaxSplits <= 4 * 32, "merge: a warp holds at most 4 splits per lane");
-  __shared__ int s_last;
-  __threadfence();  // release: this block's partial rows before its arrival
-  __syncthreads();
-  if (threadIdx.x == 0) s_last = atomicAdd(counter, 1u) == static_cast<uint32_t>(n_splits - 1);
-  __syncthreads();
-  if (!s_last) return;
-  __threadfence();  // acquire: the other blocks' partial rows
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  for (int j = warp; j < HB; j += kMmaWarps) {
-    const float* lse = part_lse + group_row0 + static_cast<size_t>(j) * n_splits;
-    float v[4], mx = -INFINITY;
-#pragma unroll
-    for (int k = 0; k < 4; ++k) {
-      v[k] = lane + 32 * k < n_splits ? __ldcg(lse + lane + 32 * k) : -INFINITY;
-      mx = fmaxf(mx, v[k]);
-    }
-#pragma unroll
-    for (int o = 16; o > 0; o /= 2) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
-    float sum = 0.f;
-#pragma unroll
-    for (int k = 0; k < 4; ++k) {
-      v[k] = v[k] == -INFINITY ? 0.f : exp2f(v[k] - mx);  // empty splits: weight 0
-      sum += v[k];
-    }
-#pragma unroll
-    for (int o = 16; o > 0; o /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, o);
-    const float inv = sum > 0.f ? 1.f / sum : 0.f;  // 0: no split saw a token (a zero row)
-#pragma unroll
-    for (int k = 0; k < 4; ++k)
-      if (lane + 32 * k < n_splits) s_w[j * n_splits + lane + 32 * k] = v[k] * inv;
-  }
-  __syncthreads();
-  for (int idx = threadIdx.x; idx < HB * D; idx += blockDim.x) {
-    const int j = idx / D, d = idx % D;
-    const float* po = part_o + (group_row0 + static_cast<size_t>(j) * n_splits) * D + d;
-    const float* w = s_w + j * n_splits;
-    float o = 0.f;
-#pragma unroll 4
-    for (int s = 0; s < n_splits; ++s)
-      if (w[s] != 0.f) o += w[s] * __ldcg(po + static_cast<size_t>(s) * D);  // empty: unwritten
-    out_rows[idx] = from_f32<T>(o);
-  }
-  if (threadIdx.x == 0) *counter = 0u;  // the next launch starts after this one completed
-}
-
 // Partial results: o [n_reqs, n_heads, n_splits, D] f32, then lse [n_reqs, n_heads, n_splits].
 template <typename T, typename KV, int D, int HB>
 __global__ void __launch_bounds__(kMmaWarps * 32)
@@ -211,117 +120,32 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
   constexpr int kMmaStages = L::kStages;
   static_assert(HB <= 8, "decode mma: at most 8 heads per block (rows 0-7 of A)");
 
-  if (LIGHTLLM_DECODE_TRIGGER == 0) pdl_launch_dependents();
+  pdl_launch_dependents();
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int g = lane / 4, c = lane % 4;
   const int head0 = blockIdx.x * HB;
   const int kvh = head0 / (p.n_heads / p.n_kv_heads);
   const int r = blockIdx.y, split = blockIdx.z;
-  // The step's metadata (kv_len, req_to_token, req_row) is copied before the step's first
-  // kernel: read before pdl_wait.
   const int len = p.kv_len[r];
   const int t_begin = split * chunk, t_end = min(len, t_begin + chunk);
 
   float* part_o = static_cast<float*>(p.workspace);
   float* part_lse = part_o + static_cast<size_t>(p.n_reqs) * p.n_heads * n_splits * D;
-  const size_t group_row0 = (static_cast<size_t>(r) * p.n_heads + head0) * n_splits;
-  const size_t block_row0 = group_row0 + split;
+  const size_t block_row0 = (static_cast<size_t>(r) * p.n_heads + head0) * n_splits + split;
   T* const out_rows = static_cast<T*>(p.out) + (static_cast<size_t>(r) * p.n_heads + head0) * D;
-  uint32_t* const counter = p.counters + static_cast<size_t>(r) * (p.n_heads / HB) + blockIdx.x;
-
-  extern __shared__ __align__(16) unsigned char s_dyn[];
+  // Launched early (PDL): q and the K/V cache come from the previous kernels, and the
+  // partials / output may still be read by an earlier reduction. Only the step's metadata
+  // (kv_len, req_to_token: copied before the step's first kernel) is read above.
+  pdl_wait();
   if (t_begin >= t_end) {  // empty chunk: contributes nothing (one split: a zero row)
-    pdl_wait();            // the output / partials may still be read by an earlier kernel
     if (n_splits == 1) {
       for (int j = threadIdx.x; j < HB * D; j += blockDim.x) out_rows[j] = from_f32<T>(0.f);
-      return;
+    } else {
+      for (int j = threadIdx.x; j < HB; j += blockDim.x)
+        part_lse[block_row0 + static_cast<size_t>(j) * n_splits] = -INFINITY;
     }
-    for (int j = threadIdx.x; j < HB; j += blockDim.x)
-      part_lse[block_row0 + static_cast<size_t>(j) * n_splits] = -INFINITY;
-    merge_splits_if_last<T, HB, D>(counter, n_splits, part_o, part_lse, group_row0, out_rows,
-                                   reinterpret_cast<float*>(s_dyn));
     return;
   }
-
-  const int32_t* row = p.req_to_token + static_cast<int64_t>(p.req_row[r]) * p.req_to_token_stride;
-  const KV* kc = static_cast<const KV*>(p.k_cache);
-  const KV* vc = static_cast<const KV*>(p.v_cache);
-  unsigned char* const ring = s_dyn + warp * kMmaStages * L::kStageBytes;
-
-  const int n_tiles = (t_end - t_begin + kMmaTile - 1) / kMmaTile;
-  // Lane l holds the slot of token (l % 16) of the next tile to issue in slot_next (-1 past the
-  // chunk) and of the tile after it in slot_after: req_to_token is read two issues ahead, so a
-  // slot's load latency never delays the K/V copies.
-  int32_t slot_next = -1, slot_after = -1;
-  auto load_slot = [&](int tile) {
-    const int t = t_begin + tile * kMmaTile + (lane & 15);
-    return t < t_end ? row[t] : -1;
-  };
-  auto fetch_slot = [&](int tile) {  // the tile issued after slot_after's
-    slot_next = slot_after;
-    slot_after = load_slot(tile);
-  };
-  // The request's newest token (kv_len - 1) when this split holds it: its K/V row (and int8
-  // scales) are written by the previous kernel of the step (the QKV GEMV's epilogue or the KV
-  // store), so they are fetched only after pdl_wait; every other row is fetched before it (see
-  // the kernel's comment for why that is safe).
-  const int newest = t_end == len ? len - 1 : -1;
-  const int32_t newest_slot = newest >= 0 ? row[newest] : -1;
-  // Issues (without committing) the copies of `tile` into ring stage `stage`. mode 0: every row;
-  // 1 (before pdl_wait): every row but the newest token's; 2 (after it): only the newest token's.
-  // The newest token's int8 scales are read through L2 (__ldcg) and stored directly: a 4-byte
-  // cp.async goes through L1, which may hold the line from a copy issued before pdl_wait.
-  auto issue = [&](int stage, int tile, int mode) {
-    unsigned char* ks = ring + stage * L::kStageBytes;
-    unsigned char* vs = ks + L::kMatBytes;
-    const int nt = newest - (t_begin + tile * kMmaTile);  // the newest token's row, if < 16
-    auto take = [&](int tok) { return mode == 0 || (mode == 1 ? tok != nt : tok == nt); };
-#pragma unroll
-    for (int j = 0; j < (L::kChunks + 31) / 32; ++j) {
-      const int ch = lane + 32 * j;
-      const int tok = ch / L::kChunksPerRow, part = ch % L::kChunksPerRow;
-      const int32_t sl = mode == 2 ? newest_slot : __shfl_sync(0xffffffffu, slot_next, tok & 15);
-      if ((L::kChunks % 32 == 0 || ch < L::kChunks) && take(tok)) {
-        const int64_t off = (static_cast<int64_t>(sl >= 0 ? sl : 0) * p.n_kv_heads + kvh) * D +
-                            part * (16 / static_cast<int>(sizeof(KV)));
-        cp_async16(ks + tok * L::kRowBytes + part * 16, kc + off, sl >= 0);
-        cp_async16(vs + tok * L::kRowBytes + part * 16, vc + off, sl >= 0);
-      }
-    }
-    if constexpr (kInt8) {  // lane l: scale of token l % 16, K (l < 16) or V
-      const int tok = lane & 15;
-      const int32_t sl = mode == 2 ? newest_slot : slot_next;
-      if (take(tok)) {
-        const float* src = (lane < 16 ? p.k_scale : p.v_scale) +
-                           (static_cast<int64_t>(sl >= 0 ? sl : 0) * p.n_kv_heads + kvh);
-        float* sc = reinterpret_cast<float*>(vs + L::kMatBytes);
-        if (tok == nt) {
-          sc[lane] = __ldcg(src);
-        } else {
-          cp_async4(sc + lane, src, sl >= 0);
-        }
-      }
-    }
-  };
-
-  // The ring's prologue, before pdl_wait: the cached tokens' rows of the first kMmaStages - 1
-  // tiles; the newest token's row waits (deferred: its stage). All of it goes into the first
-  // commit group (the others of the prologue are empty), so the loop's group accounting holds.
-  if (!LIGHTLLM_DECODE_EARLY_KV) pdl_wait();
-  slot_next = load_slot(warp);
-  slot_after = load_slot(warp + kMmaWarps);
-  int deferred = -1;
-#pragma unroll
-  for (int s = 0; s < kMmaStages - 1; ++s) {
-    const int tile = warp + kMmaWarps * s;
-    issue(s, tile, 1);
-    const int nt = newest - (t_begin + tile * kMmaTile);
-    if (nt >= 0 && nt < kMmaTile) deferred = s;
-    fetch_slot(warp + kMmaWarps * (s + 2));
-  }
-  // q and the newest token's K/V row come from the previous kernel; the partials / output may
-  // still be read by an earlier kernel.
-  pdl_wait();
   const float qscale = p.softmax_scale * 1.4426950408889634f;  // log2 units: exp2 below
 
   // A fragments of Q (row g = head head0 + g; rows >= HB and 8..15 zero): a0 (k 2c, 2c+1) and
@@ -344,9 +168,6 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
       if (g >= HB) qa[kk][0] = qa[kk][1] = 0u;
     }
   }
-  if (deferred >= 0) issue(deferred, warp + kMmaWarps * deferred, 2);
-#pragma unroll
-  for (int s = 0; s < kMmaStages - 1; ++s) cp_async_commit();
   const float alibi =
       p.alibi_slopes != nullptr && g < HB ? p.alibi_slopes[head0 + g] * 1.4426950408889634f : 0.f;
   const float sscale = kInt8 ? 1.f : qscale;  // int8: q already scaled
@@ -356,10 +177,58 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
 #pragma unroll
   for (int nd = 0; nd < kNd; ++nd) o[nd][0] = o[nd][1] = o[nd][2] = o[nd][3] = 0.f;
 
+  const int32_t* row = p.req_to_token + static_cast<int64_t>(p.req_row[r]) * p.req_to_token_stride;
+  const KV* kc = static_cast<const KV*>(p.k_cache);
+  const KV* vc = static_cast<const KV*>(p.v_cache);
+  extern __shared__ __align__(16) unsigned char s_dyn[];
+  unsigned char* const ring = s_dyn + warp * kMmaStages * L::kStageBytes;
+
+  const int n_tiles = (t_end - t_begin + kMmaTile - 1) / kMmaTile;
+  // Lane l holds the slot of token (l % 16) of the next tile to issue in slot_next (-1 past the
+  // chunk) and of the tile after it in slot_after: req_to_token is read two issues ahead, so a
+  // slot's load latency never delays the K/V copies.
+  int32_t slot_next = -1, slot_after = -1;
+  auto load_slot = [&](int tile) {
+    const int t = t_begin + tile * kMmaTile + (lane & 15);
+    return t < t_end ? row[t] : -1;
+  };
+  auto fetch_slot = [&](int tile) {  // the tile issued after slot_after's
+    slot_next = slot_after;
+    slot_after = load_slot(tile);
+  };
+  auto issue = [&](int stage) {
+    unsigned char* ks = ring + stage * L::kStageBytes;
+    unsigned char* vs = ks + L::kMatBytes;
+#pragma unroll
+    for (int j = 0; j < (L::kChunks + 31) / 32; ++j) {
+      const int ch = lane + 32 * j;
+      const int tok = ch / L::kChunksPerRow, part = ch % L::kChunksPerRow;
+      const int32_t sl = __shfl_sync(0xffffffffu, slot_next, tok & 15);
+      if (L::kChunks % 32 == 0 || ch < L::kChunks) {
+        const int64_t off = (static_cast<int64_t>(sl >= 0 ? sl : 0) * p.n_kv_heads + kvh) * D +
+                            part * (16 / static_cast<int>(sizeof(KV)));
+        cp_async16(ks + tok * L::kRowBytes + part * 16, kc + off, sl >= 0);
+        cp_async16(vs + tok * L::kRowBytes + part * 16, vc + off, sl >= 0);
+      }
+    }
+    if constexpr (kInt8) {  // lane l: scale of token l % 16, K (l < 16) or V
+      const int64_t off = static_cast<int64_t>(slot_next >= 0 ? slot_next : 0) * p.n_kv_heads + kvh;
+      float* sc = reinterpret_cast<float*>(vs + L::kMatBytes);
+      cp_async4(sc + lane, (lane < 16 ? p.k_scale : p.v_scale) + off, slot_next >= 0);
+    }
+    cp_async_commit();
+  };
+
+  slot_next = load_slot(warp);
+  slot_after = load_slot(warp + kMmaWarps);
+#pragma unroll
+  for (int s = 0; s < kMmaStages - 1; ++s) {
+    issue(s);
+    fetch_slot(warp + kMmaWarps * (s + 2));
+  }
   int stage = 0;
   for (int tile = warp; tile < n_tiles; tile += kMmaWarps) {
-    issue(stage == 0 ? kMmaStages - 1 : stage - 1, tile + (kMmaStages - 1) * kMmaWarps, 0);
-    cp_async_commit();
+    issue(stage == 0 ? kMmaStages - 1 : stage - 1);  // tile + (kMmaStages - 1) * kMmaWarps
     fetch_slot(tile + (kMmaStages + 1) * kMmaWarps);
     cp_async_wait<kMmaStages - 1>();  // this lane's copies of `stage` have landed
     __syncwarp();                     // ... and every other lane's
@@ -456,7 +325,6 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
     __syncwarp();  // every lane is done with this stage before it is refilled
   }
   cp_async_wait<0>();  // the trailing zero-fill copies (tiles past the chunk)
-  if (LIGHTLLM_DECODE_TRIGGER == 1) pdl_launch_dependents();
   l_run += __shfl_xor_sync(0xffffffffu, l_run, 1);
   l_run += __shfl_xor_sync(0xffffffffu, l_run, 2);
   __syncthreads();  // every warp is done with its ring: the merge buffers alias it
@@ -487,9 +355,6 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
   __syncthreads();
   merge_streams_store<T, HB, D>(s_acc, s_m, s_l, kMmaWarps, n_splits, out_rows, part_o, part_lse,
                                 block_row0);
-  if (n_splits > 1)
-    merge_splits_if_last<T, HB, D>(counter, n_splits, part_o, part_lse, group_row0, out_rows,
-                                   s_acc);  // s_w: merge_streams_store is done with s_acc
 }
 
 }  // namespace lightllm::kernels::cuda::decode_detail

@@ -14,11 +14,7 @@
 //  - every block executes pdl_wait() before it exits (so the kernel completes only after its
 //    predecessor: completion stays transitive along a chain of PDL launches, and a kernel may
 //    read what any earlier kernel of the stream wrote, not only its immediate predecessor);
-//  - pdl_launch_dependents() is only a scheduling hint for the kernel's own results; but every
-//    kernel that may run right before the decode attention's split kernel (the QKV GEMV, the
-//    KV store, rotary, norms, embedding) calls it only after its pdl_wait(): the split kernel
-//    reads the cached K/V before its own pdl_wait(), relying on "the previous kernel has
-//    triggered, so everything before it has completed" (decode_attention_mma.cuh).
+//  - pdl_launch_dependents() is only a scheduling hint: where it sits never affects results.
 // On sm_80 (and whenever the attribute is off) both device calls are no-ops and the launch is a
 // plain stream-ordered launch. PDL edges survive CUDA-graph stream capture.
 #pragma once

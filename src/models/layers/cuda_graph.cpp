@@ -148,7 +148,6 @@ struct DecodeGraphs::Impl {
   Tensor inputs;                       // i32 [layout.total()]
   Tensor logits;                       // f32 [max_batch, vocab]
   Tensor decode_ws;                    // i8 [bytes] decode-attention partials
-  Tensor decode_counters;              // i32 [max_batch * n_heads] its split-merge counters
   Workspace ws;                        // activations; frozen after the first warm-up
   bool warmed = false;
   const void* kv_key = nullptr;  // the KvStorage the graphs were captured on
@@ -198,15 +197,6 @@ struct DecodeGraphs::Impl {
     LLM_ASSIGN_OR_RETURN(
         decode_ws,
         ops::empty_on(core::Device::cuda, {static_cast<int64_t>(ws_bytes)}, core::DType::i8));
-    // The split merge's arrival counters: zero once here, left zero by every launch.
-    std::vector<int32_t> zeros(ops::decode_attention_counter_count(layout.max_batch, shape.n_heads),
-                               0);
-    LLM_ASSIGN_OR_RETURN(
-        decode_counters,
-        ops::empty_on(core::Device::cuda, {static_cast<int64_t>(zeros.size())}, core::DType::i32));
-    LLM_RETURN_IF_ERROR(ops::copy_to_device(
-        Tensor::view(zeros.data(), {static_cast<int64_t>(zeros.size())}, core::DType::i32),
-        decode_counters));
     ws.set_device(core::Device::cuda, shape.act_dtype);
     return {};
   }
@@ -240,9 +230,7 @@ struct DecodeGraphs::Impl {
                      .max_q_len = 1,
                      .max_kv_len = kv_bucket,
                      .workspace = decode_ws.raw(),
-                     .workspace_bytes = decode_ws.nbytes(),
-                     .counters = decode_counters.data<uint32_t>(),
-                     .n_counters = static_cast<size_t>(decode_counters.numel())};
+                     .workspace_bytes = decode_ws.nbytes()};
     s.logit_rows.resize(static_cast<size_t>(padded));
     std::iota(s.logit_rows.begin(), s.logit_rows.end(), 0);
     s.max_seq_len = kv_bucket;
