@@ -1,10 +1,13 @@
 // tests/cuda/test_decode_attention.cpp — split-K decode attention over random token slots vs the
 // f64 reference: batch sizes 1/7/83, context lengths 0..769 (mixed in one batch), head_dim
 // 16-128, GQA group 1/2/4/6/8, bf16/f16 KV and int8 KV with per-(slot, head) scales, ALiBi,
-// max_kv_len above the real lengths (a CUDA-graph bucket bound), one split (written without the
-// reduction kernel) and forced split counts; CUDA-graph replay (the reduction kernel is a
-// programmatic dependent launch on sm_90+) against eager launches. (Decode has no sliding
-// window: the ops layer runs windowed models' decode through the prefill kernel.)
+// max_kv_len above the real lengths (a CUDA-graph bucket bound: empty splits), one split (written
+// without the reduction kernel) and forced split counts, every case launched twice on the same
+// workspace (same bits); CUDA-graph replay (the reduction kernel is a programmatic dependent
+// launch on sm_90+) against eager launches, with new lengths and twice in a row. (Decode has no
+// sliding window: the ops layer runs windowed models' decode through the prefill kernel.)
+#include <algorithm>
+
 #include "attention_ref.h"
 #include "cuda_test_util.h"
 #include "kernels/cuda/decode_attention.h"
@@ -92,6 +95,10 @@ void run_decode(DType dt, const DecodeCase& c, uint32_t seed) {
   ASSERT_TRUE(st.ok()) << st.to_string();
   sync_ok();
   auto got = download_half(dt, dout, q_elems);
+  // A second launch on the same workspace gives the same bits (no state survives a launch).
+  ASSERT_TRUE(kc::decode_attention(p, nullptr).ok());
+  sync_ok();
+  EXPECT_TRUE(download_half(dt, dout, q_elems) == got) << "second launch differs";
 
   std::vector<double> want(q_elems);
   const int group = c.n_heads / c.n_kv_heads;
@@ -199,12 +206,13 @@ TEST_P(DecodeAttention, HeadDimsAndGroupsWithInt8) {
 }
 
 // A CUDA graph captured once replays exactly what an eager launch computes, also after the
-// per-step inputs (kv_len) change on the device: with several splits the reduction kernel is a
-// programmatic dependent launch (sm_90+), with one split there is no reduction.
+// per-step inputs (kv_len) change on the device and when replayed twice in a row: with several
+// splits the reduction kernel is a programmatic dependent launch (sm_90+), with one split there
+// is no reduction.
 TEST_P(DecodeAttention, GraphReplayMatchesEager) {
   const DType dt = GetParam();
   for (bool int8 : {false, true}) {
-    for (int splits : {1, 8}) {
+    for (int splits : {1, 3, 8}) {
       const int n_reqs = 5, H = 32, KVH = 8, D = 128;
       std::vector<int32_t> kv_len = {300, 1, 769, 83, 0};
       const std::vector<int32_t> kv_len_next = {301, 2, 770, 84, 1};  // the next step's
@@ -255,9 +263,13 @@ TEST_P(DecodeAttention, GraphReplayMatchesEager) {
       ASSERT_EQ(cudaStreamEndCapture(stream, &graph), cudaSuccess);
       ASSERT_TRUE(st.ok()) << st.to_string();
       ASSERT_EQ(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
-      for (int step = 0; step < 2; ++step) {
+      for (int step = 0; step < 3; ++step) {
         if (step == 1) {  // the next decode step: every request one token longer
           ASSERT_TRUE(dlen.upload(kv_len_next.data(), kv_len_next.size() * 4).ok());
+        }
+        if (step == 2) {  // back to the first lengths, replayed twice in a row
+          ASSERT_TRUE(dlen.upload(kv_len.data(), kv_len.size() * 4).ok());
+          ASSERT_EQ(cudaGraphLaunch(exec, stream), cudaSuccess);
         }
         ASSERT_EQ(cudaGraphLaunch(exec, stream), cudaSuccess);
         p.out = out_eager.data();
