@@ -48,25 +48,69 @@ constexpr int kMmaTile = 16;  // tokens per warp tile (k of the P V mma)
 // L2 prefetch ahead of the ring: when a warp issues the copies of tile t into its ring, its
 // lanes also prefetch into L2 the K / V rows of tile t + kL2Ahead * kMmaWarps (its own tile
 // kL2Ahead issues later), so more bytes are in flight per SM than the shared-memory ring
-// holds. 0: no prefetch.
+// holds. 0: no prefetch. (16-bit / int8 K/V.)
 #ifndef LIGHTLLM_DECODE_MMA_L2_AHEAD
-#define LIGHTLLM_DECODE_MMA_L2_AHEAD 2
+#define LIGHTLLM_DECODE_MMA_L2_AHEAD 1
 #endif
-constexpr int kL2Ahead = LIGHTLLM_DECODE_MMA_L2_AHEAD;
-static_assert(kL2Ahead >= 0 && kL2Ahead <= 8, "decode mma: L2 prefetch distance");
+#ifndef LIGHTLLM_DECODE_MMA_L2_AHEAD8
+#define LIGHTLLM_DECODE_MMA_L2_AHEAD8 0
+#endif
+#ifndef LIGHTLLM_DECODE_MMA_L2_BULK  // sm_90: one bulk prefetch per row (else one per line)
+#define LIGHTLLM_DECODE_MMA_L2_BULK 1
+#endif
+#ifndef LIGHTLLM_DECODE_MMA_EVICT_FIRST  // the ring's K/V copies with the L2 evict_first hint
+#define LIGHTLLM_DECODE_MMA_EVICT_FIRST 0
+#endif
+#ifndef LIGHTLLM_DECODE_MMA_PF_EVICT_LAST  // the prefetches with the L2 evict_last hint
+#define LIGHTLLM_DECODE_MMA_PF_EVICT_LAST 0
+#endif
+constexpr int kL2Ahead16 = LIGHTLLM_DECODE_MMA_L2_AHEAD;
+constexpr int kL2Ahead8 = LIGHTLLM_DECODE_MMA_L2_AHEAD8;
+static_assert(kL2Ahead16 >= 0 && kL2Ahead16 <= 8 && kL2Ahead8 >= 0 && kL2Ahead8 <= 8,
+              "decode mma: L2 prefetch distance");
+
+__device__ __forceinline__ uint64_t l2_policy_evict_first() {
+  uint64_t pol;
+  asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(pol));
+  return pol;
+}
+__device__ __forceinline__ uint64_t l2_policy_evict_last() {
+  uint64_t pol;
+  asm volatile("createpolicy.fractional.L2::evict_last.b64 %0, 1.0;" : "=l"(pol));
+  return pol;
+}
+// 16 bytes global -> shared (L2 only) with an L2 cache policy; `valid` false writes zeros.
+__device__ __forceinline__ void cp_async16_policy(void* dst, const void* src, bool valid,
+                                                  uint64_t pol) {
+  asm volatile("cp.async.cg.shared.global.L2::cache_hint [%0], [%1], 16, %2, %3;\n" ::"r"(
+                   prefill_detail::smem_addr(dst)),
+               "l"(src), "r"(valid ? 16 : 0), "l"(pol));
+}
 
 // Hint: fetch `bytes` (a multiple of 16, 16-byte aligned) at `p` into L2. sm_90: one bulk
 // prefetch; before: one prefetch per 128-byte line the range touches. Never faults on a
 // valid address range and changes no result.
 template <int kBytes>
-__device__ __forceinline__ void prefetch_l2(const void* p) {
+__device__ __forceinline__ void prefetch_l2(const void* p, uint64_t pol) {
   static_assert(kBytes % 16 == 0, "prefetch_l2: bytes");
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  (void)pol;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && LIGHTLLM_DECODE_MMA_L2_BULK
+#if LIGHTLLM_DECODE_MMA_PF_EVICT_LAST
+  asm volatile("cp.async.bulk.prefetch.L2.global.L2::cache_hint [%0], %1, %2;" ::"l"(p),
+               "n"(kBytes), "l"(pol));
+#else
   asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(p), "n"(kBytes));
+#endif
 #else
   const char* c = static_cast<const char*>(p);
 #pragma unroll
-  for (int b = 0; b < kBytes; b += 128) asm volatile("prefetch.global.L2 [%0];" ::"l"(c + b));
+  for (int b = 0; b < kBytes; b += 128) {
+#if LIGHTLLM_DECODE_MMA_PF_EVICT_LAST
+    asm volatile("prefetch.global.L2::evict_last [%0];" ::"l"(c + b));
+#else
+    asm volatile("prefetch.global.L2 [%0];" ::"l"(c + b));
+#endif
+  }
   if constexpr (kBytes % 128 != 0) asm volatile("prefetch.global.L2 [%0];" ::"l"(c + kBytes - 1));
 #endif
 }
@@ -145,6 +189,7 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
   constexpr int kKs = D / 16;                       // k-steps of Q K^T
   constexpr int kNd = D / 8;                        // n-blocks of P V
   constexpr int kMmaStages = L::kStages;
+  constexpr int kL2Ahead = kInt8 ? kL2Ahead8 : kL2Ahead16;
   static_assert(HB <= 8, "decode mma: at most 8 heads per block (rows 0-7 of A)");
 
   pdl_launch_dependents();
@@ -216,6 +261,10 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
   // prefetched into L2 by it, slots[kL2Ahead + 1] is loading. req_to_token is read one issue
   // before its first use, so a slot's load latency never delays the copies or prefetches.
   int32_t slots[kL2Ahead + 2];
+  const uint64_t pol_ef = LIGHTLLM_DECODE_MMA_EVICT_FIRST ? l2_policy_evict_first() : 0;
+  const uint64_t pol_el = LIGHTLLM_DECODE_MMA_PF_EVICT_LAST ? l2_policy_evict_last() : 0;
+  (void)pol_ef;
+  (void)pol_el;
   auto load_slot = [&](int tile) {
     const int t = t_begin + tile * kMmaTile + (lane & 15);
     return t < t_end ? row[t] : -1;
@@ -237,8 +286,13 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
       if (L::kChunks % 32 == 0 || ch < L::kChunks) {
         const int64_t off = (static_cast<int64_t>(sl >= 0 ? sl : 0) * p.n_kv_heads + kvh) * D +
                             part * (16 / static_cast<int>(sizeof(KV)));
+#if LIGHTLLM_DECODE_MMA_EVICT_FIRST
+        cp_async16_policy(ks + tok * L::kRowBytes + part * 16, kc + off, sl >= 0, pol_ef);
+        cp_async16_policy(vs + tok * L::kRowBytes + part * 16, vc + off, sl >= 0, pol_ef);
+#else
         cp_async16(ks + tok * L::kRowBytes + part * 16, kc + off, sl >= 0);
         cp_async16(vs + tok * L::kRowBytes + part * 16, vc + off, sl >= 0);
+#endif
       }
     }
     if constexpr (kInt8) {  // lane l: scale of token l % 16, K (l < 16) or V
@@ -251,7 +305,7 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
       const int32_t sl = slots[kL2Ahead];
       if (sl >= 0) {
         const int64_t off = static_cast<int64_t>(sl) * p.n_kv_heads + kvh;
-        prefetch_l2<D * static_cast<int>(sizeof(KV))>((lane < 16 ? kc : vc) + off * D);
+        prefetch_l2<D* static_cast<int>(sizeof(KV))>((lane < 16 ? kc : vc) + off * D, pol_el);
         if constexpr (kInt8) {
           asm volatile("prefetch.global.L2 [%0];" ::"l"((lane < 16 ? p.k_scale : p.v_scale) + off));
         }
