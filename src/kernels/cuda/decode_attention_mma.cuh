@@ -3,9 +3,9 @@
 // Block = 4 warps, one (request, HB query heads of one kv head, split). Each warp walks its own
 // 16-token tiles of the split (tiles warp, warp + 4, ...) through a kStages-deep cp.async ring
 // of its own in shared memory (K and V rows gathered through req_to_token, 16-byte copies) and
-// keeps its own online softmax; the 4 warps are merged at the end. Each issue also prefetches
-// into L2 the K / V rows of the warp's tile kL2Ahead issues later (more bytes in flight than
-// the ring holds; docs/PERFORMANCE.md run 16).
+// keeps its own online softmax; the 4 warps are merged at the end. With 16-bit K/V and one
+// split, each issue also prefetches into L2 the K / V rows of the warp's tile kL2Ahead16 issues
+// later (more bytes in flight than the ring holds; docs/PERFORMANCE.md run 16).
 // Per tile: S = Q K^T by mma.sync m16n8k16 with the HB heads as the rows of A (rows >= HB are
 // zero), two 8-token column blocks; P = exp2(S - m) stays in registers as the A fragment of
 // O += P V. 16-bit K/V: K fragments by ldmatrix, V by ldmatrix.trans, mma in T. int8 K/V: the
@@ -45,74 +45,28 @@ constexpr int kMmaTile = 16;  // tokens per warp tile (k of the P V mma)
 #ifndef LIGHTLLM_DECODE_MMA_STAGES8
 #define LIGHTLLM_DECODE_MMA_STAGES8 3
 #endif
-// L2 prefetch ahead of the ring: when a warp issues the copies of tile t into its ring, its
-// lanes also prefetch into L2 the K / V rows of tile t + kL2Ahead * kMmaWarps (its own tile
-// kL2Ahead issues later), so more bytes are in flight per SM than the shared-memory ring
-// holds. 0: no prefetch. (16-bit / int8 K/V.)
+// L2 prefetch ahead of the ring (16-bit K/V, one split): when a warp issues the copies of
+// tile t into its ring, its lanes also prefetch into L2 the K / V rows of tile
+// t + kL2Ahead16 * kMmaWarps (its own tile kL2Ahead16 issues later), so more bytes are in flight
+// per SM than the shared-memory ring holds. 0: no prefetch. docs/PERFORMANCE.md run 16, H100
+// chain: 1 beats 0 at every batch >= 32 shape (32 x 4k -4%); 2 and 4 lost (+11% / +66% at
+// 32 x 4k, bulk prefetches), and so did int8 K/V (+24% at 32 x 1k: instruction-bound) and
+// several splits (batch 1: +4% at 1 x 4k), which therefore never prefetch.
 #ifndef LIGHTLLM_DECODE_MMA_L2_AHEAD
 #define LIGHTLLM_DECODE_MMA_L2_AHEAD 1
 #endif
-#ifndef LIGHTLLM_DECODE_MMA_L2_AHEAD8
-#define LIGHTLLM_DECODE_MMA_L2_AHEAD8 0
-#endif
-#ifndef LIGHTLLM_DECODE_MMA_L2_BULK  // sm_90: one bulk prefetch per row (else one per line)
-#define LIGHTLLM_DECODE_MMA_L2_BULK 1
-#endif
-#ifndef LIGHTLLM_DECODE_MMA_EVICT_FIRST  // the ring's K/V copies with the L2 evict_first hint
-#define LIGHTLLM_DECODE_MMA_EVICT_FIRST 0
-#endif
-#ifndef LIGHTLLM_DECODE_MMA_PF_EVICT_LAST  // the prefetches with the L2 evict_last hint
-#define LIGHTLLM_DECODE_MMA_PF_EVICT_LAST 0
-#endif
 constexpr int kL2Ahead16 = LIGHTLLM_DECODE_MMA_L2_AHEAD;
-constexpr int kL2Ahead8 = LIGHTLLM_DECODE_MMA_L2_AHEAD8;
-static_assert(kL2Ahead16 >= 0 && kL2Ahead16 <= 8 && kL2Ahead8 >= 0 && kL2Ahead8 <= 8,
-              "decode mma: L2 prefetch distance");
+static_assert(kL2Ahead16 >= 0 && kL2Ahead16 <= 8, "decode mma: L2 prefetch distance");
 
-__device__ __forceinline__ uint64_t l2_policy_evict_first() {
-  uint64_t pol;
-  asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(pol));
-  return pol;
-}
-__device__ __forceinline__ uint64_t l2_policy_evict_last() {
-  uint64_t pol;
-  asm volatile("createpolicy.fractional.L2::evict_last.b64 %0, 1.0;" : "=l"(pol));
-  return pol;
-}
-// 16 bytes global -> shared (L2 only) with an L2 cache policy; `valid` false writes zeros.
-__device__ __forceinline__ void cp_async16_policy(void* dst, const void* src, bool valid,
-                                                  uint64_t pol) {
-  asm volatile("cp.async.cg.shared.global.L2::cache_hint [%0], [%1], 16, %2, %3;\n" ::"r"(
-                   prefill_detail::smem_addr(dst)),
-               "l"(src), "r"(valid ? 16 : 0), "l"(pol));
-}
-
-// Hint: fetch `bytes` (a multiple of 16, 16-byte aligned) at `p` into L2. sm_90: one bulk
-// prefetch; before: one prefetch per 128-byte line the range touches. Never faults on a
-// valid address range and changes no result.
+// Hint: fetch the kBytes at `p` into L2, one prefetch.global.L2 per 128-byte line the range
+// touches (run 16: one sm_90 bulk prefetch per row cost more at 32 x 1k and batch 1). Reads
+// nothing back, changes no result; `p` must point into an allocation.
 template <int kBytes>
-__device__ __forceinline__ void prefetch_l2(const void* p, uint64_t pol) {
-  static_assert(kBytes % 16 == 0, "prefetch_l2: bytes");
-  (void)pol;
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && LIGHTLLM_DECODE_MMA_L2_BULK
-#if LIGHTLLM_DECODE_MMA_PF_EVICT_LAST
-  asm volatile("cp.async.bulk.prefetch.L2.global.L2::cache_hint [%0], %1, %2;" ::"l"(p),
-               "n"(kBytes), "l"(pol));
-#else
-  asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(p), "n"(kBytes));
-#endif
-#else
+__device__ __forceinline__ void prefetch_l2(const void* p) {
   const char* c = static_cast<const char*>(p);
 #pragma unroll
-  for (int b = 0; b < kBytes; b += 128) {
-#if LIGHTLLM_DECODE_MMA_PF_EVICT_LAST
-    asm volatile("prefetch.global.L2::evict_last [%0];" ::"l"(c + b));
-#else
-    asm volatile("prefetch.global.L2 [%0];" ::"l"(c + b));
-#endif
-  }
+  for (int b = 0; b < kBytes; b += 128) asm volatile("prefetch.global.L2 [%0];" ::"l"(c + b));
   if constexpr (kBytes % 128 != 0) asm volatile("prefetch.global.L2 [%0];" ::"l"(c + kBytes - 1));
-#endif
 }
 
 template <typename KV, int D>
@@ -189,7 +143,7 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
   constexpr int kKs = D / 16;                       // k-steps of Q K^T
   constexpr int kNd = D / 8;                        // n-blocks of P V
   constexpr int kMmaStages = L::kStages;
-  constexpr int kL2Ahead = kInt8 ? kL2Ahead8 : kL2Ahead16;
+  constexpr int kL2Ahead = kInt8 ? 0 : kL2Ahead16;
   static_assert(HB <= 8, "decode mma: at most 8 heads per block (rows 0-7 of A)");
 
   pdl_launch_dependents();
@@ -258,13 +212,10 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
   const int n_tiles = (t_end - t_begin + kMmaTile - 1) / kMmaTile;
   // Lane l holds in slots[i] the slot of token (l % 16) of this warp's i-th next tile to issue
   // (-1 past the chunk): slots[0] is copied into the ring by the next issue(), slots[kL2Ahead]
-  // prefetched into L2 by it, slots[kL2Ahead + 1] is loading. req_to_token is read one issue
-  // before its first use, so a slot's load latency never delays the copies or prefetches.
+  // prefetched into L2 by it (one split only), slots[kL2Ahead + 1] is loading. req_to_token is read
+  // one issue before its first use, so a slot's load latency never delays the copies or prefetches.
   int32_t slots[kL2Ahead + 2];
-  const uint64_t pol_ef = LIGHTLLM_DECODE_MMA_EVICT_FIRST ? l2_policy_evict_first() : 0;
-  const uint64_t pol_el = LIGHTLLM_DECODE_MMA_PF_EVICT_LAST ? l2_policy_evict_last() : 0;
-  (void)pol_ef;
-  (void)pol_el;
+  const bool l2_ahead = n_splits == 1;  // block-uniform
   auto load_slot = [&](int tile) {
     const int t = t_begin + tile * kMmaTile + (lane & 15);
     return t < t_end ? row[t] : -1;
@@ -286,13 +237,8 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
       if (L::kChunks % 32 == 0 || ch < L::kChunks) {
         const int64_t off = (static_cast<int64_t>(sl >= 0 ? sl : 0) * p.n_kv_heads + kvh) * D +
                             part * (16 / static_cast<int>(sizeof(KV)));
-#if LIGHTLLM_DECODE_MMA_EVICT_FIRST
-        cp_async16_policy(ks + tok * L::kRowBytes + part * 16, kc + off, sl >= 0, pol_ef);
-        cp_async16_policy(vs + tok * L::kRowBytes + part * 16, vc + off, sl >= 0, pol_ef);
-#else
         cp_async16(ks + tok * L::kRowBytes + part * 16, kc + off, sl >= 0);
         cp_async16(vs + tok * L::kRowBytes + part * 16, vc + off, sl >= 0);
-#endif
       }
     }
     if constexpr (kInt8) {  // lane l: scale of token l % 16, K (l < 16) or V
@@ -301,14 +247,11 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
       cp_async4(sc + lane, (lane < 16 ? p.k_scale : p.v_scale) + off, slot_next >= 0);
     }
     cp_async_commit();
-    if constexpr (kL2Ahead > 0) {  // lanes 0-15: K row of token l; 16-31: V row (+ scale)
+    if constexpr (kL2Ahead > 0) {  // lanes 0-15: K row of token l % 16; 16-31: its V row
       const int32_t sl = slots[kL2Ahead];
-      if (sl >= 0) {
-        const int64_t off = static_cast<int64_t>(sl) * p.n_kv_heads + kvh;
-        prefetch_l2<D* static_cast<int>(sizeof(KV))>((lane < 16 ? kc : vc) + off * D, pol_el);
-        if constexpr (kInt8) {
-          asm volatile("prefetch.global.L2 [%0];" ::"l"((lane < 16 ? p.k_scale : p.v_scale) + off));
-        }
+      if (l2_ahead && sl >= 0) {
+        const int64_t off = (static_cast<int64_t>(sl) * p.n_kv_heads + kvh) * D;
+        prefetch_l2<D* static_cast<int>(sizeof(KV))>((lane < 16 ? kc : vc) + off);
       }
     }
   };
