@@ -3,7 +3,9 @@
 // Block = 4 warps, one (request, HB query heads of one kv head, split). Each warp walks its own
 // 16-token tiles of the split (tiles warp, warp + 4, ...) through a kStages-deep cp.async ring
 // of its own in shared memory (K and V rows gathered through req_to_token, 16-byte copies) and
-// keeps its own online softmax; the 4 warps are merged at the end.
+// keeps its own online softmax; the 4 warps are merged at the end. With 16-bit K/V and one
+// split, each issue also prefetches into L2 the K / V rows of the warp's tile kL2Ahead16 issues
+// later (more bytes in flight than the ring holds; docs/PERFORMANCE.md run 16).
 // Per tile: S = Q K^T by mma.sync m16n8k16 with the HB heads as the rows of A (rows >= HB are
 // zero), two 8-token column blocks; P = exp2(S - m) stays in registers as the A fragment of
 // O += P V. 16-bit K/V: K fragments by ldmatrix, V by ldmatrix.trans, mma in T. int8 K/V: the
@@ -43,6 +45,29 @@ constexpr int kMmaTile = 16;  // tokens per warp tile (k of the P V mma)
 #ifndef LIGHTLLM_DECODE_MMA_STAGES8
 #define LIGHTLLM_DECODE_MMA_STAGES8 3
 #endif
+// L2 prefetch ahead of the ring (16-bit K/V, one split): when a warp issues the copies of
+// tile t into its ring, its lanes also prefetch into L2 the K / V rows of tile
+// t + kL2Ahead16 * kMmaWarps (its own tile kL2Ahead16 issues later), so more bytes are in flight
+// per SM than the shared-memory ring holds. 0: no prefetch. docs/PERFORMANCE.md run 16, H100
+// chain: 1 beats 0 at every batch >= 32 shape (32 x 4k -4%); 2 and 4 lost (+11% / +66% at
+// 32 x 4k, bulk prefetches), and so did int8 K/V (+24% at 32 x 1k: instruction-bound) and
+// several splits (batch 1: +4% at 1 x 4k), which therefore never prefetch.
+#ifndef LIGHTLLM_DECODE_MMA_L2_AHEAD
+#define LIGHTLLM_DECODE_MMA_L2_AHEAD 1
+#endif
+constexpr int kL2Ahead16 = LIGHTLLM_DECODE_MMA_L2_AHEAD;
+static_assert(kL2Ahead16 >= 0 && kL2Ahead16 <= 8, "decode mma: L2 prefetch distance");
+
+// Hint: fetch the kBytes at `p` into L2, one prefetch.global.L2 per 128-byte line the range
+// touches (run 16: one sm_90 bulk prefetch per row cost more at 32 x 1k and batch 1). Reads
+// nothing back, changes no result; `p` must point into an allocation.
+template <int kBytes>
+__device__ __forceinline__ void prefetch_l2(const void* p) {
+  const char* c = static_cast<const char*>(p);
+#pragma unroll
+  for (int b = 0; b < kBytes; b += 128) asm volatile("prefetch.global.L2 [%0];" ::"l"(c + b));
+  if constexpr (kBytes % 128 != 0) asm volatile("prefetch.global.L2 [%0];" ::"l"(c + kBytes - 1));
+}
 
 template <typename KV, int D>
 struct MmaTileLayout {  // one ring stage of one warp, in bytes
@@ -118,6 +143,7 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
   constexpr int kKs = D / 16;                       // k-steps of Q K^T
   constexpr int kNd = D / 8;                        // n-blocks of P V
   constexpr int kMmaStages = L::kStages;
+  constexpr int kL2Ahead = kInt8 ? 0 : kL2Ahead16;
   static_assert(HB <= 8, "decode mma: at most 8 heads per block (rows 0-7 of A)");
 
   pdl_launch_dependents();
@@ -184,19 +210,23 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
   unsigned char* const ring = s_dyn + warp * kMmaStages * L::kStageBytes;
 
   const int n_tiles = (t_end - t_begin + kMmaTile - 1) / kMmaTile;
-  // Lane l holds the slot of token (l % 16) of the next tile to issue in slot_next (-1 past the
-  // chunk) and of the tile after it in slot_after: req_to_token is read two issues ahead, so a
-  // slot's load latency never delays the K/V copies.
-  int32_t slot_next = -1, slot_after = -1;
+  // Lane l holds in slots[i] the slot of token (l % 16) of this warp's i-th next tile to issue
+  // (-1 past the chunk): slots[0] is copied into the ring by the next issue(), slots[kL2Ahead]
+  // prefetched into L2 by it (one split only), slots[kL2Ahead + 1] is loading. req_to_token is read
+  // one issue before its first use, so a slot's load latency never delays the copies or prefetches.
+  int32_t slots[kL2Ahead + 2];
+  const bool l2_ahead = n_splits == 1;  // block-uniform
   auto load_slot = [&](int tile) {
     const int t = t_begin + tile * kMmaTile + (lane & 15);
     return t < t_end ? row[t] : -1;
   };
-  auto fetch_slot = [&](int tile) {  // the tile issued after slot_after's
-    slot_next = slot_after;
-    slot_after = load_slot(tile);
+  auto fetch_slot = [&](int tile) {  // shift; `tile` is the new last one (kL2Ahead + 1 later)
+#pragma unroll
+    for (int i = 0; i < kL2Ahead + 1; ++i) slots[i] = slots[i + 1];
+    slots[kL2Ahead + 1] = load_slot(tile);
   };
   auto issue = [&](int stage) {
+    const int32_t slot_next = slots[0];
     unsigned char* ks = ring + stage * L::kStageBytes;
     unsigned char* vs = ks + L::kMatBytes;
 #pragma unroll
@@ -217,19 +247,26 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
       cp_async4(sc + lane, (lane < 16 ? p.k_scale : p.v_scale) + off, slot_next >= 0);
     }
     cp_async_commit();
+    if constexpr (kL2Ahead > 0) {  // lanes 0-15: K row of token l % 16; 16-31: its V row
+      const int32_t sl = slots[kL2Ahead];
+      if (l2_ahead && sl >= 0) {
+        const int64_t off = (static_cast<int64_t>(sl) * p.n_kv_heads + kvh) * D;
+        prefetch_l2<D* static_cast<int>(sizeof(KV))>((lane < 16 ? kc : vc) + off);
+      }
+    }
   };
 
-  slot_next = load_slot(warp);
-  slot_after = load_slot(warp + kMmaWarps);
+#pragma unroll
+  for (int i = 0; i < kL2Ahead + 2; ++i) slots[i] = load_slot(warp + kMmaWarps * i);
 #pragma unroll
   for (int s = 0; s < kMmaStages - 1; ++s) {
     issue(s);
-    fetch_slot(warp + kMmaWarps * (s + 2));
+    fetch_slot(warp + kMmaWarps * (s + kL2Ahead + 2));
   }
   int stage = 0;
   for (int tile = warp; tile < n_tiles; tile += kMmaWarps) {
     issue(stage == 0 ? kMmaStages - 1 : stage - 1);  // tile + (kMmaStages - 1) * kMmaWarps
-    fetch_slot(tile + (kMmaStages + 1) * kMmaWarps);
+    fetch_slot(tile + (kMmaStages + kL2Ahead + 1) * kMmaWarps);
     cp_async_wait<kMmaStages - 1>();  // this lane's copies of `stage` have landed
     __syncwarp();                     // ... and every other lane's
     const unsigned char* ks = ring + stage * L::kStageBytes;
