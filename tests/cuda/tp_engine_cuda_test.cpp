@@ -22,7 +22,13 @@ namespace {
 
 using test_util::Completion;
 
-constexpr float kTieMargin = 0.05f;  // nats between TP = 1's top two tokens
+// Nats between TP = 1's top two tokens that count as a tie in bf16. In bf16, TP = 2 and TP = 1
+// logits differ by up to about 1% of the row's largest |logit| (tp_cuda_test: 0.009-0.016 on
+// the LLaMA, Qwen2 and MiniCPM goldens), i.e. 0.05-0.1 nats for logits of magnitude 5-10; here
+// the K/V of every earlier step differs by that much too.
+// (0.05 was used until run 17, H100 x2, 2026-11-26: after the decode GEMV changes the bundled
+// model's continuations parted at a 0.053-nat margin with TP = 2 picking TP = 1's second token.)
+constexpr float kTieMargin = 0.1f;
 
 // `got` equals `want` up to a near-tie of `want` (see the header).
 void expect_equal_up_to_near_tie(const Completion& got, const Completion& want,
