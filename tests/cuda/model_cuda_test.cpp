@@ -21,16 +21,15 @@
 //    greedy continuation of reference.json (PyTorch, f32 compute: equal up to a step whose
 //    reference top-2 margin is a near-tie) and held-out perplexity within kPplTol of PyTorch's.
 #include <cmath>
-#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <mutex>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "engine/engine_harness.h"
 #include "lightllm/engine.h"
 #include "models/direct_runner.h"
 #include "models/perplexity.h"
@@ -212,11 +211,10 @@ TEST_P(CudaGolden, Int8KvLogitsNearActivationDtypeKv) {
 
 INSTANTIATE_TEST_SUITE_P(Models, CudaGolden, ::testing::ValuesIn(golden_dirs()), name_of);
 
-const std::string kBundled = std::string(LIGHTLLM_SOURCE_DIR) + "/models/lightllm-tiny-en";
+const std::string& kBundled = test_util::kBundledModel;
 
 // Greedy ids and text of the bundled model's reference prompt through the Engine on CUDA.
-void engine_greedy(const std::string& kv_cache_dtype, const nlohmann::json& ref,
-                   std::vector<int32_t>& ids, std::string& text) {
+test_util::Completion engine_greedy(const std::string& kv_cache_dtype, const nlohmann::json& ref) {
   EngineConfig cfg;
   cfg.model_dir = kBundled;
   cfg.device = "cuda";
@@ -224,29 +222,15 @@ void engine_greedy(const std::string& kv_cache_dtype, const nlohmann::json& ref,
   cfg.kv_cache_dtype = kv_cache_dtype;
   std::string error;
   auto engine = Engine::create(cfg, &error);
-  ASSERT_NE(engine, nullptr) << error;
+  EXPECT_NE(engine, nullptr) << error;
+  if (!engine) return {};
   GenerateRequest req;
   req.prompt = ref["prompt"].get<std::string>();
   req.params.max_new_tokens = static_cast<int>(ref["output_ids"].size());
   req.params.ignore_eos = true;
-  std::mutex mu;
-  std::condition_variable cv;
-  ids.clear();
-  text.clear();
-  bool done = false;
-  const uint64_t id = engine->submit(
-      req,
-      [&](const StreamEvent& ev) {
-        std::lock_guard lock(mu);
-        for (const auto& t : ev.tokens) ids.push_back(t.id);
-        text += ev.text;
-        if (ev.finished) done = true;
-        cv.notify_all();
-      },
-      &error);
-  ASSERT_NE(id, 0u) << error;
-  std::unique_lock lock(mu);
-  cv.wait(lock, [&] { return done; });
+  test_util::Completion c = test_util::run_batch(*engine, {req}).at(0);
+  EXPECT_EQ(c.error, "");
+  return c;
 }
 
 // The engine (bf16 compute) must pick PyTorch's (f32) greedy tokens until a step where
@@ -259,9 +243,9 @@ TEST(CudaBundledModel, EngineGreedyContinuationEqualsPyTorch) {
   const auto want = ref["output_ids"].get<std::vector<int32_t>>();
   const auto margin = ref["top2_margin"].get<std::vector<double>>();
   ASSERT_EQ(margin.size(), want.size());
-  std::vector<int32_t> ids;
-  std::string text;
-  engine_greedy("auto", ref, ids, text);
+  const test_util::Completion got = engine_greedy("auto", ref);
+  const std::vector<int32_t>& ids = got.ids;
+  const std::string& text = got.text;
   ASSERT_EQ(ids.size(), want.size());
   size_t same = 0;
   while (same < ids.size() && ids[same] == want[same]) ++same;
@@ -281,9 +265,7 @@ TEST(CudaBundledModel, EngineGreedyContinuationEqualsPyTorch) {
 // CUDA is asserted by CudaGolden.Int8KvLogitsNearActivationDtypeKv.
 TEST(CudaBundledModel, EngineRunsWithInt8KvCache) {
   const auto ref = load_json(kBundled + "/reference.json")["greedy"];
-  std::vector<int32_t> ids;
-  std::string text;
-  engine_greedy("int8", ref, ids, text);
+  const std::vector<int32_t> ids = engine_greedy("int8", ref).ids;
   const auto want = ref["output_ids"].get<std::vector<int32_t>>();
   ASSERT_EQ(ids.size(), want.size());
   size_t same = 0;

@@ -3,13 +3,12 @@
 //  - held-out perplexity within 1% (per-window NLL too), bf16 weights, f32 compute;
 //  - the 32-token greedy continuation of the fixed prompt, through the whole Engine (tokenizer
 //    pool → router → runner → detokenizer), text included.
-#include <condition_variable>
 #include <fstream>
-#include <mutex>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "engine/engine_harness.h"
 #include "lightllm/engine.h"
 #include "models/perplexity.h"
 
@@ -17,7 +16,7 @@ using namespace lightllm;
 
 namespace {
 
-const std::string kModel = std::string(LIGHTLLM_SOURCE_DIR) + "/models/lightllm-tiny-en";
+const std::string& kModel = test_util::kBundledModel;
 
 nlohmann::json reference() {
   std::ifstream f(kModel + "/reference.json");
@@ -73,27 +72,11 @@ TEST(BundledModel, EngineGreedyContinuationEqualsPyTorch) {
   req.prompt = ref["prompt"].get<std::string>();
   req.params.max_new_tokens = static_cast<int>(ref["output_ids"].size());
   req.params.ignore_eos = true;
-  std::mutex mu;
-  std::condition_variable cv;
-  std::vector<int32_t> ids;
-  std::string text;
-  bool done = false;
-  const uint64_t id = engine->submit(
-      req,
-      [&](const StreamEvent& ev) {
-        std::lock_guard lock(mu);
-        for (const auto& t : ev.tokens) ids.push_back(t.id);
-        text += ev.text;
-        if (ev.finished) done = true;
-        cv.notify_all();
-      },
-      &error);
-  ASSERT_NE(id, 0u) << error;
-  std::unique_lock lock(mu);
-  cv.wait(lock, [&] { return done; });
+  const test_util::Completion got = test_util::run_batch(*engine, {req}).at(0);
+  EXPECT_EQ(got.error, "");
   EXPECT_EQ(engine->tokenize(req.prompt, true), ref["prompt_ids"].get<std::vector<int32_t>>());
-  EXPECT_EQ(ids, ref["output_ids"].get<std::vector<int32_t>>());
-  EXPECT_EQ(text, ref["output_text"].get<std::string>());
+  EXPECT_EQ(got.ids, ref["output_ids"].get<std::vector<int32_t>>());
+  EXPECT_EQ(got.text, ref["output_text"].get<std::string>());
 }
 
 }  // namespace
