@@ -129,6 +129,8 @@ int decode_attention_splits(const DecodeAttentionParams& p) {
   // chunks a multiple of kMinChunk tokens (H200, docs/PERFORMANCE.md run 3: one split at batch
   // >= 32 beat 2-3 by 5-15%; batch 1 x 4k: 16 splits 21.6 us, 17 splits 24.8 us). H100, run 8:
   // the best of 1-64 forced splits on every issue shape, bf16 and int8 (batch 1: 8 and 16 tie).
+  // Run 18: a short second split to even out the SMs' ends at batch >= 32 lost (the reduction
+  // kernel costs ~2.7 us a launch at 32 x 1k, and without it the balance gained nothing).
   const int64_t base =
       int64_t{std::max(1, p.n_reqs)} * std::max(1, p.n_heads / hb);  // blocks per split
   const int64_t sms = sm_count_of_current_device();
