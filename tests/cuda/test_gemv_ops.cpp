@@ -39,6 +39,36 @@ Tensor dev(const Tensor& host) {
   return std::move(t).value();
 }
 
+// A host copy of a device tensor, same dtype.
+Tensor host_copy(const Tensor& d) {
+  Tensor h = Tensor::empty(d.shape(), d.dtype());
+  EXPECT_TRUE(ops::copy_to_host(d, h).ok());
+  return h;
+}
+
+bool same_bytes(const Tensor& a, const Tensor& b) {
+  const Tensor ha = host_copy(a), hb = host_copy(b);
+  return ha.nbytes() == hb.nbytes() && std::memcmp(ha.raw(), hb.raw(), ha.nbytes()) == 0;
+}
+
+// A zeroed KV cache on the device: [n_slots, kv_heads, hd] of `dt`, with f32 scales
+// [n_slots, kv_heads] when `dt` is int8.
+ops::KvCacheView zero_cache(int64_t n_slots, int64_t kv_heads, int64_t hd, DType dt) {
+  auto zeros = [](const core::Shape& s, DType t) {
+    auto r = ops::empty_on(Device::cuda, s, t);  // zero-filled
+    EXPECT_TRUE(r.ok());
+    return std::move(r).value();
+  };
+  ops::KvCacheView c;
+  c.k = zeros({n_slots, kv_heads, hd}, dt);
+  c.v = zeros({n_slots, kv_heads, hd}, dt);
+  if (dt == DType::i8) {
+    c.k_scale = zeros({n_slots, kv_heads}, DType::f32);
+    c.v_scale = zeros({n_slots, kv_heads}, DType::f32);
+  }
+  return c;
+}
+
 Tensor dev_empty(const core::Shape& shape) {
   auto t = ops::empty_on(Device::cuda, shape, DType::bf16);
   EXPECT_TRUE(t.ok());
@@ -217,20 +247,9 @@ TEST(GemvOps, RopeStoreKvEqualsRopeThenStore) {
         ASSERT_TRUE(pos.ok() && slots.ok());
         const Tensor q0 = random_f32({n, heads, hd}, 60), k0 = random_f32({n, kv_heads, hd}, 61);
         Tensor v = dev(random_f32({n, kv_heads, hd}, 62));
-        auto make_cache = [&] {
-          ops::KvCacheView c;
-          c.k = std::move(ops::empty_on(Device::cuda, {n_slots, kv_heads, hd}, cache_dt)).value();
-          c.v = std::move(ops::empty_on(Device::cuda, {n_slots, kv_heads, hd}, cache_dt)).value();
-          if (cache_dt == DType::i8) {
-            c.k_scale =
-                std::move(ops::empty_on(Device::cuda, {n_slots, kv_heads}, DType::f32)).value();
-            c.v_scale =
-                std::move(ops::empty_on(Device::cuda, {n_slots, kv_heads}, DType::f32)).value();
-          }
-          return c;
-        };
         Tensor q = dev(q0), k = dev(k0), rq = dev(q0), rk = dev(k0);
-        ops::KvCacheView got = make_cache(), want = make_cache();
+        ops::KvCacheView got = zero_cache(n_slots, kv_heads, hd, cache_dt),
+                         want = zero_cache(n_slots, kv_heads, hd, cache_dt);
         ASSERT_TRUE(ops::rope_store_kv({.q = q,
                                         .k = k,
                                         .v = v,
@@ -252,28 +271,11 @@ TEST(GemvOps, RopeStoreKvEqualsRopeThenStore) {
                             {&got.k_scale, &want.k_scale},
                             {&got.v_scale, &want.v_scale}}) {
           if (!a->defined()) continue;
-          Tensor ha = Tensor::empty(a->shape(), a->dtype()),
-                 hb = Tensor::empty(b->shape(), b->dtype());
-          ASSERT_TRUE(ops::copy_to_host(*a, ha).ok());
-          ASSERT_TRUE(ops::copy_to_host(*b, hb).ok());
-          // Slots never written hold whatever empty_on gave both (zeros).
-          EXPECT_EQ(std::memcmp(ha.raw(), hb.raw(), ha.nbytes()), 0) << what;
+          EXPECT_TRUE(same_bytes(*a, *b)) << what;  // slots never written: zeros in both
         }
       }
     }
   }
-}
-
-// A host copy of a device tensor, same dtype.
-Tensor host_copy(const Tensor& d) {
-  Tensor h = Tensor::empty(d.shape(), d.dtype());
-  EXPECT_TRUE(ops::copy_to_host(d, h).ok());
-  return h;
-}
-
-bool same_bytes(const Tensor& a, const Tensor& b) {
-  const Tensor ha = host_copy(a), hb = host_copy(b);
-  return ha.nbytes() == hb.nbytes() && std::memcmp(ha.raw(), hb.raw(), ha.nbytes()) == 0;
 }
 
 // qkv_rope_store_kv equals the projection (rms_norm_matmul_split, or matmul_split without the
@@ -314,7 +316,7 @@ TEST(GemvOps, QkvRopeStoreKvEqualsProjectionThenRopeStore) {
       return std::move(t).value();
     };
     auto zeros = [&](const core::Shape& s, DType dt) {
-      auto t = ops::empty_on(Device::cuda, s, dt);
+      auto t = ops::empty_on(Device::cuda, s, dt);  // zero-filled
       EXPECT_TRUE(t.ok());
       return std::move(t).value();
     };
@@ -337,16 +339,7 @@ TEST(GemvOps, QkvRopeStoreKvEqualsProjectionThenRopeStore) {
     auto pos = ops::to_device(pos_h, Device::cuda, DType::i32);
     auto slots = ops::to_device(slots_h, Device::cuda, DType::i32);
     ASSERT_TRUE(pos.ok() && slots.ok());
-    auto make_cache = [&] {
-      ops::KvCacheView kv;
-      kv.k = zeros({n_slots, kv_heads, c.hd}, c.cache);
-      kv.v = zeros({n_slots, kv_heads, c.hd}, c.cache);
-      if (c.cache == DType::i8) {
-        kv.k_scale = zeros({n_slots, kv_heads}, DType::f32);
-        kv.v_scale = zeros({n_slots, kv_heads}, DType::f32);
-      }
-      return kv;
-    };
+    auto make_cache = [&] { return zero_cache(n_slots, kv_heads, c.hd, c.cache); };
     // The op under test.
     Tensor q = zeros({c.m, heads, c.hd}, c.dt), k = zeros({c.m, kv_heads, c.hd}, c.dt),
            v = zeros({c.m, kv_heads, c.hd}, c.dt), normed = zeros({c.m, hidden}, c.dt);
