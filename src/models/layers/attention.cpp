@@ -36,14 +36,6 @@ Status apply_rope(const AttentionShape& s, const StepBatch& batch, Tensor& q, Te
   return {};
 }
 
-// How the block reads its input and writes its output.
-struct BlockIo {
-  const Tensor& h;               // [n_tokens, hidden] (norm: the residual stream)
-  const ops::NormedInput* norm;  // set: the QKV projection normalizes h first
-  Tensor& out;                   // [n_tokens, hidden]
-  bool accumulate;               // out += attention, else out = attention
-};
-
 Status attention_block(const AttentionWeights& w, const AttentionShape& s, const BlockIo& io,
                        const StepBatch& batch, ops::KvCacheView& kv, Workspace& ws) {
   const int64_t n_tokens = io.h.dim(0);
@@ -71,20 +63,16 @@ Status attention_block(const AttentionWeights& w, const AttentionShape& s, const
                               .cache = kv};
   if (stacked && rope_kv && !w.q_norm.defined() && !w.k_norm.defined()) {
     // The projection, rotary and KV store: one launch on the CUDA decode path.
-    LLM_RETURN_IF_ERROR(ops::qkv_rope_store_kv({.x = io.norm != nullptr ? io.norm->normed : io.h,
-                                                .norm = io.norm,
-                                                .w = wqkv,
-                                                .bias = bqkv,
-                                                .rope = rope}));
+    LLM_RETURN_IF_ERROR(ops::qkv_rope_store_kv(
+        {.x = io.input(), .norm = io.norm, .w = wqkv, .bias = bqkv, .rope = rope}));
   } else {
     if (stacked) {
       LLM_RETURN_IF_ERROR(io.norm != nullptr
                               ? ops::rms_norm_matmul_split(*io.norm, wqkv, bqkv, {&q, &k, &v})
                               : ops::matmul_split(io.h, wqkv, bqkv, {&q, &k, &v}));
     } else {
-      if (io.norm != nullptr)
-        LLM_RETURN_IF_ERROR(ops::rms_norm(io.h, io.norm->weight, io.norm->eps, io.norm->normed));
-      const Tensor& x = io.norm != nullptr ? io.norm->normed : io.h;
+      LLM_RETURN_IF_ERROR(io.normalize());
+      const Tensor& x = io.input();
       LLM_RETURN_IF_ERROR(ops::matmul(x, w.wq, w.bq, q));
       LLM_RETURN_IF_ERROR(ops::matmul(x, w.wk, w.bk, k));
       LLM_RETURN_IF_ERROR(ops::matmul(x, w.wv, w.bv, v));

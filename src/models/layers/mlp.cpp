@@ -16,14 +16,6 @@ ops::GatedAct gated_act(Activation act) {
                                         : ops::GatedAct::gelu_erf;
 }
 
-// How the block reads its input and writes its output.
-struct BlockIo {
-  const Tensor& h;               // [n_tokens, hidden] (norm: the residual stream)
-  const ops::NormedInput* norm;  // set: the gate/up projection normalizes h first
-  Tensor& out;                   // [n_tokens, hidden]
-  bool accumulate;               // out += mlp, else out = mlp
-};
-
 Status mlp_block(const GatedMlpWeights& w, Activation act, const BlockIo& io, Workspace& ws) {
   const int64_t n_tokens = io.h.dim(0);
   const int64_t inter = w.gate.dim(0);
@@ -39,9 +31,8 @@ Status mlp_block(const GatedMlpWeights& w, Activation act, const BlockIo& io, Wo
             ? ops::rms_norm_gated_matmul(*io.norm, gate_up, gate_up_bias, gated_act(act), up, gate)
             : ops::gated_matmul(io.h, gate_up, gate_up_bias, gated_act(act), up, gate));
   } else {
-    if (io.norm != nullptr)
-      LLM_RETURN_IF_ERROR(ops::rms_norm(io.h, io.norm->weight, io.norm->eps, io.norm->normed));
-    const Tensor& x = io.norm != nullptr ? io.norm->normed : io.h;
+    LLM_RETURN_IF_ERROR(io.normalize());
+    const Tensor& x = io.input();
     LLM_RETURN_IF_ERROR(ops::matmul(x, w.gate, w.gate_bias, gate));
     LLM_RETURN_IF_ERROR(ops::matmul(x, w.up, w.up_bias, up));
     if (act == Activation::silu) {

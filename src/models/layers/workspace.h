@@ -46,6 +46,24 @@ struct ResidualIo {
   float eps = 1e-6f;
 };
 
+// How a layer block (attention, gated MLP) reads its input and writes its output: the plain
+// form (norm == nullptr: the block reads h) or ResidualIo's (norm set: the block's first
+// projection normalizes h into norm->normed, fused where an op can).
+struct BlockIo {
+  const core::Tensor& h;         // [n_tokens, hidden] (norm: the residual stream)
+  const ops::NormedInput* norm;  // set: the first projection normalizes h first
+  core::Tensor& out;             // [n_tokens, hidden]
+  bool accumulate;               // out += block, else out = block
+
+  // What the first projection multiplies: norm->normed (once written) or h.
+  const core::Tensor& input() const { return norm != nullptr ? norm->normed : h; }
+  // The unfused path's RMSNorm of h into norm->normed (nothing without a norm).
+  core::Status normalize() const {
+    return norm != nullptr ? ops::rms_norm(h, norm->weight, norm->eps, norm->normed)
+                           : core::Status{};
+  }
+};
+
 class Workspace {
  public:
   // Moves the buffers to `device` with activation dtype `act` (drops what was allocated).
