@@ -151,6 +151,17 @@ TEST(FusedOps, QkvRopeStoreKvIsProjectionThenRopeStore) {
                             {},
                             {}};
   };
+  // The rotary + KV store half of the op, writing q, k, v and `cache`.
+  auto rope_of = [&](Tensor& q, Tensor& k, Tensor& v, ops::KvCacheView& cache) {
+    return ops::RopeStoreKv{.q = q,
+                            .k = k,
+                            .v = v,
+                            .positions = pos,
+                            .inv_freq = inv_freq,
+                            .cfg = cfg,
+                            .slots = slots,
+                            .cache = cache};
+  };
   for (bool norm : {false, true}) {
     const std::string what = norm ? "norm" : "no norm";
     Tensor normed = Tensor::empty({m, hidden}, DType::f32);
@@ -163,14 +174,7 @@ TEST(FusedOps, QkvRopeStoreKvIsProjectionThenRopeStore) {
                                         .norm = norm ? &in : nullptr,
                                         .w = w,
                                         .bias = b,
-                                        .rope = {.q = q,
-                                                 .k = k,
-                                                 .v = v,
-                                                 .positions = pos,
-                                                 .inv_freq = inv_freq,
-                                                 .cfg = cfg,
-                                                 .slots = slots,
-                                                 .cache = got}})
+                                        .rope = rope_of(q, k, v, got)})
                     .ok())
         << what;
     Tensor rn = Tensor::empty({m, hidden}, DType::f32);
@@ -197,19 +201,10 @@ TEST(FusedOps, QkvRopeStoreKvIsProjectionThenRopeStore) {
          v = Tensor::empty({m, kv_heads, hd}, DType::f32);
   ops::KvCacheView c = make_cache();
   const Tensor short_w = convert(random_tensor({nq + nkv, hidden}, 24), DType::bf16);
-  EXPECT_FALSE(ops::qkv_rope_store_kv({.x = x,
-                                       .norm = nullptr,
-                                       .w = short_w,
-                                       .bias = Tensor(),
-                                       .rope = {.q = q,
-                                                .k = k,
-                                                .v = v,
-                                                .positions = pos,
-                                                .inv_freq = inv_freq,
-                                                .cfg = cfg,
-                                                .slots = slots,
-                                                .cache = c}})
-                   .ok());
+  EXPECT_FALSE(
+      ops::qkv_rope_store_kv(
+          {.x = x, .norm = nullptr, .w = short_w, .bias = Tensor(), .rope = rope_of(q, k, v, c)})
+          .ok());
 }
 
 }  // namespace
