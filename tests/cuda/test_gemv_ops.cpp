@@ -340,6 +340,17 @@ TEST(GemvOps, QkvRopeStoreKvEqualsProjectionThenRopeStore) {
     auto slots = ops::to_device(slots_h, Device::cuda, DType::i32);
     ASSERT_TRUE(pos.ok() && slots.ok());
     auto make_cache = [&] { return zero_cache(n_slots, kv_heads, c.hd, c.cache); };
+    // The rotary + KV store half: q, k rotated, k and v into `cache`.
+    auto rope_of = [&](Tensor& q, Tensor& k, Tensor& v, ops::KvCacheView& cache) {
+      return ops::RopeStoreKv{.q = q,
+                              .k = k,
+                              .v = v,
+                              .positions = *pos,
+                              .inv_freq = inv_freq,
+                              .cfg = cfg,
+                              .slots = *slots,
+                              .cache = cache};
+    };
     // The op under test.
     Tensor q = zeros({c.m, heads, c.hd}, c.dt), k = zeros({c.m, kv_heads, c.hd}, c.dt),
            v = zeros({c.m, kv_heads, c.hd}, c.dt), normed = zeros({c.m, hidden}, c.dt);
@@ -349,14 +360,7 @@ TEST(GemvOps, QkvRopeStoreKvEqualsProjectionThenRopeStore) {
                                         .norm = c.norm ? &in : nullptr,
                                         .w = w,
                                         .bias = b,
-                                        .rope = {.q = q,
-                                                 .k = k,
-                                                 .v = v,
-                                                 .positions = *pos,
-                                                 .inv_freq = inv_freq,
-                                                 .cfg = cfg,
-                                                 .slots = *slots,
-                                                 .cache = got}})
+                                        .rope = rope_of(q, k, v, got)})
                     .ok())
         << what;
     // The composition.
@@ -369,15 +373,7 @@ TEST(GemvOps, QkvRopeStoreKvEqualsProjectionThenRopeStore) {
                     .ok());
     Tensor rq3 = rq.reshape({c.m, heads, c.hd}), rk3 = rk.reshape({c.m, kv_heads, c.hd});
     Tensor rv3 = rv.reshape({c.m, kv_heads, c.hd});
-    ASSERT_TRUE(ops::rope_store_kv({.q = rq3,
-                                    .k = rk3,
-                                    .v = rv3,
-                                    .positions = *pos,
-                                    .inv_freq = inv_freq,
-                                    .cfg = cfg,
-                                    .slots = *slots,
-                                    .cache = want})
-                    .ok());
+    ASSERT_TRUE(ops::rope_store_kv(rope_of(rq3, rk3, rv3, want)).ok());
     EXPECT_TRUE(same_bytes(q, rq3)) << what;
     EXPECT_TRUE(same_bytes(k, rk3)) << what;
     EXPECT_TRUE(same_bytes(v, rv3)) << what;
