@@ -169,7 +169,9 @@ int main(int argc, char** argv) {
   std::printf("%6s %7s %12s %10s %12s %14s %9s %s\n", "batch", "graphs", "ms/step", "best",
               "tokens/s", "weights GB/s", "% copy", "host gap between steps (us), graph stats");
   for (const Row& r : rows) {
-    const double gbs = static_cast<double>(wbytes) / (r.med * 1e-3) / 1e9;
+    // Weights the step reads: all but the embedding rows no token of the batch looks up.
+    const double gbs =
+        static_cast<double>((*model)->step_weight_bytes(r.batch)) / (r.med * 1e-3) / 1e9;
     std::printf(
         "%6d %7s %12.3f %10.3f %12.1f %14.0f %8.1f%% %.1f us; captured %ld, replays %ld, "
         "eager %ld\n",

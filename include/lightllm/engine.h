@@ -143,8 +143,10 @@ struct ModelInfo {
   int64_t vocab_size = 0;
   int64_t max_context = 0;  // max_position_embeddings
   std::string dtype;
-  int64_t weight_bytes = 0;        // as stored where the model runs (one rank's with tp > 1)
-  int64_t kv_bytes_per_token = 0;  // KV pool bytes per token slot (one rank's with tp > 1)
+  int64_t weight_bytes = 0;         // as stored where the model runs (one rank's with tp > 1)
+  int64_t decode_weight_bytes = 0;  // of those, what a batch-1 decode step reads (no unread
+                                    // embedding rows)
+  int64_t kv_bytes_per_token = 0;   // KV pool bytes per token slot (one rank's with tp > 1)
 };
 
 class Engine {

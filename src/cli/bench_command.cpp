@@ -295,8 +295,9 @@ int run_decode(const DecodeOptions& opt) {
     return kExitFailure;
   }
   const ModelInfo info = engine->model_info();
-  const double weight_bytes = static_cast<double>(info.weight_bytes);
-  // Bytes one step reads: every weight once, and the K/V of its context (mean over the run).
+  // Bytes one step reads: every weight once (but of a look-up-only embedding table only the
+  // token's row), and the K/V of its context (mean over the run).
+  const double weight_bytes = static_cast<double>(info.decode_weight_bytes);
   const double mean_context = opt.prompt_len + (opt.tokens + 1) / 2.0;
   const double step_bytes =
       weight_bytes + mean_context * static_cast<double>(info.kv_bytes_per_token);
@@ -304,11 +305,12 @@ int run_decode(const DecodeOptions& opt) {
   // after the decode runs and take the best, so the bound is not understated.
   const double bw_before = device_copy_bandwidth(opt);
   std::printf(
-      "model %s: %s, vocab %lld, %.1f MiB of weights, KV %lld bytes/token; through the engine "
-      "(%s sampling, CUDA graphs %s, overlap %s)\n",
+      "model %s: %s, vocab %lld, %.1f MiB of weights (%.1f MiB read by a decode step), KV %lld "
+      "bytes/token; through the engine (%s sampling, CUDA graphs %s, overlap %s)\n",
       cfg.model_dir.c_str(), info.dtype.c_str(), static_cast<long long>(info.vocab_size),
-      weight_bytes / (1 << 20), static_cast<long long>(info.kv_bytes_per_token),
-      on_cuda ? "device" : "host", on_cuda && !cfg.disable_cuda_graph ? "on" : "off",
+      static_cast<double>(info.weight_bytes) / (1 << 20), weight_bytes / (1 << 20),
+      static_cast<long long>(info.kv_bytes_per_token), on_cuda ? "device" : "host",
+      on_cuda && !cfg.disable_cuda_graph ? "on" : "off",
       on_cuda && !cfg.disable_overlap ? "on" : "off");
 
   std::mt19937 rng(1);

@@ -184,6 +184,7 @@ core::Status EngineImpl::init(const EngineConfig& config) {
   const kv::KvShape kv_shape{shape.n_layers, shape.n_kv_heads, shape.head_dim};
   LLM_ASSIGN_OR_RETURN(const int64_t per_token, kv::bytes_per_token(kv_shape, kv_dtype));
   info_.weight_bytes = model->weight_bytes();
+  info_.decode_weight_bytes = model->step_weight_bytes(1);
   info_.kv_bytes_per_token = per_token;
   int64_t capacity = config.max_total_token_num;
   std::string bound = "--max-total-token-num";

@@ -79,6 +79,9 @@ class LlamaModel final : public Model {
  public:
   const ModelShape& shape() const override { return shape_; }
   int64_t weight_bytes() const override { return weight_bytes_; }
+  int64_t step_weight_bytes(int64_t tokens) const override {
+    return weight_bytes_ - layers::unread_table_bytes(embed_, lm_head_, tokens);
+  }
 
   static Result<std::unique_ptr<Model>> load(const loader::ModelConfig& cfg,
                                              loader::WeightStore& store, const LlamaVariant& var,
@@ -231,7 +234,7 @@ Result<std::unique_ptr<Model>> LlamaModel::load(const loader::ModelConfig& cfg,
       for (Tensor* t : {&L.attn.wo, &L.attn.bo, &L.mlp.down, &L.mlp.down_bias})
         *t = scaled_weight(*t, depth);
   }
-  m->weight_bytes_ = m->tp_.sharded() ? m->held_bytes() : store.total_bytes();
+  m->weight_bytes_ = m->held_bytes();
   m->tp_.shard_shape(s);
   return std::unique_ptr<Model>(std::move(m));
 }

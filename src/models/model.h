@@ -121,8 +121,12 @@ class Model {
     return forward(batch, kv, logits);
   }
   virtual Status finish_forward() { return {}; }
-  // Bytes of weights (for the bandwidth bound and memory sizing), as stored on the device.
+  // Bytes of weights (for memory sizing), as stored on the device.
   virtual int64_t weight_bytes() const = 0;
+  // Bytes of weights one forward step over `tokens` tokens reads (for the bandwidth bound of
+  // decode): weight_bytes() less the rows of look-up tables (an embedding not shared with the
+  // lm_head, learned positions) that no token of the step looks up.
+  virtual int64_t step_weight_bytes(int64_t tokens) const = 0;
 
   // Moves the weights to `device` (CUDA: 16-bit weights keep their dtype, f32 checkpoints are
   // rounded to bf16, which is then the activation dtype) and runs later steps there: the

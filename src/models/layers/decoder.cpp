@@ -139,8 +139,10 @@ Result<std::unique_ptr<Model>> load_planned(Result<DecoderPlan> plan, AssembleFn
   plan->shard_heads = tp.heads();
   LLM_ASSIGN_OR_RETURN(TensorMap tensors, TensorMap::fetch(store, plan->table, alt_prefix));
   LLM_ASSIGN_OR_RETURN(DecoderWeights w, assemble(*plan, tensors));
-  if (!tp.sharded())
-    return make_decoder_model(std::move(plan->spec), std::move(w), store.total_bytes());
+  if (!tp.sharded()) {
+    const int64_t bytes = held_bytes(w);
+    return make_decoder_model(std::move(plan->spec), std::move(w), bytes);
+  }
   for (DecoderLayerWeights& L : w.layers) {
     LLM_RETURN_IF_ERROR(tp.shard_attention(L.attn, shape.head_dim, w.qkv_local));
     LLM_RETURN_IF_ERROR(tp.shard_mlp(L.mlp).with_context(shape.architecture));
@@ -173,6 +175,10 @@ class DecoderModel final : public Model {
   }
   const ModelShape& shape() const override { return spec_.shape; }
   int64_t weight_bytes() const override { return weight_bytes_; }
+  int64_t step_weight_bytes(int64_t tokens) const override {
+    return weight_bytes_ - unread_table_bytes(w_.embed, w_.lm_head, tokens) -
+           unread_table_bytes(w_.pos_embed, w_.lm_head, tokens);
+  }
   Status forward(const StepBatch& batch, KvStorage& kv, Tensor& logits,
                  const LayerObserver& observer) override;
   Status to_device(core::Device device) override;

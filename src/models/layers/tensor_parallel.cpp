@@ -30,6 +30,13 @@ int64_t distinct_bytes(const std::vector<const Tensor*>& ts) {
   return total;
 }
 
+int64_t unread_table_bytes(const Tensor& table, const Tensor& lm_head, int64_t rows_read) {
+  if (!table.defined() || table.raw() == lm_head.raw() || table.dim(0) == 0) return 0;
+  const int64_t bytes = static_cast<int64_t>(table.nbytes());
+  const int64_t row_bytes = bytes / table.dim(0);
+  return bytes - std::min(rows_read, table.dim(0)) * row_bytes;
+}
+
 Result<TensorParallel> TensorParallel::make(const dist::ShardSpec& spec, std::string_view arch,
                                             int n_heads, int n_kv_heads, int64_t vocab) {
   TensorParallel tp;

@@ -33,6 +33,10 @@ Tensor copy_columns(const Tensor& w, int64_t col0, int64_t n);
 
 // Bytes of the distinct tensors in `ts` (tensors sharing a data pointer count once).
 int64_t distinct_bytes(const std::vector<const Tensor*>& ts);
+// Bytes of the look-up table `table` (embedding, learned positions: [rows, width]) that a step
+// looking up `rows_read` rows leaves unread; 0 when the table is also read whole as the lm_head
+// (tied: same data) or is undefined.
+int64_t unread_table_bytes(const Tensor& table, const Tensor& lm_head, int64_t rows_read);
 
 class TensorParallel {
  public:
