@@ -5,22 +5,23 @@
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int kUnroll = 4;
+constexpr int kUnroll = 4;  // the gather's and the default read's loads in flight per thread
 
 __device__ __forceinline__ uint32_t fold(uint4 x) {
   return x.x ^ x.y ^ x.z ^ x.w;
 }
 
+template <int U>
 __global__ void read_kernel(const uint4* buf, size_t n, uint32_t* sink) {
   uint32_t acc = 0;
   const size_t stride = size_t{gridDim.x} * blockDim.x;
   size_t i = size_t{blockIdx.x} * blockDim.x + threadIdx.x;
-  for (; i + (kUnroll - 1) * stride < n; i += kUnroll * stride) {
-    uint4 x[kUnroll];
+  for (; i + (U - 1) * stride < n; i += U * stride) {
+    uint4 x[U];
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) x[u] = __ldcg(buf + i + u * stride);
+    for (int u = 0; u < U; ++u) x[u] = __ldcg(buf + i + u * stride);
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) acc ^= fold(x[u]);
+    for (int u = 0; u < U; ++u) acc ^= fold(x[u]);
   }
   for (; i < n; i += stride) acc ^= fold(__ldcg(buf + i));
   if (acc == 0x9e3779b9u) *sink = acc;
@@ -57,21 +58,33 @@ __global__ void gather_kernel(const unsigned char* k, const unsigned char* v, in
   if (acc == 0x9e3779b9u) *sink = acc;
 }
 
-// Blocks for `work` threads, at most as many as are resident at once (8 of 256 threads per SM).
-int grid_for(size_t work) {
+// Blocks for `work` threads, at most `per_sm` per SM (8 of 256 threads: all resident at once).
+int grid_for(size_t work, int per_sm = 8) {
   int dev = 0, sms = 132;
   cudaGetDevice(&dev);
   cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
-  const size_t want = (work + kThreads - 1) / kThreads, cap = static_cast<size_t>(sms) * 8;
+  const size_t want = (work + kThreads - 1) / kThreads, cap = static_cast<size_t>(sms) * per_sm;
   return static_cast<int>(want < cap ? want : cap);
 }
 
 }  // namespace
 
 void l2_flush_clean(const void* buf, size_t bytes, void* sink, cudaStream_t stream) {
+  stream_read(buf, bytes, sink, stream, kUnroll, 8);
+}
+
+void stream_read(const void* buf, size_t bytes, void* sink, cudaStream_t stream, int unroll,
+                 int blocks_per_sm) {
   const size_t n = bytes / sizeof(uint4);
-  read_kernel<<<grid_for(n / kUnroll), kThreads, 0, stream>>>(static_cast<const uint4*>(buf), n,
-                                                              static_cast<uint32_t*>(sink));
+  const auto* b = static_cast<const uint4*>(buf);
+  auto* out = static_cast<uint32_t*>(sink);
+  const int grid = grid_for(n / unroll, blocks_per_sm);
+  switch (unroll) {
+    case 2: read_kernel<2><<<grid, kThreads, 0, stream>>>(b, n, out); break;
+    case 8: read_kernel<8><<<grid, kThreads, 0, stream>>>(b, n, out); break;
+    case 16: read_kernel<16><<<grid, kThreads, 0, stream>>>(b, n, out); break;
+    default: read_kernel<kUnroll><<<grid, kThreads, 0, stream>>>(b, n, out); break;
+  }
 }
 
 void kv_gather_read(const void* k, const void* v, size_t row_bytes, const int32_t* slots,

@@ -3,6 +3,9 @@
 //  - l2_flush_clean: reads `bytes` of `buf` (a flush buffer larger than the L2), so the L2 ends up
 //    holding clean lines only. The memset flush of bench_timing.h leaves the L2 full of dirty
 //    lines that the next kernel must write back to DRAM while it runs (~50 MB on an H100).
+//  - stream_read: the same read with `unroll` (2, 4, 8 or 16) 16-byte loads in flight per thread
+//    and at most `blocks_per_sm` blocks of 256 threads per SM: the HBM read roof (kernel_bench's
+//    "read" line: the best of a few shapes), what a kernel that only streams weights can reach.
 //  - kv_gather_read: reads K and V rows of `row_bytes` each through a slot list (slot s, kv head
 //    h at byte offset (s * n_kv_heads + h) * row_bytes), every 16-byte chunk once, with no
 //    arithmetic beyond an xor: the bandwidth roof of a kernel that reads a KV cache in that order.
@@ -16,6 +19,9 @@
 #include <cuda_runtime_api.h>
 
 void l2_flush_clean(const void* buf, size_t bytes, void* sink, cudaStream_t stream);
+
+void stream_read(const void* buf, size_t bytes, void* sink, cudaStream_t stream, int unroll,
+                 int blocks_per_sm);
 
 void kv_gather_read(const void* k, const void* v, size_t row_bytes, const int32_t* slots,
                     int64_t n_tokens, int n_kv_heads, void* sink, cudaStream_t stream);

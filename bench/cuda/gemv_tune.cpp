@@ -7,7 +7,9 @@
 // memset that flushes L2 (median of 15). Last, the layer chain of a decode step, captured in a
 // CUDA graph over 8 layers of distinct weights: ours fused (qkv split, o, gated gate_up, down;
 // with and without programmatic dependent launch) against today's path (7 cuBLASLt GEMMs + the
-// SwiGLU kernel). Built with nvcc alone (tools/gemv_tune.sh). Exits 1 if any check fails.
+// SwiGLU kernel), and the read roof of the same weights (a bare streaming read: one launch, and
+// 4 launches a layer at the projections' boundaries). Built with nvcc alone (tools/gemv_tune.sh).
+// Exits 1 if any check fails.
 // Usage: gemv_tune [check|time|chain]...   (no argument: all three)
 #include <algorithm>
 #include <cmath>
@@ -24,6 +26,7 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/device_buffer.h"
 #include "bench_check.h"
+#include "bench_l2.h"
 #include "bench_timing.h"
 #include "core/dtype.h"
 #include "half_bits.h"
@@ -326,6 +329,9 @@ void time_chain(const ModelDims& d, kc::GemmLt& lt) {
       "(4 GEMVs, defaults) us/layer | GB/s | %% of copy | ours without PDL us/layer | %% of "
       "copy | all mma/4/128 | all mma/4/256 | all mma/8/256 |\n");
   std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+  auto graph_ms = [&](const std::function<void()>& body) {
+    return median_graph_ms_flushed(st, g_flush.data(), g_flush.size(), body);
+  };
   for (int64_t m : {1, 2, 4, 8}) {
     kc::GemvConfig force{};  // zero: the defaults
     auto ours = [&](bool pdl) {
@@ -405,9 +411,6 @@ void time_chain(const ModelDims& d, kc::GemmLt& lt) {
         CHECK_OK(lt.gemm(gd, st));
       }
     };
-    auto graph_ms = [&](const std::function<void()>& body) {
-      return median_graph_ms_flushed(st, g_flush.data(), g_flush.size(), body);
-    };
     const double t_today = graph_ms(today);
     const double t_ours = graph_ms([&] { ours(true); });
     const double t_nopdl = graph_ms([&] { ours(false); });
@@ -429,6 +432,35 @@ void time_chain(const ModelDims& d, kc::GemmLt& lt) {
         pct(t_mma[1]), t_mma[2] * 1e3, pct(t_mma[2]));
     std::fflush(stdout);
   }
+  // The read roof of the same weights (bench_l2.h's stream_read, no arithmetic, no dependency
+  // between launches): all 8 layers in one launch (best of 6 shapes), and in 4 launches a layer
+  // over each projection's bytes (the GEMVs' launch boundaries, without PDL).
+  DeviceBuffer sink = alloc(16);
+  double one = 1e30;
+  int best_unroll = 4, best_per_sm = 8;
+  for (int unroll : {4, 8, 16})
+    for (int per_sm : {4, 8}) {
+      const double ms = graph_ms([&] {
+        stream_read(wts.data(), size_t(layer_bytes) * kLayers, sink.data(), st, unroll, per_sm);
+      });
+      if (ms < one) one = ms, best_unroll = unroll, best_per_sm = per_sm;
+    }
+  const double four = graph_ms([&] {
+    for (int l = 0; l < kLayers; ++l) {
+      const char* w = wq(l);
+      // qkv [nqkv, H], o [H, q], gate_up [2 inter, H], down [H, inter]: bf16 bytes
+      for (int64_t elems : {nqkv * H, H * d.q, 2 * d.inter * H, H * d.inter}) {
+        stream_read(w, size_t(elems) * 2, sink.data(), st, best_unroll, best_per_sm);
+        w += size_t(elems) * 2;
+      }
+    }
+  });
+  auto roof_gbs = [&](double ms) { return layer_bytes * kLayers / (ms * 1e-3) / 1e9; };
+  std::printf(
+      "read roof, the same weights: one launch %.1f us/layer (%.0f GB/s, %.1f%% of copy; %d "
+      "loads x %d blocks/SM); 4 launches a layer %.1f us/layer (%.0f GB/s, %.1f%% of copy)\n",
+      one * 1e3 / kLayers, roof_gbs(one), 100 * roof_gbs(one) / g_copy_gbs, best_unroll,
+      best_per_sm, four * 1e3 / kLayers, roof_gbs(four), 100 * roof_gbs(four) / g_copy_gbs);
   cudaStreamDestroy(st);
 }
 

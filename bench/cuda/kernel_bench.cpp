@@ -1,6 +1,7 @@
 // bench/cuda/kernel_bench.cpp — kernel benchmarks on the GPU machine (a benchmark, not a test).
 // Prints the GPU name, then:
 //   copy      device-to-device cudaMemcpy bandwidth (read + write bytes / time): the HBM yardstick
+//   read      a streaming read of 1 GiB (bench_l2.h's stream_read, best of 6 shapes): the read roof
 //   decode    split-K token attention, 32 heads / 8 kv heads / d128, random slot order, batch
 //             1/32/128 x context 1k/4k: KV bytes read / time, and as % of the copy bandwidth;
 //             each shape timed as one launch (below) and as the engine runs it ("decode-chain"
@@ -18,7 +19,8 @@
 // L2 is flushed (a 256 MiB memset) before every timed launch; each launch is timed alone with
 // events, and the median of the runs is printed. bf16 and f16 (and int8 KV for decode).
 // Usage: kernel_bench [decode[:BATCH:CTX]] [prefill] [gemm] [--chain N] [--splits N]   (no
-// section: all; copy always; decode:32:1024 runs that decode shape only, e.g. for a profiler;
+// section: all; copy and read always; decode:32:1024 runs that decode shape only, e.g. for a
+// profiler;
 // --chain N: layers of the decode chain, default 8; --splits N: forced decode splits)
 #include <algorithm>
 #include <cstdio>
@@ -97,6 +99,33 @@ void bench_copy() {
       [&] { cudaMemcpyAsync(dst.data(), src.data(), bytes, cudaMemcpyDeviceToDevice); }, 10);
   g_copy_gbs = 2.0 * bytes / (ms * 1e-3) / 1e9;
   std::printf("copy     D2D cudaMemcpy 1 GiB: %.3f ms, %.0f GB/s (read+write)\n", ms, g_copy_gbs);
+}
+
+// The HBM read roof: bench_l2.h's stream_read over 1 GiB (20x the L2) after a clean-L2 flush,
+// for a few shapes (loads in flight per thread x blocks per SM); prints each and the best. A
+// kernel that only streams its bytes (the weights of a batch-1 decode GEMV) cannot beat it.
+void bench_read() {
+  const size_t bytes = size_t{1} << 30;
+  DeviceBuffer buf = alloc(bytes), sink = alloc(16);
+  cudaMemset(buf.data(), 0x5a, bytes);
+  auto clean_flush = [&] { l2_flush_clean(g_flush.data(), g_flush.size(), sink.data(), nullptr); };
+  double best_gbs = 0;
+  std::string best, each;
+  for (int unroll : {4, 8, 16}) {
+    for (int per_sm : {4, 8}) {
+      const double ms = median_ms_after(
+          clean_flush,
+          [&] { stream_read(buf.data(), bytes, sink.data(), nullptr, unroll, per_sm); }, 10);
+      const double gbs = bytes / (ms * 1e-3) / 1e9;
+      const std::string shape = std::to_string(unroll) + "x" + std::to_string(per_sm);
+      each += " " + shape + " " + std::to_string(static_cast<int>(gbs));
+      if (gbs > best_gbs) best_gbs = gbs, best = shape;
+    }
+  }
+  std::printf(
+      "read     HBM stream 1 GiB: %.0f GB/s (read only; %.3fx the copy's read+write rate; "
+      "best of loads/thread x blocks/SM:%s; best %s)\n",
+      best_gbs, best_gbs / g_copy_gbs, each.c_str(), best.c_str());
 }
 
 int g_chain_layers = 8;   // --chain N
@@ -406,6 +435,7 @@ int main(int argc, char** argv) {
               info->major, info->minor, static_cast<double>(info->total_memory) / (1 << 30));
   g_flush = alloc(size_t{256} << 20);
   bench_copy();
+  bench_read();
   if (want_decode) {
     for (DType dt : {DType::bf16, DType::f16}) bench_decode(dt, false, only_batch, only_ctx);
     bench_decode(DType::bf16, true, only_batch, only_ctx);

@@ -155,7 +155,7 @@ done
   echo "## key lines"
   # (decode attention: kernel_bench's single-launch and decode-chain lines for bf16 K/V and int8,
   # and torch's beside them: issue #7's % of copy at batch >= 32, one launch and in a chain)
-  grep -H -E '^(GPU:|copy +D2D|(torch )?decode(-chain)? +bf16|decode batch|median step|achieved|capacity at|KV-bound|serving|  (tokens|TTFT|TPOT|device idle|CUDA graphs)|device idle|\[  (PASSED|FAILED)|memory check|.*KV cache: )' \
+  grep -H -E '^(GPU:|copy +D2D|read +HBM|(torch )?decode(-chain)? +bf16|decode batch|median step|achieved|capacity at|KV-bound|serving|  (tokens|TTFT|TPOT|device idle|CUDA graphs)|device idle|\[  (PASSED|FAILED)|memory check|.*KV cache: )' \
     "$OUT"/*.log 2>/dev/null | sed "s|$OUT/||"
 } | tee -a "$SUMMARY"
 exit $FAILED
