@@ -329,8 +329,8 @@ void time_chain(const ModelDims& d, kc::GemmLt& lt) {
       "(4 GEMVs, defaults) us/layer | GB/s | %% of copy | ours without PDL us/layer | %% of "
       "copy | all mma/4/128 | all mma/4/256 | all mma/8/256 |\n");
   std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
-  auto graph_ms = [&](const std::function<void()>& body) {
-    return median_graph_ms_flushed(st, g_flush.data(), g_flush.size(), body);
+  auto graph_ms = [&](const std::function<void()>& body) {  // ms per layer
+    return median_graph_ms_flushed(st, g_flush.data(), g_flush.size(), body) / kLayers;
   };
   for (int64_t m : {1, 2, 4, 8}) {
     kc::GemvConfig force{};  // zero: the defaults
@@ -455,12 +455,12 @@ void time_chain(const ModelDims& d, kc::GemmLt& lt) {
       }
     }
   });
-  auto roof_gbs = [&](double ms) { return layer_bytes * kLayers / (ms * 1e-3) / 1e9; };
+  auto roof_gbs = [&](double ms) { return layer_bytes / (ms * 1e-3) / 1e9; };
   std::printf(
       "read roof, the same weights: one launch %.1f us/layer (%.0f GB/s, %.1f%% of copy; %d "
       "loads x %d blocks/SM); 4 launches a layer %.1f us/layer (%.0f GB/s, %.1f%% of copy)\n",
-      one * 1e3 / kLayers, roof_gbs(one), 100 * roof_gbs(one) / g_copy_gbs, best_unroll,
-      best_per_sm, four * 1e3 / kLayers, roof_gbs(four), 100 * roof_gbs(four) / g_copy_gbs);
+      one * 1e3, roof_gbs(one), 100 * roof_gbs(one) / g_copy_gbs, best_unroll, best_per_sm,
+      four * 1e3, roof_gbs(four), 100 * roof_gbs(four) / g_copy_gbs);
   cudaStreamDestroy(st);
 }
 
