@@ -20,8 +20,7 @@
 // events, and the median of the runs is printed. bf16 and f16 (and int8 KV for decode).
 // Usage: kernel_bench [decode[:BATCH:CTX]] [prefill] [gemm] [--chain N] [--splits N]   (no
 // section: all; copy and read always; decode:32:1024 runs that decode shape only, e.g. for a
-// profiler;
-// --chain N: layers of the decode chain, default 8; --splits N: forced decode splits)
+// profiler; --chain N: layers of the decode chain, default 8; --splits N: forced decode splits)
 #include <algorithm>
 #include <cstdio>
 #include <functional>
