@@ -3,7 +3,9 @@
 // per row), at batch 1/64/256 and vocab 32000/128256, for greedy and for a typical sampled
 // request (temperature 0.8, top_k 50, top_p 0.9, repetition_penalty 1.1 over a 256-token
 // prompt). A benchmark, not a test. Prints the GPU name and one line per case: median wall
-// microseconds of each path (device: 30 runs, host: 3 runs) and the speed-up.
+// microseconds of each path (device: 30 runs, host: 3 runs) and the speed-up, and the GPU time
+// of ops::sample alone without logprobs (its row upload and the kernel: what a default request's
+// sampling costs a step on the GPU; CUDA events, median of 30).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -57,8 +59,8 @@ int main() {
   auto info = lightllm::backend::cuda::device_info(0);
   CHECK_OK(info.status());
   std::printf("GPU: %s\n", info->name.c_str());
-  std::printf("%-8s %-6s %-8s %12s %12s %9s\n", "vocab", "batch", "mode", "device_us", "host_us",
-              "speedup");
+  std::printf("%-8s %-6s %-8s %12s %12s %9s %10s\n", "vocab", "batch", "mode", "device_us",
+              "host_us", "speedup", "sample_us");
   std::mt19937_64 rng(1);
   for (int64_t vocab : {int64_t{32000}, int64_t{128256}}) {
     for (int64_t batch : {int64_t{1}, int64_t{64}, int64_t{256}}) {
@@ -105,6 +107,27 @@ int main() {
               CHECK_OK(ops::copy_to_host(logprobs, hl));
             },
             30);
+        // ops::sample alone (rows packed once; its upload and the kernel, no logprobs, no ids
+        // copy), timed with events.
+        sb.clear();
+        for (const auto& st : states) CHECK_OK(sampling::append_sample_row(st, vocab, sb));
+        std::vector<float> sample_us;
+        cudaEvent_t e0, e1;
+        cudaEventCreate(&e0);
+        cudaEventCreate(&e1);
+        for (int i = 0; i < 31; ++i) {
+          prep();
+          cudaEventRecord(e0);
+          CHECK_OK(ops::sample(work, sb, ids, nullptr));
+          cudaEventRecord(e1);
+          cudaEventSynchronize(e1);
+          float ms = 0;
+          cudaEventElapsedTime(&ms, e0, e1);
+          if (i > 0) sample_us.push_back(1e3 * ms);  // the first is a warm-up
+        }
+        cudaEventDestroy(e0);
+        cudaEventDestroy(e1);
+        std::sort(sample_us.begin(), sample_us.end());
         std::vector<float> back(static_cast<size_t>(batch * vocab));
         sampling::Sampler sampler;
         const double host_us = median_us(
@@ -119,9 +142,10 @@ int main() {
               }
             },
             3);
-        std::printf("%-8lld %-6lld %-8s %12.1f %12.1f %8.1fx\n", static_cast<long long>(vocab),
-                    static_cast<long long>(batch), sampled ? "sampled" : "greedy", dev_us, host_us,
-                    host_us / dev_us);
+        std::printf("%-8lld %-6lld %-8s %12.1f %12.1f %8.1fx %10.1f\n",
+                    static_cast<long long>(vocab), static_cast<long long>(batch),
+                    sampled ? "sampled" : "greedy", dev_us, host_us, host_us / dev_us,
+                    sample_us[sample_us.size() / 2]);
       }
     }
   }

@@ -97,9 +97,16 @@ TEST(CudaSampling, GreedyIsArgmaxLowestIdOnTies) {
     std::fill_n(logits.begin(), vocab, 0.5f);
     logits[static_cast<size_t>(vocab + vocab - 1)] = 100.f;
     logits[static_cast<size_t>(vocab + vocab / 2)] = 100.f;
+    // Row 2: NaN everywhere but one id (NaN never wins). Row 3: all NaN → id 0.
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    std::fill_n(logits.begin() + 2 * vocab, 2 * vocab, nan);
+    logits[static_cast<size_t>(2 * vocab + vocab / 3)] = -5.f;
     std::vector<SamplingState> states(static_cast<size_t>(n), make_state(SamplingParams{}, {}));
     const DeviceResult d = run_device(logits, vocab, states);
+    EXPECT_EQ(d.ids[2], vocab / 3) << "vocab " << vocab;
+    EXPECT_EQ(d.ids[3], 0) << "vocab " << vocab;
     for (int64_t r = 0; r < n; ++r) {
+      if (r == 2 || r == 3) continue;
       auto row = row_of(logits, vocab, r);
       const auto want =
           static_cast<int32_t>(std::max_element(row.begin(), row.end()) - row.begin());
