@@ -27,6 +27,67 @@ __global__ void read_kernel(const uint4* buf, size_t n, uint32_t* sink) {
   if (acc == 0x9e3779b9u) *sink = acc;
 }
 
+// Every block waits until all gridDim.x blocks have arrived `round` times in total (the counter
+// only grows; it is zeroed before the launch). All blocks must be resident (cooperative launch).
+__device__ void grid_barrier(unsigned* counter, unsigned round) {
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    __threadfence();
+    atomicAdd(counter, 1u);
+    const unsigned target = round * gridDim.x;
+    unsigned seen;
+    do {
+      asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(seen) : "l"(counter) : "memory");
+    } while (seen < target);
+  }
+  __syncthreads();
+}
+
+// Phases [phase_end[p - 1], phase_end[p]) (in chunks) read one after the other by the whole
+// grid, a grid barrier between them. kPrefetch: before the barrier, each thread loads its
+// first U chunks of the next phase (as a PDL kernel issues its first weight loads before its
+// wait) and folds them after.
+template <int U, bool kPrefetch>
+__global__ void phased_read_kernel(const uint4* buf, const size_t* phase_end, int n_phases,
+                                   unsigned* counter, uint32_t* sink) {
+  uint32_t acc = 0;
+  const size_t stride = size_t{gridDim.x} * blockDim.x;
+  const size_t tid = size_t{blockIdx.x} * blockDim.x + threadIdx.x;
+  uint4 pre[U];
+  bool have_pre = false;
+  size_t begin = 0;
+  for (int ph = 0; ph < n_phases; ++ph) {
+    const size_t end = phase_end[ph];
+    size_t i = begin + tid;
+    if (have_pre) {  // chunks i + u * stride of this phase (zeros past its end)
+#pragma unroll
+      for (int u = 0; u < U; ++u) acc ^= fold(pre[u]);
+      i += U * stride;
+    }
+    for (; i + (U - 1) * stride < end; i += U * stride) {
+      uint4 x[U];
+#pragma unroll
+      for (int u = 0; u < U; ++u) x[u] = __ldcg(buf + i + u * stride);
+#pragma unroll
+      for (int u = 0; u < U; ++u) acc ^= fold(x[u]);
+    }
+    for (; i < end; i += stride) acc ^= fold(__ldcg(buf + i));
+    if (ph + 1 == n_phases) break;
+    if constexpr (kPrefetch) {
+      const size_t next_end = phase_end[ph + 1];
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        const size_t j = end + tid + u * stride;
+        pre[u] = j < next_end ? __ldcg(buf + j) : uint4{};
+      }
+      have_pre = true;
+    }
+    grid_barrier(counter, static_cast<unsigned>(ph + 1));
+    begin = end;
+  }
+  if (acc == 0x9e3779b9u) *sink = acc;
+}
+
 // Chunk c of the (token, kv head) rows: row c / cpr, 16-byte part c % cpr; K and V both. The
 // slots of kUnroll chunks are loaded first, then their 2 * kUnroll rows' chunks.
 __global__ void gather_kernel(const unsigned char* k, const unsigned char* v, int cpr,
@@ -85,6 +146,24 @@ void stream_read(const void* buf, size_t bytes, void* sink, cudaStream_t stream,
     case 16: read_kernel<16><<<grid, kThreads, 0, stream>>>(b, n, out); break;
     default: read_kernel<kUnroll><<<grid, kThreads, 0, stream>>>(b, n, out); break;
   }
+}
+
+cudaError_t phased_read(const void* buf, const size_t* phase_end_dev, int n_phases,
+                        unsigned* counter, bool prefetch, void* sink, cudaStream_t stream) {
+  int dev = 0, sms = 132;
+  cudaGetDevice(&dev);
+  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+  constexpr int kPhasedUnroll = 4, kBlocksPerSm = 4;
+  const auto* b = static_cast<const uint4*>(buf);
+  auto* out = static_cast<uint32_t*>(sink);
+  void* args[] = {&b, &phase_end_dev, &n_phases, &counter, &out};
+  const void* kernel =
+      prefetch ? reinterpret_cast<const void*>(phased_read_kernel<kPhasedUnroll, true>)
+               : reinterpret_cast<const void*>(phased_read_kernel<kPhasedUnroll, false>);
+  if (cudaError_t e = cudaMemsetAsync(counter, 0, sizeof(unsigned), stream); e != cudaSuccess)
+    return e;
+  return cudaLaunchCooperativeKernel(kernel, dim3(static_cast<unsigned>(sms * kBlocksPerSm)),
+                                     dim3(kThreads), args, 0, stream);
 }
 
 void kv_gather_read(const void* k, const void* v, size_t row_bytes, const int32_t* slots,

@@ -6,6 +6,12 @@
 //  - stream_read: the same read with `unroll` (2, 4, 8 or 16) 16-byte loads in flight per thread
 //    and at most `blocks_per_sm` blocks of 256 threads per SM: the HBM read roof (kernel_bench's
 //    "read" line: the best of a few shapes), what a kernel that only streams weights can reach.
+//  - phased_read: one cooperative launch (4 blocks of 256 threads per SM) that reads n_phases
+//    consecutive ranges of `buf` (phase p ends at phase_end_dev[p] 16-byte chunks; device array)
+//    one after the other, with a grid barrier between them (`counter`: a device unsigned the
+//    call zeroes first), optionally loading the next range's first chunks before each barrier:
+//    the read roof of a persistent kernel whose phases depend on each other (a decode layer's
+//    projections) instead of one launch per phase.
 //  - kv_gather_read: reads K and V rows of `row_bytes` each through a slot list (slot s, kv head
 //    h at byte offset (s * n_kv_heads + h) * row_bytes), every 16-byte chunk once, with no
 //    arithmetic beyond an xor: the bandwidth roof of a kernel that reads a KV cache in that order.
@@ -22,6 +28,9 @@ void l2_flush_clean(const void* buf, size_t bytes, void* sink, cudaStream_t stre
 
 void stream_read(const void* buf, size_t bytes, void* sink, cudaStream_t stream, int unroll,
                  int blocks_per_sm);
+
+cudaError_t phased_read(const void* buf, const size_t* phase_end_dev, int n_phases,
+                        unsigned* counter, bool prefetch, void* sink, cudaStream_t stream);
 
 void kv_gather_read(const void* k, const void* v, size_t row_bytes, const int32_t* slots,
                     int64_t n_tokens, int n_kv_heads, void* sink, cudaStream_t stream);

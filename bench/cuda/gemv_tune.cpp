@@ -461,6 +461,38 @@ void time_chain(const ModelDims& d, kc::GemmLt& lt) {
       "loads x %d blocks/SM); 4 launches a layer %.1f us/layer (%.0f GB/s, %.1f%% of copy)\n",
       one * 1e3, roof_gbs(one), 100 * roof_gbs(one) / g_copy_gbs, best_unroll, best_per_sm,
       four * 1e3, roof_gbs(four), 100 * roof_gbs(four) / g_copy_gbs);
+  // The same 32 projections read by one persistent (cooperative) launch with a grid barrier
+  // between projections, with and without loading the next projection's first chunks before
+  // each barrier; beside the one-launch read timed the same way (eager, memset flush, median
+  // of 15, default stream): what a persistent layer kernel could reach at best.
+  std::vector<size_t> phase_end;
+  size_t chunks = 0;
+  for (int l = 0; l < kLayers; ++l)
+    for (int64_t elems : {nqkv * H, H * d.q, 2 * d.inter * H, H * d.inter})
+      phase_end.push_back(chunks += size_t(elems) * 2 / 16);
+  DeviceBuffer ends = alloc(phase_end.size() * sizeof(size_t)), counter = alloc(16);
+  CHECK_OK(ends.upload(phase_end.data(), phase_end.size() * sizeof(size_t)));
+  auto eager_ms = [&](const std::function<void()>& fn) {
+    return median_ms_flushed(g_flush.data(), g_flush.size(), fn, 15) / kLayers;
+  };
+  const double eager_one = eager_ms([&] {
+    stream_read(wts.data(), size_t(layer_bytes) * kLayers, sink.data(), nullptr, best_unroll,
+                best_per_sm);
+  });
+  double phased[2];
+  for (int pf = 0; pf < 2; ++pf) {
+    phased[pf] = eager_ms([&] {
+      CHECK_OK(LLM_CUDA_CHECK(phased_read(
+          wts.data(), static_cast<const size_t*>(ends.data()), static_cast<int>(phase_end.size()),
+          static_cast<unsigned*>(counter.data()), pf == 1, sink.data(), nullptr)));
+    });
+  }
+  std::printf(
+      "read roof, eager: one launch %.1f us/layer (%.0f GB/s); one persistent launch, a grid "
+      "barrier between projections %.1f us/layer (%.0f GB/s), with the next projection's first "
+      "loads before each barrier %.1f us/layer (%.0f GB/s)\n",
+      eager_one * 1e3, roof_gbs(eager_one), phased[0] * 1e3, roof_gbs(phased[0]), phased[1] * 1e3,
+      roof_gbs(phased[1]));
   cudaStreamDestroy(st);
 }
 
