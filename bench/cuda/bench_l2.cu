@@ -88,6 +88,43 @@ __global__ void phased_read_kernel(const uint4* buf, const size_t* phase_end, in
   if (acc == 0x9e3779b9u) *sink = acc;
 }
 
+// The GEMV's access pattern without its arithmetic: warp g reads rows g·R .. g·R + R − 1 (and,
+// with second_half > 0, the same rows + second_half: gate and up), each lane the chunks
+// lane + 32·i of every row, U chunks of every row in flight before any is folded.
+template <int NR, int U>
+__global__ void rowwise_read_kernel(const uint4* w, int64_t n_cols, int64_t second_half, int64_t kc,
+                                    uint32_t* sink) {
+  constexpr int R = NR;  // rows of the first half per warp (NR = R, or 2R with second_half)
+  const int lane = threadIdx.x & 31;
+  const int64_t col0 = (int64_t{blockIdx.x} * (blockDim.x >> 5) + (threadIdx.x >> 5)) * R;
+  if (col0 >= n_cols) return;
+  const uint4* rows[2 * NR];
+  const int n_rows = second_half > 0 ? 2 * NR : NR;
+#pragma unroll
+  for (int r = 0; r < 2 * NR; ++r) {
+    const int64_t col = min(col0 + r % R, n_cols - 1) + (r >= R ? second_half : 0);
+    rows[r] = w + col * kc;
+  }
+  uint32_t acc = 0;
+  int64_t c = lane;
+  for (; c + 32 * (U - 1) < kc; c += 32 * U) {
+    uint4 x[U][2 * NR];
+#pragma unroll
+    for (int u = 0; u < U; ++u)
+#pragma unroll
+      for (int r = 0; r < 2 * NR; ++r)
+        if (r < n_rows) x[u][r] = __ldcg(rows[r] + c + 32 * u);
+#pragma unroll
+    for (int u = 0; u < U; ++u)
+#pragma unroll
+      for (int r = 0; r < 2 * NR; ++r)
+        if (r < n_rows) acc ^= fold(x[u][r]);
+  }
+  for (; c < kc; c += 32)
+    for (int r = 0; r < n_rows; ++r) acc ^= fold(__ldcg(rows[r] + c));
+  if (acc == 0x9e3779b9u) *sink = acc;
+}
+
 // Chunk c of the (token, kv head) rows: row c / cpr, 16-byte part c % cpr; K and V both. The
 // slots of kUnroll chunks are loaded first, then their 2 * kUnroll rows' chunks.
 __global__ void gather_kernel(const unsigned char* k, const unsigned char* v, int cpr,
@@ -164,6 +201,20 @@ cudaError_t phased_read(const void* buf, const size_t* phase_end_dev, int n_phas
     return e;
   return cudaLaunchCooperativeKernel(kernel, dim3(static_cast<unsigned>(sms * kBlocksPerSm)),
                                      dim3(kThreads), args, 0, stream);
+}
+
+void rowwise_read(const void* w, int64_t n_cols, int64_t second_half, int64_t k_bytes,
+                  int rows_per_warp, int unroll, int threads, void* sink, cudaStream_t stream) {
+  const int64_t kc = k_bytes / 16;
+  const int64_t warps = (n_cols + rows_per_warp - 1) / rows_per_warp;
+  const int per_block = threads / 32;
+  const dim3 grid(static_cast<unsigned>((warps + per_block - 1) / per_block));
+  const auto* b = static_cast<const uint4*>(w);
+  auto* out = static_cast<uint32_t*>(sink);
+  if (rows_per_warp == 1 && unroll == 8)
+    rowwise_read_kernel<1, 8><<<grid, threads, 0, stream>>>(b, n_cols, second_half, kc, out);
+  else if (rows_per_warp == 2 && unroll == 4)
+    rowwise_read_kernel<2, 4><<<grid, threads, 0, stream>>>(b, n_cols, second_half, kc, out);
 }
 
 void kv_gather_read(const void* k, const void* v, size_t row_bytes, const int32_t* slots,
