@@ -93,7 +93,7 @@ __global__ void phased_read_kernel(const uint4* buf, const size_t* phase_end, in
 // lane + 32·i of every row, U chunks of every row in flight before any is folded.
 template <int NR, int U>
 __global__ void rowwise_read_kernel(const uint4* w, int64_t n_cols, int64_t second_half, int64_t kc,
-                                    uint32_t* sink) {
+                                    bool stagger, uint32_t* sink) {
   constexpr int R = NR;  // rows of the first half per warp (NR = R, or 2R with second_half)
   const int lane = threadIdx.x & 31;
   const int64_t col0 = (int64_t{blockIdx.x} * (blockDim.x >> 5) + (threadIdx.x >> 5)) * R;
@@ -106,6 +106,13 @@ __global__ void rowwise_read_kernel(const uint4* w, int64_t n_cols, int64_t seco
     rows[r] = w + col * kc;
   }
   uint32_t acc = 0;
+  // stagger: warp g walks its rows' batches starting at batch g (mod the row's full batches),
+  // so the warps in flight together read every part of their rows, not the same offset of each.
+  const int64_t span = kc / (32 * U) * (32 * U);  // chunks in full batches
+  const int64_t shift = stagger && span > 0 ? (col0 / R) * (32 * U) % span : 0;
+  auto at = [&](int64_t chunk) {
+    return chunk < span ? (chunk + shift < span ? chunk + shift : chunk + shift - span) : chunk;
+  };
   int64_t c = lane;
   for (; c + 32 * (U - 1) < kc; c += 32 * U) {
     uint4 x[U][2 * NR];
@@ -113,7 +120,7 @@ __global__ void rowwise_read_kernel(const uint4* w, int64_t n_cols, int64_t seco
     for (int u = 0; u < U; ++u)
 #pragma unroll
       for (int r = 0; r < 2 * NR; ++r)
-        if (r < n_rows) x[u][r] = __ldcg(rows[r] + c + 32 * u);
+        if (r < n_rows) x[u][r] = __ldcg(rows[r] + at(c + 32 * u));
 #pragma unroll
     for (int u = 0; u < U; ++u)
 #pragma unroll
@@ -204,7 +211,8 @@ cudaError_t phased_read(const void* buf, const size_t* phase_end_dev, int n_phas
 }
 
 void rowwise_read(const void* w, int64_t n_cols, int64_t second_half, int64_t k_bytes,
-                  int rows_per_warp, int unroll, int threads, void* sink, cudaStream_t stream) {
+                  int rows_per_warp, int unroll, int threads, bool stagger, void* sink,
+                  cudaStream_t stream) {
   const int64_t kc = k_bytes / 16;
   const int64_t warps = (n_cols + rows_per_warp - 1) / rows_per_warp;
   const int per_block = threads / 32;
@@ -212,9 +220,11 @@ void rowwise_read(const void* w, int64_t n_cols, int64_t second_half, int64_t k_
   const auto* b = static_cast<const uint4*>(w);
   auto* out = static_cast<uint32_t*>(sink);
   if (rows_per_warp == 1 && unroll == 8)
-    rowwise_read_kernel<1, 8><<<grid, threads, 0, stream>>>(b, n_cols, second_half, kc, out);
+    rowwise_read_kernel<1, 8>
+        <<<grid, threads, 0, stream>>>(b, n_cols, second_half, kc, stagger, out);
   else if (rows_per_warp == 2 && unroll == 4)
-    rowwise_read_kernel<2, 4><<<grid, threads, 0, stream>>>(b, n_cols, second_half, kc, out);
+    rowwise_read_kernel<2, 4>
+        <<<grid, threads, 0, stream>>>(b, n_cols, second_half, kc, stagger, out);
 }
 
 void kv_gather_read(const void* k, const void* v, size_t row_bytes, const int32_t* slots,

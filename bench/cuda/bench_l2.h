@@ -16,6 +16,7 @@
 //    a warp per rows_per_warp weight rows of k_bytes (plus the rows second_half further: gate
 //    and up), `unroll` 16-byte loads of each row in flight per lane, blocks of `threads`; only
 //    the shapes the decode layer uses (1 x 8, 2 x 4). What the GEMVs' reads cost on their own.
+//    stagger: warp g starts at batch g of its rows (mod the row) instead of all at chunk 0.
 //  - kv_gather_read: reads K and V rows of `row_bytes` each through a slot list (slot s, kv head
 //    h at byte offset (s * n_kv_heads + h) * row_bytes), every 16-byte chunk once, with no
 //    arithmetic beyond an xor: the bandwidth roof of a kernel that reads a KV cache in that order.
@@ -37,7 +38,8 @@ cudaError_t phased_read(const void* buf, const size_t* phase_end_dev, int n_phas
                         unsigned* counter, bool prefetch, void* sink, cudaStream_t stream);
 
 void rowwise_read(const void* w, int64_t n_cols, int64_t second_half, int64_t k_bytes,
-                  int rows_per_warp, int unroll, int threads, void* sink, cudaStream_t stream);
+                  int rows_per_warp, int unroll, int threads, bool stagger, void* sink,
+                  cudaStream_t stream);
 
 void kv_gather_read(const void* k, const void* v, size_t row_bytes, const int32_t* slots,
                     int64_t n_tokens, int n_kv_heads, void* sink, cudaStream_t stream);
