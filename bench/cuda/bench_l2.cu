@@ -11,19 +11,26 @@ __device__ __forceinline__ uint32_t fold(uint4 x) {
   return x.x ^ x.y ^ x.z ^ x.w;
 }
 
+// acc ^= every chunk i, i + stride, ... below `end` (U loads in flight, then the rest one by
+// one); the grid-stride read of one thread.
 template <int U>
-__global__ void read_kernel(const uint4* buf, size_t n, uint32_t* sink) {
-  uint32_t acc = 0;
-  const size_t stride = size_t{gridDim.x} * blockDim.x;
-  size_t i = size_t{blockIdx.x} * blockDim.x + threadIdx.x;
-  for (; i + (U - 1) * stride < n; i += U * stride) {
+__device__ __forceinline__ void fold_range(const uint4* buf, size_t i, size_t end, size_t stride,
+                                           uint32_t& acc) {
+  for (; i + (U - 1) * stride < end; i += U * stride) {
     uint4 x[U];
 #pragma unroll
     for (int u = 0; u < U; ++u) x[u] = __ldcg(buf + i + u * stride);
 #pragma unroll
     for (int u = 0; u < U; ++u) acc ^= fold(x[u]);
   }
-  for (; i < n; i += stride) acc ^= fold(__ldcg(buf + i));
+  for (; i < end; i += stride) acc ^= fold(__ldcg(buf + i));
+}
+
+template <int U>
+__global__ void read_kernel(const uint4* buf, size_t n, uint32_t* sink) {
+  uint32_t acc = 0;
+  const size_t stride = size_t{gridDim.x} * blockDim.x;
+  fold_range<U>(buf, size_t{blockIdx.x} * blockDim.x + threadIdx.x, n, stride, acc);
   if (acc == 0x9e3779b9u) *sink = acc;
 }
 
@@ -64,14 +71,7 @@ __global__ void phased_read_kernel(const uint4* buf, const size_t* phase_end, in
       for (int u = 0; u < U; ++u) acc ^= fold(pre[u]);
       i += U * stride;
     }
-    for (; i + (U - 1) * stride < end; i += U * stride) {
-      uint4 x[U];
-#pragma unroll
-      for (int u = 0; u < U; ++u) x[u] = __ldcg(buf + i + u * stride);
-#pragma unroll
-      for (int u = 0; u < U; ++u) acc ^= fold(x[u]);
-    }
-    for (; i < end; i += stride) acc ^= fold(__ldcg(buf + i));
+    fold_range<U>(buf, i, end, stride, acc);
     if (ph + 1 == n_phases) break;
     if constexpr (kPrefetch) {
       const size_t next_end = phase_end[ph + 1];
