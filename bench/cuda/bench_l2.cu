@@ -2,6 +2,8 @@
 // chunks; 4 independent loads per thread per iteration keep enough bytes in flight for HBM.
 #include "bench_l2.h"
 
+#include <algorithm>
+
 namespace {
 
 constexpr int kThreads = 256;
@@ -91,13 +93,20 @@ __global__ void phased_read_kernel(const uint4* buf, const size_t* phase_end, in
 // The GEMV's access pattern without its arithmetic: warp g reads rows g·R .. g·R + R − 1 (and,
 // with second_half > 0, the same rows + second_half: gate and up), each lane the chunks
 // lane + 32·i of every row, U chunks of every row in flight before any is folded.
+// kStaggered: warp g walks its rows' batches starting at batch g (mod the row's full batches),
+// so the warps in flight together read every part of their rows, not the same offset of each.
+// kSplitK: block b owns rows b·R .. b·R + R − 1 and its W warps split each row along k (warp w
+// the w-th 1/W of the chunks): W times fewer rows in flight, each read W places at once.
 template <int NR, int U>
 __global__ void rowwise_read_kernel(const uint4* w, int64_t n_cols, int64_t second_half, int64_t kc,
-                                    bool stagger, uint32_t* sink) {
+                                    RowwiseOrder order, uint32_t* sink) {
   constexpr int R = NR;  // rows of the first half per warp (NR = R, or 2R with second_half)
-  const int lane = threadIdx.x & 31;
-  const int64_t col0 = (int64_t{blockIdx.x} * (blockDim.x >> 5) + (threadIdx.x >> 5)) * R;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, n_warps = blockDim.x >> 5;
+  const bool split_k = order == RowwiseOrder::kSplitK;
+  const int64_t col0 = (split_k ? int64_t{blockIdx.x} : int64_t{blockIdx.x} * n_warps + warp) * R;
   if (col0 >= n_cols) return;
+  const int64_t c_begin = split_k ? kc * warp / n_warps : 0;
+  const int64_t c_end = split_k ? kc * (warp + 1) / n_warps : kc;
   const uint4* rows[2 * NR];
   const int n_rows = second_half > 0 ? 2 * NR : NR;
 #pragma unroll
@@ -106,15 +115,14 @@ __global__ void rowwise_read_kernel(const uint4* w, int64_t n_cols, int64_t seco
     rows[r] = w + col * kc;
   }
   uint32_t acc = 0;
-  // stagger: warp g walks its rows' batches starting at batch g (mod the row's full batches),
-  // so the warps in flight together read every part of their rows, not the same offset of each.
   const int64_t span = kc / (32 * U) * (32 * U);  // chunks in full batches
-  const int64_t shift = stagger && span > 0 ? (col0 / R) * (32 * U) % span : 0;
+  const int64_t shift =
+      order == RowwiseOrder::kStaggered && span > 0 ? (col0 / R) * (32 * U) % span : 0;
   auto at = [&](int64_t chunk) {
     return chunk < span ? (chunk + shift < span ? chunk + shift : chunk + shift - span) : chunk;
   };
-  int64_t c = lane;
-  for (; c + 32 * (U - 1) < kc; c += 32 * U) {
+  int64_t c = c_begin + lane;
+  for (; c + 32 * (U - 1) < c_end; c += 32 * U) {
     uint4 x[U][2 * NR];
 #pragma unroll
     for (int u = 0; u < U; ++u)
@@ -127,7 +135,7 @@ __global__ void rowwise_read_kernel(const uint4* w, int64_t n_cols, int64_t seco
       for (int r = 0; r < 2 * NR; ++r)
         if (r < n_rows) acc ^= fold(x[u][r]);
   }
-  for (; c < kc; c += 32)
+  for (; c < c_end; c += 32)
     for (int r = 0; r < n_rows; ++r) acc ^= fold(__ldcg(rows[r] + c));
   if (acc == 0x9e3779b9u) *sink = acc;
 }
@@ -211,20 +219,22 @@ cudaError_t phased_read(const void* buf, const size_t* phase_end_dev, int n_phas
 }
 
 void rowwise_read(const void* w, int64_t n_cols, int64_t second_half, int64_t k_bytes,
-                  int rows_per_warp, int unroll, int threads, bool stagger, void* sink,
+                  int rows_per_warp, int unroll, int threads, RowwiseOrder order, void* sink,
                   cudaStream_t stream) {
   const int64_t kc = k_bytes / 16;
-  const int64_t warps = (n_cols + rows_per_warp - 1) / rows_per_warp;
-  const int per_block = threads / 32;
-  const dim3 grid(static_cast<unsigned>((warps + per_block - 1) / per_block));
+  const int64_t groups = (n_cols + rows_per_warp - 1) / rows_per_warp;
+  const int per_block = order == RowwiseOrder::kSplitK ? 1 : threads / 32;
+  if (order == RowwiseOrder::kSplitK) {  // at least one full batch of U loads per warp
+    const int64_t warps = std::max<int64_t>(1, std::min<int64_t>(threads / 32, kc / (32 * unroll)));
+    threads = static_cast<int>(32 * warps);
+  }
+  const dim3 grid(static_cast<unsigned>((groups + per_block - 1) / per_block));
   const auto* b = static_cast<const uint4*>(w);
   auto* out = static_cast<uint32_t*>(sink);
   if (rows_per_warp == 1 && unroll == 8)
-    rowwise_read_kernel<1, 8>
-        <<<grid, threads, 0, stream>>>(b, n_cols, second_half, kc, stagger, out);
+    rowwise_read_kernel<1, 8><<<grid, threads, 0, stream>>>(b, n_cols, second_half, kc, order, out);
   else if (rows_per_warp == 2 && unroll == 4)
-    rowwise_read_kernel<2, 4>
-        <<<grid, threads, 0, stream>>>(b, n_cols, second_half, kc, stagger, out);
+    rowwise_read_kernel<2, 4><<<grid, threads, 0, stream>>>(b, n_cols, second_half, kc, order, out);
 }
 
 void kv_gather_read(const void* k, const void* v, size_t row_bytes, const int32_t* slots,

@@ -16,7 +16,9 @@
 //    a warp per rows_per_warp weight rows of k_bytes (plus the rows second_half further: gate
 //    and up), `unroll` 16-byte loads of each row in flight per lane, blocks of `threads`; only
 //    the shapes the decode layer uses (1 x 8, 2 x 4). What the GEMVs' reads cost on their own.
-//    stagger: warp g starts at batch g of its rows (mod the row) instead of all at chunk 0.
+//    `order`: kRows as the GEMV; kStaggered: warp g starts at batch g of its rows (mod the row)
+//    instead of all at chunk 0; kSplitK: a block's warps share its rows and split them along k
+//    (fewer rows in flight at once; at most as many warps as leave each a full batch).
 //  - kv_gather_read: reads K and V rows of `row_bytes` each through a slot list (slot s, kv head
 //    h at byte offset (s * n_kv_heads + h) * row_bytes), every 16-byte chunk once, with no
 //    arithmetic beyond an xor: the bandwidth roof of a kernel that reads a KV cache in that order.
@@ -37,8 +39,9 @@ void stream_read(const void* buf, size_t bytes, void* sink, cudaStream_t stream,
 cudaError_t phased_read(const void* buf, const size_t* phase_end_dev, int n_phases,
                         unsigned* counter, bool prefetch, void* sink, cudaStream_t stream);
 
+enum class RowwiseOrder { kRows, kStaggered, kSplitK };
 void rowwise_read(const void* w, int64_t n_cols, int64_t second_half, int64_t k_bytes,
-                  int rows_per_warp, int unroll, int threads, bool stagger, void* sink,
+                  int rows_per_warp, int unroll, int threads, RowwiseOrder order, void* sink,
                   cudaStream_t stream);
 
 void kv_gather_read(const void* k, const void* v, size_t row_bytes, const int32_t* slots,

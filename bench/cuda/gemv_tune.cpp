@@ -490,26 +490,29 @@ void time_chain(const ModelDims& d, kc::GemmLt& lt) {
   // The GEMVs' own access pattern (rowwise_read, the decode layer's shapes at m = 1: qkv and
   // gate/up 2 rows x 4 loads x 256 threads, o 1 x 8 x 256, down 2 x 4 x 128), 4 launches a
   // layer in a graph, no PDL: the read half of the GEMV chain.
-  double rowwise[2];
-  for (int stagger = 0; stagger < 2; ++stagger) {
-    rowwise[stagger] = graph_ms([&] {
+  double rowwise[3];
+  for (int o = 0; o < 3; ++o) {
+    const auto order = static_cast<RowwiseOrder>(o);
+    rowwise[o] = graph_ms([&] {
       for (int l = 0; l < kLayers; ++l) {
         const char* w = wq(l);
-        rowwise_read(w, nqkv, 0, H * 2, 2, 4, 256, stagger, sink.data(), st);
+        rowwise_read(w, nqkv, 0, H * 2, 2, 4, 256, order, sink.data(), st);
         w += size_t(nqkv * H) * 2;
-        rowwise_read(w, H, 0, d.q * 2, 1, 8, 256, stagger, sink.data(), st);
+        rowwise_read(w, H, 0, d.q * 2, 1, 8, 256, order, sink.data(), st);
         w += size_t(H * d.q) * 2;
-        rowwise_read(w, d.inter, d.inter, H * 2, 2, 4, 256, stagger, sink.data(), st);
+        rowwise_read(w, d.inter, d.inter, H * 2, 2, 4, 256, order, sink.data(), st);
         w += size_t(2 * d.inter * H) * 2;
-        rowwise_read(w, H, 0, d.inter * 2, 2, 4, 128, stagger, sink.data(), st);
+        rowwise_read(w, H, 0, d.inter * 2, 2, 4, 128, order, sink.data(), st);
       }
     });
   }
   std::printf(
       "read roof, the GEMVs' access pattern (4 launches a layer, no arithmetic): %.1f "
       "us/layer (%.0f GB/s); each warp starting at a staggered batch of its rows: %.1f "
-      "us/layer (%.0f GB/s)\n",
-      rowwise[0] * 1e3, roof_gbs(rowwise[0]), rowwise[1] * 1e3, roof_gbs(rowwise[1]));
+      "us/layer (%.0f GB/s); a block's warps splitting its rows along k: %.1f us/layer "
+      "(%.0f GB/s)\n",
+      rowwise[0] * 1e3, roof_gbs(rowwise[0]), rowwise[1] * 1e3, roof_gbs(rowwise[1]),
+      rowwise[2] * 1e3, roof_gbs(rowwise[2]));
   std::printf(
       "read roof, eager: one launch %.1f us/layer (%.0f GB/s); one persistent launch, a grid "
       "barrier between projections %.1f us/layer (%.0f GB/s), with the next projection's first "
