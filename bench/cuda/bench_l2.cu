@@ -13,26 +13,49 @@ __device__ __forceinline__ uint32_t fold(uint4 x) {
   return x.x ^ x.y ^ x.z ^ x.w;
 }
 
+// 16-byte load: ld.global.cg (L2 only), or with kNc the GEMV's ld.global.nc.L1::no_allocate.
+template <bool kNc>
+__device__ __forceinline__ uint4 load16(const uint4* p) {
+  if constexpr (kNc) {
+    uint4 v;
+    asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+                 : "l"(p));
+    return v;
+  } else {
+    return __ldcg(p);
+  }
+}
+
 // acc ^= every chunk i, i + stride, ... below `end` (U loads in flight, then the rest one by
 // one); the grid-stride read of one thread.
-template <int U>
+template <int U, bool kNc = false>
 __device__ __forceinline__ void fold_range(const uint4* buf, size_t i, size_t end, size_t stride,
                                            uint32_t& acc) {
   for (; i + (U - 1) * stride < end; i += U * stride) {
     uint4 x[U];
 #pragma unroll
-    for (int u = 0; u < U; ++u) x[u] = __ldcg(buf + i + u * stride);
+    for (int u = 0; u < U; ++u) x[u] = load16<kNc>(buf + i + u * stride);
 #pragma unroll
     for (int u = 0; u < U; ++u) acc ^= fold(x[u]);
   }
-  for (; i < end; i += stride) acc ^= fold(__ldcg(buf + i));
+  for (; i < end; i += stride) acc ^= fold(load16<kNc>(buf + i));
 }
 
-template <int U>
+template <int U, bool kNc = false>
 __global__ void read_kernel(const uint4* buf, size_t n, uint32_t* sink) {
   uint32_t acc = 0;
   const size_t stride = size_t{gridDim.x} * blockDim.x;
-  fold_range<U>(buf, size_t{blockIdx.x} * blockDim.x + threadIdx.x, n, stride, acc);
+  fold_range<U, kNc>(buf, size_t{blockIdx.x} * blockDim.x + threadIdx.x, n, stride, acc);
+  if (acc == 0x9e3779b9u) *sink = acc;
+}
+
+// Block b reads chunks [b·region, (b + 1)·region) of the n, its threads in block-stride order.
+template <int U, bool kNc>
+__global__ void blocked_read_kernel(const uint4* buf, size_t n, size_t region, uint32_t* sink) {
+  uint32_t acc = 0;
+  const size_t begin = size_t{blockIdx.x} * region;
+  fold_range<U, kNc>(buf, begin + threadIdx.x, min(begin + region, n), blockDim.x, acc);
   if (acc == 0x9e3779b9u) *sink = acc;
 }
 
@@ -97,7 +120,7 @@ __global__ void phased_read_kernel(const uint4* buf, const size_t* phase_end, in
 // so the warps in flight together read every part of their rows, not the same offset of each.
 // kSplitK: block b owns rows b·R .. b·R + R − 1 and its W warps split each row along k (warp w
 // the w-th 1/W of the chunks): W times fewer rows in flight, each read W places at once.
-template <int NR, int U>
+template <int NR, int U, bool kNc = false>
 __global__ void rowwise_read_kernel(const uint4* w, int64_t n_cols, int64_t second_half, int64_t kc,
                                     RowwiseOrder order, uint32_t* sink) {
   constexpr int R = NR;  // rows of the first half per warp (NR = R, or 2R with second_half)
@@ -128,7 +151,7 @@ __global__ void rowwise_read_kernel(const uint4* w, int64_t n_cols, int64_t seco
     for (int u = 0; u < U; ++u)
 #pragma unroll
       for (int r = 0; r < 2 * NR; ++r)
-        if (r < n_rows) x[u][r] = __ldcg(rows[r] + at(c + 32 * u));
+        if (r < n_rows) x[u][r] = load16<kNc>(rows[r] + at(c + 32 * u));
 #pragma unroll
     for (int u = 0; u < U; ++u)
 #pragma unroll
@@ -136,7 +159,7 @@ __global__ void rowwise_read_kernel(const uint4* w, int64_t n_cols, int64_t seco
         if (r < n_rows) acc ^= fold(x[u][r]);
   }
   for (; c < c_end; c += 32)
-    for (int r = 0; r < n_rows; ++r) acc ^= fold(__ldcg(rows[r] + c));
+    for (int r = 0; r < n_rows; ++r) acc ^= fold(load16<kNc>(rows[r] + c));
   if (acc == 0x9e3779b9u) *sink = acc;
 }
 
@@ -187,11 +210,15 @@ void l2_flush_clean(const void* buf, size_t bytes, void* sink, cudaStream_t stre
 }
 
 void stream_read(const void* buf, size_t bytes, void* sink, cudaStream_t stream, int unroll,
-                 int blocks_per_sm) {
+                 int blocks_per_sm, bool nc_loads) {
   const size_t n = bytes / sizeof(uint4);
   const auto* b = static_cast<const uint4*>(buf);
   auto* out = static_cast<uint32_t*>(sink);
   const int grid = grid_for(n / unroll, blocks_per_sm);
+  if (nc_loads) {  // 4 loads in flight
+    read_kernel<kUnroll, true><<<grid, kThreads, 0, stream>>>(b, n, out);
+    return;
+  }
   switch (unroll) {
     case 2: read_kernel<2><<<grid, kThreads, 0, stream>>>(b, n, out); break;
     case 8: read_kernel<8><<<grid, kThreads, 0, stream>>>(b, n, out); break;
@@ -220,7 +247,7 @@ cudaError_t phased_read(const void* buf, const size_t* phase_end_dev, int n_phas
 
 void rowwise_read(const void* w, int64_t n_cols, int64_t second_half, int64_t k_bytes,
                   int rows_per_warp, int unroll, int threads, RowwiseOrder order, void* sink,
-                  cudaStream_t stream) {
+                  cudaStream_t stream, bool nc_loads) {
   const int64_t kc = k_bytes / 16;
   const int64_t groups = (n_cols + rows_per_warp - 1) / rows_per_warp;
   const int per_block = order == RowwiseOrder::kSplitK ? 1 : threads / 32;
@@ -231,10 +258,25 @@ void rowwise_read(const void* w, int64_t n_cols, int64_t second_half, int64_t k_
   const dim3 grid(static_cast<unsigned>((groups + per_block - 1) / per_block));
   const auto* b = static_cast<const uint4*>(w);
   auto* out = static_cast<uint32_t*>(sink);
+  auto go = [&](auto kernel) {
+    kernel<<<grid, threads, 0, stream>>>(b, n_cols, second_half, kc, order, out);
+  };
   if (rows_per_warp == 1 && unroll == 8)
-    rowwise_read_kernel<1, 8><<<grid, threads, 0, stream>>>(b, n_cols, second_half, kc, order, out);
+    nc_loads ? go(rowwise_read_kernel<1, 8, true>) : go(rowwise_read_kernel<1, 8>);
   else if (rows_per_warp == 2 && unroll == 4)
-    rowwise_read_kernel<2, 4><<<grid, threads, 0, stream>>>(b, n_cols, second_half, kc, order, out);
+    nc_loads ? go(rowwise_read_kernel<2, 4, true>) : go(rowwise_read_kernel<2, 4>);
+}
+
+void blocked_read(const void* buf, size_t bytes, size_t region_bytes, int threads, bool nc_loads,
+                  void* sink, cudaStream_t stream) {
+  const size_t n = bytes / sizeof(uint4), region = region_bytes / sizeof(uint4);
+  const dim3 grid(static_cast<unsigned>((n + region - 1) / region));
+  const auto* b = static_cast<const uint4*>(buf);
+  auto* out = static_cast<uint32_t*>(sink);
+  if (nc_loads)
+    blocked_read_kernel<kUnroll, true><<<grid, threads, 0, stream>>>(b, n, region, out);
+  else
+    blocked_read_kernel<kUnroll, false><<<grid, threads, 0, stream>>>(b, n, region, out);
 }
 
 void kv_gather_read(const void* k, const void* v, size_t row_bytes, const int32_t* slots,

@@ -6,6 +6,8 @@
 //  - stream_read: the same read with `unroll` (2, 4, 8 or 16) 16-byte loads in flight per thread
 //    and at most `blocks_per_sm` blocks of 256 threads per SM: the HBM read roof (kernel_bench's
 //    "read" line: the best of a few shapes), what a kernel that only streams weights can reach.
+//    nc_loads: 4 loads in flight, each ld.global.nc.L1::no_allocate (the GEMV's load) instead of
+//    ld.global.cg.
 //  - phased_read: one cooperative launch (4 blocks of 256 threads per SM) that reads n_phases
 //    consecutive ranges of `buf` (phase p ends at phase_end_dev[p] 16-byte chunks; device array)
 //    one after the other, with a grid barrier between them (`counter`: a device unsigned the
@@ -19,10 +21,15 @@
 //    `order`: kRows as the GEMV; kStaggered: warp g starts at batch g of its rows (mod the row)
 //    instead of all at chunk 0; kSplitK: a block's warps share its rows and split them along k
 //    (fewer rows in flight at once; at most as many warps as leave each a full batch).
+//    nc_loads as for stream_read.
+//  - blocked_read: block b reads its own region of region_bytes front to back, its threads in
+//    block-stride order: the pattern of a GEMV whose blocks each own a few consecutive rows
+//    (docs/PERFORMANCE.md run 21: 4 rows a block of 512 threads reads faster than stream_read
+//    at the projections' launch boundaries).
 //  - kv_gather_read: reads K and V rows of `row_bytes` each through a slot list (slot s, kv head
 //    h at byte offset (s * n_kv_heads + h) * row_bytes), every 16-byte chunk once, with no
 //    arithmetic beyond an xor: the bandwidth roof of a kernel that reads a KV cache in that order.
-// Both write a value to `sink` only when it equals a sentinel (never, for random data), so the
+// All write a value to `sink` only when it equals a sentinel (never, for random data), so the
 // loads are not optimized away. Launch errors surface at the next CUDA call.
 #pragma once
 
@@ -34,7 +41,7 @@
 void l2_flush_clean(const void* buf, size_t bytes, void* sink, cudaStream_t stream);
 
 void stream_read(const void* buf, size_t bytes, void* sink, cudaStream_t stream, int unroll,
-                 int blocks_per_sm);
+                 int blocks_per_sm, bool nc_loads = false);
 
 cudaError_t phased_read(const void* buf, const size_t* phase_end_dev, int n_phases,
                         unsigned* counter, bool prefetch, void* sink, cudaStream_t stream);
@@ -42,7 +49,14 @@ cudaError_t phased_read(const void* buf, const size_t* phase_end_dev, int n_phas
 enum class RowwiseOrder { kRows, kStaggered, kSplitK };
 void rowwise_read(const void* w, int64_t n_cols, int64_t second_half, int64_t k_bytes,
                   int rows_per_warp, int unroll, int threads, RowwiseOrder order, void* sink,
-                  cudaStream_t stream);
+                  cudaStream_t stream, bool nc_loads = false);
+
+// Block b reads bytes [b·region_bytes, (b + 1)·region_bytes) of buf, its threads in block-stride
+// order (4 loads in flight per thread): a GEMV whose block owns region_bytes of consecutive
+// weight rows and reads them front to back. nc_loads: the GEMV's ld.global.nc.L1::no_allocate
+// instead of ld.global.cg.
+void blocked_read(const void* buf, size_t bytes, size_t region_bytes, int threads, bool nc_loads,
+                  void* sink, cudaStream_t stream);
 
 void kv_gather_read(const void* k, const void* v, size_t row_bytes, const int32_t* slots,
                     int64_t n_tokens, int n_kv_heads, void* sink, cudaStream_t stream);

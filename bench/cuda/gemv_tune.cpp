@@ -7,8 +7,11 @@
 // memset that flushes L2 (median of 15). Last, the layer chain of a decode step, captured in a
 // CUDA graph over 8 layers of distinct weights: ours fused (qkv split, o, gated gate_up, down;
 // with and without programmatic dependent launch) against today's path (7 cuBLASLt GEMMs + the
-// SwiGLU kernel), and the read roof of the same weights (a bare streaming read: one launch, and
-// 4 launches a layer at the projections' boundaries). Built with nvcc alone (tools/gemv_tune.sh).
+// SwiGLU kernel), the same GEMVs with the decode layer's RMSNorm prologues and residual adds
+// (m <= 2), and read roofs of the same weights (bench_l2.h: a bare streaming read in one launch
+// and in 4 launches a layer at the projections' boundaries, a persistent read, the GEMVs'
+// row-wise pattern, blocks reading consecutive rows front to back, with ld.global.cg and
+// ld.global.nc). Built with nvcc alone (tools/gemv_tune.sh).
 // Exits 1 if any check fails.
 // Usage: gemv_tune [check|time|chain]...   (no argument: all three)
 #include <algorithm>
@@ -332,14 +335,18 @@ void time_chain(const ModelDims& d, kc::GemmLt& lt) {
   auto graph_ms = [&](const std::function<void()>& body) {  // ms per layer
     return median_graph_ms_flushed(st, g_flush.data(), g_flush.size(), body) / kLayers;
   };
+  DeviceBuffer norm_w = alloc(size_t(H) * 2);
+  fill_random(norm_w, 11);
   for (int64_t m : {1, 2, 4, 8}) {
-    kc::GemvConfig force{};  // zero: the defaults
+    kc::GemvConfig force{};    // zero: the defaults
+    bool decode_like = false;  // RMSNorm prologue on qkv and gate/up, residual on o and down
     auto ours = [&](bool pdl) {
       kc::set_pdl_enabled(pdl);  // captured launches keep the attribute they were made with
       for (int l = 0; l < kLayers; ++l) {
         const char* w = wq(l);
         kc::GemvParams p{.dtype = DType::bf16, .x = x.data(), .w = w, .m = m, .n = nqkv, .k = H};
         p.config = force;
+        if (decode_like) p.norm_weight = norm_w.data();
         p.n_seg = 3;
         char* qb = static_cast<char*>(q.data());
         p.seg[0] = {.out = qb, .cols = d.q, .ld = d.q};
@@ -349,12 +356,14 @@ void time_chain(const ModelDims& d, kc::GemmLt& lt) {
         w += size_t(nqkv * H) * 2;
         kc::GemvParams po{.dtype = DType::bf16, .x = q.data(), .w = w, .m = m, .n = H, .k = d.q};
         po.config = force;
+        po.accumulate = decode_like;
         po.seg[0] = {.out = o.data(), .cols = H, .ld = H};
         CHECK_OK(kc::gemv(po, st));
         w += size_t(H * d.q) * 2;
         kc::GemvParams pg{
             .dtype = DType::bf16, .x = o.data(), .w = w, .m = m, .n = 2 * d.inter, .k = H};
         pg.config = force;
+        if (decode_like) pg.norm_weight = norm_w.data();
         pg.gated = true;
         pg.seg[0] = {.out = a.data(), .cols = d.inter, .ld = d.inter};
         CHECK_OK(kc::gemv(pg, st));
@@ -362,6 +371,7 @@ void time_chain(const ModelDims& d, kc::GemmLt& lt) {
         kc::GemvParams pd{
             .dtype = DType::bf16, .x = a.data(), .w = w, .m = m, .n = H, .k = d.inter};
         pd.config = force;
+        pd.accumulate = decode_like;
         pd.seg[0] = {.out = x.data(), .cols = H, .ld = H};
         CHECK_OK(kc::gemv(pd, st));
       }
@@ -422,6 +432,15 @@ void time_chain(const ModelDims& d, kc::GemmLt& lt) {
       t_mma[i] = graph_ms([&] { ours(true); });
     }
     force = {};
+    // The decode layer's GEMVs (m <= kGemvNormMaxM): the RMSNorm prologue on qkv and gate/up
+    // and the residual add on o and down, as the LLaMA decode layer launches them (rotary
+    // epilogue aside), the defaults.
+    double t_decode = 0;
+    if (m <= kc::kGemvNormMaxM) {
+      decode_like = true;
+      t_decode = graph_ms([&] { ours(true); });
+      decode_like = false;
+    }
     auto gbs = [&](double ms) { return layer_bytes / (ms * 1e-3) / 1e9; };
     auto pct = [&](double ms) { return 100 * gbs(ms) / g_copy_gbs; };
     std::printf(
@@ -430,6 +449,11 @@ void time_chain(const ModelDims& d, kc::GemmLt& lt) {
         (long long)m, t_today * 1e3, gbs(t_today), pct(t_today), t_ours * 1e3, gbs(t_ours),
         pct(t_ours), t_nopdl * 1e3, pct(t_nopdl), t_mma[0] * 1e3, pct(t_mma[0]), t_mma[1] * 1e3,
         pct(t_mma[1]), t_mma[2] * 1e3, pct(t_mma[2]));
+    if (m <= kc::kGemvNormMaxM)
+      std::printf(
+          "(m = %lld) with the decode layer's RMSNorm prologues and residual adds: %.1f us/layer "
+          "(%.0f GB/s, %.1f%% of copy)\n",
+          (long long)m, t_decode * 1e3, gbs(t_decode), pct(t_decode));
     std::fflush(stdout);
   }
   // The read roof of the same weights (bench_l2.h's stream_read, no arithmetic, no dependency
@@ -506,6 +530,55 @@ void time_chain(const ModelDims& d, kc::GemmLt& lt) {
       }
     });
   }
+  // The load instruction and the order within a block: the row-wise pattern and the linear
+  // read with the GEMV's ld.global.nc.L1::no_allocate, and blocks reading their own region of
+  // consecutive rows front to back (blocked_read; regions of 4, 16 and 64 rows), 4 launches a
+  // layer.
+  const double rowwise_nc = graph_ms([&] {
+    for (int l = 0; l < kLayers; ++l) {
+      const char* w = wq(l);
+      rowwise_read(w, nqkv, 0, H * 2, 2, 4, 256, RowwiseOrder::kRows, sink.data(), st, true);
+      w += size_t(nqkv * H) * 2;
+      rowwise_read(w, H, 0, d.q * 2, 1, 8, 256, RowwiseOrder::kRows, sink.data(), st, true);
+      w += size_t(H * d.q) * 2;
+      rowwise_read(w, d.inter, d.inter, H * 2, 2, 4, 256, RowwiseOrder::kRows, sink.data(), st,
+                   true);
+      w += size_t(2 * d.inter * H) * 2;
+      rowwise_read(w, H, 0, d.inter * 2, 2, 4, 128, RowwiseOrder::kRows, sink.data(), st, true);
+    }
+  });
+  const double four_nc = graph_ms([&] {
+    for (int l = 0; l < kLayers; ++l) {
+      const char* w = wq(l);
+      for (int64_t elems : {nqkv * H, H * d.q, 2 * d.inter * H, H * d.inter}) {
+        stream_read(w, size_t(elems) * 2, sink.data(), st, 4, best_per_sm, true);
+        w += size_t(elems) * 2;
+      }
+    }
+  });
+  std::printf(
+      "read roof, ld.global.nc.L1::no_allocate: the GEMVs' row-wise pattern %.1f us/layer (%.0f "
+      "GB/s); linear, 4 launches a layer %.1f us/layer (%.0f GB/s)\n",
+      rowwise_nc * 1e3, roof_gbs(rowwise_nc), four_nc * 1e3, roof_gbs(four_nc));
+  for (int rows : {4, 16, 64})
+    for (int threads : {256, 512})
+      for (bool nc : {false, true}) {
+        const double t = graph_ms([&] {
+          for (int l = 0; l < kLayers; ++l) {
+            const char* w = wq(l);
+            const int64_t shapes[4][2] = {{nqkv, H}, {H, d.q}, {2 * d.inter, H}, {H, d.inter}};
+            for (const auto& sh : shapes) {
+              blocked_read(w, size_t(sh[0] * sh[1]) * 2, size_t(rows * sh[1]) * 2, threads, nc,
+                           sink.data(), st);
+              w += size_t(sh[0] * sh[1]) * 2;
+            }
+          }
+        });
+        std::printf(
+            "read roof, blocks reading %d consecutive rows front to back (%d threads, %s): %.1f "
+            "us/layer (%.0f GB/s)\n",
+            rows, threads, nc ? "nc" : "cg", t * 1e3, roof_gbs(t));
+      }
   std::printf(
       "read roof, the GEMVs' access pattern (4 launches a layer, no arithmetic): %.1f "
       "us/layer (%.0f GB/s); each warp starting at a staggered batch of its rows: %.1f "
