@@ -469,16 +469,27 @@ void time_chain(const ModelDims& d, kc::GemmLt& lt) {
       });
       if (ms < one) one = ms, best_unroll = unroll, best_per_sm = per_sm;
     }
-  const double four = graph_ms([&] {
+  // fn(w, rows, k) for every projection of the 8 layers in order: qkv [nqkv, H], o [H, q],
+  // gate_up [2 inter, H], down [H, inter] (bf16).
+  const int64_t projections[4][2] = {{nqkv, H}, {H, d.q}, {2 * d.inter, H}, {H, d.inter}};
+  auto each_projection = [&](const std::function<void(const char*, int64_t, int64_t)>& fn) {
     for (int l = 0; l < kLayers; ++l) {
       const char* w = wq(l);
-      // qkv [nqkv, H], o [H, q], gate_up [2 inter, H], down [H, inter]: bf16 bytes
-      for (int64_t elems : {nqkv * H, H * d.q, 2 * d.inter * H, H * d.inter}) {
-        stream_read(w, size_t(elems) * 2, sink.data(), st, best_unroll, best_per_sm);
-        w += size_t(elems) * 2;
+      for (const auto& pr : projections) {
+        fn(w, pr[0], pr[1]);
+        w += size_t(pr[0] * pr[1]) * 2;
       }
     }
-  });
+  };
+  auto linear_four = [&](bool nc) {  // 4 launches a layer
+    return graph_ms([&] {
+      each_projection([&](const char* w, int64_t rows, int64_t k) {
+        stream_read(w, size_t(rows * k) * 2, sink.data(), st, nc ? 4 : best_unroll, best_per_sm,
+                    nc);
+      });
+    });
+  };
+  const double four = linear_four(false);
   auto roof_gbs = [&](double ms) { return layer_bytes / (ms * 1e-3) / 1e9; };
   std::printf(
       "read roof, the same weights: one launch %.1f us/layer (%.0f GB/s, %.1f%% of copy; %d "
@@ -491,9 +502,9 @@ void time_chain(const ModelDims& d, kc::GemmLt& lt) {
   // of 15, default stream): what a persistent layer kernel could reach at best.
   std::vector<size_t> phase_end;
   size_t chunks = 0;
-  for (int l = 0; l < kLayers; ++l)
-    for (int64_t elems : {nqkv * H, H * d.q, 2 * d.inter * H, H * d.inter})
-      phase_end.push_back(chunks += size_t(elems) * 2 / 16);
+  each_projection([&](const char*, int64_t rows, int64_t k) {
+    phase_end.push_back(chunks += size_t(rows * k) * 2 / 16);
+  });
   DeviceBuffer ends = alloc(phase_end.size() * sizeof(size_t)), counter = alloc(16);
   CHECK_OK(ends.upload(phase_end.data(), phase_end.size() * sizeof(size_t)));
   auto eager_ms = [&](const std::function<void()>& fn) {
@@ -514,48 +525,28 @@ void time_chain(const ModelDims& d, kc::GemmLt& lt) {
   // The GEMVs' own access pattern (rowwise_read, the decode layer's shapes at m = 1: qkv and
   // gate/up 2 rows x 4 loads x 256 threads, o 1 x 8 x 256, down 2 x 4 x 128), 4 launches a
   // layer in a graph, no PDL: the read half of the GEMV chain.
-  double rowwise[3];
-  for (int o = 0; o < 3; ++o) {
-    const auto order = static_cast<RowwiseOrder>(o);
-    rowwise[o] = graph_ms([&] {
+  auto rowwise_layers = [&](RowwiseOrder order, bool nc) {
+    return graph_ms([&] {
       for (int l = 0; l < kLayers; ++l) {
         const char* w = wq(l);
-        rowwise_read(w, nqkv, 0, H * 2, 2, 4, 256, order, sink.data(), st);
+        rowwise_read(w, nqkv, 0, H * 2, 2, 4, 256, order, sink.data(), st, nc);
         w += size_t(nqkv * H) * 2;
-        rowwise_read(w, H, 0, d.q * 2, 1, 8, 256, order, sink.data(), st);
+        rowwise_read(w, H, 0, d.q * 2, 1, 8, 256, order, sink.data(), st, nc);
         w += size_t(H * d.q) * 2;
-        rowwise_read(w, d.inter, d.inter, H * 2, 2, 4, 256, order, sink.data(), st);
+        rowwise_read(w, d.inter, d.inter, H * 2, 2, 4, 256, order, sink.data(), st, nc);
         w += size_t(2 * d.inter * H) * 2;
-        rowwise_read(w, H, 0, d.inter * 2, 2, 4, 128, order, sink.data(), st);
+        rowwise_read(w, H, 0, d.inter * 2, 2, 4, 128, order, sink.data(), st, nc);
       }
     });
-  }
+  };
+  double rowwise[3];
+  for (int o = 0; o < 3; ++o) rowwise[o] = rowwise_layers(static_cast<RowwiseOrder>(o), false);
   // The load instruction and the order within a block: the row-wise pattern and the linear
   // read with the GEMV's ld.global.nc.L1::no_allocate, and blocks reading their own region of
   // consecutive rows front to back (blocked_read; regions of 4, 16 and 64 rows), 4 launches a
   // layer.
-  const double rowwise_nc = graph_ms([&] {
-    for (int l = 0; l < kLayers; ++l) {
-      const char* w = wq(l);
-      rowwise_read(w, nqkv, 0, H * 2, 2, 4, 256, RowwiseOrder::kRows, sink.data(), st, true);
-      w += size_t(nqkv * H) * 2;
-      rowwise_read(w, H, 0, d.q * 2, 1, 8, 256, RowwiseOrder::kRows, sink.data(), st, true);
-      w += size_t(H * d.q) * 2;
-      rowwise_read(w, d.inter, d.inter, H * 2, 2, 4, 256, RowwiseOrder::kRows, sink.data(), st,
-                   true);
-      w += size_t(2 * d.inter * H) * 2;
-      rowwise_read(w, H, 0, d.inter * 2, 2, 4, 128, RowwiseOrder::kRows, sink.data(), st, true);
-    }
-  });
-  const double four_nc = graph_ms([&] {
-    for (int l = 0; l < kLayers; ++l) {
-      const char* w = wq(l);
-      for (int64_t elems : {nqkv * H, H * d.q, 2 * d.inter * H, H * d.inter}) {
-        stream_read(w, size_t(elems) * 2, sink.data(), st, 4, best_per_sm, true);
-        w += size_t(elems) * 2;
-      }
-    }
-  });
+  const double rowwise_nc = rowwise_layers(RowwiseOrder::kRows, true);
+  const double four_nc = linear_four(true);
   std::printf(
       "read roof, ld.global.nc.L1::no_allocate: the GEMVs' row-wise pattern %.1f us/layer (%.0f "
       "GB/s); linear, 4 launches a layer %.1f us/layer (%.0f GB/s)\n",
@@ -564,15 +555,10 @@ void time_chain(const ModelDims& d, kc::GemmLt& lt) {
     for (int threads : {256, 512})
       for (bool nc : {false, true}) {
         const double t = graph_ms([&] {
-          for (int l = 0; l < kLayers; ++l) {
-            const char* w = wq(l);
-            const int64_t shapes[4][2] = {{nqkv, H}, {H, d.q}, {2 * d.inter, H}, {H, d.inter}};
-            for (const auto& sh : shapes) {
-              blocked_read(w, size_t(sh[0] * sh[1]) * 2, size_t(rows * sh[1]) * 2, threads, nc,
-                           sink.data(), st);
-              w += size_t(sh[0] * sh[1]) * 2;
-            }
-          }
+          each_projection([&](const char* w, int64_t n_rows, int64_t k) {
+            blocked_read(w, size_t(n_rows * k) * 2, size_t(rows * k) * 2, threads, nc, sink.data(),
+                         st);
+          });
         });
         std::printf(
             "read roof, blocks reading %d consecutive rows front to back (%d threads, %s): %.1f "

@@ -18,6 +18,7 @@
 
 #include "backend/cuda/device_buffer.h"
 #include "bench_check.h"
+#include "bench_timing.h"
 #include "engine/sampling/device_sampling.h"
 #include "engine/sampling/sampler.h"
 #include "ops/ops.h"
@@ -111,23 +112,10 @@ int main() {
         // copy), timed with events.
         sb.clear();
         for (const auto& st : states) CHECK_OK(sampling::append_sample_row(st, vocab, sb));
-        std::vector<float> sample_us;
-        cudaEvent_t e0, e1;
-        cudaEventCreate(&e0);
-        cudaEventCreate(&e1);
-        for (int i = 0; i < 31; ++i) {
-          prep();
-          cudaEventRecord(e0);
-          CHECK_OK(ops::sample(work, sb, ids, nullptr));
-          cudaEventRecord(e1);
-          cudaEventSynchronize(e1);
-          float ms = 0;
-          cudaEventElapsedTime(&ms, e0, e1);
-          if (i > 0) sample_us.push_back(1e3 * ms);  // the first is a warm-up
-        }
-        cudaEventDestroy(e0);
-        cudaEventDestroy(e1);
-        std::sort(sample_us.begin(), sample_us.end());
+        prep();
+        const double sample_us =
+            1e3 * median_ms_after(
+                      prep, [&] { CHECK_OK(ops::sample(work, sb, ids, nullptr)); }, 30);
         std::vector<float> back(static_cast<size_t>(batch * vocab));
         sampling::Sampler sampler;
         const double host_us = median_us(
@@ -144,8 +132,7 @@ int main() {
             3);
         std::printf("%-8lld %-6lld %-8s %12.1f %12.1f %8.1fx %10.1f\n",
                     static_cast<long long>(vocab), static_cast<long long>(batch),
-                    sampled ? "sampled" : "greedy", dev_us, host_us, host_us / dev_us,
-                    sample_us[sample_us.size() / 2]);
+                    sampled ? "sampled" : "greedy", dev_us, host_us, host_us / dev_us, sample_us);
       }
     }
   }
