@@ -17,6 +17,7 @@ Usage: tools/kernel_trace_report.py TRACE.csv [--warmup N] [--positions N] [--gr
 """
 import argparse
 import csv
+import re
 import statistics
 import sys
 from collections import defaultdict
@@ -67,6 +68,9 @@ def main():
     a = p.parse_args()
 
     rows = load(a.trace)
+    # Host runtime calls (KERNEL_TRACE_API=1): by correlation id, for when an op was queued.
+    host = {r["correlation_id"]: r for r in rows if r["name"].startswith("host ")}
+    rows = [r for r in rows if not r["name"].startswith("host ")]
     counts = defaultdict(set)
     for r in rows:
         if r["graph_id"] != 0:
@@ -115,21 +119,47 @@ def main():
         print(f"{n:12d} {us(statistics.median(d['run']) / n):>10} {us(adv):>12} "
               f"{100 * adv / span:5.1f}% {us(statistics.median(d['lead']) / n):>11}  {name}")
 
-    between = defaultdict(list)  # kernels outside the graph, between two of its launches
+    # What runs between two launches of the graph: the most common sequence of operations,
+    # each at its median offset from the previous launch's last end.
     others = [r for r in rows if r["graph_id"] != graph]
-    j = 0
-    for n, (before, after) in enumerate(zip(launches, launches[1:])):
-        lo, hi = before[-1]["end_ns"], after[0]["start_ns"]
+    seqs, j = [], 0
+    for before, after in zip(launches, launches[1:]):
+        lo, hi = max(k["end_ns"] for k in before), after[0]["start_ns"]
         while j < len(others) and others[j]["start_ns"] < lo:
             j += 1
+        seq = []
         while j < len(others) and others[j]["start_ns"] < hi:
-            between[others[j]["name"]].append((n, others[j]["end_ns"] - others[j]["start_ns"]))
+            seq.append(others[j])
             j += 1
-    if between:
-        print(f"\nkernels between two launches of the graph (of {len(gaps)} gaps)")
-        for name, runs in sorted(between.items(), key=lambda kv: -len(kv[1])):
-            print(f"  {len(runs):6d} launches, run median {us(statistics.median(r for _, r in runs))}"
-                  f" us  {name}")
+        seqs.append((lo, hi, seq))
+    if seqs:
+        common = defaultdict(list)
+        for lo, hi, seq in seqs:
+            # copies of a growing size (req_to_token rows) count as the same operation
+            common[tuple(re.sub(r"\d+ B$", "N B", r["name"]) for r in seq)].append((lo, hi, seq))
+        names, group = max(common.items(), key=lambda kv: len(kv[1]))
+        print(f"\nbetween two launches ({len(group)} of {len(seqs)} gaps run this sequence; "
+              f"us from the previous launch's end; queued: when the host made the call, if "
+              f"traced)")
+        print(f"{'start':>9} {'end':>9} {'run':>9} {'queued':>9}  stream  name")
+
+        def queued(ops):  # ops: [(lo, op)]
+            t = [host[op["correlation_id"]]["start_ns"] - lo for lo, op in ops
+                 if op["correlation_id"] in host]
+            return us(statistics.median(t)) if t else f"{'-':>9}"
+
+        for i, name in enumerate(names):
+            start = statistics.median(seq[i]["start_ns"] - lo for lo, _, seq in group)
+            end = statistics.median(seq[i]["end_ns"] - lo for lo, _, seq in group)
+            run = statistics.median(seq[i]["end_ns"] - seq[i]["start_ns"] for _, _, seq in group)
+            q = queued([(lo, seq[i]) for lo, _, seq in group])
+            print(f"{us(start)} {us(end)} {us(run)} {q}  {group[0][2][i].get('stream', '?'):>6}  "
+                  f"{name}")
+        nexts = {id(before): after for before, after in zip(launches, launches[1:])}
+        by_lo = {max(k["end_ns"] for k in b): nexts[id(b)] for b in launches[:-1]}
+        q = queued([(lo, by_lo[lo][0]) for lo, _, _ in group])
+        print(f"{us(statistics.median(hi - lo for lo, hi, _ in group))} {'':9} {'':9} {q}  "
+              f"{launches[0][0].get('stream', '?'):>6}  (the next launch's first kernel)")
 
     print(f"\nthe first {a.positions} kernels of a step, medians over launches (us)")
     print(f"{'#':>3} {'run':>9} {'advance':>9} {'lead':>9}  grid x block, regs  name")
