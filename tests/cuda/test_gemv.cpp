@@ -7,8 +7,9 @@
 // order per row); the gated CUDA-core kernel agrees bit for bit with the unfused sequence of the
 // same configuration (GEMV gate, GEMV up, gated_activation); a launch right after a kernel that
 // writes x sees x (programmatic dependent launch waits for it); and the launch can be captured in a
-// CUDA graph. The RMSNorm prologue (CUDA-core kernel, m <= 2) and the residual
-// epilogue (both kernels) against the f64 reference. The rotary + KV store epilogue equals the
+// CUDA graph. The RMSNorm prologue (CUDA-core and block-rows kernels, m <= 2) and the residual
+// epilogue (every kernel) against the f64 reference. The block-rows kernel over every row length
+// it takes. The rotary + KV store epilogue equals the
 // GEMV followed by rope_kv_scatter bit for bit.
 #include <cstring>
 
@@ -23,10 +24,22 @@ namespace {
 
 namespace kc = kernels::cuda;
 
-// CUDA-core configurations, the tensor-core kernel (mma) with 2, 4 and 8 warps, the defaults.
-const kc::GemvConfig kConfigs[] = {{1, 8, 128},       {1, 8, 256},       {2, 4, 64},
-                                   {2, 2, 256},       {4, 2, 128},       {0, 4, 64, true},
-                                   {0, 4, 128, true}, {0, 8, 256, true}, {}};
+// CUDA-core configurations, the tensor-core kernel (mma) with 2, 4 and 8 warps, the block-rows
+// kernel, the defaults.
+const kc::GemvConfig kConfigs[] = {
+    {1, 8, 128},      {1, 8, 256},       {2, 4, 64},        {2, 2, 256},          {4, 2, 128},
+    {0, 4, 64, true}, {0, 4, 128, true}, {0, 8, 256, true}, {.block_rows = true}, {}};
+
+// Whether the configuration runs m rows (the block-rows kernel: m <= kGemvRowsMaxM).
+bool runs(const kc::GemvConfig& cfg, int64_t m) {
+  return !cfg.block_rows || m <= kc::kGemvRowsMaxM;
+}
+
+std::string cfg_name(const kc::GemvConfig& c) {
+  if (c.block_rows) return "block-rows";
+  return std::to_string(c.rows_per_warp) + "/" + std::to_string(c.unroll) + "/" +
+         std::to_string(c.threads) + (c.mma ? "/mma" : "");
+}
 
 class Gemv : public ::testing::TestWithParam<DType> {};
 
@@ -46,6 +59,7 @@ TEST_P(Gemv, PlainMatchesReferenceForEveryM) {
     for (bool bias : {false, true}) {
       const auto want = gemv_ref(x, w, bias ? b : std::vector<float>{}, m, n, k);
       for (const kc::GemvConfig& cfg : kConfigs) {
+        if (!runs(cfg, m)) continue;
         auto dout = zeros(size_t(m * n) * 2);
         kc::GemvParams p{.dtype = dt, .x = dx.data(), .w = dw.data(), .m = m, .n = n, .k = k};
         p.bias = bias ? db.data() : nullptr;
@@ -58,8 +72,7 @@ TEST_P(Gemv, PlainMatchesReferenceForEveryM) {
         const double eps = gemv_eps(dt == DType::bf16, false);
         for (size_t i = 0; i < got.size(); ++i)
           ASSERT_LE(std::fabs(got[i] - want[i]), gemv_plain_tol(want[i], k, eps))
-              << "m " << m << " bias " << bias << " cfg " << cfg.rows_per_warp << "/" << cfg.unroll
-              << "/" << cfg.threads << " at " << i;
+              << "m " << m << " bias " << bias << " cfg " << cfg_name(cfg) << " at " << i;
       }
     }
   }
@@ -139,6 +152,7 @@ TEST_P(Gemv, GatedMatchesReferenceAndTheUnfusedSequenceExactly) {
       const auto ref = gemv_gated_ref(x, w, bias ? b : std::vector<float>{}, m, inter, k,
                                       static_cast<int>(act), gemv_eps(dt == DType::bf16, false));
       for (const kc::GemvConfig& cfg : kConfigs) {
+        if (!runs(cfg, m)) continue;
         // Unfused, same kernel configuration: GEMV gate rows, GEMV up rows, elementwise kernel.
         auto dg = zeros(size_t(m * inter) * 2), du = zeros(size_t(m * inter) * 2),
              dref = zeros(size_t(m * inter) * 2);
@@ -173,11 +187,10 @@ TEST_P(Gemv, GatedMatchesReferenceAndTheUnfusedSequenceExactly) {
         auto st = kc::gemv(p, nullptr);
         ASSERT_TRUE(st.ok()) << st.to_string();
         const auto bits = download_bits(dout, size_t(m * inter));
-        // Bit for bit for the CUDA-core kernel (each row's sum in the same order whatever the
-        // variant); the tensor-core kernel is held to the reference below.
+        // Bit for bit for the CUDA-core and block-rows kernels (each row's sum in the same
+        // order whatever the variant); the tensor-core kernel is held to the reference below.
         if (!cfg.mma) {
-          ASSERT_EQ(bits, unfused) << "m " << m << " act " << int(act) << " cfg "
-                                   << cfg.rows_per_warp << "/" << cfg.unroll << "/" << cfg.threads;
+          ASSERT_EQ(bits, unfused) << "m " << m << " act " << int(act) << " cfg " << cfg_name(cfg);
         }
         auto got = download_half(dt, dout, size_t(m * inter));
         for (size_t i = 0; i < got.size(); ++i)
@@ -210,6 +223,48 @@ TEST_P(Gemv, CudaCoreConfigurationsAgreeBitForBit) {
   }
 }
 
+// The block-rows kernel over every shape it picks (chunks per thread 1, 2, 4, 8; threads 96 to
+// 512, some with fewer chunks than the others), plain and gated, m = 1 and 2, against the
+// reference; n not a multiple of the units per block.
+TEST_P(Gemv, BlockRowsKernelTakesEveryRowLength) {
+  const DType dt = GetParam();
+  const double eps = gemv_eps(dt == DType::bf16, false);
+  for (int64_t k : {8 * 67, 4096, 4104, 11008, 14344, 8 * 4096}) {
+    const int64_t rows = 38;
+    auto w = random_values(dt, size_t(rows * k), -0.1f, 0.1f, 95);
+    auto b = random_values(dt, size_t(rows), -1.f, 1.f, 96);
+    auto dw = upload_half(dt, w), db = upload_half(dt, b);
+    for (int64_t m = 1; m <= kc::kGemvRowsMaxM; ++m) {
+      auto x = random_values(dt, size_t(m * k), -1.f, 1.f, 97 + uint32_t(m));
+      auto dx = upload_half(dt, x);
+      for (bool gated : {false, true}) {
+        const int64_t cols = gated ? rows / 2 : rows;
+        auto dout = zeros(size_t(m * cols) * 2);
+        kc::GemvParams p{.dtype = dt, .x = dx.data(), .w = dw.data(), .m = m, .n = rows, .k = k};
+        p.bias = db.data();
+        p.seg[0] = {.out = dout.data(), .cols = cols, .ld = cols};
+        p.gated = gated;
+        p.config = {.block_rows = true};
+        auto st = kc::gemv(p, nullptr);
+        ASSERT_TRUE(st.ok()) << st.to_string();
+        auto got = download_half(dt, dout, size_t(m * cols));
+        const std::string what = "k " + std::to_string(k) + " m " + std::to_string(m) + " gated " +
+                                 std::to_string(gated);
+        if (gated) {
+          const auto ref = gemv_gated_ref(x, w, b, m, cols, k, 0, eps);
+          for (size_t i = 0; i < got.size(); ++i)
+            ASSERT_LE(std::fabs(got[i] - ref.out[i]), ref.tol[i]) << what << " at " << i;
+        } else {
+          const auto want = gemv_ref(x, w, b, m, rows, k);
+          for (size_t i = 0; i < got.size(); ++i)
+            ASSERT_LE(std::fabs(got[i] - want[i]), gemv_plain_tol(want[i], k, eps))
+                << what << " at " << i;
+        }
+      }
+    }
+  }
+}
+
 TEST_P(Gemv, RejectsWhatItCannotRun) {
   const DType dt = GetParam();
   auto buf = zeros(4096);
@@ -239,6 +294,16 @@ TEST_P(Gemv, RejectsWhatItCannotRun) {
   bad = p;
   bad.config = {3, 3, 128};  // no such instantiation
   EXPECT_EQ(kc::gemv(bad, nullptr).code(), core::StatusCode::invalid_argument);
+  bad = p;
+  bad.m = kc::kGemvRowsMaxM + 1;
+  bad.config = {.block_rows = true};  // the block-rows kernel takes m <= 2
+  EXPECT_FALSE(kc::gemv_supported(bad));
+  bad = p;
+  bad.k = 8 * 8 * 512 + 8;  // rows longer than 8 chunks x 512 threads
+  bad.config = {.block_rows = true};
+  EXPECT_FALSE(kc::gemv_supported(bad));
+  bad.config = {};  // the default kernel takes any k
+  EXPECT_TRUE(kc::gemv_supported(bad));
 }
 
 // x written by the kernel right before the GEMV (same stream): with programmatic dependent
@@ -250,6 +315,7 @@ TEST_P(Gemv, SeesThePreviousKernelsOutputAndCapturesInAGraph) {
   auto x1 = random_values(dt, size_t(m * k), 0.5f, 1.f, 41);
   auto w = random_values(dt, size_t(n * k), -1.f, 1.f, 42);
   auto dx = upload_half(dt, x0), dx1 = upload_half(dt, x1), dw = upload_half(dt, w);
+  const auto x0_bits = download_bits(dx, size_t(m * k));
   auto dup = zeros(size_t(m * k) * 2), dout = zeros(size_t(m * n) * 2);
   cudaStream_t s;
   ASSERT_EQ(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), cudaSuccess);
@@ -277,9 +343,16 @@ TEST_P(Gemv, SeesThePreviousKernelsOutputAndCapturesInAGraph) {
       ASSERT_LE(std::fabs(got[i] - want[i]), gemv_plain_tol(want[i], k, eps))
           << what << " at " << i;
   };
-  ASSERT_TRUE(kc::gated_activation(ga, s).ok());
-  ASSERT_TRUE(kc::gemv(p, s).ok());
-  check("eager");
+  for (const kc::GemvConfig& cfg : kConfigs) {  // every kernel waits for the activation kernel
+    if (!runs(cfg, m)) continue;
+    p.config = cfg;
+    ASSERT_TRUE(dout.memset_zero().ok());
+    ASSERT_TRUE(kc::gated_activation(ga, s).ok());
+    ASSERT_TRUE(kc::gemv(p, s).ok());
+    check(("eager " + cfg_name(cfg)).c_str());
+    ASSERT_TRUE(dx.upload(x0_bits.data(), x0_bits.size() * 2).ok());  // stale x again
+  }
+  p.config = {.block_rows = true};  // the graph: the block-rows kernel
 
   // Graph: x reset to zeros, capture (activation kernel, GEMV), replay.
   ASSERT_TRUE(dx.upload(std::vector<uint16_t>(size_t(m * k), 0).data(), size_t(m * k) * 2).ok());
@@ -331,6 +404,7 @@ TEST_P(Gemv, NormPrologueAndResidualEpilogueMatchReference) {
     };
     const auto prod = gemv_ref(xn, w, {}, m, n, k);
     for (const kc::GemvConfig& cfg : kConfigs) {
+      if (!runs(cfg, m)) continue;
       for (int mode = 0; mode < 3; ++mode) {  // 0 norm, 1 accumulate, 2 both
         const bool norm = mode != 1, acc = mode != 0;
         if (norm && cfg.mma) continue;  // the prologue is a CUDA-core kernel feature
@@ -352,8 +426,7 @@ TEST_P(Gemv, NormPrologueAndResidualEpilogueMatchReference) {
             double tol = gemv_plain_tol(plain[o], k, eps) + (acc ? eps * std::fabs(want) : 0.0);
             if (norm) tol += eps * abs_dot(i, j);
             ASSERT_LE(std::fabs(got[o] - want), tol)
-                << "m " << m << " mode " << mode << " cfg " << cfg.rows_per_warp << "/"
-                << cfg.unroll << "/" << cfg.threads << " at " << o;
+                << "m " << m << " mode " << mode << " cfg " << cfg_name(cfg) << " at " << o;
           }
       }
     }
@@ -363,7 +436,7 @@ TEST_P(Gemv, NormPrologueAndResidualEpilogueMatchReference) {
     const auto dwg = upload_half(dt, wg);
     const auto gu = gemv_ref(xn, wg, {}, m, 2 * inter, k);
     for (const kc::GemvConfig& cfg : kConfigs) {
-      if (cfg.mma) continue;  // no prologue in the tensor-core kernel
+      if (cfg.mma || !runs(cfg, m)) continue;  // no prologue in the tensor-core kernel
       auto dout = zeros(size_t(m * inter) * 2);
       kc::GemvParams p{
           .dtype = dt, .x = dx.data(), .w = dwg.data(), .m = m, .n = 2 * inter, .k = k};
@@ -385,8 +458,7 @@ TEST_P(Gemv, NormPrologueAndResidualEpilogueMatchReference) {
                              (std::fabs(gemv_ref_act(0, g)) + 1.13 * dg) * du +
                              eps * std::fabs(want) + 1e-6;
           ASSERT_LE(std::fabs(got[size_t(i * inter + j)] - want), tol)
-              << "gated m " << m << " cfg " << cfg.rows_per_warp << "/" << cfg.unroll << " at " << i
-              << "," << j;
+              << "gated m " << m << " cfg " << cfg_name(cfg) << " at " << i << "," << j;
         }
     }
   }
@@ -413,8 +485,9 @@ TEST_P(Gemv, NormPrologueAndResidualEpilogueMatchReference) {
 
 // The rotary + KV store epilogue (GemvRopeKv) against the GEMV with the same three q/k/v
 // segments followed by rope_kv_scatter (rotate_half, 16-bit cache): q, k, v and both caches bit
-// for bit, m = 1 and 2, with and without the RMSNorm prologue and a bias, head_dim 64 and 128,
-// scaled cos/sin, positions past the sincosf fast range. Then what the epilogue cannot take.
+// for bit, the default and the block-rows kernels, m = 1 and 2, with and without the RMSNorm
+// prologue and a bias, head_dim 64 and 128, scaled cos/sin, positions past the sincosf fast range.
+// Then what the epilogue cannot take.
 TEST_P(Gemv, RopeEpilogueEqualsGemvThenRopeKvScatter) {
   const DType dt = GetParam();
   const int heads = 6, kv_heads = 2;
@@ -434,7 +507,8 @@ TEST_P(Gemv, RopeEpilogueEqualsGemvThenRopeKvScatter) {
     for (int64_t m = 1; m <= kc::kGemvRopeMaxM; ++m) {
       auto x = random_values(dt, size_t(m * k), -2.f, 2.f, 83 + uint32_t(m));
       auto dx = upload_half(dt, x);
-      for (int mode = 0; mode < 4; ++mode) {  // bit 0: norm prologue, bit 1: bias
+      for (int mode = 0; mode < 8; ++mode) {  // bit 0: norm, bit 1: bias, bit 2: block rows
+        const kc::GemvConfig cfg = mode & 4 ? kc::GemvConfig{.block_rows = true} : kc::GemvConfig{};
         const bool norm = mode & 1, bias = mode & 2;
         const float factor = mode == 3 ? 0.875f : 1.f;
         DeviceBuffer out[2][3], kcache[2], vcache[2];
@@ -444,6 +518,7 @@ TEST_P(Gemv, RopeEpilogueEqualsGemvThenRopeKvScatter) {
           p.norm_weight = norm ? dnw.data() : nullptr;
           p.norm_eps = 1e-5f;
           p.n_seg = 3;
+          p.config = cfg;
           const int64_t cols[3] = {nq, nkv, nkv};
           for (int s = 0; s < 3; ++s) {
             out[v][s] = zeros(size_t(m * cols[s]) * 2);
@@ -488,7 +563,8 @@ TEST_P(Gemv, RopeEpilogueEqualsGemvThenRopeKvScatter) {
           ASSERT_TRUE(kc::rope_kv_scatter(rp, kp, false, nullptr).ok());
         }
         const std::string what = "hd " + std::to_string(hd) + " m " + std::to_string(m) + " norm " +
-                                 std::to_string(norm) + " bias " + std::to_string(bias);
+                                 std::to_string(norm) + " bias " + std::to_string(bias) + " cfg " +
+                                 cfg_name(cfg);
         const int64_t cols[3] = {nq, nkv, nkv};
         for (int s = 0; s < 3; ++s)
           EXPECT_EQ(download_bits(out[0][s], size_t(m * cols[s])),

@@ -3,7 +3,10 @@
 // the activation dtype or f32 (logits). The weight streams from memory once at full bandwidth
 // (16-byte loads that bypass L1, several in flight per lane); x is read through L1, where it
 // stays (it is small: m·k·2 bytes), so k has no upper limit. Each warp owns a few output
-// columns (weight rows) and reduces with warp shuffles: no shared memory, no atomics.
+// columns (weight rows) and reduces with warp shuffles: no shared memory, no atomics. At m = 1
+// the MLP's GEMVs (gated, and residual with k > n: the down projection) use the block-rows
+// kernel instead (GemvConfig::block_rows: a block owns a few whole rows, all its weight loads
+// in flight at once); m >= 3 a tensor-core kernel.
 // Fused variants of the same kernel:
 //  - row-segmented output: the product's columns [0, n) are written to up to kGemvMaxSegments
 //    destination tensors (fused QKV: one weight [n_q + n_k + n_v, k], one bias, q/k/v outputs);
@@ -17,7 +20,8 @@
 //    rotated and stores k and v in the token's KV slot, without the rotary kernel.
 // Invariants: no allocation, no host synchronization (CUDA-graph capturable); launched with
 // programmatic dependent launch (kernels/cuda/pdl.cuh): the first weight loads are issued before
-// waiting for the previous kernel, x is read and outputs written after.
+// waiting for the previous kernel, x is read (coherent loads, never ld.global.nc, which the
+// compiler may move above the wait) and outputs written after.
 #pragma once
 
 #include <cstddef>
@@ -59,7 +63,11 @@ struct GemvConfig {
   int unroll = 0;
   int threads = 0;
   bool mma = false;
+  // Block-rows kernel (m <= kGemvRowsMaxM, k <= 8 · 8 · 512; gemv.cu): a block owns a few
+  // consecutive rows and its threads split them along k; the other fields are ignored.
+  bool block_rows = false;
 };
+inline constexpr int kGemvRowsMaxM = 2;
 
 // The configuration of a GEMV with the RMSNorm prologue (m <= kGemvNormMaxM) unless p.config
 // says otherwise: 2 rows x 4 loads x 256 threads — half the blocks of 128 threads, so half the

@@ -14,7 +14,12 @@
 //  - every block executes pdl_wait() before it exits (so the kernel completes only after its
 //    predecessor: completion stays transitive along a chain of PDL launches, and a kernel may
 //    read what any earlier kernel of the stream wrote, not only its immediate predecessor);
-//  - pdl_launch_dependents() is only a scheduling hint: where it sits never affects results.
+//  - pdl_launch_dependents() is only a scheduling hint: where it sits never affects results;
+//  - what an earlier kernel wrote is read with coherent loads (plain, ld.global.ca / .cg), never
+//    ld.global.nc (__ldg, or a `const T* __restrict__` kernel argument the compiler turns into
+//    one): ptxas takes those for reads of constant memory and may schedule them above
+//    griddepcontrol.wait, the "memory" clobber notwithstanding — it did in the block-rows GEMV
+//    (docs/PERFORMANCE.md run 22).
 // On sm_80 (and whenever the attribute is off) both device calls are no-ops and the launch is a
 // plain stream-ordered launch. PDL edges survive CUDA-graph stream capture.
 #pragma once
