@@ -151,6 +151,19 @@ core::Result<Tensor> empty_pinned(const core::Shape& shape, DType dtype) {
   return Tensor::view(p, shape, dtype, Device::cpu, owner);
 }
 
+core::Result<MappedTensor> empty_mapped(const core::Shape& shape, DType dtype) {
+  const size_t bytes =
+      std::max<size_t>(static_cast<size_t>(shape.numel()) * core::dtype_size(dtype), 1);
+  void* p = nullptr;
+  LLM_CUDA_RETURN_IF_ERROR(cudaHostAlloc(&p, bytes, cudaHostAllocMapped));
+  std::shared_ptr<void> owner(p, [](void* q) { cudaFreeHost(q); });
+  std::memset(p, 0, bytes);
+  void* d = nullptr;
+  LLM_CUDA_RETURN_IF_ERROR(cudaHostGetDevicePointer(&d, p, 0));
+  return MappedTensor{.host = Tensor::view(p, shape, dtype, Device::cpu, owner),
+                      .device = Tensor::view(d, shape, dtype, Device::cuda, owner)};
+}
+
 core::Result<Tensor> empty_on(Device device, const core::Shape& shape, DType dtype) {
   if (device == Device::cpu) return Tensor::empty(shape, dtype);
   const size_t bytes = static_cast<size_t>(shape.numel()) * core::dtype_size(dtype);
@@ -316,6 +329,10 @@ uint64_t device_alloc_failures() {
 
 core::Result<Tensor> empty_pinned(const core::Shape& shape, DType dtype) {
   return Tensor::empty(shape, dtype);
+}
+
+core::Result<MappedTensor> empty_mapped(const core::Shape&, DType) {
+  return core::unimplemented("empty_mapped: CUDA backend not built");
 }
 
 core::Result<Tensor> empty_on(Device device, const core::Shape& shape, DType dtype) {

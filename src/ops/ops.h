@@ -308,6 +308,15 @@ uint64_t device_alloc_failures();
 // A new zero-filled host tensor in page-locked memory (cudaHostAlloc) when the CUDA backend
 // is built, so device->host copies into it can be asynchronous; else Tensor::empty.
 core::Result<Tensor> empty_pinned(const core::Shape& shape, core::DType dtype);
+// A new zero-filled page-locked host buffer that the device reads and writes in place
+// (cudaHostAllocMapped): `host` and `device` are two views of the same bytes (Device::cpu /
+// Device::cuda), freed with the last copy of either. Kernel results written there need no copy
+// to reach the host: they are visible once a StreamMark recorded after the kernel has passed.
+// Meant for a few bytes per step (every device access crosses the bus).
+struct MappedTensor {
+  Tensor host, device;
+};
+core::Result<MappedTensor> empty_mapped(const core::Shape& shape, core::DType dtype);
 // A new zero-filled tensor on `device` (CPU: Tensor::empty; CUDA: cudaMalloc, freed with the
 // last copy of the tensor).
 core::Result<Tensor> empty_on(core::Device device, const core::Shape& shape, core::DType dtype);

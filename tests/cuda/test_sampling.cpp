@@ -116,6 +116,39 @@ TEST(CudaSampling, GreedyIsArgmaxLowestIdOnTies) {
   }
 }
 
+// ops::sample skips the upload of rows the device already holds from the last call on the
+// stream (greedy rows are the same every step): results must not depend on it.
+TEST(CudaSampling, AnUnchangedBatchIsNotUploadedAgainAndStillSamplesRight) {
+  const int64_t vocab = 769, n = 3;
+  auto argmax = [vocab](const std::vector<float>& l, int64_t r, int32_t skip) {
+    int32_t best = -1;
+    for (int32_t i = 0; i < vocab; ++i) {
+      if (i == skip) continue;
+      if (best < 0 ||
+          l[static_cast<size_t>(r * vocab + i)] > l[static_cast<size_t>(r * vocab + best)])
+        best = i;
+    }
+    return best;
+  };
+  const std::vector<SamplingState> plain(static_cast<size_t>(n), make_state(SamplingParams{}, {}));
+  std::vector<float> logits;
+  for (uint64_t seed : {5u, 6u}) {  // the same rows twice, new logits each time
+    logits = normal_logits(static_cast<size_t>(n * vocab), 2.f, seed, false);
+    const DeviceResult d = run_device(logits, vocab, plain);
+    for (int64_t r = 0; r < n; ++r)
+      EXPECT_EQ(d.ids[static_cast<size_t>(r)], argmax(logits, r, -1)) << "seed " << seed;
+  }
+  // Other bytes: row 0's best token is a stop id masked before min_new_tokens.
+  const int32_t top0 = argmax(logits, 0, -1);
+  SamplingParams p;
+  p.min_new_tokens = 2;
+  std::vector<SamplingState> masked = plain;
+  masked[0] = make_state(p, {}, {top0});
+  EXPECT_EQ(run_device(logits, vocab, masked).ids[0], argmax(logits, 0, top0));
+  // The plain rows again: uploaded again, so nothing stays masked.
+  EXPECT_EQ(run_device(logits, vocab, plain).ids[0], top0);
+}
+
 TEST(CudaSampling, PenaltiesAndMasksMatchHostBitForBit) {
   const int64_t vocab = 32000;
   std::vector<SamplingState> states;

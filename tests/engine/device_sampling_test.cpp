@@ -4,6 +4,7 @@
 // (The kernel itself is tested against the host Sampler in tests/cuda/test_sampling.cpp.)
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <random>
 #include <set>
@@ -132,8 +133,14 @@ TEST(DevicePacking, RowsCarryParamsSeedCounterPenaltiesAndMasks) {
   EXPECT_EQ(rb.pen_begin, ra.pen_end);
   EXPECT_EQ(rb.pen_end, rb.pen_begin);
   EXPECT_EQ(rb.counter, 0u);
-  EXPECT_EQ(rb.seed, b.seed);
+  EXPECT_EQ(rb.seed, 0u);  // greedy rows draw nothing: no seed, no counter
   EXPECT_TRUE(ops::check_sample_batch(batch, 2, 100).ok());
+  // ... so a greedy row is the same bytes every step (ops::sample then skips its upload).
+  kernels::SampleBatch before, later;
+  ASSERT_TRUE(append_sample_row(b, 100, before).ok());
+  b.record(5);
+  ASSERT_TRUE(append_sample_row(b, 100, later).ok());
+  EXPECT_EQ(std::memcmp(&later.rows[0], &before.rows[0], sizeof(kernels::SampleRow)), 0);
 
   // Before min_new_tokens the stop ids (EOS + stop_token_ids) are masked.
   SamplingState c = make_sampling_state(p, std::vector<int32_t>{}, std::vector<int32_t>{3});

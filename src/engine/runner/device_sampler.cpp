@@ -33,12 +33,10 @@ core::Status DeviceSampler::reserve(int64_t max_rows, int64_t vocab) {
 }
 
 core::Status DeviceSampler::reserve(Slot& s, int64_t n) {
-  if (s.ids.defined() && s.ids.dim(0) >= n) return {};
+  if (s.ids.device.defined() && s.ids.device.dim(0) >= n) return {};
   const int64_t cap = std::max<int64_t>(n, 8);
-  LLM_ASSIGN_OR_RETURN(s.ids, ops::empty_on(Device::cuda, {cap}, DType::i32));
-  LLM_ASSIGN_OR_RETURN(s.logprobs, ops::empty_on(Device::cuda, {cap}, DType::f32));
-  LLM_ASSIGN_OR_RETURN(s.host_ids, ops::empty_pinned({cap}, DType::i32));
-  LLM_ASSIGN_OR_RETURN(s.host_logprobs, ops::empty_pinned({cap}, DType::f32));
+  LLM_ASSIGN_OR_RETURN(s.ids, ops::empty_mapped({cap}, DType::i32));
+  LLM_ASSIGN_OR_RETURN(s.logprobs, ops::empty_mapped({cap}, DType::f32));
   return {};
 }
 
@@ -63,16 +61,10 @@ core::Result<Tensor> DeviceSampler::launch(const StepPlan& plan, Tensor& logits,
   const int slot_index = next_slot_;
   Slot& s = slots_[static_cast<size_t>(slot_index)];
   LLM_RETURN_IF_ERROR(reserve(s, n));
-  Tensor ids = s.ids.rows(0, n);
-  Tensor lp = s.logprobs.rows(0, n);
+  Tensor ids = s.ids.device.rows(0, n);
+  Tensor lp = s.logprobs.device.rows(0, n);
   LLM_RETURN_IF_ERROR(ops::sample(logits, batch_, ids, want_logprobs ? &lp : nullptr));
-  Tensor host_ids = s.host_ids.rows(0, n);
-  LLM_RETURN_IF_ERROR(ops::copy_to_host_async(ids, host_ids));
-  if (want_logprobs) {
-    Tensor host_lp = s.host_logprobs.rows(0, n);
-    LLM_RETURN_IF_ERROR(ops::copy_to_host_async(lp, host_lp));
-  }
-  LLM_RETURN_IF_ERROR(s.copied.record());
+  LLM_RETURN_IF_ERROR(s.sampled.record());
   launched_.push_back({.step_id = plan.step_id,
                        .slot = slot_index,
                        .n = n,
@@ -89,9 +81,9 @@ core::Status DeviceSampler::collect(const StepPlan& plan, StepResult& result) {
   const Launched l = launched_.front();
   launched_.pop_front();
   const Slot& s = slots_[static_cast<size_t>(l.slot)];
-  LLM_RETURN_IF_ERROR(s.copied.wait());
-  const int32_t* ids = s.host_ids.data<int32_t>();
-  const float* lps = s.host_logprobs.data<float>();
+  LLM_RETURN_IF_ERROR(s.sampled.wait());
+  const int32_t* ids = s.ids.host.data<int32_t>();
+  const float* lps = s.logprobs.host.data<float>();
   int64_t row = 0;
   for (const StepEntry& e : plan.entries) {
     if (!e.sample) continue;

@@ -5,11 +5,14 @@
 // (sampling::device_samplable: no top_logprobs); otherwise the runner keeps the host path.
 //
 // Sampling is split in two so that the next step can be queued before this one's tokens reach
-// the host: launch() queues the sampling and the copy of the ids to page-locked host memory on
-// the current stream and returns at once; collect() waits for that copy and records the tokens
-// into the SamplingStates. At most two steps are launched and not collected; each has its own
-// ids buffers (device and host, alternating), so the ids of step N stay valid on the device
-// (launch()'s result: the next step feeds them to its embedding) while step N+1 samples.
+// the host: launch() queues the sampling on the current stream and returns at once; collect()
+// waits for it and records the tokens into the SamplingStates. The sampling kernel writes the
+// ids (and logprobs) straight into page-locked host memory mapped into the device
+// (ops::empty_mapped): no copy op, which would add ~10 us of device idle time at batch 1
+// (kernel-to-copy and stream hand-offs, docs/PERFORMANCE.md run 22). At most two steps are
+// launched and not collected; each has its own ids buffers (alternating), so the ids of step N
+// stay valid for the device (launch()'s result: the next step feeds them to its embedding)
+// while step N+1 samples.
 #pragma once
 
 #include <array>
@@ -55,11 +58,10 @@ class DeviceSampler {
   int launched() const { return static_cast<int>(launched_.size()); }
 
  private:
-  // The ids and logprobs of one launched step, on the device and in page-locked host memory.
+  // The ids and logprobs of one launched step: mapped page-locked memory, seen by both sides.
   struct Slot {
-    core::Tensor ids, logprobs;            // [capacity] i32 / f32, device
-    core::Tensor host_ids, host_logprobs;  // [capacity], page-locked
-    ops::StreamMark copied;                // passed when the host copies are complete
+    ops::MappedTensor ids, logprobs;  // [capacity] i32 / f32
+    ops::StreamMark sampled;          // passed when the sampling kernel is complete
   };
   struct Launched {
     uint64_t step_id = 0;

@@ -32,8 +32,10 @@ core::Status append_sample_row(const SamplingState& st, int64_t vocab, kernels::
   row.presence_penalty = p.presence_penalty;
   row.frequency_penalty = p.frequency_penalty;
   row.do_sample = p.do_sample ? 1 : 0;
-  row.seed = st.seed;
-  row.counter = static_cast<uint64_t>(n_generated);
+  if (p.do_sample) {  // greedy rows draw nothing: left 0, so their row stays the same each step
+    row.seed = st.seed;
+    row.counter = static_cast<uint64_t>(n_generated);
+  }
 
   row.pen_begin = static_cast<int32_t>(batch.pen_tokens.size());
   const bool rep = p.repetition_penalty != 1.0f;
