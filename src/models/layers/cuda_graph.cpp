@@ -238,7 +238,9 @@ struct DecodeGraphs::Impl {
   }
 
   // Copies packed.header and the requests' req_to_token rows into the input buffer (from
-  // page-locked memory: ws's UploadRing) and feeds the ids `feed` takes from the device.
+  // page-locked memory: ws's UploadRing) and feeds the ids `feed` takes from the device. The
+  // two copies go back to back, before the feed kernel: each switch between a copy and a kernel
+  // leaves the device idle a few us at batch 1 (docs/PERFORMANCE.md run 22).
   Status upload(const DeviceTokenFeed& feed) {
     const PackedStep& p = packed.packed;
     const int64_t header_n = layout.header_size(), rows_n = int64_t{p.n_reqs} * p.stride;
@@ -249,9 +251,6 @@ struct DecodeGraphs::Impl {
     Tensor header_dev =
         Tensor::view(inputs.data<int32_t>(), {header_n}, core::DType::i32, core::Device::cuda);
     LLM_RETURN_IF_ERROR(ops::copy_to_device(host.rows(0, header_n), header_dev));
-    Tensor ids = Tensor::view(inputs.data<int32_t>() + layout.ids(), {packed.padded},
-                              core::DType::i32, core::Device::cuda);
-    LLM_RETURN_IF_ERROR(feed_staged_ids(feed, inputs.data<int32_t>() + layout.feed(), ids));
     if (p.n_reqs > 0) {
       Tensor rows_host = Tensor::view(h + header_n, {p.n_reqs, p.stride}, core::DType::i32);
       Tensor rows_dev =
@@ -259,6 +258,9 @@ struct DecodeGraphs::Impl {
                        {layout.max_batch + 1, layout.stride}, core::DType::i32, core::Device::cuda);
       LLM_RETURN_IF_ERROR(ops::copy_rows_to_device(rows_host, rows_dev));
     }
+    Tensor ids = Tensor::view(inputs.data<int32_t>() + layout.ids(), {packed.padded},
+                              core::DType::i32, core::Device::cuda);
+    LLM_RETURN_IF_ERROR(feed_staged_ids(feed, inputs.data<int32_t>() + layout.feed(), ids));
     return ws.upload_ring().end();
   }
 
@@ -288,27 +290,28 @@ struct DecodeGraphs::Impl {
     return {};
   }
 
-  // logits rows [0, n) to `host`: queued when it is page-locked (finish() waits), else
-  // synchronous; a device tensor (device sampling) gets a device copy, ordered before the
-  // caller's later work by the stream scope.
-  Status copy_out(int n, Tensor& host) {
+  // logits rows [0, n) to `host`, on `s` (the ops stream of the moment): queued when it is
+  // page-locked (finish() waits), else synchronous; a device tensor (device sampling) gets a
+  // device copy, ordered before the caller's later work by `s` being the caller's stream or by
+  // the stream scope.
+  Status copy_out(int n, Tensor& host, cudaStream_t s) {
     Tensor rows = logits.rows(0, n);
     if (host.device() == core::Device::cuda) {  // device logits (device sampling)
       if (host.numel() != rows.numel() || host.dtype() != core::DType::f32)
         return core::invalid_argument("graph step: logits {} for {}", host.describe(),
                                       rows.describe());
-      return LLM_CUDA_CHECK(cudaMemcpyAsync(host.raw(), rows.raw(), rows.nbytes(),
-                                            cudaMemcpyDeviceToDevice, stream.get()));
+      return LLM_CUDA_CHECK(
+          cudaMemcpyAsync(host.raw(), rows.raw(), rows.nbytes(), cudaMemcpyDeviceToDevice, s));
     }
     cudaPointerAttributes attr{};
     const bool pinned = cudaPointerGetAttributes(&attr, host.raw()) == cudaSuccess &&
                         attr.type == cudaMemoryTypeHost;
     cudaGetLastError();  // older runtimes report unregistered host memory as an error
     if (!pinned || host.numel() != rows.numel() || host.dtype() != core::DType::f32)
-      return ops::copy_to_host_f32(rows, host);  // synchronizes the graph stream
-    LLM_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(host.raw(), rows.raw(), rows.nbytes(),
-                                             cudaMemcpyDeviceToHost, stream.get()));
-    LLM_RETURN_IF_ERROR(done.record(stream.get()));
+      return ops::copy_to_host_f32(rows, host);  // synchronizes s (the current stream)
+    LLM_CUDA_RETURN_IF_ERROR(
+        cudaMemcpyAsync(host.raw(), rows.raw(), rows.nbytes(), cudaMemcpyDeviceToHost, s));
+    LLM_RETURN_IF_ERROR(done.record(s));
     pending = true;
     return {};
   }
@@ -323,6 +326,23 @@ struct DecodeGraphs::Impl {
                int table) {
     if (pending) return core::internal_error("DecodeGraphs: start() before the last finish()");
     if (!inputs.defined()) LLM_RETURN_IF_ERROR(allocate());
+    if (kv_key == kv.layers.front().k.raw()) {
+      // A replay needs no stream of its own (capture does): its upload, graph and logits copy
+      // go on the caller's stream, so the device passes from the last step's sampling to this
+      // step without a hand-off between streams (a few us idle each; docs/PERFORMANCE.md run 22).
+      const int padded = graph_padded_batch(sizes, batch.attn.n_reqs);
+      LLM_RETURN_IF_ERROR(pack_graph_decode(batch, layout, padded, shape.vocab, kv.capacity,
+                                            kv.scratch_slot, staging, packed));
+      const int kv_bucket = graph_kv_bucket(packed.packed.max_kv_len, layout.stride);
+      const auto it = graphs.find({padded, kv_bucket, table});
+      if (it != graphs.end()) {
+        const auto caller = static_cast<cudaStream_t>(ops::cuda_stream());
+        LLM_RETURN_IF_ERROR(upload(batch.device_feed));
+        LLM_RETURN_IF_ERROR(it->second.launch(caller));
+        ++stats.replays;
+        return copy_out(batch.attn.n_reqs, logits_host, caller);
+      }
+    }
     StreamScope scope(*this);
     LLM_RETURN_IF_ERROR(scope.enter());
     if (kv_key != kv.layers.front().k.raw()) LLM_RETURN_IF_ERROR(bind(batch, kv, body));
@@ -344,7 +364,7 @@ struct DecodeGraphs::Impl {
         LLM_WARN("CUDA graphs turned off for this model: {}", graph.status().to_string());
         enabled = false;
         ++stats.eager_steps;
-        return copy_out(n, logits_host);
+        return copy_out(n, logits_host, stream.get());
       }
       LLM_DEBUG(
           "CUDA graph captured for batch {} (of {} requests), kv bucket {}, rotary table {}: "
@@ -356,7 +376,7 @@ struct DecodeGraphs::Impl {
     }
     LLM_RETURN_IF_ERROR(it->second.launch(stream.get()));
     ++stats.replays;
-    return copy_out(n, logits_host);
+    return copy_out(n, logits_host, stream.get());
   }
 #else
   Status start(const StepBatch&, KvStorage&, const Body&, Tensor&, int) {
