@@ -95,9 +95,13 @@ struct GenerateRequest {
 
 using StreamCallback = std::function<void(const StreamEvent&)>;
 
-// CUDA: device idle time between steps planned back to back (the next step was planned while
-// the previous one ran), measured with events: ideally ~0 (the next step is queued before the
-// previous one ends).
+// CUDA: device idle time between the marks of steps planned back to back (the next step was
+// planned while the previous one ran): from the event after a step's sampling to the event
+// queued before the next step's input copies, ideally ~0 (the next step is queued before the
+// previous one ends). What runs between two forwards (the input copies, the sampling kernel,
+// and the device's hand-off latencies between those operations) is not counted: kernel traces
+// show 38-41 us between two batch-1 graph replays, ~25 us of it idle (docs/PERFORMANCE.md
+// run 22, tools/kernel_trace.sh).
 struct DeviceIdleStats {
   double total_us = 0.0;
   double max_us = 0.0;

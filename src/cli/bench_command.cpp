@@ -336,7 +336,7 @@ int run_decode(const DecodeOptions& opt) {
                 opt.tokens - 1, opt.prompt_len + 1, static_cast<long long>(capacity), tps,
                 1e3 / tps);
     if (idle_steps > 0)
-      std::printf("; device idle between steps %.1f us mean over %llu steps",
+      std::printf("; device idle between step marks %.1f us mean over %llu steps",
                   (after.device_idle.total_us - before.device_idle.total_us) /
                       static_cast<double>(idle_steps),
                   static_cast<unsigned long long>(idle_steps));
@@ -374,7 +374,7 @@ int run_decode(const DecodeOptions& opt) {
                                ? st.device_idle.total_us / static_cast<double>(st.device_idle.steps)
                                : -1.0;
   if (st.device_idle.steps > 0)
-    std::printf("\ndevice idle between back-to-back steps: %.1f us mean, %.1f us max (%llu steps)",
+    std::printf("\ndevice idle between step marks: %.1f us mean, %.1f us max (%llu steps)",
                 idle_mean, st.device_idle.max_us,
                 static_cast<unsigned long long>(st.device_idle.steps));
   std::printf(
