@@ -9,7 +9,7 @@
 # /usr/lib/x86_64-linux-gnu/libfmt.so.9 copied to the GPU machine and run there with
 # LD_LIBRARY_PATH pointing at the copy.
 set -euo pipefail
-SRCS="bench/cuda/gemv_tune.cpp bench/cuda/bench_l2.cu src/kernels/cuda/gemv.cu src/kernels/cuda/activation.cu
+SRCS="bench/cuda/gemv_tune.cpp bench/cuda/bench_l2.cu src/kernels/cuda/gemv.cu src/kernels/cuda/gemv_rows.cu src/kernels/cuda/activation.cu
       src/kernels/cuda/gemm_lt.cpp src/core/status.cpp src/core/dtype.cpp
       src/backend/cuda/device_buffer.cpp src/backend/cuda/cuda_check.cpp"
 exec "$(dirname "$0")/nvcc_harness.sh" gemv_tune "$SRCS" "-lcublasLt" "$@"

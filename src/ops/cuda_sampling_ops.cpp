@@ -19,9 +19,10 @@ namespace lightllm::ops::cuda_impl {
 namespace {
 
 struct SampleScratch {
-  backend::cuda::DeviceBuffer dev;  // [rows | pen_tokens | pen_counts | mask_tokens | pen_raw]
-  UploadRing upload;                // page-locked staging for the one upload
-  std::vector<unsigned char> last;  // the bytes of the last upload into dev
+  backend::cuda::DeviceBuffer dev;     // [rows | pen_tokens | pen_counts | mask_tokens | pen_raw]
+  UploadRing upload;                   // page-locked staging for the one upload
+  std::vector<unsigned char> last;     // the bytes of the last upload into dev
+  std::vector<unsigned char> packing;  // this call's bytes (reused: no allocation per step)
   cudaStream_t last_stream = nullptr;
 };
 
@@ -63,7 +64,8 @@ Status sample(Tensor& logits, const kernels::SampleBatch& batch, Tensor& out_ids
     s.last.clear();
     LLM_ASSIGN_OR_RETURN(s.dev, backend::cuda::DeviceBuffer::allocate(total + total / 2));
   }
-  std::vector<unsigned char> packed(upload_bytes, 0);
+  std::vector<unsigned char>& packed = s.packing;
+  packed.assign(upload_bytes, 0);
   std::memcpy(packed.data(), batch.rows.data(), rows_bytes);
   if (pen_bytes > 0) {
     std::memcpy(packed.data() + off_pen_tokens, batch.pen_tokens.data(), pen_bytes);
@@ -81,7 +83,7 @@ Status sample(Tensor& logits, const kernels::SampleBatch& batch, Tensor& out_ids
     LLM_CUDA_RETURN_IF_ERROR(
         cudaMemcpyAsync(s.dev.data(), staged.raw(), upload_bytes, cudaMemcpyHostToDevice, stream));
     LLM_RETURN_IF_ERROR(s.upload.end());
-    s.last = std::move(packed);
+    std::swap(s.last, packed);
     s.last_stream = stream;
   }
 

@@ -14,128 +14,13 @@
 #include <type_traits>
 
 #include "kernels/cuda/activation.cuh"
-#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/gemv_common.cuh"
 #include "kernels/cuda/pdl.cuh"
-#include "kernels/cuda/rotary.cuh"
 
 namespace lightllm::kernels::cuda {
 namespace {
 
-struct GemvArgs {
-  const uint4* x;  // [m, kc] chunks
-  const uint4* w;  // [n, kc] chunks
-  const void* bias;
-  int64_t n_cols;  // output columns: n (plain) or n / 2 (gated)
-  int64_t kc;      // 16-byte chunks per row = k / 8
-  void* out[kGemvMaxSegments];
-  int64_t seg_end[kGemvMaxSegments];  // exclusive end column of each segment
-  int64_t ld[kGemvMaxSegments];
-  int n_seg;
-  bool out_f32;
-  GatedAct act;
-  const uint4* norm_w;  // [kc] chunks of the RMSNorm weight (the kNorm kernels)
-  float norm_eps;
-  bool accumulate;  // out = round(out + round(value))
-  GemvRopeKv rope;  // the kRope kernels
-  int n_kv_heads;   // kRope: the k segment's heads
-};
-
-// 16-byte streaming load: read-only, not kept in L1.
-__device__ __forceinline__ uint4 ld_stream(const uint4* p) {
-  uint4 v;
-  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
-               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-               : "l"(p));
-  return v;
-}
-
-// Loads of activations: what an earlier kernel of the step wrote, read after pdl_wait(). Never
-// ld.global.nc (__ldg): ptxas treats those as reads of constant memory and may schedule them
-// above griddepcontrol.wait, i.e. before the previous kernel's results exist. It did for the
-// block-rows kernel's x (LDG.E.128.CONSTANT ahead of ACQBULK in its SASS; CudaGraphReplay of
-// the families with a plain gated MLP caught it, docs/PERFORMANCE.md run 22). ld.global.ca keeps
-// its place after the wait and still caches in L1, where the blocks and warps of an SM share x
-// (ld.global.cg instead cost the gate/up GEMV 5.5 us a Llama-2-7B layer).
-__device__ __forceinline__ uint4 ld_activation(const uint4* p) {
-  return __ldca(p);
-}
-
-// Eight 16-bit values (one chunk) to f32.
-template <typename T>
-__device__ __forceinline__ void unpack8(const uint4& v, float (&f)[8]);
-template <>
-__device__ __forceinline__ void unpack8<__nv_bfloat16>(const uint4& v, float (&f)[8]) {
-  const uint32_t u[4] = {v.x, v.y, v.z, v.w};
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {  // bf16 -> f32 is a 16-bit shift
-    f[2 * i] = __uint_as_float(u[i] << 16);
-    f[2 * i + 1] = __uint_as_float(u[i] & 0xffff0000u);
-  }
-}
-template <>
-__device__ __forceinline__ void unpack8<__half>(const uint4& v, float (&f)[8]) {
-  const uint32_t u[4] = {v.x, v.y, v.z, v.w};
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    __half2 h;
-    static_assert(sizeof(h) == sizeof(uint32_t));
-    memcpy(&h, &u[i], sizeof(h));
-    const float2 p = __half22float2(h);
-    f[2 * i] = p.x;
-    f[2 * i + 1] = p.y;
-  }
-}
-
-// Eight f32 values rounded to T (round to nearest even) into one chunk.
-__device__ __forceinline__ uint32_t half_bits(__nv_bfloat16 h) {
-  return __bfloat16_as_ushort(h);
-}
-__device__ __forceinline__ uint32_t half_bits(__half h) {
-  return __half_as_ushort(h);
-}
-template <typename T>
-__device__ __forceinline__ uint4 pack8(const float (&f)[8]) {
-  uint32_t u[4];
-#pragma unroll
-  for (int i = 0; i < 4; ++i)
-    u[i] = half_bits(from_f32<T>(f[2 * i])) | (half_bits(from_f32<T>(f[2 * i + 1])) << 16);
-  return make_uint4(u[0], u[1], u[2], u[3]);
-}
-
-// acc[r][i] += dot(w chunk r, x chunk i) for every row r and x row i.
-template <typename T, int NR, int M>
-__device__ __forceinline__ void fma_chunk(const uint4 (&wv)[NR], const uint4 (&xv)[M],
-                                          float (&acc)[NR][M]) {
-  float xf[M][8];
-#pragma unroll
-  for (int i = 0; i < M; ++i) unpack8<T>(xv[i], xf[i]);
-#pragma unroll
-  for (int r = 0; r < NR; ++r) {
-    float wf[8];
-    unpack8<T>(wv[r], wf);
-#pragma unroll
-    for (int i = 0; i < M; ++i)
-#pragma unroll
-      for (int e = 0; e < 8; ++e) acc[r][i] = fmaf(wf[e], xf[i][e], acc[r][i]);
-  }
-}
-
-template <typename T>
-__device__ __forceinline__ void store(const GemvArgs& a, int64_t col, int i, float v) {
-  int s = 0;
-#pragma unroll
-  for (int t = 0; t + 1 < kGemvMaxSegments; ++t) s += (t + 1 < a.n_seg && col >= a.seg_end[t]);
-  const int64_t start = s == 0 ? 0 : a.seg_end[s - 1];
-  const int64_t off = i * a.ld[s] + (col - start);
-  if (a.out_f32) {
-    static_cast<float*>(a.out[s])[off] = v;
-  } else if (a.accumulate) {  // the residual add of add_rmsnorm: both terms rounded to T
-    T* o = static_cast<T*>(a.out[s]) + off;
-    *o = from_f32<T>(to_f32(from_f32<T>(v)) + to_f32(*o));
-  } else {
-    static_cast<T*>(a.out[s])[off] = from_f32<T>(v);
-  }
-}
+using namespace gemv_detail;
 
 // cp.async of one 16-byte chunk into shared memory (sm_80+), and the wait for all of this
 // thread's.
@@ -201,39 +86,6 @@ __device__ void norm_prologue(const GemvArgs& a, uint4* xs, const uint4* nws) {
     }
   }
   __syncthreads();
-}
-
-// The rotary + KV store epilogue of one pair p (columns j and j + half of head p / half, over
-// the q, k and v heads in a row) of x row i: v0, v1 are the two columns' sums. Each output is
-// rounded as store() would, then q and k pairs are rotated and rounded as rotary.cu does, and
-// k and v are also written to the token's cache row (kv_scatter).
-template <typename T>
-__device__ void rope_store(const GemvArgs& a, int64_t p, int i, float v0, float v1) {
-  const int hd = a.rope.head_dim, half = hd / 2;
-  const int j = static_cast<int>(p % half);
-  const int64_t col = p / half * hd + j;
-  const T* b = static_cast<const T*>(a.bias);
-  float x0 = to_f32(from_f32<T>(v0 + (b ? to_f32(b[col]) : 0.f)));
-  float x1 = to_f32(from_f32<T>(v1 + (b ? to_f32(b[col + half]) : 0.f)));
-  const int s = (col >= a.seg_end[0]) + (col >= a.seg_end[1]);  // q, k, v
-  const int64_t in_seg = col - (s == 0 ? 0 : a.seg_end[s - 1]);
-  if (s < 2) {
-    float c, sn;
-    rotary_cos_sin(static_cast<float>(a.rope.positions[i]), a.rope.inv_freq[j],
-                   a.rope.attention_factor, c, sn);
-    const float2 r = rotate_pair_f32(x0, x1, c, sn);
-    x0 = r.x;
-    x1 = r.y;
-  }
-  const T y0 = from_f32<T>(x0), y1 = from_f32<T>(x1);
-  T* o = static_cast<T*>(a.out[s]) + i * a.ld[s] + in_seg;
-  o[0] = y0;
-  o[half] = y1;
-  if (s == 0) return;
-  const int64_t row = int64_t{a.rope.slots[i]} * a.n_kv_heads + in_seg / hd;
-  T* cache = static_cast<T*>(s == 1 ? a.rope.k_cache : a.rope.v_cache) + row * hd + j;
-  cache[0] = y0;
-  cache[half] = y1;
 }
 
 // kNorm: x is the residual stream; the block first normalizes it into shared memory
@@ -362,156 +214,6 @@ __global__ void __launch_bounds__(256) gemv_kernel(const GemvArgs a) {
         }
       }
     }
-  }
-}
-
-// ---- block-rows variant (m <= 2): a block reads a few whole rows front to back -------------
-// Block b owns UB consecutive units (plain: a column = one weight row; gated: a column = its gate
-// row and its up row; rotary: a pair of columns (j, j + head_dim/2) = two rows) and its T threads
-// split every row along k: thread t takes chunks t, t + T, ... (CPT of them, CPT·T >= kc). All
-// of the block's weight loads (UB·NR·CPT per thread, about 4) are issued before the PDL wait, so
-// each block reads its rows, a few consecutive KiB, in one go: the access pattern that reads
-// HBM fastest at the projections' sizes (docs/PERFORMANCE.md run 21: 135.6 us a Llama-2-7B layer
-// against 139.1 for a grid-stride read and 164.4 for the warp-per-row pattern of the kernel
-// above). x is loaded once per block (every row uses the same chunks of it); each row's sum is
-// the thread partials reduced per warp by shuffles, then over the warps in order.
-constexpr int kRowsMaxThreads = 512, kRowsMaxWarps = kRowsMaxThreads / 32;
-// Weight loads per thread (UB·NR·CPT): 4, or 8 for rows of 4+ chunks per thread (k > 8192: the
-// down projection; 2 rows a block, so that 2 blocks of up to 512 threads fill an SM's loads).
-template <int CPT>
-constexpr int rows_loads() {
-  return CPT >= 4 ? 8 : 4;
-}
-
-template <int NR, int CPT>
-constexpr int rows_units_per_block() {
-  return rows_loads<CPT>() / (NR * CPT) > 0 ? rows_loads<CPT>() / (NR * CPT) : 1;
-}
-
-// Sum over the block of one value per thread with a single barrier: every warp adds the warps'
-// shuffle sums in warp order, so all threads get the same bits. `scratch` holds a float per warp.
-__device__ __forceinline__ float block_sum_once(float v, float* scratch) {
-  v = warp_sum(v);
-  if ((threadIdx.x & 31) == 0) scratch[threadIdx.x >> 5] = v;
-  __syncthreads();
-  float t = 0.f;
-  for (int w = 0; w < static_cast<int>(blockDim.x >> 5); ++w) t += scratch[w];
-  return t;
-}
-
-template <typename T, int M, int CPT, bool kGated, bool kNorm, bool kRope>
-__global__ void __launch_bounds__(kRowsMaxThreads) gemv_rows_kernel(const GemvArgs a) {
-  static_assert(!(kGated && kRope), "gated or rotary");
-  constexpr int NR = kGated || kRope ? 2 : 1;
-  constexpr int UB = rows_units_per_block<NR, CPT>();
-  __shared__ float red[kRowsMaxWarps][UB * NR * M];
-  __shared__ float norm_ss[M][kRowsMaxWarps];
-  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, n_warps = blockDim.x >> 5;
-  const int64_t kc = a.kc, n_units = kRope ? a.n_cols / 2 : a.n_cols;
-  const int64_t u0 = int64_t{blockIdx.x} * UB;
-  auto weight_row = [&](int64_t u, int r) -> int64_t {
-    if constexpr (kRope) {
-      const int64_t half = a.rope.head_dim / 2;
-      return u / half * 2 * half + u % half + r * half;
-    } else {
-      return kGated ? u + r * a.n_cols : u;
-    }
-  };
-  auto chunk = [&](int i) { return tid + int64_t{blockDim.x} * i; };
-  // Weights and norm weights do not depend on the previous kernel: loaded before the wait.
-  uint4 wv[UB][NR][CPT];
-#pragma unroll
-  for (int j = 0; j < UB; ++j)
-#pragma unroll
-    for (int r = 0; r < NR; ++r)
-#pragma unroll
-      for (int i = 0; i < CPT; ++i)
-        if (u0 + j < n_units && chunk(i) < kc)
-          wv[j][r][i] = __ldcg(a.w + weight_row(u0 + j, r) * kc + chunk(i));
-  uint4 nw[CPT];
-  if constexpr (kNorm) {
-#pragma unroll
-    for (int i = 0; i < CPT; ++i)
-      if (chunk(i) < kc) nw[i] = __ldg(a.norm_w + chunk(i));
-  }
-  pdl_wait();
-  uint4 xv[CPT][M];
-#pragma unroll
-  for (int i = 0; i < CPT; ++i)
-#pragma unroll
-    for (int m = 0; m < M; ++m)
-      xv[i][m] = chunk(i) < kc ? ld_activation(a.x + m * kc + chunk(i)) : make_uint4(0, 0, 0, 0);
-  if constexpr (kNorm) {  // x = round(x · rsqrt(mean(x²) + eps) · norm_w), rmsnorm()'s rounding
-    float inv[M];
-#pragma unroll
-    for (int m = 0; m < M; ++m) {
-      float ss = 0.f;
-#pragma unroll
-      for (int i = 0; i < CPT; ++i) {
-        float f[8];
-        unpack8<T>(xv[i][m], f);
-#pragma unroll
-        for (int e = 0; e < 8; ++e) ss += f[e] * f[e];
-      }
-      inv[m] = rsqrtf(block_sum_once(ss, norm_ss[m]) / static_cast<float>(kc * 8) + a.norm_eps);
-    }
-#pragma unroll
-    for (int i = 0; i < CPT; ++i) {
-      if (chunk(i) >= kc) continue;
-      float wf[8];
-      unpack8<T>(nw[i], wf);
-#pragma unroll
-      for (int m = 0; m < M; ++m) {
-        float f[8];
-        unpack8<T>(xv[i][m], f);
-#pragma unroll
-        for (int e = 0; e < 8; ++e) f[e] = f[e] * inv[m] * wf[e];
-        xv[i][m] = pack8<T>(f);
-      }
-    }
-  }
-  // Each row's partial over this thread's chunks, in chunk order; then the warp's shuffle sum.
-#pragma unroll
-  for (int j = 0; j < UB; ++j)
-#pragma unroll
-    for (int r = 0; r < NR; ++r) {
-      float part[1][M];
-#pragma unroll
-      for (int m = 0; m < M; ++m) part[0][m] = 0.f;
-#pragma unroll
-      for (int i = 0; i < CPT; ++i)
-        if (u0 + j < n_units && chunk(i) < kc) {
-          const uint4 w1[1] = {wv[j][r][i]};
-          fma_chunk<T, 1, M>(w1, xv[i], part);
-        }
-#pragma unroll
-      for (int m = 0; m < M; ++m) {
-        const float v = warp_sum(part[0][m]);
-        if (lane == 0) red[warp][(j * NR + r) * M + m] = v;
-      }
-    }
-  pdl_launch_dependents();
-  __syncthreads();
-  if (tid >= UB * M) return;
-  const int j = tid / M, m = tid % M;  // unit u0 + j, x row m
-  const int64_t u = u0 + j;
-  if (u >= n_units) return;
-  float v[NR];
-#pragma unroll
-  for (int r = 0; r < NR; ++r) {
-    float t = 0.f;
-    for (int w = 0; w < n_warps; ++w) t += red[w][(j * NR + r) * M + m];
-    v[r] = t;
-  }
-  const T* b = static_cast<const T*>(a.bias);
-  if constexpr (kRope) {
-    rope_store<T>(a, u, m, v[0], v[NR - 1]);
-  } else if constexpr (kGated) {
-    const float g = to_f32(from_f32<T>(v[0] + (b ? to_f32(b[u]) : 0.f)));
-    const float up = to_f32(from_f32<T>(v[NR - 1] + (b ? to_f32(b[a.n_cols + u]) : 0.f)));
-    store<T>(a, u, m, act_f32(a.act, g) * up);
-  } else {
-    store<T>(a, u, m, v[0] + (b ? to_f32(b[u]) : 0.f));
   }
 }
 
@@ -709,65 +411,8 @@ core::Status dispatch_config(const GemvArgs& a, const GemvConfig& c, cudaStream_
   }
 }
 
-// The block-rows kernel's shape for k / 8 = kc chunks per row: CPT chunks per thread (a power of
-// two, at most 8) and T threads (a multiple of 32, at most kRowsMaxThreads) with CPT·T >= kc.
-struct RowsShape {
-  int cpt = 0, threads = 0;
-};
-constexpr int kRowsMaxCpt = 8;
-RowsShape rows_shape(int64_t kc) {
-  int cpt = 1;
-  while (cpt < kRowsMaxCpt && int64_t{cpt} * kRowsMaxThreads < kc) cpt *= 2;
-  const int64_t threads = ((kc + cpt - 1) / cpt + 31) / 32 * 32;
-  if (threads > kRowsMaxThreads) return {};
-  return {cpt, static_cast<int>(threads)};
-}
-
-template <typename T, int M, int CPT, bool kGated, bool kNorm, bool kRope>
-core::Status launch_rows(const GemvArgs& a, int threads, cudaStream_t stream) {
-  constexpr int NR = kGated || kRope ? 2 : 1;
-  constexpr int UB = rows_units_per_block<NR, CPT>();
-  const int64_t units = kRope ? a.n_cols / 2 : a.n_cols;
-  const dim3 grid(static_cast<unsigned>((units + UB - 1) / UB));
-  return LLM_CUDA_CHECK(launch_pdl(gemv_rows_kernel<T, M, CPT, kGated, kNorm, kRope>, grid,
-                                   dim3(static_cast<unsigned>(threads)), 0, stream, a));
-}
-
-template <typename T, int M, bool kGated, bool kNorm, bool kRope>
-core::Status dispatch_rows_cpt(const GemvArgs& a, cudaStream_t stream) {
-  const RowsShape sh = rows_shape(a.kc);
-  switch (sh.cpt) {
-    case 1: return launch_rows<T, M, 1, kGated, kNorm, kRope>(a, sh.threads, stream);
-    case 2: return launch_rows<T, M, 2, kGated, kNorm, kRope>(a, sh.threads, stream);
-    case 4: return launch_rows<T, M, 4, kGated, kNorm, kRope>(a, sh.threads, stream);
-    case 8: return launch_rows<T, M, 8, kGated, kNorm, kRope>(a, sh.threads, stream);
-    default:
-      return core::invalid_argument("gemv: k = {} too long for the block-rows kernel", a.kc * 8);
-  }
-}
-
-template <typename T, bool kGated>
-core::Status dispatch_rows(int64_t m, const GemvArgs& a, cudaStream_t stream) {
-  const bool norm = a.norm_w != nullptr;
-  if constexpr (!kGated) {
-    if (a.rope.k_cache != nullptr) {
-      if (norm)
-        return m == 1 ? dispatch_rows_cpt<T, 1, false, true, true>(a, stream)
-                      : dispatch_rows_cpt<T, 2, false, true, true>(a, stream);
-      return m == 1 ? dispatch_rows_cpt<T, 1, false, false, true>(a, stream)
-                    : dispatch_rows_cpt<T, 2, false, false, true>(a, stream);
-    }
-  }
-  if (norm)
-    return m == 1 ? dispatch_rows_cpt<T, 1, kGated, true, false>(a, stream)
-                  : dispatch_rows_cpt<T, 2, kGated, true, false>(a, stream);
-  return m == 1 ? dispatch_rows_cpt<T, 1, kGated, false, false>(a, stream)
-                : dispatch_rows_cpt<T, 2, kGated, false, false>(a, stream);
-}
-
 template <typename T, bool kGated>
 core::Status dispatch_m(int64_t m, const GemvArgs& a, const GemvConfig& c, cudaStream_t stream) {
-  if (c.block_rows) return dispatch_rows<T, kGated>(m, a, stream);
   if (c.mma) return dispatch_mma<T, kGated>(a, static_cast<int>(m), c, stream);
   if constexpr (!kGated) {
     if (a.rope.k_cache != nullptr) {  // gemv_supported: m <= kGemvRopeMaxM, 2 x 4
@@ -920,6 +565,7 @@ core::Status gemv(const GemvParams& p, cudaStream_t stream) {
   if (!c.block_rows && (c.threads % 32 != 0 || c.threads < 32 || c.threads > 256))
     return core::invalid_argument("gemv: {} threads per block (32..256, a multiple of 32)",
                                   c.threads);
+  if (c.block_rows) return launch_block_rows(a, p.dtype, p.gated, p.m, stream);
   if (p.dtype == core::DType::bf16) {
     return p.gated ? dispatch_m<__nv_bfloat16, true>(p.m, a, c, stream)
                    : dispatch_m<__nv_bfloat16, false>(p.m, a, c, stream);

@@ -7,6 +7,7 @@
 #include <array>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <tuple>
 #include <utility>
 
@@ -326,34 +327,28 @@ struct DecodeGraphs::Impl {
                int table) {
     if (pending) return core::internal_error("DecodeGraphs: start() before the last finish()");
     if (!inputs.defined()) LLM_RETURN_IF_ERROR(allocate());
-    if (kv_key == kv.layers.front().k.raw()) {
-      // A replay needs no stream of its own (capture does): its upload, graph and logits copy
-      // go on the caller's stream, so the device passes from the last step's sampling to this
-      // step without a hand-off between streams (a few us idle each; docs/PERFORMANCE.md run 22).
-      const int padded = graph_padded_batch(sizes, batch.attn.n_reqs);
-      LLM_RETURN_IF_ERROR(pack_graph_decode(batch, layout, padded, shape.vocab, kv.capacity,
-                                            kv.scratch_slot, staging, packed));
-      const int kv_bucket = graph_kv_bucket(packed.packed.max_kv_len, layout.stride);
-      const auto it = graphs.find({padded, kv_bucket, table});
-      if (it != graphs.end()) {
-        const auto caller = static_cast<cudaStream_t>(ops::cuda_stream());
-        LLM_RETURN_IF_ERROR(upload(batch.device_feed));
-        LLM_RETURN_IF_ERROR(it->second.launch(caller));
-        ++stats.replays;
-        return copy_out(batch.attn.n_reqs, logits_host, caller);
-      }
+    // A replay needs no stream of its own (capture does): its upload, graph and logits copy go
+    // on the caller's stream, so the device passes from the last step's sampling to this step
+    // without a hand-off between streams (a few us idle each; docs/PERFORMANCE.md run 22).
+    std::optional<StreamScope> scope;
+    auto enter_scope = [&]() -> Status {
+      scope.emplace(*this);
+      return scope->enter();
+    };
+    if (kv_key != kv.layers.front().k.raw()) {  // bind() warms up (and drops the graphs) there
+      LLM_RETURN_IF_ERROR(enter_scope());
+      LLM_RETURN_IF_ERROR(bind(batch, kv, body));
     }
-    StreamScope scope(*this);
-    LLM_RETURN_IF_ERROR(scope.enter());
-    if (kv_key != kv.layers.front().k.raw()) LLM_RETURN_IF_ERROR(bind(batch, kv, body));
     const int n = batch.attn.n_reqs;
     const int padded = graph_padded_batch(sizes, n);
     LLM_RETURN_IF_ERROR(pack_graph_decode(batch, layout, padded, shape.vocab, kv.capacity,
                                           kv.scratch_slot, staging, packed));
     const int kv_bucket = graph_kv_bucket(packed.packed.max_kv_len, layout.stride);
+    auto it = graphs.find({padded, kv_bucket, table});
+    if (it == graphs.end() && !scope) LLM_RETURN_IF_ERROR(enter_scope());
+    const auto on = static_cast<cudaStream_t>(ops::cuda_stream());  // the graph's or the caller's
     LLM_RETURN_IF_ERROR(upload(batch.device_feed));
     Tensor out = logits.rows(0, padded);
-    auto it = graphs.find({padded, kv_bucket, table});
     if (it == graphs.end()) {
       // Eager run of this shape first: it creates what capture may not (GEMM plans, rotary
       // tables) and computes this step's logits, which stand if the capture fails.
@@ -364,7 +359,7 @@ struct DecodeGraphs::Impl {
         LLM_WARN("CUDA graphs turned off for this model: {}", graph.status().to_string());
         enabled = false;
         ++stats.eager_steps;
-        return copy_out(n, logits_host, stream.get());
+        return copy_out(n, logits_host, on);
       }
       LLM_DEBUG(
           "CUDA graph captured for batch {} (of {} requests), kv bucket {}, rotary table {}: "
@@ -374,9 +369,9 @@ struct DecodeGraphs::Impl {
           graphs.emplace(std::make_tuple(padded, kv_bucket, table), std::move(graph).value()).first;
       ++stats.captured;
     }
-    LLM_RETURN_IF_ERROR(it->second.launch(stream.get()));
+    LLM_RETURN_IF_ERROR(it->second.launch(on));
     ++stats.replays;
-    return copy_out(n, logits_host, stream.get());
+    return copy_out(n, logits_host, on);
   }
 #else
   Status start(const StepBatch&, KvStorage&, const Body&, Tensor&, int) {
