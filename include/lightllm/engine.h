@@ -95,13 +95,13 @@ struct GenerateRequest {
 
 using StreamCallback = std::function<void(const StreamEvent&)>;
 
-// CUDA: device idle time between the marks of steps planned back to back (the next step was
-// planned while the previous one ran): from the event after a step's sampling to the event
-// queued before the next step's input copies, ideally ~0 (the next step is queued before the
-// previous one ends). What runs between two forwards (the input copies, the sampling kernel,
-// and the device's hand-off latencies between those operations) is not counted: kernel traces
-// show 38-41 us between two batch-1 graph replays, ~25 us of it idle (docs/PERFORMANCE.md
-// run 22, tools/kernel_trace.sh).
+// CUDA: the time the device waited for the host between steps planned back to back (the next
+// step was planned while the previous one ran): 0 for a step queued before the previous one
+// ended (the usual case with the overlap), else from the event after the previous step's
+// sampling to the event queued before this step's upload. What runs between two forwards (the
+// sampling and upload kernels and the device's hand-off latencies) is not counted: kernel
+// traces show 16-17 us between two batch-1 graph replays, ~7 us of it idle (docs/PERFORMANCE.md
+// run 23, tools/kernel_trace.sh).
 struct DeviceIdleStats {
   double total_us = 0.0;
   double max_us = 0.0;

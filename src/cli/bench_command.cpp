@@ -13,7 +13,8 @@
 //           context) / copy bandwidth measured in the same process (STREAM convention: read +
 //           written bytes per second; CPU: memcpy with the same threads, CUDA: device-to-device
 //           cudaMemcpy), and on CUDA also against the card's peak HBM bandwidth (data sheet).
-//           On CUDA it also prints the device idle time between steps (EngineStats).
+//           On CUDA it also prints the time the device waited for the host between steps
+//           (EngineStats).
 #include <omp.h>
 
 #include <algorithm>
@@ -336,7 +337,7 @@ int run_decode(const DecodeOptions& opt) {
                 opt.tokens - 1, opt.prompt_len + 1, static_cast<long long>(capacity), tps,
                 1e3 / tps);
     if (idle_steps > 0)
-      std::printf("; device idle between step marks %.1f us mean over %llu steps",
+      std::printf("; device waiting for the host %.1f us mean over %llu steps",
                   (after.device_idle.total_us - before.device_idle.total_us) /
                       static_cast<double>(idle_steps),
                   static_cast<unsigned long long>(idle_steps));
@@ -374,9 +375,9 @@ int run_decode(const DecodeOptions& opt) {
                                ? st.device_idle.total_us / static_cast<double>(st.device_idle.steps)
                                : -1.0;
   if (st.device_idle.steps > 0)
-    std::printf("\ndevice idle between step marks: %.1f us mean, %.1f us max (%llu steps)",
-                idle_mean, st.device_idle.max_us,
-                static_cast<unsigned long long>(st.device_idle.steps));
+    std::printf(
+        "\ndevice waiting for the host between steps: %.1f us mean, %.1f us max (%llu steps)",
+        idle_mean, st.device_idle.max_us, static_cast<unsigned long long>(st.device_idle.steps));
   std::printf(
       "\n{\"bench\":\"decode\",\"device\":%s,\"model\":%s,\"tok_per_s\":%.2f,"
       "\"median_step_ms\":%.4f,\"achieved_gb_s\":%.2f,\"pct_copy_bw\":%.2f,"

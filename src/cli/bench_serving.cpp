@@ -149,7 +149,7 @@ int serve_and_report(const EngineConfig& cfg, const WorkloadSpec& w, const std::
               static_cast<unsigned long long>(run.stats.pauses));
   if (run.stats.device_idle.steps > 0)
     std::printf(
-        "  device idle between step marks: %.1f us mean, %.1f us max (%llu steps; the "
+        "  device waiting for the host between steps: %.1f us mean, %.1f us max (%llu steps; the "
         "longest before step %llu: %lld prefill + %lld decode tokens)\n",
         run.stats.device_idle.total_us / static_cast<double>(run.stats.device_idle.steps),
         run.stats.device_idle.max_us, static_cast<unsigned long long>(run.stats.device_idle.steps),

@@ -80,8 +80,9 @@ struct SampledToken {
 struct StepResult {
   uint64_t step_id = 0;
   std::vector<SampledToken> sampled;  // one per entry with sample == true, in entry order
-  // Device time between the end of the previous step and the start of this one, for a
-  // back_to_back plan on a device that measures it; -1 otherwise.
+  // Device time spent waiting for the host between the end of the previous step and the start
+  // of this one, for a back_to_back plan on a device that measures it (0 when this step was
+  // queued before the previous one ended); -1 otherwise.
   double device_idle_us = -1.0;
 };
 

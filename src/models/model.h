@@ -114,9 +114,11 @@ class Model {
   // forward() in two halves, so the host can prepare the next step while the device runs
   // this one: start_forward() returns once the step is queued, finish_forward() waits for
   // the logits; until then `logits` (page-locked for an asynchronous copy: ops::empty_pinned)
-  // and `kv` must stay untouched, and each start is finished before the next one. By default,
-  // and for steps a model cannot queue (everything but CUDA-graph decode steps),
-  // start_forward() runs the whole step.
+  // and `kv` must stay untouched, and each start is finished before the next one. Device
+  // `logits` may come back pointing at rows the model owns instead of holding a copy (a
+  // CUDA-graph step: DecodeGraphs::start), valid for work queued on the same stream before the
+  // model's next step. By default, and for steps a model cannot queue (everything but
+  // CUDA-graph decode steps), start_forward() runs the whole step.
   virtual Status start_forward(const StepBatch& batch, KvStorage& kv, Tensor& logits) {
     return forward(batch, kv, logits);
   }

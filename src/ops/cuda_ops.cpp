@@ -24,6 +24,7 @@
 #include "kernels/cuda/norm.h"
 #include "kernels/cuda/prefill_attention.h"
 #include "kernels/cuda/rotary.h"
+#include "kernels/cuda/step_upload.h"
 #include "ops/cuda_context.h"
 #include "ops/op_checks.h"
 
@@ -114,16 +115,23 @@ Status embedding(const Tensor& table, const Tensor& ids, Tensor& out) {
                                   ctx().stream);
 }
 
-Status feed_token_ids(const Tensor& sampled, const Tensor& rows, Tensor& token_ids) {
-  // Shapes and dtypes were checked by ops::feed_token_ids.
-  constexpr std::string_view op = "feed_token_ids";
-  LLM_RETURN_IF_ERROR(
-      check_device(op, {{"sampled", sampled}, {"rows", rows}, {"token_ids", token_ids}}));
-  return kernels::cuda::feed_token_ids({.sampled = sampled.data<int32_t>(),
-                                        .rows = rows.data<int32_t>(),
-                                        .token_ids = token_ids.data<int32_t>(),
-                                        .n = rows.dim(1)},
-                                       ctx().stream);
+Status upload_step(const StepUpload& u) {
+  // Sizes were checked by ops::upload_step.
+  LLM_RETURN_IF_ERROR(check_device(
+      "upload_step",
+      {{"src", u.src}, {"dst", u.dst}, {"dst_rows", u.dst_rows}, {"sampled", u.sampled}}));
+  return kernels::cuda::upload_step({.src = u.src.data<int32_t>(),
+                                     .dst = u.dst.data<int32_t>(),
+                                     .n = u.dst.numel(),
+                                     .dst_rows = u.rows > 0 ? u.dst_rows.data<int32_t>() : nullptr,
+                                     .n_rows = u.rows,
+                                     .src_stride = u.row_len,
+                                     .dst_stride = u.rows > 0 ? u.dst_rows.dim(1) : 0,
+                                     .n_ids = u.n_ids,
+                                     .feed_at = u.feed_at,
+                                     .n_feed = u.n_feed,
+                                     .sampled = u.n_feed > 0 ? u.sampled.data<int32_t>() : nullptr},
+                                    ctx().stream);
 }
 
 namespace {

@@ -15,7 +15,7 @@
 namespace lightllm::ops::cuda_impl {
 
 Status embedding(const Tensor& table, const Tensor& ids, Tensor& out);
-Status feed_token_ids(const Tensor& sampled, const Tensor& rows, Tensor& token_ids);
+Status upload_step(const StepUpload& u);
 Status rms_norm(const Tensor& x, const Tensor& weight, float eps, Tensor& out);
 Status add_rms_norm(Tensor& residual, const Tensor& x, const Tensor& weight, float eps,
                     Tensor& out);
@@ -47,7 +47,7 @@ core::Result<bool> try_qkv_rope_store_kv(const QkvRopeStoreKv& a);
 Status attention(const Tensor& q, const KvCacheView& cache, const AttentionMeta& meta, Tensor& out);
 // ops::sample (sampling_ops.h), in cuda_sampling_ops.cpp.
 Status sample(Tensor& logits, const kernels::SampleBatch& batch, Tensor& out_ids,
-              Tensor* out_logprobs);
+              Tensor* out_logprobs, Tensor* out_ids_copy);
 
 }  // namespace lightllm::ops::cuda_impl
 

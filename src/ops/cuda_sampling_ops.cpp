@@ -3,8 +3,10 @@
 // device scratch (grown on demand, never shrunk) and launches kernels::cuda::sample. The upload
 // is skipped when the scratch already holds the same bytes from the last upload on the same
 // stream (a steady batch without penalties: greedy rows are the same every step), which saves
-// a copy op between two decode steps (docs/PERFORMANCE.md run 22).
+// a copy op between two decode steps (docs/PERFORMANCE.md run 22). Batches of plain greedy rows
+// (no penalties, masks or logprobs) take the kernel's split arg max, with its own scratch.
 // Built only with LIGHTLLM_CUDA.
+#include <algorithm>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -19,7 +21,10 @@ namespace lightllm::ops::cuda_impl {
 namespace {
 
 struct SampleScratch {
-  backend::cuda::DeviceBuffer dev;     // [rows | pen_tokens | pen_counts | mask_tokens | pen_raw]
+  backend::cuda::DeviceBuffer dev;  // [rows | pen_tokens | pen_counts | mask_tokens | pen_raw]
+  // The split arg max's partials and per-row counts ([argmax_rows] u32, zero between launches).
+  backend::cuda::DeviceBuffer argmax;  // [part_value | part_index | row_done]
+  int64_t argmax_rows = 0;
   UploadRing upload;                   // page-locked staging for the one upload
   std::vector<unsigned char> last;     // the bytes of the last upload into dev
   std::vector<unsigned char> packing;  // this call's bytes (reused: no allocation per step)
@@ -35,19 +40,62 @@ size_t align256(size_t n) {
   return (n + 255) & ~size_t{255};
 }
 
+// Every row greedy without penalties or masks, and no logprobs: the split arg max can run.
+bool plain_greedy(const kernels::SampleBatch& batch, bool logprobs) {
+  if (logprobs) return false;
+  for (const kernels::SampleRow& r : batch.rows)
+    if (r.do_sample != 0 || r.pen_begin != r.pen_end || r.mask_begin != r.mask_end) return false;
+  return true;
+}
+
+// The split arg max's scratch for n_rows rows (grown on demand; zeroed on `stream` when
+// allocated).
+Status reserve_argmax(SampleScratch& s, int64_t n_rows, cudaStream_t stream) {
+  if (s.argmax_rows >= n_rows) return {};
+  const int64_t rows = std::max<int64_t>(n_rows, 64);
+  const size_t parts = static_cast<size_t>(rows) * kernels::cuda::kArgmaxMaxSplits;
+  s.argmax.reset();  // cudaFree waits for kernels still using the old scratch
+  s.argmax_rows = 0;
+  LLM_ASSIGN_OR_RETURN(s.argmax, backend::cuda::DeviceBuffer::allocate(
+                                     parts * 8 + static_cast<size_t>(rows) * sizeof(uint32_t)));
+  LLM_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(s.argmax.data(), 0, s.argmax.size(), stream));
+  s.argmax_rows = rows;
+  return {};
+}
+
 }  // namespace
 
 Status sample(Tensor& logits, const kernels::SampleBatch& batch, Tensor& out_ids,
-              Tensor* out_logprobs) {
+              Tensor* out_logprobs, Tensor* out_ids_copy) {
   for (const auto& [name, t] : {std::pair<const char*, const Tensor*>{"logits", &logits},
                                 {"out_ids", &out_ids},
-                                {"out_logprobs", out_logprobs}}) {
+                                {"out_logprobs", out_logprobs},
+                                {"out_ids_copy", out_ids_copy}}) {
     if (t != nullptr && t->device() != core::Device::cuda)
       return core::invalid_argument("sample: {} ({}) is on the host but the op runs on CUDA", name,
                                     t->describe());
   }
   const int64_t n_rows = logits.dim(0);
   if (n_rows == 0) return {};
+  SampleScratch& s = scratch();
+  const cudaStream_t stream = cuda_detail::current_stream();
+  int32_t* ids_copy = out_ids_copy != nullptr ? out_ids_copy->data<int32_t>() : nullptr;
+  if (plain_greedy(batch, out_logprobs != nullptr)) {  // reads no row parameters: no upload
+    LLM_RETURN_IF_ERROR(reserve_argmax(s, n_rows, stream));
+    auto* parts = static_cast<unsigned char*>(s.argmax.data());
+    const size_t n_parts = static_cast<size_t>(s.argmax_rows) * kernels::cuda::kArgmaxMaxSplits;
+    return kernels::cuda::sample({.logits = logits.data<float>(),
+                                  .n_rows = n_rows,
+                                  .vocab = logits.dim(1),
+                                  .out_ids = out_ids.data<int32_t>(),
+                                  .out_ids_copy = ids_copy,
+                                  .plain_greedy = true,
+                                  .part_value = reinterpret_cast<float*>(parts),
+                                  .part_index = reinterpret_cast<int32_t*>(parts + n_parts * 4),
+                                  .row_done = reinterpret_cast<uint32_t*>(parts + n_parts * 8)},
+                                 stream);
+  }
+
   const size_t rows_bytes = batch.rows.size() * sizeof(kernels::SampleRow);
   const size_t pen_bytes = batch.pen_tokens.size() * sizeof(int32_t);
   const size_t mask_bytes = batch.mask_tokens.size() * sizeof(int32_t);
@@ -58,7 +106,6 @@ Status sample(Tensor& logits, const kernels::SampleBatch& batch, Tensor& out_ids
   const size_t off_pen_raw = align256(upload_bytes);
   const size_t total = off_pen_raw + align256(pen_bytes);
 
-  SampleScratch& s = scratch();
   if (s.dev.size() < total) {
     s.dev.reset();  // cudaFree waits for kernels still reading the old scratch
     s.last.clear();
@@ -72,13 +119,13 @@ Status sample(Tensor& logits, const kernels::SampleBatch& batch, Tensor& out_ids
     std::memcpy(packed.data() + off_pen_counts, batch.pen_counts.data(), pen_bytes);
   }
   if (mask_bytes > 0) std::memcpy(packed.data() + off_mask, batch.mask_tokens.data(), mask_bytes);
-  const cudaStream_t stream = cuda_detail::current_stream();
   // Earlier kernels on this stream only read the uploaded part, so equal bytes are still there.
   if (packed != s.last || stream != s.last_stream) {
     // From page-locked memory (the runner queues this while the step's forward runs: the copy
     // must not wait for the device).
-    LLM_ASSIGN_OR_RETURN(Tensor staged,
+    LLM_ASSIGN_OR_RETURN(MappedTensor staging,
                          s.upload.begin(static_cast<int64_t>(upload_bytes), core::DType::i8));
+    const Tensor& staged = staging.host;
     std::memcpy(staged.raw(), packed.data(), upload_bytes);
     LLM_CUDA_RETURN_IF_ERROR(
         cudaMemcpyAsync(s.dev.data(), staged.raw(), upload_bytes, cudaMemcpyHostToDevice, stream));
@@ -98,6 +145,7 @@ Status sample(Tensor& logits, const kernels::SampleBatch& batch, Tensor& out_ids
        .mask_tokens = reinterpret_cast<const int32_t*>(base + off_mask),
        .pen_raw = reinterpret_cast<float*>(base + off_pen_raw),
        .out_ids = out_ids.data<int32_t>(),
+       .out_ids_copy = ids_copy,
        .out_logprobs = out_logprobs != nullptr ? out_logprobs->data<float>() : nullptr},
       stream);
 }

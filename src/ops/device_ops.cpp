@@ -56,28 +56,33 @@ core::Result<Tensor> host_convert(const Tensor& t, DType dtype) {
 
 }  // namespace
 
-StreamMark::StreamMark() = default;
+StreamMark::StreamMark(Timing timing) : timing_(timing) {}
 
 StreamMark::StreamMark(StreamMark&& o) noexcept
-    : event_(std::exchange(o.event_, nullptr)), recorded_(std::exchange(o.recorded_, false)) {}
+    : timing_(o.timing_),
+      event_(std::exchange(o.event_, nullptr)),
+      recorded_(std::exchange(o.recorded_, false)) {}
 
 StreamMark& StreamMark::operator=(StreamMark&& o) noexcept {
   if (this != &o) {
     StreamMark old(std::move(*this));
+    timing_ = o.timing_;
     event_ = std::exchange(o.event_, nullptr);
     recorded_ = std::exchange(o.recorded_, false);
   }
   return *this;
 }
 
-core::Result<Tensor> UploadRing::begin(int64_t n, DType dtype) {
+core::Result<MappedTensor> UploadRing::begin(int64_t n, DType dtype) {
   Buffer& b = buffers_[static_cast<size_t>(turn_)];
   LLM_RETURN_IF_ERROR(b.read.wait());
   const int64_t bytes = n * static_cast<int64_t>(core::dtype_size(dtype));
-  if (!b.host.defined() || b.host.numel() < bytes) {
-    LLM_ASSIGN_OR_RETURN(b.host, empty_pinned({std::max<int64_t>(bytes, 4096)}, DType::i8));
+  if (!b.mem.host.defined() || b.mem.host.numel() < bytes) {
+    LLM_ASSIGN_OR_RETURN(b.mem, empty_mapped({std::max<int64_t>(bytes, 4096)}, DType::i8));
   }
-  return Tensor::view(b.host.raw(), {n}, dtype);  // valid until the second begin() after this
+  // Valid until the second begin() after this one.
+  return MappedTensor{.host = Tensor::view(b.mem.host.raw(), {n}, dtype, Device::cpu),
+                      .device = Tensor::view(b.mem.device.raw(), {n}, dtype, Device::cuda)};
 }
 
 Status UploadRing::end() {
@@ -247,19 +252,6 @@ Status copy_to_device(const Tensor& src, Tensor& dst) {
                                         cuda_detail::current_stream()));
 }
 
-Status copy_rows_to_device(const Tensor& src, Tensor& dst) {
-  if (src.device() != Device::cpu || dst.device() != Device::cuda || src.dtype() != dst.dtype() ||
-      src.ndim() != 2 || dst.ndim() != 2 || src.dim(0) > dst.dim(0) || src.dim(1) > dst.dim(1) ||
-      !src.is_contiguous() || !dst.is_contiguous())
-    return core::invalid_argument("copy_rows_to_device: {} -> {}", src.describe(), dst.describe());
-  if (src.numel() == 0) return {};
-  const size_t esize = core::dtype_size(src.dtype());
-  const size_t width = static_cast<size_t>(src.dim(1)) * esize;
-  return LLM_CUDA_CHECK(cudaMemcpy2DAsync(dst.raw(), static_cast<size_t>(dst.dim(1)) * esize,
-                                          src.raw(), width, width, static_cast<size_t>(src.dim(0)),
-                                          cudaMemcpyHostToDevice, cuda_detail::current_stream()));
-}
-
 StreamMark::~StreamMark() {
   if (event_ != nullptr) cudaEventDestroy(static_cast<cudaEvent_t>(event_));
 }
@@ -267,7 +259,8 @@ StreamMark::~StreamMark() {
 Status StreamMark::record() {
   if (event_ == nullptr) {
     cudaEvent_t e = nullptr;
-    LLM_CUDA_RETURN_IF_ERROR(cudaEventCreate(&e));
+    LLM_CUDA_RETURN_IF_ERROR(cudaEventCreateWithFlags(
+        &e, timing_ == Timing::on ? cudaEventDefault : cudaEventDisableTiming));
     event_ = e;
   }
   LLM_CUDA_RETURN_IF_ERROR(
@@ -281,9 +274,19 @@ Status StreamMark::wait() const {
   return LLM_CUDA_CHECK(cudaEventSynchronize(static_cast<cudaEvent_t>(event_)));
 }
 
+bool StreamMark::passed() const {
+  if (!recorded_) return false;
+  const cudaError_t e = cudaEventQuery(static_cast<cudaEvent_t>(event_));
+  if (e == cudaSuccess) return true;
+  if (e != cudaErrorNotReady) cudaGetLastError();  // an error surfaces at the next wait()
+  return false;
+}
+
 core::Result<float> StreamMark::elapsed_ms_since(const StreamMark& earlier) const {
   if (!recorded_ || !earlier.recorded_)
     return core::internal_error("StreamMark: elapsed time between unrecorded marks");
+  if (timing_ != Timing::on || earlier.timing_ != Timing::on)
+    return core::internal_error("StreamMark: elapsed time between untimed marks");
   float ms = 0.0f;
   LLM_CUDA_RETURN_IF_ERROR(cudaEventElapsedTime(&ms, static_cast<cudaEvent_t>(earlier.event_),
                                                 static_cast<cudaEvent_t>(event_)));
@@ -368,10 +371,6 @@ Status copy_to_device(const Tensor&, Tensor&) {
   return core::unimplemented("copy_to_device: CUDA backend not built");
 }
 
-Status copy_rows_to_device(const Tensor&, Tensor&) {
-  return core::unimplemented("copy_rows_to_device: CUDA backend not built");
-}
-
 Status copy_to_host_async(const Tensor& src, Tensor& dst) {
   return copy_to_host(src, dst);
 }
@@ -385,6 +384,10 @@ Status StreamMark::record() {
 
 Status StreamMark::wait() const {
   return {};
+}
+
+bool StreamMark::passed() const {
+  return recorded_;
 }
 
 core::Result<float> StreamMark::elapsed_ms_since(const StreamMark&) const {

@@ -38,30 +38,6 @@ Status embedding(const Tensor& table, const Tensor& ids, Tensor& out) {
   return {};
 }
 
-Status feed_token_ids(const Tensor& sampled, const Tensor& rows, Tensor& token_ids) {
-  constexpr std::string_view op = "feed_token_ids";
-  LLM_RETURN_IF_ERROR(check_tensor(op, {"sampled", sampled}, 1));
-  LLM_RETURN_IF_ERROR(check_tensor(op, {"rows", rows}, 2));
-  LLM_RETURN_IF_ERROR(check_tensor(op, {"token_ids", token_ids}, 1));
-  LLM_RETURN_IF_ERROR(check_dtype(op, {"sampled", sampled}, {DType::i32}));
-  LLM_RETURN_IF_ERROR(check_dtype(op, {"rows", rows}, {DType::i32}));
-  LLM_RETURN_IF_ERROR(check_dtype(op, {"token_ids", token_ids}, {DType::i32}));
-  LLM_RETURN_IF_ERROR(check_dim(op, {"rows", rows}, 0, 2, "destination and source rows"));
-  LLM_OPS_CUDA_DISPATCH(token_ids, feed_token_ids(sampled, rows, token_ids));  // same device
-  LLM_RETURN_IF_ERROR(check_cpu(op, {&sampled, &rows, &token_ids}));
-  const int64_t n = rows.dim(1);
-  const int32_t* dst = rows.data<int32_t>();
-  const int32_t* src = dst + n;
-  for (int64_t i = 0; i < n; ++i) {
-    if (dst[i] < 0 || dst[i] >= token_ids.dim(0) || src[i] < 0 || src[i] >= sampled.dim(0))
-      return core::invalid_argument(
-          "feed_token_ids: pair {} ({} <- {}) is outside [0, {}) x [0, {})", i, dst[i], src[i],
-          token_ids.dim(0), sampled.dim(0));
-    token_ids.data<int32_t>()[dst[i]] = sampled.data<int32_t>()[src[i]];
-  }
-  return {};
-}
-
 namespace {
 
 // Shared checks of rms_norm / add_rms_norm / layer_norm: x and out are f32 with the same

@@ -32,12 +32,28 @@ using core::Tensor;
 // out: [n_tokens, hidden] f32. An id outside [0, vocab) is an invalid_argument error.
 Status embedding(const Tensor& table, const Tensor& ids, Tensor& out);
 
-// Feeds tokens sampled on the device into a step's token ids without a host round trip:
-// token_ids[rows[0, i]] = sampled[rows[1, i]] for i < rows.dim(1).  sampled: [n_sampled] i32;
-// rows: [2, n] i32 (destination rows, then source rows); token_ids: [n_tokens] i32; all on one
-// device. Row indices are checked on the CPU only (on CUDA they come from the host planner);
-// the embedding kernel turns an id outside the vocabulary into a zero row.
-Status feed_token_ids(const Tensor& sampled, const Tensor& rows, Tensor& token_ids);
+// A step's index data to where the step runs, with the tokens the previous step sampled on the
+// device fed into its token ids (no host round trip). All i32:
+//   dst[i] = src[i]                                    for i < n = dst.numel();
+//   dst_rows[r, c] = src[n + r * row_len + c]           for r < rows, c < row_len;
+//   then dst[pairs[0, i]] = sampled[pairs[1, i]]       for i < n_feed,
+// with pairs = src[feed_at, feed_at + 2 * n_feed) as [2, n_feed] (destination rows, then
+// source rows) inside src[0, n), destinations in [0, n_ids) (dst[0, n_ids) are the token ids).
+// On CUDA, src is the device view of page-locked host memory (UploadRing) that one kernel reads
+// in place, on the current stream; the feed's rows are trusted there (the step's host checks
+// made them) and checked on the CPU. dst_rows may be undefined when rows == 0.
+struct StepUpload {
+  Tensor src;       // [>= dst.numel() + rows * row_len]
+  Tensor dst;       // [n]
+  Tensor dst_rows;  // [>= rows, pitch], pitch >= row_len
+  int64_t rows = 0;
+  int64_t row_len = 0;
+  int64_t n_ids = 0;
+  int64_t feed_at = 0;
+  int64_t n_feed = 0;
+  Tensor sampled;  // [n_sampled]
+};
+Status upload_step(const StepUpload& u);
 
 // out = x / sqrt(mean(x^2) + eps) * weight.  x, out: [n_tokens, hidden] f32; weight: [hidden].
 // out may alias x.
@@ -332,20 +348,20 @@ Status copy_to_host(const Tensor& src, Tensor& dst);
 // dst (device) = src (host), same dtype and numel, on the current stream (the host buffer may
 // be reused as soon as this returns).
 Status copy_to_device(const Tensor& src, Tensor& dst);
-// dst[r, :w] = src[r, :] for r < rows: one pitched host->device copy on the current stream.
-// src: [rows, w] host; dst: [>= rows, pitch] device, same dtype, pitch >= w.
-Status copy_rows_to_device(const Tensor& src, Tensor& dst);
 // dst (host) = src (device), same dtype and numel, queued on the current stream and NOT waited
 // for: dst must be page-locked (empty_pinned), and is valid once a StreamMark recorded after
 // this call has been waited for. A host src is copied at once.
 Status copy_to_host_async(const Tensor& src, Tensor& dst);
 
 // A point in the calling thread's current CUDA stream (a CUDA event; move-only). The host can
-// wait for the device to pass it, and two passed marks give the device time between them.
-// Without the CUDA backend record() and wait() succeed at once and elapsed_ms_since() is 0.
+// wait for the device to pass it, and two passed timed marks give the device time between
+// them. An untimed mark (the default: cudaEventDisableTiming) costs the device less where it
+// sits between two kernels (docs/PERFORMANCE.md run 23). Without the CUDA backend record() and
+// wait() succeed at once and elapsed_ms_since() is 0.
 class StreamMark {
  public:
-  StreamMark();
+  enum class Timing { off, on };
+  explicit StreamMark(Timing timing = Timing::off);
   ~StreamMark();
   StreamMark(StreamMark&&) noexcept;
   StreamMark& operator=(StreamMark&&) noexcept;
@@ -356,31 +372,35 @@ class StreamMark {
   Status record();
   // Blocks the host until the device has passed the mark (ok if it was never recorded).
   Status wait() const;
-  // Device milliseconds from `earlier` to this mark; both recorded and passed.
+  // Recorded and passed by the device (asks without blocking).
+  bool passed() const;
+  // Device milliseconds from `earlier` to this mark; both timed, recorded and passed.
   core::Result<float> elapsed_ms_since(const StreamMark& earlier) const;
   bool recorded() const { return recorded_; }
 
  private:
+  Timing timing_ = Timing::off;
   void* event_ = nullptr;  // cudaEvent_t
   bool recorded_ = false;
 };
 
-// Page-locked host memory that host->device copies are queued from, in two buffers used by
-// alternate uploads. A copy queued from page-locked memory never blocks the host (from pageable
-// memory the driver may first wait for the stream), which lets the runner queue step N+1 while
-// step N runs. Before a buffer is rewritten the device must have read what was queued from it
-// two uploads earlier: begin() waits for that (normally long passed). Not thread-safe.
+// Page-locked host memory that the device reads a step's uploads from, in two buffers used by
+// alternate uploads: mapped into the device (empty_mapped), so a kernel can read it in place
+// (ops::upload_step), and a copy queued from it never blocks the host (from pageable memory the
+// driver may first wait for the stream), which lets the runner queue step N+1 while step N
+// runs. Before a buffer is rewritten the device must have read what was queued from it two
+// uploads earlier: begin() waits for that (normally long passed). Not thread-safe.
 class UploadRing {
  public:
-  // A host buffer of n elements of `dtype` (page-locked with CUDA), free to fill.
-  core::Result<Tensor> begin(int64_t n, core::DType dtype);
-  // Call once the copies from begin()'s buffer are queued on the current stream.
+  // A buffer of n elements of `dtype`, free to fill through .host; the device reads .device.
+  core::Result<MappedTensor> begin(int64_t n, core::DType dtype);
+  // Call once the work that reads begin()'s buffer is queued on the current stream.
   Status end();
 
  private:
   struct Buffer {
-    Tensor host;      // bytes
-    StreamMark read;  // passed when the copies queued from `host` have run
+    MappedTensor mem;  // bytes
+    StreamMark read;   // passed when the work queued on `mem` has run
   };
   std::array<Buffer, 2> buffers_;
   int turn_ = 0;

@@ -59,7 +59,7 @@ core::Status check_sample_batch(const kernels::SampleBatch& b, int64_t n_rows, i
 }
 
 core::Status sample(core::Tensor& logits, const kernels::SampleBatch& batch, core::Tensor& out_ids,
-                    core::Tensor* out_logprobs) {
+                    core::Tensor* out_logprobs, core::Tensor* out_ids_copy) {
   constexpr std::string_view op = "sample";
   using detail::Arg;
   LLM_RETURN_IF_ERROR(detail::check_tensor(op, {"logits", logits}, 2));
@@ -73,8 +73,14 @@ core::Status sample(core::Tensor& logits, const kernels::SampleBatch& batch, cor
     LLM_RETURN_IF_ERROR(
         detail::check_dim(op, {"out_logprobs", *out_logprobs}, 0, logits.dim(0), "n_rows"));
   }
+  if (out_ids_copy != nullptr) {
+    LLM_RETURN_IF_ERROR(detail::check_tensor(op, {"out_ids_copy", *out_ids_copy}, 1));
+    LLM_RETURN_IF_ERROR(detail::check_dtype(op, {"out_ids_copy", *out_ids_copy}, {DType::i32}));
+    LLM_RETURN_IF_ERROR(
+        detail::check_dim(op, {"out_ids_copy", *out_ids_copy}, 0, logits.dim(0), "n_rows"));
+  }
   LLM_RETURN_IF_ERROR(check_sample_batch(batch, logits.dim(0), logits.dim(1)));
-  LLM_OPS_CUDA_DISPATCH(logits, sample(logits, batch, out_ids, out_logprobs));
+  LLM_OPS_CUDA_DISPATCH(logits, sample(logits, batch, out_ids, out_logprobs, out_ids_copy));
   return core::unimplemented(
       "sample: device sampling needs CUDA tensors and the CUDA backend (logits {}); the CPU "
       "samples with sampling::Sampler",

@@ -17,9 +17,12 @@ namespace lightllm::ops {
 // logits: [n_rows, vocab] f32 on CUDA; OVERWRITTEN: the stop-id masks and penalties are applied
 // in place (temperature / top-k / top-p are not written back). batch: one row per logits row.
 // out_ids: [n_rows] i32 on CUDA. out_logprobs: [n_rows] f32 on CUDA (raw log_softmax of the
-// chosen id) or null. Host tensors: unimplemented (the CPU samples with sampling::Sampler).
+// chosen id) or null. out_ids_copy: [n_rows] i32 on CUDA or null, the ids written a second time
+// (out_ids in mapped host memory for the host, the copy in device memory for the next step's
+// feed, which reads it there without a round trip over the bus). Host tensors: unimplemented
+// (the CPU samples with sampling::Sampler).
 core::Status sample(core::Tensor& logits, const kernels::SampleBatch& batch, core::Tensor& out_ids,
-                    core::Tensor* out_logprobs);
+                    core::Tensor* out_logprobs, core::Tensor* out_ids_copy = nullptr);
 
 // The host-side checks of ops::sample on a batch for `n_rows` rows of `vocab` logits: row
 // count, CSR ranges inside their lists and non-overlapping in row order, token ids in

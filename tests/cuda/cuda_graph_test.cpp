@@ -17,9 +17,10 @@
 // rotary with per-request tables (dynamic NTK, longrope) replays only steps whose requests all
 // use one table (all within the trained length; for longrope also all beyond it, the long
 // table), and Qwen v1 (a family position step with host state) stays eager with every step
-// counted. Every other step of the graph copy runs through start_forward/finish_forward into
-// page-locked logits (the asynchronous path the engine's runner takes). A layer-level check
-// proves the rotary claim behind those replays bit for bit: self_attention with
+// counted. Steps of the graph copy rotate between forward() into host logits and
+// start_forward/finish_forward into page-locked logits or into device logits (the runner's
+// asynchronous paths; a graph step then points the device logits at its own rows). A layer-level
+// check proves the rotary claim behind those replays bit for bit: self_attention with
 // graph_attention's one table equals the eager per-request tables. Each model runs in a
 // thread of its own, as the engine runs a model on its runner thread: the ops' per-thread
 // device state (cuBLASLt handle, the resident rotary tables graphs read) starts fresh.
@@ -172,15 +173,27 @@ class Driver {
     core::Tensor le = core::Tensor::empty({n, vocab}, core::DType::f32);
     auto st = eager_.forward(batch, kv_eager_, le);
     ASSERT_TRUE(st.ok()) << st.to_string();
-    // Odd steps take the asynchronous path (start/finish into page-locked logits).
+    // Steps 1, 4, 7, ... take the asynchronous path into page-locked logits, steps 2, 5, 8, ...
+    // into device logits (device sampling), the others forward().
     core::Tensor lg;
-    if (steps_ % 2 == 1) {
+    if (steps_ % 3 == 1) {
       auto pinned = ops::empty_pinned({n, vocab}, core::DType::f32);
       ASSERT_TRUE(pinned.ok()) << pinned.status().to_string();
       lg = std::move(pinned).value();
       st = graphed_.start_forward(batch, kv_graph_, lg);
       ASSERT_TRUE(st.ok()) << st.to_string();
       st = graphed_.finish_forward();
+    } else if (steps_ % 3 == 2) {
+      auto dev = ops::empty_on(core::Device::cuda, {n, vocab}, core::DType::f32);
+      ASSERT_TRUE(dev.ok()) << dev.status().to_string();
+      core::Tensor on_device = std::move(dev).value();
+      st = graphed_.start_forward(batch, kv_graph_, on_device);
+      ASSERT_TRUE(st.ok()) << st.to_string();
+      ASSERT_TRUE(graphed_.finish_forward().ok());
+      ASSERT_EQ(on_device.device(), core::Device::cuda);
+      ASSERT_EQ(on_device.shape(), (core::Shape{n, vocab}));
+      lg = core::Tensor::empty({n, vocab}, core::DType::f32);
+      st = ops::copy_to_host(on_device, lg);
     } else {
       lg = core::Tensor::empty({n, vocab}, core::DType::f32);
       st = graphed_.forward(batch, kv_graph_, lg);

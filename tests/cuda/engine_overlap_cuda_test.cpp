@@ -100,7 +100,8 @@ TEST(CudaEngineOverlap, SameTokensAsWaitingForEveryStep) {
     EXPECT_GT(st->device_idle.max_prefill_tokens + st->device_idle.max_decode_tokens, 0);
   }
   std::printf(
-      "device idle between back-to-back steps (bundled model, one request): overlap %.1f us "
+      "device waiting for the host between back-to-back steps (bundled model, one request): "
+      "overlap %.1f us "
       "mean / %.1f max over %llu steps; waiting %.1f us mean / %.1f max over %llu steps\n",
       so.device_idle.total_us / static_cast<double>(so.device_idle.steps), so.device_idle.max_us,
       static_cast<unsigned long long>(so.device_idle.steps),

@@ -215,34 +215,63 @@ TEST(CudaOpsDispatch, MixedDecodeAndPrefillStepAttentionMatchesTheCpuOp) {
   check_attention_step({1, 1, 1}, {5, 1000, 77}, 9);   // decode only
 }
 
-// The device feed of sampled ids into a step's token ids (the runner's step overlap) equals the
-// CPU op.
-TEST(CudaOpsDispatch, FeedTokenIdsMatchesTheCpuOp) {
-  const int64_t n_tokens = 300, n_sampled = 97, n_feed = 77;
-  Tensor sampled = Tensor::empty({n_sampled}, DType::i32);
-  Tensor ids = Tensor::empty({n_tokens}, DType::i32);
-  Tensor rows = Tensor::empty({2, n_feed}, DType::i32);
-  for (int64_t i = 0; i < n_sampled; ++i)
-    sampled.data<int32_t>()[i] = static_cast<int32_t>(5000 + i);
-  for (int64_t i = 0; i < n_tokens; ++i) ids.data<int32_t>()[i] = static_cast<int32_t>(i);
+// A step's upload (flat part, pitched rows, the feed of sampled ids) read by the kernel from
+// mapped page-locked memory equals the CPU op, with sizes that take several blocks, rounds of
+// loads and feed pairs per thread.
+TEST(CudaOpsDispatch, UploadStepMatchesTheCpuOp) {
+  const int64_t n = 2800, n_ids = 2000, n_feed = 300, n_sampled = 397;
+  const int64_t rows = 300, row_len = 2001, pitch = 2048;
+  const int64_t feed_at = 2100;
+  auto mapped = ops::empty_mapped({n + rows * row_len}, DType::i32);
+  ASSERT_TRUE(mapped.ok()) << mapped.status().to_string();
+  int32_t* src = mapped->host.data<int32_t>();
+  for (int64_t i = 0; i < n + rows * row_len; ++i) src[i] = static_cast<int32_t>(i * 7 + 1);
   for (int64_t i = 0; i < n_feed; ++i) {
-    rows.data<int32_t>()[i] = static_cast<int32_t>(3 * i + 1);
-    rows.data<int32_t>()[n_feed + i] = static_cast<int32_t>((i * 31) % n_sampled);
+    src[feed_at + i] = static_cast<int32_t>(6 * i + 5);
+    src[feed_at + n_feed + i] = static_cast<int32_t>((i * 31) % n_sampled);
   }
+  Tensor sampled = Tensor::empty({n_sampled}, DType::i32);
+  for (int64_t i = 0; i < n_sampled; ++i) sampled.data<int32_t>()[i] = static_cast<int32_t>(-i);
+  Tensor want = Tensor::empty({n}, DType::i32);
+  Tensor want_rows = Tensor::empty({rows + 1, pitch}, DType::i32);
+  std::fill_n(want_rows.data<int32_t>(), want_rows.numel(), -3);
+  const ops::StepUpload on_host{.src = mapped->host,
+                                .dst = want,
+                                .dst_rows = want_rows,
+                                .rows = rows,
+                                .row_len = row_len,
+                                .n_ids = n_ids,
+                                .feed_at = feed_at,
+                                .n_feed = n_feed,
+                                .sampled = sampled};
+  ASSERT_TRUE(ops::upload_step(on_host).ok());
+
   auto to_dev = [](const Tensor& t) {
     auto d = ops::to_device(t, Device::cuda, DType::i32);
     EXPECT_TRUE(d.ok()) << d.status().to_string();
     return std::move(d).value();
   };
-  Tensor d_sampled = to_dev(sampled), d_rows = to_dev(rows), d_ids = to_dev(ids);
-  ASSERT_TRUE(ops::feed_token_ids(d_sampled, d_rows, d_ids).ok());
-  ASSERT_TRUE(ops::feed_token_ids(sampled, rows, ids).ok());
-  Tensor got = Tensor::empty({n_tokens}, DType::i32);
-  ASSERT_TRUE(ops::copy_to_host(d_ids, got).ok());
-  for (int64_t i = 0; i < n_tokens; ++i)
-    EXPECT_EQ(got.data<int32_t>()[i], ids.data<int32_t>()[i]) << i;
+  Tensor filler = Tensor::empty({rows + 1, pitch}, DType::i32);
+  std::fill_n(filler.data<int32_t>(), filler.numel(), -3);
+  ops::StepUpload on_device = on_host;
+  on_device.src = mapped->device;
+  on_device.dst = to_dev(Tensor::empty({n}, DType::i32));
+  on_device.dst_rows = to_dev(filler);
+  on_device.sampled = to_dev(sampled);
+  ASSERT_TRUE(ops::upload_step(on_device).ok());
+  Tensor got = Tensor::empty({n}, DType::i32),
+         got_rows = Tensor::empty({rows + 1, pitch}, DType::i32);
+  ASSERT_TRUE(ops::copy_to_host(on_device.dst, got).ok());
+  ASSERT_TRUE(ops::copy_to_host(on_device.dst_rows, got_rows).ok());
+  EXPECT_TRUE(std::equal(got.data<int32_t>(), got.data<int32_t>() + n, want.data<int32_t>()));
+  EXPECT_TRUE(std::equal(got_rows.data<int32_t>(), got_rows.data<int32_t>() + got_rows.numel(),
+                         want_rows.data<int32_t>()));
+  for (int64_t i = 0; i < n_feed; ++i)  // the feed did overwrite the copied ids
+    ASSERT_EQ(got.data<int32_t>()[6 * i + 5], -((i * 31) % n_sampled)) << i;
   // A host tensor among device ones is refused.
-  EXPECT_FALSE(ops::feed_token_ids(sampled, d_rows, d_ids).ok());
+  ops::StepUpload mixed = on_device;
+  mixed.sampled = sampled;
+  EXPECT_FALSE(ops::upload_step(mixed).ok());
 }
 
 }  // namespace

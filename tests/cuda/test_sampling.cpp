@@ -30,9 +30,11 @@ struct DeviceResult {
   std::vector<float> logits_after;  // the penalised / masked logits the kernel left behind
 };
 
-// Runs ops::sample on `logits` ([n, vocab] row-major) for the given states (one per row).
+// Runs ops::sample on `logits` ([n, vocab] row-major) for the given states (one per row), with
+// logprobs asked for unless `logprobs` is false (plain greedy rows then take the split arg max),
+// and checks the second copy of the ids.
 DeviceResult run_device(const std::vector<float>& logits, int64_t vocab,
-                        const std::vector<SamplingState>& states) {
+                        const std::vector<SamplingState>& states, bool logprobs = true) {
   const auto n = static_cast<int64_t>(states.size());
   kernels::SampleBatch batch;
   for (const SamplingState& st : states)
@@ -40,10 +42,11 @@ DeviceResult run_device(const std::vector<float>& logits, int64_t vocab,
   auto dl = ops::empty_on(core::Device::cuda, {n, vocab}, DType::f32);
   auto di = ops::empty_on(core::Device::cuda, {n}, DType::i32);
   auto dp = ops::empty_on(core::Device::cuda, {n}, DType::f32);
-  EXPECT_TRUE(dl.ok() && di.ok() && dp.ok());
+  auto dc = ops::empty_on(core::Device::cuda, {n}, DType::i32);
+  EXPECT_TRUE(dl.ok() && di.ok() && dp.ok() && dc.ok());
   Tensor host_in = Tensor::view(const_cast<float*>(logits.data()), {n, vocab}, DType::f32);
   EXPECT_TRUE(ops::copy_to_device(host_in, *dl).ok());
-  const core::Status st = ops::sample(*dl, batch, *di, &*dp);
+  const core::Status st = ops::sample(*dl, batch, *di, logprobs ? &*dp : nullptr, &*dc);
   EXPECT_TRUE(st.ok()) << st.to_string();
   DeviceResult r;
   r.ids.resize(static_cast<size_t>(n));
@@ -55,6 +58,10 @@ DeviceResult run_device(const std::vector<float>& logits, int64_t vocab,
   EXPECT_TRUE(ops::copy_to_host(*di, hi).ok());
   EXPECT_TRUE(ops::copy_to_host(*dp, hp).ok());
   EXPECT_TRUE(ops::copy_to_host(*dl, hl).ok());
+  std::vector<int32_t> copy(static_cast<size_t>(n));
+  Tensor hc = Tensor::view(copy.data(), {n}, DType::i32);
+  EXPECT_TRUE(ops::copy_to_host(*dc, hc).ok());
+  EXPECT_EQ(copy, r.ids) << "out_ids_copy must hold the ids again";
   return r;
 }
 
@@ -88,32 +95,40 @@ SamplingState penalised_state(SamplingParams p, int64_t vocab, uint64_t seed, in
   return st;
 }
 
+// With logprobs: one block per row; without: the split arg max (unaligned rows take its 4-byte
+// loads), its per-row counts reused across the calls.
 TEST(CudaSampling, GreedyIsArgmaxLowestIdOnTies) {
-  for (int64_t vocab : {int64_t{7}, int64_t{769}, int64_t{32000}, int64_t{128256}}) {
-    const int64_t n = 9;
-    // bf16-rounded logits: many exact ties, including at the maximum.
-    auto logits = normal_logits(static_cast<size_t>(n * vocab), 2.f, 11 + vocab, true);
-    // Row 0: all equal → id 0. Row 1: the maximum twice, the later copy first in memory order.
-    std::fill_n(logits.begin(), vocab, 0.5f);
-    logits[static_cast<size_t>(vocab + vocab - 1)] = 100.f;
-    logits[static_cast<size_t>(vocab + vocab / 2)] = 100.f;
-    // Row 2: NaN everywhere but one id (NaN never wins). Row 3: all NaN → id 0.
-    const float nan = std::numeric_limits<float>::quiet_NaN();
-    std::fill_n(logits.begin() + 2 * vocab, 2 * vocab, nan);
-    logits[static_cast<size_t>(2 * vocab + vocab / 3)] = -5.f;
-    std::vector<SamplingState> states(static_cast<size_t>(n), make_state(SamplingParams{}, {}));
-    const DeviceResult d = run_device(logits, vocab, states);
-    EXPECT_EQ(d.ids[2], vocab / 3) << "vocab " << vocab;
-    EXPECT_EQ(d.ids[3], 0) << "vocab " << vocab;
-    for (int64_t r = 0; r < n; ++r) {
-      if (r == 2 || r == 3) continue;
-      auto row = row_of(logits, vocab, r);
-      const auto want =
-          static_cast<int32_t>(std::max_element(row.begin(), row.end()) - row.begin());
-      EXPECT_EQ(d.ids[static_cast<size_t>(r)], want) << "vocab " << vocab << " row " << r;
+  for (const bool logprobs : {true, false})
+    for (int64_t vocab : {int64_t{7}, int64_t{769}, int64_t{32000}, int64_t{50257}, int64_t{128256},
+                          int64_t{151936}}) {
+      const int64_t n = 9;
+      // bf16-rounded logits: many exact ties, including at the maximum.
+      auto logits = normal_logits(static_cast<size_t>(n * vocab), 2.f, 11 + vocab, true);
+      // Row 0: all equal → id 0. Row 1: the maximum twice, the later copy first in memory order.
+      std::fill_n(logits.begin(), vocab, 0.5f);
+      logits[static_cast<size_t>(vocab + vocab - 1)] = 100.f;
+      logits[static_cast<size_t>(vocab + vocab / 2)] = 100.f;
+      // Row 2: NaN everywhere but one id (NaN never wins). Row 3: all NaN → id 0.
+      const float nan = std::numeric_limits<float>::quiet_NaN();
+      std::fill_n(logits.begin() + 2 * vocab, 2 * vocab, nan);
+      logits[static_cast<size_t>(2 * vocab + vocab / 3)] = -5.f;
+      std::vector<SamplingState> states(static_cast<size_t>(n), make_state(SamplingParams{}, {}));
+      // Row 4: the maximum in the last element (the last split's tail).
+      logits[static_cast<size_t>(5 * vocab - 1)] = 1000.f;
+      const DeviceResult d = run_device(logits, vocab, states, logprobs);
+      SCOPED_TRACE(logprobs ? "one block per row" : "split arg max");
+      EXPECT_EQ(d.ids[4], vocab - 1) << "vocab " << vocab;
+      EXPECT_EQ(d.ids[2], vocab / 3) << "vocab " << vocab;
+      EXPECT_EQ(d.ids[3], 0) << "vocab " << vocab;
+      for (int64_t r = 0; r < n; ++r) {
+        if (r == 2 || r == 3) continue;
+        auto row = row_of(logits, vocab, r);
+        const auto want =
+            static_cast<int32_t>(std::max_element(row.begin(), row.end()) - row.begin());
+        EXPECT_EQ(d.ids[static_cast<size_t>(r)], want) << "vocab " << vocab << " row " << r;
+      }
+      EXPECT_EQ(d.ids[0], 0);
     }
-    EXPECT_EQ(d.ids[0], 0);
-  }
 }
 
 // ops::sample skips the upload of rows the device already holds from the last call on the

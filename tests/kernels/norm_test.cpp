@@ -1,5 +1,5 @@
 // tests/kernels/norm_test.cpp — embedding, rms_norm, add_rms_norm, layer_norm: the CPU ops
-// (every ISA path) against kernels/ref on odd shapes and every table dtype; feed_token_ids.
+// (every ISA path) against kernels/ref on odd shapes and every table dtype.
 #include <algorithm>
 #include <vector>
 
@@ -35,28 +35,6 @@ TEST(Embedding, MatchesReferenceForEveryTableDtype) {
       }
     }
   }
-}
-
-// token_ids[rows[0][i]] = sampled[rows[1][i]]; other rows untouched; pairs outside the
-// tensors are errors.
-TEST(FeedTokenIds, CopiesSampledIdsIntoTheirRows) {
-  Tensor sampled = Tensor::empty({4}, DType::i32);
-  for (int i = 0; i < 4; ++i) sampled.data<int32_t>()[i] = 100 + i;
-  Tensor ids = Tensor::empty({6}, DType::i32);
-  for (int i = 0; i < 6; ++i) ids.data<int32_t>()[i] = i;
-  const int32_t pairs[] = {1, 4, 5, 3, 0, 2};  // rows 1, 4, 5 from sources 3, 0, 2
-  Tensor rows = Tensor::empty({2, 3}, DType::i32);
-  std::copy(pairs, pairs + 6, rows.data<int32_t>());
-  ASSERT_TRUE(ops::feed_token_ids(sampled, rows, ids).ok());
-  EXPECT_EQ(std::vector<int32_t>(ids.data<int32_t>(), ids.data<int32_t>() + 6),
-            (std::vector<int32_t>{0, 103, 2, 3, 100, 102}));
-  rows.data<int32_t>()[3] = 4;  // source 4 of 4 samples
-  EXPECT_FALSE(ops::feed_token_ids(sampled, rows, ids).ok());
-  rows.data<int32_t>()[3] = 3;
-  rows.data<int32_t>()[0] = 6;  // row 6 of 6 ids
-  EXPECT_FALSE(ops::feed_token_ids(sampled, rows, ids).ok());
-  Tensor flat = Tensor::empty({6}, DType::i32);
-  EXPECT_FALSE(ops::feed_token_ids(sampled, flat, ids).ok());  // rows must be [2, n]
 }
 
 TEST(RmsNorm, MatchesReference) {

@@ -164,7 +164,7 @@ TEST(GraphDecodeStep, PackingRejectsWhatAGraphCannotRun) {
 }
 
 // Ids the step takes from the device (the previous step's samples, still there): -1 on the
-// host, not range-checked, their (row, source) pairs packed for ops::feed_token_ids — in the
+// host, not range-checked, their (row, source) pairs packed for ops::upload_step — in the
 // eager layout (pack_step) and in the graph header.
 TEST(GraphDecodeStep, DeviceFedIdsArePackedAsRowsThenSources) {
   Fixture f;

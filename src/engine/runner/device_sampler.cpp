@@ -37,6 +37,7 @@ core::Status DeviceSampler::reserve(Slot& s, int64_t n) {
   const int64_t cap = std::max<int64_t>(n, 8);
   LLM_ASSIGN_OR_RETURN(s.ids, ops::empty_mapped({cap}, DType::i32));
   LLM_ASSIGN_OR_RETURN(s.logprobs, ops::empty_mapped({cap}, DType::f32));
+  LLM_ASSIGN_OR_RETURN(s.device_ids, ops::empty_on(Device::cuda, {cap}, DType::i32));
   return {};
 }
 
@@ -63,15 +64,15 @@ core::Result<Tensor> DeviceSampler::launch(const StepPlan& plan, Tensor& logits,
   LLM_RETURN_IF_ERROR(reserve(s, n));
   Tensor ids = s.ids.device.rows(0, n);
   Tensor lp = s.logprobs.device.rows(0, n);
-  LLM_RETURN_IF_ERROR(ops::sample(logits, batch_, ids, want_logprobs ? &lp : nullptr));
-  LLM_RETURN_IF_ERROR(s.sampled.record());
+  Tensor device_ids = s.device_ids.rows(0, n);
+  LLM_RETURN_IF_ERROR(ops::sample(logits, batch_, ids, want_logprobs ? &lp : nullptr, &device_ids));
   launched_.push_back({.step_id = plan.step_id,
                        .slot = slot_index,
                        .n = n,
                        .vocab = vocab,
                        .logprobs = want_logprobs});
   next_slot_ = (next_slot_ + 1) % static_cast<int>(slots_.size());
-  return ids;
+  return device_ids;
 }
 
 core::Status DeviceSampler::collect(const StepPlan& plan, StepResult& result) {
@@ -81,7 +82,6 @@ core::Status DeviceSampler::collect(const StepPlan& plan, StepResult& result) {
   const Launched l = launched_.front();
   launched_.pop_front();
   const Slot& s = slots_[static_cast<size_t>(l.slot)];
-  LLM_RETURN_IF_ERROR(s.sampled.wait());
   const int32_t* ids = s.ids.host.data<int32_t>();
   const float* lps = s.logprobs.host.data<float>();
   int64_t row = 0;

@@ -6,10 +6,13 @@
 //
 // Sampling is split in two so that the next step can be queued before this one's tokens reach
 // the host: launch() queues the sampling on the current stream and returns at once; collect()
-// waits for it and records the tokens into the SamplingStates. The sampling kernel writes the
-// ids (and logprobs) straight into page-locked host memory mapped into the device
+// records the tokens into the SamplingStates once the caller has waited for a StreamMark it
+// recorded after launch() (the runner's step end: one event between two steps instead of two,
+// each of which costs the device time at batch 1, docs/PERFORMANCE.md run 23). The sampling kernel
+// writes the ids (and logprobs) straight into page-locked host memory mapped into the device
 // (ops::empty_mapped): no copy op, which would add ~10 us of device idle time at batch 1
-// (kernel-to-copy and stream hand-offs, docs/PERFORMANCE.md run 22). At most two steps are
+// (kernel-to-copy and stream hand-offs, docs/PERFORMANCE.md run 22); and a second time into
+// device memory, where the next step's feed reads them (launch()'s result). At most two steps are
 // launched and not collected; each has its own ids buffers (alternating), so the ids of step N
 // stay valid for the device (launch()'s result: the next step feeds them to its embedding)
 // while step N+1 samples.
@@ -51,8 +54,9 @@ class DeviceSampler {
   // [n_sampled] i32 on the device, valid until the second launch() after this one.
   core::Result<core::Tensor> launch(const StepPlan& plan, core::Tensor& logits,
                                     const InFlightRows& uncollected);
-  // Waits for the oldest launched step (which must be `plan`), records each token into its
-  // SamplingState and appends it to result.sampled in entry order.
+  // For the oldest launched step (which must be `plan`, and past a mark recorded after its
+  // launch()): records each token into its SamplingState and appends it to result.sampled in
+  // entry order.
   core::Status collect(const StepPlan& plan, StepResult& result);
 
   int launched() const { return static_cast<int>(launched_.size()); }
@@ -61,7 +65,7 @@ class DeviceSampler {
   // The ids and logprobs of one launched step: mapped page-locked memory, seen by both sides.
   struct Slot {
     ops::MappedTensor ids, logprobs;  // [capacity] i32 / f32
-    ops::StreamMark sampled;          // passed when the sampling kernel is complete
+    core::Tensor device_ids;          // [capacity] i32 on the device: the ids again, fed from there
   };
   struct Launched {
     uint64_t step_id = 0;

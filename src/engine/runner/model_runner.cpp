@@ -101,7 +101,12 @@ core::Status ModelRunner::start(const StepPlan& plan) {
   const bool on_cuda = model_->device() == core::Device::cuda;
   Started step{.step_id = plan.step_id, .back_to_back = plan.back_to_back};
   step.device_step = on_cuda && device_sampling_ && n_sampled > 0 && DeviceSampler::covers(plan);
-  if (on_cuda) LLM_RETURN_IF_ERROR(step.begin.record());
+  // The device can only have waited for this step if the last started one had ended by now;
+  // otherwise this step's work is queued behind it and no mark goes between them: a timed mark
+  // between the sampling kernel and the next upload kernel holds the upload back until the
+  // sampling completes (two such marks cost ~7 us a step at batch 1; docs/PERFORMANCE.md run 23).
+  const ops::StreamMark& last_end = started_.empty() ? last_end_ : started_.back().end;
+  if (on_cuda && last_end.passed()) LLM_RETURN_IF_ERROR(step.begin.record());
   if (step.device_step) {
     LLM_ASSIGN_OR_RETURN(core::Tensor logits, device_sampler_.logits(n_sampled, vocab));
     LLM_RETURN_IF_ERROR(model_->start_forward(batch, kv_, logits));
@@ -135,16 +140,20 @@ core::Result<StepResult> ModelRunner::finish(const StepPlan& plan) {
                                 plan.step_id);
   Started step = std::move(started_.front());
   started_.pop_front();
+  const bool on_cuda = model_->device() == core::Device::cuda;
+  if (on_cuda) LLM_RETURN_IF_ERROR(step.end.wait());
   if (step.device_step) {
-    LLM_RETURN_IF_ERROR(device_sampler_.collect(plan, result));
+    LLM_RETURN_IF_ERROR(device_sampler_.collect(plan, result));  // `end` passed: ids are here
   } else {
     LLM_RETURN_IF_ERROR(model_->finish_forward());
     sample_on_host(plan, host_step_logits_, sampler_, result);
   }
-  if (model_->device() == core::Device::cuda) {
-    LLM_RETURN_IF_ERROR(step.end.wait());
+  if (on_cuda) {
     if (step.back_to_back && last_end_.recorded()) {
-      LLM_ASSIGN_OR_RETURN(const float ms, step.begin.elapsed_ms_since(last_end_));
+      float ms = 0.0f;  // queued before the last step ended: the device did not wait
+      if (step.begin.recorded()) {
+        LLM_ASSIGN_OR_RETURN(ms, step.begin.elapsed_ms_since(last_end_));
+      }
       result.device_idle_us = std::max(0.0, 1000.0 * ms);
     }
     last_end_ = std::move(step.end);

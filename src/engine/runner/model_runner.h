@@ -10,7 +10,8 @@
 // started (can_start_before_finish) — its pending decode tokens are then step N's samples,
 // which it takes on the device (StepBatch::device_feed), so the device never waits for the
 // host between the two. At most two steps are started and not finished; they finish in order.
-// The device time between consecutive steps is measured (StepResult::device_idle_us).
+// The time the device waits for the host between consecutive steps is measured
+// (StepResult::device_idle_us).
 #pragma once
 
 #include <deque>
@@ -71,11 +72,13 @@ class ModelRunner final : public StepExecutor {
   // A step started and not finished.
   struct Started {
     uint64_t step_id = 0;
-    bool device_step = false;    // samples on the device
-    bool back_to_back = false;   // planned while the previous step ran (plan.back_to_back)
-    InFlightRows sampled_rows;   // device steps: sequence -> row of device_ids
-    core::Tensor device_ids;     // device steps: [n_sampled] i32, the step's samples
-    ops::StreamMark begin, end;  // the step's first and last queued work
+    bool device_step = false;   // samples on the device
+    bool back_to_back = false;  // planned while the previous step ran (plan.back_to_back)
+    InFlightRows sampled_rows;  // device steps: sequence -> row of device_ids
+    core::Tensor device_ids;    // device steps: [n_sampled] i32, the step's samples
+    // The step's first and last queued work (timed: the device time between steps). A device
+    // step's samples are on the host once `end` has passed.
+    ops::StreamMark begin{ops::StreamMark::Timing::on}, end{ops::StreamMark::Timing::on};
   };
 
   std::unique_ptr<models::Model> model_;
@@ -90,7 +93,7 @@ class ModelRunner final : public StepExecutor {
   core::Tensor logits_;            // [n_sampled, vocab] f32 (page-locked on CUDA), grown on demand
   core::Tensor host_step_logits_;  // the started host-sampled step's rows of logits_
   std::deque<Started> started_;    // oldest first, at most 2
-  ops::StreamMark last_end_;       // the end of the last finished step (CUDA)
+  ops::StreamMark last_end_{ops::StreamMark::Timing::on};  // the last finished step's end
 };
 
 }  // namespace lightllm::engine

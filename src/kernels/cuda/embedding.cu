@@ -1,6 +1,5 @@
 // src/kernels/cuda/embedding.cu — one block per token copies one table row (16-byte chunks when
-// the row allows it, elements otherwise), launched with PDL (pdl.cuh); the sampled-id feed is
-// one thread per fed row.
+// the row allows it, elements otherwise), launched with PDL (pdl.cuh).
 #include "kernels/cuda/embedding.h"
 
 #include "kernels/cuda/common.cuh"
@@ -30,20 +29,7 @@ __global__ void embedding_kernel(EmbeddingParams p) {
   }
 }
 
-__global__ void feed_token_ids_kernel(FeedTokenParams p) {
-  const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
-  if (i < p.n) p.token_ids[p.rows[i]] = p.sampled[p.rows[p.n + i]];
-}
-
 }  // namespace
-
-core::Status feed_token_ids(const FeedTokenParams& p, cudaStream_t stream) {
-  if (p.n < 0 || (p.n > 0 && (p.sampled == nullptr || p.rows == nullptr || p.token_ids == nullptr)))
-    return core::invalid_argument("feed_token_ids: null pointer or bad size (n={})", p.n);
-  if (p.n == 0) return {};
-  feed_token_ids_kernel<<<static_cast<unsigned>((p.n + 127) / 128), 128, 0, stream>>>(p);
-  return LLM_CUDA_CHECK_LAUNCH();
-}
 
 core::Status embedding(const EmbeddingParams& p, cudaStream_t stream) {
   if (p.ids == nullptr || p.table == nullptr || p.out == nullptr || p.hidden <= 0 ||

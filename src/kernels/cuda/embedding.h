@@ -1,5 +1,4 @@
-// src/kernels/cuda/embedding.h — embedding gather: out[t] = table[ids[t] - vocab_start], and
-// the feed of device-sampled ids into a step's token ids.
+// src/kernels/cuda/embedding.h — embedding gather: out[t] = table[ids[t] - vocab_start].
 // The table may be one tensor-parallel shard holding rows [vocab_start, vocab_start+vocab_rows);
 // ids outside that range produce a zero row (the shards' outputs are summed by all-reduce).
 // Ids are on the device, so out-of-range ids cannot be reported as an error here: validate
@@ -27,16 +26,5 @@ struct EmbeddingParams {
 };
 
 core::Status embedding(const EmbeddingParams& p, cudaStream_t stream);
-
-// token_ids[rows[i]] = sampled[rows[n + i]] for i < n: the previous step's device samples fed
-// to the next step's ids (ops::feed_token_ids).
-struct FeedTokenParams {
-  const int32_t* sampled = nullptr;  // [n_sampled]
-  const int32_t* rows = nullptr;     // [2, n]: destination rows, then source rows
-  int32_t* token_ids = nullptr;      // [n_tokens]
-  int64_t n = 0;
-};
-
-core::Status feed_token_ids(const FeedTokenParams& p, cudaStream_t stream);
 
 }  // namespace lightllm::kernels::cuda

@@ -1,15 +1,18 @@
 // src/kernels/cuda/sampling.cu — device sampling (see sampling.h for the semantics).
-// One block of kThreads threads per row; every phase is a block-wide loop over the row, so the
+// Batches of plain greedy rows take the split arg max (argmax_split_kernel). Otherwise one block
+// of kThreads threads per row; every phase is a block-wide loop over the row, so the
 // row's logits stay hot in L1/L2 across phases. Phases: raw log-sum-exp (logprobs only),
 // penalties + masks in place, then greedy argmax or max → top-k select → top-p select →
 // segmented inverse-CDF draw.
 #include <cub/block/block_scan.cuh>
 
+#include <algorithm>
 #include <cfloat>
 #include <climits>
 #include <cstdint>
 
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/sampling.h"
 #include "kernels/philox.h"
 
@@ -336,6 +339,7 @@ __device__ int draw_row(Smem& s, const float* logits, int64_t V, const SampleRow
 
 __global__ void __launch_bounds__(kThreads) sample_kernel(SampleParams p) {
   __shared__ Smem s;
+  pdl_launch_dependents();  // the next step's upload may read the host meanwhile
   const int64_t r = blockIdx.x;
   const SampleRow row = p.rows[r];
   float* logits = p.logits + r * p.vocab;  // [vocab]
@@ -393,19 +397,115 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(SampleParams p) {
     __syncthreads();
     if (threadIdx.x == 0) p.out_logprobs[r] = s.raw - lse;
   }
-  if (threadIdx.x == 0) p.out_ids[r] = token;
+  if (threadIdx.x == 0) {
+    p.out_ids[r] = token;
+    if (p.out_ids_copy != nullptr) p.out_ids_copy[r] = token;
+  }
+}
+
+// Plain greedy rows: block (x, r) finds the best (value, id) of its part of row r; the last of
+// the row's blocks to finish (counted in row_done, the partials made visible by a fence before
+// the count) merges the parts and resets the count. The order of the merge does not matter:
+// keep_better is a total order on (value, -id) over non-NaN values, as in row_argmax.
+constexpr int kArgmaxThreads = 256;
+constexpr int64_t kArgmaxPerBlock = 2048;  // elements a block reads, at least: 2 x 16 B a thread
+
+int argmax_splits(int64_t vocab) {
+  return static_cast<int>(
+      std::clamp<int64_t>((vocab + kArgmaxPerBlock - 1) / kArgmaxPerBlock, 1, kArgmaxMaxSplits));
+}
+
+__global__ void __launch_bounds__(kArgmaxThreads) argmax_split_kernel(SampleParams p) {
+  __shared__ float red_v[kArgmaxThreads / 32];
+  __shared__ int red_i[kArgmaxThreads / 32];
+  __shared__ bool last;
+  pdl_launch_dependents();  // the next step's upload may read the host meanwhile
+  const int64_t r = blockIdx.y, V = p.vocab;
+  const int splits = static_cast<int>(gridDim.x);
+  const float* logits = p.logits + r * V;
+  // Parts of a multiple of 4 elements, so 16-byte loads stay aligned when the row is.
+  const int64_t part = ((V + splits - 1) / splits + 3) / 4 * 4;
+  const int64_t begin = blockIdx.x * part, end = std::min(V, begin + part);
+  float bv = -INFINITY;
+  int bi = INT_MAX;
+  if (V % 4 == 0 && reinterpret_cast<uintptr_t>(logits) % 16 == 0) {
+    const float4* l4 = reinterpret_cast<const float4*>(logits);
+    constexpr int kU = 2;  // loads in flight per thread
+    for (int64_t i0 = begin / 4 + threadIdx.x; i0 < end / 4; i0 += kU * kArgmaxThreads) {
+      float4 v[kU];
+#pragma unroll
+      for (int u = 0; u < kU; ++u)
+        if (i0 + u * kArgmaxThreads < end / 4) v[u] = l4[i0 + u * kArgmaxThreads];
+#pragma unroll
+      for (int u = 0; u < kU; ++u) {
+        if (i0 + u * kArgmaxThreads >= end / 4) continue;
+        const int b = static_cast<int>(4 * (i0 + u * kArgmaxThreads));
+        keep_better(bv, bi, v[u].x, b);
+        keep_better(bv, bi, v[u].y, b + 1);
+        keep_better(bv, bi, v[u].z, b + 2);
+        keep_better(bv, bi, v[u].w, b + 3);
+      }
+    }
+  } else {
+    for (int64_t i = begin + threadIdx.x; i < end; i += kArgmaxThreads)
+      keep_better(bv, bi, logits[i], static_cast<int>(i));
+  }
+  for (int o = 16; o > 0; o >>= 1)
+    keep_better(bv, bi, __shfl_xor_sync(0xffffffffu, bv, o), __shfl_xor_sync(0xffffffffu, bi, o));
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  if (lane == 0) {
+    red_v[warp] = bv;
+    red_i[warp] = bi;
+  }
+  __syncthreads();
+  if (warp == 0) {
+    bv = lane < kArgmaxThreads / 32 ? red_v[lane] : -INFINITY;
+    bi = lane < kArgmaxThreads / 32 ? red_i[lane] : INT_MAX;
+    for (int o = 16; o > 0; o >>= 1)
+      keep_better(bv, bi, __shfl_xor_sync(0xffffffffu, bv, o), __shfl_xor_sync(0xffffffffu, bi, o));
+    if (lane == 0) {
+      p.part_value[r * kArgmaxMaxSplits + blockIdx.x] = bv;
+      p.part_index[r * kArgmaxMaxSplits + blockIdx.x] = bi;
+      __threadfence();
+      last = atomicAdd(&p.row_done[r], 1u) == static_cast<unsigned>(splits - 1);
+    }
+  }
+  __syncthreads();
+  if (!last || warp != 0) return;
+  __threadfence();
+  bv = -INFINITY;
+  bi = INT_MAX;
+  for (int k = lane; k < splits; k += 32)
+    keep_better(bv, bi, __ldcg(&p.part_value[r * kArgmaxMaxSplits + k]),
+                __ldcg(&p.part_index[r * kArgmaxMaxSplits + k]));
+  for (int o = 16; o > 0; o >>= 1)
+    keep_better(bv, bi, __shfl_xor_sync(0xffffffffu, bv, o), __shfl_xor_sync(0xffffffffu, bi, o));
+  if (lane == 0) {
+    const int token = bi == INT_MAX ? 0 : bi;  // a row of NaN: 0, as sample_kernel
+    p.out_ids[r] = token;
+    if (p.out_ids_copy != nullptr) p.out_ids_copy[r] = token;
+    p.row_done[r] = 0;
+  }
 }
 
 }  // namespace
 
 core::Status sample(const SampleParams& p, cudaStream_t stream) {
-  if (p.logits == nullptr || p.rows == nullptr || p.out_ids == nullptr || p.n_rows < 0 ||
-      p.vocab <= 0 || p.vocab >= INT_MAX) {
+  if (p.logits == nullptr || (p.rows == nullptr && !p.plain_greedy) || p.out_ids == nullptr ||
+      p.n_rows < 0 || p.vocab <= 0 || p.vocab >= INT_MAX) {
     return core::invalid_argument("sample: null pointer or bad shape (n_rows={} vocab={})",
                                   p.n_rows, p.vocab);
   }
   if (p.n_rows == 0) return {};
-  sample_kernel<<<static_cast<unsigned>(p.n_rows), kThreads, 0, stream>>>(p);
+  if (p.plain_greedy) {
+    if (p.part_value == nullptr || p.part_index == nullptr || p.row_done == nullptr ||
+        p.out_logprobs != nullptr || p.n_rows > 65535)
+      return core::invalid_argument("sample: plain greedy without its scratch, or with logprobs");
+    const dim3 grid(static_cast<unsigned>(argmax_splits(p.vocab)), static_cast<unsigned>(p.n_rows));
+    argmax_split_kernel<<<grid, kArgmaxThreads, 0, stream>>>(p);
+  } else {
+    sample_kernel<<<static_cast<unsigned>(p.n_rows), kThreads, 0, stream>>>(p);
+  }
   return LLM_CUDA_CHECK_LAUNCH();
 }
 

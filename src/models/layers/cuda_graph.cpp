@@ -238,30 +238,30 @@ struct DecodeGraphs::Impl {
     return s;
   }
 
-  // Copies packed.header and the requests' req_to_token rows into the input buffer (from
-  // page-locked memory: ws's UploadRing) and feeds the ids `feed` takes from the device. The
-  // two copies go back to back, before the feed kernel: each switch between a copy and a kernel
-  // leaves the device idle a few us at batch 1 (docs/PERFORMANCE.md run 22).
+  // Uploads packed.header and the requests' req_to_token rows into the input buffer and feeds
+  // the ids `feed` takes from the device, in one kernel that reads ws's UploadRing in place
+  // (ops::upload_step): a copy op between the sampling kernel and the graph left the device
+  // idle several us at batch 1 (docs/PERFORMANCE.md runs 22-23).
   Status upload(const DeviceTokenFeed& feed) {
     const PackedStep& p = packed.packed;
     const int64_t header_n = layout.header_size(), rows_n = int64_t{p.n_reqs} * p.stride;
-    LLM_ASSIGN_OR_RETURN(Tensor host, ws.upload_ring().begin(header_n + rows_n, core::DType::i32));
-    int32_t* h = host.data<int32_t>();
+    LLM_ASSIGN_OR_RETURN(ops::MappedTensor host,
+                         ws.upload_ring().begin(header_n + rows_n, core::DType::i32));
+    int32_t* h = host.host.data<int32_t>();
     std::copy(packed.header.begin(), packed.header.end(), h);
     std::copy_n(staging.begin() + p.off_r2t, rows_n, h + header_n);
-    Tensor header_dev =
-        Tensor::view(inputs.data<int32_t>(), {header_n}, core::DType::i32, core::Device::cuda);
-    LLM_RETURN_IF_ERROR(ops::copy_to_device(host.rows(0, header_n), header_dev));
-    if (p.n_reqs > 0) {
-      Tensor rows_host = Tensor::view(h + header_n, {p.n_reqs, p.stride}, core::DType::i32);
-      Tensor rows_dev =
-          Tensor::view(inputs.data<int32_t>() + layout.req_to_token(),
-                       {layout.max_batch + 1, layout.stride}, core::DType::i32, core::Device::cuda);
-      LLM_RETURN_IF_ERROR(ops::copy_rows_to_device(rows_host, rows_dev));
-    }
-    Tensor ids = Tensor::view(inputs.data<int32_t>() + layout.ids(), {packed.padded},
-                              core::DType::i32, core::Device::cuda);
-    LLM_RETURN_IF_ERROR(feed_staged_ids(feed, inputs.data<int32_t>() + layout.feed(), ids));
+    int32_t* in = inputs.data<int32_t>();
+    LLM_RETURN_IF_ERROR(ops::upload_step(
+        {.src = host.device,
+         .dst = Tensor::view(in, {header_n}, core::DType::i32, core::Device::cuda),
+         .dst_rows = Tensor::view(in + layout.req_to_token(), {layout.max_batch + 1, layout.stride},
+                                  core::DType::i32, core::Device::cuda),
+         .rows = p.n_reqs,
+         .row_len = p.stride,
+         .n_ids = packed.padded,
+         .feed_at = layout.feed(),
+         .n_feed = p.n_feed,
+         .sampled = feed.sampled}));
     return ws.upload_ring().end();
   }
 
@@ -292,15 +292,19 @@ struct DecodeGraphs::Impl {
   }
 
   // logits rows [0, n) to `host`, on `s` (the ops stream of the moment): queued when it is
-  // page-locked (finish() waits), else synchronous; a device tensor (device sampling) gets a
-  // device copy, ordered before the caller's later work by `s` being the caller's stream or by
-  // the stream scope.
-  Status copy_out(int n, Tensor& host, cudaStream_t s) {
+  // page-locked (finish() waits), else synchronous; a device tensor (device sampling) becomes a
+  // view of the rows when `alias_device`, else gets a device copy; both ordered before the
+  // caller's later work by `s` being the caller's stream or by the stream scope.
+  Status copy_out(int n, Tensor& host, cudaStream_t s, bool alias_device) {
     Tensor rows = logits.rows(0, n);
     if (host.device() == core::Device::cuda) {  // device logits (device sampling)
       if (host.numel() != rows.numel() || host.dtype() != core::DType::f32)
         return core::invalid_argument("graph step: logits {} for {}", host.describe(),
                                       rows.describe());
+      if (alias_device) {
+        host = rows;
+        return {};
+      }
       return LLM_CUDA_CHECK(
           cudaMemcpyAsync(host.raw(), rows.raw(), rows.nbytes(), cudaMemcpyDeviceToDevice, s));
     }
@@ -324,7 +328,7 @@ struct DecodeGraphs::Impl {
   }
 
   Status start(const StepBatch& batch, KvStorage& kv, const Body& body, Tensor& logits_host,
-               int table) {
+               int table, bool alias_device) {
     if (pending) return core::internal_error("DecodeGraphs: start() before the last finish()");
     if (!inputs.defined()) LLM_RETURN_IF_ERROR(allocate());
     // A replay needs no stream of its own (capture does): its upload, graph and logits copy go
@@ -359,7 +363,7 @@ struct DecodeGraphs::Impl {
         LLM_WARN("CUDA graphs turned off for this model: {}", graph.status().to_string());
         enabled = false;
         ++stats.eager_steps;
-        return copy_out(n, logits_host, on);
+        return copy_out(n, logits_host, on, alias_device);
       }
       LLM_DEBUG(
           "CUDA graph captured for batch {} (of {} requests), kv bucket {}, rotary table {}: "
@@ -371,7 +375,7 @@ struct DecodeGraphs::Impl {
     }
     LLM_RETURN_IF_ERROR(it->second.launch(on));
     ++stats.replays;
-    return copy_out(n, logits_host, on);
+    return copy_out(n, logits_host, on, alias_device);
   }
 #else
   Status start(const StepBatch&, KvStorage&, const Body&, Tensor&, int) {
@@ -432,12 +436,17 @@ bool DecodeGraphs::accepts(const StepBatch& batch, const KvStorage& kv) const {
 
 Status DecodeGraphs::run(const StepBatch& batch, KvStorage& kv, const ModelStep& step,
                          Tensor& logits) {
-  LLM_RETURN_IF_ERROR(start(batch, kv, step, logits));
+  LLM_RETURN_IF_ERROR(start_step(batch, kv, step, logits, /*alias_device=*/false));
   return finish();
 }
 
 Status DecodeGraphs::start(const StepBatch& batch, KvStorage& kv, const ModelStep& step,
                            Tensor& logits) {
+  return start_step(batch, kv, step, logits, /*alias_device=*/true);
+}
+
+Status DecodeGraphs::start_step(const StepBatch& batch, KvStorage& kv, const ModelStep& step,
+                                Tensor& logits, bool alias_device) {
   if (!accepts(batch, kv)) return core::internal_error("DecodeGraphs::start: step not accepted");
   const GraphRope table = graph_rope_table(impl_->model_attn, batch);
   const layers::AttentionShape& attn = impl_->rope_attn[static_cast<size_t>(table)];
@@ -445,7 +454,7 @@ Status DecodeGraphs::start(const StepBatch& batch, KvStorage& kv, const ModelSte
     LLM_ASSIGN_OR_RETURN(Tensor normed, step.run_layers(staged, ws, attn));
     return ops::matmul(normed, step.lm_head, Tensor(), out);  // every row: decode wants them all
   };
-  return impl_->start(batch, kv, body, logits, static_cast<int>(table));
+  return impl_->start(batch, kv, body, logits, static_cast<int>(table), alias_device);
 }
 
 Status DecodeGraphs::finish() {

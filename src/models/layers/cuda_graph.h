@@ -10,14 +10,15 @@
 //           the KV pool's scratch slot);
 //   logits  f32 [max_batch, vocab]; the decode-attention partials; and a Workspace of
 //           activations sized once for max_batch rows and then frozen.
-// Per step the host validates and packs the inputs (pack_step's checks), copies the header
-// (one copy) and the requests' req_to_token rows (one pitched copy) into them, feeds the ids
-// the batch takes from the device (StepBatch::device_feed, outside the graph), launches the
-// graph and copies the n real logits rows back (asynchronously into page-locked logits,
-// waited for by finish(), so the host can prepare the next step meanwhile). Padding rows feed token
+// Per step the host validates and packs the inputs (pack_step's checks); one kernel
+// (ops::upload_step, outside the graph) reads the header and the requests' req_to_token rows
+// from page-locked memory into them and feeds the ids the batch takes from the device
+// (StepBatch::device_feed); then the graph is launched and the n real logits rows go back
+// (asynchronously into page-locked host logits, waited for by finish(), so the host can prepare
+// the next step meanwhile; device logits are not copied, see start()). Padding rows feed token
 // 0 at position 0, write their K/V to the scratch slot and attend to it alone (kv_len 1); their
-// logits are ignored. All of it runs on a stream owned here, ordered after and before the caller's
-// current stream by events.
+// logits are ignored. A replay runs on the caller's current stream; binding and capture run on
+// a stream owned here, ordered after and before the caller's stream by events.
 //
 // Capture is lazy: the first step of a (B, K) runs the forward eagerly once on the graph
 // stream (creating cuBLASLt plans, uploading rotary tables) and is then captured and replayed.
@@ -169,7 +170,10 @@ class DecodeGraphs {
   // The same in two halves: start() queues the step and returns without waiting when
   // `logits` is page-locked (ops::empty_pinned; the copy back is then asynchronous too);
   // finish() waits for the logits. `logits` must stay untouched in between, and every start()
-  // is followed by its finish() before the next start().
+  // is followed by its finish() before the next start(). Device `logits` (device sampling) are
+  // not copied: start() points `logits` at the graph's own rows, which work queued after it on
+  // the same stream may read and change, until the next start() (a device-to-device copy
+  // between the graph and the sampling kernel cost ~1.4 us and a switch at batch 1).
   Status start(const StepBatch& batch, KvStorage& kv, const ModelStep& step, Tensor& logits);
   Status finish();
 
@@ -182,6 +186,9 @@ class DecodeGraphs {
   // The captured work: the model's step over a staged batch into f32 logits [n_tokens, vocab]
   // (device), for one rotary table.
   using Body = std::function<Status(const StepBatch& staged, Workspace& ws, Tensor& logits)>;
+  // start() and run(): device logits become a view of the graph's rows when `alias_device`.
+  Status start_step(const StepBatch& batch, KvStorage& kv, const ModelStep& step, Tensor& logits,
+                    bool alias_device);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

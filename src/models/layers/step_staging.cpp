@@ -96,14 +96,6 @@ Result<PackedStep> pack_step(const StepBatch& batch, int64_t vocab, int64_t kv_c
   return p;
 }
 
-Status feed_staged_ids(const DeviceTokenFeed& feed, const int32_t* packed_rows, Tensor& ids) {
-  if (feed.empty()) return {};
-  const int64_t n = static_cast<int64_t>(feed.rows.size());
-  const Tensor rows =
-      Tensor::view(const_cast<int32_t*>(packed_rows), {2, n}, core::DType::i32, core::Device::cuda);
-  return ops::feed_token_ids(feed.sampled, rows, ids);
-}
-
 Result<StepBatch> stage_step(const StepBatch& batch, int64_t vocab, int64_t kv_capacity,
                              Workspace& ws) {
   if (ws.device() == core::Device::cpu) return batch;
@@ -113,10 +105,15 @@ Result<StepBatch> stage_step(const StepBatch& batch, int64_t vocab, int64_t kv_c
   Tensor dev = ws.get(Buf::step_meta, {total}, core::DType::i32);
   if (!dev.defined())
     return core::error(core::StatusCode::out_of_memory, "step: no device memory for step metadata");
-  // From page-locked memory, so that queuing the copy never waits for the device.
-  LLM_ASSIGN_OR_RETURN(Tensor host, ws.upload_ring().begin(total, core::DType::i32));
-  std::copy(h.begin(), h.begin() + total, host.data<int32_t>());
-  LLM_RETURN_IF_ERROR(ops::copy_to_device(host, dev));
+  // From page-locked memory, so that queuing the upload never waits for the device.
+  LLM_ASSIGN_OR_RETURN(ops::MappedTensor host, ws.upload_ring().begin(total, core::DType::i32));
+  std::copy(h.begin(), h.begin() + total, host.host.data<int32_t>());
+  LLM_RETURN_IF_ERROR(ops::upload_step({.src = host.device,
+                                        .dst = dev,
+                                        .n_ids = n,
+                                        .feed_at = p.off_feed,
+                                        .n_feed = p.n_feed,
+                                        .sampled = batch.device_feed.sampled}));
 
   StepBatch out = batch;
   const int32_t* d = dev.data<int32_t>();
@@ -126,7 +123,6 @@ Result<StepBatch> stage_step(const StepBatch& batch, int64_t vocab, int64_t kv_c
   out.token_ids = view(0);
   out.positions = view(p.off_pos);
   out.out_slots = view(p.off_slots);
-  LLM_RETURN_IF_ERROR(feed_staged_ids(batch.device_feed, d + p.off_feed, out.token_ids));
   LLM_RETURN_IF_ERROR(ws.upload_ring().end());
   out.attn.device = {.q_start = d + p.off_qs,
                      .kv_len = d + p.off_kv,

@@ -1,9 +1,9 @@
 // src/models/layers/step_staging.h — puts a step's index data where the model runs.
 // On the CPU the batch is used as built. On CUDA the token ids, positions, KV slots and the
 // attention metadata (q_start, kv_len, and the req_to_token rows of this step's requests,
-// compacted to one row each) go to the device in ONE host->device copy per step, shared by
-// every layer (plan once, run per layer); ids the batch feeds from the device (device_feed) are
-// filled in on the device right after the copy. The host arrays stay in the returned batch for
+// compacted to one row each) go to the device in ONE upload per step (ops::upload_step, which
+// also feeds the ids the batch takes from the device: device_feed), shared by every layer (plan
+// once, run per layer). The host arrays stay in the returned batch for
 // the host-side decisions (per-request rope, kernel choice). Because device index values cannot
 // be checked by the kernels, staging validates them first: ids in [0, vocab) (fed ids: their
 // rows and sources in range), slots and every req_to_token entry a request reads in
@@ -20,7 +20,7 @@ namespace lightllm::models {
 // Where pack_step put each array in the host staging buffer (offsets in i32 elements).
 // Layout: ids | positions | slots | q_start (n_reqs+1) | kv_len | req_row | req_to_token |
 // feed, req_to_token [n_reqs, stride] with request r's row r holding its first kv_len[r] slots,
-// feed [2, n_feed] the batch's device_feed rows then sources (ops::feed_token_ids).
+// feed [2, n_feed] the batch's device_feed rows then sources (ops::upload_step's pairs).
 struct PackedStep {
   int64_t n_tokens = 0;
   int32_t n_reqs = 0;
@@ -35,10 +35,6 @@ struct PackedStep {
 // Validates `batch` (the checks above) and packs its index arrays into `h` (resized).
 Result<PackedStep> pack_step(const StepBatch& batch, int64_t vocab, int64_t kv_capacity,
                              std::vector<int32_t>& h);
-
-// Fills the fed ids of a staged step: `packed` rows [2, n_feed] on the device (the step's copy
-// of the feed area), `ids` the staged token ids. No-op without a feed.
-Status feed_staged_ids(const DeviceTokenFeed& feed, const int32_t* packed_rows, Tensor& ids);
 
 Result<StepBatch> stage_step(const StepBatch& batch, int64_t vocab, int64_t kv_capacity,
                              Workspace& ws);
