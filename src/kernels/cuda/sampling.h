@@ -12,7 +12,7 @@
 // mass finds the top-p boundary value, and when that boundary value is shared by several tokens
 // (ties: common with bf16 logits), a radix select over their ids keeps exactly the ones the host's
 // (value, id) order keeps. Arithmetic that decides which logits the penalties produce uses explicit
-// IEEE round-to- nearest intrinsics (no FMA contraction), so penalised logits equal the host's bit
+// IEEE round-to-nearest intrinsics (no FMA contraction), so penalised logits equal the host's bit
 // for bit.
 #pragma once
 

@@ -4,8 +4,9 @@
 //
 // Why a kernel and not cudaMemcpyAsync: at batch 1 each switch between a copy and a kernel
 // leaves the device idle for microseconds, and the copies waited behind the previous step's
-// sampling kernel. The kernel is launched with PDL: its bus reads run while the previous
-// kernel (the sampling) still runs, and only its writes wait (docs/PERFORMANCE.md run 23).
+// sampling kernel. The kernel is launched with PDL: its bus reads may run while the previous
+// kernel (the sampling) still runs, and only its writes wait. (A timed CUDA event between the
+// two kernels takes that overlap away: docs/PERFORMANCE.md run 23.)
 #pragma once
 
 #include <cstdint>
