@@ -2,6 +2,7 @@
 // float conversion, the current CUDA stream and device memory info (see ops.h). Without
 // LIGHTLLM_CUDA every CUDA request is an unimplemented error and CPU requests still work.
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <memory>
 #include <utility>
@@ -78,7 +79,11 @@ core::Result<MappedTensor> UploadRing::begin(int64_t n, DType dtype) {
   LLM_RETURN_IF_ERROR(b.read.wait());
   const int64_t bytes = n * static_cast<int64_t>(core::dtype_size(dtype));
   if (!b.mem.host.defined() || b.mem.host.numel() < bytes) {
-    LLM_ASSIGN_OR_RETURN(b.mem, empty_mapped({std::max<int64_t>(bytes, 4096)}, DType::i8));
+    // Powers of two from 64 KiB: a step's upload grows by a few bytes per decode step (its
+    // req_to_token rows follow the longest context), and freeing page-locked memory may wait
+    // for the device, so the ring reallocates a handful of times, not every other step.
+    const uint64_t size = std::bit_ceil(static_cast<uint64_t>(std::max<int64_t>(bytes, 1 << 16)));
+    LLM_ASSIGN_OR_RETURN(b.mem, empty_mapped({static_cast<int64_t>(size)}, DType::i8));
   }
   // Valid until the second begin() after this one.
   return MappedTensor{.host = Tensor::view(b.mem.host.raw(), {n}, dtype, Device::cpu),

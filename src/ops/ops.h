@@ -389,7 +389,8 @@ class StreamMark {
 // (ops::upload_step), and a copy queued from it never blocks the host (from pageable memory the
 // driver may first wait for the stream), which lets the runner queue step N+1 while step N
 // runs. Before a buffer is rewritten the device must have read what was queued from it two
-// uploads earlier: begin() waits for that (normally long passed). Not thread-safe.
+// uploads earlier: begin() waits for that (normally long passed). A buffer grows to the next
+// power of two (at least 64 KiB) when an upload does not fit. Not thread-safe.
 class UploadRing {
  public:
   // A buffer of n elements of `dtype`, free to fill through .host; the device reads .device.
