@@ -7,6 +7,7 @@
 // (no penalties, masks or logprobs) take the kernel's split arg max, with its own scratch.
 // Built only with LIGHTLLM_CUDA.
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -25,6 +26,10 @@ struct SampleScratch {
   // The split arg max's partials and per-row counts ([argmax_rows] u32, zero between launches).
   backend::cuda::DeviceBuffer argmax;  // [part_value | part_index | row_done]
   int64_t argmax_rows = 0;
+  // Outgrown buffers, freed with the scratch: cudaFree waits for the whole device, which stalled
+  // a serving step for milliseconds (docs/PERFORMANCE.md run 23); growth is geometric, so these
+  // hold less than the live buffers do.
+  std::vector<backend::cuda::DeviceBuffer> retired;
   UploadRing upload;                   // page-locked staging for the one upload
   std::vector<unsigned char> last;     // the bytes of the last upload into dev
   std::vector<unsigned char> packing;  // this call's bytes (reused: no allocation per step)
@@ -48,13 +53,14 @@ bool plain_greedy(const kernels::SampleBatch& batch, bool logprobs) {
   return true;
 }
 
-// The split arg max's scratch for n_rows rows (grown on demand; zeroed on `stream` when
-// allocated).
+// The split arg max's scratch for n_rows rows: 1024 rows (1 MiB) at first, then powers of two;
+// zeroed on `stream` when allocated.
 Status reserve_argmax(SampleScratch& s, int64_t n_rows, cudaStream_t stream) {
   if (s.argmax_rows >= n_rows) return {};
-  const int64_t rows = std::max<int64_t>(n_rows, 64);
+  const auto rows =
+      static_cast<int64_t>(std::bit_ceil(static_cast<uint64_t>(std::max<int64_t>(n_rows, 1024))));
   const size_t parts = static_cast<size_t>(rows) * kernels::cuda::kArgmaxMaxSplits;
-  s.argmax.reset();  // cudaFree waits for kernels still using the old scratch
+  if (s.argmax.size() > 0) s.retired.push_back(std::move(s.argmax));  // kernels may still use it
   s.argmax_rows = 0;
   LLM_ASSIGN_OR_RETURN(s.argmax, backend::cuda::DeviceBuffer::allocate(
                                      parts * 8 + static_cast<size_t>(rows) * sizeof(uint32_t)));
@@ -107,7 +113,7 @@ Status sample(Tensor& logits, const kernels::SampleBatch& batch, Tensor& out_ids
   const size_t total = off_pen_raw + align256(pen_bytes);
 
   if (s.dev.size() < total) {
-    s.dev.reset();  // cudaFree waits for kernels still reading the old scratch
+    if (s.dev.size() > 0) s.retired.push_back(std::move(s.dev));  // kernels may still read it
     s.last.clear();
     LLM_ASSIGN_OR_RETURN(s.dev, backend::cuda::DeviceBuffer::allocate(total + total / 2));
   }

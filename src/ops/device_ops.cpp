@@ -83,6 +83,7 @@ core::Result<MappedTensor> UploadRing::begin(int64_t n, DType dtype) {
     // req_to_token rows follow the longest context), and freeing page-locked memory may wait
     // for the device, so the ring reallocates a handful of times, not every other step.
     const uint64_t size = std::bit_ceil(static_cast<uint64_t>(std::max<int64_t>(bytes, 1 << 16)));
+    if (b.mem.host.defined()) retired_.push_back(std::exchange(b.mem, MappedTensor{}));
     LLM_ASSIGN_OR_RETURN(b.mem, empty_mapped({static_cast<int64_t>(size)}, DType::i8));
   }
   // Valid until the second begin() after this one.

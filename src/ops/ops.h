@@ -390,7 +390,8 @@ class StreamMark {
 // driver may first wait for the stream), which lets the runner queue step N+1 while step N
 // runs. Before a buffer is rewritten the device must have read what was queued from it two
 // uploads earlier: begin() waits for that (normally long passed). A buffer grows to the next
-// power of two (at least 64 KiB) when an upload does not fit. Not thread-safe.
+// power of two (at least 64 KiB) when an upload does not fit; the outgrown one is kept until
+// the ring goes. Not thread-safe.
 class UploadRing {
  public:
   // A buffer of n elements of `dtype`, free to fill through .host; the device reads .device.
@@ -404,6 +405,9 @@ class UploadRing {
     StreamMark read;   // passed when the work queued on `mem` has run
   };
   std::array<Buffer, 2> buffers_;
+  // Outgrown buffers, freed with the ring: freeing page-locked memory waits for the whole
+  // device (a 37 ms stall in a serving run, docs/PERFORMANCE.md run 23).
+  std::vector<MappedTensor> retired_;
   int turn_ = 0;
 };
 
