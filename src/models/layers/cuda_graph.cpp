@@ -378,7 +378,7 @@ struct DecodeGraphs::Impl {
     return copy_out(n, logits_host, on, alias_device);
   }
 #else
-  Status start(const StepBatch&, KvStorage&, const Body&, Tensor&, int) {
+  Status start(const StepBatch&, KvStorage&, const Body&, Tensor&, int, bool) {
     return core::unimplemented("CUDA graphs: this build has no CUDA backend");
   }
   Status finish() {
