@@ -262,7 +262,31 @@ StreamMark::~StreamMark() {
   if (event_ != nullptr) cudaEventDestroy(static_cast<cudaEvent_t>(event_));
 }
 
-Status StreamMark::record() {
+namespace {
+
+// The calling thread's side stream on its current device (StreamMark::record_after), created on
+// first use and destroyed with the thread.
+core::Result<cudaStream_t> side_stream() {
+  struct Streams {
+    std::vector<cudaStream_t> by_device;
+    ~Streams() {
+      for (cudaStream_t s : by_device)
+        if (s != nullptr) cudaStreamDestroy(s);
+    }
+  };
+  thread_local Streams streams;
+  int dev = 0;
+  LLM_CUDA_RETURN_IF_ERROR(cudaGetDevice(&dev));
+  if (streams.by_device.size() <= static_cast<size_t>(dev))
+    streams.by_device.resize(static_cast<size_t>(dev) + 1, nullptr);
+  cudaStream_t& s = streams.by_device[static_cast<size_t>(dev)];
+  if (s == nullptr) LLM_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  return s;
+}
+
+}  // namespace
+
+Status StreamMark::record_on(void* stream) {
   if (event_ == nullptr) {
     cudaEvent_t e = nullptr;
     LLM_CUDA_RETURN_IF_ERROR(cudaEventCreateWithFlags(
@@ -270,9 +294,20 @@ Status StreamMark::record() {
     event_ = e;
   }
   LLM_CUDA_RETURN_IF_ERROR(
-      cudaEventRecord(static_cast<cudaEvent_t>(event_), cuda_detail::current_stream()));
+      cudaEventRecord(static_cast<cudaEvent_t>(event_), static_cast<cudaStream_t>(stream)));
   recorded_ = true;
   return {};
+}
+
+Status StreamMark::record() {
+  return record_on(cuda_detail::current_stream());
+}
+
+Status StreamMark::record_after(const StreamMark& on) {
+  if (!on.recorded_) return core::internal_error("StreamMark: record_after an unrecorded mark");
+  LLM_ASSIGN_OR_RETURN(cudaStream_t side, side_stream());
+  LLM_CUDA_RETURN_IF_ERROR(cudaStreamWaitEvent(side, static_cast<cudaEvent_t>(on.event_), 0));
+  return record_on(side);
 }
 
 Status StreamMark::wait() const {
@@ -384,6 +419,11 @@ Status copy_to_host_async(const Tensor& src, Tensor& dst) {
 StreamMark::~StreamMark() = default;
 
 Status StreamMark::record() {
+  recorded_ = true;
+  return {};
+}
+
+Status StreamMark::record_after(const StreamMark&) {
   recorded_ = true;
   return {};
 }

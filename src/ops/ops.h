@@ -370,6 +370,11 @@ class StreamMark {
 
   // Marks the current end of the current stream (creates the event on first use).
   Status record();
+  // Marks, on a side stream of the calling thread's device, the moment the device passes `on`
+  // (a recorded mark of the current stream), give or take a hand-off between streams: a timed
+  // mark that puts no timed event between two kernels of the current stream (such an event
+  // holds the second kernel back until the first completes; docs/PERFORMANCE.md run 23).
+  Status record_after(const StreamMark& on);
   // Blocks the host until the device has passed the mark (ok if it was never recorded).
   Status wait() const;
   // Recorded and passed by the device (asks without blocking).
@@ -379,6 +384,8 @@ class StreamMark {
   bool recorded() const { return recorded_; }
 
  private:
+  Status record_on(void* stream);  // cudaStream_t
+
   Timing timing_ = Timing::off;
   void* event_ = nullptr;  // cudaEvent_t
   bool recorded_ = false;

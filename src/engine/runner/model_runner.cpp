@@ -102,9 +102,9 @@ core::Status ModelRunner::start(const StepPlan& plan) {
   Started step{.step_id = plan.step_id, .back_to_back = plan.back_to_back};
   step.device_step = on_cuda && device_sampling_ && n_sampled > 0 && DeviceSampler::covers(plan);
   // The device can only have waited for this step if the last started one had ended by now;
-  // otherwise this step's work is queued behind it and no mark goes between them: a timed mark
+  // otherwise this step's work is queued behind it and no timed mark goes between them: one
   // between the sampling kernel and the next upload kernel holds the upload back until the
-  // sampling completes (two such marks cost ~7 us a step at batch 1; docs/PERFORMANCE.md run 23).
+  // sampling completes (~5 us a step at batch 1; docs/PERFORMANCE.md run 23).
   const ops::StreamMark& last_end = started_.empty() ? last_end_ : started_.back().end;
   if (on_cuda && last_end.passed()) LLM_RETURN_IF_ERROR(step.begin.record());
   if (step.device_step) {
@@ -126,7 +126,10 @@ core::Status ModelRunner::start(const StepPlan& plan) {
     host_step_logits_ = logits_.rows(0, n_sampled);
     LLM_RETURN_IF_ERROR(model_->start_forward(batch, kv_, host_step_logits_));
   }
-  if (on_cuda) LLM_RETURN_IF_ERROR(step.end.record());
+  if (on_cuda) {
+    LLM_RETURN_IF_ERROR(step.end.record());
+    LLM_RETURN_IF_ERROR(step.end_time.record_after(step.end));
+  }
   started_.push_back(std::move(step));
   return {};
 }
@@ -149,14 +152,15 @@ core::Result<StepResult> ModelRunner::finish(const StepPlan& plan) {
     sample_on_host(plan, host_step_logits_, sampler_, result);
   }
   if (on_cuda) {
-    if (step.back_to_back && last_end_.recorded()) {
+    if (step.back_to_back && last_end_time_.recorded()) {
       float ms = 0.0f;  // queued before the last step ended: the device did not wait
       if (step.begin.recorded()) {
-        LLM_ASSIGN_OR_RETURN(ms, step.begin.elapsed_ms_since(last_end_));
+        LLM_ASSIGN_OR_RETURN(ms, step.begin.elapsed_ms_since(last_end_time_));
       }
       result.device_idle_us = std::max(0.0, 1000.0 * ms);
     }
     last_end_ = std::move(step.end);
+    last_end_time_ = std::move(step.end_time);
   }
   return result;
 }

@@ -76,9 +76,12 @@ class ModelRunner final : public StepExecutor {
     bool back_to_back = false;  // planned while the previous step ran (plan.back_to_back)
     InFlightRows sampled_rows;  // device steps: sequence -> row of device_ids
     core::Tensor device_ids;    // device steps: [n_sampled] i32, the step's samples
-    // The step's first and last queued work (timed: the device time between steps). A device
-    // step's samples are on the host once `end` has passed.
-    ops::StreamMark begin{ops::StreamMark::Timing::on}, end{ops::StreamMark::Timing::on};
+    // `end`: after the step's last queued work; a device step's samples are on the host once it
+    // has passed. `end_time`: the time `end` passed, marked on a side stream; `begin`: before
+    // the step's first work, recorded only if the last step had ended by then. Timed marks stay
+    // out of the stream between two steps' kernels (docs/PERFORMANCE.md run 23).
+    ops::StreamMark begin{ops::StreamMark::Timing::on}, end;
+    ops::StreamMark end_time{ops::StreamMark::Timing::on};
   };
 
   std::unique_ptr<models::Model> model_;
@@ -93,7 +96,8 @@ class ModelRunner final : public StepExecutor {
   core::Tensor logits_;            // [n_sampled, vocab] f32 (page-locked on CUDA), grown on demand
   core::Tensor host_step_logits_;  // the started host-sampled step's rows of logits_
   std::deque<Started> started_;    // oldest first, at most 2
-  ops::StreamMark last_end_{ops::StreamMark::Timing::on};  // the last finished step's end
+  ops::StreamMark last_end_;       // the last finished step's end and end_time
+  ops::StreamMark last_end_time_{ops::StreamMark::Timing::on};
 };
 
 }  // namespace lightllm::engine
