@@ -100,7 +100,7 @@ using StreamCallback = std::function<void(const StreamEvent&)>;
 // ended (the usual case with the overlap), else from the event after the previous step's
 // sampling to the event queued before this step's upload. What runs between two forwards (the
 // sampling and upload kernels and the device's hand-off latencies) is not counted: kernel
-// traces show 16-17 us between two batch-1 graph replays, ~7 us of it idle (docs/PERFORMANCE.md
+// traces show ~9 us between two batch-1 graph replays, ~3 us of it idle (docs/PERFORMANCE.md
 // run 23, tools/kernel_trace.sh).
 struct DeviceIdleStats {
   double total_us = 0.0;
