@@ -76,9 +76,14 @@ __device__ __forceinline__ void keep_better(float& v, int& i, float v2, int i2) 
   }
 }
 
-__device__ int block_argmax(float v, int i, Smem& s) {
+// The warp's best (value, id) by keep_better, in every lane.
+__device__ __forceinline__ void warp_keep_best(float& v, int& i) {
   for (int o = 16; o > 0; o >>= 1)
     keep_better(v, i, __shfl_xor_sync(0xffffffffu, v, o), __shfl_xor_sync(0xffffffffu, i, o));
+}
+
+__device__ int block_argmax(float v, int i, Smem& s) {
+  warp_keep_best(v, i);
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   __syncthreads();
   if (lane == 0) {
@@ -88,8 +93,7 @@ __device__ int block_argmax(float v, int i, Smem& s) {
   __syncthreads();
   v = s.red_f[lane];  // kThreads / 32 == 32 warps: every lane has one
   i = s.red_i[lane];
-  for (int o = 16; o > 0; o >>= 1)
-    keep_better(v, i, __shfl_xor_sync(0xffffffffu, v, o), __shfl_xor_sync(0xffffffffu, i, o));
+  warp_keep_best(v, i);
   return i;
 }
 
@@ -450,8 +454,7 @@ __global__ void __launch_bounds__(kArgmaxThreads) argmax_split_kernel(SamplePara
     for (int64_t i = begin + threadIdx.x; i < end; i += kArgmaxThreads)
       keep_better(bv, bi, logits[i], static_cast<int>(i));
   }
-  for (int o = 16; o > 0; o >>= 1)
-    keep_better(bv, bi, __shfl_xor_sync(0xffffffffu, bv, o), __shfl_xor_sync(0xffffffffu, bi, o));
+  warp_keep_best(bv, bi);
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   if (lane == 0) {
     red_v[warp] = bv;
@@ -461,8 +464,7 @@ __global__ void __launch_bounds__(kArgmaxThreads) argmax_split_kernel(SamplePara
   if (warp == 0) {
     bv = lane < kArgmaxThreads / 32 ? red_v[lane] : -INFINITY;
     bi = lane < kArgmaxThreads / 32 ? red_i[lane] : INT_MAX;
-    for (int o = 16; o > 0; o >>= 1)
-      keep_better(bv, bi, __shfl_xor_sync(0xffffffffu, bv, o), __shfl_xor_sync(0xffffffffu, bi, o));
+    warp_keep_best(bv, bi);
     if (lane == 0) {
       p.part_value[r * kArgmaxMaxSplits + blockIdx.x] = bv;
       p.part_index[r * kArgmaxMaxSplits + blockIdx.x] = bi;
@@ -478,8 +480,7 @@ __global__ void __launch_bounds__(kArgmaxThreads) argmax_split_kernel(SamplePara
   for (int k = lane; k < splits; k += 32)
     keep_better(bv, bi, __ldcg(&p.part_value[r * kArgmaxMaxSplits + k]),
                 __ldcg(&p.part_index[r * kArgmaxMaxSplits + k]));
-  for (int o = 16; o > 0; o >>= 1)
-    keep_better(bv, bi, __shfl_xor_sync(0xffffffffu, bv, o), __shfl_xor_sync(0xffffffffu, bi, o));
+  warp_keep_best(bv, bi);
   if (lane == 0) {
     const int token = bi == INT_MAX ? 0 : bi;  // a row of NaN: 0, as sample_kernel
     p.out_ids[r] = token;
