@@ -361,7 +361,8 @@ Status copy_to_host_async(const Tensor& src, Tensor& dst);
 class StreamMark {
  public:
   enum class Timing { off, on };
-  explicit StreamMark(Timing timing = Timing::off);
+  StreamMark() = default;  // untimed
+  explicit StreamMark(Timing timing);
   ~StreamMark();
   StreamMark(StreamMark&&) noexcept;
   StreamMark& operator=(StreamMark&&) noexcept;
