@@ -383,6 +383,9 @@ class StreamMark {
   // Device milliseconds from `earlier` to this mark; both timed, recorded and passed.
   core::Result<float> elapsed_ms_since(const StreamMark& earlier) const;
   bool recorded() const { return recorded_; }
+  // Back to unrecorded, keeping the event for the next record() (a mark reused step after step
+  // creates its event once).
+  void reset() { recorded_ = false; }
 
  private:
   Status record_on(void* stream);  // cudaStream_t

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <span>
+#include <utility>
 
 #include "engine/sampling/device_sampling.h"
 #include "engine/sampling/sampling_state.h"
@@ -100,6 +101,11 @@ core::Status ModelRunner::start(const StepPlan& plan) {
   const int64_t vocab = model_->shape().vocab;
   const bool on_cuda = model_->device() == core::Device::cuda;
   Started step{.step_id = plan.step_id, .back_to_back = plan.back_to_back};
+  if (on_cuda) {
+    step.begin = take_mark(ops::StreamMark::Timing::on);
+    step.end = take_mark(ops::StreamMark::Timing::off);
+    step.end_time = take_mark(ops::StreamMark::Timing::on);
+  }
   step.device_step = on_cuda && device_sampling_ && n_sampled > 0 && DeviceSampler::covers(plan);
   // The device can only have waited for this step if the last started one had ended by now;
   // otherwise this step's work is queued behind it and no timed mark goes between them: one
@@ -159,10 +165,21 @@ core::Result<StepResult> ModelRunner::finish(const StepPlan& plan) {
       }
       result.device_idle_us = std::max(0.0, 1000.0 * ms);
     }
-    last_end_ = std::move(step.end);
-    last_end_time_ = std::move(step.end_time);
+    spare_untimed_.push_back(std::exchange(last_end_, std::move(step.end)));
+    spare_timed_.push_back(std::exchange(last_end_time_, std::move(step.end_time)));
+    spare_timed_.push_back(std::move(step.begin));
   }
   return result;
+}
+
+ops::StreamMark ModelRunner::take_mark(ops::StreamMark::Timing timing) {
+  std::vector<ops::StreamMark>& pool =
+      timing == ops::StreamMark::Timing::on ? spare_timed_ : spare_untimed_;
+  if (pool.empty()) return ops::StreamMark(timing);
+  ops::StreamMark m = std::move(pool.back());
+  pool.pop_back();
+  m.reset();
+  return m;
 }
 
 }  // namespace lightllm::engine

@@ -80,9 +80,12 @@ class ModelRunner final : public StepExecutor {
     // has passed. `end_time`: the time `end` passed, marked on a side stream; `begin`: before
     // the step's first work, recorded only if the last step had ended by then. Timed marks stay
     // out of the stream between two steps' kernels (docs/PERFORMANCE.md run 23).
-    ops::StreamMark begin{ops::StreamMark::Timing::on}, end;
-    ops::StreamMark end_time{ops::StreamMark::Timing::on};
+    ops::StreamMark begin, end, end_time;  // begin and end_time timed (take_mark)
   };
+
+  // A mark for a new step: a finished step's, reset (its CUDA event is reused: no event is
+  // created or destroyed per step once the pools hold a step's worth), or a new one.
+  ops::StreamMark take_mark(ops::StreamMark::Timing timing);
 
   std::unique_ptr<models::Model> model_;
   models::KvStorage kv_;
@@ -98,6 +101,7 @@ class ModelRunner final : public StepExecutor {
   std::deque<Started> started_;    // oldest first, at most 2
   ops::StreamMark last_end_;       // the last finished step's end and end_time
   ops::StreamMark last_end_time_{ops::StreamMark::Timing::on};
+  std::vector<ops::StreamMark> spare_timed_, spare_untimed_;  // marks of finished steps
 };
 
 }  // namespace lightllm::engine
