@@ -58,6 +58,9 @@ constexpr int kMmaTile = 16;  // tokens per warp tile (k of the P V mma)
 constexpr int kL2Ahead16 = LIGHTLLM_DECODE_MMA_L2_AHEAD;
 static_assert(kL2Ahead16 >= 0 && kL2Ahead16 <= 8, "decode mma: L2 prefetch distance");
 
+// (No L2 cache policies on the copies: cp.async's .L2::cache_hint form stops the kernel with
+// cudaErrorIllegalInstruction on the H100 with nvcc 13, whether the policy comes from createpolicy
+// or from a kernel parameter; docs/PERFORMANCE.md runs 16 and 25.)
 // Hint: fetch the kBytes at `p` into L2, one prefetch.global.L2 per 128-byte line the range
 // touches (run 16: one sm_90 bulk prefetch per row cost more at 32 x 1k and batch 1). Reads
 // nothing back, changes no result; `p` must point into an allocation.
