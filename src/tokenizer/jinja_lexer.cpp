@@ -2,12 +2,15 @@
 // splits a template into text / {{ }} / {% %} items (comments dropped, {% raw %} expanded, -/+
 // whitespace control, trim_blocks and lstrip_blocks applied) and tokenizes tag contents into
 // names, string / number literals and operators. Owns the "template line L, column C" error format.
+#include <fmt/format.h>
+
 #include <charconv>
 #include <cstdlib>
 
 #include <cctype>
 
 #include "tokenizer/jinja_parser_impl.h"
+#include "tokenizer/unicode.h"
 
 namespace lightllm::tokenizer::jinja::parser_detail {
 
@@ -189,18 +192,53 @@ Result<std::vector<Tok>> lex(const std::string& src, const std::string& s, size_
       std::string v;
       ++i;
       while (i < s.size() && s[i] != c) {
-        if (s[i] == '\\' && i + 1 < s.size()) {
+        if (s[i] == '\\' && i + 1 < s.size()) {  // Python's unicode-escape, as jinja2 decodes
           const char e = s[++i];
+          ++i;
+          auto hex = [&](int digits) -> int64_t {  // the code point of \x / \u / \U, or -1
+            if (i + digits > s.size()) return -1;
+            int64_t cp = 0;
+            for (int d = 0; d < digits; ++d) {
+              const char h = s[i + d];
+              if (!std::isxdigit(static_cast<unsigned char>(h))) return -1;
+              cp = cp * 16 +
+                   (std::isdigit(static_cast<unsigned char>(h)) ? h - '0' : (h | 0x20) - 'a' + 10);
+            }
+            i += digits;
+            return cp;
+          };
           switch (e) {
             case 'n': v.push_back('\n'); break;
             case 't': v.push_back('\t'); break;
             case 'r': v.push_back('\r'); break;
+            case 'a': v.push_back('\a'); break;
+            case 'b': v.push_back('\b'); break;
+            case 'f': v.push_back('\f'); break;
+            case 'v': v.push_back('\v'); break;
+            case '\n': break;  // line continuation
             case '\\': v.push_back('\\'); break;
             case '\'': v.push_back('\''); break;
             case '"': v.push_back('"'); break;
-            default: v.push_back('\\'); v.push_back(e);
+            case 'x':
+            case 'u':
+            case 'U': {
+              const int64_t cp = hex(e == 'x' ? 2 : e == 'u' ? 4 : 8);
+              if (cp < 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+                return err(fmt::format("bad \\{} escape in a string literal", e));
+              append_utf8(v, static_cast<uint32_t>(cp));
+              break;
+            }
+            default:
+              if (e >= '0' && e <= '7') {  // up to three octal digits
+                int cp = e - '0';
+                for (int d = 0; d < 2 && i < s.size() && s[i] >= '0' && s[i] <= '7'; ++d)
+                  cp = cp * 8 + (s[i++] - '0');
+                append_utf8(v, static_cast<uint32_t>(cp));
+              } else {
+                v.push_back('\\');
+                v.push_back(e);
+              }
           }
-          ++i;
         } else {
           v.push_back(s[i++]);
         }

@@ -2,6 +2,7 @@
 // plus utf8_chars and as_list of jinja_builtins.h (a string iterates by code point).
 #include "tokenizer/jinja_py.h"
 
+#include <algorithm>
 #include <cctype>
 #include <vector>
 
@@ -14,8 +15,25 @@ using core::Result;
 
 namespace {
 
-bool is_ws(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+// The code points of `s` with their byte offsets (an invalid byte counts as one code point, -1,
+// which is not whitespace).
+struct CodePoint {
+  int32_t cp;
+  size_t begin, end;
+};
+std::vector<CodePoint> code_points(const std::string& s) {
+  std::vector<CodePoint> out;
+  for (size_t i = 0; i < s.size();) {
+    size_t len = 1;
+    const int32_t cp = decode_utf8(s, i, len);
+    out.push_back({cp, i, i + len});
+    i += len;
+  }
+  return out;
+}
+
+bool is_ws(int32_t cp) {
+  return cp >= 0 && is_py_space(static_cast<uint32_t>(cp));
 }
 
 std::string upper(const std::string& s) {
@@ -92,32 +110,37 @@ Value method(Builtin f) {
 
 std::string py_strip(const std::string& s, const std::optional<std::string>& chars, bool l,
                      bool r) {
-  auto in_set = [&](char c) { return chars ? chars->find(c) != std::string::npos : is_ws(c); };
-  size_t b = 0, e = s.size();
+  std::vector<int32_t> set;  // chars' code points
+  if (chars)
+    for (const CodePoint& c : code_points(*chars)) set.push_back(c.cp);
+  auto in_set = [&](int32_t cp) {
+    return chars ? std::find(set.begin(), set.end(), cp) != set.end() : is_ws(cp);
+  };
+  const std::vector<CodePoint> cps = code_points(s);
+  size_t b = 0, e = cps.size();
   if (l)
-    while (b < e && in_set(s[b])) ++b;
+    while (b < e && in_set(cps[b].cp)) ++b;
   if (r)
-    while (e > b && in_set(s[e - 1])) --e;
-  return s.substr(b, e - b);
+    while (e > b && in_set(cps[e - 1].cp)) --e;
+  return b == e ? std::string() : s.substr(cps[b].begin, cps[e - 1].end - cps[b].begin);
 }
 
 Json py_split(const std::string& s, const std::optional<std::string>& sep, int64_t maxsplit) {
   Json out = Json::array();
-  if (!sep) {
+  if (!sep) {  // runs of whitespace; the remainder after maxsplit keeps its trailing whitespace
+    const std::vector<CodePoint> cps = code_points(s);
     size_t i = 0;
     int64_t n = 0;
     while (true) {
-      while (i < s.size() && is_ws(s[i])) ++i;
-      if (i >= s.size()) break;
+      while (i < cps.size() && is_ws(cps[i].cp)) ++i;
+      if (i >= cps.size()) break;
       if (maxsplit >= 0 && n >= maxsplit) {
-        size_t e = s.size();
-        while (e > i && is_ws(s[e - 1])) --e;
-        out.push_back(s.substr(i, e - i));
+        out.push_back(s.substr(cps[i].begin));
         break;
       }
       size_t j = i;
-      while (j < s.size() && !is_ws(s[j])) ++j;
-      out.push_back(s.substr(i, j - i));
+      while (j < cps.size() && !is_ws(cps[j].cp)) ++j;
+      out.push_back(s.substr(cps[i].begin, cps[j - 1].end - cps[i].begin));
       ++n;
       i = j;
     }
@@ -234,12 +257,7 @@ bool has_attr_path(const Json& obj, const std::string& path) {
 
 std::vector<std::string> utf8_chars(const std::string& s) {
   std::vector<std::string> out;
-  for (size_t i = 0; i < s.size();) {
-    size_t len = 0;
-    decode_utf8(s, i, len);
-    out.push_back(s.substr(i, len));
-    i += len;
-  }
+  for (const CodePoint& c : code_points(s)) out.push_back(s.substr(c.begin, c.end - c.begin));
   return out;
 }
 

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "tokenizer/unicode.h"
+
 namespace lightllm::tokenizer::jinja {
 
 namespace {
@@ -22,21 +24,28 @@ std::string str_repr(const std::string& s) {
   const bool dq = s.find('\'') != std::string::npos && s.find('"') == std::string::npos;
   const char q = dq ? '"' : '\'';
   std::string out(1, q);
-  for (unsigned char c : s) {
-    if (c == '\\')
-      out += "\\\\";
-    else if (c == static_cast<unsigned char>(q))
-      out += std::string("\\") + q;
-    else if (c == '\n')
+  for (size_t i = 0; i < s.size();) {
+    size_t len = 1;
+    const int32_t cp = decode_utf8(s, i, len);
+    if (cp < 0) {  // not UTF-8 (no Python str holds it): the byte, escaped
+      out += fmt::format("\\x{:02x}", static_cast<unsigned char>(s[i]));
+    } else if (cp == '\\' || cp == q) {
+      out += '\\';
+      out.push_back(static_cast<char>(cp));
+    } else if (cp == '\n') {
       out += "\\n";
-    else if (c == '\r')
+    } else if (cp == '\r') {
       out += "\\r";
-    else if (c == '\t')
+    } else if (cp == '\t') {
       out += "\\t";
-    else if (c < 0x20 || c == 0x7f)
-      out += fmt::format("\\x{:02x}", c);
-    else
-      out.push_back(static_cast<char>(c));
+    } else if (!is_py_printable(static_cast<uint32_t>(cp))) {  // as Python's repr escapes it
+      out += cp < 0x100     ? fmt::format("\\x{:02x}", cp)
+             : cp < 0x10000 ? fmt::format("\\u{:04x}", cp)
+                            : fmt::format("\\U{:08x}", cp);
+    } else {
+      out.append(s, i, len);
+    }
+    i += len;
   }
   out.push_back(q);
   return out;
@@ -54,7 +63,7 @@ std::string json_string(const std::string& s) {
       case '\b': out += "\\b"; break;
       case '\f': out += "\\f"; break;
       default:
-        if (c < 0x20 || c == 0x7f) {
+        if (c < 0x20) {  // json.dumps(ensure_ascii=False): only C0 controls are escaped
           out += fmt::format("\\u{:04x}", c);
         } else {
           out.push_back(static_cast<char>(c));

@@ -31,6 +31,10 @@ bool is_alphanumeric(uint32_t cp);  // is_alphabetic || is_numeric
 bool is_punctuation(uint32_t cp);   // ASCII punctuation or general category P*
 bool is_control(uint32_t cp);       // general category Cc
 
+// Python str predicates (the Jinja engine's str methods and repr()).
+bool is_py_space(uint32_t cp);      // str.isspace: category Zs or bidi class WS, B, S
+bool is_py_printable(uint32_t cp);  // str.isprintable: not C*, Z* other than U+0020
+
 // Unicode normalization forms through utf8proc; input must be valid UTF-8.
 std::string normalize_nfc(std::string_view s);
 std::string normalize_nfd(std::string_view s);

@@ -32,6 +32,14 @@ CONVERSATIONS = {
         {"role": "user", "content": "Tell me a joke."},
     ],
     "single_user": [{"role": "user", "content": "  Write a haiku about the sea.  "}],
+    # Python's notion of whitespace (str.strip / split, the trim filter) and of printable
+    # characters (repr of a list), and what json.dumps(ensure_ascii=False) escapes.
+    "unicode_edges": [
+        {"role": "system", "content": "\u3000 Be brief.\xa0\x1c"},
+        {"role": "user", "content": "  hi\u3000\u2028 there\x85 del\x7f zw\u200b nbsp\xa0 \u180e "},
+        {"role": "assistant", "content": "ok\u2003"},
+        {"role": "user", "content": [{"type": "text", "text": "part\u200b\xa0\U000e0001\x7f end"}]},
+    ],
     "bad_roles": [
         {"role": "user", "content": "one"},
         {"role": "user", "content": "two"},
