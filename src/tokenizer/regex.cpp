@@ -90,10 +90,51 @@ std::string flatten_nested_classes(const std::string& p) {
   return out;
 }
 
+// \s in Oniguruma (HF tokenizers) and Rust regex (tiktoken) is the Unicode White_Space
+// property. PCRE2's \s with PCRE2_UCP adds U+180E (through \h), so \s and \S are spelled out
+// (after flatten_nested_classes: no class nests in another). \S inside a class stays as is.
+constexpr std::string_view kWhiteSpace =
+    "\\t\\n\\x0B\\f\\r\\x20\\x85\\xA0\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}"
+    "\\x{205F}\\x{3000}";
+std::string unicode_white_space(const std::string& p) {
+  std::string out;
+  bool in_class = false;
+  for (size_t i = 0; i < p.size(); ++i) {
+    const char c = p[i];
+    if (c == '\\' && i + 1 < p.size()) {
+      const char n = p[++i];
+      if (n == 's')
+        out.append(in_class ? std::string(kWhiteSpace) : "[" + std::string(kWhiteSpace) + "]");
+      else if (n == 'S' && !in_class)
+        out.append("[^" + std::string(kWhiteSpace) + "]");
+      else
+        out.push_back(c), out.push_back(n);
+      continue;
+    }
+    if (in_class && c == '[' && i + 1 < p.size() && p[i + 1] == ':') {  // POSIX class [:alpha:]
+      const size_t end = p.find(":]", i + 2);
+      if (end != std::string::npos) {
+        out.append(p, i, end + 2 - i);
+        i = end + 1;
+        continue;
+      }
+    }
+    out.push_back(c);
+    if (!in_class && c == '[') {
+      in_class = true;
+      if (i + 1 < p.size() && p[i + 1] == '^') out.push_back(p[++i]);
+      if (i + 1 < p.size() && p[i + 1] == ']') out.push_back(p[++i]);  // leading ] literal
+    } else if (in_class && c == ']') {
+      in_class = false;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 core::Result<Regex> Regex::compile(const std::string& onig_pattern) {
-  const std::string pattern = flatten_nested_classes(onig_pattern);
+  const std::string pattern = unicode_white_space(flatten_nested_classes(onig_pattern));
   int err = 0;
   PCRE2_SIZE err_off = 0;
   pcre2_code* code =

@@ -70,8 +70,16 @@ invalid = [
     ("invalid_ff", b"\xff\xfe hello \xfe"),
     ("invalid_truncated_4", b"emoji \xf0\x9f\x98 end"),
 ]
+# Added after the first vectors were committed: appended, so that expected files grow at the end
+# (tools/tokenizer/extend_vectors.py).
+later = [
+    # \s is Unicode White_Space in Oniguruma and Rust regex: U+180E is not in it, these are.
+    ("white_space_180e", "a \u180e b\u180e\u180ec  \u180e\n\u180e"),
+    ("white_space_unicode", "x\u3000y\u2028z\u0085w \u1680v\u202fu\u205ft\u2000\u200as\u00a0\u00a0r  \u3000\n"),
+]
 entries = [{"name": n, "hex": t.encode("utf-8").hex()} for n, t in texts]
 entries += [{"name": n, "hex": b.hex()} for n, b in invalid]
+entries += [{"name": n, "hex": t.encode("utf-8").hex()} for n, t in later]
 with open(OUT, "w", encoding="utf-8") as f:
     json.dump(entries, f, indent=0, ensure_ascii=True)
     f.write("\n")
