@@ -1,11 +1,18 @@
 // src/tokenizer/tokenizer_sp.cpp — SentencePiece tokenizer.model backend (libsentencepiece),
-// used for folders without tokenizer.json (ChatGLM2/3, older LLaMA). encode = the SentencePiece
-// encoding of the text, plus BOS / EOS when add_special_tokens and tokenizer_config asks for
-// them (add_bos_token defaults to true, add_eos_token to false, as LlamaTokenizer does).
-// Control / unknown pieces are the special tokens. SentencePieceProcessor is thread-safe for
-// concurrent const calls.
+// used for folders without tokenizer.json (ChatGLM2/3, InternLM, older LLaMA). encode = the text
+// split on the special tokens (the model's control and unknown pieces and tokenizer_config's
+// added_tokens_decoder, leftmost-longest as HF's added-token matching), the SentencePiece
+// encoding of each text piece, plus BOS / EOS when add_special_tokens and tokenizer_config asks
+// for them (add_bos_token defaults to true, add_eos_token to false, as LlamaTokenizer does).
+// decode: skip_special_tokens drops the special ids first and decodes the rest at once; kept,
+// a special token ends a run of pieces, and the run after it keeps the space of its leading
+// "▁" (SentencePiece drops that space only at the start of the text), as HF's tokenizers do.
+// SentencePieceProcessor is thread-safe for concurrent const calls.
 #include <sentencepiece_processor.h>
 
+#include <algorithm>
+
+#include "tokenizer/added_vocab.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/unicode.h"
 
@@ -13,18 +20,29 @@ namespace lightllm::tokenizer {
 
 namespace {
 
+constexpr std::string_view kSpaceMarker = "\xe2\x96\x81";  // U+2581, SentencePiece's space
+
 class SpTokenizer final : public Tokenizer {
  public:
   sentencepiece::SentencePieceProcessor sp_;
   bool add_bos_ = true, add_eos_ = false;
+  AddedVocab specials_;              // matched in the text before SentencePiece runs
+  std::vector<bool> added_special_;  // ids of added_tokens_decoder marked special
 
   std::vector<int32_t> encode(std::string_view text, bool add_special_tokens) const override {
-    std::vector<int> ids;
-    const auto st = sp_.Encode(sanitize_utf8(text), &ids);
+    const std::string clean = sanitize_utf8(text);
     std::vector<int32_t> out;
-    if (!st.ok()) return out;
     if (add_special_tokens && add_bos_ && sp_.bos_id() >= 0) out.push_back(sp_.bos_id());
-    out.insert(out.end(), ids.begin(), ids.end());
+    for (const Segment& seg : specials_.split(clean, /*normalized=*/false)) {
+      if (seg.id >= 0) {
+        out.push_back(seg.id);
+        continue;
+      }
+      std::vector<int> ids;
+      if (!sp_.Encode(std::string_view(clean).substr(seg.begin, seg.end - seg.begin), &ids).ok())
+        return {};
+      out.insert(out.end(), ids.begin(), ids.end());
+    }
     if (add_special_tokens && add_eos_ && sp_.eos_id() >= 0) out.push_back(sp_.eos_id());
     return out;
   }
@@ -35,15 +53,20 @@ class SpTokenizer final : public Tokenizer {
     auto flush = [&] {
       if (run.empty()) return;
       std::string s;
-      if (sp_.Decode(run, &s).ok()) out += s;
+      if (sp_.Decode(run, &s).ok()) {
+        // After a special token, the run's leading "▁" is a space SentencePiece dropped.
+        if (!out.empty() && sp_.IdToPiece(run.front()).starts_with(kSpaceMarker)) out += ' ';
+        out += s;
+      }
       run.clear();
     };
     const int n = sp_.GetPieceSize();
     for (int32_t id : ids) {
       if (id < 0 || id >= n) continue;
-      if (sp_.IsControl(id)) {
+      if (is_special(id)) {
+        if (skip_special_tokens) continue;
         flush();
-        if (!skip_special_tokens) out += sp_.IdToPiece(id);
+        out += sp_.IdToPiece(id);
         continue;
       }
       run.push_back(id);
@@ -63,7 +86,9 @@ class SpTokenizer final : public Tokenizer {
     return id;
   }
   bool is_special(int32_t id) const override {
-    return id >= 0 && id < sp_.GetPieceSize() && (sp_.IsControl(id) || sp_.IsUnknown(id));
+    if (id < 0 || id >= sp_.GetPieceSize()) return false;
+    return sp_.IsControl(id) || sp_.IsUnknown(id) ||
+           (static_cast<size_t>(id) < added_special_.size() && added_special_[id]);
   }
 };
 
@@ -77,6 +102,45 @@ core::Result<std::unique_ptr<Tokenizer>> load_sentencepiece(const std::string& p
     return core::data_loss("'{}' is not a SentencePiece model: {}", path, st.ToString());
   t->add_bos_ = config.add_bos_token.value_or(true);
   t->add_eos_ = config.add_eos_token.value_or(false);
+  // The special tokens matched in text: added_tokens_decoder's (ids inside the model), then the
+  // model's control and unknown pieces ("<s>", "</s>", "<unk>").
+  std::vector<AddedToken> specials;
+  const int n = t->sp_.GetPieceSize();
+  t->added_special_.assign(static_cast<size_t>(n), false);
+  const nlohmann::json& raw = config.raw;
+  if (raw.is_object() && raw.contains("added_tokens_decoder") &&
+      raw["added_tokens_decoder"].is_object()) {
+    for (const auto& [key, a] : raw["added_tokens_decoder"].items()) {
+      int32_t id = -1;
+      try {
+        id = std::stoi(key);
+      } catch (...) {
+        return core::invalid_argument(
+            "tokenizer_config: added_tokens_decoder key '{}' is not an id", key);
+      }
+      if (!a.is_object() || !a.contains("content") || !a["content"].is_string())
+        return core::invalid_argument(
+            "tokenizer_config: added_tokens_decoder['{}'] needs string 'content'", key);
+      if (id < 0 || id >= n) continue;  // not in this model: nothing to map it to
+      const bool special = a.value("special", false);
+      specials.push_back({.id = id,
+                          .content = a["content"].get<std::string>(),
+                          .single_word = a.value("single_word", false),
+                          .lstrip = a.value("lstrip", false),
+                          .rstrip = a.value("rstrip", false),
+                          .special = special});
+      t->added_special_[static_cast<size_t>(id)] = special;
+    }
+  }
+  for (int id = 0; id < n; ++id) {
+    if (!t->sp_.IsControl(id) && !t->sp_.IsUnknown(id)) continue;
+    std::string piece = t->sp_.IdToPiece(id);
+    const bool listed = std::any_of(specials.begin(), specials.end(),
+                                    [&](const AddedToken& a) { return a.content == piece; });
+    if (!piece.empty() && !listed)
+      specials.push_back({.id = id, .content = std::move(piece), .special = true});
+  }
+  t->specials_.build(std::move(specials));
   return std::unique_ptr<Tokenizer>(std::move(t));
 }
 

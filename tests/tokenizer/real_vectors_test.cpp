@@ -69,6 +69,37 @@ TEST(RealVectors, Llama2SentencePieceModel) {
   EXPECT_GT(n, 30u);
 }
 
+// Special tokens in the text and in the ids of a tokenizer.model folder, against HF tokenizers on
+// the same vocabulary's tokenizer.json (what AutoTokenizer converts the folder to):
+//   t = Tokenizer.from_file("llama2/tokenizer.json")
+//   t.encode(text, add_special_tokens=False).ids; t.decode(ids, skip_special_tokens=...)
+TEST(RealVectors, Llama2SentencePieceSpecialTokensMatchHf) {
+  auto tok = load_sentencepiece(shared_dir() + "/tokenizers/llama2/tokenizer.model", {});
+  ASSERT_TRUE(tok.ok()) << tok.status().to_string();
+  const std::vector<Case> encoded = {
+      {"<s>", {1}},
+      {"a</s>b", {263, 2, 289}},
+      {"Hello <unk> world</s>", {15043, 29871, 0, 29871, 3186, 2}},
+      {"x<s>y", {921, 1, 343}},
+      {"<s>[INST] hi [/INST]", {1, 518, 25580, 29962, 7251, 518, 29914, 25580, 29962}},
+  };
+  for (const auto& c : encoded) EXPECT_EQ((*tok)->encode(c.text, false), c.ids) << c.text;
+  struct Decoded {
+    std::vector<int32_t> ids;
+    std::string kept, skipped;
+  };
+  const std::vector<Decoded> decoded = {
+      {{4572, 2, 13253}, "filter</s> Website", "filter Website"},
+      {{1, 15043, 2}, "<s> Hello</s>", "Hello"},
+      {{0, 29871, 921}, "<unk>  x", " x"},
+      {{1, 22172, 2, 3186}, "<s> hello</s> world", "hello world"},
+  };
+  for (const auto& d : decoded) {
+    EXPECT_EQ((*tok)->decode(d.ids, false), d.kept) << d.kept;
+    EXPECT_EQ((*tok)->decode(d.ids, true), d.skipped) << d.kept;
+  }
+}
+
 TEST(RealVectors, Llama3Tiktoken) {
   auto tok = Tokenizer::from_dir(shared_dir() + "/tokenizers/llama3");
   ASSERT_TRUE(tok.ok()) << tok.status().to_string();
