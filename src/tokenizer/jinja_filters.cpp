@@ -158,19 +158,10 @@ Result<Value> apply_filter(const std::string& name, CallArgs& a) {
   if (name == "string") return Value(Json(to_str(v)));
   if (StringFn case_fn = string_case_fn(name)) return Value(Json(case_fn(to_str(v))));
   if (name == "safe" || name == "e" || name == "escape") {
-    if (name == "safe") return v;
-    std::string s = to_str(v), out;
-    for (char c : s) {
-      switch (c) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '"': out += "&#34;"; break;
-        case '\'': out += "&#39;"; break;
-        default: out.push_back(c);
-      }
-    }
-    return Value(Json(out));
+    if (v.markup) return v;  // Markup is never escaped twice
+    Value out(Json(name == "safe" ? to_str(v) : html_escape(to_str(v))));
+    out.markup = true;
+    return out;
   }
   if (name == "default" || name == "d") {
     const Value* b = kwarg(a, "boolean", 2);

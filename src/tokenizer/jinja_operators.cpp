@@ -76,8 +76,16 @@ Result<Value> binary_op(const std::string& op, const Value& l, const Value& r) {
   if (l.is_undefined() || r.is_undefined())
     return core::invalid_argument("'{}' on an undefined value", op);
   if (op == "+") {
-    if (a.is_string() && b.is_string())
-      return Value(Json(a.get<std::string>() + b.get<std::string>()));
+    if (a.is_string() && b.is_string()) {
+      if (!l.markup && !r.markup) return Value(Json(a.get<std::string>() + b.get<std::string>()));
+      // Markup + str / str + Markup (Markup.__add__, __radd__): the plain side is escaped.
+      auto side = [](const Value& v) {
+        return v.markup ? v.data.get<std::string>() : html_escape(v.data.get<std::string>());
+      };
+      Value out(Json(side(l) + side(r)));
+      out.markup = true;
+      return out;
+    }
     if (a.is_array() && b.is_array()) {
       Json out = a;
       for (const auto& e : b) out.push_back(e);

@@ -161,6 +161,21 @@ Json py_split(const std::string& s, const std::optional<std::string>& sep, int64
   return out;
 }
 
+std::string html_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&#34;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out.push_back(c);
+    }
+  }
+  return out;
+}
+
 std::string replace_all(std::string s, const std::string& from, const std::string& to,
                         int64_t count) {
   if (from.empty()) return s;

@@ -35,6 +35,8 @@ Value method(Builtin f);
 std::string py_strip(const std::string& s, const std::optional<std::string>& chars, bool l, bool r);
 // str.split(sep, maxsplit) (sep nullopt = runs of whitespace; maxsplit < 0 = no limit).
 Json py_split(const std::string& s, const std::optional<std::string>& sep, int64_t maxsplit);
+// markupsafe.escape: & < > " ' as &amp; &lt; &gt; &#34; &#39;.
+std::string html_escape(const std::string& s);
 // str.replace(from, to, count) (count < 0 = all).
 std::string replace_all(std::string s, const std::string& from, const std::string& to,
                         int64_t count = -1);

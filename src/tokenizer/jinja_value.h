@@ -31,6 +31,10 @@ struct Value {
   Json data;                    // Kind::data
   std::shared_ptr<Builtin> fn;  // Kind::builtin (also macros)
   std::shared_ptr<Json> ns;     // Kind::ns: attributes of a namespace() object
+  // A string that jinja2 holds as markupsafe.Markup (made by |safe or |escape): '+' with a
+  // plain string HTML-escapes that string, as Markup.__add__ / __radd__ do. Kept through
+  // variables, lost in containers and by every other operation (which give plain str).
+  bool markup = false;
 
   Value() = default;
   Value(Json j) : kind(Kind::data), data(std::move(j)) {}  // NOLINT: implicit by design

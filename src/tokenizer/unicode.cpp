@@ -180,10 +180,7 @@ bool is_punctuation(uint32_t c) {
 }
 
 bool is_py_space(uint32_t c) {
-  // U+0009-000D and U+001C-001F (bidi classes S, B, WS), then category Zs and U+2028/2029.
-  return (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x20) || c == 0x85 || c == 0xa0 ||
-         c == 0x1680 || (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f ||
-         c == 0x205f || c == 0x3000;
+  return is_whitespace(c) || (c >= 0x1c && c <= 0x1f);  // + bidi classes B / S of U+001C-001F
 }
 
 bool is_py_printable(uint32_t c) {

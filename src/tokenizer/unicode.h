@@ -26,7 +26,7 @@ size_t incomplete_utf8_suffix(std::string_view s);
 // Rust char predicates.
 bool is_whitespace(uint32_t cp);    // White_Space property
 bool is_numeric(uint32_t cp);       // general category Nd | Nl | No
-bool is_alphabetic(uint32_t cp);    // letters, Nl, marks (approximation of Alphabetic)
+bool is_alphabetic(uint32_t cp);    // letters and Nl (approximation of Alphabetic)
 bool is_alphanumeric(uint32_t cp);  // is_alphabetic || is_numeric
 bool is_punctuation(uint32_t cp);   // ASCII punctuation or general category P*
 bool is_control(uint32_t cp);       // general category Cc

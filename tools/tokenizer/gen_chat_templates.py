@@ -40,6 +40,16 @@ CONVERSATIONS = {
         {"role": "assistant", "content": "ok\u2003"},
         {"role": "user", "content": [{"type": "text", "text": "part\u200b\xa0\U000e0001\x7f end"}]},
     ],
+    # A tool call with non-string arguments and its result (mistral-common's templates mark the
+    # JSON arguments |safe, and jinja2's Markup then escapes what is added to it).
+    "tool_call": [
+        {"role": "user", "content": "What's the weather in Paris?"},
+        {"role": "assistant", "content": "", "tool_calls": [
+            {"id": "abcdefghi", "type": "function",
+             "function": {"name": "get_weather", "arguments": {"city": "Paris", "unit": "C"}}}]},
+        {"role": "tool", "tool_call_id": "abcdefghi", "name": "get_weather", "content": "22 C & sunny"},
+        {"role": "assistant", "content": "It's 22 °C <and> sunny."},
+    ],
     "bad_roles": [
         {"role": "user", "content": "one"},
         {"role": "user", "content": "two"},
