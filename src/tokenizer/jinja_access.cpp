@@ -36,10 +36,12 @@ Result<Value> starts_or_ends_with(const std::string& s, bool start, CallArgs& a)
 Result<Value> find_or_count(const std::string& s, bool find, CallArgs& a) {
   auto x = opt_str(a, "sub", 0);
   if (!x) return type_error("find()/count() needs a string");
-  if (find) {
+  if (find) {  // an index in code points
     const size_t p = s.find(*x);
-    return Value(Json(p == std::string::npos ? int64_t{-1} : static_cast<int64_t>(p)));
+    if (p == std::string::npos) return Value(Json(int64_t{-1}));
+    return Value(Json(static_cast<int64_t>(utf8_chars(s.substr(0, p)).size())));
   }
+  if (x->empty()) return Value(Json(static_cast<int64_t>(utf8_chars(s).size()) + 1));
   int64_t n = 0;
   for (size_t p = s.find(*x); p != std::string::npos && !x->empty(); p = s.find(*x, p + x->size()))
     ++n;

@@ -156,6 +156,7 @@ Result<Value> apply_filter(const std::string& name, CallArgs& a) {
     return Value(Json(n));
   }
   if (name == "string") return Value(Json(to_str(v)));
+  if (name == "title") return Value(Json(title_filter(to_str(v))));
   if (StringFn case_fn = string_case_fn(name)) return Value(Json(case_fn(to_str(v))));
   if (name == "safe" || name == "e" || name == "escape") {
     if (v.markup) return v;  // Markup is never escaped twice
@@ -212,16 +213,22 @@ Result<Value> apply_filter(const std::string& name, CallArgs& a) {
     const double f = std::pow(10.0, static_cast<double>(prec));
     return Value(Json(std::round(j.get<double>() * f) / f));
   }
-  if (name == "indent") {
-    const int64_t width = opt_int(a, "width", 1, 4);
+  if (name == "indent") {  // jinja2's do_indent: lines of s + "\n" by str.splitlines()
+    const std::optional<std::string> width_str = opt_str(a, "width", 1);
+    const std::string pad =
+        width_str ? *width_str
+                  : std::string(
+                        static_cast<size_t>(std::max<int64_t>(opt_int(a, "width", 1, 4), 0)), ' ');
     const Value* first = kwarg(a, "first", 2);
-    const std::string pad(static_cast<size_t>(std::max<int64_t>(width, 0)), ' ');
-    std::string s = to_str(v), out;
-    if (first && truthy(*first)) out = pad;
-    for (size_t i = 0; i < s.size(); ++i) {
-      out.push_back(s[i]);
-      if (s[i] == '\n' && i + 1 < s.size() && s[i + 1] != '\n') out += pad;
+    const Value* blank = kwarg(a, "blank", 3);
+    const std::vector<std::string> lines = py_splitlines(to_str(v) + "\n");
+    std::string out = lines.empty() ? std::string() : lines[0];
+    for (size_t i = 1; i < lines.size(); ++i) {
+      out += '\n';
+      if ((blank && truthy(*blank)) || !lines[i].empty()) out += pad;
+      out += lines[i];
     }
+    if (first && truthy(*first)) out = pad + out;
     return Value(Json(out));
   }
   return sequence_filter(name, a);

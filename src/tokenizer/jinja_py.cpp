@@ -44,19 +44,24 @@ std::string lower(const std::string& s) {
   return to_lower(s);
 }
 
+// str.capitalize(): the first character titlecased, the rest lowercased.
 std::string capitalize(const std::string& s) {
-  std::string l = to_lower(s);
-  if (!l.empty()) l[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(l[0])));
-  return l;
+  const std::vector<CodePoint> cps = code_points(s);
+  if (cps.empty()) return s;
+  return to_title(s.substr(0, cps[0].end)) + to_lower(s.substr(cps[0].end));
 }
 
+// str.title(): a cased character (one with a case mapping) is titlecased after an uncased one
+// and lowercased after a cased one.
 std::string title(const std::string& s) {
   std::string out;
-  bool prev_alpha = false;
-  for (char c : s) {
-    const bool alpha = std::isalpha(static_cast<unsigned char>(c)) != 0;
-    out.push_back(alpha ? static_cast<char>(prev_alpha ? std::tolower(c) : std::toupper(c)) : c);
-    prev_alpha = alpha;
+  bool prev_cased = false;
+  for (const CodePoint& c : code_points(s)) {
+    const std::string ch = s.substr(c.begin, c.end - c.begin);
+    const std::string lo = to_lower(ch), up = to_upper(ch);
+    const bool cased = lo != ch || up != ch;
+    out += !cased ? ch : prev_cased ? lo : to_title(ch);
+    prev_cased = cased;
   }
   return out;
 }
@@ -161,6 +166,36 @@ Json py_split(const std::string& s, const std::optional<std::string>& sep, int64
   return out;
 }
 
+std::string title_filter(const std::string& s) {
+  std::string out;
+  bool word_start = true;
+  for (const CodePoint& c : code_points(s)) {
+    const std::string ch = s.substr(c.begin, c.end - c.begin);
+    const bool sep =
+        is_ws(c.cp) || c.cp == '-' || c.cp == '(' || c.cp == '{' || c.cp == '[' || c.cp == '<';
+    out += sep ? ch : word_start ? to_upper(ch) : to_lower(ch);
+    word_start = sep;
+  }
+  return out;
+}
+
+std::vector<std::string> py_splitlines(const std::string& s) {
+  std::vector<std::string> lines;
+  const std::vector<CodePoint> cps = code_points(s);
+  size_t start = 0;  // byte offset of the current line
+  for (size_t i = 0; i < cps.size(); ++i) {
+    const int32_t cp = cps[i].cp;
+    const bool brk = (cp >= 0x0a && cp <= 0x0d) || (cp >= 0x1c && cp <= 0x1e) || cp == 0x85 ||
+                     cp == 0x2028 || cp == 0x2029;
+    if (!brk) continue;
+    lines.push_back(s.substr(start, cps[i].begin - start));
+    if (cp == '\r' && i + 1 < cps.size() && cps[i + 1].cp == '\n') ++i;
+    start = cps[i].end;
+  }
+  if (start < s.size()) lines.push_back(s.substr(start));
+  return lines;
+}
+
 std::string html_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
@@ -178,7 +213,16 @@ std::string html_escape(const std::string& s) {
 
 std::string replace_all(std::string s, const std::string& from, const std::string& to,
                         int64_t count) {
-  if (from.empty()) return s;
+  if (from.empty()) {  // `to` before every character and at the end, at most `count` times
+    std::string out;
+    int64_t n = 0;
+    for (const CodePoint& c : code_points(s)) {
+      if (count < 0 || n < count) out += to, ++n;
+      out.append(s, c.begin, c.end - c.begin);
+    }
+    if (count < 0 || n < count) out += to;
+    return out;
+  }
   size_t pos = 0;
   for (int64_t n = 0; (count < 0 || n < count) && (pos = s.find(from, pos)) != std::string::npos;
        ++n) {

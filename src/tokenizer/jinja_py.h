@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 #include "tokenizer/jinja_value.h"
@@ -35,6 +36,11 @@ Value method(Builtin f);
 std::string py_strip(const std::string& s, const std::optional<std::string>& chars, bool l, bool r);
 // str.split(sep, maxsplit) (sep nullopt = runs of whitespace; maxsplit < 0 = no limit).
 Json py_split(const std::string& s, const std::optional<std::string>& sep, int64_t maxsplit);
+// jinja2's title filter: the first character of each run between '-', whitespace, '(', '{',
+// '[' and '<' uppercased, the rest lowercased (str.title() is string_case_fn("title")).
+std::string title_filter(const std::string& s);
+// str.splitlines() (line breaks: \n \r \r\n \v \f \x1c-\x1e \x85 U+2028 U+2029; ends dropped).
+std::vector<std::string> py_splitlines(const std::string& s);
 // markupsafe.escape: & < > " ' as &amp; &lt; &gt; &#34; &#39;.
 std::string html_escape(const std::string& s);
 // str.replace(from, to, count) (count < 0 = all).

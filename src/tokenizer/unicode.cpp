@@ -252,4 +252,10 @@ std::string to_upper(std::string_view s) {
   });
 }
 
+std::string to_title(std::string_view s) {
+  return map_code_points(s, [](int32_t cp, std::string& out) {
+    append_utf8(out, static_cast<uint32_t>(utf8proc_totitle(cp)));
+  });
+}
+
 }  // namespace lightllm::tokenizer

@@ -43,5 +43,7 @@ std::string normalize_nfkd(std::string_view s);
 // Full lowercase mapping per character (Rust char::to_lowercase).
 std::string to_lower(std::string_view s);
 std::string to_upper(std::string_view s);
+std::string to_title(
+    std::string_view s);  // simple titlecase mapping per character (U+01C6 -> U+01C5)
 
 }  // namespace lightllm::tokenizer

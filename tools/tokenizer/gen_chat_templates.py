@@ -37,7 +37,7 @@ CONVERSATIONS = {
     "unicode_edges": [
         {"role": "system", "content": "\u3000 Be brief.\xa0\x1c"},
         {"role": "user", "content": "  hi\u3000\u2028 there\x85 del\x7f zw\u200b nbsp\xa0 \u180e "},
-        {"role": "assistant", "content": "ok\u2003"},
+        {"role": "assistant", "content": "o'neil 1st élan (x-ray) [y]<z>{w} ǆ\r\nnext\x0bline\u2003"},
         {"role": "user", "content": [{"type": "text", "text": "part\u200b\xa0\U000e0001\x7f end"}]},
     ],
     # A tool call with non-string arguments and its result (mistral-common's templates mark the
