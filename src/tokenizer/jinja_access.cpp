@@ -43,8 +43,7 @@ Result<Value> find_or_count(const std::string& s, bool find, CallArgs& a) {
   }
   if (x->empty()) return Value(Json(static_cast<int64_t>(utf8_chars(s).size()) + 1));
   int64_t n = 0;
-  for (size_t p = s.find(*x); p != std::string::npos && !x->empty(); p = s.find(*x, p + x->size()))
-    ++n;
+  for (size_t p = s.find(*x); p != std::string::npos; p = s.find(*x, p + x->size())) ++n;
   return Value(Json(n));
 }
 

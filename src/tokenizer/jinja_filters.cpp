@@ -214,11 +214,11 @@ Result<Value> apply_filter(const std::string& name, CallArgs& a) {
     return Value(Json(std::round(j.get<double>() * f) / f));
   }
   if (name == "indent") {  // jinja2's do_indent: lines of s + "\n" by str.splitlines()
-    const std::optional<std::string> width_str = opt_str(a, "width", 1);
+    // width: a number of spaces, or the indentation itself
     const std::string pad =
-        width_str ? *width_str
-                  : std::string(
-                        static_cast<size_t>(std::max<int64_t>(opt_int(a, "width", 1, 4), 0)), ' ');
+        opt_str(a, "width", 1)
+            .value_or(std::string(
+                static_cast<size_t>(std::max<int64_t>(opt_int(a, "width", 1, 4), 0)), ' '));
     const Value* first = kwarg(a, "first", 2);
     const Value* blank = kwarg(a, "blank", 3);
     const std::vector<std::string> lines = py_splitlines(to_str(v) + "\n");
