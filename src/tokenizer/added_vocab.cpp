@@ -16,8 +16,10 @@ int32_t cp_before(std::string_view s, size_t end) {
   return decode_utf8(s, k, len);
 }
 
+// HF tests single_word boundaries with Rust regex's \w (see is_regex_word), so marks and the
+// joiners are word characters and U+00B2 is not.
 bool is_word_char(int32_t cp) {
-  return cp >= 0 && (is_alphanumeric(static_cast<uint32_t>(cp)) || cp == '_');
+  return cp >= 0 && is_regex_word(static_cast<uint32_t>(cp));
 }
 
 }  // namespace

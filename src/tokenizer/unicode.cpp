@@ -179,6 +179,13 @@ bool is_punctuation(uint32_t c) {
   return cat >= UTF8PROC_CATEGORY_PC && cat <= UTF8PROC_CATEGORY_PO;
 }
 
+bool is_regex_word(uint32_t c) {
+  if (c == 0x200C || c == 0x200D || (c >= 0x24B6 && c <= 0x24E9)) return true;
+  const auto cat = utf8proc_category(static_cast<utf8proc_int32_t>(c));
+  return is_alphabetic(c) || cat == UTF8PROC_CATEGORY_MN || cat == UTF8PROC_CATEGORY_MC ||
+         cat == UTF8PROC_CATEGORY_ME || cat == UTF8PROC_CATEGORY_ND || cat == UTF8PROC_CATEGORY_PC;
+}
+
 bool is_py_space(uint32_t c) {
   return is_whitespace(c) || (c >= 0x1c && c <= 0x1f);  // + bidi classes B / S of U+001C-001F
 }

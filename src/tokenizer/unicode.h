@@ -30,6 +30,9 @@ bool is_alphabetic(uint32_t cp);    // letters and Nl (approximation of Alphabet
 bool is_alphanumeric(uint32_t cp);  // is_alphabetic || is_numeric
 bool is_punctuation(uint32_t cp);   // ASCII punctuation or general category P*
 bool is_control(uint32_t cp);       // general category Cc
+// Rust regex \w (Unicode word character): alphabetic (is_alphabetic and the circled letters
+// U+24B6-24E9), marks, Nd, Pc, U+200C / U+200D.
+bool is_regex_word(uint32_t cp);
 
 // Python str predicates (the Jinja engine's str methods and repr()).
 bool is_py_space(uint32_t cp);      // str.isspace: category Zs or bidi class WS, B, S

@@ -68,7 +68,7 @@ TEST_P(HfDifferential, IdsAndDecodeMatchHf) {
 INSTANTIATE_TEST_SUITE_P(Styles, HfDifferential,
                          ::testing::Values("gpt2", "gpt2_prefix", "llama3", "qwen2", "bloom",
                                            "starcoder", "llama2", "mistral", "phi3", "misc_bpe",
-                                           "real_llama2", "real_starcoder"));
+                                           "real_llama2", "real_starcoder", "gpt2_single_word"));
 
 }  // namespace
 }  // namespace lightllm::tokenizer

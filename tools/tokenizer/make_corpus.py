@@ -76,6 +76,11 @@ later = [
     # \s is Unicode White_Space in Oniguruma and Rust regex: U+180E is not in it, these are.
     ("white_space_180e", "a \u180e b\u180e\u180ec  \u180e\n\u180e"),
     ("white_space_unicode", "x\u3000y\u2028z\u0085w \u1680v\u202fu\u205ft\u2000\u200as\u00a0\u00a0r  \u3000\n"),
+    # A single_word added token ("hello" in gpt2_single_word) beside what Rust regex's \w counts
+    # as a word character (marks, U+200C / U+200D, Nd, _, circled letters) and what it does not
+    # (U+00B2 is No).
+    ("single_word_edges", "\u200dhello x\u0301hello \u00b2hello hello\u00b2 hello\u200c _hello hello_ "
+                          "\u0663hello \u24d0hello \u4e2dhello hello, hello"),
 ]
 entries = [{"name": n, "hex": t.encode("utf-8").hex()} for n, t in texts]
 entries += [{"name": n, "hex": b.hex()} for n, b in invalid]
