@@ -9,6 +9,9 @@ Outputs (all committed, regenerate with `python3 tools/tokenizer/gen_tokenizers.
                                                        with special tokens, and their decodes.
 Real tokenizer files under ../shared/testdata get expected vectors too (never copied here).
 The C++ test (tests/tokenizer/hf_differential_test.cpp) must reproduce every vector exactly.
+A retrain need not reproduce the committed tokenizer files (it did not with tokenizers 0.22.2 for
+four of them), so corpus entries added later get their rows from extend_vectors.py, and the
+gpt2_single_word tokenizer comes from make_single_word.py.
 """
 import json, os, sys
 
