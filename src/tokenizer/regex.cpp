@@ -92,7 +92,8 @@ std::string flatten_nested_classes(const std::string& p) {
 
 // \s in Oniguruma (HF tokenizers) and Rust regex (tiktoken) is the Unicode White_Space
 // property. PCRE2's \s with PCRE2_UCP adds U+180E (through \h), so \s and \S are spelled out
-// (after flatten_nested_classes: no class nests in another). \S inside a class stays as is.
+// (after flatten_nested_classes: no class nests in another) with the set of is_whitespace()
+// (unicode.h). \S inside a class stays as is.
 constexpr std::string_view kWhiteSpace =
     "\\t\\n\\x0B\\f\\r\\x20\\x85\\xA0\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}"
     "\\x{205F}\\x{3000}";

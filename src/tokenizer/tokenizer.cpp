@@ -54,6 +54,31 @@ Result<TokenizerConfig> load_tokenizer_config(const std::string& dir) {
         return core::invalid_argument("{}: 'chat_template' must be a string or a list", path);
       }
     }
+    if (c.raw.contains("added_tokens_decoder")) {
+      const auto& atd = c.raw["added_tokens_decoder"];
+      if (!atd.is_object())
+        return core::invalid_argument("{}: field 'added_tokens_decoder' must be an object", path);
+      for (const auto& [key, a] : atd.items()) {
+        int32_t id = 0;
+        try {
+          id = std::stoi(key);
+        } catch (...) {
+          return core::invalid_argument("{}: added_tokens_decoder key '{}' is not an id", path,
+                                        key);
+        }
+        if (!a.is_object() || !a.contains("content") || !a["content"].is_string())
+          return core::invalid_argument("{}: added_tokens_decoder['{}'] needs string 'content'",
+                                        path, key);
+        const bool special = a.value("special", false);
+        c.added_tokens.push_back({.id = id,
+                                  .content = a["content"].get<std::string>(),
+                                  .single_word = a.value("single_word", false),
+                                  .lstrip = a.value("lstrip", false),
+                                  .rstrip = a.value("rstrip", false),
+                                  .normalized = a.value("normalized", !special),
+                                  .special = special});
+      }
+    }
     for (const char* key : {"add_bos_token", "add_eos_token"}) {
       if (!c.raw.contains(key) || c.raw[key].is_null()) continue;
       if (!c.raw[key].is_boolean())

@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/status.h"
+#include "tokenizer/added_vocab.h"
 
 namespace lightllm::tokenizer {
 
@@ -34,7 +35,10 @@ struct TokenizerConfig {
   std::optional<bool> add_bos_token;         // only used by the SentencePiece backend
   std::optional<bool> add_eos_token;
   std::vector<int32_t> generation_eos_ids;  // generation_config.json "eos_token_id"
-  nlohmann::json raw;                       // the whole tokenizer_config.json (or null)
+  // "added_tokens_decoder" (tokenizer.json-less folders), in file order; `normalized` defaults
+  // to !special as in HF.
+  std::vector<AddedToken> added_tokens;
+  nlohmann::json raw;  // the whole tokenizer_config.json (or null)
 };
 
 // Reads tokenizer_config.json and generation_config.json from `dir` (both optional). Malformed

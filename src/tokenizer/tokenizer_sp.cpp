@@ -107,30 +107,11 @@ core::Result<std::unique_ptr<Tokenizer>> load_sentencepiece(const std::string& p
   std::vector<AddedToken> specials;
   const int n = t->sp_.GetPieceSize();
   t->added_special_.assign(static_cast<size_t>(n), false);
-  const nlohmann::json& raw = config.raw;
-  if (raw.is_object() && raw.contains("added_tokens_decoder") &&
-      raw["added_tokens_decoder"].is_object()) {
-    for (const auto& [key, a] : raw["added_tokens_decoder"].items()) {
-      int32_t id = -1;
-      try {
-        id = std::stoi(key);
-      } catch (...) {
-        return core::invalid_argument(
-            "tokenizer_config: added_tokens_decoder key '{}' is not an id", key);
-      }
-      if (!a.is_object() || !a.contains("content") || !a["content"].is_string())
-        return core::invalid_argument(
-            "tokenizer_config: added_tokens_decoder['{}'] needs string 'content'", key);
-      if (id < 0 || id >= n) continue;  // not in this model: nothing to map it to
-      const bool special = a.value("special", false);
-      specials.push_back({.id = id,
-                          .content = a["content"].get<std::string>(),
-                          .single_word = a.value("single_word", false),
-                          .lstrip = a.value("lstrip", false),
-                          .rstrip = a.value("rstrip", false),
-                          .special = special});
-      t->added_special_[static_cast<size_t>(id)] = special;
-    }
+  for (AddedToken a : config.added_tokens) {
+    if (a.id < 0 || a.id >= n) continue;  // not in this model: nothing to map it to
+    t->added_special_[static_cast<size_t>(a.id)] = a.special;
+    a.normalized = false;  // no normalizer runs before SentencePiece: matched in the raw text
+    specials.push_back(std::move(a));
   }
   for (int id = 0; id < n; ++id) {
     if (!t->sp_.IsControl(id) && !t->sp_.IsUnknown(id)) continue;

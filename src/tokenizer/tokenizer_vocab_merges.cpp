@@ -99,31 +99,15 @@ Result<std::unique_ptr<Tokenizer>> load_vocab_merges(const std::string& dir,
 
   nlohmann::json added = nlohmann::json::array();
   std::set<std::string> added_contents;
-  if (cfg.contains("added_tokens_decoder")) {
-    const auto& atd = cfg["added_tokens_decoder"];
-    if (!atd.is_object())
-      return core::invalid_argument("{}: field 'added_tokens_decoder' must be an object", cfg_path);
-    for (const auto& [key, a] : atd.items()) {
-      int32_t id = 0;
-      try {
-        id = std::stoi(key);
-      } catch (...) {
-        return core::invalid_argument("{}: added_tokens_decoder key '{}' is not an id", cfg_path,
-                                      key);
-      }
-      if (!a.is_object() || !a.contains("content") || !a["content"].is_string())
-        return core::invalid_argument("{}: added_tokens_decoder['{}'] needs string 'content'",
-                                      cfg_path, key);
-      const bool special = a.value("special", false);
-      added.push_back({{"id", id},
-                       {"content", a["content"]},
-                       {"single_word", a.value("single_word", false)},
-                       {"lstrip", a.value("lstrip", false)},
-                       {"rstrip", a.value("rstrip", false)},
-                       {"normalized", a.value("normalized", !special)},
-                       {"special", special}});
-      added_contents.insert(a["content"].get<std::string>());
-    }
+  for (const AddedToken& t : config.added_tokens) {
+    added.push_back({{"id", t.id},
+                     {"content", t.content},
+                     {"single_word", t.single_word},
+                     {"lstrip", t.lstrip},
+                     {"rstrip", t.rstrip},
+                     {"normalized", t.normalized},
+                     {"special", t.special}});
+    added_contents.insert(t.content);
   }
   std::vector<std::string> specials;
   for (const char* key : {"bos_token", "eos_token", "unk_token", "pad_token"}) {

@@ -46,7 +46,7 @@ std::string normalize_nfkd(std::string_view s);
 // Full lowercase mapping per character (Rust char::to_lowercase).
 std::string to_lower(std::string_view s);
 std::string to_upper(std::string_view s);
-std::string to_title(
-    std::string_view s);  // simple titlecase mapping per character (U+01C6 -> U+01C5)
+// Simple titlecase mapping per character (U+01C6 -> U+01C5).
+std::string to_title(std::string_view s);
 
 }  // namespace lightllm::tokenizer
