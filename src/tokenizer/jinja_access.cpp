@@ -66,6 +66,11 @@ Result<Value> string_method(const std::string& s, const std::string& name) {
   }
   if (StringFn f = string_case_fn(name))
     return method([s, f](CallArgs&) -> Result<Value> { return Value(Json(f(s))); });
+  if (name == "islower" || name == "isupper") {
+    const LetterCase want = name == "islower" ? LetterCase::lower : LetterCase::upper;
+    return method(
+        [s, want](CallArgs&) -> Result<Value> { return Value(Json(py_is_case(s, want))); });
+  }
   if (name == "replace") {
     return method([s](CallArgs& a) -> Result<Value> {
       auto from = opt_str(a, "old", 0), to = opt_str(a, "new", 1);
@@ -118,6 +123,7 @@ Result<Value> dict_method(const Json& d, const std::string& name) {
 }  // namespace
 
 Result<Value> get_attr(const Value& obj, const std::string& name) {
+  if (obj.is_undefined()) return undefined_error(name);
   if (obj.kind == Value::Kind::ns) {
     if (obj.ns->contains(name)) return Value((*obj.ns)[name]);
     return Value::undefined();
@@ -139,7 +145,9 @@ Result<Value> get_attr(const Value& obj, const std::string& name) {
 }
 
 Result<Value> get_item(const Value& obj, const Value& key) {
+  if (obj.is_undefined()) return undefined_error(to_str(key));
   if (obj.kind == Value::Kind::ns) return get_attr(obj, to_str(key));
+  if (obj.generator) return Value::undefined();  // generator[i]: TypeError, so undefined
   const Json& j = data_or_null(obj);
   const Json& k = data_or_null(key);
   if (j.is_object()) {
@@ -168,6 +176,8 @@ Result<Value> get_item(const Value& obj, const Value& key) {
 
 Result<Value> slice_value(const Value& obj, std::optional<int64_t> start,
                           std::optional<int64_t> stop, std::optional<int64_t> step_opt) {
+  if (obj.generator)  // jinja2 slices by Python's own subscript, not environment.getitem
+    return core::invalid_argument("'generator' object is not subscriptable");
   const Json& j = data_or_null(obj);
   const bool is_str = j.is_string();
   if (!is_str && !j.is_array())

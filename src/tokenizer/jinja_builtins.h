@@ -21,7 +21,8 @@ namespace lightllm::tokenizer::jinja {
 
 // The code points of UTF-8 `s`, one string each (how Python indexes and iterates a str).
 std::vector<std::string> utf8_chars(const std::string& s);
-// list(v): a list as is, a dict's keys, a string's code points; undefined is empty.
+// list(v): a list as is, a dict's keys, a string's code points; undefined is empty; what is
+// left of a generator (Value::generator), which it consumes.
 core::Result<Json> as_list(const Value& v);
 void install_globals(std::map<std::string, Value>& scope);
 core::Result<Value> get_attr(const Value& obj, const std::string& name);

@@ -71,6 +71,13 @@ Result<Value> map_filter(CallArgs& a, const Json& list) {
   return Value(out);
 }
 
+// select / reject / selectattr / rejectattr / map over list(v) (as_list).
+Result<Value> lenient_filter(const std::string& name, CallArgs& a) {
+  LLM_ASSIGN_OR_RETURN(Json list, as_list(a.args[0]));
+  if (name == "map") return map_filter(a, list);
+  return select_filter(name, a, list);
+}
+
 // The filters over a sequence: the value as list(v) (as_list).
 Result<Value> sequence_filter(const std::string& name, CallArgs& a) {
   const Value v = a.args[0];
@@ -78,11 +85,22 @@ Result<Value> sequence_filter(const std::string& name, CallArgs& a) {
   // select / reject / map iterate only a truthy value (jinja2's `if value:`).
   const bool lenient = name == "selectattr" || name == "rejectattr" || name == "select" ||
                        name == "reject" || name == "map";
-  if (lenient && !truthy(v)) return Value(Json::array());
+  if (lenient) {  // jinja2's generator functions
+    LLM_ASSIGN_OR_RETURN(Value g, truthy(v) ? lenient_filter(name, a) : Value(Json::array()));
+    g.generator = std::make_shared<size_t>(0);
+    return g;
+  }
+  if (name == "first" && v.generator) {  // next(iter(generator))
+    size_t& next = *v.generator;
+    return next < j.size() ? Value(j[next++]) : Value::undefined();
+  }
   LLM_ASSIGN_OR_RETURN(Json list, as_list(v));
   if (name == "list") return Value(list);
   if (name == "first") return list.empty() ? Value::undefined() : Value(list.front());
-  if (name == "last") return list.empty() ? Value::undefined() : Value(list.back());
+  if (name == "last") {
+    if (v.generator) return type_error("'generator' object is not reversible");
+    return list.empty() ? Value::undefined() : Value(list.back());
+  }
   if (name == "reverse") {
     if (j.is_string()) {
       auto chars = utf8_chars(j.get<std::string>());
@@ -131,9 +149,6 @@ Result<Value> sequence_filter(const std::string& name, CallArgs& a) {
     }
     return Value(total);
   }
-  if (name == "selectattr" || name == "rejectattr" || name == "select" || name == "reject")
-    return select_filter(name, a, list);
-  if (name == "map") return map_filter(a, list);
   if (name == "batch" || name == "slice")
     return core::unimplemented("filter '{}' is not supported", name);
   return core::invalid_argument("unknown filter '{}'", name);
@@ -146,12 +161,15 @@ Result<Value> apply_filter(const std::string& name, CallArgs& a) {
   const Json& j = data_or_null(v);
   if (name == "trim") return Value(Json(py_strip(to_str(v), opt_str(a, "chars", 1), true, true)));
   if (name == "tojson") {
+    if (v.is_undefined()) return type_error("Object of type Undefined is not JSON serializable");
+    if (v.generator) return type_error("Object of type generator is not JSON serializable");
     const Value* ind = kwarg(a, "indent", 1);
     const int indent = ind && ind->is_data() && ind->data.is_number() ? ind->data.get<int>() : -1;
     return Value(Json(to_json(j, indent)));
   }
   if (name == "length" || name == "count") {
-    const int64_t n = py_len(j);
+    if (v.is_undefined()) return Value(Json(int64_t{0}));  // Undefined.__len__
+    const int64_t n = v.generator ? -1 : py_len(j);
     if (n < 0) return type_error("object of type '" + type_name(v) + "' has no len()");
     return Value(Json(n));
   }
@@ -181,6 +199,8 @@ Result<Value> apply_filter(const std::string& name, CallArgs& a) {
     if (!j.is_object()) return type_error("items filter needs a mapping");
     return Value(dict_items(j));
   }
+  if ((name == "int" || name == "float") && v.is_undefined())  // Undefined.__int__ raises
+    return core::invalid_argument("UndefinedError: {}() of an undefined value", name);
   if (name == "int") {
     if (j.is_number()) return Value(Json(static_cast<int64_t>(j.get<double>())));
     if (j.is_boolean()) return Value(Json(int64_t{j.get<bool>()}));

@@ -35,8 +35,14 @@ void install_globals(std::map<std::string, Value>& scope) {
   });
   scope["range"] = method([](CallArgs& a) -> Result<Value> {
     int64_t start = 0, stop = 0, step = 1;
+    for (const Value& x : a.args) {  // Python's range takes ints (and bools) only
+      const Json& j = data_or_null(x);
+      if (!j.is_number_integer() && !j.is_boolean())
+        return type_error("'" + type_name(x) + "' object cannot be interpreted as an integer");
+    }
     auto num = [&](size_t i) {
-      return data_or_null(a.args[i]).is_number() ? data_or_null(a.args[i]).get<int64_t>() : 0;
+      const Json& j = data_or_null(a.args[i]);
+      return j.is_boolean() ? int64_t{j.get<bool>()} : j.get<int64_t>();
     };
     if (a.args.size() == 1)
       stop = num(0);
@@ -150,8 +156,10 @@ Result<bool> apply_test(const std::string& name, CallArgs& a) {
   if (name == "none") return v.is_data() && j.is_null();
   if (name == "string") return v.is_data() && j.is_string();
   if (name == "mapping") return (v.is_data() && j.is_object()) || v.kind == Value::Kind::ns;
-  if (name == "sequence") return v.is_data() && (j.is_array() || j.is_string() || j.is_object());
-  if (name == "iterable") return v.is_data() && (j.is_array() || j.is_string() || j.is_object());
+  if (name == "sequence")
+    return v.is_data() && !v.generator && (j.is_array() || j.is_string() || j.is_object());
+  if (name == "iterable")  // Undefined iterates as empty
+    return v.is_undefined() || (v.is_data() && (j.is_array() || j.is_string() || j.is_object()));
   if (name == "number") return v.is_data() && j.is_number();
   if (name == "integer") return v.is_data() && j.is_number_integer();
   if (name == "float") return v.is_data() && j.is_number_float();
@@ -163,10 +171,9 @@ Result<bool> apply_test(const std::string& name, CallArgs& a) {
     if (!j.is_number_integer()) return core::invalid_argument("test '{}' needs an integer", name);
     return (j.get<int64_t>() % 2 == 0) == (name == "even");
   }
-  if (name == "lower" || name == "upper") {
-    if (!j.is_string()) return false;
-    const std::string s = j.get<std::string>();
-    return s == string_case_fn(name)(s);
+  if (name == "lower" || name == "upper") {  // str(value).islower() / isupper()
+    const std::string s = to_str(v);
+    return py_is_case(s, name == "lower" ? LetterCase::lower : LetterCase::upper);
   }
   if (a.args.size() < 2) return core::invalid_argument("unknown test '{}'", name);
   const Value& o = a.args[1];

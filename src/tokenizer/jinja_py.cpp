@@ -40,28 +40,47 @@ std::string upper(const std::string& s) {
   return to_upper(s);
 }
 
+// Python's lowercase of code point i of s (cps): to_lower, except that a capital sigma after
+// a cased character and not before one (case-ignorable ones between are skipped) is final: ς.
+std::string lower_at(const std::string& s, const std::vector<CodePoint>& cps, size_t i) {
+  const CodePoint& c = cps[i];
+  if (c.cp != 0x3A3) return to_lower(std::string_view(s).substr(c.begin, c.end - c.begin));
+  size_t j = i;
+  while (j > 0 && is_case_ignorable(cps[j - 1].cp)) --j;
+  bool final = j > 0 && is_cased(cps[j - 1].cp);
+  if (final) {
+    size_t k = i + 1;
+    while (k < cps.size() && is_case_ignorable(cps[k].cp)) ++k;
+    final = k == cps.size() || !is_cased(cps[k].cp);
+  }
+  return final ? "\u03c2" : "\u03c3";
+}
+
 std::string lower(const std::string& s) {
-  return to_lower(s);
+  const std::vector<CodePoint> cps = code_points(s);
+  std::string out;
+  for (size_t i = 0; i < cps.size(); ++i) out += lower_at(s, cps, i);
+  return out;
 }
 
 // str.capitalize(): the first character titlecased, the rest lowercased.
 std::string capitalize(const std::string& s) {
   const std::vector<CodePoint> cps = code_points(s);
   if (cps.empty()) return s;
-  return to_title(s.substr(0, cps[0].end)) + to_lower(s.substr(cps[0].end));
+  std::string out = to_title(s.substr(0, cps[0].end));
+  for (size_t i = 1; i < cps.size(); ++i) out += lower_at(s, cps, i);
+  return out;
 }
 
-// str.title(): a cased character (one with a case mapping) is titlecased after an uncased one
-// and lowercased after a cased one.
+// str.title(): each character titlecased after an uncased one, lowercased after a cased one.
 std::string title(const std::string& s) {
+  const std::vector<CodePoint> cps = code_points(s);
   std::string out;
   bool prev_cased = false;
-  for (const CodePoint& c : code_points(s)) {
-    const std::string ch = s.substr(c.begin, c.end - c.begin);
-    const std::string lo = to_lower(ch), up = to_upper(ch);
-    const bool cased = lo != ch || up != ch;
-    out += !cased ? ch : prev_cased ? lo : to_title(ch);
-    prev_cased = cased;
+  for (size_t i = 0; i < cps.size(); ++i) {
+    const CodePoint& c = cps[i];
+    out += prev_cased ? lower_at(s, cps, i) : to_title(s.substr(c.begin, c.end - c.begin));
+    prev_cased = is_cased(c.cp);
   }
   return out;
 }
@@ -72,6 +91,10 @@ Result<Value> type_error(const std::string& msg) {
   return core::invalid_argument("{}", msg);
 }
 
+Result<Value> undefined_error(const std::string& name) {
+  return core::invalid_argument("UndefinedError: '{}' of an undefined value", name);
+}
+
 const Json& data_or_null(const Value& v) {
   static const Json kNull;
   return v.is_data() ? v.data : kNull;
@@ -80,6 +103,7 @@ const Json& data_or_null(const Value& v) {
 std::string type_name(const Value& v) {
   if (v.is_undefined()) return "Undefined";
   if (!v.is_data()) return "function";
+  if (v.generator) return "generator";
   switch (v.data.type()) {
     case Json::value_t::null: return "NoneType";
     case Json::value_t::boolean: return "bool";
@@ -167,16 +191,38 @@ Json py_split(const std::string& s, const std::optional<std::string>& sep, int64
 }
 
 std::string title_filter(const std::string& s) {
+  // jinja2: item[0].upper() + item[1:].lower() for the items of re.split(r"([-\s({\[<]+)", s);
+  // separator runs map to themselves.
+  auto is_sep = [](int32_t cp) {
+    return is_ws(cp) || cp == '-' || cp == '(' || cp == '{' || cp == '[' || cp == '<';
+  };
+  const std::vector<CodePoint> cps = code_points(s);
   std::string out;
-  bool word_start = true;
-  for (const CodePoint& c : code_points(s)) {
-    const std::string ch = s.substr(c.begin, c.end - c.begin);
-    const bool sep =
-        is_ws(c.cp) || c.cp == '-' || c.cp == '(' || c.cp == '{' || c.cp == '[' || c.cp == '<';
-    out += sep ? ch : word_start ? to_upper(ch) : to_lower(ch);
-    word_start = sep;
+  for (size_t i = 0; i < cps.size();) {
+    size_t end = i;
+    const bool sep = is_sep(cps[i].cp);
+    while (end < cps.size() && is_sep(cps[end].cp) == sep) ++end;
+    const size_t b = cps[i].begin, e = cps[end - 1].end;
+    if (sep) {
+      out.append(s, b, e - b);
+    } else {
+      out += to_upper(s.substr(b, cps[i].end - b));
+      out += lower(s.substr(cps[i].end, e - cps[i].end));
+    }
+    i = end;
   }
   return out;
+}
+
+bool py_is_case(const std::string& s, LetterCase want) {
+  bool seen = false;
+  for (const CodePoint& c : code_points(s)) {
+    const LetterCase lc = letter_case(c.cp);
+    if (lc == LetterCase::none) continue;
+    if (lc != want) return false;
+    seen = true;
+  }
+  return seen;
 }
 
 std::vector<std::string> py_splitlines(const std::string& s) {
@@ -323,6 +369,12 @@ std::vector<std::string> utf8_chars(const std::string& s) {
 Result<Json> as_list(const Value& v) {
   if (v.is_undefined()) return Json::array();
   const Json& j = data_or_null(v);
+  if (v.generator) {  // what is left of it, now consumed
+    size_t& next = *v.generator;
+    Json out = Json::array();
+    for (; next < j.size(); ++next) out.push_back(j[next]);
+    return out;
+  }
   if (j.is_array()) return j;
   if (j.is_object()) {
     Json out = Json::array();

@@ -12,11 +12,15 @@
 
 #include "core/status.h"
 #include "tokenizer/jinja_value.h"
+#include "tokenizer/unicode.h"
 
 namespace lightllm::tokenizer::jinja {
 
 // invalid_argument carrying `msg` (Python's TypeError / ValueError).
 core::Result<Value> type_error(const std::string& msg);
+// jinja2's UndefinedError: an attribute or item `name` of an undefined value (Undefined raises
+// on access, where printing, iterating or testing it is fine).
+core::Result<Value> undefined_error(const std::string& name);
 // The JSON data of `v`, null for undefined / callables / namespaces.
 const Json& data_or_null(const Value& v);
 // Python's type(v).__name__ ("str", "list", "NoneType", ...).
@@ -39,6 +43,9 @@ Json py_split(const std::string& s, const std::optional<std::string>& sep, int64
 // jinja2's title filter: the first character of each run between '-', whitespace, '(', '{',
 // '[' and '<' uppercased, the rest lowercased (str.title() is string_case_fn("title")).
 std::string title_filter(const std::string& s);
+// str.islower() (want lower) / str.isupper() (want upper): at least one cased character, and
+// every cased one of case `want`.
+bool py_is_case(const std::string& s, LetterCase want);
 // str.splitlines() (line breaks: \n \r \r\n \v \f \x1c-\x1e \x85 U+2028 U+2029; ends dropped).
 std::vector<std::string> py_splitlines(const std::string& s);
 // markupsafe.escape: & < > " ' as &amp; &lt; &gt; &#34; &#39;.

@@ -135,7 +135,7 @@ void dump(const Json& j, int indent, int depth, std::string& out) {
 
 bool truthy(const Value& v) {
   if (v.kind == Value::Kind::undefined) return false;
-  if (v.kind != Value::Kind::data) return true;
+  if (v.kind != Value::Kind::data || v.generator) return true;
   const Json& j = v.data;
   switch (j.type()) {
     case Json::value_t::null: return false;

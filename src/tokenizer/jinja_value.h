@@ -35,6 +35,13 @@ struct Value {
   // plain string HTML-escapes that string, as Markup.__add__ / __radd__ do. Kept through
   // variables, lost in containers and by every other operation (which give plain str).
   bool markup = false;
+  // Set on a list that jinja2 holds as a generator (what map / select / reject / selectattr /
+  // rejectattr return), shared by its copies: the index of its next item. Iterating it
+  // (as_list) consumes the rest and `first` one item. It is truthy even when empty; len() and
+  // json.dumps() and slicing of it raise TypeError, indexing gives undefined, `last` cannot
+  // reverse it, and it is no sequence. (Printing shows the list where jinja2 prints the
+  // generator's repr with its address; a generator made from another consumes it at once.)
+  std::shared_ptr<size_t> generator;
 
   Value() = default;
   Value(Json j) : kind(Kind::data), data(std::move(j)) {}  // NOLINT: implicit by design

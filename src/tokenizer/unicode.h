@@ -43,10 +43,18 @@ std::string normalize_nfc(std::string_view s);
 std::string normalize_nfd(std::string_view s);
 std::string normalize_nfkc(std::string_view s);
 std::string normalize_nfkd(std::string_view s);
-// Full lowercase mapping per character (Rust char::to_lowercase).
+// Full case mappings per character, one code point to one or more (Rust char::to_lowercase /
+// to_uppercase, Python str.lower / str.upper without the final-sigma rule): 'İ' -> "i̇",
+// 'ß' -> "SS". Titlecase as Python's str.title() maps one character: U+01C6 -> U+01C5,
+// 'ß' -> "Ss", 'ﬁ' -> "Fi".
 std::string to_lower(std::string_view s);
 std::string to_upper(std::string_view s);
-// Simple titlecase mapping per character (U+01C6 -> U+01C5).
 std::string to_title(std::string_view s);
+// Unicode's Cased and Case_Ignorable properties (Python's title() and final-sigma rule).
+bool is_cased(int32_t cp);
+bool is_case_ignorable(int32_t cp);
+// Whether a code point is Lowercase, Uppercase or titlecase (Lt); none for uncased ones (and -1).
+enum class LetterCase { none, lower, upper, title };
+LetterCase letter_case(int32_t cp);
 
 }  // namespace lightllm::tokenizer

@@ -50,6 +50,16 @@ CONVERSATIONS = {
         {"role": "tool", "tool_call_id": "abcdefghi", "name": "get_weather", "content": "22 C & sunny"},
         {"role": "assistant", "content": "It's 22 °C <and> sunny."},
     ],
+    # Python's full case mappings (ß -> SS, ﬁ -> Fi), the final sigma of lower(), and which
+    # characters are cased (ª, ʰ, ⓐ, 🄰) or case-ignorable (' . U+0301) for title() and the
+    # islower / isupper tests.
+    "case_edges": [
+        {"role": "system", "content": "STRASSE straße ﬁx ŉ ǰ ΐ ﬀ ᾳ İstanbul ǅemal ǆ Ǆ"},
+        {"role": "user", "content": "ΌΣΟΣ ΣΑΣ. Σ ΑΣ\u0301 ΑΣ'Β ΑΣa σς ΑΣ1 123 ABC abc"},
+        {"role": "assistant", "content": "ªb 1st ⓐ Ⓐ 🄰x ʰa o'neil x-ray(y)[z]{w}<v> MiXeD"},
+        {"role": "user", "content": "123"},
+        {"role": "assistant", "content": "ⓐⓑ"},
+    ],
     "bad_roles": [
         {"role": "user", "content": "one"},
         {"role": "user", "content": "two"},
