@@ -6,7 +6,8 @@
 // for them (add_bos_token defaults to true, add_eos_token to false, as LlamaTokenizer does).
 // decode: skip_special_tokens drops the special ids first and decodes the rest at once; kept,
 // a special token ends a run of pieces, and the run after it keeps the space of its leading
-// "▁" (SentencePiece drops that space only at the start of the text), as HF's tokenizers do.
+// "▁" (SentencePiece drops that space only at the start of the text), as HF's tokenizers do;
+// byte pieces that do not form valid UTF-8 decode as HF's ByteFallback decodes them.
 // SentencePieceProcessor is thread-safe for concurrent const calls.
 #include <sentencepiece_processor.h>
 
@@ -50,14 +51,36 @@ class SpTokenizer final : public Tokenizer {
   std::string decode(std::span<const int32_t> ids, bool skip_special_tokens) const override {
     std::string out;
     std::vector<int> run;
-    auto flush = [&] {
-      if (run.empty()) return;
+    // Pieces [b, e) of run through SentencePiece. After text already decoded, the leading "▁"
+    // is a space SentencePiece dropped (it drops one only at the start of the text).
+    auto emit = [&](size_t b, size_t e) {
+      if (b == e) return;
       std::string s;
-      if (sp_.Decode(run, &s).ok()) {
-        // After a special token, the run's leading "▁" is a space SentencePiece dropped.
-        if (!out.empty() && sp_.IdToPiece(run.front()).starts_with(kSpaceMarker)) out += ' ';
-        out += s;
+      if (!sp_.Decode(std::vector<int>(run.begin() + b, run.begin() + e), &s).ok()) return;
+      if (!out.empty() && sp_.IdToPiece(run[b]).starts_with(kSpaceMarker)) out += ' ';
+      out += s;
+    };
+    // A run of byte pieces that is not valid UTF-8 becomes one U+FFFD per byte, as HF's
+    // ByteFallback decoder makes it (SentencePiece would replace only the invalid bytes).
+    auto flush = [&] {
+      size_t done = 0;
+      for (size_t i = 0; i < run.size();) {
+        if (!sp_.IsByte(run[i])) {
+          ++i;
+          continue;
+        }
+        std::string bytes;
+        size_t j = i;
+        for (; j < run.size() && sp_.IsByte(run[j]); ++j)
+          bytes += static_cast<char>(std::stoi(sp_.IdToPiece(run[j]).substr(3, 2), nullptr, 16));
+        if (!is_valid_utf8(bytes)) {
+          emit(done, i);
+          for (size_t k = i; k < j; ++k) out += "\xEF\xBF\xBD";
+          done = j;
+        }
+        i = j;
       }
+      emit(done, run.size());
       run.clear();
     };
     const int n = sp_.GetPieceSize();

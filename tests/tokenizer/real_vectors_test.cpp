@@ -100,6 +100,34 @@ TEST(RealVectors, Llama2SentencePieceSpecialTokensMatchHf) {
   }
 }
 
+// Byte pieces that do not form valid UTF-8: one U+FFFD per byte of the run, as HF's
+// ByteFallback decoder (tokenizers 0.23.3 on the same vocabulary's tokenizer.json).
+TEST(RealVectors, Llama2SentencePieceByteFallbackMatchesHf) {
+  auto tok = load_sentencepiece(shared_dir() + "/tokenizers/llama2/tokenizer.model", {});
+  ASSERT_TRUE(tok.ok()) << tok.status().to_string();
+  const std::string r = "\xEF\xBF\xBD";  // U+FFFD
+  struct Decoded {
+    std::vector<int32_t> ids;
+    std::string kept, skipped;
+  };
+  const std::vector<Decoded> decoded = {
+      {{172, 229, 160, 167}, r + r + r + r, r + r + r + r},  // <0xA9> then a valid ❤
+      {{229, 160, 167}, "\xE2\x9D\xA4", "\xE2\x9D\xA4"},
+      {{15043, 172, 229, 160, 167, 3186},
+       "Hello" + r + r + r + r + " world",
+       "Hello" + r + r + r + r + " world"},
+      {{172, 29871, 921}, r + "  x", r + "  x"},
+      {{232, 161, 3186}, r + r + " world", r + r + " world"},
+      {{1, 172, 2, 15043}, "<s>" + r + "</s> Hello", r + " Hello"},
+      {{15043, 232, 161, 166, 1, 3186}, "Hello\xE5\x9E\xA3<s> world", "Hello\xE5\x9E\xA3 world"},
+      {{29871, 172}, r, r},
+  };
+  for (const auto& d : decoded) {
+    EXPECT_EQ((*tok)->decode(d.ids, false), d.kept) << d.kept;
+    EXPECT_EQ((*tok)->decode(d.ids, true), d.skipped) << d.kept;
+  }
+}
+
 TEST(RealVectors, Llama3Tiktoken) {
   auto tok = Tokenizer::from_dir(shared_dir() + "/tokenizers/llama3");
   ASSERT_TRUE(tok.ok()) << tok.status().to_string();
