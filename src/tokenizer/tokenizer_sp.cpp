@@ -8,10 +8,19 @@
 // a special token ends a run of pieces, and the run after it keeps the space of its leading
 // "▁" (SentencePiece drops that space only at the start of the text), as HF's tokenizers do;
 // byte pieces that do not form valid UTF-8 decode as HF's ByteFallback decodes them.
+// ChatGLM2 / ChatGLM3 (tokenizer_class ChatGLMTokenizer, whose tokenizer is remote code): 5 / 9
+// special tokens follow the pieces ([MASK] [gMASK] [sMASK] sop eop, then <|system|> <|user|>
+// <|assistant|> <|observation|>), encode prefixes [gMASK] sop instead of BOS, the
+// added_tokens_decoder entries among them (<|user|>, <|observation|>) are matched in text, and
+// decode is its SPTokenizer.decode: SentencePiece's decode of each run between specials (no
+// space restored after a special, invalid bytes as SentencePiece replaces them). (HF's decode of
+// that remote tokenizer would spell special tokens as SentencePiece's unknown piece.)
 // SentencePieceProcessor is thread-safe for concurrent const calls.
 #include <sentencepiece_processor.h>
 
 #include <algorithm>
+#include <iterator>
+#include <string>
 
 #include "tokenizer/added_vocab.h"
 #include "tokenizer/tokenizer.h"
@@ -22,18 +31,25 @@ namespace lightllm::tokenizer {
 namespace {
 
 constexpr std::string_view kSpaceMarker = "\xe2\x96\x81";  // U+2581, SentencePiece's space
+constexpr std::string_view kChatGlmSpecials[] = {"[MASK]",   "[gMASK]",       "[sMASK]",
+                                                 "sop",      "eop",           "<|system|>",
+                                                 "<|user|>", "<|assistant|>", "<|observation|>"};
+constexpr size_t kChatGlm2Specials = 5;  // ChatGLM2 has the first five
 
 class SpTokenizer final : public Tokenizer {
  public:
   sentencepiece::SentencePieceProcessor sp_;
-  bool add_bos_ = true, add_eos_ = false;
+  std::vector<int32_t> prefix_;  // ids encode(add_special_tokens) starts with (BOS)
+  bool add_eos_ = false;
+  std::vector<std::string> extra_;   // special tokens after the pieces (ChatGLM), ids n, n + 1, ..
+  bool chatglm_ = false;             // ChatGLMTokenizer: extra_, prefix and decode as below
   AddedVocab specials_;              // matched in the text before SentencePiece runs
   std::vector<bool> added_special_;  // ids of added_tokens_decoder marked special
 
   std::vector<int32_t> encode(std::string_view text, bool add_special_tokens) const override {
     const std::string clean = sanitize_utf8(text);
     std::vector<int32_t> out;
-    if (add_special_tokens && add_bos_ && sp_.bos_id() >= 0) out.push_back(sp_.bos_id());
+    if (add_special_tokens) out = prefix_;
     for (const Segment& seg : specials_.split(clean, /*normalized=*/false)) {
       if (seg.id >= 0) {
         out.push_back(seg.id);
@@ -57,14 +73,15 @@ class SpTokenizer final : public Tokenizer {
       if (b == e) return;
       std::string s;
       if (!sp_.Decode(std::vector<int>(run.begin() + b, run.begin() + e), &s).ok()) return;
-      if (!out.empty() && sp_.IdToPiece(run[b]).starts_with(kSpaceMarker)) out += ' ';
+      if (!out.empty() && !chatglm_ && sp_.IdToPiece(run[b]).starts_with(kSpaceMarker)) out += ' ';
       out += s;
     };
     // A run of byte pieces that is not valid UTF-8 becomes one U+FFFD per byte, as HF's
     // ByteFallback decoder makes it (SentencePiece would replace only the invalid bytes).
+    // ChatGLM's own decode is SentencePiece's, run by run.
     auto flush = [&] {
       size_t done = 0;
-      for (size_t i = 0; i < run.size();) {
+      for (size_t i = 0; i < run.size() && !chatglm_;) {
         if (!sp_.IsByte(run[i])) {
           ++i;
           continue;
@@ -83,13 +100,12 @@ class SpTokenizer final : public Tokenizer {
       emit(done, run.size());
       run.clear();
     };
-    const int n = sp_.GetPieceSize();
     for (int32_t id : ids) {
-      if (id < 0 || id >= n) continue;
+      if (id < 0 || static_cast<size_t>(id) >= vocab_size()) continue;
       if (is_special(id)) {
         if (skip_special_tokens) continue;
         flush();
-        out += sp_.IdToPiece(id);
+        out += *id_to_token(id);
         continue;
       }
       run.push_back(id);
@@ -98,18 +114,24 @@ class SpTokenizer final : public Tokenizer {
     return sanitize_utf8(out);
   }
 
-  size_t vocab_size() const override { return static_cast<size_t>(sp_.GetPieceSize()); }
+  size_t vocab_size() const override {
+    return static_cast<size_t>(sp_.GetPieceSize()) + extra_.size();
+  }
   std::optional<std::string> id_to_token(int32_t id) const override {
-    if (id < 0 || id >= sp_.GetPieceSize()) return std::nullopt;
+    if (id < 0 || static_cast<size_t>(id) >= vocab_size()) return std::nullopt;
+    if (id >= sp_.GetPieceSize()) return extra_[static_cast<size_t>(id - sp_.GetPieceSize())];
     return sp_.IdToPiece(id);
   }
   std::optional<int32_t> token_to_id(std::string_view token) const override {
+    for (size_t i = 0; i < extra_.size(); ++i)
+      if (extra_[i] == token) return sp_.GetPieceSize() + static_cast<int32_t>(i);
     const int id = sp_.PieceToId(token);
     if (id == sp_.unk_id() && token != sp_.IdToPiece(id)) return std::nullopt;
     return id;
   }
   bool is_special(int32_t id) const override {
-    if (id < 0 || id >= sp_.GetPieceSize()) return false;
+    if (id < 0 || static_cast<size_t>(id) >= vocab_size()) return false;
+    if (id >= sp_.GetPieceSize()) return true;  // ChatGLM's
     return sp_.IsControl(id) || sp_.IsUnknown(id) ||
            (static_cast<size_t>(id) < added_special_.size() && added_special_[id]);
   }
@@ -123,15 +145,29 @@ core::Result<std::unique_ptr<Tokenizer>> load_sentencepiece(const std::string& p
   const auto st = t->sp_.Load(path);
   if (!st.ok())
     return core::data_loss("'{}' is not a SentencePiece model: {}", path, st.ToString());
-  t->add_bos_ = config.add_bos_token.value_or(true);
-  t->add_eos_ = config.add_eos_token.value_or(false);
-  // The special tokens matched in text: added_tokens_decoder's (ids inside the model), then the
-  // model's control and unknown pieces ("<s>", "</s>", "<unk>").
-  std::vector<AddedToken> specials;
   const int n = t->sp_.GetPieceSize();
-  t->added_special_.assign(static_cast<size_t>(n), false);
+  const nlohmann::json* cls = config.raw.is_object() && config.raw.contains("tokenizer_class")
+                                  ? &config.raw["tokenizer_class"]
+                                  : nullptr;
+  const bool chatglm = cls && cls->is_string() && *cls == "ChatGLMTokenizer";
+  if (chatglm) {  // ChatGLM3 when its config lists a role token (ids past the first five)
+    const bool v3 = std::any_of(config.added_tokens.begin(), config.added_tokens.end(),
+                                [&](const AddedToken& a) { return a.id >= n + 5; });
+    const size_t count = v3 ? std::size(kChatGlmSpecials) : kChatGlm2Specials;
+    for (size_t i = 0; i < count; ++i) t->extra_.emplace_back(kChatGlmSpecials[i]);
+    t->prefix_ = {n + 1, n + 3};  // [gMASK] sop
+    t->chatglm_ = true;
+  } else if (config.add_bos_token.value_or(true) && t->sp_.bos_id() >= 0) {
+    t->prefix_ = {t->sp_.bos_id()};
+  }
+  t->add_eos_ = config.add_eos_token.value_or(false);
+  // The special tokens matched in text: added_tokens_decoder's (ids inside the model or among
+  // the extra tokens), then the model's control and unknown pieces ("<s>", "</s>", "<unk>").
+  std::vector<AddedToken> specials;
+  const int total = static_cast<int>(t->vocab_size());
+  t->added_special_.assign(static_cast<size_t>(total), false);
   for (AddedToken a : config.added_tokens) {
-    if (a.id < 0 || a.id >= n) continue;  // not in this model: nothing to map it to
+    if (a.id < 0 || a.id >= total) continue;  // not in this model: nothing to map it to
     t->added_special_[static_cast<size_t>(a.id)] = a.special;
     a.normalized = false;  // no normalizer runs before SentencePiece: matched in the raw text
     specials.push_back(std::move(a));

@@ -128,6 +128,36 @@ TEST(RealVectors, Llama2SentencePieceByteFallbackMatchesHf) {
   }
 }
 
+// ChatGLM3 (tokenizer_class ChatGLMTokenizer, remote code): its 9 special tokens follow the
+// 64789 pieces, encode prefixes [gMASK] sop, and of them only tokenizer_config's added tokens
+// (<|user|>, <|observation|>) are matched in text, as the remote tokenizer does through
+// transformers' added-token split; the rest is the SentencePiece encoding (ids from the
+// sentencepiece package on the same file).
+TEST(RealVectors, ChatGlm3SpecialTokens) {
+  auto tok = Tokenizer::from_dir(shared_dir() + "/tokenizers/chatglm3");
+  ASSERT_TRUE(tok.ok()) << tok.status().to_string();
+  const Tokenizer& t = **tok;
+  EXPECT_EQ(t.vocab_size(), 64798u);
+  EXPECT_EQ(t.token_to_id("[gMASK]"), 64790);
+  EXPECT_EQ(t.token_to_id("<|assistant|>"), 64796);
+  EXPECT_EQ(t.id_to_token(64797), "<|observation|>");
+  EXPECT_TRUE(t.is_special(64792));
+  EXPECT_EQ(t.encode("Hello world", true), (std::vector<int32_t>{64790, 64792, 13755, 993}));
+  EXPECT_EQ(t.encode("<|user|>\nHello world", false),
+            (std::vector<int32_t>{64795, 30910, 13, 24218, 993}));
+  EXPECT_EQ(t.encode("<|assistant|>", false),
+            (std::vector<int32_t>{906, 31007, 530, 18971, 31007, 30994}));
+  const std::vector<int32_t> ids = {64790, 64792, 64795, 30910, 13, 24218, 993, 64796};
+  EXPECT_EQ(t.decode(ids, true), "\nHello world");
+  EXPECT_EQ(t.decode(ids, false), "[gMASK]sop<|user|>\nHello world<|assistant|>");
+  // ChatGLM2: the first five only.
+  auto v2 = load_sentencepiece(shared_dir() + "/tokenizers/chatglm3/tokenizer.model",
+                               {.raw = {{"tokenizer_class", "ChatGLMTokenizer"}}});
+  ASSERT_TRUE(v2.ok()) << v2.status().to_string();
+  EXPECT_EQ((*v2)->vocab_size(), 64794u);
+  EXPECT_EQ((*v2)->encode("hi", true), (std::vector<int32_t>{64790, 64792, 14980}));
+}
+
 TEST(RealVectors, Llama3Tiktoken) {
   auto tok = Tokenizer::from_dir(shared_dir() + "/tokenizers/llama3");
   ASSERT_TRUE(tok.ok()) << tok.status().to_string();
