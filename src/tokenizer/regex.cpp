@@ -97,19 +97,49 @@ std::string flatten_nested_classes(const std::string& p) {
 constexpr std::string_view kWhiteSpace =
     "\\t\\n\\x0B\\f\\r\\x20\\x85\\xA0\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}"
     "\\x{205F}\\x{3000}";
-std::string unicode_white_space(const std::string& p) {
+
+// The references match \p{X} by Unicode 16.0 (Oniguruma in HF tokenizers, Rust regex in
+// tiktoken); PCRE2 10.42's tables are Unicode 14.0. \p{X} gets the code points X gained since
+// (a union: also right with a newer PCRE2), as does \P{X} outside a class; \P{X} inside a class
+// stays as is.
+struct CategoryAdditions {
+  std::string_view name, ranges;
+};
+#include "tokenizer/unicode_additions.inc"
+
+std::string_view category_additions(std::string_view name) {
+  for (const CategoryAdditions& a : kUnicode16Additions)
+    if (a.name == name) return a.ranges;
+  return {};
+}
+
+// The rewrites above on a flattened pattern (no class nests in another).
+std::string unicode_classes(const std::string& p) {
   std::string out;
   bool in_class = false;
   for (size_t i = 0; i < p.size(); ++i) {
     const char c = p[i];
     if (c == '\\' && i + 1 < p.size()) {
       const char n = p[++i];
-      if (n == 's')
+      const size_t close = n == 'p' || n == 'P' ? p.find('}', i) : std::string::npos;
+      const std::string_view added =
+          close != std::string::npos && i + 1 < p.size() && p[i + 1] == '{'
+              ? category_additions(std::string_view(p).substr(i + 2, close - i - 2))
+              : std::string_view();
+      if (n == 's') {
         out.append(in_class ? std::string(kWhiteSpace) : "[" + std::string(kWhiteSpace) + "]");
-      else if (n == 'S' && !in_class)
+      } else if (n == 'S' && !in_class) {
         out.append("[^" + std::string(kWhiteSpace) + "]");
-      else
+      } else if (!added.empty() && (n == 'p' || !in_class)) {
+        const std::string prop = "\\p" + p.substr(i + 1, close - i);  // \p{X}
+        if (in_class)
+          out.append(prop).append(added);
+        else
+          out.append(n == 'p' ? "[" : "[^").append(prop).append(added).append("]");
+        i = close;
+      } else {
         out.push_back(c), out.push_back(n);
+      }
       continue;
     }
     if (in_class && c == '[' && i + 1 < p.size() && p[i + 1] == ':') {  // POSIX class [:alpha:]
@@ -135,7 +165,7 @@ std::string unicode_white_space(const std::string& p) {
 }  // namespace
 
 core::Result<Regex> Regex::compile(const std::string& onig_pattern) {
-  const std::string pattern = unicode_white_space(flatten_nested_classes(onig_pattern));
+  const std::string pattern = unicode_classes(flatten_nested_classes(onig_pattern));
   int err = 0;
   PCRE2_SIZE err_off = 0;
   pcre2_code* code =

@@ -81,6 +81,10 @@ later = [
     # (U+00B2 is No).
     ("single_word_edges", "\u200dhello x\u0301hello \u00b2hello hello\u00b2 hello\u200c _hello hello_ "
                           "\u0663hello \u24d0hello \u4e2dhello hello, hello"),
+    # Letters and digits new in Unicode 15.0-16.0 (\p{L} / \p{N} of the references, not of
+    # PCRE2 10.42's Unicode 14.0 tables) and one new in 17.0 (U+088F: no letter for them yet).
+    ("unicode16_letters_digits", "a\U0001123fb x\u1c89y \U000116d0\U000116d1\U000116d2\U000116d3 "
+                                 "z\U000116d0 \U00011f50\U00011f51 \U000105c0\U000105c1 q\u088fr \U0001e5d0"),
 ]
 entries = [{"name": n, "hex": t.encode("utf-8").hex()} for n, t in texts]
 entries += [{"name": n, "hex": b.hex()} for n, b in invalid]
