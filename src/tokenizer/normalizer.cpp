@@ -8,8 +8,6 @@
 #include "tokenizer/regex.h"
 #include "tokenizer/unicode.h"
 
-#include <utf8proc.h>
-
 namespace lightllm::tokenizer {
 
 namespace {
@@ -62,12 +60,12 @@ std::string strip(std::string_view s, bool left, bool right) {
   return std::string(s.substr(b, e - b));
 }
 
-std::string strip_accents(std::string_view s) {  // drops nonspacing marks (Mn)
+std::string strip_accents(std::string_view s) {  // drops combining marks (as HF's StripAccents)
   std::string out;
   for (size_t i = 0; i < s.size();) {
     size_t len = 0;
     const int32_t cp = decode_utf8(s, i, len);
-    const bool mark = cp >= 0 && utf8proc_category(cp) == UTF8PROC_CATEGORY_MN;
+    const bool mark = cp >= 0 && is_combining_mark(static_cast<uint32_t>(cp));
     if (!mark) out.append(s.substr(i, len));
     i += len;
   }
@@ -91,8 +89,7 @@ std::string bert_normalize(std::string_view s, bool clean, bool chinese, bool ac
     const auto c = static_cast<uint32_t>(cp);
     i += len;
     if (clean) {
-      if (c == 0 || c == 0xFFFD) continue;
-      if (c != '\t' && c != '\n' && c != '\r' && is_control(c)) continue;
+      if (is_removed_by_clean_text(c)) continue;
       if (is_whitespace(c)) {
         out.push_back(' ');
         continue;

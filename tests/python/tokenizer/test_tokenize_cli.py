@@ -101,3 +101,35 @@ def test_bad_chat_file_and_model_dir(tmp_path):
     r = subprocess.run([BIN, "tokenize", "--model", str(tmp_path / "none")], input=b"x",
                        capture_output=True, timeout=60)
     assert r.returncode == 2 and str(tmp_path / "none") in r.stderr.decode("utf-8")
+
+
+# Character classes of HF tokenizers beyond the regexes: Digits (Rust's Unicode 16.0 numeric),
+# Punctuation (ASCII and Unicode 8.0's P*: U+2E43 is not punctuation), StripAccents' combining
+# marks (U+1AC0 stays) and BertNormalizer's clean_text (drops NUL, U+FFFD, Cc, Cf, Co; keeps
+# U+1F970), on a WordPiece tokenizer over single characters (a merged piece is [UNK]; commas
+# isolate a character).
+CLASS_PROBES = ["a\U000116d0\U000116d1b", "x\u2e43y", "x\u2e42y", "x,y!", ",\u1ac0,", "e\u0301",
+                ",\u0301,", ",\U0001f970,", ",\u00ad,", ",\ue000,", ",\x00,\ufffd,", "p\u1b4eq",
+                "1\U0001123f1", "x\u05bey", "k\u061dl"]
+
+
+def test_character_classes_match_hf(tmp_path):
+    from tokenizers import Tokenizer as HfTokenizer, models, normalizers, pre_tokenizers
+    chars = sorted(set("".join(CLASS_PROBES)))
+    vocab = {"[UNK]": 0}
+    for c in chars:
+        vocab.setdefault(c, len(vocab))
+    tok = HfTokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
+    tok.normalizer = normalizers.Sequence([
+        normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=False,
+                                   strip_accents=False, lowercase=False),
+        normalizers.NFD(), normalizers.StripAccents()])
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation("isolated"),
+        pre_tokenizers.Digits(individual_digits=True)])
+    tok.save(str(tmp_path / "tokenizer.json"))
+    for text in CLASS_PROBES:
+        r = subprocess.run([BIN, "tokenize", "--model", str(tmp_path), "--no-special"],
+                           input=text.encode("utf-8"), capture_output=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout) == {"ids": tok.encode(text).ids}, ascii(text)
