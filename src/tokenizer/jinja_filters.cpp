@@ -200,7 +200,7 @@ Result<Value> apply_filter(const std::string& name, CallArgs& a) {
     return Value(dict_items(j));
   }
   if ((name == "int" || name == "float") && v.is_undefined())  // Undefined.__int__ raises
-    return core::invalid_argument("UndefinedError: {}() of an undefined value", name);
+    return undefined_error(name + "()");
   if (name == "int") {
     if (j.is_number()) return Value(Json(static_cast<int64_t>(j.get<double>())));
     if (j.is_boolean()) return Value(Json(int64_t{j.get<bool>()}));

@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <iterator>
 #include <memory>
 
 #include <utf8proc.h>
@@ -155,12 +154,17 @@ struct CodeRange {
 };
 #include "tokenizer/special_casing.inc"
 
-// Whether cp lies in one of the sorted inclusive ranges of `table`.
+// The run of `table` (sorted, disjoint inclusive [first, last] runs) that holds cp, or nullptr.
+template <typename Run, size_t N>
+const Run* find_run(const Run (&table)[N], int32_t cp) {
+  const Run* it =
+      std::lower_bound(table, table + N, cp, [](const Run& r, int32_t c) { return r.last < c; });
+  return it != table + N && it->first <= cp ? it : nullptr;
+}
+
 template <size_t N>
 bool in_ranges(const CodeRange (&table)[N], int32_t cp) {
-  const CodeRange* it = std::lower_bound(table, table + N, cp,
-                                         [](const CodeRange& r, int32_t c) { return r.last < c; });
-  return it != table + N && it->first <= cp;
+  return find_run(table, cp) != nullptr;
 }
 
 // The one-to-many mapping of cp in `table` (sorted by code point), or nullptr.
@@ -185,10 +189,7 @@ struct CategoryRun {
 
 utf8proc_category_t category16(uint32_t c) {
   const auto cp = static_cast<int32_t>(c);
-  const CategoryRun* it =
-      std::lower_bound(std::begin(kUnicode16Categories), std::end(kUnicode16Categories), cp,
-                       [](const CategoryRun& r, int32_t x) { return r.last < x; });
-  if (it != std::end(kUnicode16Categories) && it->first <= cp) return it->category;
+  if (const CategoryRun* r = find_run(kUnicode16Categories, cp)) return r->category;
   return utf8proc_category(cp);
 }
 }  // namespace
@@ -259,10 +260,6 @@ bool is_removed_by_clean_text(uint32_t c) {
   return in_ranges(kHfCleanTextRemoved, static_cast<int32_t>(c));
 }
 
-bool is_control(uint32_t c) {
-  return utf8proc_category(static_cast<utf8proc_int32_t>(c)) == UTF8PROC_CATEGORY_CC;
-}
-
 std::string normalize_nfc(std::string_view s) {
   return utf8proc_apply(s, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
 }
@@ -330,22 +327,26 @@ std::string to_lower(std::string_view s) {
   });
 }
 
-std::string to_upper(std::string_view s) {
-  return map_code_points(s, [](int32_t cp, std::string& out) {
-    if (const char* many = special_case(kSpecialUpper, cp))
+namespace {
+// Each code point's one-to-many mapping in `special`, else utf8proc's one-to-one `simple`.
+template <size_t N>
+std::string map_full(std::string_view s, const SpecialCase (&special)[N],
+                     utf8proc_int32_t (*simple)(utf8proc_int32_t)) {
+  return map_code_points(s, [&](int32_t cp, std::string& out) {
+    if (const char* many = special_case(special, cp))
       out.append(many);
     else
-      append_utf8(out, static_cast<uint32_t>(utf8proc_toupper(cp)));
+      append_utf8(out, static_cast<uint32_t>(simple(cp)));
   });
+}
+}  // namespace
+
+std::string to_upper(std::string_view s) {
+  return map_full(s, kSpecialUpper, utf8proc_toupper);
 }
 
 std::string to_title(std::string_view s) {
-  return map_code_points(s, [](int32_t cp, std::string& out) {
-    if (const char* many = special_case(kSpecialTitle, cp))
-      out.append(many);
-    else
-      append_utf8(out, static_cast<uint32_t>(utf8proc_totitle(cp)));
-  });
+  return map_full(s, kSpecialTitle, utf8proc_totitle);
 }
 
 }  // namespace lightllm::tokenizer

@@ -28,16 +28,15 @@ bool is_whitespace(uint32_t cp);    // White_Space property
 bool is_numeric(uint32_t cp);       // general category Nd | Nl | No
 bool is_alphabetic(uint32_t cp);    // letters and Nl (approximation of Alphabetic)
 bool is_alphanumeric(uint32_t cp);  // is_alphabetic || is_numeric
-bool is_control(uint32_t cp);       // general category Cc
+// Rust regex \w (Unicode word character): alphabetic (is_alphabetic and the circled letters
+// U+24B6-24E9), marks, Nd, Pc, U+200C / U+200D.
+bool is_regex_word(uint32_t cp);
 // Classes of HF tokenizers' dependencies, with their old Unicode tables (hf_char_classes.inc):
 // the Punctuation / BertPreTokenizer punctuation (ASCII and Unicode 8.0's P*), what StripAccents
 // removes, and what BertNormalizer's clean_text removes (NUL, U+FFFD, Cc, Cf, Co).
 bool is_punctuation(uint32_t cp);
 bool is_combining_mark(uint32_t cp);
 bool is_removed_by_clean_text(uint32_t cp);
-// Rust regex \w (Unicode word character): alphabetic (is_alphabetic and the circled letters
-// U+24B6-24E9), marks, Nd, Pc, U+200C / U+200D.
-bool is_regex_word(uint32_t cp);
 
 // Python str predicates (the Jinja engine's str methods and repr()).
 bool is_py_space(uint32_t cp);      // str.isspace: category Zs or bidi class WS, B, S
