@@ -103,7 +103,7 @@ std::string bert_normalize(std::string_view s, bool clean, bool chinese, bool ac
     }
     append_utf8(out, c);
   }
-  if (accents) out = strip_accents(normalize_nfd(out));
+  if (accents) out = strip_accents(normalize_as_hf(out, NormalForm::nfd));
   if (lower) out = to_lower(out);
   return out;
 }
@@ -126,10 +126,13 @@ Result<std::unique_ptr<Normalizer>> make_normalizer(const nlohmann::json& j) {
     }
     return std::unique_ptr<Normalizer>(std::make_unique<SequenceNormalizer>(std::move(parts)));
   }
-  if (type == "NFC") return fn([](std::string_view s) { return normalize_nfc(s); });
-  if (type == "NFD") return fn([](std::string_view s) { return normalize_nfd(s); });
-  if (type == "NFKC") return fn([](std::string_view s) { return normalize_nfkc(s); });
-  if (type == "NFKD") return fn([](std::string_view s) { return normalize_nfkd(s); });
+  auto as_hf = [&](NormalForm form) {
+    return fn([form](std::string_view s) { return normalize_as_hf(s, form); });
+  };
+  if (type == "NFC") return as_hf(NormalForm::nfc);
+  if (type == "NFD") return as_hf(NormalForm::nfd);
+  if (type == "NFKC") return as_hf(NormalForm::nfkc);
+  if (type == "NFKD") return as_hf(NormalForm::nfkd);
   if (type == "Lowercase") return fn([](std::string_view s) { return to_lower(s); });
   if (type == "StripAccents") return fn([](std::string_view s) { return strip_accents(s); });
   if (type == "Prepend") {

@@ -93,7 +93,7 @@ class TiktokenTokenizer final : public Tokenizer {
 
   std::vector<int32_t> encode(std::string_view input, bool add_special_tokens) const override {
     std::string text = sanitize_utf8(input);
-    if (nfc_) text = normalize_nfc(text);
+    if (nfc_) text = normalize(text, NormalForm::nfc);  // Python's unicodedata, not HF's tables
     std::vector<int32_t> ids;
     if (add_special_tokens) ids = bos_prefix_;
     for (const Segment& seg : specials_.split(text, false)) {

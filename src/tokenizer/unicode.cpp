@@ -152,6 +152,9 @@ struct SpecialCase {
 struct CodeRange {
   int32_t first, last;
 };
+struct CodePair {
+  int32_t first, second;
+};
 #include "tokenizer/special_casing.inc"
 
 // The run of `table` (sorted, disjoint inclusive [first, last] runs) that holds cp, or nullptr.
@@ -260,19 +263,45 @@ bool is_removed_by_clean_text(uint32_t c) {
   return in_ranges(kHfCleanTextRemoved, static_cast<int32_t>(c));
 }
 
-std::string normalize_nfc(std::string_view s) {
-  return utf8proc_apply(s, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+std::string normalize(std::string_view s, NormalForm form) {
+  const bool compose = form == NormalForm::nfc || form == NormalForm::nfkc;
+  const bool compat = form == NormalForm::nfkc || form == NormalForm::nfkd;
+  const int opts = UTF8PROC_STABLE | (compose ? UTF8PROC_COMPOSE : UTF8PROC_DECOMPOSE) |
+                   (compat ? UTF8PROC_COMPAT : 0);
+  return utf8proc_apply(s, static_cast<utf8proc_option_t>(opts));
 }
-std::string normalize_nfd(std::string_view s) {
-  return utf8proc_apply(s, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_DECOMPOSE));
-}
-std::string normalize_nfkc(std::string_view s) {
-  return utf8proc_apply(
-      s, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT));
-}
-std::string normalize_nfkd(std::string_view s) {
-  return utf8proc_apply(
-      s, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT));
+
+// Every code point HF keeps whole is a starter and no part of a canonical decomposition
+// (gen_hf_char_classes.py checks), and the uncomposed pairs are two starters, which compose only
+// when adjacent. So the text between them normalizes on its own: cut there, normalize each
+// piece, and copy the kept code points as they are.
+std::string normalize_as_hf(std::string_view s, NormalForm form) {
+  const bool compose = form == NormalForm::nfc || form == NormalForm::nfkc;
+  const bool compat = form == NormalForm::nfkc || form == NormalForm::nfkd;
+  std::string out;
+  size_t pending = 0;  // start of the text not yet normalized
+  int32_t prev = -1;
+  for (size_t i = 0; i < s.size();) {
+    size_t len = 0;
+    const int32_t cp = decode_utf8(s, i, len);
+    const bool kept = compat ? in_ranges(kHfKeptByNfkd, cp) : in_ranges(kHfKeptByNfd, cp);
+    const bool apart = compose && std::any_of(std::begin(kHfUncomposedPairs),
+                                              std::end(kHfUncomposedPairs), [&](const CodePair& p) {
+                                                return p.first == prev && p.second == cp;
+                                              });
+    if (kept || apart) {
+      out += normalize(s.substr(pending, i - pending), form);
+      pending = i;
+      if (kept) {
+        out.append(s.substr(i, len));
+        pending = i + len;
+      }
+    }
+    prev = cp;
+    i += len;
+  }
+  if (pending == 0) return normalize(s, form);  // nothing cut (the usual case)
+  return out + normalize(s.substr(pending), form);
 }
 
 namespace {

@@ -42,11 +42,14 @@ bool is_removed_by_clean_text(uint32_t cp);
 bool is_py_space(uint32_t cp);      // str.isspace: category Zs or bidi class WS, B, S
 bool is_py_printable(uint32_t cp);  // str.isprintable: not C*, Z* other than U+0020
 
-// Unicode normalization forms through utf8proc; input must be valid UTF-8.
-std::string normalize_nfc(std::string_view s);
-std::string normalize_nfd(std::string_view s);
-std::string normalize_nfkc(std::string_view s);
-std::string normalize_nfkd(std::string_view s);
+// Unicode normalization forms; input must be valid UTF-8.
+enum class NormalForm { nfc, nfd, nfkc, nfkd };
+// As utf8proc 2.8 has them (Unicode 15.0; Python's unicodedata of 3.12).
+std::string normalize(std::string_view s, NormalForm form);
+// As HF tokenizers' normalizers have them. Their tables are older: the code points of
+// hf_char_classes.inc's kept-whole classes (U+11938 canonically, U+32FF, U+A7F2 and 133 more
+// under compatibility) stay as they are, and U+11935 U+11930 does not compose.
+std::string normalize_as_hf(std::string_view s, NormalForm form);
 // Full case mappings per character, one code point to one or more (Rust char::to_lowercase /
 // to_uppercase, Python str.lower / str.upper without the final-sigma rule): 'İ' -> "i̇",
 // 'ß' -> "SS". Titlecase as Python's str.title() maps one character: U+01C6 -> U+01C5,

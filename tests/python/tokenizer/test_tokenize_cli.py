@@ -133,3 +133,28 @@ def test_character_classes_match_hf(tmp_path):
                            input=text.encode("utf-8"), capture_output=True, timeout=60)
         assert r.returncode == 0, r.stderr
         assert json.loads(r.stdout) == {"ids": tok.encode(text).ids}, ascii(text)
+
+
+# The four normalization forms as HF's normalizers have them, on a byte-level BPE without merges
+# (the ids spell the normalized text's bytes). HF's tables predate Unicode 13: U+11938 and
+# U+32FF, U+A7F2, U+1E030 ... stay whole, U+11935 U+11930 does not compose; ordinary text
+# decomposes and composes as usual (Hangul, U+212B, ligatures, reordered marks).
+NORMALIZER_PROBES = ["\U00011938", "\U00011935\U00011930", "x\u32ffy", "\ua7f2\ua7f3\U0001e030",
+                     "\U0001f16c\U0001fbf0", "e\u0301\u0323", "\u1100\u1161\u11a8", "\u212b",
+                     "\ufb01", "a\u0323\u0301\U00011938\u0301", "\u304b\u3099\U00011935\U00011930"]
+
+
+@pytest.mark.parametrize("form", ["NFC", "NFD", "NFKC", "NFKD"])
+def test_normalizers_match_hf(tmp_path, form):
+    from tokenizers import Tokenizer as HfTokenizer, models, normalizers, pre_tokenizers
+    from tokenizers.pre_tokenizers import ByteLevel
+    vocab = {c: i for i, c in enumerate(ByteLevel.alphabet())}
+    tok = HfTokenizer(models.BPE(vocab, []))
+    tok.normalizer = getattr(normalizers, form)()
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    tok.save(str(tmp_path / "tokenizer.json"))
+    for text in NORMALIZER_PROBES:
+        r = subprocess.run([BIN, "tokenize", "--model", str(tmp_path), "--no-special"],
+                           input=text.encode("utf-8"), capture_output=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout) == {"ids": tok.encode(text).ids}, (form, ascii(text))
