@@ -81,17 +81,26 @@ void set_smem_attr_once(size_t bytes) {
   }
 }
 
+template <typename T, typename KV, int D, int HB, bool kOneTile>
+void launch_split(const DecodeAttentionParams& p, int n_splits, int chunk, cudaStream_t stream) {
+  constexpr auto kernel = decode_detail::decode_mma_kernel<T, KV, D, HB, kOneTile>;
+  constexpr size_t smem = decode_detail::mma_smem_bytes<KV, D, HB, kOneTile>();
+  set_smem_attr_once<kernel>(smem);
+  launch_pdl(kernel, dim3(p.n_heads / HB, p.n_reqs, n_splits), dim3(decode_detail::kMmaWarps * 32),
+             smem, stream, p, n_splits, chunk);
+}
+
 template <typename T, typename KV, int D, int HB>
 void launch_typed(const DecodeAttentionParams& p, int n_splits, cudaStream_t stream) {
   const int chunk = (p.max_kv_len + n_splits - 1) / n_splits;
-  constexpr auto kernel = decode_detail::decode_mma_kernel<T, KV, D, HB>;
-  constexpr size_t smem = decode_detail::mma_smem_bytes<KV, D, HB>();
-  set_smem_attr_once<kernel>(smem);
   // Programmatic dependent launches (pdl.cuh): the split kernel's launch overlaps the previous
   // kernel of the step (rotary + KV store), the reduction's the split kernel; each waits for its
-  // inputs itself, saving launch gaps at batch 1.
-  launch_pdl(kernel, dim3(p.n_heads / HB, p.n_reqs, n_splits), dim3(decode_detail::kMmaWarps * 32),
-             smem, stream, p, n_splits, chunk);
+  // inputs itself, saving launch gaps at batch 1. Chunks of at most one tile per warp take the
+  // one-stage kernel, which also copies the cached tokens' K/V before its wait.
+  if (chunk <= decode_detail::kMmaWarps * decode_detail::kMmaTile)
+    launch_split<T, KV, D, HB, true>(p, n_splits, chunk, stream);
+  else
+    launch_split<T, KV, D, HB, false>(p, n_splits, chunk, stream);
   if (n_splits > 1)  // one split: the split kernel wrote the output itself
     launch_pdl(decode_reduce_kernel<T, D>, dim3(p.n_heads, p.n_reqs), dim3(128), 0, stream, p,
                n_splits);

@@ -6,6 +6,12 @@
 // keeps its own online softmax; the 4 warps are merged at the end. With 16-bit K/V and one
 // split, each issue also prefetches into L2 the K / V rows of the warp's tile kL2Ahead16 issues
 // later (more bytes in flight than the ring holds; docs/PERFORMANCE.md run 16).
+// Short chunks (kOneTile: at most one tile per warp, as at batch 1 with <= 64-token splits): a
+// one-stage ring (35 KB instead of 104 KB at head_dim 128, so a block fits beside the QKV
+// GEMV's), and the copies of every cached token but the newest are issued before the PDL wait:
+// those rows were written by earlier steps. The newest token's row (and int8 scales), written by
+// the previous kernel's KV store, is copied after the wait (docs/PERFORMANCE.md run 27: batch-1
+// decode steps 0.5–0.8% faster).
 // Per tile: S = Q K^T by mma.sync m16n8k16 with the HB heads as the rows of A (rows >= HB are
 // zero), two 8-token column blocks; P = exp2(S - m) stays in registers as the A fragment of
 // O += P V. 16-bit K/V: K fragments by ldmatrix, V by ldmatrix.trans, mma in T. int8 K/V: the
@@ -87,10 +93,16 @@ struct MmaTileLayout {  // one ring stage of one warp, in bytes
   static_assert(D % 16 == 0 && (!kInt8 || D <= 128), "decode mma: head_dim");
 };
 
-template <typename KV, int D, int HB>
+// Ring stages of a warp: one when each warp has at most one tile (kOneTile).
+template <typename KV, int D, bool kOneTile>
+constexpr int mma_stages() {
+  return kOneTile ? 1 : MmaTileLayout<KV, D>::kStages;
+}
+
+template <typename KV, int D, int HB, bool kOneTile>
 constexpr size_t mma_smem_bytes() {
   using L = MmaTileLayout<KV, D>;
-  const size_t ring = size_t{kMmaWarps} * L::kStages * L::kStageBytes;
+  const size_t ring = size_t{kMmaWarps} * mma_stages<KV, D, kOneTile>() * L::kStageBytes;
   const size_t merge = size_t{kMmaWarps} * HB * (D + 2) * sizeof(float);
   return ring > merge ? ring : merge;
 }
@@ -136,8 +148,12 @@ __device__ __forceinline__ void merge_streams_store(const float* s_acc, const fl
   }
 }
 
+// Which rows of a tile issue() copies: all, all but the newest token's, or only the newest's.
+enum class TileRows { all, cached, newest };
+
 // Partial results: o [n_reqs, n_heads, n_splits, D] f32, then lse [n_reqs, n_heads, n_splits].
-template <typename T, typename KV, int D, int HB>
+// kOneTile: chunk <= kMmaWarps * kMmaTile (the caller's choice; see the file comment).
+template <typename T, typename KV, int D, int HB, bool kOneTile>
 __global__ void __launch_bounds__(kMmaWarps * 32)
     decode_mma_kernel(DecodeAttentionParams p, int n_splits, int chunk) {
   using L = MmaTileLayout<KV, D>;
@@ -145,7 +161,7 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
   using MT = std::conditional_t<kInt8, __half, T>;  // mma operand type
   constexpr int kKs = D / 16;                       // k-steps of Q K^T
   constexpr int kNd = D / 8;                        // n-blocks of P V
-  constexpr int kMmaStages = L::kStages;
+  constexpr int kMmaStages = mma_stages<KV, D, kOneTile>();
   constexpr int kL2Ahead = kInt8 ? 0 : kL2Ahead16;
   static_assert(HB <= 8, "decode mma: at most 8 heads per block (rows 0-7 of A)");
 
@@ -162,9 +178,75 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
   float* part_lse = part_o + static_cast<size_t>(p.n_reqs) * p.n_heads * n_splits * D;
   const size_t block_row0 = (static_cast<size_t>(r) * p.n_heads + head0) * n_splits + split;
   T* const out_rows = static_cast<T*>(p.out) + (static_cast<size_t>(r) * p.n_heads + head0) * D;
-  // Launched early (PDL): q and the K/V cache come from the previous kernels, and the
+  const int32_t* row = p.req_to_token + static_cast<int64_t>(p.req_row[r]) * p.req_to_token_stride;
+  const KV* kc = static_cast<const KV*>(p.k_cache);
+  const KV* vc = static_cast<const KV*>(p.v_cache);
+  extern __shared__ __align__(16) unsigned char s_dyn[];
+  unsigned char* const ring = s_dyn + warp * kMmaStages * L::kStageBytes;
+
+  const int n_tiles = (t_end - t_begin + kMmaTile - 1) / kMmaTile;
+  // Lane l holds in slots[i] the slot of token (l % 16) of this warp's i-th next tile to issue
+  // (-1 past the chunk): slots[0] is copied into the ring by the next issue(), slots[kL2Ahead]
+  // prefetched into L2 by it (one split only), slots[kL2Ahead + 1] is loading. req_to_token is read
+  // one issue before its first use, so a slot's load latency never delays the copies or prefetches.
+  int32_t slots[kL2Ahead + 2];
+  const bool l2_ahead = n_splits == 1;  // block-uniform
+  auto load_slot = [&](int tile) {
+    const int t = t_begin + tile * kMmaTile + (lane & 15);
+    return t < t_end ? row[t] : -1;
+  };
+  auto fetch_slot = [&](int tile) {  // shift; `tile` is the new last one (kL2Ahead + 1 later)
+#pragma unroll
+    for (int i = 0; i < kL2Ahead + 1; ++i) slots[i] = slots[i + 1];
+    slots[kL2Ahead + 1] = load_slot(tile);
+  };
+  // Copies into ring stage `stage` the rows of the tile whose first token is t0 (`rows`: which).
+  auto issue = [&](int stage, int t0, TileRows rows) {
+    const int32_t slot_next = slots[0];
+    auto wanted = [&](int tok) {  // tok: row of the tile
+      return rows == TileRows::all || (rows == TileRows::newest) == (t0 + tok == len - 1);
+    };
+    unsigned char* ks = ring + stage * L::kStageBytes;
+    unsigned char* vs = ks + L::kMatBytes;
+#pragma unroll
+    for (int j = 0; j < (L::kChunks + 31) / 32; ++j) {
+      const int ch = lane + 32 * j;
+      const int tok = ch / L::kChunksPerRow, part = ch % L::kChunksPerRow;
+      const int32_t sl = __shfl_sync(0xffffffffu, slot_next, tok & 15);
+      if ((L::kChunks % 32 == 0 || ch < L::kChunks) && wanted(tok)) {
+        const int64_t off = (static_cast<int64_t>(sl >= 0 ? sl : 0) * p.n_kv_heads + kvh) * D +
+                            part * (16 / static_cast<int>(sizeof(KV)));
+        cp_async16(ks + tok * L::kRowBytes + part * 16, kc + off, sl >= 0);
+        cp_async16(vs + tok * L::kRowBytes + part * 16, vc + off, sl >= 0);
+      }
+    }
+    if constexpr (kInt8) {  // lane l: scale of token l % 16, K (l < 16) or V
+      const int64_t off = static_cast<int64_t>(slot_next >= 0 ? slot_next : 0) * p.n_kv_heads + kvh;
+      float* sc = reinterpret_cast<float*>(vs + L::kMatBytes);
+      if (wanted(lane & 15))
+        cp_async4(sc + lane, (lane < 16 ? p.k_scale : p.v_scale) + off, slot_next >= 0);
+    }
+    cp_async_commit();
+    if constexpr (kL2Ahead > 0) {  // lanes 0-15: K row of token l % 16; 16-31: its V row
+      const int32_t sl = slots[kL2Ahead];
+      if (l2_ahead && sl >= 0) {
+        const int64_t off = (static_cast<int64_t>(sl) * p.n_kv_heads + kvh) * D;
+        prefetch_l2<D* static_cast<int>(sizeof(KV))>((lane < 16 ? kc : vc) + off);
+      }
+    }
+  };
+
+  if constexpr (kOneTile) {  // the cached tokens' rows of this warp's one tile
+    if (t_begin < t_end) {
+#pragma unroll
+      for (int i = 0; i < kL2Ahead + 2; ++i) slots[i] = load_slot(warp + kMmaWarps * i);
+      issue(0, t_begin + warp * kMmaTile, TileRows::cached);
+    }
+  }
+  // Launched early (PDL): q and the newest token's K/V come from the previous kernel, and the
   // partials / output may still be read by an earlier reduction. Only the step's metadata
-  // (kv_len, req_to_token: copied before the step's first kernel) is read above.
+  // (kv_len, req_to_token: copied before the step's first kernel) and K/V rows that earlier
+  // steps wrote are read above.
   pdl_wait();
   if (t_begin >= t_end) {  // empty chunk: contributes nothing (one split: a zero row)
     if (n_splits == 1) {
@@ -206,70 +288,24 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
 #pragma unroll
   for (int nd = 0; nd < kNd; ++nd) o[nd][0] = o[nd][1] = o[nd][2] = o[nd][3] = 0.f;
 
-  const int32_t* row = p.req_to_token + static_cast<int64_t>(p.req_row[r]) * p.req_to_token_stride;
-  const KV* kc = static_cast<const KV*>(p.k_cache);
-  const KV* vc = static_cast<const KV*>(p.v_cache);
-  extern __shared__ __align__(16) unsigned char s_dyn[];
-  unsigned char* const ring = s_dyn + warp * kMmaStages * L::kStageBytes;
-
-  const int n_tiles = (t_end - t_begin + kMmaTile - 1) / kMmaTile;
-  // Lane l holds in slots[i] the slot of token (l % 16) of this warp's i-th next tile to issue
-  // (-1 past the chunk): slots[0] is copied into the ring by the next issue(), slots[kL2Ahead]
-  // prefetched into L2 by it (one split only), slots[kL2Ahead + 1] is loading. req_to_token is read
-  // one issue before its first use, so a slot's load latency never delays the copies or prefetches.
-  int32_t slots[kL2Ahead + 2];
-  const bool l2_ahead = n_splits == 1;  // block-uniform
-  auto load_slot = [&](int tile) {
-    const int t = t_begin + tile * kMmaTile + (lane & 15);
-    return t < t_end ? row[t] : -1;
-  };
-  auto fetch_slot = [&](int tile) {  // shift; `tile` is the new last one (kL2Ahead + 1 later)
+  if constexpr (kOneTile) {
+    issue(0, t_begin + warp * kMmaTile, TileRows::newest);
+  } else {
 #pragma unroll
-    for (int i = 0; i < kL2Ahead + 1; ++i) slots[i] = slots[i + 1];
-    slots[kL2Ahead + 1] = load_slot(tile);
-  };
-  auto issue = [&](int stage) {
-    const int32_t slot_next = slots[0];
-    unsigned char* ks = ring + stage * L::kStageBytes;
-    unsigned char* vs = ks + L::kMatBytes;
+    for (int i = 0; i < kL2Ahead + 2; ++i) slots[i] = load_slot(warp + kMmaWarps * i);
 #pragma unroll
-    for (int j = 0; j < (L::kChunks + 31) / 32; ++j) {
-      const int ch = lane + 32 * j;
-      const int tok = ch / L::kChunksPerRow, part = ch % L::kChunksPerRow;
-      const int32_t sl = __shfl_sync(0xffffffffu, slot_next, tok & 15);
-      if (L::kChunks % 32 == 0 || ch < L::kChunks) {
-        const int64_t off = (static_cast<int64_t>(sl >= 0 ? sl : 0) * p.n_kv_heads + kvh) * D +
-                            part * (16 / static_cast<int>(sizeof(KV)));
-        cp_async16(ks + tok * L::kRowBytes + part * 16, kc + off, sl >= 0);
-        cp_async16(vs + tok * L::kRowBytes + part * 16, vc + off, sl >= 0);
-      }
+    for (int s = 0; s < kMmaStages - 1; ++s) {
+      issue(s, 0, TileRows::all);
+      fetch_slot(warp + kMmaWarps * (s + kL2Ahead + 2));
     }
-    if constexpr (kInt8) {  // lane l: scale of token l % 16, K (l < 16) or V
-      const int64_t off = static_cast<int64_t>(slot_next >= 0 ? slot_next : 0) * p.n_kv_heads + kvh;
-      float* sc = reinterpret_cast<float*>(vs + L::kMatBytes);
-      cp_async4(sc + lane, (lane < 16 ? p.k_scale : p.v_scale) + off, slot_next >= 0);
-    }
-    cp_async_commit();
-    if constexpr (kL2Ahead > 0) {  // lanes 0-15: K row of token l % 16; 16-31: its V row
-      const int32_t sl = slots[kL2Ahead];
-      if (l2_ahead && sl >= 0) {
-        const int64_t off = (static_cast<int64_t>(sl) * p.n_kv_heads + kvh) * D;
-        prefetch_l2<D* static_cast<int>(sizeof(KV))>((lane < 16 ? kc : vc) + off);
-      }
-    }
-  };
-
-#pragma unroll
-  for (int i = 0; i < kL2Ahead + 2; ++i) slots[i] = load_slot(warp + kMmaWarps * i);
-#pragma unroll
-  for (int s = 0; s < kMmaStages - 1; ++s) {
-    issue(s);
-    fetch_slot(warp + kMmaWarps * (s + kL2Ahead + 2));
   }
   int stage = 0;
   for (int tile = warp; tile < n_tiles; tile += kMmaWarps) {
-    issue(stage == 0 ? kMmaStages - 1 : stage - 1);  // tile + (kMmaStages - 1) * kMmaWarps
-    fetch_slot(tile + (kMmaStages + kL2Ahead + 1) * kMmaWarps);
+    if constexpr (!kOneTile) {
+      issue(stage == 0 ? kMmaStages - 1 : stage - 1, 0,
+            TileRows::all);  // tile + (stages - 1) * warps
+      fetch_slot(tile + (kMmaStages + kL2Ahead + 1) * kMmaWarps);
+    }
     cp_async_wait<kMmaStages - 1>();  // this lane's copies of `stage` have landed
     __syncwarp();                     // ... and every other lane's
     const unsigned char* ks = ring + stage * L::kStageBytes;

@@ -9,7 +9,7 @@
 // completed and its memory is visible — before it reads anything an earlier kernel of the step
 // writes, and before it writes anything an earlier kernel may still read. Before pdl_wait() it
 // may only touch data that no kernel of the step writes (weights, norm weights, rotary tables,
-// constants).
+// constants, the step's metadata uploaded before its first kernel, K/V rows of earlier steps).
 // Invariants every PDL kernel keeps:
 //  - every block executes pdl_wait() before it exits (so the kernel completes only after its
 //    predecessor: completion stays transitive along a chain of PDL launches, and a kernel may
