@@ -17,11 +17,16 @@ namespace {
 constexpr int kMinChunk = 64;
 constexpr int kMaxSplits = 128;
 
-// One block per (head, request): merges the splits by log2-sum-exp. The next kernel (the o
-// projection) is scheduled once every block has written its output: its blocks' weight loads
-// then no longer compete with the merge's dependent L2 reads (Llama-3-8B decode step −0.2%
-// against a trigger right after the wait, −2.4% against one before it; docs/PERFORMANCE.md
-// run 22).
+constexpr int kReduceBatch = 16;  // splits whose partials the reduction loads at once
+
+// One block per (head, request): merges the splits by log2-sum-exp, in one pass over them,
+// kReduceBatch at a time: a batch's log-sum-exps and partials are loaded together (one L2 round
+// trip, where the maxima and then the sums took two), and the running sums are rescaled when the
+// maximum grows. The next kernel (the o projection) is scheduled once every block has written
+// its output: its blocks' weight loads then no longer compete with the merge's dependent L2
+// reads (Llama-3-8B decode step −0.2% against a trigger right after the wait, −2.4% against one
+// before it; docs/PERFORMANCE.md run 22).
+
 template <typename T, int D>
 __global__ void decode_reduce_kernel(DecodeAttentionParams p, int n_splits) {
   pdl_wait();  // launched early (PDL): the partials must be complete
@@ -29,22 +34,34 @@ __global__ void decode_reduce_kernel(DecodeAttentionParams p, int n_splits) {
   const float* part_o = static_cast<const float*>(p.workspace);
   const float* part_lse = part_o + static_cast<size_t>(p.n_reqs) * p.n_heads * n_splits * D;
   const size_t base = (static_cast<size_t>(r) * p.n_heads + h) * n_splits;
-  float mx = -INFINITY;
-  for (int s = 0; s < n_splits; ++s) mx = fmaxf(mx, part_lse[base + s]);
   T* out = static_cast<T*>(p.out) + (static_cast<size_t>(r) * p.n_heads + h) * D;
   for (int d = threadIdx.x; d < D; d += blockDim.x) {
-    float o = 0.f, w_sum = 0.f;
-    if (mx != -INFINITY) {
-      for (int s = 0; s < n_splits; ++s) {
-        const float lse = part_lse[base + s];
-        if (lse == -INFINITY) continue;
-        const float w = exp2f(lse - mx);
-        w_sum += w;
-        o += w * part_o[(base + s) * D + d];
+    float mx = -INFINITY, w_sum = 0.f, o = 0.f;  // o and w_sum relative to exp2(mx)
+    for (int s0 = 0; s0 < n_splits; s0 += kReduceBatch) {
+      float lse[kReduceBatch], po[kReduceBatch];
+#pragma unroll
+      for (int i = 0; i < kReduceBatch; ++i) {
+        const bool in = s0 + i < n_splits;
+        lse[i] = in ? part_lse[base + s0 + i] : -INFINITY;
+        po[i] = in ? part_o[(base + s0 + i) * D + d] : 0.f;
       }
-      o /= w_sum;
+      float bmx = mx;
+#pragma unroll
+      for (int i = 0; i < kReduceBatch; ++i) bmx = fmaxf(bmx, lse[i]);
+      if (bmx == -INFINITY) continue;       // no split so far saw a token
+      const float scale = exp2f(mx - bmx);  // 0 while mx is -inf
+      w_sum *= scale;
+      o *= scale;
+#pragma unroll
+      for (int i = 0; i < kReduceBatch; ++i) {
+        if (lse[i] == -INFINITY) continue;  // an empty split: its partial row is not written
+        const float w = exp2f(lse[i] - bmx);
+        w_sum += w;
+        o += w * po[i];
+      }
+      mx = bmx;
     }
-    out[d] = from_f32<T>(o);
+    out[d] = from_f32<T>(mx == -INFINITY ? 0.f : o / w_sum);
   }
   pdl_launch_dependents();
 }
