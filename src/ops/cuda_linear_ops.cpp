@@ -5,6 +5,7 @@
 // returns false when the GEMV cannot take the shapes, and the caller falls back to the unfused
 // ops; so does try_qkv_rope_store_kv (the QKV projection with the rotary + KV store epilogue).
 // Built only with LIGHTLLM_CUDA.
+#include "kernels/cuda/decode_attention.h"
 #include "kernels/cuda/gemm_lt.h"
 #include "kernels/cuda/gemv.h"
 #include "kernels/cuda/rotary.h"
@@ -184,6 +185,19 @@ core::Result<bool> try_qkv_rope_store_kv(const QkvRopeStoreKv& a) {
             .v_cache = kp.v_cache,
             .head_dim = rp.head_dim,
             .attention_factor = rp.attention_factor};
+  // A decode step's attention comes next: with a small grid it is scheduled at the projection's
+  // start, and its blocks copy the cached K/V before they wait (docs/PERFORMANCE.md run 27).
+  if (const AttentionMeta* m = a.next_attention; m != nullptr && m->sliding_window == 0 &&
+                                                 m->n_reqs > 0 && m->device.max_q_len == 1 &&
+                                                 a.x.dim(0) == m->n_reqs) {
+    kernels::cuda::DecodeAttentionParams dp;
+    dp.n_reqs = m->n_reqs;
+    dp.n_heads = static_cast<int>(r.q.dim(1));
+    dp.n_kv_heads = static_cast<int>(r.k.dim(1));
+    dp.head_dim = static_cast<int>(r.q.dim(2));
+    dp.max_kv_len = m->device.max_kv_len;
+    p.early_dependents = kernels::cuda::decode_attention_grid_is_small(dp);
+  }
   if (!kernels::cuda::gemv_supported(p)) return false;
   LLM_RETURN_IF_ERROR(kernels::cuda::gemv(p, cuda_detail::current_stream()));
   return true;

@@ -234,12 +234,16 @@ Status rope_store_kv(const RopeStoreKv& a);
 // rope_store_kv(rope). On CUDA one GEMV launch where that is exact (at most
 // kFusedDecodeMaxBatch tokens, rotate_half over the whole head, a 16-bit KV cache, the GEMV's
 // shapes), bit for bit the two ops; else the two ops.
+struct AttentionMeta;
 struct QkvRopeStoreKv {
   const Tensor& x;          // [n_tokens, hidden] (with norm: norm->normed, the scratch)
   const NormedInput* norm;  // the RMSNorm prologue, or nullptr
   const Tensor& w;          // [(n_heads + 2 n_kv_heads) · head_dim, hidden]: q, k, v rows
   const Tensor& bias;       // [w.dim(0)] or undefined
   const RopeStoreKv& rope;  // q, k, v: the projection's outputs, then rotated and stored
+  // The attention that reads q and the cache next, or nullptr. On CUDA a small decode grid is
+  // then scheduled at the projection's start (docs/PERFORMANCE.md run 27).
+  const AttentionMeta* next_attention = nullptr;
 };
 Status qkv_rope_store_kv(const QkvRopeStoreKv& a);
 

@@ -22,14 +22,15 @@ constexpr int kReduceBatch = 16;  // splits whose partials the reduction loads a
 // One block per (head, request): merges the splits by log2-sum-exp, in one pass over them,
 // kReduceBatch at a time: a batch's log-sum-exps and partials are loaded together (one L2 round
 // trip, where the maxima and then the sums took two), and the running sums are rescaled when the
-// maximum grows. The next kernel (the o projection) is scheduled once every block has written
-// its output: its blocks' weight loads then no longer compete with the merge's dependent L2
-// reads (Llama-3-8B decode step −0.2% against a trigger right after the wait, −2.4% against one
-// before it; docs/PERFORMANCE.md run 22).
+// maximum grows. The next kernel (the o projection) is scheduled right after the wait, so its
+// blocks' first weight loads overlap the merge's one round trip (docs/PERFORMANCE.md run 27:
+// −0.2% / −0.3% a batch-1 step against a trigger at the end, which run 22 had preferred while the
+// merge made two dependent round trips; before the wait it cost 2.4%, run 22).
 
 template <typename T, int D>
 __global__ void decode_reduce_kernel(DecodeAttentionParams p, int n_splits) {
   pdl_wait();  // launched early (PDL): the partials must be complete
+  pdl_launch_dependents();
   const int h = blockIdx.x, r = blockIdx.y;
   const float* part_o = static_cast<const float*>(p.workspace);
   const float* part_lse = part_o + static_cast<size_t>(p.n_reqs) * p.n_heads * n_splits * D;
@@ -63,7 +64,6 @@ __global__ void decode_reduce_kernel(DecodeAttentionParams p, int n_splits) {
     }
     out[d] = from_f32<T>(mx == -INFINITY ? 0.f : o / w_sum);
   }
-  pdl_launch_dependents();
 }
 
 int sm_count_of_current_device() {
@@ -169,6 +169,13 @@ int decode_attention_splits(const DecodeAttentionParams& p) {
   const int64_t chunk_rounded = (chunk + kMinChunk - 1) / kMinChunk * kMinChunk;
   const int want = static_cast<int>((p.max_kv_len + chunk_rounded - 1) / chunk_rounded);
   return std::clamp(want, 1, std::min(max_by_len, kMaxSplits));
+}
+
+bool decode_attention_grid_is_small(const DecodeAttentionParams& p) {
+  const int64_t groups = int64_t{std::max(0, p.n_reqs)} *
+                         (std::max(1, p.n_heads) /
+                          heads_per_block(std::max(1, p.n_heads / std::max(1, p.n_kv_heads))));
+  return 2 * groups * decode_attention_splits(p) <= sm_count_of_current_device();
 }
 
 size_t decode_attention_workspace_bytes(const DecodeAttentionParams& p) {

@@ -59,6 +59,12 @@ struct DecodeAttentionParams {
 int decode_attention_splits(const DecodeAttentionParams& p);
 // Workspace for the partial results (f32 outputs + log-sum-exp per split).
 size_t decode_attention_workspace_bytes(const DecodeAttentionParams& p);
+// Whether the split kernel's grid is small: at most half the device's SMs' worth of blocks
+// (n_reqs x head groups x splits). The kernel before it may then let it be scheduled at its
+// start (GemvParams::early_dependents): its blocks fit beside that kernel's and copy the
+// cached K/V before their wait (docs/PERFORMANCE.md run 27: 32 blocks gained 0.4% a batch-1
+// step, 128 blocks lost 0.5%).
+bool decode_attention_grid_is_small(const DecodeAttentionParams& p);
 
 core::Status decode_attention(const DecodeAttentionParams& p, cudaStream_t stream);
 

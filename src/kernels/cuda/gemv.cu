@@ -93,6 +93,7 @@ __device__ void norm_prologue(const GemvArgs& a, uint4* xs, const uint4* nws) {
 // from there. kRope: the rotary + KV store epilogue (plain, R even).
 template <typename T, int M, int R, int U, bool kGated, bool kNorm, bool kRope>
 __global__ void __launch_bounds__(256) gemv_kernel(const GemvArgs a) {
+  if (a.early_dependents) pdl_launch_dependents();  // else after the last loads, below
   extern __shared__ uint4 xs[];  // kNorm: [M][kc] normalized x (+ [kc] norm weights)
   static_assert(!kRope || (!kGated && R % 2 == 0), "the rotary epilogue: plain, pairs of rows");
   constexpr int NR = kGated ? 2 * R : R;
@@ -561,6 +562,7 @@ core::Status gemv(const GemvParams& p, cudaStream_t stream) {
   a.accumulate = p.accumulate;
   a.rope = p.rope;
   a.n_kv_heads = p.rope.head_dim > 0 ? static_cast<int>(p.seg[1].cols / p.rope.head_dim) : 0;
+  a.early_dependents = p.early_dependents;
   const GemvConfig c = resolved_config(p);
   if (!c.block_rows && (c.threads % 32 != 0 || c.threads < 32 || c.threads > 256))
     return core::invalid_argument("gemv: {} threads per block (32..256, a multiple of 32)",

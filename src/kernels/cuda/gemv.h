@@ -120,6 +120,10 @@ struct GemvParams {
   // kGemvRopeMaxM, a CUDA-core configuration with an even rows_per_warp): on when k_cache is
   // set. Warp g then owns the pairs (j, j + head_dim/2) of one head, rows_per_warp / 2 of them.
   GemvRopeKv rope = {};
+  // PDL: let the next kernel be scheduled at this one's start instead of after its last loads
+  // (CUDA-core kernel; the others ignore it). Only for a small next grid that does useful work
+  // before its wait: the decode attention at batch 1 (decode_attention_grid_is_small).
+  bool early_dependents = false;
   GemvConfig config = {};  // tuning override (bench/cuda/gemv_tune.cpp); zeros = defaults
 };
 

@@ -29,9 +29,10 @@ struct GemvArgs {
   GatedAct act;
   const uint4* norm_w;  // [kc] chunks of the RMSNorm weight (the kNorm kernels)
   float norm_eps;
-  bool accumulate;  // out = round(out + round(value))
-  GemvRopeKv rope;  // the kRope kernels
-  int n_kv_heads;   // kRope: the k segment's heads
+  bool accumulate;        // out = round(out + round(value))
+  GemvRopeKv rope;        // the kRope kernels
+  int n_kv_heads;         // kRope: the k segment's heads
+  bool early_dependents;  // GemvParams::early_dependents
 };
 
 // 16-byte streaming load: read-only, not kept in L1.

@@ -63,8 +63,12 @@ Status attention_block(const AttentionWeights& w, const AttentionShape& s, const
                               .cache = kv};
   if (stacked && rope_kv && !w.q_norm.defined() && !w.k_norm.defined()) {
     // The projection, rotary and KV store: one launch on the CUDA decode path.
-    LLM_RETURN_IF_ERROR(ops::qkv_rope_store_kv(
-        {.x = io.input(), .norm = io.norm, .w = wqkv, .bias = bqkv, .rope = rope}));
+    LLM_RETURN_IF_ERROR(ops::qkv_rope_store_kv({.x = io.input(),
+                                                .norm = io.norm,
+                                                .w = wqkv,
+                                                .bias = bqkv,
+                                                .rope = rope,
+                                                .next_attention = &batch.attn}));
   } else {
     if (stacked) {
       LLM_RETURN_IF_ERROR(io.norm != nullptr
