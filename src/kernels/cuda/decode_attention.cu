@@ -148,12 +148,18 @@ core::Status launch_d(const DecodeAttentionParams& p, int n_splits, cudaStream_t
   return {};
 }
 
+// Blocks of the split kernel per split: a request's head groups (heads_per_block of its heads
+// share one kv head's K/V).
+int64_t blocks_per_split(const DecodeAttentionParams& p) {
+  const int hb = heads_per_block(std::max(1, p.n_heads / std::max(1, p.n_kv_heads)));
+  return int64_t{std::max(1, p.n_reqs)} * std::max(1, p.n_heads / hb);
+}
+
 }  // namespace
 
 int decode_attention_splits(const DecodeAttentionParams& p) {
   if (p.n_splits > 0) return std::min(p.n_splits, kMaxSplits);
   const int max_by_len = std::max(1, (p.max_kv_len + kMinChunk - 1) / kMinChunk);
-  const int hb = heads_per_block(std::max(1, p.n_heads / std::max(1, p.n_kv_heads)));
   // Blocks are long-lived (their fixed cost, q load to partial write, is worth ~100 tokens,
   // and one split skips the reduction kernel): as few splits as give every SM a block, with
   // chunks a multiple of kMinChunk tokens (H200, docs/PERFORMANCE.md run 3: one split at batch
@@ -161,8 +167,7 @@ int decode_attention_splits(const DecodeAttentionParams& p) {
   // the best of 1-64 forced splits on every issue shape, bf16 and int8 (batch 1: 8 and 16 tie).
   // Run 18: a short second split to even out the SMs' ends at batch >= 32 lost (the reduction
   // kernel costs ~2.7 us a launch at 32 x 1k, and without it the balance gained nothing).
-  const int64_t base =
-      int64_t{std::max(1, p.n_reqs)} * std::max(1, p.n_heads / hb);  // blocks per split
+  const int64_t base = blocks_per_split(p);
   const int64_t sms = sm_count_of_current_device();
   const int64_t by_sms = std::min<int64_t>((sms + base - 1) / base, max_by_len);
   const int64_t chunk = (p.max_kv_len + by_sms - 1) / by_sms;
@@ -172,10 +177,7 @@ int decode_attention_splits(const DecodeAttentionParams& p) {
 }
 
 bool decode_attention_grid_is_small(const DecodeAttentionParams& p) {
-  const int64_t groups = int64_t{std::max(0, p.n_reqs)} *
-                         (std::max(1, p.n_heads) /
-                          heads_per_block(std::max(1, p.n_heads / std::max(1, p.n_kv_heads))));
-  return 2 * groups * decode_attention_splits(p) <= sm_count_of_current_device();
+  return 2 * blocks_per_split(p) * decode_attention_splits(p) <= sm_count_of_current_device();
 }
 
 size_t decode_attention_workspace_bytes(const DecodeAttentionParams& p) {
