@@ -47,8 +47,8 @@ enum class NormalForm { nfc, nfd, nfkc, nfkd };
 // As utf8proc 2.8 has them (Unicode 15.0; Python's unicodedata of 3.12).
 std::string normalize(std::string_view s, NormalForm form);
 // As HF tokenizers' normalizers have them. Their tables are older: the code points of
-// hf_char_classes.inc's kept-whole classes (U+11938 canonically, U+32FF, U+A7F2 and 133 more
-// under compatibility) stay as they are, and U+11935 U+11930 does not compose.
+// hf_char_classes.inc's kept-whole classes (U+11938; under compatibility also U+32FF, U+A7F2 and
+// 132 more) stay as they are, and U+11935 U+11930 does not compose.
 std::string normalize_as_hf(std::string_view s, NormalForm form);
 // Full case mappings per character, one code point to one or more (Rust char::to_lowercase /
 // to_uppercase, Python str.lower / str.upper without the final-sigma rule): 'İ' -> "i̇",
