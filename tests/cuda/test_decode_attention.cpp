@@ -2,11 +2,13 @@
 // f64 reference: batch sizes 1/7/83, context lengths 0..769 (mixed in one batch), head_dim
 // 16-128, GQA group 1/2/4/6/8, bf16/f16 KV and int8 KV with per-(slot, head) scales, ALiBi,
 // max_kv_len above the real lengths (a CUDA-graph bucket bound: empty splits), one split (written
-// without the reduction kernel) and forced split counts, every case launched twice on the same
+// without the reduction kernel) and forced split counts, chunks of 2 and 4 tiles a warp kept
+// resident in shared memory, the batch-1 split rule, every case launched twice on the same
 // workspace (same bits); CUDA-graph replay (the reduction kernel is a programmatic dependent
 // launch on sm_90+) against eager launches, with new lengths and twice in a row. (Decode has no
 // sliding window: the ops layer runs windowed models' decode through the prefill kernel.)
 #include <algorithm>
+#include <utility>
 
 #include "attention_ref.h"
 #include "cuda_test_util.h"
@@ -190,6 +192,52 @@ TEST_P(DecodeAttention, SplitCountsMatchReference) {
   };
   uint32_t seed = 300;
   for (const auto& c : cases) run_decode(GetParam(), c, seed++);
+}
+
+// Chunks of 65-256 tokens in a small grid keep all their tiles resident in shared memory (2 or 4
+// per warp, the cached rows copied before the PDL wait): one or several splits, MHA, int8,
+// ALiBi and a graph bound above the length. Seeds pick the length: 300 (seed % 6 == 4) or 83.
+TEST_P(DecodeAttention, ResidentTilesMatchReference) {
+  const std::pair<DecodeCase, uint32_t> cases[] = {
+      {{1, 32, 8, 128, false, 2}, 304},            // chunk 150: 4 tiles a warp
+      {{1, 32, 8, 128, false, 3}, 310},            // chunk 100: 2 tiles
+      {{1, 32, 8, 128, false, 1}, 302},            // one split of 83 tokens
+      {{1, 32, 32, 128, false, 2}, 316},           // MHA, 64 blocks
+      {{1, 32, 8, 128, true, 2}, 322},             // int8
+      {{1, 16, 2, 64, false, 1, true, 150}, 326},  // ALiBi, 83 tokens under a 233 bound
+  };
+  for (const auto& [c, seed] : cases) run_decode(GetParam(), c, seed);
+}
+
+// The split rule at batch 1: 129-256 tokens of 16-bit K/V in a small grid (at most half the SMs'
+// worth of blocks), one split with resident tiles and no reduction; shorter and longer contexts,
+// int8 K/V, larger batches and large grids keep the general rule (one split up to 64 tokens).
+TEST(DecodeAttentionSplits, BatchOne129To256TokensTakesOneSplit) {
+  kc::DecodeAttentionParams p{.n_reqs = 1, .n_heads = 32, .n_kv_heads = 8, .head_dim = 128};
+  for (int len : {129, 200, 256}) {
+    p.max_kv_len = len;
+    EXPECT_EQ(kc::decode_attention_splits(p), 1) << "max_kv_len " << len;
+    EXPECT_TRUE(kc::decode_attention_grid_is_small(p));
+  }
+  p.max_kv_len = 64;
+  EXPECT_EQ(kc::decode_attention_splits(p), 1);
+  p.max_kv_len = 128;
+  EXPECT_EQ(kc::decode_attention_splits(p), 2);
+  p.max_kv_len = 257;
+  EXPECT_GT(kc::decode_attention_splits(p), 1);
+  p.max_kv_len = 256;
+  p.kv_int8 = true;
+  EXPECT_GT(kc::decode_attention_splits(p), 1);
+  p.kv_int8 = false;
+  p.max_kv_len = 256;
+  p.n_kv_heads = 32;  // MHA: 32 blocks
+  EXPECT_EQ(kc::decode_attention_splits(p), 1);
+  p.n_heads = p.n_kv_heads = 80;  // 80 blocks a split: more than half of any H100 / H200's SMs
+  EXPECT_GT(kc::decode_attention_splits(p), 1);
+  p.n_heads = 32;
+  p.n_kv_heads = 8;
+  p.n_reqs = 4;
+  EXPECT_GT(kc::decode_attention_splits(p), 1);
 }
 
 // Head dims 16-128 and head groups 1/2/6/8 with 16-bit and int8 KV (the tensor-core kernel's

@@ -98,13 +98,19 @@ void set_smem_attr_once(size_t bytes) {
   }
 }
 
-template <typename T, typename KV, int D, int HB, bool kOneTile>
+template <typename T, typename KV, int D, int HB, int kResident>
 void launch_split(const DecodeAttentionParams& p, int n_splits, int chunk, cudaStream_t stream) {
-  constexpr auto kernel = decode_detail::decode_mma_kernel<T, KV, D, HB, kOneTile>;
-  constexpr size_t smem = decode_detail::mma_smem_bytes<KV, D, HB, kOneTile>();
+  constexpr auto kernel = decode_detail::decode_mma_kernel<T, KV, D, HB, kResident>;
+  constexpr size_t smem = decode_detail::mma_smem_bytes<KV, D, HB, kResident>();
   set_smem_attr_once<kernel>(smem);
+  // The next kernel (the reduction, or the o projection after one split) is scheduled at the
+  // split kernel's start, except after one split of several tiles a warp at batch 1 (the split
+  // rule's one-split case): scheduled at the start, the o projection's weight loads slowed the
+  // QKV GEMV still running (docs/PERFORMANCE.md run 28: Llama-2-7B 4.740 ms a step against
+  // 4.726 after the wait; Llama-3-8B 5.197 against 5.213, the one shape that lost).
+  const bool dependents_after_wait = kResident > 1 && n_splits == 1 && p.n_reqs == 1;
   launch_pdl(kernel, dim3(p.n_heads / HB, p.n_reqs, n_splits), dim3(decode_detail::kMmaWarps * 32),
-             smem, stream, p, n_splits, chunk);
+             smem, stream, p, n_splits, chunk, dependents_after_wait);
 }
 
 template <typename T, typename KV, int D, int HB>
@@ -112,12 +118,19 @@ void launch_typed(const DecodeAttentionParams& p, int n_splits, cudaStream_t str
   const int chunk = (p.max_kv_len + n_splits - 1) / n_splits;
   // Programmatic dependent launches (pdl.cuh): the split kernel's launch overlaps the previous
   // kernel of the step (rotary + KV store), the reduction's the split kernel; each waits for its
-  // inputs itself, saving launch gaps at batch 1. Chunks of at most one tile per warp take the
-  // one-stage kernel, which also copies the cached tokens' K/V before its wait.
-  if (chunk <= decode_detail::kMmaWarps * decode_detail::kMmaTile)
-    launch_split<T, KV, D, HB, true>(p, n_splits, chunk, stream);
+  // inputs itself, saving launch gaps at batch 1. Chunks of at most one tile per warp keep it
+  // resident, and so do chunks of 2 or 4 tiles per warp in a small grid (35 KB of shared memory
+  // a tile per warp at head_dim 128: 139 KB at 4); the cached tokens' K/V are then copied
+  // before the wait. Longer chunks stream through the ring.
+  constexpr int kTileTokens = decode_detail::kMmaWarps * decode_detail::kMmaTile;
+  if (chunk <= kTileTokens)
+    launch_split<T, KV, D, HB, 1>(p, n_splits, chunk, stream);
+  else if (chunk <= 2 * kTileTokens && decode_attention_grid_is_small(p))
+    launch_split<T, KV, D, HB, 2>(p, n_splits, chunk, stream);
+  else if (chunk <= decode_detail::kMaxResident * kTileTokens && decode_attention_grid_is_small(p))
+    launch_split<T, KV, D, HB, decode_detail::kMaxResident>(p, n_splits, chunk, stream);
   else
-    launch_split<T, KV, D, HB, false>(p, n_splits, chunk, stream);
+    launch_split<T, KV, D, HB, 0>(p, n_splits, chunk, stream);
   if (n_splits > 1)  // one split: the split kernel wrote the output itself
     launch_pdl(decode_reduce_kernel<T, D>, dim3(p.n_heads, p.n_reqs), dim3(128), 0, stream, p,
                n_splits);
@@ -159,6 +172,18 @@ int64_t blocks_per_split(const DecodeAttentionParams& p) {
 
 int decode_attention_splits(const DecodeAttentionParams& p) {
   if (p.n_splits > 0) return std::min(p.n_splits, kMaxSplits);
+  const int64_t base = blocks_per_split(p);
+  const int64_t sms = sm_count_of_current_device();
+  // Batch 1, 16-bit K/V, 129-256 tokens, a small grid: one split, 4 tiles per warp resident in
+  // shared memory. Its blocks are scheduled at the QKV GEMV's start and copy the cached K/V
+  // before their wait, and no reduction kernel runs (docs/PERFORMANCE.md run 28: batch-1 steps
+  // 1.2-1.6% faster than with 4 one-tile splits). Kept to what was measured to gain: int8 K/V
+  // (+2.6%: its dequantization makes 4 tiles a warp a long chain), up to 128 tokens (+0.3-0.4%)
+  // and batch 4 (+0.8-2%) lost, so they keep the rule below.
+  constexpr int kTileTokens = decode_detail::kMmaWarps * decode_detail::kMmaTile;
+  if (p.n_reqs == 1 && !p.kv_int8 && p.max_kv_len > 2 * kTileTokens &&
+      p.max_kv_len <= decode_detail::kMaxResident * kTileTokens && 2 * base <= sms)
+    return 1;
   const int max_by_len = std::max(1, (p.max_kv_len + kMinChunk - 1) / kMinChunk);
   // Blocks are long-lived (their fixed cost, q load to partial write, is worth ~100 tokens,
   // and one split skips the reduction kernel): as few splits as give every SM a block, with
@@ -167,8 +192,6 @@ int decode_attention_splits(const DecodeAttentionParams& p) {
   // the best of 1-64 forced splits on every issue shape, bf16 and int8 (batch 1: 8 and 16 tie).
   // Run 18: a short second split to even out the SMs' ends at batch >= 32 lost (the reduction
   // kernel costs ~2.7 us a launch at 32 x 1k, and without it the balance gained nothing).
-  const int64_t base = blocks_per_split(p);
-  const int64_t sms = sm_count_of_current_device();
   const int64_t by_sms = std::min<int64_t>((sms + base - 1) / base, max_by_len);
   const int64_t chunk = (p.max_kv_len + by_sms - 1) / by_sms;
   const int64_t chunk_rounded = (chunk + kMinChunk - 1) / kMinChunk * kMinChunk;

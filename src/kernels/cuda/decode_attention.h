@@ -5,7 +5,8 @@
 // share one kv head (GQA: query head h uses kv head h / (n_heads / n_kv_heads)) on the tensor
 // cores (the heads are the rows of an mma.sync tile; decode_attention_mma.cuh), and a reduction
 // kernel merges the chunks by their log-sum-exp (with one chunk, the usual choice at batch >= 32
-// on an H100/H200, the split kernel writes the output and no reduction runs). With int8 K/V (one
+// on an H100/H200 and at batch 1 up to 64 tokens, or 129-256 of 16-bit K/V, the split kernel
+// writes the output and no reduction runs). With int8 K/V (one
 // f32 scale per (slot, kv head)) the mma runs in f16 on the exactly converted bytes.
 // Requests with kv_len == 0 get a zero output row. head_dim: 16, 32, 64, 80, 96 or 128.
 // ALiBi (alibi_slopes): score of key j for the query at position kv_len - 1 gets

@@ -4,14 +4,15 @@
 // 16-token tiles of the split (tiles warp, warp + 4, ...) through a kStages-deep cp.async ring
 // of its own in shared memory (K and V rows gathered through req_to_token, 16-byte copies) and
 // keeps its own online softmax; the 4 warps are merged at the end. With 16-bit K/V and one
-// split, each issue also prefetches into L2 the K / V rows of the warp's tile kL2Ahead16 issues
-// later (more bytes in flight than the ring holds; docs/PERFORMANCE.md run 16).
-// Short chunks (kOneTile: at most one tile per warp, as at batch 1 with <= 64-token splits): a
-// one-stage ring (35 KB instead of 104 KB at head_dim 128, so a block fits beside the QKV
-// GEMV's), and the copies of every cached token but the newest are issued before the PDL wait:
-// those rows were written by earlier steps. The newest token's row (and int8 scales), written by
-// the previous kernel's KV store, is copied after the wait (docs/PERFORMANCE.md run 27: batch-1
-// decode steps 0.5–0.8% faster).
+// split (ring only), each issue also prefetches into L2 the K / V rows of the warp's tile
+// kL2Ahead16 issues later (more bytes in flight than the ring holds; docs/PERFORMANCE.md run 16).
+// Short chunks (kResident > 0: at most kResident tiles per warp, as at batch 1): every tile of
+// the warp has its own stage (35 KB a tile per block at head_dim 128, against the ring's 104 KB),
+// and the copies of every cached token but the newest are issued before the PDL wait: those rows
+// were written by earlier steps. The newest token's row (and int8 scales), written by the
+// previous kernel's KV store, is copied after the wait (docs/PERFORMANCE.md run 27: batch-1
+// decode steps 0.5–0.8% faster with one tile a warp; run 28: 1.2–1.6% more with one split of
+// 4 tiles a warp at 129-256 tokens).
 // Per tile: S = Q K^T by mma.sync m16n8k16 with the HB heads as the rows of A (rows >= HB are
 // zero), two 8-token column blocks; P = exp2(S - m) stays in registers as the A fragment of
 // O += P V. 16-bit K/V: K fragments by ldmatrix, V by ldmatrix.trans, mma in T. int8 K/V: the
@@ -93,16 +94,20 @@ struct MmaTileLayout {  // one ring stage of one warp, in bytes
   static_assert(D % 16 == 0 && (!kInt8 || D <= 128), "decode mma: head_dim");
 };
 
-// Ring stages of a warp: one when each warp has at most one tile (kOneTile).
-template <typename KV, int D, bool kOneTile>
+// Most tiles a warp keeps resident (kResident): chunks of up to kMaxResident * kMmaWarps *
+// kMmaTile tokens (256) can skip the ring.
+constexpr int kMaxResident = 4;
+
+// Stages of a warp: one per tile when its tiles are resident (kResident > 0), else the ring's.
+template <typename KV, int D, int kResident>
 constexpr int mma_stages() {
-  return kOneTile ? 1 : MmaTileLayout<KV, D>::kStages;
+  return kResident > 0 ? kResident : MmaTileLayout<KV, D>::kStages;
 }
 
-template <typename KV, int D, int HB, bool kOneTile>
+template <typename KV, int D, int HB, int kResident>
 constexpr size_t mma_smem_bytes() {
   using L = MmaTileLayout<KV, D>;
-  const size_t ring = size_t{kMmaWarps} * mma_stages<KV, D, kOneTile>() * L::kStageBytes;
+  const size_t ring = size_t{kMmaWarps} * mma_stages<KV, D, kResident>() * L::kStageBytes;
   const size_t merge = size_t{kMmaWarps} * HB * (D + 2) * sizeof(float);
   return ring > merge ? ring : merge;
 }
@@ -152,20 +157,22 @@ __device__ __forceinline__ void merge_streams_store(const float* s_acc, const fl
 enum class TileRows { all, cached, newest };
 
 // Partial results: o [n_reqs, n_heads, n_splits, D] f32, then lse [n_reqs, n_heads, n_splits].
-// kOneTile: chunk <= kMmaWarps * kMmaTile (the caller's choice; see the file comment).
-template <typename T, typename KV, int D, int HB, bool kOneTile>
+// kResident > 0: chunk <= kResident * kMmaWarps * kMmaTile (the caller's choice; see the file
+// comment).
+template <typename T, typename KV, int D, int HB, int kResident>
 __global__ void __launch_bounds__(kMmaWarps * 32)
-    decode_mma_kernel(DecodeAttentionParams p, int n_splits, int chunk) {
+    decode_mma_kernel(DecodeAttentionParams p, int n_splits, int chunk,
+                      bool dependents_after_wait) {
   using L = MmaTileLayout<KV, D>;
   constexpr bool kInt8 = L::kInt8;
   using MT = std::conditional_t<kInt8, __half, T>;  // mma operand type
   constexpr int kKs = D / 16;                       // k-steps of Q K^T
   constexpr int kNd = D / 8;                        // n-blocks of P V
-  constexpr int kMmaStages = mma_stages<KV, D, kOneTile>();
-  constexpr int kL2Ahead = kInt8 ? 0 : kL2Ahead16;
+  constexpr int kMmaStages = mma_stages<KV, D, kResident>();
+  constexpr int kL2Ahead = kInt8 || kResident > 0 ? 0 : kL2Ahead16;
   static_assert(HB <= 8, "decode mma: at most 8 heads per block (rows 0-7 of A)");
 
-  pdl_launch_dependents();
+  if (!dependents_after_wait) pdl_launch_dependents();
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int g = lane / 4, c = lane % 4;
   const int head0 = blockIdx.x * HB;
@@ -200,11 +207,12 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
     for (int i = 0; i < kL2Ahead + 1; ++i) slots[i] = slots[i + 1];
     slots[kL2Ahead + 1] = load_slot(tile);
   };
-  // Copies into ring stage `stage` the rows of the tile whose first token is t0 (`rows`: which).
-  auto issue = [&](int stage, int t0, TileRows rows) {
-    const int32_t slot_next = slots[0];
-    auto wanted = [&](int tok) {  // tok: row of the tile
-      return rows == TileRows::all || (rows == TileRows::newest) == (t0 + tok == len - 1);
+  // Copies into stage `stage` the rows of the tile whose first token is t0 (`rows`: which); lane
+  // l's slot_next is the slot of the tile's token l % 16 (-1 past the chunk: zero-filled).
+  auto issue = [&](int stage, int t0, int32_t slot_next, TileRows rows) {
+    auto wanted = [&](int tok) {  // tok: row of the tile; the newest token's only if in the chunk
+      return rows == TileRows::all ||
+             (rows == TileRows::newest) == (t0 + tok == len - 1 && t_end == len);
     };
     unsigned char* ks = ring + stage * L::kStageBytes;
     unsigned char* vs = ks + L::kMatBytes;
@@ -236,18 +244,23 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
     }
   };
 
-  if constexpr (kOneTile) {  // the cached tokens' rows of this warp's one tile
-    if (t_begin < t_end) {
+  // Resident tiles: lane l holds in res_slot[i] the slot of token l % 16 of the warp's i-th tile
+  // (tile warp + kMmaWarps * i of the chunk, in stage i); the cached tokens' rows are copied now.
+  int32_t res_slot[kResident > 0 ? kResident : 1];
+  if constexpr (kResident > 0) {
 #pragma unroll
-      for (int i = 0; i < kL2Ahead + 2; ++i) slots[i] = load_slot(warp + kMmaWarps * i);
-      issue(0, t_begin + warp * kMmaTile, TileRows::cached);
-    }
+    for (int i = 0; i < kResident; ++i) res_slot[i] = load_slot(warp + kMmaWarps * i);
+#pragma unroll
+    for (int i = 0; i < kResident; ++i)
+      if (warp + kMmaWarps * i < n_tiles)
+        issue(i, t_begin + (warp + kMmaWarps * i) * kMmaTile, res_slot[i], TileRows::cached);
   }
   // Launched early (PDL): q and the newest token's K/V come from the previous kernel, and the
   // partials / output may still be read by an earlier reduction. Only the step's metadata
   // (kv_len, req_to_token: copied before the step's first kernel) and K/V rows that earlier
   // steps wrote are read above.
   pdl_wait();
+  if (dependents_after_wait) pdl_launch_dependents();
   if (t_begin >= t_end) {  // empty chunk: contributes nothing (one split: a zero row)
     if (n_splits == 1) {
       for (int j = threadIdx.x; j < HB * D; j += blockDim.x) out_rows[j] = from_f32<T>(0.f);
@@ -288,26 +301,33 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
 #pragma unroll
   for (int nd = 0; nd < kNd; ++nd) o[nd][0] = o[nd][1] = o[nd][2] = o[nd][3] = 0.f;
 
-  if constexpr (kOneTile) {
-    issue(0, t_begin + warp * kMmaTile, TileRows::newest);
+  if constexpr (kResident > 0) {
+    if (t_end == len) {  // the newest token (len - 1) is in this chunk, in tile tl
+      const int tl = (len - 1 - t_begin) / kMmaTile;
+#pragma unroll
+      for (int i = 0; i < kResident; ++i)
+        if (tl == warp + kMmaWarps * i)
+          issue(i, t_begin + tl * kMmaTile, res_slot[i], TileRows::newest);
+    }
   } else {
 #pragma unroll
     for (int i = 0; i < kL2Ahead + 2; ++i) slots[i] = load_slot(warp + kMmaWarps * i);
 #pragma unroll
     for (int s = 0; s < kMmaStages - 1; ++s) {
-      issue(s, 0, TileRows::all);
+      issue(s, 0, slots[0], TileRows::all);
       fetch_slot(warp + kMmaWarps * (s + kL2Ahead + 2));
     }
   }
   int stage = 0;
   for (int tile = warp; tile < n_tiles; tile += kMmaWarps) {
-    if constexpr (!kOneTile) {
-      issue(stage == 0 ? kMmaStages - 1 : stage - 1, 0,
+    if constexpr (kResident == 0) {
+      issue(stage == 0 ? kMmaStages - 1 : stage - 1, 0, slots[0],
             TileRows::all);  // tile + (stages - 1) * warps
       fetch_slot(tile + (kMmaStages + kL2Ahead + 1) * kMmaWarps);
     }
-    cp_async_wait<kMmaStages - 1>();  // this lane's copies of `stage` have landed
-    __syncwarp();                     // ... and every other lane's
+    // This lane's copies of `stage` have landed (resident: of every stage).
+    cp_async_wait<(kResident > 0 ? 0 : kMmaStages - 1)>();
+    __syncwarp();  // ... and every other lane's
     const unsigned char* ks = ring + stage * L::kStageBytes;
     const unsigned char* vs = ks + L::kMatBytes;
     stage = stage + 1 == kMmaStages ? 0 : stage + 1;
