@@ -229,7 +229,6 @@ TEST(DecodeAttentionSplits, BatchOne129To256TokensTakesOneSplit) {
   p.kv_int8 = true;
   EXPECT_GT(kc::decode_attention_splits(p), 1);
   p.kv_int8 = false;
-  p.max_kv_len = 256;
   p.n_kv_heads = 32;  // MHA: 32 blocks
   EXPECT_EQ(kc::decode_attention_splits(p), 1);
   p.n_heads = p.n_kv_heads = 80;  // 80 blocks a split: more than half of any H100 / H200's SMs
