@@ -1,6 +1,6 @@
 // src/tokenizer/jinja_filters.cpp — Jinja filters (`x | name(args)`) with jinja2's semantics (see
-// jinja_builtins.h): string filters, default, tojson (transformers' json.dumps), numbers, and the
-// sequence filters (list, first, join, sort, unique, sum, select / reject / selectattr /
+// jinja_builtins.h): string filters, format, default, tojson (transformers' json.dumps), numbers,
+// and the sequence filters (list, first, join, sort, unique, sum, select / reject / selectattr /
 // rejectattr, map). Argument positions count the filtered value as args[0]; keyword arguments are
 // found by name (kwarg).
 #include <algorithm>
@@ -174,6 +174,10 @@ Result<Value> apply_filter(const std::string& name, CallArgs& a) {
     return Value(Json(n));
   }
   if (name == "string") return Value(Json(to_str(v)));
+  if (name == "format") {
+    LLM_ASSIGN_OR_RETURN(std::string s, format_filter(a));
+    return Value(Json(std::move(s)));
+  }
   if (name == "title") return Value(Json(title_filter(to_str(v))));
   if (StringFn case_fn = string_case_fn(name)) return Value(Json(case_fn(to_str(v))));
   if (name == "safe" || name == "e" || name == "escape") {

@@ -157,6 +157,28 @@ Result<std::vector<Item>> scan(const std::string& src) {
   return items;
 }
 
+namespace {
+
+// The value of digit `ch` in `radix` (2 to 16; either case), -1 when it is none.
+int radix_digit(char ch, int radix) {
+  const int v = std::isdigit(static_cast<unsigned char>(ch))    ? ch - '0'
+                : std::isxdigit(static_cast<unsigned char>(ch)) ? (ch | 0x20) - 'a' + 10
+                                                                : -1;
+  return v < radix ? v : -1;
+}
+
+// The radix of a 0b / 0o / 0x literal (either case) starting at s[i] (a digit, or _ and a
+// digit, follows the prefix); 0 when there is none.
+int int_literal_radix(const std::string& s, size_t i) {
+  if (i + 2 >= s.size() || s[i] != '0') return 0;
+  const char p = static_cast<char>(s[i + 1] | 0x20);
+  const int radix = p == 'b' ? 2 : p == 'o' ? 8 : p == 'x' ? 16 : 0;
+  const size_t first = i + 2 + (s[i + 2] == '_');  // jinja2's 0x(_?[0-9a-f])+
+  return radix != 0 && first < s.size() && radix_digit(s[first], radix) >= 0 ? radix : 0;
+}
+
+}  // namespace
+
 Result<std::vector<Tok>> lex(const std::string& src, const std::string& s, size_t base) {
   std::vector<Tok> out;
   size_t i = 0;
@@ -171,13 +193,47 @@ Result<std::vector<Tok>> lex(const std::string& src, const std::string& s, size_
     if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
       while (i < s.size() && (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '_')) ++i;
       out.push_back({Tok::T::name, s.substr(start, i - start), {}, base + start});
+    } else if (const int radix = int_literal_radix(s, i); radix != 0) {
+      // 0x / 0o / 0b (either case) and digits of that radix, with single _ between
+      i += 2;
+      std::string txt;
+      while (i < s.size() && (radix_digit(s[i], radix) >= 0 || (s[i] == '_' && i + 1 < s.size() &&
+                                                                radix_digit(s[i + 1], radix) >= 0)))
+        if (s[i++] != '_') txt += s[i - 1];
+      Tok t{Tok::T::num, s.substr(start, i - start), {}, base + start};
+      int64_t value = 0;
+      const auto [end, ec] = std::from_chars(txt.data(), txt.data() + txt.size(), value, radix);
+      if (ec == std::errc()) {
+        t.num = Json(value);
+      } else {  // past int64 (Python's int is unbounded): a float, as decimal literals
+        double d = 0;
+        for (const char ch : txt) d = d * radix + radix_digit(ch, radix);
+        t.num = Json(d);
+      }
+      out.push_back(t);
     } else if (std::isdigit(static_cast<unsigned char>(c))) {
+      // jinja2's integer_re / float_re: digits (with _ between), then .digits and / or an
+      // exponent e[+-]digits (either case).
+      auto is_digit = [&](size_t k) {
+        return k < s.size() && std::isdigit(static_cast<unsigned char>(s[k]));
+      };
+      auto digits = [&] {
+        while (is_digit(i) || (i < s.size() && s[i] == '_' && is_digit(i + 1))) ++i;
+      };
       bool is_float = false;
-      while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '_')) ++i;
-      if (i + 1 < s.size() && s[i] == '.' && std::isdigit(static_cast<unsigned char>(s[i + 1]))) {
+      digits();
+      if (i < s.size() && s[i] == '.' && is_digit(i + 1)) {
         is_float = true;
         ++i;
-        while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
+        digits();
+      }
+      if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+        const size_t sign = i + 1 < s.size() && (s[i + 1] == '+' || s[i + 1] == '-') ? 1 : 0;
+        if (is_digit(i + 1 + sign)) {
+          is_float = true;
+          i += 1 + sign;
+          digits();
+        }
       }
       std::string txt = s.substr(start, i - start);
       std::erase(txt, '_');
@@ -199,10 +255,9 @@ Result<std::vector<Tok>> lex(const std::string& src, const std::string& s, size_
             if (i + digits > s.size()) return -1;
             int64_t cp = 0;
             for (int d = 0; d < digits; ++d) {
-              const char h = s[i + d];
-              if (!std::isxdigit(static_cast<unsigned char>(h))) return -1;
-              cp = cp * 16 +
-                   (std::isdigit(static_cast<unsigned char>(h)) ? h - '0' : (h | 0x20) - 'a' + 10);
+              const int h = radix_digit(s[i + d], 16);
+              if (h < 0) return -1;
+              cp = cp * 16 + h;
             }
             i += digits;
             return cp;

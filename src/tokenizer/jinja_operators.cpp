@@ -98,6 +98,10 @@ Result<Value> binary_op(const std::string& op, const Value& l, const Value& r) {
       return Value(out);
     }
   }
+  if (op == "%" && a.is_string()) {  // printf-style formatting
+    LLM_ASSIGN_OR_RETURN(std::string s, py_percent_format(a.get<std::string>(), r));
+    return Value(Json(std::move(s)));
+  }
   if (op == "*" && a.is_string() && b.is_number_integer()) {
     std::string out;
     for (int64_t i = 0; i < b.get<int64_t>(); ++i) out += a.get<std::string>();

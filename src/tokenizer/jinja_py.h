@@ -69,6 +69,14 @@ int64_t py_len(const Json& j);
 // dict.items() as a list of [key, value] pairs.
 Json dict_items(const Json& d);
 
+// fmt % values (Python's printf-style formatting, jinja_format.cpp): a list is taken as the tuple
+// of arguments (templates have no tuples of their own), a dict serves %(key) lookups (or is the
+// one argument), anything else is the one argument.
+core::Result<std::string> py_percent_format(const std::string& fmt, const Value& values);
+// jinja2's format filter: str(args[0]) % (the keyword arguments as a dict, or else the other
+// positional arguments as a tuple).
+core::Result<std::string> format_filter(CallArgs& a);
+
 // Attribute of an element for selectattr / map / sort / join(attribute=...): "a.b" paths;
 // null when a step is missing. has_attr_path says whether every step exists.
 Json attr_path(const Json& obj, const std::string& path);

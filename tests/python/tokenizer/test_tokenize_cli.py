@@ -7,6 +7,7 @@ Needs LIGHTLLM_BIN (path of the `lightllm` binary); ctest sets it.
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -158,3 +159,49 @@ def test_normalizers_match_hf(tmp_path, form):
                            input=text.encode("utf-8"), capture_output=True, timeout=60)
         assert r.returncode == 0, r.stderr
         assert json.loads(r.stdout) == {"ids": tok.encode(text).ids}, (form, ascii(text))
+
+
+# Template expressions against jinja2 (transformers' environment): number literals with an
+# exponent, underscores or a 0x / 0o / 0b prefix, and printf-style formatting by the % operator and the format filter
+# (conversions, flags, widths and precisions, *, %(key) lookups). Where jinja2 raises, the CLI
+# must fail too (exit 2).
+EXPRESSIONS = [
+    "{{ 1e20 }}|{{ 1e3 }}|{{ 1.5e-3 }}|{{ 2E+2 }}|{{ 1_000 + 1_0.5 }}",
+    "{{ 0x_ff }}{{ 0XFF }}|{{ 0o17 }}|{{ 0b1_01 }}|{{ '%c' % 0x1F600 }}|{{ '100%% %s' % 'x' }}",
+    "{{ '%s'|format('a') }}|{{ '%d'|format(3) }}|{{ '%s-%s'|format('a', 'b') }}",
+    "{{ '%(x)s=%(y)05.1f'|format(x='k', y=2.25) }}|{{ 'a'|format(x=1) }}",
+    "{{ '%s-%s' % ('a', 'b') }}|{{ '%s' % 'a' }}|{{ '%d items' % 3 }}",
+    "{{ '%05.2f|%-4s|%x|%r|%%' % (3.14159, 'ab', 255, 'q') }}",
+    "{{ '%+d|% d|%#o|%#X|%.3d|%5.1s|%c%c' % (5, 5, 8, 255, 7, 'h\u00e9llo', 72, '\u00e9') }}",
+    "{{ '%e|%E|%g|%G|%10.3e' % (12345.678, 0.00012, 1e-5, 1e20, -3.5) }}",
+    "{{ '%*d|%-*d|%.*f' % (5, 42, 4, 7, 2, 3.14159) }}",
+    "{{ '%s' % {'a': 1} }}|{{ '%(a)s' % {'a': 1} }}|{{ 'hello' % {'a': 1} }}",
+    "{{ '%d' % 3.99 }}{{ '%i' % true }}|{{ '%s'|format(none) }}{{ '%r'|format(none) }}",
+    "{{ '%d|%d|%d|%i' % (1e30, -0.5, -2.7, -5) }}|{{ '%x|%o|%X' % (-255, -8, 3) }}",
+    "{{ '%5s|%-5s|%05s' % ('ab', 'ab', 'ab') }}|{{ '%010.3f|%-10.2f|%+.0f' % (-3.14159, 2.5, 2.5) }}",
+    "{% for m in messages %}{{ '[%d] %s: %.3s' % (loop.index, m.role, m.content) }}{% endfor %}",
+    "{{ '%s %s' % ('a',) }}", "{{ 'hi' % 'a' }}", "{{ '%d' % 'a' }}", "{{ '%x' % 2.5 }}",
+    "{{ '%z' % 1 }}", "{{ 'abc%' % () }}", "{{ '%(a)s' % ('x',) }}", "{{ '%(b)s' % {'a': 1} }}",
+    "{{ '%s %s'|format('a') }}", "{{ '%5%|' % (1,) }}",
+]
+
+
+@pytest.mark.parametrize("template", EXPRESSIONS)
+def test_expressions_match_jinja2(tmp_path, template):
+    model = tmp_path / "model"
+    model.mkdir()
+    shutil.copy(os.path.join(MODEL, "tokenizer.json"), model / "tokenizer.json")
+    (model / "tokenizer_config.json").write_text(json.dumps({"chat_template": template}), "utf-8")
+    messages = [{"role": "user", "content": "hello"}, {"role": "assistant", "content": "hi"}]
+    req = tmp_path / "chat.json"
+    req.write_text(json.dumps({"messages": messages}), "utf-8")
+    r = subprocess.run([BIN, "tokenize", "--model", str(model), "--chat", str(req)],
+                       capture_output=True, timeout=60)
+    try:
+        want = make_env().from_string(template).render(messages=messages,
+                                                       add_generation_prompt=False)
+    except Exception as e:  # noqa: BLE001 - any jinja2 / Python error
+        assert r.returncode == 2, f"jinja2 raised {e!r}, lightllm printed {r.stdout!r}"
+        return
+    assert r.returncode == 0, r.stderr.decode("utf-8")
+    assert json.loads(r.stdout)["prompt"] == want
