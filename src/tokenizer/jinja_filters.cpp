@@ -1,8 +1,9 @@
 // src/tokenizer/jinja_filters.cpp — Jinja filters (`x | name(args)`) with jinja2's semantics (see
-// jinja_builtins.h): string filters, format, default, tojson (transformers' json.dumps), numbers,
-// and the sequence filters (list, first, join, sort, unique, sum, select / reject / selectattr /
-// rejectattr, map). Argument positions count the filtered value as args[0]; keyword arguments are
-// found by name (kwarg).
+// jinja_builtins.h): string filters (also format, center, truncate), default, tojson
+// (transformers' json.dumps), numbers (round as Python's round()), dictsort, and the sequence
+// filters (list, first, join, sort, unique, sum, max, min, batch, slice, select / reject /
+// selectattr / rejectattr, map). Argument positions count the filtered value as args[0]; keyword
+// arguments are found by name (kwarg).
 #include <algorithm>
 #include <cmath>
 
@@ -78,6 +79,131 @@ Result<Value> lenient_filter(const std::string& name, CallArgs& a) {
   return select_filter(name, a, list);
 }
 
+// truncate(length=255, killwords=False, end="...", leeway=5): s when it is at most length +
+// leeway code points, else cut to length - len(end) (at the last space unless killwords) + end.
+Result<Value> truncate_filter(CallArgs& a, const std::string& s) {
+  const int64_t length = opt_int(a, "length", 1, 255);
+  const Value* kill = kwarg(a, "killwords", 2);
+  const std::string end = opt_str(a, "end", 3).value_or("...");
+  const int64_t leeway = opt_int(a, "leeway", 4, 5);
+  const std::vector<std::string> cps = utf8_chars(s), end_cps = utf8_chars(end);
+  if (length < static_cast<int64_t>(end_cps.size()))
+    return type_error("expected length >= " + std::to_string(end_cps.size()));
+  if (leeway < 0) return type_error("expected leeway >= 0");
+  if (static_cast<int64_t>(cps.size()) <= length + leeway) return Value(Json(s));
+  std::string head;
+  for (int64_t i = 0; i < length - static_cast<int64_t>(end_cps.size()); ++i)
+    head += cps[static_cast<size_t>(i)];
+  if (!(kill && truthy(*kill))) {  // rsplit(" ", 1)[0]
+    const size_t sp = head.rfind(' ');
+    if (sp != std::string::npos) head.resize(sp);
+  }
+  return Value(Json(head + end));
+}
+
+// round(value, precision=0, method="common"): common is Python's round() (half to even on the
+// exact binary value; an int stays an int), ceil / floor scale by 10**precision.
+Result<Value> round_filter(CallArgs& a, const Json& j) {
+  if (!j.is_number() && !j.is_boolean()) return type_error("round needs a number");
+  const int64_t prec = opt_int(a, "precision", 1, 0);
+  const std::string method = opt_str(a, "method", 2).value_or("common");
+  const double x = j.is_boolean() ? j.get<bool>() : j.get<double>();
+  const double scale = std::pow(10.0, static_cast<double>(prec));
+  if (method == "ceil") return Value(Json(std::ceil(x * scale) / scale));
+  if (method == "floor") return Value(Json(std::floor(x * scale) / scale));
+  if (method != "common") return type_error("method must be common, ceil or floor");
+  if (!j.is_number_float() && prec >= 0)
+    return Value(j.is_boolean() ? Json(int64_t{j.get<bool>()}) : j);
+  if (!std::isfinite(x)) return Value(Json(x));
+  if (prec < 0) {  // to tens, hundreds, ...: half to even; an int stays an int
+    const double r = std::nearbyint(x / std::pow(10.0, -prec)) * std::pow(10.0, -prec);
+    return Value(j.is_number_float() ? Json(r) : Json(static_cast<int64_t>(r)));
+  }
+  char buf[512];  // "%.*f" rounds the exact binary value half to even, as Python's round()
+  std::snprintf(buf, sizeof buf, "%.*f", static_cast<int>(std::min<int64_t>(prec, 300)), x);
+  return Value(Json(std::strtod(buf, nullptr)));
+}
+
+// The sort key of an item for max / min / dictsort: a string lowercased unless case_sensitive.
+Json sort_key(const Json& item, bool case_sensitive) {
+  return !case_sensitive && item.is_string() ? Json(to_lower(item.get<std::string>())) : item;
+}
+
+// max / min (case_sensitive=False, attribute=None): the first largest / smallest item, undefined
+// for an empty sequence.
+Value extreme_filter(const std::string& name, CallArgs& a, const Json& list) {
+  const Value* cs = kwarg(a, "case_sensitive", 1);
+  const bool case_sensitive = cs && truthy(*cs);
+  const auto attr = opt_str(a, "attribute", 2);
+  const Json* best = nullptr;
+  Json best_key;
+  for (const Json& e : list) {
+    Json key = sort_key(attr ? attr_path(e, *attr) : e, case_sensitive);
+    auto c = best ? py_compare(Value(key), Value(best_key)) : Result<int>(0);
+    if (!best || (c.ok() && (name == "max" ? *c > 0 : *c < 0))) {
+      best = &e;
+      best_key = std::move(key);
+    }
+  }
+  return best ? Value(*best) : Value::undefined();
+}
+
+// dictsort(case_sensitive=False, by="key", reverse=False): the (key, value) pairs sorted.
+Result<Value> dictsort_filter(CallArgs& a, const Json& j) {
+  if (!j.is_object()) return type_error("dictsort needs a mapping");
+  const Value* cs = kwarg(a, "case_sensitive", 1);
+  const bool case_sensitive = cs && truthy(*cs);
+  const std::string by = opt_str(a, "by", 2).value_or("key");
+  if (by != "key" && by != "value")
+    return type_error("You can only sort by either \"key\" or \"value\"");
+  const Value* rev = kwarg(a, "reverse", 3);
+  const size_t pos = by == "key" ? 0 : 1;
+  std::vector<Json> pairs;
+  for (const auto& p : dict_items(j)) pairs.push_back(p);
+  std::stable_sort(pairs.begin(), pairs.end(), [&](const Json& x, const Json& y) {
+    auto c = py_compare(Value(sort_key(x[pos], case_sensitive)),
+                        Value(sort_key(y[pos], case_sensitive)));
+    return c.ok() && *c < 0;
+  });
+  if (rev && truthy(*rev)) std::reverse(pairs.begin(), pairs.end());
+  return Value(Json(pairs));
+}
+
+// batch(linecount, fill_with=None) / slice(slices, fill_with=None): lists of linecount items /
+// `slices` lists of nearly equal length, the short ones padded with fill_with when given.
+Result<Value> batch_or_slice(const std::string& name, CallArgs& a, const Json& list) {
+  const int64_t count = opt_int(a, name == "batch" ? "linecount" : "slices", 1, 0);
+  if (count <= 0) return type_error(name + " needs a positive count");
+  const Value* fill = kwarg(a, "fill_with", 2);
+  const bool pad = fill && !(fill->is_data() && fill->data.is_null());
+  Json out = Json::array();
+  const auto n = static_cast<int64_t>(list.size());
+  if (name == "batch") {
+    for (int64_t i = 0; i < n; i += count) {
+      Json row = Json::array();
+      for (int64_t k = i; k < std::min(n, i + count); ++k)
+        row.push_back(list[static_cast<size_t>(k)]);
+      while (pad && static_cast<int64_t>(row.size()) < count) row.push_back(data_or_null(*fill));
+      out.push_back(std::move(row));
+    }
+  } else {  // jinja2's do_slice
+    const int64_t per = n / count, extra = n % count;
+    int64_t offset = 0;
+    for (int64_t s = 0; s < count; ++s) {
+      const int64_t start = offset + s * per;
+      if (s < extra) ++offset;
+      const int64_t end = offset + (s + 1) * per;
+      Json row = Json::array();
+      for (int64_t k = start; k < end; ++k) row.push_back(list[static_cast<size_t>(k)]);
+      if (pad && s >= extra) row.push_back(data_or_null(*fill));
+      out.push_back(std::move(row));
+    }
+  }
+  Value g(out);
+  g.generator = std::make_shared<size_t>(0);  // jinja2's generator functions
+  return g;
+}
+
 // The filters over a sequence: the value as list(v) (as_list).
 Result<Value> sequence_filter(const std::string& name, CallArgs& a) {
   const Value v = a.args[0];
@@ -149,8 +275,8 @@ Result<Value> sequence_filter(const std::string& name, CallArgs& a) {
     }
     return Value(total);
   }
-  if (name == "batch" || name == "slice")
-    return core::unimplemented("filter '{}' is not supported", name);
+  if (name == "max" || name == "min") return extreme_filter(name, a, list);
+  if (name == "batch" || name == "slice") return batch_or_slice(name, a, list);
   return core::invalid_argument("unknown filter '{}'", name);
 }
 
@@ -198,6 +324,17 @@ Result<Value> apply_filter(const std::string& name, CallArgs& a) {
     if (!from || !to) return type_error("replace filter needs two strings");
     return Value(Json(replace_all(to_str(v), *from, *to, opt_int(a, "count", 3, -1))));
   }
+  if (name == "dictsort") return dictsort_filter(a, j);
+  if (name == "center") {  // str.center(width): the odd space goes left when width is odd
+    const std::string str = to_str(v);
+    const auto len = static_cast<int64_t>(utf8_chars(str).size());
+    const int64_t width = opt_int(a, "width", 1, 80), marg = width - len;
+    if (marg <= 0) return Value(Json(str));
+    const int64_t left = marg / 2 + (marg & width & 1);
+    return Value(Json(std::string(static_cast<size_t>(left), ' ') + str +
+                      std::string(static_cast<size_t>(marg - left), ' ')));
+  }
+  if (name == "truncate") return truncate_filter(a, to_str(v));
   if (name == "items") {
     if (v.is_undefined()) return Value(Json::array());
     if (!j.is_object()) return type_error("items filter needs a mapping");
@@ -231,12 +368,7 @@ Result<Value> apply_filter(const std::string& name, CallArgs& a) {
     if (j.is_number()) return Value(Json(std::llabs(j.get<int64_t>())));
     return type_error("abs needs a number");
   }
-  if (name == "round") {
-    if (!j.is_number()) return type_error("round needs a number");
-    const int64_t prec = opt_int(a, "precision", 1, 0);
-    const double f = std::pow(10.0, static_cast<double>(prec));
-    return Value(Json(std::round(j.get<double>() * f) / f));
-  }
+  if (name == "round") return round_filter(a, j);
   if (name == "indent") {  // jinja2's do_indent: lines of s + "\n" by str.splitlines()
     // width: a number of spaces, or the indentation itself
     const std::string pad =

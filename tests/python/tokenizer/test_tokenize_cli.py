@@ -163,8 +163,9 @@ def test_normalizers_match_hf(tmp_path, form):
 
 # Template expressions against jinja2 (transformers' environment): number literals with an
 # exponent, underscores or a 0x / 0o / 0b prefix, and printf-style formatting by the % operator and the format filter
-# (conversions, flags, widths and precisions, *, %(key) lookups). Where jinja2 raises, the CLI
-# must fail too (exit 2).
+# (conversions, flags, widths and precisions, *, %(key) lookups), and the filters dictsort,
+# truncate, center, batch, slice, max, min and round. Where jinja2 raises, the CLI must fail too
+# (exit 2).
 EXPRESSIONS = [
     "{{ 1e20 }}|{{ 1e3 }}|{{ 1.5e-3 }}|{{ 2E+2 }}|{{ 1_000 + 1_0.5 }}",
     "{{ 0x_ff }}{{ 0XFF }}|{{ 0o17 }}|{{ 0b1_01 }}|{{ '%c' % 0x1F600 }}|{{ '100%% %s' % 'x' }}",
@@ -183,6 +184,20 @@ EXPRESSIONS = [
     "{{ '%s %s' % ('a',) }}", "{{ 'hi' % 'a' }}", "{{ '%d' % 'a' }}", "{{ '%x' % 2.5 }}",
     "{{ '%z' % 1 }}", "{{ 'abc%' % () }}", "{{ '%(a)s' % ('x',) }}", "{{ '%(b)s' % {'a': 1} }}",
     "{{ '%s %s'|format('a') }}", "{{ '%5%|' % (1,) }}",
+    # filters: dictsort, truncate, center, batch, slice, max, min, round
+    "{% for k, v in {'b':1,'A':2,'c':0}|dictsort(by='value', reverse=true) %}{{ k }}{{ v }}"
+    "{% endfor %}|{% for k, v in {'b':1,'A':2,'a':0}|dictsort(true) %}{{ k }}{% endfor %}",
+    "{{ 'hello world'|truncate(8) }}|{{ 'hello big world'|truncate(9) }}|"
+    "{{ 'hello big world'|truncate(9, true) }}|{{ 'hello big world'|truncate(9, false, '..', 0) }}",
+    "{{ 'ab'|center(6) }}|{{ 'ab'|center(5) }}|{{ 'abc'|center(6) }}|{{ 'abc'|center(2) }}",
+    "{{ [1,2,3,4,5]|batch(2)|list }}|{{ [1,2,3,4,5]|batch(2, 'x')|list }}|"
+    "{% for row in [1,2,3]|batch(2) %}{{ row|join }};{% endfor %}",
+    "{{ [1,2,3,4,5]|slice(3)|list }}|{{ [1,2,3,4,5]|slice(3, 0)|list }}|{{ []|slice(2)|list }}",
+    "{{ [1,3,2]|max }}{{ [1,3,2]|min }}|{{ ['b','A','a']|max }}{{ ['b','A','a']|min }}|"
+    "{{ ['b','A','a']|max(true) }}|{{ []|max }}|{{ messages|max(attribute='role') }}",
+    "{{ 1.55|round(1) }}|{{ 2.5|round }}|{{ 3.5|round }}|{{ 3.7|round(0,'floor') }}|"
+    "{{ 3.2|round(0,'ceil') }}|{{ 5|round }}|{{ 1250|round(-2) }}|{{ 1350.0|round(-2) }}|"
+    "{{ 2.675|round(2) }}|{{ true|round }}",
 ]
 
 
