@@ -6,6 +6,8 @@
 // arguments are found by name (kwarg).
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 
 #include "tokenizer/jinja_builtins.h"
 #include "tokenizer/jinja_py.h"
