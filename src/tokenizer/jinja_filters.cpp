@@ -8,6 +8,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
+#include <optional>
 
 #include "tokenizer/jinja_builtins.h"
 #include "tokenizer/jinja_py.h"
@@ -126,21 +128,40 @@ Result<Value> round_filter(CallArgs& a, const Json& j) {
   return Value(Json(std::strtod(buf, nullptr)));
 }
 
-// The sort key of an item for max / min / dictsort: a string lowercased unless case_sensitive.
-Json sort_key(const Json& item, bool case_sensitive) {
-  return !case_sensitive && item.is_string() ? Json(to_lower(item.get<std::string>())) : item;
+// The key jinja2's sort / unique / max / min / dictsort compare an item by: its attribute (an
+// "a.b" path) when one is named, a string lowercased unless case_sensitive.
+Json item_key(const Json& item, const std::optional<std::string>& attr, bool case_sensitive) {
+  Json key = attr ? attr_path(item, *attr) : item;
+  return !case_sensitive && key.is_string() ? Json(to_lower(key.get<std::string>())) : key;
+}
+
+// Python's sorted(items, key=..., reverse=...): stable, so equal keys keep their order either way.
+Json sorted_by(const Json& items, const std::function<Json(const Json&)>& key_of, bool reverse) {
+  std::vector<std::pair<Json, Json>> keyed;  // (key, item)
+  for (const Json& e : items) keyed.emplace_back(key_of(e), e);
+  std::stable_sort(keyed.begin(), keyed.end(), [&](const auto& x, const auto& y) {
+    auto c = py_compare(Value(x.first), Value(y.first));
+    return c.ok() && (reverse ? *c > 0 : *c < 0);
+  });
+  Json out = Json::array();
+  for (auto& [key, e] : keyed) out.push_back(std::move(e));
+  return out;
+}
+
+bool flag(CallArgs& a, const char* name, size_t pos) {
+  const Value* v = kwarg(a, name, pos);
+  return v && truthy(*v);
 }
 
 // max / min (case_sensitive=False, attribute=None): the first largest / smallest item, undefined
 // for an empty sequence.
 Value extreme_filter(const std::string& name, CallArgs& a, const Json& list) {
-  const Value* cs = kwarg(a, "case_sensitive", 1);
-  const bool case_sensitive = cs && truthy(*cs);
+  const bool case_sensitive = flag(a, "case_sensitive", 1);
   const auto attr = opt_str(a, "attribute", 2);
   const Json* best = nullptr;
   Json best_key;
   for (const Json& e : list) {
-    Json key = sort_key(attr ? attr_path(e, *attr) : e, case_sensitive);
+    Json key = item_key(e, attr, case_sensitive);
     auto c = best ? py_compare(Value(key), Value(best_key)) : Result<int>(0);
     if (!best || (c.ok() && (name == "max" ? *c > 0 : *c < 0))) {
       best = &e;
@@ -153,22 +174,14 @@ Value extreme_filter(const std::string& name, CallArgs& a, const Json& list) {
 // dictsort(case_sensitive=False, by="key", reverse=False): the (key, value) pairs sorted.
 Result<Value> dictsort_filter(CallArgs& a, const Json& j) {
   if (!j.is_object()) return type_error("dictsort needs a mapping");
-  const Value* cs = kwarg(a, "case_sensitive", 1);
-  const bool case_sensitive = cs && truthy(*cs);
+  const bool case_sensitive = flag(a, "case_sensitive", 1);
   const std::string by = opt_str(a, "by", 2).value_or("key");
   if (by != "key" && by != "value")
     return type_error("You can only sort by either \"key\" or \"value\"");
-  const Value* rev = kwarg(a, "reverse", 3);
   const size_t pos = by == "key" ? 0 : 1;
-  std::vector<Json> pairs;
-  for (const auto& p : dict_items(j)) pairs.push_back(p);
-  std::stable_sort(pairs.begin(), pairs.end(), [&](const Json& x, const Json& y) {
-    auto c = py_compare(Value(sort_key(x[pos], case_sensitive)),
-                        Value(sort_key(y[pos], case_sensitive)));
-    return c.ok() && *c < 0;
-  });
-  if (rev && truthy(*rev)) std::reverse(pairs.begin(), pairs.end());
-  return Value(Json(pairs));
+  return Value(sorted_by(
+      dict_items(j), [&](const Json& pair) { return item_key(pair[pos], {}, case_sensitive); },
+      flag(a, "reverse", 3)));
 }
 
 // batch(linecount, fill_with=None) / slice(slices, fill_with=None): lists of linecount items /
@@ -250,24 +263,27 @@ Result<Value> sequence_filter(const std::string& name, CallArgs& a) {
     }
     return Value(Json(out));
   }
-  if (name == "unique") {
-    Json out = Json::array();
-    for (const auto& e : list)
-      if (std::none_of(out.begin(), out.end(), [&](const Json& x) { return py_equal(x, e); }))
-        out.push_back(e);
-    return Value(out);
+  if (name == "unique") {  // unique(case_sensitive=False, attribute=None): a generator
+    const bool case_sensitive = flag(a, "case_sensitive", 1);
+    const auto attr = opt_str(a, "attribute", 2);
+    Json out = Json::array(), seen = Json::array();
+    for (const auto& e : list) {
+      Json key = item_key(e, attr, case_sensitive);
+      if (std::any_of(seen.begin(), seen.end(), [&](const Json& k) { return py_equal(k, key); }))
+        continue;
+      seen.push_back(std::move(key));
+      out.push_back(e);
+    }
+    Value g(out);
+    g.generator = std::make_shared<size_t>(0);
+    return g;
   }
-  if (name == "sort") {
-    const Value* rev = kwarg(a, "reverse", 1);
+  if (name == "sort") {  // sort(reverse=False, case_sensitive=False, attribute=None)
+    const bool case_sensitive = flag(a, "case_sensitive", 2);
     const auto attr = opt_str(a, "attribute", 3);
-    std::vector<Json> items(list.begin(), list.end());
-    std::stable_sort(items.begin(), items.end(), [&](const Json& x, const Json& y) {
-      const Json kx = attr ? attr_path(x, *attr) : x, ky = attr ? attr_path(y, *attr) : y;
-      auto c = py_compare(Value(kx), Value(ky));
-      return c.ok() && *c < 0;
-    });
-    if (rev && truthy(*rev)) std::reverse(items.begin(), items.end());
-    return Value(Json(items));
+    return Value(sorted_by(
+        list, [&](const Json& e) { return item_key(e, attr, case_sensitive); },
+        flag(a, "reverse", 1)));
   }
   if (name == "sum") {
     Json total = Json(int64_t{0});

@@ -163,8 +163,8 @@ def test_normalizers_match_hf(tmp_path, form):
 
 # Template expressions against jinja2 (transformers' environment): number literals with an
 # exponent, underscores or a 0x / 0o / 0b prefix, and printf-style formatting by the % operator and the format filter
-# (conversions, flags, widths and precisions, *, %(key) lookups), and the filters dictsort,
-# truncate, center, batch, slice, max, min and round. Where jinja2 raises, the CLI must fail too
+# (conversions, flags, widths and precisions, *, %(key) lookups), and the filters sort, unique,
+# dictsort, truncate, center, batch, slice, max, min and round. Where jinja2 raises, the CLI must fail too
 # (exit 2).
 EXPRESSIONS = [
     "{{ 1e20 }}|{{ 1e3 }}|{{ 1.5e-3 }}|{{ 2E+2 }}|{{ 1_000 + 1_0.5 }}",
@@ -195,6 +195,12 @@ EXPRESSIONS = [
     "{{ [1,2,3,4,5]|slice(3)|list }}|{{ [1,2,3,4,5]|slice(3, 0)|list }}|{{ []|slice(2)|list }}",
     "{{ [1,3,2]|max }}{{ [1,3,2]|min }}|{{ ['b','A','a']|max }}{{ ['b','A','a']|min }}|"
     "{{ ['b','A','a']|max(true) }}|{{ []|max }}|{{ messages|max(attribute='role') }}",
+    # sort / unique / dictsort: case-insensitive by default, ties keep their order when reversed
+    "{{ ['b','a','B']|sort }}|{{ ['b','a','B']|sort(case_sensitive=true) }}|"
+    "{{ ['b','a','B']|sort(true) }}|{{ ['b','a','B','A']|unique|list }}|"
+    "{{ ['b','B']|unique(true)|list }}|{{ messages|unique(attribute='role')|list|length }}|"
+    "{% for k, v in {'b':1,'A':1,'c':0}|dictsort(by='value', reverse=true) %}{{ k }}{% endfor %}",
+    "{{ [1,1]|unique|length }}",
     "{{ 1.55|round(1) }}|{{ 2.5|round }}|{{ 3.5|round }}|{{ 3.7|round(0,'floor') }}|"
     "{{ 3.2|round(0,'ceil') }}|{{ 5|round }}|{{ 1250|round(-2) }}|{{ 1350.0|round(-2) }}|"
     "{{ 2.675|round(2) }}|{{ true|round }}",
