@@ -195,7 +195,7 @@ core::Result<bool> try_qkv_rope_store_kv(const QkvRopeStoreKv& a) {
     dp.n_heads = static_cast<int>(r.q.dim(1));
     dp.n_kv_heads = static_cast<int>(r.k.dim(1));
     dp.head_dim = static_cast<int>(r.q.dim(2));
-    dp.max_kv_len = m->device.max_kv_len;
+    dp.max_kv_len = m->device.max_kv_len;  // kv_int8 stays false: int8 caches return above
     p.early_dependents = kernels::cuda::decode_attention_grid_is_small(dp);
   }
   if (!kernels::cuda::gemv_supported(p)) return false;

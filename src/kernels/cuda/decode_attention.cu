@@ -84,6 +84,18 @@ int heads_per_block(int group_size) {
   return 1;
 }
 
+// Blocks of the split kernel per split: a request's head groups (heads_per_block of its heads
+// share one kv head's K/V).
+int64_t blocks_per_split(const DecodeAttentionParams& p) {
+  const int hb = heads_per_block(std::max(1, p.n_heads / std::max(1, p.n_kv_heads)));
+  return int64_t{std::max(1, p.n_reqs)} * std::max(1, p.n_heads / hb);
+}
+
+// Whether n_splits splits make a small grid: at most half the SMs' worth of blocks.
+bool grid_is_small(const DecodeAttentionParams& p, int n_splits) {
+  return 2 * blocks_per_split(p) * n_splits <= sm_count_of_current_device();
+}
+
 // Sets the dynamic shared memory limit of `kernel` once per device (devices < 64).
 template <auto kKernel>
 void set_smem_attr_once(size_t bytes) {
@@ -123,11 +135,12 @@ void launch_typed(const DecodeAttentionParams& p, int n_splits, cudaStream_t str
   // a tile per warp at head_dim 128: 139 KB at 4); the cached tokens' K/V are then copied
   // before the wait. Longer chunks stream through the ring.
   constexpr int kTileTokens = decode_detail::kMmaWarps * decode_detail::kMmaTile;
+  const bool small = grid_is_small(p, n_splits);
   if (chunk <= kTileTokens)
     launch_split<T, KV, D, HB, 1>(p, n_splits, chunk, stream);
-  else if (chunk <= 2 * kTileTokens && decode_attention_grid_is_small(p))
+  else if (chunk <= 2 * kTileTokens && small)
     launch_split<T, KV, D, HB, 2>(p, n_splits, chunk, stream);
-  else if (chunk <= decode_detail::kMaxResident * kTileTokens && decode_attention_grid_is_small(p))
+  else if (chunk <= decode_detail::kMaxResident * kTileTokens && small)
     launch_split<T, KV, D, HB, decode_detail::kMaxResident>(p, n_splits, chunk, stream);
   else
     launch_split<T, KV, D, HB, 0>(p, n_splits, chunk, stream);
@@ -161,19 +174,10 @@ core::Status launch_d(const DecodeAttentionParams& p, int n_splits, cudaStream_t
   return {};
 }
 
-// Blocks of the split kernel per split: a request's head groups (heads_per_block of its heads
-// share one kv head's K/V).
-int64_t blocks_per_split(const DecodeAttentionParams& p) {
-  const int hb = heads_per_block(std::max(1, p.n_heads / std::max(1, p.n_kv_heads)));
-  return int64_t{std::max(1, p.n_reqs)} * std::max(1, p.n_heads / hb);
-}
-
 }  // namespace
 
 int decode_attention_splits(const DecodeAttentionParams& p) {
   if (p.n_splits > 0) return std::min(p.n_splits, kMaxSplits);
-  const int64_t base = blocks_per_split(p);
-  const int64_t sms = sm_count_of_current_device();
   // Batch 1, 16-bit K/V, 129-256 tokens, a small grid: one split, 4 tiles per warp resident in
   // shared memory. Its blocks are scheduled at the QKV GEMV's start and copy the cached K/V
   // before their wait, and no reduction kernel runs (docs/PERFORMANCE.md run 28: batch-1 steps
@@ -182,7 +186,7 @@ int decode_attention_splits(const DecodeAttentionParams& p) {
   // and batch 4 (+0.8-2%) lost, so they keep the rule below.
   constexpr int kTileTokens = decode_detail::kMmaWarps * decode_detail::kMmaTile;
   if (p.n_reqs == 1 && !p.kv_int8 && p.max_kv_len > 2 * kTileTokens &&
-      p.max_kv_len <= decode_detail::kMaxResident * kTileTokens && 2 * base <= sms)
+      p.max_kv_len <= decode_detail::kMaxResident * kTileTokens && grid_is_small(p, 1))
     return 1;
   const int max_by_len = std::max(1, (p.max_kv_len + kMinChunk - 1) / kMinChunk);
   // Blocks are long-lived (their fixed cost, q load to partial write, is worth ~100 tokens,
@@ -192,6 +196,8 @@ int decode_attention_splits(const DecodeAttentionParams& p) {
   // the best of 1-64 forced splits on every issue shape, bf16 and int8 (batch 1: 8 and 16 tie).
   // Run 18: a short second split to even out the SMs' ends at batch >= 32 lost (the reduction
   // kernel costs ~2.7 us a launch at 32 x 1k, and without it the balance gained nothing).
+  const int64_t base = blocks_per_split(p);
+  const int64_t sms = sm_count_of_current_device();
   const int64_t by_sms = std::min<int64_t>((sms + base - 1) / base, max_by_len);
   const int64_t chunk = (p.max_kv_len + by_sms - 1) / by_sms;
   const int64_t chunk_rounded = (chunk + kMinChunk - 1) / kMinChunk * kMinChunk;
@@ -200,7 +206,7 @@ int decode_attention_splits(const DecodeAttentionParams& p) {
 }
 
 bool decode_attention_grid_is_small(const DecodeAttentionParams& p) {
-  return 2 * blocks_per_split(p) * decode_attention_splits(p) <= sm_count_of_current_device();
+  return grid_is_small(p, decode_attention_splits(p));
 }
 
 size_t decode_attention_workspace_bytes(const DecodeAttentionParams& p) {
