@@ -2,9 +2,9 @@
 // f64 reference: batch sizes 1/7/83, context lengths 0..769 (mixed in one batch), head_dim
 // 16-128, GQA group 1/2/4/6/8, bf16/f16 KV and int8 KV with per-(slot, head) scales, ALiBi,
 // max_kv_len above the real lengths (a CUDA-graph bucket bound: empty splits), one split (written
-// without the reduction kernel) and forced split counts, chunks of 2 and 4 tiles a warp kept
-// resident in shared memory, the batch-1 split rule, every case launched twice on the same
-// workspace (same bits); CUDA-graph replay (the reduction kernel is a programmatic dependent
+// without the reduction kernel) and forced split counts, chunks of 2 tiles a warp over 4 or 8
+// warps kept resident in shared memory, the batch-1 split rule, every case launched twice on the
+// same workspace (same bits); CUDA-graph replay (the reduction kernel is a programmatic dependent
 // launch on sm_90+) against eager launches, with new lengths and twice in a row. (Decode has no
 // sliding window: the ops layer runs windowed models' decode through the prefill kernel.)
 #include <algorithm>
@@ -25,13 +25,15 @@ struct DecodeCase {
   int forced_splits;  // 0: automatic
   bool alibi = false;
   int extra_max_len = 0;  // max_kv_len = longest kv_len + this (graph bucket upper bound)
+  int fixed_len = 0;      // > 0: every request's kv_len (else picked by the seed)
 };
 
 void run_decode(DType dt, const DecodeCase& c, uint32_t seed) {
   std::mt19937 rng(seed);
   std::vector<int32_t> kv_len(static_cast<size_t>(c.n_reqs));
   const int lens[] = {1, 7, 83, 769, 300, 2};
-  for (size_t r = 0; r < kv_len.size(); ++r) kv_len[r] = lens[(r + seed) % 6];
+  for (size_t r = 0; r < kv_len.size(); ++r)
+    kv_len[r] = c.fixed_len > 0 ? c.fixed_len : lens[(r + seed) % 6];
   if (c.n_reqs > 2) kv_len[1] = 0;  // an empty request yields zeros
   const int max_len = *std::max_element(kv_len.begin(), kv_len.end());
   SlotLayout s = make_slots(kv_len, seed, c.extra_max_len);
@@ -194,24 +196,29 @@ TEST_P(DecodeAttention, SplitCountsMatchReference) {
   for (const auto& c : cases) run_decode(GetParam(), c, seed++);
 }
 
-// Chunks of 65-256 tokens in a small grid keep all their tiles resident in shared memory (2 or 4
-// per warp, the cached rows copied before the PDL wait): one or several splits, MHA, int8,
-// ALiBi and a graph bound above the length. Seeds pick the length: 300 (seed % 6 == 4) or 83.
+// Chunks of 65-256 tokens in a small grid keep all their tiles resident in shared memory (2 a
+// warp: 4 warps up to 128 tokens, 8 warps up to 256; the cached rows copied before the PDL
+// wait): one or several splits, the batch-1 rule's one split, MHA, int8, ALiBi and a graph bound
+// above the length. Seeds pick the length unless fixed: 300 (seed % 6 == 4) or 83.
 TEST_P(DecodeAttention, ResidentTilesMatchReference) {
   const std::pair<DecodeCase, uint32_t> cases[] = {
-      {{1, 32, 8, 128, false, 2}, 304},            // chunk 150: 4 tiles a warp
-      {{1, 32, 8, 128, false, 3}, 310},            // chunk 100: 2 tiles
-      {{1, 32, 8, 128, false, 1}, 302},            // one split of 83 tokens
-      {{1, 32, 32, 128, false, 2}, 316},           // MHA, 64 blocks
-      {{1, 32, 8, 128, true, 2}, 322},             // int8
-      {{1, 16, 2, 64, false, 1, true, 150}, 326},  // ALiBi, 83 tokens under a 233 bound
+      {{1, 32, 8, 128, false, 2}, 304},                  // chunk 150: 8 warps of 2 tiles
+      {{1, 32, 8, 128, false, 3}, 310},                  // chunk 100: 4 warps of 2 tiles
+      {{1, 32, 8, 128, false, 1}, 302},                  // one split of 83 tokens
+      {{1, 32, 32, 128, false, 2}, 316},                 // MHA, 64 blocks
+      {{1, 32, 8, 128, true, 2}, 322},                   // int8
+      {{1, 16, 2, 64, false, 1, true, 150}, 326},        // ALiBi, 83 tokens under a 233 bound
+      {{1, 32, 8, 128, false, 0, false, 0, 200}, 330},   // the rule: one split, 13 tiles
+      {{1, 32, 32, 128, false, 0, false, 0, 256}, 331},  // ... MHA, all 16 tiles
+      {{1, 32, 8, 128, true, 0, false, 0, 129}, 332},    // ... int8, 9 tiles
+      {{1, 32, 8, 128, true, 0, false, 20, 150}, 333},   // ... int8 under a 170 bound
   };
   for (const auto& [c, seed] : cases) run_decode(GetParam(), c, seed);
 }
 
-// The split rule at batch 1: 129-256 tokens of 16-bit K/V in a small grid (at most half the SMs'
-// worth of blocks), one split with resident tiles and no reduction; shorter and longer contexts,
-// int8 K/V, larger batches and large grids keep the general rule (one split up to 64 tokens).
+// The split rule at batch 1: 129-256 tokens (16-bit or int8 K/V) in a small grid (at most half
+// the SMs' worth of blocks), one split with resident tiles and no reduction; shorter and longer
+// contexts, larger batches and large grids keep the general rule (one split up to 64 tokens).
 TEST(DecodeAttentionSplits, BatchOne129To256TokensTakesOneSplit) {
   kc::DecodeAttentionParams p{.n_reqs = 1, .n_heads = 32, .n_kv_heads = 8, .head_dim = 128};
   for (int len : {129, 200, 256}) {
@@ -227,7 +234,7 @@ TEST(DecodeAttentionSplits, BatchOne129To256TokensTakesOneSplit) {
   EXPECT_GT(kc::decode_attention_splits(p), 1);
   p.max_kv_len = 256;
   p.kv_int8 = true;
-  EXPECT_GT(kc::decode_attention_splits(p), 1);
+  EXPECT_EQ(kc::decode_attention_splits(p), 1);
   p.kv_int8 = false;
   p.n_kv_heads = 32;  // MHA: 32 blocks
   EXPECT_EQ(kc::decode_attention_splits(p), 1);

@@ -110,19 +110,21 @@ void set_smem_attr_once(size_t bytes) {
   }
 }
 
-template <typename T, typename KV, int D, int HB, int kResident>
+template <typename T, typename KV, int D, int HB, int kResident,
+          int kWarps = decode_detail::kMmaWarps>
 void launch_split(const DecodeAttentionParams& p, int n_splits, int chunk, cudaStream_t stream) {
-  constexpr auto kernel = decode_detail::decode_mma_kernel<T, KV, D, HB, kResident>;
-  constexpr size_t smem = decode_detail::mma_smem_bytes<KV, D, HB, kResident>();
+  constexpr auto kernel = decode_detail::decode_mma_kernel<T, KV, D, HB, kResident, kWarps>;
+  constexpr size_t smem = decode_detail::mma_smem_bytes<KV, D, HB, kResident, kWarps>();
   set_smem_attr_once<kernel>(smem);
   // The next kernel (the reduction, or the o projection after one split) is scheduled at the
-  // split kernel's start, except after one split of several tiles a warp at batch 1 (the split
-  // rule's one-split case): scheduled at the start, the o projection's weight loads slowed the
-  // QKV GEMV still running (docs/PERFORMANCE.md run 28: Llama-2-7B 4.740 ms a step against
+  // split kernel's start, except after one split of more than 64 resident tokens at batch 1 (the
+  // split rule's one-split case): scheduled at the start, the o projection's weight loads slowed
+  // the QKV GEMV still running (docs/PERFORMANCE.md run 28: Llama-2-7B 4.740 ms a step against
   // 4.726 after the wait; Llama-3-8B 5.197 against 5.213, the one shape that lost).
-  const bool dependents_after_wait = kResident > 1 && n_splits == 1 && p.n_reqs == 1;
-  launch_pdl(kernel, dim3(p.n_heads / HB, p.n_reqs, n_splits), dim3(decode_detail::kMmaWarps * 32),
-             smem, stream, p, n_splits, chunk, dependents_after_wait);
+  const bool dependents_after_wait =
+      kResident * kWarps > decode_detail::kMmaWarps && n_splits == 1 && p.n_reqs == 1;
+  launch_pdl(kernel, dim3(p.n_heads / HB, p.n_reqs, n_splits), dim3(kWarps * 32), smem, stream, p,
+             n_splits, chunk, dependents_after_wait);
 }
 
 template <typename T, typename KV, int D, int HB>
@@ -131,17 +133,19 @@ void launch_typed(const DecodeAttentionParams& p, int n_splits, cudaStream_t str
   // Programmatic dependent launches (pdl.cuh): the split kernel's launch overlaps the previous
   // kernel of the step (rotary + KV store), the reduction's the split kernel; each waits for its
   // inputs itself, saving launch gaps at batch 1. Chunks of at most one tile per warp keep it
-  // resident, and so do chunks of 2 or 4 tiles per warp in a small grid (35 KB of shared memory
-  // a tile per warp at head_dim 128: 139 KB at 4); the cached tokens' K/V are then copied
-  // before the wait. Longer chunks stream through the ring.
-  constexpr int kTileTokens = decode_detail::kMmaWarps * decode_detail::kMmaTile;
+  // resident, and so do chunks of 2 tiles a warp in a small grid: over 4 warps up to 128 tokens,
+  // over 8 warps up to 256 (35 KB of shared memory a tile per warp at head_dim 128: 139 KB at
+  // 8 x 2); the cached tokens' K/V are then copied before the wait. Longer chunks stream through
+  // the ring.
+  using decode_detail::kMaxResident, decode_detail::kMmaTile, decode_detail::kMmaWarps,
+      decode_detail::kWideWarps;
   const bool small = grid_is_small(p, n_splits);
-  if (chunk <= kTileTokens)
+  if (chunk <= kMmaWarps * kMmaTile)
     launch_split<T, KV, D, HB, 1>(p, n_splits, chunk, stream);
-  else if (chunk <= 2 * kTileTokens && small)
-    launch_split<T, KV, D, HB, 2>(p, n_splits, chunk, stream);
-  else if (chunk <= decode_detail::kMaxResident * kTileTokens && small)
-    launch_split<T, KV, D, HB, decode_detail::kMaxResident>(p, n_splits, chunk, stream);
+  else if (chunk <= kMaxResident * kMmaWarps * kMmaTile && small)
+    launch_split<T, KV, D, HB, kMaxResident>(p, n_splits, chunk, stream);
+  else if (chunk <= kMaxResident * kWideWarps * kMmaTile && small)
+    launch_split<T, KV, D, HB, kMaxResident, kWideWarps>(p, n_splits, chunk, stream);
   else
     launch_split<T, KV, D, HB, 0>(p, n_splits, chunk, stream);
   if (n_splits > 1)  // one split: the split kernel wrote the output itself
@@ -178,15 +182,17 @@ core::Status launch_d(const DecodeAttentionParams& p, int n_splits, cudaStream_t
 
 int decode_attention_splits(const DecodeAttentionParams& p) {
   if (p.n_splits > 0) return std::min(p.n_splits, kMaxSplits);
-  // Batch 1, 16-bit K/V, 129-256 tokens, a small grid: one split, 4 tiles per warp resident in
-  // shared memory. Its blocks are scheduled at the QKV GEMV's start and copy the cached K/V
-  // before their wait, and no reduction kernel runs (docs/PERFORMANCE.md run 28: batch-1 steps
-  // 1.2-1.6% faster than with 4 one-tile splits). Kept to what was measured to gain: int8 K/V
-  // (+2.6%: its dequantization makes 4 tiles a warp a long chain), up to 128 tokens (+0.3-0.4%)
-  // and batch 4 (+0.8-2%) lost, so they keep the rule below.
-  constexpr int kTileTokens = decode_detail::kMmaWarps * decode_detail::kMmaTile;
-  if (p.n_reqs == 1 && !p.kv_int8 && p.max_kv_len > 2 * kTileTokens &&
-      p.max_kv_len <= decode_detail::kMaxResident * kTileTokens && grid_is_small(p, 1))
+  // Batch 1, 129-256 tokens, a small grid: one split, 8 warps of 2 tiles resident in shared
+  // memory. Its blocks are scheduled at the QKV GEMV's start and copy the cached K/V before
+  // their wait, and no reduction kernel runs (docs/PERFORMANCE.md run 28: batch-1 steps 1.2-1.6%
+  // faster than with 4 one-tile splits, then 4 warps of 4 tiles; run 29: 8 warps of 2 tiles
+  // 0.2-0.6% faster still, and with int8 K/V 1.7% faster than 4 splits, where 4 tiles a warp had
+  // lost 2.6%). Up to 128 tokens (+0.3-0.4%) and batch 4 (+0.8-2%) lost with 4 tiles a warp, so
+  // they keep the rule below.
+  using decode_detail::kMaxResident, decode_detail::kMmaTile, decode_detail::kMmaWarps,
+      decode_detail::kWideWarps;
+  if (p.n_reqs == 1 && p.max_kv_len > kMaxResident * kMmaWarps * kMmaTile &&
+      p.max_kv_len <= kMaxResident * kWideWarps * kMmaTile && grid_is_small(p, 1))
     return 1;
   const int max_by_len = std::max(1, (p.max_kv_len + kMinChunk - 1) / kMinChunk);
   // Blocks are long-lived (their fixed cost, q load to partial write, is worth ~100 tokens,

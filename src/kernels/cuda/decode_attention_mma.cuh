@@ -1,18 +1,20 @@
 // src/kernels/cuda/decode_attention_mma.cuh — the decode attention split kernel on the tensor
 // cores (device code, included by decode_attention.cu only) and the merge of its warps' streams.
-// Block = 4 warps, one (request, HB query heads of one kv head, split). Each warp walks its own
-// 16-token tiles of the split (tiles warp, warp + 4, ...) through a kStages-deep cp.async ring
-// of its own in shared memory (K and V rows gathered through req_to_token, 16-byte copies) and
-// keeps its own online softmax; the 4 warps are merged at the end. With 16-bit K/V and one
-// split (ring only), each issue also prefetches into L2 the K / V rows of the warp's tile
-// kL2Ahead16 issues later (more bytes in flight than the ring holds; docs/PERFORMANCE.md run 16).
+// Block = kWarps warps (4; 8 for a resident chunk of 129-256 tokens), one (request, HB query
+// heads of one kv head, split). Each warp walks its own 16-token tiles of the split (tiles warp,
+// warp + kWarps, ...) through a kStages-deep cp.async ring of its own in shared memory (K and V
+// rows gathered through req_to_token, 16-byte copies) and keeps its own online softmax; the
+// warps are merged at the end. With 16-bit K/V and one split (ring only), each issue also
+// prefetches into L2 the K / V rows of the warp's tile kL2Ahead16 issues later (more bytes in
+// flight than the ring holds; docs/PERFORMANCE.md run 16).
 // Short chunks (kResident > 0: at most kResident tiles per warp, as at batch 1): every tile of
-// the warp has its own stage (35 KB a tile per block at head_dim 128, against the ring's 104 KB),
-// and the copies of every cached token but the newest are issued before the PDL wait: those rows
-// were written by earlier steps. The newest token's row (and int8 scales), written by the
-// previous kernel's KV store, is copied after the wait (docs/PERFORMANCE.md run 27: batch-1
-// decode steps 0.5–0.8% faster with one tile a warp; run 28: 1.2–1.6% more with one split of
-// 4 tiles a warp at 129-256 tokens).
+// the warp has its own stage (35 KB a tile per 4 warps at head_dim 128, against the ring's
+// 104 KB), and the copies of every cached token but the newest are issued before the PDL wait:
+// those rows were written by earlier steps. The newest token's row (and int8 scales), written
+// by the previous kernel's KV store, is copied after the wait (docs/PERFORMANCE.md run 27:
+// batch-1 decode steps 0.5-0.8% faster with one tile a warp; run 28: 1.2-1.6% more with one
+// split of 4 tiles a warp at 129-256 tokens; run 29: 8 warps of 2 tiles, a shorter chain after
+// the wait, 0.2-0.6% more).
 // Per tile: S = Q K^T by mma.sync m16n8k16 with the HB heads as the rows of A (rows >= HB are
 // zero), two 8-token column blocks; P = exp2(S - m) stays in registers as the A fragment of
 // O += P V. 16-bit K/V: K fragments by ldmatrix, V by ldmatrix.trans, mma in T. int8 K/V: the
@@ -42,7 +44,7 @@ using prefill_detail::cp_async4;
 using prefill_detail::cp_async_commit;
 using prefill_detail::cp_async_wait;
 
-constexpr int kMmaWarps = 4;
+constexpr int kMmaWarps = 4;  // warps of a block (kWideWarps for resident chunks of 129-256 tokens)
 constexpr int kMmaTile = 16;  // tokens per warp tile (k of the P V mma)
 // Ring depth per warp (tiles in flight + the one being computed). Compile-time tuning knobs for
 // bench/cuda/attention_tune (tools/attention_tune.sh builds variants with -D).
@@ -94,9 +96,12 @@ struct MmaTileLayout {  // one ring stage of one warp, in bytes
   static_assert(D % 16 == 0 && (!kInt8 || D <= 128), "decode mma: head_dim");
 };
 
-// Most tiles a warp keeps resident (kResident): chunks of up to kMaxResident * kMmaWarps *
-// kMmaTile tokens (256) can skip the ring.
-constexpr int kMaxResident = 4;
+// Most tiles a warp keeps resident (kResident), and the warps of a block whose chunk is longer
+// than kMaxResident * kMmaWarps * kMmaTile tokens (128): chunks of up to kMaxResident *
+// kWideWarps * kMmaTile tokens (256) can skip the ring. (8 warps of 2 tiles: shorter dependent
+// chains after the PDL wait than 4 warps of 4, docs/PERFORMANCE.md run 29.)
+constexpr int kMaxResident = 2;
+constexpr int kWideWarps = 8;
 
 // Stages of a warp: one per tile when its tiles are resident (kResident > 0), else the ring's.
 template <typename KV, int D, int kResident>
@@ -104,11 +109,11 @@ constexpr int mma_stages() {
   return kResident > 0 ? kResident : MmaTileLayout<KV, D>::kStages;
 }
 
-template <typename KV, int D, int HB, int kResident>
+template <typename KV, int D, int HB, int kResident, int kWarps = kMmaWarps>
 constexpr size_t mma_smem_bytes() {
   using L = MmaTileLayout<KV, D>;
-  const size_t ring = size_t{kMmaWarps} * mma_stages<KV, D, kResident>() * L::kStageBytes;
-  const size_t merge = size_t{kMmaWarps} * HB * (D + 2) * sizeof(float);
+  const size_t ring = size_t{kWarps} * mma_stages<KV, D, kResident>() * L::kStageBytes;
+  const size_t merge = size_t{kWarps} * HB * (D + 2) * sizeof(float);
   return ring > merge ? ring : merge;
 }
 
@@ -157,10 +162,10 @@ __device__ __forceinline__ void merge_streams_store(const float* s_acc, const fl
 enum class TileRows { all, cached, newest };
 
 // Partial results: o [n_reqs, n_heads, n_splits, D] f32, then lse [n_reqs, n_heads, n_splits].
-// kResident > 0: chunk <= kResident * kMmaWarps * kMmaTile (the caller's choice; see the file
+// kResident > 0: chunk <= kResident * kWarps * kMmaTile (the caller's choice; see the file
 // comment).
-template <typename T, typename KV, int D, int HB, int kResident>
-__global__ void __launch_bounds__(kMmaWarps * 32)
+template <typename T, typename KV, int D, int HB, int kResident, int kWarps = kMmaWarps>
+__global__ void __launch_bounds__(kWarps * 32)
     decode_mma_kernel(DecodeAttentionParams p, int n_splits, int chunk,
                       bool dependents_after_wait) {
   using L = MmaTileLayout<KV, D>;
@@ -245,15 +250,15 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
   };
 
   // Resident tiles: lane l holds in res_slot[i] the slot of token l % 16 of the warp's i-th tile
-  // (tile warp + kMmaWarps * i of the chunk, in stage i); the cached tokens' rows are copied now.
+  // (tile warp + kWarps * i of the chunk, in stage i); the cached tokens' rows are copied now.
   int32_t res_slot[kResident > 0 ? kResident : 1];
   if constexpr (kResident > 0) {
 #pragma unroll
-    for (int i = 0; i < kResident; ++i) res_slot[i] = load_slot(warp + kMmaWarps * i);
+    for (int i = 0; i < kResident; ++i) res_slot[i] = load_slot(warp + kWarps * i);
 #pragma unroll
     for (int i = 0; i < kResident; ++i)
-      if (warp + kMmaWarps * i < n_tiles)
-        issue(i, t_begin + (warp + kMmaWarps * i) * kMmaTile, res_slot[i], TileRows::cached);
+      if (warp + kWarps * i < n_tiles)
+        issue(i, t_begin + (warp + kWarps * i) * kMmaTile, res_slot[i], TileRows::cached);
   }
   // Launched early (PDL): q and the newest token's K/V come from the previous kernel, and the
   // partials / output may still be read by an earlier reduction. Only the step's metadata
@@ -306,24 +311,24 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
       const int tl = (len - 1 - t_begin) / kMmaTile;
 #pragma unroll
       for (int i = 0; i < kResident; ++i)
-        if (tl == warp + kMmaWarps * i)
+        if (tl == warp + kWarps * i)
           issue(i, t_begin + tl * kMmaTile, res_slot[i], TileRows::newest);
     }
   } else {
 #pragma unroll
-    for (int i = 0; i < kL2Ahead + 2; ++i) slots[i] = load_slot(warp + kMmaWarps * i);
+    for (int i = 0; i < kL2Ahead + 2; ++i) slots[i] = load_slot(warp + kWarps * i);
 #pragma unroll
     for (int s = 0; s < kMmaStages - 1; ++s) {
       issue(s, 0, slots[0], TileRows::all);
-      fetch_slot(warp + kMmaWarps * (s + kL2Ahead + 2));
+      fetch_slot(warp + kWarps * (s + kL2Ahead + 2));
     }
   }
   int stage = 0;
-  for (int tile = warp; tile < n_tiles; tile += kMmaWarps) {
+  for (int tile = warp; tile < n_tiles; tile += kWarps) {
     if constexpr (kResident == 0) {
       issue(stage == 0 ? kMmaStages - 1 : stage - 1, 0, slots[0],
             TileRows::all);  // tile + (stages - 1) * warps
-      fetch_slot(tile + (kMmaStages + kL2Ahead + 1) * kMmaWarps);
+      fetch_slot(tile + (kMmaStages + kL2Ahead + 1) * kWarps);
     }
     // This lane's copies of `stage` have landed (resident: of every stage).
     cp_async_wait<(kResident > 0 ? 0 : kMmaStages - 1)>();
@@ -425,9 +430,9 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
   l_run += __shfl_xor_sync(0xffffffffu, l_run, 2);
   __syncthreads();  // every warp is done with its ring: the merge buffers alias it
 
-  float* const s_acc = reinterpret_cast<float*>(s_dyn);  // [kMmaWarps][HB][D]
-  float* const s_m = s_acc + kMmaWarps * HB * D;         // [kMmaWarps][HB]
-  float* const s_l = s_m + kMmaWarps * HB;
+  float* const s_acc = reinterpret_cast<float*>(s_dyn);  // [kWarps][HB][D]
+  float* const s_m = s_acc + kWarps * HB * D;            // [kWarps][HB]
+  float* const s_l = s_m + kWarps * HB;
   if (g < HB) {
     float* dst = s_acc + (warp * HB + g) * D;
 #pragma unroll
@@ -449,7 +454,7 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
     }
   }
   __syncthreads();
-  merge_streams_store<T, HB, D>(s_acc, s_m, s_l, kMmaWarps, n_splits, out_rows, part_o, part_lse,
+  merge_streams_store<T, HB, D>(s_acc, s_m, s_l, kWarps, n_splits, out_rows, part_o, part_lse,
                                 block_row0);
 }
 
