@@ -94,9 +94,16 @@ void ServerContext::abort_all() {
   for (uint64_t id : ids) engine.abort(id);
 }
 
-uint64_t submit_generation(ServerContext& ctx, PromptSpec prompt, SamplingParams& params,
-                           const std::shared_ptr<HttpSession>& session, EventHandler on_event) {
-  if (ctx.draining) throw ApiError(503, "server is shutting down", "", "unavailable");
+namespace {
+
+// A prompt tokenized and checked against the context, with its request's parameters.
+struct PreparedPrompt {
+  GenerateRequest request;
+  bool record_metrics = true;
+};
+
+// Throws ApiError when the prompt is empty or does not fit the context with its output.
+PreparedPrompt prepare_prompt(const ServerContext& ctx, PromptSpec prompt, SamplingParams params) {
   std::vector<int32_t> ids = prompt.ids.empty()
                                  ? ctx.engine.tokenize(prompt.text, prompt.add_special_tokens)
                                  : std::move(prompt.ids);
@@ -120,18 +127,24 @@ uint64_t submit_generation(ServerContext& ctx, PromptSpec prompt, SamplingParams
                           "{} tokens",
                           prompt.max_tokens_field, params.max_new_tokens, n_prompt, limit));
   }
+  PreparedPrompt out;
+  out.request.prompt_ids = std::move(ids);
+  out.request.add_special_tokens = prompt.add_special_tokens;
+  out.request.params = params;
+  out.record_metrics = prompt.record_metrics;
+  return out;
+}
 
+// Submits to the engine and tracks the request; throws ApiError when the engine refuses it.
+uint64_t submit_prepared(ServerContext& ctx, PreparedPrompt prepared,
+                         const std::shared_ptr<HttpSession>& session, EventHandler on_event) {
+  if (ctx.draining) throw ApiError(503, "server is shutting down", "", "unavailable");
   auto tracker = std::make_shared<Tracker>();
   tracker->ctx = &ctx;
-  tracker->n = params.n;
-  tracker->max_new_tokens = params.max_new_tokens;
-  tracker->record_metrics = prompt.record_metrics;
+  tracker->n = prepared.request.params.n;
+  tracker->max_new_tokens = prepared.request.params.max_new_tokens;
+  tracker->record_metrics = prepared.record_metrics;
   tracker->handler = std::move(on_event);
-
-  GenerateRequest req;
-  req.prompt_ids = std::move(ids);
-  req.add_special_tokens = prompt.add_special_tokens;
-  req.params = params;
   auto gate = ctx.gate;
   auto ex = session->executor();
   StreamCallback cb = [gate, ex, tracker](const StreamEvent& ev) {
@@ -140,22 +153,75 @@ uint64_t submit_generation(ServerContext& ctx, PromptSpec prompt, SamplingParams
     asio::post(ex, [tracker, ev] { tracker->on_event(ev); });
   };
   std::string error;
-  const uint64_t id = ctx.engine.submit(std::move(req), std::move(cb), &error);
+  const uint64_t id = ctx.engine.submit(std::move(prepared.request), std::move(cb), &error);
   if (id == 0) {
     throw ApiError(400, error.empty() ? "the engine rejected the request" : error);
   }
   tracker->id = id;
   ctx.track(id);
   ctx.http_in_flight++;
+  return id;
+}
+
+}  // namespace
+
+uint64_t submit_generation(ServerContext& ctx, PromptSpec prompt, SamplingParams& params,
+                           const std::shared_ptr<HttpSession>& session, EventHandler on_event) {
+  if (ctx.draining) throw ApiError(503, "server is shutting down", "", "unavailable");
+  PreparedPrompt prepared = prepare_prompt(ctx, std::move(prompt), params);
+  params = prepared.request.params;
+  const uint64_t id = submit_prepared(ctx, std::move(prepared), session, std::move(on_event));
   session->on_disconnect([&ctx, id] { ctx.engine.abort(id); });
   return id;
 }
 
-void Collector::add(const StreamEvent& ev) {
-  if (ev.prompt_tokens > 0) prompt_tokens = ev.prompt_tokens;
-  cached_prompt_tokens = std::max(cached_prompt_tokens, ev.cached_prompt_tokens);
-  if (ev.index < 0 || ev.index >= static_cast<int>(choices.size())) return;
-  Completion& c = choices[static_cast<std::size_t>(ev.index)];
+void submit_generations(ServerContext& ctx, std::vector<PromptSpec> prompts,
+                        const SamplingParams& params, const std::shared_ptr<HttpSession>& session,
+                        BatchEventHandler on_event) {
+  if (ctx.draining) throw ApiError(503, "server is shutting down", "", "unavailable");
+  std::vector<PreparedPrompt> prepared;
+  prepared.reserve(prompts.size());
+  for (auto& prompt : prompts) prepared.push_back(prepare_prompt(ctx, std::move(prompt), params));
+  // Set when the engine refuses a prompt: the ones already submitted are aborted, and their
+  // events (on this strand, after the error response) must not answer the session again.
+  auto dropped = std::make_shared<bool>(false);
+  auto handler = std::make_shared<BatchEventHandler>(std::move(on_event));
+  std::vector<uint64_t> ids;
+  try {
+    for (std::size_t p = 0; p < prepared.size(); ++p) {
+      ids.push_back(submit_prepared(ctx, std::move(prepared[p]), session,
+                                    [dropped, handler, p](const StreamEvent& ev) {
+                                      if (!*dropped) (*handler)(p, ev);
+                                    }));
+    }
+  } catch (...) {
+    *dropped = true;
+    for (uint64_t id : ids) ctx.engine.abort(id);
+    throw;
+  }
+  session->on_disconnect([&ctx, ids] {
+    for (uint64_t id : ids) ctx.engine.abort(id);
+  });
+}
+
+Collector::Collector(int n, int n_prompts)
+    : choices(static_cast<std::size_t>(n) * static_cast<std::size_t>(n_prompts)),
+      n_(n),
+      prompt_tokens_of_(static_cast<std::size_t>(n_prompts), 0),
+      cached_of_(static_cast<std::size_t>(n_prompts), 0) {}
+
+void Collector::add(std::size_t prompt, const StreamEvent& ev) {
+  if (prompt >= prompt_tokens_of_.size()) return;
+  if (ev.prompt_tokens > 0) prompt_tokens_of_[prompt] = ev.prompt_tokens;
+  cached_of_[prompt] = std::max(cached_of_[prompt], ev.cached_prompt_tokens);
+  prompt_tokens = cached_prompt_tokens = 0;
+  for (std::size_t p = 0; p < prompt_tokens_of_.size(); ++p) {
+    prompt_tokens += prompt_tokens_of_[p];
+    cached_prompt_tokens += cached_of_[p];
+  }
+  if (ev.index < 0 || ev.index >= n_) return;
+  Completion& c =
+      choices[prompt * static_cast<std::size_t>(n_) + static_cast<std::size_t>(ev.index)];
   c.text += ev.text;  // the tokens' text plus any tail released by the final event
   for (const auto& t : ev.tokens) c.tokens.push_back(t);
   c.completion_tokens = std::max(c.completion_tokens, ev.completion_tokens);
@@ -183,12 +249,13 @@ const Completion* Collector::first_error() const {
   return nullptr;
 }
 
-EventHandler collect_then(int n, const std::shared_ptr<HttpSession>& session,
-                          CollectedHandler done) {
-  auto col = std::make_shared<Collector>(n);
+BatchEventHandler collect_batch_then(int n, int n_prompts,
+                                     const std::shared_ptr<HttpSession>& session,
+                                     CollectedHandler done) {
+  auto col = std::make_shared<Collector>(n, n_prompts);
   std::weak_ptr<HttpSession> ws = session;
-  return [col, ws, done = std::move(done)](const StreamEvent& ev) {
-    col->add(ev);
+  return [col, ws, done = std::move(done)](std::size_t prompt, const StreamEvent& ev) {
+    col->add(prompt, ev);
     if (!col->all_finished()) return;
     auto s = ws.lock();
     if (!s) return;
@@ -198,6 +265,12 @@ EventHandler collect_then(int n, const std::shared_ptr<HttpSession>& session,
     }
     done(s, *col);
   };
+}
+
+EventHandler collect_then(int n, const std::shared_ptr<HttpSession>& session,
+                          CollectedHandler done) {
+  return
+      [h = collect_batch_then(n, 1, session, std::move(done))](const StreamEvent& ev) { h(0, ev); };
 }
 
 const char* finish_reason_wire(FinishReason r) {

@@ -69,11 +69,22 @@ struct PromptSpec {
 };
 
 using EventHandler = std::function<void(const StreamEvent&)>;
+// The events of a request of several prompts: prompt's index in the request, then the event.
+using BatchEventHandler = std::function<void(std::size_t prompt, const StreamEvent&)>;
 
 // Throws ApiError on bad input or engine refusal. `params` may be adjusted (max_new_tokens when
 // not given). Returns the engine request id. `on_event` runs on the session strand.
 uint64_t submit_generation(ServerContext& ctx, PromptSpec prompt, SamplingParams& params,
                            const std::shared_ptr<HttpSession>& session, EventHandler on_event);
+
+// The prompts of one HTTP request (an OpenAI completions batch), each an engine request with
+// `params` (max_new_tokens, when not given, is what each prompt's context leaves). Every prompt
+// is tokenized and checked before any is submitted, so a bad one rejects the whole request with
+// nothing running; if the engine refuses one, those already submitted are aborted and their
+// events dropped. A client disconnect aborts them all. `on_event` runs on the session strand.
+void submit_generations(ServerContext& ctx, std::vector<PromptSpec> prompts,
+                        const SamplingParams& params, const std::shared_ptr<HttpSession>& session,
+                        BatchEventHandler on_event);
 
 // Accumulates the events of a non-streaming request, per completion index.
 struct Completion {
@@ -85,22 +96,33 @@ struct Completion {
   bool finished = false;
 };
 
+// Completions of `n_prompts` prompts with `n` each: prompt p's completion i is choices[p·n + i]
+// (the OpenAI index of a batch). Prompt tokens are summed over the prompts.
 struct Collector {
-  explicit Collector(int n) : choices(static_cast<std::size_t>(n)) {}
-  void add(const StreamEvent& ev);
+  explicit Collector(int n, int n_prompts = 1);
+  void add(std::size_t prompt, const StreamEvent& ev);
   bool all_finished() const;
   const Completion* first_error() const;
 
   std::vector<Completion> choices;
   int prompt_tokens = 0;
   int cached_prompt_tokens = 0;
+
+ private:
+  int n_;
+  std::vector<int> prompt_tokens_of_, cached_of_;  // per prompt
 };
 
-// The event handler of a non-streaming request of `n` completions: collects every event and,
-// once all completions finished and the session is still open, answers 500 with the first
-// completion's error or calls `done` with the session and what was collected.
+// The event handler of a non-streaming request of `n` completions of each of `n_prompts`
+// prompts: collects every event and, once all completions finished and the session is still
+// open, answers 500 with the first completion's error or calls `done` with the session and what
+// was collected.
 using CollectedHandler =
     std::function<void(const std::shared_ptr<HttpSession>& session, const Collector& col)>;
+BatchEventHandler collect_batch_then(int n, int n_prompts,
+                                     const std::shared_ptr<HttpSession>& session,
+                                     CollectedHandler done);
+// The same for one prompt.
 EventHandler collect_then(int n, const std::shared_ptr<HttpSession>& session,
                           CollectedHandler done);
 

@@ -146,23 +146,35 @@ OpenAiRequest parse_completions(const ServerContext& ctx, const Json& body) {
   set_max_tokens(ctx, f, r, false);
   const Json* prompt = f.get_raw("prompt");
   if (!prompt) bad_field("prompt", "prompt is required");
-  r.prompt.field = "prompt";
-  const Json* one = prompt;
-  if (prompt->is_array() && prompt->size() == 1 &&
-      ((*prompt)[0].is_string() || (*prompt)[0].is_array())) {
-    one = &(*prompt)[0];  // a batch of one
-  }
-  if (one->is_string()) {
-    r.prompt.text = one->get<std::string>();
-    if (r.prompt.text.empty()) bad_field("prompt", "prompt must not be empty");
-  } else if (one->is_array() && !one->empty() && (*one)[0].is_number()) {
-    const Json wrap = {{"prompt", *one}};
-    r.prompt.ids = *Fields(wrap).get_int_list("prompt", 0, ctx.model.vocab_size - 1);
-  } else if (one->is_array() && one->size() > 1) {
-    bad_field("prompt",
-              "batches of several prompts are not supported; send one prompt per request");
-  } else {
-    bad_field("prompt", "prompt must be a non-empty string or a list of token ids");
+  // One prompt (a string or token ids) or a batch (a list of strings or of token-id lists):
+  // prompt p's completion i is choice p·n + i.
+  const bool batch = prompt->is_array() && !prompt->empty() &&
+                     ((*prompt)[0].is_string() || (*prompt)[0].is_array());
+  const std::size_t count = batch ? prompt->size() : 1;
+  if (count > kMaxPromptBatch)
+    bad_field("prompt", fmt::format("a batch of {} prompts; at most {} in one request", count,
+                                    kMaxPromptBatch));
+  for (std::size_t i = 0; i < count; ++i) {
+    const Json& one = batch ? (*prompt)[i] : *prompt;
+    PromptSpec spec = r.prompt;
+    spec.field = batch ? fmt::format("prompt[{}]", i) : "prompt";
+    if (one.is_string()) {
+      spec.text = one.get<std::string>();
+      if (spec.text.empty()) bad_field(spec.field, spec.field + " must not be empty");
+    } else if (one.is_array() && !one.empty() && one[0].is_number()) {
+      const Json wrap = {{spec.field, one}};
+      spec.ids = *Fields(wrap).get_int_list(spec.field, 0, ctx.model.vocab_size - 1);
+    } else if (batch) {
+      bad_field(spec.field,
+                fmt::format("{} must be a non-empty string or a non-empty list of token ids, "
+                            "like the batch's first prompt",
+                            spec.field));
+    } else {
+      bad_field("prompt", "prompt must be a non-empty string or a list of token ids");
+    }
+    if (batch && one.is_string() != (*prompt)[0].is_string())
+      bad_field(spec.field, "a batch is a list of strings or a list of token-id lists, not both");
+    r.prompts.push_back(std::move(spec));
   }
   return r;
 }
@@ -297,6 +309,7 @@ OpenAiRequest parse_chat(const ServerContext& ctx, const Json& body) {
   // The template already wrote the special tokens (BOS...): tokenize without adding them, as
   // transformers' apply_chat_template does, unless the client asks otherwise.
   r.prompt.add_special_tokens = f.get_bool("add_special_tokens").value_or(false);
+  r.prompts = {r.prompt};
   return r;
 }
 
@@ -337,7 +350,9 @@ void respond_whole(ServerContext& ctx, OpenAiRequest r, const SessionPtr& s) {
     respond_json(session, 200, out);
   };
   const int n = r.params.n;
-  submit_generation(ctx, std::move(r.prompt), r.params, s, collect_then(n, s, on_done));
+  const auto n_prompts = static_cast<int>(r.prompts.size());
+  submit_generations(ctx, std::move(r.prompts), r.params, s,
+                     collect_batch_then(n, n_prompts, s, on_done));
 }
 
 }  // namespace

@@ -21,9 +21,13 @@ struct OpenAiRequest {
   std::string id;              // "cmpl-..." / "chatcmpl-..."
   std::string model;
   int64_t created = 0;
-  PromptSpec prompt;
+  PromptSpec prompt;  // what every prompt shares (truncation, special tokens, max_tokens field)
+  std::vector<PromptSpec> prompts;  // completions: 1-kMaxPromptBatch; chat: the rendered messages
   SamplingParams params;
 };
+
+// Most prompts in one completions request (a list of strings or of token-id lists).
+inline constexpr std::size_t kMaxPromptBatch = 64;
 
 // Completions: {"tokens", "token_logprobs", "top_logprobs", "text_offset"}.
 Json completion_logprobs(const std::vector<TokenOutput>& tokens, int top, std::size_t* text_offset);

@@ -3,7 +3,8 @@
 // deltas, then a chunk with an empty delta and finish_reason. Completions: text chunks, then a
 // chunk with text "" and finish_reason. With stream_options.include_usage every chunk carries
 // "usage": null and a last chunk with "choices": [] carries the usage. An engine error becomes
-// a `data: {"error": {...}}` event before [DONE].
+// a `data: {"error": {...}}` event before [DONE]. A completions batch streams every prompt's
+// choices (prompt p's completion i is index p·n + i) and sums the prompts' usage.
 #include <fmt/format.h>
 
 #include "server/openai_format.h"
@@ -13,12 +14,12 @@ namespace {
 
 struct StreamState {
   OpenAiRequest meta;
-  std::vector<bool> role_sent;
+  int n = 1;                    // completions per prompt
+  std::vector<bool> role_sent;  // per choice
   std::vector<std::size_t> text_offset;
   std::vector<int> completion_tokens;
+  std::vector<int> prompt_tokens, cached_tokens;  // per prompt
   int finished = 0;
-  int prompt_tokens = 0;
-  int cached_tokens = 0;
   bool failed = false;
 };
 
@@ -36,11 +37,12 @@ Json chunk(const StreamState& st, Json choice) {
   return c;
 }
 
-void on_stream_event(StreamState& st, HttpSession& s, const StreamEvent& ev) {
-  const auto idx = static_cast<std::size_t>(ev.index);
-  if (idx >= st.role_sent.size()) return;
-  if (ev.prompt_tokens > 0) st.prompt_tokens = ev.prompt_tokens;
-  st.cached_tokens = std::max(st.cached_tokens, ev.cached_prompt_tokens);
+void on_stream_event(StreamState& st, HttpSession& s, std::size_t prompt, const StreamEvent& ev) {
+  if (prompt >= st.prompt_tokens.size() || ev.index < 0 || ev.index >= st.n) return;
+  const std::size_t idx =
+      prompt * static_cast<std::size_t>(st.n) + static_cast<std::size_t>(ev.index);
+  if (ev.prompt_tokens > 0) st.prompt_tokens[prompt] = ev.prompt_tokens;
+  st.cached_tokens[prompt] = std::max(st.cached_tokens[prompt], ev.cached_prompt_tokens);
   st.completion_tokens[idx] += static_cast<int>(ev.tokens.size());
   std::string out;
   const bool chat = st.meta.chat;
@@ -84,11 +86,13 @@ void on_stream_event(StreamState& st, HttpSession& s, const StreamEvent& ev) {
     }
     if (st.finished == static_cast<int>(st.role_sent.size())) {
       if (st.meta.include_usage && !st.failed) {
-        int total = 0;
+        int total = 0, prompt_total = 0, cached_total = 0;
         for (int c : st.completion_tokens) total += c;
+        for (int c : st.prompt_tokens) prompt_total += c;
+        for (int c : st.cached_tokens) cached_total += c;
         Json last = chunk(st, nullptr);
         last["choices"] = Json::array();
-        last["usage"] = usage_json(st.prompt_tokens, total, st.cached_tokens);
+        last["usage"] = usage_json(prompt_total, total, cached_total);
         out += data_line(last);
       }
       out += "data: [DONE]\n\n";
@@ -102,17 +106,22 @@ void on_stream_event(StreamState& st, HttpSession& s, const StreamEvent& ev) {
 
 void stream_openai(ServerContext& ctx, OpenAiRequest r, const SessionPtr& s) {
   auto st = std::make_shared<StreamState>();
-  const auto n = static_cast<std::size_t>(r.params.n);
-  st->role_sent.assign(n, false);
-  st->text_offset.assign(n, 0);
-  st->completion_tokens.assign(n, 0);
-  PromptSpec prompt = std::move(r.prompt);
+  st->n = r.params.n;
+  const std::size_t n_prompts = r.prompts.size();
+  const std::size_t choices = n_prompts * static_cast<std::size_t>(st->n);
+  st->role_sent.assign(choices, false);
+  st->text_offset.assign(choices, 0);
+  st->completion_tokens.assign(choices, 0);
+  st->prompt_tokens.assign(n_prompts, 0);
+  st->cached_tokens.assign(n_prompts, 0);
+  std::vector<PromptSpec> prompts = std::move(r.prompts);
   SamplingParams params = r.params;
   st->meta = std::move(r);
   std::weak_ptr<HttpSession> ws = s;
-  submit_generation(ctx, std::move(prompt), params, s, [st, ws](const StreamEvent& ev) {
-    if (auto s = ws.lock()) on_stream_event(*st, *s, ev);
-  });
+  submit_generations(ctx, std::move(prompts), params, s,
+                     [st, ws](std::size_t prompt, const StreamEvent& ev) {
+                       if (auto s = ws.lock()) on_stream_event(*st, *s, prompt, ev);
+                     });
   s->begin_stream("text/event-stream");
 }
 

@@ -1,5 +1,6 @@
 // tests/server/server_test.cpp — the HTTP server over real loopback sockets with a FakeEngine:
-// every route, SSE framing byte for byte, OpenAI shapes, n > 1, stop, seed, logprobs, metrics,
+// every route, SSE framing byte for byte, OpenAI shapes, n > 1, prompt batches, stop, seed,
+// logprobs, metrics,
 // keep-alive, 413, API key, disconnect -> abort, graceful shutdown.
 #include <regex>
 #include <thread>
@@ -197,6 +198,88 @@ TEST_F(ServerTest, CompletionsShapeWithNAndLogprobs) {
   EXPECT_EQ(j["usage"]["completion_tokens"], 6);
   EXPECT_EQ(j["usage"]["total_tokens"], 9);
   EXPECT_EQ(engine_->submitted().back().params.top_logprobs, 2);
+}
+
+// A completions batch: prompt p's completion i is choice p·n + i, each as the prompt alone
+// would give it (greedy; the fake engine's tokens depend on the prompt and the completion
+// index), with the usage summed over the prompts; a bad prompt anywhere in the batch rejects it
+// before anything is submitted.
+TEST_F(ServerTest, CompletionsBatchOfPrompts) {
+  auto alone = [&](const json& prompt) {  // the texts of n = 2 completions
+    auto r = post("/v1/completions",
+                  {{"prompt", prompt}, {"max_tokens", 3}, {"temperature", 0}, {"n", 2}});
+    EXPECT_EQ(r.status, 200) << r.body;
+    const json c = json::parse(r.body)["choices"];
+    return std::vector<std::string>{c[0]["text"], c[1]["text"]};
+  };
+  const auto hi = alone("hi"), hello = alone("hello"), ids = alone({40, 41, 42});
+  EXPECT_NE(hi, hello);
+  const std::size_t before = engine_->submitted().size();
+  auto r = post("/v1/completions",
+                {{"prompt", {"hi", "hello"}}, {"max_tokens", 3}, {"temperature", 0}, {"n", 2}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto j = json::parse(r.body);
+  ASSERT_EQ(j["choices"].size(), 4u);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(j["choices"][i]["index"], i);
+    EXPECT_EQ(j["choices"][i]["text"], (i < 2 ? hi : hello)[i % 2]) << i;
+  }
+  EXPECT_EQ(j["usage"]["prompt_tokens"], 3 + 6);  // BOS + bytes, each prompt
+  EXPECT_EQ(j["usage"]["completion_tokens"], 12);
+  EXPECT_EQ(engine_->submitted().size(), before + 2);
+
+  auto t = post("/v1/completions", {{"prompt", {{40, 41, 42}}},  // token ids; a batch of one
+                                    {"max_tokens", 3},
+                                    {"temperature", 0},
+                                    {"n", 2}});
+  ASSERT_EQ(t.status, 200) << t.body;
+  EXPECT_EQ(json::parse(t.body)["choices"][1]["text"], ids[1]);
+
+  auto bad =
+      post("/v1/completions", {{"prompt", {"hi", std::string(300, 'p')}}, {"max_tokens", 3}});
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("prompt[1] has"), std::string::npos) << bad.body;
+  EXPECT_EQ(engine_->submitted().size(), before + 3);  // nothing of the bad batch ran
+
+  json many = json::array();
+  for (int i = 0; i < 65; ++i) many.push_back("x");
+  auto big = post("/v1/completions", {{"prompt", many}, {"max_tokens", 1}});
+  EXPECT_EQ(big.status, 400);
+  EXPECT_NE(big.body.find("at most 64"), std::string::npos) << big.body;
+}
+
+// Streaming a batch: chunks of both prompts, each with its choice index, one finish per choice,
+// the usage summed over the prompts, then [DONE].
+TEST_F(ServerTest, CompletionsBatchStreams) {
+  auto r = post("/v1/completions", {{"prompt", {"hi", "hello"}},
+                                    {"max_tokens", 4},
+                                    {"temperature", 0},
+                                    {"stream", true},
+                                    {"stream_options", {{"include_usage", true}}}});
+  ASSERT_EQ(r.status, 200);
+  auto ev = sse_payloads(r.body);
+  ASSERT_GE(ev.size(), 4u);
+  EXPECT_EQ(ev.back(), "[DONE]");
+  std::string text[2];
+  int finishes[2] = {0, 0};
+  for (std::size_t i = 0; i + 2 < ev.size(); ++i) {
+    auto c = json::parse(ev[i])["choices"][0];
+    const int idx = c["index"];
+    ASSERT_TRUE(idx == 0 || idx == 1) << ev[i];
+    text[idx] += c["text"].get<std::string>();
+    if (!c["finish_reason"].is_null()) ++finishes[idx];
+  }
+  EXPECT_EQ(finishes[0], 1);
+  EXPECT_EQ(finishes[1], 1);
+  for (int p = 0; p < 2; ++p) {
+    auto one = post("/v1/completions",
+                    {{"prompt", p == 0 ? "hi" : "hello"}, {"max_tokens", 4}, {"temperature", 0}});
+    EXPECT_EQ(text[p], json::parse(one.body)["choices"][0]["text"]) << p;
+  }
+  auto usage = json::parse(ev[ev.size() - 2]);
+  EXPECT_EQ(usage["choices"], json::array());
+  EXPECT_EQ(usage["usage"]["prompt_tokens"], 3 + 6);
+  EXPECT_EQ(usage["usage"]["completion_tokens"], 8);
 }
 
 TEST_F(ServerTest, ChatUsesTemplateAndReturnsMessage) {

@@ -41,6 +41,25 @@ def test_n_and_logprobs(client):
     assert r.usage.completion_tokens == 12
 
 
+def test_prompt_batch(client):
+    """A list of prompts (strings, or token-id lists): choice p*n + i, each as the prompt alone."""
+    alone = [client.completions.create(model="m", prompt=p, max_tokens=4, temperature=0).choices[0].text
+             for p in ("first", "second")]
+    r = client.completions.create(model="m", prompt=["first", "second"], max_tokens=4, temperature=0)
+    assert [c.index for c in r.choices] == [0, 1]
+    assert [c.text for c in r.choices] == alone
+    assert r.usage.prompt_tokens == 6 + 7 and r.usage.completion_tokens == 8
+    ids = client.completions.create(model="m", prompt=[[40, 41], [42]], max_tokens=2, n=2, temperature=0)
+    assert sorted(c.index for c in ids.choices) == [0, 1, 2, 3]
+    chunks = list(client.completions.create(model="m", prompt=["first", "second"], max_tokens=4,
+                                            temperature=0, stream=True))
+    streamed = ["", ""]
+    for c in chunks:
+        for ch in c.choices:
+            streamed[ch.index] += ch.text
+    assert streamed == alone
+
+
 def test_stop_strings(client):
     full = client.completions.create(model="m", prompt="stops", max_tokens=30, temperature=0).choices[0].text
     stop = full[5:7]
