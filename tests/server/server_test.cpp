@@ -18,6 +18,16 @@ using namespace std::chrono_literals;
 class ServerTest : public ServerFixture {
  protected:
   void SetUp() override { start(); }
+
+  // POSTs `body` streamed with usage; its SSE payloads (the body checked to end in [DONE]).
+  std::vector<std::string> stream_with_usage(const std::string& path, json body) {
+    body["stream"] = true;
+    body["stream_options"] = {{"include_usage", true}};
+    auto r = post(path, body);
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_TRUE(r.body.size() > 14 && r.body.substr(r.body.size() - 14) == "data: [DONE]\n\n");
+    return sse_payloads(r.body);
+  }
 };
 
 TEST_F(ServerTest, GenerateReturnsLightllmShapeAndMapsParameters) {
@@ -251,15 +261,8 @@ TEST_F(ServerTest, CompletionsBatchOfPrompts) {
 // Streaming a batch: chunks of both prompts, each with its choice index, one finish per choice,
 // the usage summed over the prompts, then [DONE].
 TEST_F(ServerTest, CompletionsBatchStreams) {
-  auto r = post("/v1/completions", {{"prompt", {"hi", "hello"}},
-                                    {"max_tokens", 4},
-                                    {"temperature", 0},
-                                    {"stream", true},
-                                    {"stream_options", {{"include_usage", true}}}});
-  ASSERT_EQ(r.status, 200);
-  auto ev = sse_payloads(r.body);
-  ASSERT_GE(ev.size(), 4u);
-  EXPECT_EQ(ev.back(), "[DONE]");
+  auto ev = stream_with_usage("/v1/completions",
+                              {{"prompt", {"hi", "hello"}}, {"max_tokens", 4}, {"temperature", 0}});
   std::string text[2];
   int finishes[2] = {0, 0};
   for (std::size_t i = 0; i + 2 < ev.size(); ++i) {
@@ -310,15 +313,8 @@ TEST_F(ServerTest, ChatUsesTemplateAndReturnsMessage) {
 
 TEST_F(ServerTest, ChatStreamChunksAndUsage) {
   json msgs = json::array({{{"role", "user"}, {"content", "hi"}}});
-  auto r = post("/v1/chat/completions", {{"messages", msgs},
-                                         {"max_tokens", 3},
-                                         {"stream", true},
-                                         {"stream_options", {{"include_usage", true}}}});
-  ASSERT_EQ(r.status, 200);
-  auto ev = sse_payloads(r.body);
+  auto ev = stream_with_usage("/v1/chat/completions", {{"messages", msgs}, {"max_tokens", 3}});
   ASSERT_GE(ev.size(), 4u);
-  EXPECT_EQ(ev.back(), "[DONE]");
-  EXPECT_TRUE(r.body.size() > 14 && r.body.substr(r.body.size() - 14) == "data: [DONE]\n\n");
   auto first = json::parse(ev[0]);
   EXPECT_EQ(first["object"], "chat.completion.chunk");
   EXPECT_EQ(first["choices"][0]["delta"], json({{"role", "assistant"}, {"content", ""}}));
