@@ -1,7 +1,7 @@
 // tests/server/server_test.cpp — the HTTP server over real loopback sockets with a FakeEngine:
 // every route, SSE framing byte for byte, OpenAI shapes, n > 1, prompt batches, stop, seed,
-// logprobs, metrics,
-// keep-alive, 413, API key, disconnect -> abort, graceful shutdown.
+// logprobs, metrics, keep-alive, 413, API key, disconnect -> abort (of every prompt of a batch),
+// graceful shutdown.
 #include <regex>
 #include <thread>
 
@@ -430,6 +430,36 @@ TEST_F(ServerTest, ClientDisconnectAbortsANonStreamingRequestToo) {
   ASSERT_EQ(engine_->active(), 1);
   c.close();
   ASSERT_TRUE(engine_->wait_idle(2000ms));
+  EXPECT_EQ(engine_->aborted().size(), 1u);
+  EXPECT_EQ(get("/liveness").status, 200);
+}
+
+TEST_F(ServerTest, ClientDisconnectAbortsEveryPromptOfABatch) {
+  engine_->set_step_delay(20ms);
+  TestConnection c(port());
+  c.send("POST", "/v1/completions",
+         json{{"prompt", {"x", "y", "z"}}, {"max_tokens", 200}, {"stream", true}}.dump());
+  for (int i = 0; i < 200 && engine_->active() < 3; ++i) std::this_thread::sleep_for(5ms);
+  ASSERT_EQ(engine_->active(), 3);
+  c.close();
+  ASSERT_TRUE(engine_->wait_idle(2000ms));
+  EXPECT_EQ(engine_->aborted().size(), 3u);
+  EXPECT_EQ(get("/liveness").status, 200);
+}
+
+// The engine refuses a batch's second prompt (its context is shorter than the server's limit
+// here): the first, already submitted, is aborted and the client gets one 400.
+TEST_F(ServerTest, EngineRefusingABatchPromptAbortsTheOthers) {
+  TearDown();
+  server::ServerConfig cfg;
+  cfg.max_req_total_len = 1000;  // above the fake engine's 256
+  start({}, cfg);
+  engine_->set_step_delay(20ms);
+  auto r =
+      post("/v1/completions", {{"prompt", {"short", std::string(300, 'p')}}, {"max_tokens", 50}});
+  EXPECT_EQ(r.status, 400) << r.body;
+  ASSERT_TRUE(engine_->wait_idle(2000ms));
+  EXPECT_EQ(engine_->submitted().size(), 1u);
   EXPECT_EQ(engine_->aborted().size(), 1u);
   EXPECT_EQ(get("/liveness").status, 200);
 }
