@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace lightllm {
@@ -29,6 +30,9 @@ struct SamplingParams {
   bool return_logprobs = false;             // logprob of each chosen token
   int top_logprobs = 0;                     // alternatives per position, [0, 20]
   bool skip_special_tokens = true;          // in the detokenized text
+  // OpenAI logit_bias: (token id, bias in [-100, 100]) added to the logits before the penalties,
+  // distinct ids. Sequences with a bias are sampled on the host (device_samplable).
+  std::vector<std::pair<int32_t, float>> logit_bias;
 
   // Checks ranges; the message names the offending field, e.g. "top_p must be in (0, 1], got 0".
   // `vocab_size` bounds stop_token_ids.

@@ -5,6 +5,7 @@
 // repetition_penalty, ignore_eos, skip_special_tokens, add_special_tokens, stop_token_ids,
 // truncate_prompt_tokens, do_sample. Any other unknown field is rejected (400 naming it).
 #include <atomic>
+#include <charconv>
 #include <chrono>
 
 #include <fmt/format.h>
@@ -25,6 +26,29 @@ int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+// OpenAI logit_bias: {"token id": bias in [-100, 100], ...}; ids as decimal strings.
+std::vector<std::pair<int32_t, float>> parse_logit_bias(const Json& lb, int64_t vocab_size) {
+  if (!lb.is_object())
+    bad_field("logit_bias", fmt::format("logit_bias must be an object of token id -> bias, got {}",
+                                        lb.type_name()));
+  std::vector<std::pair<int32_t, float>> out;
+  for (const auto& [key, value] : lb.items()) {
+    int64_t id = -1;
+    const auto [end, ec] = std::from_chars(key.data(), key.data() + key.size(), id);
+    if (ec != std::errc() || end != key.data() + key.size() || id < 0 || id >= vocab_size)
+      bad_field("logit_bias",
+                fmt::format("logit_bias key '{}' is not a token id in [0, {})", key, vocab_size));
+    if (!value.is_number() || value.get<double>() < -100.0 || value.get<double>() > 100.0)
+      bad_field("logit_bias",
+                fmt::format("logit_bias of token {} must be a number in [-100, 100]", key));
+    for (const auto& [seen, b] : out) {
+      if (seen == id) bad_field("logit_bias", fmt::format("logit_bias names token {} twice", id));
+    }
+    out.emplace_back(static_cast<int32_t>(id), value.get<float>());
+  }
+  return out;
 }
 
 void parse_common(const ServerContext& ctx, const Fields& f, OpenAiRequest& r) {
@@ -69,8 +93,8 @@ void parse_common(const ServerContext& ctx, const Fields& f, OpenAiRequest& r) {
   if (auto v = f.get_int("min_tokens", 0, lim)) p.min_new_tokens = static_cast<int>(*v);
   if (auto v = f.get_int("truncate_prompt_tokens", 1, lim)) r.prompt.truncate_to = *v;
   if (auto v = f.get_bool("add_special_tokens")) r.prompt.add_special_tokens = *v;
-  if (const Json* lb = f.get_raw("logit_bias"); lb && !lb->empty()) {
-    bad_field("logit_bias", "logit_bias is not supported");
+  if (const Json* lb = f.get_raw("logit_bias"); lb && !lb->is_null()) {
+    p.logit_bias = parse_logit_bias(*lb, ctx.model.vocab_size);
   }
 }
 

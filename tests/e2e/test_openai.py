@@ -1,7 +1,8 @@
 """The official `openai` client against the real server and bundled model: completions and chat
 (stream and not), n > 1, stop strings that really truncate, seed reproducibility, logprobs and
-top_logprobs, usage equal to our tokenizer's counts (POST /tokens), and the chat template
-rendered exactly as `lightllm tokenize --chat` renders it. Also the raw `data: ...` framing."""
+top_logprobs, logit_bias, prompt batches, usage equal to our tokenizer's counts (POST /tokens),
+and the chat template rendered exactly as `lightllm tokenize --chat` renders it. Also the raw
+`data: ...` framing."""
 
 import json
 import os
@@ -72,6 +73,34 @@ def test_n_choices_and_usage(client, server):
                                           max_tokens=5, n=2, seed=3,
                                           extra_body={"ignore_eos": True})
     assert sorted(c.index for c in chat.choices) == [0, 1] and chat.usage.completion_tokens == 10
+
+
+def test_logit_bias(client):
+    """-100 on the greedy first token changes it; +100 on a token makes every token that one."""
+    kw = dict(model=MODEL, prompt=REF["prompt"], max_tokens=6, temperature=0, logprobs=0,
+              extra_body={"ignore_eos": True})
+    first = REF["output_ids"][0]
+    banned = client.completions.create(logit_bias={str(first): -100}, **kw).choices[0]
+    plain = client.completions.create(**kw).choices[0]
+    assert plain.text == REF["output_text"][:len(plain.text)]
+    assert banned.logprobs.tokens[0] != plain.logprobs.tokens[0]
+    forced = client.completions.create(logit_bias={str(first): 100}, **kw).choices[0]
+    assert len(set(forced.logprobs.tokens)) == 1 and forced.logprobs.tokens[0] == plain.logprobs.tokens[0]
+    chat = client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}],
+                                          max_completion_tokens=4, temperature=0,
+                                          logit_bias={str(first): 100}, logprobs=True)
+    assert len({t.token for t in chat.choices[0].logprobs.content}) == 1
+
+
+def test_prompt_batch_equals_each_prompt_alone(client):
+    prompts = [REF["prompt"], "Once upon a time", "The weather today"]
+    kw = dict(model=MODEL, max_tokens=12, temperature=0)
+    alone = [client.completions.create(prompt=p, **kw) for p in prompts]
+    batch = client.completions.create(prompt=prompts, **kw)
+    assert [c.index for c in batch.choices] == [0, 1, 2]
+    assert [c.text for c in batch.choices] == [a.choices[0].text for a in alone]
+    assert batch.usage.prompt_tokens == sum(a.usage.prompt_tokens for a in alone)
+    assert batch.usage.completion_tokens == sum(a.usage.completion_tokens for a in alone)
 
 
 def test_stop_strings_truncate(client):

@@ -194,10 +194,13 @@ TEST(DevicePacking, UncollectedSamplesCountAsGenerated) {
   EXPECT_TRUE(append_sample_row(pen, 100, refused, 0).ok());
 }
 
-TEST(DevicePacking, TopLogprobsFallBackToTheHost) {
+TEST(DevicePacking, TopLogprobsAndLogitBiasFallBackToTheHost) {
   SamplingParams p;
   EXPECT_TRUE(device_samplable(make_sampling_state(p, {}, {})));
   p.top_logprobs = 3;
+  EXPECT_FALSE(device_samplable(make_sampling_state(p, {}, {})));
+  p.top_logprobs = 0;
+  p.logit_bias = {{7, 1.0f}};
   EXPECT_FALSE(device_samplable(make_sampling_state(p, {}, {})));
 }
 

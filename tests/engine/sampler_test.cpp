@@ -127,6 +127,30 @@ TEST(Sampler, PenaltiesMatchHandComputedHfAndOpenAiFormulas) {
   EXPECT_EQ(s.sample(raw, st).token, 0);
 }
 
+// OpenAI logit_bias: added to the raw logits before the repetition penalty (vLLM's order), so
+// a bias can make a token the greedy choice or remove one; the reported logprobs stay raw.
+TEST(Sampler, LogitBiasIsAddedBeforeThePenalties) {
+  const std::vector<float> raw{2.0f, -1.0f, 0.5f, 3.0f};
+  SamplingParams p;
+  p.logit_bias = {{1, 5.0f}, {3, -100.0f}};
+  p.repetition_penalty = 2.0f;
+  p.return_logprobs = true;
+  SamplingState st = state(p, /*prompt=*/{1});
+  std::vector<float> got = raw;
+  Sampler s;
+  s.process(got, st);
+  // token 1: (-1 + 5) / 2 = 2 (penalised after the bias); token 3: 3 - 100.
+  const std::vector<float> expect{2.0f, 2.0f, 0.5f, -97.0f};
+  for (size_t i = 0; i < raw.size(); ++i) EXPECT_FLOAT_EQ(got[i], expect[i]) << i;
+  p.repetition_penalty = 1.0f;
+  SamplingState plain = state(p);
+  const SampleOutput out = s.sample(raw, plain);
+  EXPECT_EQ(out.token, 1);  // -1 + 5 = 4 beats 2
+  double lse = 0;
+  for (float x : raw) lse += std::exp(static_cast<double>(x));
+  EXPECT_NEAR(out.logprob, -1.0 - std::log(lse), 1e-6);  // raw, not biased
+}
+
 TEST(Sampler, MinNewTokensMasksStopIds) {
   SamplingParams p;
   p.min_new_tokens = 2;

@@ -51,6 +51,18 @@ TEST(SamplingParamsValidate, EachBadFieldIsNamed) {
       {[](SamplingParams& p) { p.best_of = 2; },
        "best_of must be 1 when do_sample is false (greedy), got 2"},
       {[](SamplingParams& p) { p.top_logprobs = 21; }, "top_logprobs must be in [0, 20], got 21"},
+      {[](SamplingParams& p) {
+         p.logit_bias = {{100, 1.0f}};
+       },
+       "logit_bias token 100 must be in [0, vocab_size=100)"},
+      {[](SamplingParams& p) {
+         p.logit_bias = {{5, 100.5f}};
+       },
+       "logit_bias of token 5 must be in [-100, 100], got 100.5"},
+      {[](SamplingParams& p) {
+         p.logit_bias = {{5, 1.0f}, {5, 2.0f}};
+       },
+       "logit_bias names token 5 twice"},
   };
   for (const Bad& b : cases) {
     SamplingParams p;

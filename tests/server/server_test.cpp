@@ -258,6 +258,19 @@ TEST_F(ServerTest, CompletionsBatchOfPrompts) {
   EXPECT_NE(big.body.find("at most 64"), std::string::npos) << big.body;
 }
 
+TEST_F(ServerTest, LogitBiasIsMappedInOrder) {
+  auto r = post("/v1/completions",
+                {{"prompt", "hi"}, {"max_tokens", 2}, {"logit_bias", {{"40", 100}, {"7", -2.5}}}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  const std::vector<std::pair<int32_t, float>> want{{40, 100.0f}, {7, -2.5f}};
+  EXPECT_EQ(engine_->submitted().back().params.logit_bias, want);
+  json msgs = json::array({{{"role", "user"}, {"content", "hi"}}});
+  auto c = post("/v1/chat/completions",
+                {{"messages", msgs}, {"max_tokens", 2}, {"logit_bias", json::object()}});
+  ASSERT_EQ(c.status, 200) << c.body;
+  EXPECT_TRUE(engine_->submitted().back().params.logit_bias.empty());
+}
+
 // Streaming a batch: chunks of both prompts, each with its choice index, one finish per choice,
 // the usage summed over the prompts, then [DONE].
 TEST_F(ServerTest, CompletionsBatchStreams) {

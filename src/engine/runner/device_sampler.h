@@ -2,7 +2,8 @@
 // model writes the step's logits into a device buffer owned here, ops::sample picks the tokens
 // on the GPU and only ids (+ logprobs when asked) come back to the host, instead of the whole
 // [n_sampled, vocab] f32 logits. Used when every sampled sequence of the step is covered
-// (sampling::device_samplable: no top_logprobs); otherwise the runner keeps the host path.
+// (sampling::device_samplable: no top_logprobs, no logit_bias); otherwise the runner keeps the
+// host path.
 //
 // Sampling is split in two so that the next step can be queued before this one's tokens reach
 // the host: launch() queues the sampling on the current stream and returns at once; collect()

@@ -8,7 +8,7 @@
 namespace lightllm::sampling {
 
 bool device_samplable(const SamplingState& st) {
-  return st.params.top_logprobs == 0;
+  return st.params.top_logprobs == 0 && st.params.logit_bias.empty();
 }
 
 bool has_penalties(const SamplingState& st) {

@@ -2,9 +2,9 @@
 // kernels::SampleBatch that ops::sample runs on the GPU (plain CPU code, tested in CPU CI).
 //
 // The device sampler covers everything the host Sampler does except top_logprobs > 0 (the
-// alternatives list); a step with such a sequence falls back to the host. Penalty state stays
-// host-authoritative (see kernels/sampling_batch.h): each row sends the distinct tokens its
-// penalties touch — prompt ∪ output ids when repetition_penalty != 1, else the output ids when
+// alternatives list) and logit_bias; a step with such a sequence falls back to the host. Penalty
+// state stays host-authoritative (see kernels/sampling_batch.h): each row sends the distinct tokens
+// its penalties touch — prompt ∪ output ids when repetition_penalty != 1, else the output ids when
 // a presence/frequency penalty is set, else nothing — and the stop ids while fewer than
 // min_new_tokens were generated. After the step the caller records the sampled tokens into
 // the states exactly as the host path does (SamplingState::record).
@@ -18,7 +18,7 @@
 
 namespace lightllm::sampling {
 
-// True when ops::sample can sample this sequence (no top_logprobs requested).
+// True when ops::sample can sample this sequence (no top_logprobs, no logit_bias).
 bool device_samplable(const SamplingState& st);
 
 // Appends st's row (parameters, Philox seed/counter, penalty and mask lists) to `batch`.

@@ -38,6 +38,9 @@ void Sampler::process(std::span<float> logits, const SamplingState& st) {
   const auto vocab = static_cast<int64_t>(logits.size());
   auto in_vocab = [vocab](int32_t t) { return t >= 0 && t < vocab; };
 
+  for (const auto& [t, bias] : p.logit_bias) {
+    if (in_vocab(t)) logits[static_cast<size_t>(t)] += bias;
+  }
   if (st.n_generated < p.min_new_tokens) {
     for (const int32_t t : st.stop_ids) {
       if (in_vocab(t)) logits[static_cast<size_t>(t)] = kNegInf;

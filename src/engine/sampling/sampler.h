@@ -4,15 +4,16 @@
 //   1. logprobs: log_softmax of the RAW logits (vLLM V1's default "raw_logprobs": before
 //      penalties, masking and temperature), so the reported logprob is the model's own
 //      probability of the token, independent of the sampling settings.
-//   2. min_new_tokens: while fewer tokens were generated, stop ids (EOS + stop_token_ids) get -inf.
-//   3. repetition_penalty (HF): for every token in prompt ∪ output, logit > 0 → logit / p,
+//   2. logit_bias (OpenAI): logit += bias of each listed token (vLLM: before the penalties).
+//   3. min_new_tokens: while fewer tokens were generated, stop ids (EOS + stop_token_ids) get -inf.
+//   4. repetition_penalty (HF): for every token in prompt ∪ output, logit > 0 → logit / p,
 //      else logit * p.
-//   4. presence / frequency penalties (OpenAI): logit -= count·frequency + (count > 0)·presence,
+//   5. presence / frequency penalties (OpenAI): logit -= count·frequency + (count > 0)·presence,
 //      over generated tokens only.
-//   5. do_sample == false → argmax (lowest id wins ties); done.
-//   6. temperature: logit / T.   7. top_k (HF: drop logits < the k-th largest).
-//   8. top_p (HF: sort ascending, drop tokens whose cumulative probability <= 1 - top_p,
-//      always keep the most likely).   9. draw from softmax with u = philox_uniform01(seed,
+//   6. do_sample == false → argmax (lowest id wins ties); done.
+//   7. temperature: logit / T.   8. top_k (HF: drop logits < the k-th largest).
+//   9. top_p (HF: sort ascending, drop tokens whose cumulative probability <= 1 - top_p,
+//      always keep the most likely).   10. draw from softmax with u = philox_uniform01(seed,
 //      n_generated), the counter-based draw the device sampler also uses.
 // The chosen token is recorded into the SamplingState (counts, n_generated).
 #pragma once
@@ -37,7 +38,7 @@ class Sampler {
   // logits: [vocab] f32, the model's output for this sequence's last position.
   SampleOutput sample(std::span<const float> logits, SamplingState& state);
 
-  // Step 2-8 applied in place (exposed for tests): the processed logits; -inf = removed.
+  // Steps 2-9 applied in place (exposed for tests): the processed logits; -inf = removed.
   void process(std::span<float> logits, const SamplingState& state);
 
  private:

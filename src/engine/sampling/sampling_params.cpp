@@ -44,6 +44,18 @@ std::optional<std::string> SamplingParams::validate(int64_t vocab_size) const {
   if (!do_sample && best_of > 1) {
     return fmt::format("best_of must be 1 when do_sample is false (greedy), got {}", best_of);
   }
+  for (size_t i = 0; i < logit_bias.size(); ++i) {
+    const auto [id, bias] = logit_bias[i];
+    if (id < 0 || id >= vocab_size) {
+      return fmt::format("logit_bias token {} must be in [0, vocab_size={})", id, vocab_size);
+    }
+    if (!std::isfinite(bias) || bias < -100.0f || bias > 100.0f) {
+      return fmt::format("logit_bias of token {} must be in [-100, 100], got {}", id, bias);
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (logit_bias[j].first == id) return fmt::format("logit_bias names token {} twice", id);
+    }
+  }
   if (top_logprobs < 0 || top_logprobs > 20) {
     return fmt::format("top_logprobs must be in [0, 20], got {}", top_logprobs);
   }
