@@ -138,7 +138,6 @@ PreparedPrompt prepare_prompt(const ServerContext& ctx, PromptSpec prompt, Sampl
 // Submits to the engine and tracks the request; throws ApiError when the engine refuses it.
 uint64_t submit_prepared(ServerContext& ctx, PreparedPrompt prepared,
                          const std::shared_ptr<HttpSession>& session, EventHandler on_event) {
-  if (ctx.draining) throw ApiError(503, "server is shutting down", "", "unavailable");
   auto tracker = std::make_shared<Tracker>();
   tracker->ctx = &ctx;
   tracker->n = prepared.request.params.n;
@@ -165,14 +164,12 @@ uint64_t submit_prepared(ServerContext& ctx, PreparedPrompt prepared,
 
 }  // namespace
 
-uint64_t submit_generation(ServerContext& ctx, PromptSpec prompt, SamplingParams& params,
-                           const std::shared_ptr<HttpSession>& session, EventHandler on_event) {
-  if (ctx.draining) throw ApiError(503, "server is shutting down", "", "unavailable");
-  PreparedPrompt prepared = prepare_prompt(ctx, std::move(prompt), params);
-  params = prepared.request.params;
-  const uint64_t id = submit_prepared(ctx, std::move(prepared), session, std::move(on_event));
-  session->on_disconnect([&ctx, id] { ctx.engine.abort(id); });
-  return id;
+void submit_generation(ServerContext& ctx, PromptSpec prompt, const SamplingParams& params,
+                       const std::shared_ptr<HttpSession>& session, EventHandler on_event) {
+  std::vector<PromptSpec> one;
+  one.push_back(std::move(prompt));
+  submit_generations(ctx, std::move(one), params, session,
+                     [h = std::move(on_event)](std::size_t, const StreamEvent& ev) { h(ev); });
 }
 
 void submit_generations(ServerContext& ctx, std::vector<PromptSpec> prompts,

@@ -1,10 +1,10 @@
 // src/server/generation.h — the bridge between HTTP handlers and the Engine.
 //
 // ServerContext is the state every route shares (engine, model info, metrics, the set of engine
-// requests in flight). submit_generation() tokenizes the prompt, enforces the context limit
+// requests in flight). submit_generations() tokenizes the prompts, enforces the context limit
 // (rejecting, or truncating only when the request asked for it), submits to the engine and
 // delivers the engine's events on the session's strand. A client disconnect aborts the engine
-// request. Completions of one request (n > 1) each end with their own finished event; the
+// requests. Completions of one request (n > 1) each end with their own finished event; the
 // request is done when all n have finished.
 // Threading: engine callbacks only post onto strands, through an EventGate that the server
 // closes before its io_context goes away (so late engine events are dropped, never run).
@@ -56,7 +56,7 @@ struct ServerContext {
   std::unordered_set<uint64_t> ids_;
 };
 
-// How a route describes its prompt to submit_generation().
+// How a route describes a prompt to submit_generations().
 struct PromptSpec {
   std::string text;
   std::vector<int32_t> ids;  // used instead of text when non-empty
@@ -72,10 +72,10 @@ using EventHandler = std::function<void(const StreamEvent&)>;
 // The events of a request of several prompts: prompt's index in the request, then the event.
 using BatchEventHandler = std::function<void(std::size_t prompt, const StreamEvent&)>;
 
-// Throws ApiError on bad input or engine refusal. `params` may be adjusted (max_new_tokens when
-// not given). Returns the engine request id. `on_event` runs on the session strand.
-uint64_t submit_generation(ServerContext& ctx, PromptSpec prompt, SamplingParams& params,
-                           const std::shared_ptr<HttpSession>& session, EventHandler on_event);
+// One prompt: submit_generations() below with a single prompt. Throws ApiError on bad input or
+// engine refusal.
+void submit_generation(ServerContext& ctx, PromptSpec prompt, const SamplingParams& params,
+                       const std::shared_ptr<HttpSession>& session, EventHandler on_event);
 
 // The prompts of one HTTP request (an OpenAI completions batch), each an engine request with
 // `params` (max_new_tokens, when not given, is what each prompt's context leaves). Every prompt

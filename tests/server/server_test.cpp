@@ -19,6 +19,20 @@ class ServerTest : public ServerFixture {
  protected:
   void SetUp() override { start(); }
 
+  // POSTs `body` (slow engine steps), waits until its `requests` engine requests run, closes the
+  // connection: every one is aborted and the server keeps serving.
+  void expect_disconnect_aborts(const std::string& path, const json& body, int requests) {
+    engine_->set_step_delay(20ms);
+    TestConnection c(port());
+    c.send("POST", path, body.dump());
+    for (int i = 0; i < 200 && engine_->active() < requests; ++i) std::this_thread::sleep_for(5ms);
+    ASSERT_EQ(engine_->active(), requests);
+    c.close();
+    ASSERT_TRUE(engine_->wait_idle(2000ms));
+    EXPECT_EQ(engine_->aborted().size(), static_cast<std::size_t>(requests));
+    EXPECT_EQ(get("/liveness").status, 200);
+  }
+
   // POSTs `body` streamed with usage; its SSE payloads (the body checked to end in [DONE]).
   std::vector<std::string> stream_with_usage(const std::string& path, json body) {
     body["stream"] = true;
@@ -435,29 +449,14 @@ TEST_F(ServerTest, ClientDisconnectAbortsTheEngineRequest) {
 }
 
 TEST_F(ServerTest, ClientDisconnectAbortsANonStreamingRequestToo) {
-  engine_->set_step_delay(20ms);
-  TestConnection c(port());
-  c.send("POST", "/v1/chat/completions",
-         json{{"messages", {{{"role", "user"}, {"content", "x"}}}}, {"max_tokens", 200}}.dump());
-  for (int i = 0; i < 200 && engine_->active() == 0; ++i) std::this_thread::sleep_for(5ms);
-  ASSERT_EQ(engine_->active(), 1);
-  c.close();
-  ASSERT_TRUE(engine_->wait_idle(2000ms));
-  EXPECT_EQ(engine_->aborted().size(), 1u);
-  EXPECT_EQ(get("/liveness").status, 200);
+  expect_disconnect_aborts(
+      "/v1/chat/completions",
+      {{"messages", {{{"role", "user"}, {"content", "x"}}}}, {"max_tokens", 200}}, 1);
 }
 
 TEST_F(ServerTest, ClientDisconnectAbortsEveryPromptOfABatch) {
-  engine_->set_step_delay(20ms);
-  TestConnection c(port());
-  c.send("POST", "/v1/completions",
-         json{{"prompt", {"x", "y", "z"}}, {"max_tokens", 200}, {"stream", true}}.dump());
-  for (int i = 0; i < 200 && engine_->active() < 3; ++i) std::this_thread::sleep_for(5ms);
-  ASSERT_EQ(engine_->active(), 3);
-  c.close();
-  ASSERT_TRUE(engine_->wait_idle(2000ms));
-  EXPECT_EQ(engine_->aborted().size(), 3u);
-  EXPECT_EQ(get("/liveness").status, 200);
+  expect_disconnect_aborts("/v1/completions",
+                           {{"prompt", {"x", "y", "z"}}, {"max_tokens", 200}, {"stream", true}}, 3);
 }
 
 // The engine refuses a batch's second prompt (its context is shorter than the server's limit

@@ -14,6 +14,9 @@
 namespace lightllm::kernels::cuda {
 namespace {
 
+using decode_detail::kMaxResident, decode_detail::kMmaTile, decode_detail::kMmaWarps,
+    decode_detail::kWideWarps;
+
 constexpr int kMinChunk = 64;
 constexpr int kMaxSplits = 128;
 
@@ -110,8 +113,7 @@ void set_smem_attr_once(size_t bytes) {
   }
 }
 
-template <typename T, typename KV, int D, int HB, int kResident,
-          int kWarps = decode_detail::kMmaWarps>
+template <typename T, typename KV, int D, int HB, int kResident, int kWarps = kMmaWarps>
 void launch_split(const DecodeAttentionParams& p, int n_splits, int chunk, cudaStream_t stream) {
   constexpr auto kernel = decode_detail::decode_mma_kernel<T, KV, D, HB, kResident, kWarps>;
   constexpr size_t smem = decode_detail::mma_smem_bytes<KV, D, HB, kResident, kWarps>();
@@ -122,7 +124,7 @@ void launch_split(const DecodeAttentionParams& p, int n_splits, int chunk, cudaS
   // the QKV GEMV still running (docs/PERFORMANCE.md run 28: Llama-2-7B 4.740 ms a step against
   // 4.726 after the wait; Llama-3-8B 5.197 against 5.213, the one shape that lost).
   const bool dependents_after_wait =
-      kResident * kWarps > decode_detail::kMmaWarps && n_splits == 1 && p.n_reqs == 1;
+      kResident * kWarps > kMmaWarps && n_splits == 1 && p.n_reqs == 1;
   launch_pdl(kernel, dim3(p.n_heads / HB, p.n_reqs, n_splits), dim3(kWarps * 32), smem, stream, p,
              n_splits, chunk, dependents_after_wait);
 }
@@ -137,8 +139,6 @@ void launch_typed(const DecodeAttentionParams& p, int n_splits, cudaStream_t str
   // over 8 warps up to 256 (35 KB of shared memory a tile per warp at head_dim 128: 139 KB at
   // 8 x 2); the cached tokens' K/V are then copied before the wait. Longer chunks stream through
   // the ring.
-  using decode_detail::kMaxResident, decode_detail::kMmaTile, decode_detail::kMmaWarps,
-      decode_detail::kWideWarps;
   const bool small = grid_is_small(p, n_splits);
   if (chunk <= kMmaWarps * kMmaTile)
     launch_split<T, KV, D, HB, 1>(p, n_splits, chunk, stream);
@@ -189,8 +189,6 @@ int decode_attention_splits(const DecodeAttentionParams& p) {
   // 0.2-0.6% faster still, and with int8 K/V 1.7% faster than 4 splits, where 4 tiles a warp had
   // lost 2.6%). Up to 128 tokens (+0.3-0.4%) and batch 4 (+0.8-2%) lost with 4 tiles a warp, so
   // they keep the rule below.
-  using decode_detail::kMaxResident, decode_detail::kMmaTile, decode_detail::kMmaWarps,
-      decode_detail::kWideWarps;
   if (p.n_reqs == 1 && p.max_kv_len > kMaxResident * kMmaWarps * kMmaTile &&
       p.max_kv_len <= kMaxResident * kWideWarps * kMmaTile && grid_is_small(p, 1))
     return 1;
