@@ -29,6 +29,28 @@ constexpr int rows_units_per_block() {
   return rows_loads<CPT>() / (NR * CPT) > 0 ? rows_loads<CPT>() / (NR * CPT) : 1;
 }
 
+// The kernel's __launch_bounds__: blocks of up to max_threads, min_blocks of them resident on an
+// SM. A block's loads are all issued at its start and none while it reduces and exits, so the
+// SM keeps reading HBM across those ends only through its other blocks. Two kernels of the
+// batch-1 decode step fit three blocks an SM instead of two without spilling (ptxas -v): the
+// gate/up projection with its RMSNorm prologue for k <= 4096 (512 threads, 40 registers instead
+// of 43) and the down projection with rows of 4 chunks a thread in up to 352 threads
+// (4096 < k <= 11264, e.g. Llama-2-7B's 11008; 56 registers instead of 60). A step of
+// Llama-2-7B 1.2% faster, of Llama-3-8B 0.2% (its down projection, 448 threads, would spill at
+// three); docs/PERFORMANCE.md run 30. Every other instantiation keeps min_blocks 0, which
+// leaves the count to the compiler: an explicit 1 is not the same (it gave the gate/up kernel
+// 52 registers instead of 43 and cost Llama-3-8B 1.1% a step, run 30).
+struct RowsBounds {
+  int max_threads;
+  int min_blocks;
+};
+template <int M, int CPT, bool kGated, bool kNorm, bool kRope>
+constexpr RowsBounds rows_bounds() {
+  if (M == 1 && CPT == 1 && kGated && kNorm && !kRope) return {kRowsMaxThreads, 3};
+  if (M == 1 && CPT == 4 && !kGated && !kNorm && !kRope) return {352, 3};
+  return {kRowsMaxThreads, 0};
+}
+
 // Sum over the block of one value per thread with a single barrier: every warp adds the warps'
 // shuffle sums in warp order, so all threads get the same bits. `scratch` holds a float per warp.
 __device__ __forceinline__ float block_sum_once(float v, float* scratch) {
@@ -40,8 +62,9 @@ __device__ __forceinline__ float block_sum_once(float v, float* scratch) {
   return t;
 }
 
-template <typename T, int M, int CPT, bool kGated, bool kNorm, bool kRope>
-__global__ void __launch_bounds__(kRowsMaxThreads) gemv_rows_kernel(const GemvArgs a) {
+template <typename T, int M, int CPT, bool kGated, bool kNorm, bool kRope, int kMaxThreads,
+          int kMinBlocks>
+__global__ void __launch_bounds__(kMaxThreads, kMinBlocks) gemv_rows_kernel(const GemvArgs a) {
   static_assert(!(kGated && kRope), "gated or rotary");
   constexpr int NR = kGated || kRope ? 2 : 1;
   constexpr int UB = rows_units_per_block<NR, CPT>();
@@ -162,8 +185,17 @@ core::Status launch_rows(const GemvArgs& a, int threads, cudaStream_t stream) {
   constexpr int UB = rows_units_per_block<NR, CPT>();
   const int64_t units = kRope ? a.n_cols / 2 : a.n_cols;
   const dim3 grid(static_cast<unsigned>((units + UB - 1) / UB));
-  return LLM_CUDA_CHECK(launch_pdl(gemv_rows_kernel<T, M, CPT, kGated, kNorm, kRope>, grid,
-                                   dim3(static_cast<unsigned>(threads)), 0, stream, a));
+  const dim3 block(static_cast<unsigned>(threads));
+  constexpr RowsBounds kB = rows_bounds<M, CPT, kGated, kNorm, kRope>();
+  if constexpr (kB.max_threads < kRowsMaxThreads) {
+    if (threads > kB.max_threads)  // longer rows: the default bounds (0: the compiler's choice)
+      return LLM_CUDA_CHECK(
+          launch_pdl(gemv_rows_kernel<T, M, CPT, kGated, kNorm, kRope, kRowsMaxThreads, 0>, grid,
+                     block, 0, stream, a));
+  }
+  return LLM_CUDA_CHECK(
+      launch_pdl(gemv_rows_kernel<T, M, CPT, kGated, kNorm, kRope, kB.max_threads, kB.min_blocks>,
+                 grid, block, 0, stream, a));
 }
 
 template <typename T, int M, bool kGated, bool kNorm, bool kRope>
