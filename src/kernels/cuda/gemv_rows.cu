@@ -40,10 +40,17 @@ constexpr int rows_units_per_block() {
 // three); docs/PERFORMANCE.md run 30. Every other instantiation keeps min_blocks 0, which
 // leaves the count to the compiler: an explicit 1 is not the same (it gave the gate/up kernel
 // 52 registers instead of 43 and cost Llama-3-8B 1.1% a step, run 30).
+// Measured on Hopper only; on sm_80 the down kernel would spill at three (12 bytes), so there
+// every instantiation leaves the count to the compiler.
 struct RowsBounds {
   int max_threads;
   int min_blocks;
 };
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
+#define LIGHTLLM_ROWS_MIN_BLOCKS(n) 0
+#else
+#define LIGHTLLM_ROWS_MIN_BLOCKS(n) (n)
+#endif
 template <int M, int CPT, bool kGated, bool kNorm, bool kRope>
 constexpr RowsBounds rows_bounds() {
   if (M == 1 && CPT == 1 && kGated && kNorm && !kRope) return {kRowsMaxThreads, 3};
@@ -64,7 +71,8 @@ __device__ __forceinline__ float block_sum_once(float v, float* scratch) {
 
 template <typename T, int M, int CPT, bool kGated, bool kNorm, bool kRope, int kMaxThreads,
           int kMinBlocks>
-__global__ void __launch_bounds__(kMaxThreads, kMinBlocks) gemv_rows_kernel(const GemvArgs a) {
+__global__ void __launch_bounds__(kMaxThreads, LIGHTLLM_ROWS_MIN_BLOCKS(kMinBlocks))
+    gemv_rows_kernel(const GemvArgs a) {
   static_assert(!(kGated && kRope), "gated or rotary");
   constexpr int NR = kGated || kRope ? 2 : 1;
   constexpr int UB = rows_units_per_block<NR, CPT>();
