@@ -1,6 +1,9 @@
 // src/server/generation.cpp — see generation.h.
 #include "server/generation.h"
 
+#include <algorithm>
+#include <numeric>
+
 #include <fmt/format.h>
 
 #include "server/json_fields.h"
@@ -211,11 +214,6 @@ void Collector::add(std::size_t prompt, const StreamEvent& ev) {
   if (prompt >= prompt_tokens_of_.size()) return;
   if (ev.prompt_tokens > 0) prompt_tokens_of_[prompt] = ev.prompt_tokens;
   cached_of_[prompt] = std::max(cached_of_[prompt], ev.cached_prompt_tokens);
-  prompt_tokens = cached_prompt_tokens = 0;
-  for (std::size_t p = 0; p < prompt_tokens_of_.size(); ++p) {
-    prompt_tokens += prompt_tokens_of_[p];
-    cached_prompt_tokens += cached_of_[p];
-  }
   if (ev.index < 0 || ev.index >= n_) return;
   Completion& c =
       choices[prompt * static_cast<std::size_t>(n_) + static_cast<std::size_t>(ev.index)];
@@ -237,6 +235,14 @@ bool Collector::all_finished() const {
     if (!c.finished) return false;
   }
   return true;
+}
+
+int Collector::prompt_tokens() const {
+  return std::accumulate(prompt_tokens_of_.begin(), prompt_tokens_of_.end(), 0);
+}
+
+int Collector::cached_prompt_tokens() const {
+  return std::accumulate(cached_of_.begin(), cached_of_.end(), 0);
 }
 
 const Completion* Collector::first_error() const {

@@ -104,9 +104,11 @@ struct Collector {
   bool all_finished() const;
   const Completion* first_error() const;
 
+  // Summed over the prompts.
+  int prompt_tokens() const;
+  int cached_prompt_tokens() const;
+
   std::vector<Completion> choices;
-  int prompt_tokens = 0;
-  int cached_prompt_tokens = 0;
 
  private:
   int n_;

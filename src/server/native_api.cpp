@@ -126,7 +126,7 @@ void generate_whole(ServerContext& ctx, NativeRequest r, const SessionPtr& s) {
     Json out = {{"generated_text", texts},
                 {"count_output_tokens", one_or_list(counts)},
                 {"finish_reason", one_or_list(reasons)},
-                {"prompt_tokens", col.prompt_tokens}};
+                {"prompt_tokens", col.prompt_tokens()}};
     if (details) out["tokens"] = tokens.size() == 1 ? tokens[0] : tokens;
     respond_json(session, 200, out);
   };

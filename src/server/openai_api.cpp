@@ -370,7 +370,7 @@ void respond_whole(ServerContext& ctx, OpenAiRequest r, const SessionPtr& s) {
         {"created", meta->created},
         {"model", meta->model},
         {"choices", choices},
-        {"usage", usage_json(col.prompt_tokens, completion_tokens, col.cached_prompt_tokens)}};
+        {"usage", usage_json(col.prompt_tokens(), completion_tokens, col.cached_prompt_tokens())}};
     respond_json(session, 200, out);
   };
   const int n = r.params.n;
